@@ -1,0 +1,73 @@
+use std::fs::OpenOptions;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear};
+use crate::dmabuf::{BufferKind, DmaBuf};
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Allocates from a DMA heap (`/dev/dma_heap/<name>`): the kernel's generic
+/// dma-buf exporter, and what embedded boards use for contiguous memory.
+#[derive(Debug)]
+pub struct HeapAllocator {
+    heap: OwnedFd,
+    node: PathBuf,
+    name: String,
+}
+
+impl HeapAllocator {
+    pub fn open(name: &str) -> Result<Self> {
+        let node = PathBuf::from("/dev/dma_heap").join(name);
+        let heap = OpenOptions::new().read(true).open(&node).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => Error::DeviceMissing {
+                backend: Backend::Heap,
+                hint: if name == "system" {
+                    "the kernel lacks CONFIG_DMABUF_HEAPS_SYSTEM".to_owned()
+                } else {
+                    format!("the kernel has no heap named `{name}`; see `ls /dev/dma_heap`")
+                },
+                node: node.clone(),
+            },
+            std::io::ErrorKind::PermissionDenied => Error::Syscall {
+                backend: Backend::Heap,
+                node: node.display().to_string(),
+                syscall: "open",
+                source,
+                hint: Some("the heap is root-only by default: run as root or add a udev rule granting access".to_owned()),
+            },
+            _ => Error::Syscall { backend: Backend::Heap, node: node.display().to_string(), syscall: "open", source, hint: None },
+        })?;
+        Ok(Self { heap: heap.into(), node, name: name.to_owned() })
+    }
+
+    pub fn heap_name(&self) -> &str {
+        &self.name
+    }
+
+    fn allocate_bytes(&self, size: u64) -> Result<DmaBuf> {
+        let fd = sys::dma_heap_alloc(self.heap.as_fd(), size).map_err(|source| Error::Syscall {
+            backend: Backend::Heap,
+            node: self.node.display().to_string(),
+            syscall: "DMA_HEAP_IOCTL_ALLOC",
+            hint: (source.raw_os_error() == Some(libc::ENOMEM))
+                .then(|| format!("{size} bytes could not be allocated from this heap")),
+            source,
+        })?;
+        DmaBuf::wrap(fd, BufferKind::DmaBuf { exporter: self.name.clone() })
+    }
+}
+
+impl Allocator for HeapAllocator {
+    fn backend(&self) -> Backend {
+        Backend::Heap
+    }
+
+    fn device(&self) -> String {
+        self.node.display().to_string()
+    }
+
+    fn allocate(&self, request: &FrameRequest) -> Result<Frame> {
+        allocate_linear(request, |size| self.allocate_bytes(size))
+    }
+}

@@ -1,0 +1,26 @@
+//! zc's core: dma-buf handles, frame layouts, CPU-access brackets, allocation
+//! backends and sync_file. No GStreamer, Wayland or Vulkan in here.
+//!
+//! The rules everything obeys:
+//! - a frame's memory lives while anyone holds an fd to it: share a
+//!   [`DmaBuf`] by `Arc` or [`DmaBuf::try_clone`], never by raw fd number;
+//! - every CPU access is bracketed: [`DmaBuf::begin_cpu_access`] returns a
+//!   guard whose drop ends the bracket, also on early return and panic;
+//! - a buffer is reused only after every consumer is done
+//!   ([`DmaBuf::export_sync_file`], [`SyncFile::wait`]).
+
+pub mod alloc;
+mod dmabuf;
+mod error;
+pub mod layout;
+mod sync_file;
+mod sys;
+
+pub use alloc::{
+    Allocator, AllocatorOptions, BACKEND_ENV, Backend, BackendChoice, Frame, FrameRequest, GbmAllocator,
+    HeapAllocator, MemfdAllocator, UdmabufAllocator,
+};
+pub use dmabuf::{Access, BracketStats, BufferKind, CpuAccess, DmaBuf};
+pub use error::{Error, Result};
+pub use layout::{FormatInfo, Fourcc, FrameLayout, LayoutError, Modifier, PlaneLayout, StrideAlign};
+pub use sync_file::SyncFile;

@@ -1,0 +1,65 @@
+//! `cargo xtask`: the front door of zc.
+//!
+//! - `setup`: install what a fresh Debian 12 / Ubuntu machine needs (idempotent).
+//! - `test`: native tests, then the VM suite in one VM boot.
+//! - `vm -- CMD...`: run a command inside the dma-buf VM.
+//! - `demo`: the main job (for now: the allocation backend table).
+
+mod demo;
+mod setup;
+mod test;
+mod util;
+mod vm;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup            install packages, virtme-ng and the VM kernel (idempotent)
+  test             run the native tests, then the VM suite inside the dma-buf VM
+  vm -- CMD...     run CMD inside the dma-buf VM and exit with its status
+  demo             the main job: the allocation backend table, on the host and in the VM
+
+environment:
+  ZC_CACHE_DIR     where the VM kernel and virtme-ng live (default ~/.cache/zc)
+  ZC_VM_TIMEOUT    seconds before a VM run is stopped (default 2400)
+";
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    let rest = &args[1..];
+    match command.as_str() {
+        "setup" => setup::run(),
+        "test" => test::run(rest),
+        "vm" => {
+            let command = match rest.first().map(String::as_str) {
+                Some("--") => &rest[1..],
+                _ => rest,
+            };
+            if command.is_empty() {
+                bail!("usage: cargo xtask vm -- <command...>");
+            }
+            let status = vm::run_interactive(command)?;
+            std::process::exit(status);
+        }
+        "demo" => demo::run(),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}

@@ -1,0 +1,198 @@
+//! `cargo xtask test`: set-up if needed, the native suite, then the whole VM
+//! suite in one VM boot. One summary line per suite; non-zero exit on failure.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::util::{repo_root, step};
+use crate::{setup, vm};
+
+/// The package holding the tests that need a real dma-buf kernel.
+const VM_TEST_PACKAGE: &str = "zc-vm-tests";
+
+#[derive(Default, Debug, Clone, Copy)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Counts {
+    /// Add a libtest summary line: "test result: ok. 12 passed; 0 failed; 0 ignored; ...".
+    fn add_libtest_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else { return };
+        for part in rest.split(';') {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            // The first part reads "ok. 12 passed"; the number is the word before the label.
+            if let [.., number, label] = words.as_slice() {
+                let Ok(n) = number.parse::<u64>() else { continue };
+                match *label {
+                    "passed" => self.passed += n,
+                    "failed" => self.failed += n,
+                    "ignored" => self.ignored += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn line(&self) -> String {
+        format!("{} passed, {} failed", self.passed, self.failed)
+    }
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let (mut native, mut in_vm) = (true, true);
+    let mut filter: Vec<String> = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--native" => in_vm = false,
+            "--vm" => native = false,
+            other if other.starts_with('-') => bail!("unknown option `{other}` (expected --native, --vm, or a test name filter)"),
+            other => filter.push(other.to_owned()),
+        }
+    }
+    if !setup::is_complete() {
+        step("set-up is incomplete: running `cargo xtask setup` first");
+        setup::run()?;
+    }
+
+    let mut summaries = Vec::new();
+    let mut total = Counts::default();
+    let mut failed_suites = Vec::new();
+
+    if native {
+        step("native suite: cargo test (no dma-buf kernel needed)");
+        let mut command = Command::new(cargo());
+        command
+            .current_dir(repo_root())
+            .args(["test", "--workspace", "--exclude", VM_TEST_PACKAGE, "--"])
+            .args(&filter);
+        let (ok, counts) = run_counting(&mut command)?;
+        if !ok || counts.failed > 0 {
+            failed_suites.push("native");
+        }
+        summaries.push(format!("native: {}", counts.line()));
+        add(&mut total, counts);
+    }
+
+    if in_vm {
+        let binaries = build_vm_tests()?;
+        let mut script = String::from("set +e\nstatus=0\n");
+        for (name, path) in &binaries {
+            script.push_str(&format!(
+                "echo '--- VM suite {name}'\n{} --test-threads=1 {} || status=1\n",
+                vm::shell_quote(path),
+                filter.iter().map(|f| vm::shell_quote(f)).collect::<Vec<_>>().join(" ")
+            ));
+        }
+        script.push_str("exit $status\n");
+        let log = repo_root().join("target/zc-vm/last-test.log");
+        let status = run_vm_capturing(&script, &log)?;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let mut counts = Counts::default();
+        text.lines().for_each(|line| counts.add_libtest_line(line));
+        let ran_all = text.matches("--- VM suite").count() == binaries.len();
+        if status != 0 || counts.failed > 0 || !ran_all {
+            failed_suites.push("vm");
+        }
+        summaries.push(format!("vm (6.12 kernel, {} test binaries): {}", binaries.len(), counts.line()));
+        add(&mut total, counts);
+    }
+
+    println!();
+    for line in &summaries {
+        println!("{line}");
+    }
+    println!("total: {}", total.line());
+    if !failed_suites.is_empty() {
+        bail!("failing suites: {}", failed_suites.join(", "));
+    }
+    Ok(())
+}
+
+fn add(total: &mut Counts, counts: Counts) {
+    total.passed += counts.passed;
+    total.failed += counts.failed;
+    total.ignored += counts.ignored;
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// Run a command, echo its stdout as it comes, and count libtest results.
+fn run_counting(command: &mut Command) -> Result<(bool, Counts)> {
+    let mut child = command.stdout(Stdio::piped()).spawn().with_context(|| format!("starting {command:?}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut counts = Counts::default();
+    let mut out = std::io::stdout();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        counts.add_libtest_line(&line);
+        let _ = writeln!(out, "{line}");
+    }
+    Ok((child.wait()?.success(), counts))
+}
+
+/// Build the VM suite natively (cargo is not run inside the VM) and list its test binaries.
+fn build_vm_tests() -> Result<Vec<(String, String)>> {
+    step(format!("VM suite: building {VM_TEST_PACKAGE}"));
+    let output = Command::new(cargo())
+        .current_dir(repo_root())
+        .args(["test", "--package", VM_TEST_PACKAGE, "--no-run", "--message-format=json-render-diagnostics"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("building the VM tests")?;
+    if !output.status.success() {
+        bail!("building the VM tests failed");
+    }
+    let mut binaries = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        // Each compiler-artifact line that has an executable is one test binary.
+        let (Some(exe), Some(name)) = (json_string(line, "executable"), json_string(line, "name")) else { continue };
+        if line.contains("\"test\":true") {
+            binaries.push((name, exe));
+        }
+    }
+    if binaries.is_empty() {
+        bail!("no VM test binaries were built");
+    }
+    Ok(binaries)
+}
+
+/// The string value of `"key":"..."` in one line of cargo's JSON (paths and
+/// target names only: no escapes other than `\\` and `\"` to handle).
+fn json_string(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let mut value = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => value.push(chars.next()?),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+/// Run the VM script with its output both streamed and saved for counting.
+fn run_vm_capturing(script: &str, log: &std::path::Path) -> Result<i32> {
+    let wrapped = format!(
+        "( {script} ) 2>&1 | tee {log}; exit ${{PIPESTATUS:-0}}",
+        log = vm::shell_quote(&log.to_string_lossy())
+    );
+    // sh has no PIPESTATUS: keep the status in a file instead.
+    let _ = wrapped;
+    let status_file = log.with_extension("status");
+    let script = format!(
+        "{{ {script}\n}} > {log} 2>&1; echo $? > {status}; cat {log}; exit $(cat {status})",
+        log = vm::shell_quote(&log.to_string_lossy()),
+        status = vm::shell_quote(&status_file.to_string_lossy()),
+    );
+    let _ = std::fs::remove_file(log);
+    vm::run_script(&script, "the VM test suite")
+}

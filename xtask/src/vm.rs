@@ -1,0 +1,145 @@
+//! The dma-buf VM: the backports 6.12 kernel booted by virtme-ng under
+//! software emulation, with the host's root file system shared read-only.
+//!
+//! `vng` exits 255 whatever the guest command did, and its own output mixes
+//! kernel messages in. So the guest command writes its output and exit
+//! status into a shared folder; we stream the output while it runs and read
+//! the status at the end.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::setup;
+use crate::util::{cache_dir, repo_root, step};
+
+/// Environment variables passed into the guest (it starts with a clean one).
+const FORWARDED_ENV_PREFIXES: &[&str] = &["ZC_", "GST_", "RUST_", "WAYLAND_DEBUG"];
+
+/// Run a shell command line inside the VM, streaming its output; returns its exit status.
+pub fn run_script(script: &str, label: &str) -> Result<i32> {
+    let kernel = setup::installed_kernel()?;
+    let target = repo_root().join("target");
+    let run_dir = target.join("zc-vm").join(format!("run-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&run_dir);
+    fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let output_log = run_dir.join("output.log");
+    let status_file = run_dir.join("status");
+    let console_log = run_dir.join("console.log");
+
+    let mut env_lines = String::new();
+    for (key, value) in std::env::vars() {
+        if FORWARDED_ENV_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            env_lines.push_str(&format!("export {key}={}\n", shell_quote(&value)));
+        }
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| repo_root());
+    let guest_script = format!(
+        "#!/bin/sh\n\
+         cd {cwd} || exit 125\n\
+         export ZC_IN_VM=1 HOME=/root PATH=\"$PATH:{cargo_bin}\"\n\
+         {env_lines}\
+         ( {script} ) > {log} 2>&1 < /dev/null\n\
+         echo $? > {status}.tmp && mv {status}.tmp {status}\n",
+        cwd = shell_quote(&cwd.to_string_lossy()),
+        cargo_bin = std::env::var("CARGO_HOME").map(|h| format!("{h}/bin")).unwrap_or_default(),
+        log = shell_quote(&output_log.to_string_lossy()),
+        status = shell_quote(&status_file.to_string_lossy()),
+    );
+    let script_path = run_dir.join("run.sh");
+    fs::write(&script_path, guest_script)?;
+
+    let timeout = std::env::var("ZC_VM_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(2400));
+    step(format!("VM: booting {} (software emulation) for {label}", kernel.release));
+
+    let venv_bin = cache_dir().join("venv/bin");
+    let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let console = fs::File::create(&console_log)?;
+    let mut child = Command::new(setup::vng_path())
+        .env("PATH", path)
+        .arg("-r")
+        .arg(&kernel.vmlinuz)
+        .args(["--disable-kvm", "--force-9p", "--cpus", "2", "-m", "4G"])
+        .arg(format!("--rwdir={}", target.display()))
+        .arg("--exec")
+        .arg(format!("sh {}", shell_quote(&script_path.to_string_lossy())))
+        .stdin(Stdio::null())
+        .stdout(console.try_clone()?)
+        .stderr(console)
+        // Its own process group, so a timeout can stop qemu along with vng.
+        .process_group(0)
+        .spawn()
+        .context("starting vng (run `cargo xtask setup`)")?;
+
+    let started = Instant::now();
+    let mut streamed = 0u64;
+    let mut stdout = std::io::stdout();
+    loop {
+        streamed = stream_new_output(&output_log, streamed, &mut stdout);
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if started.elapsed() > timeout {
+            // SAFETY: kill(2) on our own child's process group; no memory involved.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            bail!("the VM run did not finish within {}s (ZC_VM_TIMEOUT); console: {}", timeout.as_secs(), console_log.display());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stream_new_output(&output_log, streamed, &mut stdout);
+
+    match fs::read_to_string(&status_file) {
+        Ok(status) => {
+            let status = status.trim().parse().context("unreadable exit status from the VM")?;
+            step(format!("VM: command exited with status {status} after {:.0}s", started.elapsed().as_secs_f64()));
+            Ok(status)
+        }
+        Err(_) => {
+            let console = fs::read_to_string(&console_log).unwrap_or_default();
+            let tail: Vec<&str> = console.lines().rev().take(30).collect();
+            bail!(
+                "the VM did not run the command (no exit status written). Last console lines:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        }
+    }
+}
+
+/// `cargo xtask vm -- CMD...`
+pub fn run_interactive(command: &[String]) -> Result<i32> {
+    if !setup::is_complete() {
+        setup::run()?;
+    }
+    let line: Vec<String> = command.iter().map(|arg| shell_quote(arg)).collect();
+    run_script(&line.join(" "), &command.join(" "))
+}
+
+fn stream_new_output(path: &Path, from: u64, out: &mut impl Write) -> u64 {
+    let Ok(mut file) = fs::File::open(path) else { return from };
+    if file.seek(SeekFrom::Start(from)).is_err() {
+        return from;
+    }
+    let mut buf = Vec::new();
+    let read = file.read_to_end(&mut buf).unwrap_or(0);
+    let _ = out.write_all(&buf);
+    let _ = out.flush();
+    from + read as u64
+}
+
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b)) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
