@@ -277,3 +277,23 @@ pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Resul
         return Ok(ret > 0 && pfd.revents & libc::POLLIN != 0);
     }
 }
+
+// ---- drm/drm.h: PRIME export ----
+
+#[repr(C)]
+pub struct DrmPrimeHandle {
+    pub handle: u32,
+    pub flags: u32,
+    pub fd: i32,
+}
+pub const DRM_IOCTL_PRIME_HANDLE_TO_FD: libc::c_ulong = iowr::<DrmPrimeHandle>(b'd', 0x2d);
+
+/// Export a GEM handle as a read-write, close-on-exec dma-buf fd.
+/// (libgbm's own export gives read-only fds, which cannot be CPU-written.)
+pub fn drm_prime_handle_to_fd(drm: BorrowedFd<'_>, handle: u32) -> io::Result<OwnedFd> {
+    let mut arg = DrmPrimeHandle { handle, flags: (libc::O_CLOEXEC | libc::O_RDWR) as u32, fd: -1 };
+    // SAFETY: PRIME_HANDLE_TO_FD reads and writes one `struct drm_prime_handle`.
+    unsafe { ioctl_retry(drm, DRM_IOCTL_PRIME_HANDLE_TO_FD, &mut arg) }?;
+    // SAFETY: on success the kernel installed a new fd owned by us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
+}

@@ -4,13 +4,14 @@
 
 use std::ffi::c_int;
 use std::fs::OpenOptions;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::{Allocator, Backend, Frame, FrameRequest};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::layout::{Fourcc, FrameLayout, Modifier, PlaneLayout};
+use crate::sys;
 
 const GBM_BO_USE_RENDERING: u32 = 1 << 2;
 const GBM_BO_USE_LINEAR: u32 = 1 << 4;
@@ -32,6 +33,8 @@ struct GbmApi {
     bo_create_with_modifiers2: unsafe extern "C" fn(*mut GbmDevice, u32, u32, u32, *const u64, u32, u32) -> *mut GbmBo,
     bo_destroy: unsafe extern "C" fn(*mut GbmBo),
     bo_get_fd: unsafe extern "C" fn(*mut GbmBo) -> c_int,
+    /// Returns `union gbm_bo_handle`, 8 bytes; the GEM handle is its u32.
+    bo_get_handle: unsafe extern "C" fn(*mut GbmBo) -> u64,
     bo_get_plane_count: unsafe extern "C" fn(*mut GbmBo) -> c_int,
     bo_get_stride_for_plane: unsafe extern "C" fn(*mut GbmBo, c_int) -> u32,
     bo_get_offset: unsafe extern "C" fn(*mut GbmBo, c_int) -> u32,
@@ -62,6 +65,7 @@ impl GbmApi {
                 bo_create_with_modifiers2: symbol!(b"gbm_bo_create_with_modifiers2\0"),
                 bo_destroy: symbol!(b"gbm_bo_destroy\0"),
                 bo_get_fd: symbol!(b"gbm_bo_get_fd\0"),
+                bo_get_handle: symbol!(b"gbm_bo_get_handle\0"),
                 bo_get_plane_count: symbol!(b"gbm_bo_get_plane_count\0"),
                 bo_get_stride_for_plane: symbol!(b"gbm_bo_get_stride_for_plane\0"),
                 bo_get_offset: symbol!(b"gbm_bo_get_offset\0"),
@@ -228,14 +232,23 @@ impl Allocator for GbmAllocator {
         }
         let bo = BoGuard { api: &self.api, bo };
         // SAFETY (this block's calls): `bo.bo` is a live bo of this device.
-        let (fd, plane_count, modifier) = unsafe {
-            ((self.api.bo_get_fd)(bo.bo), (self.api.bo_get_plane_count)(bo.bo), (self.api.bo_get_modifier)(bo.bo))
+        let (handle, plane_count, modifier) = unsafe {
+            ((self.api.bo_get_handle)(bo.bo) as u32, (self.api.bo_get_plane_count)(bo.bo), (self.api.bo_get_modifier)(bo.bo))
         };
-        if fd < 0 {
-            return Err(Error::Gbm(format!("gbm_bo_get_fd failed on {}", self.node.display())));
-        }
-        // SAFETY: gbm_bo_get_fd returned a new dma-buf fd that we alone own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = match sys::drm_prime_handle_to_fd(self.drm_fd.as_fd(), handle) {
+            Ok(fd) => fd,
+            Err(err) => {
+                // Some drivers refuse DRM_RDWR: a read-only fd still serves devices.
+                log::debug!("PRIME export with DRM_RDWR failed ({err}); falling back to gbm_bo_get_fd");
+                // SAFETY: `bo.bo` is a live bo of this device.
+                let fd = unsafe { (self.api.bo_get_fd)(bo.bo) };
+                if fd < 0 {
+                    return Err(Error::Gbm(format!("gbm_bo_get_fd failed on {}", self.node.display())));
+                }
+                // SAFETY: gbm_bo_get_fd returned a new dma-buf fd that we alone own.
+                unsafe { OwnedFd::from_raw_fd(fd) }
+            }
+        };
         let planes: Vec<PlaneLayout> = (0..plane_count.clamp(0, 4))
             .map(|plane| {
                 // SAFETY: `plane` is below the bo's plane count.
