@@ -75,7 +75,8 @@ pub struct DmaBuf {
     fd: OwnedFd,
     size: u64,
     kind: BufferKind,
-    writable: bool,
+    /// `O_RDONLY`, `O_WRONLY` or `O_RDWR`: what the fd allows us to map.
+    access_mode: libc::c_int,
     /// Created on the first CPU access and kept until drop: mmap is expensive
     /// compared to a bracket, and a frame is accessed many times.
     mapping: OnceLock<sys::RawMapping>,
@@ -114,12 +115,11 @@ impl DmaBuf {
         })?;
         let flags = sys::fd_flags(fd.as_fd())
             .map_err(|source| Error::Buffer { what: "fcntl(F_GETFL)", kind: kind.label(), source })?;
-        let writable = flags & libc::O_ACCMODE == libc::O_RDWR;
         Ok(Self {
             fd,
             size,
             kind,
-            writable,
+            access_mode: flags & libc::O_ACCMODE,
             mapping: OnceLock::new(),
             access_lock: RwLock::new(()),
             begun: AtomicU64::new(0),
@@ -188,7 +188,8 @@ impl DmaBuf {
             kind: self.kind.label(),
             source: std::io::Error::from_raw_os_error(libc::EFBIG),
         })?;
-        let mapping = sys::RawMapping::new(self.fd.as_fd(), len, self.writable).map_err(|source| Error::Buffer {
+        let writable = self.access_mode == libc::O_RDWR;
+        let mapping = sys::RawMapping::new(self.fd.as_fd(), len, writable).map_err(|source| Error::Buffer {
             what: "mmap",
             kind: self.kind.label(),
             source,
@@ -205,8 +206,10 @@ impl DmaBuf {
     /// everything else; a conflicting request fails at once instead of
     /// deadlocking.
     pub fn begin_cpu_access(&self, access: Access) -> Result<CpuAccess<'_>> {
-        if access.writes() && !self.writable {
-            return Err(Error::ReadOnly("fd"));
+        match self.access_mode {
+            libc::O_WRONLY => return Err(Error::WriteOnlyFd),
+            libc::O_RDONLY if access.writes() => return Err(Error::ReadOnlyFd),
+            _ => {}
         }
         let mapping = self.mapping()?;
         let lock = if access.writes() {
@@ -259,6 +262,12 @@ pub struct CpuAccess<'a> {
     ended: bool,
 }
 
+impl fmt::Debug for CpuAccess<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CpuAccess").field("buffer", self.buffer).field("access", &self.access).finish()
+    }
+}
+
 impl CpuAccess<'_> {
     pub fn access(&self) -> Access {
         self.access
@@ -275,7 +284,7 @@ impl CpuAccess<'_> {
     /// The whole buffer, writable; only for brackets opened with a write direction.
     pub fn data_mut(&mut self) -> Result<&mut [u8]> {
         if !self.access.writes() {
-            return Err(Error::ReadOnly("CPU access bracket"));
+            return Err(Error::ReadBracket);
         }
         // SAFETY: as in `data`; a write bracket holds the access lock
         // exclusively, and `&mut self` makes this the only live slice of it.
@@ -440,7 +449,7 @@ mod tests {
     fn read_bracket_gives_no_mutable_data() {
         let buffer = memfd_buffer(4096);
         let mut access = buffer.begin_cpu_access(Access::Read).expect("begin");
-        assert!(matches!(access.data_mut(), Err(Error::ReadOnly(_))));
+        assert!(matches!(access.data_mut(), Err(Error::ReadBracket)));
     }
 
     #[test]
@@ -449,8 +458,19 @@ mod tests {
         let path = format!("/proc/self/fd/{}", buffer.as_fd().as_raw_fd());
         let read_only: OwnedFd = std::fs::File::open(path).expect("reopen read-only").into();
         let read_only = DmaBuf::from_memfd(read_only).expect("wrap");
-        assert!(matches!(read_only.begin_cpu_access(Access::Write), Err(Error::ReadOnly(_))));
+        assert!(matches!(read_only.begin_cpu_access(Access::Write), Err(Error::ReadOnlyFd)));
         assert!(read_only.begin_cpu_access(Access::Read).is_ok());
+    }
+
+    #[test]
+    fn write_only_fd_refuses_any_access_with_a_reason() {
+        let buffer = memfd_buffer(4096);
+        let path = format!("/proc/self/fd/{}", buffer.as_fd().as_raw_fd());
+        let write_only: OwnedFd = std::fs::OpenOptions::new().write(true).open(path).expect("reopen write-only").into();
+        let write_only = DmaBuf::from_memfd(write_only).expect("wrap");
+        let err = write_only.begin_cpu_access(Access::Read).expect_err("no mapping of a write-only fd");
+        assert!(matches!(err, Error::WriteOnlyFd), "{err:?}");
+        assert!(err.to_string().contains("O_WRONLY"));
     }
 
     #[test]

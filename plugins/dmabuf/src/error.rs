@@ -53,9 +53,17 @@ pub enum Error {
     #[error("CPU access conflict: {0}")]
     AccessConflict(&'static str),
 
-    /// Write access asked of a bracket opened for reading, or of a read-only fd.
-    #[error("this {0} is read-only: begin the access with Access::Write or ReadWrite on an fd opened O_RDWR")]
-    ReadOnly(&'static str),
+    /// Write access asked of a buffer whose fd was opened read-only.
+    #[error("the buffer's fd was opened read-only (O_RDONLY): CPU writes need an O_RDWR export (e.g. DRM_RDWR, VIDIOC_EXPBUF with O_RDWR)")]
+    ReadOnlyFd,
+
+    /// Any CPU access asked of a buffer whose fd was opened write-only.
+    #[error("the buffer's fd was opened write-only (O_WRONLY): CPU access needs an O_RDONLY or O_RDWR export, since mmap needs read access")]
+    WriteOnlyFd,
+
+    /// Mutable data asked of a bracket opened with `Access::Read`.
+    #[error("this CPU access bracket was opened for reading: begin it with Access::Write or Access::ReadWrite to write")]
+    ReadBracket,
 
     /// A backend cannot do what was asked (a format, a modifier).
     #[error("{backend}: {what}")]
