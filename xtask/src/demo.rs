@@ -27,7 +27,7 @@ pub fn run() -> Result<()> {
     println!();
     step("inside the dma-buf VM (6.12 kernel; vgem loaded so GBM has a DRM device)");
     let script = format!("modprobe vgem && {}", vm::shell_quote(&zc_info.to_string_lossy()));
-    let status = vm::run_script(&script, "zc-info")?;
+    let status = vm::run_script(&script, "zc-info")?.status;
     if status != 0 {
         bail!("zc-info failed inside the VM (status {status})");
     }

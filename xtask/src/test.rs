@@ -89,9 +89,9 @@ pub fn run(args: &[String]) -> Result<()> {
             ));
         }
         script.push_str("exit $status\n");
-        let log = repo_root().join("target/zc-vm/last-test.log");
-        let status = run_vm_capturing(&script, &log)?;
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let run = vm::run_script(&script, "the VM test suite")?;
+        let status = run.status;
+        let text = std::fs::read_to_string(&run.output_log).unwrap_or_default();
         let mut counts = Counts::default();
         text.lines().for_each(|line| counts.add_libtest_line(line));
         let ran_all = text.matches("--- VM suite").count() == binaries.len();
@@ -177,22 +177,4 @@ fn json_string(line: &str, key: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// Run the VM script with its output both streamed and saved for counting.
-fn run_vm_capturing(script: &str, log: &std::path::Path) -> Result<i32> {
-    let wrapped = format!(
-        "( {script} ) 2>&1 | tee {log}; exit ${{PIPESTATUS:-0}}",
-        log = vm::shell_quote(&log.to_string_lossy())
-    );
-    // sh has no PIPESTATUS: keep the status in a file instead.
-    let _ = wrapped;
-    let status_file = log.with_extension("status");
-    let script = format!(
-        "{{ {script}\n}} > {log} 2>&1; echo $? > {status}; cat {log}; exit $(cat {status})",
-        log = vm::shell_quote(&log.to_string_lossy()),
-        status = vm::shell_quote(&status_file.to_string_lossy()),
-    );
-    let _ = std::fs::remove_file(log);
-    vm::run_script(&script, "the VM test suite")
 }

@@ -9,7 +9,7 @@
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,11 +21,20 @@ use crate::util::{cache_dir, repo_root, step};
 /// Environment variables passed into the guest (it starts with a clean one).
 const FORWARDED_ENV_PREFIXES: &[&str] = &["ZC_", "GST_", "RUST_", "WAYLAND_DEBUG"];
 
-/// Run a shell command line inside the VM, streaming its output; returns its exit status.
-pub fn run_script(script: &str, label: &str) -> Result<i32> {
+/// A finished VM run: the guest command's exit status and where its output was saved.
+pub struct VmRun {
+    pub status: i32,
+    pub output_log: PathBuf,
+}
+
+/// Run a shell command line inside the VM, streaming its output as it comes.
+pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
     let kernel = setup::installed_kernel()?;
     let target = repo_root().join("target");
-    let run_dir = target.join("zc-vm").join(format!("run-{}", std::process::id()));
+    // One folder per run (runs may overlap); the newest stays for reading.
+    let runs = target.join("zc-vm");
+    clean_finished_runs(&runs);
+    let run_dir = runs.join(format!("run-{}", std::process::id()));
     let _ = fs::remove_dir_all(&run_dir);
     fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let output_log = run_dir.join("output.log");
@@ -64,7 +73,12 @@ pub fn run_script(script: &str, label: &str) -> Result<i32> {
     let venv_bin = cache_dir().join("venv/bin");
     let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
     let console = fs::File::create(&console_log)?;
-    let mut child = Command::new(setup::vng_path())
+    let mut vng = Command::new(setup::vng_path());
+    if !crate::util::is_root() {
+        // The guest's dma-buf nodes are root-only; the guest is throwaway.
+        vng.args(["--user", "root"]);
+    }
+    let mut child = vng
         .env("PATH", path)
         .arg("-r")
         .arg(&kernel.vmlinuz)
@@ -102,7 +116,7 @@ pub fn run_script(script: &str, label: &str) -> Result<i32> {
         Ok(status) => {
             let status = status.trim().parse().context("unreadable exit status from the VM")?;
             step(format!("VM: command exited with status {status} after {:.0}s", started.elapsed().as_secs_f64()));
-            Ok(status)
+            Ok(VmRun { status, output_log })
         }
         Err(_) => {
             let console = fs::read_to_string(&console_log).unwrap_or_default();
@@ -121,7 +135,19 @@ pub fn run_interactive(command: &[String]) -> Result<i32> {
         setup::run()?;
     }
     let line: Vec<String> = command.iter().map(|arg| shell_quote(arg)).collect();
-    run_script(&line.join(" "), &command.join(" "))
+    Ok(run_script(&line.join(" "), &command.join(" "))?.status)
+}
+
+/// Remove the folders of earlier runs whose xtask process is gone.
+fn clean_finished_runs(runs: &Path) {
+    let Ok(entries) = fs::read_dir(runs) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("run-") else { continue };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn stream_new_output(path: &Path, from: u64, out: &mut impl Write) -> u64 {
