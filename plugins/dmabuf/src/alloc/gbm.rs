@@ -3,11 +3,10 @@
 //! on machines without it and says so when this backend is asked for.
 
 use std::ffi::c_int;
-use std::fs::OpenOptions;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use super::{Allocator, Backend, Frame, FrameRequest};
+use super::{Allocator, Backend, Frame, FrameRequest, open_device};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::layout::{Fourcc, FrameLayout, Modifier, PlaneLayout};
@@ -129,14 +128,7 @@ impl GbmAllocator {
 
     fn open_node(node: &Path) -> Result<Self> {
         let api = GbmApi::load()?;
-        let file = OpenOptions::new().read(true).write(true).open(node).map_err(|source| Error::Syscall {
-            backend: Backend::Gbm,
-            node: node.display().to_string(),
-            syscall: "open",
-            source,
-            hint: None,
-        })?;
-        let drm_fd: OwnedFd = file.into();
+        let drm_fd = open_device(Backend::Gbm, node, true, "no such DRM node; see `ls /dev/dri`".to_owned())?;
         // SAFETY: gbm_create_device takes a DRM fd that must outlive the device;
         // `drm_fd` is stored beside it and dropped after gbm_device_destroy.
         let device = unsafe { (api.create_device)(drm_fd.as_raw_fd()) };

@@ -1,8 +1,7 @@
-use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear};
+use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, open_device};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -19,26 +18,13 @@ pub struct HeapAllocator {
 impl HeapAllocator {
     pub fn open(name: &str) -> Result<Self> {
         let node = PathBuf::from("/dev/dma_heap").join(name);
-        let heap = OpenOptions::new().read(true).open(&node).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => Error::DeviceMissing {
-                backend: Backend::Heap,
-                hint: if name == "system" {
-                    "the kernel lacks CONFIG_DMABUF_HEAPS_SYSTEM".to_owned()
-                } else {
-                    format!("the kernel has no heap named `{name}`; see `ls /dev/dma_heap`")
-                },
-                node: node.clone(),
-            },
-            std::io::ErrorKind::PermissionDenied => Error::Syscall {
-                backend: Backend::Heap,
-                node: node.display().to_string(),
-                syscall: "open",
-                source,
-                hint: Some("the heap is root-only by default: run as root or add a udev rule granting access".to_owned()),
-            },
-            _ => Error::Syscall { backend: Backend::Heap, node: node.display().to_string(), syscall: "open", source, hint: None },
-        })?;
-        Ok(Self { heap: heap.into(), node, name: name.to_owned() })
+        let missing_hint = if name == "system" {
+            "the kernel lacks CONFIG_DMABUF_HEAPS_SYSTEM".to_owned()
+        } else {
+            format!("the kernel has no heap named `{name}`; see `ls /dev/dma_heap`")
+        };
+        let heap = open_device(Backend::Heap, &node, false, missing_hint)?;
+        Ok(Self { heap, node, name: name.to_owned() })
     }
 
     pub fn heap_name(&self) -> &str {

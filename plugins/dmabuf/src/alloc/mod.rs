@@ -9,7 +9,9 @@ mod memfd;
 mod udmabuf;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::fs::OpenOptions;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use self::gbm::GbmAllocator;
@@ -185,6 +187,25 @@ pub(crate) fn allocate_linear(
         log::debug!("could not name buffer: {err}");
     }
     Frame::new(layout, vec![buffer])
+}
+
+/// Open a backend's device node, turning the two common failures into
+/// errors that say what to do: a missing node (`missing_hint`: which kernel
+/// option or module) and a root-only node.
+pub(crate) fn open_device(backend: Backend, node: &Path, write: bool, missing_hint: String) -> Result<OwnedFd> {
+    let file = OpenOptions::new().read(true).write(write).open(node).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => Error::DeviceMissing { backend, node: node.to_owned(), hint: missing_hint },
+        kind => Error::Syscall {
+            backend,
+            node: node.display().to_string(),
+            syscall: "open",
+            hint: (kind == std::io::ErrorKind::PermissionDenied).then(|| {
+                format!("{} is root-only by default: run as root, or add a udev rule granting your user access", node.display())
+            }),
+            source,
+        },
+    })?;
+    Ok(file.into())
 }
 
 /// Open one backend.

@@ -1,9 +1,8 @@
 use std::ffi::CString;
-use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear};
+use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, open_device};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -22,26 +21,17 @@ pub struct UdmabufAllocator {
 
 impl UdmabufAllocator {
     pub fn open() -> Result<Self> {
-        let device = OpenOptions::new().read(true).write(true).open(NODE).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => Error::DeviceMissing {
-                backend: Backend::Udmabuf,
-                node: NODE.into(),
-                hint: "the kernel lacks CONFIG_UDMABUF (or the udmabuf module is not loaded)".to_owned(),
-            },
-            std::io::ErrorKind::PermissionDenied => Error::Syscall {
-                backend: Backend::Udmabuf,
-                node: NODE.to_owned(),
-                syscall: "open",
-                source,
-                hint: Some("/dev/udmabuf is root-only by default: run as root or add a udev rule".to_owned()),
-            },
-            _ => Error::Syscall { backend: Backend::Udmabuf, node: NODE.to_owned(), syscall: "open", source, hint: None },
-        })?;
+        let device = open_device(
+            Backend::Udmabuf,
+            Path::new(NODE),
+            true,
+            "the kernel lacks CONFIG_UDMABUF (or the udmabuf module is not loaded)".to_owned(),
+        )?;
         let size_limit = std::fs::read_to_string(Path::new(SIZE_LIMIT_PARAM))
             .ok()
             .and_then(|text| text.trim().parse::<u64>().ok())
             .map(|mib| mib * 1024 * 1024);
-        Ok(Self { device: device.into(), size_limit })
+        Ok(Self { device, size_limit })
     }
 
     /// The largest buffer the module hands out, when the kernel says.
