@@ -362,10 +362,6 @@ mod tests {
         DmaBuf::from_memfd(fd).expect("wrap memfd")
     }
 
-    fn fd_count() -> usize {
-        std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
-    }
-
     #[test]
     fn memfd_round_trip_through_a_second_mapping() {
         let frame = MemfdAllocator.allocate(&FrameRequest::new(Fourcc::NV12, 1920, 1080)).expect("allocate");
@@ -488,17 +484,6 @@ mod tests {
             .expect_err("rejected")
             .to_string();
         assert!(message.contains("is not a dma-buf"), "{message}");
-    }
-
-    #[test]
-    fn memfd_frames_leave_no_fd_behind() {
-        let before = fd_count();
-        for _ in 0..1000 {
-            let frame = MemfdAllocator.allocate(&FrameRequest::new(Fourcc::YUYV, 64, 48)).expect("allocate");
-            let clone = frame.buffers[0].try_clone().expect("dup");
-            let _access = clone.begin_cpu_access(Access::Read).expect("begin");
-        }
-        assert_eq!(fd_count(), before);
     }
 
     #[test]
