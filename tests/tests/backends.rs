@@ -78,6 +78,20 @@ fn gbm_refuses_what_vgem_cannot_do_with_a_clear_error() {
 }
 
 #[test]
+fn every_backend_allocates_named_byte_buffers() {
+    let gbm = gbm_options();
+    for (backend, options) in [(Backend::Heap, AllocatorOptions::default()), (Backend::Udmabuf, AllocatorOptions::default()), (Backend::Gbm, gbm)] {
+        let allocator = open_backend(backend, &options).expect("open");
+        let buffer = allocator.allocate_bytes(100_000, "zc bytes").unwrap_or_else(|e| panic!("{backend}: {e}"));
+        assert!(buffer.is_dma_buf());
+        assert!(buffer.size() >= 100_000, "{backend}: {} bytes", buffer.size());
+        assert!(fdinfo(&buffer).contains("name:\tzc bytes"), "{backend}: {}", fdinfo(&buffer));
+        let mut access = buffer.begin_cpu_access(Access::Write).expect("begin");
+        access.data_mut().expect("writable")[99_999] = 1;
+    }
+}
+
+#[test]
 fn auto_picks_the_heap_in_the_vm() {
     require_vm();
     let allocator = alloc::open(BackendChoice::Auto, &AllocatorOptions::default()).expect("auto");

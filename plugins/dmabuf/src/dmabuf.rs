@@ -155,6 +155,12 @@ impl DmaBuf {
         Self::wrap(fd, self.kind.clone())
     }
 
+    /// Give up the handle and keep the fd (to hand it to GStreamer, say, which
+    /// closes it itself). The mapping, if any, is unmapped.
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
     /// Label the buffer for debugging (`/proc/<pid>/fdinfo`, debugfs). Names
     /// longer than the kernel's 31 bytes are cut. No-op on memfds.
     pub fn set_name(&self, name: &str) -> Result<()> {

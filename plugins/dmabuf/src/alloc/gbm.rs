@@ -6,7 +6,7 @@ use std::ffi::c_int;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use super::{Allocator, Backend, Frame, FrameRequest, open_device};
+use super::{Allocator, Backend, Frame, FrameRequest, name_buffer, open_device};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::layout::{Fourcc, FrameLayout, Modifier, PlaneLayout};
@@ -251,9 +251,7 @@ impl Allocator for GbmAllocator {
             .collect();
         drop(bo);
         let buffer = DmaBuf::wrap(fd, BufferKind::DmaBuf { exporter: "drm".to_owned() })?;
-        if let Err(err) = buffer.set_name(&request.buffer_name()) {
-            log::debug!("could not name buffer: {err}");
-        }
+        name_buffer(&buffer, &request.buffer_name());
         let layout = FrameLayout::new(
             request.fourcc,
             Modifier(modifier),
@@ -263,5 +261,19 @@ impl Allocator for GbmAllocator {
             &[buffer.size()],
         )?;
         Ok(Frame { layout, buffers: vec![buffer] })
+    }
+
+    /// GBM only allocates images: a byte buffer is an XRGB8888 image 1024
+    /// pixels (4 KiB) wide and as many rows tall as the size needs.
+    fn allocate_bytes(&self, size: u64, name: &str) -> Result<DmaBuf> {
+        const ROW_BYTES: u64 = 4096;
+        let rows = u32::try_from(size.div_ceil(ROW_BYTES).max(1)).map_err(|_| Error::Unsupported {
+            backend: Backend::Gbm,
+            what: format!("{size} bytes is too large for one GBM buffer"),
+        })?;
+        let mut frame = self.allocate(&FrameRequest::new(Fourcc::XRGB8888, (ROW_BYTES / 4) as u32, rows))?;
+        let buffer = frame.buffers.remove(0);
+        name_buffer(&buffer, name);
+        Ok(buffer)
     }
 }

@@ -1,7 +1,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, open_device};
+use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, name_buffer, open_device, page_round};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -31,7 +31,7 @@ impl HeapAllocator {
         &self.name
     }
 
-    fn allocate_bytes(&self, size: u64) -> Result<DmaBuf> {
+    fn allocate_raw(&self, size: u64) -> Result<DmaBuf> {
         let fd = sys::dma_heap_alloc(self.heap.as_fd(), size).map_err(|source| Error::Syscall {
             backend: Backend::Heap,
             node: self.node.display().to_string(),
@@ -54,6 +54,12 @@ impl Allocator for HeapAllocator {
     }
 
     fn allocate(&self, request: &FrameRequest) -> Result<Frame> {
-        allocate_linear(request, |size| self.allocate_bytes(size))
+        allocate_linear(request, |size| self.allocate_raw(size))
+    }
+
+    fn allocate_bytes(&self, size: u64, name: &str) -> Result<DmaBuf> {
+        let buffer = self.allocate_raw(page_round(size)?)?;
+        name_buffer(&buffer, name);
+        Ok(buffer)
     }
 }

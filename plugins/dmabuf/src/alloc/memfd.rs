@@ -1,7 +1,7 @@
 use std::ffi::CString;
 use std::os::fd::AsFd;
 
-use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear};
+use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, page_round};
 use crate::dmabuf::DmaBuf;
 use crate::error::{Error, Result};
 use crate::sys;
@@ -13,7 +13,7 @@ use crate::sys;
 pub struct MemfdAllocator;
 
 impl MemfdAllocator {
-    fn allocate_bytes(name: &str, size: u64) -> Result<DmaBuf> {
+    fn allocate_raw(name: &str, size: u64) -> Result<DmaBuf> {
         let syscall_error = |syscall, source| Error::Syscall {
             backend: Backend::Memfd,
             node: "memfd".to_owned(),
@@ -40,6 +40,10 @@ impl Allocator for MemfdAllocator {
     }
 
     fn allocate(&self, request: &FrameRequest) -> Result<Frame> {
-        allocate_linear(request, |size| Self::allocate_bytes(&request.buffer_name(), size))
+        allocate_linear(request, |size| Self::allocate_raw(&request.buffer_name(), size))
+    }
+
+    fn allocate_bytes(&self, size: u64, name: &str) -> Result<DmaBuf> {
+        Self::allocate_raw(name, page_round(size)?)
     }
 }

@@ -172,6 +172,18 @@ pub trait Allocator: Send + Sync + fmt::Debug {
 
     /// Allocate one frame, laid out by this backend, each buffer named.
     fn allocate(&self, request: &FrameRequest) -> Result<Frame>;
+
+    /// Allocate one buffer of at least `size` bytes with no frame layout
+    /// (what `GstAllocator::alloc` asks for), named `name`.
+    fn allocate_bytes(&self, size: u64, name: &str) -> Result<DmaBuf>;
+}
+
+/// Name a freshly allocated buffer; kernels before 5.x lack the ioctl, and a
+/// name is for debugging only, so failure is logged, not returned.
+pub(crate) fn name_buffer(buffer: &DmaBuf, name: &str) {
+    if let Err(err) = buffer.set_name(name) {
+        log::debug!("could not name buffer: {err}");
+    }
 }
 
 /// Shared path of the backends that hand out plain bytes: compute zc's own
@@ -182,10 +194,7 @@ pub(crate) fn allocate_linear(
 ) -> Result<Frame> {
     let layout = FrameLayout::compute(request.fourcc, request.width, request.height, request.align)?;
     let buffer = allocate_bytes(layout.buffer_size())?;
-    if let Err(err) = buffer.set_name(&request.buffer_name()) {
-        // Kernels before 5.x lack the ioctl; a name is for debugging only.
-        log::debug!("could not name buffer: {err}");
-    }
+    name_buffer(&buffer, &request.buffer_name());
     Frame::new(layout, vec![buffer])
 }
 
@@ -246,6 +255,15 @@ pub fn probe(options: &AllocatorOptions) -> Vec<(Backend, Result<Box<dyn Allocat
     Backend::AUTO_ORDER.iter().map(|&backend| (backend, open_backend(backend, options))).collect()
 }
 
+/// Byte buffers are whole pages: what heaps and udmabuf hand out anyway.
+pub(crate) fn page_round(size: u64) -> Result<u64> {
+    let page = crate::layout::PAGE_SIZE;
+    size.max(1).checked_next_multiple_of(page).ok_or(Error::Unsupported {
+        backend: Backend::Memfd,
+        what: format!("{size} bytes cannot be rounded to whole pages"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +316,14 @@ mod tests {
         assert_eq!(frame.layout.planes()[0].stride, 2048);
         assert_eq!(frame.buffers[0].size(), frame.layout.buffer_size());
         assert!(!frame.buffers[0].is_dma_buf());
+    }
+
+    #[test]
+    fn byte_buffers_are_whole_pages() {
+        for (asked, got) in [(0, 4096), (1, 4096), (4096, 4096), (4097, 8192)] {
+            let buffer = MemfdAllocator.allocate_bytes(asked, "zc bytes").expect("allocate_bytes");
+            assert_eq!(buffer.size(), got, "asked for {asked}");
+        }
     }
 
     #[test]

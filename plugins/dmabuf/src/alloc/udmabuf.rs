@@ -2,7 +2,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, open_device};
+use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, name_buffer, open_device, page_round};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -39,7 +39,7 @@ impl UdmabufAllocator {
         self.size_limit
     }
 
-    fn allocate_bytes(&self, name: &str, size: u64) -> Result<DmaBuf> {
+    fn allocate_raw(&self, name: &str, size: u64) -> Result<DmaBuf> {
         let too_large = || Error::UdmabufTooLarge { size, limit_mib: self.size_limit.unwrap_or(0) / (1024 * 1024) };
         if self.size_limit.is_some_and(|limit| size > limit) {
             return Err(too_large());
@@ -79,6 +79,12 @@ impl Allocator for UdmabufAllocator {
     }
 
     fn allocate(&self, request: &FrameRequest) -> Result<Frame> {
-        allocate_linear(request, |size| self.allocate_bytes(&request.buffer_name(), size))
+        allocate_linear(request, |size| self.allocate_raw(&request.buffer_name(), size))
+    }
+
+    fn allocate_bytes(&self, size: u64, name: &str) -> Result<DmaBuf> {
+        let buffer = self.allocate_raw(name, page_round(size)?)?;
+        name_buffer(&buffer, name);
+        Ok(buffer)
     }
 }
