@@ -1,0 +1,23 @@
+//! `zerocopy`: zc's GStreamer plugin. GStreamer glue only: caps become frame
+//! layouts, buffers become frames, and `zc-dmabuf` does the rest.
+
+use gst::glib;
+
+pub mod allocator;
+
+fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    allocator::register();
+    Ok(())
+}
+
+gst::plugin_define!(
+    zerocopy,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);
