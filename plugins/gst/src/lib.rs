@@ -4,6 +4,8 @@
 use gst::glib;
 
 pub mod allocator;
+pub mod caps;
+pub mod pool;
 
 fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     allocator::register();

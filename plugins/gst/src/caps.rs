@@ -1,0 +1,68 @@
+//! GStreamer video formats and DRM fourccs: the formats zc lays out.
+
+use gst_video::VideoFormat;
+use zc_dmabuf::Fourcc;
+
+/// Every format zc can allocate, as (GStreamer name, DRM fourcc). On
+/// little-endian machines DRM's XRGB8888 is GStreamer's BGRx, and so on.
+pub const FORMATS: &[(VideoFormat, Fourcc)] = &[
+    (VideoFormat::Nv12, Fourcc::NV12),
+    (VideoFormat::Nv21, Fourcc::NV21),
+    (VideoFormat::Nv16, Fourcc::NV16),
+    (VideoFormat::I420, Fourcc::YUV420),
+    (VideoFormat::Yv12, Fourcc::YVU420),
+    (VideoFormat::Yuy2, Fourcc::YUYV),
+    (VideoFormat::Uyvy, Fourcc::UYVY),
+    (VideoFormat::P01010le, Fourcc::P010),
+    (VideoFormat::Bgrx, Fourcc::XRGB8888),
+    (VideoFormat::Bgra, Fourcc::ARGB8888),
+    (VideoFormat::Rgbx, Fourcc::XBGR8888),
+    (VideoFormat::Rgba, Fourcc::ABGR8888),
+    (VideoFormat::Rgb16, Fourcc::RGB565),
+];
+
+pub fn fourcc_for(format: VideoFormat) -> Option<Fourcc> {
+    FORMATS.iter().find(|(f, _)| *f == format).map(|(_, fourcc)| *fourcc)
+}
+
+pub fn format_for(fourcc: Fourcc) -> Option<VideoFormat> {
+    FORMATS.iter().find(|(_, c)| *c == fourcc).map(|(format, _)| *format)
+}
+
+/// "NV12, NV21, ..." for messages that say what would be right.
+pub fn supported_list() -> String {
+    FORMATS.iter().map(|(f, _)| f.to_str().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// `video/x-raw` caps for every supported format, any size.
+pub fn raw_caps(feature: Option<&str>) -> gst::Caps {
+    let mut caps = gst_video::VideoCapsBuilder::new().format_list(FORMATS.iter().map(|(f, _)| *f)).build();
+    if let Some(feature) = feature {
+        let caps = caps.make_mut();
+        caps.set_features_simple(Some(gst::CapsFeatures::new([feature])));
+    }
+    caps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_zc_layout_has_a_gstreamer_format_and_back() {
+        gst::init().expect("gst::init");
+        for info in zc_dmabuf::FormatInfo::all() {
+            let format = format_for(info.fourcc).unwrap_or_else(|| panic!("{} has no GStreamer format", info.fourcc));
+            assert_eq!(fourcc_for(format), Some(info.fourcc));
+            // Same plane count on both sides, or VideoMeta would be wrong.
+            assert_eq!(gst_video::VideoFormatInfo::from_format(format).n_planes() as usize, info.plane_count(), "{format:?}");
+        }
+        assert_eq!(FORMATS.len(), zc_dmabuf::FormatInfo::all().len());
+    }
+
+    #[test]
+    fn supported_list_names_gstreamer_formats() {
+        let list = supported_list();
+        assert!(list.starts_with("NV12, NV21, NV16, I420, YV12, YUY2"), "{list}");
+    }
+}
