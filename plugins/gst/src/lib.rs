@@ -6,9 +6,11 @@ use gst::glib;
 pub mod allocator;
 pub mod caps;
 pub mod pool;
+pub mod zcexport;
 
-fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     allocator::register();
+    zcexport::register(plugin)?;
     Ok(())
 }
 

@@ -1,0 +1,175 @@
+//! `zcexport` natively (memfd backend): zero-copy passthrough of pool
+//! memory, copies of system memory, copy-mode, counters and the stats
+//! message, refusals with reasons.
+
+use gst::prelude::*;
+use gst_check::Harness;
+use gst_video::prelude::*;
+
+fn init() {
+    gst::init().expect("gst::init");
+    gstzerocopy::plugin_register_static().expect("register zerocopy");
+}
+
+fn video_caps(format: &str, width: i32, height: i32) -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", format)
+        .field("width", width)
+        .field("height", height)
+        .field("framerate", gst::Fraction::new(30, 1))
+        .build()
+}
+
+fn system_memory_frame(size: usize, fill: u8) -> gst::Buffer {
+    let mut buffer = gst::Buffer::from_mut_slice(vec![fill; size]);
+    buffer.get_mut().expect("new buffer").set_pts(gst::ClockTime::from_seconds(1));
+    buffer
+}
+
+fn counter(element: &gst::Element, name: &str) -> u64 {
+    element.property::<u64>(name)
+}
+
+/// Run a pipeline to EOS; return the zc-export-stats fields and any error text.
+fn run(description: &str) -> (Option<gst::Structure>, Option<String>) {
+    init();
+    let pipeline = gst::parse::launch(description).expect("pipeline parses");
+    let bus = pipeline.bus().expect("bus");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut stats = None;
+    let mut error = None;
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        match message.view() {
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "zc-export-stats") {
+                    stats = Some(s.to_owned());
+                }
+            }
+            gst::MessageView::Error(e) => {
+                error = Some(format!("{} ({})", e.error(), e.debug().unwrap_or_default()));
+                break;
+            }
+            gst::MessageView::Eos(_) => break,
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("null");
+    (stats, error)
+}
+
+fn field(stats: &gst::Structure, name: &str) -> u64 {
+    stats.get::<u64>(name).expect("field")
+}
+
+#[test]
+fn a_producer_that_uses_the_pool_is_zero_copy() {
+    let (stats, error) = run("videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=640,height=480 ! zcexport ! fakesink");
+    assert_eq!(error, None);
+    let stats = stats.expect("zc-export-stats at EOS");
+    assert_eq!((field(&stats, "frames-in"), field(&stats, "frames-zero-copy")), (30, 30));
+    assert_eq!((field(&stats, "frames-copied"), field(&stats, "bytes-copied")), (0, 0));
+}
+
+#[test]
+fn a_producer_that_ignores_the_pool_is_copied_and_counted() {
+    let (stats, error) = run(
+        "videotestsrc num-buffers=7 ! video/x-raw,format=I420,width=320,height=240 ! identity drop-allocation=true ! zcexport ! fakesink",
+    );
+    assert_eq!(error, None);
+    let stats = stats.expect("zc-export-stats at EOS");
+    assert_eq!((field(&stats, "frames-in"), field(&stats, "frames-copied")), (7, 7));
+    assert_eq!(field(&stats, "bytes-copied"), 7 * 320 * 240 * 3 / 2);
+}
+
+#[test]
+fn copy_mode_forbid_names_the_element_that_ignored_the_pool() {
+    let (_, error) = run(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=NV12,width=64,height=64 ! identity name=sloppy drop-allocation=true ! zcexport copy-mode=forbid ! fakesink",
+    );
+    let error = error.expect("forbid must fail");
+    assert!(error.contains("copy-mode=forbid") && error.contains("sloppy"), "{error}");
+}
+
+#[test]
+fn an_unsupported_format_fails_listing_the_supported_ones() {
+    let (_, error) = run("videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8 ! zcexport ! fakesink");
+    let error = error.expect("GRAY8 must not negotiate");
+    assert!(error.contains("GRAY8 is not supported") && error.contains("NV12, NV21"), "{error}");
+}
+
+#[test]
+fn copied_frames_keep_their_bytes_and_timestamps() {
+    init();
+    let mut h = Harness::new("zcexport");
+    h.set_src_caps(video_caps("YUY2", 64, 4));
+    // YUY2 64x4: 128-byte rows, 512 bytes, GStreamer's default layout.
+    let out = h.push_and_pull(system_memory_frame(512, 0x5a)).expect("a frame out");
+    assert_eq!(out.pts(), Some(gst::ClockTime::from_seconds(1)));
+    assert!(gstzerocopy::allocator::is_zc_memory(out.peek_memory(0)), "the copy lives in zc memory");
+    let info = gst_video::VideoInfo::from_caps(&video_caps("YUY2", 64, 4)).expect("info");
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(out.as_ref(), &info).expect("map");
+    for row in 0..4 {
+        let stride = frame.plane_stride()[0] as usize;
+        let data = frame.plane_data(0).expect("plane");
+        assert!(data[row * stride..row * stride + 128].iter().all(|b| *b == 0x5a), "row {row}");
+    }
+    let element = h.element().expect("element");
+    assert_eq!((counter(&element, "frames-in"), counter(&element, "frames-copied")), (1, 1));
+    assert_eq!(counter(&element, "bytes-copied"), 512);
+}
+
+#[test]
+fn a_buffer_smaller_than_its_layout_is_refused_not_read() {
+    init();
+    let mut h = Harness::new("zcexport");
+    h.set_src_caps(video_caps("NV12", 64, 64));
+    // NV12 64x64 needs 6144 bytes; this one has 4096.
+    assert_eq!(h.push(system_memory_frame(4096, 0)), Err(gst::FlowError::Error));
+    let element = h.element().expect("element");
+    assert_eq!(counter(&element, "frames-copied"), 0);
+}
+
+#[test]
+fn a_video_meta_that_points_past_the_end_is_refused() {
+    init();
+    let mut h = Harness::new("zcexport");
+    h.set_src_caps(video_caps("NV12", 64, 64));
+    let mut buffer = system_memory_frame(8192, 0);
+    // A stride of 128 claims 64 rows * 128 + 32 rows * 128 = 12288 bytes.
+    gst_video::VideoMeta::add_full(
+        buffer.get_mut().expect("writable"),
+        gst_video::VideoFrameFlags::empty(),
+        gst_video::VideoFormat::Nv12,
+        64,
+        64,
+        &[0, 8192],
+        &[128, 128],
+    )
+    .expect("meta");
+    assert_eq!(h.push(buffer), Err(gst::FlowError::Error));
+}
+
+#[test]
+fn pool_memory_goes_through_untouched() {
+    init();
+    let mut h = Harness::new("zcexport");
+    let caps = video_caps("NV12", 320, 240);
+    h.set_src_caps(caps.clone());
+    // Ask zcexport for its pool, as a decoder would.
+    let mut query = gst::query::Allocation::new(Some(&caps), true);
+    assert!(h.srcpad().expect("harness src pad").peer_query(&mut query));
+    let (pool, _, _, _) = query.allocation_pools().next().expect("a proposed pool");
+    let pool = pool.expect("a pool object");
+    let mut config = pool.config();
+    config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
+    pool.set_config(config).expect("config");
+    pool.set_active(true).expect("active");
+    let buffer = pool.acquire_buffer(None).expect("a pooled frame");
+    let memory_ptr = buffer.peek_memory(0).as_ptr();
+    let out = h.push_and_pull(buffer).expect("out");
+    assert_eq!(out.peek_memory(0).as_ptr(), memory_ptr, "the very same memory went on");
+    let element = h.element().expect("element");
+    assert_eq!((counter(&element, "frames-zero-copy"), counter(&element, "frames-copied")), (1, 0));
+    drop(out);
+    pool.set_active(false).expect("inactive");
+}
