@@ -328,6 +328,27 @@ impl Drop for CpuAccess<'_> {
     }
 }
 
+/// Begin a CPU access bracket on a dma-buf someone else owns, where the end
+/// comes from a different callback than the begin (GstVideoMeta's map and
+/// unmap), so no guard can span it. Every `sync_start` needs its `sync_end`
+/// with the same `access`; everywhere else use [`DmaBuf::begin_cpu_access`].
+pub fn sync_start(fd: BorrowedFd<'_>, access: Access) -> Result<()> {
+    sys::dma_buf_sync(fd, sys::DMA_BUF_SYNC_START | access.sync_flags()).map_err(|source| Error::Buffer {
+        what: "DMA_BUF_IOCTL_SYNC(START)",
+        kind: "dma-buf",
+        source,
+    })
+}
+
+/// End a bracket begun with [`sync_start`].
+pub fn sync_end(fd: BorrowedFd<'_>, access: Access) -> Result<()> {
+    sys::dma_buf_sync(fd, sys::DMA_BUF_SYNC_END | access.sync_flags()).map_err(|source| Error::Buffer {
+        what: "DMA_BUF_IOCTL_SYNC(END)",
+        kind: "dma-buf",
+        source,
+    })
+}
+
 /// The exporter name of a dma-buf fd, or an error saying what the fd is instead.
 fn dma_buf_exporter(fd: BorrowedFd<'_>) -> Result<String> {
     let raw = fd.as_raw_fd();

@@ -173,3 +173,23 @@ fn pool_memory_goes_through_untouched() {
     drop(out);
     pool.set_active(false).expect("inactive");
 }
+
+#[test]
+fn odd_and_large_sizes_negotiate_and_flow() {
+    for (width, height) in [(1, 1), (1921, 1081), (4096, 2160)] {
+        let (stats, error) = run(&format!(
+            "videotestsrc num-buffers=3 ! video/x-raw,format=NV12,width={width},height={height} ! zcexport ! fakesink"
+        ));
+        assert_eq!(error, None, "{width}x{height}");
+        let stats = stats.expect("stats");
+        assert_eq!(field(&stats, "frames-zero-copy"), 3, "{width}x{height}");
+    }
+}
+
+#[test]
+fn sizes_beyond_what_zc_lays_out_fail_with_a_reason() {
+    // 16384 is zc's limit per dimension.
+    let (_, error) = run("videotestsrc num-buffers=1 ! video/x-raw,format=NV12,width=20000,height=16 ! zcexport ! fakesink");
+    let error = error.expect("must fail");
+    assert!(error.contains("zc cannot lay out 20000x16 NV12") && error.contains("16384"), "{error}");
+}

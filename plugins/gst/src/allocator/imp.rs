@@ -115,20 +115,30 @@ impl ZcDmaBufAllocator {
         })?;
         let is_dma_buf = buffer.is_dma_buf();
         let fd = buffer.into_fd();
+        // KEEP_MAPPED: one mmap per buffer for its whole life (zc's rule), and
+        // what lets a decoder write through a read lock (see pool::meta_map).
+        let flags = gst_allocators::FdMemoryFlags::KEEP_MAPPED;
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
         let wrapped = if is_dma_buf {
-            // SAFETY: `fd` is a dma-buf fd we own; the new memory takes
-            // ownership of it and closes it when freed.
-            unsafe { self.obj().alloc_dmabuf(fd, size) }
+            // SAFETY: `raw` is a dma-buf fd we own and give up here; the new
+            // memory takes ownership of it and closes it when freed.
+            unsafe { self.obj().alloc_dmabuf_with_flags(raw, size, flags) }
         } else {
-            let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
             // SAFETY: `raw` is a memfd we own and give up here; the memory
             // closes it when freed (no DONT_CLOSE flag).
-            unsafe { state.memfd_wrapper.alloc_fd(raw, size, gst_allocators::FdMemoryFlags::empty()) }
+            unsafe { state.memfd_wrapper.alloc_fd(raw, size, flags) }
         };
-        wrapped.map_err(|err| zc_dmabuf::Error::Unsupported {
+        let mut memory = wrapped.map_err(|err| zc_dmabuf::Error::Unsupported {
             backend: state.backend.backend(),
             what: format!("wrapping the fd in a GstMemory failed: {err}"),
-        })
+        })?;
+        // Map read-write once now; later maps of any direction reuse it.
+        if let Some(memory) = memory.get_mut()
+            && memory.map_writable().is_err()
+        {
+            gst::warning!(CAT, imp = self, "cannot map new memory read-write; it will be mapped on demand");
+        }
+        Ok(memory)
     }
 
     pub(super) fn allocate_frame(&self, request: &FrameRequest) -> Result<AllocatedFrame, zc_dmabuf::Error> {

@@ -11,7 +11,7 @@ use zc_dmabuf::{Access, FormatInfo, FrameRequest, StrideAlign, SyncFile};
 use crate::allocator::ZcDmaBufAllocator;
 use crate::caps;
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("zcpool", gst::DebugColorFlags::empty(), Some("zc dma-buf video buffer pool"))
 });
 
@@ -33,6 +33,10 @@ pub struct ZcBufferPool {
     allocator: Mutex<Option<ZcDmaBufAllocator>>,
     layout: Mutex<Option<Layout>>,
     fence_waits: AtomicU64,
+    /// Released buffers whose memory is still shared (a decoder's output
+    /// went downstream as a shallow copy of it). GstBufferPool would discard
+    /// them and allocate anew; they wait here until the sharing ends.
+    parked: Mutex<Vec<gst::Buffer>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,6 +117,19 @@ impl ZcBufferPool {
             }
         }
         Ok((Layout { info, request, visible_offsets }, min, max))
+    }
+
+    /// Hand parked buffers whose memory nobody shares any more back to the free list.
+    fn unpark_writable(&self) {
+        let ready: Vec<gst::Buffer> = {
+            let mut parked = lock(&self.parked);
+            let (ready, waiting): (Vec<_>, Vec<_>) = parked.drain(..).partition(|b| b.is_all_memory_writable());
+            *parked = waiting;
+            ready
+        };
+        for buffer in ready {
+            self.parent_release_buffer(buffer);
+        }
     }
 
     /// Wait until no device still uses the buffer's dma-bufs (their fences).
@@ -228,7 +245,7 @@ impl BufferPoolImpl for ZcBufferPool {
             .map(|(i, p)| (memory_starts[p.buffer] + p.offset + layout.visible_offsets[i]) as usize)
             .collect();
         let strides: Vec<i32> = planes.iter().map(|p| p.stride as i32).collect();
-        gst_video::VideoMeta::add_full(
+        let mut meta = gst_video::VideoMeta::add_full(
             buffer_mut,
             gst_video::VideoFrameFlags::empty(),
             layout.info.format(),
@@ -241,10 +258,28 @@ impl BufferPoolImpl for ZcBufferPool {
             gst::error!(CAT, imp = self, "adding VideoMeta: {err}");
             gst::FlowError::Error
         })?;
+        super::meta_map::install(&mut meta);
         Ok(buffer)
     }
 
+    fn release_buffer(&self, buffer: gst::Buffer) {
+        if buffer.is_all_memory_writable() {
+            self.parent_release_buffer(buffer);
+        } else {
+            gst::trace!(CAT, imp = self, "memory still shared downstream; parking the buffer");
+            lock(&self.parked).push(buffer);
+        }
+    }
+
+    fn stop(&self) -> bool {
+        // Parked buffers are no longer the pool's (their pool field is
+        // cleared on release): dropping them frees them.
+        lock(&self.parked).clear();
+        self.parent_stop()
+    }
+
     fn acquire_buffer(&self, params: Option<&gst::BufferPoolAcquireParams>) -> Result<gst::Buffer, gst::FlowError> {
+        self.unpark_writable();
         let buffer = self.parent_acquire_buffer(params)?;
         self.wait_for_devices(&buffer)?;
         Ok(buffer)

@@ -8,6 +8,7 @@
 //!   devices by the fences on the dma-buf, which `acquire` waits for.
 
 mod imp;
+mod meta_map;
 
 use gst::glib;
 use gst::subclass::prelude::*;

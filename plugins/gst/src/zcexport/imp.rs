@@ -244,6 +244,10 @@ impl ZcExport {
                 caps::supported_list()
             ));
         }
+        if let Some(fourcc) = caps::fourcc_for(info.format()) {
+            FrameLayout::compute(fourcc, info.width(), info.height(), zc_dmabuf::StrideAlign::DEFAULT)
+                .map_err(|err| format!("zc cannot lay out {}x{} {}: {err}", info.width(), info.height(), info.format().to_str()))?;
+        }
         let allocator = self.allocator();
         let backend = allocator.backend().map_err(|err| err.to_string())?;
 

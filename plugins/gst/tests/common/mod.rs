@@ -1,0 +1,92 @@
+//! Shared by the plugin's integration tests: generated clips, and decoding
+//! with and without zc to compare every frame.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+
+pub fn init() {
+    gst::init().expect("gst::init");
+    gstzerocopy::plugin_register_static().expect("register zerocopy");
+}
+
+/// Encode `frames` frames of a moving test pattern with x264enc (B-frames and
+/// several references, so the decoder keeps pictures referenced a while).
+pub fn h264_clip(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
+    let path = dir.join(format!("clip-{width}x{height}-{frames}.mp4"));
+    let description = format!(
+        "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
+         ! x264enc speed-preset=veryfast bframes=2 ref=4 key-int-max=30 ! h264parse ! mp4mux ! filesink location={}",
+        path.display()
+    );
+    run_to_eos(&description).unwrap_or_else(|e| panic!("encoding the test clip failed (is gstreamer1.0-plugins-ugly installed?): {e}"));
+    path
+}
+
+/// Run a pipeline to EOS; the error text if it failed.
+pub fn run_to_eos(description: &str) -> Result<Vec<gst::Structure>, String> {
+    let pipeline = gst::parse::launch(description).map_err(|e| e.to_string())?;
+    let bus = pipeline.bus().ok_or("no bus")?;
+    pipeline.set_state(gst::State::Playing).map_err(|e| format!("{e:?}"))?;
+    let mut element_messages = Vec::new();
+    let mut result = Err("timed out".to_owned());
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(600)) {
+        match message.view() {
+            gst::MessageView::Element(e) => element_messages.extend(e.structure().map(|s| s.to_owned())),
+            gst::MessageView::Error(e) => {
+                result = Err(format!("{} ({})", e.error(), e.debug().unwrap_or_default()));
+                break;
+            }
+            gst::MessageView::Eos(_) => {
+                result = Ok(());
+                break;
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).map_err(|e| format!("{e:?}"))?;
+    result.map(|_| element_messages)
+}
+
+/// Decode `clip` through `middle` (e.g. "zcexport ! queue ...") and return a
+/// hash of every frame as tightly packed BGRx, plus the zc-export-stats.
+pub fn decode_hashes(clip: &Path, decoder: &str, middle: &str) -> (Vec<u64>, Option<gst::Structure>) {
+    let description = format!(
+        "filesrc location={} ! qtdemux ! h264parse ! {decoder} ! {middle} videoconvert ! video/x-raw,format=BGRx \
+         ! appsink name=out sync=false",
+        clip.display()
+    );
+    let pipeline = gst::parse::launch(&description).expect("pipeline").downcast::<gst::Pipeline>().expect("a pipeline");
+    let sink = pipeline.by_name("out").expect("appsink").downcast::<gst_app::AppSink>().expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut hashes = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let buffer = sample.buffer().expect("buffer");
+        let map = buffer.map_readable().expect("map");
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        map.as_slice().hash(&mut hasher);
+        hashes.push(hasher.finish());
+    }
+    let bus = pipeline.bus().expect("bus");
+    let mut stats = None;
+    while let Some(message) = bus.pop() {
+        match message.view() {
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "zc-export-stats") {
+                    stats = Some(s.to_owned());
+                }
+            }
+            gst::MessageView::Error(e) => panic!("decoding failed: {} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("null");
+    (hashes, stats)
+}
+
+pub fn stat(stats: &gst::Structure, name: &str) -> u64 {
+    stats.get::<u64>(name).unwrap_or_else(|_| panic!("{name} in {stats}"))
+}

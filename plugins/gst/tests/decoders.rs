@@ -1,0 +1,31 @@
+//! avdec_h264 with default properties decodes into zc memory without the
+//! copy GStreamer 1.22's GstVideoDecoder otherwise makes (see
+//! pool::meta_map), and the pictures are exactly the stock decoder's, even
+//! with frames held back downstream while libav still references them.
+
+mod common;
+
+use common::{decode_hashes, h264_clip, init, stat};
+
+#[test]
+fn avdec_h264_frames_stay_in_zc_memory_and_decode_identically() {
+    init();
+    let dir = std::env::temp_dir().join(format!("zc-decoders-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let clip = h264_clip(&dir, 1920, 1080, 45);
+
+    let (stock, _) = decode_hashes(&clip, "avdec_h264", "");
+    // Hold 10 frames back: a frame libav wrote again after output would differ.
+    let (zc, stats) = decode_hashes(&clip, "avdec_h264", "zcexport ! queue max-size-buffers=12 min-threshold-buffers=10 !");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert_eq!(stock.len(), 45, "the stock decode is complete");
+    assert!(stock.iter().collect::<std::collections::HashSet<_>>().len() > 40, "the clip moves");
+    assert_eq!(zc, stock, "zc changed decoded pictures");
+
+    let stats = stats.expect("zc-export-stats");
+    let (frames_in, zero_copy) = (stat(&stats, "frames-in"), stat(&stats, "frames-zero-copy"));
+    println!("avdec_h264 1080p: {zero_copy} of {frames_in} frames in zc memory, {} bytes copied", stat(&stats, "bytes-copied"));
+    assert_eq!(frames_in, 45);
+    assert!(zero_copy * 100 >= frames_in * 95, "only {zero_copy} of {frames_in} frames were zero-copy");
+}
