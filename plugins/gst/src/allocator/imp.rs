@@ -1,4 +1,4 @@
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
 use gst::subclass::prelude::*;
@@ -8,6 +8,7 @@ use zc_dmabuf::alloc;
 use zc_dmabuf::{AllocatorOptions, Backend, BackendChoice, DmaBuf, FrameRequest};
 
 use super::AllocatedFrame;
+use crate::lock;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("zcdmabuf", gst::DebugColorFlags::empty(), Some("zc dma-buf allocator"))
@@ -73,10 +74,6 @@ pub struct ZcDmaBufAllocator {
     state: Mutex<Option<State>>,
 }
 
-/// A poisoned lock only means a panic elsewhere; the data is still coherent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 impl ZcDmaBufAllocator {
     fn with_state<R>(&self, f: impl FnOnce(&State) -> Result<R, zc_dmabuf::Error>) -> Result<R, zc_dmabuf::Error> {

@@ -1,6 +1,6 @@
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use gst::glib;
@@ -9,7 +9,7 @@ use gst_video::prelude::*;
 use zc_dmabuf::{Access, FormatInfo, FrameRequest, StrideAlign, SyncFile};
 
 use crate::allocator::ZcDmaBufAllocator;
-use crate::caps;
+use crate::{caps, lock};
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("zcpool", gst::DebugColorFlags::empty(), Some("zc dma-buf video buffer pool"))
@@ -39,9 +39,6 @@ pub struct ZcBufferPool {
     parked: Mutex<Vec<gst::Buffer>>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 impl ZcBufferPool {
     pub(super) fn set_allocator(&self, allocator: ZcDmaBufAllocator) {

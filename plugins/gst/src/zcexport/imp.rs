@@ -1,5 +1,5 @@
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -7,7 +7,7 @@ use gst::subclass::prelude::*;
 use zc_dmabuf::{Backend, FormatInfo, FrameLayout, Modifier, PlaneLayout};
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator, is_zc_memory};
-use crate::caps;
+use crate::{caps, lock};
 use crate::pool::ZcBufferPool;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -61,9 +61,6 @@ pub struct ZcExport {
     counters: Counters,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// The same caps once with the dma-buf feature (when wanted) and once in
 /// system memory, in that order of preference.
