@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{decode_hashes, h264_clip, init, stat};
+use common::{decode_hashes, h264_clip, init, play_to_eos, stat};
 use gst::prelude::*;
 use zc_vm_tests::{fd_count, load_vivid, require_vm, rss_bytes};
 
@@ -84,16 +84,7 @@ fn vivid_dma_bufs_pass_through_untouched() {
     let export = pipeline.by_name("x").expect("zcexport");
     let fds_in = record_fds(&export.static_pad("sink").expect("sink pad"));
     let fds_out = record_fds(&export.static_pad("src").expect("src pad"));
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let bus = pipeline.bus().expect("bus");
-    for message in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
-        match message.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
-            _ => {}
-        }
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
+    play_to_eos(&pipeline, 300);
     let (fds_in, fds_out) = (fds_in.lock().expect("lock").clone(), fds_out.lock().expect("lock").clone());
     assert_eq!(fds_in.len(), 20);
     assert!(fds_in.iter().all(|fd| *fd >= 0), "vivid delivered dma-bufs: {fds_in:?}");
@@ -134,16 +125,7 @@ fn resolution_changes_do_not_leak() {
             gst::PadProbeReturn::Ok
         });
     }
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let bus = pipeline.bus().expect("bus");
-    for message in bus.iter_timed(gst::ClockTime::from_seconds(600)) {
-        match message.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
-            _ => {}
-        }
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
+    play_to_eos(&pipeline, 600);
     let samples = samples.lock().expect("lock").clone();
     assert_eq!(*frames.lock().expect("lock"), 1000);
     let [(fds_200, rss_200), (fds_1000, rss_1000)] = samples[..] else { panic!("samples {samples:?}") };

@@ -90,3 +90,23 @@ pub fn decode_hashes(clip: &Path, decoder: &str, middle: &str) -> (Vec<u64>, Opt
 pub fn stat(stats: &gst::Structure, name: &str) -> u64 {
     stats.get::<u64>(name).unwrap_or_else(|_| panic!("{name} in {stats}"))
 }
+
+/// Play an already built pipeline to EOS (panicking on an error or after
+/// `timeout_s` seconds), then set it to NULL.
+pub fn play_to_eos(pipeline: &gst::Pipeline, timeout_s: u64) {
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let bus = pipeline.bus().expect("bus");
+    let mut reached_eos = false;
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(timeout_s)) {
+        match message.view() {
+            gst::MessageView::Eos(_) => {
+                reached_eos = true;
+                break;
+            }
+            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("null");
+    assert!(reached_eos, "no EOS within {timeout_s} s");
+}
