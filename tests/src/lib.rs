@@ -24,12 +24,22 @@ pub fn require_vm() {
 pub fn load_module(name: &str, params: &[&str], node: &str) {
     require_vm();
     if !Path::new(node).exists() {
-        let status = Command::new("modprobe").arg(name).args(params).status().expect("running modprobe");
-        assert!(status.success(), "modprobe {name} failed: the VM kernel must have it as a module");
+        let status = Command::new("modprobe")
+            .arg(name)
+            .args(params)
+            .status()
+            .expect("running modprobe");
+        assert!(
+            status.success(),
+            "modprobe {name} failed: the VM kernel must have it as a module"
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     while !Path::new(node).exists() {
-        assert!(Instant::now() < deadline, "{node} did not appear after modprobe {name}");
+        assert!(
+            Instant::now() < deadline,
+            "{node} did not appear after modprobe {name}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -42,13 +52,24 @@ pub fn load_vgem() -> &'static Path {
 
 /// A vivid webcam-like capture device, as ENVIRONMENT.md describes it.
 pub fn load_vivid() -> &'static Path {
-    load_module("vivid", &["n_devs=1", "node_types=0x1", "num_inputs=1", "input_types=0x0"], "/dev/video0");
+    load_module(
+        "vivid",
+        &[
+            "n_devs=1",
+            "node_types=0x1",
+            "num_inputs=1",
+            "input_types=0x0",
+        ],
+        "/dev/video0",
+    );
     Path::new("/dev/video0")
 }
 
 /// Open fds of this process.
 pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 /// Resident set size of this process in bytes.
@@ -69,10 +90,14 @@ pub fn pattern_byte(seed: u8, index: usize) -> u8 {
 }
 
 pub fn fill_pattern(data: &mut [u8], seed: u8) {
-    data.iter_mut().enumerate().for_each(|(i, b)| *b = pattern_byte(seed, i));
+    data.iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = pattern_byte(seed, i));
 }
 
 /// The first offset where `data` differs from the pattern, if any.
 pub fn check_pattern(data: &[u8], seed: u8) -> Option<usize> {
-    data.iter().enumerate().position(|(i, b)| *b != pattern_byte(seed, i))
+    data.iter()
+        .enumerate()
+        .position(|(i, b)| *b != pattern_byte(seed, i))
 }

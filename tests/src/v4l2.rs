@@ -222,12 +222,20 @@ impl Capture {
         // SAFETY: v4l2_capability is plain data.
         let mut cap: V4l2Capability = unsafe { zeroed() };
         // SAFETY: VIDIOC_QUERYCAP writes one v4l2_capability.
-        unsafe { ioctl(fd.as_fd(), VIDIOC_QUERYCAP, &mut cap) }.map_err(|e| context(e, "VIDIOC_QUERYCAP"))?;
-        let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 { cap.device_caps } else { cap.capabilities };
+        unsafe { ioctl(fd.as_fd(), VIDIOC_QUERYCAP, &mut cap) }
+            .map_err(|e| context(e, "VIDIOC_QUERYCAP"))?;
+        let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
+            cap.device_caps
+        } else {
+            cap.capabilities
+        };
         if caps & (CAP_VIDEO_CAPTURE | CAP_STREAMING) != CAP_VIDEO_CAPTURE | CAP_STREAMING {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                format!("{} is not a streaming video capture device (caps {caps:#x})", path.display()),
+                format!(
+                    "{} is not a streaming video capture device (caps {caps:#x})",
+                    path.display()
+                ),
             ));
         }
 
@@ -243,7 +251,8 @@ impl Capture {
             ..unsafe { zeroed() }
         };
         // SAFETY: VIDIOC_S_FMT reads and writes one v4l2_format.
-        unsafe { ioctl(fd.as_fd(), VIDIOC_S_FMT, &mut format) }.map_err(|e| context(e, "VIDIOC_S_FMT"))?;
+        unsafe { ioctl(fd.as_fd(), VIDIOC_S_FMT, &mut format) }
+            .map_err(|e| context(e, "VIDIOC_S_FMT"))?;
         // SAFETY: for BUF_TYPE_VIDEO_CAPTURE the kernel fills the `pix` member.
         let pix = unsafe { format.fmt.pix };
         if pix.pixelformat != fourcc || pix.field != FIELD_NONE {
@@ -279,7 +288,8 @@ impl Capture {
             reserved: [0; 3],
         };
         // SAFETY: VIDIOC_REQBUFS reads and writes one v4l2_requestbuffers.
-        unsafe { ioctl(self.fd.as_fd(), VIDIOC_REQBUFS, &mut req) }.map_err(|e| context(e, "VIDIOC_REQBUFS"))?;
+        unsafe { ioctl(self.fd.as_fd(), VIDIOC_REQBUFS, &mut req) }
+            .map_err(|e| context(e, "VIDIOC_REQBUFS"))?;
         Ok(req.count)
     }
 
@@ -300,7 +310,8 @@ impl Capture {
             reserved: [0; 11],
         };
         // SAFETY: VIDIOC_EXPBUF reads and writes one v4l2_exportbuffer.
-        unsafe { ioctl(self.fd.as_fd(), VIDIOC_EXPBUF, &mut exp) }.map_err(|e| context(e, "VIDIOC_EXPBUF"))?;
+        unsafe { ioctl(self.fd.as_fd(), VIDIOC_EXPBUF, &mut exp) }
+            .map_err(|e| context(e, "VIDIOC_EXPBUF"))?;
         // SAFETY: on success the kernel installed a new fd that only we own.
         Ok(unsafe { OwnedFd::from_raw_fd(exp.fd) })
     }
@@ -319,13 +330,21 @@ impl Capture {
     pub fn map(&self, index: u32) -> io::Result<MmapView> {
         let mut buf = self.buffer(index);
         // SAFETY: VIDIOC_QUERYBUF reads and writes one v4l2_buffer.
-        unsafe { ioctl(self.fd.as_fd(), VIDIOC_QUERYBUF, &mut buf) }.map_err(|e| context(e, "VIDIOC_QUERYBUF"))?;
+        unsafe { ioctl(self.fd.as_fd(), VIDIOC_QUERYBUF, &mut buf) }
+            .map_err(|e| context(e, "VIDIOC_QUERYBUF"))?;
         let len = buf.length as usize;
         let offset = buf.m as u32 as libc::off_t;
         // SAFETY: a fresh read-only shared mapping placed by the kernel; it
         // aliases no Rust object and the fd only needs to live for the call.
         let ptr = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, self.fd.as_raw_fd(), offset)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                self.fd.as_raw_fd(),
+                offset,
+            )
         };
         if ptr == libc::MAP_FAILED {
             return Err(context(io::Error::last_os_error(), "mmap of a V4L2 buffer"));
@@ -338,7 +357,8 @@ impl Capture {
     pub fn queue(&self, index: u32) -> io::Result<()> {
         let mut buf = self.buffer(index);
         // SAFETY: VIDIOC_QBUF reads and writes one v4l2_buffer.
-        unsafe { ioctl(self.fd.as_fd(), VIDIOC_QBUF, &mut buf) }.map_err(|e| context(e, "VIDIOC_QBUF"))
+        unsafe { ioctl(self.fd.as_fd(), VIDIOC_QBUF, &mut buf) }
+            .map_err(|e| context(e, "VIDIOC_QBUF"))
     }
 
     fn stream(&self, request: c_ulong, what: &str) -> io::Result<()> {
@@ -359,7 +379,11 @@ impl Capture {
     /// `(index, bytesused, sequence)`.
     pub fn dequeue(&self) -> io::Result<(u32, u32, u32)> {
         loop {
-            let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd for the duration of the call.
             let ready = unsafe { libc::poll(&mut pfd, 1, DEQUEUE_TIMEOUT.as_millis() as i32) };
             if ready < 0 {
@@ -372,7 +396,9 @@ impl Capture {
             if ready == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("no frame within {DEQUEUE_TIMEOUT:?}: is the device streaming with buffers queued?"),
+                    format!(
+                        "no frame within {DEQUEUE_TIMEOUT:?}: is the device streaming with buffers queued?"
+                    ),
                 ));
             }
             let mut buf = self.buffer(0);

@@ -54,8 +54,10 @@ const fn drm_ioc(dir: u32, nr: u32, size: usize) -> c_ulong {
 
 const DRM_IOCTL_GEM_CLOSE: c_ulong = drm_ioc(1, 0x09, size_of::<DrmGemClose>());
 const DRM_IOCTL_PRIME_FD_TO_HANDLE: c_ulong = drm_ioc(3, 0x2e, size_of::<DrmPrimeHandle>());
-const DRM_IOCTL_VGEM_FENCE_ATTACH: c_ulong = drm_ioc(3, DRM_COMMAND_BASE + 0x01, size_of::<DrmVgemFenceAttach>());
-const DRM_IOCTL_VGEM_FENCE_SIGNAL: c_ulong = drm_ioc(1, DRM_COMMAND_BASE + 0x02, size_of::<DrmVgemFenceSignal>());
+const DRM_IOCTL_VGEM_FENCE_ATTACH: c_ulong =
+    drm_ioc(3, DRM_COMMAND_BASE + 0x01, size_of::<DrmVgemFenceAttach>());
+const DRM_IOCTL_VGEM_FENCE_SIGNAL: c_ulong =
+    drm_ioc(1, DRM_COMMAND_BASE + 0x02, size_of::<DrmVgemFenceSignal>());
 
 // The values libdrm and the kernel headers expand to.
 const _: () = assert!(DRM_IOCTL_GEM_CLOSE == 0x4008_6409);
@@ -65,7 +67,12 @@ const _: () = assert!(DRM_IOCTL_PRIME_FD_TO_HANDLE == 0xc00c_642e);
 ///
 /// # Safety
 /// `request` must read and/or write exactly one `T` through its argument.
-unsafe fn ioctl<T>(fd: BorrowedFd<'_>, request: c_ulong, arg: &mut T, what: &str) -> io::Result<()> {
+unsafe fn ioctl<T>(
+    fd: BorrowedFd<'_>,
+    request: c_ulong,
+    arg: &mut T,
+    what: &str,
+) -> io::Result<()> {
     loop {
         // SAFETY: the caller guarantees `request` takes a `*mut T`; `arg` is
         // live and exclusively borrowed for the call.
@@ -98,10 +105,19 @@ impl GemHandle<'_> {
 
 impl Drop for GemHandle<'_> {
     fn drop(&mut self) {
-        let mut close = DrmGemClose { handle: self.handle, pad: 0 };
+        let mut close = DrmGemClose {
+            handle: self.handle,
+            pad: 0,
+        };
         // SAFETY: DRM_IOCTL_GEM_CLOSE reads one drm_gem_close.
-        if let Err(err) = unsafe { ioctl(self.vgem.fd.as_fd(), DRM_IOCTL_GEM_CLOSE, &mut close, "DRM_IOCTL_GEM_CLOSE") }
-        {
+        if let Err(err) = unsafe {
+            ioctl(
+                self.vgem.fd.as_fd(),
+                DRM_IOCTL_GEM_CLOSE,
+                &mut close,
+                "DRM_IOCTL_GEM_CLOSE",
+            )
+        } {
             eprintln!("closing GEM handle {}: {err}", self.handle);
         }
     }
@@ -121,11 +137,25 @@ impl Vgem {
     /// object shares the dma-buf's reservation object, so fences attached to
     /// the handle are the dma-buf's fences.
     pub fn handle_for(&self, buffer: &DmaBuf) -> io::Result<GemHandle<'_>> {
-        let mut prime = DrmPrimeHandle { handle: 0, flags: 0, fd: buffer.as_fd().as_raw_fd() };
+        let mut prime = DrmPrimeHandle {
+            handle: 0,
+            flags: 0,
+            fd: buffer.as_fd().as_raw_fd(),
+        };
         // SAFETY: DRM_IOCTL_PRIME_FD_TO_HANDLE reads and writes one drm_prime_handle;
         // the dma-buf fd is borrowed for the call.
-        unsafe { ioctl(self.fd.as_fd(), DRM_IOCTL_PRIME_FD_TO_HANDLE, &mut prime, "DRM_IOCTL_PRIME_FD_TO_HANDLE") }?;
-        Ok(GemHandle { vgem: self, handle: prime.handle })
+        unsafe {
+            ioctl(
+                self.fd.as_fd(),
+                DRM_IOCTL_PRIME_FD_TO_HANDLE,
+                &mut prime,
+                "DRM_IOCTL_PRIME_FD_TO_HANDLE",
+            )
+        }?;
+        Ok(GemHandle {
+            vgem: self,
+            handle: prime.handle,
+        })
     }
 
     /// Attach a new unsignalled fence to the object (`DRM_IOCTL_VGEM_FENCE_ATTACH`),
@@ -138,7 +168,14 @@ impl Vgem {
             pad: 0,
         };
         // SAFETY: DRM_IOCTL_VGEM_FENCE_ATTACH reads and writes one drm_vgem_fence_attach.
-        unsafe { ioctl(self.fd.as_fd(), DRM_IOCTL_VGEM_FENCE_ATTACH, &mut attach, "DRM_IOCTL_VGEM_FENCE_ATTACH") }?;
+        unsafe {
+            ioctl(
+                self.fd.as_fd(),
+                DRM_IOCTL_VGEM_FENCE_ATTACH,
+                &mut attach,
+                "DRM_IOCTL_VGEM_FENCE_ATTACH",
+            )
+        }?;
         Ok(attach.out_fence)
     }
 
@@ -147,7 +184,14 @@ impl Vgem {
     pub fn signal_fence(&self, fence: u32) -> io::Result<()> {
         let mut signal = DrmVgemFenceSignal { fence, flags: 0 };
         // SAFETY: DRM_IOCTL_VGEM_FENCE_SIGNAL reads one drm_vgem_fence_signal.
-        unsafe { ioctl(self.fd.as_fd(), DRM_IOCTL_VGEM_FENCE_SIGNAL, &mut signal, "DRM_IOCTL_VGEM_FENCE_SIGNAL") }
+        unsafe {
+            ioctl(
+                self.fd.as_fd(),
+                DRM_IOCTL_VGEM_FENCE_SIGNAL,
+                &mut signal,
+                "DRM_IOCTL_VGEM_FENCE_SIGNAL",
+            )
+        }
     }
 }
 

@@ -14,12 +14,19 @@ fn round_trip(setting: BackendSetting, expected: Backend) {
     require_vm();
     gst::init().expect("gst::init");
     let allocator = ZcDmaBufAllocator::new(setting);
-    assert_eq!(allocator.backend().expect("backend opens in the VM"), expected);
+    assert_eq!(
+        allocator.backend().expect("backend opens in the VM"),
+        expected
+    );
     let fds_before = fd_count();
     {
-        let frame = allocator.allocate_frame(&FrameRequest::new(Fourcc::NV12, 1280, 720)).expect("allocate_frame");
+        let frame = allocator
+            .allocate_frame(&FrameRequest::new(Fourcc::NV12, 1280, 720))
+            .expect("allocate_frame");
         let mut memory = frame.memories.into_iter().next().expect("one memory");
-        let dmabuf = memory.downcast_memory_ref::<gst_allocators::DmaBufMemory>().expect("GstDmaBufMemory");
+        let dmabuf = memory
+            .downcast_memory_ref::<gst_allocators::DmaBufMemory>()
+            .expect("GstDmaBufMemory");
         let raw_fd = dmabuf.fd();
         {
             let memory = memory.get_mut().expect("writable");
@@ -27,12 +34,22 @@ fn round_trip(setting: BackendSetting, expected: Backend) {
             fill_pattern(&mut map, 9);
         }
         // SAFETY: the memory owns `raw_fd` and outlives this borrow; we only dup it.
-        let fd = unsafe { BorrowedFd::borrow_raw(raw_fd) }.try_clone_to_owned().expect("dup");
+        let fd = unsafe { BorrowedFd::borrow_raw(raw_fd) }
+            .try_clone_to_owned()
+            .expect("dup");
         let second = DmaBuf::from_fd(fd).expect("the memory's fd is a real dma-buf");
         let access = second.begin_cpu_access(Access::Read).expect("read bracket");
-        assert_eq!(check_pattern(&access.data()[..memory.size()], 9), None, "bytes differ through the second mapping");
+        assert_eq!(
+            check_pattern(&access.data()[..memory.size()], 9),
+            None,
+            "bytes differ through the second mapping"
+        );
     }
-    assert_eq!(fd_count(), fds_before, "the memory closed its fd when freed");
+    assert_eq!(
+        fd_count(),
+        fds_before,
+        "the memory closed its fd when freed"
+    );
 }
 
 #[test]

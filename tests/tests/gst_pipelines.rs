@@ -19,13 +19,23 @@ fn avdec_h264_decodes_into_heap_dma_bufs() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let clip = h264_clip(&dir, 1920, 1080, 20);
     let (stock, _) = decode_hashes(&clip, "avdec_h264", "");
-    let (zc, stats) = decode_hashes(&clip, "avdec_h264", "zcexport backend=heap ! queue max-size-buffers=8 min-threshold-buffers=6 !");
+    let (zc, stats) = decode_hashes(
+        &clip,
+        "avdec_h264",
+        "zcexport backend=heap ! queue max-size-buffers=8 min-threshold-buffers=6 !",
+    );
     assert_eq!(stock.len(), 20);
     assert_eq!(zc, stock, "pictures differ from the stock decoder's");
     let stats = stats.expect("zc-export-stats");
     let (frames_in, zero_copy) = (stat(&stats, "frames-in"), stat(&stats, "frames-zero-copy"));
-    println!("avdec_h264 1080p on heap dma-bufs: {zero_copy} of {frames_in} zero-copy, {} bytes copied", stat(&stats, "bytes-copied"));
-    assert!(zero_copy * 100 >= frames_in * 95, "{zero_copy} of {frames_in}");
+    println!(
+        "avdec_h264 1080p on heap dma-bufs: {zero_copy} of {frames_in} zero-copy, {} bytes copied",
+        stat(&stats, "bytes-copied")
+    );
+    assert!(
+        zero_copy * 100 >= frames_in * 95,
+        "{zero_copy} of {frames_in}"
+    );
 }
 
 #[test]
@@ -38,14 +48,26 @@ fn zcexport_outputs_dma_buf_caps_and_memory() {
     .expect("pipeline")
     .downcast::<gst::Pipeline>()
     .expect("pipeline");
-    let sink = pipeline.by_name("out").expect("appsink").downcast::<gst_app::AppSink>().expect("appsink");
+    let sink = pipeline
+        .by_name("out")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
     pipeline.set_state(gst::State::Playing).expect("playing");
     let mut frames = 0;
     while let Ok(sample) = sink.pull_sample() {
         let caps = sample.caps().expect("caps");
-        assert!(caps.features(0).is_some_and(|f| f.contains("memory:DMABuf")), "caps {caps}");
+        assert!(
+            caps.features(0)
+                .is_some_and(|f| f.contains("memory:DMABuf")),
+            "caps {caps}"
+        );
         let buffer = sample.buffer().expect("buffer");
-        assert!(buffer.peek_memory(0).is_memory_type::<gst_allocators::DmaBufMemory>());
+        assert!(
+            buffer
+                .peek_memory(0)
+                .is_memory_type::<gst_allocators::DmaBufMemory>()
+        );
         frames += 1;
     }
     pipeline.set_state(gst::State::Null).expect("null");
@@ -85,9 +107,15 @@ fn vivid_dma_bufs_pass_through_untouched() {
     let fds_in = record_fds(&export.static_pad("sink").expect("sink pad"));
     let fds_out = record_fds(&export.static_pad("src").expect("src pad"));
     play_to_eos(&pipeline, 300);
-    let (fds_in, fds_out) = (fds_in.lock().expect("lock").clone(), fds_out.lock().expect("lock").clone());
+    let (fds_in, fds_out) = (
+        fds_in.lock().expect("lock").clone(),
+        fds_out.lock().expect("lock").clone(),
+    );
     assert_eq!(fds_in.len(), 20);
-    assert!(fds_in.iter().all(|fd| *fd >= 0), "vivid delivered dma-bufs: {fds_in:?}");
+    assert!(
+        fds_in.iter().all(|fd| *fd >= 0),
+        "vivid delivered dma-bufs: {fds_in:?}"
+    );
     assert_eq!(fds_out, fds_in, "the same dma-bufs went out");
     assert_eq!(export.property::<u64>("frames-zero-copy"), 20);
     assert_eq!(export.property::<u64>("bytes-copied"), 0);
@@ -116,11 +144,18 @@ fn resolution_changes_do_not_leak() {
             *n += 1;
             if *n % 50 == 0 {
                 let (w, h) = sizes[(*n / 50) % sizes.len()];
-                let caps = gst::Caps::builder("video/x-raw").field("format", "NV12").field("width", w).field("height", h).build();
+                let caps = gst::Caps::builder("video/x-raw")
+                    .field("format", "NV12")
+                    .field("width", w)
+                    .field("height", h)
+                    .build();
                 capsfilter.set_property("caps", &caps);
             }
             if *n == 200 || *n == 1000 {
-                samples.lock().expect("lock").push((fd_count(), rss_bytes()));
+                samples
+                    .lock()
+                    .expect("lock")
+                    .push((fd_count(), rss_bytes()));
             }
             gst::PadProbeReturn::Ok
         });
@@ -128,9 +163,22 @@ fn resolution_changes_do_not_leak() {
     play_to_eos(&pipeline, 600);
     let samples = samples.lock().expect("lock").clone();
     assert_eq!(*frames.lock().expect("lock"), 1000);
-    let [(fds_200, rss_200), (fds_1000, rss_1000)] = samples[..] else { panic!("samples {samples:?}") };
-    println!("after 200 frames: {fds_200} fds, {} KiB; after 1000: {fds_1000} fds, {} KiB", rss_200 / 1024, rss_1000 / 1024);
+    let [(fds_200, rss_200), (fds_1000, rss_1000)] = samples[..] else {
+        panic!("samples {samples:?}")
+    };
+    println!(
+        "after 200 frames: {fds_200} fds, {} KiB; after 1000: {fds_1000} fds, {} KiB",
+        rss_200 / 1024,
+        rss_1000 / 1024
+    );
     // Frames in flight at the moment of sampling may differ by a pool's worth.
-    assert!(fds_1000 <= fds_200 + 4, "fds grew from {fds_200} to {fds_1000} over 16 resolution changes");
-    assert!(rss_1000 <= rss_200 + 4 * 1024 * 1024, "RSS grew by {} KiB", (rss_1000 - rss_200) / 1024);
+    assert!(
+        fds_1000 <= fds_200 + 4,
+        "fds grew from {fds_200} to {fds_1000} over 16 resolution changes"
+    );
+    assert!(
+        rss_1000 <= rss_200 + 4 * 1024 * 1024,
+        "RSS grew by {} KiB",
+        (rss_1000 - rss_200) / 1024
+    );
 }

@@ -32,9 +32,13 @@ fn single_buffer_pool() -> ZcBufferPool {
 
 fn dup_of_first_memory(buffer: &gst::Buffer) -> DmaBuf {
     let memory = buffer.peek_memory(0);
-    let dmabuf = memory.downcast_memory_ref::<gst_allocators::DmaBufMemory>().expect("pool memory is GstDmaBufMemory");
+    let dmabuf = memory
+        .downcast_memory_ref::<gst_allocators::DmaBufMemory>()
+        .expect("pool memory is GstDmaBufMemory");
     // SAFETY: the memory owns the fd and outlives this borrow; we only dup it.
-    let fd = unsafe { BorrowedFd::borrow_raw(dmabuf.fd()) }.try_clone_to_owned().expect("dup");
+    let fd = unsafe { BorrowedFd::borrow_raw(dmabuf.fd()) }
+        .try_clone_to_owned()
+        .expect("dup");
     DmaBuf::from_fd(fd).expect("a real dma-buf")
 }
 
@@ -60,7 +64,9 @@ fn a_buffer_a_device_still_reads_is_not_reused_until_its_fence_signals() {
     let dup = dup_of_first_memory(&buffer);
     let handle = vgem.handle_for(&dup).expect("import into vgem");
     // The "compositor" starts reading the frame...
-    let fence = vgem.attach_fence(&handle, false).expect("attach a read fence");
+    let fence = vgem
+        .attach_fence(&handle, false)
+        .expect("attach a read fence");
     // ...and GStreamer is done with it: it goes back to the pool.
     drop(buffer);
 
@@ -73,7 +79,10 @@ fn a_buffer_a_device_still_reads_is_not_reused_until_its_fence_signals() {
         });
         let again = pool.acquire_buffer(None).expect("acquire after the fence");
         let waited = started.elapsed();
-        assert!(waited >= signal_after - Duration::from_millis(50), "acquire returned after {waited:?}, before the reader was done");
+        assert!(
+            waited >= signal_after - Duration::from_millis(50),
+            "acquire returned after {waited:?}, before the reader was done"
+        );
         assert_eq!(pool.fence_waits(), 1);
         drop(again);
     });

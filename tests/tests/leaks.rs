@@ -13,7 +13,9 @@ const RSS_SLACK: u64 = 1024 * 1024;
 fn cycle(backend: Backend, options: AllocatorOptions, request: FrameRequest) {
     let allocator = open_backend(backend, &options).unwrap_or_else(|e| panic!("{backend}: {e}"));
     let one = |i: usize| {
-        let frame = allocator.allocate(&request).unwrap_or_else(|e| panic!("{backend} cycle {i}: {e}"));
+        let frame = allocator
+            .allocate(&request)
+            .unwrap_or_else(|e| panic!("{backend} cycle {i}: {e}"));
         let buffer = &frame.buffers[0];
         let mut access = buffer.begin_cpu_access(Access::ReadWrite).expect("begin");
         let data = access.data_mut().expect("writable");
@@ -27,25 +29,48 @@ fn cycle(backend: Backend, options: AllocatorOptions, request: FrameRequest) {
     let (fds, rss) = (fd_count(), rss_bytes());
     (0..CYCLES).for_each(one);
     let (fds_after, rss_after) = (fd_count(), rss_bytes());
-    println!("{backend}: {CYCLES} cycles, fds {fds} -> {fds_after}, RSS {} KiB -> {} KiB", rss / 1024, rss_after / 1024);
+    println!(
+        "{backend}: {CYCLES} cycles, fds {fds} -> {fds_after}, RSS {} KiB -> {} KiB",
+        rss / 1024,
+        rss_after / 1024
+    );
     assert_eq!(fds_after, fds, "{backend}: fd count changed");
-    assert!(rss_after <= rss + RSS_SLACK, "{backend}: RSS grew by {} KiB", (rss_after - rss) / 1024);
+    assert!(
+        rss_after <= rss + RSS_SLACK,
+        "{backend}: RSS grew by {} KiB",
+        (rss_after - rss) / 1024
+    );
 }
 
 #[test]
 fn heap_does_not_leak() {
     require_vm();
-    cycle(Backend::Heap, AllocatorOptions::default(), FrameRequest::new(Fourcc::NV12, 320, 240));
+    cycle(
+        Backend::Heap,
+        AllocatorOptions::default(),
+        FrameRequest::new(Fourcc::NV12, 320, 240),
+    );
 }
 
 #[test]
 fn udmabuf_does_not_leak() {
     require_vm();
-    cycle(Backend::Udmabuf, AllocatorOptions::default(), FrameRequest::new(Fourcc::NV12, 320, 240));
+    cycle(
+        Backend::Udmabuf,
+        AllocatorOptions::default(),
+        FrameRequest::new(Fourcc::NV12, 320, 240),
+    );
 }
 
 #[test]
 fn gbm_does_not_leak() {
     let node = PathBuf::from(load_vgem());
-    cycle(Backend::Gbm, AllocatorOptions { drm_node: Some(node), ..Default::default() }, FrameRequest::new(Fourcc::XRGB8888, 320, 240));
+    cycle(
+        Backend::Gbm,
+        AllocatorOptions {
+            drm_node: Some(node),
+            ..Default::default()
+        },
+        FrameRequest::new(Fourcc::XRGB8888, 320, 240),
+    );
 }

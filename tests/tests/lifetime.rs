@@ -13,11 +13,16 @@ use zc_vm_tests::{check_pattern, fd_count, fill_pattern, load_vgem, require_vm};
 fn importer_outlives_exporter(backend: Backend, options: AllocatorOptions, fourcc: Fourcc) {
     let start = fd_count();
     let importer: DmaBuf = {
-        let allocator = open_backend(backend, &options).unwrap_or_else(|e| panic!("{backend}: {e}"));
-        let frame = allocator.allocate(&FrameRequest::new(fourcc, 640, 480)).expect("allocate");
+        let allocator =
+            open_backend(backend, &options).unwrap_or_else(|e| panic!("{backend}: {e}"));
+        let frame = allocator
+            .allocate(&FrameRequest::new(fourcc, 640, 480))
+            .expect("allocate");
         let exporter_side = &frame.buffers[0];
         {
-            let mut access = exporter_side.begin_cpu_access(Access::Write).expect("begin write");
+            let mut access = exporter_side
+                .begin_cpu_access(Access::Write)
+                .expect("begin write");
             fill_pattern(access.data_mut().expect("writable"), 42);
         }
         // The importer gets its own fd, as a compositor or a GPU driver would.
@@ -25,13 +30,27 @@ fn importer_outlives_exporter(backend: Backend, options: AllocatorOptions, fourc
         // frame (exporter handle + its mapping) and the allocator (heap fd,
         // udmabuf device, GBM device + DRM fd) are dropped here.
     };
-    assert_eq!(fd_count(), start + 1, "{backend}: only the importer's fd is left open");
+    assert_eq!(
+        fd_count(),
+        start + 1,
+        "{backend}: only the importer's fd is left open"
+    );
     {
-        let access = importer.begin_cpu_access(Access::Read).expect("importer reads");
-        assert_eq!(check_pattern(access.data(), 42), None, "{backend}: importer saw different bytes");
+        let access = importer
+            .begin_cpu_access(Access::Read)
+            .expect("importer reads");
+        assert_eq!(
+            check_pattern(access.data(), 42),
+            None,
+            "{backend}: importer saw different bytes"
+        );
     }
     drop(importer);
-    assert_eq!(fd_count(), start, "{backend}: the last holder closed, nothing is left open");
+    assert_eq!(
+        fd_count(),
+        start,
+        "{backend}: the last holder closed, nothing is left open"
+    );
 }
 
 #[test]
@@ -49,5 +68,12 @@ fn udmabuf_outlives_its_memfd_and_device() {
 #[test]
 fn gbm_buffer_outlives_its_bo_and_device() {
     let node = PathBuf::from(load_vgem());
-    importer_outlives_exporter(Backend::Gbm, AllocatorOptions { drm_node: Some(node), ..Default::default() }, Fourcc::XRGB8888);
+    importer_outlives_exporter(
+        Backend::Gbm,
+        AllocatorOptions {
+            drm_node: Some(node),
+            ..Default::default()
+        },
+        Fourcc::XRGB8888,
+    );
 }

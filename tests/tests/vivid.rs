@@ -16,13 +16,30 @@ const BUFFERS: u32 = 4;
 /// Open vivid at 640x480 YUYV, export every buffer before streaming, queue
 /// them all and stream on.
 fn start_capture() -> (Capture, Vec<OwnedFd>) {
-    let mut capture = Capture::open(load_vivid(), WIDTH, HEIGHT, PIX_FMT_YUYV).expect("opening vivid");
-    assert_eq!((capture.width, capture.height), (WIDTH, HEIGHT), "vivid changed the frame size");
-    assert!(capture.bytesperline >= WIDTH * 2, "YUYV bytesperline {} too small", capture.bytesperline);
-    assert!(capture.sizeimage >= capture.bytesperline * HEIGHT, "sizeimage {} too small", capture.sizeimage);
-    let count = capture.request_mmap_buffers(BUFFERS).expect("VIDIOC_REQBUFS");
+    let mut capture =
+        Capture::open(load_vivid(), WIDTH, HEIGHT, PIX_FMT_YUYV).expect("opening vivid");
+    assert_eq!(
+        (capture.width, capture.height),
+        (WIDTH, HEIGHT),
+        "vivid changed the frame size"
+    );
+    assert!(
+        capture.bytesperline >= WIDTH * 2,
+        "YUYV bytesperline {} too small",
+        capture.bytesperline
+    );
+    assert!(
+        capture.sizeimage >= capture.bytesperline * HEIGHT,
+        "sizeimage {} too small",
+        capture.sizeimage
+    );
+    let count = capture
+        .request_mmap_buffers(BUFFERS)
+        .expect("VIDIOC_REQBUFS");
     assert!(count >= 2, "vivid gave {count} buffers");
-    let exported: Vec<OwnedFd> = (0..count).map(|i| capture.export(i).expect("VIDIOC_EXPBUF")).collect();
+    let exported: Vec<OwnedFd> = (0..count)
+        .map(|i| capture.export(i).expect("VIDIOC_EXPBUF"))
+        .collect();
     (0..count).for_each(|i| capture.queue(i).expect("VIDIOC_QBUF"));
     capture.stream_on().expect("VIDIOC_STREAMON");
     (capture, exported)
@@ -38,7 +55,10 @@ fn grab(capture: &Capture, frames: u32) -> (u32, u32) {
         // emulation two frames can share one. Going backwards would mean a
         // stale buffer came back.
         if let Some(last) = last_sequence {
-            assert!(sequence >= last, "frame sequence went back from {last} to {sequence}");
+            assert!(
+                sequence >= last,
+                "frame sequence went back from {last} to {sequence}"
+            );
         }
         last_sequence = Some(sequence);
         if n == frames {
@@ -53,7 +73,11 @@ fn grab(capture: &Capture, frames: u32) -> (u32, u32) {
 /// pattern is 75% colour bars, so luma changes across the middle row.
 fn assert_real_picture(frame: &[u8], bytesperline: usize) {
     let distinct: BTreeSet<u8> = frame.iter().copied().collect();
-    assert!(distinct.len() >= 16, "only {} distinct byte values in the frame", distinct.len());
+    assert!(
+        distinct.len() >= 16,
+        "only {} distinct byte values in the frame",
+        distinct.len()
+    );
     let row = &frame[bytesperline * HEIGHT as usize / 2..][..WIDTH as usize * 2];
     let luma: BTreeSet<u8> = row.iter().step_by(2).copied().collect();
     let (min, max) = (*luma.first().unwrap(), *luma.last().unwrap());
@@ -72,24 +96,41 @@ fn vivid_expbuf_is_a_foreign_dma_buf_read_in_a_bracket() {
         let (capture, mut exported) = start_capture();
         let (index, bytesused) = grab(&capture, 3);
         let sizeimage = capture.sizeimage;
-        assert!(bytesused >= capture.bytesperline * HEIGHT && bytesused <= sizeimage, "bytesused {bytesused}");
+        assert!(
+            bytesused >= capture.bytesperline * HEIGHT && bytesused <= sizeimage,
+            "bytesused {bytesused}"
+        );
         let bytesused = bytesused as usize;
 
-        let buffer = DmaBuf::from_fd(exported.swap_remove(index as usize)).expect("vivid's EXPBUF fd as a DmaBuf");
+        let buffer = DmaBuf::from_fd(exported.swap_remove(index as usize))
+            .expect("vivid's EXPBUF fd as a DmaBuf");
         assert!(buffer.is_dma_buf());
-        assert!(buffer.size() >= u64::from(sizeimage), "dma-buf size {} < sizeimage {sizeimage}", buffer.size());
+        assert!(
+            buffer.size() >= u64::from(sizeimage),
+            "dma-buf size {} < sizeimage {sizeimage}",
+            buffer.size()
+        );
         // Exported O_RDONLY: a write bracket must be refused, not attempted.
         assert!(
-            matches!(buffer.begin_cpu_access(Access::Write), Err(Error::ReadOnlyFd)),
+            matches!(
+                buffer.begin_cpu_access(Access::Write),
+                Err(Error::ReadOnlyFd)
+            ),
             "a write bracket on a read-only export"
         );
 
         let view = capture.map(index).expect("mmap of the V4L2 buffer");
         {
-            let access = buffer.begin_cpu_access(Access::Read).expect("read bracket on vivid's dma-buf");
+            let access = buffer
+                .begin_cpu_access(Access::Read)
+                .expect("read bracket on vivid's dma-buf");
             let through_dma_buf = &access.data()[..bytesused];
             assert_real_picture(through_dma_buf, capture.bytesperline as usize);
-            if let Some(at) = through_dma_buf.iter().zip(&view[..bytesused]).position(|(a, b)| a != b) {
+            if let Some(at) = through_dma_buf
+                .iter()
+                .zip(&view[..bytesused])
+                .position(|(a, b)| a != b)
+            {
                 panic!("the dma-buf and the V4L2 mapping differ at byte {at} of {bytesused}");
             }
             assert_eq!(buffer.bracket_stats(), BracketStats { begun: 1, ended: 0 });
@@ -97,10 +138,16 @@ fn vivid_expbuf_is_a_foreign_dma_buf_read_in_a_bracket() {
         assert_eq!(buffer.bracket_stats(), BracketStats { begun: 1, ended: 1 });
 
         // The video node itself is a character device, not a dma-buf.
-        let video_fd = capture.as_fd().try_clone_to_owned().expect("dup of the video fd");
+        let video_fd = capture
+            .as_fd()
+            .try_clone_to_owned()
+            .expect("dup of the video fd");
         match DmaBuf::from_fd(video_fd) {
             Err(Error::NotADmaBuf { what, .. }) => {
-                assert!(what.contains("character device"), "NotADmaBuf says the video fd is {what}")
+                assert!(
+                    what.contains("character device"),
+                    "NotADmaBuf says the video fd is {what}"
+                )
             }
             other => panic!("DmaBuf::from_fd accepted the video device fd: {other:?}"),
         }
@@ -119,14 +166,21 @@ fn vivid_dma_buf_outlives_the_capture_device() {
         let bytesused = bytesused as usize;
         let expected = capture.map(index).expect("mmap of the V4L2 buffer")[..bytesused].to_vec();
         assert_real_picture(&expected, capture.bytesperline as usize);
-        let buffer = DmaBuf::from_fd(exported.swap_remove(index as usize)).expect("vivid's EXPBUF fd as a DmaBuf");
+        let buffer = DmaBuf::from_fd(exported.swap_remove(index as usize))
+            .expect("vivid's EXPBUF fd as a DmaBuf");
 
         // Stream off, REQBUFS 0 and close the video fd: vb2 orphans the
         // buffer, which the dma-buf fd alone keeps alive now.
         drop((exported, capture));
 
-        let access = buffer.begin_cpu_access(Access::Read).expect("read bracket after the device was closed");
-        if let Some(at) = access.data()[..bytesused].iter().zip(&expected).position(|(a, b)| a != b) {
+        let access = buffer
+            .begin_cpu_access(Access::Read)
+            .expect("read bracket after the device was closed");
+        if let Some(at) = access.data()[..bytesused]
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+        {
             panic!("after closing the device the dma-buf differs at byte {at} of {bytesused}");
         }
         drop(access);

@@ -17,7 +17,15 @@ pub fn run() -> Result<()> {
     run_checked(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(repo_root())
-            .args(["build", "--release", "--quiet", "--package", "zc-app", "--bin", "zc-info"]),
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "--package",
+                "zc-app",
+                "--bin",
+                "zc-info",
+            ]),
     )?;
     let zc_info = repo_root().join("target/release/zc-info");
 
@@ -26,7 +34,10 @@ pub fn run() -> Result<()> {
 
     println!();
     step("inside the dma-buf VM (6.12 kernel; vgem loaded so GBM has a DRM device)");
-    let script = format!("modprobe vgem && {}", vm::shell_quote(&zc_info.to_string_lossy()));
+    let script = format!(
+        "modprobe vgem && {}",
+        vm::shell_quote(&zc_info.to_string_lossy())
+    );
     let status = vm::run_script(&script, "zc-info")?.status;
     if status != 0 {
         bail!("zc-info failed inside the VM (status {status})");

@@ -63,7 +63,10 @@ fn os_id() -> String {
     fs::read_to_string("/etc/os-release")
         .unwrap_or_default()
         .lines()
-        .find_map(|line| line.strip_prefix("ID=").map(|v| v.trim_matches('"').to_owned()))
+        .find_map(|line| {
+            line.strip_prefix("ID=")
+                .map(|v| v.trim_matches('"').to_owned())
+        })
         .unwrap_or_default()
 }
 
@@ -75,7 +78,9 @@ fn distro() -> Distro {
             .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
             .map(|value| value.trim_matches('"').to_owned())
     };
-    if field("ID").as_deref() == Some("debian") && field("VERSION_CODENAME").as_deref() == Some("bookworm") {
+    if field("ID").as_deref() == Some("debian")
+        && field("VERSION_CODENAME").as_deref() == Some("bookworm")
+    {
         Distro::DebianBookworm
     } else {
         Distro::Other
@@ -104,7 +109,9 @@ pub fn run() -> Result<()> {
 
 /// True when everything `setup` would install is already there (cheap).
 pub fn is_complete() -> bool {
-    missing_packages(distro()).map(|m| m.is_empty()).unwrap_or(false)
+    missing_packages(distro())
+        .map(|m| m.is_empty())
+        .unwrap_or(false)
         && vng_path().exists()
         && installed_kernel().is_ok()
 }
@@ -112,7 +119,11 @@ pub fn is_complete() -> bool {
 /// Packages that dpkg does not list as installed, or that are installed from
 /// the wrong release (bookworm's Weston 10 where zc needs backports' 14).
 fn missing_packages(distro: Distro) -> Result<Vec<&'static str>> {
-    let names: Vec<&str> = MAIN_PACKAGES.iter().chain(BACKPORTS_PACKAGES).copied().collect();
+    let names: Vec<&str> = MAIN_PACKAGES
+        .iter()
+        .chain(BACKPORTS_PACKAGES)
+        .copied()
+        .collect();
     let output = Command::new("dpkg-query")
         .args(["-W", "-f=${Package} ${db:Status-Abbrev} ${Version}\n"])
         .args(&names)
@@ -122,10 +133,12 @@ fn missing_packages(distro: Distro) -> Result<Vec<&'static str>> {
     let installed_version = |name: &str| {
         listing.lines().find_map(|line| {
             let mut fields = line.split_whitespace();
-            (fields.next()? == name && fields.next()? == "ii").then(|| fields.next().unwrap_or("").to_owned())
+            (fields.next()? == name && fields.next()? == "ii")
+                .then(|| fields.next().unwrap_or("").to_owned())
         })
     };
-    let needs_backports = |name: &str| distro == Distro::DebianBookworm && BACKPORTS_PACKAGES.contains(&name);
+    let needs_backports =
+        |name: &str| distro == Distro::DebianBookworm && BACKPORTS_PACKAGES.contains(&name);
     Ok(names
         .into_iter()
         .filter(|name| match installed_version(name) {
@@ -147,7 +160,12 @@ fn ensure_packages(distro: Distro) -> Result<()> {
     step(format!("apt packages: installing {}", missing.join(" ")));
     run_checked(privileged("apt-get").args(["update", "-q"]))?;
     let mut install = privileged("apt-get");
-    install.env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y", "-q", "--no-install-recommends"]);
+    install.env("DEBIAN_FRONTEND", "noninteractive").args([
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+    ]);
     if distro == Distro::DebianBookworm {
         // Prefer backports wherever it has the package, so Mesa, Wayland and
         // libdrm come from one consistent set (apt refuses a mix).
@@ -156,7 +174,10 @@ fn ensure_packages(distro: Distro) -> Result<()> {
     run_checked(install.args(&missing))?;
     let still_missing = missing_packages(distro)?;
     if !still_missing.is_empty() {
-        bail!("apt-get finished but these are still not installed: {}", still_missing.join(" "));
+        bail!(
+            "apt-get finished but these are still not installed: {}",
+            still_missing.join(" ")
+        );
     }
     Ok(())
 }
@@ -168,8 +189,11 @@ fn ensure_backports_source() -> Result<()> {
         return Ok(());
     }
     let (uri, signed_by) = bookworm_mirror()?;
-    step(format!("apt: adding bookworm-backports from {uri} ({BACKPORTS_LIST})"));
-    let mut entry = format!("Types: deb\nURIs: {uri}\nSuites: bookworm-backports\nComponents: main\n");
+    step(format!(
+        "apt: adding bookworm-backports from {uri} ({BACKPORTS_LIST})"
+    ));
+    let mut entry =
+        format!("Types: deb\nURIs: {uri}\nSuites: bookworm-backports\nComponents: main\n");
     if let Some(keyring) = signed_by {
         entry.push_str(&format!("Signed-By: {keyring}\n"));
     }
@@ -186,7 +210,12 @@ fn apt_source_files() -> Vec<PathBuf> {
     }
     files
         .into_iter()
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("list" | "sources")) || p.ends_with("sources.list"))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("list" | "sources")
+            ) || p.ends_with("sources.list")
+        })
         .collect()
 }
 
@@ -206,7 +235,9 @@ fn backports_already_configured() -> bool {
 /// `bookworm` suite, from deb822 `.sources` files or one-line `.list` files.
 fn bookworm_mirror() -> Result<(String, Option<String>)> {
     for file in apt_source_files() {
-        let Ok(text) = fs::read_to_string(&file) else { continue };
+        let Ok(text) = fs::read_to_string(&file) else {
+            continue;
+        };
         if file.extension().and_then(|e| e.to_str()) == Some("sources") {
             for stanza in text.split("\n\n") {
                 let field = |name: &str| {
@@ -240,7 +271,9 @@ fn bookworm_mirror() -> Result<(String, Option<String>)> {
             }
         }
     }
-    bail!("no apt source for `bookworm` found in /etc/apt: add one, then run `cargo xtask setup` again")
+    bail!(
+        "no apt source for `bookworm` found in /etc/apt: add one, then run `cargo xtask setup` again"
+    )
 }
 
 fn write_privileged(path: &Path, contents: &str) -> Result<()> {
@@ -254,7 +287,11 @@ fn write_privileged(path: &Path, contents: &str) -> Result<()> {
         .spawn()
         .context("sudo tee")?;
     use std::io::Write;
-    child.stdin.take().context("sudo tee stdin")?.write_all(contents.as_bytes())?;
+    child
+        .stdin
+        .take()
+        .context("sudo tee stdin")?
+        .write_all(contents.as_bytes())?;
     if !child.wait()?.success() {
         bail!("could not write {}", path.display());
     }
@@ -269,17 +306,29 @@ fn ensure_virtme_ng() -> Result<()> {
     let venv = cache_dir().join("venv");
     let stamp = venv.join("zc-installed");
     if vng_path().exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(VIRTME_NG) {
-        step(format!("virtme-ng: {VIRTME_NG} in {}, nothing to do", venv.display()));
+        step(format!(
+            "virtme-ng: {VIRTME_NG} in {}, nothing to do",
+            venv.display()
+        ));
         return Ok(());
     }
-    step(format!("virtme-ng: installing {VIRTME_NG} into {}", venv.display()));
+    step(format!(
+        "virtme-ng: installing {VIRTME_NG} into {}",
+        venv.display()
+    ));
     fs::create_dir_all(cache_dir())?;
     // Debian's python3 refuses system-wide pip installs (PEP 668): use a venv.
-    run_checked(Command::new("/usr/bin/python3").args(["-m", "venv"]).arg(&venv))?;
     run_checked(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", VIRTME_NG]),
+        Command::new("/usr/bin/python3")
+            .args(["-m", "venv"])
+            .arg(&venv),
     )?;
+    run_checked(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        VIRTME_NG,
+    ]))?;
     fs::write(&stamp, VIRTME_NG)?;
     Ok(())
 }
@@ -293,24 +342,39 @@ fn kernel_dir() -> PathBuf {
 pub fn installed_kernel() -> Result<VmKernel> {
     let boot = kernel_dir().join("boot");
     let entries = fs::read_dir(&boot).with_context(|| {
-        format!("no VM kernel in {}: run `cargo xtask setup`", boot.display())
+        format!(
+            "no VM kernel in {}: run `cargo xtask setup`",
+            boot.display()
+        )
     })?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(release) = name.strip_prefix("vmlinuz-") {
             let modules = Path::new("/lib/modules").join(release);
             if !modules.join("modules.dep").exists() {
-                bail!("kernel {release}: modules are not installed in {}: run `cargo xtask setup`", modules.display());
+                bail!(
+                    "kernel {release}: modules are not installed in {}: run `cargo xtask setup`",
+                    modules.display()
+                );
             }
-            return Ok(VmKernel { vmlinuz: entry.path(), release: release.to_owned() });
+            return Ok(VmKernel {
+                vmlinuz: entry.path(),
+                release: release.to_owned(),
+            });
         }
     }
-    bail!("no vmlinuz-* in {}: run `cargo xtask setup`", boot.display())
+    bail!(
+        "no vmlinuz-* in {}: run `cargo xtask setup`",
+        boot.display()
+    )
 }
 
 fn ensure_kernel(distro: Distro) -> Result<VmKernel> {
     if let Ok(kernel) = installed_kernel() {
-        step(format!("VM kernel: {} already unpacked, nothing to do", kernel.release));
+        step(format!(
+            "VM kernel: {} already unpacked, nothing to do",
+            kernel.release
+        ));
         return Ok(kernel);
     }
     // linux-image-amd64 is a metapackage: resolve the real image package.
@@ -319,7 +383,12 @@ fn ensure_kernel(distro: Distro) -> Result<VmKernel> {
         Distro::Other if os_id() == "ubuntu" => "linux-image-generic",
         Distro::Other => "linux-image-amd64",
     };
-    let depends = output_checked(Command::new("apt-cache").args(["depends", "--no-recommends", "--no-suggests", meta]))?;
+    let depends = output_checked(Command::new("apt-cache").args([
+        "depends",
+        "--no-recommends",
+        "--no-suggests",
+        meta,
+    ]))?;
     let package = depends
         .lines()
         .filter_map(|line| line.trim().strip_prefix("Depends:"))
@@ -327,11 +396,17 @@ fn ensure_kernel(distro: Distro) -> Result<VmKernel> {
         .find(|dep| dep.starts_with("linux-image-"))
         .with_context(|| format!("could not resolve the kernel image package behind {meta}"))?
         .to_owned();
-    step(format!("VM kernel: downloading {package} (not installed on the host, only unpacked)"));
+    step(format!(
+        "VM kernel: downloading {package} (not installed on the host, only unpacked)"
+    ));
     let download = cache_dir().join("download");
     let _ = fs::remove_dir_all(&download);
     fs::create_dir_all(&download)?;
-    run_checked(Command::new("apt-get").current_dir(&download).args(["download", "-q", &package]))?;
+    run_checked(
+        Command::new("apt-get")
+            .current_dir(&download)
+            .args(["download", "-q", &package]),
+    )?;
     let deb = fs::read_dir(&download)?
         .flatten()
         .map(|e| e.path())
@@ -350,7 +425,10 @@ fn ensure_kernel(distro: Distro) -> Result<VmKernel> {
     for entry in fs::read_dir(&modules_root)?.flatten() {
         let release = entry.file_name().to_string_lossy().into_owned();
         let target = Path::new("/lib/modules").join(&release);
-        step(format!("VM kernel: installing modules for {release} into {}", target.display()));
+        step(format!(
+            "VM kernel: installing modules for {release} into {}",
+            target.display()
+        ));
         run_checked(privileged("mkdir").args(["-p", "/lib/modules"]))?;
         let _ = privileged("rm").args(["-rf"]).arg(&target).status();
         run_checked(privileged("cp").arg("-a").arg(entry.path()).arg(&target))?;

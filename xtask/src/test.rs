@@ -22,12 +22,16 @@ struct Counts {
 impl Counts {
     /// Add a libtest summary line: "test result: ok. 12 passed; 0 failed; 0 ignored; ...".
     fn add_libtest_line(&mut self, line: &str) {
-        let Some(rest) = line.trim().strip_prefix("test result: ") else { return };
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
         for part in rest.split(';') {
             let words: Vec<&str> = part.split_whitespace().collect();
             // The first part reads "ok. 12 passed"; the number is the word before the label.
             if let [.., number, label] = words.as_slice() {
-                let Ok(n) = number.parse::<u64>() else { continue };
+                let Ok(n) = number.parse::<u64>() else {
+                    continue;
+                };
                 match *label {
                     "passed" => self.passed += n,
                     "failed" => self.failed += n,
@@ -50,7 +54,9 @@ pub fn run(args: &[String]) -> Result<()> {
         match arg.as_str() {
             "--native" => in_vm = false,
             "--vm" => native = false,
-            other if other.starts_with('-') => bail!("unknown option `{other}` (expected --native, --vm, or a test name filter)"),
+            other if other.starts_with('-') => {
+                bail!("unknown option `{other}` (expected --native, --vm, or a test name filter)")
+            }
             other => filter.push(other.to_owned()),
         }
     }
@@ -85,7 +91,11 @@ pub fn run(args: &[String]) -> Result<()> {
             script.push_str(&format!(
                 "echo '--- VM suite {name}'\n{} --test-threads=1 {} || status=1\n",
                 vm::shell_quote(path),
-                filter.iter().map(|f| vm::shell_quote(f)).collect::<Vec<_>>().join(" ")
+                filter
+                    .iter()
+                    .map(|f| vm::shell_quote(f))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ));
         }
         script.push_str("exit $status\n");
@@ -98,7 +108,11 @@ pub fn run(args: &[String]) -> Result<()> {
         if status != 0 || counts.failed > 0 || !ran_all {
             failed_suites.push("vm");
         }
-        summaries.push(format!("vm (6.12 kernel, {} test binaries): {}", binaries.len(), counts.line()));
+        summaries.push(format!(
+            "vm (6.12 kernel, {} test binaries): {}",
+            binaries.len(),
+            counts.line()
+        ));
         add(&mut total, counts);
     }
 
@@ -125,7 +139,10 @@ fn cargo() -> String {
 
 /// Run a command, echo its stdout as it comes, and count libtest results.
 fn run_counting(command: &mut Command) -> Result<(bool, Counts)> {
-    let mut child = command.stdout(Stdio::piped()).spawn().with_context(|| format!("starting {command:?}"))?;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {command:?}"))?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut counts = Counts::default();
     let mut out = std::io::stdout();
@@ -142,7 +159,13 @@ fn build_vm_tests() -> Result<Vec<(String, String)>> {
     step(format!("VM suite: building {VM_TEST_PACKAGE}"));
     let output = Command::new(cargo())
         .current_dir(repo_root())
-        .args(["test", "--package", VM_TEST_PACKAGE, "--no-run", "--message-format=json-render-diagnostics"])
+        .args([
+            "test",
+            "--package",
+            VM_TEST_PACKAGE,
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
         .stderr(Stdio::inherit())
         .output()
         .context("building the VM tests")?;
@@ -152,7 +175,10 @@ fn build_vm_tests() -> Result<Vec<(String, String)>> {
     let mut binaries = Vec::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         // Each compiler-artifact line that has an executable is one test binary.
-        let (Some(exe), Some(name)) = (json_string(line, "executable"), json_string(line, "name")) else { continue };
+        let (Some(exe), Some(name)) = (json_string(line, "executable"), json_string(line, "name"))
+        else {
+            continue;
+        };
         if line.contains("\"test\":true") {
             binaries.push((name, exe));
         }

@@ -56,7 +56,9 @@ pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
          ( {script} ) > {log} 2>&1 < /dev/null\n\
          echo $? > {status}.tmp && mv {status}.tmp {status}\n",
         cwd = shell_quote(&cwd.to_string_lossy()),
-        cargo_bin = std::env::var("CARGO_HOME").map(|h| format!("{h}/bin")).unwrap_or_default(),
+        cargo_bin = std::env::var("CARGO_HOME")
+            .map(|h| format!("{h}/bin"))
+            .unwrap_or_default(),
         log = shell_quote(&output_log.to_string_lossy()),
         status = shell_quote(&status_file.to_string_lossy()),
     );
@@ -68,10 +70,17 @@ pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
         .and_then(|s| s.parse().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(2400));
-    step(format!("VM: booting {} (software emulation) for {label}", kernel.release));
+    step(format!(
+        "VM: booting {} (software emulation) for {label}",
+        kernel.release
+    ));
 
     let venv_bin = cache_dir().join("venv/bin");
-    let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        venv_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let console = fs::File::create(&console_log)?;
     let mut vng = Command::new(setup::vng_path());
     if !crate::util::is_root() {
@@ -85,7 +94,10 @@ pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
         .args(["--disable-kvm", "--force-9p", "--cpus", "2", "-m", "4G"])
         .arg(format!("--rwdir={}", target.display()))
         .arg("--exec")
-        .arg(format!("sh {}", shell_quote(&script_path.to_string_lossy())))
+        .arg(format!(
+            "sh {}",
+            shell_quote(&script_path.to_string_lossy())
+        ))
         .stdin(Stdio::null())
         .stdout(console.try_clone()?)
         .stderr(console)
@@ -106,7 +118,11 @@ pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
             // SAFETY: kill(2) on our own child's process group; no memory involved.
             unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();
-            bail!("the VM run did not finish within {}s (ZC_VM_TIMEOUT); console: {}", timeout.as_secs(), console_log.display());
+            bail!(
+                "the VM run did not finish within {}s (ZC_VM_TIMEOUT); console: {}",
+                timeout.as_secs(),
+                console_log.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -114,8 +130,14 @@ pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
 
     match fs::read_to_string(&status_file) {
         Ok(status) => {
-            let status = status.trim().parse().context("unreadable exit status from the VM")?;
-            step(format!("VM: command exited with status {status} after {:.0}s", started.elapsed().as_secs_f64()));
+            let status = status
+                .trim()
+                .parse()
+                .context("unreadable exit status from the VM")?;
+            step(format!(
+                "VM: command exited with status {status} after {:.0}s",
+                started.elapsed().as_secs_f64()
+            ));
             Ok(VmRun { status, output_log })
         }
         Err(_) => {
@@ -140,10 +162,14 @@ pub fn run_interactive(command: &[String]) -> Result<i32> {
 
 /// Remove the folders of earlier runs whose xtask process is gone.
 fn clean_finished_runs(runs: &Path) {
-    let Ok(entries) = fs::read_dir(runs) else { return };
+    let Ok(entries) = fs::read_dir(runs) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix("run-") else { continue };
+        let Some(pid) = name.strip_prefix("run-") else {
+            continue;
+        };
         if !Path::new("/proc").join(pid).exists() {
             let _ = fs::remove_dir_all(entry.path());
         }
@@ -151,7 +177,9 @@ fn clean_finished_runs(runs: &Path) {
 }
 
 fn stream_new_output(path: &Path, from: u64, out: &mut impl Write) -> u64 {
-    let Ok(mut file) = fs::File::open(path) else { return from };
+    let Ok(mut file) = fs::File::open(path) else {
+        return from;
+    };
     if file.seek(SeekFrom::Start(from)).is_err() {
         return from;
     }
@@ -163,9 +191,11 @@ fn stream_new_output(path: &Path, from: u64, out: &mut impl Write) -> u64 {
 }
 
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+    {
         return s.to_owned();
     }
     format!("'{}'", s.replace('\'', "'\\''"))
 }
-

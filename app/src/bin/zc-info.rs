@@ -40,7 +40,13 @@ fn run() -> Result<()> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--runs" => runs = args.next().context("--runs needs a number")?.parse().context("--runs needs a number")?,
+            "--runs" => {
+                runs = args
+                    .next()
+                    .context("--runs needs a number")?
+                    .parse()
+                    .context("--runs needs a number")?
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -59,38 +65,70 @@ fn run() -> Result<()> {
     } else {
         "natively"
     };
-    println!("{}", style.bold(&format!("zc allocation backends, kernel {}, {place}", kernel.trim())));
+    println!(
+        "{}",
+        style.bold(&format!(
+            "zc allocation backends, kernel {}, {place}",
+            kernel.trim()
+        ))
+    );
     println!("1080p NV12 frame, median of {runs} runs\n");
 
     let options = AllocatorOptions::default();
-    let header = ["backend", "device", "status", "alloc", "bracket", "CPU read"];
+    let header = [
+        "backend", "device", "status", "alloc", "bracket", "CPU read",
+    ];
     let mut rows: Vec<[String; 6]> = Vec::new();
     let mut notes = Vec::new();
     for (backend, opened) in alloc::probe(&options) {
         let row = match opened {
-            Ok(allocator) => match measure(allocator.as_ref(), runs) {
-                Ok(m) => {
-                    if m.format != Fourcc::NV12 {
-                        notes.push(format!("{backend}: the driver cannot allocate NV12, measured a {} 1080p frame", m.format));
+            Ok(allocator) => {
+                match measure(allocator.as_ref(), runs) {
+                    Ok(m) => {
+                        if m.format != Fourcc::NV12 {
+                            notes.push(format!("{backend}: the driver cannot allocate NV12, measured a {} 1080p frame", m.format));
+                        }
+                        let status = if backend == Backend::Memfd {
+                            "ok (not a dma-buf)"
+                        } else {
+                            "ok"
+                        };
+                        [
+                            backend.to_string(),
+                            allocator.device(),
+                            style.green(status),
+                            format_duration(m.alloc),
+                            format_duration(m.bracket),
+                            format!(
+                                "{:.1} GB/s ({:.1} MB)",
+                                m.read_bandwidth / 1e9,
+                                m.frame_bytes as f64 / 1e6
+                            ),
+                        ]
                     }
-                    let status = if backend == Backend::Memfd { "ok (not a dma-buf)" } else { "ok" };
-                    [
-                        backend.to_string(),
-                        allocator.device(),
-                        style.green(status),
-                        format_duration(m.alloc),
-                        format_duration(m.bracket),
-                        format!("{:.1} GB/s ({:.1} MB)", m.read_bandwidth / 1e9, m.frame_bytes as f64 / 1e6),
-                    ]
+                    Err(err) => {
+                        notes.push(format!("{err:#}"));
+                        [
+                            backend.to_string(),
+                            allocator.device(),
+                            style.red("fails"),
+                            "-".into(),
+                            "-".into(),
+                            "-".into(),
+                        ]
+                    }
                 }
-                Err(err) => {
-                    notes.push(format!("{err:#}"));
-                    [backend.to_string(), allocator.device(), style.red("fails"), "-".into(), "-".into(), "-".into()]
-                }
-            },
+            }
             Err(err) => {
                 notes.push(err.to_string());
-                [backend.to_string(), "-".into(), style.yellow("unavailable"), "-".into(), "-".into(), "-".into()]
+                [
+                    backend.to_string(),
+                    "-".into(),
+                    style.yellow("unavailable"),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]
             }
         };
         rows.push(row);
@@ -104,12 +142,18 @@ fn run() -> Result<()> {
         }
     }
     println!();
-    match BackendChoice::from_env().and_then(|choice| alloc::open(choice, &options).map(|a| (choice, a))) {
+    match BackendChoice::from_env()
+        .and_then(|choice| alloc::open(choice, &options).map(|a| (choice, a)))
+    {
         Ok((choice, allocator)) => println!(
             "zc will use: {} ({}){}",
             style.bold(allocator.backend().name()),
             allocator.device(),
-            if choice == BackendChoice::Auto { ", chosen by auto: heap, udmabuf, gbm, memfd in that order" } else { ", from ZC_BACKEND" }
+            if choice == BackendChoice::Auto {
+                ", chosen by auto: heap, udmabuf, gbm, memfd in that order"
+            } else {
+                ", from ZC_BACKEND"
+            }
         ),
         Err(err) => println!("zc cannot allocate here: {err}"),
     }
@@ -121,7 +165,12 @@ fn measure(allocator: &dyn Allocator, runs: usize) -> Result<Measurement> {
     let (request, first) = [Fourcc::NV12, Fourcc::XRGB8888]
         .into_iter()
         .map(|fourcc| FrameRequest::new(fourcc, 1920, 1080))
-        .find_map(|request| allocator.allocate(&request).ok().map(|frame| (request, frame)))
+        .find_map(|request| {
+            allocator
+                .allocate(&request)
+                .ok()
+                .map(|frame| (request, frame))
+        })
         .context("cannot allocate a 1080p NV12 or XRGB8888 frame")?;
     let frame_bytes = first.buffers[0].size();
     drop(first);
@@ -147,7 +196,10 @@ fn measure(allocator: &dyn Allocator, runs: usize) -> Result<Measurement> {
         access.end()?;
         bracket_times.push(started.elapsed());
 
-        evict.iter_mut().step_by(64).for_each(|b| *b = b.wrapping_add(1));
+        evict
+            .iter_mut()
+            .step_by(64)
+            .for_each(|b| *b = b.wrapping_add(1));
         black_box(&evict);
         let access = buffer.begin_cpu_access(Access::Read)?;
         let started = Instant::now();
@@ -179,7 +231,11 @@ fn median(samples: &mut [Duration]) -> Duration {
 
 fn format_duration(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
-    if us < 1000.0 { format!("{us:.1} us") } else { format!("{:.2} ms", us / 1000.0) }
+    if us < 1000.0 {
+        format!("{us:.1} us")
+    } else {
+        format!("{:.2} ms", us / 1000.0)
+    }
 }
 
 struct Style {
@@ -191,7 +247,11 @@ impl Style {
         Self { color }
     }
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
     fn bold(&self, text: &str) -> String {
         self.paint("1", text)

@@ -113,8 +113,11 @@ impl DmaBuf {
             kind: kind.label(),
             source,
         })?;
-        let flags = sys::fd_flags(fd.as_fd())
-            .map_err(|source| Error::Buffer { what: "fcntl(F_GETFL)", kind: kind.label(), source })?;
+        let flags = sys::fd_flags(fd.as_fd()).map_err(|source| Error::Buffer {
+            what: "fcntl(F_GETFL)",
+            kind: kind.label(),
+            source,
+        })?;
         Ok(Self {
             fd,
             size,
@@ -167,7 +170,11 @@ impl DmaBuf {
         if !self.is_dma_buf() {
             return Ok(());
         }
-        let mut bytes: Vec<u8> = name.bytes().filter(|b| *b != 0).take(sys::DMA_BUF_NAME_LEN - 1).collect();
+        let mut bytes: Vec<u8> = name
+            .bytes()
+            .filter(|b| *b != 0)
+            .take(sys::DMA_BUF_NAME_LEN - 1)
+            .collect();
         // Never cut a UTF-8 sequence in half.
         while std::str::from_utf8(&bytes).is_err() {
             bytes.pop();
@@ -182,7 +189,10 @@ impl DmaBuf {
 
     /// Counts of CPU access brackets begun and ended on this handle.
     pub fn bracket_stats(&self) -> BracketStats {
-        BracketStats { begun: self.begun.load(Ordering::Acquire), ended: self.ended.load(Ordering::Acquire) }
+        BracketStats {
+            begun: self.begun.load(Ordering::Acquire),
+            ended: self.ended.load(Ordering::Acquire),
+        }
     }
 
     fn mapping(&self) -> Result<&sys::RawMapping> {
@@ -195,10 +205,12 @@ impl DmaBuf {
             source: std::io::Error::from_raw_os_error(libc::EFBIG),
         })?;
         let writable = self.access_mode == libc::O_RDWR;
-        let mapping = sys::RawMapping::new(self.fd.as_fd(), len, writable).map_err(|source| Error::Buffer {
-            what: "mmap",
-            kind: self.kind.label(),
-            source,
+        let mapping = sys::RawMapping::new(self.fd.as_fd(), len, writable).map_err(|source| {
+            Error::Buffer {
+                what: "mmap",
+                kind: self.kind.label(),
+                source,
+            }
         })?;
         // Two threads may race to map; the loser's mapping is simply unmapped.
         Ok(self.mapping.get_or_init(|| mapping))
@@ -225,7 +237,9 @@ impl DmaBuf {
                 // bracket; that bracket was still ended by its guard.
                 Err(TryLockError::Poisoned(poisoned)) => AccessLock::Write(poisoned.into_inner()),
                 Err(TryLockError::WouldBlock) => {
-                    return Err(Error::AccessConflict("another CPU access on this handle is open"));
+                    return Err(Error::AccessConflict(
+                        "another CPU access on this handle is open",
+                    ));
                 }
             }
         } else {
@@ -233,17 +247,31 @@ impl DmaBuf {
                 Ok(guard) => AccessLock::Read(guard),
                 Err(TryLockError::Poisoned(poisoned)) => AccessLock::Read(poisoned.into_inner()),
                 Err(TryLockError::WouldBlock) => {
-                    return Err(Error::AccessConflict("a CPU write access on this handle is open"));
+                    return Err(Error::AccessConflict(
+                        "a CPU write access on this handle is open",
+                    ));
                 }
             }
         };
         if self.is_dma_buf() {
-            sys::dma_buf_sync(self.fd.as_fd(), sys::DMA_BUF_SYNC_START | access.sync_flags()).map_err(|source| {
-                Error::Buffer { what: "DMA_BUF_IOCTL_SYNC(START)", kind: self.kind.label(), source }
+            sys::dma_buf_sync(
+                self.fd.as_fd(),
+                sys::DMA_BUF_SYNC_START | access.sync_flags(),
+            )
+            .map_err(|source| Error::Buffer {
+                what: "DMA_BUF_IOCTL_SYNC(START)",
+                kind: self.kind.label(),
+                source,
             })?;
         }
         self.begun.fetch_add(1, Ordering::AcqRel);
-        Ok(CpuAccess { buffer: self, mapping, access, _lock: lock, ended: false })
+        Ok(CpuAccess {
+            buffer: self,
+            mapping,
+            access,
+            _lock: lock,
+            ended: false,
+        })
     }
 }
 
@@ -270,7 +298,10 @@ pub struct CpuAccess<'a> {
 
 impl fmt::Debug for CpuAccess<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CpuAccess").field("buffer", self.buffer).field("access", &self.access).finish()
+        f.debug_struct("CpuAccess")
+            .field("buffer", self.buffer)
+            .field("access", &self.access)
+            .finish()
     }
 }
 
@@ -312,9 +343,15 @@ impl CpuAccess<'_> {
         // the kernel reports an error ending it.
         self.buffer.ended.fetch_add(1, Ordering::AcqRel);
         if self.buffer.is_dma_buf() {
-            sys::dma_buf_sync(self.buffer.fd.as_fd(), sys::DMA_BUF_SYNC_END | self.access.sync_flags()).map_err(
-                |source| Error::Buffer { what: "DMA_BUF_IOCTL_SYNC(END)", kind: self.buffer.kind.label(), source },
-            )?;
+            sys::dma_buf_sync(
+                self.buffer.fd.as_fd(),
+                sys::DMA_BUF_SYNC_END | self.access.sync_flags(),
+            )
+            .map_err(|source| Error::Buffer {
+                what: "DMA_BUF_IOCTL_SYNC(END)",
+                kind: self.buffer.kind.label(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -333,19 +370,23 @@ impl Drop for CpuAccess<'_> {
 /// unmap), so no guard can span it. Every `sync_start` needs its `sync_end`
 /// with the same `access`; everywhere else use [`DmaBuf::begin_cpu_access`].
 pub fn sync_start(fd: BorrowedFd<'_>, access: Access) -> Result<()> {
-    sys::dma_buf_sync(fd, sys::DMA_BUF_SYNC_START | access.sync_flags()).map_err(|source| Error::Buffer {
-        what: "DMA_BUF_IOCTL_SYNC(START)",
-        kind: "dma-buf",
-        source,
+    sys::dma_buf_sync(fd, sys::DMA_BUF_SYNC_START | access.sync_flags()).map_err(|source| {
+        Error::Buffer {
+            what: "DMA_BUF_IOCTL_SYNC(START)",
+            kind: "dma-buf",
+            source,
+        }
     })
 }
 
 /// End a bracket begun with [`sync_start`].
 pub fn sync_end(fd: BorrowedFd<'_>, access: Access) -> Result<()> {
-    sys::dma_buf_sync(fd, sys::DMA_BUF_SYNC_END | access.sync_flags()).map_err(|source| Error::Buffer {
-        what: "DMA_BUF_IOCTL_SYNC(END)",
-        kind: "dma-buf",
-        source,
+    sys::dma_buf_sync(fd, sys::DMA_BUF_SYNC_END | access.sync_flags()).map_err(|source| {
+        Error::Buffer {
+            what: "DMA_BUF_IOCTL_SYNC(END)",
+            kind: "dma-buf",
+            source,
+        }
     })
 }
 
@@ -353,10 +394,17 @@ pub fn sync_end(fd: BorrowedFd<'_>, access: Access) -> Result<()> {
 fn dma_buf_exporter(fd: BorrowedFd<'_>) -> Result<String> {
     let raw = fd.as_raw_fd();
     let not_a_dma_buf = |what: String| Error::NotADmaBuf { fd: raw, what };
-    let stat = sys::fstat(fd).map_err(|source| Error::Buffer { what: "fstat", kind: "foreign", source })?;
+    let stat = sys::fstat(fd).map_err(|source| Error::Buffer {
+        what: "fstat",
+        kind: "foreign",
+        source,
+    })?;
     let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}")).unwrap_or_default();
     // The kernel's dma_buf_show_fdinfo() prints `exp_name:` for dma-buf files only.
-    if let Some(exporter) = fdinfo.lines().find_map(|line| line.strip_prefix("exp_name:")) {
+    if let Some(exporter) = fdinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("exp_name:"))
+    {
         return Ok(exporter.trim().to_owned());
     }
     let target = std::fs::read_link(format!("/proc/self/fd/{raw}"))
@@ -369,7 +417,9 @@ fn dma_buf_exporter(fd: BorrowedFd<'_>) -> Result<String> {
         libc::S_IFIFO => "a pipe".to_owned(),
         libc::S_IFCHR => format!("a character device ({target})"),
         libc::S_IFDIR => format!("a directory ({target})"),
-        _ if fdinfo.is_empty() => "unknown (/proc is not mounted, so it cannot be checked)".to_owned(),
+        _ if fdinfo.is_empty() => {
+            "unknown (/proc is not mounted, so it cannot be checked)".to_owned()
+        }
         _ => format!("an fd of another kind ({target})"),
     };
     Err(not_a_dma_buf(what))
@@ -391,7 +441,9 @@ mod tests {
 
     #[test]
     fn memfd_round_trip_through_a_second_mapping() {
-        let frame = MemfdAllocator.allocate(&FrameRequest::new(Fourcc::NV12, 1920, 1080)).expect("allocate");
+        let frame = MemfdAllocator
+            .allocate(&FrameRequest::new(Fourcc::NV12, 1920, 1080))
+            .expect("allocate");
         let writer = &frame.buffers[0];
         assert_eq!(writer.kind(), &BufferKind::Memfd);
         assert_eq!(writer.size(), frame.layout.buffer_size());
@@ -405,15 +457,32 @@ mod tests {
         // pages, not from the first mapping.
         let reader = writer.try_clone().expect("dup");
         let access = reader.begin_cpu_access(Access::Read).expect("begin read");
-        assert_ne!(access.data().as_ptr(), writer.mapping().expect("mapped").as_ptr() as *const u8);
-        assert!(access.data().iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+        assert_ne!(
+            access.data().as_ptr(),
+            writer.mapping().expect("mapped").as_ptr() as *const u8
+        );
+        assert!(
+            access
+                .data()
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == (i % 251) as u8)
+        );
     }
 
     #[test]
     fn mapping_is_created_once_and_reused() {
         let buffer = memfd_buffer(8192);
-        let first = buffer.begin_cpu_access(Access::Read).expect("begin").data().as_ptr();
-        let second = buffer.begin_cpu_access(Access::Read).expect("begin").data().as_ptr();
+        let first = buffer
+            .begin_cpu_access(Access::Read)
+            .expect("begin")
+            .data()
+            .as_ptr();
+        let second = buffer
+            .begin_cpu_access(Access::Read)
+            .expect("begin")
+            .data()
+            .as_ptr();
         assert_eq!(first, second);
     }
 
@@ -443,14 +512,20 @@ mod tests {
         }));
         assert!(result.is_err());
         assert_eq!(buffer.bracket_stats(), BracketStats { begun: 1, ended: 1 });
-        let access = buffer.begin_cpu_access(Access::Read).expect("usable after a panic");
+        let access = buffer
+            .begin_cpu_access(Access::Read)
+            .expect("usable after a panic");
         assert_eq!(access.data()[0], 1);
     }
 
     #[test]
     fn explicit_end_is_counted_once() {
         let buffer = memfd_buffer(4096);
-        buffer.begin_cpu_access(Access::Read).expect("begin").end().expect("end");
+        buffer
+            .begin_cpu_access(Access::Read)
+            .expect("begin")
+            .end()
+            .expect("end");
         assert_eq!(buffer.bracket_stats(), BracketStats { begun: 1, ended: 1 });
     }
 
@@ -458,11 +533,21 @@ mod tests {
     fn conflicting_accesses_fail_instead_of_aliasing() {
         let buffer = memfd_buffer(4096);
         let read_a = buffer.begin_cpu_access(Access::Read).expect("first reader");
-        let read_b = buffer.begin_cpu_access(Access::Read).expect("readers share");
-        assert!(matches!(buffer.begin_cpu_access(Access::Write), Err(Error::AccessConflict(_))));
+        let read_b = buffer
+            .begin_cpu_access(Access::Read)
+            .expect("readers share");
+        assert!(matches!(
+            buffer.begin_cpu_access(Access::Write),
+            Err(Error::AccessConflict(_))
+        ));
         drop((read_a, read_b));
-        let write = buffer.begin_cpu_access(Access::Write).expect("writer once readers are gone");
-        assert!(matches!(buffer.begin_cpu_access(Access::Read), Err(Error::AccessConflict(_))));
+        let write = buffer
+            .begin_cpu_access(Access::Write)
+            .expect("writer once readers are gone");
+        assert!(matches!(
+            buffer.begin_cpu_access(Access::Read),
+            Err(Error::AccessConflict(_))
+        ));
         drop(write);
         let stats = buffer.bracket_stats();
         assert_eq!(stats.begun, stats.ended);
@@ -481,7 +566,10 @@ mod tests {
         let path = format!("/proc/self/fd/{}", buffer.as_fd().as_raw_fd());
         let read_only: OwnedFd = std::fs::File::open(path).expect("reopen read-only").into();
         let read_only = DmaBuf::from_memfd(read_only).expect("wrap");
-        assert!(matches!(read_only.begin_cpu_access(Access::Write), Err(Error::ReadOnlyFd)));
+        assert!(matches!(
+            read_only.begin_cpu_access(Access::Write),
+            Err(Error::ReadOnlyFd)
+        ));
         assert!(read_only.begin_cpu_access(Access::Read).is_ok());
     }
 
@@ -489,9 +577,15 @@ mod tests {
     fn write_only_fd_refuses_any_access_with_a_reason() {
         let buffer = memfd_buffer(4096);
         let path = format!("/proc/self/fd/{}", buffer.as_fd().as_raw_fd());
-        let write_only: OwnedFd = std::fs::OpenOptions::new().write(true).open(path).expect("reopen write-only").into();
+        let write_only: OwnedFd = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .expect("reopen write-only")
+            .into();
         let write_only = DmaBuf::from_memfd(write_only).expect("wrap");
-        let err = write_only.begin_cpu_access(Access::Read).expect_err("no mapping of a write-only fd");
+        let err = write_only
+            .begin_cpu_access(Access::Read)
+            .expect_err("no mapping of a write-only fd");
         assert!(matches!(err, Error::WriteOnlyFd), "{err:?}");
         assert!(err.to_string().contains("O_WRONLY"));
     }
@@ -499,14 +593,27 @@ mod tests {
     #[test]
     fn from_fd_rejects_what_is_not_a_dma_buf() {
         let check = |fd: OwnedFd, expected: &str| match DmaBuf::from_fd(fd) {
-            Err(Error::NotADmaBuf { what, .. }) => assert!(what.contains(expected), "`{what}` should say `{expected}`"),
+            Err(Error::NotADmaBuf { what, .. }) => {
+                assert!(what.contains(expected), "`{what}` should say `{expected}`")
+            }
             other => panic!("expected NotADmaBuf({expected}), got {other:?}"),
         };
-        check(sys::memfd_create(c"not-a-dmabuf", 4096).expect("memfd"), "memfd");
-        check(std::fs::File::open("/proc/self/status").expect("file").into(), "regular file");
+        check(
+            sys::memfd_create(c"not-a-dmabuf", 4096).expect("memfd"),
+            "memfd",
+        );
+        check(
+            std::fs::File::open("/proc/self/status")
+                .expect("file")
+                .into(),
+            "regular file",
+        );
         let (a, _b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
         check(a.into(), "socket");
-        check(std::fs::File::open("/dev/null").expect("/dev/null").into(), "character device");
+        check(
+            std::fs::File::open("/dev/null").expect("/dev/null").into(),
+            "character device",
+        );
         let message = DmaBuf::from_fd(std::fs::File::open("/dev/null").expect("/dev/null").into())
             .expect_err("rejected")
             .to_string();
@@ -515,6 +622,8 @@ mod tests {
 
     #[test]
     fn set_name_is_a_no_op_on_memfd() {
-        memfd_buffer(4096).set_name("zc NV12 1920x1080 with a very long name").expect("no-op");
+        memfd_buffer(4096)
+            .set_name("zc NV12 1920x1080 with a very long name")
+            .expect("no-op");
     }
 }

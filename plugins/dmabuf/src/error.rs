@@ -11,7 +11,11 @@ use crate::layout::LayoutError;
 pub enum Error {
     /// The backend's device node does not exist.
     #[error("{backend}: {} does not exist: {hint}", node.display())]
-    DeviceMissing { backend: Backend, node: PathBuf, hint: String },
+    DeviceMissing {
+        backend: Backend,
+        node: PathBuf,
+        hint: String,
+    },
 
     /// A syscall on a device node or buffer failed.
     #[error("{backend}: {syscall} on {node} failed: {source}{}", hint_suffix(hint))]
@@ -34,7 +38,9 @@ pub enum Error {
     },
 
     /// A foreign fd handed to `DmaBuf::from_fd` is not a dma-buf.
-    #[error("fd {fd} is not a dma-buf but {what}: pass an fd exported by a dma-buf exporter (a DMA heap, udmabuf, a DRM/V4L2 driver)")]
+    #[error(
+        "fd {fd} is not a dma-buf but {what}: pass an fd exported by a dma-buf exporter (a DMA heap, udmabuf, a DRM/V4L2 driver)"
+    )]
     NotADmaBuf { fd: i32, what: String },
 
     /// A udmabuf request larger than the module allows.
@@ -54,15 +60,21 @@ pub enum Error {
     AccessConflict(&'static str),
 
     /// Write access asked of a buffer whose fd was opened read-only.
-    #[error("the buffer's fd was opened read-only (O_RDONLY): CPU writes need an O_RDWR export (e.g. DRM_RDWR, VIDIOC_EXPBUF with O_RDWR)")]
+    #[error(
+        "the buffer's fd was opened read-only (O_RDONLY): CPU writes need an O_RDWR export (e.g. DRM_RDWR, VIDIOC_EXPBUF with O_RDWR)"
+    )]
     ReadOnlyFd,
 
     /// Any CPU access asked of a buffer whose fd was opened write-only.
-    #[error("the buffer's fd was opened write-only (O_WRONLY): CPU access needs an O_RDONLY or O_RDWR export, since mmap needs read access")]
+    #[error(
+        "the buffer's fd was opened write-only (O_WRONLY): CPU access needs an O_RDONLY or O_RDWR export, since mmap needs read access"
+    )]
     WriteOnlyFd,
 
     /// Mutable data asked of a bracket opened with `Access::Read`.
-    #[error("this CPU access bracket was opened for reading: begin it with Access::Write or Access::ReadWrite to write")]
+    #[error(
+        "this CPU access bracket was opened for reading: begin it with Access::Write or Access::ReadWrite to write"
+    )]
     ReadBracket,
 
     /// A backend cannot do what was asked (a format, a modifier).
@@ -89,5 +101,8 @@ fn hint_suffix(hint: &Option<String>) -> String {
 }
 
 fn list_reasons(reasons: &[(Backend, Error)]) -> String {
-    reasons.iter().map(|(backend, err)| format!("\n  - {backend}: {err}")).collect()
+    reasons
+        .iter()
+        .map(|(backend, err)| format!("\n  - {backend}: {err}"))
+        .collect()
 }

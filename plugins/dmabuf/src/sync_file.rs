@@ -42,7 +42,11 @@ impl SyncFile {
     pub fn export(dma_buf: BorrowedFd<'_>, access: Access) -> Result<SyncFile> {
         sys::dma_buf_export_sync_file(dma_buf, sync_file_flags(access))
             .map(SyncFile)
-            .map_err(|source| Error::Buffer { what: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", kind: "dma-buf", source })
+            .map_err(|source| Error::Buffer {
+                what: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE",
+                kind: "dma-buf",
+                source,
+            })
     }
 }
 
@@ -74,7 +78,11 @@ impl DmaBuf {
     pub fn import_sync_file(&self, sync_file: &SyncFile, access: Access) -> Result<()> {
         self.require_dma_buf("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
         sys::dma_buf_import_sync_file(self.as_fd(), sync_file_flags(access), sync_file.as_fd())
-            .map_err(|source| Error::Buffer { what: "DMA_BUF_IOCTL_IMPORT_SYNC_FILE", kind: "dma-buf", source })
+            .map_err(|source| Error::Buffer {
+                what: "DMA_BUF_IOCTL_IMPORT_SYNC_FILE",
+                kind: "dma-buf",
+                source,
+            })
     }
 
     /// Wait until nobody uses the buffer in a way that conflicts with `access`.
@@ -92,7 +100,10 @@ impl DmaBuf {
             Err(Error::Buffer {
                 what,
                 kind: "memfd",
-                source: std::io::Error::new(std::io::ErrorKind::Unsupported, "a memfd carries no fences"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "a memfd carries no fences",
+                ),
             })
         }
     }

@@ -78,7 +78,11 @@ pub const UDMABUF_CREATE: libc::c_ulong = iow::<UdmabufCreate>(b'u', 0x42);
 /// # Safety
 /// `request` must be an ioctl that reads and/or writes exactly one `T` through
 /// its pointer argument, as the UAPI headers above declare.
-pub unsafe fn ioctl_retry<T>(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: &mut T) -> io::Result<libc::c_int> {
+pub unsafe fn ioctl_retry<T>(
+    fd: BorrowedFd<'_>,
+    request: libc::c_ulong,
+    arg: &mut T,
+) -> io::Result<libc::c_int> {
     loop {
         // SAFETY: the caller guarantees `request` takes a `*mut T`; `arg` is a
         // live, exclusive reference for the duration of the call.
@@ -106,7 +110,11 @@ pub fn dma_buf_set_name(fd: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     // SAFETY: DMA_BUF_SET_NAME takes a pointer to a NUL-terminated string that
     // the kernel copies (strndup_user) before returning; `name` outlives the call.
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), DMA_BUF_SET_NAME, name.as_ptr()) };
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 pub fn dma_buf_export_sync_file(fd: BorrowedFd<'_>, flags: u32) -> io::Result<OwnedFd> {
@@ -117,8 +125,15 @@ pub fn dma_buf_export_sync_file(fd: BorrowedFd<'_>, flags: u32) -> io::Result<Ow
     Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
 }
 
-pub fn dma_buf_import_sync_file(fd: BorrowedFd<'_>, flags: u32, sync_file: BorrowedFd<'_>) -> io::Result<()> {
-    let mut arg = DmaBufSyncFile { flags, fd: sync_file.as_raw_fd() };
+pub fn dma_buf_import_sync_file(
+    fd: BorrowedFd<'_>,
+    flags: u32,
+    sync_file: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let mut arg = DmaBufSyncFile {
+        flags,
+        fd: sync_file.as_raw_fd(),
+    };
     // SAFETY: IMPORT_SYNC_FILE reads one `struct dma_buf_import_sync_file`;
     // the sync_file fd is borrowed for the duration of the call.
     unsafe { ioctl_retry(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &mut arg) }.map(drop)
@@ -137,7 +152,11 @@ pub fn dma_heap_alloc(heap: BorrowedFd<'_>, len: u64) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(data.fd as RawFd) })
 }
 
-pub fn udmabuf_create(device: BorrowedFd<'_>, memfd: BorrowedFd<'_>, size: u64) -> io::Result<OwnedFd> {
+pub fn udmabuf_create(
+    device: BorrowedFd<'_>,
+    memfd: BorrowedFd<'_>,
+    size: u64,
+) -> io::Result<OwnedFd> {
     let mut create = UdmabufCreate {
         memfd: memfd.as_raw_fd() as u32,
         flags: UDMABUF_FLAGS_CLOEXEC,
@@ -153,7 +172,8 @@ pub fn udmabuf_create(device: BorrowedFd<'_>, memfd: BorrowedFd<'_>, size: u64) 
 /// A sealable, close-on-exec memfd of `size` bytes.
 pub fn memfd_create(name: &CStr, size: u64) -> io::Result<OwnedFd> {
     // SAFETY: `name` is NUL-terminated and outlives the call.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -202,7 +222,11 @@ pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
 pub fn fd_flags(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
     // SAFETY: plain fcntl on a borrowed fd.
     let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 { Err(io::Error::last_os_error()) } else { Ok(flags) }
+    if flags < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(flags)
+    }
 }
 
 /// A shared mapping of a whole fd. Unmapped on drop.
@@ -222,14 +246,28 @@ impl RawMapping {
         if len == 0 {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        let prot = if writable { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
         // SAFETY: a fresh shared mapping chosen by the kernel (addr NULL); it
         // aliases no Rust object. The fd only needs to live for the call.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        let ptr = NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
         Ok(Self { ptr, len })
     }
 
@@ -261,7 +299,11 @@ pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Resul
                 i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
             }
         };
-        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd for the duration of the call.
         let ret = unsafe { libc::poll(&mut pfd, 1, remaining_ms) };
         if ret < 0 {
@@ -272,7 +314,10 @@ pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Resul
             return Err(err);
         }
         if pfd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "poll reported an error on the fd"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "poll reported an error on the fd",
+            ));
         }
         return Ok(ret > 0 && pfd.revents & libc::POLLIN != 0);
     }
@@ -291,7 +336,11 @@ pub const DRM_IOCTL_PRIME_HANDLE_TO_FD: libc::c_ulong = iowr::<DrmPrimeHandle>(b
 /// Export a GEM handle as a read-write, close-on-exec dma-buf fd.
 /// (libgbm's own export gives read-only fds, which cannot be CPU-written.)
 pub fn drm_prime_handle_to_fd(drm: BorrowedFd<'_>, handle: u32) -> io::Result<OwnedFd> {
-    let mut arg = DrmPrimeHandle { handle, flags: (libc::O_CLOEXEC | libc::O_RDWR) as u32, fd: -1 };
+    let mut arg = DrmPrimeHandle {
+        handle,
+        flags: (libc::O_CLOEXEC | libc::O_RDWR) as u32,
+        fd: -1,
+    };
     // SAFETY: PRIME_HANDLE_TO_FD reads and writes one `struct drm_prime_handle`.
     unsafe { ioctl_retry(drm, DRM_IOCTL_PRIME_HANDLE_TO_FD, &mut arg) }?;
     // SAFETY: on success the kernel installed a new fd owned by us alone.

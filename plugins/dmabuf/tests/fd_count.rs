@@ -4,14 +4,18 @@
 use zc_dmabuf::{Access, Allocator, Fourcc, FrameRequest, MemfdAllocator};
 
 fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 #[test]
 fn memfd_frames_leave_no_fd_behind() {
     let before = fd_count();
     for _ in 0..1000 {
-        let frame = MemfdAllocator.allocate(&FrameRequest::new(Fourcc::YUYV, 64, 48)).expect("allocate");
+        let frame = MemfdAllocator
+            .allocate(&FrameRequest::new(Fourcc::YUYV, 64, 48))
+            .expect("allocate");
         let clone = frame.buffers[0].try_clone().expect("dup");
         let _access = clone.begin_cpu_access(Access::Read).expect("begin");
     }

@@ -22,21 +22,33 @@ pub const FORMATS: &[(VideoFormat, Fourcc)] = &[
 ];
 
 pub fn fourcc_for(format: VideoFormat) -> Option<Fourcc> {
-    FORMATS.iter().find(|(f, _)| *f == format).map(|(_, fourcc)| *fourcc)
+    FORMATS
+        .iter()
+        .find(|(f, _)| *f == format)
+        .map(|(_, fourcc)| *fourcc)
 }
 
 pub fn format_for(fourcc: Fourcc) -> Option<VideoFormat> {
-    FORMATS.iter().find(|(_, c)| *c == fourcc).map(|(format, _)| *format)
+    FORMATS
+        .iter()
+        .find(|(_, c)| *c == fourcc)
+        .map(|(format, _)| *format)
 }
 
 /// "NV12, NV21, ..." for messages that say what would be right.
 pub fn supported_list() -> String {
-    FORMATS.iter().map(|(f, _)| f.to_str().to_string()).collect::<Vec<_>>().join(", ")
+    FORMATS
+        .iter()
+        .map(|(f, _)| f.to_str().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `video/x-raw` caps for every supported format, any size.
 pub fn raw_caps(feature: Option<&str>) -> gst::Caps {
-    let mut caps = gst_video::VideoCapsBuilder::new().format_list(FORMATS.iter().map(|(f, _)| *f)).build();
+    let mut caps = gst_video::VideoCapsBuilder::new()
+        .format_list(FORMATS.iter().map(|(f, _)| *f))
+        .build();
     if let Some(feature) = feature {
         let caps = caps.make_mut();
         caps.set_features_simple(Some(gst::CapsFeatures::new([feature])));
@@ -52,10 +64,15 @@ mod tests {
     fn every_zc_layout_has_a_gstreamer_format_and_back() {
         gst::init().expect("gst::init");
         for info in zc_dmabuf::FormatInfo::all() {
-            let format = format_for(info.fourcc).unwrap_or_else(|| panic!("{} has no GStreamer format", info.fourcc));
+            let format = format_for(info.fourcc)
+                .unwrap_or_else(|| panic!("{} has no GStreamer format", info.fourcc));
             assert_eq!(fourcc_for(format), Some(info.fourcc));
             // Same plane count on both sides, or VideoMeta would be wrong.
-            assert_eq!(gst_video::VideoFormatInfo::from_format(format).n_planes() as usize, info.plane_count(), "{format:?}");
+            assert_eq!(
+                gst_video::VideoFormatInfo::from_format(format).n_planes() as usize,
+                info.plane_count(),
+                "{format:?}"
+            );
         }
         assert_eq!(FORMATS.len(), zc_dmabuf::FormatInfo::all().len());
     }
@@ -63,6 +80,9 @@ mod tests {
     #[test]
     fn supported_list_names_gstreamer_formats() {
         let list = supported_list();
-        assert!(list.starts_with("NV12, NV21, NV16, I420, YV12, YUY2"), "{list}");
+        assert!(
+            list.starts_with("NV12, NV21, NV16, I420, YV12, YUY2"),
+            "{list}"
+        );
     }
 }

@@ -8,7 +8,9 @@ pub mod allocator;
 /// Lock a mutex, ignoring poisoning: a panic elsewhere (caught at a pad
 /// function's boundary) leaves the settings and state coherent.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub mod caps;

@@ -16,16 +16,29 @@ fn avdec_h264_frames_stay_in_zc_memory_and_decode_identically() {
 
     let (stock, _) = decode_hashes(&clip, "avdec_h264", "");
     // Hold 10 frames back: a frame libav wrote again after output would differ.
-    let (zc, stats) = decode_hashes(&clip, "avdec_h264", "zcexport ! queue max-size-buffers=12 min-threshold-buffers=10 !");
+    let (zc, stats) = decode_hashes(
+        &clip,
+        "avdec_h264",
+        "zcexport ! queue max-size-buffers=12 min-threshold-buffers=10 !",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     assert_eq!(stock.len(), 45, "the stock decode is complete");
-    assert!(stock.iter().collect::<std::collections::HashSet<_>>().len() > 40, "the clip moves");
+    assert!(
+        stock.iter().collect::<std::collections::HashSet<_>>().len() > 40,
+        "the clip moves"
+    );
     assert_eq!(zc, stock, "zc changed decoded pictures");
 
     let stats = stats.expect("zc-export-stats");
     let (frames_in, zero_copy) = (stat(&stats, "frames-in"), stat(&stats, "frames-zero-copy"));
-    println!("avdec_h264 1080p: {zero_copy} of {frames_in} frames in zc memory, {} bytes copied", stat(&stats, "bytes-copied"));
+    println!(
+        "avdec_h264 1080p: {zero_copy} of {frames_in} frames in zc memory, {} bytes copied",
+        stat(&stats, "bytes-copied")
+    );
     assert_eq!(frames_in, 45);
-    assert!(zero_copy * 100 >= frames_in * 95, "only {zero_copy} of {frames_in} frames were zero-copy");
+    assert!(
+        zero_copy * 100 >= frames_in * 95,
+        "only {zero_copy} of {frames_in} frames were zero-copy"
+    );
 }

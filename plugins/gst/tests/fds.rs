@@ -6,7 +6,9 @@ use gstzerocopy::allocator::{BackendSetting, ZcDmaBufAllocator};
 use gstzerocopy::pool::ZcBufferPool;
 
 fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 #[test]
@@ -17,26 +19,35 @@ fn memory_and_pools_close_every_fd() {
     drop(allocator.alloc(4096, None).expect("alloc"));
 
     let before = fd_count();
-    let memories: Vec<gst::Memory> = (0..200).map(|_| allocator.alloc(4096, None).expect("alloc")).collect();
+    let memories: Vec<gst::Memory> = (0..200)
+        .map(|_| allocator.alloc(4096, None).expect("alloc"))
+        .collect();
     assert_eq!(fd_count(), before + 200, "each memory holds its own fd");
     drop(memories);
     assert_eq!(fd_count(), before, "freeing the memories closed their fds");
 
     for round in 0..20 {
         let pool = ZcBufferPool::new(&allocator);
-        let caps = gst_video::VideoInfo::builder(gst_video::VideoFormat::Nv12, 320 + round * 16, 240)
-            .build()
-            .expect("info")
-            .to_caps()
-            .expect("caps");
+        let caps =
+            gst_video::VideoInfo::builder(gst_video::VideoFormat::Nv12, 320 + round * 16, 240)
+                .build()
+                .expect("info")
+                .to_caps()
+                .expect("caps");
         let mut config = pool.config();
         config.set_params(Some(&caps), 0, 4, 0);
         config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
         pool.set_config(config).expect("set_config");
         pool.set_active(true).expect("activate");
-        let buffers: Vec<gst::Buffer> = (0..6).map(|_| pool.acquire_buffer(None).expect("acquire")).collect();
+        let buffers: Vec<gst::Buffer> = (0..6)
+            .map(|_| pool.acquire_buffer(None).expect("acquire"))
+            .collect();
         drop(buffers);
         pool.set_active(false).expect("deactivate");
     }
-    assert_eq!(fd_count(), before, "20 pools of changing sizes left fds behind");
+    assert_eq!(
+        fd_count(),
+        before,
+        "20 pools of changing sizes left fds behind"
+    );
 }

@@ -12,10 +12,19 @@ fn pool() -> ZcBufferPool {
 }
 
 fn caps(format: gst_video::VideoFormat, width: u32, height: u32) -> gst::Caps {
-    gst_video::VideoInfo::builder(format, width, height).build().expect("info").to_caps().expect("caps")
+    gst_video::VideoInfo::builder(format, width, height)
+        .build()
+        .expect("info")
+        .to_caps()
+        .expect("caps")
 }
 
-fn configure(pool: &ZcBufferPool, caps: &gst::Caps, meta: bool, alignment: Option<&gst_video::VideoAlignment>) -> bool {
+fn configure(
+    pool: &ZcBufferPool,
+    caps: &gst::Caps,
+    meta: bool,
+    alignment: Option<&gst_video::VideoAlignment>,
+) -> bool {
     let mut config = pool.config();
     config.set_params(Some(caps), 0, 2, 0);
     if meta {
@@ -37,14 +46,29 @@ fn meta_of(buffer: &gst::Buffer) -> (Vec<usize>, Vec<i32>) {
 fn advertises_video_meta_and_alignment() {
     let pool = pool();
     let options: Vec<String> = pool.options().iter().map(|o| o.to_string()).collect();
-    assert!(options.iter().any(|o| o == gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_str()), "{options:?}");
-    assert!(options.iter().any(|o| o == gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT.as_str()), "{options:?}");
+    assert!(
+        options
+            .iter()
+            .any(|o| o == gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_str()),
+        "{options:?}"
+    );
+    assert!(
+        options
+            .iter()
+            .any(|o| o == gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT.as_str()),
+        "{options:?}"
+    );
 }
 
 #[test]
 fn nv12_1080p_gets_256_byte_strides_and_a_video_meta() {
     let pool = pool();
-    assert!(configure(&pool, &caps(gst_video::VideoFormat::Nv12, 1920, 1080), true, None));
+    assert!(configure(
+        &pool,
+        &caps(gst_video::VideoFormat::Nv12, 1920, 1080),
+        true,
+        None
+    ));
     pool.set_active(true).expect("activate");
     let buffer = pool.acquire_buffer(None).expect("acquire");
     let (offsets, strides) = meta_of(&buffer);
@@ -63,7 +87,12 @@ fn producer_alignment_and_padding_are_honoured() {
     let pool = pool();
     // What avdec_h264 asks for at 720p (stride mask 63, 19 rows of bottom padding), plus some top/left.
     let alignment = gst_video::VideoAlignment::new(2, 19, 16, 0, &[63, 63, 63, 63]);
-    assert!(configure(&pool, &caps(gst_video::VideoFormat::Nv12, 1280, 720), true, Some(&alignment)));
+    assert!(configure(
+        &pool,
+        &caps(gst_video::VideoFormat::Nv12, 1280, 720),
+        true,
+        Some(&alignment)
+    ));
     pool.set_active(true).expect("activate");
     let buffer = pool.acquire_buffer(None).expect("acquire");
     let (offsets, strides) = meta_of(&buffer);
@@ -80,7 +109,10 @@ fn producer_alignment_and_padding_are_honoured() {
 fn every_zc_format_configures_and_allocates() {
     for (format, _) in gstzerocopy::caps::FORMATS {
         let pool = pool();
-        assert!(configure(&pool, &caps(*format, 1921, 1081), true, None), "{format:?}");
+        assert!(
+            configure(&pool, &caps(*format, 1921, 1081), true, None),
+            "{format:?}"
+        );
         pool.set_active(true).expect("activate");
         let buffer = pool.acquire_buffer(None).expect("acquire");
         let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(
@@ -97,23 +129,48 @@ fn every_zc_format_configures_and_allocates() {
 #[test]
 fn formats_zc_cannot_lay_out_are_refused() {
     let pool = pool();
-    assert!(!configure(&pool, &caps(gst_video::VideoFormat::Gray8, 64, 64), true, None));
-    assert!(!configure(&pool, &caps(gst_video::VideoFormat::V210, 64, 64), true, None));
+    assert!(!configure(
+        &pool,
+        &caps(gst_video::VideoFormat::Gray8, 64, 64),
+        true,
+        None
+    ));
+    assert!(!configure(
+        &pool,
+        &caps(gst_video::VideoFormat::V210, 64, 64),
+        true,
+        None
+    ));
 }
 
 #[test]
 fn without_video_meta_only_the_default_layout_is_accepted() {
     let pool = pool();
     // NV12 1920x1080 at GStreamer's default alignment is exactly zc's layout at 4.
-    assert!(configure(&pool, &caps(gst_video::VideoFormat::Nv12, 1920, 1080), false, None));
+    assert!(configure(
+        &pool,
+        &caps(gst_video::VideoFormat::Nv12, 1920, 1080),
+        false,
+        None
+    ));
     // I420 with an odd height: GStreamer rounds chroma offsets to even rows, zc does not.
-    assert!(!configure(&pool, &caps(gst_video::VideoFormat::I420, 1921, 1081), false, None));
+    assert!(!configure(
+        &pool,
+        &caps(gst_video::VideoFormat::I420, 1921, 1081),
+        false,
+        None
+    ));
 }
 
 #[test]
 fn released_buffers_are_recycled() {
     let pool = pool();
-    assert!(configure(&pool, &caps(gst_video::VideoFormat::Yuy2, 640, 480), true, None));
+    assert!(configure(
+        &pool,
+        &caps(gst_video::VideoFormat::Yuy2, 640, 480),
+        true,
+        None
+    ));
     pool.set_active(true).expect("activate");
     // The pool pre-allocates its 2 minimum buffers and recycles them in
     // turn: 20 acquire/release cycles must never allocate a third frame.
@@ -122,6 +179,10 @@ fn released_buffers_are_recycled() {
         let buffer = pool.acquire_buffer(None).expect("acquire");
         seen.insert(buffer.peek_memory(0).as_ptr() as usize);
     }
-    assert_eq!(seen.len(), 2, "frames were re-allocated instead of recycled");
+    assert_eq!(
+        seen.len(),
+        2,
+        "frames were re-allocated instead of recycled"
+    );
     pool.set_active(false).expect("deactivate");
 }

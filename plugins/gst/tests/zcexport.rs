@@ -22,7 +22,10 @@ fn video_caps(format: &str, width: i32, height: i32) -> gst::Caps {
 
 fn system_memory_frame(size: usize, fill: u8) -> gst::Buffer {
     let mut buffer = gst::Buffer::from_mut_slice(vec![fill; size]);
-    buffer.get_mut().expect("new buffer").set_pts(gst::ClockTime::from_seconds(1));
+    buffer
+        .get_mut()
+        .expect("new buffer")
+        .set_pts(gst::ClockTime::from_seconds(1));
     buffer
 }
 
@@ -63,11 +66,25 @@ fn field(stats: &gst::Structure, name: &str) -> u64 {
 
 #[test]
 fn a_producer_that_uses_the_pool_is_zero_copy() {
-    let (stats, error) = run("videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=640,height=480 ! zcexport ! fakesink");
+    let (stats, error) = run(
+        "videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=640,height=480 ! zcexport ! fakesink",
+    );
     assert_eq!(error, None);
     let stats = stats.expect("zc-export-stats at EOS");
-    assert_eq!((field(&stats, "frames-in"), field(&stats, "frames-zero-copy")), (30, 30));
-    assert_eq!((field(&stats, "frames-copied"), field(&stats, "bytes-copied")), (0, 0));
+    assert_eq!(
+        (
+            field(&stats, "frames-in"),
+            field(&stats, "frames-zero-copy")
+        ),
+        (30, 30)
+    );
+    assert_eq!(
+        (
+            field(&stats, "frames-copied"),
+            field(&stats, "bytes-copied")
+        ),
+        (0, 0)
+    );
 }
 
 #[test]
@@ -77,7 +94,10 @@ fn a_producer_that_ignores_the_pool_is_copied_and_counted() {
     );
     assert_eq!(error, None);
     let stats = stats.expect("zc-export-stats at EOS");
-    assert_eq!((field(&stats, "frames-in"), field(&stats, "frames-copied")), (7, 7));
+    assert_eq!(
+        (field(&stats, "frames-in"), field(&stats, "frames-copied")),
+        (7, 7)
+    );
     assert_eq!(field(&stats, "bytes-copied"), 7 * 320 * 240 * 3 / 2);
 }
 
@@ -87,14 +107,21 @@ fn copy_mode_forbid_names_the_element_that_ignored_the_pool() {
         "videotestsrc num-buffers=3 ! video/x-raw,format=NV12,width=64,height=64 ! identity name=sloppy drop-allocation=true ! zcexport copy-mode=forbid ! fakesink",
     );
     let error = error.expect("forbid must fail");
-    assert!(error.contains("copy-mode=forbid") && error.contains("sloppy"), "{error}");
+    assert!(
+        error.contains("copy-mode=forbid") && error.contains("sloppy"),
+        "{error}"
+    );
 }
 
 #[test]
 fn an_unsupported_format_fails_listing_the_supported_ones() {
-    let (_, error) = run("videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8 ! zcexport ! fakesink");
+    let (_, error) =
+        run("videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8 ! zcexport ! fakesink");
     let error = error.expect("GRAY8 must not negotiate");
-    assert!(error.contains("GRAY8 is not supported") && error.contains("NV12, NV21"), "{error}");
+    assert!(
+        error.contains("GRAY8 is not supported") && error.contains("NV12, NV21"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -103,18 +130,35 @@ fn copied_frames_keep_their_bytes_and_timestamps() {
     let mut h = Harness::new("zcexport");
     h.set_src_caps(video_caps("YUY2", 64, 4));
     // YUY2 64x4: 128-byte rows, 512 bytes, GStreamer's default layout.
-    let out = h.push_and_pull(system_memory_frame(512, 0x5a)).expect("a frame out");
+    let out = h
+        .push_and_pull(system_memory_frame(512, 0x5a))
+        .expect("a frame out");
     assert_eq!(out.pts(), Some(gst::ClockTime::from_seconds(1)));
-    assert!(gstzerocopy::allocator::is_zc_memory(out.peek_memory(0)), "the copy lives in zc memory");
+    assert!(
+        gstzerocopy::allocator::is_zc_memory(out.peek_memory(0)),
+        "the copy lives in zc memory"
+    );
     let info = gst_video::VideoInfo::from_caps(&video_caps("YUY2", 64, 4)).expect("info");
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(out.as_ref(), &info).expect("map");
+    let frame =
+        gst_video::VideoFrameRef::from_buffer_ref_readable(out.as_ref(), &info).expect("map");
     for row in 0..4 {
         let stride = frame.plane_stride()[0] as usize;
         let data = frame.plane_data(0).expect("plane");
-        assert!(data[row * stride..row * stride + 128].iter().all(|b| *b == 0x5a), "row {row}");
+        assert!(
+            data[row * stride..row * stride + 128]
+                .iter()
+                .all(|b| *b == 0x5a),
+            "row {row}"
+        );
     }
     let element = h.element().expect("element");
-    assert_eq!((counter(&element, "frames-in"), counter(&element, "frames-copied")), (1, 1));
+    assert_eq!(
+        (
+            counter(&element, "frames-in"),
+            counter(&element, "frames-copied")
+        ),
+        (1, 1)
+    );
     assert_eq!(counter(&element, "bytes-copied"), 512);
 }
 
@@ -124,7 +168,10 @@ fn a_buffer_smaller_than_its_layout_is_refused_not_read() {
     let mut h = Harness::new("zcexport");
     h.set_src_caps(video_caps("NV12", 64, 64));
     // NV12 64x64 needs 6144 bytes; this one has 4096.
-    assert_eq!(h.push(system_memory_frame(4096, 0)), Err(gst::FlowError::Error));
+    assert_eq!(
+        h.push(system_memory_frame(4096, 0)),
+        Err(gst::FlowError::Error)
+    );
     let element = h.element().expect("element");
     assert_eq!(counter(&element, "frames-copied"), 0);
 }
@@ -167,9 +214,19 @@ fn pool_memory_goes_through_untouched() {
     let buffer = pool.acquire_buffer(None).expect("a pooled frame");
     let memory_ptr = buffer.peek_memory(0).as_ptr();
     let out = h.push_and_pull(buffer).expect("out");
-    assert_eq!(out.peek_memory(0).as_ptr(), memory_ptr, "the very same memory went on");
+    assert_eq!(
+        out.peek_memory(0).as_ptr(),
+        memory_ptr,
+        "the very same memory went on"
+    );
     let element = h.element().expect("element");
-    assert_eq!((counter(&element, "frames-zero-copy"), counter(&element, "frames-copied")), (1, 0));
+    assert_eq!(
+        (
+            counter(&element, "frames-zero-copy"),
+            counter(&element, "frames-copied")
+        ),
+        (1, 0)
+    );
     drop(out);
     pool.set_active(false).expect("inactive");
 }
@@ -189,7 +246,12 @@ fn odd_and_large_sizes_negotiate_and_flow() {
 #[test]
 fn sizes_beyond_what_zc_lays_out_fail_with_a_reason() {
     // 16384 is zc's limit per dimension.
-    let (_, error) = run("videotestsrc num-buffers=1 ! video/x-raw,format=NV12,width=20000,height=16 ! zcexport ! fakesink");
+    let (_, error) = run(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=NV12,width=20000,height=16 ! zcexport ! fakesink",
+    );
     let error = error.expect("must fail");
-    assert!(error.contains("zc cannot lay out 20000x16 NV12") && error.contains("16384"), "{error}");
+    assert!(
+        error.contains("zc cannot lay out 20000x16 NV12") && error.contains("16384"),
+        "{error}"
+    );
 }

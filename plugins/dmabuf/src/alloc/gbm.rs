@@ -29,7 +29,8 @@ struct GbmApi {
     create_device: unsafe extern "C" fn(c_int) -> *mut GbmDevice,
     device_destroy: unsafe extern "C" fn(*mut GbmDevice),
     bo_create: unsafe extern "C" fn(*mut GbmDevice, u32, u32, u32, u32) -> *mut GbmBo,
-    bo_create_with_modifiers2: unsafe extern "C" fn(*mut GbmDevice, u32, u32, u32, *const u64, u32, u32) -> *mut GbmBo,
+    bo_create_with_modifiers2:
+        unsafe extern "C" fn(*mut GbmDevice, u32, u32, u32, *const u64, u32, u32) -> *mut GbmBo,
     bo_destroy: unsafe extern "C" fn(*mut GbmBo),
     bo_get_fd: unsafe extern "C" fn(*mut GbmBo) -> c_int,
     /// Returns `union gbm_bo_handle`, 8 bytes; the GEM handle is its u32.
@@ -48,13 +49,17 @@ impl GbmApi {
         // preconditions; the symbols below are declared with the C signatures
         // of gbm.h, and the library is kept alive in `_library`.
         unsafe {
-            let library = libloading::Library::new("libgbm.so.1")
-                .map_err(|e| Error::Gbm(format!("cannot load libgbm.so.1 ({e}): install libgbm1")))?;
+            let library = libloading::Library::new("libgbm.so.1").map_err(|e| {
+                Error::Gbm(format!("cannot load libgbm.so.1 ({e}): install libgbm1"))
+            })?;
             macro_rules! symbol {
                 ($name:literal) => {
-                    *library
-                        .get($name)
-                        .map_err(|e| Error::Gbm(format!("libgbm lacks {}: {e}", String::from_utf8_lossy($name))))?
+                    *library.get($name).map_err(|e| {
+                        Error::Gbm(format!(
+                            "libgbm lacks {}: {e}",
+                            String::from_utf8_lossy($name)
+                        ))
+                    })?
                 };
             }
             Ok(Self {
@@ -93,7 +98,10 @@ unsafe impl Sync for GbmAllocator {}
 
 impl std::fmt::Debug for GbmAllocator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GbmAllocator").field("node", &self.node).field("drm_fd", &self.drm_fd.as_raw_fd()).finish()
+        f.debug_struct("GbmAllocator")
+            .field("node", &self.node)
+            .field("drm_fd", &self.drm_fd.as_raw_fd())
+            .finish()
     }
 }
 
@@ -107,13 +115,18 @@ impl GbmAllocator {
         let mut candidates: Vec<PathBuf> = std::fs::read_dir("/dev/dri")
             .map(|entries| entries.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
-        candidates.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("renderD") || n.starts_with("card")));
+        candidates.retain(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("renderD") || n.starts_with("card"))
+        });
         candidates.sort_by_key(|p| (!p.to_string_lossy().contains("renderD"), p.clone()));
         if candidates.is_empty() {
             return Err(Error::DeviceMissing {
                 backend: Backend::Gbm,
                 node: "/dev/dri".into(),
-                hint: "no DRM device: load a GPU driver (or `modprobe vgem` for testing)".to_owned(),
+                hint: "no DRM device: load a GPU driver (or `modprobe vgem` for testing)"
+                    .to_owned(),
             });
         }
         let mut reasons = Vec::new();
@@ -123,19 +136,35 @@ impl GbmAllocator {
                 Err(err) => reasons.push(format!("{}: {err}", candidate.display())),
             }
         }
-        Err(Error::Gbm(format!("no DRM node could allocate: {}", reasons.join("; "))))
+        Err(Error::Gbm(format!(
+            "no DRM node could allocate: {}",
+            reasons.join("; ")
+        )))
     }
 
     fn open_node(node: &Path) -> Result<Self> {
         let api = GbmApi::load()?;
-        let drm_fd = open_device(Backend::Gbm, node, true, "no such DRM node; see `ls /dev/dri`".to_owned())?;
+        let drm_fd = open_device(
+            Backend::Gbm,
+            node,
+            true,
+            "no such DRM node; see `ls /dev/dri`".to_owned(),
+        )?;
         // SAFETY: gbm_create_device takes a DRM fd that must outlive the device;
         // `drm_fd` is stored beside it and dropped after gbm_device_destroy.
         let device = unsafe { (api.create_device)(drm_fd.as_raw_fd()) };
         if device.is_null() {
-            return Err(Error::Gbm(format!("gbm_create_device failed on {}", node.display())));
+            return Err(Error::Gbm(format!(
+                "gbm_create_device failed on {}",
+                node.display()
+            )));
         }
-        let allocator = Self { api, device, drm_fd, node: node.to_owned() };
+        let allocator = Self {
+            api,
+            device,
+            drm_fd,
+            node: node.to_owned(),
+        };
         // A driver may open but not allocate (vgem's render node has no dumb
         // buffers): find out now, not on the first frame.
         allocator.allocate(&FrameRequest::new(Fourcc::XRGB8888, 64, 64))?;
@@ -218,24 +247,37 @@ impl Allocator for GbmAllocator {
                     request.fourcc,
                     request.width,
                     request.height,
-                    if linear_only { "LINEAR".to_owned() } else { format!("{:?}", request.modifiers) }
+                    if linear_only {
+                        "LINEAR".to_owned()
+                    } else {
+                        format!("{:?}", request.modifiers)
+                    }
                 ),
             });
         }
         let bo = BoGuard { api: &self.api, bo };
         // SAFETY (this block's calls): `bo.bo` is a live bo of this device.
         let (handle, plane_count, modifier) = unsafe {
-            ((self.api.bo_get_handle)(bo.bo) as u32, (self.api.bo_get_plane_count)(bo.bo), (self.api.bo_get_modifier)(bo.bo))
+            (
+                (self.api.bo_get_handle)(bo.bo) as u32,
+                (self.api.bo_get_plane_count)(bo.bo),
+                (self.api.bo_get_modifier)(bo.bo),
+            )
         };
         let fd = match sys::drm_prime_handle_to_fd(self.drm_fd.as_fd(), handle) {
             Ok(fd) => fd,
             Err(err) => {
                 // Some drivers refuse DRM_RDWR: a read-only fd still serves devices.
-                log::debug!("PRIME export with DRM_RDWR failed ({err}); falling back to gbm_bo_get_fd");
+                log::debug!(
+                    "PRIME export with DRM_RDWR failed ({err}); falling back to gbm_bo_get_fd"
+                );
                 // SAFETY: `bo.bo` is a live bo of this device.
                 let fd = unsafe { (self.api.bo_get_fd)(bo.bo) };
                 if fd < 0 {
-                    return Err(Error::Gbm(format!("gbm_bo_get_fd failed on {}", self.node.display())));
+                    return Err(Error::Gbm(format!(
+                        "gbm_bo_get_fd failed on {}",
+                        self.node.display()
+                    )));
                 }
                 // SAFETY: gbm_bo_get_fd returned a new dma-buf fd that we alone own.
                 unsafe { OwnedFd::from_raw_fd(fd) }
@@ -244,13 +286,26 @@ impl Allocator for GbmAllocator {
         let planes: Vec<PlaneLayout> = (0..plane_count.clamp(0, 4))
             .map(|plane| {
                 // SAFETY: `plane` is below the bo's plane count.
-                let (stride, offset) =
-                    unsafe { ((self.api.bo_get_stride_for_plane)(bo.bo, plane), (self.api.bo_get_offset)(bo.bo, plane)) };
-                PlaneLayout { buffer: 0, offset: u64::from(offset), stride }
+                let (stride, offset) = unsafe {
+                    (
+                        (self.api.bo_get_stride_for_plane)(bo.bo, plane),
+                        (self.api.bo_get_offset)(bo.bo, plane),
+                    )
+                };
+                PlaneLayout {
+                    buffer: 0,
+                    offset: u64::from(offset),
+                    stride,
+                }
             })
             .collect();
         drop(bo);
-        let buffer = DmaBuf::wrap(fd, BufferKind::DmaBuf { exporter: "drm".to_owned() })?;
+        let buffer = DmaBuf::wrap(
+            fd,
+            BufferKind::DmaBuf {
+                exporter: "drm".to_owned(),
+            },
+        )?;
         name_buffer(&buffer, &request.buffer_name());
         let layout = FrameLayout::new(
             request.fourcc,
@@ -260,18 +315,26 @@ impl Allocator for GbmAllocator {
             &planes,
             &[buffer.size()],
         )?;
-        Ok(Frame { layout, buffers: vec![buffer] })
+        Ok(Frame {
+            layout,
+            buffers: vec![buffer],
+        })
     }
 
     /// GBM only allocates images: a byte buffer is an XRGB8888 image 1024
     /// pixels (4 KiB) wide and as many rows tall as the size needs.
     fn allocate_bytes(&self, size: u64, name: &str) -> Result<DmaBuf> {
         const ROW_BYTES: u64 = 4096;
-        let rows = u32::try_from(size.div_ceil(ROW_BYTES).max(1)).map_err(|_| Error::Unsupported {
-            backend: Backend::Gbm,
-            what: format!("{size} bytes is too large for one GBM buffer"),
-        })?;
-        let mut frame = self.allocate(&FrameRequest::new(Fourcc::XRGB8888, (ROW_BYTES / 4) as u32, rows))?;
+        let rows =
+            u32::try_from(size.div_ceil(ROW_BYTES).max(1)).map_err(|_| Error::Unsupported {
+                backend: Backend::Gbm,
+                what: format!("{size} bytes is too large for one GBM buffer"),
+            })?;
+        let mut frame = self.allocate(&FrameRequest::new(
+            Fourcc::XRGB8888,
+            (ROW_BYTES / 4) as u32,
+            rows,
+        ))?;
         let buffer = frame.buffers.remove(0);
         name_buffer(&buffer, name);
         Ok(buffer)

@@ -1,7 +1,9 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, name_buffer, open_device, page_round};
+use super::{
+    Allocator, Backend, Frame, FrameRequest, allocate_linear, name_buffer, open_device, page_round,
+};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -24,7 +26,11 @@ impl HeapAllocator {
             format!("the kernel has no heap named `{name}`; see `ls /dev/dma_heap`")
         };
         let heap = open_device(Backend::Heap, &node, false, missing_hint)?;
-        Ok(Self { heap, node, name: name.to_owned() })
+        Ok(Self {
+            heap,
+            node,
+            name: name.to_owned(),
+        })
     }
 
     pub fn heap_name(&self) -> &str {
@@ -40,7 +46,12 @@ impl HeapAllocator {
                 .then(|| format!("{size} bytes could not be allocated from this heap")),
             source,
         })?;
-        DmaBuf::wrap(fd, BufferKind::DmaBuf { exporter: self.name.clone() })
+        DmaBuf::wrap(
+            fd,
+            BufferKind::DmaBuf {
+                exporter: self.name.clone(),
+            },
+        )
     }
 }
 

@@ -24,8 +24,11 @@ impl MemfdAllocator {
         let name = CString::new(name.replace('\0', "")).unwrap_or_default();
         let fd = sys::memfd_create(&name, size).map_err(|e| syscall_error("memfd_create", e))?;
         // Sealed like compositors like it: the size can never change under them.
-        sys::add_seals(fd.as_fd(), libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL)
-            .map_err(|e| syscall_error("fcntl(F_ADD_SEALS)", e))?;
+        sys::add_seals(
+            fd.as_fd(),
+            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL,
+        )
+        .map_err(|e| syscall_error("fcntl(F_ADD_SEALS)", e))?;
         DmaBuf::from_memfd(fd)
     }
 }
@@ -40,7 +43,9 @@ impl Allocator for MemfdAllocator {
     }
 
     fn allocate(&self, request: &FrameRequest) -> Result<Frame> {
-        allocate_linear(request, |size| Self::allocate_raw(&request.buffer_name(), size))
+        allocate_linear(request, |size| {
+            Self::allocate_raw(&request.buffer_name(), size)
+        })
     }
 
     fn allocate_bytes(&self, size: u64, name: &str) -> Result<DmaBuf> {

@@ -40,7 +40,12 @@ pub enum Backend {
 
 impl Backend {
     /// The order `auto` tries.
-    pub const AUTO_ORDER: [Backend; 4] = [Backend::Heap, Backend::Udmabuf, Backend::Gbm, Backend::Memfd];
+    pub const AUTO_ORDER: [Backend; 4] = [
+        Backend::Heap,
+        Backend::Udmabuf,
+        Backend::Gbm,
+        Backend::Memfd,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -111,7 +116,10 @@ pub struct AllocatorOptions {
 
 impl Default for AllocatorOptions {
     fn default() -> Self {
-        Self { heap_name: "system".to_owned(), drm_node: None }
+        Self {
+            heap_name: "system".to_owned(),
+            drm_node: None,
+        }
     }
 }
 
@@ -129,7 +137,13 @@ pub struct FrameRequest {
 
 impl FrameRequest {
     pub fn new(fourcc: Fourcc, width: u32, height: u32) -> Self {
-        Self { fourcc, width, height, align: StrideAlign::default(), modifiers: Vec::new() }
+        Self {
+            fourcc,
+            width,
+            height,
+            align: StrideAlign::default(),
+            modifiers: Vec::new(),
+        }
     }
 
     /// The name every buffer gets through `DMA_BUF_SET_NAME` (shown in fdinfo).
@@ -192,7 +206,8 @@ pub(crate) fn allocate_linear(
     request: &FrameRequest,
     allocate_bytes: impl FnOnce(u64) -> Result<DmaBuf>,
 ) -> Result<Frame> {
-    let layout = FrameLayout::compute(request.fourcc, request.width, request.height, request.align)?;
+    let layout =
+        FrameLayout::compute(request.fourcc, request.width, request.height, request.align)?;
     let buffer = allocate_bytes(layout.buffer_size())?;
     name_buffer(&buffer, &request.buffer_name());
     Frame::new(layout, vec![buffer])
@@ -201,7 +216,12 @@ pub(crate) fn allocate_linear(
 /// Open a backend's device node, turning the two common failures into
 /// errors that say what to do: a missing node (`missing_hint`: which kernel
 /// option or module) and a root-only node.
-pub(crate) fn open_device(backend: Backend, node: &Path, write: bool, missing_hint: String) -> Result<OwnedFd> {
+pub(crate) fn open_device(
+    backend: Backend,
+    node: &Path,
+    write: bool,
+    missing_hint: String,
+) -> Result<OwnedFd> {
     let file = OpenOptions::new().read(true).write(write).open(node).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => Error::DeviceMissing { backend, node: node.to_owned(), hint: missing_hint },
         kind => Error::Syscall {
@@ -238,7 +258,9 @@ pub fn open(choice: BackendChoice, options: &AllocatorOptions) -> Result<Box<dyn
                 match open_backend(backend, options) {
                     Ok(allocator) => {
                         for (skipped, reason) in &reasons {
-                            log::info!("backend {skipped} skipped: {reason}; zc tried {backend} next");
+                            log::info!(
+                                "backend {skipped} skipped: {reason}; zc tried {backend} next"
+                            );
                         }
                         return Ok(allocator);
                     }
@@ -252,16 +274,21 @@ pub fn open(choice: BackendChoice, options: &AllocatorOptions) -> Result<Box<dyn
 
 /// Every backend with whether it opens here, and why not.
 pub fn probe(options: &AllocatorOptions) -> Vec<(Backend, Result<Box<dyn Allocator>>)> {
-    Backend::AUTO_ORDER.iter().map(|&backend| (backend, open_backend(backend, options))).collect()
+    Backend::AUTO_ORDER
+        .iter()
+        .map(|&backend| (backend, open_backend(backend, options)))
+        .collect()
 }
 
 /// Byte buffers are whole pages: what heaps and udmabuf hand out anyway.
 pub(crate) fn page_round(size: u64) -> Result<u64> {
     let page = crate::layout::PAGE_SIZE;
-    size.max(1).checked_next_multiple_of(page).ok_or(Error::Unsupported {
-        backend: Backend::Memfd,
-        what: format!("{size} bytes cannot be rounded to whole pages"),
-    })
+    size.max(1)
+        .checked_next_multiple_of(page)
+        .ok_or(Error::Unsupported {
+            backend: Backend::Memfd,
+            what: format!("{size} bytes cannot be rounded to whole pages"),
+        })
 }
 
 #[cfg(test)]
@@ -270,15 +297,36 @@ mod tests {
 
     #[test]
     fn backend_choice_parses_names_and_rejects_others() {
-        assert_eq!("auto".parse::<BackendChoice>().ok(), Some(BackendChoice::Auto));
-        assert_eq!(" Heap ".parse::<BackendChoice>().ok(), Some(BackendChoice::Only(Backend::Heap)));
-        assert_eq!("udmabuf".parse::<BackendChoice>().ok(), Some(BackendChoice::Only(Backend::Udmabuf)));
-        assert_eq!("gbm".parse::<BackendChoice>().ok(), Some(BackendChoice::Only(Backend::Gbm)));
-        assert_eq!("memfd".parse::<BackendChoice>().ok(), Some(BackendChoice::Only(Backend::Memfd)));
+        assert_eq!(
+            "auto".parse::<BackendChoice>().ok(),
+            Some(BackendChoice::Auto)
+        );
+        assert_eq!(
+            " Heap ".parse::<BackendChoice>().ok(),
+            Some(BackendChoice::Only(Backend::Heap))
+        );
+        assert_eq!(
+            "udmabuf".parse::<BackendChoice>().ok(),
+            Some(BackendChoice::Only(Backend::Udmabuf))
+        );
+        assert_eq!(
+            "gbm".parse::<BackendChoice>().ok(),
+            Some(BackendChoice::Only(Backend::Gbm))
+        );
+        assert_eq!(
+            "memfd".parse::<BackendChoice>().ok(),
+            Some(BackendChoice::Only(Backend::Memfd))
+        );
         let err = "vram".parse::<BackendChoice>().expect_err("unknown");
-        assert_eq!(err.to_string(), "unknown backend `vram`: expected one of auto, heap, udmabuf, gbm, memfd");
+        assert_eq!(
+            err.to_string(),
+            "unknown backend `vram`: expected one of auto, heap, udmabuf, gbm, memfd"
+        );
         for choice in [BackendChoice::Auto, BackendChoice::Only(Backend::Gbm)] {
-            assert_eq!(choice.to_string().parse::<BackendChoice>().ok(), Some(choice));
+            assert_eq!(
+                choice.to_string().parse::<BackendChoice>().ok(),
+                Some(choice)
+            );
         }
     }
 
@@ -286,23 +334,49 @@ mod tests {
     fn a_missing_heap_names_the_node_and_what_to_do() {
         let err = HeapAllocator::open("zc-no-such-heap").expect_err("no such heap");
         let message = err.to_string();
-        assert!(matches!(err, Error::DeviceMissing { backend: Backend::Heap, .. }), "{err:?}");
-        assert!(message.contains("/dev/dma_heap/zc-no-such-heap"), "{message}");
-        assert!(message.contains("no heap named `zc-no-such-heap`"), "{message}");
+        assert!(
+            matches!(
+                err,
+                Error::DeviceMissing {
+                    backend: Backend::Heap,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            message.contains("/dev/dma_heap/zc-no-such-heap"),
+            "{message}"
+        );
+        assert!(
+            message.contains("no heap named `zc-no-such-heap`"),
+            "{message}"
+        );
     }
 
     #[test]
     fn a_missing_drm_node_is_reported_by_path() {
-        let err = GbmAllocator::open(Some(std::path::Path::new("/dev/dri/zc-missing"))).expect_err("missing");
+        let err = GbmAllocator::open(Some(std::path::Path::new("/dev/dri/zc-missing")))
+            .expect_err("missing");
         let message = err.to_string();
         // Without libgbm the message says so; with it, the node is named.
-        assert!(message.contains("/dev/dri/zc-missing") || message.contains("libgbm"), "{message}");
+        assert!(
+            message.contains("/dev/dri/zc-missing") || message.contains("libgbm"),
+            "{message}"
+        );
     }
 
     #[test]
     fn auto_explains_every_skipped_backend_when_none_works() {
         let reasons = vec![
-            (Backend::Heap, Error::DeviceMissing { backend: Backend::Heap, node: "/dev/dma_heap/system".into(), hint: "the kernel lacks CONFIG_DMABUF_HEAPS_SYSTEM".into() }),
+            (
+                Backend::Heap,
+                Error::DeviceMissing {
+                    backend: Backend::Heap,
+                    node: "/dev/dma_heap/system".into(),
+                    hint: "the kernel lacks CONFIG_DMABUF_HEAPS_SYSTEM".into(),
+                },
+            ),
             (Backend::Udmabuf, Error::UnknownBackend("x".into())),
         ];
         let message = Error::NoBackend(reasons).to_string();
@@ -312,7 +386,9 @@ mod tests {
 
     #[test]
     fn memfd_frames_get_zc_layouts() {
-        let frame = MemfdAllocator.allocate(&FrameRequest::new(Fourcc::NV12, 1921, 1081)).expect("allocate");
+        let frame = MemfdAllocator
+            .allocate(&FrameRequest::new(Fourcc::NV12, 1921, 1081))
+            .expect("allocate");
         assert_eq!(frame.layout.planes()[0].stride, 2048);
         assert_eq!(frame.buffers[0].size(), frame.layout.buffer_size());
         assert!(!frame.buffers[0].is_dma_buf());
@@ -321,14 +397,18 @@ mod tests {
     #[test]
     fn byte_buffers_are_whole_pages() {
         for (asked, got) in [(0, 4096), (1, 4096), (4096, 4096), (4097, 8192)] {
-            let buffer = MemfdAllocator.allocate_bytes(asked, "zc bytes").expect("allocate_bytes");
+            let buffer = MemfdAllocator
+                .allocate_bytes(asked, "zc bytes")
+                .expect("allocate_bytes");
             assert_eq!(buffer.size(), got, "asked for {asked}");
         }
     }
 
     #[test]
     fn impossible_requests_are_layout_errors() {
-        let err = MemfdAllocator.allocate(&FrameRequest::new(Fourcc::NV12, 0, 1080)).expect_err("zero width");
+        let err = MemfdAllocator
+            .allocate(&FrameRequest::new(Fourcc::NV12, 0, 1080))
+            .expect_err("zero width");
         assert!(matches!(err, Error::Layout(_)), "{err:?}");
     }
 }

@@ -2,7 +2,9 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use super::{Allocator, Backend, Frame, FrameRequest, allocate_linear, name_buffer, open_device, page_round};
+use super::{
+    Allocator, Backend, Frame, FrameRequest, allocate_linear, name_buffer, open_device, page_round,
+};
 use crate::dmabuf::{BufferKind, DmaBuf};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -40,7 +42,10 @@ impl UdmabufAllocator {
     }
 
     fn allocate_raw(&self, name: &str, size: u64) -> Result<DmaBuf> {
-        let too_large = || Error::UdmabufTooLarge { size, limit_mib: self.size_limit.unwrap_or(0) / (1024 * 1024) };
+        let too_large = || Error::UdmabufTooLarge {
+            size,
+            limit_mib: self.size_limit.unwrap_or(0) / (1024 * 1024),
+        };
         if self.size_limit.is_some_and(|limit| size > limit) {
             return Err(too_large());
         }
@@ -54,18 +59,27 @@ impl UdmabufAllocator {
         let name = CString::new(name.replace('\0', "")).unwrap_or_default();
         let memfd = sys::memfd_create(&name, size).map_err(|e| syscall_error("memfd_create", e))?;
         // udmabuf requires F_SEAL_SHRINK (pages must not vanish) and refuses F_SEAL_WRITE.
-        sys::add_seals(memfd.as_fd(), libc::F_SEAL_SHRINK).map_err(|e| syscall_error("fcntl(F_ADD_SEALS)", e))?;
-        let fd = sys::udmabuf_create(self.device.as_fd(), memfd.as_fd(), size).map_err(|source| {
-            if source.raw_os_error() == Some(libc::EINVAL) && self.size_limit.is_some_and(|l| size > l) {
-                too_large()
-            } else {
-                syscall_error("UDMABUF_CREATE", source)
-            }
-        })?;
+        sys::add_seals(memfd.as_fd(), libc::F_SEAL_SHRINK)
+            .map_err(|e| syscall_error("fcntl(F_ADD_SEALS)", e))?;
+        let fd =
+            sys::udmabuf_create(self.device.as_fd(), memfd.as_fd(), size).map_err(|source| {
+                if source.raw_os_error() == Some(libc::EINVAL)
+                    && self.size_limit.is_some_and(|l| size > l)
+                {
+                    too_large()
+                } else {
+                    syscall_error("UDMABUF_CREATE", source)
+                }
+            })?;
         // The udmabuf holds its own reference to the memfd's pages; our memfd
         // handle closes here, and the memory lives on with the dma-buf.
         drop(memfd);
-        DmaBuf::wrap(fd, BufferKind::DmaBuf { exporter: "udmabuf".to_owned() })
+        DmaBuf::wrap(
+            fd,
+            BufferKind::DmaBuf {
+                exporter: "udmabuf".to_owned(),
+            },
+        )
     }
 }
 
@@ -79,7 +93,9 @@ impl Allocator for UdmabufAllocator {
     }
 
     fn allocate(&self, request: &FrameRequest) -> Result<Frame> {
-        allocate_linear(request, |size| self.allocate_raw(&request.buffer_name(), size))
+        allocate_linear(request, |size| {
+            self.allocate_raw(&request.buffer_name(), size)
+        })
     }
 
     fn allocate_bytes(&self, size: u64, name: &str) -> Result<DmaBuf> {

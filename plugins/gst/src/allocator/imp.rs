@@ -11,7 +11,11 @@ use super::AllocatedFrame;
 use crate::lock;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("zcdmabuf", gst::DebugColorFlags::empty(), Some("zc dma-buf allocator"))
+    gst::DebugCategory::new(
+        "zcdmabuf",
+        gst::DebugColorFlags::empty(),
+        Some("zc dma-buf allocator"),
+    )
 });
 
 /// Name prefix of the plain fd allocator that wraps memfd memory.
@@ -23,15 +27,24 @@ pub(super) const MEMFD_WRAPPER_PREFIX: &str = "zcmemfd";
 #[enum_type(name = "GstZcBackend")]
 pub enum BackendSetting {
     #[default]
-    #[enum_value(name = "Auto: $ZC_BACKEND if set, else the first of heap, udmabuf, gbm, memfd that works", nick = "auto")]
+    #[enum_value(
+        name = "Auto: $ZC_BACKEND if set, else the first of heap, udmabuf, gbm, memfd that works",
+        nick = "auto"
+    )]
     Auto,
     #[enum_value(name = "DMA heap (/dev/dma_heap/<heap-name>)", nick = "heap")]
     Heap,
     #[enum_value(name = "udmabuf (/dev/udmabuf over sealed memfds)", nick = "udmabuf")]
     Udmabuf,
-    #[enum_value(name = "GBM on a DRM node (the GPU driver's layouts and modifiers)", nick = "gbm")]
+    #[enum_value(
+        name = "GBM on a DRM node (the GPU driver's layouts and modifiers)",
+        nick = "gbm"
+    )]
     Gbm,
-    #[enum_value(name = "memfd: shared memory, not a dma-buf (wl_shm, last resort)", nick = "memfd")]
+    #[enum_value(
+        name = "memfd: shared memory, not a dma-buf (wl_shm, last resort)",
+        nick = "memfd"
+    )]
     Memfd,
 }
 
@@ -56,7 +69,11 @@ struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { backend: BackendSetting::Auto, heap_name: "system".to_owned(), drm_node: None }
+        Self {
+            backend: BackendSetting::Auto,
+            heap_name: "system".to_owned(),
+            drm_node: None,
+        }
     }
 }
 
@@ -74,9 +91,11 @@ pub struct ZcDmaBufAllocator {
     state: Mutex<Option<State>>,
 }
 
-
 impl ZcDmaBufAllocator {
-    fn with_state<R>(&self, f: impl FnOnce(&State) -> Result<R, zc_dmabuf::Error>) -> Result<R, zc_dmabuf::Error> {
+    fn with_state<R>(
+        &self,
+        f: impl FnOnce(&State) -> Result<R, zc_dmabuf::Error>,
+    ) -> Result<R, zc_dmabuf::Error> {
         let mut state = lock(&self.state);
         if state.is_none() {
             let settings = lock(&self.settings).clone();
@@ -86,13 +105,29 @@ impl ZcDmaBufAllocator {
             };
             let choice = settings.backend.choice()?;
             let backend = alloc::open(choice, &options)?;
-            gst::info!(CAT, imp = self, "using backend {} ({}), asked for {}", backend.backend(), backend.device(), choice);
-            let memfd_wrapper: gst_allocators::FdAllocator =
-                glib::Object::builder().property("name", format!("{MEMFD_WRAPPER_PREFIX}-{}", self.obj().name())).build();
-            *state = Some(State { backend, memfd_wrapper });
+            gst::info!(
+                CAT,
+                imp = self,
+                "using backend {} ({}), asked for {}",
+                backend.backend(),
+                backend.device(),
+                choice
+            );
+            let memfd_wrapper: gst_allocators::FdAllocator = glib::Object::builder()
+                .property(
+                    "name",
+                    format!("{MEMFD_WRAPPER_PREFIX}-{}", self.obj().name()),
+                )
+                .build();
+            *state = Some(State {
+                backend,
+                memfd_wrapper,
+            });
         }
         // Just filled in above when it was empty.
-        let Some(state) = state.as_ref() else { unreachable!("state was initialised above") };
+        let Some(state) = state.as_ref() else {
+            unreachable!("state was initialised above")
+        };
         f(state)
     }
 
@@ -133,12 +168,19 @@ impl ZcDmaBufAllocator {
         if let Some(memory) = memory.get_mut()
             && memory.map_writable().is_err()
         {
-            gst::warning!(CAT, imp = self, "cannot map new memory read-write; it will be mapped on demand");
+            gst::warning!(
+                CAT,
+                imp = self,
+                "cannot map new memory read-write; it will be mapped on demand"
+            );
         }
         Ok(memory)
     }
 
-    pub(super) fn allocate_frame(&self, request: &FrameRequest) -> Result<AllocatedFrame, zc_dmabuf::Error> {
+    pub(super) fn allocate_frame(
+        &self,
+        request: &FrameRequest,
+    ) -> Result<AllocatedFrame, zc_dmabuf::Error> {
         self.with_state(|state| {
             let frame = state.backend.allocate(request)?;
             let memories = frame
@@ -147,7 +189,10 @@ impl ZcDmaBufAllocator {
                 .map(|buffer| self.wrap(state, buffer))
                 .collect::<Result<Vec<_>, _>>()?;
             gst::trace!(CAT, imp = self, "allocated {:?}", frame.layout);
-            Ok(AllocatedFrame { layout: frame.layout, memories })
+            Ok(AllocatedFrame {
+                layout: frame.layout,
+                memories,
+            })
         })
     }
 }
@@ -186,12 +231,26 @@ impl ObjectImpl for ZcDmaBufAllocator {
         match pspec.name() {
             "backend" => settings.backend = value.get().unwrap_or_default(),
             "heap-name" => {
-                settings.heap_name = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| "system".to_owned())
+                settings.heap_name = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "system".to_owned())
             }
-            "drm-node" => settings.drm_node = value.get::<Option<String>>().ok().flatten().filter(|s| !s.is_empty()),
+            "drm-node" => {
+                settings.drm_node = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .filter(|s| !s.is_empty())
+            }
             other => gst::warning!(CAT, imp = self, "no property {other}"),
         }
-        gst::debug!(CAT, imp = self, "settings now {settings:?}; the backend re-opens on the next allocation");
+        gst::debug!(
+            CAT,
+            imp = self,
+            "settings now {settings:?}; the backend re-opens on the next allocation"
+        );
         drop(settings);
         *lock(&self.state) = None;
     }
@@ -214,10 +273,21 @@ impl GstObjectImpl for ZcDmaBufAllocator {}
 // left to the parent class (GstFdAllocator closes the fd), matching what the
 // GstAllocator vfuncs require.
 unsafe impl AllocatorImpl for ZcDmaBufAllocator {
-    unsafe fn alloc(&self, size: usize, params: &gst::AllocationParams) -> *mut gst::ffi::GstMemory {
+    unsafe fn alloc(
+        &self,
+        size: usize,
+        params: &gst::AllocationParams,
+    ) -> *mut gst::ffi::GstMemory {
         let (prefix, padding) = (params.prefix(), params.padding());
-        let Some(total) = size.checked_add(prefix).and_then(|s| s.checked_add(padding)) else {
-            gst::error!(CAT, imp = self, "{size} + {prefix} + {padding} bytes overflows");
+        let Some(total) = size
+            .checked_add(prefix)
+            .and_then(|s| s.checked_add(padding))
+        else {
+            gst::error!(
+                CAT,
+                imp = self,
+                "{size} + {prefix} + {padding} bytes overflows"
+            );
             return std::ptr::null_mut();
         };
         let name = format!("zc {size} bytes");

@@ -37,7 +37,10 @@ impl ZcDmaBufAllocator {
 
     /// Allocate one frame laid out by the backend (GBM's layout comes from
     /// the driver; the others use zc's computed layout).
-    pub fn allocate_frame(&self, request: &FrameRequest) -> Result<AllocatedFrame, zc_dmabuf::Error> {
+    pub fn allocate_frame(
+        &self,
+        request: &FrameRequest,
+    ) -> Result<AllocatedFrame, zc_dmabuf::Error> {
         self.imp().allocate_frame(request)
     }
 
@@ -66,6 +69,10 @@ impl Default for ZcDmaBufAllocator {
 
 /// Whether a memory came from a zc allocator (dma-buf or memfd backend).
 pub fn is_zc_memory(memory: &gst::MemoryRef) -> bool {
-    memory.allocator().is_some_and(|a| a.is::<ZcDmaBufAllocator>())
-        || memory.allocator().is_some_and(|a| a.name().starts_with(imp::MEMFD_WRAPPER_PREFIX))
+    memory
+        .allocator()
+        .is_some_and(|a| a.is::<ZcDmaBufAllocator>())
+        || memory
+            .allocator()
+            .is_some_and(|a| a.name().starts_with(imp::MEMFD_WRAPPER_PREFIX))
 }

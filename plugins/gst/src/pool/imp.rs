@@ -12,7 +12,11 @@ use crate::allocator::ZcDmaBufAllocator;
 use crate::{caps, lock};
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("zcpool", gst::DebugColorFlags::empty(), Some("zc dma-buf video buffer pool"))
+    gst::DebugCategory::new(
+        "zcpool",
+        gst::DebugColorFlags::empty(),
+        Some("zc dma-buf video buffer pool"),
+    )
 });
 
 /// How long `acquire` waits for a device still reading a recycled buffer
@@ -39,7 +43,6 @@ pub struct ZcBufferPool {
     parked: Mutex<Vec<gst::Buffer>>,
 }
 
-
 impl ZcBufferPool {
     pub(super) fn set_allocator(&self, allocator: ZcDmaBufAllocator) {
         *lock(&self.allocator) = Some(allocator);
@@ -57,11 +60,17 @@ impl ZcBufferPool {
     fn plan(&self, config: &gst::BufferPoolConfigRef) -> Result<(Layout, u32, u32), String> {
         let (caps, _size, min, max) = config.params().ok_or("the config has no parameters")?;
         let caps = caps.ok_or("the config has no caps")?;
-        let info = gst_video::VideoInfo::from_caps(&caps).map_err(|_| format!("caps {caps} are not raw video caps"))?;
+        let info = gst_video::VideoInfo::from_caps(&caps)
+            .map_err(|_| format!("caps {caps} are not raw video caps"))?;
         let fourcc = caps::fourcc_for(info.format()).ok_or_else(|| {
-            format!("format {} is not one zc lays out; supported: {}", info.format().to_str(), caps::supported_list())
+            format!(
+                "format {} is not one zc lays out; supported: {}",
+                info.format().to_str(),
+                caps::supported_list()
+            )
         })?;
-        let format = FormatInfo::lookup(fourcc).ok_or("format table out of step with caps table")?;
+        let format =
+            FormatInfo::lookup(fourcc).ok_or("format table out of step with caps table")?;
 
         let with_meta = config.has_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
         let alignment = config
@@ -70,7 +79,14 @@ impl ZcBufferPool {
             .flatten();
         let (top, bottom, left, right) = alignment
             .as_ref()
-            .map(|a| (a.padding_top(), a.padding_bottom(), a.padding_left(), a.padding_right()))
+            .map(|a| {
+                (
+                    a.padding_top(),
+                    a.padding_bottom(),
+                    a.padding_left(),
+                    a.padding_right(),
+                )
+            })
             .unwrap_or_default();
         // A producer that sends a GstVideoAlignment gets exactly its stride
         // alignment (masks are "alignment - 1"): avdec, for one, refuses a
@@ -78,7 +94,12 @@ impl ZcBufferPool {
         // memory. Otherwise zc's 256 (what GPU importers want), or GStreamer's
         // default 4 for producers that cannot read VideoMeta strides.
         let align = match &alignment {
-            Some(a) => a.stride_align().iter().map(|mask| mask + 1).max().unwrap_or(1),
+            Some(a) => a
+                .stride_align()
+                .iter()
+                .map(|mask| mask + 1)
+                .max()
+                .unwrap_or(1),
             None if with_meta => StrideAlign::DEFAULT.get(),
             None => 4,
         };
@@ -89,18 +110,27 @@ impl ZcBufferPool {
         let height = padded(info.height(), top, bottom).ok_or("height plus padding overflows")?;
         let mut request = FrameRequest::new(fourcc, width, height);
         request.align = align;
-        let layout = zc_dmabuf::FrameLayout::compute(fourcc, width, height, align).map_err(|e| e.to_string())?;
+        let layout = zc_dmabuf::FrameLayout::compute(fourcc, width, height, align)
+            .map_err(|e| e.to_string())?;
 
         let mut visible_offsets = [0u64; 4];
-        for (plane, offset) in visible_offsets.iter_mut().enumerate().take(format.plane_count()) {
+        for (plane, offset) in visible_offsets
+            .iter_mut()
+            .enumerate()
+            .take(format.plane_count())
+        {
             let stride = u64::from(layout.planes()[plane].stride);
-            *offset = u64::from(format.plane_rows(plane, top)) * stride + format.row_bytes(plane, left);
+            *offset =
+                u64::from(format.plane_rows(plane, top)) * stride + format.row_bytes(plane, left);
         }
 
         if !with_meta {
             // The producer will assume GStreamer's default layout: ours must match it.
             for plane in 0..format.plane_count() {
-                let ours = (layout.planes()[plane].offset, layout.planes()[plane].stride as i32);
+                let ours = (
+                    layout.planes()[plane].offset,
+                    layout.planes()[plane].stride as i32,
+                );
                 let theirs = (info.offset()[plane] as u64, info.stride()[plane]);
                 if ours != theirs || top + left > 0 {
                     return Err(format!(
@@ -113,14 +143,23 @@ impl ZcBufferPool {
                 }
             }
         }
-        Ok((Layout { info, request, visible_offsets }, min, max))
+        Ok((
+            Layout {
+                info,
+                request,
+                visible_offsets,
+            },
+            min,
+            max,
+        ))
     }
 
     /// Hand parked buffers whose memory nobody shares any more back to the free list.
     fn unpark_writable(&self) {
         let ready: Vec<gst::Buffer> = {
             let mut parked = lock(&self.parked);
-            let (ready, waiting): (Vec<_>, Vec<_>) = parked.drain(..).partition(|b| b.is_all_memory_writable());
+            let (ready, waiting): (Vec<_>, Vec<_>) =
+                parked.drain(..).partition(|b| b.is_all_memory_writable());
             *parked = waiting;
             ready
         };
@@ -132,7 +171,9 @@ impl ZcBufferPool {
     /// Wait until no device still uses the buffer's dma-bufs (their fences).
     fn wait_for_devices(&self, buffer: &gst::BufferRef) -> Result<(), gst::FlowError> {
         for memory in buffer.iter_memories() {
-            let Some(dmabuf) = memory.downcast_memory_ref::<gst_allocators::DmaBufMemory>() else { continue };
+            let Some(dmabuf) = memory.downcast_memory_ref::<gst_allocators::DmaBufMemory>() else {
+                continue;
+            };
             // SAFETY: the memory owns this fd and is alive for this borrow.
             let fd = unsafe { BorrowedFd::borrow_raw(dmabuf.fd()) };
             let Ok(fence) = SyncFile::export(fd, Access::Write) else {
@@ -143,11 +184,19 @@ impl ZcBufferPool {
                 continue;
             }
             self.fence_waits.fetch_add(1, Ordering::Relaxed);
-            gst::debug!(CAT, imp = self, "buffer still in use by a device; waiting for its fence");
+            gst::debug!(
+                CAT,
+                imp = self,
+                "buffer still in use by a device; waiting for its fence"
+            );
             match fence.wait(Some(FENCE_TIMEOUT)) {
                 Ok(true) => {}
                 Ok(false) => {
-                    gst::error!(CAT, imp = self, "a device held a pooled buffer for over {FENCE_TIMEOUT:?}");
+                    gst::error!(
+                        CAT,
+                        imp = self,
+                        "a device held a pooled buffer for over {FENCE_TIMEOUT:?}"
+                    );
                     return Err(gst::FlowError::Error);
                 }
                 Err(err) => gst::warning!(CAT, imp = self, "waiting for a buffer's fence: {err}"),
@@ -170,7 +219,10 @@ impl GstObjectImpl for ZcBufferPool {}
 impl BufferPoolImpl for ZcBufferPool {
     fn options() -> &'static [&'static str] {
         static OPTIONS: LazyLock<[&'static str; 2]> = LazyLock::new(|| {
-            [gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_str(), gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT.as_str()]
+            [
+                gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_str(),
+                gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT.as_str(),
+            ]
         });
         OPTIONS.as_ref()
     }
@@ -191,7 +243,11 @@ impl BufferPoolImpl for ZcBufferPool {
                     }
                 };
                 let Ok(size) = u32::try_from(size) else {
-                    gst::error!(CAT, imp = self, "a {size}-byte frame is too large for a buffer pool");
+                    gst::error!(
+                        CAT,
+                        imp = self,
+                        "a {size}-byte frame is too large for a buffer pool"
+                    );
                     return false;
                 };
                 gst::info!(
@@ -215,15 +271,30 @@ impl BufferPoolImpl for ZcBufferPool {
         }
     }
 
-    fn alloc_buffer(&self, _params: Option<&gst::BufferPoolAcquireParams>) -> Result<gst::Buffer, gst::FlowError> {
+    fn alloc_buffer(
+        &self,
+        _params: Option<&gst::BufferPoolAcquireParams>,
+    ) -> Result<gst::Buffer, gst::FlowError> {
         let Some(layout) = lock(&self.layout).clone() else {
-            gst::error!(CAT, imp = self, "alloc_buffer before a successful set_config");
+            gst::error!(
+                CAT,
+                imp = self,
+                "alloc_buffer before a successful set_config"
+            );
             return Err(gst::FlowError::NotNegotiated);
         };
-        let frame = self.allocator().allocate_frame(&layout.request).map_err(|err| {
-            gst::error!(CAT, imp = self, "allocating a {:?} frame: {err}", layout.request);
-            gst::FlowError::Error
-        })?;
+        let frame = self
+            .allocator()
+            .allocate_frame(&layout.request)
+            .map_err(|err| {
+                gst::error!(
+                    CAT,
+                    imp = self,
+                    "allocating a {:?} frame: {err}",
+                    layout.request
+                );
+                gst::FlowError::Error
+            })?;
 
         let mut buffer = gst::Buffer::new();
         let buffer_mut = buffer.get_mut().ok_or(gst::FlowError::Error)?;
@@ -263,7 +334,11 @@ impl BufferPoolImpl for ZcBufferPool {
         if buffer.is_all_memory_writable() {
             self.parent_release_buffer(buffer);
         } else {
-            gst::trace!(CAT, imp = self, "memory still shared downstream; parking the buffer");
+            gst::trace!(
+                CAT,
+                imp = self,
+                "memory still shared downstream; parking the buffer"
+            );
             lock(&self.parked).push(buffer);
         }
     }
@@ -275,7 +350,10 @@ impl BufferPoolImpl for ZcBufferPool {
         self.parent_stop()
     }
 
-    fn acquire_buffer(&self, params: Option<&gst::BufferPoolAcquireParams>) -> Result<gst::Buffer, gst::FlowError> {
+    fn acquire_buffer(
+        &self,
+        params: Option<&gst::BufferPoolAcquireParams>,
+    ) -> Result<gst::Buffer, gst::FlowError> {
         self.unpark_writable();
         let buffer = self.parent_acquire_buffer(params)?;
         self.wait_for_devices(&buffer)?;

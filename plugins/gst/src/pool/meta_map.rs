@@ -60,8 +60,14 @@ unsafe fn bracket(buffer: *mut gst::ffi::GstBuffer, idx: u32, len: u32, start: b
         }
         // SAFETY: a dma-buf memory owns its fd for its whole life, which
         // spans this call.
-        let fd = unsafe { BorrowedFd::borrow_raw(gst_allocators::ffi::gst_dmabuf_memory_get_fd(memory)) };
-        let result = if start { zc_dmabuf::sync_start(fd, Access::ReadWrite) } else { zc_dmabuf::sync_end(fd, Access::ReadWrite) };
+        let fd = unsafe {
+            BorrowedFd::borrow_raw(gst_allocators::ffi::gst_dmabuf_memory_get_fd(memory))
+        };
+        let result = if start {
+            zc_dmabuf::sync_start(fd, Access::ReadWrite)
+        } else {
+            zc_dmabuf::sync_end(fd, Access::ReadWrite)
+        };
         if let Err(err) = result {
             gst::warning!(super::imp::CAT, "bracketing a decoder's mapping: {err}");
         }
@@ -72,12 +78,17 @@ unsafe fn bracket(buffer: *mut gst::ffi::GstBuffer, idx: u32, len: u32, start: b
 ///
 /// # Safety
 /// `meta` must point to a live GstVideoMeta attached to a live buffer.
-unsafe fn plane_memory(meta: *mut gst_video::ffi::GstVideoMeta, plane: u32) -> Option<(u32, u32, usize)> {
+unsafe fn plane_memory(
+    meta: *mut gst_video::ffi::GstVideoMeta,
+    plane: u32,
+) -> Option<(u32, u32, usize)> {
     // SAFETY: the caller guarantees `meta` and its buffer are live.
     let (buffer, offset) = unsafe { ((*meta).buffer, *(*meta).offset.get(plane as usize)?) };
     let (mut idx, mut len, mut skip) = (0u32, 0u32, 0usize);
     // SAFETY: out-pointers to locals; `buffer` is live.
-    let found = unsafe { gst::ffi::gst_buffer_find_memory(buffer, offset, 1, &mut idx, &mut len, &mut skip) };
+    let found = unsafe {
+        gst::ffi::gst_buffer_find_memory(buffer, offset, 1, &mut idx, &mut len, &mut skip)
+    };
     (found != glib::ffi::GFALSE).then_some((idx, len, skip))
 }
 
@@ -96,7 +107,9 @@ pub(super) unsafe extern "C" fn map(
     // SAFETY: GStreamer passes a live meta on a live buffer.
     let buffer = unsafe { (*meta).buffer };
     // SAFETY: as above.
-    let Some((idx, len, skip)) = (unsafe { plane_memory(meta, plane) }) else { return glib::ffi::GFALSE };
+    let Some((idx, len, skip)) = (unsafe { plane_memory(meta, plane) }) else {
+        return glib::ffi::GFALSE;
+    };
     // SAFETY: as above.
     let ours = unsafe { from_zc_pool(buffer) };
     let flags = if ours {
@@ -107,7 +120,9 @@ pub(super) unsafe extern "C" fn map(
         flags
     };
     // SAFETY: `info` is GStreamer's out-parameter; the range is the buffer's.
-    if unsafe { gst::ffi::gst_buffer_map_range(buffer, idx, len as i32, info, flags) } == glib::ffi::GFALSE {
+    if unsafe { gst::ffi::gst_buffer_map_range(buffer, idx, len as i32, info, flags) }
+        == glib::ffi::GFALSE
+    {
         if ours {
             // SAFETY: ends the bracket begun above on the same range.
             unsafe { bracket(buffer, idx, len, false) };

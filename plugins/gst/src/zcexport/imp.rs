@@ -7,11 +7,15 @@ use gst::subclass::prelude::*;
 use zc_dmabuf::{Backend, FormatInfo, FrameLayout, Modifier, PlaneLayout};
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator, is_zc_memory};
-use crate::{caps, lock};
 use crate::pool::ZcBufferPool;
+use crate::{caps, lock};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("zcexport", gst::DebugColorFlags::empty(), Some("zc dma-buf export"))
+    gst::DebugCategory::new(
+        "zcexport",
+        gst::DebugColorFlags::empty(),
+        Some("zc dma-buf export"),
+    )
 });
 
 const DMABUF_FEATURE: &str = "memory:DMABuf";
@@ -24,9 +28,15 @@ pub enum CopyMode {
     #[default]
     #[enum_value(name = "Allow: copy it into a pooled dma-buf", nick = "allow")]
     Allow,
-    #[enum_value(name = "Warn: copy it, and post a warning naming the upstream element (once)", nick = "warn")]
+    #[enum_value(
+        name = "Warn: copy it, and post a warning naming the upstream element (once)",
+        nick = "warn"
+    )]
     Warn,
-    #[enum_value(name = "Forbid: fail with an error naming the upstream element that ignored the pool", nick = "forbid")]
+    #[enum_value(
+        name = "Forbid: fail with an error naming the upstream element that ignored the pool",
+        nick = "forbid"
+    )]
     Forbid,
 }
 
@@ -61,13 +71,16 @@ pub struct ZcExport {
     counters: Counters,
 }
 
-
 /// The same caps once with the dma-buf feature (when wanted) and once in
 /// system memory, in that order of preference.
 fn with_memory_features(caps: &gst::Caps, dmabuf_first: bool) -> gst::Caps {
     let mut out = gst::Caps::new_empty();
     let out_mut = out.get_mut().expect("a new caps is writable"); // ok: just created, refcount 1
-    let features: &[Option<&str>] = if dmabuf_first { &[Some(DMABUF_FEATURE), None] } else { &[None] };
+    let features: &[Option<&str>] = if dmabuf_first {
+        &[Some(DMABUF_FEATURE), None]
+    } else {
+        &[None]
+    };
     for feature in features {
         for structure in caps.iter() {
             let features = match feature {
@@ -95,7 +108,10 @@ impl ZcExport {
     }
 
     fn outputs_dma_bufs(&self) -> bool {
-        self.allocator().backend().map(|b| b != Backend::Memfd).unwrap_or(false)
+        self.allocator()
+            .backend()
+            .map(|b| b != Backend::Memfd)
+            .unwrap_or(false)
     }
 
     fn upstream_name(&self) -> String {
@@ -106,12 +122,20 @@ impl ZcExport {
             .unwrap_or_else(|| "the upstream element".to_owned())
     }
 
-    fn sink_chain(&self, _pad: &gst::Pad, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+    fn sink_chain(
+        &self,
+        _pad: &gst::Pad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.counters.frames_in.fetch_add(1, Ordering::Relaxed);
         let (info, copy_pool) = {
             let state = lock(&self.state);
             let Some(state) = state.as_ref() else {
-                gst::element_imp_error!(self, gst::CoreError::Negotiation, ("received a buffer before caps"));
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("received a buffer before caps")
+                );
                 return Err(gst::FlowError::NotNegotiated);
             };
             (state.info.clone(), state.copy_pool.clone())
@@ -123,8 +147,15 @@ impl ZcExport {
                 .iter_memories()
                 .all(|m| m.is_memory_type::<gst_allocators::DmaBufMemory>() || is_zc_memory(m));
         if zero_copy {
-            self.counters.frames_zero_copy.fetch_add(1, Ordering::Relaxed);
-            gst::trace!(CAT, imp = self, "passing {:?} through untouched", buffer.pts());
+            self.counters
+                .frames_zero_copy
+                .fetch_add(1, Ordering::Relaxed);
+            gst::trace!(
+                CAT,
+                imp = self,
+                "passing {:?} through untouched",
+                buffer.pts()
+            );
             return self.srcpad.push(buffer);
         }
 
@@ -136,44 +167,66 @@ impl ZcExport {
                     self,
                     gst::StreamError::Failed,
                     ("a frame arrived in system memory and copy-mode=forbid"),
-                    ["{upstream} ignored the dma-buf pool zcexport proposed and produced system memory; \
-                      let it allocate from the pool, or set copy-mode=allow (or warn) to copy"]
+                    [
+                        "{upstream} ignored the dma-buf pool zcexport proposed and produced system memory; \
+                      let it allocate from the pool, or set copy-mode=allow (or warn) to copy"
+                    ]
                 );
                 return Err(gst::FlowError::Error);
             }
             CopyMode::Warn => {
                 let first = {
                     let mut state = lock(&self.state);
-                    state.as_mut().map(|s| !std::mem::replace(&mut s.warned_copy, true)).unwrap_or(false)
+                    state
+                        .as_mut()
+                        .map(|s| !std::mem::replace(&mut s.warned_copy, true))
+                        .unwrap_or(false)
                 };
                 if first {
                     gst::element_imp_warning!(
                         self,
                         gst::StreamError::Format,
                         ("copying frames from system memory into dma-bufs"),
-                        ["{upstream} ignored the dma-buf pool zcexport proposed; every frame costs a CPU copy"]
+                        [
+                            "{upstream} ignored the dma-buf pool zcexport proposed; every frame costs a CPU copy"
+                        ]
                     );
                 }
             }
             CopyMode::Allow => {}
         }
         let Some(pool) = copy_pool else {
-            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("no pool for copies: caps were not set up"));
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("no pool for copies: caps were not set up")
+            );
             return Err(gst::FlowError::NotNegotiated);
         };
         let out = self.copy_into_pool(&buffer, &info, &pool)?;
         self.counters.frames_copied.fetch_add(1, Ordering::Relaxed);
-        self.counters.bytes_copied.fetch_add(info.size() as u64, Ordering::Relaxed);
+        self.counters
+            .bytes_copied
+            .fetch_add(info.size() as u64, Ordering::Relaxed);
         self.srcpad.push(out)
     }
 
     /// Refuse a frame whose planes (by its VideoMeta, or the caps' default
     /// layout) reach past the end of its memory: nobody downstream may read
     /// past a buffer, least of all a GPU.
-    fn validate_layout(&self, buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Result<(), gst::FlowError> {
-        let Some(fourcc) = caps::fourcc_for(info.format()) else { return Ok(()) };
-        let Some(format) = FormatInfo::lookup(fourcc) else { return Ok(()) };
-        let (offsets, strides): (Vec<usize>, Vec<i32>) = match buffer.meta::<gst_video::VideoMeta>() {
+    fn validate_layout(
+        &self,
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::FlowError> {
+        let Some(fourcc) = caps::fourcc_for(info.format()) else {
+            return Ok(());
+        };
+        let Some(format) = FormatInfo::lookup(fourcc) else {
+            return Ok(());
+        };
+        let (offsets, strides): (Vec<usize>, Vec<i32>) = match buffer.meta::<gst_video::VideoMeta>()
+        {
             Some(meta) => (meta.offset().to_vec(), meta.stride().to_vec()),
             None => (info.offset().to_vec(), info.stride().to_vec()),
         };
@@ -184,13 +237,23 @@ impl ZcExport {
                 stride: strides.get(i).copied().unwrap_or(0).max(0) as u32,
             })
             .collect();
-        match FrameLayout::new(fourcc, Modifier::LINEAR, info.width(), info.height(), &planes, &[buffer.size() as u64]) {
+        match FrameLayout::new(
+            fourcc,
+            Modifier::LINEAR,
+            info.width(),
+            info.height(),
+            &planes,
+            &[buffer.size() as u64],
+        ) {
             Ok(_) => Ok(()),
             Err(err) => {
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Format,
-                    ("a {}-byte buffer does not hold the frame its layout describes", buffer.size()),
+                    (
+                        "a {}-byte buffer does not hold the frame its layout describes",
+                        buffer.size()
+                    ),
                     ["{err}; the frame came from {}", self.upstream_name()]
                 );
                 Err(gst::FlowError::Error)
@@ -205,18 +268,32 @@ impl ZcExport {
         pool: &ZcBufferPool,
     ) -> Result<gst::Buffer, gst::FlowError> {
         let mut out = pool.acquire_buffer(None).inspect_err(|err| {
-            gst::element_imp_error!(self, gst::ResourceError::NoSpaceLeft, ("no dma-buf for a copy: {err:?}"));
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::NoSpaceLeft,
+                ("no dma-buf for a copy: {err:?}")
+            );
         })?;
         {
             let out_mut = out.get_mut().ok_or(gst::FlowError::Error)?;
-            let src = gst_video::VideoFrameRef::from_buffer_ref_readable(input.as_ref(), info).map_err(|_| {
-                gst::element_imp_error!(self, gst::StreamError::Format, ("cannot map an input frame for reading"));
-                gst::FlowError::Error
-            })?;
-            let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(out_mut, info).map_err(|_| {
-                gst::element_imp_error!(self, gst::ResourceError::Write, ("cannot map a pooled dma-buf for writing"));
-                gst::FlowError::Error
-            })?;
+            let src = gst_video::VideoFrameRef::from_buffer_ref_readable(input.as_ref(), info)
+                .map_err(|_| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ("cannot map an input frame for reading")
+                    );
+                    gst::FlowError::Error
+                })?;
+            let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(out_mut, info)
+                .map_err(|_| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Write,
+                        ("cannot map a pooled dma-buf for writing")
+                    );
+                    gst::FlowError::Error
+                })?;
             src.copy(&mut dst).map_err(|err| {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ("copying a frame: {err}"));
                 gst::FlowError::Error
@@ -233,7 +310,8 @@ impl ZcExport {
     }
 
     fn set_caps(&self, caps: &gst::CapsRef) -> Result<gst::Caps, String> {
-        let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| format!("{caps} are not raw video caps"))?;
+        let info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|_| format!("{caps} are not raw video caps"))?;
         if caps::fourcc_for(info.format()).is_none() {
             return Err(format!(
                 "format {} is not supported; zcexport takes {}",
@@ -242,8 +320,20 @@ impl ZcExport {
             ));
         }
         if let Some(fourcc) = caps::fourcc_for(info.format()) {
-            FrameLayout::compute(fourcc, info.width(), info.height(), zc_dmabuf::StrideAlign::DEFAULT)
-                .map_err(|err| format!("zc cannot lay out {}x{} {}: {err}", info.width(), info.height(), info.format().to_str()))?;
+            FrameLayout::compute(
+                fourcc,
+                info.width(),
+                info.height(),
+                zc_dmabuf::StrideAlign::DEFAULT,
+            )
+            .map_err(|err| {
+                format!(
+                    "zc cannot lay out {}x{} {}: {err}",
+                    info.width(),
+                    info.height(),
+                    info.format().to_str()
+                )
+            })?;
         }
         let allocator = self.allocator();
         let backend = allocator.backend().map_err(|err| err.to_string())?;
@@ -255,7 +345,11 @@ impl ZcExport {
         let peer = self.srcpad.peer_query_caps(Some(&candidates));
         let out_caps = candidates
             .iter_with_features()
-            .map(|(s, f)| gst::Caps::builder_full_with_features(f.to_owned()).structure(s.to_owned()).build())
+            .map(|(s, f)| {
+                gst::Caps::builder_full_with_features(f.to_owned())
+                    .structure(s.to_owned())
+                    .build()
+            })
             .find(|candidate| candidate.can_intersect(&peer))
             .ok_or_else(|| format!("downstream accepts neither {candidates}"))?;
 
@@ -263,8 +357,12 @@ impl ZcExport {
         let mut config = copy_pool.config();
         config.set_params(Some(&plain), info.size() as u32, 2, 0);
         config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
-        copy_pool.set_config(config).map_err(|_| format!("the copy pool refused {plain} (see the zcpool debug category)"))?;
-        copy_pool.set_active(true).map_err(|err| format!("activating the copy pool: {err}"))?;
+        copy_pool.set_config(config).map_err(|_| {
+            format!("the copy pool refused {plain} (see the zcpool debug category)")
+        })?;
+        copy_pool
+            .set_active(true)
+            .map_err(|err| format!("activating the copy pool: {err}"))?;
 
         if let Some(old) = lock(&self.state).take()
             && let Some(pool) = old.copy_pool
@@ -272,8 +370,16 @@ impl ZcExport {
             // Frames from it still downstream keep their memory; the pool frees the rest.
             let _ = pool.set_active(false);
         }
-        gst::info!(CAT, imp = self, "input {caps}, output {out_caps}, backend {backend}");
-        *lock(&self.state) = Some(State { info, copy_pool: Some(copy_pool), warned_copy: false });
+        gst::info!(
+            CAT,
+            imp = self,
+            "input {caps}, output {out_caps}, backend {backend}"
+        );
+        *lock(&self.state) = Some(State {
+            info,
+            copy_pool: Some(copy_pool),
+            warned_copy: false,
+        });
         Ok(out_caps)
     }
 
@@ -281,12 +387,17 @@ impl ZcExport {
         let c = &self.counters;
         let s = gst::Structure::builder("zc-export-stats")
             .field("frames-in", c.frames_in.load(Ordering::Relaxed))
-            .field("frames-zero-copy", c.frames_zero_copy.load(Ordering::Relaxed))
+            .field(
+                "frames-zero-copy",
+                c.frames_zero_copy.load(Ordering::Relaxed),
+            )
             .field("frames-copied", c.frames_copied.load(Ordering::Relaxed))
             .field("bytes-copied", c.bytes_copied.load(Ordering::Relaxed))
             .build();
         gst::info!(CAT, imp = self, "{s}");
-        let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        let _ = self
+            .obj()
+            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
     }
 
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
@@ -294,7 +405,11 @@ impl ZcExport {
             gst::EventView::Caps(caps_event) => match self.set_caps(caps_event.caps()) {
                 Ok(out_caps) => self.srcpad.push_event(gst::event::Caps::new(&out_caps)),
                 Err(reason) => {
-                    gst::element_imp_error!(self, gst::CoreError::Negotiation, ("cannot negotiate: {reason}"));
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Negotiation,
+                        ("cannot negotiate: {reason}")
+                    );
                     false
                 }
             },
@@ -310,13 +425,19 @@ impl ZcExport {
         let (Some(caps), _need_pool) = query.get_owned() else {
             return false;
         };
-        let Ok(info) = gst_video::VideoInfo::from_caps(&caps) else { return false };
+        let Ok(info) = gst_video::VideoInfo::from_caps(&caps) else {
+            return false;
+        };
         if caps::fourcc_for(info.format()).is_none() {
             return false;
         }
         let allocator = self.allocator();
         if let Err(err) = allocator.backend() {
-            gst::element_imp_error!(self, gst::ResourceError::OpenReadWrite, ("no dma-buf backend: {err}"));
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::OpenReadWrite,
+                ("no dma-buf backend: {err}")
+            );
             return false;
         }
         let pool = ZcBufferPool::new(&allocator);
@@ -326,7 +447,11 @@ impl ZcExport {
         if pool.set_config(config).is_err() {
             return false;
         }
-        let size = pool.config().params().map(|(_, size, _, _)| size).unwrap_or(info.size() as u32);
+        let size = pool
+            .config()
+            .params()
+            .map(|(_, size, _, _)| size)
+            .unwrap_or(info.size() as u32);
         // max 0: libav drops a pool that caps its buffers below 32.
         query.add_allocation_pool(Some(&pool), size, 2, 0);
         query.add_allocation_param(Some(&allocator), gst::AllocationParams::default());
@@ -351,14 +476,25 @@ impl ZcExport {
                 if downstream.is_any() {
                     result = caps::raw_caps(None);
                 }
-                let result = merged(with_memory_features(&result, false), with_memory_features(&result, true));
+                let result = merged(
+                    with_memory_features(&result, false),
+                    with_memory_features(&result, true),
+                );
                 // Last and least preferred: any raw video, so a producer that
                 // can only make an unsupported format still links, and the caps
                 // event then says which formats would work.
                 let any_raw = gst::Caps::builder("video/x-raw").build();
-                let result = merged(result, merged(with_memory_features(&any_raw, false), with_memory_features(&any_raw, true)));
+                let result = merged(
+                    result,
+                    merged(
+                        with_memory_features(&any_raw, false),
+                        with_memory_features(&any_raw, true),
+                    ),
+                );
                 let result = match q.filter() {
-                    Some(filter) => filter.intersect_with_mode(&result, gst::CapsIntersectMode::First),
+                    Some(filter) => {
+                        filter.intersect_with_mode(&result, gst::CapsIntersectMode::First)
+                    }
                     None => result,
                 };
                 q.set_result(&result);
@@ -379,15 +515,24 @@ impl ZcExport {
         match query.view_mut() {
             gst::QueryViewMut::Caps(q) => {
                 let upstream = self.sinkpad.peer_query_caps(None);
-                let base = if upstream.is_any() { caps::raw_caps(None) } else { upstream };
+                let base = if upstream.is_any() {
+                    caps::raw_caps(None)
+                } else {
+                    upstream
+                };
                 let mut plain = base.clone();
                 plain.make_mut().set_features_simple(None);
                 let dmabuf = self.outputs_dma_bufs();
                 let result = with_memory_features(&plain.intersect(&caps::raw_caps(None)), dmabuf);
                 // As on the sink side: anything else only to refuse it with reasons.
-                let result = merged(result, with_memory_features(&gst::Caps::builder("video/x-raw").build(), dmabuf));
+                let result = merged(
+                    result,
+                    with_memory_features(&gst::Caps::builder("video/x-raw").build(), dmabuf),
+                );
                 let result = match q.filter() {
-                    Some(filter) => filter.intersect_with_mode(&result, gst::CapsIntersectMode::First),
+                    Some(filter) => {
+                        filter.intersect_with_mode(&result, gst::CapsIntersectMode::First)
+                    }
                     None => result,
                 };
                 q.set_result(&result);
@@ -405,22 +550,42 @@ impl ObjectSubclass for ZcExport {
     type ParentType = gst::Element;
 
     fn with_class(klass: &Self::Class) -> Self {
-        let sink_template = klass.pad_template("sink").expect("sink template is registered below"); // ok: class_init
+        let sink_template = klass
+            .pad_template("sink")
+            .expect("sink template is registered below"); // ok: class_init
         let sinkpad = gst::Pad::builder_from_template(&sink_template)
             .chain_function(|pad, parent, buffer| {
-                ZcExport::catch_panic_pad_function(parent, || Err(gst::FlowError::Error), |imp| imp.sink_chain(pad, buffer))
+                ZcExport::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |imp| imp.sink_chain(pad, buffer),
+                )
             })
             .event_function(|pad, parent, event| {
-                ZcExport::catch_panic_pad_function(parent, || false, |imp| imp.sink_event(pad, event))
+                ZcExport::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.sink_event(pad, event),
+                )
             })
             .query_function(|pad, parent, query| {
-                ZcExport::catch_panic_pad_function(parent, || false, |imp| imp.sink_query(pad, query))
+                ZcExport::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.sink_query(pad, query),
+                )
             })
             .build();
-        let src_template = klass.pad_template("src").expect("src template is registered below"); // ok: class_init
+        let src_template = klass
+            .pad_template("src")
+            .expect("src template is registered below"); // ok: class_init
         let srcpad = gst::Pad::builder_from_template(&src_template)
             .query_function(|pad, parent, query| {
-                ZcExport::catch_panic_pad_function(parent, || false, |imp| imp.src_query(pad, query))
+                ZcExport::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.src_query(pad, query),
+                )
             })
             .build();
         Self {
@@ -438,14 +603,20 @@ impl ObjectImpl for ZcExport {
     fn constructed(&self) {
         self.parent_constructed();
         let obj = self.obj();
-        obj.add_pad(&self.sinkpad).expect("a fresh element takes its pads"); // ok: construction
-        obj.add_pad(&self.srcpad).expect("a fresh element takes its pads"); // ok: construction
+        obj.add_pad(&self.sinkpad)
+            .expect("a fresh element takes its pads"); // ok: construction
+        obj.add_pad(&self.srcpad)
+            .expect("a fresh element takes its pads"); // ok: construction
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let counter = |name: &'static str, nick: &'static str, blurb: &'static str| {
-                glib::ParamSpecUInt64::builder(name).nick(nick).blurb(blurb).read_only().build()
+                glib::ParamSpecUInt64::builder(name)
+                    .nick(nick)
+                    .blurb(blurb)
+                    .read_only()
+                    .build()
             };
             vec![
                 glib::ParamSpecEnum::builder::<CopyMode>("copy-mode")
@@ -513,25 +684,49 @@ impl ElementImpl for ZcExport {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let any_raw = gst::Caps::builder("video/x-raw").build();
-            let sink_caps = merged(with_memory_features(&any_raw, false), with_memory_features(&any_raw, true));
+            let sink_caps = merged(
+                with_memory_features(&any_raw, false),
+                with_memory_features(&any_raw, true),
+            );
             // The formats zc lays out, then any raw video: accepted at link
             // time only so that negotiation can fail with a message that
             // lists the supported formats.
-            let src_caps = merged(with_memory_features(&caps::raw_caps(None), true), sink_caps.clone());
+            let src_caps = merged(
+                with_memory_features(&caps::raw_caps(None), true),
+                sink_caps.clone(),
+            );
             vec![
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &sink_caps)
-                    .expect("valid sink template"), // ok: static caps
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &src_caps)
-                    .expect("valid src template"), // ok: static caps
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &sink_caps,
+                )
+                .expect("valid sink template"), // ok: static caps
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &src_caps,
+                )
+                .expect("valid src template"), // ok: static caps
             ]
         });
         TEMPLATES.as_ref()
     }
 
-    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         if transition == gst::StateChange::ReadyToPaused {
             let c = &self.counters;
-            for counter in [&c.frames_in, &c.frames_zero_copy, &c.frames_copied, &c.bytes_copied] {
+            for counter in [
+                &c.frames_in,
+                &c.frames_zero_copy,
+                &c.frames_copied,
+                &c.bytes_copied,
+            ] {
                 counter.store(0, Ordering::Relaxed);
             }
         }

@@ -23,5 +23,10 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(Some(plugin), "zcexport", gst::Rank::NONE, ZcExport::static_type())
+    gst::Element::register(
+        Some(plugin),
+        "zcexport",
+        gst::Rank::NONE,
+        ZcExport::static_type(),
+    )
 }
