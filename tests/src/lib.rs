@@ -7,6 +7,7 @@
 
 pub mod v4l2;
 pub mod vgem;
+pub mod weston;
 
 use std::path::Path;
 use std::process::Command;
