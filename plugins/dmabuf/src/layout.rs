@@ -28,7 +28,7 @@ pub const MAX_PLANES: usize = 4;
 ///
 /// Kept as the raw kernel value so it can be passed to ioctls, EGL and Vulkan
 /// unchanged; [`FormatInfo::lookup`] says whether zc knows how to lay it out.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Fourcc(pub u32);
 
 impl Fourcc {
@@ -125,7 +125,7 @@ impl FromStr for Fourcc {
 
 /// A DRM format modifier: says how pixels are arranged in memory beyond the
 /// fourcc (linear, tiled, compressed).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Modifier(pub u64);
 
 impl Modifier {

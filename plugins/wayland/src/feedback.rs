@@ -1,0 +1,253 @@
+//! What a compositor can import: linux-dmabuf v3 `format`/`modifier` events,
+//! or v4+ feedback (main device, tranches over a shared format table).
+
+use std::collections::BTreeSet;
+use std::os::fd::{AsFd, OwnedFd};
+
+use zc_dmabuf::{Fourcc, Modifier};
+
+use crate::error::WaylandError;
+
+/// One entry of the v4 format table: 16 bytes, `u32` format, 4 bytes of
+/// padding, `u64` modifier, native endian.
+const TABLE_ENTRY_BYTES: usize = 16;
+
+/// A (fourcc, modifier) pair the compositor accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FormatModifier {
+    pub fourcc: Fourcc,
+    pub modifier: Modifier,
+}
+
+/// One tranche of v4 feedback: formats usable on `target_device`, in the
+/// compositor's order of preference.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tranche {
+    pub target_device: Option<libc::dev_t>,
+    pub formats: Vec<FormatModifier>,
+    /// The compositor could scan these out directly (ZWP flag `scanout`).
+    pub scanout: bool,
+}
+
+/// A complete feedback: the device to allocate on and the tranches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Feedback {
+    pub main_device: Option<libc::dev_t>,
+    pub tranches: Vec<Tranche>,
+}
+
+impl Feedback {
+    /// Every pair any tranche accepts.
+    pub fn formats(&self) -> BTreeSet<FormatModifier> {
+        self.tranches
+            .iter()
+            .flat_map(|t| t.formats.iter().copied())
+            .collect()
+    }
+}
+
+/// The v4 format table, read once from the fd the compositor sends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FormatTable {
+    entries: Vec<FormatModifier>,
+}
+
+impl FormatTable {
+    /// Read `size` bytes of table from `fd` (a read-only memfd the
+    /// compositor shares; `pread` avoids holding a mapping).
+    pub fn read(fd: OwnedFd, size: u32) -> Result<FormatTable, WaylandError> {
+        let size = size as usize;
+        if !size.is_multiple_of(TABLE_ENTRY_BYTES) {
+            return Err(WaylandError::BadFormatTable(format!(
+                "{size} bytes is not a whole number of {TABLE_ENTRY_BYTES}-byte entries"
+            )));
+        }
+        let mut bytes = vec![0u8; size];
+        let mut done = 0;
+        while done < size {
+            match zc_dmabuf_pread(fd.as_fd(), &mut bytes[done..], done as i64) {
+                Ok(0) => {
+                    return Err(WaylandError::BadFormatTable(format!(
+                        "the table fd ended after {done} of {size} bytes"
+                    )));
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(WaylandError::BadFormatTable(format!("reading it: {e}"))),
+            }
+        }
+        Ok(FormatTable::parse(&bytes))
+    }
+
+    /// Parse table bytes (whole entries; a trailing partial entry is ignored).
+    pub fn parse(bytes: &[u8]) -> FormatTable {
+        let entries = bytes
+            .chunks_exact(TABLE_ENTRY_BYTES)
+            .map(|entry| {
+                let mut format = [0u8; 4];
+                format.copy_from_slice(&entry[0..4]);
+                let mut modifier = [0u8; 8];
+                modifier.copy_from_slice(&entry[8..16]);
+                FormatModifier {
+                    fourcc: Fourcc(u32::from_ne_bytes(format)),
+                    modifier: Modifier(u64::from_ne_bytes(modifier)),
+                }
+            })
+            .collect();
+        FormatTable { entries }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Resolve the `u16` indices of a `tranche_formats` event. Indices past
+    /// the table's end are a compositor bug; they are reported, not used.
+    pub fn resolve(&self, indices: &[u8]) -> Result<Vec<FormatModifier>, WaylandError> {
+        indices
+            .chunks_exact(2)
+            .map(|index| {
+                let index = u16::from_ne_bytes([index[0], index[1]]) as usize;
+                self.entries.get(index).copied().ok_or_else(|| {
+                    WaylandError::BadFormatTable(format!(
+                        "tranche index {index} is past the table's {} entries",
+                        self.entries.len()
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// A `dev_t` from the `wl_array` of `main_device`/`tranche_target_device`.
+pub fn dev_from_array(bytes: &[u8]) -> Option<libc::dev_t> {
+    let bytes: [u8; std::mem::size_of::<libc::dev_t>()] = bytes.try_into().ok()?;
+    Some(libc::dev_t::from_ne_bytes(bytes))
+}
+
+/// The DRM node under `/dev/dri` for `dev` (a render node when the main
+/// device is a primary node and a render node exists for it), for GBM.
+pub fn drm_node_for(dev: libc::dev_t) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let entries = std::fs::read_dir("/dev/dri").ok()?;
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == dev)
+        })
+}
+
+fn zc_dmabuf_pread(
+    fd: std::os::fd::BorrowedFd<'_>,
+    buf: &mut [u8],
+    offset: i64,
+) -> std::io::Result<usize> {
+    // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the
+    // duration of the call, and `fd` is a live descriptor we borrow.
+    let n = unsafe {
+        libc::pread(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            offset,
+        )
+    };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn entry(fourcc: Fourcc, modifier: Modifier) -> Vec<u8> {
+        let mut bytes = fourcc.0.to_ne_bytes().to_vec();
+        bytes.extend([0u8; 4]);
+        bytes.extend(modifier.0.to_ne_bytes());
+        bytes
+    }
+
+    #[test]
+    fn table_entries_and_tranche_indices_resolve() {
+        let mut bytes = entry(Fourcc::NV12, Modifier::LINEAR);
+        bytes.extend(entry(Fourcc::XRGB8888, Modifier::INVALID));
+        let table = FormatTable::parse(&bytes);
+        assert_eq!(table.len(), 2);
+        let indices: Vec<u8> = [1u16, 0].iter().flat_map(|i| i.to_ne_bytes()).collect();
+        assert_eq!(
+            table.resolve(&indices).expect("valid indices"),
+            vec![
+                FormatModifier {
+                    fourcc: Fourcc::XRGB8888,
+                    modifier: Modifier::INVALID
+                },
+                FormatModifier {
+                    fourcc: Fourcc::NV12,
+                    modifier: Modifier::LINEAR
+                },
+            ]
+        );
+        let past_end = 2u16.to_ne_bytes();
+        let error = table.resolve(&past_end).expect_err("index 2 of 2 entries");
+        assert!(error.to_string().contains("past the table"), "{error}");
+    }
+
+    #[test]
+    fn table_is_read_from_an_fd() {
+        let mut bytes = entry(Fourcc::YUYV, Modifier::LINEAR);
+        bytes.extend(entry(Fourcc::P010, Modifier::LINEAR));
+        let mut file = tempfile();
+        file.write_all(&bytes).expect("write table");
+        let table = FormatTable::read(OwnedFd::from(file), bytes.len() as u32).expect("table");
+        assert_eq!(table, FormatTable::parse(&bytes));
+    }
+
+    #[test]
+    fn truncated_table_is_an_error() {
+        let bytes = entry(Fourcc::YUYV, Modifier::LINEAR);
+        let mut file = tempfile();
+        file.write_all(&bytes).expect("write table");
+        let error =
+            FormatTable::read(OwnedFd::from(file), 32).expect_err("32 bytes claimed, 16 there");
+        assert!(
+            error.to_string().contains("ended after 16 of 32"),
+            "{error}"
+        );
+        let error =
+            FormatTable::read(OwnedFd::from(tempfile()), 20).expect_err("not whole entries");
+        assert!(error.to_string().contains("whole number"), "{error}");
+    }
+
+    #[test]
+    fn dev_t_from_array_checks_its_length() {
+        let dev: libc::dev_t = libc::makedev(226, 128);
+        assert_eq!(dev_from_array(&dev.to_ne_bytes()), Some(dev));
+        assert_eq!(dev_from_array(&[1, 2, 3]), None);
+    }
+
+    fn tempfile() -> std::fs::File {
+        let path = std::env::temp_dir().join(format!(
+            "zc-format-table-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .expect("temp file");
+        let _ = std::fs::remove_file(&path);
+        file
+    }
+}

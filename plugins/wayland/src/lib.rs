@@ -1,0 +1,18 @@
+//! zc's Wayland layer: dma-buf frames on a `wl_surface` without copying.
+//!
+//! [`Presenter`] connects to a compositor, learns what it imports
+//! (linux-dmabuf v3 events or v4/v5 feedback, wl_shm formats), makes one
+//! `wl_buffer` per frame storage, commits at the compositor's pace (frame
+//! callbacks) and keeps each frame's storage alive until the compositor
+//! releases it. No GStreamer here: the sink element and the player build on it.
+
+mod error;
+pub mod feedback;
+mod presenter;
+
+pub use error::WaylandError;
+pub use feedback::{Feedback, FormatModifier, FormatTable, Tranche, drm_node_for};
+pub use presenter::{
+    BufferKind, Capabilities, DisplayTarget, FrameBuffer, PresentStats, Presenter, WindowTarget,
+    fit,
+};
