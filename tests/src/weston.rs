@@ -59,6 +59,20 @@ impl Weston {
     /// Start a kiosk-shell Weston with one `width`x`height` output and wait
     /// for its socket. Panics with Weston's log if it does not come up.
     pub fn start(renderer: Renderer, width: u32, height: u32) -> Weston {
+        // With vgem loaded, Weston's GL renderer crashes drawing dma-bufs
+        // (ENVIRONMENT.md): pixel tests run without it.
+        unload_vgem();
+        Weston::spawn(renderer, width, height)
+    }
+
+    /// A GL Weston on vgem: linux-dmabuf v5 with a main device and tranches.
+    /// For feedback and negotiation tests only; never draw dma-bufs on it.
+    pub fn start_with_vgem(width: u32, height: u32) -> Weston {
+        crate::load_vgem();
+        Weston::spawn(Renderer::Gl, width, height)
+    }
+
+    fn spawn(renderer: Renderer, width: u32, height: u32) -> Weston {
         let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
         let runtime_dir =
             std::env::temp_dir().join(format!("zc-weston-{}-{instance}", std::process::id()));
@@ -190,6 +204,19 @@ impl Drop for Weston {
                 self.runtime_dir.display()
             );
         }
+    }
+}
+
+fn unload_vgem() {
+    if Path::new("/sys/module/vgem").exists() {
+        let status = Command::new("modprobe")
+            .args(["-r", "vgem"])
+            .status()
+            .expect("running modprobe -r");
+        assert!(
+            status.success(),
+            "cannot unload vgem (still in use?); Weston's GL renderer crashes on it"
+        );
     }
 }
 

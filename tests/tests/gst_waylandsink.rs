@@ -11,84 +11,12 @@ use std::time::{Duration, Instant};
 
 use common::init;
 use gst::prelude::*;
-use gst_video::prelude::*;
 use zc_vm_tests::require_vm;
+use zc_vm_tests::smpte::check_pattern;
 use zc_vm_tests::weston::{Renderer, Screenshot, Weston};
 
 const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;
-
-/// The SMPTE pattern as the CPU converts it: `videotestsrc` in `format`,
-/// then `videoconvert` to RGB. The compositor's conversion is compared to it.
-fn reference_rgb(format: &str) -> Vec<u8> {
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format={format},width={WIDTH},height={HEIGHT} \
-         ! videoconvert ! video/x-raw,format=RGB,width={WIDTH},height={HEIGHT} ! appsink name=out"
-    ))
-    .expect("reference pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline
-        .by_name("out")
-        .expect("appsink")
-        .downcast::<gst_app::AppSink>()
-        .expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let sample = sink.pull_sample().expect("reference frame");
-    let buffer = sample.buffer().expect("buffer");
-    let info = gst_video::VideoInfo::from_caps(sample.caps().expect("caps")).expect("video info");
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).expect("map");
-    let stride = frame.plane_stride()[0] as usize;
-    let data = frame.plane_data(0).expect("plane");
-    let rgb = (0..HEIGHT as usize)
-        .flat_map(|y| data[y * stride..y * stride + WIDTH as usize * 3].to_vec())
-        .collect();
-    drop(frame);
-    pipeline.set_state(gst::State::Null).expect("null");
-    rgb
-}
-
-/// Points inside flat areas of the SMPTE pattern: the centre of each of the
-/// seven bars, and of each strip below them, away from chroma-subsampled edges.
-fn sample_points() -> Vec<(u32, u32)> {
-    let bar = WIDTH / 7;
-    (0..7)
-        .flat_map(|i| {
-            [
-                (i * bar + bar / 2, HEIGHT / 3),
-                (i * bar + bar / 2, HEIGHT * 71 / 100),
-            ]
-        })
-        .collect()
-}
-
-/// Compare the screenshot with the reference at the sample points.
-fn check_picture(shot: &Screenshot, reference: &[u8], tolerance: u8) {
-    assert_eq!(
-        (shot.width, shot.height),
-        (WIDTH, HEIGHT),
-        "screenshot size"
-    );
-    let mut wrong = Vec::new();
-    for (x, y) in sample_points() {
-        let i = (y * WIDTH + x) as usize * 3;
-        let expected = [reference[i], reference[i + 1], reference[i + 2]];
-        let seen = shot.pixel(x, y);
-        if seen
-            .iter()
-            .zip(expected)
-            .any(|(s, e)| s.abs_diff(e) > tolerance)
-        {
-            wrong.push(format!("({x},{y}): saw {seen:?}, expected {expected:?}"));
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "screenshot {} differs (tolerance {tolerance}):\n{}",
-        shot.path.display(),
-        wrong.join("\n")
-    );
-}
 
 /// Play the pattern in `format` into waylandsink until `frames` have reached
 /// it, then take a screenshot while it is still showing. Returns the shot and
@@ -174,7 +102,7 @@ fn bgrx_dma_bufs_show_the_pattern_exactly() {
         dma_bufs, seen,
         "every frame reaches waylandsink as a dma-buf"
     );
-    check_picture(&shot, &reference_rgb("BGRx"), 1);
+    check_pattern(&shot, "BGRx", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 1);
 }
 
 /// NV12 is converted to RGB by Weston's GL shader, the reference by
@@ -193,5 +121,5 @@ fn nv12_dma_bufs_show_the_pattern() {
         dma_bufs, seen,
         "every frame reaches waylandsink as a dma-buf"
     );
-    check_picture(&shot, &reference_rgb("NV12"), 8);
+    check_pattern(&shot, "NV12", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 8);
 }

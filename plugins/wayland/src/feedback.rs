@@ -129,17 +129,34 @@ pub fn dev_from_array(bytes: &[u8]) -> Option<libc::dev_t> {
     Some(libc::dev_t::from_ne_bytes(bytes))
 }
 
-/// The DRM node under `/dev/dri` for `dev` (a render node when the main
-/// device is a primary node and a render node exists for it), for GBM.
-pub fn drm_node_for(dev: libc::dev_t) -> Option<std::path::PathBuf> {
+/// The DRM nodes of the device `dev` names, that node first, then the
+/// device's other nodes (a compositor names its render node; GBM may need
+/// the primary node, e.g. on vgem, whose render node has no dumb buffers).
+pub fn drm_nodes_for(dev: libc::dev_t) -> Vec<std::path::PathBuf> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let entries = std::fs::read_dir("/dev/dri").ok()?;
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| {
-            std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == dev)
-        })
+    let is_dev = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == dev)
+    };
+    let Ok(entries) = std::fs::read_dir("/dev/dri") else {
+        return Vec::new();
+    };
+    let nodes: Vec<std::path::PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    let Some(own) = nodes.iter().find(|p| is_dev(p)).cloned() else {
+        return Vec::new();
+    };
+    // Siblings share the device directory in sysfs.
+    let device_dir = |node: &std::path::Path| {
+        let name = node.file_name()?.to_str()?.to_owned();
+        std::fs::canonicalize(format!("/sys/class/drm/{name}/device")).ok()
+    };
+    let own_device = device_dir(&own);
+    let mut result = vec![own.clone()];
+    result.extend(
+        nodes
+            .into_iter()
+            .filter(|p| *p != own && own_device.is_some() && device_dir(p) == own_device),
+    );
+    result
 }
 
 fn zc_dmabuf_pread(

@@ -11,7 +11,7 @@ pub mod feedback;
 mod presenter;
 
 pub use error::WaylandError;
-pub use feedback::{Feedback, FormatModifier, FormatTable, Tranche, drm_node_for};
+pub use feedback::{Feedback, FormatModifier, FormatTable, Tranche, drm_nodes_for};
 pub use presenter::{
     BufferKind, Capabilities, DisplayTarget, FrameBuffer, PresentStats, Presenter, WindowTarget,
     fit,

@@ -104,9 +104,10 @@ pub struct PresentStats {
     pub frames_discarded: u64,
     /// Sum of commit-to-presentation times, for the mean latency.
     pub latency_ns_total: u64,
-    /// Frames presented while a previous presentation of the same buffer had
-    /// not been released: a buffer the compositor still held came back.
-    /// Zc's pool never allows it; the counter proves it.
+    /// Frames that arrived in a buffer the compositor had not released yet:
+    /// its producer wrote into storage the compositor may still read. The
+    /// sink holds every frame until release, so this stays 0; the counter
+    /// proves it.
     pub buffers_reused_while_held: u64,
 }
 
@@ -175,12 +176,19 @@ impl Drop for FrameBuffer {
 /// handed in with the frame (e.g. a GstBuffer ref), kept until `release`.
 #[derive(Default)]
 struct Slot {
-    hold: Mutex<Option<Box<dyn Any + Send>>>,
+    /// The frame id and hold of the frame last committed in this buffer.
+    hold: Mutex<Option<(u64, Box<dyn Any + Send>)>>,
 }
 
 impl Slot {
     fn is_busy(&self) -> bool {
         lock(&self.hold).is_some()
+    }
+
+    fn holds_other_frame(&self, frame_id: u64) -> bool {
+        lock(&self.hold)
+            .as_ref()
+            .is_some_and(|(held, _)| *held != frame_id)
     }
 
     /// Drop what the frame held, outside the lock: dropping a GstBuffer can
@@ -246,7 +254,7 @@ struct Inner {
     window: Option<Window>,
     video_size: (i32, i32),
     frame_pending: bool,
-    next: Option<(Arc<FrameBuffer>, Box<dyn Any + Send>)>,
+    next: Option<(Arc<FrameBuffer>, u64, Box<dyn Any + Send>)>,
     busy: Vec<Weak<Slot>>,
     stats: PresentStats,
     presentation_clock: libc::clockid_t,
@@ -805,9 +813,15 @@ impl Presenter {
     /// compositor releases the buffer, so its storage is not reused while
     /// the compositor may still read it. When the compositor has not asked
     /// for a new frame yet, the frame waits; a newer one replaces it.
+    ///
+    /// `frame_id` tells a new frame from the same frame shown again (a
+    /// re-rendered preroll frame): a new frame arriving in a buffer the
+    /// compositor still holds is counted in
+    /// [`PresentStats::buffers_reused_while_held`].
     pub fn present(
         &self,
         buffer: &Arc<FrameBuffer>,
+        frame_id: u64,
         hold: Box<dyn Any + Send>,
     ) -> Result<(), WaylandError> {
         let replaced;
@@ -820,8 +834,14 @@ impl Presenter {
                 return Err(WaylandError::WindowClosed);
             }
             inner.stats.frames_submitted += 1;
+            if buffer.slot.holds_other_frame(frame_id) {
+                // The producer had this storage back and wrote a new frame
+                // into it while the compositor could still read the old one.
+                inner.stats.buffers_reused_while_held += 1;
+                log::error!("a frame arrived in a buffer the compositor still holds");
+            }
             if inner.frame_pending {
-                replaced = inner.next.replace((buffer.clone(), hold));
+                replaced = inner.next.replace((buffer.clone(), frame_id, hold));
                 if replaced.is_some() {
                     inner.stats.frames_replaced += 1;
                 }
@@ -832,6 +852,7 @@ impl Presenter {
                     &self.globals,
                     &self.queue_handle,
                     buffer.clone(),
+                    frame_id,
                     hold,
                 );
             }
@@ -1123,6 +1144,7 @@ fn commit_frame(
     globals: &Globals,
     qh: &QueueHandle<State>,
     buffer: Arc<FrameBuffer>,
+    frame_id: u64,
     hold: Box<dyn Any + Send>,
 ) {
     let Some(window) = inner.window.as_ref() else {
@@ -1131,12 +1153,9 @@ fn commit_frame(
     let video = window.video.clone();
     {
         let mut slot_hold = lock(&buffer.slot.hold);
-        if slot_hold.is_some() {
-            inner.stats.buffers_reused_while_held += 1;
-        }
         // The previous hold of the same buffer (same storage) is replaced;
         // the compositor releases a buffer once however often it is attached.
-        *slot_hold = Some(hold);
+        *slot_hold = Some((frame_id, hold));
     }
     inner.busy.retain(|slot| slot.strong_count() > 0);
     if !inner
@@ -1312,8 +1331,8 @@ impl Dispatch<WlCallback, ()> for State {
         if let wl_callback::Event::Done { .. } = event {
             let mut inner = lock(&state.shared.inner);
             inner.frame_pending = false;
-            if let Some((buffer, hold)) = inner.next.take() {
-                commit_frame(&mut inner, &state.globals, qh, buffer, hold);
+            if let Some((buffer, frame_id, hold)) = inner.next.take() {
+                commit_frame(&mut inner, &state.globals, qh, buffer, frame_id, hold);
             }
             drop(inner);
             state.shared.changed.notify_all();

@@ -257,6 +257,14 @@ fn describe_frame(
     })
 }
 
+/// Tells a new frame from the same buffer shown again (the preroll frame is
+/// rendered twice): pool buffers are recycled objects, so the pointer alone
+/// is not enough.
+fn frame_id(buffer: &gst::Buffer) -> u64 {
+    let pts = buffer.pts().map_or(u64::MAX, |t| t.nseconds());
+    (buffer.as_ptr() as u64).rotate_left(32) ^ pts
+}
+
 impl ZcWaylandSink {
     fn presenter(&self) -> Option<Arc<Presenter>> {
         lock(&self.presenter).clone()
@@ -357,11 +365,10 @@ impl ZcWaylandSink {
         info: &gst_video::VideoInfo,
     ) -> ZcDmaBufAllocator {
         let offered = presenter.capabilities();
-        if let Some(node) = offered
-            .feedback
-            .as_ref()
-            .and_then(|f| f.main_device)
-            .and_then(zc_wayland::drm_node_for)
+        let main_device = offered.feedback.as_ref().and_then(|f| f.main_device);
+        for node in main_device
+            .map(zc_wayland::drm_nodes_for)
+            .unwrap_or_default()
         {
             let allocator = ZcDmaBufAllocator::new(BackendSetting::Gbm);
             allocator.set_property("drm-node", node.display().to_string());
@@ -371,7 +378,7 @@ impl ZcWaylandSink {
                     gst::info!(
                         CAT,
                         imp = self,
-                        "allocating on the compositor's main device {}",
+                        "allocating on the compositor's main device ({})",
                         node.display()
                     );
                     return allocator;
@@ -379,7 +386,7 @@ impl ZcWaylandSink {
                 Err(e) => gst::info!(
                     CAT,
                     imp = self,
-                    "GBM cannot allocate {fourcc} on the main device {}: {e}; using another backend",
+                    "GBM cannot allocate {fourcc} on {}: {e}",
                     node.display()
                 ),
             }
@@ -668,7 +675,7 @@ impl ZcWaylandSink {
         };
         drop(stream_guard);
         presenter
-            .present(&wl_buffer, Box::new(shown))
+            .present(&wl_buffer, frame_id(buffer), Box::new(shown))
             .map_err(|e| {
                 gst::element_imp_error!(
                     self,
@@ -680,12 +687,16 @@ impl ZcWaylandSink {
         Ok(gst::FlowSuccess::Ok)
     }
 
-    fn stats_structure(&self) -> gst::Structure {
-        let stats = self.presenter().map(|p| p.stats()).unwrap_or_default();
-        let path = lock(&self.stream)
+    fn path_name(&self) -> &'static str {
+        lock(&self.stream)
             .as_ref()
             .and_then(|s| s.last_path)
-            .map_or("none", Path::name);
+            .map_or("none", Path::name)
+    }
+
+    fn stats_structure(&self) -> gst::Structure {
+        let stats = self.presenter().map(|p| p.stats()).unwrap_or_default();
+        let path = self.path_name();
         gst::Structure::builder("zc-sink-stats")
             .field("frames-submitted", stats.frames_submitted)
             .field("frames-committed", stats.frames_committed)
@@ -755,6 +766,11 @@ impl ObjectImpl for ZcWaylandSink {
                 counter("latency-us", "Latency (us)", "Mean time from commit to presentation, in microseconds"),
                 counter("frames-copied", "Frames copied", "Frames copied because the compositor could not import their memory"),
                 counter("bytes-copied", "Bytes copied", "Bytes the CPU copied for those frames"),
+                glib::ParamSpecString::builder("path")
+                    .nick("Path")
+                    .blurb("How the last frame reached the compositor: dmabuf (its own dma-buf), shm (its own memfd, through wl_shm), copy (copied into a pooled buffer), or none yet")
+                    .read_only()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -799,6 +815,7 @@ impl ObjectImpl for ZcWaylandSink {
                 .bytes_copied
                 .load(Ordering::Relaxed)
                 .to_value(),
+            "path" => self.path_name().to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }

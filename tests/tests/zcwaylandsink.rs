@@ -1,0 +1,371 @@
+//! zcwaylandsink under Weston in the VM: pictures from dma-bufs in four
+//! formats, aspect ratio with black bars, 2,000 frames without leaks or
+//! reuse of held buffers, v5 feedback steering allocation, the compositor
+//! dying mid-stream, and the wl_shm path on a renderer without linux-dmabuf.
+
+#[path = "../../plugins/gst/tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::init;
+use gst::prelude::*;
+use zc_vm_tests::smpte::check_pattern;
+use zc_vm_tests::weston::{Renderer, Weston};
+use zc_vm_tests::{fd_count, require_vm};
+
+const WIDTH: u32 = 320;
+const HEIGHT: u32 = 240;
+
+/// A playing pipeline ending in `zcwaylandsink name=sink`.
+struct Playing {
+    pipeline: gst::Pipeline,
+    sink: gst::Element,
+    frames: Arc<AtomicUsize>,
+}
+
+impl Playing {
+    fn start(weston: &Weston, upstream: &str, sink_properties: &str) -> Playing {
+        let pipeline = gst::parse::launch(&format!(
+            "{upstream} ! zcwaylandsink name=sink display={} {sink_properties}",
+            weston.socket_path().display()
+        ))
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("pipeline");
+        let sink = pipeline.by_name("sink").expect("zcwaylandsink");
+        let frames = Arc::new(AtomicUsize::new(0));
+        let counter = frames.clone();
+        sink.static_pad("sink").expect("sink pad").add_probe(
+            gst::PadProbeType::BUFFER,
+            move |_, _| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            },
+        );
+        pipeline.set_state(gst::State::Playing).expect("playing");
+        Playing {
+            pipeline,
+            sink,
+            frames,
+        }
+    }
+
+    /// Wait until `n` frames reached the sink, failing on a pipeline error.
+    fn wait_frames(&self, n: usize, weston: &Weston) {
+        let bus = self.pipeline.bus().expect("bus");
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while self.frames.load(Ordering::SeqCst) < n {
+            let error = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(100),
+                &[gst::MessageType::Error],
+            );
+            if let Some(gst::MessageView::Error(e)) = error.as_ref().map(|m| m.view()) {
+                panic!(
+                    "{} ({:?})\nweston log:\n{}",
+                    e.error(),
+                    e.debug(),
+                    weston.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} frames reached the sink",
+                self.frames.load(Ordering::SeqCst)
+            );
+        }
+    }
+
+    fn path(&self) -> String {
+        self.sink.property::<String>("path")
+    }
+
+    fn stop(self) {
+        self.pipeline.set_state(gst::State::Null).expect("null");
+    }
+}
+
+fn live_pattern(format: &str, width: u32, height: u32) -> String {
+    format!(
+        "videotestsrc pattern=smpte is-live=true ! video/x-raw,format={format},width={width},height={height},framerate=15/1"
+    )
+}
+
+/// Every format the compositor imports as a dma-buf shows the pattern: heap
+/// dma-bufs from the proposed pool, imported by linux-dmabuf, no copy.
+/// Tolerances: BGRx is drawn as it is (1 for sampling); YUV formats are
+/// converted by Weston's shader in floating point and by videoconvert in
+/// fixed point, both BT.601 limited range, so allow 8 of 255.
+#[test]
+fn dma_buf_frames_show_the_pattern_in_each_format() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    for (format, tolerance) in [("BGRx", 1), ("NV12", 8), ("I420", 8), ("YUY2", 8)] {
+        let playing = Playing::start(&weston, &live_pattern(format, WIDTH, HEIGHT), "");
+        playing.wait_frames(10, &weston);
+        let shot = weston.screenshot();
+        let (path, copied) = (playing.path(), playing.sink.property::<u64>("bytes-copied"));
+        playing.stop();
+        println!("{format}: path {path}, {copied} bytes copied");
+        assert_eq!(
+            path, "dmabuf",
+            "{format} frames should reach Weston as dma-bufs"
+        );
+        assert_eq!(copied, 0, "{format}: no copies on the dma-buf path");
+        check_pattern(
+            &shot,
+            format,
+            WIDTH,
+            HEIGHT,
+            (0, 0, WIDTH, HEIGHT),
+            tolerance,
+        );
+    }
+}
+
+/// A 16:9 video in a 4:3 output is scaled to the full width and centred,
+/// with black bars above and below (viewporter).
+#[test]
+fn aspect_ratio_is_kept_with_black_bars() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let playing = Playing::start(&weston, &live_pattern("BGRx", 160, 90), "");
+    playing.wait_frames(10, &weston);
+    let shot = weston.screenshot();
+    playing.stop();
+    for (x, y) in [(160, 5), (160, 25), (160, 215), (160, 235), (5, 5)] {
+        assert_eq!(
+            shot.pixel(x, y),
+            [0, 0, 0],
+            "({x},{y}) should be a black bar: {}",
+            shot.path.display()
+        );
+    }
+    // 320x180 at y 30: scaled 2x, the bars' centres are flat enough for 2.
+    check_pattern(&shot, "BGRx", 160, 90, (0, 30, 320, 180), 2);
+}
+
+/// 2,000 frames as fast as Weston takes them: the fd count stays flat, and
+/// no frame ever arrives in a buffer the compositor still holds.
+#[test]
+fn two_thousand_frames_leak_nothing_and_never_write_a_held_buffer() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=2000 pattern=ball ! video/x-raw,format=NV12,width={WIDTH},height={HEIGHT} \
+         ! zcwaylandsink name=sink sync=false display={}",
+        weston.socket_path().display()
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let sink = pipeline.by_name("sink").expect("sink");
+    {
+        let (samples, frames) = (samples.clone(), Arc::new(AtomicUsize::new(0)));
+        sink.static_pad("sink")
+            .expect("pad")
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                let n = frames.fetch_add(1, Ordering::SeqCst) + 1;
+                if n == 200 || n == 2000 {
+                    samples.lock().expect("lock").push(fd_count());
+                }
+                gst::PadProbeReturn::Ok
+            });
+    }
+    let bus = pipeline.bus().expect("bus");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut stats = None;
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(900)) {
+        match message.view() {
+            gst::MessageView::Element(e) => {
+                stats = e
+                    .structure()
+                    .filter(|s| s.name() == "zc-sink-stats")
+                    .map(|s| s.to_owned())
+                    .or(stats)
+            }
+            gst::MessageView::Error(e) => {
+                panic!("{} ({:?})\n{}", e.error(), e.debug(), weston.log())
+            }
+            gst::MessageView::Eos(_) => break,
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("null");
+    let stats = stats.expect("zc-sink-stats at EOS");
+    println!("2000 frames: {stats}");
+    let samples = samples.lock().expect("lock").clone();
+    let [fds_200, fds_2000] = samples[..] else {
+        panic!("fd samples {samples:?}")
+    };
+    println!("fds after 200 frames: {fds_200}, after 2000: {fds_2000}");
+    assert!(
+        fds_2000 <= fds_200 + 2,
+        "fds grew from {fds_200} to {fds_2000}"
+    );
+    assert_eq!(
+        stats
+            .get::<u64>("buffers-reused-while-held")
+            .expect("field"),
+        0
+    );
+    assert_eq!(stats.get::<u64>("bytes-copied").expect("field"), 0);
+    assert_eq!(stats.get::<String>("path").expect("field"), "dmabuf");
+    let submitted = stats.get::<u64>("frames-submitted").expect("field");
+    assert!(submitted >= 2000, "{submitted} frames submitted");
+    let presented = stats.get::<u64>("frames-presented").expect("field");
+    assert!(presented > 0, "Weston reported no presented frame");
+}
+
+/// Weston killed while frames flow: an element error within 2 s, and once
+/// the pipeline is down, every fd it opened is closed.
+#[test]
+fn compositor_killed_mid_stream_is_an_error_within_two_seconds() {
+    require_vm();
+    init();
+    let mut weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let fds_before = fd_count();
+    let playing = Playing::start(&weston, &live_pattern("NV12", WIDTH, HEIGHT), "");
+    playing.wait_frames(10, &weston);
+    let bus = playing.pipeline.bus().expect("bus");
+    let killed = Instant::now();
+    weston.kill();
+    let error = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
+        .expect("an error after the compositor died");
+    let elapsed = killed.elapsed();
+    let gst::MessageView::Error(e) = error.view() else {
+        unreachable!("filtered for errors")
+    };
+    println!(
+        "error {elapsed:?} after the kill: {} ({:?})",
+        e.error(),
+        e.debug()
+    );
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "the error took {elapsed:?}"
+    );
+    assert!(
+        e.error().to_string().contains("compositor"),
+        "the error should say what happened: {}",
+        e.error()
+    );
+    drop(bus);
+    playing.stop();
+    let fds_after = fd_count();
+    assert_eq!(
+        fds_after, fds_before,
+        "fds left open after the compositor died"
+    );
+}
+
+/// Weston with the pixman renderer has no linux-dmabuf: memfd frames from
+/// the proposed pool go through wl_shm as they are, and dma-bufs forced on
+/// the sink are copied into memfds; both show the pattern.
+#[test]
+fn shm_fallback_shows_the_pattern_without_linux_dmabuf() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Pixman, WIDTH, HEIGHT);
+    let playing = Playing::start(&weston, &live_pattern("BGRx", WIDTH, HEIGHT), "");
+    playing.wait_frames(10, &weston);
+    let shot = weston.screenshot();
+    let (path, copied) = (playing.path(), playing.sink.property::<u64>("bytes-copied"));
+    playing.stop();
+    assert_eq!(
+        (path.as_str(), copied),
+        ("shm", 0),
+        "memfd frames go to wl_shm without a copy"
+    );
+    check_pattern(&shot, "BGRx", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 0);
+
+    let upstream = format!(
+        "{} ! zcexport backend=heap",
+        live_pattern("BGRx", WIDTH, HEIGHT)
+    );
+    let playing = Playing::start(&weston, &upstream, "");
+    playing.wait_frames(10, &weston);
+    let shot = weston.screenshot();
+    let (path, copied) = (playing.path(), playing.sink.property::<u64>("bytes-copied"));
+    playing.stop();
+    assert_eq!(
+        path, "copy",
+        "heap dma-bufs cannot go to a compositor without linux-dmabuf"
+    );
+    assert!(copied > 0);
+    check_pattern(&shot, "BGRx", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 0);
+}
+
+/// With vgem, Weston sends linux-dmabuf v5 feedback naming a main device;
+/// the sink proposes a pool that allocates there with GBM.
+#[test]
+fn feedback_main_device_steers_allocation() {
+    require_vm();
+    init();
+    let weston = Weston::start_with_vgem(WIDTH, HEIGHT);
+    let presenter = zc_wayland::Presenter::connect(&zc_wayland::DisplayTarget::Name(
+        weston.socket_path().display().to_string(),
+    ))
+    .expect("connect");
+    let offered = presenter.capabilities();
+    drop(presenter);
+    let feedback = offered.feedback.expect("v4+ feedback");
+    println!(
+        "linux-dmabuf v{}: main device {:?}, {} tranches, {} pairs",
+        offered.dmabuf_version,
+        feedback.main_device,
+        feedback.tranches.len(),
+        offered.dmabuf_formats.len()
+    );
+    assert!(offered.dmabuf_version >= 4);
+    let main_device = feedback.main_device.expect("a main device");
+    let nodes = zc_wayland::drm_nodes_for(main_device);
+    assert!(!nodes.is_empty(), "no /dev/dri node for the main device");
+    assert!(
+        feedback.tranches.iter().all(|t| !t.formats.is_empty()),
+        "empty tranche"
+    );
+
+    let sink = gst::ElementFactory::make("zcwaylandsink")
+        .property("display", weston.socket_path().display().to_string())
+        .build()
+        .expect("sink");
+    sink.set_state(gst::State::Ready).expect("ready");
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "BGRx")
+        .field("width", WIDTH as i32)
+        .field("height", HEIGHT as i32)
+        .field("framerate", gst::Fraction::new(30, 1))
+        .build();
+    let mut query = gst::query::Allocation::new(Some(&caps), true);
+    assert!(
+        sink.static_pad("sink").expect("pad").query(&mut query),
+        "allocation query"
+    );
+    let allocator = query
+        .allocation_params()
+        .into_iter()
+        .find_map(|(allocator, _)| allocator)
+        .expect("an allocator");
+    sink.set_state(gst::State::Null).expect("null");
+    let backend = allocator.property_value("backend");
+    let backend = backend
+        .get::<gstzerocopy::allocator::BackendSetting>()
+        .expect("a zc allocator");
+    let node = allocator
+        .property::<Option<String>>("drm-node")
+        .expect("drm-node");
+    println!("proposed allocator: {backend:?} on {node}; main device nodes {nodes:?}");
+    assert_eq!(backend, gstzerocopy::allocator::BackendSetting::Gbm);
+    assert!(
+        nodes.iter().any(|n| n.display().to_string() == node),
+        "{node} is not the main device"
+    );
+}
