@@ -761,12 +761,13 @@ impl Presenter {
                 min: 1,
             })?;
         let fourcc = layout.fourcc();
-        {
+        let format = {
             let inner = lock(&self.shared.inner);
             if let Some(lost) = &inner.lost {
                 return Err(WaylandError::ConnectionLost(lost.clone()));
             }
-            if !inner.caps.shm_formats.contains(&fourcc) || shm_format(fourcc).is_none() {
+            let format = shm_format(fourcc).filter(|_| inner.caps.shm_formats.contains(&fourcc));
+            let Some(format) = format else {
                 let offered = inner
                     .caps
                     .shm_formats
@@ -775,8 +776,9 @@ impl Presenter {
                     .collect::<Vec<_>>()
                     .join(", ");
                 return Err(WaylandError::ShmFormatNotOffered { fourcc, offered });
-            }
-        }
+            };
+            format
+        };
         shm_compatible(layout)?;
         let size = i32::try_from(size).map_err(|_| WaylandError::ShmLayout {
             what: format!("a {size}-byte buffer"),
@@ -790,7 +792,7 @@ impl Presenter {
             layout.width() as i32,
             layout.height() as i32,
             first.stride as i32,
-            shm_format(fourcc).unwrap_or(wl_shm::Format::Xrgb8888),
+            format,
             qh,
             BufferData::default(),
         );

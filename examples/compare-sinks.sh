@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Compare ways of showing the same decoded H.264 clip on Weston, in one run:
+#   zc      avdec_h264 ! zcexport ! zcwaylandsink       (dma-buf, zc's sink)
+#   stock   avdec_h264 ! zcexport ! waylandsink         (dma-buf, GStreamer's sink)
+#   convert avdec_h264 ! videoconvert ! waylandsink     (GStreamer's usual wl_shm path)
+#   floor   avdec_h264 ! fakesink                        (decoding alone)
+# Each with sync=false: frames per second, CPU time (user+sys) per frame of
+# the gst-launch process, and zc's copy counters where zc elements are in it.
+#
+# Needs dma-bufs, so run it in the VM with the release plugin:
+#   cargo build --release -p gst-plugin-zerocopy
+#   cargo xtask vm -- examples/compare-sinks.sh [WIDTHxHEIGHT] [FRAMES]
+# Under software emulation absolute numbers are meaningless; compare rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-1280x720}
+frames=${2:-300}
+width=${size%x*}
+height=${size#*x}
+export GST_PLUGIN_PATH=${GST_PLUGIN_PATH:-$PWD/target/release}
+work=$(mktemp -d /tmp/zc-compare.XXXXXX)
+chmod 700 "$work"
+export XDG_RUNTIME_DIR=$work
+# Weston's GL renderer crashes drawing dma-bufs on vgem (ENVIRONMENT.md).
+if [ -e /sys/module/vgem ]; then modprobe -r vgem; fi
+
+weston --backend=headless --renderer=gl --shell=kiosk --idle-time=0 --socket=compare \
+  --width="$width" --height="$height" --log="$work/weston.log" &
+weston_pid=$!
+trap 'kill $weston_pid 2>/dev/null; wait $weston_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 600); do [ -S "$work/compare" ] && break; sleep 0.1; done
+[ -S "$work/compare" ] || { echo "weston did not start:"; cat "$work/weston.log"; exit 1; }
+
+clip=$work/clip.mp4
+gst-launch-1.0 -q videotestsrc num-buffers="$frames" pattern=ball \
+  ! "video/x-raw,format=I420,width=$width,height=$height,framerate=30/1" \
+  ! x264enc speed-preset=veryfast key-int-max=30 ! h264parse ! mp4mux ! filesink location="$clip"
+
+decode="filesrc location=$clip ! qtdemux ! h264parse ! avdec_h264"
+declare -A tails=(
+  [zc]="zcexport ! zcwaylandsink display=compare sync=false"
+  [stock]="zcexport ! waylandsink display=compare sync=false"
+  [convert]="videoconvert ! waylandsink display=compare sync=false"
+  [floor]="fakesink sync=false"
+)
+printf '%-8s %8s %14s %16s  %s\n' path fps "cpu us/frame" "copied B/frame" "zc counters"
+for path in floor zc stock convert; do
+  log=$work/$path.log
+  TIMEFORMAT="%R %U %S"
+  # shellcheck disable=SC2086 # the descriptions are meant to split into words
+  if ! { time gst-launch-1.0 -m $decode ! ${tails[$path]} >"$log" 2>&1; } 2>"$work/time"; then
+    echo "$path failed:"; tail -5 "$log"; continue
+  fi
+  read -r wall user sys <"$work/time"
+  # No match is fine (stock paths have no zc counters).
+  copied=$({ grep -o 'bytes-copied=(guint64)[0-9]*' "$log" || true; } | awk -F')' '{s += $2} END {print s + 0}')
+  counters=$({ grep -o 'zc-[a-z]*-stats, [^;]*' "$log" || true; } | sed 's/(guint64)//g; s/(string)//g' | tr '\n' ' ')
+  awk -v p="$path" -v n="$frames" -v w="$wall" -v u="$user" -v s="$sys" -v c="$copied" -v z="$counters" \
+    'BEGIN { printf "%-8s %8.1f %14.0f %16.0f  %s\n", p, n / w, (u + s) * 1e6 / n, c / n, z }'
+done
