@@ -19,6 +19,7 @@ pub mod zcthumbnail;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     allocator::register();
     zcexport::register(plugin)?;
+    zcthumbnail::register(plugin)?;
     Ok(())
 }
 
