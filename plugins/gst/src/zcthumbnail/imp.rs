@@ -109,7 +109,12 @@ struct Counters {
 
 /// One thumbnail for the worker.
 struct Job {
-    image: Rgb,
+    /// A reference to the picked frame, dropped as soon as it has been read.
+    buffer: gst::Buffer,
+    info: gst_video::VideoInfo,
+    pixel: PixelFormat,
+    colour: Colour,
+    size: (u32, u32),
     path: PathBuf,
     pts: Option<gst::ClockTime>,
     index: u64,
@@ -220,7 +225,7 @@ impl ZcThumbnail {
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
                     if let Some(obj) = weak.upgrade() {
-                        obj.imp().encode_and_write(job);
+                        obj.imp().make_thumbnail(job);
                     }
                     busy.set(false);
                 }
@@ -242,9 +247,35 @@ impl ZcThumbnail {
     }
 
     /// On the worker thread.
-    fn encode_and_write(&self, job: Job) {
+    fn make_thumbnail(&self, job: Job) {
+        let Job { buffer, info, pixel, colour, size, .. } = job;
         let started = std::time::Instant::now();
-        let result = output::encode(&job.image, job.format, job.quality)
+        let image = match self.read_frame(&buffer, &info, pixel, colour, size) {
+            Ok(image) => image,
+            Err(reason) => {
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Decode,
+                    ("cannot read a frame for a thumbnail"),
+                    ["{reason}"]
+                );
+                return;
+            }
+        };
+        // The frame goes back to its owner (a pool, a driver) now, before the encode.
+        drop(buffer);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "read and scaled {:?} to {}x{} in {:?}",
+            job.pts,
+            size.0,
+            size.1,
+            started.elapsed()
+        );
+        let started = std::time::Instant::now();
+        let result = output::encode(&image, job.format, job.quality)
             .and_then(|bytes| output::write_atomically(&job.path, &bytes).map(|()| bytes.len()));
         let path = job.path.display().to_string();
         match result {
@@ -254,8 +285,8 @@ impl ZcThumbnail {
                 let s = gst::Structure::builder("zc-thumbnail")
                     .field("location", &path)
                     .field_if_some("pts", job.pts)
-                    .field("width", job.image.width)
-                    .field("height", job.image.height)
+                    .field("width", image.width)
+                    .field("height", image.height)
                     .field("index", job.index)
                     .field("bytes", bytes as u64)
                     .build();
@@ -381,7 +412,7 @@ impl ZcThumbnail {
         image
     }
 
-    fn handle_frame(&self, buffer: &gst::BufferRef) -> Result<(), gst::FlowError> {
+    fn handle_frame(&self, buffer: &gst::Buffer) -> Result<(), gst::FlowError> {
         if self.failed.load(Ordering::Acquire) {
             return Err(gst::FlowError::Error);
         }
@@ -414,23 +445,14 @@ impl ZcThumbnail {
             settings.width,
             settings.height,
         );
-        let image = match self.read_frame(buffer, &info, format, colour, size) {
-            Ok(image) => image,
-            Err(reason) => {
-                self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                gst::element_imp_warning!(
-                    self,
-                    gst::StreamError::Decode,
-                    ("cannot read a frame for a thumbnail"),
-                    ["{reason}"]
-                );
-                return Ok(());
-            }
-        };
         let pts = buffer.pts();
         let path = PathBuf::from(output::expand_location(&settings.location, index, pts.map(|p| p.nseconds())));
         let job = Job {
-            image,
+            buffer: buffer.clone(),
+            info,
+            pixel: format,
+            colour,
+            size,
             path,
             pts,
             index,
@@ -762,7 +784,7 @@ impl BaseTransformImpl for ZcThumbnail {
     }
 
     fn transform_ip_passthrough(&self, buf: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.handle_frame(buf.as_ref())?;
+        self.handle_frame(buf)?;
         Ok(gst::FlowSuccess::Ok)
     }
 }

@@ -5,14 +5,16 @@
 //!   never delays it.
 //! - It picks a frame by `interval` (stream time), by `keyframes-only`, or
 //!   when the `snapshot` action signal asks for the next one.
-//! - For a picked frame it begins a READ bracket on each memory the planes
-//!   live in (one per fd: `DMA_BUF_IOCTL_SYNC` START for a dma-buf, counted
-//!   only for a memfd, none for system memory), box-filters the mapped planes
-//!   straight into a small RGB image ([`scale`] states the rule), and ends
-//!   the brackets. The brackets cover that read only.
-//! - One worker thread encodes JPEG or PNG ([`output`]) and writes the file
-//!   atomically, then posts a `zc-thumbnail` element message. While it is
-//!   busy, picked frames are skipped and counted: nothing queues.
+//! - A picked frame goes to one worker thread as a buffer reference (the
+//!   streaming thread only picks). The worker begins a READ bracket on each
+//!   memory the planes live in (one per fd: `DMA_BUF_IOCTL_SYNC` START for a
+//!   dma-buf, counted only for a memfd, none for system memory), box-filters
+//!   the mapped planes straight into a small RGB image ([`scale`] states the
+//!   rule), ends the brackets and drops the buffer reference. The brackets
+//!   cover that read only, never the encode.
+//! - Then it encodes JPEG or PNG ([`output`]), writes the file atomically
+//!   and posts a `zc-thumbnail` element message. While the worker is busy,
+//!   picked frames are skipped and counted: nothing queues.
 
 mod imp;
 pub mod output;

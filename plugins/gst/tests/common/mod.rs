@@ -22,7 +22,8 @@ pub fn h264_clip(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
          ! x264enc speed-preset=veryfast bframes=2 ref=4 key-int-max=30 ! h264parse ! mp4mux ! filesink location={}",
         path.display()
     );
-    run_to_eos(&description).unwrap_or_else(|e| panic!("encoding the test clip failed (is gstreamer1.0-plugins-ugly installed?): {e}"));
+    run_to_eos(&description)
+        .unwrap_or_else(|e| panic!("encoding the test clip failed (is gstreamer1.0-plugins-ugly installed?): {e}"));
     path
 }
 
