@@ -182,6 +182,18 @@ impl Default for ZcThumbnail {
     }
 }
 
+/// Run the calling thread at nice 19: where CPUs are contended, the
+/// thumbnail worker then yields to the streaming threads, so frames are not
+/// delayed (thumbnails are skipped and counted instead).
+fn lower_own_priority() {
+    // SAFETY: gettid and setpriority take and return plain integers; `who`
+    // is this thread's own id, so only this thread's nice value changes.
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) };
+    if result != 0 {
+        gst::debug!(CAT, "cannot lower the encoder thread's priority: {}", std::io::Error::last_os_error());
+    }
+}
+
 fn pixel_format(format: gst_video::VideoFormat) -> Option<PixelFormat> {
     use gst_video::VideoFormat as V;
     Some(match format {
@@ -223,6 +235,7 @@ impl ZcThumbnail {
         let thread = std::thread::Builder::new()
             .name("zcthumbnail".to_owned())
             .spawn(move || {
+                lower_own_priority();
                 while let Ok(job) = rx.recv() {
                     if let Some(obj) = weak.upgrade() {
                         obj.imp().make_thumbnail(job);
