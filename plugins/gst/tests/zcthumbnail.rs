@@ -293,16 +293,16 @@ fn brackets_stay_balanced_when_writing_fails() {
     let dir = folder("failing");
     std::fs::create_dir_all(dir.join("0")).expect("mkdir 0");
     let run = launch(&format!(
-        "videotestsrc num-buffers=4 ! video/x-raw,format=NV12,width=320,height=240,framerate=4/1 ! zcexport \
+        "videotestsrc num-buffers=6 ! video/x-raw,format=NV12,width=320,height=240,framerate=4/1 ! zcexport \
          ! zcthumbnail name=thumb interval=250000000 on-error=skip format=png location={}/%d/t.png \
          ! fakesink sync=true",
         dir.display()
     ));
     assert_eq!(run.error, None, "on-error=skip goes on");
     let c = &run.counters;
-    // Paced at 4 fps: normally 1 written and 3 failed; a slow (debug) encoder may skip one.
+    // Paced at 4 fps: normally 1 written and 5 failed; a busy encoder may skip some.
     assert_eq!(c.written, 1, "{c:?}");
-    assert!(c.failed >= 1 && c.failed + c.skipped == 3, "{c:?}");
+    assert!(c.failed >= 1 && c.failed + c.skipped == 5, "{c:?}");
     assert_eq!(c.begun, c.brackets, "{c:?}");
     assert_eq!(c.brackets, c.written + c.failed, "{c:?}");
     let warned = run.warnings.iter().filter(|w| w.contains(&format!("{}/1/t.png", dir.display()))).count();
@@ -453,5 +453,11 @@ fn interval_picks_by_timestamp_and_names_files_by_it() {
         .iter()
         .map(|s| location_of(s).file_name().expect("name").to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["at-000000.jpg", "at-000200.jpg", "at-000400.jpg"], "{:?}", run.counters);
+    // Picked at 0, 200 and 400 ms; the encoder (at nice 19) may be busy for one on a loaded machine.
+    assert_eq!(names.first().map(String::as_str), Some("at-000000.jpg"), "{names:?}");
+    assert!(
+        names.iter().all(|n| ["at-000000.jpg", "at-000200.jpg", "at-000400.jpg"].contains(&n.as_str())),
+        "{names:?}"
+    );
+    assert_eq!(run.counters.written + run.counters.skipped, 3, "{:?}", run.counters);
 }
