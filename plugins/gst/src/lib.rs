@@ -16,11 +16,13 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 pub mod caps;
 pub mod pool;
 pub mod zcexport;
+pub mod zcthumbnail;
 pub mod zcwaylandsink;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     allocator::register();
     zcexport::register(plugin)?;
+    zcthumbnail::register(plugin)?;
     zcwaylandsink::register(plugin)?;
     Ok(())
 }

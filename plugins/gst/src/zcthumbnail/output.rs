@@ -1,0 +1,240 @@
+//! Encoding and writing thumbnails, with no GStreamer in it: JPEG or PNG from
+//! an [`Rgb`] image, file names from a `location` pattern, atomic writes.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::scale::Rgb;
+
+/// The file format written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ImageFormat {
+    #[default]
+    Jpeg,
+    Png,
+}
+
+#[derive(Debug)]
+pub enum OutputError {
+    Encode(String),
+    Io { path: PathBuf, what: &'static str, source: std::io::Error },
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::Encode(reason) => write!(f, "encoding failed: {reason}"),
+            OutputError::Io { path, what, source } => {
+                write!(f, "{what} {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+/// Encode `image`; `quality` (1-100) matters for JPEG only.
+pub fn encode(image: &Rgb, format: ImageFormat, quality: u8) -> Result<Vec<u8>, OutputError> {
+    let expected = image.width as usize * image.height as usize * 3;
+    if image.data.len() != expected || image.width == 0 || image.height == 0 {
+        return Err(OutputError::Encode(format!(
+            "{}x{} RGB needs {expected} bytes, got {}",
+            image.width,
+            image.height,
+            image.data.len()
+        )));
+    }
+    let mut out = Vec::new();
+    match format {
+        ImageFormat::Jpeg => {
+            let (Ok(w), Ok(h)) = (u16::try_from(image.width), u16::try_from(image.height)) else {
+                return Err(OutputError::Encode(format!(
+                    "JPEG is limited to 65535x65535, not {}x{}",
+                    image.width, image.height
+                )));
+            };
+            jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100))
+                .encode(&image.data, w, h, jpeg_encoder::ColorType::Rgb)
+                .map_err(|err| OutputError::Encode(err.to_string()))?;
+        }
+        ImageFormat::Png => {
+            let mut encoder = png::Encoder::new(&mut out, image.width, image.height);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            let mut writer = encoder.write_header().map_err(|err| OutputError::Encode(err.to_string()))?;
+            writer.write_image_data(&image.data).map_err(|err| OutputError::Encode(err.to_string()))?;
+            writer.finish().map_err(|err| OutputError::Encode(err.to_string()))?;
+        }
+    }
+    Ok(out)
+}
+
+/// The file name for thumbnail number `index` of the frame at `pts_ns`.
+///
+/// `%d` and `%0Nd` are replaced by the index (printf style, zero-padded to N
+/// digits), `%t` and `%0Nt` by the frame's timestamp in milliseconds (0 when
+/// it has none), `%%` by `%`. Anything else is kept as written.
+pub fn expand_location(pattern: &str, index: u64, pts_ns: Option<u64>) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = String::from("%");
+        let mut width = String::new();
+        while let Some(&d) = chars.peek()
+            && d.is_ascii_digit()
+        {
+            width.push(d);
+            spec.push(d);
+            chars.next();
+        }
+        let zero_width = width.parse::<usize>().unwrap_or(0);
+        match chars.peek().copied() {
+            Some('d') => {
+                chars.next();
+                out.push_str(&format!("{index:0zero_width$}"));
+            }
+            Some('t') => {
+                chars.next();
+                let ms = pts_ns.unwrap_or(0) / 1_000_000;
+                out.push_str(&format!("{ms:0zero_width$}"));
+            }
+            Some('%') if width.is_empty() => {
+                chars.next();
+                out.push('%');
+            }
+            _ => out.push_str(&spec),
+        }
+    }
+    out
+}
+
+/// The folder a location pattern writes into (`.` for a bare file name).
+pub fn folder_of(location: &str) -> PathBuf {
+    match Path::new(location).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Why `folder` cannot take thumbnails, if it cannot: missing, not a
+/// folder, or a probe file cannot be created in it.
+pub fn check_folder(folder: &Path) -> Result<(), String> {
+    match std::fs::metadata(folder) {
+        Err(err) => return Err(format!("folder {} is not usable: {err}", folder.display())),
+        Ok(meta) if !meta.is_dir() => return Err(format!("{} is not a folder", folder.display())),
+        Ok(_) => {}
+    }
+    let probe = folder.join(format!(".zcthumbnail-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(err) => Err(format!("folder {} is not writable: {err}", folder.display())),
+    }
+}
+
+/// Write `bytes` to `path` atomically: into `path.tmp`, synced, then renamed
+/// over `path`, so a reader never sees half a file. The temporary file is
+/// removed again if anything fails.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fn io(what: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> OutputError + use<> {
+        let p = p.to_path_buf();
+        move |source| OutputError::Io { path: p, what, source }
+    }
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+        file.write_all(bytes).map_err(io("writing", &tmp))?;
+        file.sync_data().map_err(io("syncing", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(io("renaming into", path))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(w: u32, h: u32, rgb: [u8; 3]) -> Rgb {
+        Rgb { width: w, height: h, data: (0..w * h).flat_map(|_| rgb).collect() }
+    }
+
+    #[test]
+    fn location_tokens() {
+        assert_eq!(expand_location("thumb-%05d.jpg", 7, None), "thumb-00007.jpg");
+        assert_eq!(expand_location("%d.png", 12, None), "12.png");
+        assert_eq!(expand_location("at-%t.jpg", 0, Some(10_500_000_000)), "at-10500.jpg");
+        assert_eq!(expand_location("at-%08t-%03d.jpg", 2, Some(1_000_000)), "at-00000001-002.jpg");
+        assert_eq!(expand_location("100%%-%x-%", 1, None), "100%-%x-%");
+        assert_eq!(expand_location("/tmp/ünï/%d", 3, None), "/tmp/ünï/3");
+    }
+
+    #[test]
+    fn folders() {
+        assert_eq!(folder_of("a.jpg"), PathBuf::from("."));
+        assert_eq!(folder_of("/x/y/%05d.jpg"), PathBuf::from("/x/y"));
+        let missing = check_folder(Path::new("/nonexistent/zc-thumbs")).expect_err("missing");
+        assert!(missing.contains("/nonexistent/zc-thumbs"), "{missing}");
+        let file = check_folder(Path::new("/proc/self/status")).expect_err("a file");
+        assert!(file.contains("is not a folder"), "{file}");
+        check_folder(&std::env::temp_dir()).expect("temp dir is writable");
+    }
+
+    #[test]
+    fn png_round_trips_exactly() {
+        let img =
+            Rgb { width: 3, height: 2, data: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18] };
+        let bytes = encode(&img, ImageFormat::Png, 0).expect("png");
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = decoder.read_info().expect("header");
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).expect("frame");
+        assert_eq!((info.width, info.height, info.color_type), (3, 2, png::ColorType::Rgb));
+        assert_eq!(&buf[..info.buffer_size()], img.data.as_slice());
+    }
+
+    #[test]
+    fn jpeg_has_markers_and_quality_changes_size() {
+        let mut img = image(64, 64, [200, 30, 30]);
+        for (i, b) in img.data.iter_mut().enumerate() {
+            *b = b.wrapping_add((i * 7 % 13) as u8);
+        }
+        let low = encode(&img, ImageFormat::Jpeg, 10).expect("jpeg");
+        let high = encode(&img, ImageFormat::Jpeg, 95).expect("jpeg");
+        assert_eq!(&low[..2], &[0xFF, 0xD8]);
+        assert_eq!(&low[low.len() - 2..], &[0xFF, 0xD9]);
+        assert!(low.len() < high.len());
+        assert!(encode(&image(1, 1, [0, 0, 0]), ImageFormat::Jpeg, 85).is_ok());
+    }
+
+    #[test]
+    fn bad_images_are_refused() {
+        let bad = Rgb { width: 2, height: 2, data: vec![0; 5] };
+        assert!(matches!(encode(&bad, ImageFormat::Png, 0), Err(OutputError::Encode(_))));
+        assert!(matches!(encode(&image(70_000, 1, [0; 3]), ImageFormat::Jpeg, 50), Err(OutputError::Encode(_))));
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_behind() {
+        let dir = std::env::temp_dir().join(format!("zc-output-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("a.png");
+        write_atomically(&path, b"hello").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"hello");
+        assert!(!dir.join("a.png.tmp").exists());
+        let err = write_atomically(&dir.join("missing/b.png"), b"x").expect_err("no such folder");
+        assert!(err.to_string().contains("missing/b.png.tmp"), "{err}");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

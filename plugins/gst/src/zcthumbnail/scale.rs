@@ -1,0 +1,646 @@
+//! Pixel work for thumbnails, with no GStreamer in it: read a frame's mapped
+//! planes, box-filter them down (or up) to the target size, convert to RGB.
+//!
+//! # The scaling rule (what the exact tests rely on)
+//!
+//! 1. Each channel (Y, U, V, or R, G, B) is scaled on its own plane's grid.
+//!    A channel subsampled by `sx` x `sy` has `ceil(w / sx)` x `ceil(h / sy)`
+//!    samples.
+//! 2. Output pixel `x` of `dw` covers channel columns `floor(x * cw / dw)` up
+//!    to, not including, `max(that + 1, floor((x + 1) * cw / dw))`; rows the
+//!    same. Its value is the mean of the samples it covers, rounded half up:
+//!    `(sum + n / 2) / n`. Shrinking, every source sample lands in exactly one
+//!    output pixel (an area average); enlarging, this is nearest-neighbour.
+//! 3. 16-bit samples (P010) are averaged at 16 bits and then reduced to 8 bits
+//!    (`(v + 128) >> 8`, saturating). RGB565 channels are widened to 8 bits
+//!    by bit replication (`r5 << 3 | r5 >> 2`) before averaging.
+//! 4. Averaged Y'CbCr becomes R'G'B' with the frame's matrix (BT.601, BT.709
+//!    or BT.2020) and range (limited 16-235/16-240, or full): in `f32`,
+//!    rounded to the nearest integer, clamped to 0..=255. RGB formats are
+//!    copied through unchanged (so a solid RGB region comes out exactly).
+
+use std::fmt;
+
+/// The layouts the thumbnailer reads: every format zc allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PixelFormat {
+    Nv12,
+    Nv21,
+    Nv16,
+    I420,
+    Yv12,
+    Yuy2,
+    Uyvy,
+    P010,
+    Bgrx,
+    Bgra,
+    Rgbx,
+    Rgba,
+    Rgb565,
+}
+
+/// Y'CbCr -> R'G'B' matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Matrix {
+    #[default]
+    Bt601,
+    Bt709,
+    Bt2020,
+}
+
+impl Matrix {
+    /// (Kr, Kb)
+    fn coefficients(self) -> (f32, f32) {
+        match self {
+            Matrix::Bt601 => (0.299, 0.114),
+            Matrix::Bt709 => (0.2126, 0.0722),
+            Matrix::Bt2020 => (0.2627, 0.0593),
+        }
+    }
+}
+
+/// How to turn Y'CbCr into RGB; ignored for RGB formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Colour {
+    pub matrix: Matrix,
+    pub full_range: bool,
+}
+
+/// One frame's mapped planes: `planes[i]` starts at plane `i`'s first byte
+/// and `strides[i]` is its line length in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    pub format: PixelFormat,
+    pub width: u32,
+    pub height: u32,
+    pub planes: &'a [&'a [u8]],
+    pub strides: &'a [usize],
+    pub colour: Colour,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScaleError {
+    EmptyFrame,
+    MissingPlane { plane: usize },
+    PlaneTooSmall { plane: usize, needed: usize, have: usize },
+}
+
+impl fmt::Display for ScaleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScaleError::EmptyFrame => write!(f, "the frame or the target size is empty"),
+            ScaleError::MissingPlane { plane } => write!(f, "plane {plane} is missing"),
+            ScaleError::PlaneTooSmall { plane, needed, have } => {
+                write!(f, "plane {plane} holds {have} bytes, its stride and height need {needed}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScaleError {}
+
+/// An RGB image, 3 bytes per pixel, rows packed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rgb {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+}
+
+impl Rgb {
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+}
+
+/// How one channel's samples sit in memory.
+#[derive(Clone, Copy, Debug)]
+struct Channel {
+    plane: usize,
+    /// Byte offset of the first sample in a line.
+    offset: usize,
+    /// Bytes from one sample of this channel to the next on a line.
+    step: usize,
+    sub_x: u32,
+    sub_y: u32,
+    depth: Depth,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Depth {
+    U8,
+    /// Little-endian 16 bits, significant bits high (P010).
+    U16,
+    /// One field of a little-endian RGB565 word: (shift, bits).
+    Packed565(u32, u32),
+}
+
+impl Depth {
+    fn bytes(self) -> usize {
+        match self {
+            Depth::U8 => 1,
+            Depth::U16 | Depth::Packed565(..) => 2,
+        }
+    }
+}
+
+const fn ch(plane: usize, offset: usize, step: usize, sub_x: u32, sub_y: u32) -> Channel {
+    Channel { plane, offset, step, sub_x, sub_y, depth: Depth::U8 }
+}
+
+impl PixelFormat {
+    pub fn is_rgb(self) -> bool {
+        matches!(self, Self::Bgrx | Self::Bgra | Self::Rgbx | Self::Rgba | Self::Rgb565)
+    }
+
+    /// The three channels: Y, U, V for YUV formats; R, G, B for RGB ones.
+    fn channels(self) -> [Channel; 3] {
+        use PixelFormat::*;
+        let wide = |c: Channel| Channel { depth: Depth::U16, ..c };
+        let rgb565 = |shift, bits| Channel { depth: Depth::Packed565(shift, bits), ..ch(0, 0, 2, 1, 1) };
+        match self {
+            Nv12 => [ch(0, 0, 1, 1, 1), ch(1, 0, 2, 2, 2), ch(1, 1, 2, 2, 2)],
+            Nv21 => [ch(0, 0, 1, 1, 1), ch(1, 1, 2, 2, 2), ch(1, 0, 2, 2, 2)],
+            Nv16 => [ch(0, 0, 1, 1, 1), ch(1, 0, 2, 2, 1), ch(1, 1, 2, 2, 1)],
+            I420 => [ch(0, 0, 1, 1, 1), ch(1, 0, 1, 2, 2), ch(2, 0, 1, 2, 2)],
+            Yv12 => [ch(0, 0, 1, 1, 1), ch(2, 0, 1, 2, 2), ch(1, 0, 1, 2, 2)],
+            Yuy2 => [ch(0, 0, 2, 1, 1), ch(0, 1, 4, 2, 1), ch(0, 3, 4, 2, 1)],
+            Uyvy => [ch(0, 1, 2, 1, 1), ch(0, 0, 4, 2, 1), ch(0, 2, 4, 2, 1)],
+            P010 => [wide(ch(0, 0, 2, 1, 1)), wide(ch(1, 0, 4, 2, 2)), wide(ch(1, 2, 4, 2, 2))],
+            Bgrx | Bgra => [ch(0, 2, 4, 1, 1), ch(0, 1, 4, 1, 1), ch(0, 0, 4, 1, 1)],
+            Rgbx | Rgba => [ch(0, 0, 4, 1, 1), ch(0, 1, 4, 1, 1), ch(0, 2, 4, 1, 1)],
+            Rgb565 => [rgb565(11, 5), rgb565(5, 6), rgb565(0, 5)],
+        }
+    }
+
+    /// Number of planes the format has.
+    pub fn plane_count(self) -> usize {
+        self.channels().iter().map(|c| c.plane + 1).max().unwrap_or(1)
+    }
+}
+
+/// The size of a thumbnail of a `width` x `height` frame whose pixels are
+/// `par_n:par_d` wide, fitted into `target_w` x `target_h` with the display
+/// aspect ratio kept. 0 for both means the frame's own size; 0 for one of
+/// them means "follow the other". Never less than 1x1.
+pub fn fit(width: u32, height: u32, par: (u32, u32), target_w: u32, target_h: u32) -> (u32, u32) {
+    if width == 0 || height == 0 {
+        return (1, 1);
+    }
+    if target_w == 0 && target_h == 0 {
+        return (width, height);
+    }
+    let (par_n, par_d) = if par.0 == 0 || par.1 == 0 { (1, 1) } else { par };
+    let display_w = f64::from(width) * f64::from(par_n) / f64::from(par_d);
+    let display_h = f64::from(height);
+    let scale = match (target_w, target_h) {
+        (0, h) => f64::from(h) / display_h,
+        (w, 0) => f64::from(w) / display_w,
+        (w, h) => (f64::from(w) / display_w).min(f64::from(h) / display_h),
+    };
+    let clamp = |v: f64| (v.round() as u32).max(1);
+    let w = match (target_w, target_h) {
+        (w, 0) => w,
+        (0, _) => clamp(display_w * scale),
+        (w, _) => clamp(display_w * scale).min(w),
+    };
+    let h = match (target_w, target_h) {
+        (0, h) => h,
+        (_, 0) => clamp(display_h * scale),
+        (_, h) => clamp(display_h * scale).min(h),
+    };
+    (w, h)
+}
+
+/// Column (or row) ranges of a channel with `src` samples that each of `dst`
+/// output pixels covers (rule 2).
+fn spans(src: u32, dst: u32) -> Vec<(usize, usize)> {
+    (0..u64::from(dst))
+        .map(|i| {
+            let (src, dst) = (u64::from(src), u64::from(dst));
+            let start = (i * src / dst).min(src - 1);
+            let end = ((i + 1) * src / dst).max(start + 1).min(src);
+            (start as usize, end as usize)
+        })
+        .collect()
+}
+
+/// Check that every sample the channel reads is inside its plane.
+fn check(frame: &Frame<'_>, c: &Channel) -> Result<(u32, u32), ScaleError> {
+    let plane = frame.planes.get(c.plane).ok_or(ScaleError::MissingPlane { plane: c.plane })?;
+    let stride = *frame.strides.get(c.plane).ok_or(ScaleError::MissingPlane { plane: c.plane })?;
+    let cw = frame.width.div_ceil(c.sub_x);
+    let chh = frame.height.div_ceil(c.sub_y);
+    let needed = (chh as usize - 1)
+        .checked_mul(stride)
+        .and_then(|v| v.checked_add(c.offset + (cw as usize - 1) * c.step + c.depth.bytes()))
+        .unwrap_or(usize::MAX);
+    if needed > plane.len() {
+        return Err(ScaleError::PlaneTooSmall { plane: c.plane, needed, have: plane.len() });
+    }
+    Ok((cw, chh))
+}
+
+#[inline]
+fn sample(line: &[u8], at: usize, depth: Depth) -> u32 {
+    match depth {
+        Depth::U8 => u32::from(line[at]),
+        Depth::U16 => u32::from(u16::from_le_bytes([line[at], line[at + 1]])),
+        Depth::Packed565(shift, bits) => {
+            let word = u32::from(u16::from_le_bytes([line[at], line[at + 1]]));
+            let v = (word >> shift) & ((1 << bits) - 1);
+            (v << (8 - bits)) | (v >> (2 * bits - 8))
+        }
+    }
+}
+
+/// Area-average one channel to `dw` x `dh` 8-bit values.
+fn scale_channel(frame: &Frame<'_>, c: &Channel, dw: u32, dh: u32) -> Result<Vec<u8>, ScaleError> {
+    let (cw, chh) = check(frame, c)?;
+    let plane = frame.planes[c.plane];
+    let stride = frame.strides[c.plane];
+    let xs = spans(cw, dw);
+    let ys = spans(chh, dh);
+    let mut out = Vec::with_capacity(dw as usize * dh as usize);
+    let mut sums = vec![0u64; dw as usize];
+    if c.depth == Depth::U8 {
+        // Rows first: add the span's lines element-wise (vectorised), then
+        // sum each output pixel's columns in that one accumulated line.
+        let len = c.offset + (cw as usize - 1) * c.step + 1;
+        let mut acc = vec![0u32; len];
+        for &(y0, y1) in &ys {
+            acc.iter_mut().for_each(|a| *a = 0);
+            for row in y0..y1 {
+                for (a, &v) in acc.iter_mut().zip(&plane[row * stride..row * stride + len]) {
+                    *a += u32::from(v);
+                }
+            }
+            for &(x0, x1) in &xs {
+                let first = c.offset + x0 * c.step;
+                let last = c.offset + (x1 - 1) * c.step;
+                let sum: u64 = acc[first..=last].iter().step_by(c.step).map(|&v| u64::from(v)).sum();
+                let n = ((x1 - x0) * (y1 - y0)) as u64;
+                out.push(((sum + n / 2) / n).min(255) as u8);
+            }
+        }
+        return Ok(out);
+    }
+    for &(y0, y1) in &ys {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for row in y0..y1 {
+            let line = &plane[row * stride..];
+            for (sum, &(x0, x1)) in sums.iter_mut().zip(&xs) {
+                let first = c.offset + x0 * c.step;
+                *sum += (0..x1 - x0).map(|i| u64::from(sample(line, first + i * c.step, c.depth))).sum::<u64>();
+            }
+        }
+        for (sum, &(x0, x1)) in sums.iter().zip(&xs) {
+            let n = ((x1 - x0) * (y1 - y0)) as u64;
+            let mean = (sum + n / 2) / n;
+            out.push(match c.depth {
+                Depth::U16 => ((mean + 128) >> 8).min(255) as u8,
+                _ => mean.min(255) as u8,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Scale `frame` to `dw` x `dh` RGB by the rule in the module docs.
+pub fn scale_to_rgb(frame: &Frame<'_>, dw: u32, dh: u32) -> Result<Rgb, ScaleError> {
+    if frame.width == 0 || frame.height == 0 || dw == 0 || dh == 0 {
+        return Err(ScaleError::EmptyFrame);
+    }
+    let channels = frame.format.channels();
+    // Check all before reading any.
+    for c in &channels {
+        check(frame, c)?;
+    }
+    let a = scale_channel(frame, &channels[0], dw, dh)?;
+    let b = scale_channel(frame, &channels[1], dw, dh)?;
+    let c = scale_channel(frame, &channels[2], dw, dh)?;
+    let mut data = Vec::with_capacity(a.len() * 3);
+    if frame.format.is_rgb() {
+        for i in 0..a.len() {
+            data.extend_from_slice(&[a[i], b[i], c[i]]);
+        }
+    } else {
+        let convert = Converter::new(frame.colour);
+        for i in 0..a.len() {
+            data.extend_from_slice(&convert.rgb(a[i], b[i], c[i]));
+        }
+    }
+    Ok(Rgb { width: dw, height: dh, data })
+}
+
+/// Y'CbCr -> R'G'B' (rule 4).
+#[derive(Clone, Copy, Debug)]
+pub struct Converter {
+    y_offset: f32,
+    y_scale: f32,
+    c_scale: f32,
+    r_cr: f32,
+    g_cb: f32,
+    g_cr: f32,
+    b_cb: f32,
+}
+
+impl Converter {
+    pub fn new(colour: Colour) -> Self {
+        let (kr, kb) = colour.matrix.coefficients();
+        let kg = 1.0 - kr - kb;
+        let (y_offset, y_scale, c_scale) =
+            if colour.full_range { (0.0, 1.0, 1.0) } else { (16.0, 255.0 / 219.0, 255.0 / 224.0) };
+        Self {
+            y_offset,
+            y_scale,
+            c_scale,
+            r_cr: 2.0 * (1.0 - kr),
+            g_cb: 2.0 * kb * (1.0 - kb) / kg,
+            g_cr: 2.0 * kr * (1.0 - kr) / kg,
+            b_cb: 2.0 * (1.0 - kb),
+        }
+    }
+
+    pub fn rgb(&self, y: u8, u: u8, v: u8) -> [u8; 3] {
+        let y = (f32::from(y) - self.y_offset) * self.y_scale;
+        let cb = (f32::from(u) - 128.0) * self.c_scale;
+        let cr = (f32::from(v) - 128.0) * self.c_scale;
+        // Round half up without f32::round (a libm call on baseline x86-64).
+        let to_u8 = |v: f32| (v.clamp(0.0, 255.0) + 0.5) as u8;
+        [to_u8(y + self.r_cr * cr), to_u8(y - self.g_cb * cb - self.g_cr * cr), to_u8(y + self.b_cb * cb)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limited601() -> Colour {
+        Colour { matrix: Matrix::Bt601, full_range: false }
+    }
+
+    /// An NV12 frame: Y from `y(x, y)`, U/V from `uv(cx, cy)`, with padding
+    /// in the strides to catch stride bugs.
+    fn nv12(
+        w: u32,
+        h: u32,
+        y: impl Fn(u32, u32) -> u8,
+        uv: impl Fn(u32, u32) -> (u8, u8),
+    ) -> (Vec<u8>, Vec<u8>, usize, usize) {
+        let ys = w as usize + 7;
+        let cw = w.div_ceil(2);
+        let uvs = cw as usize * 2 + 5;
+        let mut yp = vec![0xEE; ys * h as usize];
+        let mut uvp = vec![0xEE; uvs * h.div_ceil(2) as usize];
+        for row in 0..h {
+            for col in 0..w {
+                yp[row as usize * ys + col as usize] = y(col, row);
+            }
+        }
+        for row in 0..h.div_ceil(2) {
+            for col in 0..cw {
+                let (u, v) = uv(col, row);
+                uvp[row as usize * uvs + col as usize * 2] = u;
+                uvp[row as usize * uvs + col as usize * 2 + 1] = v;
+            }
+        }
+        (yp, uvp, ys, uvs)
+    }
+
+    #[test]
+    fn limited_range_extremes_are_black_and_white() {
+        let c = Converter::new(limited601());
+        assert_eq!(c.rgb(16, 128, 128), [0, 0, 0]);
+        assert_eq!(c.rgb(235, 128, 128), [255, 255, 255]);
+        let full = Converter::new(Colour { matrix: Matrix::Bt709, full_range: true });
+        assert_eq!(full.rgb(0, 128, 128), [0, 0, 0]);
+        assert_eq!(full.rgb(255, 128, 128), [255, 255, 255]);
+        assert_eq!(full.rgb(77, 128, 128), [77, 77, 77]);
+    }
+
+    #[test]
+    fn primaries_come_out_as_primaries() {
+        // BT.601 limited-range red, green, blue (the values videotestsrc makes).
+        let c = Converter::new(limited601());
+        let close = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(x, y)| (i32::from(*x) - i32::from(y)).abs() <= 2);
+        assert!(close(c.rgb(81, 90, 240), [255, 0, 0]), "{:?}", c.rgb(81, 90, 240));
+        assert!(close(c.rgb(145, 54, 34), [0, 255, 0]), "{:?}", c.rgb(145, 54, 34));
+        assert!(close(c.rgb(41, 240, 110), [0, 0, 255]), "{:?}", c.rgb(41, 240, 110));
+    }
+
+    #[test]
+    fn spans_cover_every_sample_once_when_shrinking() {
+        for (src, dst) in [(1920, 320), (7, 3), (5, 5), (1, 1), (1081, 180)] {
+            let s = spans(src, dst);
+            assert_eq!(s.len(), dst as usize);
+            assert_eq!(s[0].0, 0);
+            assert_eq!(s.last().map(|r| r.1), Some(src as usize));
+            assert!(s.windows(2).all(|w| w[0].1 == w[1].0), "{src}->{dst}: {s:?}");
+        }
+        // Enlarging repeats samples (nearest neighbour).
+        assert_eq!(spans(2, 4), vec![(0, 1), (0, 1), (1, 2), (1, 2)]);
+    }
+
+    #[test]
+    fn box_filter_averages_with_rounding_half_up() {
+        // 4x2 BGRx: the left 2x2 block averages 10,11,12,13 -> 11.5 -> 12.
+        let values = [10u8, 11, 30, 30, 12, 13, 30, 30];
+        let mut plane = Vec::new();
+        for v in values {
+            plane.extend_from_slice(&[v, v, v, 0]);
+        }
+        let planes = [plane.as_slice()];
+        let frame = Frame {
+            format: PixelFormat::Bgrx,
+            width: 4,
+            height: 2,
+            planes: &planes,
+            strides: &[16],
+            colour: Colour::default(),
+        };
+        let out = scale_to_rgb(&frame, 2, 1).expect("scale");
+        assert_eq!(out.pixel(0, 0), [12, 12, 12]);
+        assert_eq!(out.pixel(1, 0), [30, 30, 30]);
+    }
+
+    #[test]
+    fn rgb_formats_keep_channel_order() {
+        let planes_bgrx = [&[1u8, 2, 3, 0][..]];
+        let planes_rgba = [&[1u8, 2, 3, 255][..]];
+        let one = |format, planes: &[&[u8]]| {
+            let frame = Frame { format, width: 1, height: 1, planes, strides: &[4], colour: Colour::default() };
+            scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0)
+        };
+        assert_eq!(one(PixelFormat::Bgrx, &planes_bgrx), [3, 2, 1]);
+        assert_eq!(one(PixelFormat::Rgba, &planes_rgba), [1, 2, 3]);
+        // RGB565 pure red, green, blue and white.
+        for (word, rgb) in
+            [(0xF800u16, [255, 0, 0]), (0x07E0, [0, 255, 0]), (0x001F, [0, 0, 255]), (0xFFFF, [255, 255, 255])]
+        {
+            let bytes = word.to_le_bytes();
+            let planes = [&bytes[..]];
+            let frame = Frame {
+                format: PixelFormat::Rgb565,
+                width: 1,
+                height: 1,
+                planes: &planes,
+                strides: &[2],
+                colour: Colour::default(),
+            };
+            assert_eq!(scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0), rgb, "{word:#06x}");
+        }
+    }
+
+    #[test]
+    fn nv12_halves_land_in_their_halves() {
+        // Left half white, right half black, 1920x1080 -> 320x180.
+        let (w, h) = (1920, 1080);
+        let (yp, uvp, ys, uvs) = nv12(w, h, |x, _| if x < w / 2 { 235 } else { 16 }, |_, _| (128, 128));
+        let planes = [yp.as_slice(), uvp.as_slice()];
+        let frame = Frame {
+            format: PixelFormat::Nv12,
+            width: w,
+            height: h,
+            planes: &planes,
+            strides: &[ys, uvs],
+            colour: limited601(),
+        };
+        let out = scale_to_rgb(&frame, 320, 180).expect("scale");
+        assert_eq!(out.pixel(0, 0), [255, 255, 255]);
+        assert_eq!(out.pixel(159, 179), [255, 255, 255]);
+        assert_eq!(out.pixel(160, 0), [0, 0, 0]);
+        assert_eq!(out.pixel(319, 179), [0, 0, 0]);
+    }
+
+    #[test]
+    fn planar_and_packed_yuv_agree() {
+        // One colour, every YUV layout: the same RGB.
+        let (w, h, y, u, v) = (6u32, 4u32, 81u8, 90u8, 240u8);
+        let expect = Converter::new(limited601()).rgb(y, u, v);
+        let (cw, chh) = (w as usize / 2, h as usize / 2);
+        let yp = vec![y; w as usize * h as usize];
+        let up = vec![u; cw * chh];
+        let vp = vec![v; cw * chh];
+        let uv: Vec<u8> = (0..cw * chh).flat_map(|_| [u, v]).collect();
+        let vu: Vec<u8> = (0..cw * chh).flat_map(|_| [v, u]).collect();
+        let uv16: Vec<u8> = (0..cw * chh * 2).flat_map(|_| [u, v]).collect();
+        let yuy2: Vec<u8> = (0..cw * h as usize).flat_map(|_| [y, u, y, v]).collect();
+        let uyvy: Vec<u8> = (0..cw * h as usize).flat_map(|_| [u, y, v, y]).collect();
+        let p010y: Vec<u8> = (0..w as usize * h as usize).flat_map(|_| (u16::from(y) << 8).to_le_bytes()).collect();
+        let p010uv: Vec<u8> = (0..cw * chh)
+            .flat_map(|_| [(u16::from(u) << 8).to_le_bytes(), (u16::from(v) << 8).to_le_bytes()])
+            .flatten()
+            .collect();
+        type Case<'a> = (PixelFormat, Vec<&'a [u8]>, Vec<usize>);
+        let cases: Vec<Case<'_>> = vec![
+            (PixelFormat::Nv12, vec![&yp, &uv], vec![w as usize, w as usize]),
+            (PixelFormat::Nv21, vec![&yp, &vu], vec![w as usize, w as usize]),
+            (PixelFormat::Nv16, vec![&yp, &uv16], vec![w as usize, w as usize]),
+            (PixelFormat::I420, vec![&yp, &up, &vp], vec![w as usize, cw, cw]),
+            (PixelFormat::Yv12, vec![&yp, &vp, &up], vec![w as usize, cw, cw]),
+            (PixelFormat::Yuy2, vec![&yuy2], vec![w as usize * 2]),
+            (PixelFormat::Uyvy, vec![&uyvy], vec![w as usize * 2]),
+            (PixelFormat::P010, vec![&p010y, &p010uv], vec![w as usize * 2, w as usize * 2]),
+        ];
+        for (format, planes, strides) in cases {
+            let frame = Frame { format, width: w, height: h, planes: &planes, strides: &strides, colour: limited601() };
+            let out = scale_to_rgb(&frame, 3, 2).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            assert!(out.data.chunks(3).all(|p| p == expect), "{format:?}: {:?} != {expect:?}", out.data);
+        }
+    }
+
+    #[test]
+    fn odd_and_tiny_frames_work() {
+        for (w, h, dw, dh) in [(1, 1, 1, 1), (1, 1, 4, 3), (3, 5, 2, 3), (641, 479, 321, 239), (7, 1, 3, 1)] {
+            let (yp, uvp, ys, uvs) = nv12(w, h, |_, _| 235, |_, _| (128, 128));
+            let planes = [yp.as_slice(), uvp.as_slice()];
+            let frame = Frame {
+                format: PixelFormat::Nv12,
+                width: w,
+                height: h,
+                planes: &planes,
+                strides: &[ys, uvs],
+                colour: limited601(),
+            };
+            let out = scale_to_rgb(&frame, dw, dh).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+            assert_eq!((out.width, out.height, out.data.len()), (dw, dh, (dw * dh * 3) as usize));
+            assert!(out.data.iter().all(|&b| b == 255), "{w}x{h} -> {dw}x{dh}");
+        }
+    }
+
+    #[test]
+    fn short_planes_are_refused_not_read_past() {
+        let y = vec![0u8; 100];
+        let uv = vec![0u8; 10];
+        let planes = [y.as_slice(), uv.as_slice()];
+        let frame = Frame {
+            format: PixelFormat::Nv12,
+            width: 10,
+            height: 10,
+            planes: &planes,
+            strides: &[10, 10],
+            colour: limited601(),
+        };
+        assert!(matches!(scale_to_rgb(&frame, 5, 5), Err(ScaleError::PlaneTooSmall { plane: 1, .. })));
+        let frame = Frame { planes: &planes[..1], ..frame };
+        assert_eq!(scale_to_rgb(&frame, 5, 5), Err(ScaleError::MissingPlane { plane: 1 }));
+        let frame = Frame { width: 0, ..frame };
+        assert_eq!(scale_to_rgb(&frame, 5, 5), Err(ScaleError::EmptyFrame));
+    }
+
+    #[test]
+    fn fit_keeps_the_aspect_ratio() {
+        assert_eq!(fit(1920, 1080, (1, 1), 320, 180), (320, 180));
+        assert_eq!(fit(1920, 1080, (1, 1), 320, 320), (320, 180));
+        assert_eq!(fit(1080, 1920, (1, 1), 320, 180), (101, 180));
+        assert_eq!(fit(1920, 1080, (1, 1), 0, 0), (1920, 1080));
+        assert_eq!(fit(1920, 1080, (1, 1), 0, 90), (160, 90));
+        assert_eq!(fit(1920, 1080, (1, 1), 640, 0), (640, 360));
+        assert_eq!(fit(1, 1, (1, 1), 320, 180), (180, 180));
+        assert_eq!(fit(4000, 1, (1, 1), 320, 180), (320, 1));
+        // Anamorphic 720x576 at 16:15 pixels shows as 768x576.
+        assert_eq!(fit(720, 576, (16, 15), 384, 288), (384, 288));
+        assert_eq!(fit(720, 576, (16, 15), 0, 288), (384, 288));
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// `cargo test --release -p gst-plugin-zerocopy --lib scale_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn scale_speed() {
+        let (w, h) = (1920usize, 1080usize);
+        let y: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
+        let uv: Vec<u8> = (0..w * h / 2).map(|i| (i % 241) as u8).collect();
+        let planes = [y.as_slice(), uv.as_slice()];
+        let frame = Frame {
+            format: PixelFormat::Nv12,
+            width: w as u32,
+            height: h as u32,
+            planes: &planes,
+            strides: &[w, w],
+            colour: Colour::default(),
+        };
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..20 {
+            let t = std::time::Instant::now();
+            std::hint::black_box(scale_to_rgb(&frame, 320, 180).expect("scale"));
+            best = best.min(t.elapsed());
+        }
+        println!("1080p NV12 -> 320x180: best of 20 {best:?}");
+        for (i, c) in PixelFormat::Nv12.channels().iter().enumerate() {
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..20 {
+                let t = std::time::Instant::now();
+                std::hint::black_box(scale_channel(&frame, c, 320, 180).expect("scale"));
+                best = best.min(t.elapsed());
+            }
+            println!("channel {i}: best of 20 {best:?}");
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! `zcthumbnail` natively (memfd backend behind zcexport, and system
+//! memory): colours in the right places (PNG exact, JPEG within a
+//! tolerance), balanced brackets also when writing fails, picking, bad
+//! folders, unreadable formats, tiny and odd frames.
+
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gstzerocopy::zcthumbnail::scale::{Colour, Converter};
+
+fn init() {
+    gst::init().expect("gst::init");
+    gstzerocopy::plugin_register_static().expect("register zerocopy");
+}
+
+/// A fresh folder for one test's thumbnails.
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zcthumbnail-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+#[derive(Debug, Default)]
+struct Run {
+    thumbnails: Vec<gst::Structure>,
+    warnings: Vec<String>,
+    error: Option<String>,
+    counters: Counters,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counters {
+    written: u64,
+    skipped: u64,
+    failed: u64,
+    brackets: u64,
+    begun: u64,
+}
+
+fn counters(element: &gst::Element) -> Counters {
+    Counters {
+        written: element.property("thumbnails-written"),
+        skipped: element.property("frames-skipped"),
+        failed: element.property("thumbnails-failed"),
+        brackets: element.property("cpu-brackets"),
+        begun: element.property("cpu-brackets-begun"),
+    }
+}
+
+/// Run `pipeline` (its thumbnail element named `thumb`) to EOS or error,
+/// calling `before` once it is built.
+fn run_pipeline(pipeline: &gst::Pipeline, before: impl FnOnce(&gst::Element)) -> Run {
+    let thumb = pipeline.by_name("thumb").expect("an element named thumb");
+    before(&thumb);
+    let bus = pipeline.bus().expect("bus");
+    let mut run = Run::default();
+    if pipeline.set_state(gst::State::Playing).is_ok() {
+        for message in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+            match message.view() {
+                gst::MessageView::Element(e) => {
+                    run.thumbnails.extend(e.structure().filter(|s| s.name() == "zc-thumbnail").map(|s| s.to_owned()))
+                }
+                gst::MessageView::Warning(w) => {
+                    run.warnings.push(format!("{} ({})", w.error(), w.debug().unwrap_or_default()))
+                }
+                gst::MessageView::Error(e) => {
+                    run.error = Some(format!("{} ({})", e.error(), e.debug().unwrap_or_default()));
+                    break;
+                }
+                gst::MessageView::Eos(_) => break,
+                _ => {}
+            }
+        }
+    }
+    // A state change refused at start leaves its error on the bus.
+    while let Some(message) = bus.pop() {
+        match message.view() {
+            gst::MessageView::Error(e) if run.error.is_none() => {
+                run.error = Some(format!("{} ({})", e.error(), e.debug().unwrap_or_default()))
+            }
+            gst::MessageView::Warning(w) => {
+                run.warnings.push(format!("{} ({})", w.error(), w.debug().unwrap_or_default()))
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("null");
+    run.counters = counters(&thumb);
+    run
+}
+
+fn launch(description: &str) -> Run {
+    init();
+    let pipeline =
+        gst::parse::launch(description).expect("pipeline parses").downcast::<gst::Pipeline>().expect("pipeline");
+    run_pipeline(&pipeline, |_| {})
+}
+
+/// An appsrc pipeline that pushes `frames` (PTS 0, 1 s, ...) of raw `caps`.
+fn appsrc_run(caps: &str, frames: Vec<Vec<u8>>, middle: &str, thumb: &str) -> Run {
+    init();
+    let description =
+        format!("appsrc name=src format=time caps={caps} ! {middle} zcthumbnail name=thumb {thumb} ! fakesink");
+    let pipeline =
+        gst::parse::launch(&description).expect("pipeline parses").downcast::<gst::Pipeline>().expect("pipeline");
+    let src = pipeline.by_name("src").expect("appsrc").downcast::<gst_app::AppSrc>().expect("appsrc");
+    for (i, frame) in frames.into_iter().enumerate() {
+        let mut buffer = gst::Buffer::from_mut_slice(frame);
+        buffer.get_mut().expect("new").set_pts(gst::ClockTime::from_seconds(i as u64));
+        src.push_buffer(buffer).expect("queued");
+    }
+    src.end_of_stream().expect("eos queued");
+    run_pipeline(&pipeline, |_| {})
+}
+
+fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("open png")));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+/// Decode a JPEG with GStreamer's jpegdec into packed RGB.
+fn read_jpeg(path: &Path) -> (u32, u32, Vec<u8>) {
+    let description = format!(
+        "filesrc location={} ! jpegdec ! videoconvert ! video/x-raw,format=RGB ! appsink name=out",
+        path.display()
+    );
+    let pipeline =
+        gst::parse::launch(&description).expect("decode pipeline").downcast::<gst::Pipeline>().expect("pipeline");
+    let sink = pipeline.by_name("out").expect("appsink").downcast::<gst_app::AppSink>().expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let sample = sink.pull_sample().expect("a decoded JPEG");
+    let info = gst_video::VideoInfo::from_caps(sample.caps().expect("caps")).expect("video caps");
+    let frame =
+        gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().expect("buffer"), &info).expect("map");
+    let (w, h) = (info.width(), info.height());
+    let stride = frame.plane_stride()[0] as usize;
+    let data = frame.plane_data(0).expect("plane");
+    let mut rgb = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h as usize {
+        rgb.extend_from_slice(&data[y * stride..y * stride + w as usize * 3]);
+    }
+    drop(frame);
+    pipeline.set_state(gst::State::Null).expect("null");
+    (w, h, rgb)
+}
+
+fn pixel(image: &(u32, u32, Vec<u8>), x: u32, y: u32) -> [u8; 3] {
+    let i = ((y * image.0 + x) * 3) as usize;
+    [image.2[i], image.2[i + 1], image.2[i + 2]]
+}
+
+fn location_of(s: &gst::Structure) -> PathBuf {
+    PathBuf::from(s.get::<String>("location").expect("location field"))
+}
+
+/// 64x32 BGRx in four quadrants: red, green / blue, white.
+fn quadrants_bgrx() -> Vec<u8> {
+    let mut frame = Vec::with_capacity(64 * 32 * 4);
+    for y in 0..32 {
+        for x in 0..64 {
+            let bgrx = match (x < 32, y < 16) {
+                (true, true) => [0, 0, 255, 0],
+                (false, true) => [0, 255, 0, 0],
+                (true, false) => [255, 0, 0, 0],
+                (false, false) => [255, 255, 255, 0],
+            };
+            frame.extend_from_slice(&bgrx);
+        }
+    }
+    frame
+}
+
+#[test]
+fn png_of_an_rgb_pattern_is_exact_in_every_region() {
+    let dir = folder("png-rgb");
+    let run = appsrc_run(
+        "video/x-raw,format=BGRx,width=64,height=32,framerate=1/1",
+        vec![quadrants_bgrx()],
+        "zcexport !",
+        &format!("width=16 height=9 format=png location={}/q-%d.png", dir.display()),
+    );
+    assert_eq!(run.error, None);
+    assert_eq!(run.thumbnails.len(), 1, "{run:?}");
+    let image = read_png(&location_of(&run.thumbnails[0]));
+    // 64x32 fitted into 16x9 keeps 2:1: 16x8, each pixel a 4x4 block of one quadrant.
+    assert_eq!((image.0, image.1), (16, 8));
+    for y in 0..8 {
+        for x in 0..16 {
+            let expected = match (x < 8, y < 4) {
+                (true, true) => [255, 0, 0],
+                (false, true) => [0, 255, 0],
+                (true, false) => [0, 0, 255],
+                (false, false) => [255, 255, 255],
+            };
+            assert_eq!(pixel(&image, x, y), expected, "({x},{y})");
+        }
+    }
+}
+
+#[test]
+fn png_of_an_nv12_pattern_is_exact_under_the_stated_rule() {
+    // Left half BT.601 limited red, right half a grey, on 2x2-aligned blocks.
+    let (w, h) = (40usize, 20usize);
+    let (red, grey) = ((81u8, 90u8, 240u8), (126u8, 128u8, 128u8));
+    let mut frame = vec![0u8; w * h * 3 / 2];
+    for y in 0..h {
+        for x in 0..w {
+            frame[y * w + x] = if x < w / 2 { red.0 } else { grey.0 };
+        }
+    }
+    for y in 0..h / 2 {
+        for cx in 0..w / 2 {
+            let (u, v) = if cx < w / 4 { (red.1, red.2) } else { (grey.1, grey.2) };
+            frame[w * h + y * w + cx * 2] = u;
+            frame[w * h + y * w + cx * 2 + 1] = v;
+        }
+    }
+    let dir = folder("png-nv12");
+    let run = appsrc_run(
+        "video/x-raw,format=NV12,width=40,height=20,framerate=1/1,colorimetry=bt601",
+        vec![frame],
+        "zcexport !",
+        &format!("width=10 height=5 format=png location={}/n.png", dir.display()),
+    );
+    assert_eq!(run.error, None);
+    let image = read_png(&location_of(&run.thumbnails[0]));
+    assert_eq!((image.0, image.1), (10, 5));
+    let convert = Converter::new(Colour::default());
+    let (red_rgb, grey_rgb) = (convert.rgb(red.0, red.1, red.2), convert.rgb(grey.0, grey.1, grey.2));
+    for y in 0..5 {
+        for x in 0..10 {
+            assert_eq!(pixel(&image, x, y), if x < 5 { red_rgb } else { grey_rgb }, "({x},{y})");
+        }
+    }
+    assert_eq!(grey_rgb, [128, 128, 128]);
+    assert!(red_rgb[0] > 250 && red_rgb[1] < 3 && red_rgb[2] < 3, "{red_rgb:?}");
+}
+
+#[test]
+fn jpeg_of_smpte_bars_has_the_bars_in_their_places() {
+    let dir = folder("jpeg-smpte");
+    let run = launch(&format!(
+        "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=NV12,width=1280,height=720 ! zcexport \
+         ! zcthumbnail name=thumb quality=90 location={}/bars-%05d.jpg ! fakesink",
+        dir.display()
+    ));
+    assert_eq!(run.error, None);
+    let path = location_of(&run.thumbnails[0]);
+    assert!(path.ends_with("bars-00000.jpg"), "{}", path.display());
+    let image = read_jpeg(&path);
+    assert_eq!((image.0, image.1), (320, 180));
+    // The seven top bars of 100% SMPTE: white, yellow, cyan, green, magenta, red, blue.
+    let bars = [[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0], [255, 0, 255], [255, 0, 0], [0, 0, 255]];
+    for (i, expected) in bars.iter().enumerate() {
+        let x = (320 * (2 * i as u32 + 1)) / 14;
+        let got = pixel(&image, x, 40);
+        let close = got.iter().zip(expected).all(|(a, b)| (i32::from(*a) - b).abs() <= 24);
+        assert!(close, "bar {i} at x={x}: {got:?}, expected about {expected:?}");
+    }
+}
+
+#[test]
+fn every_bracket_begun_is_ended_and_counters_add_up() {
+    let dir = folder("counters");
+    let run = launch(&format!(
+        "videotestsrc num-buffers=60 ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! zcexport \
+         ! zcthumbnail name=thumb interval=0 keyframes-only=true location={}/%d.jpg ! fakesink",
+        dir.display()
+    ));
+    assert_eq!(run.error, None);
+    let c = &run.counters;
+    // Every raw frame is a keyframe: each was written or skipped (encoder busy).
+    assert_eq!(c.written + c.skipped + c.failed, 60, "{c:?}");
+    assert!(c.written >= 1 && c.failed == 0, "{c:?}");
+    assert_eq!(c.written as usize, run.thumbnails.len());
+    // zcexport's memfd memory is fd memory: one bracket per frame read.
+    assert_eq!(c.begun, c.brackets, "{c:?}");
+    assert_eq!(c.brackets, c.written, "{c:?}");
+    assert_eq!(std::fs::read_dir(&dir).expect("list").count() as u64, c.written, "no .tmp files left");
+}
+
+#[test]
+fn brackets_stay_balanced_when_writing_fails() {
+    // %d in the folder name: thumbnail 0 goes to a folder that exists, later
+    // ones to folders that do not, so their writes fail after the read.
+    let dir = folder("failing");
+    std::fs::create_dir_all(dir.join("0")).expect("mkdir 0");
+    let run = launch(&format!(
+        "videotestsrc num-buffers=6 ! video/x-raw,format=NV12,width=320,height=240,framerate=4/1 ! zcexport \
+         ! zcthumbnail name=thumb interval=250000000 on-error=skip format=png location={}/%d/t.png \
+         ! fakesink sync=true",
+        dir.display()
+    ));
+    assert_eq!(run.error, None, "on-error=skip goes on");
+    let c = &run.counters;
+    // Paced at 4 fps: normally 1 written and 5 failed; a busy encoder may skip some.
+    assert_eq!(c.written, 1, "{c:?}");
+    assert!(c.failed >= 1 && c.failed + c.skipped == 5, "{c:?}");
+    assert_eq!(c.begun, c.brackets, "{c:?}");
+    assert_eq!(c.brackets, c.written + c.failed, "{c:?}");
+    let warned = run.warnings.iter().filter(|w| w.contains(&format!("{}/1/t.png", dir.display()))).count();
+    assert_eq!(warned, 1, "the first failure names its path: {:?}", run.warnings);
+    assert!(!dir.join("1/t.png.tmp").exists());
+}
+
+#[test]
+fn a_write_failure_with_on_error_stop_stops_with_the_path() {
+    let dir = folder("stop");
+    std::fs::create_dir_all(dir.join("0")).expect("mkdir 0");
+    let run = launch(&format!(
+        "videotestsrc num-buffers=20 ! video/x-raw,format=NV12,width=320,height=240,framerate=10/1 ! zcexport \
+         ! zcthumbnail name=thumb interval=100000000 location={}/%d/t.jpg ! fakesink sync=true",
+        dir.display()
+    ));
+    let error = run.error.expect("an error");
+    assert!(error.contains(&format!("{}/1/t.jpg", dir.display())), "{error}");
+    assert_eq!(run.counters.begun, run.counters.brackets);
+}
+
+#[test]
+fn a_missing_folder_is_an_error_naming_it() {
+    let missing = std::env::temp_dir().join(format!("zcthumbnail-missing-{}", std::process::id()));
+    let run = launch(&format!(
+        "videotestsrc num-buffers=3 ! zcthumbnail name=thumb location={}/%05d.jpg ! fakesink",
+        missing.display()
+    ));
+    let error = run.error.expect("an error");
+    assert!(error.contains(&missing.display().to_string()), "{error}");
+    // A file where the folder should be, with on-error=skip: a warning, frames flow.
+    let file = std::env::temp_dir().join(format!("zcthumbnail-a-file-{}", std::process::id()));
+    std::fs::write(&file, b"not a folder").expect("write");
+    let run = launch(&format!(
+        "videotestsrc num-buffers=3 ! zcthumbnail name=thumb on-error=skip location={}/%05d.jpg ! fakesink",
+        file.display()
+    ));
+    assert_eq!(run.error, None);
+    assert!(run.warnings.iter().any(|w| w.contains(&file.display().to_string())), "{:?}", run.warnings);
+    assert_eq!(run.counters.written, 0);
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
+fn an_unreadable_format_passes_through_with_a_warning() {
+    let dir = folder("gray");
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=5 ! video/x-raw,format=GRAY8,width=64,height=48 ! zcthumbnail name=thumb \
+         location={}/%d.jpg ! appsink name=out sync=false",
+        dir.display()
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let sink = pipeline.by_name("out").expect("appsink").downcast::<gst_app::AppSink>().expect("appsink");
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = frames.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    let run = run_pipeline(&pipeline, |_| {});
+    assert_eq!(run.error, None);
+    assert_eq!(frames.load(std::sync::atomic::Ordering::Relaxed), 5);
+    assert!(run.warnings.iter().any(|w| w.contains("thumbnails are off for format GRAY8")), "{:?}", run.warnings);
+    assert_eq!(run.counters, Counters::default());
+    assert_eq!(std::fs::read_dir(&dir).expect("list").count(), 0);
+}
+
+#[test]
+fn tiny_and_odd_frames_work_in_every_memory() {
+    let dir = folder("odd");
+    for (i, (format, w, h, middle)) in [
+        ("I420", 1, 1, "zcexport !"),
+        ("NV12", 1, 1, ""),
+        ("NV12", 3, 5, "zcexport !"),
+        // Odd height only: videotestsrc leaves V at 0 in the last macropixel of an odd-width YUY2 line.
+        ("YUY2", 642, 479, "zcexport !"),
+        ("BGRx", 7, 3, ""),
+        ("I420", 321, 241, ""),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let run = launch(&format!(
+            "videotestsrc num-buffers=2 pattern=white ! video/x-raw,format={format},width={w},height={h} ! {middle} \
+             zcthumbnail name=thumb format=png location={}/odd-{i}.png ! fakesink",
+            dir.display()
+        ));
+        assert_eq!(run.error, None, "{format} {w}x{h}");
+        assert_eq!(run.thumbnails.len(), 1, "{format} {w}x{h}: {run:?}");
+        let image = read_png(&location_of(&run.thumbnails[0]));
+        let s = &run.thumbnails[0];
+        assert_eq!((s.get::<u32>("width").ok(), s.get::<u32>("height").ok()), (Some(image.0), Some(image.1)));
+        let dark: Vec<usize> = image.2.iter().enumerate().filter(|(_, b)| **b < 250).map(|(i, _)| i).take(8).collect();
+        assert!(
+            dark.is_empty(),
+            "{format} {w}x{h} ({}x{}) should be white: {dark:?} {:?}",
+            image.0,
+            image.1,
+            dark.first().map(|&i| &image.2[i - i % 3..i - i % 3 + 3])
+        );
+        // System memory has no fd to bracket; zc memory has one per frame read.
+        let expected = if middle.is_empty() { 0 } else { 1 };
+        assert_eq!((run.counters.begun, run.counters.brackets), (expected, expected), "{format} {w}x{h}");
+    }
+}
+
+#[test]
+fn snapshot_picks_the_next_frame_at_full_size() {
+    init();
+    let dir = folder("snapshot");
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=5 ! video/x-raw,format=NV12,width=160,height=90 ! zcexport ! zcthumbnail name=thumb \
+         interval=0 width=0 height=0 format=png location={}/snap-%t.png ! fakesink",
+        dir.display()
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let run = run_pipeline(&pipeline, |thumb| thumb.emit_by_name::<()>("snapshot", &[]));
+    assert_eq!(run.error, None);
+    assert_eq!(run.thumbnails.len(), 1, "{run:?}");
+    let s = &run.thumbnails[0];
+    assert_eq!((s.get::<u32>("width"), s.get::<u32>("height")), (Ok(160), Ok(90)));
+    assert_eq!(s.get::<gst::ClockTime>("pts"), Ok(gst::ClockTime::ZERO));
+    assert!(location_of(s).ends_with("snap-0.png"));
+    assert_eq!(read_png(&location_of(s)).0, 160);
+}
+
+#[test]
+fn interval_picks_by_timestamp_and_names_files_by_it() {
+    let dir = folder("interval");
+    let run = launch(&format!(
+        "videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=64,height=36,framerate=50/1 ! zcexport \
+         ! zcthumbnail name=thumb interval=200000000 location={}/at-%06t.jpg ! fakesink sync=true",
+        dir.display()
+    ));
+    assert_eq!(run.error, None);
+    let names: Vec<String> = run
+        .thumbnails
+        .iter()
+        .map(|s| location_of(s).file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    // Picked at 0, 200 and 400 ms; the encoder (at nice 19) may be busy for one on a loaded machine.
+    assert_eq!(names.first().map(String::as_str), Some("at-000000.jpg"), "{names:?}");
+    assert!(
+        names.iter().all(|n| ["at-000000.jpg", "at-000200.jpg", "at-000400.jpg"].contains(&n.as_str())),
+        "{names:?}"
+    );
+    assert_eq!(run.counters.written + run.counters.skipped, 3, "{:?}", run.counters);
+}
