@@ -17,7 +17,11 @@ fn fd_targets() -> Vec<String> {
     let mut targets: Vec<String> = std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .flatten()
-        .map(|e| std::fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default())
+        .map(|e| {
+            std::fs::read_link(e.path())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        })
         .collect();
     targets.sort();
     targets
@@ -43,18 +47,26 @@ struct Counters {
 /// the written files, and whether the memory zcthumbnail saw was dma-buf memory.
 fn thumbnails(description: &str) -> (Counters, Vec<PathBuf>, bool) {
     init();
-    let pipeline = gst::parse::launch(description).expect("pipeline").downcast::<gst::Pipeline>().expect("pipeline");
+    let pipeline = gst::parse::launch(description)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("pipeline");
     let thumb = pipeline.by_name("thumb").expect("thumb");
     let dma_buf = Arc::new(Mutex::new(true));
     {
         let dma_buf = dma_buf.clone();
-        thumb.static_pad("sink").expect("sink pad").add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            if let Some(buffer) = info.buffer() {
-                let all = buffer.iter_memories().all(|m| m.is_memory_type::<gst_allocators::DmaBufMemory>());
-                *dma_buf.lock().expect("lock") &= all;
-            }
-            gst::PadProbeReturn::Ok
-        });
+        thumb.static_pad("sink").expect("sink pad").add_probe(
+            gst::PadProbeType::BUFFER,
+            move |_, info| {
+                if let Some(buffer) = info.buffer() {
+                    let all = buffer
+                        .iter_memories()
+                        .all(|m| m.is_memory_type::<gst_allocators::DmaBufMemory>());
+                    *dma_buf.lock().expect("lock") &= all;
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
     }
     let files = Arc::new(Mutex::new(Vec::new()));
     {
@@ -65,7 +77,9 @@ fn thumbnails(description: &str) -> (Counters, Vec<PathBuf>, bool) {
             if let gst::MessageView::Element(e) = message.view()
                 && let Some(s) = e.structure().filter(|s| s.name() == "zc-thumbnail")
             {
-                files.lock().expect("lock").push(PathBuf::from(s.get::<String>("location").expect("location")));
+                files.lock().expect("lock").push(PathBuf::from(
+                    s.get::<String>("location").expect("location"),
+                ));
             }
         });
     }
@@ -96,23 +110,48 @@ fn same_thumbnails_as_system_memory(backend: &str) {
     require_vm();
     let reference_dir = folder(&format!("{backend}-reference"));
     let (reference, reference_files, _) = thumbnails(&smpte_through("", &reference_dir));
-    assert_eq!((reference.begun, reference.ended), (0, 0), "system memory has no fd to bracket");
+    assert_eq!(
+        (reference.begun, reference.ended),
+        (0, 0),
+        "system memory has no fd to bracket"
+    );
     let dir = folder(backend);
     let fds_before = fd_count();
-    let (counters, files, dma_buf) = thumbnails(&smpte_through(&format!("zcexport backend={backend} !"), &dir));
+    let (counters, files, dma_buf) = thumbnails(&smpte_through(
+        &format!("zcexport backend={backend} !"),
+        &dir,
+    ));
     let fds_after = fd_count();
-    println!("{backend}: {counters:?}, {} fds before, {fds_after} after", fds_before);
+    println!(
+        "{backend}: {counters:?}, {} fds before, {fds_after} after",
+        fds_before
+    );
     assert!(dma_buf, "zcthumbnail saw {backend} dma-buf memory");
     assert_eq!(counters.failed, 0);
     assert!(counters.written >= 1);
     assert_eq!(counters.begun, counters.ended, "every begin has its end");
-    assert_eq!(counters.ended, counters.written, "one bracket per frame read (one dma-buf per NV12 frame)");
-    assert!(fds_after <= fds_before + 2, "fds: {fds_before} before, {fds_after} after");
+    assert_eq!(
+        counters.ended, counters.written,
+        "one bracket per frame read (one dma-buf per NV12 frame)"
+    );
+    assert!(
+        fds_after <= fds_before + 2,
+        "fds: {fds_before} before, {fds_after} after"
+    );
     // The first frame is always taken (the encoder is idle); later ones may
     // be skipped differently under emulation, and smpte's snow moves.
     let (ours, reference) = (&files[0], &reference_files[0]);
-    let (a, b) = (std::fs::read(ours).expect("read"), std::fs::read(reference).expect("read"));
-    assert_eq!(a, b, "{} differs from the system-memory thumbnail {}", ours.display(), reference.display());
+    let (a, b) = (
+        std::fs::read(ours).expect("read"),
+        std::fs::read(reference).expect("read"),
+    );
+    assert_eq!(
+        a,
+        b,
+        "{} differs from the system-memory thumbnail {}",
+        ours.display(),
+        reference.display()
+    );
 }
 
 #[test]
@@ -149,8 +188,15 @@ fn thumbnails_from_vivid_dma_bufs() {
     let (counters, files, dma_buf) = thumbnails(&vivid_description(&dir, true));
     println!("vivid: {counters:?}");
     assert!(dma_buf, "vivid delivered dma-bufs");
-    assert_eq!(counters.written + counters.skipped + counters.failed, 12, "{counters:?}");
-    assert!(counters.written >= 1 && counters.failed == 0, "{counters:?}");
+    assert_eq!(
+        counters.written + counters.skipped + counters.failed,
+        12,
+        "{counters:?}"
+    );
+    assert!(
+        counters.written >= 1 && counters.failed == 0,
+        "{counters:?}"
+    );
     assert_eq!(counters.begun, counters.ended, "every begin has its end");
     assert_eq!(counters.ended, counters.written);
 
@@ -159,22 +205,32 @@ fn thumbnails_from_vivid_dma_bufs() {
     let baseline = gst::parse::launch(&vivid_description(&dir, false)).expect("pipeline");
     let f0 = fd_count();
     let t0 = fd_targets();
-    play_to_eos(baseline.downcast_ref::<gst::Pipeline>().expect("pipeline"), 600);
+    play_to_eos(
+        baseline.downcast_ref::<gst::Pipeline>().expect("pipeline"),
+        600,
+    );
     drop(baseline);
     let f1 = fd_count();
     let _ = thumbnails(&vivid_description(&folder("vivid-again"), true));
     let f2 = fd_count();
     let t2 = fd_targets();
-    println!("fds: {f0} before the plain pipeline, {f1} after it, {f2} after the one with zcthumbnail");
+    println!(
+        "fds: {f0} before the plain pipeline, {f1} after it, {f2} after the one with zcthumbnail"
+    );
     // Each v4l2src pipeline leaves /dev/video0 and bus sockets open, with or
     // without zcthumbnail; no dma-buf may stay open after either.
     let dma_bufs = |targets: &[String]| targets.iter().filter(|t| t.contains("dmabuf")).count();
     assert_eq!(dma_bufs(&t2), dma_bufs(&t0), "dma-bufs left open: {t2:?}");
-    assert!(f2.saturating_sub(f1) <= f1.saturating_sub(f0) + 2, "zcthumbnail left fds open: {f0} -> {f1} -> {f2}");
+    assert!(
+        f2.saturating_sub(f1) <= f1.saturating_sub(f0) + 2,
+        "zcthumbnail left fds open: {f0} -> {f1} -> {f2}"
+    );
 
     // vivid's default picture is eight 75% colour bars: white (a light grey),
     // yellow, cyan, green, magenta, red, blue, black.
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&files[0]).expect("png")));
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&files[0]).expect("png"),
+    ));
     let mut reader = decoder.read_info().expect("png header");
     let mut rgb = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut rgb).expect("png frame");
@@ -186,6 +242,12 @@ fn thumbnails_from_vivid_dma_bufs() {
     let first = at(5, 80);
     let blue = at(130, 80);
     println!("vivid first bar {first:?}, seventh bar {blue:?}");
-    assert!(first.iter().all(|c| (150..=230).contains(c)), "first bar {first:?}");
-    assert!(blue[2] > blue[0] + 60 && blue[2] > blue[1] + 60, "seventh bar {blue:?}");
+    assert!(
+        first.iter().all(|c| (150..=230).contains(c)),
+        "first bar {first:?}"
+    );
+    assert!(
+        blue[2] > blue[0] + 60 && blue[2] > blue[1] + 60,
+        "seventh bar {blue:?}"
+    );
 }

@@ -58,15 +58,23 @@ struct Args {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 10s, 500ms or 2m"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 10s, 500ms or 2m"))?;
     let seconds = match unit.trim() {
         "" | "s" => value,
         "ms" => value / 1000.0,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use ms, s, m or h"
+            ));
+        }
     };
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err(format!("`{text}` must be more than zero"));
@@ -77,7 +85,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let bad = || format!("`{text}` is not a size such as 320x180");
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
-    let (w, h) = (w.trim().parse::<u32>().map_err(|_| bad())?, h.trim().parse::<u32>().map_err(|_| bad())?);
+    let (w, h) = (
+        w.trim().parse::<u32>().map_err(|_| bad())?,
+        h.trim().parse::<u32>().map_err(|_| bad())?,
+    );
     if w > 65535 || h > 65535 {
         return Err(format!("`{text}`: at most 65535 on a side"));
     }
@@ -104,34 +115,46 @@ fn main() {
 }
 
 fn check_input(args: &Args) -> Result<()> {
-    let meta = std::fs::metadata(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let meta = std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     if !meta.is_file() {
         bail!("{} is not a file", args.file.display());
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create the folder {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the folder {}", args.out.display()))?;
     Ok(())
 }
 
 fn build(args: &Args) -> Result<gst::Pipeline> {
     let make = |factory: &str| {
-        gst::ElementFactory::make(factory).build().with_context(|| format!("GStreamer element {factory} is missing"))
+        gst::ElementFactory::make(factory)
+            .build()
+            .with_context(|| format!("GStreamer element {factory} is missing"))
     };
     let pipeline = gst::Pipeline::new();
-    let src =
-        gst::ElementFactory::make("filesrc").property("location", args.file.to_string_lossy().as_ref()).build()?;
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", args.file.to_string_lossy().as_ref())
+        .build()?;
     let decode = make("decodebin")?;
     let export = make("zcexport")?;
-    let location = args.out.join(format!("thumb-%05d.{}", args.format.extension()));
+    let location = args
+        .out
+        .join(format!("thumb-%05d.{}", args.format.extension()));
     let thumb = gst::ElementFactory::make("zcthumbnail")
         .name("thumb")
         .property("location", location.to_string_lossy().as_ref())
-        .property("interval", args.every.as_nanos().min(u128::from(u64::MAX)) as u64)
+        .property(
+            "interval",
+            args.every.as_nanos().min(u128::from(u64::MAX)) as u64,
+        )
         .property("width", args.size.0)
         .property("height", args.size.1)
         .property("quality", args.quality)
         .property_from_str("format", args.format.nick())
         .build()?;
-    let sink = gst::ElementFactory::make("fakesink").property("sync", false).build()?;
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .build()?;
     pipeline.add_many([&src, &decode, &export, &thumb, &sink])?;
     src.link(&decode)?;
     gst::Element::link_many([&export, &thumb, &sink])?;
@@ -142,8 +165,12 @@ fn build(args: &Args) -> Result<gst::Pipeline> {
             .or_else(|| Some(pad.query_caps(None)))
             .and_then(|caps| caps.structure(0).map(|s| s.name().starts_with("video/")))
             .unwrap_or(false);
-        let Some(export) = export_weak.upgrade() else { return };
-        let Some(sinkpad) = export.static_pad("sink") else { return };
+        let Some(export) = export_weak.upgrade() else {
+            return;
+        };
+        let Some(sinkpad) = export.static_pad("sink") else {
+            return;
+        };
         if is_video && !sinkpad.is_linked() {
             let _ = pad.link(&sinkpad);
         }
@@ -171,7 +198,8 @@ fn run(args: &Args) -> Result<()> {
 
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:40}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} [{bar:40}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut thumbnails = Vec::new();
     let mut failure = None;
@@ -182,7 +210,12 @@ fn run(args: &Args) -> Result<()> {
             if let (Some(pos), Some(dur)) = (position, duration) {
                 bar.set_length(dur.mseconds().max(1));
                 bar.set_position(pos.mseconds());
-                bar.set_message(format!("{} / {}, {} thumbnails", short(pos), short(dur), thumbnails.len()));
+                bar.set_message(format!(
+                    "{} / {}, {} thumbnails",
+                    short(pos),
+                    short(dur),
+                    thumbnails.len()
+                ));
             }
             bar.tick();
             continue;
@@ -234,10 +267,24 @@ fn short(t: gst::ClockTime) -> String {
 
 fn report(thumbnails: &[Thumbnail], out: &Path, took: Duration) {
     for t in thumbnails {
-        let at = t.pts.map(|p| format!("{:.3}s", p.nseconds() as f64 / 1e9)).unwrap_or_else(|| "-".to_owned());
-        println!("{}  {}x{}  {} bytes  at {at}", t.path.display(), t.width, t.height, t.bytes);
+        let at = t
+            .pts
+            .map(|p| format!("{:.3}s", p.nseconds() as f64 / 1e9))
+            .unwrap_or_else(|| "-".to_owned());
+        println!(
+            "{}  {}x{}  {} bytes  at {at}",
+            t.path.display(),
+            t.width,
+            t.height,
+            t.bytes
+        );
     }
-    println!("{} thumbnails in {} in {:.2} s", thumbnails.len(), out.display(), took.as_secs_f64());
+    println!(
+        "{} thumbnails in {} in {:.2} s",
+        thumbnails.len(),
+        out.display(),
+        took.as_secs_f64()
+    );
 }
 
 #[cfg(test)]

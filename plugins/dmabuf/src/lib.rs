@@ -20,7 +20,10 @@ pub use alloc::{
     Allocator, AllocatorOptions, BACKEND_ENV, Backend, BackendChoice, Frame, FrameRequest,
     GbmAllocator, HeapAllocator, MemfdAllocator, UdmabufAllocator,
 };
-pub use dmabuf::{Access, BracketCounter, BracketStats, BufferKind, CpuAccess, DmaBuf, FdBracket, sync_end, sync_start};
+pub use dmabuf::{
+    Access, BracketCounter, BracketStats, BufferKind, CpuAccess, DmaBuf, FdBracket, sync_end,
+    sync_start,
+};
 pub use error::{Error, Result};
 pub use layout::{
     FormatInfo, Fourcc, FrameLayout, LayoutError, Modifier, PlaneLayout, StrideAlign,

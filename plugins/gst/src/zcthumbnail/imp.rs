@@ -18,7 +18,11 @@ use super::scale::{self, Colour, Matrix, PixelFormat, Rgb};
 use crate::lock;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("zcthumbnail", gst::DebugColorFlags::empty(), Some("zc thumbnail encoder"))
+    gst::DebugCategory::new(
+        "zcthumbnail",
+        gst::DebugColorFlags::empty(),
+        Some("zc thumbnail encoder"),
+    )
 });
 
 const DEFAULT_LOCATION: &str = "thumbnail-%05d.jpg";
@@ -56,9 +60,15 @@ impl From<ThumbnailFormat> for ImageFormat {
 #[enum_type(name = "GstZcThumbnailOnError")]
 pub enum OnError {
     #[default]
-    #[enum_value(name = "Stop: post an error naming the path and stop the stream", nick = "stop")]
+    #[enum_value(
+        name = "Stop: post an error naming the path and stop the stream",
+        nick = "stop"
+    )]
     Stop,
-    #[enum_value(name = "Skip: post a warning naming the path, count it, and go on", nick = "skip")]
+    #[enum_value(
+        name = "Skip: post a warning naming the path, count it, and go on",
+        nick = "skip"
+    )]
     Skip,
 }
 
@@ -143,7 +153,10 @@ impl Busy {
     /// Wait until idle; false if `timeout` passed first.
     fn wait_idle(&self, timeout: Duration) -> bool {
         let guard = lock(&self.busy);
-        match self.changed.wait_timeout_while(guard, timeout, |busy| *busy) {
+        match self
+            .changed
+            .wait_timeout_while(guard, timeout, |busy| *busy)
+        {
             Ok((_, result)) => !result.timed_out(),
             Err(poisoned) => !poisoned.into_inner().1.timed_out(),
         }
@@ -190,7 +203,11 @@ fn lower_own_priority() {
     // is this thread's own id, so only this thread's nice value changes.
     let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) };
     if result != 0 {
-        gst::debug!(CAT, "cannot lower the encoder thread's priority: {}", std::io::Error::last_os_error());
+        gst::debug!(
+            CAT,
+            "cannot lower the encoder thread's priority: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
@@ -224,7 +241,10 @@ fn colour_of(info: &gst_video::VideoInfo) -> Colour {
         gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
         _ => Matrix::Bt601,
     };
-    Colour { matrix, full_range: colorimetry.range() == gst_video::VideoColorRange::Range0_255 }
+    Colour {
+        matrix,
+        full_range: colorimetry.range() == gst_video::VideoColorRange::Range0_255,
+    }
 }
 
 impl ZcThumbnail {
@@ -243,7 +263,12 @@ impl ZcThumbnail {
                     busy.set(false);
                 }
             })
-            .map_err(|err| gst::error_msg!(gst::CoreError::Failed, ["cannot start the encoder thread: {err}"]))?;
+            .map_err(|err| {
+                gst::error_msg!(
+                    gst::CoreError::Failed,
+                    ["cannot start the encoder thread: {err}"]
+                )
+            })?;
         *lock(&self.worker) = Some(Worker { jobs, thread });
         Ok(())
     }
@@ -261,7 +286,14 @@ impl ZcThumbnail {
 
     /// On the worker thread.
     fn make_thumbnail(&self, job: Job) {
-        let Job { buffer, info, pixel, colour, size, .. } = job;
+        let Job {
+            buffer,
+            info,
+            pixel,
+            colour,
+            size,
+            ..
+        } = job;
         let started = std::time::Instant::now();
         let image = match self.read_frame(&buffer, &info, pixel, colour, size) {
             Ok(image) => image,
@@ -294,7 +326,12 @@ impl ZcThumbnail {
         match result {
             Ok(bytes) => {
                 self.counters.written.fetch_add(1, Ordering::Relaxed);
-                gst::debug!(CAT, imp = self, "wrote {path} ({bytes} bytes) in {:?}", started.elapsed());
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "wrote {path} ({bytes} bytes) in {:?}",
+                    started.elapsed()
+                );
                 let s = gst::Structure::builder("zc-thumbnail")
                     .field("location", &path)
                     .field_if_some("pts", job.pts)
@@ -342,7 +379,9 @@ impl ZcThumbnail {
         if settings.interval == 0 {
             return settings.keyframes_only;
         }
-        let Some(pts) = buffer.pts() else { return false };
+        let Some(pts) = buffer.pts() else {
+            return false;
+        };
         match state.next_due {
             Some(due) if pts < due => false,
             _ => {
@@ -362,16 +401,28 @@ impl ZcThumbnail {
         size: (u32, u32),
     ) -> Result<Rgb, String> {
         let planes = format.plane_count();
-        let (offsets, strides): (Vec<usize>, Vec<usize>) = match buffer.meta::<gst_video::VideoMeta>() {
-            Some(meta) => (meta.offset().to_vec(), meta.stride().iter().map(|s| (*s).max(0) as usize).collect()),
-            None => (info.offset().to_vec(), info.stride().iter().map(|s| (*s).max(0) as usize).collect()),
-        };
+        let (offsets, strides): (Vec<usize>, Vec<usize>) =
+            match buffer.meta::<gst_video::VideoMeta>() {
+                Some(meta) => (
+                    meta.offset().to_vec(),
+                    meta.stride().iter().map(|s| (*s).max(0) as usize).collect(),
+                ),
+                None => (
+                    info.offset().to_vec(),
+                    info.stride().iter().map(|s| (*s).max(0) as usize).collect(),
+                ),
+            };
         // Which memory holds each plane, and where in it.
         let mut where_: Vec<(usize, usize)> = Vec::with_capacity(planes);
         for plane in 0..planes {
-            let offset = *offsets.get(plane).ok_or_else(|| format!("no offset for plane {plane}"))?;
+            let offset = *offsets
+                .get(plane)
+                .ok_or_else(|| format!("no offset for plane {plane}"))?;
             let (range, skip) = buffer.find_memory(offset..offset + 1).ok_or_else(|| {
-                format!("plane {plane} at offset {offset} is outside the {}-byte buffer", buffer.size())
+                format!(
+                    "plane {plane} at offset {offset} is outside the {}-byte buffer",
+                    buffer.size()
+                )
             })?;
             if range.len() != 1 {
                 return Err(format!("plane {plane} spans {} memories", range.len()));
@@ -399,12 +450,19 @@ impl ZcThumbnail {
         }
         let mut maps = Vec::with_capacity(memories.len());
         for &idx in &memories {
-            let map = buffer.peek_memory(idx).map_readable().map_err(|_| format!("cannot map memory {idx}"))?;
+            let map = buffer
+                .peek_memory(idx)
+                .map_readable()
+                .map_err(|_| format!("cannot map memory {idx}"))?;
             maps.push((idx, map));
         }
         let mut slices: Vec<&[u8]> = Vec::with_capacity(planes);
         for (idx, skip) in &where_ {
-            let map = maps.iter().find(|(i, _)| i == idx).map(|(_, m)| m.as_slice()).unwrap_or(&[]);
+            let map = maps
+                .iter()
+                .find(|(i, _)| i == idx)
+                .map(|(_, m)| m.as_slice())
+                .unwrap_or(&[]);
             slices.push(map.get(*skip..).unwrap_or(&[]));
         }
         let frame = scale::Frame {
@@ -432,7 +490,9 @@ impl ZcThumbnail {
         let settings = lock(&self.settings).clone();
         let (info, format, colour, index) = {
             let mut state = lock(&self.state);
-            let (Some(info), Some(format)) = (state.info.clone(), state.pixel) else { return Ok(()) };
+            let (Some(info), Some(format)) = (state.info.clone(), state.pixel) else {
+                return Ok(());
+            };
             if !self.picks(buffer, &settings, &mut state) {
                 return Ok(());
             }
@@ -459,7 +519,11 @@ impl ZcThumbnail {
             settings.height,
         );
         let pts = buffer.pts();
-        let path = PathBuf::from(output::expand_location(&settings.location, index, pts.map(|p| p.nseconds())));
+        let path = PathBuf::from(output::expand_location(
+            &settings.location,
+            index,
+            pts.map(|p| p.nseconds()),
+        ));
         let job = Job {
             buffer: buffer.clone(),
             info,
@@ -474,7 +538,9 @@ impl ZcThumbnail {
             on_error: settings.on_error,
         };
         let worker = lock(&self.worker);
-        let Some(worker) = worker.as_ref() else { return Ok(()) };
+        let Some(worker) = worker.as_ref() else {
+            return Ok(());
+        };
         self.busy.set(true);
         match worker.jobs.try_send(job) {
             Ok(()) => Ok(()),
@@ -486,7 +552,11 @@ impl ZcThumbnail {
             }
             Err(TrySendError::Disconnected(_)) => {
                 self.busy.set(false);
-                gst::element_imp_error!(self, gst::CoreError::Failed, ("the encoder thread is gone"));
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("the encoder thread is gone")
+                );
                 Err(gst::FlowError::Error)
             }
         }
@@ -495,7 +565,9 @@ impl ZcThumbnail {
     fn check_location(&self, settings: &Settings) -> Result<(), gst::ErrorMessage> {
         let first = output::expand_location(&settings.location, 0, Some(0));
         let folder = output::folder_of(&first);
-        let Err(reason) = output::check_folder(&folder) else { return Ok(()) };
+        let Err(reason) = output::check_folder(&folder) else {
+            return Ok(());
+        };
         match settings.on_error {
             OnError::Stop => Err(gst::error_msg!(
                 gst::ResourceError::OpenWrite,
@@ -505,7 +577,10 @@ impl ZcThumbnail {
                 gst::element_imp_warning!(
                     self,
                     gst::ResourceError::OpenWrite,
-                    ["cannot write thumbnails to {}: {reason}; every thumbnail will be skipped", settings.location]
+                    [
+                        "cannot write thumbnails to {}: {reason}; every thumbnail will be skipped",
+                        settings.location
+                    ]
                 );
                 Ok(())
             }
@@ -551,7 +626,11 @@ impl ObjectImpl for ZcThumbnail {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let counter = |name: &'static str, nick: &'static str, blurb: &'static str| {
-                glib::ParamSpecUInt64::builder(name).nick(nick).blurb(blurb).read_only().build()
+                glib::ParamSpecUInt64::builder(name)
+                    .nick(nick)
+                    .blurb(blurb)
+                    .read_only()
+                    .build()
             };
             vec![
                 glib::ParamSpecString::builder("location")
@@ -655,8 +734,11 @@ impl ObjectImpl for ZcThumbnail {
         let mut settings = lock(&self.settings);
         match pspec.name() {
             "location" => {
-                settings.location =
-                    value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_LOCATION.to_owned())
+                settings.location = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| DEFAULT_LOCATION.to_owned())
             }
             "format" => settings.format = value.get().unwrap_or_default(),
             "quality" => settings.quality = value.get().unwrap_or(DEFAULT_QUALITY),
@@ -715,12 +797,26 @@ impl ElementImpl for ZcThumbnail {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             // Any raw video in any memory: what cannot be read still passes.
             let mut caps = gst::Caps::builder("video/x-raw").build();
-            caps.merge(gst::Caps::builder("video/x-raw").features(["memory:DMABuf"]).build());
+            caps.merge(
+                gst::Caps::builder("video/x-raw")
+                    .features(["memory:DMABuf"])
+                    .build(),
+            );
             vec![
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
-                    .expect("valid sink template"), // ok: static caps
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
-                    .expect("valid src template"), // ok: static caps
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid sink template"), // ok: static caps
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid src template"), // ok: static caps
             ]
         });
         TEMPLATES.as_ref()
@@ -728,14 +824,19 @@ impl ElementImpl for ZcThumbnail {
 }
 
 impl BaseTransformImpl for ZcThumbnail {
-    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         self.check_location(&settings)?;
-        for counter in [&self.counters.written, &self.counters.skipped, &self.counters.failed] {
+        for counter in [
+            &self.counters.written,
+            &self.counters.skipped,
+            &self.counters.failed,
+        ] {
             counter.store(0, Ordering::Relaxed);
         }
         self.brackets.reset();
@@ -770,7 +871,11 @@ impl BaseTransformImpl for ZcThumbnail {
             CAT,
             imp = self,
             "caps {incaps}: {}",
-            if pixel.is_some() { "thumbnails on" } else { "thumbnails off" }
+            if pixel.is_some() {
+                "thumbnails on"
+            } else {
+                "thumbnails off"
+            }
         );
         let mut state = lock(&self.state);
         state.colour = colour_of(&info);
@@ -785,7 +890,11 @@ impl BaseTransformImpl for ZcThumbnail {
                 // The last thumbnail lands (and its message is posted) before EOS goes on.
                 let drained = self.busy.wait_idle(DRAIN_TIMEOUT);
                 if !drained {
-                    gst::warning!(CAT, imp = self, "the encoder is still busy after {DRAIN_TIMEOUT:?}; EOS goes on");
+                    gst::warning!(
+                        CAT,
+                        imp = self,
+                        "the encoder is still busy after {DRAIN_TIMEOUT:?}; EOS goes on"
+                    );
                 }
             }
             gst::EventView::FlushStop(_) | gst::EventView::Segment(_) => {
@@ -796,7 +905,10 @@ impl BaseTransformImpl for ZcThumbnail {
         self.parent_sink_event(event)
     }
 
-    fn transform_ip_passthrough(&self, buf: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+    fn transform_ip_passthrough(
+        &self,
+        buf: &gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.handle_frame(buf)?;
         Ok(gst::FlowSuccess::Ok)
     }

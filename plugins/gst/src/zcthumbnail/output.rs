@@ -18,7 +18,11 @@ pub enum ImageFormat {
 #[derive(Debug)]
 pub enum OutputError {
     Encode(String),
-    Io { path: PathBuf, what: &'static str, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for OutputError {
@@ -62,9 +66,15 @@ pub fn encode(image: &Rgb, format: ImageFormat, quality: u8) -> Result<Vec<u8>, 
             let mut encoder = png::Encoder::new(&mut out, image.width, image.height);
             encoder.set_color(png::ColorType::Rgb);
             encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder.write_header().map_err(|err| OutputError::Encode(err.to_string()))?;
-            writer.write_image_data(&image.data).map_err(|err| OutputError::Encode(err.to_string()))?;
-            writer.finish().map_err(|err| OutputError::Encode(err.to_string()))?;
+            let mut writer = encoder
+                .write_header()
+                .map_err(|err| OutputError::Encode(err.to_string()))?;
+            writer
+                .write_image_data(&image.data)
+                .map_err(|err| OutputError::Encode(err.to_string()))?;
+            writer
+                .finish()
+                .map_err(|err| OutputError::Encode(err.to_string()))?;
         }
     }
     Ok(out)
@@ -135,7 +145,10 @@ pub fn check_folder(folder: &Path) -> Result<(), String> {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(err) => Err(format!("folder {} is not writable: {err}", folder.display())),
+        Err(err) => Err(format!(
+            "folder {} is not writable: {err}",
+            folder.display()
+        )),
     }
 }
 
@@ -148,7 +161,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let tmp = PathBuf::from(tmp);
     fn io(what: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> OutputError + use<> {
         let p = p.to_path_buf();
-        move |source| OutputError::Io { path: p, what, source }
+        move |source| OutputError::Io {
+            path: p,
+            what,
+            source,
+        }
     }
     let result = (|| {
         let mut file = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
@@ -167,15 +184,28 @@ mod tests {
     use super::*;
 
     fn image(w: u32, h: u32, rgb: [u8; 3]) -> Rgb {
-        Rgb { width: w, height: h, data: (0..w * h).flat_map(|_| rgb).collect() }
+        Rgb {
+            width: w,
+            height: h,
+            data: (0..w * h).flat_map(|_| rgb).collect(),
+        }
     }
 
     #[test]
     fn location_tokens() {
-        assert_eq!(expand_location("thumb-%05d.jpg", 7, None), "thumb-00007.jpg");
+        assert_eq!(
+            expand_location("thumb-%05d.jpg", 7, None),
+            "thumb-00007.jpg"
+        );
         assert_eq!(expand_location("%d.png", 12, None), "12.png");
-        assert_eq!(expand_location("at-%t.jpg", 0, Some(10_500_000_000)), "at-10500.jpg");
-        assert_eq!(expand_location("at-%08t-%03d.jpg", 2, Some(1_000_000)), "at-00000001-002.jpg");
+        assert_eq!(
+            expand_location("at-%t.jpg", 0, Some(10_500_000_000)),
+            "at-10500.jpg"
+        );
+        assert_eq!(
+            expand_location("at-%08t-%03d.jpg", 2, Some(1_000_000)),
+            "at-00000001-002.jpg"
+        );
         assert_eq!(expand_location("100%%-%x-%", 1, None), "100%-%x-%");
         assert_eq!(expand_location("/tmp/ünï/%d", 3, None), "/tmp/ünï/3");
     }
@@ -193,14 +223,22 @@ mod tests {
 
     #[test]
     fn png_round_trips_exactly() {
-        let img =
-            Rgb { width: 3, height: 2, data: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18] };
+        let img = Rgb {
+            width: 3,
+            height: 2,
+            data: vec![
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+            ],
+        };
         let bytes = encode(&img, ImageFormat::Png, 0).expect("png");
         let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
         let mut reader = decoder.read_info().expect("header");
         let mut buf = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut buf).expect("frame");
-        assert_eq!((info.width, info.height, info.color_type), (3, 2, png::ColorType::Rgb));
+        assert_eq!(
+            (info.width, info.height, info.color_type),
+            (3, 2, png::ColorType::Rgb)
+        );
         assert_eq!(&buf[..info.buffer_size()], img.data.as_slice());
     }
 
@@ -220,9 +258,19 @@ mod tests {
 
     #[test]
     fn bad_images_are_refused() {
-        let bad = Rgb { width: 2, height: 2, data: vec![0; 5] };
-        assert!(matches!(encode(&bad, ImageFormat::Png, 0), Err(OutputError::Encode(_))));
-        assert!(matches!(encode(&image(70_000, 1, [0; 3]), ImageFormat::Jpeg, 50), Err(OutputError::Encode(_))));
+        let bad = Rgb {
+            width: 2,
+            height: 2,
+            data: vec![0; 5],
+        };
+        assert!(matches!(
+            encode(&bad, ImageFormat::Png, 0),
+            Err(OutputError::Encode(_))
+        ));
+        assert!(matches!(
+            encode(&image(70_000, 1, [0; 3]), ImageFormat::Jpeg, 50),
+            Err(OutputError::Encode(_))
+        ));
     }
 
     #[test]

@@ -81,8 +81,14 @@ pub struct Frame<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScaleError {
     EmptyFrame,
-    MissingPlane { plane: usize },
-    PlaneTooSmall { plane: usize, needed: usize, have: usize },
+    MissingPlane {
+        plane: usize,
+    },
+    PlaneTooSmall {
+        plane: usize,
+        needed: usize,
+        have: usize,
+    },
 }
 
 impl fmt::Display for ScaleError {
@@ -90,8 +96,15 @@ impl fmt::Display for ScaleError {
         match self {
             ScaleError::EmptyFrame => write!(f, "the frame or the target size is empty"),
             ScaleError::MissingPlane { plane } => write!(f, "plane {plane} is missing"),
-            ScaleError::PlaneTooSmall { plane, needed, have } => {
-                write!(f, "plane {plane} holds {have} bytes, its stride and height need {needed}")
+            ScaleError::PlaneTooSmall {
+                plane,
+                needed,
+                have,
+            } => {
+                write!(
+                    f,
+                    "plane {plane} holds {have} bytes, its stride and height need {needed}"
+                )
             }
         }
     }
@@ -146,19 +159,35 @@ impl Depth {
 }
 
 const fn ch(plane: usize, offset: usize, step: usize, sub_x: u32, sub_y: u32) -> Channel {
-    Channel { plane, offset, step, sub_x, sub_y, depth: Depth::U8 }
+    Channel {
+        plane,
+        offset,
+        step,
+        sub_x,
+        sub_y,
+        depth: Depth::U8,
+    }
 }
 
 impl PixelFormat {
     pub fn is_rgb(self) -> bool {
-        matches!(self, Self::Bgrx | Self::Bgra | Self::Rgbx | Self::Rgba | Self::Rgb565)
+        matches!(
+            self,
+            Self::Bgrx | Self::Bgra | Self::Rgbx | Self::Rgba | Self::Rgb565
+        )
     }
 
     /// The three channels: Y, U, V for YUV formats; R, G, B for RGB ones.
     fn channels(self) -> [Channel; 3] {
         use PixelFormat::*;
-        let wide = |c: Channel| Channel { depth: Depth::U16, ..c };
-        let rgb565 = |shift, bits| Channel { depth: Depth::Packed565(shift, bits), ..ch(0, 0, 2, 1, 1) };
+        let wide = |c: Channel| Channel {
+            depth: Depth::U16,
+            ..c
+        };
+        let rgb565 = |shift, bits| Channel {
+            depth: Depth::Packed565(shift, bits),
+            ..ch(0, 0, 2, 1, 1)
+        };
         match self {
             Nv12 => [ch(0, 0, 1, 1, 1), ch(1, 0, 2, 2, 2), ch(1, 1, 2, 2, 2)],
             Nv21 => [ch(0, 0, 1, 1, 1), ch(1, 1, 2, 2, 2), ch(1, 0, 2, 2, 2)],
@@ -167,7 +196,11 @@ impl PixelFormat {
             Yv12 => [ch(0, 0, 1, 1, 1), ch(2, 0, 1, 2, 2), ch(1, 0, 1, 2, 2)],
             Yuy2 => [ch(0, 0, 2, 1, 1), ch(0, 1, 4, 2, 1), ch(0, 3, 4, 2, 1)],
             Uyvy => [ch(0, 1, 2, 1, 1), ch(0, 0, 4, 2, 1), ch(0, 2, 4, 2, 1)],
-            P010 => [wide(ch(0, 0, 2, 1, 1)), wide(ch(1, 0, 4, 2, 2)), wide(ch(1, 2, 4, 2, 2))],
+            P010 => [
+                wide(ch(0, 0, 2, 1, 1)),
+                wide(ch(1, 0, 4, 2, 2)),
+                wide(ch(1, 2, 4, 2, 2)),
+            ],
             Bgrx | Bgra => [ch(0, 2, 4, 1, 1), ch(0, 1, 4, 1, 1), ch(0, 0, 4, 1, 1)],
             Rgbx | Rgba => [ch(0, 0, 4, 1, 1), ch(0, 1, 4, 1, 1), ch(0, 2, 4, 1, 1)],
             Rgb565 => [rgb565(11, 5), rgb565(5, 6), rgb565(0, 5)],
@@ -176,7 +209,11 @@ impl PixelFormat {
 
     /// Number of planes the format has.
     pub fn plane_count(self) -> usize {
-        self.channels().iter().map(|c| c.plane + 1).max().unwrap_or(1)
+        self.channels()
+            .iter()
+            .map(|c| c.plane + 1)
+            .max()
+            .unwrap_or(1)
     }
 }
 
@@ -191,7 +228,11 @@ pub fn fit(width: u32, height: u32, par: (u32, u32), target_w: u32, target_h: u3
     if target_w == 0 && target_h == 0 {
         return (width, height);
     }
-    let (par_n, par_d) = if par.0 == 0 || par.1 == 0 { (1, 1) } else { par };
+    let (par_n, par_d) = if par.0 == 0 || par.1 == 0 {
+        (1, 1)
+    } else {
+        par
+    };
     let display_w = f64::from(width) * f64::from(par_n) / f64::from(par_d);
     let display_h = f64::from(height);
     let scale = match (target_w, target_h) {
@@ -228,8 +269,14 @@ fn spans(src: u32, dst: u32) -> Vec<(usize, usize)> {
 
 /// Check that every sample the channel reads is inside its plane.
 fn check(frame: &Frame<'_>, c: &Channel) -> Result<(u32, u32), ScaleError> {
-    let plane = frame.planes.get(c.plane).ok_or(ScaleError::MissingPlane { plane: c.plane })?;
-    let stride = *frame.strides.get(c.plane).ok_or(ScaleError::MissingPlane { plane: c.plane })?;
+    let plane = frame
+        .planes
+        .get(c.plane)
+        .ok_or(ScaleError::MissingPlane { plane: c.plane })?;
+    let stride = *frame
+        .strides
+        .get(c.plane)
+        .ok_or(ScaleError::MissingPlane { plane: c.plane })?;
     let cw = frame.width.div_ceil(c.sub_x);
     let chh = frame.height.div_ceil(c.sub_y);
     let needed = (chh as usize - 1)
@@ -237,7 +284,11 @@ fn check(frame: &Frame<'_>, c: &Channel) -> Result<(u32, u32), ScaleError> {
         .and_then(|v| v.checked_add(c.offset + (cw as usize - 1) * c.step + c.depth.bytes()))
         .unwrap_or(usize::MAX);
     if needed > plane.len() {
-        return Err(ScaleError::PlaneTooSmall { plane: c.plane, needed, have: plane.len() });
+        return Err(ScaleError::PlaneTooSmall {
+            plane: c.plane,
+            needed,
+            have: plane.len(),
+        });
     }
     Ok((cw, chh))
 }
@@ -279,7 +330,11 @@ fn scale_channel(frame: &Frame<'_>, c: &Channel, dw: u32, dh: u32) -> Result<Vec
             for &(x0, x1) in &xs {
                 let first = c.offset + x0 * c.step;
                 let last = c.offset + (x1 - 1) * c.step;
-                let sum: u64 = acc[first..=last].iter().step_by(c.step).map(|&v| u64::from(v)).sum();
+                let sum: u64 = acc[first..=last]
+                    .iter()
+                    .step_by(c.step)
+                    .map(|&v| u64::from(v))
+                    .sum();
                 let n = ((x1 - x0) * (y1 - y0)) as u64;
                 out.push(((sum + n / 2) / n).min(255) as u8);
             }
@@ -292,7 +347,9 @@ fn scale_channel(frame: &Frame<'_>, c: &Channel, dw: u32, dh: u32) -> Result<Vec
             let line = &plane[row * stride..];
             for (sum, &(x0, x1)) in sums.iter_mut().zip(&xs) {
                 let first = c.offset + x0 * c.step;
-                *sum += (0..x1 - x0).map(|i| u64::from(sample(line, first + i * c.step, c.depth))).sum::<u64>();
+                *sum += (0..x1 - x0)
+                    .map(|i| u64::from(sample(line, first + i * c.step, c.depth)))
+                    .sum::<u64>();
             }
         }
         for (sum, &(x0, x1)) in sums.iter().zip(&xs) {
@@ -331,7 +388,11 @@ pub fn scale_to_rgb(frame: &Frame<'_>, dw: u32, dh: u32) -> Result<Rgb, ScaleErr
             data.extend_from_slice(&convert.rgb(a[i], b[i], c[i]));
         }
     }
-    Ok(Rgb { width: dw, height: dh, data })
+    Ok(Rgb {
+        width: dw,
+        height: dh,
+        data,
+    })
 }
 
 /// Y'CbCr -> R'G'B' (rule 4).
@@ -350,8 +411,11 @@ impl Converter {
     pub fn new(colour: Colour) -> Self {
         let (kr, kb) = colour.matrix.coefficients();
         let kg = 1.0 - kr - kb;
-        let (y_offset, y_scale, c_scale) =
-            if colour.full_range { (0.0, 1.0, 1.0) } else { (16.0, 255.0 / 219.0, 255.0 / 224.0) };
+        let (y_offset, y_scale, c_scale) = if colour.full_range {
+            (0.0, 1.0, 1.0)
+        } else {
+            (16.0, 255.0 / 219.0, 255.0 / 224.0)
+        };
         Self {
             y_offset,
             y_scale,
@@ -369,7 +433,11 @@ impl Converter {
         let cr = (f32::from(v) - 128.0) * self.c_scale;
         // Round half up without f32::round (a libm call on baseline x86-64).
         let to_u8 = |v: f32| (v.clamp(0.0, 255.0) + 0.5) as u8;
-        [to_u8(y + self.r_cr * cr), to_u8(y - self.g_cb * cb - self.g_cr * cr), to_u8(y + self.b_cb * cb)]
+        [
+            to_u8(y + self.r_cr * cr),
+            to_u8(y - self.g_cb * cb - self.g_cr * cr),
+            to_u8(y + self.b_cb * cb),
+        ]
     }
 }
 
@@ -378,7 +446,10 @@ mod tests {
     use super::*;
 
     fn limited601() -> Colour {
-        Colour { matrix: Matrix::Bt601, full_range: false }
+        Colour {
+            matrix: Matrix::Bt601,
+            full_range: false,
+        }
     }
 
     /// An NV12 frame: Y from `y(x, y)`, U/V from `uv(cx, cy)`, with padding
@@ -414,7 +485,10 @@ mod tests {
         let c = Converter::new(limited601());
         assert_eq!(c.rgb(16, 128, 128), [0, 0, 0]);
         assert_eq!(c.rgb(235, 128, 128), [255, 255, 255]);
-        let full = Converter::new(Colour { matrix: Matrix::Bt709, full_range: true });
+        let full = Converter::new(Colour {
+            matrix: Matrix::Bt709,
+            full_range: true,
+        });
         assert_eq!(full.rgb(0, 128, 128), [0, 0, 0]);
         assert_eq!(full.rgb(255, 128, 128), [255, 255, 255]);
         assert_eq!(full.rgb(77, 128, 128), [77, 77, 77]);
@@ -424,10 +498,26 @@ mod tests {
     fn primaries_come_out_as_primaries() {
         // BT.601 limited-range red, green, blue (the values videotestsrc makes).
         let c = Converter::new(limited601());
-        let close = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(x, y)| (i32::from(*x) - i32::from(y)).abs() <= 2);
-        assert!(close(c.rgb(81, 90, 240), [255, 0, 0]), "{:?}", c.rgb(81, 90, 240));
-        assert!(close(c.rgb(145, 54, 34), [0, 255, 0]), "{:?}", c.rgb(145, 54, 34));
-        assert!(close(c.rgb(41, 240, 110), [0, 0, 255]), "{:?}", c.rgb(41, 240, 110));
+        let close = |a: [u8; 3], b: [u8; 3]| {
+            a.iter()
+                .zip(b)
+                .all(|(x, y)| (i32::from(*x) - i32::from(y)).abs() <= 2)
+        };
+        assert!(
+            close(c.rgb(81, 90, 240), [255, 0, 0]),
+            "{:?}",
+            c.rgb(81, 90, 240)
+        );
+        assert!(
+            close(c.rgb(145, 54, 34), [0, 255, 0]),
+            "{:?}",
+            c.rgb(145, 54, 34)
+        );
+        assert!(
+            close(c.rgb(41, 240, 110), [0, 0, 255]),
+            "{:?}",
+            c.rgb(41, 240, 110)
+        );
     }
 
     #[test]
@@ -437,7 +527,10 @@ mod tests {
             assert_eq!(s.len(), dst as usize);
             assert_eq!(s[0].0, 0);
             assert_eq!(s.last().map(|r| r.1), Some(src as usize));
-            assert!(s.windows(2).all(|w| w[0].1 == w[1].0), "{src}->{dst}: {s:?}");
+            assert!(
+                s.windows(2).all(|w| w[0].1 == w[1].0),
+                "{src}->{dst}: {s:?}"
+            );
         }
         // Enlarging repeats samples (nearest neighbour).
         assert_eq!(spans(2, 4), vec![(0, 1), (0, 1), (1, 2), (1, 2)]);
@@ -470,15 +563,25 @@ mod tests {
         let planes_bgrx = [&[1u8, 2, 3, 0][..]];
         let planes_rgba = [&[1u8, 2, 3, 255][..]];
         let one = |format, planes: &[&[u8]]| {
-            let frame = Frame { format, width: 1, height: 1, planes, strides: &[4], colour: Colour::default() };
+            let frame = Frame {
+                format,
+                width: 1,
+                height: 1,
+                planes,
+                strides: &[4],
+                colour: Colour::default(),
+            };
             scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0)
         };
         assert_eq!(one(PixelFormat::Bgrx, &planes_bgrx), [3, 2, 1]);
         assert_eq!(one(PixelFormat::Rgba, &planes_rgba), [1, 2, 3]);
         // RGB565 pure red, green, blue and white.
-        for (word, rgb) in
-            [(0xF800u16, [255, 0, 0]), (0x07E0, [0, 255, 0]), (0x001F, [0, 0, 255]), (0xFFFF, [255, 255, 255])]
-        {
+        for (word, rgb) in [
+            (0xF800u16, [255, 0, 0]),
+            (0x07E0, [0, 255, 0]),
+            (0x001F, [0, 0, 255]),
+            (0xFFFF, [255, 255, 255]),
+        ] {
             let bytes = word.to_le_bytes();
             let planes = [&bytes[..]];
             let frame = Frame {
@@ -489,7 +592,11 @@ mod tests {
                 strides: &[2],
                 colour: Colour::default(),
             };
-            assert_eq!(scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0), rgb, "{word:#06x}");
+            assert_eq!(
+                scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0),
+                rgb,
+                "{word:#06x}"
+            );
         }
     }
 
@@ -497,7 +604,12 @@ mod tests {
     fn nv12_halves_land_in_their_halves() {
         // Left half white, right half black, 1920x1080 -> 320x180.
         let (w, h) = (1920, 1080);
-        let (yp, uvp, ys, uvs) = nv12(w, h, |x, _| if x < w / 2 { 235 } else { 16 }, |_, _| (128, 128));
+        let (yp, uvp, ys, uvs) = nv12(
+            w,
+            h,
+            |x, _| if x < w / 2 { 235 } else { 16 },
+            |_, _| (128, 128),
+        );
         let planes = [yp.as_slice(), uvp.as_slice()];
         let frame = Frame {
             format: PixelFormat::Nv12,
@@ -528,32 +640,80 @@ mod tests {
         let uv16: Vec<u8> = (0..cw * chh * 2).flat_map(|_| [u, v]).collect();
         let yuy2: Vec<u8> = (0..cw * h as usize).flat_map(|_| [y, u, y, v]).collect();
         let uyvy: Vec<u8> = (0..cw * h as usize).flat_map(|_| [u, y, v, y]).collect();
-        let p010y: Vec<u8> = (0..w as usize * h as usize).flat_map(|_| (u16::from(y) << 8).to_le_bytes()).collect();
+        let p010y: Vec<u8> = (0..w as usize * h as usize)
+            .flat_map(|_| (u16::from(y) << 8).to_le_bytes())
+            .collect();
         let p010uv: Vec<u8> = (0..cw * chh)
-            .flat_map(|_| [(u16::from(u) << 8).to_le_bytes(), (u16::from(v) << 8).to_le_bytes()])
+            .flat_map(|_| {
+                [
+                    (u16::from(u) << 8).to_le_bytes(),
+                    (u16::from(v) << 8).to_le_bytes(),
+                ]
+            })
             .flatten()
             .collect();
         type Case<'a> = (PixelFormat, Vec<&'a [u8]>, Vec<usize>);
         let cases: Vec<Case<'_>> = vec![
-            (PixelFormat::Nv12, vec![&yp, &uv], vec![w as usize, w as usize]),
-            (PixelFormat::Nv21, vec![&yp, &vu], vec![w as usize, w as usize]),
-            (PixelFormat::Nv16, vec![&yp, &uv16], vec![w as usize, w as usize]),
-            (PixelFormat::I420, vec![&yp, &up, &vp], vec![w as usize, cw, cw]),
-            (PixelFormat::Yv12, vec![&yp, &vp, &up], vec![w as usize, cw, cw]),
+            (
+                PixelFormat::Nv12,
+                vec![&yp, &uv],
+                vec![w as usize, w as usize],
+            ),
+            (
+                PixelFormat::Nv21,
+                vec![&yp, &vu],
+                vec![w as usize, w as usize],
+            ),
+            (
+                PixelFormat::Nv16,
+                vec![&yp, &uv16],
+                vec![w as usize, w as usize],
+            ),
+            (
+                PixelFormat::I420,
+                vec![&yp, &up, &vp],
+                vec![w as usize, cw, cw],
+            ),
+            (
+                PixelFormat::Yv12,
+                vec![&yp, &vp, &up],
+                vec![w as usize, cw, cw],
+            ),
             (PixelFormat::Yuy2, vec![&yuy2], vec![w as usize * 2]),
             (PixelFormat::Uyvy, vec![&uyvy], vec![w as usize * 2]),
-            (PixelFormat::P010, vec![&p010y, &p010uv], vec![w as usize * 2, w as usize * 2]),
+            (
+                PixelFormat::P010,
+                vec![&p010y, &p010uv],
+                vec![w as usize * 2, w as usize * 2],
+            ),
         ];
         for (format, planes, strides) in cases {
-            let frame = Frame { format, width: w, height: h, planes: &planes, strides: &strides, colour: limited601() };
+            let frame = Frame {
+                format,
+                width: w,
+                height: h,
+                planes: &planes,
+                strides: &strides,
+                colour: limited601(),
+            };
             let out = scale_to_rgb(&frame, 3, 2).unwrap_or_else(|e| panic!("{format:?}: {e}"));
-            assert!(out.data.chunks(3).all(|p| p == expect), "{format:?}: {:?} != {expect:?}", out.data);
+            assert!(
+                out.data.chunks(3).all(|p| p == expect),
+                "{format:?}: {:?} != {expect:?}",
+                out.data
+            );
         }
     }
 
     #[test]
     fn odd_and_tiny_frames_work() {
-        for (w, h, dw, dh) in [(1, 1, 1, 1), (1, 1, 4, 3), (3, 5, 2, 3), (641, 479, 321, 239), (7, 1, 3, 1)] {
+        for (w, h, dw, dh) in [
+            (1, 1, 1, 1),
+            (1, 1, 4, 3),
+            (3, 5, 2, 3),
+            (641, 479, 321, 239),
+            (7, 1, 3, 1),
+        ] {
             let (yp, uvp, ys, uvs) = nv12(w, h, |_, _| 235, |_, _| (128, 128));
             let planes = [yp.as_slice(), uvp.as_slice()];
             let frame = Frame {
@@ -565,7 +725,10 @@ mod tests {
                 colour: limited601(),
             };
             let out = scale_to_rgb(&frame, dw, dh).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
-            assert_eq!((out.width, out.height, out.data.len()), (dw, dh, (dw * dh * 3) as usize));
+            assert_eq!(
+                (out.width, out.height, out.data.len()),
+                (dw, dh, (dw * dh * 3) as usize)
+            );
             assert!(out.data.iter().all(|&b| b == 255), "{w}x{h} -> {dw}x{dh}");
         }
     }
@@ -583,9 +746,18 @@ mod tests {
             strides: &[10, 10],
             colour: limited601(),
         };
-        assert!(matches!(scale_to_rgb(&frame, 5, 5), Err(ScaleError::PlaneTooSmall { plane: 1, .. })));
-        let frame = Frame { planes: &planes[..1], ..frame };
-        assert_eq!(scale_to_rgb(&frame, 5, 5), Err(ScaleError::MissingPlane { plane: 1 }));
+        assert!(matches!(
+            scale_to_rgb(&frame, 5, 5),
+            Err(ScaleError::PlaneTooSmall { plane: 1, .. })
+        ));
+        let frame = Frame {
+            planes: &planes[..1],
+            ..frame
+        };
+        assert_eq!(
+            scale_to_rgb(&frame, 5, 5),
+            Err(ScaleError::MissingPlane { plane: 1 })
+        );
         let frame = Frame { width: 0, ..frame };
         assert_eq!(scale_to_rgb(&frame, 5, 5), Err(ScaleError::EmptyFrame));
     }
