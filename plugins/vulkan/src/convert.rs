@@ -819,21 +819,14 @@ fn cache_key(buffers: &[DmaBuf]) -> Result<Vec<(u64, u64)>> {
     buffers
         .iter()
         .map(|b| {
-            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-            // SAFETY: `b` keeps the fd open across the call; fstat fills
-            // `st` completely when it returns 0.
-            let rc = unsafe { libc::fstat(b.as_fd().as_raw_fd(), st.as_mut_ptr()) };
-            if rc != 0 {
+            import::file_identity(b.as_fd().as_raw_fd()).ok_or_else(|| {
                 let source = std::io::Error::last_os_error();
-                return Err(Error::DmaBuf(zc_dmabuf::Error::Buffer {
+                Error::DmaBuf(zc_dmabuf::Error::Buffer {
                     what: "fstat",
                     kind: "dma-buf",
                     source,
-                }));
-            }
-            // SAFETY: initialised by the successful fstat.
-            let st = unsafe { st.assume_init() };
-            Ok((st.st_dev, st.st_ino))
+                })
+            })
         })
         .collect()
 }

@@ -107,16 +107,56 @@ pub(crate) fn import_memory(
         .memory_type_index(type_index)
         .push_next(&mut import)
         .push_next(&mut dedicated);
+    // What the fd is, asked before the call: on failure lavapipe (Mesa 25)
+    // closes it itself, against the spec, which leaves it to the caller.
+    let identity = file_identity(fd.as_raw_fd());
+    // SAFETY: F_GETFL on an fd we own reads its flags, nothing else.
+    let read_only =
+        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } & libc::O_ACCMODE == libc::O_RDONLY;
     // SAFETY: the chain's structs live across the call; the fd stays open
-    // until Vulkan owns it (success) or `fd` drops (failure).
-    let memory = unsafe { ctx.device.allocate_memory(&info, None) }
-        .map_err(Error::vk("vkAllocateMemory (import)"))?;
-    // Success: the fd now belongs to the Vulkan memory object.
-    let _ = fd.into_raw_fd();
-    Ok(Memory {
-        ctx: ctx.clone(),
-        memory,
-    })
+    // until Vulkan owns it (success) or we close it (failure, below).
+    let result = unsafe { ctx.device.allocate_memory(&info, None) };
+    // Vulkan owns the fd on success. On failure it is closed here only if
+    // it is still open on the same file.
+    let raw = fd.into_raw_fd();
+    match result {
+        Ok(memory) => Ok(Memory {
+            ctx: ctx.clone(),
+            memory,
+        }),
+        Err(e) => {
+            if identity.is_some() && file_identity(raw) == identity {
+                // SAFETY: `raw` is our dup, still open on the same file
+                // (nobody else knows this number), so closing it is ours to do.
+                unsafe { libc::close(raw) };
+            }
+            if e == vk::Result::ERROR_INVALID_EXTERNAL_HANDLE && read_only {
+                return Err(Error::Import {
+                    buffer: buffer_index,
+                    size,
+                    reason:
+                        "the driver refused the read-only fd (lavapipe maps imports read-write; \
+                             export the dma-buf with O_RDWR)"
+                            .into(),
+                });
+            }
+            Err(Error::Vk {
+                call: "vkAllocateMemory (import)",
+                result: e,
+            })
+        }
+    }
+}
+
+/// (device, inode) of an open fd, `None` if it is not open.
+pub(crate) fn file_identity(fd: std::os::fd::RawFd) -> Option<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat only writes `st`; an fd that is not open gives EBADF.
+    let rc = unsafe { libc::fstat(fd, st.as_mut_ptr()) };
+    // SAFETY: initialised by the successful fstat.
+    (rc == 0)
+        .then(|| unsafe { st.assume_init() })
+        .map(|st| (st.st_dev, st.st_ino))
 }
 
 /// A storage buffer over imported memory.
