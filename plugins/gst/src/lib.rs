@@ -14,10 +14,12 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 pub mod caps;
 pub mod pool;
 pub mod zcexport;
+pub mod zcvulkanconvert;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     allocator::register();
     zcexport::register(plugin)?;
+    zcvulkanconvert::register(plugin)?;
     Ok(())
 }
 

@@ -22,7 +22,9 @@ pub fn h264_clip(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
          ! x264enc speed-preset=veryfast bframes=2 ref=4 key-int-max=30 ! h264parse ! mp4mux ! filesink location={}",
         path.display()
     );
-    run_to_eos(&description).unwrap_or_else(|e| panic!("encoding the test clip failed (is gstreamer1.0-plugins-ugly installed?): {e}"));
+    run_to_eos(&description).unwrap_or_else(|e| {
+        panic!("encoding the test clip failed (is gstreamer1.0-plugins-ugly installed?): {e}")
+    });
     path
 }
 
@@ -30,12 +32,16 @@ pub fn h264_clip(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
 pub fn run_to_eos(description: &str) -> Result<Vec<gst::Structure>, String> {
     let pipeline = gst::parse::launch(description).map_err(|e| e.to_string())?;
     let bus = pipeline.bus().ok_or("no bus")?;
-    pipeline.set_state(gst::State::Playing).map_err(|e| format!("{e:?}"))?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| format!("{e:?}"))?;
     let mut element_messages = Vec::new();
     let mut result = Err("timed out".to_owned());
     for message in bus.iter_timed(gst::ClockTime::from_seconds(600)) {
         match message.view() {
-            gst::MessageView::Element(e) => element_messages.extend(e.structure().map(|s| s.to_owned())),
+            gst::MessageView::Element(e) => {
+                element_messages.extend(e.structure().map(|s| s.to_owned()))
+            }
             gst::MessageView::Error(e) => {
                 result = Err(format!("{} ({})", e.error(), e.debug().unwrap_or_default()));
                 break;
@@ -47,20 +53,33 @@ pub fn run_to_eos(description: &str) -> Result<Vec<gst::Structure>, String> {
             _ => {}
         }
     }
-    pipeline.set_state(gst::State::Null).map_err(|e| format!("{e:?}"))?;
+    pipeline
+        .set_state(gst::State::Null)
+        .map_err(|e| format!("{e:?}"))?;
     result.map(|_| element_messages)
 }
 
 /// Decode `clip` through `middle` (e.g. "zcexport ! queue ...") and return a
 /// hash of every frame as tightly packed BGRx, plus the zc-export-stats.
-pub fn decode_hashes(clip: &Path, decoder: &str, middle: &str) -> (Vec<u64>, Option<gst::Structure>) {
+pub fn decode_hashes(
+    clip: &Path,
+    decoder: &str,
+    middle: &str,
+) -> (Vec<u64>, Option<gst::Structure>) {
     let description = format!(
         "filesrc location={} ! qtdemux ! h264parse ! {decoder} ! {middle} videoconvert ! video/x-raw,format=BGRx \
          ! appsink name=out sync=false",
         clip.display()
     );
-    let pipeline = gst::parse::launch(&description).expect("pipeline").downcast::<gst::Pipeline>().expect("a pipeline");
-    let sink = pipeline.by_name("out").expect("appsink").downcast::<gst_app::AppSink>().expect("appsink");
+    let pipeline = gst::parse::launch(&description)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipeline
+        .by_name("out")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
     pipeline.set_state(gst::State::Playing).expect("playing");
     let mut hashes = Vec::new();
     while let Ok(sample) = sink.pull_sample() {
@@ -79,7 +98,9 @@ pub fn decode_hashes(clip: &Path, decoder: &str, middle: &str) -> (Vec<u64>, Opt
                     stats = Some(s.to_owned());
                 }
             }
-            gst::MessageView::Error(e) => panic!("decoding failed: {} ({:?})", e.error(), e.debug()),
+            gst::MessageView::Error(e) => {
+                panic!("decoding failed: {} ({:?})", e.error(), e.debug())
+            }
             _ => {}
         }
     }
@@ -88,7 +109,9 @@ pub fn decode_hashes(clip: &Path, decoder: &str, middle: &str) -> (Vec<u64>, Opt
 }
 
 pub fn stat(stats: &gst::Structure, name: &str) -> u64 {
-    stats.get::<u64>(name).unwrap_or_else(|_| panic!("{name} in {stats}"))
+    stats
+        .get::<u64>(name)
+        .unwrap_or_else(|_| panic!("{name} in {stats}"))
 }
 
 /// Play an already built pipeline to EOS (panicking on an error or after
