@@ -301,11 +301,16 @@ impl Capture {
 
     /// Export buffer `index` as a dma-buf fd (`VIDIOC_EXPBUF`, read-only, close-on-exec).
     pub fn export(&self, index: u32) -> io::Result<OwnedFd> {
+        self.export_with(index, libc::O_RDONLY)
+    }
+
+    /// Export buffer `index` with `access` (`O_RDONLY` or `O_RDWR`), close-on-exec.
+    pub fn export_with(&self, index: u32, access: libc::c_int) -> io::Result<OwnedFd> {
         let mut exp = V4l2ExportBuffer {
             type_: BUF_TYPE_VIDEO_CAPTURE,
             index,
             plane: 0,
-            flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u32,
+            flags: (access | libc::O_CLOEXEC) as u32,
             fd: -1,
             reserved: [0; 11],
         };

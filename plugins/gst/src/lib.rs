@@ -18,12 +18,14 @@ pub mod pool;
 pub mod zcexport;
 pub mod zcthumbnail;
 pub mod zcwaylandsink;
+pub mod zcvulkanconvert;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     allocator::register();
     zcexport::register(plugin)?;
     zcthumbnail::register(plugin)?;
     zcwaylandsink::register(plugin)?;
+    zcvulkanconvert::register(plugin)?;
     Ok(())
 }
 

@@ -1,0 +1,616 @@
+use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_allocators::prelude::*;
+use gst_base::subclass::base_transform::{InputBuffer, PrepareOutputBufferSuccess};
+use gst_base::subclass::prelude::*;
+use gst_video::VideoFormat;
+use zc_dmabuf::{DmaBuf, FormatInfo, FrameLayout, Modifier, PlaneLayout};
+use zc_vulkan::{
+    Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, Matrix, OutputPath, Range,
+};
+
+use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
+use crate::pool::ZcBufferPool;
+use crate::{caps, lock};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "zcvulkanconvert",
+        gst::DebugColorFlags::empty(),
+        Some("zc Vulkan YUV to RGBA conversion"),
+    )
+});
+
+const DMABUF_FEATURE: &str = "memory:DMABuf";
+
+/// The input formats, in GStreamer's names.
+const INPUT_FORMATS: [VideoFormat; 4] = [
+    VideoFormat::Nv12,
+    VideoFormat::I420,
+    VideoFormat::Yuy2,
+    VideoFormat::P01010le,
+];
+
+#[derive(Debug, Clone, Default)]
+struct Settings {
+    /// `auto`, a device index, or a DRM node path.
+    device: String,
+}
+
+/// Per-stream state: made in `start`, caps filled in `set_caps`.
+struct State {
+    converter: Converter,
+    /// Wrap exported dma-buf outputs.
+    dmabuf_allocator: gst_allocators::DmaBufAllocator,
+    /// Wrap memfd outputs (no dma-buf exporter).
+    fd_allocator: gst_allocators::FdAllocator,
+    in_info: Option<gst_video::VideoInfo>,
+    out_info: Option<gst_video::VideoInfo>,
+    colorimetry: Colorimetry,
+}
+
+#[derive(Default)]
+pub struct ZcVulkanConvert {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    frames: AtomicU64,
+}
+
+fn with_feature(caps: &gst::Caps, feature: Option<&str>) -> gst::Caps {
+    let mut caps = caps.clone();
+    let features = match feature {
+        Some(f) => gst::CapsFeatures::new([f]),
+        None => gst::CapsFeatures::new_empty(),
+    };
+    caps.make_mut().set_features_simple(Some(features));
+    caps
+}
+
+fn input_caps() -> gst::Caps {
+    let raw = gst_video::VideoCapsBuilder::new()
+        .format_list(INPUT_FORMATS)
+        .build();
+    let mut caps = with_feature(&raw, Some(DMABUF_FEATURE));
+    caps.merge(raw);
+    caps
+}
+
+fn output_caps() -> gst::Caps {
+    let raw = gst_video::VideoCapsBuilder::new()
+        .format(VideoFormat::Rgba)
+        .build();
+    let mut caps = with_feature(&raw, Some(DMABUF_FEATURE));
+    caps.merge(raw);
+    caps
+}
+
+/// Matrix and range from the caps, with the stated default (BT.709 from
+/// 720 lines, BT.601 below; limited range) where the caps say nothing or
+/// something the shader does not do. The string says what was defaulted.
+fn colorimetry_from(
+    caps: &gst::CapsRef,
+    info: &gst_video::VideoInfo,
+) -> (Colorimetry, Option<String>) {
+    let default = Colorimetry::default_for_height(info.height());
+    let stated = caps
+        .structure(0)
+        .is_some_and(|s| s.has_field("colorimetry"));
+    if !stated {
+        return (
+            default,
+            Some(format!("the caps carry no colorimetry; assuming {default}")),
+        );
+    }
+    let c = info.colorimetry();
+    let mut notes = Vec::new();
+    let matrix = match c.matrix() {
+        gst_video::VideoColorMatrix::Bt601 => Matrix::Bt601,
+        gst_video::VideoColorMatrix::Bt709 => Matrix::Bt709,
+        gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
+        other => {
+            notes.push(format!(
+                "matrix {other:?} is not BT.601/709/2020; using {}",
+                default.matrix
+            ));
+            default.matrix
+        }
+    };
+    let range = match c.range() {
+        gst_video::VideoColorRange::Range0_255 => Range::Full,
+        gst_video::VideoColorRange::Range16_235 => Range::Limited,
+        other => {
+            notes.push(format!("range {other:?} is unknown; using limited"));
+            Range::Limited
+        }
+    };
+    (
+        Colorimetry { matrix, range },
+        (!notes.is_empty()).then(|| notes.join("; ")),
+    )
+}
+
+impl ZcVulkanConvert {
+    /// The frame's layout and one handle (a dup) per GstMemory it uses.
+    fn frame_of(
+        &self,
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+    ) -> Result<(FrameLayout, Vec<DmaBuf>), String> {
+        let fourcc = caps::fourcc_for(info.format()).ok_or("unsupported input format")?;
+        let format = FormatInfo::lookup(fourcc).ok_or("unsupported input format")?;
+        let mut buffers = Vec::new();
+        let mut starts = Vec::new();
+        let mut start = 0u64;
+        for memory in buffer.iter_memories() {
+            let fd = if let Some(m) = memory.downcast_memory_ref::<gst_allocators::DmaBufMemory>() {
+                m.fd()
+            } else if let Some(m) = memory.downcast_memory_ref::<gst_allocators::FdMemory>() {
+                m.fd()
+            } else {
+                return Err(format!(
+                    "a frame arrived in {} memory, not a dma-buf or fd memory; put zcexport (or a zc pool) upstream",
+                    memory
+                        .allocator()
+                        .map(|a| a.name().to_string())
+                        .unwrap_or_else(|| "system".into())
+                ));
+            };
+            // SAFETY: the memory keeps `fd` open while we borrow it here;
+            // the dup below is ours.
+            let owned = unsafe { BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .map_err(|e| format!("dup of the frame's fd: {e}"))?;
+            let handle = if memory.is_memory_type::<gst_allocators::DmaBufMemory>() {
+                DmaBuf::from_fd(owned)
+            } else {
+                DmaBuf::from_memfd(owned)
+            }
+            .map_err(|e| e.to_string())?;
+            if memory.offset() != 0 {
+                return Err("memories with an offset into their fd are not supported".into());
+            }
+            starts.push(start);
+            start += memory.size() as u64;
+            buffers.push(handle);
+        }
+        let (offsets, strides): (Vec<usize>, Vec<i32>) = match buffer.meta::<gst_video::VideoMeta>()
+        {
+            Some(meta) => (meta.offset().to_vec(), meta.stride().to_vec()),
+            None => (info.offset().to_vec(), info.stride().to_vec()),
+        };
+        let planes = (0..format.plane_count())
+            .map(|i| {
+                let offset = offsets.get(i).copied().unwrap_or(0) as u64;
+                // The memory the plane's offset falls in, and where in it.
+                let index = starts.iter().rposition(|&s| s <= offset).unwrap_or(0);
+                PlaneLayout {
+                    buffer: index,
+                    offset: offset - starts.get(index).copied().unwrap_or(0),
+                    stride: strides.get(i).copied().unwrap_or(0).max(0) as u32,
+                }
+            })
+            .collect::<Vec<_>>();
+        let sizes: Vec<u64> = buffers.iter().map(DmaBuf::size).collect();
+        let layout = FrameLayout::new(
+            fourcc,
+            Modifier::LINEAR,
+            info.width(),
+            info.height(),
+            &planes,
+            &sizes,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((layout, buffers))
+    }
+
+    fn convert(&self, inbuf: &gst::BufferRef) -> Result<gst::Buffer, gst::FlowError> {
+        let mut state = lock(&self.state);
+        let Some(state) = state.as_mut() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("not started"));
+            return Err(gst::FlowError::Flushing);
+        };
+        let (Some(in_info), Some(out_info)) = (state.in_info.clone(), state.out_info.clone())
+        else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("a buffer arrived before caps")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let (layout, buffers) = self.frame_of(inbuf, &in_info).map_err(|reason| {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                ("cannot import the frame"),
+                ["{reason}"]
+            );
+            gst::FlowError::Error
+        })?;
+        let output = state
+            .converter
+            .convert(&layout, &buffers, state.colorimetry)
+            .map_err(|err| {
+                if err.is_device_lost() {
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Failed,
+                        ("the Vulkan device was lost"),
+                        ["{err}; restart the pipeline (the device is reopened on the next start)"]
+                    );
+                } else {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Failed,
+                        ("Vulkan conversion failed"),
+                        ["{err}"]
+                    );
+                }
+                gst::FlowError::Error
+            })?;
+        let out_layout = output.layout.clone();
+        let size = output.buffer.size() as usize;
+        let is_dma_buf = output.buffer.is_dma_buf();
+        let raw = output.buffer.into_fd().into_raw_fd();
+        // SAFETY: `raw` is an fd we own and give up here; the memory takes
+        // ownership and closes it when freed.
+        let memory = unsafe {
+            if is_dma_buf {
+                state.dmabuf_allocator.alloc_dmabuf(raw, size)
+            } else {
+                state
+                    .fd_allocator
+                    .alloc_fd(raw, size, gst_allocators::FdMemoryFlags::NONE)
+            }
+        };
+        let memory = memory.map_err(|err| {
+            // SAFETY: the allocator failed before taking the fd; close it.
+            drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) });
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::Failed,
+                ("cannot wrap the output fd: {err}")
+            );
+            gst::FlowError::Error
+        })?;
+        let mut out = gst::Buffer::new();
+        {
+            let out_mut = out.get_mut().ok_or(gst::FlowError::Error)?;
+            out_mut.append_memory(memory);
+            let p = out_layout.planes()[0];
+            gst_video::VideoMeta::add_full(
+                out_mut,
+                gst_video::VideoFrameFlags::empty(),
+                VideoFormat::Rgba,
+                out_info.width(),
+                out_info.height(),
+                &[p.offset as usize],
+                &[p.stride as i32],
+            )
+            .map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("cannot add VideoMeta: {err}")
+                );
+                gst::FlowError::Error
+            })?;
+            let _ = inbuf.copy_into(
+                out_mut,
+                gst::BufferCopyFlags::TIMESTAMPS | gst::BufferCopyFlags::FLAGS,
+                ..,
+            );
+        }
+        let n = self.frames.fetch_add(1, Ordering::Relaxed);
+        gst::trace!(
+            CAT,
+            imp = self,
+            "frame {n} converted, {} cached imports",
+            state.converter.cached_imports()
+        );
+        Ok(out)
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for ZcVulkanConvert {
+    const NAME: &'static str = "GstZcVulkanConvert";
+    type Type = super::ZcVulkanConvert;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for ZcVulkanConvert {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("device")
+                    .nick("Vulkan device")
+                    .blurb(
+                        "Which Vulkan device converts: `auto` (the first that can import dma-bufs), a device \
+                         index in the loader's order (0, 1, ...), or a DRM node such as /dev/dri/renderD128 \
+                         (matched through VK_EXT_physical_device_drm; use the compositor's main device)",
+                    )
+                    .default_value(Some("auto"))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("frames-converted")
+                    .nick("Frames converted")
+                    .blurb("Frames converted since the element last started")
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        match pspec.name() {
+            "device" => {
+                let device: Option<String> = value.get().unwrap_or_default();
+                lock(&self.settings).device = device.unwrap_or_else(|| "auto".into());
+            }
+            other => gst::warning!(CAT, imp = self, "no property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "device" => {
+                let device = lock(&self.settings).device.clone();
+                if device.is_empty() {
+                    "auto".to_value()
+                } else {
+                    device.to_value()
+                }
+            }
+            "frames-converted" => self.frames.load(Ordering::Relaxed).to_value(),
+            _ => glib::Value::from_type(pspec.value_type()),
+        }
+    }
+}
+
+impl GstObjectImpl for ZcVulkanConvert {}
+
+impl ElementImpl for ZcVulkanConvert {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "zc Vulkan YUV to RGBA",
+                "Filter/Converter/Video/Hardware",
+                "Imports YUV dma-buf frames (NV12, I420, YUY2, P010) into Vulkan, converts them to RGBA with a \
+                 compute shader (BT.601/709/2020, limited or full range from the caps) and hands the result on \
+                 as a dma-buf: no CPU copy",
+                "zc developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &input_caps(),
+                )
+                .expect("valid sink template"), // ok: static caps
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &output_caps(),
+                )
+                .expect("valid src template"), // ok: static caps
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for ZcVulkanConvert {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let wanted = lock(&self.settings).device.clone();
+        let choice: DeviceChoice = wanted.parse().map_err(|_| {
+            gst::error_msg!(
+                gst::LibraryError::Settings,
+                ["device={wanted:?} is neither `auto`, a device index nor a /dev/dri path"]
+            )
+        })?;
+        let ctx = Context::new(&choice).map_err(|err| {
+            gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("no usable Vulkan device"),
+                ["{err}"]
+            )
+        })?;
+        let converter = Converter::new(ctx, ConverterOptions::default()).map_err(|err| {
+            gst::error_msg!(
+                gst::ResourceError::Failed,
+                ("cannot set up the Vulkan conversion"),
+                ["{err}"]
+            )
+        })?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "Vulkan device {}; inputs as {:?}, outputs as {:?}",
+            converter.context().info(),
+            converter.import_path(),
+            converter.output_path()
+        );
+        self.frames.store(0, Ordering::Relaxed);
+        *lock(&self.state) = Some(State {
+            converter,
+            dmabuf_allocator: gst_allocators::DmaBufAllocator::new(),
+            fd_allocator: gst_allocators::FdAllocator::new(),
+            in_info: None,
+            out_info: None,
+            colorimetry: Colorimetry::default_for_height(0),
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        // Drops the imports, pipelines and the device, in that order.
+        *lock(&self.state) = None;
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        // Sizes, frame rate and memory features carry over; the format is
+        // what changes (and colorimetry, chroma siting on the way out).
+        let mut out = gst::Caps::new_empty();
+        {
+            let out_mut = out.get_mut().expect("a new caps is writable"); // ok: just created
+            for (s, f) in caps.iter_with_features() {
+                let mut s = s.to_owned();
+                match direction {
+                    gst::PadDirection::Sink => {
+                        s.set("format", VideoFormat::Rgba.to_str());
+                        s.remove_fields(["colorimetry", "chroma-site"]);
+                    }
+                    _ => {
+                        s.set(
+                            "format",
+                            gst::List::new(INPUT_FORMATS.iter().map(|f| f.to_str())),
+                        );
+                        s.remove_fields(["colorimetry", "chroma-site"]);
+                    }
+                }
+                out_mut.append_structure_full(s, Some(f.to_owned()));
+            }
+        }
+        // Only DMABuf in -> DMABuf out where outputs really are dma-bufs.
+        let memfd_outputs = lock(&self.state)
+            .as_ref()
+            .is_some_and(|s| s.converter.output_path() == OutputPath::ImportedMemfd);
+        if memfd_outputs && direction == gst::PadDirection::Sink {
+            let mut plain = out.clone();
+            plain.make_mut().set_features_simple(None);
+            out = plain;
+        }
+        let out = match filter {
+            Some(filter) => filter.intersect_with_mode(&out, gst::CapsIntersectMode::First),
+            None => out,
+        };
+        gst::debug!(CAT, imp = self, "{direction:?} {caps} -> {out}");
+        Some(out)
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let in_info = gst_video::VideoInfo::from_caps(incaps)
+            .map_err(|_| gst::loggable_error!(CAT, "input caps {incaps} are not raw video"))?;
+        let out_info = gst_video::VideoInfo::from_caps(outcaps)
+            .map_err(|_| gst::loggable_error!(CAT, "output caps {outcaps} are not raw video"))?;
+        if !INPUT_FORMATS.contains(&in_info.format()) {
+            return Err(gst::loggable_error!(
+                CAT,
+                "input format {} is not NV12, I420, YUY2 or P010_10LE",
+                in_info.format().to_str()
+            ));
+        }
+        let (colorimetry, note) = colorimetry_from(incaps, &in_info);
+        if let Some(note) = note {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                ("colorimetry defaulted to {colorimetry}"),
+                ["{note} (default: BT.709 from 720 lines, BT.601 below, limited range)"]
+            );
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "converting {incaps} to {outcaps} with {colorimetry}"
+        );
+        let mut state = lock(&self.state);
+        let state = state
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
+        // New caps, new frames: drop imports of the old ones.
+        state.converter.clear_cache();
+        state.in_info = Some(in_info);
+        state.out_info = Some(out_info);
+        state.colorimetry = colorimetry;
+        Ok(())
+    }
+
+    fn propose_allocation(
+        &self,
+        _decide_query: Option<&gst::query::Allocation>,
+        query: &mut gst::query::Allocation,
+    ) -> Result<(), gst::LoggableError> {
+        let (Some(caps), _need_pool) = query.get_owned() else {
+            return Err(gst::loggable_error!(CAT, "allocation query without caps"));
+        };
+        let info = gst_video::VideoInfo::from_caps(&caps).map_err(|_| {
+            gst::loggable_error!(CAT, "allocation query caps {caps} are not raw video")
+        })?;
+        let allocator = ZcDmaBufAllocator::new(BackendSetting::Auto);
+        allocator
+            .backend()
+            .map_err(|err| gst::loggable_error!(CAT, "no dma-buf backend for the pool: {err}"))?;
+        let pool = ZcBufferPool::new(&allocator);
+        let mut config = pool.config();
+        config.set_params(Some(&caps), info.size() as u32, 2, 0);
+        config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
+        pool.set_config(config)
+            .map_err(|_| gst::loggable_error!(CAT, "the zc pool refused {caps}"))?;
+        let size = pool
+            .config()
+            .params()
+            .map(|(_, size, _, _)| size)
+            .unwrap_or(info.size() as u32);
+        query.add_allocation_pool(Some(&pool), size, 2, 0);
+        query.add_allocation_param(Some(&allocator), gst::AllocationParams::default());
+        query.add_allocation_meta::<gst_video::VideoMeta>(None);
+        gst::debug!(CAT, imp = self, "proposed a zc pool for {caps}");
+        Ok(())
+    }
+
+    fn decide_allocation(
+        &self,
+        _query: &mut gst::query::Allocation,
+    ) -> Result<(), gst::LoggableError> {
+        // Outputs are Vulkan's own exported memory, not from a downstream pool.
+        Ok(())
+    }
+
+    fn prepare_output_buffer(
+        &self,
+        inbuf: InputBuffer,
+    ) -> Result<PrepareOutputBufferSuccess, gst::FlowError> {
+        let inbuf: &gst::BufferRef = match &inbuf {
+            InputBuffer::Writable(b) => b,
+            InputBuffer::Readable(b) => b,
+        };
+        self.convert(inbuf).map(PrepareOutputBufferSuccess::Buffer)
+    }
+
+    fn transform(
+        &self,
+        _inbuf: &gst::Buffer,
+        _outbuf: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // The conversion happened in prepare_output_buffer, which makes the
+        // output buffer from the exported dma-buf.
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

@@ -1,0 +1,32 @@
+//! `zcvulkanconvert`: YUV dma-buf frames to RGBA dma-buf frames on the GPU.
+//!
+//! - Input frames (NV12, I420, YUY2, P010_10LE) are imported into Vulkan
+//!   once per dma-buf (cached) and converted by a compute shader with the
+//!   matrix and range from the caps' colorimetry.
+//! - The RGBA result is Vulkan memory exported as a dma-buf and goes
+//!   downstream as GstDmaBufMemory with a VideoMeta: no CPU touches a pixel.
+//! - It proposes the zc pool upstream so decoders write into dma-bufs.
+//! - Where the kernel has no dma-buf exporter (memfd frames, lavapipe
+//!   without udmabuf) it runs the same shader on fd memory, with plain
+//!   `video/x-raw` caps, so it is testable everywhere.
+//!
+//! The work is done by `zc-vulkan`; this module is GStreamer glue only.
+
+mod imp;
+
+use gst::glib;
+use gst::prelude::*;
+
+glib::wrapper! {
+    pub struct ZcVulkanConvert(ObjectSubclass<imp::ZcVulkanConvert>)
+        @extends gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "zcvulkanconvert",
+        gst::Rank::NONE,
+        ZcVulkanConvert::static_type(),
+    )
+}

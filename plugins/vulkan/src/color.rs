@@ -1,0 +1,122 @@
+//! The YUV->RGB equations' parameters: matrix coefficients and range.
+
+use std::fmt;
+
+/// The matrix coefficients (ITU-R BT.601, BT.709, BT.2020 non-constant
+/// luminance), given by their luma weights Kr and Kb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Matrix {
+    Bt601,
+    Bt709,
+    Bt2020,
+}
+
+impl Matrix {
+    pub const ALL: [Matrix; 3] = [Matrix::Bt601, Matrix::Bt709, Matrix::Bt2020];
+
+    /// (Kr, Kb) as the standards define them.
+    pub fn kr_kb(self) -> (f32, f32) {
+        match self {
+            Matrix::Bt601 => (0.299, 0.114),
+            Matrix::Bt709 => (0.2126, 0.0722),
+            Matrix::Bt2020 => (0.2627, 0.0593),
+        }
+    }
+
+    /// (rv, gu, gv, bu): R = Y + rv Cr, G = Y - gu Cb - gv Cr, B = Y + bu Cb
+    /// for Y in 0..1 and Cb, Cr in -0.5..0.5.
+    pub fn coefficients(self) -> [f32; 4] {
+        let (kr, kb) = self.kr_kb();
+        let kg = 1.0 - kr - kb;
+        [
+            2.0 * (1.0 - kr),
+            2.0 * kb * (1.0 - kb) / kg,
+            2.0 * kr * (1.0 - kr) / kg,
+            2.0 * (1.0 - kb),
+        ]
+    }
+
+    /// What to use when the caps do not say: BT.709 for HD (720 lines and
+    /// more), BT.601 below, as players and GStreamer itself assume.
+    pub fn default_for_height(height: u32) -> Matrix {
+        if height >= 720 {
+            Matrix::Bt709
+        } else {
+            Matrix::Bt601
+        }
+    }
+}
+
+impl fmt::Display for Matrix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Matrix::Bt601 => "BT.601",
+            Matrix::Bt709 => "BT.709",
+            Matrix::Bt2020 => "BT.2020",
+        })
+    }
+}
+
+/// Quantisation range of the samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Range {
+    /// "TV" range: Y 16-235, Cb/Cr 16-240 (8 bits; scaled by 4 for 10 bits).
+    Limited,
+    /// "PC" range: every code value used.
+    Full,
+}
+
+impl Range {
+    pub const ALL: [Range; 2] = [Range::Limited, Range::Full];
+
+    /// (y_offset, y_scale, c_offset, c_scale) in code values of `bits`
+    /// depth, so that (Y - y_offset) * y_scale is 0..1 and
+    /// (C - c_offset) * c_scale is -0.5..0.5.
+    pub fn scales(self, bits: u32) -> [f32; 4] {
+        let unit = (1u32 << (bits - 8)) as f32;
+        let max = ((1u32 << bits) - 1) as f32;
+        let c_offset = 128.0 * unit;
+        match self {
+            Range::Limited => [
+                16.0 * unit,
+                1.0 / (219.0 * unit),
+                c_offset,
+                1.0 / (224.0 * unit),
+            ],
+            Range::Full => [0.0, 1.0 / max, c_offset, 1.0 / max],
+        }
+    }
+}
+
+impl fmt::Display for Range {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Range::Limited => "limited",
+            Range::Full => "full",
+        })
+    }
+}
+
+/// Matrix and range: what the conversion needs from the caps' colorimetry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Colorimetry {
+    pub matrix: Matrix,
+    pub range: Range,
+}
+
+impl Colorimetry {
+    /// The stated default for frames whose colorimetry is unknown: see
+    /// [`Matrix::default_for_height`], limited range.
+    pub fn default_for_height(height: u32) -> Self {
+        Self {
+            matrix: Matrix::default_for_height(height),
+            range: Range::Limited,
+        }
+    }
+}
+
+impl fmt::Display for Colorimetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} range", self.matrix, self.range)
+    }
+}

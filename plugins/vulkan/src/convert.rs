@@ -1,0 +1,832 @@
+//! The YUV->RGBA compute pass: import (cached), dispatch, export.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ash::vk;
+use zc_dmabuf::{Access, Allocator, DmaBuf, Fourcc, FrameLayout, MemfdAllocator, StrideAlign};
+
+use crate::color::Colorimetry;
+use crate::device::Context;
+use crate::error::{Error, Result};
+use crate::import::{self, Imported, OwnedBuffer};
+
+static BUFFER_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/yuv_to_rgba_buffer.spv"));
+static IMAGE_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/yuv_to_rgba_image.spv"));
+
+/// The formats the converter takes, in the shaders' numbering.
+pub const INPUT_FORMATS: [Fourcc; 4] = [Fourcc::NV12, Fourcc::YUV420, Fourcc::YUYV, Fourcc::P010];
+
+/// The output format: RGBA bytes in memory order (DRM ABGR8888,
+/// GStreamer's RGBA).
+pub const OUTPUT_FORMAT: Fourcc = Fourcc::ABGR8888;
+
+/// How long the producer's implicit fence and our own fence may take.
+const FENCE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Imports kept per converter; a decoder's pool is smaller than this, so
+/// in steady state every frame is imported once.
+const CACHE_SIZE: usize = 16;
+
+fn shader_format(fourcc: Fourcc) -> Result<u32> {
+    INPUT_FORMATS
+        .iter()
+        .position(|&f| f == fourcc)
+        .map(|i| i as u32)
+        .ok_or(Error::UnsupportedFormat { fourcc })
+}
+
+/// Must match `Params` in shaders/yuv_common.wgsl.
+fn push_constants(
+    layout: &FrameLayout,
+    colour: Colorimetry,
+    format: u32,
+    output: &FrameLayout,
+) -> [u8; 80] {
+    let planes = layout.planes();
+    let offset = |i: usize| planes.get(i).map_or(0, |p| p.offset as u32);
+    let stride = |i: usize| planes.get(i).map_or(0, |p| p.stride);
+    let out = output.planes()[0];
+    let bits = if layout.fourcc() == Fourcc::P010 {
+        10
+    } else {
+        8
+    };
+    let words: [u32; 12] = [
+        layout.width(),
+        layout.height(),
+        format,
+        out.stride,
+        offset(0),
+        offset(1),
+        offset(2),
+        out.offset as u32,
+        stride(0),
+        stride(1),
+        stride(2),
+        0,
+    ];
+    let floats: Vec<f32> = colour
+        .range
+        .scales(bits)
+        .into_iter()
+        .chain(colour.matrix.coefficients())
+        .collect();
+    let mut bytes = [0u8; 80];
+    for (chunk, w) in bytes.chunks_exact_mut(4).zip(
+        words
+            .iter()
+            .map(|w| w.to_le_bytes())
+            .chain(floats.iter().map(|f| f.to_le_bytes())),
+    ) {
+        chunk.copy_from_slice(&w);
+    }
+    bytes
+}
+
+/// Options for a [`Converter`].
+#[derive(Clone, Debug, Default)]
+pub struct ConverterOptions {
+    /// Import into storage buffers even where image import with modifiers
+    /// is available (for tests of the fallback path).
+    pub force_buffer_path: bool,
+}
+
+/// Which way a frame was imported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportPath {
+    /// Single-plane images with explicit DRM modifier layouts.
+    Images,
+    /// Storage buffers addressed by offset and stride.
+    Buffers,
+}
+
+/// How outputs are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputPath {
+    /// Vulkan memory exported with `vkGetMemoryFdKHR` as a dma-buf.
+    ExportedDmaBuf,
+    /// A memfd imported into Vulkan: where the driver cannot export a
+    /// dma-buf (lavapipe on a kernel without udmabuf).
+    ImportedMemfd,
+}
+
+/// A converted frame: RGBA in one buffer, LINEAR.
+#[derive(Debug)]
+pub struct Output {
+    pub layout: FrameLayout,
+    pub buffer: DmaBuf,
+}
+
+struct CacheEntry {
+    key: Vec<(u64, u64)>,
+    layout: FrameLayout,
+    imported: Imported,
+    last_used: u64,
+}
+
+struct Pipeline {
+    ctx: Arc<Context>,
+    set_layout: vk::DescriptorSetLayout,
+    layout: vk::PipelineLayout,
+    pipeline: vk::Pipeline,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        // SAFETY: objects of this device, destroyed in reverse creation
+        // order; no submission is pending (the converter waits its fence).
+        unsafe {
+            let d = &self.ctx.device;
+            if self.pipeline != vk::Pipeline::null() {
+                d.destroy_pipeline(self.pipeline, None);
+            }
+            if self.layout != vk::PipelineLayout::null() {
+                d.destroy_pipeline_layout(self.layout, None);
+            }
+            d.destroy_descriptor_set_layout(self.set_layout, None);
+        }
+    }
+}
+
+fn create_pipeline(
+    ctx: &Arc<Context>,
+    spv: &[u8],
+    planes_type: vk::DescriptorType,
+) -> Result<Pipeline> {
+    let d = &ctx.device;
+    let bindings: Vec<_> = (0..4)
+        .map(|i| {
+            vk::DescriptorSetLayoutBinding::default()
+                .binding(i)
+                .descriptor_type(if i == 3 {
+                    vk::DescriptorType::STORAGE_BUFFER
+                } else {
+                    planes_type
+                })
+                .descriptor_count(1)
+                .stage_flags(vk::ShaderStageFlags::COMPUTE)
+        })
+        .collect();
+    // SAFETY: valid create info.
+    let set_layout = unsafe {
+        d.create_descriptor_set_layout(
+            &vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings),
+            None,
+        )
+    }
+    .map_err(Error::vk("vkCreateDescriptorSetLayout"))?;
+    let mut pipeline = Pipeline {
+        ctx: ctx.clone(),
+        set_layout,
+        layout: vk::PipelineLayout::null(),
+        pipeline: vk::Pipeline::null(),
+    };
+    let ranges = [vk::PushConstantRange {
+        stage_flags: vk::ShaderStageFlags::COMPUTE,
+        offset: 0,
+        size: 80,
+    }];
+    let set_layouts = [set_layout];
+    // SAFETY: valid create info.
+    pipeline.layout = unsafe {
+        d.create_pipeline_layout(
+            &vk::PipelineLayoutCreateInfo::default()
+                .set_layouts(&set_layouts)
+                .push_constant_ranges(&ranges),
+            None,
+        )
+    }
+    .map_err(Error::vk("vkCreatePipelineLayout"))?;
+    let words = ash::util::read_spv(&mut std::io::Cursor::new(spv)).map_err(|_| Error::Vk {
+        call: "read_spv",
+        result: vk::Result::ERROR_INVALID_SHADER_NV,
+    })?;
+    // SAFETY: SPIR-V words produced and validated by naga at build time.
+    let module = unsafe {
+        d.create_shader_module(&vk::ShaderModuleCreateInfo::default().code(&words), None)
+    }
+    .map_err(Error::vk("vkCreateShaderModule"))?;
+    let stage = vk::PipelineShaderStageCreateInfo::default()
+        .stage(vk::ShaderStageFlags::COMPUTE)
+        .module(module)
+        .name(c"main");
+    let info = vk::ComputePipelineCreateInfo::default()
+        .stage(stage)
+        .layout(pipeline.layout);
+    // SAFETY: valid create info; the module may be destroyed right after.
+    let created = unsafe { d.create_compute_pipelines(vk::PipelineCache::null(), &[info], None) };
+    // SAFETY: the module is not used after pipeline creation.
+    unsafe { d.destroy_shader_module(module, None) };
+    pipeline.pipeline = created.map_err(|(_, e)| Error::Vk {
+        call: "vkCreateComputePipelines",
+        result: e,
+    })?[0];
+    Ok(pipeline)
+}
+
+/// Command pool, descriptor pool and fence; destroyed on drop.
+struct Resources {
+    ctx: Arc<Context>,
+    command_pool: vk::CommandPool,
+    descriptor_pool: vk::DescriptorPool,
+    fence: vk::Fence,
+}
+
+impl Drop for Resources {
+    fn drop(&mut self) {
+        // SAFETY: objects of this device; waiting for the queue to idle
+        // makes sure no submission still uses them (normally every
+        // submission's fence was already waited for; an unsignalled fence
+        // is never waited on here, it would only time out).
+        unsafe {
+            let d = &self.ctx.device;
+            let _ = d.queue_wait_idle(self.ctx.queue);
+            if self.fence != vk::Fence::null() {
+                d.destroy_fence(self.fence, None);
+            }
+            if self.descriptor_pool != vk::DescriptorPool::null() {
+                d.destroy_descriptor_pool(self.descriptor_pool, None);
+            }
+            if self.command_pool != vk::CommandPool::null() {
+                d.destroy_command_pool(self.command_pool, None);
+            }
+        }
+    }
+}
+
+/// Converts YUV dma-buf frames to RGBA dma-bufs on one device.
+///
+/// Not `Sync`: one conversion at a time (the element holds it in a Mutex).
+pub struct Converter {
+    // Drop order: cache (imports), then pipelines and resources, then the
+    // context (held by everything through Arc anyway).
+    cache: Vec<CacheEntry>,
+    buffer_pipeline: Pipeline,
+    image_pipeline: Option<Pipeline>,
+    resources: Resources,
+    command_buffer: vk::CommandBuffer,
+    buffer_set: vk::DescriptorSet,
+    image_set: vk::DescriptorSet,
+    ctx: Arc<Context>,
+    options: ConverterOptions,
+    tick: u64,
+    output_path: OutputPath,
+}
+
+impl std::fmt::Debug for Converter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Converter")
+            .field("ctx", &self.ctx)
+            .field("output_path", &self.output_path)
+            .finish()
+    }
+}
+
+impl Converter {
+    pub fn new(ctx: Arc<Context>, options: ConverterOptions) -> Result<Self> {
+        let buffer_pipeline =
+            create_pipeline(&ctx, BUFFER_SPV, vk::DescriptorType::STORAGE_BUFFER)?;
+        let image_pipeline = if ctx.capabilities().drm_format_modifier {
+            Some(create_pipeline(
+                &ctx,
+                IMAGE_SPV,
+                vk::DescriptorType::SAMPLED_IMAGE,
+            )?)
+        } else {
+            None
+        };
+        let d = &ctx.device;
+        let mut resources = Resources {
+            ctx: ctx.clone(),
+            command_pool: vk::CommandPool::null(),
+            descriptor_pool: vk::DescriptorPool::null(),
+            fence: vk::Fence::null(),
+        };
+        // SAFETY (this block and the next calls): valid create infos; the
+        // created objects go straight into `resources`, which destroys them.
+        resources.command_pool = unsafe {
+            d.create_command_pool(
+                &vk::CommandPoolCreateInfo::default()
+                    .queue_family_index(ctx.queue_family)
+                    .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER),
+                None,
+            )
+        }
+        .map_err(Error::vk("vkCreateCommandPool"))?;
+        let sizes = [
+            vk::DescriptorPoolSize {
+                ty: vk::DescriptorType::STORAGE_BUFFER,
+                descriptor_count: 8,
+            },
+            vk::DescriptorPoolSize {
+                ty: vk::DescriptorType::SAMPLED_IMAGE,
+                descriptor_count: 3,
+            },
+        ];
+        // SAFETY: as above.
+        resources.descriptor_pool = unsafe {
+            d.create_descriptor_pool(
+                &vk::DescriptorPoolCreateInfo::default()
+                    .max_sets(2)
+                    .pool_sizes(&sizes),
+                None,
+            )
+        }
+        .map_err(Error::vk("vkCreateDescriptorPool"))?;
+        // SAFETY: as above.
+        resources.fence = unsafe { d.create_fence(&vk::FenceCreateInfo::default(), None) }
+            .map_err(Error::vk("vkCreateFence"))?;
+        // SAFETY: the pool was made above; buffers are freed with it.
+        let command_buffer = unsafe {
+            d.allocate_command_buffers(
+                &vk::CommandBufferAllocateInfo::default()
+                    .command_pool(resources.command_pool)
+                    .level(vk::CommandBufferLevel::PRIMARY)
+                    .command_buffer_count(1),
+            )
+        }
+        .map_err(Error::vk("vkAllocateCommandBuffers"))?[0];
+        let mut set_layouts = vec![buffer_pipeline.set_layout];
+        if let Some(p) = &image_pipeline {
+            set_layouts.push(p.set_layout);
+        }
+        // SAFETY: layouts and pool of this device; sets are freed with the pool.
+        let sets = unsafe {
+            d.allocate_descriptor_sets(
+                &vk::DescriptorSetAllocateInfo::default()
+                    .descriptor_pool(resources.descriptor_pool)
+                    .set_layouts(&set_layouts),
+            )
+        }
+        .map_err(Error::vk("vkAllocateDescriptorSets"))?;
+        let caps = ctx.capabilities();
+        let output_path = if caps.export_dma_buf {
+            OutputPath::ExportedDmaBuf
+        } else {
+            OutputPath::ImportedMemfd
+        };
+        log::debug!(
+            "converter: inputs as {}, outputs as {output_path:?}, producer fences waited on the CPU ({})",
+            if caps.drm_format_modifier && !options.force_buffer_path {
+                "images"
+            } else {
+                "buffers"
+            },
+            if caps.sync_fd_semaphore {
+                "SYNC_FD semaphores available but not used yet"
+            } else {
+                "no SYNC_FD semaphore import"
+            }
+        );
+        Ok(Converter {
+            cache: Vec::new(),
+            buffer_pipeline,
+            image_pipeline,
+            resources,
+            command_buffer,
+            buffer_set: sets[0],
+            image_set: sets.get(1).copied().unwrap_or_default(),
+            ctx,
+            options,
+            tick: 0,
+            output_path,
+        })
+    }
+
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
+    /// How outputs are currently made.
+    pub fn output_path(&self) -> OutputPath {
+        self.output_path
+    }
+
+    /// The path frames are imported by.
+    pub fn import_path(&self) -> ImportPath {
+        if self.image_pipeline.is_some() && !self.options.force_buffer_path {
+            ImportPath::Images
+        } else {
+            ImportPath::Buffers
+        }
+    }
+
+    /// Import a frame without converting it (and without caching): whether
+    /// and how this device takes it. Any format with a known plane mapping
+    /// (YUV inputs, 32-bit RGB) can be checked.
+    pub fn check_import(&self, layout: &FrameLayout, buffers: &[DmaBuf]) -> Result<ImportPath> {
+        let imported =
+            import::import_frame(&self.ctx, layout, buffers, self.options.force_buffer_path)?;
+        Ok(match imported {
+            Imported::Images(_) => ImportPath::Images,
+            Imported::Buffers(_) => ImportPath::Buffers,
+        })
+    }
+
+    /// Forget the cached import of `buffers` (when the caller knows the
+    /// buffers are gone for good, e.g. their pool was freed).
+    pub fn forget(&mut self, buffers: &[DmaBuf]) {
+        if let Ok(key) = cache_key(buffers) {
+            self.cache.retain(|e| e.key != key);
+        }
+    }
+
+    /// Drop every cached import.
+    pub fn clear_cache(&mut self) {
+        self.cache.clear();
+    }
+
+    pub fn cached_imports(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Convert one frame. The returned buffer is complete when this returns
+    /// (our fence was waited for), so it carries no pending GPU work.
+    pub fn convert(
+        &mut self,
+        layout: &FrameLayout,
+        buffers: &[DmaBuf],
+        colour: Colorimetry,
+    ) -> Result<Output> {
+        let format = shader_format(layout.fourcc())?;
+        // Wait for the producer: its implicit fence, on the CPU.
+        for b in buffers.iter().filter(|b| b.is_dma_buf()) {
+            if !b.wait_idle(Access::Read, Some(FENCE_TIMEOUT))? {
+                return Err(Error::ProducerTimeout(FENCE_TIMEOUT));
+            }
+        }
+        let entry = self.cached_import(layout, buffers)?;
+        let out_layout = FrameLayout::compute(
+            OUTPUT_FORMAT,
+            layout.width(),
+            layout.height(),
+            StrideAlign::DEFAULT,
+        )?;
+        let (out_buffer, out_dmabuf, _out_memory) = self.make_output(&out_layout)?;
+        let push = push_constants(layout, colour, format, &out_layout);
+        self.record_and_submit(entry, layout, &out_buffer, &push)?;
+        Ok(Output {
+            layout: out_layout,
+            buffer: out_dmabuf,
+        })
+    }
+
+    fn cached_import(&mut self, layout: &FrameLayout, buffers: &[DmaBuf]) -> Result<usize> {
+        self.tick += 1;
+        let key = cache_key(buffers)?;
+        if let Some(i) = self
+            .cache
+            .iter()
+            .position(|e| e.key == key && e.layout == *layout)
+        {
+            self.cache[i].last_used = self.tick;
+            return Ok(i);
+        }
+        // The same fds with another layout: the old import is stale.
+        self.cache.retain(|e| e.key != key);
+        let imported =
+            import::import_frame(&self.ctx, layout, buffers, self.options.force_buffer_path)?;
+        if self.cache.len() >= CACHE_SIZE
+            && let Some(oldest) = self
+                .cache
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(i, _)| i)
+        {
+            self.cache.swap_remove(oldest);
+        }
+        self.cache.push(CacheEntry {
+            key,
+            layout: layout.clone(),
+            imported,
+            last_used: self.tick,
+        });
+        Ok(self.cache.len() - 1)
+    }
+
+    /// A buffer for the RGBA result, as a dma-buf exported from Vulkan
+    /// where the driver can, else a memfd imported into Vulkan.
+    fn make_output(
+        &mut self,
+        layout: &FrameLayout,
+    ) -> Result<(OwnedBuffer, DmaBuf, Option<import::Memory>)> {
+        let size = layout.buffer_size();
+        if self.output_path == OutputPath::ExportedDmaBuf {
+            match self.export_output(size) {
+                Ok(out) => return Ok(out),
+                Err(e) => {
+                    log::warn!(
+                        "exporting the output as a dma-buf failed ({e}); using memfd outputs from now on"
+                    );
+                    self.output_path = OutputPath::ImportedMemfd;
+                }
+            }
+        }
+        let memfd = MemfdAllocator.allocate_bytes(size, "zc vulkan rgba")?;
+        let imported = import::import_buffer(&self.ctx, &memfd, 0)?;
+        let (buffer, memory) = imported.into_parts();
+        Ok((buffer, memfd, Some(memory)))
+    }
+
+    fn export_output(&self, size: u64) -> Result<(OwnedBuffer, DmaBuf, Option<import::Memory>)> {
+        let ctx = &self.ctx;
+        let buffer = import::create_external_buffer(ctx, size, true)?;
+        // SAFETY: a buffer of this device.
+        let requirements = unsafe { ctx.device.get_buffer_memory_requirements(buffer.buffer) };
+        let type_index = ctx
+            .memory_type(
+                requirements.memory_type_bits,
+                vk::MemoryPropertyFlags::DEVICE_LOCAL,
+            )
+            .or_else(|| {
+                ctx.memory_type(
+                    requirements.memory_type_bits,
+                    vk::MemoryPropertyFlags::empty(),
+                )
+            })
+            .ok_or(Error::NoMemoryType {
+                buffer: 0,
+                fd_types: !0,
+                required: requirements.memory_type_bits,
+            })?;
+        let mut export = vk::ExportMemoryAllocateInfo::default()
+            .handle_types(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
+        let mut dedicated = vk::MemoryDedicatedAllocateInfo::default().buffer(buffer.buffer);
+        let info = vk::MemoryAllocateInfo::default()
+            .allocation_size(requirements.size)
+            .memory_type_index(type_index)
+            .push_next(&mut export)
+            .push_next(&mut dedicated);
+        // SAFETY: valid allocate info whose chain lives across the call.
+        let memory = unsafe { ctx.device.allocate_memory(&info, None) }
+            .map_err(Error::vk("vkAllocateMemory (export)"))?;
+        let memory = import::Memory::wrap(ctx, memory);
+        // SAFETY: dedicated memory for this buffer, offset 0.
+        unsafe {
+            ctx.device
+                .bind_buffer_memory(buffer.buffer, memory.memory, 0)
+        }
+        .map_err(Error::vk("vkBindBufferMemory"))?;
+        let get = vk::MemoryGetFdInfoKHR::default()
+            .memory(memory.memory)
+            .handle_type(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
+        // SAFETY: memory allocated exportable as DMA_BUF.
+        let fd =
+            unsafe { ctx.memory_fd.get_memory_fd(&get) }.map_err(Error::vk("vkGetMemoryFdKHR"))?;
+        // SAFETY: vkGetMemoryFdKHR returns a new fd that the caller owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let dmabuf = DmaBuf::from_fd(fd)?;
+        if dmabuf.size() < size {
+            return Err(Error::Import {
+                buffer: 0,
+                size: dmabuf.size(),
+                reason: format!("exported output is smaller than {size} bytes"),
+            });
+        }
+        Ok((buffer, dmabuf, Some(memory)))
+    }
+
+    fn record_and_submit(
+        &mut self,
+        entry: usize,
+        layout: &FrameLayout,
+        output: &OwnedBuffer,
+        push: &[u8; 80],
+    ) -> Result<()> {
+        let d = &self.ctx.device;
+        let cb = self.command_buffer;
+        let ours = self.ctx.queue_family;
+        let foreign = self.ctx.foreign_family();
+        let imported = &self.cache[entry].imported;
+        let out_info = [vk::DescriptorBufferInfo {
+            buffer: output.buffer,
+            offset: 0,
+            range: vk::WHOLE_SIZE,
+        }];
+        let (pipeline, set) = match imported {
+            Imported::Buffers(_) => (&self.buffer_pipeline, self.buffer_set),
+            Imported::Images(_) => match &self.image_pipeline {
+                Some(p) => (p, self.image_set),
+                None => {
+                    return Err(Error::Vk {
+                        call: "image pipeline",
+                        result: vk::Result::ERROR_FEATURE_NOT_PRESENT,
+                    });
+                }
+            },
+        };
+        let planes = layout.planes();
+        let plane = |i: usize| planes.get(i).copied().unwrap_or(planes[0]);
+        let mut buffer_barriers = Vec::new();
+        let mut image_barriers = Vec::new();
+        let color_range = vk::ImageSubresourceRange {
+            aspect_mask: vk::ImageAspectFlags::COLOR,
+            base_mip_level: 0,
+            level_count: 1,
+            base_array_layer: 0,
+            layer_count: 1,
+        };
+        match imported {
+            Imported::Buffers(bufs) => {
+                let infos: Vec<[vk::DescriptorBufferInfo; 1]> = (0..3)
+                    .map(|i| {
+                        [vk::DescriptorBufferInfo {
+                            buffer: bufs[plane(i).buffer].buffer.buffer,
+                            offset: 0,
+                            range: vk::WHOLE_SIZE,
+                        }]
+                    })
+                    .collect();
+                let mut writes: Vec<_> = infos
+                    .iter()
+                    .enumerate()
+                    .map(|(i, info)| {
+                        vk::WriteDescriptorSet::default()
+                            .dst_set(set)
+                            .dst_binding(i as u32)
+                            .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                            .buffer_info(info)
+                    })
+                    .collect();
+                writes.push(
+                    vk::WriteDescriptorSet::default()
+                        .dst_set(set)
+                        .dst_binding(3)
+                        .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                        .buffer_info(&out_info),
+                );
+                // SAFETY: the set is not in use (the last submission's fence was waited for).
+                unsafe { d.update_descriptor_sets(&writes, &[]) };
+                for b in bufs {
+                    buffer_barriers.push(
+                        vk::BufferMemoryBarrier::default()
+                            .src_queue_family_index(foreign)
+                            .dst_queue_family_index(ours)
+                            .dst_access_mask(vk::AccessFlags::SHADER_READ)
+                            .buffer(b.buffer.buffer)
+                            .size(vk::WHOLE_SIZE),
+                    );
+                }
+            }
+            Imported::Images(imgs) => {
+                let infos: Vec<[vk::DescriptorImageInfo; 1]> = (0..3)
+                    .map(|i| {
+                        let view = imgs.get(i).unwrap_or(&imgs[0]).view;
+                        [vk::DescriptorImageInfo {
+                            sampler: vk::Sampler::null(),
+                            image_view: view,
+                            image_layout: vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                        }]
+                    })
+                    .collect();
+                let mut writes: Vec<_> = infos
+                    .iter()
+                    .enumerate()
+                    .map(|(i, info)| {
+                        vk::WriteDescriptorSet::default()
+                            .dst_set(set)
+                            .dst_binding(i as u32)
+                            .descriptor_type(vk::DescriptorType::SAMPLED_IMAGE)
+                            .image_info(info)
+                    })
+                    .collect();
+                writes.push(
+                    vk::WriteDescriptorSet::default()
+                        .dst_set(set)
+                        .dst_binding(3)
+                        .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                        .buffer_info(&out_info),
+                );
+                // SAFETY: as above.
+                unsafe { d.update_descriptor_sets(&writes, &[]) };
+                for img in imgs {
+                    // Acquire from the foreign producer; GENERAL keeps the
+                    // contents (UNDEFINED would let the driver discard them).
+                    image_barriers.push(
+                        vk::ImageMemoryBarrier::default()
+                            .src_queue_family_index(foreign)
+                            .dst_queue_family_index(ours)
+                            .old_layout(vk::ImageLayout::GENERAL)
+                            .new_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
+                            .dst_access_mask(vk::AccessFlags::SHADER_READ)
+                            .image(img.image)
+                            .subresource_range(color_range),
+                    );
+                }
+            }
+        }
+        let groups = (layout.width().div_ceil(8), layout.height().div_ceil(8));
+        // SAFETY: recording into our one command buffer, which no pending
+        // submission uses (the fence of the previous one was waited for);
+        // every handle recorded lives until the fence below signals.
+        unsafe {
+            d.begin_command_buffer(
+                cb,
+                &vk::CommandBufferBeginInfo::default()
+                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+            )
+            .map_err(Error::vk("vkBeginCommandBuffer"))?;
+            d.cmd_pipeline_barrier(
+                cb,
+                vk::PipelineStageFlags::TOP_OF_PIPE,
+                vk::PipelineStageFlags::COMPUTE_SHADER,
+                vk::DependencyFlags::empty(),
+                &[],
+                &buffer_barriers,
+                &image_barriers,
+            );
+            d.cmd_bind_pipeline(cb, vk::PipelineBindPoint::COMPUTE, pipeline.pipeline);
+            d.cmd_bind_descriptor_sets(
+                cb,
+                vk::PipelineBindPoint::COMPUTE,
+                pipeline.layout,
+                0,
+                &[set],
+                &[],
+            );
+            d.cmd_push_constants(cb, pipeline.layout, vk::ShaderStageFlags::COMPUTE, 0, push);
+            d.cmd_dispatch(cb, groups.0, groups.1, 1);
+            // Give everything back to the foreign world: inputs to their
+            // producer, the output to its consumer.
+            let release_buffers: Vec<_> = buffer_barriers
+                .iter()
+                .map(|b| {
+                    vk::BufferMemoryBarrier::default()
+                        .src_queue_family_index(ours)
+                        .dst_queue_family_index(foreign)
+                        .src_access_mask(vk::AccessFlags::SHADER_READ)
+                        .buffer(b.buffer)
+                        .size(vk::WHOLE_SIZE)
+                })
+                .chain(std::iter::once(
+                    vk::BufferMemoryBarrier::default()
+                        .src_queue_family_index(ours)
+                        .dst_queue_family_index(foreign)
+                        .src_access_mask(vk::AccessFlags::SHADER_WRITE)
+                        .buffer(output.buffer)
+                        .size(vk::WHOLE_SIZE),
+                ))
+                .collect();
+            let release_images: Vec<_> = image_barriers
+                .iter()
+                .map(|b| {
+                    vk::ImageMemoryBarrier::default()
+                        .src_queue_family_index(ours)
+                        .dst_queue_family_index(foreign)
+                        .old_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
+                        .new_layout(vk::ImageLayout::GENERAL)
+                        .src_access_mask(vk::AccessFlags::SHADER_READ)
+                        .image(b.image)
+                        .subresource_range(color_range)
+                })
+                .collect();
+            d.cmd_pipeline_barrier(
+                cb,
+                vk::PipelineStageFlags::COMPUTE_SHADER,
+                vk::PipelineStageFlags::BOTTOM_OF_PIPE,
+                vk::DependencyFlags::empty(),
+                &[],
+                &release_buffers,
+                &release_images,
+            );
+            d.end_command_buffer(cb)
+                .map_err(Error::vk("vkEndCommandBuffer"))?;
+            let cbs = [cb];
+            let submit = vk::SubmitInfo::default().command_buffers(&cbs);
+            d.queue_submit(self.ctx.queue, &[submit], self.resources.fence)
+                .map_err(Error::vk("vkQueueSubmit"))?;
+            let waited = d.wait_for_fences(
+                &[self.resources.fence],
+                true,
+                FENCE_TIMEOUT.as_nanos() as u64,
+            );
+            if waited.is_ok() {
+                d.reset_fences(&[self.resources.fence])
+                    .map_err(Error::vk("vkResetFences"))?;
+            }
+            waited.map_err(Error::vk("vkWaitForFences"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Identity of a frame's buffers: (device, inode) of each fd. A cache entry
+/// holds imports of these files, so the inodes cannot be reused while it exists.
+fn cache_key(buffers: &[DmaBuf]) -> Result<Vec<(u64, u64)>> {
+    buffers
+        .iter()
+        .map(|b| {
+            import::file_identity(b.as_fd().as_raw_fd()).ok_or_else(|| {
+                let source = std::io::Error::last_os_error();
+                Error::DmaBuf(zc_dmabuf::Error::Buffer {
+                    what: "fstat",
+                    kind: "dma-buf",
+                    source,
+                })
+            })
+        })
+        .collect()
+}

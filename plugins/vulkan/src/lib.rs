@@ -1,0 +1,31 @@
+//! zc's Vulkan layer: dma-buf frames imported into Vulkan, converted from
+//! YUV to RGBA by a compute shader, and handed on as a dma-buf again.
+//! No GStreamer in here; the `zcvulkanconvert` element wraps it.
+//!
+//! ```text
+//! Context::new(&DeviceChoice::Auto)  -> the device (DRM node or first that imports)
+//! Converter::new(ctx, options)       -> pipelines, command buffer, import cache
+//! converter.convert(&layout, &fds, colorimetry) -> Output { RGBA layout, DmaBuf }
+//! ```
+//!
+//! Import: with `VK_EXT_image_drm_format_modifier`, each plane is an image
+//! with an explicit layout; without it (lavapipe on a kernel without
+//! udmabuf), the dma-buf (or memfd) is a storage buffer read by offset and
+//! stride. Export: the output is Vulkan memory exported as a dma-buf where
+//! the driver can, else a memfd imported into Vulkan (see [`OutputPath`]).
+//!
+//! Lifetimes: [`Context`] is shared by `Arc` and every Vulkan object holds
+//! one, so the device outlives its images, buffers and pipelines.
+
+mod color;
+mod convert;
+mod device;
+mod error;
+mod import;
+
+pub use color::{Colorimetry, Matrix, Range};
+pub use convert::{
+    Converter, ConverterOptions, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT, Output, OutputPath,
+};
+pub use device::{Capabilities, Context, DeviceChoice, DeviceInfo, list_devices};
+pub use error::{Error, Modifiers, Result};

@@ -1,0 +1,46 @@
+// Shared by both YUV->RGBA entry shaders (build.rs prepends this file).
+//
+// Parameters come as push constants ("immediates" in naga's WGSL). The
+// layout must match `Params` in plugins/vulkan/src/convert.rs: five
+// 16-byte rows, 80 bytes, under the 128 bytes every device guarantees.
+struct Params {
+    // width, height, format (FORMAT_* below), output stride in bytes
+    dims: vec4<u32>,
+    // byte offsets of planes 0, 1, 2 in their buffers (buffer path only);
+    // w: byte offset of the output's first row
+    offsets: vec4<u32>,
+    // byte strides of planes 0, 1, 2 (buffer path only)
+    strides: vec4<u32>,
+    // y offset, y scale, chroma offset, chroma scale, in code values of the
+    // format's bit depth: y' = (Y - y_offset) * y_scale lies in 0..1,
+    // cb' = (Cb - c_offset) * c_scale in -0.5..0.5
+    range: vec4<f32>,
+    // the matrix: R = y' + rv cr', G = y' - gu cb' - gv cr', B = y' + bu cb'
+    coeffs: vec4<f32>,
+}
+
+const FORMAT_NV12: u32 = 0u;
+const FORMAT_I420: u32 = 1u;
+const FORMAT_YUYV: u32 = 2u;
+const FORMAT_P010: u32 = 3u;
+
+var<immediate> params: Params;
+
+// The output: RGBA8 pixels (R in the lowest byte), one u32 each.
+@group(0) @binding(3) var<storage, read_write> out_pixels: array<u32>;
+
+fn to_rgba(y: f32, cb: f32, cr: f32) -> vec4<f32> {
+    let yn = (y - params.range.x) * params.range.y;
+    let cbn = (cb - params.range.z) * params.range.w;
+    let crn = (cr - params.range.z) * params.range.w;
+    let c = params.coeffs;
+    let r = yn + c.x * crn;
+    let g = yn - c.y * cbn - c.z * crn;
+    let b = yn + c.w * cbn;
+    return vec4<f32>(clamp(vec3<f32>(r, g, b), vec3<f32>(0.0), vec3<f32>(1.0)), 1.0);
+}
+
+fn store_pixel(x: u32, y: u32, rgba: vec4<f32>) {
+    let byte = params.offsets.w + y * params.dims.w + x * 4u;
+    out_pixels[byte / 4u] = pack4x8unorm(rgba);
+}
