@@ -17,8 +17,8 @@ pub mod caps;
 pub mod pool;
 pub mod zcexport;
 pub mod zcthumbnail;
-pub mod zcwaylandsink;
 pub mod zcvulkanconvert;
+pub mod zcwaylandsink;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     allocator::register();
