@@ -252,6 +252,11 @@ impl ZcThumbnail {
         if let Some(worker) = lock(&self.worker).take() {
             // Closing the channel ends the thread after its current job.
             drop(worker.jobs);
+            if worker.thread.thread().id() == std::thread::current().id() {
+                // The worker dropped the last reference (the element was
+                // released while running): it ends on its own once it returns.
+                return;
+            }
             if worker.thread.join().is_err() {
                 gst::error!(CAT, imp = self, "the encoder thread panicked");
             }
