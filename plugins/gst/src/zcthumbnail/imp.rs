@@ -709,7 +709,8 @@ impl ElementImpl for ZcThumbnail {
                 "zc thumbnail encoder",
                 "Filter/Video",
                 "Passes frames on untouched and writes JPEG or PNG thumbnails of some of them, reading \
-                 dma-bufs (anyone's), fd memory or system memory inside CPU-access brackets",
+                 dma-bufs (anyone's), fd memory or system memory inside CPU-access brackets. The `snapshot` \
+                 action signal takes the next frame whatever the interval (width=0 height=0: full size)",
                 "zc developers",
             )
         });
