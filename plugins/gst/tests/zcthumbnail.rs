@@ -585,3 +585,38 @@ fn interval_picks_by_timestamp_and_names_files_by_it() {
         run.counters
     );
 }
+
+#[test]
+fn keyframes_only_skips_delta_units() {
+    init();
+    let dir = folder("keyframes");
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=BGRx,width=8,height=8,framerate=10/1 \
+         ! zcthumbnail name=thumb interval=0 keyframes-only=true format=png location={}/k-%t.png ! fakesink sync=true",
+        dir.display()
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let src = pipeline.by_name("src").expect("appsrc").downcast::<gst_app::AppSrc>().expect("appsrc");
+    // Keyframes at 0 and 300 ms, delta units between.
+    for (i, key) in [true, false, false, true, false].into_iter().enumerate() {
+        let mut buffer = gst::Buffer::from_mut_slice(vec![0x80u8; 8 * 8 * 4]);
+        let b = buffer.get_mut().expect("new");
+        b.set_pts(gst::ClockTime::from_mseconds(100 * i as u64));
+        if !key {
+            b.set_flags(gst::BufferFlags::DELTA_UNIT);
+        }
+        src.push_buffer(buffer).expect("queued");
+    }
+    src.end_of_stream().expect("eos queued");
+    let run = run_pipeline(&pipeline, |_| {});
+    assert_eq!(run.error, None);
+    let pts: Vec<u64> =
+        run.thumbnails.iter().map(|s| s.get::<gst::ClockTime>("pts").expect("pts").mseconds()).collect();
+    assert_eq!(pts.first(), Some(&0), "{pts:?}");
+    assert!(pts.iter().all(|p| *p == 0 || *p == 300), "only keyframes: {pts:?}");
+    // The encoder (at nice 19) may still be busy with the first at 300 ms on a loaded machine.
+    assert_eq!(run.counters.written + run.counters.skipped, 2, "{:?}", run.counters);
+    assert_eq!((run.counters.begun, run.counters.brackets), (0, 0), "system memory has no fd to bracket");
+}

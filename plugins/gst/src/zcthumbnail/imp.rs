@@ -277,6 +277,11 @@ impl ZcThumbnail {
         if let Some(worker) = lock(&self.worker).take() {
             // Closing the channel ends the thread after its current job.
             drop(worker.jobs);
+            if worker.thread.thread().id() == std::thread::current().id() {
+                // The worker dropped the last reference (the element was
+                // released while running): it ends on its own once it returns.
+                return;
+            }
             if worker.thread.join().is_err() {
                 gst::error!(CAT, imp = self, "the encoder thread panicked");
             }
@@ -786,7 +791,8 @@ impl ElementImpl for ZcThumbnail {
                 "zc thumbnail encoder",
                 "Filter/Video",
                 "Passes frames on untouched and writes JPEG or PNG thumbnails of some of them, reading \
-                 dma-bufs (anyone's), fd memory or system memory inside CPU-access brackets",
+                 dma-bufs (anyone's), fd memory or system memory inside CPU-access brackets. The `snapshot` \
+                 action signal takes the next frame whatever the interval (width=0 height=0: full size)",
                 "zc developers",
             )
         });
