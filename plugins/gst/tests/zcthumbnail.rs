@@ -598,7 +598,11 @@ fn keyframes_only_skips_delta_units() {
     .expect("pipeline")
     .downcast::<gst::Pipeline>()
     .expect("pipeline");
-    let src = pipeline.by_name("src").expect("appsrc").downcast::<gst_app::AppSrc>().expect("appsrc");
+    let src = pipeline
+        .by_name("src")
+        .expect("appsrc")
+        .downcast::<gst_app::AppSrc>()
+        .expect("appsrc");
     // Keyframes at 0 and 300 ms, delta units between.
     for (i, key) in [true, false, false, true, false].into_iter().enumerate() {
         let mut buffer = gst::Buffer::from_mut_slice(vec![0x80u8; 8 * 8 * 4]);
@@ -612,11 +616,26 @@ fn keyframes_only_skips_delta_units() {
     src.end_of_stream().expect("eos queued");
     let run = run_pipeline(&pipeline, |_| {});
     assert_eq!(run.error, None);
-    let pts: Vec<u64> =
-        run.thumbnails.iter().map(|s| s.get::<gst::ClockTime>("pts").expect("pts").mseconds()).collect();
+    let pts: Vec<u64> = run
+        .thumbnails
+        .iter()
+        .map(|s| s.get::<gst::ClockTime>("pts").expect("pts").mseconds())
+        .collect();
     assert_eq!(pts.first(), Some(&0), "{pts:?}");
-    assert!(pts.iter().all(|p| *p == 0 || *p == 300), "only keyframes: {pts:?}");
+    assert!(
+        pts.iter().all(|p| *p == 0 || *p == 300),
+        "only keyframes: {pts:?}"
+    );
     // The encoder (at nice 19) may still be busy with the first at 300 ms on a loaded machine.
-    assert_eq!(run.counters.written + run.counters.skipped, 2, "{:?}", run.counters);
-    assert_eq!((run.counters.begun, run.counters.brackets), (0, 0), "system memory has no fd to bracket");
+    assert_eq!(
+        run.counters.written + run.counters.skipped,
+        2,
+        "{:?}",
+        run.counters
+    );
+    assert_eq!(
+        (run.counters.begun, run.counters.brackets),
+        (0, 0),
+        "system memory has no fd to bracket"
+    );
 }
