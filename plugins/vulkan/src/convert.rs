@@ -112,6 +112,38 @@ pub enum OutputPath {
     ImportedMemfd,
 }
 
+/// An output buffer kept for reuse: the RGBA dma-buf and the Vulkan buffer
+/// over it. Dropping it releases Vulkan's side; the dma-buf lives on while
+/// any fd to it (a GstMemory, a compositor) is open.
+pub struct OutputBuffer {
+    layout: FrameLayout,
+    buffer: DmaBuf,
+    // Destroyed before its memory (declaration order).
+    vk_buffer: OwnedBuffer,
+    _memory: Option<import::Memory>,
+}
+
+impl std::fmt::Debug for OutputBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputBuffer")
+            .field("layout", &self.layout)
+            .field("buffer", &self.buffer)
+            .finish()
+    }
+}
+
+impl OutputBuffer {
+    /// RGBA (DRM ABGR8888), LINEAR, one buffer.
+    pub fn layout(&self) -> &FrameLayout {
+        &self.layout
+    }
+
+    /// The output's dma-buf (a memfd where the driver cannot export).
+    pub fn dmabuf(&self) -> &DmaBuf {
+        &self.buffer
+    }
+}
+
 /// A converted frame: RGBA in one buffer, LINEAR.
 #[derive(Debug)]
 pub struct Output {
@@ -450,27 +482,58 @@ impl Converter {
         buffers: &[DmaBuf],
         colour: Colorimetry,
     ) -> Result<Output> {
+        shader_format(layout.fourcc())?;
+        let out = self.allocate_output(layout.width(), layout.height())?;
+        self.convert_into(layout, buffers, colour, &out)?;
+        let OutputBuffer { layout, buffer, .. } = out;
+        Ok(Output { layout, buffer })
+    }
+
+    /// An RGBA output for frames of this size, to convert into again and
+    /// again with [`Converter::convert_into`] (a consumer such as a
+    /// compositor then sees the same dma-bufs come back).
+    pub fn allocate_output(&mut self, width: u32, height: u32) -> Result<OutputBuffer> {
+        let layout = FrameLayout::compute(OUTPUT_FORMAT, width, height, StrideAlign::DEFAULT)?;
+        let (vk_buffer, buffer, memory) = self.make_output(&layout)?;
+        Ok(OutputBuffer {
+            layout,
+            buffer,
+            vk_buffer,
+            _memory: memory,
+        })
+    }
+
+    /// Convert one frame into `out`. Waits first for every reader of `out`
+    /// (the fences on its dma-buf) and for the producer of the input; the
+    /// result is complete when this returns.
+    pub fn convert_into(
+        &mut self,
+        layout: &FrameLayout,
+        buffers: &[DmaBuf],
+        colour: Colorimetry,
+        out: &OutputBuffer,
+    ) -> Result<()> {
         let format = shader_format(layout.fourcc())?;
-        // Wait for the producer: its implicit fence, on the CPU.
-        for b in buffers.iter().filter(|b| b.is_dma_buf()) {
-            if !b.wait_idle(Access::Read, Some(FENCE_TIMEOUT))? {
+        if (out.layout.width(), out.layout.height()) != (layout.width(), layout.height()) {
+            return Err(Error::OutputSize {
+                output: (out.layout.width(), out.layout.height()),
+                input: (layout.width(), layout.height()),
+            });
+        }
+        // Wait for the producer (its implicit write fence) and for the
+        // output's readers (all fences), on the CPU.
+        let waits = buffers
+            .iter()
+            .map(|b| (b, Access::Read))
+            .chain(std::iter::once((&out.buffer, Access::Write)));
+        for (b, access) in waits.filter(|(b, _)| b.is_dma_buf()) {
+            if !b.wait_idle(access, Some(FENCE_TIMEOUT))? {
                 return Err(Error::ProducerTimeout(FENCE_TIMEOUT));
             }
         }
         let entry = self.cached_import(layout, buffers)?;
-        let out_layout = FrameLayout::compute(
-            OUTPUT_FORMAT,
-            layout.width(),
-            layout.height(),
-            StrideAlign::DEFAULT,
-        )?;
-        let (out_buffer, out_dmabuf, _out_memory) = self.make_output(&out_layout)?;
-        let push = push_constants(layout, colour, format, &out_layout);
-        self.record_and_submit(entry, layout, &out_buffer, &push)?;
-        Ok(Output {
-            layout: out_layout,
-            buffer: out_dmabuf,
-        })
+        let push = push_constants(layout, colour, format, &out.layout);
+        self.record_and_submit(entry, layout, &out.vk_buffer, &push)
     }
 
     fn cached_import(&mut self, layout: &FrameLayout, buffers: &[DmaBuf]) -> Result<usize> {
