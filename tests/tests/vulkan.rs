@@ -262,3 +262,46 @@ fn a_thousand_conversions_keep_the_fd_count_flat() {
     assert_eq!(fd_count(), before, "fds leaked over 1000 conversions");
     assert_eq!(conv.cached_imports(), 4);
 }
+
+/// The producer's pending write (a vgem fence on the input) is waited for
+/// before the shader reads: by the GPU through a SYNC_FD semaphore where the
+/// device has one (lavapipe in the VM does).
+#[test]
+fn the_conversion_waits_for_the_producers_fence() {
+    let mut conv = converter(false);
+    eprintln!("GPU-side sync: {}", conv.gpu_sync());
+    let vgem = zc_vm_tests::vgem::Vgem::open(load_vgem()).expect("vgem");
+    let frame = allocate(Backend::Heap, Fourcc::NV12, 64, 32);
+    pattern::fill(&frame);
+    let handle = vgem
+        .handle_for(&frame.buffers[0])
+        .expect("import into vgem");
+    let fence = vgem.attach_fence(&handle, true).expect("vgem write fence");
+    let colour = Colorimetry {
+        matrix: Matrix::Bt601,
+        range: Range::Full,
+    };
+    let delay = std::time::Duration::from_millis(1500);
+    let start = std::time::Instant::now();
+    let out = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(delay);
+            vgem.signal_fence(fence).expect("signal the vgem fence");
+        });
+        conv.convert(&frame.layout, &frame.buffers, colour)
+            .expect("convert")
+    });
+    let elapsed = start.elapsed();
+    eprintln!("conversion behind a {delay:?} producer fence took {elapsed:?}");
+    assert!(
+        elapsed >= delay,
+        "converted before the producer's fence signalled ({elapsed:?})"
+    );
+    pattern::check(Fourcc::NV12, colour, &out.layout, &out.buffer, 2).expect("matches");
+    // The output carries no unsignalled fence once handed over.
+    assert!(
+        out.buffer
+            .wait_idle(zc_dmabuf::Access::Write, Some(std::time::Duration::ZERO))
+            .expect("poll")
+    );
+}

@@ -106,7 +106,8 @@ fn converted_pairs(pattern: &str, input_caps: &str, frames: u32) -> Vec<(Readabl
             .expect("map")
     };
     let mut out = Vec::new();
-    while let (Ok(a), Ok(b)) = (yuv.pull_sample(), rgba.pull_sample()) {
+    let pull = |sink: &gst_app::AppSink| sink.try_pull_sample(gst::ClockTime::from_seconds(60));
+    while let (Some(a), Some(b)) = (pull(&yuv), pull(&rgba)) {
         out.push((frame(a), frame(b)));
     }
     let bus = pipeline.bus().expect("bus");
@@ -249,4 +250,45 @@ fn an_unknown_device_is_an_error_naming_it() {
         "{error}"
     );
     pipeline.set_state(gst::State::Null).expect("null");
+}
+
+/// Outputs come back: a compositor sees the same few dma-bufs (and keeps
+/// its wl_buffers) instead of a new one per frame.
+#[test]
+fn output_buffers_are_reused() {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Arc, Mutex};
+    common::init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=50 ! video/x-raw,format=NV12,width=64,height=48 ! zcexport \
+         ! zcvulkanconvert name=convert ! fakesink",
+    )
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let seen = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let pad = pipeline
+        .by_name("convert")
+        .expect("convert")
+        .static_pad("src")
+        .expect("src pad");
+    let record = seen.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            let memory = buffer.peek_memory(0);
+            let fd = memory
+                .downcast_memory_ref::<gst_allocators::FdMemory>()
+                .expect("fd memory")
+                .fd();
+            let meta = std::fs::metadata(format!("/proc/self/fd/{fd}")).expect("fd");
+            record.lock().expect("lock").insert(meta.ino());
+        }
+        gst::PadProbeReturn::Ok
+    });
+    common::play_to_eos(&pipeline, 60);
+    let distinct = seen.lock().expect("lock").len();
+    assert!(
+        (1..=8).contains(&distinct),
+        "{distinct} distinct output buffers for 50 frames"
+    );
 }

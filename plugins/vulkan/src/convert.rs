@@ -1,6 +1,6 @@
 //! The YUV->RGBA compute pass: import (cached), dispatch, export.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,6 +110,38 @@ pub enum OutputPath {
     /// A memfd imported into Vulkan: where the driver cannot export a
     /// dma-buf (lavapipe on a kernel without udmabuf).
     ImportedMemfd,
+}
+
+/// An output buffer kept for reuse: the RGBA dma-buf and the Vulkan buffer
+/// over it. Dropping it releases Vulkan's side; the dma-buf lives on while
+/// any fd to it (a GstMemory, a compositor) is open.
+pub struct OutputBuffer {
+    layout: FrameLayout,
+    buffer: DmaBuf,
+    // Destroyed before its memory (declaration order).
+    vk_buffer: OwnedBuffer,
+    _memory: Option<import::Memory>,
+}
+
+impl std::fmt::Debug for OutputBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputBuffer")
+            .field("layout", &self.layout)
+            .field("buffer", &self.buffer)
+            .finish()
+    }
+}
+
+impl OutputBuffer {
+    /// RGBA (DRM ABGR8888), LINEAR, one buffer.
+    pub fn layout(&self) -> &FrameLayout {
+        &self.layout
+    }
+
+    /// The output's dma-buf (a memfd where the driver cannot export).
+    pub fn dmabuf(&self) -> &DmaBuf {
+        &self.buffer
+    }
 }
 
 /// A converted frame: RGBA in one buffer, LINEAR.
@@ -232,6 +264,12 @@ struct Resources {
     command_pool: vk::CommandPool,
     descriptor_pool: vk::DescriptorPool,
     fence: vk::Fence,
+    /// Waited on by each submission when the producer's sync_file was
+    /// imported into it (temporarily); null without SYNC_FD semaphores.
+    wait_semaphore: vk::Semaphore,
+    /// Signalled by each submission and exported as a sync_file into the
+    /// output dma-buf; null without SYNC_FD semaphores.
+    signal_semaphore: vk::Semaphore,
 }
 
 impl Drop for Resources {
@@ -245,6 +283,11 @@ impl Drop for Resources {
             let _ = d.queue_wait_idle(self.ctx.queue);
             if self.fence != vk::Fence::null() {
                 d.destroy_fence(self.fence, None);
+            }
+            for semaphore in [self.wait_semaphore, self.signal_semaphore] {
+                if semaphore != vk::Semaphore::null() {
+                    d.destroy_semaphore(semaphore, None);
+                }
             }
             if self.descriptor_pool != vk::DescriptorPool::null() {
                 d.destroy_descriptor_pool(self.descriptor_pool, None);
@@ -303,6 +346,8 @@ impl Converter {
             command_pool: vk::CommandPool::null(),
             descriptor_pool: vk::DescriptorPool::null(),
             fence: vk::Fence::null(),
+            wait_semaphore: vk::Semaphore::null(),
+            signal_semaphore: vk::Semaphore::null(),
         };
         // SAFETY (this block and the next calls): valid create infos; the
         // created objects go straight into `resources`, which destroys them.
@@ -338,6 +383,22 @@ impl Converter {
         // SAFETY: as above.
         resources.fence = unsafe { d.create_fence(&vk::FenceCreateInfo::default(), None) }
             .map_err(Error::vk("vkCreateFence"))?;
+        if ctx.semaphore_fd.is_some() {
+            // SAFETY: valid create infos; the semaphores go into `resources`.
+            resources.wait_semaphore =
+                unsafe { d.create_semaphore(&vk::SemaphoreCreateInfo::default(), None) }
+                    .map_err(Error::vk("vkCreateSemaphore"))?;
+            let mut export = vk::ExportSemaphoreCreateInfo::default()
+                .handle_types(vk::ExternalSemaphoreHandleTypeFlags::SYNC_FD);
+            // SAFETY: as above; the chain lives across the call.
+            resources.signal_semaphore = unsafe {
+                d.create_semaphore(
+                    &vk::SemaphoreCreateInfo::default().push_next(&mut export),
+                    None,
+                )
+            }
+            .map_err(Error::vk("vkCreateSemaphore (exportable)"))?;
+        }
         // SAFETY: the pool was made above; buffers are freed with it.
         let command_buffer = unsafe {
             d.allocate_command_buffers(
@@ -368,16 +429,16 @@ impl Converter {
             OutputPath::ImportedMemfd
         };
         log::debug!(
-            "converter: inputs as {}, outputs as {output_path:?}, producer fences waited on the CPU ({})",
+            "converter: inputs as {}, outputs as {output_path:?}, {}",
             if caps.drm_format_modifier && !options.force_buffer_path {
                 "images"
             } else {
                 "buffers"
             },
             if caps.sync_fd_semaphore {
-                "SYNC_FD semaphores available but not used yet"
+                "producer sync_files waited on by the GPU (SYNC_FD semaphore), output fence attached as a sync_file"
             } else {
-                "no SYNC_FD semaphore import"
+                "no SYNC_FD semaphores: producer fences waited on the CPU"
             }
         );
         Ok(Converter {
@@ -402,6 +463,13 @@ impl Converter {
     /// How outputs are currently made.
     pub fn output_path(&self) -> OutputPath {
         self.output_path
+    }
+
+    /// Whether producers' fences are waited for by the GPU (their sync_file
+    /// imported as a SYNC_FD semaphore) and outputs get the conversion's
+    /// fence as a sync_file; otherwise the CPU waits.
+    pub fn gpu_sync(&self) -> bool {
+        self.ctx.semaphore_fd.is_some()
     }
 
     /// The path frames are imported by.
@@ -450,27 +518,66 @@ impl Converter {
         buffers: &[DmaBuf],
         colour: Colorimetry,
     ) -> Result<Output> {
+        shader_format(layout.fourcc())?;
+        let out = self.allocate_output(layout.width(), layout.height())?;
+        self.convert_into(layout, buffers, colour, &out)?;
+        let OutputBuffer { layout, buffer, .. } = out;
+        Ok(Output { layout, buffer })
+    }
+
+    /// An RGBA output for frames of this size, to convert into again and
+    /// again with [`Converter::convert_into`] (a consumer such as a
+    /// compositor then sees the same dma-bufs come back).
+    pub fn allocate_output(&mut self, width: u32, height: u32) -> Result<OutputBuffer> {
+        let layout = FrameLayout::compute(OUTPUT_FORMAT, width, height, StrideAlign::DEFAULT)?;
+        let (vk_buffer, buffer, memory) = self.make_output(&layout)?;
+        Ok(OutputBuffer {
+            layout,
+            buffer,
+            vk_buffer,
+            _memory: memory,
+        })
+    }
+
+    /// Convert one frame into `out`. Waits first for every reader of `out`
+    /// (the fences on its dma-buf) and for the producer of the input; the
+    /// result is complete when this returns.
+    pub fn convert_into(
+        &mut self,
+        layout: &FrameLayout,
+        buffers: &[DmaBuf],
+        colour: Colorimetry,
+        out: &OutputBuffer,
+    ) -> Result<()> {
         let format = shader_format(layout.fourcc())?;
-        // Wait for the producer: its implicit fence, on the CPU.
-        for b in buffers.iter().filter(|b| b.is_dma_buf()) {
-            if !b.wait_idle(Access::Read, Some(FENCE_TIMEOUT))? {
+        if (out.layout.width(), out.layout.height()) != (layout.width(), layout.height()) {
+            return Err(Error::OutputSize {
+                output: (out.layout.width(), out.layout.height()),
+                input: (layout.width(), layout.height()),
+            });
+        }
+        let entry = self.cached_import(layout, buffers)?;
+        // The output's readers (all its fences) are waited for on the CPU.
+        // The producer (its write fence): with one dma-buf and SYNC_FD
+        // semaphores by the GPU, otherwise (several fds, no semaphores, a
+        // failed import) on the CPU too.
+        let gpu_waits = buffers.len() == 1
+            && buffers[0].is_dma_buf()
+            && self.import_producer_fence(&buffers[0]);
+        let waits = buffers
+            .iter()
+            .filter(|_| !gpu_waits)
+            .map(|b| (b, Access::Read))
+            .chain(std::iter::once((&out.buffer, Access::Write)));
+        for (b, access) in waits.filter(|(b, _)| b.is_dma_buf()) {
+            if !b.wait_idle(access, Some(FENCE_TIMEOUT))? {
                 return Err(Error::ProducerTimeout(FENCE_TIMEOUT));
             }
         }
-        let entry = self.cached_import(layout, buffers)?;
-        let out_layout = FrameLayout::compute(
-            OUTPUT_FORMAT,
-            layout.width(),
-            layout.height(),
-            StrideAlign::DEFAULT,
-        )?;
-        let (out_buffer, out_dmabuf, _out_memory) = self.make_output(&out_layout)?;
-        let push = push_constants(layout, colour, format, &out_layout);
-        self.record_and_submit(entry, layout, &out_buffer, &push)?;
-        Ok(Output {
-            layout: out_layout,
-            buffer: out_dmabuf,
-        })
+        let push = push_constants(layout, colour, format, &out.layout);
+        self.record_and_submit(entry, layout, &out.vk_buffer, &push, gpu_waits)?;
+        self.attach_output_fence(&out.buffer);
+        Ok(())
     }
 
     fn cached_import(&mut self, layout: &FrameLayout, buffers: &[DmaBuf]) -> Result<usize> {
@@ -589,12 +696,79 @@ impl Converter {
         Ok((buffer, dmabuf, Some(memory)))
     }
 
+    /// Import the producer's pending writes on `input` (a sync_file) into
+    /// the wait semaphore. False if the device cannot, or the import failed
+    /// (then the CPU waits instead).
+    fn import_producer_fence(&self, input: &DmaBuf) -> bool {
+        let Some(semaphore_fd) = &self.ctx.semaphore_fd else {
+            return false;
+        };
+        let sync_file = match input.export_sync_file(Access::Read) {
+            Ok(s) => s,
+            Err(e) => {
+                log::debug!("no sync_file from the input ({e}); waiting on the CPU");
+                return false;
+            }
+        };
+        let fd: OwnedFd = sync_file.into_fd();
+        let identity = import::file_identity(fd.as_raw_fd());
+        let raw = fd.into_raw_fd();
+        let info = vk::ImportSemaphoreFdInfoKHR::default()
+            .semaphore(self.resources.wait_semaphore)
+            .flags(vk::SemaphoreImportFlags::TEMPORARY)
+            .handle_type(vk::ExternalSemaphoreHandleTypeFlags::SYNC_FD)
+            .fd(raw);
+        // SAFETY: the semaphore is ours and not in use (the last submission
+        // was waited for); on success Vulkan owns `raw`.
+        match unsafe { semaphore_fd.import_semaphore_fd(&info) } {
+            Ok(()) => true,
+            Err(e) => {
+                if identity.is_some() && import::file_identity(raw) == identity {
+                    // SAFETY: still our open fd (see import_memory).
+                    unsafe { libc::close(raw) };
+                }
+                log::warn!("importing the producer's sync_file failed ({e}); waiting on the CPU");
+                false
+            }
+        }
+    }
+
+    /// Export the submission's signal semaphore as a sync_file and attach
+    /// it to the output dma-buf as a write fence, so implicit-sync consumers
+    /// wait for the conversion. Failures are logged: the CPU also waits for
+    /// the submission before the output is handed on.
+    fn attach_output_fence(&self, output: &DmaBuf) {
+        let Some(semaphore_fd) = &self.ctx.semaphore_fd else {
+            return;
+        };
+        let info = vk::SemaphoreGetFdInfoKHR::default()
+            .semaphore(self.resources.signal_semaphore)
+            .handle_type(vk::ExternalSemaphoreHandleTypeFlags::SYNC_FD);
+        // SAFETY: the semaphore had a signal operation submitted (every
+        // submission signals it); the returned fd is ours.
+        let fd = match unsafe { semaphore_fd.get_semaphore_fd(&info) } {
+            Ok(fd) => fd,
+            Err(e) => {
+                log::warn!("exporting the conversion's sync_file failed: {e}");
+                return;
+            }
+        };
+        // SAFETY: vkGetSemaphoreFdKHR returned a new fd that we own.
+        let sync_file = zc_dmabuf::SyncFile::from_fd(unsafe { OwnedFd::from_raw_fd(fd) });
+        if output.is_dma_buf()
+            && let Err(e) = output.import_sync_file(&sync_file, Access::Write)
+        {
+            log::warn!("attaching the conversion's fence to the output failed: {e}");
+        }
+    }
+
     fn record_and_submit(
         &mut self,
         entry: usize,
         layout: &FrameLayout,
         output: &OwnedBuffer,
         push: &[u8; 80],
+        gpu_waits: bool,
     ) -> Result<()> {
         let d = &self.ctx.device;
         let cb = self.command_buffer;
@@ -795,7 +969,16 @@ impl Converter {
             d.end_command_buffer(cb)
                 .map_err(Error::vk("vkEndCommandBuffer"))?;
             let cbs = [cb];
-            let submit = vk::SubmitInfo::default().command_buffers(&cbs);
+            let wait = [self.resources.wait_semaphore];
+            let stages = [vk::PipelineStageFlags::COMPUTE_SHADER];
+            let signal = [self.resources.signal_semaphore];
+            let mut submit = vk::SubmitInfo::default().command_buffers(&cbs);
+            if gpu_waits {
+                submit = submit.wait_semaphores(&wait).wait_dst_stage_mask(&stages);
+            }
+            if self.resources.signal_semaphore != vk::Semaphore::null() {
+                submit = submit.signal_semaphores(&signal);
+            }
             d.queue_submit(self.ctx.queue, &[submit], self.resources.fence)
                 .map_err(Error::vk("vkQueueSubmit"))?;
             let waited = d.wait_for_fences(

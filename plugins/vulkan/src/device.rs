@@ -59,8 +59,9 @@ pub struct Capabilities {
     /// `VK_EXT_queue_family_foreign`: ownership moves from/to
     /// `QUEUE_FAMILY_FOREIGN_EXT` (else `QUEUE_FAMILY_EXTERNAL`).
     pub queue_family_foreign: bool,
-    /// `VK_KHR_external_semaphore_fd` with SYNC_FD import: the producer's
-    /// sync_file could be waited on by the GPU instead of the CPU.
+    /// `VK_KHR_external_semaphore_fd` with SYNC_FD import and export: the
+    /// producer's sync_file is waited on by the GPU, and the output gets
+    /// the conversion's fence as a sync_file.
     pub sync_fd_semaphore: bool,
     /// Storage buffers can be exported as DMA_BUF handles.
     pub export_dma_buf: bool,
@@ -109,6 +110,8 @@ pub struct Context {
     pub(crate) queue: vk::Queue,
     pub(crate) queue_family: u32,
     pub(crate) memory_fd: khr::external_memory_fd::Device,
+    /// Present when the device imports and exports SYNC_FD semaphores.
+    pub(crate) semaphore_fd: Option<khr::external_semaphore_fd::Device>,
     pub(crate) memory_properties: vk::PhysicalDeviceMemoryProperties,
     info: DeviceInfo,
 }
@@ -193,6 +196,10 @@ impl Context {
         // SAFETY: the device was created with one queue in `queue_family`.
         let queue = unsafe { device.get_device_queue(queue_family, 0) };
         let memory_fd = khr::external_memory_fd::Device::new(&instance, &device);
+        let semaphore_fd = info
+            .capabilities
+            .sync_fd_semaphore
+            .then(|| khr::external_semaphore_fd::Device::new(&instance, &device));
         // SAFETY: `physical` came from this instance.
         let memory_properties = unsafe { instance.get_physical_device_memory_properties(physical) };
         log::info!("Vulkan device {info}; capabilities {:?}", info.capabilities);
@@ -204,6 +211,7 @@ impl Context {
             queue,
             queue_family,
             memory_fd,
+            semaphore_fd,
             memory_properties,
             info,
         }))
@@ -320,9 +328,10 @@ fn list(instance: &ash::Instance) -> Result<Vec<(vk::PhysicalDevice, DeviceInfo)
             unsafe {
                 instance.get_physical_device_external_semaphore_properties(pd, &info, &mut props)
             };
-            props
-                .external_semaphore_features
-                .contains(vk::ExternalSemaphoreFeatureFlags::IMPORTABLE)
+            props.external_semaphore_features.contains(
+                vk::ExternalSemaphoreFeatureFlags::IMPORTABLE
+                    | vk::ExternalSemaphoreFeatureFlags::EXPORTABLE,
+            )
         };
         let export_dma_buf = {
             let info = vk::PhysicalDeviceExternalBufferInfo::default()

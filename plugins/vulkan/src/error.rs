@@ -96,7 +96,15 @@ pub enum Error {
     #[error(transparent)]
     Layout(#[from] zc_dmabuf::LayoutError),
 
-    #[error("the input frame was not released by its producer within {0:?}")]
+    #[error("the output is {}x{} but the frame is {}x{}", .output.0, .output.1, .input.0, .input.1)]
+    OutputSize {
+        output: (u32, u32),
+        input: (u32, u32),
+    },
+
+    #[error(
+        "a frame or output buffer was still in use by another device (its dma-buf fences) after {0:?}"
+    )]
     ProducerTimeout(std::time::Duration),
 }
 

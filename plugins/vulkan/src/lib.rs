@@ -25,7 +25,8 @@ mod import;
 
 pub use color::{Colorimetry, Matrix, Range};
 pub use convert::{
-    Converter, ConverterOptions, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT, Output, OutputPath,
+    Converter, ConverterOptions, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT, Output, OutputBuffer,
+    OutputPath,
 };
 pub use device::{Capabilities, Context, DeviceChoice, DeviceInfo, list_devices};
 pub use error::{Error, Modifiers, Result};

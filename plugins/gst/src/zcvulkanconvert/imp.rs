@@ -11,7 +11,8 @@ use gst_base::subclass::prelude::*;
 use gst_video::VideoFormat;
 use zc_dmabuf::{DmaBuf, FormatInfo, FrameLayout, Modifier, PlaneLayout};
 use zc_vulkan::{
-    Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, Matrix, OutputPath, Range,
+    Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, Matrix, OutputBuffer,
+    OutputPath, Range,
 };
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
@@ -49,6 +50,10 @@ struct State {
     dmabuf_allocator: gst_allocators::DmaBufAllocator,
     /// Wrap memfd outputs (no dma-buf exporter).
     fd_allocator: gst_allocators::FdAllocator,
+    /// Output buffers for reuse, each with the Vulkan side of its dma-buf.
+    /// One is free when only we hold the GstBuffer: downstream gets child
+    /// buffers whose ParentBufferMeta holds a reference to it.
+    outputs: Vec<(gst::Buffer, OutputBuffer)>,
     in_info: Option<gst_video::VideoInfo>,
     out_info: Option<gst_video::VideoInfo>,
     colorimetry: Colorimetry,
@@ -208,6 +213,105 @@ impl ZcVulkanConvert {
         Ok((layout, buffers))
     }
 
+    /// Most output buffers kept for reuse: a compositor holds two or three,
+    /// queues downstream a few more.
+    const MAX_OUTPUTS: usize = 8;
+
+    /// The index of an output nobody downstream holds, making one if needed.
+    fn free_output(
+        &self,
+        state: &mut State,
+        info: &gst_video::VideoInfo,
+    ) -> Result<usize, gst::FlowError> {
+        if let Some(i) = state.outputs.iter().position(|(b, _)| b.is_writable()) {
+            return Ok(i);
+        }
+        if state.outputs.len() >= Self::MAX_OUTPUTS {
+            // All in use: forget the oldest (it lives on downstream and is
+            // freed when released) rather than stall the stream.
+            gst::debug!(
+                CAT,
+                imp = self,
+                "all {} outputs in use downstream; making another",
+                Self::MAX_OUTPUTS
+            );
+            state.outputs.remove(0);
+        }
+        let target = state
+            .converter
+            .allocate_output(info.width(), info.height())
+            .map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::ResourceError::NoSpaceLeft,
+                    ("cannot make an output buffer"),
+                    ["{err}"]
+                );
+                gst::FlowError::Error
+            })?;
+        let buffer = self.wrap_output(state, &target)?;
+        state.outputs.push((buffer, target));
+        Ok(state.outputs.len() - 1)
+    }
+
+    /// A GstBuffer over a dup of the output's fd, with its VideoMeta.
+    fn wrap_output(
+        &self,
+        state: &State,
+        target: &OutputBuffer,
+    ) -> Result<gst::Buffer, gst::FlowError> {
+        let fail = |what: String| {
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::Failed,
+                ("cannot wrap an output buffer"),
+                ["{what}"]
+            );
+            gst::FlowError::Error
+        };
+        let handle = target
+            .dmabuf()
+            .try_clone()
+            .map_err(|e| fail(e.to_string()))?;
+        let size = handle.size() as usize;
+        let is_dma_buf = handle.is_dma_buf();
+        let raw = handle.into_fd().into_raw_fd();
+        // SAFETY: `raw` is a dup we own and give up here; the memory takes
+        // ownership and closes it when freed.
+        let memory = unsafe {
+            if is_dma_buf {
+                state.dmabuf_allocator.alloc_dmabuf(raw, size)
+            } else {
+                state
+                    .fd_allocator
+                    .alloc_fd(raw, size, gst_allocators::FdMemoryFlags::NONE)
+            }
+        };
+        let memory = memory.map_err(|err| {
+            // SAFETY: the allocator failed before taking the fd; close it.
+            drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) });
+            fail(err.to_string())
+        })?;
+        let mut buffer = gst::Buffer::new();
+        let out_mut = buffer
+            .get_mut()
+            .ok_or_else(|| fail("new buffer not writable".into()))?;
+        out_mut.append_memory(memory);
+        let layout = target.layout();
+        let p = layout.planes()[0];
+        gst_video::VideoMeta::add_full(
+            out_mut,
+            gst_video::VideoFrameFlags::empty(),
+            VideoFormat::Rgba,
+            layout.width(),
+            layout.height(),
+            &[p.offset as usize],
+            &[p.stride as i32],
+        )
+        .map_err(|err| fail(format!("VideoMeta: {err}")))?;
+        Ok(buffer)
+    }
+
     fn convert(&self, inbuf: &gst::BufferRef) -> Result<gst::Buffer, gst::FlowError> {
         let mut state = lock(&self.state);
         let Some(state) = state.as_mut() else {
@@ -232,9 +336,11 @@ impl ZcVulkanConvert {
             );
             gst::FlowError::Error
         })?;
-        let output = state
+        let index = self.free_output(state, &out_info)?;
+        let (out, target) = &mut state.outputs[index];
+        state
             .converter
-            .convert(&layout, &buffers, state.colorimetry)
+            .convert_into(&layout, &buffers, state.colorimetry, target)
             .map_err(|err| {
                 if err.is_device_lost() {
                     gst::element_imp_error!(
@@ -253,59 +359,26 @@ impl ZcVulkanConvert {
                 }
                 gst::FlowError::Error
             })?;
-        let out_layout = output.layout.clone();
-        let size = output.buffer.size() as usize;
-        let is_dma_buf = output.buffer.is_dma_buf();
-        let raw = output.buffer.into_fd().into_raw_fd();
-        // SAFETY: `raw` is an fd we own and give up here; the memory takes
-        // ownership and closes it when freed.
-        let memory = unsafe {
-            if is_dma_buf {
-                state.dmabuf_allocator.alloc_dmabuf(raw, size)
-            } else {
-                state
-                    .fd_allocator
-                    .alloc_fd(raw, size, gst_allocators::FdMemoryFlags::NONE)
-            }
-        };
-        let memory = memory.map_err(|err| {
-            // SAFETY: the allocator failed before taking the fd; close it.
-            drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) });
-            gst::element_imp_error!(
-                self,
-                gst::ResourceError::Failed,
-                ("cannot wrap the output fd: {err}")
-            );
-            gst::FlowError::Error
-        })?;
-        let mut out = gst::Buffer::new();
+        // Downstream gets a child buffer: the same memory and VideoMeta,
+        // and a ParentBufferMeta that keeps the pooled buffer referenced
+        // (so not reusable) until every holder of the child lets go.
+        let mut child = gst::Buffer::new();
         {
-            let out_mut = out.get_mut().ok_or(gst::FlowError::Error)?;
-            out_mut.append_memory(memory);
-            let p = out_layout.planes()[0];
-            gst_video::VideoMeta::add_full(
-                out_mut,
-                gst_video::VideoFrameFlags::empty(),
-                VideoFormat::Rgba,
-                out_info.width(),
-                out_info.height(),
-                &[p.offset as usize],
-                &[p.stride as i32],
+            let child_mut = child.get_mut().ok_or(gst::FlowError::Error)?;
+            out.copy_into(
+                child_mut,
+                gst::BufferCopyFlags::MEMORY | gst::BufferCopyFlags::META,
+                ..,
             )
-            .map_err(|err| {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Failed,
-                    ("cannot add VideoMeta: {err}")
-                );
-                gst::FlowError::Error
-            })?;
+            .map_err(|_| gst::FlowError::Error)?;
             let _ = inbuf.copy_into(
-                out_mut,
+                child_mut,
                 gst::BufferCopyFlags::TIMESTAMPS | gst::BufferCopyFlags::FLAGS,
                 ..,
             );
+            gst::ParentBufferMeta::add(child_mut, out);
         }
+        let out = child;
         let n = self.frames.fetch_add(1, Ordering::Relaxed);
         gst::trace!(
             CAT,
@@ -455,6 +528,7 @@ impl BaseTransformImpl for ZcVulkanConvert {
             converter,
             dmabuf_allocator: gst_allocators::DmaBufAllocator::new(),
             fd_allocator: gst_allocators::FdAllocator::new(),
+            outputs: Vec::new(),
             in_info: None,
             out_info: None,
             colorimetry: Colorimetry::default_for_height(0),
@@ -546,6 +620,7 @@ impl BaseTransformImpl for ZcVulkanConvert {
             .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
         // New caps, new frames: drop imports of the old ones.
         state.converter.clear_cache();
+        state.outputs.clear();
         state.in_info = Some(in_info);
         state.out_info = Some(out_info);
         state.colorimetry = colorimetry;
