@@ -1,15 +1,14 @@
 //! `zcvulkanconvert` in the VM, on dma-bufs: the output is dma-buf memory
 //! with the right colours, and 1,000 frames through
-//! `zcvulkanconvert ! waylandsink` into Weston (headless, GL renderer on
+//! `zcvulkanconvert ! zcwaylandsink` into Weston (headless, GL renderer on
 //! llvmpipe, no vgem: the setup ENVIRONMENT.md saw import dma-bufs) leave a
 //! correct picture on screen and the fd count flat.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gst::prelude::*;
 use gst_video::prelude::*;
+use zc_vm_tests::weston::{Renderer, Screenshot, Weston};
 use zc_vm_tests::{fd_count, require_vm};
 
 fn init() {
@@ -94,149 +93,20 @@ fn the_element_outputs_dma_bufs_with_the_right_colours() {
     pipeline.set_state(gst::State::Null).expect("null");
 }
 
-/// A headless Weston on its own socket; killed (by pid) on drop.
-struct Weston {
-    child: Child,
-    runtime_dir: PathBuf,
-    socket: String,
-}
-
-impl Weston {
-    fn start(width: u32, height: u32) -> Weston {
-        let runtime_dir = std::env::temp_dir().join(format!("zc-weston-{}", std::process::id()));
-        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
-        std::fs::set_permissions(
-            &runtime_dir,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .expect("chmod");
-        let socket = "zc-vulkan-test".to_owned();
-        let log = std::fs::File::create(runtime_dir.join("weston.log")).expect("log");
-        let child = Command::new("weston")
-            .args([
-                "--backend=headless",
-                "--renderer=gl",
-                "--shell=kiosk",
-                "--idle-time=0",
-                "--debug",
-            ])
-            .arg(format!("--socket={socket}"))
-            .arg(format!("--width={width}"))
-            .arg(format!("--height={height}"))
-            .env("XDG_RUNTIME_DIR", &runtime_dir)
-            .current_dir(&runtime_dir)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("weston (apt: weston from bookworm-backports)");
-        let weston = Weston {
-            child,
-            runtime_dir,
-            socket,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !weston.runtime_dir.join(&weston.socket).exists() {
-            assert!(
-                Instant::now() < deadline,
-                "Weston did not start: {}",
-                weston.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        weston
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.runtime_dir.join("weston.log")).unwrap_or_default()
-    }
-
-    /// A PNG of the output, by weston-screenshooter.
-    fn screenshot(&self) -> PathBuf {
-        let before: Vec<PathBuf> = pngs(&self.runtime_dir);
-        let status = Command::new("weston-screenshooter")
-            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
-            .env("WAYLAND_DISPLAY", &self.socket)
-            .current_dir(&self.runtime_dir)
-            .status()
-            .expect("weston-screenshooter");
-        assert!(
-            status.success(),
-            "weston-screenshooter failed: {}",
-            self.log()
-        );
-        pngs(&self.runtime_dir)
-            .into_iter()
-            .find(|p| !before.contains(p))
-            .expect("a new screenshot")
-    }
-}
-
-fn pngs(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .expect("dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "png"))
-        .collect()
-}
-
-impl Drop for Weston {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Decode a PNG to packed RGB with GStreamer: (data, stride, width, height).
-fn decode_png(path: &Path) -> (Vec<u8>, usize, usize, usize) {
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! pngdec ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false",
-        path.display()
-    ))
-    .expect("png pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline
-        .by_name("out")
-        .expect("appsink")
-        .downcast::<gst_app::AppSink>()
-        .expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let sample = sink
-        .try_pull_sample(gst::ClockTime::from_seconds(60))
-        .expect("decoded screenshot");
-    let info = gst_video::VideoInfo::from_caps(sample.caps().expect("caps")).expect("info");
-    let frame =
-        gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().expect("buffer"), &info)
-            .expect("map");
-    let out = (
-        frame.plane_data(0).expect("plane").to_vec(),
-        frame.plane_stride()[0] as usize,
-        info.width() as usize,
-        info.height() as usize,
-    );
-    drop(frame);
-    pipeline.set_state(gst::State::Null).expect("null");
-    out
-}
-
 #[test]
-fn a_thousand_frames_to_waylandsink_show_the_picture_and_keep_fds_flat() {
+fn a_thousand_frames_to_zcwaylandsink_show_the_picture_and_keep_fds_flat() {
     init();
     let (width, height) = (320, 240);
-    let weston = Weston::start(width, height);
+    let weston = Weston::start(Renderer::Gl, width, height);
     let description = |frames: u32| {
         format!(
             "videotestsrc num-buffers={frames} pattern=smpte \
              ! video/x-raw,format=NV12,width={width},height={height},colorimetry=bt601,framerate=30/1 \
-             ! zcexport ! zcvulkanconvert ! waylandsink name=sink display={} sync=false",
-            weston.socket
+             ! zcexport ! zcvulkanconvert ! zcwaylandsink name=sink display={} sync=false",
+            weston.socket_path().display()
         )
     };
-    // XDG_RUNTIME_DIR is where waylandsink finds the socket.
-    // SAFETY: set before any thread of this test binary reads the environment
-    // concurrently (the VM suite runs one test at a time).
-    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &weston.runtime_dir) };
-    let run = |frames: u32, screenshot: bool| -> Option<PathBuf> {
+    let run = |frames: u32, screenshot: bool| -> Option<Screenshot> {
         let pipeline = gst::parse::launch(&description(frames))
             .expect("pipeline")
             .downcast::<gst::Pipeline>()
@@ -274,11 +144,14 @@ fn a_thousand_frames_to_waylandsink_show_the_picture_and_keep_fds_flat() {
     let start = Instant::now();
     let shot = run(1000, true).expect("screenshot");
     eprintln!(
-        "1000 frames through zcvulkanconvert ! waylandsink in {:?} (VM, software emulation)",
+        "1000 frames through zcvulkanconvert ! zcwaylandsink in {:?} (VM, software emulation)",
         start.elapsed()
     );
     assert_eq!(fd_count(), before, "fds leaked over 1000 frames");
-    let (data, stride, w, h) = decode_png(&shot);
-    assert_eq!((w, h), (width as usize, height as usize), "screenshot size");
-    check_bars(&data, 3, stride, w, 40, 4);
+    assert_eq!(
+        (shot.width, shot.height),
+        (width, height),
+        "screenshot size"
+    );
+    check_bars(&shot.rgb, 3, width as usize * 3, width as usize, 40, 4);
 }
