@@ -5,32 +5,14 @@
 //! the display name), so nothing in this process's environment changes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-/// Weston's renderer: `Gl` (llvmpipe) offers linux-dmabuf, `Pixman` does not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Renderer {
-    Gl,
-    Pixman,
-}
+pub use zc_app::weston::Renderer;
+use zc_app::weston::{HeadlessWeston, WestonConfig};
 
-impl Renderer {
-    fn name(self) -> &'static str {
-        match self {
-            Renderer::Gl => "gl",
-            Renderer::Pixman => "pixman",
-        }
-    }
-}
-
-pub struct Weston {
-    child: Child,
-    runtime_dir: PathBuf,
-    socket_name: String,
-    shots: AtomicUsize,
-}
+/// A test's compositor: [`HeadlessWeston`] with kiosk shell, panicking
+/// with Weston's log when something goes wrong.
+pub struct Weston(HeadlessWeston);
 
 /// A screenshot as tightly packed RGB.
 pub struct Screenshot {
@@ -53,8 +35,6 @@ impl Screenshot {
     }
 }
 
-static INSTANCES: AtomicUsize = AtomicUsize::new(0);
-
 impl Weston {
     /// Start a kiosk-shell Weston with one `width`x`height` output and wait
     /// for its socket. Panics with Weston's log if it does not come up.
@@ -73,137 +53,49 @@ impl Weston {
     }
 
     fn spawn(renderer: Renderer, width: u32, height: u32) -> Weston {
-        let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
-        let runtime_dir =
-            std::env::temp_dir().join(format!("zc-weston-{}-{instance}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&runtime_dir);
-        std::fs::create_dir_all(&runtime_dir).expect("weston runtime dir");
-        // libwayland refuses runtime dirs that others can read.
-        set_mode(&runtime_dir, 0o700);
-        let socket_name = format!("zc-weston-{instance}");
-        let child = Command::new("weston")
-            .args([
-                "--backend=headless",
-                &format!("--renderer={}", renderer.name()),
-                "--shell=kiosk",
-                "--idle-time=0",
-                "--debug",
-                &format!("--socket={socket_name}"),
-                &format!("--width={width}"),
-                &format!("--height={height}"),
-                &format!("--log={}", runtime_dir.join("weston.log").display()),
-            ])
-            .env("XDG_RUNTIME_DIR", &runtime_dir)
-            .env_remove("WAYLAND_DISPLAY")
-            .env_remove("DISPLAY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting weston (installed by `cargo xtask setup`)");
-        let mut weston = Weston {
-            child,
-            runtime_dir,
-            socket_name,
-            shots: AtomicUsize::new(0),
+        let config = WestonConfig {
+            renderer,
+            width,
+            height,
+            ..WestonConfig::default()
         };
-        weston.wait_for_socket(Duration::from_secs(120));
-        weston
-    }
-
-    fn wait_for_socket(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.socket_path().exists() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "weston exited ({status}) before its socket appeared:\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "weston's socket did not appear in {timeout:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        Weston(HeadlessWeston::start(&config).unwrap_or_else(|e| panic!("{e}")))
     }
 
     /// The socket's absolute path: a valid `WAYLAND_DISPLAY` and `display=`.
     pub fn socket_path(&self) -> PathBuf {
-        self.runtime_dir.join(&self.socket_name)
+        self.0.socket_path()
     }
 
     pub fn runtime_dir(&self) -> &Path {
-        &self.runtime_dir
+        self.0.runtime_dir()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.0.pid()
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.runtime_dir.join("weston.log"))
-            .unwrap_or_else(|e| format!("(no log: {e})"))
+        self.0.log()
     }
 
     /// Whether Weston is still running.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.0.is_running()
     }
 
     /// Kill Weston now (SIGKILL), as a crashing compositor would go.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.kill()
     }
 
     /// Capture the output through weston-screenshooter (the debug protocol).
     pub fn screenshot(&self) -> Screenshot {
-        let shot = self.shots.fetch_add(1, Ordering::Relaxed);
-        let dir = self.runtime_dir.join(format!("shot-{shot}"));
-        std::fs::create_dir_all(&dir).expect("screenshot dir");
-        let output = Command::new("weston-screenshooter")
-            .current_dir(&dir)
-            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
-            .env("WAYLAND_DISPLAY", &self.socket_name)
-            .output()
-            .expect("running weston-screenshooter");
-        assert!(
-            output.status.success(),
-            "weston-screenshooter failed ({}): {}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr),
-            self.log()
-        );
-        let png = std::fs::read_dir(&dir)
-            .expect("screenshot dir")
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .find(|path| path.extension().is_some_and(|e| e == "png"))
-            .unwrap_or_else(|| panic!("weston-screenshooter wrote no PNG into {}", dir.display()));
+        let png = self
+            .0
+            .screenshot_png()
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.log()));
         decode_png(&png)
-    }
-}
-
-impl Drop for Weston {
-    fn drop(&mut self) {
-        // SIGTERM first so Weston removes its socket and lock file.
-        // SAFETY: kill(2) on our own child's pid; at worst it fails with ESRCH.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.kill();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.runtime_dir);
-        } else {
-            eprintln!(
-                "weston's runtime dir (log, screenshots) kept at {}",
-                self.runtime_dir.display()
-            );
-        }
     }
 }
 
@@ -218,11 +110,6 @@ fn unload_vgem() {
             "cannot unload vgem (still in use?); Weston's GL renderer crashes on it"
         );
     }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
 /// Decode an 8-bit RGB or RGBA PNG into packed RGB.

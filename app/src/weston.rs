@@ -1,0 +1,249 @@
+//! A headless Weston of our own, for machines without a desktop session:
+//! the player starts one when there is no `WAYLAND_DISPLAY` (or with
+//! `--headless`), the benchmark starts one per run so it can measure the
+//! compositor's CPU time, and the VM tests start one per test.
+//!
+//! Each instance lives in its own 0700 runtime directory and clients
+//! connect by the absolute socket path (libwayland accepts one as the
+//! display name), so nothing in the calling process's environment changes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Why a headless Weston could not be started or used.
+#[derive(Debug, thiserror::Error)]
+pub enum WestonError {
+    #[error("cannot start `weston` ({0}); it is installed by `cargo xtask setup` (package weston)")]
+    Spawn(#[source] std::io::Error),
+    #[error("weston exited ({status}) before its socket appeared; its log:\n{log}")]
+    Exited {
+        status: std::process::ExitStatus,
+        log: String,
+    },
+    #[error("weston's socket did not appear within {timeout:?}; its log:\n{log}")]
+    SocketTimeout { timeout: Duration, log: String },
+    #[error("weston-screenshooter failed: {0}")]
+    Screenshot(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WestonError {
+    let what = what.into();
+    move |source| WestonError::Io { what, source }
+}
+
+/// Weston's renderer: `Gl` (llvmpipe or a GPU) offers linux-dmabuf,
+/// `Pixman` does not (clients fall back to `wl_shm`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renderer {
+    Gl,
+    Pixman,
+}
+
+impl Renderer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Renderer::Gl => "gl",
+            Renderer::Pixman => "pixman",
+        }
+    }
+}
+
+/// How to start the compositor.
+#[derive(Clone, Debug)]
+pub struct WestonConfig {
+    pub renderer: Renderer,
+    pub width: u32,
+    pub height: u32,
+    /// `kiosk` makes every toplevel fill the output (tests, benchmark);
+    /// `desktop` keeps client sizes and draws server-side decorations.
+    pub shell: &'static str,
+    /// How long to wait for the socket (llvmpipe under TCG is slow to start).
+    pub start_timeout: Duration,
+}
+
+impl Default for WestonConfig {
+    fn default() -> Self {
+        WestonConfig {
+            renderer: Renderer::Gl,
+            width: 1280,
+            height: 720,
+            shell: "kiosk",
+            start_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A running headless Weston; stopped (SIGTERM, then SIGKILL) on drop.
+pub struct HeadlessWeston {
+    child: Child,
+    runtime_dir: PathBuf,
+    socket_name: String,
+    shots: AtomicUsize,
+    keep_runtime_dir: bool,
+}
+
+static INSTANCES: AtomicUsize = AtomicUsize::new(0);
+
+impl HeadlessWeston {
+    pub fn start(config: &WestonConfig) -> Result<HeadlessWeston, WestonError> {
+        let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
+        let runtime_dir =
+            std::env::temp_dir().join(format!("zc-weston-{}-{instance}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&runtime_dir);
+        std::fs::create_dir_all(&runtime_dir)
+            .map_err(io_error(format!("creating {}", runtime_dir.display())))?;
+        // libwayland refuses runtime dirs that others can read.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_error(format!("chmod 0700 {}", runtime_dir.display())))?;
+        }
+        let socket_name = format!("zc-weston-{instance}");
+        let child = Command::new("weston")
+            .args([
+                "--backend=headless",
+                &format!("--renderer={}", config.renderer.name()),
+                &format!("--shell={}", config.shell),
+                "--idle-time=0",
+                // The debug protocol is what weston-screenshooter uses.
+                "--debug",
+                &format!("--socket={socket_name}"),
+                &format!("--width={}", config.width),
+                &format!("--height={}", config.height),
+                &format!("--log={}", runtime_dir.join("weston.log").display()),
+            ])
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(WestonError::Spawn)?;
+        let mut weston = HeadlessWeston {
+            child,
+            runtime_dir,
+            socket_name,
+            shots: AtomicUsize::new(0),
+            keep_runtime_dir: false,
+        };
+        weston.wait_for_socket(config.start_timeout)?;
+        Ok(weston)
+    }
+
+    fn wait_for_socket(&mut self, timeout: Duration) -> Result<(), WestonError> {
+        let deadline = Instant::now() + timeout;
+        while !self.socket_path().exists() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(WestonError::Exited {
+                    status,
+                    log: self.log(),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(WestonError::SocketTimeout {
+                    timeout,
+                    log: self.log(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// The socket's absolute path: a valid `WAYLAND_DISPLAY` and `display=`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.runtime_dir.join(&self.socket_name)
+    }
+
+    pub fn socket_name(&self) -> &str {
+        &self.socket_name
+    }
+
+    pub fn runtime_dir(&self) -> &Path {
+        &self.runtime_dir
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.runtime_dir.join("weston.log"))
+            .unwrap_or_else(|e| format!("(no log: {e})"))
+    }
+
+    /// Whether Weston is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kill Weston now (SIGKILL), as a crashing compositor would go.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Keep the runtime directory (log, screenshots) after drop.
+    pub fn keep_runtime_dir(&mut self) {
+        self.keep_runtime_dir = true;
+    }
+
+    /// Capture the output through weston-screenshooter (the debug
+    /// protocol) and return the PNG's path inside the runtime directory.
+    pub fn screenshot_png(&self) -> Result<PathBuf, WestonError> {
+        let shot = self.shots.fetch_add(1, Ordering::Relaxed);
+        let dir = self.runtime_dir.join(format!("shot-{shot}"));
+        std::fs::create_dir_all(&dir).map_err(io_error(format!("creating {}", dir.display())))?;
+        let output = Command::new("weston-screenshooter")
+            .current_dir(&dir)
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env("WAYLAND_DISPLAY", &self.socket_name)
+            .output()
+            .map_err(io_error("running weston-screenshooter"))?;
+        if !output.status.success() {
+            return Err(WestonError::Screenshot(format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        std::fs::read_dir(&dir)
+            .map_err(io_error(format!("reading {}", dir.display())))?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| path.extension().is_some_and(|e| e == "png"))
+            .ok_or_else(|| {
+                WestonError::Screenshot(format!("it wrote no PNG into {}", dir.display()))
+            })
+    }
+}
+
+impl Drop for HeadlessWeston {
+    fn drop(&mut self) {
+        // SIGTERM first so Weston removes its socket and lock file.
+        // SAFETY: kill(2) on our own child's pid; at worst it fails with ESRCH.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        if self.keep_runtime_dir || std::thread::panicking() {
+            eprintln!(
+                "weston's runtime dir (log, screenshots) kept at {}",
+                self.runtime_dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.runtime_dir);
+        }
+    }
+}
