@@ -286,6 +286,15 @@ fn output_buffers_are_reused() {
         gst::PadProbeReturn::Ok
     });
     common::play_to_eos(&pipeline, 60);
+    // One import per pooled input buffer, not one per frame.
+    let imported = pipeline
+        .by_name("convert")
+        .expect("convert")
+        .property::<u64>("frames-imported");
+    assert!(
+        (1..=16).contains(&imported),
+        "{imported} imports for 50 frames from zcexport's pool"
+    );
     let distinct = seen.lock().expect("lock").len();
     assert!(
         (1..=8).contains(&distinct),

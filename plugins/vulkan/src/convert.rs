@@ -1,7 +1,11 @@
-//! The YUV->RGBA compute pass: import (cached), dispatch, export.
+//! The YUV->RGBA compute pass: import, dispatch, export.
+//!
+//! Imports are [`FrameImport`]s owned by the caller, so they live exactly as
+//! long as the frame's buffers do (the element keeps one on each GstMemory).
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ash::vk;
@@ -24,10 +28,6 @@ pub const OUTPUT_FORMAT: Fourcc = Fourcc::ABGR8888;
 
 /// How long the producer's implicit fence and our own fence may take.
 const FENCE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Imports kept per converter; a decoder's pool is smaller than this, so
-/// in steady state every frame is imported once.
-const CACHE_SIZE: usize = 16;
 
 fn shader_format(fourcc: Fourcc) -> Result<u32> {
     INPUT_FORMATS
@@ -151,11 +151,62 @@ pub struct Output {
     pub buffer: DmaBuf,
 }
 
-struct CacheEntry {
-    key: Vec<(u64, u64)>,
-    layout: FrameLayout,
+/// A frame imported into Vulkan, to convert again and again while its
+/// dma-bufs live. It holds dups of the frame's fds (the converter waits on
+/// their fences) and the Vulkan objects bound to them; dropping it frees
+/// both. Keep it with the frame's buffers, e.g. on their GstMemory, and let
+/// it go with them: an import must never outlive the storage's owner's wish
+/// to free it.
+pub struct FrameImport {
+    // Vulkan objects first: they are destroyed before the fds close.
     imported: Imported,
-    last_used: u64,
+    buffers: Vec<DmaBuf>,
+    layout: FrameLayout,
+    identity: Vec<(u64, u64)>,
+    converter_id: usize,
+    live: Arc<AtomicUsize>,
+}
+
+impl FrameImport {
+    pub fn layout(&self) -> &FrameLayout {
+        &self.layout
+    }
+
+    /// How the frame was imported.
+    pub fn path(&self) -> ImportPath {
+        match self.imported {
+            Imported::Images(_) => ImportPath::Images,
+            Imported::Buffers(_) => ImportPath::Buffers,
+        }
+    }
+
+    /// Whether this is `converter`'s import of the same files with the same
+    /// layout (so it can be used for `buffers` instead of importing again).
+    pub fn is_import_of(
+        &self,
+        converter: &Converter,
+        layout: &FrameLayout,
+        buffers: &[DmaBuf],
+    ) -> bool {
+        self.converter_id == converter.id()
+            && self.layout == *layout
+            && file_identities(buffers).is_ok_and(|identity| identity == self.identity)
+    }
+}
+
+impl std::fmt::Debug for FrameImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameImport")
+            .field("layout", &self.layout)
+            .field("path", &self.path())
+            .finish()
+    }
+}
+
+impl Drop for FrameImport {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Pipeline {
@@ -303,9 +354,8 @@ impl Drop for Resources {
 ///
 /// Not `Sync`: one conversion at a time (the element holds it in a Mutex).
 pub struct Converter {
-    // Drop order: cache (imports), then pipelines and resources, then the
-    // context (held by everything through Arc anyway).
-    cache: Vec<CacheEntry>,
+    // Drop order: pipelines and resources, then the context (held by
+    // everything through Arc anyway, imports included).
     buffer_pipeline: Pipeline,
     image_pipeline: Option<Pipeline>,
     resources: Resources,
@@ -314,7 +364,8 @@ pub struct Converter {
     image_set: vk::DescriptorSet,
     ctx: Arc<Context>,
     options: ConverterOptions,
-    tick: u64,
+    /// Imports made by this converter and not yet dropped.
+    live_imports: Arc<AtomicUsize>,
     output_path: OutputPath,
 }
 
@@ -442,7 +493,6 @@ impl Converter {
             }
         );
         Ok(Converter {
-            cache: Vec::new(),
             buffer_pipeline,
             image_pipeline,
             resources,
@@ -451,7 +501,7 @@ impl Converter {
             image_set: sets.get(1).copied().unwrap_or_default(),
             ctx,
             options,
-            tick: 0,
+            live_imports: Arc::new(AtomicUsize::new(0)),
             output_path,
         })
     }
@@ -481,33 +531,48 @@ impl Converter {
         }
     }
 
-    /// Import a frame without converting it (and without caching): whether
-    /// and how this device takes it. Any format with a known plane mapping
-    /// (YUV inputs, 32-bit RGB) can be checked.
+    /// Import a frame without converting it: whether and how this device
+    /// takes it. Any format with a known plane mapping (YUV inputs, 32-bit
+    /// RGB) can be checked.
     pub fn check_import(&self, layout: &FrameLayout, buffers: &[DmaBuf]) -> Result<ImportPath> {
+        import::import_frame(&self.ctx, layout, buffers, self.options.force_buffer_path).map(
+            |imported| match imported {
+                Imported::Images(_) => ImportPath::Images,
+                Imported::Buffers(_) => ImportPath::Buffers,
+            },
+        )
+    }
+
+    /// Import a frame for conversion, once per buffer: convert it with
+    /// [`Converter::convert_import_into`] as often as it comes back.
+    pub fn import(&self, layout: &FrameLayout, buffers: &[DmaBuf]) -> Result<FrameImport> {
+        shader_format(layout.fourcc())?;
+        let identity = file_identities(buffers)?;
+        let buffers = buffers
+            .iter()
+            .map(DmaBuf::try_clone)
+            .collect::<zc_dmabuf::Result<Vec<_>>>()?;
         let imported =
-            import::import_frame(&self.ctx, layout, buffers, self.options.force_buffer_path)?;
-        Ok(match imported {
-            Imported::Images(_) => ImportPath::Images,
-            Imported::Buffers(_) => ImportPath::Buffers,
+            import::import_frame(&self.ctx, layout, &buffers, self.options.force_buffer_path)?;
+        self.live_imports.fetch_add(1, Ordering::Relaxed);
+        Ok(FrameImport {
+            imported,
+            buffers,
+            layout: layout.clone(),
+            identity,
+            converter_id: self.id(),
+            live: self.live_imports.clone(),
         })
     }
 
-    /// Forget the cached import of `buffers` (when the caller knows the
-    /// buffers are gone for good, e.g. their pool was freed).
-    pub fn forget(&mut self, buffers: &[DmaBuf]) {
-        if let Ok(key) = cache_key(buffers) {
-            self.cache.retain(|e| e.key != key);
-        }
+    /// Imports this converter made that are still alive (held by callers).
+    pub fn live_imports(&self) -> usize {
+        self.live_imports.load(Ordering::Relaxed)
     }
 
-    /// Drop every cached import.
-    pub fn clear_cache(&mut self) {
-        self.cache.clear();
-    }
-
-    pub fn cached_imports(&self) -> usize {
-        self.cache.len()
+    /// What tells this converter's imports from another's.
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.live_imports) as usize
     }
 
     /// Convert one frame. The returned buffer is complete when this returns
@@ -539,9 +604,8 @@ impl Converter {
         })
     }
 
-    /// Convert one frame into `out`. Waits first for every reader of `out`
-    /// (the fences on its dma-buf) and for the producer of the input; the
-    /// result is complete when this returns.
+    /// Convert one frame into `out`, importing it for this call only (see
+    /// [`Converter::import`] to import once and convert many times).
     pub fn convert_into(
         &mut self,
         layout: &FrameLayout,
@@ -549,6 +613,25 @@ impl Converter {
         colour: Colorimetry,
         out: &OutputBuffer,
     ) -> Result<()> {
+        let frame = self.import(layout, buffers)?;
+        self.convert_import_into(&frame, colour, out)
+    }
+
+    /// Convert an imported frame into `out`. Waits first for every reader
+    /// of `out` (the fences on its dma-buf) and for the producer of the
+    /// input; the result is complete when this returns, so `frame` may be
+    /// dropped right after.
+    pub fn convert_import_into(
+        &mut self,
+        frame: &FrameImport,
+        colour: Colorimetry,
+        out: &OutputBuffer,
+    ) -> Result<()> {
+        if frame.converter_id != self.id() {
+            return Err(Error::ForeignImport);
+        }
+        let layout = &frame.layout;
+        let buffers = &frame.buffers;
         let format = shader_format(layout.fourcc())?;
         if (out.layout.width(), out.layout.height()) != (layout.width(), layout.height()) {
             return Err(Error::OutputSize {
@@ -556,7 +639,6 @@ impl Converter {
                 input: (layout.width(), layout.height()),
             });
         }
-        let entry = self.cached_import(layout, buffers)?;
         // The output's readers (all its fences) are waited for on the CPU.
         // The producer (its write fence): with one dma-buf and SYNC_FD
         // semaphores by the GPU, otherwise (several fds, no semaphores, a
@@ -575,43 +657,9 @@ impl Converter {
             }
         }
         let push = push_constants(layout, colour, format, &out.layout);
-        self.record_and_submit(entry, layout, &out.vk_buffer, &push, gpu_waits)?;
+        self.record_and_submit(&frame.imported, layout, &out.vk_buffer, &push, gpu_waits)?;
         self.attach_output_fence(&out.buffer);
         Ok(())
-    }
-
-    fn cached_import(&mut self, layout: &FrameLayout, buffers: &[DmaBuf]) -> Result<usize> {
-        self.tick += 1;
-        let key = cache_key(buffers)?;
-        if let Some(i) = self
-            .cache
-            .iter()
-            .position(|e| e.key == key && e.layout == *layout)
-        {
-            self.cache[i].last_used = self.tick;
-            return Ok(i);
-        }
-        // The same fds with another layout: the old import is stale.
-        self.cache.retain(|e| e.key != key);
-        let imported =
-            import::import_frame(&self.ctx, layout, buffers, self.options.force_buffer_path)?;
-        if self.cache.len() >= CACHE_SIZE
-            && let Some(oldest) = self
-                .cache
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(i, _)| i)
-        {
-            self.cache.swap_remove(oldest);
-        }
-        self.cache.push(CacheEntry {
-            key,
-            layout: layout.clone(),
-            imported,
-            last_used: self.tick,
-        });
-        Ok(self.cache.len() - 1)
     }
 
     /// A buffer for the RGBA result, as a dma-buf exported from Vulkan
@@ -764,7 +812,7 @@ impl Converter {
 
     fn record_and_submit(
         &mut self,
-        entry: usize,
+        imported: &Imported,
         layout: &FrameLayout,
         output: &OwnedBuffer,
         push: &[u8; 80],
@@ -774,7 +822,6 @@ impl Converter {
         let cb = self.command_buffer;
         let ours = self.ctx.queue_family;
         let foreign = self.ctx.foreign_family();
-        let imported = &self.cache[entry].imported;
         let out_info = [vk::DescriptorBufferInfo {
             buffer: output.buffer,
             offset: 0,
@@ -996,9 +1043,9 @@ impl Converter {
     }
 }
 
-/// Identity of a frame's buffers: (device, inode) of each fd. A cache entry
-/// holds imports of these files, so the inodes cannot be reused while it exists.
-fn cache_key(buffers: &[DmaBuf]) -> Result<Vec<(u64, u64)>> {
+/// Identity of a frame's buffers: (device, inode) of each fd. An import
+/// holds these files open, so the inodes cannot be reused while it exists.
+fn file_identities(buffers: &[DmaBuf]) -> Result<Vec<(u64, u64)>> {
     buffers
         .iter()
         .map(|b| {

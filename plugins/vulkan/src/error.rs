@@ -102,6 +102,9 @@ pub enum Error {
         input: (u32, u32),
     },
 
+    #[error("the frame was imported by another converter; import it with this one")]
+    ForeignImport,
+
     #[error(
         "a frame or output buffer was still in use by another device (its dma-buf fences) after {0:?}"
     )]

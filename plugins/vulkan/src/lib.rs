@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! Context::new(&DeviceChoice::Auto)  -> the device (DRM node or first that imports)
-//! Converter::new(ctx, options)       -> pipelines, command buffer, import cache
-//! converter.convert(&layout, &fds, colorimetry) -> Output { RGBA layout, DmaBuf }
+//! Converter::new(ctx, options)       -> pipelines, command buffer
+//! converter.import(&layout, &fds)    -> FrameImport (keep it while the buffers live)
+//! converter.convert_import_into(&import, colorimetry, &output)
+//! converter.convert(&layout, &fds, colorimetry) -> Output { RGBA layout, DmaBuf } (one-off)
 //! ```
 //!
 //! Import: with `VK_EXT_image_drm_format_modifier`, each plane is an image
@@ -25,8 +27,8 @@ mod import;
 
 pub use color::{Colorimetry, Matrix, Range};
 pub use convert::{
-    Converter, ConverterOptions, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT, Output, OutputBuffer,
-    OutputPath,
+    Converter, ConverterOptions, FrameImport, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT, Output,
+    OutputBuffer, OutputPath,
 };
 pub use device::{Capabilities, Context, DeviceChoice, DeviceInfo, list_devices};
 pub use error::{Error, Modifiers, Result};

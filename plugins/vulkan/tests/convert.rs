@@ -56,28 +56,62 @@ fn every_format_matrix_and_range_matches_the_cpu_reference() {
     if !conv.context().capabilities().drm_format_modifier {
         assert_eq!(conv.import_path(), ImportPath::Buffers);
     }
-    // One import per frame, however many conversions.
-    assert_eq!(conv.cached_imports(), 8);
+    // One-off conversions keep no import behind.
+    assert_eq!(conv.live_imports(), 0);
 }
 
 #[test]
-fn conversions_of_one_frame_reuse_its_import() {
+fn an_import_is_converted_many_times_and_freed_with_its_owner() {
     let mut conv = converter();
     let frame = MemfdAllocator
         .allocate(&FrameRequest::new(Fourcc::NV12, 32, 16))
         .expect("frame");
     fill(&frame);
+    let colour = Colorimetry::default_for_height(16);
+    let fds_before = fds_open_on(&frame.buffers[0]);
+    let import = conv.import(&frame.layout, &frame.buffers).expect("import");
+    assert!(
+        fds_open_on(&frame.buffers[0]) > fds_before,
+        "the import holds a dup"
+    );
+    assert!(import.is_import_of(&conv, &frame.layout, &frame.buffers));
+    assert_eq!(conv.live_imports(), 1);
+    let out = conv.allocate_output(32, 16).expect("output");
     for _ in 0..20 {
-        conv.convert(
-            &frame.layout,
-            &frame.buffers,
-            Colorimetry::default_for_height(16),
-        )
-        .expect("convert");
+        conv.convert_import_into(&import, colour, &out)
+            .expect("convert");
     }
-    assert_eq!(conv.cached_imports(), 1);
-    conv.forget(&frame.buffers);
-    assert_eq!(conv.cached_imports(), 0);
+    check(Fourcc::NV12, colour, out.layout(), out.dmabuf(), 2).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(conv.live_imports(), 1, "converting must not import again");
+    drop(import);
+    assert_eq!(conv.live_imports(), 0);
+    assert_eq!(
+        fds_open_on(&frame.buffers[0]),
+        fds_before,
+        "the import's fds must close with it"
+    );
+}
+
+#[test]
+fn an_import_is_only_valid_for_its_own_converter_and_files() {
+    let mut first = converter();
+    let second = converter();
+    let frame = MemfdAllocator
+        .allocate(&FrameRequest::new(Fourcc::NV12, 32, 16))
+        .expect("frame");
+    let other = MemfdAllocator
+        .allocate(&FrameRequest::new(Fourcc::NV12, 32, 16))
+        .expect("frame");
+    let import = second
+        .import(&frame.layout, &frame.buffers)
+        .expect("import");
+    assert!(!import.is_import_of(&first, &frame.layout, &frame.buffers));
+    assert!(!import.is_import_of(&second, &other.layout, &other.buffers));
+    let out = first.allocate_output(32, 16).expect("output");
+    let err = first
+        .convert_import_into(&import, Colorimetry::default_for_height(16), &out)
+        .expect_err("another converter's import");
+    assert!(err.to_string().contains("another converter"), "{err}");
 }
 
 #[test]
@@ -146,4 +180,20 @@ fn device_choice_parses_index_path_and_auto() {
     assert!("gpu".parse::<DeviceChoice>().is_err());
     let err = Context::new(&DeviceChoice::Index(99)).expect_err("no 99th device");
     assert!(matches!(err, Error::DeviceNotFound { .. }), "{err:?}");
+}
+
+/// How many of this process's fds are open on `file` (other tests run in
+/// parallel threads, so a plain fd count would not be exact).
+fn fds_open_on(file: &zc_dmabuf::DmaBuf) -> usize {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let target = std::fs::File::from(file.as_fd().try_clone_to_owned().expect("dup"))
+        .metadata()
+        .expect("fstat");
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::metadata(entry.path()).ok())
+        .filter(|m| m.dev() == target.dev() && m.ino() == target.ino())
+        .count()
 }

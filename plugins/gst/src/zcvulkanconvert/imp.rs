@@ -1,6 +1,6 @@
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -11,13 +11,18 @@ use gst_base::subclass::prelude::*;
 use gst_video::VideoFormat;
 use zc_dmabuf::{DmaBuf, FormatInfo, FrameLayout, Modifier, PlaneLayout};
 use zc_vulkan::{
-    Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, Matrix, OutputBuffer,
-    OutputPath, Range,
+    Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, FrameImport, Matrix,
+    OutputBuffer, OutputPath, Range,
 };
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
+use crate::memory_cache::MemoryCache;
 use crate::pool::ZcBufferPool;
 use crate::{caps, lock};
+
+/// Each input memory carries its frame's Vulkan import, freed with it.
+static IMPORTS: LazyLock<MemoryCache<FrameImport>> =
+    LazyLock::new(|| MemoryCache::new("zc-vulkan-import"));
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -64,6 +69,7 @@ pub struct ZcVulkanConvert {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
     frames: AtomicU64,
+    imports: AtomicU64,
 }
 
 fn with_feature(caps: &gst::Caps, feature: Option<&str>) -> gst::Caps {
@@ -338,9 +344,25 @@ impl ZcVulkanConvert {
         })?;
         let index = self.free_output(state, &out_info)?;
         let (out, target) = &mut state.outputs[index];
-        state
-            .converter
-            .convert_into(&layout, &buffers, state.colorimetry, target)
+        let converter = &mut state.converter;
+        let first_memory = inbuf.peek_memory(0);
+        let import = match IMPORTS
+            .get(first_memory)
+            .filter(|import| import.is_import_of(converter, &layout, &buffers))
+        {
+            Some(import) => Ok(import),
+            None => converter.import(&layout, &buffers).map(|import| {
+                let import = Arc::new(import);
+                self.imports.fetch_add(1, Ordering::Relaxed);
+                gst::debug!(CAT, imp = self, "imported {import:?}");
+                // Dropped with the memory: when its pool frees it, or a
+                // re-import (new layout) replaces it.
+                IMPORTS.set(first_memory, import.clone());
+                import
+            }),
+        };
+        import
+            .and_then(|import| converter.convert_import_into(&import, state.colorimetry, target))
             .map_err(|err| {
                 if err.is_device_lost() {
                     gst::element_imp_error!(
@@ -383,8 +405,8 @@ impl ZcVulkanConvert {
         gst::trace!(
             CAT,
             imp = self,
-            "frame {n} converted, {} cached imports",
-            state.converter.cached_imports()
+            "frame {n} converted, {} imports alive",
+            state.converter.live_imports()
         );
         Ok(out)
     }
@@ -416,6 +438,15 @@ impl ObjectImpl for ZcVulkanConvert {
                     .blurb("Frames converted since the element last started")
                     .read_only()
                     .build(),
+                glib::ParamSpecUInt64::builder("frames-imported")
+                    .nick("Frames imported")
+                    .blurb(
+                        "Input buffers imported into Vulkan since the element last started. Each import is \
+                         kept on the buffer's memory and freed with it, so with a pool upstream this stays \
+                         at the pool's size however many frames pass",
+                    )
+                    .read_only()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -442,6 +473,7 @@ impl ObjectImpl for ZcVulkanConvert {
                 }
             }
             "frames-converted" => self.frames.load(Ordering::Relaxed).to_value(),
+            "frames-imported" => self.imports.load(Ordering::Relaxed).to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -524,6 +556,7 @@ impl BaseTransformImpl for ZcVulkanConvert {
             converter.output_path()
         );
         self.frames.store(0, Ordering::Relaxed);
+        self.imports.store(0, Ordering::Relaxed);
         *lock(&self.state) = Some(State {
             converter,
             dmabuf_allocator: gst_allocators::DmaBufAllocator::new(),
@@ -618,8 +651,6 @@ impl BaseTransformImpl for ZcVulkanConvert {
         let state = state
             .as_mut()
             .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
-        // New caps, new frames: drop imports of the old ones.
-        state.converter.clear_cache();
         state.outputs.clear();
         state.in_info = Some(in_info);
         state.out_info = Some(out_info);

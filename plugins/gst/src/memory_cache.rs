@@ -1,0 +1,108 @@
+//! A value cached on a GstMemory, living exactly as long as the memory.
+//!
+//! Importers (a `wl_buffer`, a Vulkan import) are made once per buffer and
+//! must go when the buffer goes: GStreamer's qdata on the memory gives both,
+//! since a pooled buffer keeps its memories across reuse and frees them (and
+//! their qdata) when the pool is freed.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use gst::glib;
+use gst::glib::translate::IntoGlib;
+
+use crate::lock;
+
+/// Serialises reads and replacements of every cache's qdata, so a reader
+/// never borrows a value that another thread (another element holding the
+/// same memory) is replacing. Freeing the memory cannot race a reader: the
+/// reader holds a reference to it.
+static QDATA_LOCK: Mutex<()> = Mutex::new(());
+
+/// Values of type `T` stored under one quark.
+pub(crate) struct MemoryCache<T> {
+    quark: glib::Quark,
+    _value: PhantomData<fn() -> Arc<T>>,
+}
+
+unsafe extern "C" fn drop_value<T>(data: glib::ffi::gpointer) {
+    // SAFETY: `data` is the `Box<Arc<T>>` leaked by `MemoryCache::set`;
+    // GStreamer calls this exactly once, when the qdata is replaced or the
+    // memory is freed.
+    drop(unsafe { Box::from_raw(data as *mut Arc<T>) });
+}
+
+impl<T: Send + Sync + 'static> MemoryCache<T> {
+    /// `name` should say what is cached, e.g. "zc-vulkan-import".
+    pub(crate) fn new(name: &str) -> Self {
+        MemoryCache {
+            quark: glib::Quark::from_str(name),
+            _value: PhantomData,
+        }
+    }
+
+    /// The cached value, if any.
+    pub(crate) fn get(&self, memory: &gst::MemoryRef) -> Option<Arc<T>> {
+        let _guard = lock(&QDATA_LOCK);
+        // SAFETY: the memory is alive (we borrow it). Under this quark there
+        // is only ever a `Box<Arc<T>>` set by `set` (the quark's name belongs
+        // to one cache and one `T`), which stays valid while QDATA_LOCK is
+        // held: replacing it takes the lock, and freeing the memory cannot
+        // happen while we hold a reference.
+        let data = unsafe {
+            gst::ffi::gst_mini_object_get_qdata(
+                memory.as_ptr() as *mut gst::ffi::GstMiniObject,
+                self.quark.into_glib(),
+            )
+        };
+        if data.is_null() {
+            return None;
+        }
+        // SAFETY: see above.
+        Some(unsafe { &*(data as *const Arc<T>) }.clone())
+    }
+
+    /// Cache `value` on `memory`, replacing (and dropping) any previous one.
+    pub(crate) fn set(&self, memory: &gst::MemoryRef, value: Arc<T>) {
+        let data = Box::into_raw(Box::new(value));
+        let _guard = lock(&QDATA_LOCK);
+        // SAFETY: the memory is alive; GStreamer takes ownership of `data`
+        // and frees it with `drop_value::<T>` (the previous value too).
+        unsafe {
+            gst::ffi::gst_mini_object_set_qdata(
+                memory.as_ptr() as *mut gst::ffi::GstMiniObject,
+                self.quark.into_glib(),
+                data.cast(),
+                Some(drop_value::<T>),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Tracked(Arc<()>);
+
+    #[test]
+    fn a_value_lives_as_long_as_its_memory() {
+        gst::init().expect("gst init");
+        let cache = MemoryCache::<Tracked>::new("zc-test-tracked");
+        let alive = Arc::new(());
+        let memory = gst::Memory::with_size(16);
+        assert!(cache.get(&memory).is_none());
+        cache.set(&memory, Arc::new(Tracked(alive.clone())));
+        assert!(
+            cache
+                .get(&memory)
+                .is_some_and(|t| Arc::ptr_eq(&t.0, &alive))
+        );
+        assert_eq!(Arc::strong_count(&alive), 2);
+        // Replacing drops the old value.
+        cache.set(&memory, Arc::new(Tracked(alive.clone())));
+        assert_eq!(Arc::strong_count(&alive), 2);
+        drop(memory);
+        assert_eq!(Arc::strong_count(&alive), 1, "freed with the memory");
+    }
+}
