@@ -83,6 +83,10 @@ fn inspect_documents_every_property() {
         "frames-presented",
         "frames-discarded",
         "latency-us",
+        "render-rectangle",
+        "explicit-sync",
+        "acquire-fences",
+        "fenced-releases",
     ] {
         assert!(sink.find_property(name).is_some(), "no property {name}");
     }

@@ -12,7 +12,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use zc_dmabuf::{Fourcc, FrameLayout, FrameRequest, Modifier, PlaneLayout};
-use zc_wayland::{DisplayTarget, FrameBuffer, Presenter, WaylandError, WindowTarget};
+use zc_wayland::{DisplayTarget, FrameBuffer, Interlacing, Presenter, WaylandError, WindowTarget};
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
 use crate::pool::ZcBufferPool;
@@ -102,6 +102,7 @@ struct Settings {
     display: Option<String>,
     fullscreen: bool,
     allow_implicit_modifier: bool,
+    explicit_sync: bool,
     title: String,
     render_rectangle: RenderRectangle,
 }
@@ -112,6 +113,7 @@ impl Default for Settings {
             display: None,
             fullscreen: false,
             allow_implicit_modifier: false,
+            explicit_sync: true,
             title: "zc".to_owned(),
             render_rectangle: RenderRectangle::DEFAULT,
         }
@@ -162,6 +164,45 @@ struct Stream {
     refused: HashSet<Fourcc>,
 }
 
+/// Whether the kernel can export a dma-buf's fences as a sync_file
+/// (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE`, Linux 6.0): learnt once per process.
+static EXPORT_SYNC_FILE_WORKS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
+/// The producer's fence for a dma-buf frame, as a sync_file: what the
+/// compositor must wait for before reading it (pending writes). One
+/// dma-buf only: several would need their sync_files merged, and those
+/// frames keep implicit sync. None where the kernel cannot export.
+fn acquire_fence(imp: &ZcWaylandSink, fds: &[RawFd]) -> Option<std::os::fd::OwnedFd> {
+    let [fd] = fds else {
+        gst::trace!(
+            CAT,
+            imp = imp,
+            "{} dma-bufs in one frame: implicit sync",
+            fds.len()
+        );
+        return None;
+    };
+    if !EXPORT_SYNC_FILE_WORKS.load(Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: the fd belongs to a memory of the frame being rendered, which
+    // the caller borrows for the duration of this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+    match zc_dmabuf::SyncFile::export(fd, zc_dmabuf::Access::Read) {
+        Ok(sync_file) => Some(sync_file.into_fd()),
+        Err(e) => {
+            EXPORT_SYNC_FILE_WORKS.store(false, Ordering::Relaxed);
+            gst::warning!(
+                CAT,
+                imp = imp,
+                "no acquire fences (implicit sync instead): {e}"
+            );
+            None
+        }
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     frames_copied: AtomicU64,
@@ -182,6 +223,7 @@ struct Cached {
     presenter_id: u64,
     layout: FrameLayout,
     fds: Vec<RawFd>,
+    interlacing: Interlacing,
     buffer: Arc<FrameBuffer>,
 }
 
@@ -194,8 +236,7 @@ unsafe extern "C" fn drop_cached(data: glib::ffi::gpointer) {
 fn cached_buffer(
     memory: &gst::MemoryRef,
     presenter_id: u64,
-    layout: &FrameLayout,
-    fds: &[RawFd],
+    frame: &FdFrame,
 ) -> Option<Arc<FrameBuffer>> {
     // SAFETY: the memory is alive (we borrow it); the qdata under our quark
     // is only ever a `Cached` set by `store_cached`, which stays valid until
@@ -212,7 +253,10 @@ fn cached_buffer(
     }
     // SAFETY: see above; a shared borrow for the duration of this call.
     let cached = unsafe { &*(data as *const Cached) };
-    (cached.presenter_id == presenter_id && &cached.layout == layout && cached.fds == fds)
+    (cached.presenter_id == presenter_id
+        && cached.layout == frame.layout
+        && cached.fds == frame.fds
+        && cached.interlacing == frame.interlacing)
         .then(|| cached.buffer.clone())
 }
 
@@ -246,6 +290,29 @@ struct FdFrame {
     fds: Vec<RawFd>,
     /// Total size of the first fd's region (for wl_shm pools).
     first_size: u64,
+    /// The dma-buf flags a compositor is told (interlaced content).
+    interlacing: Interlacing,
+}
+
+/// Whether the frame is interlaced, and which field comes first: the
+/// caps' interlace mode, the buffer's flags for mixed streams, the field
+/// order from the buffer (TFF) or the caps.
+fn interlacing(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Interlacing {
+    let flags = gst_video::VideoBufferFlags::from_bits_truncate(buffer.flags().bits());
+    let interlaced = match info.interlace_mode() {
+        gst_video::VideoInterlaceMode::Progressive => false,
+        gst_video::VideoInterlaceMode::Mixed => {
+            flags.contains(gst_video::VideoBufferFlags::INTERLACED)
+        }
+        _ => true,
+    };
+    let top_first = flags.contains(gst_video::VideoBufferFlags::TFF)
+        || info.field_order() == gst_video::VideoFieldOrder::TopFieldFirst;
+    match (interlaced, top_first) {
+        (false, _) => Interlacing::Progressive,
+        (true, true) => Interlacing::TopFieldFirst,
+        (true, false) => Interlacing::BottomFieldFirst,
+    }
 }
 
 fn describe_frame(
@@ -334,6 +401,7 @@ fn describe_frame(
         layout,
         fds,
         first_size: sizes.first().copied().unwrap_or(0),
+        interlacing: interlacing(buffer, info),
     })
 }
 
@@ -382,7 +450,7 @@ impl ZcWaylandSink {
         gst::info!(
             CAT,
             imp = self,
-            "connected: linux-dmabuf v{} ({} format/modifier pairs{}), {} wl_shm formats, viewporter {}, presentation {}",
+            "connected: linux-dmabuf v{} ({} format/modifier pairs{}), {} wl_shm formats, viewporter {}, presentation {}, explicit sync v{}",
             caps.dmabuf_version,
             caps.dmabuf_formats.len(),
             caps.feedback
@@ -395,7 +463,8 @@ impl ZcWaylandSink {
                 .unwrap_or_default(),
             caps.shm_formats.len(),
             caps.has_viewporter,
-            caps.has_presentation
+            caps.has_presentation,
+            caps.explicit_sync_version
         );
         *lock(&self.presenter) = Some(Arc::new(presenter));
         Ok(())
@@ -546,6 +615,7 @@ impl ZcWaylandSink {
                 fullscreen: settings.fullscreen,
             },
         };
+        presenter.set_explicit_sync(settings.explicit_sync);
         presenter
             .create_window(&target, width, height)
             .map_err(|e| {
@@ -791,7 +861,7 @@ impl ZcWaylandSink {
         frame: &FdFrame,
     ) -> Result<Arc<FrameBuffer>, WaylandError> {
         let memory = buffer.peek_memory(0);
-        if let Some(cached) = cached_buffer(memory, presenter.id(), &frame.layout, &frame.fds) {
+        if let Some(cached) = cached_buffer(memory, presenter.id(), frame) {
             return Ok(cached);
         }
         // SAFETY: the fds belong to the buffer's memories, which we borrow
@@ -806,6 +876,7 @@ impl ZcWaylandSink {
                 &frame.layout,
                 &fds,
                 lock(&self.settings).allow_implicit_modifier,
+                frame.interlacing,
             )?,
             _ => presenter.import_shm(fds[0], frame.first_size, &frame.layout)?,
         };
@@ -823,6 +894,7 @@ impl ZcWaylandSink {
                 presenter_id: presenter.id(),
                 layout: frame.layout.clone(),
                 fds: frame.fds.clone(),
+                interlacing: frame.interlacing,
                 buffer: wl_buffer.clone(),
             },
         );
@@ -881,6 +953,7 @@ impl ZcWaylandSink {
         let direct = describe_frame(buffer.as_ref(), &info, fourcc);
         let mut shown = buffer.clone();
         let mut wl_buffer = None;
+        let mut fence = None;
         match &direct {
             Ok(frame) if frame.kind == MemoryKind::DmaBuf && stream.refused.contains(&fourcc) => {}
             Ok(frame) if frame.kind != MemoryKind::System => {
@@ -892,6 +965,9 @@ impl ZcWaylandSink {
                             Path::Shm
                         };
                         self.note_path(stream, path, "the frame's own memory is importable");
+                        if frame.kind == MemoryKind::DmaBuf && presenter.uses_explicit_sync() {
+                            fence = acquire_fence(self, &frame.fds);
+                        }
                         wl_buffer = Some(b);
                     }
                     Err(e @ (WaylandError::ConnectionLost(_) | WaylandError::Timeout { .. })) => {
@@ -954,7 +1030,7 @@ impl ZcWaylandSink {
                     );
                     gst::FlowError::Error
                 })?;
-                let frame = describe_frame(shown.as_ref(), &info, fourcc).map_err(|e| {
+                let mut frame = describe_frame(shown.as_ref(), &info, fourcc).map_err(|e| {
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Format,
@@ -963,11 +1039,22 @@ impl ZcWaylandSink {
                     );
                     gst::FlowError::Error
                 })?;
+                // The copy has the content, not the buffer's flags. When the
+                // compositor refused the original (interlaced, say), the copy
+                // is shown as it is: fields woven, as a progressive frame.
+                frame.interlacing = if stream.refused.contains(&fourcc) {
+                    Interlacing::Progressive
+                } else {
+                    interlacing(buffer.as_ref(), &info)
+                };
                 self.note_path(
                     stream,
                     Path::Copy,
                     "the frame is in memory the compositor cannot import",
                 );
+                if frame.kind == MemoryKind::DmaBuf && presenter.uses_explicit_sync() {
+                    fence = acquire_fence(self, &frame.fds);
+                }
                 self.wl_buffer_for(&presenter, shown.as_ref(), &frame)
                     .map_err(|e| {
                         gst::element_imp_error!(
@@ -981,7 +1068,7 @@ impl ZcWaylandSink {
         };
         drop(stream_guard);
         presenter
-            .present(&wl_buffer, frame_id(buffer), Box::new(shown))
+            .present(&wl_buffer, frame_id(buffer), Box::new(shown), fence)
             .map_err(|e| {
                 gst::element_imp_error!(
                     self,
@@ -1015,6 +1102,9 @@ impl ZcWaylandSink {
             .field("frames-discarded", stats.frames_discarded)
             .field("latency-us", stats.mean_latency_us())
             .field("buffers-reused-while-held", stats.buffers_reused_while_held)
+            .field("acquire-fences", stats.acquire_fences)
+            .field("fenced-releases", stats.fenced_releases)
+            .field("immediate-releases", stats.immediate_releases)
             .field(
                 "frames-copied",
                 self.counters.frames_copied.load(Ordering::Relaxed),
@@ -1113,6 +1203,12 @@ impl ObjectImpl for ZcWaylandSink {
                     .blurb("Accept dma-bufs with DRM_FORMAT_MOD_INVALID, whose layout only the driver knows; refused by default because the compositor may read them with the wrong layout")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("explicit-sync")
+                    .nick("Explicit sync")
+                    .blurb("Synchronise dma-buf frames explicitly when the compositor offers zwp_linux_explicit_synchronization_v1: each commit carries the producer's fence (a sync_file exported from the frame's dma-buf), and a frame goes back to its pool only after the compositor's release fence signalled. Off: the dma-bufs' implicit fences do it (for comparison). wl_shm frames never take fences. Applies to the next window")
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("title")
                     .nick("Title")
                     .blurb("Window title")
@@ -1136,6 +1232,8 @@ impl ObjectImpl for ZcWaylandSink {
                 counter("frames-presented", "Frames presented", "Frames the compositor reports as shown (wp_presentation)"),
                 counter("frames-discarded", "Frames discarded", "Frames the compositor reports as never shown (wp_presentation)"),
                 counter("latency-us", "Latency (us)", "Mean time from commit to presentation, in microseconds"),
+                counter("acquire-fences", "Acquire fences", "Commits that carried the producer's fence (explicit sync)"),
+                counter("fenced-releases", "Fenced releases", "Frames the compositor released with a fence, held until it signalled (explicit sync)"),
                 counter("frames-copied", "Frames copied", "Frames copied because the compositor could not import their memory"),
                 counter("bytes-copied", "Bytes copied", "Bytes the CPU copied for those frames"),
                 glib::ParamSpecString::builder("path")
@@ -1172,6 +1270,7 @@ impl ObjectImpl for ZcWaylandSink {
             "allow-implicit-modifier" => {
                 settings.allow_implicit_modifier = value.get().unwrap_or(false)
             }
+            "explicit-sync" => settings.explicit_sync = value.get().unwrap_or(true),
             "title" => {
                 settings.title = value
                     .get::<Option<String>>()
@@ -1189,6 +1288,9 @@ impl ObjectImpl for ZcWaylandSink {
             "display" => lock(&self.settings).display.to_value(),
             "fullscreen" => lock(&self.settings).fullscreen.to_value(),
             "allow-implicit-modifier" => lock(&self.settings).allow_implicit_modifier.to_value(),
+            "explicit-sync" => lock(&self.settings).explicit_sync.to_value(),
+            "acquire-fences" => stats().acquire_fences.to_value(),
+            "fenced-releases" => stats().fenced_releases.to_value(),
             "title" => lock(&self.settings).title.to_value(),
             "render-rectangle" => lock(&self.settings).render_rectangle.to_array().to_value(),
             "frames-presented" => stats().frames_presented.to_value(),
