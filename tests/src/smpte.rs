@@ -65,8 +65,66 @@ pub fn check_pattern(
     placement: Placement,
     tolerance: u8,
 ) {
+    let wrong = pattern_mismatches(shot, format, width, height, placement, tolerance);
+    assert!(
+        wrong.is_empty(),
+        "{format}: screenshot {} differs from the pattern (tolerance {tolerance}):\n{}",
+        shot.path.display(),
+        wrong.join("\n")
+    );
+}
+
+/// The sample points where the screenshot differs from the pattern shown at
+/// `placement` (empty: it is there), described for a failure message.
+pub fn pattern_mismatches(
+    shot: &Screenshot,
+    format: &str,
+    width: u32,
+    height: u32,
+    placement: Placement,
+    tolerance: u8,
+) -> Vec<String> {
     let reference = reference_rgb(format, width, height);
-    let (px, py, pw, ph) = placement;
+    mismatches(shot, &reference, width, height, placement, tolerance)
+}
+
+/// Where the pattern appears unscaled (`width`x`height`) in the screenshot:
+/// its top-left corner, searched over every position; None if nowhere.
+pub fn find_pattern(
+    shot: &Screenshot,
+    format: &str,
+    width: u32,
+    height: u32,
+    tolerance: u8,
+) -> Option<(u32, u32)> {
+    let reference = reference_rgb(format, width, height);
+    let positions = (0..=shot.height.checked_sub(height)?)
+        .flat_map(|y| (0..=shot.width - width).map(move |x| (x, y)));
+    for (x, y) in positions.collect::<Vec<_>>() {
+        if mismatches(
+            shot,
+            &reference,
+            width,
+            height,
+            (x, y, width, height),
+            tolerance,
+        )
+        .is_empty()
+        {
+            return Some((x, y));
+        }
+    }
+    None
+}
+
+fn mismatches(
+    shot: &Screenshot,
+    reference: &[u8],
+    width: u32,
+    height: u32,
+    (px, py, pw, ph): Placement,
+    tolerance: u8,
+) -> Vec<String> {
     let mut wrong = Vec::new();
     for (x, y) in sample_points(width, height) {
         let i = (y * width + x) as usize * 3;
@@ -83,10 +141,5 @@ pub fn check_pattern(
             ));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{format}: screenshot {} differs from the pattern (tolerance {tolerance}):\n{}",
-        shot.path.display(),
-        wrong.join("\n")
-    );
+    wrong
 }

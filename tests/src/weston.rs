@@ -45,6 +45,21 @@ impl Weston {
         Weston::spawn(renderer, width, height)
     }
 
+    /// Like [`Weston::start`] with the desktop shell, which keeps a
+    /// toplevel's own size unless it asks for fullscreen (kiosk makes every
+    /// toplevel fill the output).
+    pub fn start_desktop(renderer: Renderer, width: u32, height: u32) -> Weston {
+        unload_vgem();
+        let config = WestonConfig {
+            renderer,
+            width,
+            height,
+            shell: "desktop",
+            ..WestonConfig::default()
+        };
+        Weston(HeadlessWeston::start(&config).unwrap_or_else(|e| panic!("{e}")))
+    }
+
     /// A GL Weston on vgem: linux-dmabuf v5 with a main device and tranches.
     /// For feedback and negotiation tests only; never draw dma-bufs on it.
     pub fn start_with_vgem(width: u32, height: u32) -> Weston {

@@ -369,3 +369,229 @@ fn feedback_main_device_steers_allocation() {
         "{node} is not the main device"
     );
 }
+
+fn count(stats: &gst::Structure, field: &str) -> u64 {
+    stats
+        .get::<u64>(field)
+        .unwrap_or_else(|e| panic!("{field}: {e}"))
+}
+
+/// Weston's GL renderer offers explicit sync: every dma-buf commit carries
+/// the producer's fence and asks for a release, frames come back after
+/// the release fences signalled, nothing is written while held, and the
+/// picture is right. No sync_file stays open: the fd count is the same
+/// after 10 and after 60 fenced commits. With `explicit-sync=false` no
+/// fence is used.
+#[test]
+fn explicit_sync_fences_every_dma_buf_frame_and_leaks_no_sync_file() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    // Live: each frame is committed (under emulation Weston takes a few a
+    // second), so the commits and their fences add up.
+    let playing = Playing::start(&weston, &live_pattern("NV12", WIDTH, HEIGHT), "");
+    let fences = || playing.sink.property::<u64>("acquire-fences");
+    let wait_fences = |n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while fences() < n {
+            playing.wait_frames(playing.frames.load(Ordering::SeqCst) + 1, &weston);
+            assert!(
+                Instant::now() < deadline,
+                "only {} fenced commits",
+                fences()
+            );
+        }
+    };
+    wait_fences(10);
+    let fds_10 = fd_count();
+    wait_fences(60);
+    let fds_60 = fd_count();
+    let shot = weston.screenshot();
+    let fenced_sampled = playing.sink.property::<u64>("fenced-releases");
+    let path = playing.path();
+    let bus = playing.pipeline.bus().expect("bus");
+    playing.pipeline.send_event(gst::event::Eos::new());
+    let stats_message = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(120),
+            &[gst::MessageType::Element],
+        )
+        .and_then(|m| m.structure().map(|s| s.to_owned()))
+        .expect("zc-sink-stats at EOS");
+    playing.stop();
+    println!(
+        "explicit sync: {stats_message}; {fenced_sampled} fenced releases when sampled; fds after 10 fenced commits {fds_10}, after 60 {fds_60}"
+    );
+    assert_eq!(path, "dmabuf");
+    let committed = count(&stats_message, "frames-committed");
+    assert_eq!(
+        count(&stats_message, "acquire-fences"),
+        committed,
+        "every dma-buf commit carries the producer's fence"
+    );
+    let releases =
+        count(&stats_message, "fenced-releases") + count(&stats_message, "immediate-releases");
+    // The frame still on screen at the end is not released.
+    assert!(
+        releases + 2 >= committed,
+        "{releases} explicit releases for {committed} commits"
+    );
+    assert!(
+        count(&stats_message, "fenced-releases") > 0,
+        "Weston's GL renderer releases with fences"
+    );
+    assert_eq!(count(&stats_message, "buffers-reused-while-held"), 0);
+    assert!(
+        fds_60 <= fds_10 + 1,
+        "fds grew from {fds_10} to {fds_60} over 50 fenced commits: sync_files leak"
+    );
+    check_pattern(&shot, "NV12", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 8);
+
+    let playing = Playing::start(
+        &weston,
+        &live_pattern("NV12", WIDTH, HEIGHT),
+        "explicit-sync=false",
+    );
+    playing.wait_frames(20, &weston);
+    let shot = weston.screenshot();
+    let (acquire, fenced, path) = (
+        playing.sink.property::<u64>("acquire-fences"),
+        playing.sink.property::<u64>("fenced-releases"),
+        playing.path(),
+    );
+    playing.stop();
+    println!("implicit sync: {acquire} acquire fences, {fenced} fenced releases, path {path}");
+    assert_eq!((acquire, fenced), (0, 0));
+    assert_eq!(path, "dmabuf");
+    check_pattern(&shot, "NV12", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 8);
+}
+
+/// Weston's GL renderer refuses interlaced dma-bufs (`failed`: it cannot
+/// deinterlace). The sink describes interlaced frames honestly
+/// (linux-dmabuf's INTERLACED flag, as GStreamer's waylandsink does), so
+/// Weston rejects them: the sink says so with one warning, copies the
+/// frames into shared memory and shows them with their fields woven, the
+/// right picture and not a black window.
+#[test]
+fn rejected_dma_buf_falls_back_to_a_copy_with_one_warning() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let pipeline = gst::parse::launch(&format!(
+        "{} ! capssetter caps=\"video/x-raw,interlace-mode=(string)interleaved,field-order=(string)top-field-first\" \
+         ! zcwaylandsink name=sink display={}",
+        live_pattern("NV12", WIDTH, HEIGHT),
+        weston.socket_path().display()
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let sink = pipeline.by_name("sink").expect("sink");
+    let frames = Arc::new(AtomicUsize::new(0));
+    {
+        let frames = frames.clone();
+        sink.static_pad("sink")
+            .expect("pad")
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                frames.fetch_add(1, Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            });
+    }
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let bus = pipeline.bus().expect("bus");
+    {
+        let (warnings, errors) = (warnings.clone(), errors.clone());
+        bus.set_sync_handler(move |_, message| {
+            match message.view() {
+                gst::MessageView::Warning(w) => {
+                    warnings
+                        .lock()
+                        .expect("lock")
+                        .push(format!("{} ({:?})", w.error(), w.debug()))
+                }
+                gst::MessageView::Error(e) => {
+                    errors
+                        .lock()
+                        .expect("lock")
+                        .push(format!("{} ({:?})", e.error(), e.debug()))
+                }
+                _ => {}
+            }
+            gst::BusSyncReply::Drop
+        });
+    }
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while frames.load(Ordering::SeqCst) < 20 {
+        let errors = errors.lock().expect("lock").clone();
+        assert!(errors.is_empty(), "{errors:?}\n{}", weston.log());
+        assert!(Instant::now() < deadline, "frames stopped coming");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shot = weston.screenshot();
+    let (path, copied) = (
+        sink.property::<String>("path"),
+        sink.property::<u64>("bytes-copied"),
+    );
+    pipeline.set_state(gst::State::Null).expect("null");
+    bus.unset_sync_handler();
+    let warnings = warnings.lock().expect("lock").clone();
+    println!("path {path}, {copied} bytes copied, warnings: {warnings:?}");
+    assert_eq!(path, "copy", "the refused frames are copied");
+    assert!(copied > 0);
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning, not one per frame: {warnings:?}"
+    );
+    assert!(
+        warnings[0].contains("rejected") && warnings[0].contains("interlaced"),
+        "the warning should say what the compositor refused: {}",
+        warnings[0]
+    );
+    check_pattern(&shot, "NV12", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 8);
+}
+
+/// On the desktop shell (which keeps a window's own size) `fullscreen`
+/// makes the toplevel fill the output: the 160x120 video scaled 2x covers
+/// the 320x240 screen. Without it the window keeps the video's size: the
+/// pattern appears unscaled somewhere on the screen.
+#[test]
+fn fullscreen_fills_the_output_on_the_desktop_shell() {
+    require_vm();
+    init();
+    let weston = Weston::start_desktop(Renderer::Gl, WIDTH, HEIGHT);
+    // The desktop shell animates new windows: poll until the picture settles.
+    let settle = |done: &dyn Fn(&zc_vm_tests::weston::Screenshot) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let shot = weston.screenshot();
+            if done(&shot) || Instant::now() > deadline {
+                return shot;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    let playing = Playing::start(&weston, &live_pattern("BGRx", 160, 120), "fullscreen=true");
+    playing.wait_frames(10, &weston);
+    let shot = settle(&|shot| {
+        zc_vm_tests::smpte::pattern_mismatches(shot, "BGRx", 160, 120, (0, 0, WIDTH, HEIGHT), 2)
+            .is_empty()
+    });
+    playing.stop();
+    check_pattern(&shot, "BGRx", 160, 120, (0, 0, WIDTH, HEIGHT), 2);
+
+    let playing = Playing::start(&weston, &live_pattern("BGRx", 160, 120), "fullscreen=false");
+    playing.wait_frames(10, &weston);
+    let shot =
+        settle(&|shot| zc_vm_tests::smpte::find_pattern(shot, "BGRx", 160, 120, 1).is_some());
+    playing.stop();
+    let found = zc_vm_tests::smpte::find_pattern(&shot, "BGRx", 160, 120, 1);
+    println!("without fullscreen, the 160x120 window is at {found:?}");
+    assert!(
+        found.is_some(),
+        "without fullscreen the window should show the video at its own size ({})",
+        shot.path.display()
+    );
+}

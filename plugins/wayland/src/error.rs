@@ -37,12 +37,16 @@ pub enum WaylandError {
     )]
     ImplicitModifier { fourcc: Fourcc },
 
-    #[error("the compositor rejected a {width}x{height} {fourcc} dma-buf with modifier {modifier}")]
+    #[error(
+        "the compositor rejected a {width}x{height} {fourcc} dma-buf with modifier {modifier} \
+         ({interlacing})"
+    )]
     BufferRejected {
         fourcc: Fourcc,
         modifier: Modifier,
         width: u32,
         height: u32,
+        interlacing: crate::Interlacing,
     },
 
     #[error("wl_shm has no {fourcc} here; it offers: {offered}")]
@@ -53,6 +57,9 @@ pub enum WaylandError {
 
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout { what: &'static str, seconds: u64 },
+
+    #[error("the window handle {handle:#x} cannot be used: {why}")]
+    BadWindowHandle { handle: usize, why: String },
 
     #[error("the window was closed")]
     WindowClosed,

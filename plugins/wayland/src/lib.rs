@@ -13,6 +13,6 @@ mod presenter;
 pub use error::WaylandError;
 pub use feedback::{Feedback, FormatModifier, FormatTable, Tranche, drm_nodes_for};
 pub use presenter::{
-    BufferKind, Capabilities, DisplayTarget, FrameBuffer, PresentStats, Presenter, WindowTarget,
-    fit,
+    BufferKind, Capabilities, DisplayTarget, FrameBuffer, Interlacing, PresentStats, Presenter,
+    WindowTarget, fit,
 };

@@ -36,6 +36,11 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::{
     zwp_linux_dmabuf_feedback_v1::{self, ZwpLinuxDmabufFeedbackV1},
     zwp_linux_dmabuf_v1::{self, ZwpLinuxDmabufV1},
 };
+use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::{
+    zwp_linux_buffer_release_v1::{self, ZwpLinuxBufferReleaseV1},
+    zwp_linux_explicit_synchronization_v1::ZwpLinuxExplicitSynchronizationV1,
+    zwp_linux_surface_synchronization_v1::ZwpLinuxSurfaceSynchronizationV1,
+};
 use wayland_protocols::wp::presentation_time::client::{
     wp_presentation::{self, WpPresentation},
     wp_presentation_feedback::{self, WpPresentationFeedback},
@@ -109,6 +114,12 @@ pub struct PresentStats {
     /// sink holds every frame until release, so this stays 0; the counter
     /// proves it.
     pub buffers_reused_while_held: u64,
+    /// Commits that carried an acquire fence (explicit sync).
+    pub acquire_fences: u64,
+    /// Releases that came with a fence, waited for before the frame went back.
+    pub fenced_releases: u64,
+    /// Releases the compositor said needed no fence.
+    pub immediate_releases: u64,
 }
 
 impl PresentStats {
@@ -116,6 +127,40 @@ impl PresentStats {
         self.latency_ns_total
             .checked_div(self.frames_presented)
             .map_or(0, |ns| ns / 1000)
+    }
+}
+
+/// How a frame's lines are laid out in time: linux-dmabuf's buffer flags
+/// `INTERLACED` and `BOTTOM_FIRST`. A compositor that cannot show
+/// interlaced content refuses such buffers (`failed`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Interlacing {
+    #[default]
+    Progressive,
+    /// Both fields woven in one frame, the top one first.
+    TopFieldFirst,
+    /// Both fields woven in one frame, the bottom one first.
+    BottomFieldFirst,
+}
+
+impl Interlacing {
+    fn flags(self) -> zwp_linux_buffer_params_v1::Flags {
+        use zwp_linux_buffer_params_v1::Flags;
+        match self {
+            Interlacing::Progressive => Flags::empty(),
+            Interlacing::TopFieldFirst => Flags::Interlaced,
+            Interlacing::BottomFieldFirst => Flags::Interlaced | Flags::BottomFirst,
+        }
+    }
+}
+
+impl std::fmt::Display for Interlacing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Interlacing::Progressive => "progressive",
+            Interlacing::TopFieldFirst => "interlaced, top field first",
+            Interlacing::BottomFieldFirst => "interlaced, bottom field first",
+        })
     }
 }
 
@@ -132,6 +177,8 @@ pub struct Capabilities {
     pub shm_formats: BTreeSet<Fourcc>,
     pub has_viewporter: bool,
     pub has_presentation: bool,
+    /// `zwp_linux_explicit_synchronization_v1` version bound (0: none).
+    pub explicit_sync_version: u32,
 }
 
 /// A `wl_buffer` for one frame's storage, created once and reused for as
@@ -173,30 +220,100 @@ impl Drop for FrameBuffer {
 }
 
 /// Per-`wl_buffer` state shared with the dispatch thread: what the caller
-/// handed in with the frame (e.g. a GstBuffer ref), kept until `release`.
+/// handed in with the frame (e.g. a GstBuffer ref), kept until the
+/// compositor is done with the buffer.
 #[derive(Default)]
 struct Slot {
+    state: Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
     /// The frame id and hold of the frame last committed in this buffer.
-    hold: Mutex<Option<(u64, Box<dyn Any + Send>)>>,
+    hold: Option<(u64, Box<dyn Any + Send>)>,
+    /// Attached and not yet given back with `wl_buffer.release`.
+    attached: bool,
+    /// Explicit-sync releases still to come or to signal: one per commit
+    /// that asked for a `zwp_linux_buffer_release_v1`, until its
+    /// `immediate_release`, or until the fence of its `fenced_release`
+    /// signalled. (The compositor sends `wl_buffer.release` as well.)
+    releases_pending: usize,
 }
 
 impl Slot {
     fn is_busy(&self) -> bool {
-        lock(&self.hold).is_some()
+        lock(&self.state).hold.is_some()
     }
 
     fn holds_other_frame(&self, frame_id: u64) -> bool {
-        lock(&self.hold)
+        lock(&self.state)
+            .hold
             .as_ref()
             .is_some_and(|(held, _)| *held != frame_id)
     }
 
-    /// Drop what the frame held, outside the lock: dropping a GstBuffer can
-    /// run a pool's release code.
+    /// A commit attached the buffer with `hold`; `release_requested` when it
+    /// also asked for an explicit-sync release. Returns the previous hold
+    /// of the same storage, for the caller to drop outside the lock.
+    fn attach(
+        &self,
+        frame_id: u64,
+        hold: Box<dyn Any + Send>,
+        release_requested: bool,
+    ) -> Option<(u64, Box<dyn Any + Send>)> {
+        let mut state = lock(&self.state);
+        state.attached = true;
+        if release_requested {
+            state.releases_pending += 1;
+        }
+        state.hold.replace((frame_id, hold))
+    }
+
+    /// `wl_buffer.release`.
+    fn buffer_released(&self) {
+        let mut state = lock(&self.state);
+        state.attached = false;
+        let done = state.take_if_done();
+        drop(state);
+        drop(done);
+    }
+
+    /// One explicit-sync release completed (immediate, or its fence signalled).
+    fn release_completed(&self) {
+        let mut state = lock(&self.state);
+        state.releases_pending = state.releases_pending.saturating_sub(1);
+        let done = state.take_if_done();
+        drop(state);
+        drop(done);
+    }
+
+    /// Give the frame back now: the compositor is gone, or so is the
+    /// window and connection. Dropped outside the lock: dropping a
+    /// GstBuffer can run a pool's release code.
     fn release(&self) {
-        let hold = lock(&self.hold).take();
+        let hold = {
+            let mut state = lock(&self.state);
+            state.attached = false;
+            state.releases_pending = 0;
+            state.hold.take()
+        };
         drop(hold);
     }
+}
+
+impl SlotState {
+    fn take_if_done(&mut self) -> Option<(u64, Box<dyn Any + Send>)> {
+        if self.attached || self.releases_pending > 0 {
+            None
+        } else {
+            self.hold.take()
+        }
+    }
+}
+
+/// The explicit-sync release of one commit of one buffer.
+struct ReleaseData {
+    slot: Arc<Slot>,
 }
 
 struct BufferData {
@@ -248,19 +365,33 @@ struct Inner {
     /// Bumped whenever `caps.feedback` changes, so the caller can renegotiate.
     feedback_serial: u64,
     /// Pairs a `create` succeeded for: later buffers use `create_immed`.
-    proven: HashSet<(Fourcc, Modifier)>,
+    proven: HashSet<(Fourcc, Modifier, Interlacing)>,
     /// Pairs the compositor refused (`failed`).
-    rejected: HashSet<(Fourcc, Modifier)>,
+    rejected: HashSet<(Fourcc, Modifier, Interlacing)>,
     window: Option<Window>,
     video_size: (i32, i32),
     frame_pending: bool,
-    next: Option<(Arc<FrameBuffer>, u64, Box<dyn Any + Send>)>,
+    next: Option<PendingFrame>,
+    /// Use explicit sync on the next window, when the compositor has it.
+    explicit_sync: bool,
     busy: Vec<Weak<Slot>>,
+    /// Every wl_buffer made, to destroy those still cached when we go.
+    buffers: Vec<Weak<FrameBuffer>>,
     stats: PresentStats,
     presentation_clock: libc::clockid_t,
     lost: Option<String>,
     closed: bool,
     surface_feedback_seen: bool,
+}
+
+/// A frame waiting for the compositor's frame callback.
+struct PendingFrame {
+    buffer: Arc<FrameBuffer>,
+    frame_id: u64,
+    hold: Box<dyn Any + Send>,
+    /// The producer's fence (a sync_file): the compositor waits for it
+    /// before reading the buffer. Closed if the frame is replaced.
+    acquire_fence: Option<OwnedFd>,
 }
 
 struct Window {
@@ -272,10 +403,15 @@ struct Window {
     video: WlSurface,
     video_subsurface: WlSubsurface,
     video_viewport: Option<WpViewport>,
+    /// Explicit sync for the video surface, when the compositor has it.
+    video_sync: Option<ZwpLinuxSurfaceSynchronizationV1>,
     area_subsurface: Option<WlSubsurface>,
+    /// The application's surface an embedded video lives in. Subsurface
+    /// positions are parent state: they apply on the parent's commit.
+    parent: Option<WlSurface>,
     toplevel: Option<(XdgSurface, XdgToplevel)>,
     configured: bool,
-    /// Size of the area in surface coordinates (0: not known yet).
+    /// Size of the area in surface coordinates (0: the video's own size).
     size: (i32, i32),
     /// Size asked by the last toplevel configure (0: our choice).
     pending_size: (i32, i32),
@@ -290,6 +426,9 @@ struct Shared {
 struct State {
     shared: Arc<Shared>,
     globals: Globals,
+    /// Release fences from `fenced_release`, polled by the dispatch loop
+    /// (never waited on): the frame goes back once its fence signalled.
+    release_fences: Vec<(OwnedFd, Arc<Slot>)>,
 }
 
 #[derive(Clone)]
@@ -301,6 +440,7 @@ struct Globals {
     wm_base: Option<XdgWmBase>,
     viewporter: Option<WpViewporter>,
     presentation: Option<WpPresentation>,
+    explicit_sync: Option<ZwpLinuxExplicitSynchronizationV1>,
 }
 
 static NEXT_PRESENTER_ID: AtomicU64 = AtomicU64::new(1);
@@ -309,6 +449,10 @@ static NEXT_PRESENTER_ID: AtomicU64 = AtomicU64::new(1);
 pub struct Presenter {
     id: u64,
     connection: Connection,
+    /// False for an application's display (GstVideoOverlay embedding): its
+    /// connection outlives us, so everything we made on it is destroyed
+    /// explicitly, and it is never disconnected.
+    owns_display: bool,
     queue_handle: QueueHandle<State>,
     globals: Globals,
     shared: Arc<Shared>,
@@ -421,6 +565,7 @@ impl Presenter {
             wm_base: bind_optional(&global_list, &qh, 1..=6, ()),
             viewporter: bind_optional(&global_list, &qh, 1..=1, ()),
             presentation: bind_optional(&global_list, &qh, 1..=1, ()),
+            explicit_sync: bind_optional(&global_list, &qh, 1..=2, ()),
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -428,6 +573,10 @@ impl Presenter {
                     dmabuf_version: globals.dmabuf.as_ref().map_or(0, |d| d.version()),
                     has_viewporter: globals.viewporter.is_some(),
                     has_presentation: globals.presentation.is_some(),
+                    explicit_sync_version: globals
+                        .explicit_sync
+                        .as_ref()
+                        .map_or(0, |e| e.version()),
                     ..Capabilities::default()
                 },
                 feedback_serial: 0,
@@ -437,7 +586,9 @@ impl Presenter {
                 video_size: (0, 0),
                 frame_pending: false,
                 next: None,
+                explicit_sync: true,
                 busy: Vec::new(),
+                buffers: Vec::new(),
                 stats: PresentStats::default(),
                 presentation_clock: libc::CLOCK_MONOTONIC,
                 lost: None,
@@ -458,6 +609,7 @@ impl Presenter {
         let mut state = State {
             shared: shared.clone(),
             globals: globals.clone(),
+            release_fences: Vec::new(),
         };
         // One round trip delivers the format events; the feedback's format
         // table arrives with the second.
@@ -476,6 +628,7 @@ impl Presenter {
         Ok(Presenter {
             id: NEXT_PRESENTER_ID.fetch_add(1, Ordering::Relaxed),
             connection,
+            owns_display: !matches!(target, DisplayTarget::Foreign(_)),
             queue_handle: qh,
             globals,
             shared,
@@ -487,6 +640,39 @@ impl Presenter {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The `struct wl_display *` this presenter talks through: its own
+    /// connection's, or the application's it was given.
+    pub fn display_ptr(&self) -> usize {
+        self.connection.backend().display_ptr() as usize
+    }
+
+    /// Whether the connection is this presenter's own (not an application's).
+    pub fn owns_display(&self) -> bool {
+        self.owns_display
+    }
+
+    /// Whether the next window uses explicit sync
+    /// (`zwp_linux_explicit_synchronization_v1`) for dma-buf frames when the
+    /// compositor offers it: acquire fences from [`Presenter::present`], and
+    /// frames held until the compositor's release fence signalled. On by
+    /// default; off, the dma-bufs' implicit fences do the job.
+    pub fn set_explicit_sync(&self, enabled: bool) {
+        lock(&self.shared.inner).explicit_sync = enabled;
+    }
+
+    /// Whether the current window uses explicit sync.
+    pub fn uses_explicit_sync(&self) -> bool {
+        lock(&self.shared.inner)
+            .window
+            .as_ref()
+            .is_some_and(|w| w.video_sync.is_some())
+    }
+
+    /// Whether a window (toplevel or embedded) exists.
+    pub fn has_window(&self) -> bool {
+        lock(&self.shared.inner).window.is_some()
     }
 
     /// The compositor's offer (formats, feedback, protocols).
@@ -509,38 +695,66 @@ impl Presenter {
     }
 
     /// Create the surfaces. For a toplevel, waits for the first configure.
+    /// A window that already exists is destroyed first.
+    ///
+    /// Embedded, the video becomes a subsurface of the application's surface
+    /// and that surface is committed once here, so the subsurface and its
+    /// position take effect without the application's help.
     pub fn create_window(
         &self,
         target: &WindowTarget,
         video_width: i32,
         video_height: i32,
     ) -> Result<(), WaylandError> {
+        self.destroy_window();
         let qh = &self.queue_handle;
         let g = &self.globals;
+        // Checked before anything is created, so a bad target leaks nothing.
+        let parent = match target {
+            WindowTarget::Embedded { parent_surface, .. } => {
+                Some(foreign_surface(&self.connection, *parent_surface)?)
+            }
+            WindowTarget::Toplevel { .. } => None,
+        };
+        let wm_base = match target {
+            WindowTarget::Toplevel { .. } => {
+                Some(g.wm_base.as_ref().ok_or(WaylandError::MissingGlobal {
+                    interface: "xdg_wm_base",
+                    min: 1,
+                })?)
+            }
+            WindowTarget::Embedded { .. } => None,
+        };
         let area = g.compositor.create_surface(qh, ());
         let video = g.compositor.create_surface(qh, ());
         let video_subsurface = g.subcompositor.get_subsurface(&video, &area, qh, ());
         // Desynchronised: video commits show without a parent commit.
         video_subsurface.set_desync();
-        // The bars: input goes to the area (video surface takes none).
+        // Input goes to the area (the video surface takes none); embedded,
+        // the area takes none either, so it reaches the application's
+        // surface below, which is the application's to handle.
         let empty = g.compositor.create_region(qh, ());
         video.set_input_region(Some(&empty));
+        if parent.is_some() {
+            area.set_input_region(Some(&empty));
+        }
         empty.destroy();
         let area_viewport = g.viewporter.as_ref().map(|v| v.get_viewport(&area, qh, ()));
         let video_viewport = g
             .viewporter
             .as_ref()
             .map(|v| v.get_viewport(&video, qh, ()));
+        let video_sync = g
+            .explicit_sync
+            .as_ref()
+            .filter(|_| lock(&self.shared.inner).explicit_sync)
+            .map(|e| e.get_synchronization(&video, qh, ()));
         let background = match (&g.shm, &area_viewport) {
             (Some(shm), Some(_)) => Some(black_pixel(shm, qh)?),
             _ => None,
         };
-        let (toplevel, area_subsurface, size) = match target {
-            WindowTarget::Toplevel { title, fullscreen } => {
-                let wm_base = g.wm_base.as_ref().ok_or(WaylandError::MissingGlobal {
-                    interface: "xdg_wm_base",
-                    min: 1,
-                })?;
+        let (toplevel, area_subsurface, position, size) = match (target, wm_base, &parent) {
+            (WindowTarget::Toplevel { title, fullscreen }, Some(wm_base), _) => {
                 let xdg_surface = wm_base.get_xdg_surface(&area, qh, ());
                 let toplevel = xdg_surface.get_toplevel(qh, ());
                 toplevel.set_title(title.clone());
@@ -548,21 +762,25 @@ impl Presenter {
                 if *fullscreen {
                     toplevel.set_fullscreen(None);
                 }
-                (Some((xdg_surface, toplevel)), None, (0, 0))
+                (Some((xdg_surface, toplevel)), None, (0, 0), (0, 0))
             }
-            WindowTarget::Embedded {
-                parent_surface,
-                x,
-                y,
-                width,
-                height,
-            } => {
-                let parent = foreign_surface(&self.connection, *parent_surface)?;
-                let sub = g.subcompositor.get_subsurface(&area, &parent, qh, ());
+            (
+                WindowTarget::Embedded {
+                    x,
+                    y,
+                    width,
+                    height,
+                    ..
+                },
+                _,
+                Some(parent),
+            ) => {
+                let sub = g.subcompositor.get_subsurface(&area, parent, qh, ());
                 sub.set_position(*x, *y);
                 sub.set_desync();
-                (None, Some(sub), (*width, *height))
+                (None, Some(sub), (*x, *y), (*width, *height))
             }
+            _ => unreachable!("the parent and wm_base were chosen by the same target"),
         };
         if let (Some(dmabuf), Some(_)) = (
             g.dmabuf.as_ref().filter(|d| d.version() >= 4),
@@ -581,6 +799,7 @@ impl Presenter {
         {
             let mut inner = lock(&self.shared.inner);
             inner.video_size = (video_width, video_height);
+            inner.closed = false;
             inner.window = Some(Window {
                 area,
                 area_viewport,
@@ -588,7 +807,9 @@ impl Presenter {
                 video,
                 video_subsurface,
                 video_viewport,
+                video_sync,
                 area_subsurface,
+                parent,
                 configured: toplevel.is_none(),
                 toplevel,
                 size,
@@ -596,12 +817,41 @@ impl Presenter {
             });
             if let Some(window) = inner.window.as_mut().filter(|w| w.configured) {
                 layout_window(window, (video_width, video_height));
+                if let Some(parent) = &window.parent {
+                    log::debug!(
+                        "embedded at ({}, {}) size {:?}; committing the parent",
+                        position.0,
+                        position.1,
+                        window.size
+                    );
+                    parent.commit();
+                }
             }
         }
         self.flush()?;
         self.wait_for("the window's first configure", |inner| {
             inner.window.as_ref().is_some_and(|w| w.configured)
         })
+    }
+
+    /// Destroy the window (if any): its surfaces go, the compositor releases
+    /// what it showed (the frames stay held until it says so). An embedded
+    /// video disappears from the application's surface.
+    pub fn destroy_window(&self) {
+        let (window, next) = {
+            let mut inner = lock(&self.shared.inner);
+            inner.frame_pending = false;
+            inner.closed = false;
+            (inner.window.take(), inner.next.take())
+        };
+        drop(next);
+        if let Some(feedback) = lock(&self.surface_feedback).take() {
+            feedback.destroy();
+        }
+        if let Some(window) = window {
+            destroy_window_objects(window);
+            let _ = self.flush();
+        }
     }
 
     /// A new video size (caps change): the window is laid out again.
@@ -615,7 +865,11 @@ impl Presenter {
         self.flush()
     }
 
-    /// Move/resize an embedded video (GstVideoOverlay's render rectangle).
+    /// Move/resize an embedded video (GstVideoOverlay's render rectangle);
+    /// a width or height of 0 means the video's own size. Takes effect at
+    /// once, also while no new frame comes (paused): the video and its
+    /// background are committed, and so is the application's surface, since
+    /// a subsurface's position is state of its parent.
     pub fn set_render_rectangle(
         &self,
         x: i32,
@@ -625,26 +879,43 @@ impl Presenter {
     ) -> Result<(), WaylandError> {
         let mut inner = lock(&self.shared.inner);
         let video_size = inner.video_size;
-        if let Some(window) = inner.window.as_mut() {
-            if let Some(sub) = &window.area_subsurface {
-                sub.set_position(x, y);
-            }
+        if let Some(window) = inner.window.as_mut()
+            && let (Some(sub), Some(parent)) =
+                (window.area_subsurface.clone(), window.parent.clone())
+        {
+            sub.set_position(x, y);
             window.size = (width, height);
             layout_window(window, video_size);
+            parent.commit();
+        }
+        drop(inner);
+        self.flush()
+    }
+
+    /// Show the current frame again (GstVideoOverlay's `expose`): commit the
+    /// surfaces as they are.
+    pub fn expose(&self) -> Result<(), WaylandError> {
+        let inner = lock(&self.shared.inner);
+        if let Some(window) = inner.window.as_ref().filter(|w| w.configured) {
+            window.video.damage_buffer(0, 0, i32::MAX, i32::MAX);
+            window.video.commit();
+            window.area.commit();
         }
         drop(inner);
         self.flush()
     }
 
     /// Make a `wl_buffer` for a dma-buf frame: `fds[i]` is buffer `i` of the
-    /// layout. The first buffer of each format and modifier is created with
-    /// a round trip so that a rejection is an error, not a disconnect;
-    /// later ones use `create_immed`.
+    /// layout. The first buffer of each format, modifier and interlacing is
+    /// created with a round trip so that a rejection is an error, not a
+    /// disconnect; later ones use `create_immed`. A combination the
+    /// compositor refused once is refused from then on without asking.
     pub fn import_dmabuf(
         &self,
         layout: &FrameLayout,
         fds: &[BorrowedFd<'_>],
         allow_implicit: bool,
+        interlacing: Interlacing,
     ) -> Result<Arc<FrameBuffer>, WaylandError> {
         let dmabuf = self
             .globals
@@ -658,39 +929,53 @@ impl Presenter {
         if modifier == Modifier::INVALID && !allow_implicit {
             return Err(WaylandError::ImplicitModifier { fourcc });
         }
+        let rejected = WaylandError::BufferRejected {
+            fourcc,
+            modifier,
+            width: layout.width(),
+            height: layout.height(),
+            interlacing,
+        };
+        let key = (fourcc, modifier, interlacing);
         let immediate = {
             let inner = lock(&self.shared.inner);
             if let Some(lost) = &inner.lost {
                 return Err(WaylandError::ConnectionLost(lost.clone()));
             }
             let pair = FormatModifier { fourcc, modifier };
-            if !inner.caps.dmabuf_formats.contains(&pair)
-                || inner.rejected.contains(&(fourcc, modifier))
-            {
+            if !inner.caps.dmabuf_formats.contains(&pair) {
                 return Err(WaylandError::FormatNotOffered {
                     fourcc,
                     modifier,
                     offered: describe(&inner.caps.dmabuf_formats),
                 });
             }
-            inner.proven.contains(&(fourcc, modifier))
+            if inner.rejected.contains(&key) {
+                return Err(rejected);
+            }
+            inner.proven.contains(&key)
         };
+        if let Some((index, plane)) = layout
+            .planes()
+            .iter()
+            .enumerate()
+            .find(|(_, plane)| plane.buffer >= fds.len())
+        {
+            return Err(WaylandError::ShmLayout {
+                what: format!("plane {index}"),
+                why: format!(
+                    "it lives in buffer {} but {} fds were given",
+                    plane.buffer,
+                    fds.len()
+                ),
+            });
+        }
         let qh = &self.queue_handle;
         let params_data = Arc::new(ParamsData::default());
         let params = dmabuf.create_params(qh, params_data.clone());
         for (index, plane) in layout.planes().iter().enumerate() {
-            let fd = fds
-                .get(plane.buffer)
-                .ok_or_else(|| WaylandError::ShmLayout {
-                    what: format!("plane {index}"),
-                    why: format!(
-                        "it lives in buffer {} but {} fds were given",
-                        plane.buffer,
-                        fds.len()
-                    ),
-                })?;
             params.add(
-                *fd,
+                fds[plane.buffer],
                 index as u32,
                 plane.offset as u32,
                 plane.stride,
@@ -699,7 +984,7 @@ impl Presenter {
             );
         }
         let (width, height) = (layout.width() as i32, layout.height() as i32);
-        let flags = zwp_linux_buffer_params_v1::Flags::empty();
+        let flags = interlacing.flags();
         let buffer = if immediate {
             let buffer =
                 params.create_immed(width, height, fourcc.0, flags, qh, BufferData::default());
@@ -717,17 +1002,12 @@ impl Presenter {
             params.destroy();
             match created {
                 Some(Ok(buffer)) => {
-                    lock(&self.shared.inner).proven.insert((fourcc, modifier));
+                    lock(&self.shared.inner).proven.insert(key);
                     buffer
                 }
                 _ => {
-                    lock(&self.shared.inner).rejected.insert((fourcc, modifier));
-                    return Err(WaylandError::BufferRejected {
-                        fourcc,
-                        modifier,
-                        width: layout.width(),
-                        height: layout.height(),
-                    });
+                    lock(&self.shared.inner).rejected.insert(key);
+                    return Err(rejected);
                 }
             }
         };
@@ -735,7 +1015,7 @@ impl Presenter {
             .data::<BufferData>()
             .map(|d| d.slot.clone())
             .unwrap_or_default();
-        Ok(Arc::new(FrameBuffer {
+        Ok(self.track(FrameBuffer {
             buffer,
             slot,
             presenter_id: self.id,
@@ -803,7 +1083,7 @@ impl Presenter {
             .data::<BufferData>()
             .map(|d| d.slot.clone())
             .unwrap_or_default();
-        Ok(Arc::new(FrameBuffer {
+        Ok(self.track(FrameBuffer {
             buffer,
             slot,
             presenter_id: self.id,
@@ -811,22 +1091,38 @@ impl Presenter {
         }))
     }
 
+    fn track(&self, buffer: FrameBuffer) -> Arc<FrameBuffer> {
+        let buffer = Arc::new(buffer);
+        let mut inner = lock(&self.shared.inner);
+        inner.buffers.retain(|b| b.strong_count() > 0);
+        inner.buffers.push(Arc::downgrade(&buffer));
+        buffer
+    }
+
     /// Show a frame. `hold` (e.g. a GstBuffer ref) is kept until the
-    /// compositor releases the buffer, so its storage is not reused while
-    /// the compositor may still read it. When the compositor has not asked
-    /// for a new frame yet, the frame waits; a newer one replaces it.
+    /// compositor released the buffer (and, with explicit sync, until its
+    /// release fence signalled), so its storage is not reused while the
+    /// compositor may still read it. When the compositor has not asked for a
+    /// new frame yet, the frame waits; a newer one replaces it.
     ///
     /// `frame_id` tells a new frame from the same frame shown again (a
     /// re-rendered preroll frame): a new frame arriving in a buffer the
     /// compositor still holds is counted in
     /// [`PresentStats::buffers_reused_while_held`].
+    ///
+    /// `acquire_fence`: the producer's sync_file for a dma-buf frame, which
+    /// the compositor waits for before reading it when the window uses
+    /// explicit sync; otherwise (or for wl_shm buffers, which take no
+    /// fences) it is closed unused.
     pub fn present(
         &self,
         buffer: &Arc<FrameBuffer>,
         frame_id: u64,
         hold: Box<dyn Any + Send>,
+        acquire_fence: Option<OwnedFd>,
     ) -> Result<(), WaylandError> {
         let replaced;
+        let previous;
         {
             let mut inner = lock(&self.shared.inner);
             if let Some(lost) = &inner.lost {
@@ -842,25 +1138,26 @@ impl Presenter {
                 inner.stats.buffers_reused_while_held += 1;
                 log::error!("a frame arrived in a buffer the compositor still holds");
             }
+            let frame = PendingFrame {
+                buffer: buffer.clone(),
+                frame_id,
+                hold,
+                acquire_fence,
+            };
             if inner.frame_pending {
-                replaced = inner.next.replace((buffer.clone(), frame_id, hold));
+                previous = None;
+                replaced = inner.next.replace(frame);
                 if replaced.is_some() {
                     inner.stats.frames_replaced += 1;
                 }
             } else {
                 replaced = None;
-                commit_frame(
-                    &mut inner,
-                    &self.globals,
-                    &self.queue_handle,
-                    buffer.clone(),
-                    frame_id,
-                    hold,
-                );
+                previous = commit_frame(&mut inner, &self.globals, &self.queue_handle, frame);
             }
         }
-        // A replaced frame's hold is dropped here, outside the lock.
+        // Holds given up are dropped here, outside the lock.
         drop(replaced);
+        drop(previous);
         self.flush()
     }
 
@@ -946,47 +1243,86 @@ impl Drop for Presenter {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        let (window, next, busy) = {
+        let (window, next, busy, buffers) = {
             let mut inner = lock(&self.shared.inner);
             (
                 inner.window.take(),
                 inner.next.take(),
                 std::mem::take(&mut inner.busy),
+                std::mem::take(&mut inner.buffers),
             )
         };
         drop(next);
-        // What the compositor still held is given back: the connection
-        // closes with this presenter, and the compositor drops its
-        // references to our buffers with it.
-        for slot in busy.iter().filter_map(Weak::upgrade) {
-            slot.release();
-        }
         if let Some(feedback) = lock(&self.surface_feedback).take() {
             feedback.destroy();
         }
         if let Some(window) = window {
-            if let Some(v) = window.video_viewport {
-                v.destroy();
-            }
-            window.video_subsurface.destroy();
-            window.video.destroy();
-            if let Some(v) = window.area_viewport {
-                v.destroy();
-            }
-            if let Some((xdg_surface, toplevel)) = window.toplevel {
-                toplevel.destroy();
-                xdg_surface.destroy();
-            }
-            if let Some(sub) = window.area_subsurface {
-                sub.destroy();
-            }
-            window.area.destroy();
-            if let Some(background) = window.background {
-                background.destroy();
-            }
+            destroy_window_objects(window);
+        }
+        // On an application's display the connection lives on: leave
+        // nothing behind on it. wl_buffers cached on frames that outlive us
+        // are destroyed now (their later drop is then a no-op), so the
+        // compositor lets go of the frames' memory; the registry and
+        // wl_compositor have no destructor.
+        for buffer in buffers.iter().filter_map(Weak::upgrade) {
+            buffer.buffer.destroy();
+        }
+        let g = &self.globals;
+        g.subcompositor.destroy();
+        if let Some(dmabuf) = &g.dmabuf {
+            dmabuf.destroy();
+        }
+        if let Some(wm_base) = &g.wm_base {
+            wm_base.destroy();
+        }
+        if let Some(viewporter) = &g.viewporter {
+            viewporter.destroy();
+        }
+        if let Some(presentation) = &g.presentation {
+            presentation.destroy();
+        }
+        if let Some(explicit_sync) = &g.explicit_sync {
+            explicit_sync.destroy();
         }
         let _ = self.connection.flush();
+        // What the compositor still held is given back: our surfaces and
+        // buffers are gone (or the connection closes with this presenter),
+        // and the compositor drops its references with them.
+        for slot in busy.iter().filter_map(Weak::upgrade) {
+            slot.release();
+        }
     }
+}
+
+/// Destroy a window's protocol objects, children before parents.
+fn destroy_window_objects(window: Window) {
+    // Before its surface: requests on it after that are errors. Releases
+    // already asked for still arrive.
+    if let Some(sync) = window.video_sync {
+        sync.destroy();
+    }
+    if let Some(v) = window.video_viewport {
+        v.destroy();
+    }
+    window.video_subsurface.destroy();
+    window.video.destroy();
+    if let Some(v) = window.area_viewport {
+        v.destroy();
+    }
+    if let Some((xdg_surface, toplevel)) = window.toplevel {
+        toplevel.destroy();
+        xdg_surface.destroy();
+    }
+    if let Some(sub) = window.area_subsurface {
+        sub.destroy();
+    }
+    window.area.destroy();
+    if let Some(background) = window.background {
+        background.destroy();
+    }
+    // The application's surface now shows its own content where the video
+    // was; it is the application's to commit (it is destroying our part of
+    // it, e.g. on stop, and will draw or commit as it sees fit).
 }
 
 fn describe(formats: &BTreeSet<FormatModifier>) -> String {
@@ -1090,19 +1426,26 @@ fn eventfd() -> Result<OwnedFd, WaylandError> {
 }
 
 fn foreign_surface(connection: &Connection, pointer: usize) -> Result<WlSurface, WaylandError> {
+    if pointer == 0 {
+        return Err(WaylandError::BadWindowHandle {
+            handle: 0,
+            why: "it is null; give a `struct wl_surface *`".to_owned(),
+        });
+    }
     // SAFETY: the application passed its `struct wl_surface *` on the same
     // display it shared with us (GstVideoOverlay's contract), and keeps it
-    // alive while the sink draws into it.
+    // alive while the sink draws into it. `from_ptr` checks the proxy's
+    // interface name before using it as a surface.
     let id = unsafe {
         wayland_backend::client::ObjectId::from_ptr(WlSurface::interface(), pointer as *mut _)
     }
-    .map_err(|_| {
-        WaylandError::ConnectionLost(
-            "the window handle is not a wl_surface of this display".to_owned(),
-        )
+    .map_err(|_| WaylandError::BadWindowHandle {
+        handle: pointer,
+        why: "it is not a wl_surface".to_owned(),
     })?;
-    WlSurface::from_id(connection, id).map_err(|_| {
-        WaylandError::ConnectionLost("the window handle is not a live wl_surface".to_owned())
+    WlSurface::from_id(connection, id).map_err(|_| WaylandError::BadWindowHandle {
+        handle: pointer,
+        why: "the wl_surface is no longer alive".to_owned(),
     })
 }
 
@@ -1123,42 +1466,51 @@ pub fn fit(area: (i32, i32), video: (i32, i32)) -> (i32, i32, i32, i32) {
     )
 }
 
-/// Size the background to the window and place the video inside it.
+/// Size the background to the window and place the video inside it. The
+/// video surface is committed too: its viewport size is its own state, and
+/// no new frame may come to apply it (paused).
 fn layout_window(window: &mut Window, video: (i32, i32)) {
-    if window.size.0 <= 0 || window.size.1 <= 0 {
-        window.size = video;
-    }
-    let (x, y, w, h) = fit(window.size, video);
+    let area = if window.size.0 > 0 && window.size.1 > 0 {
+        window.size
+    } else {
+        video
+    };
+    let (x, y, w, h) = fit(area, video);
     window.video_subsurface.set_position(x, y);
     if let Some(viewport) = &window.video_viewport {
         viewport.set_destination(w, h);
+        window.video.commit();
     }
     if let (Some(viewport), Some(background)) = (&window.area_viewport, &window.background) {
         window.area.attach(Some(background), 0, 0);
-        viewport.set_destination(window.size.0, window.size.1);
+        viewport.set_destination(area.0, area.1);
         window.area.damage_buffer(0, 0, 1, 1);
     }
     window.area.commit();
 }
 
+/// Attach and commit a frame. Returns the hold the buffer had before (the
+/// same storage shown again), for the caller to drop outside the lock.
 fn commit_frame(
     inner: &mut Inner,
     globals: &Globals,
     qh: &QueueHandle<State>,
-    buffer: Arc<FrameBuffer>,
-    frame_id: u64,
-    hold: Box<dyn Any + Send>,
-) {
-    let Some(window) = inner.window.as_ref() else {
-        return;
-    };
+    frame: PendingFrame,
+) -> Option<(u64, Box<dyn Any + Send>)> {
+    let PendingFrame {
+        buffer,
+        frame_id,
+        hold,
+        acquire_fence,
+    } = frame;
+    let window = inner.window.as_ref()?;
     let video = window.video.clone();
-    {
-        let mut slot_hold = lock(&buffer.slot.hold);
-        // The previous hold of the same buffer (same storage) is replaced;
-        // the compositor releases a buffer once however often it is attached.
-        *slot_hold = Some((frame_id, hold));
-    }
+    // wl_shm buffers take neither fences nor release objects (the
+    // compositor raises unsupported_buffer).
+    let sync = window
+        .video_sync
+        .clone()
+        .filter(|_| buffer.kind == BufferKind::DmaBuf);
     inner.busy.retain(|slot| slot.strong_count() > 0);
     if !inner
         .busy
@@ -1169,6 +1521,21 @@ fn commit_frame(
     }
     video.attach(Some(&buffer.buffer), 0, 0);
     video.damage_buffer(0, 0, i32::MAX, i32::MAX);
+    if let Some(sync) = &sync {
+        if let Some(fence) = &acquire_fence {
+            sync.set_acquire_fence(fence.as_fd());
+            inner.stats.acquire_fences += 1;
+        }
+        sync.get_release(
+            qh,
+            ReleaseData {
+                slot: buffer.slot.clone(),
+            },
+        );
+    }
+    // The fd was dup'ed into the request; ours closes now.
+    drop(acquire_fence);
+    let previous = buffer.slot.attach(frame_id, hold, sync.is_some());
     video.frame(qh, ());
     if let Some(presentation) = &globals.presentation {
         presentation.feedback(
@@ -1182,6 +1549,7 @@ fn commit_frame(
     video.commit();
     inner.frame_pending = true;
     inner.stats.frames_committed += 1;
+    previous
 }
 
 fn mark_lost(shared: &Shared, reason: &str) {
@@ -1224,20 +1592,25 @@ fn dispatch_loop(
         let Some(guard) = queue.prepare_read() else {
             continue;
         };
-        let mut fds = [
-            libc::pollfd {
-                fd: guard.connection_fd().as_raw_fd(),
+        // The connection, the stop signal, and every release fence still to
+        // signal.
+        let mut fds: Vec<libc::pollfd> = [guard.connection_fd().as_raw_fd(), stop.as_raw_fd()]
+            .into_iter()
+            .chain(
+                state
+                    .release_fences
+                    .iter()
+                    .map(|(fence, _)| fence.as_raw_fd()),
+            )
+            .map(|fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
-            },
-            libc::pollfd {
-                fd: stop.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: `fds` is a valid array of two pollfds for the call's duration.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+            })
+            .collect();
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfds for the
+        // call's duration.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
         if ready < 0 {
             let error = std::io::Error::last_os_error();
             if error.kind() == std::io::ErrorKind::Interrupted {
@@ -1249,17 +1622,43 @@ fn dispatch_loop(
         if fds[1].revents != 0 {
             return;
         }
-        if fds[0].revents != 0
-            && let Err(e) = guard.read()
-        {
-            match e {
-                wayland_client::backend::WaylandError::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock => {}
-                other => {
-                    mark_lost(&shared, &other.to_string());
-                    return;
+        // A signalled (or broken) fence: the compositor is done with that
+        // commit's buffer.
+        let signalled: Vec<usize> = fds[2..]
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.revents != 0)
+            .map(|(i, _)| i)
+            .collect();
+        if !signalled.is_empty() {
+            let mut index = 0;
+            let mut done = Vec::new();
+            state.release_fences.retain(|entry| {
+                let keep = !signalled.contains(&index);
+                index += 1;
+                if !keep {
+                    done.push(entry.1.clone());
+                }
+                keep
+            });
+            for slot in done {
+                slot.release_completed();
+            }
+            shared.changed.notify_all();
+        }
+        if fds[0].revents != 0 {
+            if let Err(e) = guard.read() {
+                match e {
+                    wayland_client::backend::WaylandError::Io(io)
+                        if io.kind() == std::io::ErrorKind::WouldBlock => {}
+                    other => {
+                        mark_lost(&shared, &other.to_string());
+                        return;
+                    }
                 }
             }
+        } else {
+            drop(guard);
         }
     }
 }
@@ -1285,6 +1684,34 @@ delegate_noop!(State: ignore WlShmPool);
 delegate_noop!(State: ignore WlSurface);
 delegate_noop!(State: ignore WpViewporter);
 delegate_noop!(State: ignore WpViewport);
+delegate_noop!(State: ignore ZwpLinuxExplicitSynchronizationV1);
+delegate_noop!(State: ignore ZwpLinuxSurfaceSynchronizationV1);
+
+impl Dispatch<ZwpLinuxBufferReleaseV1, ReleaseData> for State {
+    fn event(
+        state: &mut Self,
+        _: &ZwpLinuxBufferReleaseV1,
+        event: zwp_linux_buffer_release_v1::Event,
+        data: &ReleaseData,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            zwp_linux_buffer_release_v1::Event::FencedRelease { fence } => {
+                lock(&state.shared.inner).stats.fenced_releases += 1;
+                // The dispatch loop polls it; the frame goes back once it
+                // signalled.
+                state.release_fences.push((fence, data.slot.clone()));
+            }
+            zwp_linux_buffer_release_v1::Event::ImmediateRelease => {
+                lock(&state.shared.inner).stats.immediate_releases += 1;
+                data.slot.release_completed();
+                state.shared.changed.notify_all();
+            }
+            _ => {}
+        }
+    }
+}
 delegate_noop!(State: ignore wayland_client::protocol::wl_region::WlRegion);
 
 impl Dispatch<WlShm, ()> for State {
@@ -1315,7 +1742,7 @@ impl Dispatch<WlBuffer, BufferData> for State {
         _: &QueueHandle<Self>,
     ) {
         if let wl_buffer::Event::Release = event {
-            data.slot.release();
+            data.slot.buffer_released();
             state.shared.changed.notify_all();
         }
     }
@@ -1333,10 +1760,12 @@ impl Dispatch<WlCallback, ()> for State {
         if let wl_callback::Event::Done { .. } = event {
             let mut inner = lock(&state.shared.inner);
             inner.frame_pending = false;
-            if let Some((buffer, frame_id, hold)) = inner.next.take() {
-                commit_frame(&mut inner, &state.globals, qh, buffer, frame_id, hold);
-            }
+            let previous = inner
+                .next
+                .take()
+                .and_then(|frame| commit_frame(&mut inner, &state.globals, qh, frame));
             drop(inner);
+            drop(previous);
             state.shared.changed.notify_all();
         }
     }

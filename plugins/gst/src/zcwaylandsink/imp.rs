@@ -9,9 +9,10 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use zc_dmabuf::{Fourcc, FrameLayout, FrameRequest, Modifier, PlaneLayout};
-use zc_wayland::{DisplayTarget, FrameBuffer, Presenter, WaylandError, WindowTarget};
+use zc_wayland::{DisplayTarget, FrameBuffer, Interlacing, Presenter, WaylandError, WindowTarget};
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
 use crate::pool::ZcBufferPool;
@@ -27,15 +28,83 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DMABUF_FEATURE: &str = "memory:DMABuf";
 
+/// The GstContext type that carries an application's `struct wl_display *`
+/// (field "display", a G_TYPE_POINTER), as GStreamer's `waylandsink` takes it.
+const DISPLAY_CONTEXT: &str = "GstWaylandDisplayHandleContextType";
+/// The same context under the name GStreamer 1.22's libgstwayland gives it
+/// (`gst_wl_display_handle_context_new`); later releases accept both.
+const DISPLAY_CONTEXT_1_22: &str = "GstWlDisplayHandleContextType";
+const DISPLAY_CONTEXT_TYPES: [&str; 2] = [DISPLAY_CONTEXT, DISPLAY_CONTEXT_1_22];
+
+/// Largest render rectangle side: no output is larger, so a bigger one is a
+/// caller's mistake (an uninitialised size, a unit mix-up).
+const MAX_RECTANGLE: i32 = zc_dmabuf::layout::MAX_DIMENSION as i32;
+
 /// The qdata key under which a memory carries its cached `wl_buffer`.
 static CACHE_QUARK: LazyLock<glib::Quark> = LazyLock::new(|| glib::Quark::from_str("zc-wl-buffer"));
+
+/// Where an embedded video goes in the application's surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RenderRectangle {
+    x: i32,
+    y: i32,
+    /// 0 (with `height` 0): the video's own size.
+    width: i32,
+    height: i32,
+}
+
+impl RenderRectangle {
+    /// Without one: the surface's top-left corner, at the video's own size.
+    const DEFAULT: RenderRectangle = RenderRectangle {
+        x: 0,
+        y: 0,
+        width: 0,
+        height: 0,
+    };
+
+    /// GstVideoOverlay's arguments, checked: a size of -1 x -1 means the
+    /// default, anything else must be 1..=MAX_RECTANGLE on both sides.
+    fn new(x: i32, y: i32, width: i32, height: i32) -> Result<RenderRectangle, String> {
+        if (width, height) == (-1, -1) {
+            return Ok(RenderRectangle {
+                x,
+                y,
+                ..RenderRectangle::DEFAULT
+            });
+        }
+        if !(1..=MAX_RECTANGLE).contains(&width) || !(1..=MAX_RECTANGLE).contains(&height) {
+            return Err(format!(
+                "a {width}x{height} render rectangle is refused: width and height must be \
+                 1 to {MAX_RECTANGLE} (or both -1 for the video's own size)"
+            ));
+        }
+        Ok(RenderRectangle {
+            x,
+            y,
+            width,
+            height,
+        })
+    }
+
+    /// As the `render-rectangle` property shows it (-1 x -1: the default size).
+    fn to_array(self) -> gst::Array {
+        let (width, height) = if self.width == 0 {
+            (-1, -1)
+        } else {
+            (self.width, self.height)
+        };
+        gst::Array::new([self.x, self.y, width, height])
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Settings {
     display: Option<String>,
     fullscreen: bool,
     allow_implicit_modifier: bool,
+    explicit_sync: bool,
     title: String,
+    render_rectangle: RenderRectangle,
 }
 
 impl Default for Settings {
@@ -44,9 +113,22 @@ impl Default for Settings {
             display: None,
             fullscreen: false,
             allow_implicit_modifier: false,
+            explicit_sync: true,
             title: "zc".to_owned(),
+            render_rectangle: RenderRectangle::DEFAULT,
         }
     }
+}
+
+/// What the application handed over through GstContext and GstVideoOverlay.
+/// Both outlive a run: like GStreamer's `waylandsink`, the sink keeps them
+/// from NULL to NULL, so a restarted pipeline does not ask again.
+#[derive(Debug, Default)]
+struct Embedding {
+    /// The application's `struct wl_display *`.
+    display: Option<usize>,
+    /// The application's `struct wl_surface *` to embed the video in.
+    window_handle: Option<usize>,
 }
 
 /// How frames reach the compositor.
@@ -76,11 +158,49 @@ struct Stream {
     fourcc: Fourcc,
     /// Where copies go: memfd when wl_shm takes the format, else a dma-buf.
     upload_pool: Option<ZcBufferPool>,
-    window_created: bool,
     feedback_serial: u64,
     last_path: Option<Path>,
     /// Formats the compositor refused as dma-bufs: copied from then on.
     refused: HashSet<Fourcc>,
+}
+
+/// Whether the kernel can export a dma-buf's fences as a sync_file
+/// (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE`, Linux 6.0): learnt once per process.
+static EXPORT_SYNC_FILE_WORKS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
+/// The producer's fence for a dma-buf frame, as a sync_file: what the
+/// compositor must wait for before reading it (pending writes). One
+/// dma-buf only: several would need their sync_files merged, and those
+/// frames keep implicit sync. None where the kernel cannot export.
+fn acquire_fence(imp: &ZcWaylandSink, fds: &[RawFd]) -> Option<std::os::fd::OwnedFd> {
+    let [fd] = fds else {
+        gst::trace!(
+            CAT,
+            imp = imp,
+            "{} dma-bufs in one frame: implicit sync",
+            fds.len()
+        );
+        return None;
+    };
+    if !EXPORT_SYNC_FILE_WORKS.load(Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: the fd belongs to a memory of the frame being rendered, which
+    // the caller borrows for the duration of this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+    match zc_dmabuf::SyncFile::export(fd, zc_dmabuf::Access::Read) {
+        Ok(sync_file) => Some(sync_file.into_fd()),
+        Err(e) => {
+            EXPORT_SYNC_FILE_WORKS.store(false, Ordering::Relaxed);
+            gst::warning!(
+                CAT,
+                imp = imp,
+                "no acquire fences (implicit sync instead): {e}"
+            );
+            None
+        }
+    }
 }
 
 #[derive(Default)]
@@ -92,6 +212,7 @@ struct Counters {
 #[derive(Default)]
 pub struct ZcWaylandSink {
     settings: Mutex<Settings>,
+    embedding: Mutex<Embedding>,
     presenter: Mutex<Option<Arc<Presenter>>>,
     stream: Mutex<Option<Stream>>,
     counters: Counters,
@@ -102,6 +223,7 @@ struct Cached {
     presenter_id: u64,
     layout: FrameLayout,
     fds: Vec<RawFd>,
+    interlacing: Interlacing,
     buffer: Arc<FrameBuffer>,
 }
 
@@ -114,8 +236,7 @@ unsafe extern "C" fn drop_cached(data: glib::ffi::gpointer) {
 fn cached_buffer(
     memory: &gst::MemoryRef,
     presenter_id: u64,
-    layout: &FrameLayout,
-    fds: &[RawFd],
+    frame: &FdFrame,
 ) -> Option<Arc<FrameBuffer>> {
     // SAFETY: the memory is alive (we borrow it); the qdata under our quark
     // is only ever a `Cached` set by `store_cached`, which stays valid until
@@ -132,7 +253,10 @@ fn cached_buffer(
     }
     // SAFETY: see above; a shared borrow for the duration of this call.
     let cached = unsafe { &*(data as *const Cached) };
-    (cached.presenter_id == presenter_id && &cached.layout == layout && cached.fds == fds)
+    (cached.presenter_id == presenter_id
+        && cached.layout == frame.layout
+        && cached.fds == frame.fds
+        && cached.interlacing == frame.interlacing)
         .then(|| cached.buffer.clone())
 }
 
@@ -166,6 +290,29 @@ struct FdFrame {
     fds: Vec<RawFd>,
     /// Total size of the first fd's region (for wl_shm pools).
     first_size: u64,
+    /// The dma-buf flags a compositor is told (interlaced content).
+    interlacing: Interlacing,
+}
+
+/// Whether the frame is interlaced, and which field comes first: the
+/// caps' interlace mode, the buffer's flags for mixed streams, the field
+/// order from the buffer (TFF) or the caps.
+fn interlacing(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Interlacing {
+    let flags = gst_video::VideoBufferFlags::from_bits_truncate(buffer.flags().bits());
+    let interlaced = match info.interlace_mode() {
+        gst_video::VideoInterlaceMode::Progressive => false,
+        gst_video::VideoInterlaceMode::Mixed => {
+            flags.contains(gst_video::VideoBufferFlags::INTERLACED)
+        }
+        _ => true,
+    };
+    let top_first = flags.contains(gst_video::VideoBufferFlags::TFF)
+        || info.field_order() == gst_video::VideoFieldOrder::TopFieldFirst;
+    match (interlaced, top_first) {
+        (false, _) => Interlacing::Progressive,
+        (true, true) => Interlacing::TopFieldFirst,
+        (true, false) => Interlacing::BottomFieldFirst,
+    }
 }
 
 fn describe_frame(
@@ -254,6 +401,7 @@ fn describe_frame(
         layout,
         fds,
         first_size: sizes.first().copied().unwrap_or(0),
+        interlacing: interlacing(buffer, info),
     })
 }
 
@@ -271,9 +419,15 @@ impl ZcWaylandSink {
     }
 
     fn connect(&self) -> Result<(), gst::ErrorMessage> {
-        let target = match lock(&self.settings).display.clone() {
-            Some(name) => DisplayTarget::Name(name),
-            None => DisplayTarget::Environment,
+        if lock(&self.embedding).display.is_none() {
+            self.ask_for_display();
+        }
+        let target = match lock(&self.embedding).display {
+            Some(display) => DisplayTarget::Foreign(display),
+            None => match lock(&self.settings).display.clone() {
+                Some(name) => DisplayTarget::Name(name),
+                None => DisplayTarget::Environment,
+            },
         };
         let presenter = Presenter::connect(&target).map_err(|e| match e {
             WaylandError::NoDisplay { .. } => {
@@ -284,11 +438,19 @@ impl ZcWaylandSink {
                 ["cannot use the compositor: {other}"]
             ),
         })?;
+        if !presenter.owns_display() {
+            gst::info!(
+                CAT,
+                imp = self,
+                "using the application's wl_display {:#x}",
+                presenter.display_ptr()
+            );
+        }
         let caps = presenter.capabilities();
         gst::info!(
             CAT,
             imp = self,
-            "connected: linux-dmabuf v{} ({} format/modifier pairs{}), {} wl_shm formats, viewporter {}, presentation {}",
+            "connected: linux-dmabuf v{} ({} format/modifier pairs{}), {} wl_shm formats, viewporter {}, presentation {}, explicit sync v{}",
             caps.dmabuf_version,
             caps.dmabuf_formats.len(),
             caps.feedback
@@ -301,10 +463,243 @@ impl ZcWaylandSink {
                 .unwrap_or_default(),
             caps.shm_formats.len(),
             caps.has_viewporter,
-            caps.has_presentation
+            caps.has_presentation,
+            caps.explicit_sync_version
         );
         *lock(&self.presenter) = Some(Arc::new(presenter));
         Ok(())
+    }
+
+    /// Ask for an application's display the way GStreamer's `waylandsink`
+    /// does: a context query upstream, then a need-context message, which
+    /// the application answers from a sync bus handler with
+    /// `gst_element_set_context` (or a bin holding such a context answers).
+    /// Both context type names are asked for, the current one first.
+    fn ask_for_display(&self) {
+        let obj = self.obj();
+        for context_type in DISPLAY_CONTEXT_TYPES {
+            let mut query = gst::query::Context::new(context_type);
+            if obj.sink_pad().peer_query(&mut query)
+                && let Some(context) = query.context_owned()
+            {
+                self.take_display_context(&context);
+            }
+            if lock(&self.embedding).display.is_some() {
+                return;
+            }
+            gst::debug!(CAT, imp = self, "posting need-context {context_type}");
+            let _ = obj.post_message(
+                gst::message::NeedContext::builder(context_type)
+                    .src(&*obj)
+                    .build(),
+            );
+            if lock(&self.embedding).display.is_some() {
+                return;
+            }
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "no application display: connecting our own"
+        );
+    }
+
+    /// Keep the `wl_display *` of a display context; false when `context`
+    /// is not one.
+    fn take_display_context(&self, context: &gst::ContextRef) -> bool {
+        let context_type = context.context_type();
+        if !DISPLAY_CONTEXT_TYPES.contains(&context_type) {
+            return false;
+        }
+        let structure = context.structure();
+        // "display" since GStreamer 1.22, "handle" before.
+        let display = ["display", "handle"]
+            .iter()
+            .find_map(|field| structure.get::<glib::Pointer>(*field).ok())
+            .filter(|pointer| !pointer.is_null());
+        let Some(display) = display else {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::Settings,
+                ("ignoring a {context_type} context without a display"),
+                [
+                    "it should carry the wl_display pointer in a G_TYPE_POINTER field \"display\": {structure}"
+                ]
+            );
+            return true;
+        };
+        let display = display as usize;
+        if let Some(presenter) = self.presenter()
+            && presenter.display_ptr() != display
+        {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "a new display {display:#x} takes effect after the sink went back to NULL"
+            );
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "display {display:#x} from a {context_type} context"
+        );
+        lock(&self.embedding).display = Some(display);
+        true
+    }
+
+    /// A display context for `context_type` with the display in use.
+    fn display_context(&self, context_type: &str) -> Option<gst::Context> {
+        let display = self.presenter()?.display_ptr() as glib::Pointer;
+        let mut context = gst::Context::new(context_type, true);
+        {
+            let context = context.get_mut()?;
+            let structure = context.structure_mut();
+            // SAFETY: a G_TYPE_POINTER value holds a plain address and no
+            // thread-bound data; moving it between threads is harmless.
+            structure.set_value("display", unsafe {
+                glib::Value::from(display).into_send_value()
+            });
+        }
+        Some(context)
+    }
+
+    /// Create the window on the first frame: embedded in the application's
+    /// surface when it gave one (asked with prepare-window-handle, as every
+    /// GstVideoOverlay sink does), else a toplevel of our own.
+    fn create_window(&self, presenter: &Presenter) -> Result<(), gst::FlowError> {
+        let Some((width, height)) = lock(&self.stream)
+            .as_ref()
+            .map(|s| (s.info.width() as i32, s.info.height() as i32))
+        else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("a frame arrived before caps")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        if lock(&self.embedding).window_handle.is_none() {
+            // The application may answer from its sync bus handler, on this
+            // thread, with set_window_handle and set_render_rectangle: no
+            // lock of ours is held here.
+            self.obj().prepare_window_handle();
+        }
+        let window_handle = lock(&self.embedding).window_handle;
+        let settings = lock(&self.settings).clone();
+        let target = match window_handle {
+            Some(_) if presenter.owns_display() => {
+                gst::element_imp_error!(
+                    self,
+                    gst::ResourceError::OpenReadWrite,
+                    ("the application gave a window handle but not its Wayland display"),
+                    [
+                        "a wl_surface can only be used on its own display: share the wl_display \
+                         through a GstContext of type {DISPLAY_CONTEXT} with a G_TYPE_POINTER field \
+                         \"display\" (gst_element_set_context, or in answer to need-context)"
+                    ]
+                );
+                return Err(gst::FlowError::Error);
+            }
+            Some(parent_surface) => {
+                let r = settings.render_rectangle;
+                WindowTarget::Embedded {
+                    parent_surface,
+                    x: r.x,
+                    y: r.y,
+                    width: r.width,
+                    height: r.height,
+                }
+            }
+            None => WindowTarget::Toplevel {
+                title: settings.title,
+                fullscreen: settings.fullscreen,
+            },
+        };
+        presenter.set_explicit_sync(settings.explicit_sync);
+        presenter
+            .create_window(&target, width, height)
+            .map_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::ResourceError::OpenWrite,
+                    ("cannot create the window: {e}")
+                );
+                gst::FlowError::Error
+            })?;
+        if let WindowTarget::Embedded {
+            parent_surface,
+            x,
+            y,
+            width,
+            height,
+        } = target
+        {
+            gst::info!(
+                CAT,
+                imp = self,
+                "embedded in the application's wl_surface {parent_surface:#x} at ({x}, {y}) size {width}x{height} (0: the video's)"
+            );
+            // A rectangle set while the window was being made.
+            let now = lock(&self.settings).render_rectangle;
+            if now != settings.render_rectangle {
+                self.apply_render_rectangle(presenter, now);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_render_rectangle(&self, presenter: &Presenter, r: RenderRectangle) {
+        if let Err(e) = presenter.set_render_rectangle(r.x, r.y, r.width, r.height) {
+            gst::warning!(CAT, imp = self, "cannot move the video: {e}");
+        }
+    }
+
+    /// GstVideoOverlay::set_window_handle: the application's `wl_surface *`.
+    fn set_window_handle(&self, handle: usize) {
+        let mut embedding = lock(&self.embedding);
+        if self.presenter().is_some_and(|p| p.has_window())
+            && embedding.window_handle != Some(handle)
+        {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "changing the window handle while showing video is not supported; \
+                 it takes effect after the sink went back to READY"
+            );
+        }
+        gst::debug!(CAT, imp = self, "window handle {handle:#x}");
+        embedding.window_handle = (handle != 0).then_some(handle);
+    }
+
+    /// GstVideoOverlay::set_render_rectangle, and the `render-rectangle`
+    /// property: takes effect at once, also while paused.
+    fn set_render_rectangle(&self, x: i32, y: i32, width: i32, height: i32) {
+        let rectangle = match RenderRectangle::new(x, y, width, height) {
+            Ok(r) => r,
+            Err(reason) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Settings,
+                    ("render rectangle ignored"),
+                    ["{reason}"]
+                );
+                return;
+            }
+        };
+        gst::debug!(CAT, imp = self, "render rectangle {rectangle:?}");
+        lock(&self.settings).render_rectangle = rectangle;
+        if let Some(presenter) = self.presenter() {
+            self.apply_render_rectangle(&presenter, rectangle);
+        }
+    }
+
+    /// GstVideoOverlay::expose: show the current frame again.
+    fn expose(&self) {
+        if let Some(presenter) = self.presenter()
+            && let Err(e) = presenter.expose()
+        {
+            gst::warning!(CAT, imp = self, "cannot redraw: {e}");
+        }
     }
 
     /// Caps for what the compositor takes: dma-buf formats (LINEAR, or
@@ -466,7 +861,7 @@ impl ZcWaylandSink {
         frame: &FdFrame,
     ) -> Result<Arc<FrameBuffer>, WaylandError> {
         let memory = buffer.peek_memory(0);
-        if let Some(cached) = cached_buffer(memory, presenter.id(), &frame.layout, &frame.fds) {
+        if let Some(cached) = cached_buffer(memory, presenter.id(), frame) {
             return Ok(cached);
         }
         // SAFETY: the fds belong to the buffer's memories, which we borrow
@@ -481,6 +876,7 @@ impl ZcWaylandSink {
                 &frame.layout,
                 &fds,
                 lock(&self.settings).allow_implicit_modifier,
+                frame.interlacing,
             )?,
             _ => presenter.import_shm(fds[0], frame.first_size, &frame.layout)?,
         };
@@ -498,6 +894,7 @@ impl ZcWaylandSink {
                 presenter_id: presenter.id(),
                 layout: frame.layout.clone(),
                 fds: frame.fds.clone(),
+                interlacing: frame.interlacing,
                 buffer: wl_buffer.clone(),
             },
         );
@@ -526,6 +923,9 @@ impl ZcWaylandSink {
             );
             gst::FlowError::Error
         })?;
+        if !presenter.has_window() {
+            self.create_window(&presenter)?;
+        }
         let mut stream_guard = lock(&self.stream);
         let Some(stream) = stream_guard.as_mut() else {
             gst::element_imp_error!(
@@ -535,28 +935,6 @@ impl ZcWaylandSink {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
-        if !stream.window_created {
-            let settings = lock(&self.settings).clone();
-            let target = WindowTarget::Toplevel {
-                title: settings.title,
-                fullscreen: settings.fullscreen,
-            };
-            presenter
-                .create_window(
-                    &target,
-                    stream.info.width() as i32,
-                    stream.info.height() as i32,
-                )
-                .map_err(|e| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::ResourceError::OpenWrite,
-                        ("cannot create the window: {e}")
-                    );
-                    gst::FlowError::Error
-                })?;
-            stream.window_created = true;
-        }
         // Feedback changed (e.g. the surface moved to a scanout-capable
         // output): ask upstream to negotiate again.
         let serial = presenter.feedback_serial();
@@ -575,6 +953,7 @@ impl ZcWaylandSink {
         let direct = describe_frame(buffer.as_ref(), &info, fourcc);
         let mut shown = buffer.clone();
         let mut wl_buffer = None;
+        let mut fence = None;
         match &direct {
             Ok(frame) if frame.kind == MemoryKind::DmaBuf && stream.refused.contains(&fourcc) => {}
             Ok(frame) if frame.kind != MemoryKind::System => {
@@ -586,6 +965,9 @@ impl ZcWaylandSink {
                             Path::Shm
                         };
                         self.note_path(stream, path, "the frame's own memory is importable");
+                        if frame.kind == MemoryKind::DmaBuf && presenter.uses_explicit_sync() {
+                            fence = acquire_fence(self, &frame.fds);
+                        }
                         wl_buffer = Some(b);
                     }
                     Err(e @ (WaylandError::ConnectionLost(_) | WaylandError::Timeout { .. })) => {
@@ -648,7 +1030,7 @@ impl ZcWaylandSink {
                     );
                     gst::FlowError::Error
                 })?;
-                let frame = describe_frame(shown.as_ref(), &info, fourcc).map_err(|e| {
+                let mut frame = describe_frame(shown.as_ref(), &info, fourcc).map_err(|e| {
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Format,
@@ -657,11 +1039,22 @@ impl ZcWaylandSink {
                     );
                     gst::FlowError::Error
                 })?;
+                // The copy has the content, not the buffer's flags. When the
+                // compositor refused the original (interlaced, say), the copy
+                // is shown as it is: fields woven, as a progressive frame.
+                frame.interlacing = if stream.refused.contains(&fourcc) {
+                    Interlacing::Progressive
+                } else {
+                    interlacing(buffer.as_ref(), &info)
+                };
                 self.note_path(
                     stream,
                     Path::Copy,
                     "the frame is in memory the compositor cannot import",
                 );
+                if frame.kind == MemoryKind::DmaBuf && presenter.uses_explicit_sync() {
+                    fence = acquire_fence(self, &frame.fds);
+                }
                 self.wl_buffer_for(&presenter, shown.as_ref(), &frame)
                     .map_err(|e| {
                         gst::element_imp_error!(
@@ -675,7 +1068,7 @@ impl ZcWaylandSink {
         };
         drop(stream_guard);
         presenter
-            .present(&wl_buffer, frame_id(buffer), Box::new(shown))
+            .present(&wl_buffer, frame_id(buffer), Box::new(shown), fence)
             .map_err(|e| {
                 gst::element_imp_error!(
                     self,
@@ -709,6 +1102,9 @@ impl ZcWaylandSink {
             .field("frames-discarded", stats.frames_discarded)
             .field("latency-us", stats.mean_latency_us())
             .field("buffers-reused-while-held", stats.buffers_reused_while_held)
+            .field("acquire-fences", stats.acquire_fences)
+            .field("fenced-releases", stats.fenced_releases)
+            .field("immediate-releases", stats.immediate_releases)
             .field(
                 "frames-copied",
                 self.counters.frames_copied.load(Ordering::Relaxed),
@@ -727,6 +1123,58 @@ impl ObjectSubclass for ZcWaylandSink {
     const NAME: &'static str = "GstZcWaylandSink";
     type Type = super::ZcWaylandSink;
     type ParentType = gst_video::VideoSink;
+    type Interfaces = (gst_video::VideoOverlay,);
+}
+
+// GstVideoOverlay, by hand: gstreamer-video has no subclassing trait for
+// it. glib's interface machinery registers it (g_type_add_interface_static)
+// and calls `interface_init` with our type's copy of the vtable.
+unsafe impl IsImplementable<ZcWaylandSink> for gst_video::VideoOverlay {
+    fn interface_init(iface: &mut glib::Interface<Self>) {
+        let iface = iface.as_mut();
+        iface.set_window_handle = Some(overlay_set_window_handle);
+        iface.set_render_rectangle = Some(overlay_set_render_rectangle);
+        iface.expose = Some(overlay_expose);
+        // handle_events stays unset: the sink takes no input (its surfaces
+        // have empty input regions), so events reach the application.
+    }
+}
+
+/// The sink behind a GstVideoOverlay vfunc's instance pointer.
+///
+/// # Safety
+/// `overlay` must be the instance a GstVideoOverlay vfunc was called on.
+unsafe fn overlay_imp<'a>(overlay: *mut gst_video::ffi::GstVideoOverlay) -> &'a ZcWaylandSink {
+    // SAFETY: GObject calls this interface's vfuncs only on instances of a
+    // type that implements it with the vtable filled in above: ours or a
+    // subclass, whose instance struct starts with ours. The caller holds a
+    // reference for the duration of the call.
+    let instance = unsafe { &*(overlay as *const <ZcWaylandSink as ObjectSubclass>::Instance) };
+    instance.imp()
+}
+
+unsafe extern "C" fn overlay_set_window_handle(
+    overlay: *mut gst_video::ffi::GstVideoOverlay,
+    handle: libc::uintptr_t,
+) {
+    // SAFETY: called by GObject as this interface's vfunc (see overlay_imp).
+    unsafe { overlay_imp(overlay) }.set_window_handle(handle);
+}
+
+unsafe extern "C" fn overlay_set_render_rectangle(
+    overlay: *mut gst_video::ffi::GstVideoOverlay,
+    x: libc::c_int,
+    y: libc::c_int,
+    width: libc::c_int,
+    height: libc::c_int,
+) {
+    // SAFETY: called by GObject as this interface's vfunc (see overlay_imp).
+    unsafe { overlay_imp(overlay) }.set_render_rectangle(x, y, width, height);
+}
+
+unsafe extern "C" fn overlay_expose(overlay: *mut gst_video::ffi::GstVideoOverlay) {
+    // SAFETY: called by GObject as this interface's vfunc (see overlay_imp).
+    unsafe { overlay_imp(overlay) }.expose();
 }
 
 impl ObjectImpl for ZcWaylandSink {
@@ -755,15 +1203,37 @@ impl ObjectImpl for ZcWaylandSink {
                     .blurb("Accept dma-bufs with DRM_FORMAT_MOD_INVALID, whose layout only the driver knows; refused by default because the compositor may read them with the wrong layout")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("explicit-sync")
+                    .nick("Explicit sync")
+                    .blurb("Synchronise dma-buf frames explicitly when the compositor offers zwp_linux_explicit_synchronization_v1: each commit carries the producer's fence (a sync_file exported from the frame's dma-buf), and a frame goes back to its pool only after the compositor's release fence signalled. Off: the dma-bufs' implicit fences do it (for comparison). wl_shm frames never take fences. Applies to the next window")
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("title")
                     .nick("Title")
                     .blurb("Window title")
                     .default_value(Some("zc"))
                     .mutable_ready()
                     .build(),
+                gst::ParamSpecArray::builder("render-rectangle")
+                    .nick("Render rectangle")
+                    .blurb("Where the video goes in the application's wl_surface when embedded (GstVideoOverlay): <x, y, width, height> in surface coordinates, the video scaled into it with its aspect ratio kept and black bars; width and height -1 (the default <0, 0, -1, -1>) mean the video's own size at x, y. Takes effect at once, also while paused; the sink commits the application's surface for it. Same as gst_video_overlay_set_render_rectangle")
+                    .element_spec(
+                        &glib::ParamSpecInt::builder("rect-value")
+                            .nick("Rectangle value")
+                            .blurb("One of x, y, width or height")
+                            .minimum(i32::MIN)
+                            .maximum(i32::MAX)
+                            .default_value(-1)
+                            .build(),
+                    )
+                    .mutable_playing()
+                    .build(),
                 counter("frames-presented", "Frames presented", "Frames the compositor reports as shown (wp_presentation)"),
                 counter("frames-discarded", "Frames discarded", "Frames the compositor reports as never shown (wp_presentation)"),
                 counter("latency-us", "Latency (us)", "Mean time from commit to presentation, in microseconds"),
+                counter("acquire-fences", "Acquire fences", "Commits that carried the producer's fence (explicit sync)"),
+                counter("fenced-releases", "Fenced releases", "Frames the compositor released with a fence, held until it signalled (explicit sync)"),
                 counter("frames-copied", "Frames copied", "Frames copied because the compositor could not import their memory"),
                 counter("bytes-copied", "Bytes copied", "Bytes the CPU copied for those frames"),
                 glib::ParamSpecString::builder("path")
@@ -777,6 +1247,22 @@ impl ObjectImpl for ZcWaylandSink {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if pspec.name() == "render-rectangle" {
+            let values: Vec<i32> = value
+                .get::<gst::Array>()
+                .map(|a| a.iter().filter_map(|v| v.get::<i32>().ok()).collect())
+                .unwrap_or_default();
+            match values[..] {
+                [x, y, width, height] => self.set_render_rectangle(x, y, width, height),
+                _ => gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Settings,
+                    ("render-rectangle ignored"),
+                    ["it takes four integers <x, y, width, height>, not {values:?}"]
+                ),
+            }
+            return;
+        }
         let mut settings = lock(&self.settings);
         match pspec.name() {
             "display" => settings.display = value.get().ok().flatten(),
@@ -784,6 +1270,7 @@ impl ObjectImpl for ZcWaylandSink {
             "allow-implicit-modifier" => {
                 settings.allow_implicit_modifier = value.get().unwrap_or(false)
             }
+            "explicit-sync" => settings.explicit_sync = value.get().unwrap_or(true),
             "title" => {
                 settings.title = value
                     .get::<Option<String>>()
@@ -801,7 +1288,11 @@ impl ObjectImpl for ZcWaylandSink {
             "display" => lock(&self.settings).display.to_value(),
             "fullscreen" => lock(&self.settings).fullscreen.to_value(),
             "allow-implicit-modifier" => lock(&self.settings).allow_implicit_modifier.to_value(),
+            "explicit-sync" => lock(&self.settings).explicit_sync.to_value(),
+            "acquire-fences" => stats().acquire_fences.to_value(),
+            "fenced-releases" => stats().fenced_releases.to_value(),
             "title" => lock(&self.settings).title.to_value(),
+            "render-rectangle" => lock(&self.settings).render_rectangle.to_array().to_value(),
             "frames-presented" => stats().frames_presented.to_value(),
             "frames-discarded" => stats().frames_discarded.to_value(),
             "latency-us" => stats().mean_latency_us().to_value(),
@@ -867,6 +1358,11 @@ impl ElementImpl for ZcWaylandSink {
         let result = self.parent_change_state(transition)?;
         match transition {
             gst::StateChange::PausedToReady => {
+                // The window goes with the stream (an embedded video leaves
+                // the application's surface); the next run makes a new one.
+                if let Some(presenter) = self.presenter() {
+                    presenter.destroy_window();
+                }
                 if let Some(pool) = lock(&self.stream).take().and_then(|s| s.upload_pool) {
                     let _ = pool.set_active(false);
                 }
@@ -880,9 +1376,26 @@ impl ElementImpl for ZcWaylandSink {
         }
         Ok(result)
     }
+
+    fn set_context(&self, context: &gst::Context) {
+        self.take_display_context(context);
+        self.parent_set_context(context)
+    }
 }
 
 impl BaseSinkImpl for ZcWaylandSink {
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        // Upstream elements asking for a Wayland display get the one in use.
+        if let gst::QueryViewMut::Context(q) = query.view_mut()
+            && DISPLAY_CONTEXT_TYPES.contains(&q.context_type())
+            && let Some(context) = self.display_context(q.context_type())
+        {
+            q.set_context(&context);
+            return true;
+        }
+        BaseSinkImplExt::parent_query(self, query)
+    }
+
     fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
         let caps = match self.presenter() {
             Some(presenter) => self.compositor_caps(&presenter),
@@ -941,11 +1454,10 @@ impl BaseSinkImpl for ZcWaylandSink {
             )));
         }
         let mut stream = lock(&self.stream);
-        let window_created = stream.as_ref().is_some_and(|s| s.window_created);
         if let Some(pool) = stream.take().and_then(|s| s.upload_pool) {
             let _ = pool.set_active(false);
         }
-        if window_created && let Err(e) = presenter.set_video_size(width, height) {
+        if let Err(e) = presenter.set_video_size(width, height) {
             return Err(fail(format!("resizing the window: {e}")));
         }
         gst::info!(CAT, imp = self, "showing {caps}");
@@ -953,7 +1465,6 @@ impl BaseSinkImpl for ZcWaylandSink {
             info,
             fourcc,
             upload_pool: None,
-            window_created,
             feedback_serial: 0,
             last_path: None,
             refused: HashSet::new(),
