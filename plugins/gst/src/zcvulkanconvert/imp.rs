@@ -16,6 +16,7 @@ use zc_vulkan::{
 };
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
+use crate::main_device;
 use crate::memory_cache::MemoryCache;
 use crate::pool::ZcBufferPool;
 use crate::{caps, lock};
@@ -318,6 +319,42 @@ impl ZcVulkanConvert {
         Ok(buffer)
     }
 
+    /// The Vulkan device on the display's GPU, when a zc sink downstream
+    /// knows the compositor's main device and a device here matches it.
+    fn display_device(&self) -> Option<Arc<Context>> {
+        let src_pad = self.obj().static_pad("src")?;
+        let nodes = main_device::query_downstream(&src_pad)?;
+        for node in &nodes {
+            match Context::new(&DeviceChoice::DrmNode(node.clone())) {
+                Ok(ctx) => {
+                    gst::info!(
+                        CAT,
+                        imp = self,
+                        "using {} on the display's main device {}",
+                        ctx.info(),
+                        node.display()
+                    );
+                    return Some(ctx);
+                }
+                Err(err) => {
+                    gst::debug!(CAT, imp = self, "{}: {err}", node.display());
+                }
+            }
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "no Vulkan device here is on the display's main device ({}); using the first that imports \
+             dma-bufs, so the compositor may have to import across devices",
+            nodes
+                .iter()
+                .map(|n| n.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        None
+    }
+
     fn convert(&self, inbuf: &gst::BufferRef) -> Result<gst::Buffer, gst::FlowError> {
         let mut state = lock(&self.state);
         let Some(state) = state.as_mut() else {
@@ -533,7 +570,15 @@ impl BaseTransformImpl for ZcVulkanConvert {
                 ["device={wanted:?} is neither `auto`, a device index nor a /dev/dri path"]
             )
         })?;
-        let ctx = Context::new(&choice).map_err(|err| {
+        let ctx = match choice {
+            DeviceChoice::Auto => self.display_device(),
+            _ => None,
+        };
+        let ctx = match ctx {
+            Some(ctx) => Ok(ctx),
+            None => Context::new(&choice),
+        };
+        let ctx = ctx.map_err(|err| {
             gst::error_msg!(
                 gst::ResourceError::NotFound,
                 ("no usable Vulkan device"),
