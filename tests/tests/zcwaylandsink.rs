@@ -354,6 +354,33 @@ fn feedback_main_device_steers_allocation() {
         .into_iter()
         .find_map(|(allocator, _)| allocator)
         .expect("an allocator");
+    // What zcvulkanconvert device=auto asks for: the main device's nodes,
+    // render node first.
+    let mut main_device_query =
+        gst::query::Custom::new(gst::Structure::new_empty("zc-main-device"));
+    assert!(
+        sink.static_pad("sink")
+            .expect("pad")
+            .query(&mut main_device_query),
+        "the sink must answer zc-main-device when the compositor names one"
+    );
+    let answered: Vec<String> = main_device_query
+        .structure()
+        .and_then(|s| s.get::<gst::Array>("nodes").ok())
+        .expect("a nodes field")
+        .iter()
+        .filter_map(|v| v.get::<String>().ok())
+        .collect();
+    println!("zc-main-device answer: {answered:?}");
+    assert!(
+        answered.first().is_some_and(|n| n.contains("renderD")),
+        "render node first: {answered:?}"
+    );
+    let mut expected: Vec<String> = nodes.iter().map(|n| n.display().to_string()).collect();
+    let mut sorted = answered.clone();
+    expected.sort();
+    sorted.sort();
+    assert_eq!(sorted, expected);
     sink.set_state(gst::State::Null).expect("null");
     let backend = allocator.property_value("backend");
     let backend = backend

@@ -41,7 +41,7 @@ pub(crate) fn answer(query: &mut gst::QueryRef, nodes: &[PathBuf]) -> bool {
     let gst::QueryViewMut::Custom(custom) = query.view_mut() else {
         return false;
     };
-    if nodes.is_empty() || !custom.structure().is_some_and(|s| s.name() == QUERY_NAME) {
+    if nodes.is_empty() || custom.structure().is_none_or(|s| s.name() != QUERY_NAME) {
         return false;
     }
     let array = gst::Array::new(nodes.iter().map(|p| p.to_string_lossy().into_owned()));

@@ -15,6 +15,7 @@ use zc_dmabuf::{Fourcc, FrameLayout, FrameRequest, Modifier, PlaneLayout};
 use zc_wayland::{DisplayTarget, FrameBuffer, Interlacing, Presenter, WaylandError, WindowTarget};
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
+use crate::main_device;
 use crate::pool::ZcBufferPool;
 use crate::{caps, lock};
 
@@ -1392,6 +1393,22 @@ impl BaseSinkImpl for ZcWaylandSink {
         {
             q.set_context(&context);
             return true;
+        }
+        // An upstream converter picking its GPU asks for the display's.
+        if let Some(presenter) = self.presenter() {
+            let main_device = presenter
+                .capabilities()
+                .feedback
+                .and_then(|f| f.main_device);
+            let mut nodes = main_device
+                .map(zc_wayland::drm_nodes_for)
+                .unwrap_or_default();
+            // Render nodes first: a GPU user opens those, not the card.
+            nodes.sort_by_key(|n| !n.to_string_lossy().contains("renderD"));
+            if main_device::answer(query, &nodes) {
+                gst::debug!(CAT, imp = self, "told upstream the main device: {nodes:?}");
+                return true;
+            }
         }
         BaseSinkImplExt::parent_query(self, query)
     }
