@@ -26,15 +26,15 @@ pub fn open_fds() -> Vec<OpenFd> {
     let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
         return Vec::new();
     };
+    // The listing's own directory fd is not one of ours.
+    let listing = format!("/proc/{}/fd", std::process::id());
     let mut fds: Vec<OpenFd> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| {
             let fd = entry.file_name().to_str()?.parse().ok()?;
             let target = std::fs::read_link(entry.path()).ok()?;
-            Some(OpenFd {
-                fd,
-                target: target.to_string_lossy().into_owned(),
-            })
+            let target = target.to_string_lossy().into_owned();
+            (target != listing).then_some(OpenFd { fd, target })
         })
         .collect();
     fds.sort_by_key(|f| f.fd);
