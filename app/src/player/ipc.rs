@@ -284,8 +284,10 @@ impl IpcServer {
 impl Drop for IpcServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
+        // Reading ends; a reply already on its way is still written, then
+        // each connection's thread sees the end and closes it.
         for (_, stream) in crate::lock(&self.connections).iter() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+            let _ = stream.shutdown(std::net::Shutdown::Read);
         }
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();

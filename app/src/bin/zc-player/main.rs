@@ -251,7 +251,7 @@ fn run(args: &Args) -> Result<Outcome> {
     if let Some(reply) = quit_reply {
         let _ = reply.send(Ok(quit_fields(&baseline, &leaked)));
     }
-    if !leaked.is_empty() {
+    if !leaked.is_empty() && matches!(outcome, Outcome::Done) {
         eprintln!(
             "zc-player: {} fds opened during playback are still open: {:?}",
             leaked.len(),

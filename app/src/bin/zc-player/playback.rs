@@ -206,10 +206,6 @@ fn video_sink() -> Result<gst::Element> {
         return make("zcwaylandsink", "sink");
     }
     if overlay("waylandsink") {
-        eprintln!(
-            "zc-player: this zcwaylandsink cannot be embedded in a window (no GstVideoOverlay); \
-             showing the video with GStreamer's waylandsink instead"
-        );
         return make("waylandsink", "sink");
     }
     bail!(
@@ -273,8 +269,6 @@ impl Player {
         let audio = options.audio;
         if audio {
             playbin.set_property("audio-sink", make("autoaudiosink", "audio")?);
-        } else {
-            eprintln!("zc-player: no audio device: playing the video only");
         }
         // native-video: no converters in front of our sink (they would copy);
         // no subtitle overlay or deinterlacer for the same reason.
@@ -655,11 +649,23 @@ impl Player {
                         "this stream needs {missing}, which is not installed \
                          (gstreamer1.0-libav or gstreamer1.0-plugins-* provide decoders)"
                     ),
-                    None => format!(
-                        "{} ({source}: {})",
-                        e.error(),
-                        e.debug().unwrap_or_default().lines().next().unwrap_or("")
-                    ),
+                    None => {
+                        // The debug text's last line says why ("streaming
+                        // stopped, reason error"); the first is a source path.
+                        let debug = e.debug().unwrap_or_default();
+                        let why = debug
+                            .lines()
+                            .map(str::trim)
+                            .rfind(|l| !l.is_empty() && !l.starts_with("../"))
+                            .unwrap_or("");
+                        let error = e.error().to_string();
+                        let error = error.trim_end_matches('.');
+                        if why.is_empty() {
+                            format!("{error} ({source})")
+                        } else {
+                            format!("{error} ({source}: {why})")
+                        }
+                    }
                 };
                 return Err(if self.prerolled {
                     PlayerExit::Failed(text)
@@ -719,6 +725,16 @@ impl Player {
                 ));
             }
             self.prerolled = true;
+            if self.sink_name() != "zcwaylandsink" {
+                eprintln!(
+                    "zc-player: this zcwaylandsink cannot be embedded in a window (no GstVideoOverlay); \
+                     showing the video with GStreamer's {} instead",
+                    self.sink_name()
+                );
+            }
+            if !self.audio {
+                eprintln!("zc-player: no audio device: playing the video only");
+            }
             if let Some(start) = self.start.take()
                 && start > 0.0
             {
