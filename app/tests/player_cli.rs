@@ -70,7 +70,10 @@ fn a_missing_file_is_refused_before_any_compositor_is_started() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "one message:\n{stderr}");
-    assert!(!stderr.contains("Weston"), "no compositor for a missing file");
+    assert!(
+        !stderr.contains("Weston"),
+        "no compositor for a missing file"
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
@@ -100,7 +103,13 @@ fn help_has_examples_and_the_keys() {
     let output = run_player(&["--help"], Duration::from_secs(30));
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for text in ["Examples:", "--headless", "--ipc", "space pause", "Exit status"] {
+    for text in [
+        "Examples:",
+        "--headless",
+        "--ipc",
+        "space pause",
+        "Exit status",
+    ] {
         assert!(help.contains(text), "{text:?} missing in --help");
     }
 }
@@ -207,7 +216,10 @@ fn a_clip_plays_headless_and_quit_closes_every_fd() {
         assert_eq!(stats["ok"], true, "{stats}");
         if stats["frames-rendered"].as_u64().unwrap_or(0) > 0 {
             assert_eq!(stats["decoder"], "avdec_h264", "{stats}");
-            assert_eq!(stats["video"].as_str().map(|v| v.contains("320x240")), Some(true));
+            assert_eq!(
+                stats["video"].as_str().map(|v| v.contains("320x240")),
+                Some(true)
+            );
             break;
         }
         assert!(Instant::now() < deadline, "no frame was shown: {stats}");
@@ -215,7 +227,10 @@ fn a_clip_plays_headless_and_quit_closes_every_fd() {
     }
     let bad = control.request(r#"{"command":"seek"}"#);
     assert_eq!(bad["ok"], false);
-    assert!(bad["error"].as_str().is_some_and(|e| e.contains("seconds")), "{bad}");
+    assert!(
+        bad["error"].as_str().is_some_and(|e| e.contains("seconds")),
+        "{bad}"
+    );
     let snapshot = dir.join("snap.png");
     let reply = control.request(&format!(
         r#"{{"command":"snapshot","path":"{}"}}"#,

@@ -268,7 +268,8 @@ impl App {
     }
 
     fn place_panel(&mut self) {
-        let (x, y, _, _) = self.video_area();
+        // The video's corner, not the bars beside it.
+        let (x, y, _, _) = crate::lock(&self.layout).render_rectangle();
         if let Some(panel) = &self.panel {
             panel
                 .subsurface
