@@ -5,6 +5,7 @@
 //! A device the VM is known to have but that is missing is a failure, never
 //! a skip: these tests exist to prove the real kernel paths.
 
+pub mod app_window;
 pub mod smpte;
 pub mod v4l2;
 pub mod vgem;

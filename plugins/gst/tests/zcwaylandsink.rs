@@ -3,7 +3,18 @@
 
 mod common;
 
+/// One test at a time: one of them counts the process's fds, which the
+/// others' pipelines and buses would change.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 use gst::prelude::*;
+use gst_video::prelude::*;
 
 /// Start a sink on a display that is not there; the error's text.
 fn start_without_compositor() -> String {
@@ -29,6 +40,7 @@ fn start_without_compositor() -> String {
 
 #[test]
 fn no_display_is_an_error_naming_wayland_display() {
+    let _serial = serial();
     common::init();
     // The first run opens GStreamer's lasting fds (bus polls and the like).
     let text = start_without_compositor();
@@ -50,6 +62,7 @@ fn no_display_is_an_error_naming_wayland_display() {
 
 #[test]
 fn inspect_documents_every_property() {
+    let _serial = serial();
     common::init();
     let sink = gst::ElementFactory::make("zcwaylandsink")
         .build()
@@ -73,4 +86,102 @@ fn inspect_documents_every_property() {
     ] {
         assert!(sink.find_property(name).is_some(), "no property {name}");
     }
+}
+
+/// The sink is a GstVideoOverlay, and a render rectangle with a bad size is
+/// refused with a warning that says why, keeping the previous one.
+#[test]
+fn video_overlay_is_implemented_and_bad_rectangles_are_refused() {
+    let _serial = serial();
+    common::init();
+    let sink = gst::ElementFactory::make("zcwaylandsink")
+        .build()
+        .expect("zcwaylandsink");
+    // A bus of its own (a pipeline's bus drops messages while in NULL).
+    let bus = gst::Bus::new();
+    sink.set_bus(Some(&bus));
+    assert!(sink.is::<gst_video::VideoOverlay>());
+    let overlay = sink
+        .dynamic_cast_ref::<gst_video::VideoOverlay>()
+        .expect("a GstVideoOverlay");
+    let rectangle = || -> Vec<i32> {
+        sink.property::<gst::Array>("render-rectangle")
+            .iter()
+            .map(|v| v.get::<i32>().expect("int"))
+            .collect()
+    };
+    assert_eq!(
+        rectangle(),
+        [0, 0, -1, -1],
+        "the default: the video's own size"
+    );
+
+    overlay
+        .set_render_rectangle(10, 20, 300, 200)
+        .expect("a good rectangle");
+    assert_eq!(rectangle(), [10, 20, 300, 200]);
+
+    // 0x0 never reaches the sink: gst_video_overlay_set_render_rectangle
+    // itself refuses it (and logs a critical).
+    assert!(overlay.set_render_rectangle(0, 0, 0, 0).is_err());
+    // Positive but absurd: the sink refuses it.
+    overlay
+        .set_render_rectangle(0, 0, 100_000, 50)
+        .expect("the interface passes positive sizes on");
+    assert_eq!(rectangle(), [10, 20, 300, 200], "the bad one was applied");
+    let warning = bus
+        .pop_filtered(&[gst::MessageType::Warning])
+        .expect("a warning about the refused rectangle");
+    let gst::MessageView::Warning(warning) = warning.view() else {
+        unreachable!("filtered for warnings")
+    };
+    let text = format!("{} {:?}", warning.error(), warning.debug());
+    assert!(
+        text.contains("100000x50") && text.contains("16384"),
+        "the warning should say what was wrong and what is allowed: {text}"
+    );
+    // The property takes four integers; three are refused the same way.
+    sink.set_property("render-rectangle", gst::Array::new([1, 2, 3]));
+    assert_eq!(rectangle(), [10, 20, 300, 200]);
+    assert!(bus.pop_filtered(&[gst::MessageType::Warning]).is_some());
+    // -1 x -1: back to the video's own size, at the given position.
+    sink.set_property("render-rectangle", gst::Array::new([5, 6, -1, -1]));
+    assert_eq!(rectangle(), [5, 6, -1, -1]);
+}
+
+/// Before connecting, the sink asks for the application's display as
+/// GStreamer's waylandsink does: a need-context message for each context
+/// type name (current, then GStreamer 1.22's), then its own connection.
+#[test]
+fn the_application_is_asked_for_its_display_before_connecting() {
+    let _serial = serial();
+    common::init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=1 ! zcwaylandsink name=sink display=/nonexistent/zc-no-compositor",
+    )
+    .expect("pipeline");
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bus = pipeline.bus().expect("bus");
+    {
+        let asked = asked.clone();
+        bus.set_sync_handler(move |_, message| {
+            if let gst::MessageView::NeedContext(need) = message.view() {
+                asked
+                    .lock()
+                    .expect("lock")
+                    .push(need.context_type().to_owned());
+            }
+            gst::BusSyncReply::Pass
+        });
+    }
+    assert!(pipeline.set_state(gst::State::Ready).is_err());
+    pipeline.set_state(gst::State::Null).expect("null");
+    bus.unset_sync_handler();
+    assert_eq!(
+        *asked.lock().expect("lock"),
+        [
+            "GstWaylandDisplayHandleContextType",
+            "GstWlDisplayHandleContextType"
+        ]
+    );
 }

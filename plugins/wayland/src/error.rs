@@ -54,6 +54,9 @@ pub enum WaylandError {
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout { what: &'static str, seconds: u64 },
 
+    #[error("the window handle {handle:#x} cannot be used: {why}")]
+    BadWindowHandle { handle: usize, why: String },
+
     #[error("the window was closed")]
     WindowClosed,
 

@@ -256,6 +256,8 @@ struct Inner {
     frame_pending: bool,
     next: Option<(Arc<FrameBuffer>, u64, Box<dyn Any + Send>)>,
     busy: Vec<Weak<Slot>>,
+    /// Every wl_buffer made, to destroy those still cached when we go.
+    buffers: Vec<Weak<FrameBuffer>>,
     stats: PresentStats,
     presentation_clock: libc::clockid_t,
     lost: Option<String>,
@@ -273,9 +275,12 @@ struct Window {
     video_subsurface: WlSubsurface,
     video_viewport: Option<WpViewport>,
     area_subsurface: Option<WlSubsurface>,
+    /// The application's surface an embedded video lives in. Subsurface
+    /// positions are parent state: they apply on the parent's commit.
+    parent: Option<WlSurface>,
     toplevel: Option<(XdgSurface, XdgToplevel)>,
     configured: bool,
-    /// Size of the area in surface coordinates (0: not known yet).
+    /// Size of the area in surface coordinates (0: the video's own size).
     size: (i32, i32),
     /// Size asked by the last toplevel configure (0: our choice).
     pending_size: (i32, i32),
@@ -309,6 +314,10 @@ static NEXT_PRESENTER_ID: AtomicU64 = AtomicU64::new(1);
 pub struct Presenter {
     id: u64,
     connection: Connection,
+    /// False for an application's display (GstVideoOverlay embedding): its
+    /// connection outlives us, so everything we made on it is destroyed
+    /// explicitly, and it is never disconnected.
+    owns_display: bool,
     queue_handle: QueueHandle<State>,
     globals: Globals,
     shared: Arc<Shared>,
@@ -438,6 +447,7 @@ impl Presenter {
                 frame_pending: false,
                 next: None,
                 busy: Vec::new(),
+                buffers: Vec::new(),
                 stats: PresentStats::default(),
                 presentation_clock: libc::CLOCK_MONOTONIC,
                 lost: None,
@@ -476,6 +486,7 @@ impl Presenter {
         Ok(Presenter {
             id: NEXT_PRESENTER_ID.fetch_add(1, Ordering::Relaxed),
             connection,
+            owns_display: !matches!(target, DisplayTarget::Foreign(_)),
             queue_handle: qh,
             globals,
             shared,
@@ -487,6 +498,22 @@ impl Presenter {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The `struct wl_display *` this presenter talks through: its own
+    /// connection's, or the application's it was given.
+    pub fn display_ptr(&self) -> usize {
+        self.connection.backend().display_ptr() as usize
+    }
+
+    /// Whether the connection is this presenter's own (not an application's).
+    pub fn owns_display(&self) -> bool {
+        self.owns_display
+    }
+
+    /// Whether a window (toplevel or embedded) exists.
+    pub fn has_window(&self) -> bool {
+        lock(&self.shared.inner).window.is_some()
     }
 
     /// The compositor's offer (formats, feedback, protocols).
@@ -509,22 +536,49 @@ impl Presenter {
     }
 
     /// Create the surfaces. For a toplevel, waits for the first configure.
+    /// A window that already exists is destroyed first.
+    ///
+    /// Embedded, the video becomes a subsurface of the application's surface
+    /// and that surface is committed once here, so the subsurface and its
+    /// position take effect without the application's help.
     pub fn create_window(
         &self,
         target: &WindowTarget,
         video_width: i32,
         video_height: i32,
     ) -> Result<(), WaylandError> {
+        self.destroy_window();
         let qh = &self.queue_handle;
         let g = &self.globals;
+        // Checked before anything is created, so a bad target leaks nothing.
+        let parent = match target {
+            WindowTarget::Embedded { parent_surface, .. } => {
+                Some(foreign_surface(&self.connection, *parent_surface)?)
+            }
+            WindowTarget::Toplevel { .. } => None,
+        };
+        let wm_base = match target {
+            WindowTarget::Toplevel { .. } => {
+                Some(g.wm_base.as_ref().ok_or(WaylandError::MissingGlobal {
+                    interface: "xdg_wm_base",
+                    min: 1,
+                })?)
+            }
+            WindowTarget::Embedded { .. } => None,
+        };
         let area = g.compositor.create_surface(qh, ());
         let video = g.compositor.create_surface(qh, ());
         let video_subsurface = g.subcompositor.get_subsurface(&video, &area, qh, ());
         // Desynchronised: video commits show without a parent commit.
         video_subsurface.set_desync();
-        // The bars: input goes to the area (video surface takes none).
+        // Input goes to the area (the video surface takes none); embedded,
+        // the area takes none either, so it reaches the application's
+        // surface below, which is the application's to handle.
         let empty = g.compositor.create_region(qh, ());
         video.set_input_region(Some(&empty));
+        if parent.is_some() {
+            area.set_input_region(Some(&empty));
+        }
         empty.destroy();
         let area_viewport = g.viewporter.as_ref().map(|v| v.get_viewport(&area, qh, ()));
         let video_viewport = g
@@ -535,12 +589,8 @@ impl Presenter {
             (Some(shm), Some(_)) => Some(black_pixel(shm, qh)?),
             _ => None,
         };
-        let (toplevel, area_subsurface, size) = match target {
-            WindowTarget::Toplevel { title, fullscreen } => {
-                let wm_base = g.wm_base.as_ref().ok_or(WaylandError::MissingGlobal {
-                    interface: "xdg_wm_base",
-                    min: 1,
-                })?;
+        let (toplevel, area_subsurface, position, size) = match (target, wm_base, &parent) {
+            (WindowTarget::Toplevel { title, fullscreen }, Some(wm_base), _) => {
                 let xdg_surface = wm_base.get_xdg_surface(&area, qh, ());
                 let toplevel = xdg_surface.get_toplevel(qh, ());
                 toplevel.set_title(title.clone());
@@ -548,21 +598,25 @@ impl Presenter {
                 if *fullscreen {
                     toplevel.set_fullscreen(None);
                 }
-                (Some((xdg_surface, toplevel)), None, (0, 0))
+                (Some((xdg_surface, toplevel)), None, (0, 0), (0, 0))
             }
-            WindowTarget::Embedded {
-                parent_surface,
-                x,
-                y,
-                width,
-                height,
-            } => {
-                let parent = foreign_surface(&self.connection, *parent_surface)?;
-                let sub = g.subcompositor.get_subsurface(&area, &parent, qh, ());
+            (
+                WindowTarget::Embedded {
+                    x,
+                    y,
+                    width,
+                    height,
+                    ..
+                },
+                _,
+                Some(parent),
+            ) => {
+                let sub = g.subcompositor.get_subsurface(&area, parent, qh, ());
                 sub.set_position(*x, *y);
                 sub.set_desync();
-                (None, Some(sub), (*width, *height))
+                (None, Some(sub), (*x, *y), (*width, *height))
             }
+            _ => unreachable!("the parent and wm_base were chosen by the same target"),
         };
         if let (Some(dmabuf), Some(_)) = (
             g.dmabuf.as_ref().filter(|d| d.version() >= 4),
@@ -581,6 +635,7 @@ impl Presenter {
         {
             let mut inner = lock(&self.shared.inner);
             inner.video_size = (video_width, video_height);
+            inner.closed = false;
             inner.window = Some(Window {
                 area,
                 area_viewport,
@@ -589,6 +644,7 @@ impl Presenter {
                 video_subsurface,
                 video_viewport,
                 area_subsurface,
+                parent,
                 configured: toplevel.is_none(),
                 toplevel,
                 size,
@@ -596,12 +652,41 @@ impl Presenter {
             });
             if let Some(window) = inner.window.as_mut().filter(|w| w.configured) {
                 layout_window(window, (video_width, video_height));
+                if let Some(parent) = &window.parent {
+                    log::debug!(
+                        "embedded at ({}, {}) size {:?}; committing the parent",
+                        position.0,
+                        position.1,
+                        window.size
+                    );
+                    parent.commit();
+                }
             }
         }
         self.flush()?;
         self.wait_for("the window's first configure", |inner| {
             inner.window.as_ref().is_some_and(|w| w.configured)
         })
+    }
+
+    /// Destroy the window (if any): its surfaces go, the compositor releases
+    /// what it showed (the frames stay held until it says so). An embedded
+    /// video disappears from the application's surface.
+    pub fn destroy_window(&self) {
+        let (window, next) = {
+            let mut inner = lock(&self.shared.inner);
+            inner.frame_pending = false;
+            inner.closed = false;
+            (inner.window.take(), inner.next.take())
+        };
+        drop(next);
+        if let Some(feedback) = lock(&self.surface_feedback).take() {
+            feedback.destroy();
+        }
+        if let Some(window) = window {
+            destroy_window_objects(window);
+            let _ = self.flush();
+        }
     }
 
     /// A new video size (caps change): the window is laid out again.
@@ -615,7 +700,11 @@ impl Presenter {
         self.flush()
     }
 
-    /// Move/resize an embedded video (GstVideoOverlay's render rectangle).
+    /// Move/resize an embedded video (GstVideoOverlay's render rectangle);
+    /// a width or height of 0 means the video's own size. Takes effect at
+    /// once, also while no new frame comes (paused): the video and its
+    /// background are committed, and so is the application's surface, since
+    /// a subsurface's position is state of its parent.
     pub fn set_render_rectangle(
         &self,
         x: i32,
@@ -625,12 +714,27 @@ impl Presenter {
     ) -> Result<(), WaylandError> {
         let mut inner = lock(&self.shared.inner);
         let video_size = inner.video_size;
-        if let Some(window) = inner.window.as_mut() {
-            if let Some(sub) = &window.area_subsurface {
-                sub.set_position(x, y);
-            }
+        if let Some(window) = inner.window.as_mut()
+            && let (Some(sub), Some(parent)) =
+                (window.area_subsurface.clone(), window.parent.clone())
+        {
+            sub.set_position(x, y);
             window.size = (width, height);
             layout_window(window, video_size);
+            parent.commit();
+        }
+        drop(inner);
+        self.flush()
+    }
+
+    /// Show the current frame again (GstVideoOverlay's `expose`): commit the
+    /// surfaces as they are.
+    pub fn expose(&self) -> Result<(), WaylandError> {
+        let inner = lock(&self.shared.inner);
+        if let Some(window) = inner.window.as_ref().filter(|w| w.configured) {
+            window.video.damage_buffer(0, 0, i32::MAX, i32::MAX);
+            window.video.commit();
+            window.area.commit();
         }
         drop(inner);
         self.flush()
@@ -735,7 +839,7 @@ impl Presenter {
             .data::<BufferData>()
             .map(|d| d.slot.clone())
             .unwrap_or_default();
-        Ok(Arc::new(FrameBuffer {
+        Ok(self.track(FrameBuffer {
             buffer,
             slot,
             presenter_id: self.id,
@@ -803,12 +907,20 @@ impl Presenter {
             .data::<BufferData>()
             .map(|d| d.slot.clone())
             .unwrap_or_default();
-        Ok(Arc::new(FrameBuffer {
+        Ok(self.track(FrameBuffer {
             buffer,
             slot,
             presenter_id: self.id,
             kind: BufferKind::Shm,
         }))
+    }
+
+    fn track(&self, buffer: FrameBuffer) -> Arc<FrameBuffer> {
+        let buffer = Arc::new(buffer);
+        let mut inner = lock(&self.shared.inner);
+        inner.buffers.retain(|b| b.strong_count() > 0);
+        inner.buffers.push(Arc::downgrade(&buffer));
+        buffer
     }
 
     /// Show a frame. `hold` (e.g. a GstBuffer ref) is kept until the
@@ -946,47 +1058,78 @@ impl Drop for Presenter {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        let (window, next, busy) = {
+        let (window, next, busy, buffers) = {
             let mut inner = lock(&self.shared.inner);
             (
                 inner.window.take(),
                 inner.next.take(),
                 std::mem::take(&mut inner.busy),
+                std::mem::take(&mut inner.buffers),
             )
         };
         drop(next);
-        // What the compositor still held is given back: the connection
-        // closes with this presenter, and the compositor drops its
-        // references to our buffers with it.
-        for slot in busy.iter().filter_map(Weak::upgrade) {
-            slot.release();
-        }
         if let Some(feedback) = lock(&self.surface_feedback).take() {
             feedback.destroy();
         }
         if let Some(window) = window {
-            if let Some(v) = window.video_viewport {
-                v.destroy();
-            }
-            window.video_subsurface.destroy();
-            window.video.destroy();
-            if let Some(v) = window.area_viewport {
-                v.destroy();
-            }
-            if let Some((xdg_surface, toplevel)) = window.toplevel {
-                toplevel.destroy();
-                xdg_surface.destroy();
-            }
-            if let Some(sub) = window.area_subsurface {
-                sub.destroy();
-            }
-            window.area.destroy();
-            if let Some(background) = window.background {
-                background.destroy();
-            }
+            destroy_window_objects(window);
+        }
+        // On an application's display the connection lives on: leave
+        // nothing behind on it. wl_buffers cached on frames that outlive us
+        // are destroyed now (their later drop is then a no-op), so the
+        // compositor lets go of the frames' memory; the registry and
+        // wl_compositor have no destructor.
+        for buffer in buffers.iter().filter_map(Weak::upgrade) {
+            buffer.buffer.destroy();
+        }
+        let g = &self.globals;
+        g.subcompositor.destroy();
+        if let Some(dmabuf) = &g.dmabuf {
+            dmabuf.destroy();
+        }
+        if let Some(wm_base) = &g.wm_base {
+            wm_base.destroy();
+        }
+        if let Some(viewporter) = &g.viewporter {
+            viewporter.destroy();
+        }
+        if let Some(presentation) = &g.presentation {
+            presentation.destroy();
         }
         let _ = self.connection.flush();
+        // What the compositor still held is given back: our surfaces and
+        // buffers are gone (or the connection closes with this presenter),
+        // and the compositor drops its references with them.
+        for slot in busy.iter().filter_map(Weak::upgrade) {
+            slot.release();
+        }
     }
+}
+
+/// Destroy a window's protocol objects, children before parents.
+fn destroy_window_objects(window: Window) {
+    if let Some(v) = window.video_viewport {
+        v.destroy();
+    }
+    window.video_subsurface.destroy();
+    window.video.destroy();
+    if let Some(v) = window.area_viewport {
+        v.destroy();
+    }
+    if let Some((xdg_surface, toplevel)) = window.toplevel {
+        toplevel.destroy();
+        xdg_surface.destroy();
+    }
+    if let Some(sub) = window.area_subsurface {
+        sub.destroy();
+    }
+    window.area.destroy();
+    if let Some(background) = window.background {
+        background.destroy();
+    }
+    // The application's surface now shows its own content where the video
+    // was; it is the application's to commit (it is destroying our part of
+    // it, e.g. on stop, and will draw or commit as it sees fit).
 }
 
 fn describe(formats: &BTreeSet<FormatModifier>) -> String {
@@ -1090,19 +1233,26 @@ fn eventfd() -> Result<OwnedFd, WaylandError> {
 }
 
 fn foreign_surface(connection: &Connection, pointer: usize) -> Result<WlSurface, WaylandError> {
+    if pointer == 0 {
+        return Err(WaylandError::BadWindowHandle {
+            handle: 0,
+            why: "it is null; give a `struct wl_surface *`".to_owned(),
+        });
+    }
     // SAFETY: the application passed its `struct wl_surface *` on the same
     // display it shared with us (GstVideoOverlay's contract), and keeps it
-    // alive while the sink draws into it.
+    // alive while the sink draws into it. `from_ptr` checks the proxy's
+    // interface name before using it as a surface.
     let id = unsafe {
         wayland_backend::client::ObjectId::from_ptr(WlSurface::interface(), pointer as *mut _)
     }
-    .map_err(|_| {
-        WaylandError::ConnectionLost(
-            "the window handle is not a wl_surface of this display".to_owned(),
-        )
+    .map_err(|_| WaylandError::BadWindowHandle {
+        handle: pointer,
+        why: "it is not a wl_surface".to_owned(),
     })?;
-    WlSurface::from_id(connection, id).map_err(|_| {
-        WaylandError::ConnectionLost("the window handle is not a live wl_surface".to_owned())
+    WlSurface::from_id(connection, id).map_err(|_| WaylandError::BadWindowHandle {
+        handle: pointer,
+        why: "the wl_surface is no longer alive".to_owned(),
     })
 }
 
@@ -1123,19 +1273,24 @@ pub fn fit(area: (i32, i32), video: (i32, i32)) -> (i32, i32, i32, i32) {
     )
 }
 
-/// Size the background to the window and place the video inside it.
+/// Size the background to the window and place the video inside it. The
+/// video surface is committed too: its viewport size is its own state, and
+/// no new frame may come to apply it (paused).
 fn layout_window(window: &mut Window, video: (i32, i32)) {
-    if window.size.0 <= 0 || window.size.1 <= 0 {
-        window.size = video;
-    }
-    let (x, y, w, h) = fit(window.size, video);
+    let area = if window.size.0 > 0 && window.size.1 > 0 {
+        window.size
+    } else {
+        video
+    };
+    let (x, y, w, h) = fit(area, video);
     window.video_subsurface.set_position(x, y);
     if let Some(viewport) = &window.video_viewport {
         viewport.set_destination(w, h);
+        window.video.commit();
     }
     if let (Some(viewport), Some(background)) = (&window.area_viewport, &window.background) {
         window.area.attach(Some(background), 0, 0);
-        viewport.set_destination(window.size.0, window.size.1);
+        viewport.set_destination(area.0, area.1);
         window.area.damage_buffer(0, 0, 1, 1);
     }
     window.area.commit();

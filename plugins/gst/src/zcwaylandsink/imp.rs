@@ -9,6 +9,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use zc_dmabuf::{Fourcc, FrameLayout, FrameRequest, Modifier, PlaneLayout};
 use zc_wayland::{DisplayTarget, FrameBuffer, Presenter, WaylandError, WindowTarget};
@@ -27,8 +28,74 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DMABUF_FEATURE: &str = "memory:DMABuf";
 
+/// The GstContext type that carries an application's `struct wl_display *`
+/// (field "display", a G_TYPE_POINTER), as GStreamer's `waylandsink` takes it.
+const DISPLAY_CONTEXT: &str = "GstWaylandDisplayHandleContextType";
+/// The same context under the name GStreamer 1.22's libgstwayland gives it
+/// (`gst_wl_display_handle_context_new`); later releases accept both.
+const DISPLAY_CONTEXT_1_22: &str = "GstWlDisplayHandleContextType";
+const DISPLAY_CONTEXT_TYPES: [&str; 2] = [DISPLAY_CONTEXT, DISPLAY_CONTEXT_1_22];
+
+/// Largest render rectangle side: no output is larger, so a bigger one is a
+/// caller's mistake (an uninitialised size, a unit mix-up).
+const MAX_RECTANGLE: i32 = zc_dmabuf::layout::MAX_DIMENSION as i32;
+
 /// The qdata key under which a memory carries its cached `wl_buffer`.
 static CACHE_QUARK: LazyLock<glib::Quark> = LazyLock::new(|| glib::Quark::from_str("zc-wl-buffer"));
+
+/// Where an embedded video goes in the application's surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RenderRectangle {
+    x: i32,
+    y: i32,
+    /// 0 (with `height` 0): the video's own size.
+    width: i32,
+    height: i32,
+}
+
+impl RenderRectangle {
+    /// Without one: the surface's top-left corner, at the video's own size.
+    const DEFAULT: RenderRectangle = RenderRectangle {
+        x: 0,
+        y: 0,
+        width: 0,
+        height: 0,
+    };
+
+    /// GstVideoOverlay's arguments, checked: a size of -1 x -1 means the
+    /// default, anything else must be 1..=MAX_RECTANGLE on both sides.
+    fn new(x: i32, y: i32, width: i32, height: i32) -> Result<RenderRectangle, String> {
+        if (width, height) == (-1, -1) {
+            return Ok(RenderRectangle {
+                x,
+                y,
+                ..RenderRectangle::DEFAULT
+            });
+        }
+        if !(1..=MAX_RECTANGLE).contains(&width) || !(1..=MAX_RECTANGLE).contains(&height) {
+            return Err(format!(
+                "a {width}x{height} render rectangle is refused: width and height must be \
+                 1 to {MAX_RECTANGLE} (or both -1 for the video's own size)"
+            ));
+        }
+        Ok(RenderRectangle {
+            x,
+            y,
+            width,
+            height,
+        })
+    }
+
+    /// As the `render-rectangle` property shows it (-1 x -1: the default size).
+    fn to_array(self) -> gst::Array {
+        let (width, height) = if self.width == 0 {
+            (-1, -1)
+        } else {
+            (self.width, self.height)
+        };
+        gst::Array::new([self.x, self.y, width, height])
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -36,6 +103,7 @@ struct Settings {
     fullscreen: bool,
     allow_implicit_modifier: bool,
     title: String,
+    render_rectangle: RenderRectangle,
 }
 
 impl Default for Settings {
@@ -45,8 +113,20 @@ impl Default for Settings {
             fullscreen: false,
             allow_implicit_modifier: false,
             title: "zc".to_owned(),
+            render_rectangle: RenderRectangle::DEFAULT,
         }
     }
+}
+
+/// What the application handed over through GstContext and GstVideoOverlay.
+/// Both outlive a run: like GStreamer's `waylandsink`, the sink keeps them
+/// from NULL to NULL, so a restarted pipeline does not ask again.
+#[derive(Debug, Default)]
+struct Embedding {
+    /// The application's `struct wl_display *`.
+    display: Option<usize>,
+    /// The application's `struct wl_surface *` to embed the video in.
+    window_handle: Option<usize>,
 }
 
 /// How frames reach the compositor.
@@ -76,7 +156,6 @@ struct Stream {
     fourcc: Fourcc,
     /// Where copies go: memfd when wl_shm takes the format, else a dma-buf.
     upload_pool: Option<ZcBufferPool>,
-    window_created: bool,
     feedback_serial: u64,
     last_path: Option<Path>,
     /// Formats the compositor refused as dma-bufs: copied from then on.
@@ -92,6 +171,7 @@ struct Counters {
 #[derive(Default)]
 pub struct ZcWaylandSink {
     settings: Mutex<Settings>,
+    embedding: Mutex<Embedding>,
     presenter: Mutex<Option<Arc<Presenter>>>,
     stream: Mutex<Option<Stream>>,
     counters: Counters,
@@ -271,9 +351,15 @@ impl ZcWaylandSink {
     }
 
     fn connect(&self) -> Result<(), gst::ErrorMessage> {
-        let target = match lock(&self.settings).display.clone() {
-            Some(name) => DisplayTarget::Name(name),
-            None => DisplayTarget::Environment,
+        if lock(&self.embedding).display.is_none() {
+            self.ask_for_display();
+        }
+        let target = match lock(&self.embedding).display {
+            Some(display) => DisplayTarget::Foreign(display),
+            None => match lock(&self.settings).display.clone() {
+                Some(name) => DisplayTarget::Name(name),
+                None => DisplayTarget::Environment,
+            },
         };
         let presenter = Presenter::connect(&target).map_err(|e| match e {
             WaylandError::NoDisplay { .. } => {
@@ -284,6 +370,14 @@ impl ZcWaylandSink {
                 ["cannot use the compositor: {other}"]
             ),
         })?;
+        if !presenter.owns_display() {
+            gst::info!(
+                CAT,
+                imp = self,
+                "using the application's wl_display {:#x}",
+                presenter.display_ptr()
+            );
+        }
         let caps = presenter.capabilities();
         gst::info!(
             CAT,
@@ -305,6 +399,237 @@ impl ZcWaylandSink {
         );
         *lock(&self.presenter) = Some(Arc::new(presenter));
         Ok(())
+    }
+
+    /// Ask for an application's display the way GStreamer's `waylandsink`
+    /// does: a context query upstream, then a need-context message, which
+    /// the application answers from a sync bus handler with
+    /// `gst_element_set_context` (or a bin holding such a context answers).
+    /// Both context type names are asked for, the current one first.
+    fn ask_for_display(&self) {
+        let obj = self.obj();
+        for context_type in DISPLAY_CONTEXT_TYPES {
+            let mut query = gst::query::Context::new(context_type);
+            if obj.sink_pad().peer_query(&mut query)
+                && let Some(context) = query.context_owned()
+            {
+                self.take_display_context(&context);
+            }
+            if lock(&self.embedding).display.is_some() {
+                return;
+            }
+            gst::debug!(CAT, imp = self, "posting need-context {context_type}");
+            let _ = obj.post_message(
+                gst::message::NeedContext::builder(context_type)
+                    .src(&*obj)
+                    .build(),
+            );
+            if lock(&self.embedding).display.is_some() {
+                return;
+            }
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "no application display: connecting our own"
+        );
+    }
+
+    /// Keep the `wl_display *` of a display context; false when `context`
+    /// is not one.
+    fn take_display_context(&self, context: &gst::ContextRef) -> bool {
+        let context_type = context.context_type();
+        if !DISPLAY_CONTEXT_TYPES.contains(&context_type) {
+            return false;
+        }
+        let structure = context.structure();
+        // "display" since GStreamer 1.22, "handle" before.
+        let display = ["display", "handle"]
+            .iter()
+            .find_map(|field| structure.get::<glib::Pointer>(*field).ok())
+            .filter(|pointer| !pointer.is_null());
+        let Some(display) = display else {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::Settings,
+                ("ignoring a {context_type} context without a display"),
+                [
+                    "it should carry the wl_display pointer in a G_TYPE_POINTER field \"display\": {structure}"
+                ]
+            );
+            return true;
+        };
+        let display = display as usize;
+        if let Some(presenter) = self.presenter()
+            && presenter.display_ptr() != display
+        {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "a new display {display:#x} takes effect after the sink went back to NULL"
+            );
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "display {display:#x} from a {context_type} context"
+        );
+        lock(&self.embedding).display = Some(display);
+        true
+    }
+
+    /// A display context for `context_type` with the display in use.
+    fn display_context(&self, context_type: &str) -> Option<gst::Context> {
+        let display = self.presenter()?.display_ptr() as glib::Pointer;
+        let mut context = gst::Context::new(context_type, true);
+        {
+            let context = context.get_mut()?;
+            let structure = context.structure_mut();
+            // SAFETY: a G_TYPE_POINTER value holds a plain address and no
+            // thread-bound data; moving it between threads is harmless.
+            structure.set_value("display", unsafe {
+                glib::Value::from(display).into_send_value()
+            });
+        }
+        Some(context)
+    }
+
+    /// Create the window on the first frame: embedded in the application's
+    /// surface when it gave one (asked with prepare-window-handle, as every
+    /// GstVideoOverlay sink does), else a toplevel of our own.
+    fn create_window(&self, presenter: &Presenter) -> Result<(), gst::FlowError> {
+        let Some((width, height)) = lock(&self.stream)
+            .as_ref()
+            .map(|s| (s.info.width() as i32, s.info.height() as i32))
+        else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("a frame arrived before caps")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        if lock(&self.embedding).window_handle.is_none() {
+            // The application may answer from its sync bus handler, on this
+            // thread, with set_window_handle and set_render_rectangle: no
+            // lock of ours is held here.
+            self.obj().prepare_window_handle();
+        }
+        let window_handle = lock(&self.embedding).window_handle;
+        let settings = lock(&self.settings).clone();
+        let target = match window_handle {
+            Some(_) if presenter.owns_display() => {
+                gst::element_imp_error!(
+                    self,
+                    gst::ResourceError::OpenReadWrite,
+                    ("the application gave a window handle but not its Wayland display"),
+                    [
+                        "a wl_surface can only be used on its own display: share the wl_display \
+                         through a GstContext of type {DISPLAY_CONTEXT} with a G_TYPE_POINTER field \
+                         \"display\" (gst_element_set_context, or in answer to need-context)"
+                    ]
+                );
+                return Err(gst::FlowError::Error);
+            }
+            Some(parent_surface) => {
+                let r = settings.render_rectangle;
+                WindowTarget::Embedded {
+                    parent_surface,
+                    x: r.x,
+                    y: r.y,
+                    width: r.width,
+                    height: r.height,
+                }
+            }
+            None => WindowTarget::Toplevel {
+                title: settings.title,
+                fullscreen: settings.fullscreen,
+            },
+        };
+        presenter
+            .create_window(&target, width, height)
+            .map_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::ResourceError::OpenWrite,
+                    ("cannot create the window: {e}")
+                );
+                gst::FlowError::Error
+            })?;
+        if let WindowTarget::Embedded {
+            parent_surface,
+            x,
+            y,
+            width,
+            height,
+        } = target
+        {
+            gst::info!(
+                CAT,
+                imp = self,
+                "embedded in the application's wl_surface {parent_surface:#x} at ({x}, {y}) size {width}x{height} (0: the video's)"
+            );
+            // A rectangle set while the window was being made.
+            let now = lock(&self.settings).render_rectangle;
+            if now != settings.render_rectangle {
+                self.apply_render_rectangle(presenter, now);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_render_rectangle(&self, presenter: &Presenter, r: RenderRectangle) {
+        if let Err(e) = presenter.set_render_rectangle(r.x, r.y, r.width, r.height) {
+            gst::warning!(CAT, imp = self, "cannot move the video: {e}");
+        }
+    }
+
+    /// GstVideoOverlay::set_window_handle: the application's `wl_surface *`.
+    fn set_window_handle(&self, handle: usize) {
+        let mut embedding = lock(&self.embedding);
+        if self.presenter().is_some_and(|p| p.has_window())
+            && embedding.window_handle != Some(handle)
+        {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "changing the window handle while showing video is not supported; \
+                 it takes effect after the sink went back to READY"
+            );
+        }
+        gst::debug!(CAT, imp = self, "window handle {handle:#x}");
+        embedding.window_handle = (handle != 0).then_some(handle);
+    }
+
+    /// GstVideoOverlay::set_render_rectangle, and the `render-rectangle`
+    /// property: takes effect at once, also while paused.
+    fn set_render_rectangle(&self, x: i32, y: i32, width: i32, height: i32) {
+        let rectangle = match RenderRectangle::new(x, y, width, height) {
+            Ok(r) => r,
+            Err(reason) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Settings,
+                    ("render rectangle ignored"),
+                    ["{reason}"]
+                );
+                return;
+            }
+        };
+        gst::debug!(CAT, imp = self, "render rectangle {rectangle:?}");
+        lock(&self.settings).render_rectangle = rectangle;
+        if let Some(presenter) = self.presenter() {
+            self.apply_render_rectangle(&presenter, rectangle);
+        }
+    }
+
+    /// GstVideoOverlay::expose: show the current frame again.
+    fn expose(&self) {
+        if let Some(presenter) = self.presenter()
+            && let Err(e) = presenter.expose()
+        {
+            gst::warning!(CAT, imp = self, "cannot redraw: {e}");
+        }
     }
 
     /// Caps for what the compositor takes: dma-buf formats (LINEAR, or
@@ -526,6 +851,9 @@ impl ZcWaylandSink {
             );
             gst::FlowError::Error
         })?;
+        if !presenter.has_window() {
+            self.create_window(&presenter)?;
+        }
         let mut stream_guard = lock(&self.stream);
         let Some(stream) = stream_guard.as_mut() else {
             gst::element_imp_error!(
@@ -535,28 +863,6 @@ impl ZcWaylandSink {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
-        if !stream.window_created {
-            let settings = lock(&self.settings).clone();
-            let target = WindowTarget::Toplevel {
-                title: settings.title,
-                fullscreen: settings.fullscreen,
-            };
-            presenter
-                .create_window(
-                    &target,
-                    stream.info.width() as i32,
-                    stream.info.height() as i32,
-                )
-                .map_err(|e| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::ResourceError::OpenWrite,
-                        ("cannot create the window: {e}")
-                    );
-                    gst::FlowError::Error
-                })?;
-            stream.window_created = true;
-        }
         // Feedback changed (e.g. the surface moved to a scanout-capable
         // output): ask upstream to negotiate again.
         let serial = presenter.feedback_serial();
@@ -727,6 +1033,58 @@ impl ObjectSubclass for ZcWaylandSink {
     const NAME: &'static str = "GstZcWaylandSink";
     type Type = super::ZcWaylandSink;
     type ParentType = gst_video::VideoSink;
+    type Interfaces = (gst_video::VideoOverlay,);
+}
+
+// GstVideoOverlay, by hand: gstreamer-video has no subclassing trait for
+// it. glib's interface machinery registers it (g_type_add_interface_static)
+// and calls `interface_init` with our type's copy of the vtable.
+unsafe impl IsImplementable<ZcWaylandSink> for gst_video::VideoOverlay {
+    fn interface_init(iface: &mut glib::Interface<Self>) {
+        let iface = iface.as_mut();
+        iface.set_window_handle = Some(overlay_set_window_handle);
+        iface.set_render_rectangle = Some(overlay_set_render_rectangle);
+        iface.expose = Some(overlay_expose);
+        // handle_events stays unset: the sink takes no input (its surfaces
+        // have empty input regions), so events reach the application.
+    }
+}
+
+/// The sink behind a GstVideoOverlay vfunc's instance pointer.
+///
+/// # Safety
+/// `overlay` must be the instance a GstVideoOverlay vfunc was called on.
+unsafe fn overlay_imp<'a>(overlay: *mut gst_video::ffi::GstVideoOverlay) -> &'a ZcWaylandSink {
+    // SAFETY: GObject calls this interface's vfuncs only on instances of a
+    // type that implements it with the vtable filled in above: ours or a
+    // subclass, whose instance struct starts with ours. The caller holds a
+    // reference for the duration of the call.
+    let instance = unsafe { &*(overlay as *const <ZcWaylandSink as ObjectSubclass>::Instance) };
+    instance.imp()
+}
+
+unsafe extern "C" fn overlay_set_window_handle(
+    overlay: *mut gst_video::ffi::GstVideoOverlay,
+    handle: libc::uintptr_t,
+) {
+    // SAFETY: called by GObject as this interface's vfunc (see overlay_imp).
+    unsafe { overlay_imp(overlay) }.set_window_handle(handle);
+}
+
+unsafe extern "C" fn overlay_set_render_rectangle(
+    overlay: *mut gst_video::ffi::GstVideoOverlay,
+    x: libc::c_int,
+    y: libc::c_int,
+    width: libc::c_int,
+    height: libc::c_int,
+) {
+    // SAFETY: called by GObject as this interface's vfunc (see overlay_imp).
+    unsafe { overlay_imp(overlay) }.set_render_rectangle(x, y, width, height);
+}
+
+unsafe extern "C" fn overlay_expose(overlay: *mut gst_video::ffi::GstVideoOverlay) {
+    // SAFETY: called by GObject as this interface's vfunc (see overlay_imp).
+    unsafe { overlay_imp(overlay) }.expose();
 }
 
 impl ObjectImpl for ZcWaylandSink {
@@ -761,6 +1119,20 @@ impl ObjectImpl for ZcWaylandSink {
                     .default_value(Some("zc"))
                     .mutable_ready()
                     .build(),
+                gst::ParamSpecArray::builder("render-rectangle")
+                    .nick("Render rectangle")
+                    .blurb("Where the video goes in the application's wl_surface when embedded (GstVideoOverlay): <x, y, width, height> in surface coordinates, the video scaled into it with its aspect ratio kept and black bars; width and height -1 (the default <0, 0, -1, -1>) mean the video's own size at x, y. Takes effect at once, also while paused; the sink commits the application's surface for it. Same as gst_video_overlay_set_render_rectangle")
+                    .element_spec(
+                        &glib::ParamSpecInt::builder("rect-value")
+                            .nick("Rectangle value")
+                            .blurb("One of x, y, width or height")
+                            .minimum(i32::MIN)
+                            .maximum(i32::MAX)
+                            .default_value(-1)
+                            .build(),
+                    )
+                    .mutable_playing()
+                    .build(),
                 counter("frames-presented", "Frames presented", "Frames the compositor reports as shown (wp_presentation)"),
                 counter("frames-discarded", "Frames discarded", "Frames the compositor reports as never shown (wp_presentation)"),
                 counter("latency-us", "Latency (us)", "Mean time from commit to presentation, in microseconds"),
@@ -777,6 +1149,22 @@ impl ObjectImpl for ZcWaylandSink {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if pspec.name() == "render-rectangle" {
+            let values: Vec<i32> = value
+                .get::<gst::Array>()
+                .map(|a| a.iter().filter_map(|v| v.get::<i32>().ok()).collect())
+                .unwrap_or_default();
+            match values[..] {
+                [x, y, width, height] => self.set_render_rectangle(x, y, width, height),
+                _ => gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Settings,
+                    ("render-rectangle ignored"),
+                    ["it takes four integers <x, y, width, height>, not {values:?}"]
+                ),
+            }
+            return;
+        }
         let mut settings = lock(&self.settings);
         match pspec.name() {
             "display" => settings.display = value.get().ok().flatten(),
@@ -802,6 +1190,7 @@ impl ObjectImpl for ZcWaylandSink {
             "fullscreen" => lock(&self.settings).fullscreen.to_value(),
             "allow-implicit-modifier" => lock(&self.settings).allow_implicit_modifier.to_value(),
             "title" => lock(&self.settings).title.to_value(),
+            "render-rectangle" => lock(&self.settings).render_rectangle.to_array().to_value(),
             "frames-presented" => stats().frames_presented.to_value(),
             "frames-discarded" => stats().frames_discarded.to_value(),
             "latency-us" => stats().mean_latency_us().to_value(),
@@ -867,6 +1256,11 @@ impl ElementImpl for ZcWaylandSink {
         let result = self.parent_change_state(transition)?;
         match transition {
             gst::StateChange::PausedToReady => {
+                // The window goes with the stream (an embedded video leaves
+                // the application's surface); the next run makes a new one.
+                if let Some(presenter) = self.presenter() {
+                    presenter.destroy_window();
+                }
                 if let Some(pool) = lock(&self.stream).take().and_then(|s| s.upload_pool) {
                     let _ = pool.set_active(false);
                 }
@@ -880,9 +1274,26 @@ impl ElementImpl for ZcWaylandSink {
         }
         Ok(result)
     }
+
+    fn set_context(&self, context: &gst::Context) {
+        self.take_display_context(context);
+        self.parent_set_context(context)
+    }
 }
 
 impl BaseSinkImpl for ZcWaylandSink {
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        // Upstream elements asking for a Wayland display get the one in use.
+        if let gst::QueryViewMut::Context(q) = query.view_mut()
+            && DISPLAY_CONTEXT_TYPES.contains(&q.context_type())
+            && let Some(context) = self.display_context(q.context_type())
+        {
+            q.set_context(&context);
+            return true;
+        }
+        BaseSinkImplExt::parent_query(self, query)
+    }
+
     fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
         let caps = match self.presenter() {
             Some(presenter) => self.compositor_caps(&presenter),
@@ -941,11 +1352,10 @@ impl BaseSinkImpl for ZcWaylandSink {
             )));
         }
         let mut stream = lock(&self.stream);
-        let window_created = stream.as_ref().is_some_and(|s| s.window_created);
         if let Some(pool) = stream.take().and_then(|s| s.upload_pool) {
             let _ = pool.set_active(false);
         }
-        if window_created && let Err(e) = presenter.set_video_size(width, height) {
+        if let Err(e) = presenter.set_video_size(width, height) {
             return Err(fail(format!("resizing the window: {e}")));
         }
         gst::info!(CAT, imp = self, "showing {caps}");
@@ -953,7 +1363,6 @@ impl BaseSinkImpl for ZcWaylandSink {
             info,
             fourcc,
             upload_pool: None,
-            window_created,
             feedback_serial: 0,
             last_path: None,
             refused: HashSet::new(),

@@ -15,6 +15,30 @@
 //!   dma-bufs, are copied into a pooled buffer (counted in `bytes-copied`).
 //! - `wp_presentation` feedback is counted in `frames-presented`,
 //!   `frames-discarded`, `latency-us`, and posted at EOS as `zc-sink-stats`.
+//!
+//! Embedding (GstVideoOverlay), the contract of GStreamer's `waylandsink`:
+//! - The display: before connecting (NULL to READY) the sink asks upstream
+//!   with a context query, then posts need-context, for
+//!   `GstWaylandDisplayHandleContextType` and then GStreamer 1.22's name
+//!   `GstWlDisplayHandleContextType`; the application answers with
+//!   `gst_element_set_context`, a context whose structure has the
+//!   `wl_display *` in a G_TYPE_POINTER field `display` (`handle` is read
+//!   too). On that display the sink uses its own event queue, never
+//!   dispatches the application's, and never disconnects it; it answers
+//!   context queries with the display in use.
+//! - The surface: on the first frame, without a window handle, it posts
+//!   prepare-window-handle; the application calls `set_window_handle` with
+//!   its `wl_surface *` (from a sync bus handler, or before starting). The
+//!   video then lives in a desynchronised subsurface of it at the render
+//!   rectangle, scaled with its aspect ratio kept and black bars; without a
+//!   rectangle, at (0, 0) at the video's own size.
+//! - `set_render_rectangle` (or `render-rectangle`) works at any time, also
+//!   while paused: the sink commits its surfaces and then the application's
+//!   surface, because a subsurface's position is state of its parent. So the
+//!   sink commits the parent when the window is made and on each rectangle
+//!   change; call it when the parent's pending state may be applied (after
+//!   drawing, or from the resize handler). Going to READY removes the video
+//!   from the surface; the handle and display are kept for the next run.
 
 mod imp;
 
@@ -23,7 +47,8 @@ use gst::prelude::*;
 
 glib::wrapper! {
     pub struct ZcWaylandSink(ObjectSubclass<imp::ZcWaylandSink>)
-        @extends gst_video::VideoSink, gst_base::BaseSink, gst::Element, gst::Object;
+        @extends gst_video::VideoSink, gst_base::BaseSink, gst::Element, gst::Object,
+        @implements gst_video::VideoOverlay;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
