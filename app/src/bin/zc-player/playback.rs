@@ -149,6 +149,7 @@ pub struct Player {
     decoder: Option<String>,
     fps: f64,
     last_rendered: Option<(Instant, u64)>,
+    warned: std::collections::HashSet<String>,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {
@@ -304,6 +305,7 @@ impl Player {
             decoder: None,
             fps: 0.0,
             last_rendered: None,
+            warned: Default::default(),
         })
     }
 
@@ -674,7 +676,11 @@ impl Player {
                 });
             }
             MessageView::Warning(w) => {
-                eprintln!("zc-player: warning: {}", w.error());
+                // Each distinct warning once (QoS repeats itself on slow machines).
+                let text = w.error().to_string();
+                if self.warned.insert(text.clone()) {
+                    eprintln!("zc-player: warning: {text}");
+                }
             }
             MessageView::Element(e) => {
                 let Some(s) = e.structure() else {
