@@ -3,7 +3,7 @@
 //! - `setup`: install what a fresh Debian 12 / Ubuntu machine needs (idempotent).
 //! - `test`: native tests, then the VM suite in one VM boot.
 //! - `vm -- CMD...`: run a command inside the dma-buf VM.
-//! - `demo`: the main job (for now: the allocation backend table).
+//! - `demo [CLIP]`: the main job: zc-player plays a clip on the zero-copy path.
 
 mod demo;
 mod setup;
@@ -20,7 +20,9 @@ commands:
   setup            install packages, virtme-ng and the VM kernel (idempotent)
   test             run the native tests, then the VM suite inside the dma-buf VM
   vm -- CMD...     run CMD inside the dma-buf VM and exit with its status
-  demo             the main job: the allocation backend table, on the host and in the VM
+  demo [CLIP]      the main job: zc-player plays CLIP (default: a generated out/sample.mkv)
+                   headless, in the VM when this kernel cannot make dma-bufs; prints the
+                   statistics and writes a screenshot, a snapshot and thumbnails into out/
 
 environment:
   ZC_CACHE_DIR     where the VM kernel and virtme-ng live (default ~/.cache/zc)
@@ -55,7 +57,7 @@ fn run() -> Result<()> {
             let status = vm::run_interactive(command)?;
             std::process::exit(status);
         }
-        "demo" => demo::run(),
+        "demo" => demo::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -156,6 +156,17 @@ fn run_counting(command: &mut Command) -> Result<(bool, Counts)> {
 
 /// Build the VM suite natively (cargo is not run inside the VM) and list its test binaries.
 fn build_vm_tests() -> Result<Vec<(String, String)>> {
+    // The player test runs the zc-player binary, which `cargo test` of
+    // another package does not build.
+    step("VM suite: building zc-player");
+    let status = Command::new(cargo())
+        .current_dir(repo_root())
+        .args(["build", "--package", "zc-app", "--bin", "zc-player"])
+        .status()
+        .context("building zc-player")?;
+    if !status.success() {
+        bail!("building zc-player failed");
+    }
     step(format!("VM suite: building {VM_TEST_PACKAGE}"));
     let output = Command::new(cargo())
         .current_dir(repo_root())

@@ -1,0 +1,450 @@
+//! zc-player: a desktop video player on the zero-copy path. The decoder
+//! writes into dma-bufs from zc's pool (zcexport), the compositor imports
+//! them (the Wayland sink, embedded in our window), and a snapshot reads one
+//! inside CPU-access brackets (zcthumbnail). Driven by keys, the mouse and a
+//! JSON-lines control socket.
+
+mod app;
+mod playback;
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use smithay_client_toolkit::compositor::CompositorState;
+use smithay_client_toolkit::output::OutputState;
+use smithay_client_toolkit::reexports::calloop::EventLoop;
+use smithay_client_toolkit::reexports::calloop::channel::{self, Event as ChannelEvent};
+use smithay_client_toolkit::reexports::calloop::timer::{TimeoutAction, Timer};
+use smithay_client_toolkit::reexports::calloop_wayland_source::WaylandSource;
+use smithay_client_toolkit::registry::RegistryState;
+use smithay_client_toolkit::seat::SeatState;
+use smithay_client_toolkit::shell::WaylandSurface;
+use smithay_client_toolkit::shell::xdg::XdgShell;
+use smithay_client_toolkit::shell::xdg::window::WindowDecorations;
+use smithay_client_toolkit::shm::Shm;
+use smithay_client_toolkit::shm::slot::SlotPool;
+use smithay_client_toolkit::subcompositor::SubcompositorState;
+use wayland_client::globals::registry_queue_init;
+use wayland_client::{Connection, Proxy};
+use zc_app::player::fds::{OpenFd, open_fds, opened_since};
+use zc_app::player::ipc::{Call, IpcServer};
+use zc_app::weston::{HeadlessWeston, WestonConfig};
+
+use app::App;
+use playback::{
+    BackendChoice, Layout, PathPreference, Player, PlayerExit, PlayerOptions, WindowHandles,
+};
+
+const EXAMPLES: &str = "\
+Examples:
+  zc-player clip.mp4                       play a file in a window
+  zc-player https://example.com/a.mkv      play a URI (anything GStreamer reads)
+  zc-player clip.mp4 --fullscreen --loop   fullscreen, start over at the end
+  zc-player clip.mp4 --path copy           force the copy path, for comparison
+  zc-player clip.mp4 --headless --ipc /tmp/zc.sock --keep-open
+                                           no desktop: a headless Weston of its own,
+                                           driven through the control socket:
+  echo '{\"command\":\"stats\"}' | socat - UNIX-CONNECT:/tmp/zc.sock
+  zc-playerctl /tmp/zc.sock '{\"command\":\"seek\",\"seconds\":10}' '{\"command\":\"quit\"}'
+
+Keys: space pause/resume, Left/Right seek 5 s, Up/Down 60 s, f or double-click
+fullscreen, m mute, 9/0 volume, s snapshot (full size PNG in the current folder),
+i statistics panel, q or Esc quit.
+
+Control socket (one JSON object per line, one reply per line):
+  play, pause, seek {seconds, relative?, accurate?}, position, duration, stats,
+  snapshot {path?}, screenshot {path} (own headless Weston only), key {key}, quit.
+
+Exit status: 0 done, 1 failure while playing (e.g. the compositor went away),
+2 the input cannot be played (missing file, no decoder, failing URI).";
+
+/// A desktop video player on zc's zero-copy path (dma-buf from decoder to compositor).
+#[derive(Parser, Debug)]
+#[command(name = "zc-player", version, about, after_help = EXAMPLES)]
+struct Args {
+    /// A video file or a URI (file://, http://, ...).
+    input: String,
+    /// Start fullscreen.
+    #[arg(long)]
+    fullscreen: bool,
+    /// Start over at the end of the stream.
+    #[arg(long = "loop")]
+    looping: bool,
+    /// Stay on the last frame at the end instead of quitting.
+    #[arg(long)]
+    keep_open: bool,
+    /// Start at this position in seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    start: Option<f64>,
+    /// How frames reach the compositor (`copy` forces a CPU copy, for comparison).
+    #[arg(long, value_enum, default_value_t = PathPreference::Auto)]
+    path: PathPreference,
+    /// Where zcexport's pool allocates its dma-bufs.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Listen for JSON-lines commands on this Unix socket.
+    #[arg(long, value_name = "PATH")]
+    ipc: Option<PathBuf>,
+    /// Start a headless Weston of our own even when WAYLAND_DISPLAY is set.
+    #[arg(long)]
+    headless: bool,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .trim()
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds, e.g. 12.5"))?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}`: the start is 0 or more seconds"));
+    }
+    Ok(seconds)
+}
+
+/// Lock a mutex, ignoring poisoning (the layout stays coherent).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn main() {
+    let args = Args::parse();
+    let code = match run(&args) {
+        Ok(Outcome::Done) => 0,
+        Ok(Outcome::BadInput(message)) => {
+            eprintln!("zc-player: cannot play {}: {message}", args.input);
+            2
+        }
+        Err(err) => {
+            eprintln!("zc-player: {err:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+enum Outcome {
+    Done,
+    BadInput(String),
+}
+
+/// The input as a URI, or why it cannot be played.
+fn input_uri(input: &str) -> Result<String, String> {
+    let looks_like_uri = input.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if looks_like_uri {
+        return Ok(input.to_owned());
+    }
+    let path = Path::new(input);
+    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "no such file (give an existing video file or a URI such as file:///path/clip.mp4)"
+                .to_owned()
+        }
+        _ => format!("cannot read it: {e}"),
+    })?;
+    if metadata.is_dir() {
+        return Err("it is a folder; give a video file".to_owned());
+    }
+    std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let absolute =
+        std::path::absolute(path).map_err(|e| format!("cannot resolve the path: {e}"))?;
+    gst::glib::filename_to_uri(&absolute, None)
+        .map(|u| u.to_string())
+        .map_err(|e| format!("cannot turn the path into a URI: {e}"))
+}
+
+/// Where to connect: `WAYLAND_DISPLAY` (a name under `XDG_RUNTIME_DIR` or
+/// an absolute path), or None when there is no session.
+fn session_socket() -> Option<PathBuf> {
+    let display = std::env::var_os("WAYLAND_DISPLAY").filter(|d| !d.is_empty())?;
+    let display = PathBuf::from(display);
+    if display.is_absolute() {
+        return Some(display);
+    }
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")?;
+    Some(PathBuf::from(runtime).join(display))
+}
+
+fn run(args: &Args) -> Result<Outcome> {
+    let uri = match input_uri(&args.input) {
+        Ok(uri) => uri,
+        Err(message) => return Ok(Outcome::BadInput(message)),
+    };
+    gst::init().context("GStreamer did not initialise")?;
+    gstzerocopy::plugin_register_static().context("registering the zerocopy plugin")?;
+
+    // A compositor: the session's, or a headless one of our own.
+    let (socket, weston) = match (args.headless, session_socket()) {
+        (false, Some(socket)) => (socket, None),
+        (headless, _) => {
+            let weston = HeadlessWeston::start(&WestonConfig {
+                // Desktop-sized, so the window and its panel have room.
+                width: 1280,
+                height: 720,
+                ..WestonConfig::default()
+            })
+            .context("starting a headless Weston")?;
+            eprintln!(
+                "zc-player: {}: started a headless Weston at {} (pid {})",
+                if headless {
+                    "--headless"
+                } else {
+                    "no WAYLAND_DISPLAY"
+                },
+                weston.socket_path().display(),
+                weston.pid()
+            );
+            (weston.socket_path(), Some(Rc::new(weston)))
+        }
+    };
+
+    let mut event_loop: EventLoop<App> =
+        EventLoop::try_new().context("cannot create the event loop")?;
+    let (bus_sender, bus_events) = channel::channel();
+    let (ipc_sender, ipc_calls) = channel::channel::<Call>();
+    let ipc = match &args.ipc {
+        Some(path) => {
+            let sender = Mutex::new(ipc_sender);
+            Some(IpcServer::start(path, move |call| {
+                lock(&sender).send(call).is_ok()
+            })?)
+        }
+        None => None,
+    };
+    let audio = playback::audio_device_available();
+    // Everything open from here on belongs to playback and must be closed
+    // again when the player quits.
+    let baseline = open_fds();
+
+    let outcome = play(
+        args,
+        &uri,
+        audio,
+        &socket,
+        weston.clone(),
+        &mut event_loop,
+        bus_sender,
+        bus_events,
+        ipc_calls,
+    );
+    drop(event_loop);
+    let (outcome, quit_reply) = outcome?;
+    let leaked = opened_since(
+        &baseline,
+        &open_fds(),
+        &ipc.as_ref()
+            .map(|s| s.connection_targets())
+            .unwrap_or_default(),
+    );
+    if let Some(reply) = quit_reply {
+        let _ = reply.send(Ok(quit_fields(&baseline, &leaked)));
+    }
+    if !leaked.is_empty() && matches!(outcome, Outcome::Done) {
+        eprintln!(
+            "zc-player: {} fds opened during playback are still open: {:?}",
+            leaked.len(),
+            leaked
+        );
+    }
+    drop(ipc);
+    drop(weston);
+    Ok(outcome)
+}
+
+fn quit_fields(
+    baseline: &[OpenFd],
+    leaked: &[OpenFd],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields = serde_json::Map::new();
+    fields.insert("fds-before-playback".into(), baseline.len().into());
+    fields.insert("fds-left-open".into(), leaked.len().into());
+    fields.insert(
+        "left-open".into(),
+        leaked
+            .iter()
+            .map(|f| serde_json::Value::String(format!("{} -> {}", f.fd, f.target)))
+            .collect::<Vec<_>>()
+            .into(),
+    );
+    fields
+}
+
+type QuitReply = Option<std::sync::mpsc::Sender<zc_app::player::ipc::Reply>>;
+
+#[allow(clippy::too_many_arguments)]
+fn play(
+    args: &Args,
+    uri: &str,
+    audio: bool,
+    socket: &Path,
+    weston: Option<Rc<HeadlessWeston>>,
+    event_loop: &mut EventLoop<App>,
+    bus_sender: channel::Sender<playback::BusEvent>,
+    bus_events: channel::Channel<playback::BusEvent>,
+    ipc_calls: channel::Channel<Call>,
+) -> Result<(Outcome, QuitReply)> {
+    let stream = UnixStream::connect(socket)
+        .with_context(|| format!("cannot connect to the compositor at {}", socket.display()))?;
+    let connection = Connection::from_socket(stream)
+        .map_err(|e| anyhow!("cannot talk to the compositor at {}: {e}", socket.display()))?;
+    let (globals, queue) = registry_queue_init::<App>(&connection)
+        .map_err(|e| anyhow!("the compositor's globals: {e}"))?;
+    let qh = queue.handle();
+    let loop_handle = event_loop.handle();
+    WaylandSource::new(connection.clone(), queue)
+        .insert(loop_handle.clone())
+        .map_err(|e| anyhow!("cannot watch the Wayland connection: {e}"))?;
+
+    let compositor =
+        CompositorState::bind(&globals, &qh).context("the compositor has no wl_compositor")?;
+    let subcompositor = SubcompositorState::bind(compositor.wl_compositor().clone(), &globals, &qh)
+        .context("the compositor has no wl_subcompositor")?;
+    let xdg_shell =
+        XdgShell::bind(&globals, &qh).context("the compositor has no xdg_wm_base (xdg-shell)")?;
+    let shm = Shm::bind(&globals, &qh).context("the compositor has no wl_shm")?;
+    let surface = compositor.create_surface(&qh);
+    let window = xdg_shell.create_window(surface, WindowDecorations::RequestServer, &qh);
+    let title = format!(
+        "zc-player: {}",
+        Path::new(&args.input)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| args.input.clone())
+    );
+    window.set_title(title.clone());
+    window.set_app_id("zc-player");
+    window.set_min_size(Some((160, 120)));
+    if args.fullscreen {
+        window.set_fullscreen(None);
+    }
+    window.commit();
+    let pool = SlotPool::new(
+        (app::DEFAULT_SIZE.0 * app::DEFAULT_SIZE.1 * 4) as usize,
+        &shm,
+    )
+    .context("cannot create shared memory for the window")?;
+
+    let layout = Arc::new(Mutex::new(Layout::default()));
+    let mut state = App::new(
+        RegistryState::new(&globals),
+        SeatState::new(&globals, &qh),
+        OutputState::new(&globals, &qh),
+        compositor,
+        subcompositor,
+        shm,
+        window,
+        pool,
+        title,
+        layout.clone(),
+        weston,
+        qh.clone(),
+    );
+
+    // The window is mapped before the sink is handed its surface.
+    while !state.is_configured() {
+        event_loop
+            .dispatch(Duration::from_millis(100), &mut state)
+            .map_err(|e| anyhow!("the compositor went away: {e}"))?;
+        if let Some(exit) = state.exit.take() {
+            return Ok((finish(exit)?, state.quit_reply.take()));
+        }
+    }
+
+    let handles = WindowHandles {
+        display: connection.backend().display_ptr() as usize,
+        surface: state.window.wl_surface().id().as_ptr() as usize,
+    };
+    let bus_sender = Mutex::new(bus_sender);
+    let player = Player::new(
+        &PlayerOptions {
+            uri: uri.to_owned(),
+            path: args.path,
+            backend: args.backend,
+            looping: args.looping,
+            keep_open: args.keep_open,
+            start: args.start,
+            audio,
+        },
+        handles,
+        layout,
+        move |event| {
+            let _ = lock(&bus_sender).send(event);
+        },
+    )?;
+    player.start()?;
+    state.player = Some(player);
+
+    let bus_source = loop_handle
+        .insert_source(bus_events, |event, _, app| {
+            if let ChannelEvent::Msg(event) = event {
+                let qh = app_queue(app);
+                app.on_bus(event, &qh);
+            }
+        })
+        .map_err(|e| anyhow!("cannot watch the pipeline's bus: {e}"))?;
+    loop_handle
+        .insert_source(ipc_calls, |event, _, app| {
+            if let ChannelEvent::Msg(call) = event {
+                let qh = app_queue(app);
+                app.on_call(call, &qh);
+            }
+        })
+        .map_err(|e| anyhow!("cannot watch the control socket: {e}"))?;
+    loop_handle
+        .insert_source(
+            Timer::from_duration(Duration::from_millis(500)),
+            |_, _, app| {
+                app.tick();
+                TimeoutAction::ToDuration(Duration::from_millis(500))
+            },
+        )
+        .map_err(|e| anyhow!("cannot start the statistics timer: {e}"))?;
+
+    let result = loop {
+        if let Err(e) = event_loop.dispatch(Duration::from_millis(100), &mut state) {
+            break Err(anyhow!("the compositor went away: {e}"));
+        }
+        if let Some(error) = connection.protocol_error() {
+            break Err(anyhow!("the compositor closed the connection: {error}"));
+        }
+        if let Some(exit) = state.exit.take() {
+            break finish(exit);
+        }
+    };
+    if let Some(mut player) = state.player.take() {
+        player.shutdown();
+        // Bus messages not yet handled hold references to the elements;
+        // the sink must be gone before the connection it borrows closes.
+        loop_handle.remove(bus_source);
+        drop(player);
+    }
+    let quit_reply = state.quit_reply.take();
+    drop(state);
+    drop(connection);
+    result.map(|outcome| (outcome, quit_reply))
+}
+
+/// The queue handle for callbacks that only get the state.
+fn app_queue(app: &App) -> wayland_client::QueueHandle<App> {
+    app.queue_handle()
+}
+
+fn finish(exit: PlayerExit) -> Result<Outcome> {
+    match exit {
+        PlayerExit::Done => Ok(Outcome::Done),
+        PlayerExit::BadInput(message) => Ok(Outcome::BadInput(message)),
+        PlayerExit::Failed(message) => bail!("{message}"),
+    }
+}

@@ -1,0 +1,97 @@
+//! The process's open fds and what they are, to show that playback leaves
+//! nothing open behind it (dma-bufs and memfds above all).
+
+use std::os::fd::RawFd;
+
+/// One open fd and what `/proc/self/fd/N` points to (`/dmabuf:...`,
+/// `/memfd:... (deleted)`, `socket:[...]`, a path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenFd {
+    pub fd: RawFd,
+    pub target: String,
+}
+
+impl OpenFd {
+    pub fn is_dmabuf(&self) -> bool {
+        self.target.starts_with("/dmabuf:") || self.target.starts_with("anon_inode:dmabuf")
+    }
+
+    pub fn is_memfd(&self) -> bool {
+        self.target.starts_with("/memfd:")
+    }
+}
+
+/// The fds open now (those that vanish while being listed are skipped).
+pub fn open_fds() -> Vec<OpenFd> {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    // The listing's own directory fd is not one of ours.
+    let listing = format!("/proc/{}/fd", std::process::id());
+    let mut fds: Vec<OpenFd> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let fd = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            let target = target.to_string_lossy().into_owned();
+            (target != listing).then_some(OpenFd { fd, target })
+        })
+        .collect();
+    fds.sort_by_key(|f| f.fd);
+    fds
+}
+
+/// Fds in `now` that were not in `baseline` (same number and target),
+/// leaving out those pointing at `ignored` targets (e.g. the control
+/// connection in use, `socket:[inode]`).
+pub fn opened_since(baseline: &[OpenFd], now: &[OpenFd], ignored: &[String]) -> Vec<OpenFd> {
+    now.iter()
+        .filter(|f| !ignored.contains(&f.target) && !baseline.contains(f))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fd(fd: RawFd, target: &str) -> OpenFd {
+        OpenFd {
+            fd,
+            target: target.into(),
+        }
+    }
+
+    #[test]
+    fn kinds_are_told_from_the_link_target() {
+        assert!(fd(5, "/dmabuf:").is_dmabuf());
+        assert!(fd(5, "anon_inode:dmabuf").is_dmabuf());
+        assert!(fd(6, "/memfd:zc-frame (deleted)").is_memfd());
+        assert!(!fd(7, "socket:[1234]").is_dmabuf());
+    }
+
+    #[test]
+    fn new_and_reused_numbers_count_as_opened() {
+        let baseline = vec![fd(0, "/dev/null"), fd(3, "socket:[1]")];
+        let now = vec![
+            fd(0, "/dev/null"),
+            fd(3, "/dmabuf:"),
+            fd(4, "socket:[2]"),
+            fd(9, "/memfd:x (deleted)"),
+        ];
+        let opened = opened_since(&baseline, &now, &["socket:[2]".to_owned()]);
+        assert_eq!(opened, vec![fd(3, "/dmabuf:"), fd(9, "/memfd:x (deleted)")]);
+    }
+
+    #[test]
+    fn this_process_sees_a_file_it_opens() {
+        let file = std::fs::File::open("/proc/self/status").expect("open");
+        use std::os::fd::AsRawFd;
+        let raw = file.as_raw_fd();
+        assert!(
+            open_fds()
+                .iter()
+                .any(|f| f.fd == raw && f.target.ends_with("/status"))
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! The parts of `zc-player` that do not need a window or a pipeline: key
+//! bindings, the control socket's protocol, statistics and their panel,
+//! fd accounting. The binary (`src/bin/zc-player`) puts them together.
+
+pub mod controls;
+pub mod fds;
+pub mod ipc;
+pub mod stats;

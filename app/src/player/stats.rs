@@ -1,0 +1,312 @@
+//! The player's statistics: what the control socket's `stats` returns and
+//! what the on-screen panel (`i`) shows, drawn on the CPU with an 8x8
+//! bitmap font into a small ARGB8888 wl_shm buffer.
+
+use serde::Serialize;
+
+/// A snapshot of how playback goes.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Stats {
+    /// playing, paused, buffering, eos or stopped.
+    pub state: String,
+    pub position_s: Option<f64>,
+    pub duration_s: Option<f64>,
+    /// Frames shown per second over the last measuring interval.
+    pub fps: f64,
+    /// Frames the sink rendered / dropped as late (GstBaseSink's counters).
+    pub frames_rendered: u64,
+    pub frames_dropped: u64,
+    /// How frames reach the compositor: dmabuf, shm, copy, none yet, or
+    /// unknown (a sink that does not say).
+    pub path: String,
+    /// The sink element's factory name.
+    pub sink: String,
+    /// The video decoder's factory name, once there is one.
+    pub decoder: Option<String>,
+    /// The negotiated video, e.g. "NV12 1280x720 (memory:DMABuf)".
+    pub video: Option<String>,
+    /// zcexport's counters: frames in, passed on without a copy, copied.
+    pub export_frames_in: u64,
+    pub export_frames_zero_copy: u64,
+    pub export_frames_copied: u64,
+    pub export_bytes_copied: u64,
+    /// The sink's copies (frames it could not import as they were).
+    pub sink_frames_copied: u64,
+    pub sink_bytes_copied: u64,
+    /// All CPU copies of frame data (zcexport + sink) per frame that came in.
+    pub copies_per_frame: f64,
+    pub bytes_copied_per_frame: f64,
+    /// Open fds of the player now, and how many of them are dma-bufs / memfds.
+    pub fds: usize,
+    pub dmabuf_fds: usize,
+    pub memfd_fds: usize,
+    pub audio: bool,
+    pub muted: bool,
+    pub volume: f64,
+}
+
+impl Stats {
+    /// Fill in the per-frame ratios from the counters.
+    pub fn compute_ratios(&mut self) {
+        let frames = self.export_frames_in.max(1) as f64;
+        let copies = self.export_frames_copied + self.sink_frames_copied;
+        let bytes = self.export_bytes_copied + self.sink_bytes_copied;
+        if self.export_frames_in == 0 {
+            self.copies_per_frame = 0.0;
+            self.bytes_copied_per_frame = 0.0;
+        } else {
+            self.copies_per_frame = copies as f64 / frames;
+            self.bytes_copied_per_frame = bytes as f64 / frames;
+        }
+    }
+
+    /// The panel's lines.
+    pub fn panel_lines(&self) -> Vec<String> {
+        let path = match self.path.as_str() {
+            "dmabuf" => "dma-buf",
+            other => other,
+        };
+        vec![
+            format!("fps      {:.1}", self.fps),
+            format!(
+                "dropped  {} of {}",
+                self.frames_dropped,
+                self.frames_rendered + self.frames_dropped
+            ),
+            format!("path     {path} ({})", self.sink),
+            format!(
+                "copies   {:.2}/frame, {}/frame",
+                self.copies_per_frame,
+                human_bytes(self.bytes_copied_per_frame)
+            ),
+            format!(
+                "decoder  {}",
+                self.decoder.as_deref().unwrap_or("(none yet)")
+            ),
+            format!("video    {}", self.video.as_deref().unwrap_or("-")),
+            format!(
+                "time     {} / {}",
+                clock(self.position_s),
+                clock(self.duration_s)
+            ),
+        ]
+    }
+}
+
+fn human_bytes(bytes: f64) -> String {
+    if bytes < 1024.0 {
+        format!("{bytes:.0} B")
+    } else if bytes < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+    }
+}
+
+fn clock(seconds: Option<f64>) -> String {
+    match seconds {
+        Some(s) if s.is_finite() && s >= 0.0 => {
+            let total = s as u64;
+            format!(
+                "{}:{:02}:{:02}.{}",
+                total / 3600,
+                total / 60 % 60,
+                total % 60,
+                ((s - total as f64) * 10.0) as u64 % 10
+            )
+        }
+        _ => "-".to_owned(),
+    }
+}
+
+/// Glyph cell size at scale 1.
+pub const GLYPH: u32 = 8;
+/// Pixels of padding around the panel's text.
+pub const PADDING: u32 = 8;
+/// Panel background: black at 75 % opacity (premultiplied ARGB).
+pub const BACKGROUND: u32 = 0xC000_0000;
+/// Text colour: opaque light green.
+pub const FOREGROUND: u32 = 0xFF60_FF60;
+
+/// The panel's size in pixels for these lines at `scale`.
+pub fn panel_size(lines: &[String], scale: u32) -> (u32, u32) {
+    let columns = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+    let line_height = (GLYPH + 2) * scale;
+    (
+        columns * GLYPH * scale + 2 * PADDING,
+        lines.len() as u32 * line_height + 2 * PADDING,
+    )
+}
+
+/// Draw `lines` into an ARGB8888 (little-endian) canvas of `width` x
+/// `height` pixels with `stride` bytes per row. Characters the font lacks
+/// show as `?`; text that does not fit is clipped.
+pub fn draw_panel(
+    canvas: &mut [u8],
+    width: u32,
+    height: u32,
+    stride: u32,
+    lines: &[String],
+    scale: u32,
+) {
+    let scale = scale.max(1);
+    for y in 0..height {
+        let row = (y * stride) as usize;
+        for x in 0..width {
+            let i = row + x as usize * 4;
+            if let Some(px) = canvas.get_mut(i..i + 4) {
+                px.copy_from_slice(&BACKGROUND.to_le_bytes());
+            }
+        }
+    }
+    let line_height = (GLYPH + 2) * scale;
+    for (n, line) in lines.iter().enumerate() {
+        let top = PADDING + n as u32 * line_height;
+        for (column, c) in line.chars().enumerate() {
+            let left = PADDING + column as u32 * GLYPH * scale;
+            let glyph = glyph(c);
+            for (gy, bits) in glyph.iter().enumerate() {
+                for gx in 0..GLYPH {
+                    // font8x8: bit 0 is the leftmost pixel.
+                    if bits >> gx & 1 == 0 {
+                        continue;
+                    }
+                    for sy in 0..scale {
+                        for sx in 0..scale {
+                            let x = left + gx * scale + sx;
+                            let y = top + gy as u32 * scale + sy;
+                            if x >= width || y >= height {
+                                continue;
+                            }
+                            let i = (y * stride + x * 4) as usize;
+                            if let Some(px) = canvas.get_mut(i..i + 4) {
+                                px.copy_from_slice(&FOREGROUND.to_le_bytes());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn glyph(c: char) -> [u8; 8] {
+    let table = &font8x8::legacy::BASIC_LEGACY;
+    let index = if c.is_ascii() && !c.is_ascii_control() {
+        c as usize
+    } else {
+        '?' as usize
+    };
+    table[index]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Stats {
+        let mut stats = Stats {
+            state: "playing".into(),
+            position_s: Some(65.25),
+            duration_s: Some(3725.0),
+            fps: 29.97,
+            frames_rendered: 118,
+            frames_dropped: 2,
+            path: "dmabuf".into(),
+            sink: "zcwaylandsink".into(),
+            decoder: Some("avdec_h264".into()),
+            export_frames_in: 120,
+            export_frames_zero_copy: 117,
+            export_frames_copied: 3,
+            export_bytes_copied: 3 * 1_382_400,
+            ..Stats::default()
+        };
+        stats.compute_ratios();
+        stats
+    }
+
+    #[test]
+    fn ratios_count_both_copiers_per_frame_in() {
+        let mut stats = sample();
+        assert!((stats.copies_per_frame - 0.025).abs() < 1e-9);
+        assert!((stats.bytes_copied_per_frame - 34_560.0).abs() < 1e-9);
+        stats.sink_frames_copied = 120;
+        stats.sink_bytes_copied = 120 * 100;
+        stats.compute_ratios();
+        assert!((stats.copies_per_frame - 1.025).abs() < 1e-9);
+        let empty = {
+            let mut s = Stats::default();
+            s.compute_ratios();
+            s
+        };
+        assert_eq!(empty.copies_per_frame, 0.0);
+    }
+
+    #[test]
+    fn panel_lines_say_what_the_issue_asks_for() {
+        let lines = sample().panel_lines();
+        let text = lines.join("\n");
+        for expected in [
+            "fps      30.0",
+            "dropped  2 of 120",
+            "path     dma-buf (zcwaylandsink)",
+            "copies   0.03/frame, 33.8 KiB/frame",
+            "decoder  avdec_h264",
+            "time     0:01:05.2 / 1:02:05.0",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing in\n{text}");
+        }
+    }
+
+    #[test]
+    fn stats_serialise_with_kebab_case_names() {
+        let value = serde_json::to_value(sample()).expect("serialises");
+        assert_eq!(value["path"], "dmabuf");
+        assert_eq!(value["export-frames-copied"], 3);
+        assert_eq!(value["decoder"], "avdec_h264");
+        assert_eq!(value["position-s"], 65.25);
+    }
+
+    #[test]
+    fn drawn_text_lights_exactly_the_glyph_pixels() {
+        let lines = vec!["I".to_owned()];
+        let (w, h) = panel_size(&lines, 2);
+        assert_eq!((w, h), (8 * 2 + 2 * PADDING, 10 * 2 + 2 * PADDING));
+        let stride = w * 4 + 8; // padded rows must be honoured
+        let mut canvas = vec![0u8; (stride * h) as usize];
+        draw_panel(&mut canvas, w, h, stride, &lines, 2);
+        let pixel = |x: u32, y: u32| {
+            let i = (y * stride + x * 4) as usize;
+            u32::from_le_bytes(canvas[i..i + 4].try_into().expect("4 bytes"))
+        };
+        let glyph = glyph('I');
+        let mut lit = 0;
+        for y in 0..h {
+            for x in 0..w {
+                let (gx, gy) = (x.wrapping_sub(PADDING) / 2, y.wrapping_sub(PADDING) / 2);
+                let on = x >= PADDING
+                    && y >= PADDING
+                    && gx < 8
+                    && gy < 8
+                    && glyph[gy as usize] >> gx & 1 == 1;
+                let expected = if on { FOREGROUND } else { BACKGROUND };
+                assert_eq!(pixel(x, y), expected, "({x}, {y})");
+                lit += on as u32;
+            }
+        }
+        // 'I' in font8x8 has 18 pixels, each 2x2 at scale 2.
+        assert_eq!(lit, 18 * 4);
+        // The row padding beyond the width is untouched.
+        assert_eq!(&canvas[(w * 4) as usize..(w * 4 + 8) as usize], &[0; 8]);
+    }
+
+    #[test]
+    fn unknown_characters_draw_as_question_marks_and_text_is_clipped() {
+        assert_eq!(glyph('é'), glyph('?'));
+        assert_eq!(glyph('\u{7}'), glyph('?'));
+        let lines = vec!["a long line that does not fit".to_owned()];
+        let mut canvas = vec![0u8; 20 * 20 * 4];
+        draw_panel(&mut canvas, 20, 20, 80, &lines, 1);
+    }
+}
