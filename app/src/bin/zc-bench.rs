@@ -1,0 +1,202 @@
+//! zc-bench: the zero-copy versus copy playback benchmark (issue 8).
+//!
+//! Runs a matrix of sources x sizes x paths, each case in a fresh process,
+//! repeated, against a headless Weston, and writes report.json, report.md
+//! and SVG charts. `docs/bench.md` explains how to read them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use zc_app::bench::case;
+use zc_app::bench::matrix::{self, CaseSpec, PathKind, Size, Source};
+use zc_app::bench::report::TargetStatus;
+use zc_app::bench::runner::{self, ChildOutcome, Options};
+
+/// How much zero-copy saves: fps, CPU per frame (pipeline and compositor),
+/// bytes copied, latency, memory and fds for each way of showing video.
+#[derive(Parser, Debug)]
+#[command(name = "zc-bench", version, about, long_about = None)]
+struct Args {
+    /// The reduced matrix: raw and H.264, 720p and 1080p, 3 repetitions,
+    /// 30-40 frames (fits in 10 minutes inside the VM).
+    #[arg(long)]
+    quick: bool,
+    /// Repetitions per case (default 5, or 3 with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repetitions: Option<u32>,
+    /// Frames per case, warm-up included (default: by size, fewer with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    frames: Option<u32>,
+    /// Frames at the start of each case that are not measured (pool and
+    /// compositor buffers being set up; default 10, or 5 with --quick).
+    #[arg(long)]
+    warmup: Option<u32>,
+    /// Sources, comma-separated: raw, h264, vp9 (default all; --quick: raw,h264).
+    #[arg(long)]
+    sources: Option<String>,
+    /// Sizes, comma-separated: 720p, 1080p, 4k, 8k (default 720p,1080p,4k; --quick: 720p,1080p).
+    #[arg(long)]
+    sizes: Option<String>,
+    /// Paths, comma-separated: fakesink, zero-copy, copy, waylandsink,
+    /// videoconvert, gpu (default all).
+    #[arg(long)]
+    paths: Option<String>,
+    /// Where report.json, report.md and the charts go.
+    #[arg(long, default_value = "out/bench")]
+    out: PathBuf,
+    /// Where encoded clips are kept between runs (default: $ZC_CACHE_DIR/bench-clips,
+    /// else ~/.cache/zc/bench-clips).
+    #[arg(long)]
+    clips: Option<PathBuf>,
+    /// The compositor's output size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = parse_output_size)]
+    output: (u32, u32),
+    /// Seconds before a case that has not reached EOS is stopped.
+    #[arg(long, default_value_t = 600)]
+    case_timeout: u64,
+    /// No progress bar (rows are still printed).
+    #[arg(long)]
+    no_progress: bool,
+    /// Exit with status 3 when a target is missed (for CI).
+    #[arg(long)]
+    fail_on_missed_target: bool,
+    /// Internal: run one case (JSON) in this process.
+    #[arg(long, hide = true, requires = "result")]
+    run_case: Option<String>,
+    /// Internal: where --run-case writes its outcome.
+    #[arg(long, hide = true)]
+    result: Option<PathBuf>,
+}
+
+fn parse_output_size(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{text}` is not a size such as 1280x720");
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h) = (
+        w.trim().parse::<u32>().map_err(|_| bad())?,
+        h.trim().parse::<u32>().map_err(|_| bad())?,
+    );
+    if !(64..=8192).contains(&w) || !(64..=8192).contains(&h) {
+        return Err(format!("`{text}`: each side must be 64 to 8192"));
+    }
+    Ok((w, h))
+}
+
+fn default_clips_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ZC_CACHE_DIR") {
+        return PathBuf::from(dir).join("bench-clips");
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("zc").join("bench-clips")
+}
+
+fn main() {
+    let args = Args::parse();
+    if let (Some(spec), Some(result)) = (&args.run_case, &args.result) {
+        std::process::exit(child(spec, result));
+    }
+    match run(&args) {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("zc-bench: {err:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The child: one case, its outcome written as JSON for the parent.
+fn child(spec: &str, result: &std::path::Path) -> i32 {
+    let outcome = match serde_json::from_str::<CaseSpec>(spec) {
+        Ok(spec) => match case::run_case(&spec) {
+            Ok(sample) => ChildOutcome::Sample(Box::new(sample)),
+            Err(e) => ChildOutcome::Error(e.to_string()),
+        },
+        Err(e) => ChildOutcome::Error(format!("unreadable case description: {e}")),
+    };
+    let failed = matches!(outcome, ChildOutcome::Error(_));
+    if let ChildOutcome::Error(e) = &outcome {
+        eprintln!("zc-bench case: {e}");
+    }
+    let written = serde_json::to_string(&outcome)
+        .map_err(|e| e.to_string())
+        .and_then(|json| std::fs::write(result, json).map_err(|e| e.to_string()));
+    if let Err(e) = written {
+        eprintln!("zc-bench case: cannot write {}: {e}", result.display());
+        return 2;
+    }
+    i32::from(failed)
+}
+
+fn run(args: &Args) -> Result<i32> {
+    let quick = args.quick;
+    let sources: Vec<Source> = match &args.sources {
+        Some(list) => matrix::parse_list(list)?,
+        None if quick => vec![Source::Raw, Source::H264],
+        None => Source::ALL.to_vec(),
+    };
+    let sizes: Vec<Size> = match &args.sizes {
+        Some(list) => matrix::parse_list(list)?,
+        None if quick => vec![Size::P720, Size::P1080],
+        None => vec![Size::P720, Size::P1080, Size::K4],
+    };
+    let paths: Vec<PathKind> = match &args.paths {
+        Some(list) => matrix::parse_list(list)?,
+        None => PathKind::ALL.to_vec(),
+    };
+    let options = Options {
+        quick,
+        repetitions: args.repetitions.unwrap_or(if quick { 3 } else { 5 }),
+        warmup: args.warmup.unwrap_or(if quick { 5 } else { 10 }),
+        frames: args.frames,
+        sources,
+        sizes,
+        paths,
+        out_dir: args.out.clone(),
+        clips_dir: args.clips.clone().unwrap_or_else(default_clips_dir),
+        output_size: args.output,
+        case_timeout: Duration::from_secs(args.case_timeout.max(1)),
+        progress: !args.no_progress,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    if options.frames.is_some_and(|f| f <= options.warmup) {
+        bail!(
+            "--frames {} leaves nothing to measure after {} warm-up frames; give more frames than --warmup",
+            options.frames.unwrap_or(0),
+            options.warmup
+        );
+    }
+    let report = runner::run(&options).context("the benchmark did not complete")?;
+
+    let ran = report
+        .cases
+        .iter()
+        .filter(|c| !c.samples.is_empty())
+        .count();
+    println!(
+        "\n{} of {} cases ran; report: {}",
+        ran,
+        report.cases.len(),
+        options.out_dir.join("report.md").display()
+    );
+    for target in &report.targets {
+        let status = match target.status {
+            TargetStatus::Met => "met",
+            TargetStatus::Missed => "MISSED",
+            TargetStatus::NotEvaluated => "not evaluated",
+        };
+        println!("  {status:<13} {} ({})", target.target, target.scope);
+    }
+    let missed = report
+        .targets
+        .iter()
+        .any(|t| t.status == TargetStatus::Missed);
+    Ok(if args.fail_on_missed_target && missed {
+        3
+    } else {
+        0
+    })
+}
