@@ -4,7 +4,9 @@
 //! - `test`: native tests, then the VM suite in one VM boot.
 //! - `vm -- CMD...`: run a command inside the dma-buf VM.
 //! - `demo`: the main job (for now: the allocation backend table).
+//! - `bench`: zc-bench natively and in the VM (zero-copy versus copy).
 
+mod bench;
 mod demo;
 mod setup;
 mod test;
@@ -21,6 +23,8 @@ commands:
   test             run the native tests, then the VM suite inside the dma-buf VM
   vm -- CMD...     run CMD inside the dma-buf VM and exit with its status
   demo             the main job: the allocation backend table, on the host and in the VM
+  bench [--quick] [--native|--vm] [-- ARGS]
+                   zc-bench (release) natively, then in the VM; reports in out/bench/
 
 environment:
   ZC_CACHE_DIR     where the VM kernel and virtme-ng live (default ~/.cache/zc)
@@ -56,6 +60,7 @@ fn run() -> Result<()> {
             std::process::exit(status);
         }
         "demo" => demo::run(),
+        "bench" => bench::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

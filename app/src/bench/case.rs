@@ -68,6 +68,26 @@ impl MemoryCounts {
     }
 }
 
+/// Where a case's process spent its wall time besides the window, in
+/// seconds: what makes cases slow to run (under emulation mostly start-up).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// GStreamer initialisation (registry) and plugin registration.
+    pub init: f64,
+    /// Building the pipeline (loading the plugins it uses).
+    pub build: f64,
+    /// From PLAYING to the first frame at the sink (linking, allocation,
+    /// the compositor connection and window).
+    pub start: f64,
+    /// The warm-up frames.
+    pub warmup: f64,
+    /// From EOS at the sink to EOS on the bus (zcwaylandsink waits there
+    /// for the compositor to release its frames).
+    pub drain: f64,
+    /// Stopping and freeing the pipeline.
+    pub teardown: f64,
+}
+
 /// One measured run of a case, as the child reports it. The parent adds the
 /// compositor's frame count from Weston's timeline.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -116,6 +136,11 @@ pub struct Sample {
     /// Open fds before the pipeline was built and after it was torn down.
     pub fds_before: u64,
     pub fds_end: u64,
+    /// Wall time of the phases outside the window.
+    pub phases_s: Phases,
+    /// Wall time of the whole case process (start-up, warm-up, teardown
+    /// included), as the parent saw it.
+    pub process_wall_s: f64,
     /// The window in CLOCK_MONOTONIC nanoseconds (Weston's timeline clock).
     pub window_start_ns: u64,
     pub window_end_ns: u64,
@@ -135,6 +160,10 @@ struct Snapshot {
 #[derive(Default)]
 struct Window {
     frames: u64,
+    first_frame: Option<Instant>,
+    /// zcexport's bytes-copied when the last warm-up frame reached the sink
+    /// (see `play`).
+    export_bytes_before: Option<u64>,
     start: Option<Snapshot>,
     end: Option<Snapshot>,
     memory: MemoryCounts,
@@ -190,24 +219,35 @@ pub fn run_case(spec: &CaseSpec) -> Result<Sample, BenchError> {
             spec.frames, spec.warmup
         )));
     }
+    let began = Instant::now();
     gst::init().map_err(|e| BenchError::Gst(format!("GStreamer did not initialise: {e}")))?;
     gstzerocopy::plugin_register_static()
         .map_err(|e| BenchError::Gst(format!("registering the zerocopy plugin: {e}")))?;
+    let init = began.elapsed().as_secs_f64();
     let fds_before = measure::own_fd_count()?;
 
-    let (sample, pipeline) = play(spec)?;
+    let (sample, pipeline, eos_at) = play(spec)?;
     drop(pipeline);
+    let teardown = eos_at.elapsed().as_secs_f64();
     let fds_end = measure::own_fd_count()?;
     let peak_rss_kib = measure::own_peak_rss_kib()?;
     Ok(Sample {
         fds_before,
         fds_end,
         peak_rss_kib,
+        phases_s: Phases {
+            init,
+            teardown,
+            ..sample.phases_s
+        },
         ..sample
     })
 }
 
-fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline), BenchError> {
+/// The sample, the stopped pipeline (freed by the caller, to count fds
+/// after), and when EOS arrived on the bus.
+fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline, Instant), BenchError> {
+    let building = Instant::now();
     let pipeline = gst::parse::launch(&spec.pipeline)
         .map_err(|e| BenchError::Gst(format!("cannot build `{}`: {e}", spec.pipeline)))?
         .downcast::<gst::Pipeline>()
@@ -244,6 +284,17 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline), BenchError> {
                         }
                     };
                 if let Some(buffer) = info.buffer() {
+                    // zcexport runs in the sink's streaming thread, before it:
+                    // when frame k reaches the sink, zcexport has already copied
+                    // it; zcwaylandsink copies it only after this probe. So the
+                    // window's zcexport copies start after frame warmup-1 arrived,
+                    // the sink's after frame warmup arrived.
+                    if window.frames + 1 == warmup {
+                        window.export_bytes_before = counter(export.as_ref(), "bytes-copied");
+                    }
+                    if window.frames == 0 {
+                        window.first_frame = Some(Instant::now());
+                    }
                     if window.frames == warmup {
                         window.start = take(&mut window);
                         window.frame_size = pad
@@ -271,6 +322,7 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline), BenchError> {
         .ok_or_else(|| BenchError::Gst("the pipeline has no bus".to_owned()))?;
     let mut sink_stats: Option<gst::Structure> = None;
     let mut failure = None;
+    let playing_at = Instant::now();
     if pipeline.set_state(gst::State::Playing).is_err() {
         failure = Some(
             bus.pop_filtered(&[gst::MessageType::Error])
@@ -295,6 +347,7 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline), BenchError> {
             }
         }
     }
+    let eos_at = Instant::now();
     if let Some(reason) = failure {
         let _ = pipeline.set_state(gst::State::Null);
         return Err(BenchError::Pipeline(reason));
@@ -325,7 +378,13 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline), BenchError> {
         _ => None,
     };
     let delta = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
-    let export_bytes_copied = delta(start.export_bytes, end.export_bytes);
+    let export_start = if spec.warmup == 0 {
+        // Counters start at 0 when the element goes to PAUSED.
+        start.export_bytes.map(|_| 0)
+    } else {
+        window.export_bytes_before
+    };
+    let export_bytes_copied = delta(export_start, end.export_bytes);
     let sink_bytes_copied = delta(start.sink_bytes, end.sink_bytes);
     let bytes_copied = match (export_bytes_copied, sink_bytes_copied) {
         (None, None) => None,
@@ -363,8 +422,21 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline), BenchError> {
         peak_rss_kib: 0,
         fds_before: 0,
         fds_end: 0,
+        process_wall_s: 0.0,
+        phases_s: Phases {
+            init: 0.0,
+            build: playing_at.duration_since(building).as_secs_f64(),
+            start: window
+                .first_frame
+                .map_or(0.0, |t| t.duration_since(playing_at).as_secs_f64()),
+            warmup: window
+                .first_frame
+                .map_or(0.0, |t| start.instant.duration_since(t).as_secs_f64()),
+            drain: eos_at.duration_since(end.instant).as_secs_f64(),
+            teardown: 0.0,
+        },
         window_start_ns: start.monotonic_ns,
         window_end_ns: end.monotonic_ns,
     };
-    Ok((sample, pipeline))
+    Ok((sample, pipeline, eos_at))
 }

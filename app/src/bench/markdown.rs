@@ -277,22 +277,21 @@ fn case_table(md: &mut String, report: &Report, source: Source, size: Size) {
     let Some(first) = cases.first() else {
         return;
     };
-    let frames = report
-        .settings
-        .frames
-        .get(size.name())
-        .copied()
-        .unwrap_or(0);
+    let frames = first.frames;
+    let mut frame_note = format!("{frames} frames");
+    for case in cases.iter().filter(|c| c.frames != frames) {
+        let _ = write!(frame_note, ", {} {}", case.path, case.frames);
+    }
     let _ = writeln!(
         md,
-        "## {source} {size} ({}x{}, {frames} frames: {})\n",
+        "## {source} {size} ({}x{}, {frame_note}: {})\n",
         first.width,
         first.height,
         source.describe()
     );
     let _ = writeln!(
         md,
-        "| path | fps | pipeline CPU us/frame | added over floor | compositor CPU us/drawn frame | drawn/made | system CPU us/frame | copied/frame (counted) | copied/frame (inferred) | latency us | peak RSS MiB | fds at end (leaked) | frames reached the sink as |"
+        "| path | fps | pipeline CPU us/frame | added over floor | compositor CPU us/drawn frame | frames drawn | system CPU us/frame | copied/frame (counted) | copied/frame (inferred) | latency us | peak RSS MiB | fds at end (leaked) | frames reached the sink as |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let floor = report
@@ -319,12 +318,15 @@ fn case_table(md: &mut String, report: &Report, source: Source, size: Size) {
         let drawn: Vec<f64> = case
             .samples
             .iter()
-            .filter_map(|x| {
-                x.frames_composited
-                    .map(|d| d as f64 / x.frames_measured.max(1) as f64)
-            })
+            .filter_map(|x| x.frames_composited.map(|d| d as f64))
             .collect();
-        let drawn = Stat::of(&drawn).map_or("–".to_owned(), |d| format!("{:.2}", d.median));
+        let drawn = Stat::of(&drawn).map_or("–".to_owned(), |d| {
+            format!(
+                "{:.0} of {}",
+                d.median,
+                case.samples.first().map_or(0, |x| x.frames_measured)
+            )
+        });
         let _ = writeln!(
             md,
             "| {}{} | {} | {} | {added} | {} | {drawn} | {} | {} | {} | {} | {:.0} | {:.0} ({:+}) | {} |",
@@ -349,6 +351,19 @@ fn case_table(md: &mut String, report: &Report, source: Source, size: Size) {
             s.fds_end.median,
             s.fds_leaked_max,
             memory(case)
+        );
+    }
+    let fewest_drawn = cases
+        .iter()
+        .flat_map(|c| c.samples.iter())
+        .filter_map(|x| x.frames_composited)
+        .min();
+    if let Some(fewest) = fewest_drawn.filter(|n| *n < 10) {
+        let _ = writeln!(
+            md,
+            "\nThe compositor drew as few as {fewest} frames in a window here: its CPU per drawn \
+             frame rests on that few (and where it drew none, the system figure uses its CPU per \
+             frame made instead). Compare compositor figures only where many frames were drawn."
         );
     }
     let _ = writeln!(md, "\nKnown copies, not counted:\n");

@@ -108,21 +108,6 @@ impl Size {
             Size::K8 => (7680, 4320),
         }
     }
-
-    /// Frames per case (warm-up included) when `--frames` is not given:
-    /// a few seconds natively for each, fewer as frames grow.
-    pub fn default_frames(self, quick: bool) -> u32 {
-        match (quick, self) {
-            (true, Size::P720) => 40,
-            (true, Size::P1080) => 30,
-            (true, Size::K4) => 20,
-            (true, Size::K8) => 12,
-            (false, Size::P720) => 240,
-            (false, Size::P1080) => 150,
-            (false, Size::K4) => 60,
-            (false, Size::K8) => 30,
-        }
-    }
 }
 
 impl fmt::Display for Size {
@@ -302,6 +287,106 @@ impl FromStr for PathKind {
             other => Err(BenchError::Usage(format!(
                 "unknown path `{other}`: use fakesink, zero-copy, copy, waylandsink, videoconvert or gpu"
             ))),
+        }
+    }
+}
+
+/// The matrix and frame counts used when the command line does not say:
+/// per mode (full or `--quick`) and per machine, because everything inside
+/// the VM runs 50-100x slower than natively (software emulation; llvmpipe
+/// and lavapipe take seconds per frame there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Defaults {
+    pub sources: Vec<Source>,
+    pub sizes: Vec<Size>,
+    pub repetitions: u32,
+    pub warmup: u32,
+    /// Source and path pairs left out (and why): what does not fit the
+    /// VM's ten minutes for `--quick`.
+    pub excluded: Vec<(Source, PathKind)>,
+    pub excluded_because: &'static str,
+    vm: bool,
+    quick: bool,
+}
+
+impl Defaults {
+    pub fn new(quick: bool, vm: bool) -> Defaults {
+        match (quick, vm) {
+            (false, _) => Defaults {
+                sources: Source::ALL.to_vec(),
+                sizes: vec![Size::P720, Size::P1080, Size::K4],
+                repetitions: 5,
+                warmup: if vm { 4 } else { 10 },
+                excluded: Vec::new(),
+                excluded_because: "",
+                vm,
+                quick,
+            },
+            (true, false) => Defaults {
+                sources: vec![Source::Raw, Source::H264],
+                sizes: vec![Size::P720, Size::P1080],
+                repetitions: 3,
+                warmup: 10,
+                excluded: Vec::new(),
+                excluded_because: "",
+                vm,
+                quick,
+            },
+            // Ten minutes in the VM, where a case takes 10-70 s (most of it
+            // starting up: loading gst-libav alone takes 10-30 s per process,
+            // lavapipe seconds per frame): 720p, two repetitions, every path
+            // with the raw source, and with H.264 the three that answer
+            // "does the decoder's output reach the compositor uncopied".
+            (true, true) => Defaults {
+                sources: vec![Source::Raw, Source::H264],
+                sizes: vec![Size::P720],
+                repetitions: 2,
+                warmup: 4,
+                excluded: vec![
+                    (Source::H264, PathKind::Waylandsink),
+                    (Source::H264, PathKind::Videoconvert),
+                    (Source::H264, PathKind::Gpu),
+                ],
+                excluded_because: "left out of --quick in the VM to fit in ten minutes (each case \
+                                   there loads gst-libav for 10-30 s; lavapipe takes seconds per \
+                                   frame); the full matrix runs it",
+                vm,
+                quick,
+            },
+        }
+    }
+
+    /// Whether these are the VM's (smaller) defaults.
+    pub fn is_vm(&self) -> bool {
+        self.vm
+    }
+
+    /// Frames per case (warm-up included) for a size: a second or more of
+    /// measurement natively, so the compositor draws enough frames to count.
+    pub fn frames(&self, size: Size) -> u32 {
+        match (self.vm, self.quick, size) {
+            (false, false, Size::P720) => 600,
+            (false, false, Size::P1080) => 300,
+            (false, false, Size::K4) => 120,
+            (false, false, Size::K8) => 40,
+            (false, true, Size::P720) => 200,
+            (false, true, Size::P1080) => 120,
+            (false, true, Size::K4) => 60,
+            (false, true, Size::K8) => 30,
+            (true, false, Size::P720) => 40,
+            (true, false, Size::P1080) => 30,
+            (true, false, Size::K4) => 16,
+            (true, false, Size::K8) => 12,
+            (true, true, _) => 20,
+        }
+    }
+
+    /// The GPU path's frames in the VM: half (lavapipe under emulation).
+    pub fn frames_for_path(&self, path: PathKind, frames: u32, warmup: u32) -> u32 {
+        if self.vm && path == PathKind::Gpu {
+            (frames / 2).max(warmup + 5).min(frames)
+        } else {
+            frames
         }
     }
 }

@@ -16,6 +16,8 @@ pub const SCHEMA: &str = "zc-bench/1";
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     pub quick: bool,
+    /// Whose default frame counts and matrix: "native" or "vm" (smaller).
+    pub profile: String,
     pub repetitions: u32,
     pub warmup_frames: u32,
     /// Frames per case (warm-up included), by size name.
@@ -136,6 +138,8 @@ pub struct CaseResult {
     pub width: u32,
     pub height: u32,
     pub path: PathKind,
+    /// Frames the source made per repetition (warm-up included).
+    pub frames: u32,
     pub pipeline: String,
     pub status: CaseStatus,
     /// Why it did not run, or why a repetition failed.

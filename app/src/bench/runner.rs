@@ -16,7 +16,7 @@ use crate::weston::{HeadlessWeston, Renderer, WestonConfig};
 use super::case::Sample;
 use super::clips;
 use super::environment::{self, Compositor, Environment};
-use super::matrix::{CaseSpec, PathKind, Size, Source};
+use super::matrix::{CaseSpec, Defaults, PathKind, Size, Source};
 use super::report::{CaseResult, CaseStatus, Report, SCHEMA, Settings, Summary, human_bytes};
 use super::timeline::Timeline;
 use super::{BenchError, io_error};
@@ -31,10 +31,15 @@ const SHELL: &str = "desktop";
 #[derive(Clone, Debug)]
 pub struct Options {
     pub quick: bool,
+    /// Frame counts and the matrix when not given (native or VM sized).
+    pub defaults: Defaults,
     pub repetitions: u32,
     pub warmup: u32,
     /// Frames per case (warm-up included); `None`: by size.
     pub frames: Option<u32>,
+    /// Source and path pairs not to run, with the reason the report gives.
+    pub excluded: Vec<(Source, PathKind)>,
+    pub excluded_because: String,
     pub sources: Vec<Source>,
     pub sizes: Vec<Size>,
     pub paths: Vec<PathKind>,
@@ -49,9 +54,15 @@ pub struct Options {
 }
 
 impl Options {
+    /// Frames per case of `size` (warm-up included).
     pub fn frames_for(&self, size: Size) -> u32 {
-        self.frames
-            .unwrap_or_else(|| size.default_frames(self.quick))
+        self.frames.unwrap_or_else(|| self.defaults.frames(size))
+    }
+
+    /// Frames for one path: fewer for the GPU path in the VM.
+    pub fn frames_for_path(&self, size: Size, path: PathKind) -> u32 {
+        self.defaults
+            .frames_for_path(path, self.frames_for(size), self.warmup)
     }
 }
 
@@ -121,18 +132,25 @@ fn missing_element(source: Source, path: PathKind) -> Option<String> {
 
 /// One line of the live table.
 fn row(case: &CaseResult, sample: &Sample) -> String {
+    let compositor = match (
+        sample.compositor_cpu_us_per_composited_frame,
+        sample.frames_composited,
+        sample.compositor_cpu_us,
+    ) {
+        (Some(per_drawn), Some(drawn), _) => format!("{per_drawn:.0} us/drawn ({drawn} drawn)"),
+        (None, Some(0), Some(total)) => format!("{:.0} ms, 0 drawn", total / 1000.0),
+        (_, _, Some(total)) => format!("{:.0} ms", total / 1000.0),
+        _ => "–".to_owned(),
+    };
     format!(
-        "{:<5} {:<6} {:<13} #{:<2} {:>8.1} fps {:>9.0} us/frame {:>10} compositor/drawn {:>11} copied/frame  {}",
+        "{:<5} {:<6} {:<13} #{:<2} {:>8.1} fps {:>9.0} us/frame  compositor {:<24} copied {:>10}/frame  {}",
         case.source.name(),
         case.size.name(),
         case.path.name(),
         sample.repetition + 1,
         sample.fps,
         sample.pipeline_cpu_us_per_frame,
-        sample
-            .compositor_cpu_us_per_composited_frame
-            .or(sample.compositor_cpu_us_per_frame)
-            .map_or("–".to_owned(), |c| format!("{c:.0} us")),
+        compositor,
         sample
             .bytes_copied_per_frame
             .or(sample.bytes_copied_inferred_per_frame)
@@ -190,16 +208,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
     );
 
     // Clips first: encoding is not part of any measurement.
-    let mut clips: BTreeMap<(Source, Size), Result<Option<PathBuf>, String>> = BTreeMap::new();
-    for &source in options.sources.iter().filter(|s| s.needs_clip()) {
-        for &size in &options.sizes {
-            bar.set_message(format!("encoding the {source} {size} clip"));
-            let clip =
-                clips::ensure_clip(&options.clips_dir, source, size, options.frames_for(size))
-                    .map_err(|e| e.to_string());
-            clips.insert((source, size), clip);
-        }
-    }
+    let clips = encode_clips(options, &bar);
 
     let needs_compositor = options.paths.iter().any(|p| p.uses_compositor());
     let mut compositor = None;
@@ -235,12 +244,16 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
     for &source in &options.sources {
         for &size in &options.sizes {
             for &path in &options.paths {
-                let clip = clips.get(&(source, size)).cloned().unwrap_or(Ok(None));
+                let frames = options.frames_for_path(size, path);
+                let clip = clips
+                    .get(&(source, size, frames))
+                    .cloned()
+                    .unwrap_or(Ok(None));
                 let spec = CaseSpec::new(
                     source,
                     size,
                     path,
-                    options.frames_for(size),
+                    frames,
                     options.warmup,
                     clip.as_ref().ok().and_then(|c| c.as_deref()),
                     compositor
@@ -252,6 +265,8 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
                 );
                 let reason = if let Err(e) = &clip {
                     Some(e.clone())
+                } else if options.excluded.contains(&(source, path)) {
+                    Some(options.excluded_because.clone())
                 } else if path.uses_compositor()
                     && let Some(e) = &compositor_error
                 {
@@ -268,6 +283,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
                         width,
                         height,
                         path,
+                        frames,
                         pipeline: String::new(),
                         status: if reason.is_some() {
                             CaseStatus::NotRun
@@ -430,6 +446,12 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
         settings: Settings {
             quick: options.quick,
             repetitions: options.repetitions,
+            profile: if options.defaults.is_vm() {
+                "vm"
+            } else {
+                "native"
+            }
+            .to_owned(),
             warmup_frames: options.warmup,
             frames: options
                 .sizes
@@ -449,6 +471,34 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
     Ok(report)
 }
 
+/// Clips for every decoding source, size and frame count the matrix uses.
+pub fn encode_clips(
+    options: &Options,
+    bar: &ProgressBar,
+) -> BTreeMap<(Source, Size, u32), Result<Option<PathBuf>, String>> {
+    let mut clips = BTreeMap::new();
+    for &source in options.sources.iter().filter(|s| s.needs_clip()) {
+        for &size in &options.sizes {
+            for &path in &options.paths {
+                if options.excluded.contains(&(source, path)) {
+                    continue;
+                }
+                let frames = options.frames_for_path(size, path);
+                if clips.contains_key(&(source, size, frames)) {
+                    continue;
+                }
+                bar.set_message(format!(
+                    "encoding the {source} {size} clip ({frames} frames)"
+                ));
+                let clip = clips::ensure_clip(&options.clips_dir, source, size, frames)
+                    .map_err(|e| e.to_string());
+                clips.insert((source, size, frames), clip);
+            }
+        }
+    }
+    clips
+}
+
 /// Run one case in a child process; its sample, or why it failed.
 fn run_child(exe: &Path, spec: &CaseSpec, log: &Path, timeout: Duration) -> Result<Sample, String> {
     let result_file = log.with_extension("json");
@@ -456,7 +506,13 @@ fn run_child(exe: &Path, spec: &CaseSpec, log: &Path, timeout: Duration) -> Resu
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
     let stderr =
         std::fs::File::create(log).map_err(|e| format!("creating {}: {e}", log.display()))?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if std::env::var_os("GST_REGISTRY").is_some_and(|r| Path::new(&r).is_file()) {
+        // This process brought the registry up to date; checking every
+        // plugin file again in each case costs seconds under emulation.
+        command.env("GST_REGISTRY_UPDATE", "no");
+    }
+    let mut child = command
         .arg("--run-case")
         .arg(&spec_json)
         .arg("--result")
@@ -483,11 +539,15 @@ fn run_child(exe: &Path, spec: &CaseSpec, log: &Path, timeout: Duration) -> Resu
             Err(e) => return Err(format!("waiting for the case: {e}")),
         }
     };
+    let process_wall_s = started.elapsed().as_secs_f64();
     let outcome = std::fs::read_to_string(&result_file)
         .ok()
         .and_then(|text| serde_json::from_str::<ChildOutcome>(&text).ok());
     match outcome {
-        Some(ChildOutcome::Sample(sample)) if status.success() => Ok(*sample),
+        Some(ChildOutcome::Sample(sample)) if status.success() => Ok(Sample {
+            process_wall_s,
+            ..*sample
+        }),
         Some(ChildOutcome::Error(e)) => Err(e),
         _ => {
             let text = std::fs::read_to_string(log).unwrap_or_default();

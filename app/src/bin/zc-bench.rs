@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use zc_app::bench::case;
-use zc_app::bench::matrix::{self, CaseSpec, PathKind, Size, Source};
+use zc_app::bench::environment::Where;
+use zc_app::bench::matrix::{self, CaseSpec, Defaults, PathKind, Size, Source};
 use zc_app::bench::report::TargetStatus;
 use zc_app::bench::runner::{self, ChildOutcome, Options};
 
@@ -19,24 +20,31 @@ use zc_app::bench::runner::{self, ChildOutcome, Options};
 #[derive(Parser, Debug)]
 #[command(name = "zc-bench", version, about, long_about = None)]
 struct Args {
-    /// The reduced matrix: raw and H.264, 720p and 1080p, 3 repetitions,
-    /// 30-40 frames (fits in 10 minutes inside the VM).
+    /// The reduced matrix: raw and H.264, fewer frames; natively 720p and
+    /// 1080p, 3 repetitions; in the VM (ten minutes) 720p, 2 repetitions,
+    /// H.264 only on the fakesink, zero-copy and copy paths.
     #[arg(long)]
     quick: bool,
-    /// Repetitions per case (default 5, or 3 with --quick).
+    /// Whose defaults (matrix, frame counts) to use: native, or the VM's
+    /// smaller ones (default: where this runs; `cargo xtask vm` sets ZC_IN_VM).
+    #[arg(long, value_parser = ["native", "vm"])]
+    profile: Option<String>,
+    /// Repetitions per case (default 5; --quick: 3, or 2 in the VM).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     repetitions: Option<u32>,
-    /// Frames per case, warm-up included (default: by size, fewer with --quick).
+    /// Frames per case, warm-up included (default: by size and profile;
+    /// the GPU path gets half in the VM).
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=100_000))]
     frames: Option<u32>,
-    /// Frames at the start of each case that are not measured (pool and
-    /// compositor buffers being set up; default 10, or 5 with --quick).
+    /// Frames at the start of each case that are not measured: pools,
+    /// wl_buffers and the window being set up (default 10; 4 in the VM).
     #[arg(long)]
     warmup: Option<u32>,
     /// Sources, comma-separated: raw, h264, vp9 (default all; --quick: raw,h264).
     #[arg(long)]
     sources: Option<String>,
-    /// Sizes, comma-separated: 720p, 1080p, 4k, 8k (default 720p,1080p,4k; --quick: 720p,1080p).
+    /// Sizes, comma-separated: 720p, 1080p, 4k, 8k (default 720p,1080p,4k;
+    /// --quick: 720p,1080p natively, 720p in the VM).
     #[arg(long)]
     sizes: Option<String>,
     /// Paths, comma-separated: fakesink, zero-copy, copy, waylandsink,
@@ -62,6 +70,9 @@ struct Args {
     /// Exit with status 3 when a target is missed (for CI).
     #[arg(long)]
     fail_on_missed_target: bool,
+    /// Only encode the clips this matrix needs (into --clips), then exit.
+    #[arg(long)]
+    clips_only: bool,
     /// Internal: run one case (JSON) in this process.
     #[arg(long, hide = true, requires = "result")]
     run_case: Option<String>,
@@ -133,25 +144,32 @@ fn child(spec: &str, result: &std::path::Path) -> i32 {
 
 fn run(args: &Args) -> Result<i32> {
     let quick = args.quick;
+    let vm = match args.profile.as_deref() {
+        Some(profile) => profile == "vm",
+        None => Where::detect() == Where::Vm,
+    };
+    let defaults = Defaults::new(quick, vm);
     let sources: Vec<Source> = match &args.sources {
         Some(list) => matrix::parse_list(list)?,
-        None if quick => vec![Source::Raw, Source::H264],
-        None => Source::ALL.to_vec(),
+        None => defaults.sources.clone(),
     };
     let sizes: Vec<Size> = match &args.sizes {
         Some(list) => matrix::parse_list(list)?,
-        None if quick => vec![Size::P720, Size::P1080],
-        None => vec![Size::P720, Size::P1080, Size::K4],
+        None => defaults.sizes.clone(),
     };
-    let paths: Vec<PathKind> = match &args.paths {
-        Some(list) => matrix::parse_list(list)?,
-        None => PathKind::ALL.to_vec(),
+    let (paths, excluded) = match &args.paths {
+        // Paths asked for by name run with every source.
+        Some(list) => (matrix::parse_list(list)?, Vec::new()),
+        None => (PathKind::ALL.to_vec(), defaults.excluded.clone()),
     };
     let options = Options {
         quick,
-        repetitions: args.repetitions.unwrap_or(if quick { 3 } else { 5 }),
-        warmup: args.warmup.unwrap_or(if quick { 5 } else { 10 }),
+        repetitions: args.repetitions.unwrap_or(defaults.repetitions),
+        warmup: args.warmup.unwrap_or(defaults.warmup),
         frames: args.frames,
+        excluded_because: defaults.excluded_because.to_owned(),
+        excluded,
+        defaults,
         sources,
         sizes,
         paths,
@@ -162,12 +180,23 @@ fn run(args: &Args) -> Result<i32> {
         progress: !args.no_progress,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    if options.frames.is_some_and(|f| f <= options.warmup) {
+    if let Some(frames) = options.frames.filter(|f| *f <= options.warmup) {
         bail!(
-            "--frames {} leaves nothing to measure after {} warm-up frames; give more frames than --warmup",
-            options.frames.unwrap_or(0),
+            "--frames {frames} leaves nothing to measure after {} warm-up frames; give more frames than --warmup",
             options.warmup
         );
+    }
+    if args.clips_only {
+        gst::init().context("GStreamer did not initialise")?;
+        let clips = runner::encode_clips(&options, &indicatif::ProgressBar::hidden());
+        for ((source, size, frames), clip) in clips {
+            match clip {
+                Ok(Some(path)) => println!("{source} {size} {frames} frames: {}", path.display()),
+                Ok(None) => {}
+                Err(e) => bail!("{source} {size}: {e}"),
+            }
+        }
+        return Ok(0);
     }
     let report = runner::run(&options).context("the benchmark did not complete")?;
 
