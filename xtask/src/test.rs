@@ -157,6 +157,15 @@ fn run_counting(command: &mut Command) -> Result<(bool, Counts)> {
 /// Build the VM suite natively (cargo is not run inside the VM) and list its test binaries.
 fn build_vm_tests() -> Result<Vec<(String, String)>> {
     step(format!("VM suite: building {VM_TEST_PACKAGE}"));
+    // tests/tests/bench.rs runs zc-bench from the same target folder.
+    let status = Command::new(cargo())
+        .current_dir(repo_root())
+        .args(["build", "--package", "zc-app", "--bin", "zc-bench"])
+        .status()
+        .context("building zc-bench for the VM suite")?;
+    if !status.success() {
+        bail!("building zc-bench failed");
+    }
     let output = Command::new(cargo())
         .current_dir(repo_root())
         .args([
