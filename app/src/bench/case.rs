@@ -416,7 +416,8 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline, Instant), BenchError>
         bytes_copied_inferred_per_frame,
         memory_at_sink: window.memory,
         sink_path,
-        latency_us: stat("latency-us"),
+        // The mean is 0 when nothing was presented: no latency, not none.
+        latency_us: stat("latency-us").filter(|_| stat("frames-presented").unwrap_or(0) > 0),
         frames_presented: stat("frames-presented"),
         frames_discarded: stat("frames-discarded"),
         peak_rss_kib: 0,

@@ -35,7 +35,7 @@ impl Where {
         match self {
             Where::Native => "natively (this machine's kernel)",
             Where::Vm => {
-                "in zc's dma-buf VM (6.12 kernel, software emulation: 5-20x slower; compare ratios only)"
+                "in zc's dma-buf VM (6.12 kernel under software emulation, 5-100x slower than natively: compare ratios between paths only)"
             }
         }
     }

@@ -30,10 +30,17 @@ fn ratio(numerator: f64, denominator: f64) -> String {
     }
 }
 
-fn compositor_per_frame(s: &Summary) -> Option<&Stat> {
-    s.compositor_cpu_us_per_composited_frame
-        .as_ref()
-        .or(s.compositor_cpu_us_per_frame.as_ref())
+/// Compositor CPU per drawn frame, or (labelled) per frame made where the
+/// compositor drew none in a window.
+fn compositor_column(s: &Summary) -> String {
+    match (
+        &s.compositor_cpu_us_per_composited_frame,
+        &s.compositor_cpu_us_per_frame,
+    ) {
+        (Some(drawn), _) => stat(drawn, 0),
+        (None, Some(made)) => format!("{} per frame made (none drawn)", stat(made, 0)),
+        (None, None) => "–".to_owned(),
+    }
 }
 
 pub fn render(report: &Report) -> String {
@@ -338,7 +345,7 @@ fn case_table(md: &mut String, report: &Report, source: Source, size: Size) {
             },
             stat(&s.fps, 1),
             stat(&s.pipeline_cpu_us_per_frame, 0),
-            opt_stat(compositor_per_frame(s), 0),
+            compositor_column(s),
             stat(&s.total_cpu_us_per_frame, 0),
             s.bytes_copied_per_frame
                 .as_ref()

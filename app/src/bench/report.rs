@@ -449,12 +449,20 @@ impl Report {
             copy.total_cpu_us_per_frame.median,
         );
         let describe = |s: &Summary| {
+            let compositor = match (
+                s.compositor_cpu_us_per_composited_frame,
+                s.compositor_cpu_us_per_frame,
+            ) {
+                (Some(drawn), _) => format!("{:.0} compositor per drawn frame", drawn.median),
+                (None, Some(made)) => format!(
+                    "{:.0} compositor per frame made, as it drew none",
+                    made.median
+                ),
+                (None, None) => "no compositor figure".to_owned(),
+            };
             format!(
-                "{:.0} pipeline + {} compositor",
-                s.pipeline_cpu_us_per_frame.median,
-                s.compositor_cpu_us_per_composited_frame
-                    .or(s.compositor_cpu_us_per_frame)
-                    .map_or("?".to_owned(), |c| format!("{:.0}", c.median))
+                "{:.0} pipeline + {compositor}",
+                s.pipeline_cpu_us_per_frame.median
             )
         };
         let detail = format!(
