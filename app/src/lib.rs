@@ -1,6 +1,7 @@
 //! Code shared by zc's programs (`zc-player`, `zc-bench`, `zc-thumbnail`):
 //! what they need besides the GStreamer plugin.
 
+pub mod bench;
 pub mod player;
 pub mod weston;
 

@@ -4,7 +4,9 @@
 //! - `test`: native tests, then the VM suite in one VM boot.
 //! - `vm -- CMD...`: run a command inside the dma-buf VM.
 //! - `demo [CLIP]`: the main job: zc-player plays a clip on the zero-copy path.
+//! - `bench`: zc-bench natively and in the VM (zero-copy versus copy).
 
+mod bench;
 mod demo;
 mod setup;
 mod test;
@@ -23,6 +25,8 @@ commands:
   demo [CLIP]      the main job: zc-player plays CLIP (default: a generated out/sample.mkv)
                    headless, in the VM when this kernel cannot make dma-bufs; prints the
                    statistics and writes a screenshot, a snapshot and thumbnails into out/
+  bench [--quick] [--native|--vm] [-- ARGS]
+                   zc-bench (release) natively, then in the VM; reports in out/bench/
 
 environment:
   ZC_CACHE_DIR     where the VM kernel and virtme-ng live (default ~/.cache/zc)
@@ -58,6 +62,7 @@ fn run() -> Result<()> {
             std::process::exit(status);
         }
         "demo" => demo::run(rest),
+        "bench" => bench::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -168,6 +168,15 @@ fn build_vm_tests() -> Result<Vec<(String, String)>> {
         bail!("building zc-player failed");
     }
     step(format!("VM suite: building {VM_TEST_PACKAGE}"));
+    // tests/tests/bench.rs runs zc-bench from the same target folder.
+    let status = Command::new(cargo())
+        .current_dir(repo_root())
+        .args(["build", "--package", "zc-app", "--bin", "zc-bench"])
+        .status()
+        .context("building zc-bench for the VM suite")?;
+    if !status.success() {
+        bail!("building zc-bench failed");
+    }
     let output = Command::new(cargo())
         .current_dir(repo_root())
         .args([

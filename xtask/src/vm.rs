@@ -29,6 +29,16 @@ pub struct VmRun {
 
 /// Run a shell command line inside the VM, streaming its output as it comes.
 pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
+    run_script_with_timeout(script, label, None)
+}
+
+/// [`run_script`] with another default timeout than 2400 s (`ZC_VM_TIMEOUT`
+/// still wins): the benchmark's full matrix takes hours under emulation.
+pub fn run_script_with_timeout(
+    script: &str,
+    label: &str,
+    default_timeout: Option<Duration>,
+) -> Result<VmRun> {
     let kernel = setup::installed_kernel()?;
     let target = repo_root().join("target");
     // One folder per run (runs may overlap); the newest stays for reading.
@@ -69,6 +79,7 @@ pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
         .ok()
         .and_then(|s| s.parse().ok())
         .map(Duration::from_secs)
+        .or(default_timeout)
         .unwrap_or(Duration::from_secs(2400));
     step(format!(
         "VM: booting {} (software emulation) for {label}",

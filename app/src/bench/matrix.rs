@@ -1,0 +1,569 @@
+//! What the benchmark runs: sources, sizes and paths, and the pipeline each
+//! combination becomes.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::BenchError;
+
+/// Where the frames come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// `videotestsrc pattern=smpte` in NV12: no decoding cost.
+    Raw,
+    /// An H.264 clip decoded by `avdec_h264` (I420).
+    H264,
+    /// A VP9 clip decoded by `avdec_vp9` (I420).
+    Vp9,
+}
+
+impl Source {
+    pub const ALL: [Source; 3] = [Source::Raw, Source::H264, Source::Vp9];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Raw => "raw",
+            Source::H264 => "h264",
+            Source::Vp9 => "vp9",
+        }
+    }
+
+    /// A sentence for reports: what the source element is.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Raw => "videotestsrc pattern=smpte, NV12 (no decoding)",
+            Source::H264 => "H.264 clip (x264enc), decoded by avdec_h264 into I420",
+            Source::Vp9 => "VP9 clip (vp9enc), decoded by avdec_vp9 into I420",
+        }
+    }
+
+    /// The decoded format reaching the path.
+    pub fn format(self) -> &'static str {
+        match self {
+            Source::Raw => "NV12",
+            Source::H264 | Source::Vp9 => "I420",
+        }
+    }
+
+    pub fn needs_clip(self) -> bool {
+        self != Source::Raw
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Source {
+    type Err = BenchError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "raw" => Ok(Source::Raw),
+            "h264" | "h.264" => Ok(Source::H264),
+            "vp9" => Ok(Source::Vp9),
+            other => Err(BenchError::Usage(format!(
+                "unknown source `{other}`: use raw, h264 or vp9"
+            ))),
+        }
+    }
+}
+
+/// A frame size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Size {
+    #[serde(rename = "720p")]
+    P720,
+    #[serde(rename = "1080p")]
+    P1080,
+    #[serde(rename = "4k")]
+    K4,
+    #[serde(rename = "8k")]
+    K8,
+}
+
+impl Size {
+    pub const ALL: [Size; 4] = [Size::P720, Size::P1080, Size::K4, Size::K8];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::P720 => "720p",
+            Size::P1080 => "1080p",
+            Size::K4 => "4k",
+            Size::K8 => "8k",
+        }
+    }
+
+    pub fn dimensions(self) -> (u32, u32) {
+        match self {
+            Size::P720 => (1280, 720),
+            Size::P1080 => (1920, 1080),
+            Size::K4 => (3840, 2160),
+            Size::K8 => (7680, 4320),
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Size {
+    type Err = BenchError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "720p" | "1280x720" => Ok(Size::P720),
+            "1080p" | "1920x1080" => Ok(Size::P1080),
+            "4k" | "2160p" | "3840x2160" => Ok(Size::K4),
+            "8k" | "4320p" | "7680x4320" => Ok(Size::K8),
+            other => Err(BenchError::Usage(format!(
+                "unknown size `{other}`: use 720p, 1080p, 4k or 8k"
+            ))),
+        }
+    }
+}
+
+/// How the frames reach the screen (or not, for the floor).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PathKind {
+    /// `fakesink`: the source alone, the floor every other path is measured against.
+    Fakesink,
+    /// `zcexport ! zcwaylandsink`: the source writes into zc's pool, the
+    /// compositor imports the same memory.
+    ZeroCopy,
+    /// `identity drop-allocation=true ! zcexport ! zcwaylandsink`: the source
+    /// writes system memory that zcexport copies into zc's pool.
+    Copy,
+    /// `waylandsink`: GStreamer's own sink (wl_shm).
+    Waylandsink,
+    /// `videoconvert ! waylandsink`: GStreamer's usual way to show video.
+    Videoconvert,
+    /// `zcexport ! zcvulkanconvert ! zcwaylandsink`: YUV to RGBA on the GPU.
+    Gpu,
+}
+
+impl PathKind {
+    pub const ALL: [PathKind; 6] = [
+        PathKind::Fakesink,
+        PathKind::ZeroCopy,
+        PathKind::Copy,
+        PathKind::Waylandsink,
+        PathKind::Videoconvert,
+        PathKind::Gpu,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PathKind::Fakesink => "fakesink",
+            PathKind::ZeroCopy => "zero-copy",
+            PathKind::Copy => "copy",
+            PathKind::Waylandsink => "waylandsink",
+            PathKind::Videoconvert => "videoconvert",
+            PathKind::Gpu => "gpu",
+        }
+    }
+
+    /// Whether the path shows frames on the compositor.
+    pub fn uses_compositor(self) -> bool {
+        self != PathKind::Fakesink
+    }
+
+    /// Whether zc's elements count this path's copies.
+    pub fn counted_by_zc(self) -> bool {
+        matches!(self, PathKind::ZeroCopy | PathKind::Copy | PathKind::Gpu)
+    }
+
+    /// The elements after the source, as gst-launch syntax. `display` is the
+    /// compositor's socket path.
+    pub fn tail(self, display: &Path) -> String {
+        let display = display.display();
+        // sync=false: as fast as the machine goes; the sinks never block on
+        // the compositor (a newer frame replaces one not yet committed).
+        match self {
+            PathKind::Fakesink => "fakesink name=sink sync=false".to_owned(),
+            PathKind::ZeroCopy => {
+                format!(
+                    "zcexport name=export ! zcwaylandsink name=sink sync=false display={display}"
+                )
+            }
+            PathKind::Copy => format!(
+                "identity drop-allocation=true ! zcexport name=export \
+                 ! zcwaylandsink name=sink sync=false display={display}"
+            ),
+            PathKind::Waylandsink => format!("waylandsink name=sink sync=false display={display}"),
+            PathKind::Videoconvert => {
+                format!("videoconvert ! waylandsink name=sink sync=false display={display}")
+            }
+            PathKind::Gpu => format!(
+                "zcexport name=export ! zcvulkanconvert name=convert \
+                 ! zcwaylandsink name=sink sync=false display={display}"
+            ),
+        }
+    }
+
+    /// Copies this path makes that no counter sees, as sentences. `dma_buf`:
+    /// whether zc's memory is a dma-buf here (else a memfd through wl_shm).
+    pub fn known_copies(self, source: Source, dma_buf: bool) -> Vec<String> {
+        let mut copies = Vec::new();
+        let shm_upload = "the compositor uploads every wl_shm frame it draws into a GL texture \
+                          (one frame-sized copy per composited frame, inside Weston)";
+        match self {
+            PathKind::Fakesink => {}
+            PathKind::ZeroCopy | PathKind::Copy | PathKind::Gpu => {
+                if dma_buf {
+                    copies.push(
+                        "none in the client: Weston's GL renderer imports the dma-buf as an EGLImage \
+                         (llvmpipe then samples it from memory while drawing)"
+                            .to_owned(),
+                    );
+                } else {
+                    copies.push(format!(
+                        "{shm_upload}; memfd frames reach it without a copy"
+                    ));
+                }
+            }
+            PathKind::Waylandsink | PathKind::Videoconvert => {
+                copies.push(shm_upload.to_owned());
+                copies.push(
+                    "waylandsink copies every frame that is not in its own wl_shm pool into one \
+                     (counted here from the memory each frame arrives in, as `inferred`)"
+                        .to_owned(),
+                );
+            }
+        }
+        if self == PathKind::Videoconvert {
+            copies.push(
+                "videoconvert passes frames through when input and output formats match \
+                 (they do here), so it adds no copy of its own"
+                    .to_owned(),
+            );
+        }
+        if self == PathKind::Gpu {
+            copies.push(
+                "zcvulkanconvert writes an RGBA frame per input frame (a conversion, done by \
+                 the Vulkan device; lavapipe runs it on the CPU, in the pipeline process)"
+                    .to_owned(),
+            );
+        }
+        if source != Source::Raw {
+            copies.push(
+                "the decoder writes into the downstream pool when libav's direct rendering can use \
+                 it; a frame libav still references is deep-copied by GstVideoDecoder \
+                 (counted by zcexport only if that copy lands in system memory)"
+                    .to_owned(),
+            );
+        }
+        copies
+    }
+}
+
+impl fmt::Display for PathKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for PathKind {
+    type Err = BenchError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fakesink" | "floor" => Ok(PathKind::Fakesink),
+            "zero-copy" | "zerocopy" | "zc" => Ok(PathKind::ZeroCopy),
+            "copy" => Ok(PathKind::Copy),
+            "waylandsink" => Ok(PathKind::Waylandsink),
+            "videoconvert" | "videoconvert-waylandsink" => Ok(PathKind::Videoconvert),
+            "gpu" | "vulkan" => Ok(PathKind::Gpu),
+            other => Err(BenchError::Usage(format!(
+                "unknown path `{other}`: use fakesink, zero-copy, copy, waylandsink, videoconvert or gpu"
+            ))),
+        }
+    }
+}
+
+/// The matrix and frame counts used when the command line does not say:
+/// per mode (full or `--quick`) and per machine, because everything inside
+/// the VM runs 50-100x slower than natively (software emulation; llvmpipe
+/// and lavapipe take seconds per frame there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Defaults {
+    pub sources: Vec<Source>,
+    pub sizes: Vec<Size>,
+    pub repetitions: u32,
+    pub warmup: u32,
+    /// Source and path pairs left out (and why): what does not fit the
+    /// VM's ten minutes for `--quick`.
+    pub excluded: Vec<(Source, PathKind)>,
+    pub excluded_because: &'static str,
+    vm: bool,
+    quick: bool,
+}
+
+impl Defaults {
+    pub fn new(quick: bool, vm: bool) -> Defaults {
+        match (quick, vm) {
+            (false, _) => Defaults {
+                sources: Source::ALL.to_vec(),
+                sizes: vec![Size::P720, Size::P1080, Size::K4],
+                repetitions: 5,
+                warmup: if vm { 4 } else { 10 },
+                excluded: Vec::new(),
+                excluded_because: "",
+                vm,
+                quick,
+            },
+            (true, false) => Defaults {
+                sources: vec![Source::Raw, Source::H264],
+                sizes: vec![Size::P720, Size::P1080],
+                repetitions: 3,
+                warmup: 10,
+                excluded: Vec::new(),
+                excluded_because: "",
+                vm,
+                quick,
+            },
+            // Ten minutes in the VM, where a case takes 10-70 s (most of it
+            // starting up: loading gst-libav alone takes 10-30 s per process,
+            // lavapipe seconds per frame): 720p, two repetitions, every path
+            // with the raw source, and with H.264 the three that answer
+            // "does the decoder's output reach the compositor uncopied".
+            (true, true) => Defaults {
+                sources: vec![Source::Raw, Source::H264],
+                sizes: vec![Size::P720],
+                repetitions: 2,
+                warmup: 4,
+                excluded: vec![
+                    (Source::H264, PathKind::Waylandsink),
+                    (Source::H264, PathKind::Videoconvert),
+                    (Source::H264, PathKind::Gpu),
+                ],
+                excluded_because: "left out of --quick in the VM to fit in ten minutes (each case \
+                                   there loads gst-libav for 10-30 s; lavapipe takes seconds per \
+                                   frame); the full matrix runs it",
+                vm,
+                quick,
+            },
+        }
+    }
+
+    /// Whether these are the VM's (smaller) defaults.
+    pub fn is_vm(&self) -> bool {
+        self.vm
+    }
+
+    /// Frames per case (warm-up included) for a size: a second or more of
+    /// measurement natively, so the compositor draws enough frames to count.
+    pub fn frames(&self, size: Size) -> u32 {
+        match (self.vm, self.quick, size) {
+            (false, false, Size::P720) => 600,
+            (false, false, Size::P1080) => 300,
+            (false, false, Size::K4) => 120,
+            (false, false, Size::K8) => 40,
+            (false, true, Size::P720) => 200,
+            (false, true, Size::P1080) => 120,
+            (false, true, Size::K4) => 60,
+            (false, true, Size::K8) => 30,
+            (true, false, Size::P720) => 40,
+            (true, false, Size::P1080) => 30,
+            (true, false, Size::K4) => 16,
+            (true, false, Size::K8) => 12,
+            (true, true, _) => 20,
+        }
+    }
+
+    /// The GPU path's frames in the VM: half (lavapipe under emulation).
+    pub fn frames_for_path(&self, path: PathKind, frames: u32, warmup: u32) -> u32 {
+        if self.vm && path == PathKind::Gpu {
+            (frames / 2).max(warmup + 5).min(frames)
+        } else {
+            frames
+        }
+    }
+}
+
+/// Parse a comma-separated list (`raw,h264`), keeping the canonical order
+/// and dropping repeats.
+pub fn parse_list<T: FromStr<Err = BenchError> + Ord + Copy>(
+    text: &str,
+) -> Result<Vec<T>, BenchError> {
+    let mut items: Vec<T> = text
+        .split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    if items.is_empty() {
+        return Err(BenchError::Usage(format!("`{text}` names nothing")));
+    }
+    items.sort();
+    items.dedup();
+    Ok(items)
+}
+
+/// The source part of a case's pipeline.
+pub fn source_head(source: Source, size: Size, frames: u32, clip: Option<&Path>) -> String {
+    let (width, height) = size.dimensions();
+    match (source, clip) {
+        (Source::Raw, _) | (_, None) => format!(
+            "videotestsrc num-buffers={frames} pattern=smpte is-live=false \
+             ! video/x-raw,format=NV12,width={width},height={height},framerate=30/1"
+        ),
+        (Source::H264, Some(clip)) => format!(
+            "filesrc location={} ! qtdemux ! h264parse ! avdec_h264",
+            clip.display()
+        ),
+        (Source::Vp9, Some(clip)) => format!(
+            "filesrc location={} ! matroskademux ! avdec_vp9",
+            clip.display()
+        ),
+    }
+}
+
+/// One case as the child process runs it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CaseSpec {
+    pub source: Source,
+    pub size: Size,
+    pub path: PathKind,
+    /// The whole pipeline, gst-launch syntax.
+    pub pipeline: String,
+    /// Frames the source produces (warm-up included).
+    pub frames: u32,
+    /// Frames at the start that are not measured.
+    pub warmup: u32,
+    /// The compositor's pid, to read its CPU time at the window's edges.
+    pub compositor_pid: Option<u32>,
+    /// The encoded clip decoding sources read.
+    pub clip: Option<PathBuf>,
+}
+
+impl CaseSpec {
+    pub fn new(
+        source: Source,
+        size: Size,
+        path: PathKind,
+        frames: u32,
+        warmup: u32,
+        clip: Option<&Path>,
+        compositor: Option<(&Path, u32)>,
+    ) -> CaseSpec {
+        let display = compositor
+            .map(|(socket, _)| socket.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("wayland-0"));
+        CaseSpec {
+            source,
+            size,
+            path,
+            pipeline: format!(
+                "{} ! {}",
+                source_head(source, size, frames, clip),
+                path.tail(&display)
+            ),
+            frames,
+            warmup,
+            compositor_pid: compositor.map(|(_, pid)| pid),
+            clip: clip.map(Path::to_path_buf),
+        }
+    }
+
+    /// The same case on another compositor (after the first one died).
+    pub fn retarget(&mut self, socket: &Path, pid: u32) {
+        *self = CaseSpec::new(
+            self.source,
+            self.size,
+            self.path,
+            self.frames,
+            self.warmup,
+            self.clip.clone().as_deref(),
+            Some((socket, pid)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_parse_in_canonical_order_without_repeats() {
+        let paths: Vec<PathKind> = parse_list("gpu,zero-copy,fakesink,zc").unwrap();
+        assert_eq!(
+            paths,
+            vec![PathKind::Fakesink, PathKind::ZeroCopy, PathKind::Gpu]
+        );
+        let sizes: Vec<Size> = parse_list("4k,720p").unwrap();
+        assert_eq!(sizes, vec![Size::P720, Size::K4]);
+    }
+
+    #[test]
+    fn unknown_names_say_what_would_work() {
+        let err = parse_list::<Source>("raw,av1").unwrap_err().to_string();
+        assert!(
+            err.contains("av1") && err.contains("raw, h264 or vp9"),
+            "{err}"
+        );
+        assert!(parse_list::<Size>(",").is_err());
+    }
+
+    #[test]
+    fn names_round_trip_through_json() {
+        for size in Size::ALL {
+            let json = serde_json::to_string(&size).unwrap();
+            assert_eq!(json, format!("\"{}\"", size.name()));
+            assert_eq!(size.name().parse::<Size>().unwrap(), size);
+        }
+        for path in PathKind::ALL {
+            let json = serde_json::to_string(&path).unwrap();
+            assert_eq!(json, format!("\"{}\"", path.name()));
+            assert_eq!(path.name().parse::<PathKind>().unwrap(), path);
+        }
+        for source in Source::ALL {
+            assert_eq!(source.name().parse::<Source>().unwrap(), source);
+        }
+    }
+
+    #[test]
+    fn the_copy_path_refuses_the_pool_and_the_floor_has_no_display() {
+        let socket = Path::new("/tmp/x/socket");
+        let copy = CaseSpec::new(
+            Source::Raw,
+            Size::P720,
+            PathKind::Copy,
+            30,
+            5,
+            None,
+            Some((socket, 1)),
+        );
+        assert!(
+            copy.pipeline
+                .contains("identity drop-allocation=true ! zcexport"),
+            "{}",
+            copy.pipeline
+        );
+        assert!(copy.pipeline.contains("display=/tmp/x/socket"));
+        let floor = CaseSpec::new(
+            Source::H264,
+            Size::P1080,
+            PathKind::Fakesink,
+            30,
+            5,
+            Some(Path::new("/c/h264.mp4")),
+            None,
+        );
+        assert!(
+            floor
+                .pipeline
+                .starts_with("filesrc location=/c/h264.mp4 ! qtdemux")
+        );
+        assert!(!floor.pipeline.contains("display="));
+    }
+}

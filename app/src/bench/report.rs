@@ -1,0 +1,604 @@
+//! The benchmark's results as data: the JSON model (schema `zc-bench/1`),
+//! medians with min and max, and the issue's targets evaluated on one run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::case::Sample;
+use super::environment::{Environment, Where};
+use super::matrix::{PathKind, Size, Source};
+
+/// The JSON's schema name; bump it when a field changes meaning or goes.
+pub const SCHEMA: &str = "zc-bench/1";
+
+/// What was asked for.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    pub quick: bool,
+    /// Whose default frame counts and matrix: "native" or "vm" (smaller).
+    pub profile: String,
+    pub repetitions: u32,
+    pub warmup_frames: u32,
+    /// Frames per case (warm-up included), by size name.
+    pub frames: BTreeMap<String, u32>,
+    pub sources: Vec<Source>,
+    pub sizes: Vec<Size>,
+    pub paths: Vec<PathKind>,
+    /// The command line that produced the report.
+    pub command: String,
+}
+
+/// Whether a case ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseStatus {
+    /// Every repetition ran.
+    Ran,
+    /// Not attempted here, for the stated reason.
+    NotRun,
+    /// Attempted and failed (some repetitions may have samples).
+    Failed,
+}
+
+/// Median, min and max over the repetitions.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Stat {
+    pub fn of(values: &[f64]) -> Option<Stat> {
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        if sorted.is_empty() {
+            return None;
+        }
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Some(Stat {
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+        })
+    }
+
+    /// Over the samples that have the value; `None` when none has it.
+    fn of_optional(values: impl Iterator<Item = Option<f64>>) -> Option<Stat> {
+        let values: Vec<f64> = values.flatten().collect();
+        Stat::of(&values)
+    }
+}
+
+/// A case's samples summarised.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    pub fps: Stat,
+    pub pipeline_cpu_us_per_frame: Stat,
+    pub compositor_cpu_us_per_frame: Option<Stat>,
+    pub compositor_cpu_us_per_composited_frame: Option<Stat>,
+    /// Pipeline CPU per frame plus compositor CPU per frame it drew (per
+    /// produced frame where the drawn count is unknown): what one frame costs
+    /// the whole system when every frame is shown.
+    pub total_cpu_us_per_frame: Stat,
+    pub bytes_copied_per_frame: Option<Stat>,
+    pub bytes_copied_inferred_per_frame: Option<Stat>,
+    pub latency_us: Option<Stat>,
+    pub peak_rss_kib: Stat,
+    pub fds_end: Stat,
+    /// The most fds a repetition left open beyond what it started with.
+    pub fds_leaked_max: i64,
+}
+
+/// Total CPU of one sample, as [`Summary::total_cpu_us_per_frame`] defines it.
+pub fn total_cpu_us_per_frame(sample: &Sample) -> f64 {
+    let compositor = sample
+        .compositor_cpu_us_per_composited_frame
+        .or(sample.compositor_cpu_us_per_frame)
+        .unwrap_or(0.0);
+    sample.pipeline_cpu_us_per_frame + compositor
+}
+
+impl Summary {
+    pub fn of(samples: &[Sample]) -> Option<Summary> {
+        let field = |f: fn(&Sample) -> f64| samples.iter().map(f).collect::<Vec<f64>>();
+        let optional = |f: fn(&Sample) -> Option<f64>| Stat::of_optional(samples.iter().map(f));
+        Some(Summary {
+            fps: Stat::of(&field(|s| s.fps))?,
+            pipeline_cpu_us_per_frame: Stat::of(&field(|s| s.pipeline_cpu_us_per_frame))?,
+            compositor_cpu_us_per_frame: optional(|s| s.compositor_cpu_us_per_frame),
+            compositor_cpu_us_per_composited_frame: optional(|s| {
+                s.compositor_cpu_us_per_composited_frame
+            }),
+            total_cpu_us_per_frame: Stat::of(&field(total_cpu_us_per_frame))?,
+            bytes_copied_per_frame: optional(|s| s.bytes_copied_per_frame),
+            bytes_copied_inferred_per_frame: optional(|s| s.bytes_copied_inferred_per_frame),
+            latency_us: optional(|s| s.latency_us.map(|l| l as f64)),
+            peak_rss_kib: Stat::of(&field(|s| s.peak_rss_kib as f64))?,
+            fds_end: Stat::of(&field(|s| s.fds_end as f64))?,
+            fds_leaked_max: samples
+                .iter()
+                .map(|s| s.fds_end as i64 - s.fds_before as i64)
+                .max()?,
+        })
+    }
+}
+
+/// One source x size x path.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub source: Source,
+    pub size: Size,
+    pub width: u32,
+    pub height: u32,
+    pub path: PathKind,
+    /// Frames the source made per repetition (warm-up included).
+    pub frames: u32,
+    pub pipeline: String,
+    pub status: CaseStatus,
+    /// Why it did not run, or why a repetition failed.
+    pub reason: Option<String>,
+    /// Copies this path makes that no counter sees.
+    pub known_copies: Vec<String>,
+    pub samples: Vec<Sample>,
+    pub summary: Option<Summary>,
+}
+
+/// Whether a target holds in this run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetStatus {
+    Met,
+    Missed,
+    /// A case it needs did not run, or it does not apply here.
+    NotEvaluated,
+}
+
+/// One target from issue 8, on one source and size.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TargetResult {
+    pub id: String,
+    pub target: String,
+    /// e.g. "raw 1080p".
+    pub scope: String,
+    pub status: TargetStatus,
+    /// The numbers behind the verdict, and by how much when missed.
+    pub detail: String,
+}
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub environment: Environment,
+    pub settings: Settings,
+    pub cases: Vec<CaseResult>,
+    pub targets: Vec<TargetResult>,
+}
+
+impl Report {
+    pub fn case(&self, source: Source, size: Size, path: PathKind) -> Option<&CaseResult> {
+        self.cases
+            .iter()
+            .find(|c| c.source == source && c.size == size && c.path == path)
+    }
+
+    /// The summary of a case that has samples.
+    pub fn summary(&self, source: Source, size: Size, path: PathKind) -> Option<&Summary> {
+        self.case(source, size, path)?.summary.as_ref()
+    }
+
+    /// Evaluate the issue's targets on this run's medians.
+    pub fn evaluate_targets(&mut self) {
+        let mut targets = Vec::new();
+        for &source in &self.settings.sources {
+            for &size in &self.settings.sizes {
+                targets.extend(self.target_zero_bytes(source, size));
+                targets.extend(self.target_system_cpu(source, size));
+            }
+        }
+        for size in [Size::P1080, Size::K4] {
+            if self.settings.sizes.contains(&size) && self.settings.sources.contains(&Source::Raw) {
+                targets.extend(self.target_raw_overhead(size));
+            }
+        }
+        if self.settings.sizes.contains(&Size::P1080)
+            && self.settings.sources.contains(&Source::H264)
+        {
+            targets.push(self.target_h264_fps());
+        }
+        self.targets = targets;
+    }
+
+    fn not_evaluated(id: &str, target: &str, scope: String, why: String) -> TargetResult {
+        TargetResult {
+            id: id.to_owned(),
+            target: target.to_owned(),
+            scope,
+            status: TargetStatus::NotEvaluated,
+            detail: why,
+        }
+    }
+
+    fn missing(&self, source: Source, size: Size, path: PathKind) -> String {
+        match self.case(source, size, path) {
+            Some(case) => format!(
+                "the {path} case did not run: {}",
+                case.reason.as_deref().unwrap_or("no samples")
+            ),
+            None => format!("the {path} path was not in this run's matrix"),
+        }
+    }
+
+    fn target_zero_bytes(&self, source: Source, size: Size) -> Option<TargetResult> {
+        const ID: &str = "zero-copy-bytes";
+        const TARGET: &str = "the zero-copy path copies 0 bytes per frame";
+        if !self.settings.paths.contains(&PathKind::ZeroCopy) {
+            return None;
+        }
+        let scope = format!("{source} {size}");
+        let Some(case) = self
+            .case(source, size, PathKind::ZeroCopy)
+            .filter(|c| !c.samples.is_empty())
+        else {
+            return Some(Self::not_evaluated(
+                ID,
+                TARGET,
+                scope,
+                self.missing(source, size, PathKind::ZeroCopy),
+            ));
+        };
+        let most = case
+            .samples
+            .iter()
+            .filter_map(|s| s.bytes_copied_per_frame)
+            .fold(0.0, f64::max);
+        let export: u64 = case
+            .samples
+            .iter()
+            .filter_map(|s| s.export_bytes_copied)
+            .sum();
+        let sink: u64 = case
+            .samples
+            .iter()
+            .filter_map(|s| s.sink_bytes_copied)
+            .sum();
+        if most == 0.0 {
+            let memory = case.samples[0].memory_at_sink;
+            let kind = if memory.dmabuf > 0 {
+                "dma-bufs"
+            } else {
+                "memfds through wl_shm"
+            };
+            return Some(TargetResult {
+                id: ID.to_owned(),
+                target: TARGET.to_owned(),
+                scope,
+                status: TargetStatus::Met,
+                detail: format!(
+                    "0 bytes copied in every repetition; frames reached the compositor as {kind}"
+                ),
+            });
+        }
+        let mut why = Vec::new();
+        if export > 0 {
+            why.push(format!(
+                "zcexport copied {export} bytes: frames reached it in system memory, so {} did not \
+                 write into the pool zcexport proposed",
+                match source {
+                    Source::Raw => "videotestsrc",
+                    Source::H264 => "avdec_h264",
+                    Source::Vp9 => "avdec_vp9",
+                }
+            ));
+        }
+        if sink > 0 {
+            let path = case.samples[0].sink_path.as_deref().unwrap_or("unknown");
+            why.push(format!(
+                "zcwaylandsink copied {sink} bytes (path={path}): it could not hand the frames' own \
+                 memory to the compositor{}",
+                if self.environment.dma_buf {
+                    ""
+                } else {
+                    "; without dma-bufs frames go through wl_shm, which takes one stride and tightly \
+                     packed planes, and a decoder's padded planes do not fit that (GST_DEBUG=zcwaylandsink:5 \
+                     names the plane)"
+                }
+            ));
+        }
+        Some(TargetResult {
+            id: ID.to_owned(),
+            target: TARGET.to_owned(),
+            scope,
+            status: TargetStatus::Missed,
+            detail: format!(
+                "up to {} per frame copied (missed by that much); {}",
+                human_bytes(most),
+                why.join("; ")
+            ),
+        })
+    }
+
+    fn target_raw_overhead(&self, size: Size) -> Vec<TargetResult> {
+        const ID: &str = "raw-overhead";
+        let target_ratio = "raw source: the zero-copy path adds at most 5% of the pipeline CPU per frame \
+                            the copy path adds over the fakesink floor";
+        let target_abs = "raw source: the zero-copy path adds at most 50 us of pipeline CPU per frame over \
+                          the floor, measured natively";
+        let scope = format!("raw {size}");
+        let source = Source::Raw;
+        let (Some(floor), Some(zc), Some(copy)) = (
+            self.summary(source, size, PathKind::Fakesink),
+            self.summary(source, size, PathKind::ZeroCopy),
+            self.summary(source, size, PathKind::Copy),
+        ) else {
+            let missing = [PathKind::Fakesink, PathKind::ZeroCopy, PathKind::Copy]
+                .into_iter()
+                .filter(|p| self.summary(source, size, *p).is_none())
+                .map(|p| self.missing(source, size, p))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return vec![
+                Self::not_evaluated(ID, target_ratio, scope.clone(), missing.clone()),
+                Self::not_evaluated(&format!("{ID}-native"), target_abs, scope, missing),
+            ];
+        };
+        let floor_us = floor.pipeline_cpu_us_per_frame.median;
+        let zc_added = zc.pipeline_cpu_us_per_frame.median - floor_us;
+        let copy_added = copy.pipeline_cpu_us_per_frame.median - floor_us;
+        let mut results = Vec::new();
+        let ratio_detail = format!(
+            "floor {floor_us:.0} us/frame; zero-copy adds {zc_added:.1} us, copy adds {copy_added:.1} us"
+        );
+        results.push(if copy_added <= 0.0 {
+            Self::not_evaluated(
+                ID,
+                target_ratio,
+                scope.clone(),
+                format!("{ratio_detail}: the copy path added nothing measurable, no ratio to take"),
+            )
+        } else {
+            let ratio = zc_added / copy_added;
+            let met = ratio <= 0.05;
+            TargetResult {
+                id: ID.to_owned(),
+                target: target_ratio.to_owned(),
+                scope: scope.clone(),
+                status: if met {
+                    TargetStatus::Met
+                } else {
+                    TargetStatus::Missed
+                },
+                detail: if met {
+                    format!("{ratio_detail}: {:.1}% of the copy path's", ratio * 100.0)
+                } else {
+                    format!(
+                        "{ratio_detail}: {:.1}% of the copy path's, missed by {:.1} points ({:.1} us/frame over \
+                         the 5% bound). The zero-copy path's addition is per-frame work that does not \
+                         shrink with the frame (handing the buffer to the compositor, release tracking, \
+                         the pool); the copy path adds the same plus one frame-sized memcpy",
+                        ratio * 100.0,
+                        (ratio - 0.05) * 100.0,
+                        zc_added - 0.05 * copy_added
+                    )
+                },
+            }
+        });
+        results.push(if self.environment.where_ != Where::Native {
+            Self::not_evaluated(
+                &format!("{ID}-native"),
+                target_abs,
+                scope,
+                format!(
+                    "{ratio_detail}; the 50 us bound is for native measurements, this run is in the VM"
+                ),
+            )
+        } else {
+            let met = zc_added <= 50.0;
+            TargetResult {
+                id: format!("{ID}-native"),
+                target: target_abs.to_owned(),
+                scope,
+                status: if met {
+                    TargetStatus::Met
+                } else {
+                    TargetStatus::Missed
+                },
+                detail: if met {
+                    format!("zero-copy adds {zc_added:.1} us/frame over the floor")
+                } else {
+                    format!(
+                        "zero-copy adds {zc_added:.1} us/frame over the floor: missed by {:.1} us",
+                        zc_added - 50.0
+                    )
+                },
+            }
+        });
+        results
+    }
+
+    fn target_system_cpu(&self, source: Source, size: Size) -> Option<TargetResult> {
+        const ID: &str = "system-cpu";
+        const TARGET: &str = "pipeline plus compositor CPU per frame: zero-copy at or below copy";
+        if !self.settings.paths.contains(&PathKind::ZeroCopy)
+            || !self.settings.paths.contains(&PathKind::Copy)
+        {
+            return None;
+        }
+        let scope = format!("{source} {size}");
+        let (Some(zc), Some(copy)) = (
+            self.summary(source, size, PathKind::ZeroCopy),
+            self.summary(source, size, PathKind::Copy),
+        ) else {
+            let missing = [PathKind::ZeroCopy, PathKind::Copy]
+                .into_iter()
+                .filter(|p| self.summary(source, size, *p).is_none())
+                .map(|p| self.missing(source, size, p))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Some(Self::not_evaluated(ID, TARGET, scope, missing));
+        };
+        let (z, c) = (
+            zc.total_cpu_us_per_frame.median,
+            copy.total_cpu_us_per_frame.median,
+        );
+        let describe = |s: &Summary| {
+            let compositor = match (
+                s.compositor_cpu_us_per_composited_frame,
+                s.compositor_cpu_us_per_frame,
+            ) {
+                (Some(drawn), _) => format!("{:.0} compositor per drawn frame", drawn.median),
+                (None, Some(made)) => format!(
+                    "{:.0} compositor per frame made, as it drew none",
+                    made.median
+                ),
+                (None, None) => "no compositor figure".to_owned(),
+            };
+            format!(
+                "{:.0} pipeline + {compositor}",
+                s.pipeline_cpu_us_per_frame.median
+            )
+        };
+        let detail = format!(
+            "zero-copy {z:.0} us/frame ({}), copy {c:.0} us/frame ({}): zero-copy is {:.0} us ({:+.1}%) {}",
+            describe(zc),
+            describe(copy),
+            (c - z).abs(),
+            (z - c) / c.max(1e-9) * 100.0,
+            if z <= c { "cheaper" } else { "dearer" }
+        );
+        let met = z <= c;
+        Some(TargetResult {
+            id: ID.to_owned(),
+            target: TARGET.to_owned(),
+            scope,
+            status: if met {
+                TargetStatus::Met
+            } else {
+                TargetStatus::Missed
+            },
+            detail: if met {
+                detail
+            } else {
+                let overlap = zc.total_cpu_us_per_frame.min <= copy.total_cpu_us_per_frame.max;
+                format!(
+                    "{detail}; missed by {:.0} us/frame{}",
+                    z - c,
+                    if overlap {
+                        " (the repetitions' ranges overlap: within this run's noise)"
+                    } else {
+                        ""
+                    }
+                )
+            },
+        })
+    }
+
+    fn target_h264_fps(&self) -> TargetResult {
+        const ID: &str = "h264-fps";
+        const TARGET: &str = "1080p H.264: zero-copy fps at least the copy path's";
+        let scope = "h264 1080p".to_owned();
+        let (Some(zc), Some(copy)) = (
+            self.summary(Source::H264, Size::P1080, PathKind::ZeroCopy),
+            self.summary(Source::H264, Size::P1080, PathKind::Copy),
+        ) else {
+            return Self::not_evaluated(
+                ID,
+                TARGET,
+                scope,
+                format!(
+                    "{}; {}",
+                    self.missing(Source::H264, Size::P1080, PathKind::ZeroCopy),
+                    self.missing(Source::H264, Size::P1080, PathKind::Copy)
+                ),
+            );
+        };
+        let (z, c) = (zc.fps.median, copy.fps.median);
+        let detail = format!(
+            "zero-copy {z:.1} fps [{:.1}-{:.1}], copy {c:.1} fps [{:.1}-{:.1}]: ratio {:.2}",
+            zc.fps.min,
+            zc.fps.max,
+            copy.fps.min,
+            copy.fps.max,
+            z / c.max(1e-9)
+        );
+        if z >= c {
+            TargetResult {
+                id: ID.to_owned(),
+                target: TARGET.to_owned(),
+                scope,
+                status: TargetStatus::Met,
+                detail,
+            }
+        } else {
+            let overlap = zc.fps.max >= copy.fps.min;
+            TargetResult {
+                id: ID.to_owned(),
+                target: TARGET.to_owned(),
+                scope,
+                status: TargetStatus::Missed,
+                detail: format!(
+                    "{detail}; missed by {:.1} fps ({:.1}%){}",
+                    c - z,
+                    (c - z) / c.max(1e-9) * 100.0,
+                    if overlap {
+                        " (the repetitions' ranges overlap: within this run's noise)"
+                    } else {
+                        ""
+                    }
+                ),
+            }
+        }
+    }
+}
+
+/// Bytes as B, KiB, MiB.
+pub fn human_bytes(bytes: f64) -> String {
+    if bytes >= 1024.0 * 1024.0 {
+        format!("{:.2} MiB", bytes / (1024.0 * 1024.0))
+    } else if bytes >= 1024.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else {
+        format!("{bytes:.0} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        let s = Stat::of(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        let s = Stat::of(&[4.0, 1.0, 2.0, 3.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 4.0));
+        assert!(Stat::of(&[]).is_none());
+        assert!(Stat::of(&[f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn total_cpu_prefers_the_per_drawn_frame_compositor_figure() {
+        let mut sample = Sample {
+            pipeline_cpu_us_per_frame: 100.0,
+            compositor_cpu_us_per_frame: Some(20.0),
+            ..Sample::default()
+        };
+        assert_eq!(total_cpu_us_per_frame(&sample), 120.0);
+        sample.compositor_cpu_us_per_composited_frame = Some(300.0);
+        assert_eq!(total_cpu_us_per_frame(&sample), 400.0);
+    }
+
+    #[test]
+    fn bytes_read_as_units() {
+        assert_eq!(human_bytes(0.0), "0 B");
+        assert_eq!(human_bytes(2048.0), "2.0 KiB");
+        assert_eq!(human_bytes(3_110_400.0), "2.97 MiB");
+    }
+}

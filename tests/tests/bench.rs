@@ -1,0 +1,157 @@
+//! zc-bench in the VM: a tiny matrix with every path, dma-bufs included.
+//! The zero-copy path must copy 0 bytes per frame and show every frame to
+//! the compositor as a dma-buf; the copy path must copy exactly one frame
+//! per frame; every path must run.
+//!
+//! The binary is zc-bench from the same target folder (`cargo xtask test`
+//! builds it; `ZC_BENCH` names another).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use zc_vm_tests::require_vm;
+
+fn bench_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ZC_BENCH") {
+        return PathBuf::from(path);
+    }
+    // This test runs from target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    dir.join("zc-bench")
+}
+
+fn unload_vgem() {
+    // Weston's GL renderer crashes drawing dma-bufs with vgem loaded.
+    if std::path::Path::new("/sys/module/vgem").exists() {
+        let status = Command::new("modprobe")
+            .args(["-r", "vgem"])
+            .status()
+            .expect("running modprobe -r vgem");
+        assert!(status.success(), "cannot unload vgem (still in use?)");
+    }
+}
+
+#[test]
+fn every_path_runs_and_zero_copy_copies_nothing() {
+    require_vm();
+    unload_vgem();
+    let bench = bench_binary();
+    assert!(
+        bench.is_file(),
+        "{} is missing: build it with `cargo build -p zc-app --bin zc-bench` (cargo xtask test does)",
+        bench.display()
+    );
+    let exe = std::env::current_exe().expect("the test's own path");
+    let target = exe
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .expect("the test runs from target/")
+        .to_path_buf();
+    let work = target.join("zc-bench").join("vm-test");
+    let _ = std::fs::remove_dir_all(&work);
+    let output = Command::new(&bench)
+        .args([
+            "--profile",
+            "vm",
+            "--sources",
+            "raw",
+            "--sizes",
+            "720p",
+            "--paths",
+            "fakesink,zero-copy,copy,waylandsink,videoconvert,gpu",
+            "--repetitions",
+            "1",
+            "--frames",
+            "12",
+            "--warmup",
+            "3",
+            "--no-progress",
+            "--out",
+        ])
+        .arg(&work)
+        .arg("--clips")
+        .arg(work.join("clips"))
+        // The root file system is read-only here: keep GStreamer's registry
+        // where it can be written, or every case rescans every plugin.
+        .env("GST_REGISTRY", target.join("zc-bench/gst-registry-vm.bin"))
+        .output()
+        .expect("running zc-bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "zc-bench failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(work.join("report.json")).expect("report.json");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("report.json is JSON");
+    assert_eq!(report["environment"]["where"], "vm");
+    assert_eq!(
+        report["environment"]["dma_buf"], true,
+        "zc's frames must be dma-bufs in the VM: {}",
+        report["environment"]["backends"]
+    );
+
+    let cases = report["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), 6);
+    for case in cases {
+        assert_eq!(
+            case["status"], "ran",
+            "{} did not run: {}",
+            case["path"], case["reason"]
+        );
+        assert_eq!(case["samples"].as_array().map(Vec::len), Some(1));
+    }
+    let sample = |path: &str| {
+        cases
+            .iter()
+            .find(|c| c["path"] == path)
+            .map(|c| c["samples"][0].clone())
+            .unwrap_or_else(|| panic!("no {path} case"))
+    };
+    let measured = 12 - 3;
+
+    let zero_copy = sample("zero-copy");
+    assert_eq!(zero_copy["frames_measured"], measured);
+    assert_eq!(
+        zero_copy["bytes_copied"], 0,
+        "the zero-copy path copied: {zero_copy}"
+    );
+    assert_eq!(zero_copy["bytes_copied_per_frame"], 0.0);
+    assert_eq!(
+        zero_copy["memory_at_sink"]["dmabuf"], measured,
+        "every frame reaches zcwaylandsink as a dma-buf: {zero_copy}"
+    );
+    assert_eq!(zero_copy["sink_path"], "dmabuf");
+
+    // NV12 1280x720 is 1,382,400 bytes; zcexport copies each frame once.
+    let copy = sample("copy");
+    assert_eq!(copy["export_bytes_copied"], 1_382_400 * measured);
+    assert_eq!(copy["sink_bytes_copied"], 0);
+    assert_eq!(copy["memory_at_sink"]["dmabuf"], measured);
+
+    // The GPU path hands zcwaylandsink Vulkan's RGBA dma-bufs, uncopied.
+    let gpu = sample("gpu");
+    assert_eq!(gpu["bytes_copied"], 0, "{gpu}");
+    assert_eq!(gpu["sink_path"], "dmabuf");
+
+    // Stock waylandsink gets its own wl_shm buffers from videotestsrc.
+    let stock = sample("waylandsink");
+    assert_eq!(stock["memory_at_sink"]["wl_shm"], measured, "{stock}");
+
+    for case in cases {
+        let s = &case["samples"][0];
+        assert_eq!(
+            s["fds_end"], s["fds_before"],
+            "{} left fds open",
+            case["path"]
+        );
+    }
+    let markdown = std::fs::read_to_string(work.join("report.md")).expect("report.md");
+    assert!(markdown.contains("(vm)") && markdown.contains("frames are dma-bufs"));
+}

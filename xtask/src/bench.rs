@@ -1,0 +1,162 @@
+//! `cargo xtask bench [--quick] [--native | --vm] [-- zc-bench args...]`:
+//! zc-bench (release) natively, then inside the dma-buf VM, each leaving
+//! its report in `out/bench/<native|vm>/` (report.md, report.json, charts).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::util::{repo_root, run_checked, step};
+use crate::{setup, vm};
+
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--native | --vm] [-- zc-bench args...]";
+
+pub fn run(args: &[String]) -> Result<()> {
+    let (mut native, mut in_vm, mut quick) = (true, true, false);
+    let mut extra: Vec<String> = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--native" => in_vm = false,
+            "--vm" => native = false,
+            "--" => {
+                extra.extend(rest.by_ref().cloned());
+            }
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    if !native && !in_vm {
+        bail!("--native and --vm exclude each other; give neither to run both\n{USAGE}");
+    }
+    if !setup::is_complete() {
+        step("set-up is incomplete: running `cargo xtask setup` first");
+        setup::run()?;
+    }
+    let root = repo_root();
+    step("building zc-bench (release)");
+    run_checked(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&root)
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "--package",
+                "zc-app",
+                "--bin",
+                "zc-bench",
+            ]),
+    )?;
+    let bench = root.join("target/release/zc-bench");
+    // The VM shares target/ (writable there): clips encoded natively are
+    // reused inside, and the VM writes its report there first.
+    let work = root.join("target/zc-bench");
+    let clips = work.join("clips");
+    let out = root.join("out/bench");
+    let mut common: Vec<String> = Vec::new();
+    if quick {
+        common.push("--quick".to_owned());
+    }
+    common.push("--clips".to_owned());
+    common.push(clips.display().to_string());
+
+    let mut failures = Vec::new();
+    if native {
+        let dir = out.join("native");
+        step(format!(
+            "zc-bench natively (memfd and wl_shm paths; report in {})",
+            dir.display()
+        ));
+        let status = Command::new(&bench)
+            .current_dir(&root)
+            .args(&common)
+            .arg("--out")
+            .arg(&dir)
+            .args(&extra)
+            .status()
+            .with_context(|| format!("starting {}", bench.display()))?;
+        if !status.success() {
+            failures.push(format!("native run: {status}"));
+        }
+    }
+    if in_vm {
+        // Encoding under emulation is slow: make the VM's (shorter) clips here.
+        step("encoding the clips the VM run needs");
+        let status = Command::new(&bench)
+            .current_dir(&root)
+            .args(&common)
+            .args(["--profile", "vm", "--clips-only"])
+            .args(&extra)
+            .status()
+            .with_context(|| format!("starting {}", bench.display()))?;
+        if !status.success() {
+            failures.push(format!("encoding the VM's clips: {status}"));
+        }
+        let vm_out = work.join("vm");
+        let _ = std::fs::remove_dir_all(&vm_out);
+        let line: Vec<String> = std::iter::once(bench.display().to_string())
+            .chain(common.iter().cloned())
+            .chain(["--out".to_owned(), vm_out.display().to_string()])
+            .chain(["--no-progress".to_owned()])
+            .chain(extra.iter().cloned())
+            .map(|arg| vm::shell_quote(&arg))
+            .collect();
+        // vgem makes Weston's GL renderer crash on dma-bufs (ENVIRONMENT.md);
+        // the root file system is read-only in the VM, so GStreamer's
+        // registry goes where it can be written (else every case rescans).
+        let script = format!(
+            "if [ -e /sys/module/vgem ]; then modprobe -r vgem; fi\n\
+             export GST_REGISTRY={}\n\
+             {}\n",
+            vm::shell_quote(&work.join("gst-registry-vm.bin").display().to_string()),
+            line.join(" ")
+        );
+        step("zc-bench inside the dma-buf VM (every path; absolute times there are emulated)");
+        // The full matrix under emulation takes hours; --quick fits in 10 minutes.
+        let timeout = if quick {
+            None
+        } else {
+            Some(Duration::from_secs(12 * 3600))
+        };
+        let run = vm::run_script_with_timeout(&script, "zc-bench", timeout)?;
+        let dir = out.join("vm");
+        copy_dir(&vm_out, &dir)?;
+        if run.status != 0 {
+            failures.push(format!("VM run: exit status {}", run.status));
+        }
+    }
+
+    println!();
+    for which in ["native", "vm"] {
+        let report = out.join(which).join("report.md");
+        if report.exists() && (which == "native" && native || which == "vm" && in_vm) {
+            println!("{which}: {}", report.display());
+        }
+    }
+    if !failures.is_empty() {
+        bail!("zc-bench failed: {}", failures.join("; "));
+    }
+    Ok(())
+}
+
+/// Copy the files of `from` (one level of subfolders, for logs/) into `to`.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let entries = std::fs::read_dir(from)
+        .with_context(|| format!("the VM run left no report in {}", from.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target)
+                .with_context(|| format!("copying {} to {}", path.display(), target.display()))?;
+        }
+    }
+    Ok(())
+}
