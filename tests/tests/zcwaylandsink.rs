@@ -626,3 +626,86 @@ fn fullscreen_fills_the_output_on_the_desktop_shell() {
         shot.path.display()
     );
 }
+
+/// `path-preference` on a compositor with linux-dmabuf and wl_shm: auto and
+/// dmabuf show the proposed pool's dma-bufs, shm its memfds through wl_shm,
+/// copy copies every frame; each with the right picture. On a compositor
+/// without linux-dmabuf, dmabuf is an error that says why.
+#[test]
+fn path_preference_picks_the_path() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let frame_size = u64::from(WIDTH * HEIGHT * 4);
+    for (preference, expected_path) in [
+        ("auto", "dmabuf"),
+        ("dmabuf", "dmabuf"),
+        ("shm", "shm"),
+        ("copy", "copy"),
+    ] {
+        let playing = Playing::start(
+            &weston,
+            &live_pattern("BGRx", WIDTH, HEIGHT),
+            &format!("path-preference={preference}"),
+        );
+        playing.wait_frames(10, &weston);
+        let shot = weston.screenshot();
+        let path = playing.path();
+        let sink = playing.sink.clone();
+        playing.stop();
+        // Read once stopped, so that they agree: frames the sink rendered
+        // (late ones are dropped before, under emulation), and copies.
+        let rendered = sink
+            .property::<gst::Structure>("stats")
+            .get::<u64>("rendered")
+            .expect("basesink stats");
+        let (frames_copied, bytes_copied) = (
+            sink.property::<u64>("frames-copied"),
+            sink.property::<u64>("bytes-copied"),
+        );
+        println!(
+            "{preference}: path {path}, {frames_copied} of {rendered} rendered frames copied, {bytes_copied} bytes"
+        );
+        assert_eq!(path, expected_path, "path-preference={preference}");
+        if preference == "copy" {
+            assert!(rendered >= 10);
+            // Every rendered frame is a copy; the preroll frame may be
+            // shown (and copied) once more (show-preroll-frame).
+            assert!(
+                (rendered..=rendered + 1).contains(&frames_copied),
+                "{frames_copied} copies for {rendered} rendered frames"
+            );
+            assert_eq!(bytes_copied, frames_copied * frame_size);
+        } else {
+            assert_eq!(bytes_copied, 0, "path-preference={preference} copied");
+        }
+        check_pattern(&shot, "BGRx", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 1);
+    }
+    drop(weston);
+
+    let weston = Weston::start(Renderer::Pixman, WIDTH, HEIGHT);
+    let pipeline = gst::parse::launch(&format!(
+        "{} ! zcwaylandsink path-preference=dmabuf display={}",
+        live_pattern("BGRx", WIDTH, HEIGHT),
+        weston.socket_path().display()
+    ))
+    .expect("pipeline");
+    let bus = pipeline.bus().expect("bus");
+    let _ = pipeline.set_state(gst::State::Playing);
+    let error = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(120),
+            &[gst::MessageType::Error],
+        )
+        .expect("an error without linux-dmabuf");
+    pipeline.set_state(gst::State::Null).expect("null");
+    let gst::MessageView::Error(e) = error.view() else {
+        unreachable!("filtered for errors")
+    };
+    let text = format!("{} {:?}", e.error(), e.debug());
+    println!("dmabuf on pixman: {text}");
+    assert!(
+        text.contains("path-preference=dmabuf") && text.contains("BGRx"),
+        "the error should say what was asked and what is missing: {text}"
+    );
+}

@@ -76,6 +76,9 @@ fn inspect_documents_every_property() {
             );
         }
     }
+    let value = sink.property_value("path-preference");
+    let (_, default) = gst::glib::EnumValue::from_value(&value).expect("an enum");
+    assert_eq!(default.nick(), "auto", "path-preference defaults to auto");
     for name in [
         "display",
         "fullscreen",
@@ -85,6 +88,7 @@ fn inspect_documents_every_property() {
         "latency-us",
         "render-rectangle",
         "explicit-sync",
+        "path-preference",
         "acquire-fences",
         "fenced-releases",
     ] {

@@ -7,13 +7,26 @@
 //! frame that waited for a frame callback. Both share [`Inner`] under one
 //! mutex; Wayland requests are sent from either thread, which
 //! wayland-client allows.
+//!
+//! Explicit sync: a commit's release fence (`fenced_release`) is not waited
+//! on; the dispatch thread polls it with the connection and hands the frame
+//! back once it signalled. The alternative, importing it into the dma-buf
+//! as a write fence so the next writer waits, was not taken: a frame's
+//! pool must only get it back once every consumer is done (the project's
+//! rule), and producers that ignore implicit fences (CPU writers without
+//! a bracket, Vulkan with explicit sync) would not wait.
+//!
+//! On an application's display (embedding) the presenter has its own event
+//! queue, never dispatches the application's, destroys everything it made
+//! when it goes (the compositor confirms with a round trip) and never
+//! disconnects.
 
 use std::any::Any;
 use std::collections::{BTreeSet, HashSet};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -61,6 +74,11 @@ use crate::feedback::{Feedback, FormatModifier, FormatTable, Tranche, dev_from_a
 /// How long to wait for the compositor before calling it gone. Generous:
 /// under software emulation one round trip can take over a second.
 const COMPOSITOR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long teardown waits for the compositor to have processed our
+/// destroy requests: bounded, since a stuck compositor must not hang a
+/// state change (a lost one answers at once).
+const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which compositor to talk to.
 #[derive(Clone, Debug, Default)]
@@ -850,7 +868,13 @@ impl Presenter {
         }
         if let Some(window) = window {
             destroy_window_objects(window);
-            let _ = self.flush();
+            // Let the compositor take the window down before the caller
+            // goes on (and, say, disconnects): a surface unmapped by its
+            // client is the path compositors know best, and the buffers it
+            // showed are let go of before their frames are reused.
+            if !self.sync(TEARDOWN_TIMEOUT) {
+                log::debug!("the compositor did not confirm the window's destruction");
+            }
         }
     }
 
@@ -1202,13 +1226,37 @@ impl Presenter {
         }
     }
 
+    /// A round trip through the dispatch thread: once it returns, the
+    /// compositor has processed every request sent before. Bounded by
+    /// `timeout`; false if it did not answer in time (or is gone).
+    fn sync(&self, timeout: Duration) -> bool {
+        let done = Arc::new(AtomicBool::new(false));
+        self.connection
+            .display()
+            .sync(&self.queue_handle, SyncDone(done.clone()));
+        if self.flush().is_err() {
+            return false;
+        }
+        self.wait_for_at_most("a round trip", timeout, |_| done.load(Ordering::Acquire))
+            .is_ok()
+    }
+
     /// Block until `ready` holds, the connection is lost, or the timeout.
     fn wait_for(
         &self,
         what: &'static str,
+        ready: impl FnMut(&Inner) -> bool,
+    ) -> Result<(), WaylandError> {
+        self.wait_for_at_most(what, COMPOSITOR_TIMEOUT, ready)
+    }
+
+    fn wait_for_at_most(
+        &self,
+        what: &'static str,
+        timeout: Duration,
         mut ready: impl FnMut(&Inner) -> bool,
     ) -> Result<(), WaylandError> {
-        let deadline = Instant::now() + COMPOSITOR_TIMEOUT;
+        let deadline = Instant::now() + timeout;
         let mut inner = lock(&self.shared.inner);
         loop {
             if ready(&inner) {
@@ -1221,7 +1269,7 @@ impl Presenter {
             if now >= deadline {
                 return Err(WaylandError::Timeout {
                     what,
-                    seconds: COMPOSITOR_TIMEOUT.as_secs(),
+                    seconds: timeout.as_secs(),
                 });
             }
             inner = self
@@ -1236,37 +1284,37 @@ impl Presenter {
 
 impl Drop for Presenter {
     fn drop(&mut self) {
-        // Stop the dispatch thread first, so no handler runs during teardown.
+        // The window and the wl_buffers go first, while the dispatch thread
+        // still runs, and the compositor confirms (bounded): on an
+        // application's display the connection lives on, and either way the
+        // compositor lets go of the frames before they go back to their
+        // pools. wl_buffers cached on frames that outlive us are destroyed
+        // now; their later drop is a no-op.
+        self.destroy_window();
+        let buffers = std::mem::take(&mut lock(&self.shared.inner).buffers);
+        for buffer in buffers.iter().filter_map(Weak::upgrade) {
+            buffer.buffer.destroy();
+        }
+        if !buffers.is_empty() {
+            let _ = self.sync(TEARDOWN_TIMEOUT);
+        }
+        // Then stop the dispatch thread, so no handler runs during the rest.
         let one: u64 = 1;
         // SAFETY: writing 8 bytes from a valid u64 to our own eventfd.
         unsafe { libc::write(self.stop.as_raw_fd(), (&raw const one).cast(), 8) };
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        let (window, next, busy, buffers) = {
+        let (next, busy) = {
             let mut inner = lock(&self.shared.inner);
-            (
-                inner.window.take(),
-                inner.next.take(),
-                std::mem::take(&mut inner.busy),
-                std::mem::take(&mut inner.buffers),
-            )
+            (inner.next.take(), std::mem::take(&mut inner.busy))
         };
         drop(next);
         if let Some(feedback) = lock(&self.surface_feedback).take() {
             feedback.destroy();
         }
-        if let Some(window) = window {
-            destroy_window_objects(window);
-        }
-        // On an application's display the connection lives on: leave
-        // nothing behind on it. wl_buffers cached on frames that outlive us
-        // are destroyed now (their later drop is then a no-op), so the
-        // compositor lets go of the frames' memory; the registry and
-        // wl_compositor have no destructor.
-        for buffer in buffers.iter().filter_map(Weak::upgrade) {
-            buffer.buffer.destroy();
-        }
+        // Leave nothing behind on a connection that may live on (the
+        // registry and wl_compositor have no destructor).
         let g = &self.globals;
         g.subcompositor.destroy();
         if let Some(dmabuf) = &g.dmabuf {
@@ -1743,6 +1791,25 @@ impl Dispatch<WlBuffer, BufferData> for State {
     ) {
         if let wl_buffer::Event::Release = event {
             data.slot.buffer_released();
+            state.shared.changed.notify_all();
+        }
+    }
+}
+
+/// The answer to [`Presenter::sync`].
+struct SyncDone(Arc<AtomicBool>);
+
+impl Dispatch<WlCallback, SyncDone> for State {
+    fn event(
+        state: &mut Self,
+        _: &WlCallback,
+        event: wl_callback::Event,
+        data: &SyncDone,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event {
+            data.0.store(true, Ordering::Release);
             state.shared.changed.notify_all();
         }
     }

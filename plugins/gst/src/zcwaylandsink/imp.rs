@@ -104,6 +104,7 @@ struct Settings {
     fullscreen: bool,
     allow_implicit_modifier: bool,
     explicit_sync: bool,
+    path_preference: PathPreference,
     title: String,
     render_rectangle: RenderRectangle,
 }
@@ -115,6 +116,7 @@ impl Default for Settings {
             fullscreen: false,
             allow_implicit_modifier: false,
             explicit_sync: true,
+            path_preference: PathPreference::Auto,
             title: "zc".to_owned(),
             render_rectangle: RenderRectangle::DEFAULT,
         }
@@ -130,6 +132,46 @@ struct Embedding {
     display: Option<usize>,
     /// The application's `struct wl_surface *` to embed the video in.
     window_handle: Option<usize>,
+}
+
+/// The `path-preference` property: which way frames may reach the
+/// compositor (the player and the benchmark choose; `path` reports).
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstZcWaylandSinkPathPreference")]
+pub enum PathPreference {
+    #[default]
+    #[enum_value(
+        name = "Auto: the frame's own dma-buf, else its own memfd through wl_shm, else a copy",
+        nick = "auto"
+    )]
+    Auto,
+    #[enum_value(
+        name = "dma-buf only: caps and pool are dma-buf ones, other frames are copied into dma-bufs, and a format or buffer the compositor cannot import is an error",
+        nick = "dmabuf"
+    )]
+    DmaBuf,
+    #[enum_value(
+        name = "wl_shm only: the memfd pool is proposed and frames go through wl_shm even where dma-buf works; dma-buf frames are copied",
+        nick = "shm"
+    )]
+    Shm,
+    #[enum_value(
+        name = "Copy: no pool is proposed and every frame is copied (the comparison path)",
+        nick = "copy"
+    )]
+    Copy,
+}
+
+impl PathPreference {
+    fn nick(self) -> &'static str {
+        match self {
+            PathPreference::Auto => "auto",
+            PathPreference::DmaBuf => "dmabuf",
+            PathPreference::Shm => "shm",
+            PathPreference::Copy => "copy",
+        }
+    }
 }
 
 /// How frames reach the compositor.
@@ -157,6 +199,7 @@ impl Path {
 struct Stream {
     info: gst_video::VideoInfo,
     fourcc: Fourcc,
+    path_preference: PathPreference,
     /// Where copies go: memfd when wl_shm takes the format, else a dma-buf.
     upload_pool: Option<ZcBufferPool>,
     feedback_serial: u64,
@@ -404,6 +447,28 @@ fn describe_frame(
         first_size: sizes.first().copied().unwrap_or(0),
         interlacing: interlacing(buffer, info),
     })
+}
+
+fn describe_formats(formats: &std::collections::BTreeSet<zc_wayland::FormatModifier>) -> String {
+    if formats.is_empty() {
+        return "nothing (no linux-dmabuf)".to_owned();
+    }
+    formats
+        .iter()
+        .map(|f| format!("{}:{}", f.fourcc, f.modifier))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a frame in `kind` memory may be shown as it is (no copy).
+fn shown_as_is(preference: PathPreference, kind: MemoryKind) -> bool {
+    !matches!(
+        (preference, kind),
+        (_, MemoryKind::System)
+            | (PathPreference::Copy, _)
+            | (PathPreference::Shm, MemoryKind::DmaBuf)
+            | (PathPreference::DmaBuf, MemoryKind::Fd)
+    )
 }
 
 /// Tells a new frame from the same buffer shown again (the preroll frame is
@@ -706,7 +771,7 @@ impl ZcWaylandSink {
     /// Caps for what the compositor takes: dma-buf formats (LINEAR, or
     /// implicit when allowed) in dma-buf memory; those and wl_shm's in system
     /// memory (copied or shown from memfds).
-    fn compositor_caps(&self, presenter: &Presenter) -> gst::Caps {
+    fn compositor_caps(&self, presenter: &Presenter, preference: PathPreference) -> gst::Caps {
         let offered = presenter.capabilities();
         let allow_implicit = lock(&self.settings).allow_implicit_modifier;
         let dmabuf: Vec<gst_video::VideoFormat> = caps::FORMATS
@@ -722,11 +787,24 @@ impl ZcWaylandSink {
             .collect();
         let system: Vec<gst_video::VideoFormat> = caps::FORMATS
             .iter()
-            .filter(|(format, fourcc)| {
-                dmabuf.contains(format) || offered.shm_formats.contains(fourcc)
+            .filter(|(format, fourcc)| match preference {
+                // System memory is copied into dma-bufs, or written into the
+                // proposed dma-buf pool.
+                PathPreference::DmaBuf => dmabuf.contains(format),
+                PathPreference::Shm => offered.shm_formats.contains(fourcc),
+                PathPreference::Auto | PathPreference::Copy => {
+                    dmabuf.contains(format) || offered.shm_formats.contains(fourcc)
+                }
             })
             .map(|(format, _)| *format)
             .collect();
+        // wl_shm only: dma-buf frames would all be copied, so none are asked
+        // for (those that come anyway are copied).
+        let dmabuf = if preference == PathPreference::Shm {
+            Vec::new()
+        } else {
+            dmabuf
+        };
         let mut out = gst::Caps::new_empty();
         let max = zc_dmabuf::layout::MAX_DIMENSION as i32;
         if !dmabuf.is_empty() {
@@ -759,7 +837,13 @@ impl ZcWaylandSink {
         presenter: &Presenter,
         fourcc: Fourcc,
         info: &gst_video::VideoInfo,
-    ) -> ZcDmaBufAllocator {
+    ) -> Option<ZcDmaBufAllocator> {
+        let preference = lock(&self.settings).path_preference;
+        match preference {
+            PathPreference::Copy => return None,
+            PathPreference::Shm => return Some(ZcDmaBufAllocator::new(BackendSetting::Memfd)),
+            PathPreference::Auto | PathPreference::DmaBuf => {}
+        }
         let offered = presenter.capabilities();
         let main_device = offered.feedback.as_ref().and_then(|f| f.main_device);
         for node in main_device
@@ -777,7 +861,7 @@ impl ZcWaylandSink {
                         "allocating on the compositor's main device ({})",
                         node.display()
                     );
-                    return allocator;
+                    return Some(allocator);
                 }
                 Err(e) => gst::info!(
                     CAT,
@@ -788,31 +872,66 @@ impl ZcWaylandSink {
             }
         }
         let allocator = ZcDmaBufAllocator::new(BackendSetting::Auto);
+        let backend = allocator.backend().ok();
+        if preference == PathPreference::DmaBuf {
+            // dma-bufs or nothing: without a dma-buf backend, upstream's own
+            // dma-bufs still work; anything else fails when copied.
+            if backend.is_none_or(|b| b == zc_dmabuf::Backend::Memfd) {
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "path-preference=dmabuf but no dma-buf allocator works here: proposing no pool"
+                );
+                return None;
+            }
+            return Some(allocator);
+        }
         let takes_dmabuf = offered
             .dmabuf_formats
             .iter()
             .any(|f| f.fourcc == fourcc && f.modifier == Modifier::LINEAR);
-        let backend = allocator.backend().ok();
         if backend.is_some_and(|b| b != zc_dmabuf::Backend::Memfd) && !takes_dmabuf {
             // Dma-bufs the compositor cannot import would all be copied:
             // memfds go to wl_shm as they are.
-            return ZcDmaBufAllocator::new(BackendSetting::Memfd);
+            return Some(ZcDmaBufAllocator::new(BackendSetting::Memfd));
         }
-        allocator
+        Some(allocator)
     }
 
+    /// Where copies go: a memfd for wl_shm when it takes the format (or the
+    /// preference is shm), else a dma-buf (always, for dmabuf).
     fn make_upload_pool(
         &self,
         presenter: &Presenter,
         fourcc: Fourcc,
         info: &gst_video::VideoInfo,
+        preference: PathPreference,
     ) -> Result<ZcBufferPool, String> {
-        let backend = if presenter.capabilities().shm_formats.contains(&fourcc) {
-            BackendSetting::Memfd
-        } else {
-            BackendSetting::Auto
+        let shm_takes_it = presenter.capabilities().shm_formats.contains(&fourcc);
+        let allocator = match preference {
+            PathPreference::DmaBuf => {
+                let allocator = ZcDmaBufAllocator::new(BackendSetting::Auto);
+                match allocator.backend() {
+                    Ok(zc_dmabuf::Backend::Memfd) => {
+                        return Err(
+                            "path-preference=dmabuf, but the only allocator that works here is \
+                             memfd (no /dev/dma_heap, /dev/udmabuf or GBM device); use auto or shm"
+                                .to_owned(),
+                        );
+                    }
+                    Ok(_) => allocator,
+                    Err(e) => return Err(format!("path-preference=dmabuf: {e}")),
+                }
+            }
+            PathPreference::Shm => ZcDmaBufAllocator::new(BackendSetting::Memfd),
+            PathPreference::Auto | PathPreference::Copy if shm_takes_it => {
+                ZcDmaBufAllocator::new(BackendSetting::Memfd)
+            }
+            PathPreference::Auto | PathPreference::Copy => {
+                ZcDmaBufAllocator::new(BackendSetting::Auto)
+            }
         };
-        let pool = ZcBufferPool::new(&ZcDmaBufAllocator::new(backend));
+        let pool = ZcBufferPool::new(&allocator);
         let mut config = pool.config();
         config.set_params(
             Some(&info.to_caps().map_err(|e| e.to_string())?),
@@ -951,49 +1070,64 @@ impl ZcWaylandSink {
 
         let info = stream.info.clone();
         let fourcc = stream.fourcc;
+        let preference = stream.path_preference;
         let direct = describe_frame(buffer.as_ref(), &info, fourcc);
         let mut shown = buffer.clone();
         let mut wl_buffer = None;
         let mut fence = None;
+        let mut copy_reason = "the frame is in memory the compositor cannot import";
         match &direct {
+            Ok(frame) if !shown_as_is(preference, frame.kind) => {
+                copy_reason = match preference {
+                    PathPreference::Copy => "path-preference=copy",
+                    PathPreference::Shm => "path-preference=shm: dma-bufs are copied into memfds",
+                    PathPreference::DmaBuf => "path-preference=dmabuf: copied into dma-bufs",
+                    PathPreference::Auto => copy_reason,
+                };
+            }
             Ok(frame) if frame.kind == MemoryKind::DmaBuf && stream.refused.contains(&fourcc) => {}
-            Ok(frame) if frame.kind != MemoryKind::System => {
-                match self.wl_buffer_for(&presenter, buffer.as_ref(), frame) {
-                    Ok(b) => {
-                        let path = if frame.kind == MemoryKind::DmaBuf {
-                            Path::DmaBuf
-                        } else {
-                            Path::Shm
-                        };
-                        self.note_path(stream, path, "the frame's own memory is importable");
-                        if frame.kind == MemoryKind::DmaBuf && presenter.uses_explicit_sync() {
-                            fence = acquire_fence(self, &frame.fds);
-                        }
-                        wl_buffer = Some(b);
+            Ok(frame) => match self.wl_buffer_for(&presenter, buffer.as_ref(), frame) {
+                Ok(b) => {
+                    let path = if frame.kind == MemoryKind::DmaBuf {
+                        Path::DmaBuf
+                    } else {
+                        Path::Shm
+                    };
+                    self.note_path(stream, path, "the frame's own memory is importable");
+                    if frame.kind == MemoryKind::DmaBuf && presenter.uses_explicit_sync() {
+                        fence = acquire_fence(self, &frame.fds);
                     }
-                    Err(e @ (WaylandError::ConnectionLost(_) | WaylandError::Timeout { .. })) => {
-                        gst::element_imp_error!(
+                    wl_buffer = Some(b);
+                }
+                Err(e @ (WaylandError::ConnectionLost(_) | WaylandError::Timeout { .. })) => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Write,
+                        ("the compositor went away: {e}")
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+                Err(e) if preference == PathPreference::DmaBuf => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Write,
+                        ("the compositor cannot show this dma-buf, and path-preference=dmabuf allows no fallback: {e}")
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+                Err(e) => {
+                    if frame.kind == MemoryKind::DmaBuf {
+                        gst::element_imp_warning!(
                             self,
                             gst::ResourceError::Write,
-                            ("the compositor went away: {e}")
+                            ("falling back to copies into shared memory: {e}")
                         );
-                        return Err(gst::FlowError::Error);
-                    }
-                    Err(e) => {
-                        if frame.kind == MemoryKind::DmaBuf {
-                            gst::element_imp_warning!(
-                                self,
-                                gst::ResourceError::Write,
-                                ("falling back to copies into shared memory: {e}")
-                            );
-                            stream.refused.insert(fourcc);
-                        } else {
-                            gst::debug!(CAT, imp = self, "cannot show the memfd directly: {e}");
-                        }
+                        stream.refused.insert(fourcc);
+                    } else {
+                        gst::debug!(CAT, imp = self, "cannot show the memfd directly: {e}");
                     }
                 }
-            }
-            Ok(_) => {}
+            },
             Err(reason) => {
                 gst::element_imp_error!(
                     self,
@@ -1009,7 +1143,7 @@ impl ZcWaylandSink {
             None => {
                 if stream.upload_pool.is_none() {
                     let pool = self
-                        .make_upload_pool(&presenter, fourcc, &info)
+                        .make_upload_pool(&presenter, fourcc, &info, preference)
                         .map_err(|e| {
                             gst::element_imp_error!(
                                 self,
@@ -1048,11 +1182,7 @@ impl ZcWaylandSink {
                 } else {
                     interlacing(buffer.as_ref(), &info)
                 };
-                self.note_path(
-                    stream,
-                    Path::Copy,
-                    "the frame is in memory the compositor cannot import",
-                );
+                self.note_path(stream, Path::Copy, copy_reason);
                 if frame.kind == MemoryKind::DmaBuf && presenter.uses_explicit_sync() {
                     fence = acquire_fence(self, &frame.fds);
                 }
@@ -1204,6 +1334,11 @@ impl ObjectImpl for ZcWaylandSink {
                     .blurb("Accept dma-bufs with DRM_FORMAT_MOD_INVALID, whose layout only the driver knows; refused by default because the compositor may read them with the wrong layout")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("path-preference", PathPreference::Auto)
+                    .nick("Path preference")
+                    .blurb("Which way frames may reach the compositor: auto (the frame's own dma-buf, else its own memfd through wl_shm, else a copy), dmabuf (dma-bufs only: only importable formats are offered, a dma-buf pool is proposed, other frames are copied into dma-bufs, and a refusal is an error), shm (the memfd pool is proposed and frames go through wl_shm even where dma-buf works), copy (no pool is proposed and every frame is copied: the comparison path). The read-only path property reports what happened")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("explicit-sync")
                     .nick("Explicit sync")
                     .blurb("Synchronise dma-buf frames explicitly when the compositor offers zwp_linux_explicit_synchronization_v1: each commit carries the producer's fence (a sync_file exported from the frame's dma-buf), and a frame goes back to its pool only after the compositor's release fence signalled. Off: the dma-bufs' implicit fences do it (for comparison). wl_shm frames never take fences. Applies to the next window")
@@ -1272,6 +1407,15 @@ impl ObjectImpl for ZcWaylandSink {
                 settings.allow_implicit_modifier = value.get().unwrap_or(false)
             }
             "explicit-sync" => settings.explicit_sync = value.get().unwrap_or(true),
+            "path-preference" => {
+                settings.path_preference = value.get().unwrap_or_default();
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "path preference {}",
+                    settings.path_preference.nick()
+                );
+            }
             "title" => {
                 settings.title = value
                     .get::<Option<String>>()
@@ -1290,6 +1434,7 @@ impl ObjectImpl for ZcWaylandSink {
             "fullscreen" => lock(&self.settings).fullscreen.to_value(),
             "allow-implicit-modifier" => lock(&self.settings).allow_implicit_modifier.to_value(),
             "explicit-sync" => lock(&self.settings).explicit_sync.to_value(),
+            "path-preference" => lock(&self.settings).path_preference.to_value(),
             "acquire-fences" => stats().acquire_fences.to_value(),
             "fenced-releases" => stats().fenced_releases.to_value(),
             "title" => lock(&self.settings).title.to_value(),
@@ -1414,14 +1559,24 @@ impl BaseSinkImpl for ZcWaylandSink {
     }
 
     fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
-        let caps = match self.presenter() {
-            Some(presenter) => self.compositor_caps(&presenter),
-            None => self.obj().sink_pad().pad_template_caps(),
-        };
-        Some(match filter {
+        let intersect = |caps: gst::Caps| match filter {
             Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
             None => caps,
-        })
+        };
+        let Some(presenter) = self.presenter() else {
+            return Some(intersect(self.obj().sink_pad().pad_template_caps()));
+        };
+        let preference = lock(&self.settings).path_preference;
+        let preferred = intersect(self.compositor_caps(&presenter, preference));
+        if !preferred.is_empty() || preference == PathPreference::Auto {
+            return Some(preferred);
+        }
+        // Nothing upstream can send fits the preference: offer what the
+        // compositor takes at all, so that set_caps can say why it refuses
+        // instead of a bare not-negotiated.
+        Some(intersect(
+            self.compositor_caps(&presenter, PathPreference::Auto),
+        ))
     }
 
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
@@ -1463,12 +1618,40 @@ impl BaseSinkImpl for ZcWaylandSink {
         let presenter = self
             .presenter()
             .ok_or_else(|| fail("no compositor connection".to_owned()))?;
-        if !self.compositor_caps(&presenter).can_intersect(caps) {
-            return Err(fail(format!(
-                "the compositor does not offer {}; it takes {}",
-                info.format().to_str(),
-                self.compositor_caps(&presenter)
-            )));
+        let preference = lock(&self.settings).path_preference;
+        if !self
+            .compositor_caps(&presenter, preference)
+            .can_intersect(caps)
+        {
+            let offered = presenter.capabilities();
+            let why = match preference {
+                PathPreference::DmaBuf => format!(
+                    "path-preference=dmabuf, but the compositor does not import {fourcc} as a \
+                     dma-buf{}; linux-dmabuf v{} offers {}",
+                    if lock(&self.settings).allow_implicit_modifier {
+                        ""
+                    } else {
+                        " with the LINEAR modifier"
+                    },
+                    offered.dmabuf_version,
+                    describe_formats(&offered.dmabuf_formats)
+                ),
+                PathPreference::Shm => format!(
+                    "path-preference=shm, but wl_shm does not take {fourcc}; it takes {}",
+                    offered
+                        .shm_formats
+                        .iter()
+                        .map(|f| f.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => format!(
+                    "the compositor does not offer {}; it takes {}",
+                    info.format().to_str(),
+                    self.compositor_caps(&presenter, preference)
+                ),
+            };
+            return Err(fail(why));
         }
         let mut stream = lock(&self.stream);
         if let Some(pool) = stream.take().and_then(|s| s.upload_pool) {
@@ -1481,6 +1664,7 @@ impl BaseSinkImpl for ZcWaylandSink {
         *stream = Some(Stream {
             info,
             fourcc,
+            path_preference: lock(&self.settings).path_preference,
             upload_pool: None,
             feedback_serial: 0,
             last_path: None,
@@ -1504,7 +1688,13 @@ impl BaseSinkImpl for ZcWaylandSink {
         let presenter = self
             .presenter()
             .ok_or_else(|| gst::loggable_error!(CAT, "no compositor connection"))?;
-        let allocator = self.proposal_allocator(&presenter, fourcc, &info);
+        let Some(allocator) = self.proposal_allocator(&presenter, fourcc, &info) else {
+            // path-preference=copy (or dmabuf without a dma-buf allocator):
+            // no pool, so upstream allocates its own memory.
+            query.add_allocation_meta::<gst_video::VideoMeta>(None);
+            gst::debug!(CAT, imp = self, "proposing no pool for {caps}");
+            return Ok(());
+        };
         let pool = ZcBufferPool::new(&allocator);
         let mut config = pool.config();
         let mut plain = caps.clone();

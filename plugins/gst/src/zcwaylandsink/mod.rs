@@ -15,6 +15,13 @@
 //!   dma-bufs, are copied into a pooled buffer (counted in `bytes-copied`).
 //! - `wp_presentation` feedback is counted in `frames-presented`,
 //!   `frames-discarded`, `latency-us`, and posted at EOS as `zc-sink-stats`.
+//! - Explicit sync where the compositor offers it (`explicit-sync`): the
+//!   producer's fence with each dma-buf commit, the frame held until the
+//!   compositor's release fence signalled.
+//! - `path-preference` (auto, dmabuf, shm, copy) restricts the way frames
+//!   take, for the player and the benchmark; `path` reports the way taken.
+//! - Interlaced frames are flagged as such to linux-dmabuf; a compositor that
+//!   refuses them (or any dma-buf) gets copies through wl_shm, one warning.
 //!
 //! Embedding (GstVideoOverlay), the contract of GStreamer's `waylandsink`:
 //! - The display: before connecting (NULL to READY) the sink asks upstream
