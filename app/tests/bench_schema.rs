@@ -410,6 +410,21 @@ fn a_small_native_matrix_writes_a_report_that_follows_the_schema() {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("zero-copy"), "{chart} has no zero-copy bar");
     }
+
+    // The JSON holds everything: the report re-rendered from it is the same.
+    let again = out.join("again");
+    let rendered = Command::new(BENCH)
+        .arg("--from-json")
+        .arg(out.join("report.json"))
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .expect("running zc-bench --from-json");
+    assert!(rendered.status.success(), "{rendered:?}");
+    assert_eq!(
+        std::fs::read_to_string(again.join("report.md")).expect("re-rendered report.md"),
+        markdown
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -429,4 +444,45 @@ fn bad_arguments_say_what_would_be_right() {
     assert!(stderr.contains("warm-up"), "{stderr}");
     assert!(!out.join("report.json").exists(), "nothing ran");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_stalled_case_fails_with_a_reason_instead_of_hanging() {
+    let result = std::env::temp_dir().join(format!("zc-bench-stall-{}.json", std::process::id()));
+    // identity sleeps 3 s per frame: the sink sees nothing for longer than
+    // the 1 s stall timeout.
+    let spec = serde_json::json!({
+        "source": "raw",
+        "size": "720p",
+        "path": "fakesink",
+        "pipeline": "videotestsrc num-buffers=5 ! identity sleep-time=3000000 ! fakesink name=sink",
+        "frames": 5,
+        "warmup": 1,
+        "compositor_pid": null,
+        "clip": null,
+        "stall_timeout_s": 1
+    });
+    let started = std::time::Instant::now();
+    let output = Command::new(BENCH)
+        .arg("--run-case")
+        .arg(spec.to_string())
+        .arg("--result")
+        .arg(&result)
+        .output()
+        .expect("running zc-bench --run-case");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "the stall took {:?} to notice",
+        started.elapsed()
+    );
+    let outcome: Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).expect("the outcome file"))
+            .expect("JSON");
+    let error = outcome["error"].as_str().expect("an error outcome");
+    assert!(
+        error.contains("stalled") && error.contains("0 of 5 frames"),
+        "{error}"
+    );
+    let _ = std::fs::remove_file(&result);
 }

@@ -204,9 +204,16 @@ fn error_text(message: &gst::Message) -> Option<String> {
         .src()
         .map(|s| s.name().to_string())
         .unwrap_or_else(|| "an element".to_owned());
+    // GStreamer's debug text is "file(line): function (): /element/path:" and
+    // then the detail, if any, on the lines after: keep only the detail.
     let debug = e
         .debug()
-        .and_then(|d| d.lines().last().map(|l| format!(" ({})", l.trim())))
+        .and_then(|d| {
+            d.split_once('\n')
+                .map(|(_, detail)| detail.trim().to_owned())
+        })
+        .filter(|detail| !detail.is_empty())
+        .map(|detail| format!(" ({detail})"))
         .unwrap_or_default();
     Some(format!("{source}: {}{debug}", e.error()))
 }
@@ -330,8 +337,30 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline, Instant), BenchError>
                 .unwrap_or_else(|| "the pipeline refused to start".to_owned()),
         );
     } else {
-        // No timeout here: the parent kills a case that runs too long.
-        for message in bus.iter_timed(gst::ClockTime::NONE) {
+        // A sink that lost its compositor can block forever (GStreamer 1.22's
+        // waylandsink after a protocol error): give up when no frame has
+        // reached the sink for the stall timeout. The parent's case timeout
+        // bounds everything else.
+        let stall_timeout = Duration::from_secs(spec.stall_timeout_s.max(1));
+        let mut last_progress = (0u64, Instant::now());
+        loop {
+            let Some(message) = bus.timed_pop(gst::ClockTime::from_mseconds(500)) else {
+                let frames = lock(&window).frames;
+                if frames != last_progress.0 {
+                    last_progress = (frames, Instant::now());
+                } else if last_progress.1.elapsed() > stall_timeout {
+                    // Stopping a pipeline whose sink is stuck may block as
+                    // well: leave it to the process's exit.
+                    std::mem::forget(pipeline);
+                    return Err(BenchError::Pipeline(format!(
+                        "stalled: no frame reached the sink for {} s after {frames} of {} frames \
+                         (the sink or the compositor stopped; see the case's log)",
+                        stall_timeout.as_secs(),
+                        spec.frames
+                    )));
+                }
+                continue;
+            };
             match message.view() {
                 gst::MessageView::Eos(_) => break,
                 gst::MessageView::Error(_) => {

@@ -160,7 +160,12 @@ fn headline(md: &mut String, report: &Report) {
                         zc.pipeline_cpu_us_per_frame.median - f,
                         copy.pipeline_cpu_us_per_frame.median - f,
                     );
-                    format!("{} ({z:.0} vs {c:.0} us)", ratio(z, c))
+                    if z <= 0.0 {
+                        // Below the floor: within the noise, no ratio to take.
+                        format!("~0 ({z:.0} vs {c:.0} us)")
+                    } else {
+                        format!("{} ({z:.0} vs {c:.0} us)", ratio(z, c))
+                    }
                 }
                 _ => "–".to_owned(),
             };
@@ -373,12 +378,21 @@ fn case_table(md: &mut String, report: &Report, source: Source, size: Size) {
              frame made instead). Compare compositor figures only where many frames were drawn."
         );
     }
-    let _ = writeln!(md, "\nKnown copies, not counted:\n");
+    // Each sentence once, with the paths it applies to.
+    let mut known: Vec<(String, Vec<&str>)> = Vec::new();
     for case in &cases {
-        if case.known_copies.is_empty() {
-            continue;
+        for copy in &case.known_copies {
+            match known.iter_mut().find(|(text, _)| text == copy) {
+                Some((_, paths)) => paths.push(case.path.name()),
+                None => known.push((copy.clone(), vec![case.path.name()])),
+            }
         }
-        let _ = writeln!(md, "- {}: {}", case.path, case.known_copies.join("; "));
+    }
+    if !known.is_empty() {
+        let _ = writeln!(md, "\nKnown copies, not counted:\n");
+        for (text, paths) in known {
+            let _ = writeln!(md, "- {}: {text}", paths.join(", "));
+        }
     }
     let _ = writeln!(md);
 }

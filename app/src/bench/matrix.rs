@@ -356,22 +356,35 @@ impl Defaults {
         }
     }
 
+    /// Seconds without a frame reaching the sink before a case is given
+    /// up (under emulation lavapipe's first frame alone takes half a minute).
+    pub fn stall_timeout_s(&self) -> u64 {
+        if self.vm { 600 } else { 60 }
+    }
+
+    /// Seconds before a whole case is stopped.
+    pub fn case_timeout_s(&self) -> u64 {
+        if self.vm { 3600 } else { 600 }
+    }
+
     /// Whether these are the VM's (smaller) defaults.
     pub fn is_vm(&self) -> bool {
         self.vm
     }
 
-    /// Frames per case (warm-up included) for a size: a second or more of
-    /// measurement natively, so the compositor draws enough frames to count.
+    /// Frames per case (warm-up included) for a size. Natively the
+    /// window should last a second or more (the compositor draws at most 60
+    /// frames a second, and its figures rest on those); in the VM every
+    /// frame takes 0.1-0.5 s, so far fewer.
     pub fn frames(&self, size: Size) -> u32 {
         match (self.vm, self.quick, size) {
-            (false, false, Size::P720) => 600,
-            (false, false, Size::P1080) => 300,
-            (false, false, Size::K4) => 120,
-            (false, false, Size::K8) => 40,
-            (false, true, Size::P720) => 200,
-            (false, true, Size::P1080) => 120,
-            (false, true, Size::K4) => 60,
+            (false, false, Size::P720) => 1200,
+            (false, false, Size::P1080) => 600,
+            (false, false, Size::K4) => 200,
+            (false, false, Size::K8) => 60,
+            (false, true, Size::P720) => 400,
+            (false, true, Size::P1080) => 200,
+            (false, true, Size::K4) => 80,
             (false, true, Size::K8) => 30,
             (true, false, Size::P720) => 40,
             (true, false, Size::P1080) => 30,
@@ -381,13 +394,17 @@ impl Defaults {
         }
     }
 
-    /// The GPU path's frames in the VM: half (lavapipe under emulation).
+    /// Frames for one path: the GPU path gets a quarter natively and half
+    /// in the VM (lavapipe, the CPU Vulkan driver on machines without a
+    /// GPU, converts 15-30 1080p frames a second natively and takes seconds
+    /// per frame under emulation), never fewer than 20 (natively) or 5
+    /// (VM) measured frames.
     pub fn frames_for_path(&self, path: PathKind, frames: u32, warmup: u32) -> u32 {
-        if self.vm && path == PathKind::Gpu {
-            (frames / 2).max(warmup + 5).min(frames)
-        } else {
-            frames
+        if path != PathKind::Gpu {
+            return frames;
         }
+        let (share, least) = if self.vm { (2, 5) } else { (4, 20) };
+        (frames / share).max(warmup + least).min(frames)
     }
 }
 
@@ -444,6 +461,8 @@ pub struct CaseSpec {
     pub compositor_pid: Option<u32>,
     /// The encoded clip decoding sources read.
     pub clip: Option<PathBuf>,
+    /// Give up when no frame reached the sink for this long (seconds).
+    pub stall_timeout_s: u64,
 }
 
 impl CaseSpec {
@@ -472,11 +491,13 @@ impl CaseSpec {
             warmup,
             compositor_pid: compositor.map(|(_, pid)| pid),
             clip: clip.map(Path::to_path_buf),
+            stall_timeout_s: 60,
         }
     }
 
     /// The same case on another compositor (after the first one died).
     pub fn retarget(&mut self, socket: &Path, pid: u32) {
+        let stall_timeout_s = self.stall_timeout_s;
         *self = CaseSpec::new(
             self.source,
             self.size,
@@ -486,6 +507,7 @@ impl CaseSpec {
             self.clip.clone().as_deref(),
             Some((socket, pid)),
         );
+        self.stall_timeout_s = stall_timeout_s;
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Options {
     pub clips_dir: PathBuf,
     pub output_size: (u32, u32),
     pub case_timeout: Duration,
+    /// How long a case may go without a frame reaching the sink.
+    pub stall_timeout: Duration,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
     /// The command line, for the report.
@@ -249,6 +251,10 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
                     .get(&(source, size, frames))
                     .cloned()
                     .unwrap_or(Ok(None));
+                let display = compositor
+                    .as_ref()
+                    .filter(|_| path.uses_compositor())
+                    .map(|c| (c.weston.socket_path(), c.weston.pid()));
                 let spec = CaseSpec::new(
                     source,
                     size,
@@ -256,10 +262,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
                     frames,
                     options.warmup,
                     clip.as_ref().ok().and_then(|c| c.as_deref()),
-                    compositor
-                        .as_ref()
-                        .filter(|_| path.uses_compositor())
-                        .map(|c| (c.weston.socket_path(), c.weston.pid()))
+                    display
                         .as_ref()
                         .map(|(socket, pid)| (socket.as_path(), *pid)),
                 );
@@ -275,6 +278,9 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
                     missing_element(source, path)
                 };
                 let (width, height) = size.dimensions();
+                let mut spec = spec;
+                spec.stall_timeout_s = options.stall_timeout.as_secs();
+                let pipeline = spec.pipeline.clone();
                 cases.push((
                     spec,
                     CaseResult {
@@ -284,7 +290,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
                         height,
                         path,
                         frames,
-                        pipeline: String::new(),
+                        pipeline,
                         status: if reason.is_some() {
                             CaseStatus::NotRun
                         } else {
@@ -299,10 +305,6 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
             }
         }
     }
-    for (spec, case) in cases.iter_mut() {
-        case.pipeline = spec.pipeline.clone();
-    }
-
     let runnable = cases
         .iter()
         .filter(|(_, c)| c.status == CaseStatus::Ran)
@@ -529,10 +531,9 @@ fn run_child(exe: &Path, spec: &CaseSpec, log: &Path, timeout: Duration) -> Resu
             Ok(None) if started.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "no EOS within {} s (--case-timeout); log: {}",
-                    timeout.as_secs(),
-                    log.display()
+                return Err(with_log_tail(
+                    format!("no EOS within {} s (--case-timeout)", timeout.as_secs()),
+                    log,
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
@@ -548,7 +549,7 @@ fn run_child(exe: &Path, spec: &CaseSpec, log: &Path, timeout: Duration) -> Resu
             process_wall_s,
             ..*sample
         }),
-        Some(ChildOutcome::Error(e)) => Err(e),
+        Some(ChildOutcome::Error(e)) => Err(with_log_tail(e, log)),
         _ => {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(3).collect();
@@ -557,6 +558,26 @@ fn run_child(exe: &Path, spec: &CaseSpec, log: &Path, timeout: Duration) -> Resu
                 tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
             ))
         }
+    }
+}
+
+/// `reason`, and what the case wrote to stderr (the last lines), if anything:
+/// libwayland prints protocol errors there.
+fn with_log_tail(reason: String, log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("zc-bench case:"))
+        .rev()
+        .take(2)
+        .collect();
+    if tail.is_empty() {
+        reason
+    } else {
+        format!(
+            "{reason}; its stderr: {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use clap::Parser;
 use zc_app::bench::case;
 use zc_app::bench::environment::Where;
 use zc_app::bench::matrix::{self, CaseSpec, Defaults, PathKind, Size, Source};
-use zc_app::bench::report::TargetStatus;
+use zc_app::bench::report::{Report, SCHEMA, TargetStatus};
 use zc_app::bench::runner::{self, ChildOutcome, Options};
 
 /// How much zero-copy saves: fps, CPU per frame (pipeline and compositor),
@@ -61,9 +61,14 @@ struct Args {
     /// The compositor's output size, WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720", value_parser = parse_output_size)]
     output: (u32, u32),
-    /// Seconds before a case that has not reached EOS is stopped.
-    #[arg(long, default_value_t = 600)]
-    case_timeout: u64,
+    /// Seconds before a case that has not reached EOS is stopped
+    /// (default 600; 3600 in the VM).
+    #[arg(long)]
+    case_timeout: Option<u64>,
+    /// Seconds without a frame reaching the sink before a case is given up
+    /// (default 60; 600 in the VM).
+    #[arg(long)]
+    stall_timeout: Option<u64>,
     /// No progress bar (rows are still printed).
     #[arg(long)]
     no_progress: bool,
@@ -73,6 +78,10 @@ struct Args {
     /// Only encode the clips this matrix needs (into --clips), then exit.
     #[arg(long)]
     clips_only: bool,
+    /// Measure nothing: re-evaluate the targets of an existing report.json
+    /// and write report.json, report.md and the charts into --out.
+    #[arg(long, value_name = "REPORT_JSON")]
+    from_json: Option<PathBuf>,
     /// Internal: run one case (JSON) in this process.
     #[arg(long, hide = true, requires = "result")]
     run_case: Option<String>,
@@ -143,6 +152,29 @@ fn child(spec: &str, result: &std::path::Path) -> i32 {
 }
 
 fn run(args: &Args) -> Result<i32> {
+    if let Some(json) = &args.from_json {
+        let text = std::fs::read_to_string(json)
+            .with_context(|| format!("cannot read {}", json.display()))?;
+        let mut report: Report = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a zc-bench report (schema {SCHEMA})",
+                json.display()
+            )
+        })?;
+        if report.schema != SCHEMA {
+            bail!(
+                "{} has schema {}; this zc-bench reads {SCHEMA}",
+                json.display(),
+                report.schema
+            );
+        }
+        report.evaluate_targets();
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        runner::write_outputs(&report, &args.out)?;
+        println!("wrote {}", args.out.join("report.md").display());
+        return Ok(0);
+    }
     let quick = args.quick;
     let vm = match args.profile.as_deref() {
         Some(profile) => profile == "vm",
@@ -162,6 +194,8 @@ fn run(args: &Args) -> Result<i32> {
         Some(list) => (matrix::parse_list(list)?, Vec::new()),
         None => (PathKind::ALL.to_vec(), defaults.excluded.clone()),
     };
+    let case_timeout = args.case_timeout.unwrap_or(defaults.case_timeout_s());
+    let stall_timeout = args.stall_timeout.unwrap_or(defaults.stall_timeout_s());
     let options = Options {
         quick,
         repetitions: args.repetitions.unwrap_or(defaults.repetitions),
@@ -176,7 +210,8 @@ fn run(args: &Args) -> Result<i32> {
         out_dir: args.out.clone(),
         clips_dir: args.clips.clone().unwrap_or_else(default_clips_dir),
         output_size: args.output,
-        case_timeout: Duration::from_secs(args.case_timeout.max(1)),
+        case_timeout: Duration::from_secs(case_timeout.max(1)),
+        stall_timeout: Duration::from_secs(stall_timeout.max(1)),
         progress: !args.no_progress,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
