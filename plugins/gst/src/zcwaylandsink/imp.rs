@@ -931,6 +931,9 @@ impl ZcWaylandSink {
                 ZcDmaBufAllocator::new(BackendSetting::Auto)
             }
         };
+        let for_shm = allocator
+            .backend()
+            .is_ok_and(|b| b == zc_dmabuf::Backend::Memfd);
         let pool = ZcBufferPool::new(&allocator);
         let mut config = pool.config();
         config.set_params(
@@ -940,6 +943,14 @@ impl ZcWaylandSink {
             0,
         );
         config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
+        if for_shm {
+            // wl_shm takes one stride, with the chroma planes' derived from
+            // it and the planes back to back: no stride padding (zc's
+            // default 256-byte alignment would pad I420's chroma rows and
+            // make every copy unshowable).
+            config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT.as_ref());
+            config.set_video_alignment(&gst_video::VideoAlignment::new(0, 0, 0, 0, &[0; 4]));
+        }
         pool.set_config(config).map_err(|_| {
             "the upload pool refused the caps (see the zcpool debug category)".to_owned()
         })?;
