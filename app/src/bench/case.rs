@@ -195,7 +195,7 @@ fn snapshot(
     })
 }
 
-/// An error message as "element: error (last line of the debug text)".
+/// An error message as "element: error (debug detail)".
 fn error_text(message: &gst::Message) -> Option<String> {
     let gst::MessageView::Error(e) = message.view() else {
         return None;
