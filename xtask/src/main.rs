@@ -30,7 +30,7 @@ commands:
 
 environment:
   ZC_CACHE_DIR     where the VM kernel and virtme-ng live (default ~/.cache/zc)
-  ZC_VM_TIMEOUT    seconds before a VM run is stopped (default 2400)
+  ZC_VM_TIMEOUT    seconds before a VM run is stopped (default 5400)
 ";
 
 fn main() {

@@ -27,12 +27,18 @@ pub struct VmRun {
     pub output_log: PathBuf,
 }
 
+/// How long a VM run may take unless `ZC_VM_TIMEOUT` says otherwise. The
+/// whole VM suite (player, benchmark, 2,000-frame and 1,000-frame streams
+/// under software emulation) takes 20-40 minutes on 2 cores, more when the
+/// machine is shared: generous, so that only a real hang trips it.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5400);
+
 /// Run a shell command line inside the VM, streaming its output as it comes.
 pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
     run_script_with_timeout(script, label, None)
 }
 
-/// [`run_script`] with another default timeout than 2400 s (`ZC_VM_TIMEOUT`
+/// [`run_script`] with another default timeout than [`DEFAULT_TIMEOUT`] (`ZC_VM_TIMEOUT`
 /// still wins): the benchmark's full matrix takes hours under emulation.
 pub fn run_script_with_timeout(
     script: &str,
@@ -80,7 +86,7 @@ pub fn run_script_with_timeout(
         .and_then(|s| s.parse().ok())
         .map(Duration::from_secs)
         .or(default_timeout)
-        .unwrap_or(Duration::from_secs(2400));
+        .unwrap_or(DEFAULT_TIMEOUT);
     step(format!(
         "VM: booting {} (software emulation) for {label}",
         kernel.release
