@@ -1358,7 +1358,7 @@ impl ObjectImpl for ZcWaylandSink {
                     .build(),
                 glib::ParamSpecString::builder("title")
                     .nick("Title")
-                    .blurb("Window title")
+                    .blurb("Title of the sink's own toplevel window (unused when embedded in an application's surface)")
                     .default_value(Some("zc"))
                     .mutable_ready()
                     .build(),
