@@ -90,8 +90,24 @@ impl Weston {
         self.0.pid()
     }
 
+    /// What a failing test prints about the compositor: whether it is
+    /// still alive, any kernel report of it crashing, and the end of its
+    /// log (CI shows only part of a failure's output, so the end comes
+    /// first and the whole log stays in the runtime directory).
     pub fn log(&self) -> String {
-        self.0.log()
+        const TAIL: usize = 60;
+        let log = self.0.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(TAIL)..].join("\n");
+        format!(
+            "weston pid {}: {}\n{}last {} of {} log lines ({}):\n{tail}",
+            self.pid(),
+            process_state(self.pid()),
+            kernel_reports_about("weston"),
+            TAIL.min(lines.len()),
+            lines.len(),
+            self.runtime_dir().join("weston.log").display(),
+        )
     }
 
     /// Whether Weston is still running.
@@ -111,6 +127,41 @@ impl Weston {
             .screenshot_png()
             .unwrap_or_else(|e| panic!("{e}\n{}", self.log()));
         decode_png(&png)
+    }
+}
+
+/// "running", "exited (zombie)" or "gone", from /proc.
+fn process_state(pid: u32) -> &'static str {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => match stat.rsplit_once(')').map(|(_, rest)| rest.trim_start()) {
+            Some(rest) if rest.starts_with('Z') => "exited (zombie, not yet reaped)",
+            _ => "running",
+        },
+        Err(_) => "gone",
+    }
+}
+
+/// Kernel log lines that mention `name` and a crash (segfault, trap,
+/// killed), e.g. `weston[123]: segfault at 0 ip ... in kiosk-shell.so`.
+fn kernel_reports_about(name: &str) -> String {
+    let Ok(output) = Command::new("dmesg").output() else {
+        return String::new();
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let reports: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(name))
+        .filter(|l| {
+            ["segfault", "trap", "killed", "Killed"]
+                .iter()
+                .any(|w| l.contains(w))
+        })
+        .collect();
+    if reports.is_empty() {
+        String::new()
+    } else {
+        format!("kernel log:\n{}\n", reports.join("\n"))
     }
 }
 

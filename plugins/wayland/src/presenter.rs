@@ -76,9 +76,12 @@ use crate::feedback::{Feedback, FormatModifier, FormatTable, Tranche, dev_from_a
 const COMPOSITOR_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long teardown waits for the compositor to have processed our
-/// destroy requests: bounded, since a stuck compositor must not hang a
-/// state change (a lost one answers at once).
-const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// destroy requests. Bounded, so a stuck compositor cannot hang a state
+/// change forever (a lost one answers at once), but as generous as every
+/// other wait: a busy compositor under software emulation took over 5 s,
+/// and disconnecting before it processed the destroys crashes Weston 14's
+/// kiosk shell when the next client maps a window.
+const TEARDOWN_TIMEOUT: Duration = COMPOSITOR_TIMEOUT;
 
 /// Which compositor to talk to.
 #[derive(Clone, Debug, Default)]
@@ -873,7 +876,10 @@ impl Presenter {
             // client is the path compositors know best, and the buffers it
             // showed are let go of before their frames are reused.
             if !self.sync(TEARDOWN_TIMEOUT) {
-                log::debug!("the compositor did not confirm the window's destruction");
+                log::warn!(
+                    "the compositor did not confirm the window's destruction within {} s",
+                    TEARDOWN_TIMEOUT.as_secs()
+                );
             }
         }
     }

@@ -473,13 +473,24 @@ impl Player {
             asked: Instant::now(),
         });
         self.snapshot.emit_by_name::<()>("snapshot", &[]);
-        if self.prerolled && self.pipeline.current_state() != gst::State::Playing {
+        if self.prerolled && self.wanted != gst::State::Playing {
             // Paused: no new frame would come. Seek to where we are, which
-            // shows the same frame again and lets zcthumbnail take it.
-            if let Some(position) = self.pipeline.query_position::<gst::ClockTime>() {
-                let _ = self
-                    .pipeline
-                    .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position);
+            // shows the same frame again and lets zcthumbnail take it. Also
+            // while the pause is still going (ASYNC, waiting for a frame a
+            // late decoder may drop for QoS until the end): the flush
+            // resets QoS and prerolls a frame either way.
+            let seeked = self
+                .pipeline
+                .query_position::<gst::ClockTime>()
+                .is_some_and(|position| {
+                    self.pipeline
+                        .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
+                        .is_ok()
+                });
+            if !seeked {
+                eprintln!(
+                    "zc-player: snapshot: cannot seek to the paused frame; the next frame will be taken"
+                );
             }
         }
         Ok(())
