@@ -332,9 +332,9 @@ impl Report {
                 if self.environment.dma_buf {
                     ""
                 } else {
-                    "; without dma-bufs frames go through wl_shm, which takes one stride and tightly \
-                     packed planes, and a decoder's padded planes do not fit that (GST_DEBUG=zcwaylandsink:5 \
-                     names the plane)"
+                    "; without dma-bufs frames go through wl_shm, which takes one stride for every plane, \
+                     chroma strides half the luma one and planes one after another: a layout that \
+                     differs is copied (GST_DEBUG=zcwaylandsink:5 names the plane)"
                 }
             ));
         }

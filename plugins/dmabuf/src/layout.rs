@@ -275,6 +275,12 @@ impl FormatInfo {
         height.div_ceil(self.planes[plane].v_sub)
     }
 
+    /// The largest vertical chroma subsampling of its planes (2 for 4:2:0,
+    /// 1 for 4:2:2 and RGB): storage heights are multiples of it.
+    pub fn max_v_sub(&self) -> u32 {
+        self.planes.iter().map(|p| p.v_sub).max().unwrap_or(1)
+    }
+
     /// Whether the format needs a colour-space conversion to be displayed.
     pub fn is_yuv(&self) -> bool {
         self.yuv

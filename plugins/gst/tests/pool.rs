@@ -98,7 +98,9 @@ fn producer_alignment_and_padding_are_honoured() {
     let (offsets, strides) = meta_of(&buffer);
     // Padded width 1296 -> 64-aligned 1344 (the producer's alignment, not zc's 256).
     assert_eq!(strides, vec![1344, 1344]);
-    let padded_height = 720 + 2 + 19;
+    // 720 + 2 + 19 = 741 rows, rounded up to whole chroma rows: 742 (so a
+    // wl_shm buffer of that height has its chroma plane where ours is).
+    let padded_height = 742;
     // Visible Y starts 2 rows and 16 bytes in; UV 1 row and 16 bytes (8 CbCr pairs) in.
     assert_eq!(offsets[0], 2 * 1344 + 16);
     assert_eq!(offsets[1], 1344 * padded_height + 1344 + 16);

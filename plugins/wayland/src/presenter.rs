@@ -209,6 +209,10 @@ pub struct FrameBuffer {
     slot: Arc<Slot>,
     presenter_id: u64,
     kind: BufferKind,
+    /// The visible width and height when the wl_buffer is taller than the
+    /// picture (a decoder's padding rows): shown through the viewport's
+    /// source rectangle.
+    crop: Option<(u32, u32)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -436,6 +440,8 @@ struct Window {
     size: (i32, i32),
     /// Size asked by the last toplevel configure (0: our choice).
     pending_size: (i32, i32),
+    /// The video viewport's source rectangle now (None: the whole buffer).
+    video_source: Option<(u32, u32)>,
 }
 
 struct Shared {
@@ -835,6 +841,7 @@ impl Presenter {
                 toplevel,
                 size,
                 pending_size: (0, 0),
+                video_source: None,
             });
             if let Some(window) = inner.window.as_mut().filter(|w| w.configured) {
                 layout_window(window, (video_width, video_height));
@@ -1050,6 +1057,7 @@ impl Presenter {
             slot,
             presenter_id: self.id,
             kind: BufferKind::DmaBuf,
+            crop: None,
         }))
     }
 
@@ -1089,7 +1097,18 @@ impl Presenter {
             };
             format
         };
-        shm_compatible(layout)?;
+        let rows = shm_compatible(layout, size)?;
+        let crop = (rows != layout.height()).then_some((layout.width(), layout.height()));
+        if crop.is_some() && self.globals.viewporter.is_none() {
+            return Err(WaylandError::ShmLayout {
+                what: format!(
+                    "a {} frame stored in {rows} rows for {} visible",
+                    layout.fourcc(),
+                    layout.height()
+                ),
+                why: "without wp_viewporter the padding rows cannot be cropped off".to_owned(),
+            });
+        }
         let size = i32::try_from(size).map_err(|_| WaylandError::ShmLayout {
             what: format!("a {size}-byte buffer"),
             why: "wl_shm pools are limited to 2 GiB".to_owned(),
@@ -1100,7 +1119,7 @@ impl Presenter {
         let buffer = pool.create_buffer(
             first.offset as i32,
             layout.width() as i32,
-            layout.height() as i32,
+            rows as i32,
             first.stride as i32,
             format,
             qh,
@@ -1118,6 +1137,7 @@ impl Presenter {
             slot,
             presenter_id: self.id,
             kind: BufferKind::Shm,
+            crop,
         }))
     }
 
@@ -1391,11 +1411,30 @@ fn describe(formats: &BTreeSet<FormatModifier>) -> String {
 }
 
 /// wl_shm buffers have one offset and one stride: the planes must follow at
-/// `stride * rows` with chroma strides derived from the luma one.
-fn shm_compatible(layout: &FrameLayout) -> Result<(), WaylandError> {
+/// `stride * rows` with chroma strides derived from the luma one. `rows`
+/// may exceed the picture's height (a decoder's padding below it, then
+/// cropped off by the viewport): returns the rows the wl_buffer must have.
+/// Compositors derive chroma offsets from the buffer's height rounded
+/// down, so the rows must be a multiple of the chroma subsampling.
+fn shm_compatible(layout: &FrameLayout, size: u64) -> Result<u32, WaylandError> {
     let format: &FormatInfo = layout.format();
     let planes = layout.planes();
     let first = planes[0];
+    let height = layout.height();
+    let rows = match planes.get(1) {
+        Some(second) if second.buffer == 0 && first.stride > 0 && second.offset > first.offset => {
+            let luma = second.offset - first.offset;
+            let stride = u64::from(first.stride);
+            let rows = u32::try_from(luma / stride).unwrap_or(0);
+            let aligned = luma.is_multiple_of(stride) && rows.is_multiple_of(format.max_v_sub());
+            if aligned && rows > height {
+                rows
+            } else {
+                height
+            }
+        }
+        _ => height,
+    };
     let mut expected_offset = first.offset;
     for (index, plane) in planes.iter().enumerate() {
         let expected_stride = (u64::from(first.stride) * format.row_bytes(index, 2)
@@ -1413,10 +1452,15 @@ fn shm_compatible(layout: &FrameLayout) -> Result<(), WaylandError> {
                 ),
             });
         }
-        expected_offset +=
-            u64::from(plane.stride) * u64::from(format.plane_rows(index, layout.height()));
+        expected_offset += u64::from(plane.stride) * u64::from(format.plane_rows(index, rows));
     }
-    Ok(())
+    if expected_offset > size {
+        return Err(WaylandError::ShmLayout {
+            what: format!("a {} frame of {expected_offset} bytes", layout.fourcc()),
+            why: format!("its memory holds only {size} bytes"),
+        });
+    }
+    Ok(rows)
 }
 
 fn shm_format(fourcc: Fourcc) -> Option<wl_shm::Format> {
@@ -1557,6 +1601,17 @@ fn commit_frame(
         hold,
         acquire_fence,
     } = frame;
+    let window = inner.window.as_mut()?;
+    if buffer.crop != window.video_source {
+        if let Some(viewport) = &window.video_viewport {
+            match buffer.crop {
+                Some((w, h)) => viewport.set_source(0.0, 0.0, f64::from(w), f64::from(h)),
+                // -1 everywhere unsets it: the whole buffer again.
+                None => viewport.set_source(-1.0, -1.0, -1.0, -1.0),
+            }
+        }
+        window.video_source = buffer.crop;
+    }
     let window = inner.window.as_ref()?;
     let video = window.video.clone();
     // wl_shm buffers take neither fences nor release objects (the
@@ -2089,5 +2144,70 @@ impl Dispatch<ZwpLinuxDmabufFeedbackV1, FeedbackData> for State {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zc_dmabuf::PlaneLayout;
+
+    /// An I420 frame `width`x`height` whose planes are stored in `rows`
+    /// luma rows (padding below the picture), tightly strided.
+    fn i420(width: u32, height: u32, rows: u32, size: u64) -> FrameLayout {
+        let luma = u64::from(width) * u64::from(rows);
+        let chroma = u64::from(width / 2) * u64::from(rows.div_ceil(2));
+        let plane = |offset, stride| PlaneLayout {
+            buffer: 0,
+            offset,
+            stride,
+        };
+        FrameLayout::new(
+            Fourcc::YUV420,
+            Modifier::LINEAR,
+            width,
+            height,
+            &[
+                plane(0, width),
+                plane(luma, width / 2),
+                plane(luma + chroma, width / 2),
+            ],
+            &[size],
+        )
+        .expect("a valid layout")
+    }
+
+    #[test]
+    fn tight_planes_take_the_picture_height() {
+        let layout = i420(1920, 1080, 1080, 1920 * 1080 * 3 / 2);
+        assert_eq!(
+            shm_compatible(&layout, 1920 * 1080 * 3 / 2).ok(),
+            Some(1080)
+        );
+    }
+
+    #[test]
+    fn padding_rows_in_whole_chroma_rows_make_a_taller_buffer() {
+        // avdec's 1080p: 19 rows of padding, rounded up to 12 + 1080 = 1092.
+        let size = 1920 * 1092 * 3 / 2;
+        let layout = i420(1920, 1080, 1092, size);
+        assert_eq!(shm_compatible(&layout, size).ok(), Some(1092));
+    }
+
+    #[test]
+    fn odd_padding_rows_are_refused() {
+        // A compositor would put the last plane at rows / 2 = 545 chroma
+        // rows; the frame has it after 546.
+        let size = 1920 * 1092 * 3 / 2;
+        let layout = i420(1920, 1080, 1091, size);
+        let error = shm_compatible(&layout, size).expect_err("1091 rows");
+        assert!(error.to_string().contains("plane 1"), "{error}");
+    }
+
+    #[test]
+    fn planes_past_the_memory_are_refused() {
+        let layout = i420(640, 360, 360, 640 * 360 * 3 / 2);
+        let error = shm_compatible(&layout, 1000).expect_err("too small");
+        assert!(error.to_string().contains("1000 bytes"), "{error}");
     }
 }

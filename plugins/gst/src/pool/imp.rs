@@ -107,7 +107,18 @@ impl ZcBufferPool {
 
         let padded = |size: u32, a: u32, b: u32| size.checked_add(a).and_then(|s| s.checked_add(b));
         let width = padded(info.width(), left, right).ok_or("width plus padding overflows")?;
-        let height = padded(info.height(), top, bottom).ok_or("height plus padding overflows")?;
+        let mut height =
+            padded(info.height(), top, bottom).ok_or("height plus padding overflows")?;
+        if top + bottom > 0 {
+            // Padding rows (avdec asks for 19 below the picture) are storage
+            // only: round them up to whole chroma rows, so the planes sit
+            // where a wl_shm buffer of that height has them (compositors
+            // derive chroma offsets from height / 2) and the frame can be
+            // shown from its own memfd, cropped, instead of copied.
+            height = height
+                .checked_next_multiple_of(format.max_v_sub())
+                .ok_or("height plus padding overflows")?;
+        }
         let mut request = FrameRequest::new(fourcc, width, height);
         request.align = align;
         let layout = zc_dmabuf::FrameLayout::compute(fourcc, width, height, align)
