@@ -18,10 +18,29 @@ use zc_vm_tests::weston::{Renderer, Screenshot, Weston};
 const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;
 
+/// The protocol error GStreamer 1.22's waylandsink now and then dies of
+/// under emulation (it commits before its xdg_surface was configured): a
+/// race inside the stock element, not in zc's frames.
+const STOCK_SINK_RACE: &str = "never been configured";
+
+/// [`show`] on a fresh Weston, again (at most three times) when the stock
+/// sink lost [`STOCK_SINK_RACE`]; any other error fails the test.
+fn show_on_fresh_weston(format: &str, frames: usize) -> (Screenshot, usize, usize, u64) {
+    for attempt in 1..=3 {
+        let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+        match show(&weston, format, frames) {
+            Some(shown) => return shown,
+            None => println!("{format}: attempt {attempt}: waylandsink lost its configure race"),
+        }
+    }
+    panic!("{format}: waylandsink lost its configure race three times");
+}
+
 /// Play the pattern in `format` into waylandsink until `frames` have reached
 /// it, then take a screenshot while it is still showing. Returns the shot and
-/// how many of the sink's buffers were dma-buf memory.
-fn show(weston: &Weston, format: &str, frames: usize) -> (Screenshot, usize, usize, u64) {
+/// how many of the sink's buffers were dma-buf memory; `None` when the stock
+/// sink died of [`STOCK_SINK_RACE`].
+fn show(weston: &Weston, format: &str, frames: usize) -> Option<(Screenshot, usize, usize, u64)> {
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc pattern=smpte is-live=true ! video/x-raw,format={format},width={WIDTH},height={HEIGHT},framerate=15/1 \
          ! zcexport name=x backend=heap copy-mode=forbid ! waylandsink name=sink display={}",
@@ -60,6 +79,11 @@ fn show(weston: &Weston, format: &str, frames: usize) -> (Screenshot, usize, usi
             &[gst::MessageType::Error],
         );
         if let Some(gst::MessageView::Error(e)) = error.as_ref().map(|m| m.view()) {
+            let text = format!("{} {:?} {}", e.error(), e.debug(), weston.log());
+            if text.contains(STOCK_SINK_RACE) {
+                pipeline.set_state(gst::State::Null).expect("null");
+                return None;
+            }
             panic!(
                 "{format}: {} ({:?})\nweston log:\n{}",
                 e.error(),
@@ -79,12 +103,12 @@ fn show(weston: &Weston, format: &str, frames: usize) -> (Screenshot, usize, usi
         .expect("zcexport")
         .property::<u64>("frames-zero-copy");
     pipeline.set_state(gst::State::Null).expect("null");
-    (
+    Some((
         shot,
         seen.load(Ordering::SeqCst),
         dma_bufs.load(Ordering::SeqCst),
         zero_copy,
-    )
+    ))
 }
 
 /// BGRx (XRGB8888) is imported and drawn without conversion: exact pixels
@@ -93,8 +117,7 @@ fn show(weston: &Weston, format: &str, frames: usize) -> (Screenshot, usize, usi
 fn bgrx_dma_bufs_show_the_pattern_exactly() {
     require_vm();
     init();
-    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
-    let (shot, seen, dma_bufs, zero_copy) = show(&weston, "BGRx", 10);
+    let (shot, seen, dma_bufs, zero_copy) = show_on_fresh_weston("BGRx", 10);
     println!(
         "BGRx: {dma_bufs} of {seen} frames reached waylandsink as dma-bufs, {zero_copy} zero-copy"
     );
@@ -112,8 +135,7 @@ fn bgrx_dma_bufs_show_the_pattern_exactly() {
 fn nv12_dma_bufs_show_the_pattern() {
     require_vm();
     init();
-    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
-    let (shot, seen, dma_bufs, zero_copy) = show(&weston, "NV12", 10);
+    let (shot, seen, dma_bufs, zero_copy) = show_on_fresh_weston("NV12", 10);
     println!(
         "NV12: {dma_bufs} of {seen} frames reached waylandsink as dma-bufs, {zero_copy} zero-copy"
     );
