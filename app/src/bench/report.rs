@@ -378,6 +378,19 @@ impl Report {
         let floor_us = floor.pipeline_cpu_us_per_frame.median;
         let zc_added = zc.pipeline_cpu_us_per_frame.median - floor_us;
         let copy_added = copy.pipeline_cpu_us_per_frame.median - floor_us;
+        // How far the floor alone moved between repetitions: an addition
+        // smaller than that is below what this run can resolve.
+        let floor_spread =
+            floor.pipeline_cpu_us_per_frame.max - floor.pipeline_cpu_us_per_frame.min;
+        let noise = if zc_added.abs() <= floor_spread {
+            format!(
+                " (the floor alone varied by {floor_spread:.0} us/frame between repetitions: \
+                 zero-copy's addition is within this run's noise; raise --repetitions and the \
+                 frame count on a quiet machine)"
+            )
+        } else {
+            String::new()
+        };
         let mut results = Vec::new();
         let ratio_detail = format!(
             "floor {floor_us:.0} us/frame; zero-copy adds {zc_added:.1} us, copy adds {copy_added:.1} us"
@@ -406,9 +419,9 @@ impl Report {
                 } else {
                     format!(
                         "{ratio_detail}: {:.1}% of the copy path's, missed by {:.1} points ({:.1} us/frame over \
-                         the 5% bound). The zero-copy path's addition is per-frame work that does not \
-                         shrink with the frame (handing the buffer to the compositor, release tracking, \
-                         the pool); the copy path adds the same plus one frame-sized memcpy",
+                         the 5% bound){noise}. The zero-copy path adds per-frame work that does not \
+                         shrink with the frame (pool, hand-off to the compositor, release tracking); \
+                         the copy path adds the same plus one frame-sized memcpy",
                         ratio * 100.0,
                         (ratio - 0.05) * 100.0,
                         zc_added - 0.05 * copy_added
@@ -440,7 +453,7 @@ impl Report {
                     format!("zero-copy adds {zc_added:.1} us/frame over the floor")
                 } else {
                     format!(
-                        "zero-copy adds {zc_added:.1} us/frame over the floor: missed by {:.1} us",
+                        "zero-copy adds {zc_added:.1} us/frame over the floor: missed by {:.1} us{noise}",
                         zc_added - 50.0
                     )
                 },
