@@ -26,6 +26,8 @@ pub enum WestonError {
     SocketTimeout { timeout: Duration, log: String },
     #[error("weston-screenshooter failed: {0}")]
     Screenshot(String),
+    #[error("{path}: not a screenshot this code can read: {why}")]
+    Png { path: PathBuf, why: String },
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -199,6 +201,12 @@ impl HeadlessWeston {
 
     /// Capture the output through weston-screenshooter (the debug
     /// protocol) and return the PNG's path inside the runtime directory.
+    pub fn screenshot(&self) -> Result<Screenshot, WestonError> {
+        decode_png(&self.screenshot_png()?)
+    }
+
+    /// Capture the output through weston-screenshooter (the debug
+    /// protocol) and return the PNG's path inside the runtime directory.
     pub fn screenshot_png(&self) -> Result<PathBuf, WestonError> {
         let shot = self.shots.fetch_add(1, Ordering::Relaxed);
         let dir = self.runtime_dir.join(format!("shot-{shot}"));
@@ -225,6 +233,62 @@ impl HeadlessWeston {
                 WestonError::Screenshot(format!("it wrote no PNG into {}", dir.display()))
             })
     }
+}
+
+/// A screenshot as tightly packed RGB.
+pub struct Screenshot {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+    pub path: PathBuf,
+}
+
+impl Screenshot {
+    /// The pixel at (x, y). Panics outside the picture (a test's mistake).
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        assert!(
+            x < self.width && y < self.height,
+            "({x}, {y}) outside {}x{}",
+            self.width,
+            self.height
+        );
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+}
+
+/// Decode an 8-bit RGB or RGBA PNG (what weston-screenshooter writes)
+/// into packed RGB.
+pub fn decode_png(path: &Path) -> Result<Screenshot, WestonError> {
+    let png_error = |why: String| WestonError::Png {
+        path: path.to_owned(),
+        why,
+    };
+    let file =
+        std::fs::File::open(path).map_err(io_error(format!("opening {}", path.display())))?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(|e| png_error(e.to_string()))?;
+    let mut data = vec![0; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut data)
+        .map_err(|e| png_error(e.to_string()))?;
+    data.truncate(info.buffer_size());
+    let channels = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => return Err(png_error(format!("colour type {other:?}, not RGB or RGBA"))),
+    };
+    let rgb = data
+        .chunks_exact(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    Ok(Screenshot {
+        width: info.width,
+        height: info.height,
+        rgb,
+        path: path.to_owned(),
+    })
 }
 
 impl Drop for HeadlessWeston {

@@ -7,33 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use zc_app::weston::Renderer;
 use zc_app::weston::{HeadlessWeston, WestonConfig};
+pub use zc_app::weston::{Renderer, Screenshot};
 
 /// A test's compositor: [`HeadlessWeston`] with kiosk shell, panicking
 /// with Weston's log when something goes wrong.
 pub struct Weston(HeadlessWeston);
-
-/// A screenshot as tightly packed RGB.
-pub struct Screenshot {
-    pub width: u32,
-    pub height: u32,
-    pub rgb: Vec<u8>,
-    pub path: PathBuf,
-}
-
-impl Screenshot {
-    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
-        assert!(
-            x < self.width && y < self.height,
-            "({x}, {y}) outside {}x{}",
-            self.width,
-            self.height
-        );
-        let i = (y as usize * self.width as usize + x as usize) * 3;
-        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
-    }
-}
 
 impl Weston {
     /// Start a kiosk-shell Weston with one `width`x`height` output and wait
@@ -122,11 +101,9 @@ impl Weston {
 
     /// Capture the output through weston-screenshooter (the debug protocol).
     pub fn screenshot(&self) -> Screenshot {
-        let png = self
-            .0
-            .screenshot_png()
-            .unwrap_or_else(|e| panic!("{e}\n{}", self.log()));
-        decode_png(&png)
+        self.0
+            .screenshot()
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.log()))
     }
 }
 
@@ -178,32 +155,7 @@ fn unload_vgem() {
     }
 }
 
-/// Decode an 8-bit RGB or RGBA PNG into packed RGB.
+/// Decode an 8-bit RGB or RGBA PNG into packed RGB; panics if it cannot.
 pub fn decode_png(path: &Path) -> Screenshot {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder
-        .read_info()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut data = vec![0; reader.output_buffer_size()];
-    let info = reader
-        .next_frame(&mut data)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    data.truncate(info.buffer_size());
-    let channels = match info.color_type {
-        png::ColorType::Rgb => 3,
-        png::ColorType::Rgba => 4,
-        other => panic!("{}: unexpected PNG colour type {other:?}", path.display()),
-    };
-    let rgb = data
-        .chunks_exact(channels)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
-    Screenshot {
-        width: info.width,
-        height: info.height,
-        rgb,
-        path: path.to_owned(),
-    }
+    zc_app::weston::decode_png(path).unwrap_or_else(|e| panic!("{e}"))
 }
