@@ -64,11 +64,19 @@ pub struct WestonConfig {
     pub renderer: Renderer,
     pub width: u32,
     pub height: u32,
-    /// `kiosk` makes every toplevel fill the output (tests, benchmark);
+    /// `kiosk` makes every toplevel fill the output (tests, the player);
     /// `desktop` keeps client sizes and draws server-side decorations.
+    /// Headless kiosk (Weston 14) takes one window per compositor: with no
+    /// seat it keeps a closed window as the active one, and the next
+    /// window to map touches freed memory and can crash it.
     pub shell: &'static str,
     /// How long to wait for the socket (llvmpipe under TCG is slow to start).
     pub start_timeout: Duration,
+    /// Have glibc fill Weston's freed memory and skip its per-thread cache,
+    /// so a use-after-free in Weston crashes it every time instead of when
+    /// the heap happens not to be reused (tests: a flaky crash on one
+    /// machine becomes a certain one on all).
+    pub poison_freed_memory: bool,
 }
 
 impl Default for WestonConfig {
@@ -79,6 +87,7 @@ impl Default for WestonConfig {
             height: 720,
             shell: "kiosk",
             start_timeout: Duration::from_secs(120),
+            poison_freed_memory: false,
         }
     }
 }
@@ -109,7 +118,15 @@ impl HeadlessWeston {
                 .map_err(io_error(format!("chmod 0700 {}", runtime_dir.display())))?;
         }
         let socket_name = format!("zc-weston-{instance}");
-        let child = Command::new("weston")
+        let mut command = Command::new("weston");
+        if config.poison_freed_memory {
+            // tcache frees skip the perturbation, so it goes off too.
+            command.env(
+                "GLIBC_TUNABLES",
+                "glibc.malloc.tcache_count=0:glibc.malloc.perturb=165",
+            );
+        }
+        let child = command
             .args([
                 "--backend=headless",
                 &format!("--renderer={}", config.renderer.name()),

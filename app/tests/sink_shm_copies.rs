@@ -13,6 +13,7 @@ fn planar_frames_are_copied_into_showable_shared_memory() {
     let weston = HeadlessWeston::start(&WestonConfig {
         width: 640,
         height: 360,
+        poison_freed_memory: true,
         ..WestonConfig::default()
     })
     .expect("a headless Weston (cargo xtask setup installs it)");

@@ -27,6 +27,7 @@ fn padded_decoder_frames_are_shown_from_their_memfds_cropped() {
     let weston = HeadlessWeston::start(&WestonConfig {
         width: WIDTH,
         height: HEIGHT,
+        poison_freed_memory: true,
         ..WestonConfig::default()
     })
     .expect("a headless Weston (cargo xtask setup installs it)");

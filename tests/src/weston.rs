@@ -12,61 +12,110 @@ pub use zc_app::weston::{Renderer, Screenshot};
 
 /// A test's compositor: [`HeadlessWeston`] with kiosk shell, panicking
 /// with Weston's log when something goes wrong.
-pub struct Weston(HeadlessWeston);
+///
+/// One window-mapping client per kiosk compositor: call [`Weston::restart`]
+/// before the next one. Weston 14's kiosk shell forgets a removed window
+/// only when a seat exists (`desktop_surface_removed` resets the output's
+/// active surface tree inside `if (seat && kiosk_seat)`), and the headless
+/// backend has no seat. The freed window stays the output's active tree,
+/// and the next window to map walks freed memory: a segfault in
+/// kiosk-shell.so at `-0x80` when the heap was not reused, silence when it
+/// was (Weston runs with poisoned frees here, so it is always the former).
+/// No client can prevent that, so the tests do not provoke it.
+pub struct Weston {
+    inner: HeadlessWeston,
+    kind: Kind,
+    config: WestonConfig,
+}
+
+/// How the compositor was started, so a restart repeats it.
+#[derive(Clone, Copy)]
+enum Kind {
+    Plain,
+    Vgem,
+}
 
 impl Weston {
     /// Start a kiosk-shell Weston with one `width`x`height` output and wait
     /// for its socket. Panics with Weston's log if it does not come up.
     pub fn start(renderer: Renderer, width: u32, height: u32) -> Weston {
-        // With vgem loaded, Weston's GL renderer crashes drawing dma-bufs
-        // (ENVIRONMENT.md): pixel tests run without it.
-        unload_vgem();
-        Weston::spawn(renderer, width, height)
+        Weston::launch(
+            Kind::Plain,
+            WestonConfig {
+                renderer,
+                width,
+                height,
+                ..WestonConfig::default()
+            },
+        )
     }
 
     /// Like [`Weston::start`] with the desktop shell, which keeps a
     /// toplevel's own size unless it asks for fullscreen (kiosk makes every
     /// toplevel fill the output).
     pub fn start_desktop(renderer: Renderer, width: u32, height: u32) -> Weston {
-        unload_vgem();
-        let config = WestonConfig {
-            renderer,
-            width,
-            height,
-            shell: "desktop",
-            ..WestonConfig::default()
-        };
-        Weston(HeadlessWeston::start(&config).unwrap_or_else(|e| panic!("{e}")))
+        Weston::launch(
+            Kind::Plain,
+            WestonConfig {
+                renderer,
+                width,
+                height,
+                shell: "desktop",
+                ..WestonConfig::default()
+            },
+        )
     }
 
     /// A GL Weston on vgem: linux-dmabuf v5 with a main device and tranches.
     /// For feedback and negotiation tests only; never draw dma-bufs on it.
     pub fn start_with_vgem(width: u32, height: u32) -> Weston {
-        crate::load_vgem();
-        Weston::spawn(Renderer::Gl, width, height)
+        Weston::launch(
+            Kind::Vgem,
+            WestonConfig {
+                width,
+                height,
+                ..WestonConfig::default()
+            },
+        )
     }
 
-    fn spawn(renderer: Renderer, width: u32, height: u32) -> Weston {
-        let config = WestonConfig {
-            renderer,
-            width,
-            height,
-            ..WestonConfig::default()
-        };
-        Weston(HeadlessWeston::start(&config).unwrap_or_else(|e| panic!("{e}")))
+    /// Stop this compositor and start a fresh one like it (a new socket:
+    /// ask [`Weston::socket_path`] again), for the next client's window.
+    pub fn restart(&mut self) {
+        self.inner.kill();
+        *self = Weston::launch(self.kind, self.config.clone());
+    }
+
+    fn launch(kind: Kind, mut config: WestonConfig) -> Weston {
+        // Weston's use-after-free bugs crash here every time, not by chance.
+        config.poison_freed_memory = true;
+        match kind {
+            // With vgem loaded, Weston's GL renderer crashes drawing
+            // dma-bufs (ENVIRONMENT.md): pixel tests run without it.
+            Kind::Plain => unload_vgem(),
+            Kind::Vgem => {
+                crate::load_vgem();
+            }
+        }
+        let inner = HeadlessWeston::start(&config).unwrap_or_else(|e| panic!("{e}"));
+        Weston {
+            inner,
+            kind,
+            config,
+        }
     }
 
     /// The socket's absolute path: a valid `WAYLAND_DISPLAY` and `display=`.
     pub fn socket_path(&self) -> PathBuf {
-        self.0.socket_path()
+        self.inner.socket_path()
     }
 
     pub fn runtime_dir(&self) -> &Path {
-        self.0.runtime_dir()
+        self.inner.runtime_dir()
     }
 
     pub fn pid(&self) -> u32 {
-        self.0.pid()
+        self.inner.pid()
     }
 
     /// What a failing test prints about the compositor: whether it is
@@ -75,7 +124,7 @@ impl Weston {
     /// first and the whole log stays in the runtime directory).
     pub fn log(&self) -> String {
         const TAIL: usize = 60;
-        let log = self.0.log();
+        let log = self.inner.log();
         let lines: Vec<&str> = log.lines().collect();
         let tail = lines[lines.len().saturating_sub(TAIL)..].join("\n");
         format!(
@@ -91,31 +140,36 @@ impl Weston {
 
     /// Whether Weston is still running.
     pub fn is_running(&mut self) -> bool {
-        self.0.is_running()
+        self.inner.is_running()
     }
 
     /// Kill Weston now (SIGKILL), as a crashing compositor would go.
     pub fn kill(&mut self) {
-        self.0.kill()
+        self.inner.kill()
     }
 
     /// Capture the output through weston-screenshooter (the debug protocol).
     pub fn screenshot(&self) -> Screenshot {
-        self.0
+        self.inner
             .screenshot()
             .unwrap_or_else(|e| panic!("{e}\n{}", self.log()))
     }
 }
 
-/// "running", "exited (zombie)" or "gone", from /proc.
-fn process_state(pid: u32) -> &'static str {
+/// The process's state from /proc (`R`unning, `S`leeping, `D`isk wait,
+/// `Z`ombie...), or "gone".
+fn process_state(pid: u32) -> String {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name.
-        Ok(stat) => match stat.rsplit_once(')').map(|(_, rest)| rest.trim_start()) {
-            Some(rest) if rest.starts_with('Z') => "exited (zombie, not yet reaped)",
-            _ => "running",
+        // The state letter follows the parenthesised command name.
+        Ok(stat) => match stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+        {
+            Some('Z') => "exited (zombie, not yet reaped)".to_string(),
+            Some(state) => format!("alive (state {state})"),
+            None => "unknown".to_string(),
         },
-        Err(_) => "gone",
+        Err(_) => "gone".to_string(),
     }
 }
 

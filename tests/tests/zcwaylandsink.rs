@@ -102,8 +102,9 @@ fn live_pattern(format: &str, width: u32, height: u32) -> String {
 fn dma_buf_frames_show_the_pattern_in_each_format() {
     require_vm();
     init();
-    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     for (format, tolerance) in [("BGRx", 1), ("NV12", 8), ("I420", 8), ("YUY2", 8)] {
+        // A fresh kiosk compositor per window (see `Weston`).
+        let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
         let playing = Playing::start(&weston, &live_pattern(format, WIDTH, HEIGHT), "");
         playing.wait_frames(10, &weston);
         let shot = weston.screenshot();
@@ -273,7 +274,7 @@ fn compositor_killed_mid_stream_is_an_error_within_two_seconds() {
 fn shm_fallback_shows_the_pattern_without_linux_dmabuf() {
     require_vm();
     init();
-    let weston = Weston::start(Renderer::Pixman, WIDTH, HEIGHT);
+    let mut weston = Weston::start(Renderer::Pixman, WIDTH, HEIGHT);
     let playing = Playing::start(&weston, &live_pattern("BGRx", WIDTH, HEIGHT), "");
     playing.wait_frames(10, &weston);
     let shot = weston.screenshot();
@@ -290,6 +291,7 @@ fn shm_fallback_shows_the_pattern_without_linux_dmabuf() {
         "{} ! zcexport backend=heap",
         live_pattern("BGRx", WIDTH, HEIGHT)
     );
+    weston.restart();
     let playing = Playing::start(&weston, &upstream, "");
     playing.wait_frames(10, &weston);
     let shot = weston.screenshot();
@@ -413,7 +415,7 @@ fn count(stats: &gst::Structure, field: &str) -> u64 {
 fn explicit_sync_fences_every_dma_buf_frame_and_leaks_no_sync_file() {
     require_vm();
     init();
-    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let mut weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     // Live: each frame is committed (under emulation Weston takes a few a
     // second), so the commits and their fences add up.
     let playing = Playing::start(&weston, &live_pattern("NV12", WIDTH, HEIGHT), "");
@@ -474,6 +476,7 @@ fn explicit_sync_fences_every_dma_buf_frame_and_leaks_no_sync_file() {
     );
     check_pattern(&shot, "NV12", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 8);
 
+    weston.restart();
     let playing = Playing::start(
         &weston,
         &live_pattern("NV12", WIDTH, HEIGHT),
@@ -635,7 +638,6 @@ fn fullscreen_fills_the_output_on_the_desktop_shell() {
 fn path_preference_picks_the_path() {
     require_vm();
     init();
-    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     let frame_size = u64::from(WIDTH * HEIGHT * 4);
     for (preference, expected_path) in [
         ("auto", "dmabuf"),
@@ -643,6 +645,8 @@ fn path_preference_picks_the_path() {
         ("shm", "shm"),
         ("copy", "copy"),
     ] {
+        // A fresh kiosk compositor per window (see `Weston`).
+        let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
         // sync=false: no frame is dropped as late before it is rendered,
         // so every frame that reached the sink is shown.
         let playing = Playing::start(
@@ -683,7 +687,6 @@ fn path_preference_picks_the_path() {
         }
         check_pattern(&shot, "BGRx", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 1);
     }
-    drop(weston);
 
     let weston = Weston::start(Renderer::Pixman, WIDTH, HEIGHT);
     let pipeline = gst::parse::launch(&format!(

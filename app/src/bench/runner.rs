@@ -21,10 +21,11 @@ use super::report::{CaseResult, CaseStatus, Report, SCHEMA, Settings, Summary, h
 use super::timeline::Timeline;
 use super::{BenchError, io_error};
 
-/// Weston's shell for the benchmark. kiosk-shell (Weston 14) crashes when
-/// GStreamer's waylandsink connects a few times in a row (seen natively:
-/// a segfault in kiosk-shell.so on the sink's subsurface), so the desktop
-/// shell it is, for every path alike; windows keep the video's size.
+/// Weston's shell for the benchmark. Weston 14's kiosk shell on a seatless
+/// headless output keeps a closed window as the output's active one and
+/// touches that freed memory when the next window maps (a segfault in
+/// kiosk-shell.so), and the benchmark maps one window per case. So the
+/// desktop shell it is, for every path alike; windows keep the video's size.
 const SHELL: &str = "desktop";
 
 /// What to run and where to put the results.

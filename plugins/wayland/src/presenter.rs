@@ -78,9 +78,7 @@ const COMPOSITOR_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long teardown waits for the compositor to have processed our
 /// destroy requests. Bounded, so a stuck compositor cannot hang a state
 /// change forever (a lost one answers at once), but as generous as every
-/// other wait: a busy compositor under software emulation took over 5 s,
-/// and disconnecting before it processed the destroys crashes Weston 14's
-/// kiosk shell when the next client maps a window.
+/// other wait: a busy compositor under software emulation took over 5 s.
 const TEARDOWN_TIMEOUT: Duration = COMPOSITOR_TIMEOUT;
 
 /// Which compositor to talk to.
