@@ -13,6 +13,9 @@ use zc_app::weston::{HeadlessWeston, WestonConfig};
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 360;
+/// Frames shown before looking: enough that a wl_buffer per frame would
+/// outnumber the decoder's pool.
+const FRAMES: u64 = 40;
 
 #[test]
 fn padded_decoder_frames_are_shown_from_their_memfds_cropped() {
@@ -48,7 +51,7 @@ fn padded_decoder_frames_are_shown_from_their_memfds_cropped() {
 
     let bus = pipeline.bus().expect("bus");
     let deadline = Instant::now() + Duration::from_secs(120);
-    while sink.property::<u64>("frames-presented") < 10 {
+    while sink.property::<u64>("frames-presented") < FRAMES {
         if let Some(message) = bus.timed_pop_filtered(
             gst::ClockTime::from_mseconds(100),
             &[gst::MessageType::Error],
@@ -59,16 +62,22 @@ fn padded_decoder_frames_are_shown_from_their_memfds_cropped() {
         }
         assert!(
             Instant::now() < deadline,
-            "fewer than 10 frames presented in 120 s"
+            "fewer than {FRAMES} frames presented in 120 s"
         );
     }
     let shot = weston.screenshot().expect("a screenshot");
-    let (path, sink_copied, export_copied) = (
+    let (path, sink_copied, export_copied, created) = (
         sink.property::<String>("path"),
         sink.property::<u64>("bytes-copied"),
         export.property::<u64>("bytes-copied"),
+        sink.property::<u64>("wl-buffers-created"),
     );
     pipeline.set_state(gst::State::Null).expect("null");
+    println!("{created} wl_buffers for {FRAMES}+ frames");
+    assert!(
+        created < FRAMES,
+        "{created} wl_buffers for {FRAMES} frames from a pool: made per frame, not once per memory"
+    );
 
     assert_eq!(path, "shm", "the decoder's memfds go to wl_shm as they are");
     assert_eq!(sink_copied, 0, "zcwaylandsink copied");

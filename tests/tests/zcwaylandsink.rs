@@ -218,6 +218,12 @@ fn two_thousand_frames_leak_nothing_and_never_write_a_held_buffer() {
     );
     assert_eq!(stats.get::<u64>("bytes-copied").expect("field"), 0);
     assert_eq!(stats.get::<String>("path").expect("field"), "dmabuf");
+    // Imported once per pooled buffer, not once per frame.
+    let created = stats.get::<u64>("wl-buffers-created").expect("field");
+    assert!(
+        (1..=32).contains(&created),
+        "{created} wl_buffers for 2000 frames from a pool: the per-memory cache is not used"
+    );
     let submitted = stats.get::<u64>("frames-submitted").expect("field");
     assert!(submitted >= 2000, "{submitted} frames submitted");
     let presented = stats.get::<u64>("frames-presented").expect("field");

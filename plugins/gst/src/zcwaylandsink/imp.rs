@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
-use gst::glib::translate::IntoGlib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
@@ -16,6 +15,7 @@ use zc_wayland::{DisplayTarget, FrameBuffer, Interlacing, Presenter, WaylandErro
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
 use crate::main_device;
+use crate::memory_cache::MemoryCache;
 use crate::pool::ZcBufferPool;
 use crate::{caps, lock};
 
@@ -41,8 +41,9 @@ const DISPLAY_CONTEXT_TYPES: [&str; 2] = [DISPLAY_CONTEXT, DISPLAY_CONTEXT_1_22]
 /// caller's mistake (an uninitialised size, a unit mix-up).
 const MAX_RECTANGLE: i32 = zc_dmabuf::layout::MAX_DIMENSION as i32;
 
-/// The qdata key under which a memory carries its cached `wl_buffer`.
-static CACHE_QUARK: LazyLock<glib::Quark> = LazyLock::new(|| glib::Quark::from_str("zc-wl-buffer"));
+/// Each memory's `wl_buffer`, made once and gone with the memory.
+static WL_BUFFERS: LazyLock<MemoryCache<Cached>> =
+    LazyLock::new(|| MemoryCache::new("zc-wl-buffer"));
 
 /// Where an embedded video goes in the application's surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +252,7 @@ fn acquire_fence(imp: &ZcWaylandSink, fds: &[RawFd]) -> Option<std::os::fd::Owne
 struct Counters {
     frames_copied: AtomicU64,
     bytes_copied: AtomicU64,
+    wl_buffers_created: AtomicU64,
 }
 
 #[derive(Default)]
@@ -271,50 +273,15 @@ struct Cached {
     buffer: Arc<FrameBuffer>,
 }
 
-unsafe extern "C" fn drop_cached(data: glib::ffi::gpointer) {
-    // SAFETY: `data` is the `Box<Cached>` leaked by `store_cached`; GStreamer
-    // calls this exactly once, when the qdata is replaced or the memory freed.
-    drop(unsafe { Box::from_raw(data as *mut Cached) });
-}
-
-fn cached_buffer(
-    memory: &gst::MemoryRef,
-    presenter_id: u64,
-    frame: &FdFrame,
-) -> Option<Arc<FrameBuffer>> {
-    // SAFETY: the memory is alive (we borrow it); the qdata under our quark
-    // is only ever a `Cached` set by `store_cached`, which stays valid until
-    // replaced (only this element's streaming thread replaces it) or the
-    // memory is freed.
-    let data = unsafe {
-        gst::ffi::gst_mini_object_get_qdata(
-            memory.as_ptr() as *mut gst::ffi::GstMiniObject,
-            CACHE_QUARK.into_glib(),
-        )
-    };
-    if data.is_null() {
-        return None;
-    }
-    // SAFETY: see above; a shared borrow for the duration of this call.
-    let cached = unsafe { &*(data as *const Cached) };
-    (cached.presenter_id == presenter_id
-        && cached.layout == frame.layout
-        && cached.fds == frame.fds
-        && cached.interlacing == frame.interlacing)
-        .then(|| cached.buffer.clone())
-}
-
-fn store_cached(memory: &gst::MemoryRef, cached: Cached) {
-    let data = Box::into_raw(Box::new(cached));
-    // SAFETY: the memory is alive; GStreamer takes ownership of `data` and
-    // frees it with `drop_cached` (also the previous value, if any).
-    unsafe {
-        gst::ffi::gst_mini_object_set_qdata(
-            memory.as_ptr() as *mut gst::ffi::GstMiniObject,
-            CACHE_QUARK.into_glib(),
-            data.cast(),
-            Some(drop_cached),
-        );
+impl Cached {
+    /// Whether this `wl_buffer` shows `frame` on `presenter_id`'s
+    /// connection: a memory can come back with another layout (a pool
+    /// reconfigured) or reach another sink.
+    fn shows(&self, presenter_id: u64, frame: &FdFrame) -> bool {
+        self.presenter_id == presenter_id
+            && self.layout == frame.layout
+            && self.fds == frame.fds
+            && self.interlacing == frame.interlacing
     }
 }
 
@@ -992,8 +959,11 @@ impl ZcWaylandSink {
         frame: &FdFrame,
     ) -> Result<Arc<FrameBuffer>, WaylandError> {
         let memory = buffer.peek_memory(0);
-        if let Some(cached) = cached_buffer(memory, presenter.id(), frame) {
-            return Ok(cached);
+        if let Some(cached) = WL_BUFFERS
+            .get(memory)
+            .filter(|cached| cached.shows(presenter.id(), frame))
+        {
+            return Ok(cached.buffer.clone());
         }
         // SAFETY: the fds belong to the buffer's memories, which we borrow
         // for the duration of the import (Wayland dups them when sending).
@@ -1019,15 +989,18 @@ impl ZcWaylandSink {
             frame.fds,
             frame.layout
         );
-        store_cached(
+        self.counters
+            .wl_buffers_created
+            .fetch_add(1, Ordering::Relaxed);
+        WL_BUFFERS.set(
             memory,
-            Cached {
+            Arc::new(Cached {
                 presenter_id: presenter.id(),
                 layout: frame.layout.clone(),
                 fds: frame.fds.clone(),
                 interlacing: frame.interlacing,
                 buffer: wl_buffer.clone(),
-            },
+            }),
         );
         Ok(wl_buffer)
     }
@@ -1255,6 +1228,10 @@ impl ZcWaylandSink {
                 "bytes-copied",
                 self.counters.bytes_copied.load(Ordering::Relaxed),
             )
+            .field(
+                "wl-buffers-created",
+                self.counters.wl_buffers_created.load(Ordering::Relaxed),
+            )
             .field("path", path)
             .build()
     }
@@ -1383,6 +1360,7 @@ impl ObjectImpl for ZcWaylandSink {
                 counter("fenced-releases", "Fenced releases", "Frames the compositor released with a fence, held until it signalled (explicit sync)"),
                 counter("frames-copied", "Frames copied", "Frames copied because the compositor could not import their memory"),
                 counter("bytes-copied", "Bytes copied", "Bytes the CPU copied for those frames"),
+                counter("wl-buffers-created", "wl_buffers created", "wl_buffers made for frames' memories (dma-buf imports, wl_shm pools). Each memory keeps its wl_buffer while it lives, so with a buffer pool upstream this stops at the pool's size instead of growing with every frame"),
                 glib::ParamSpecString::builder("path")
                     .nick("Path")
                     .blurb("How the last frame reached the compositor: dmabuf (its own dma-buf), shm (its own memfd, through wl_shm), copy (copied into a pooled buffer), or none yet")
@@ -1461,6 +1439,11 @@ impl ObjectImpl for ZcWaylandSink {
             "bytes-copied" => self
                 .counters
                 .bytes_copied
+                .load(Ordering::Relaxed)
+                .to_value(),
+            "wl-buffers-created" => self
+                .counters
+                .wl_buffers_created
                 .load(Ordering::Relaxed)
                 .to_value(),
             "path" => self.path_name().to_value(),
