@@ -546,6 +546,63 @@ fn snapshot_picks_the_next_frame_at_full_size() {
     assert_eq!(read_png(&location_of(s)).0, 160);
 }
 
+/// Paused, no next frame comes: with keep-last-frame, `snapshot-last`
+/// writes the prerolled frame at once; without it, it answers false and
+/// nothing is written until a frame flows.
+#[test]
+fn snapshot_last_takes_the_paused_frame() {
+    init();
+    for keep in [true, false] {
+        let dir = folder(&format!("snapshot-last-{keep}"));
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=5 pattern=red ! video/x-raw,format=NV12,width=160,height=90 ! zcexport \
+             ! zcthumbnail name=thumb interval=0 width=0 height=0 format=png keep-last-frame={keep} \
+             location={}/last-%t.png ! fakesink",
+            dir.display()
+        ))
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("pipeline");
+        let thumb = pipeline.by_name("thumb").expect("thumb");
+        pipeline.set_state(gst::State::Paused).expect("paused");
+        let (prerolled, _, _) = pipeline.state(gst::ClockTime::from_seconds(30));
+        assert_eq!(prerolled, Ok(gst::StateChangeSuccess::Success));
+        let taken = thumb.emit_by_name::<bool>("snapshot-last", &[]);
+        assert_eq!(taken, keep, "snapshot-last with keep-last-frame={keep}");
+        let bus = pipeline.bus().expect("bus");
+        let message = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(if keep { 30 } else { 2 }),
+            &[gst::MessageType::Element, gst::MessageType::Error],
+        );
+        pipeline.set_state(gst::State::Null).expect("null");
+        let thumbnail = message
+            .as_ref()
+            .and_then(|m| m.structure())
+            .filter(|s| s.name() == "zc-thumbnail")
+            .map(|s| s.to_owned());
+        if !keep {
+            assert!(
+                thumbnail.is_none(),
+                "paused, nothing to take: {thumbnail:?}"
+            );
+            continue;
+        }
+        let thumbnail = thumbnail.expect("a thumbnail of the paused frame");
+        assert_eq!(
+            thumbnail.get::<gst::ClockTime>("pts"),
+            Ok(gst::ClockTime::ZERO)
+        );
+        let image = read_png(&location_of(&thumbnail));
+        assert_eq!((image.0, image.1), (160, 90));
+        let [r, g, b] = pixel(&image, 80, 45);
+        assert!(
+            r > 200 && g < 40 && b < 40,
+            "the red frame, read back: {:?}",
+            [r, g, b]
+        );
+    }
+}
+
 #[test]
 fn interval_picks_by_timestamp_and_names_files_by_it() {
     let dir = folder("interval");

@@ -82,6 +82,7 @@ struct Settings {
     interval: u64,
     keyframes_only: bool,
     on_error: OnError,
+    keep_last_frame: bool,
 }
 
 impl Default for Settings {
@@ -95,6 +96,7 @@ impl Default for Settings {
             interval: DEFAULT_INTERVAL,
             keyframes_only: false,
             on_error: OnError::default(),
+            keep_last_frame: false,
         }
     }
 }
@@ -108,6 +110,9 @@ struct State {
     colour: Colour,
     next_due: Option<gst::ClockTime>,
     next_index: u64,
+    /// The frame that passed last, with `keep-last-frame`: a reference, so
+    /// its memory stays valid (and unreused) until the next one replaces it.
+    last_frame: Option<gst::Buffer>,
 }
 
 #[derive(Default)]
@@ -488,6 +493,27 @@ impl ZcThumbnail {
         image
     }
 
+    /// The `snapshot-last` action: a snapshot of the kept last frame, now.
+    /// False (and a snapshot of the next frame instead) when no frame is
+    /// kept or the encoder is still busy with another thumbnail.
+    fn snapshot_last(&self) -> bool {
+        let last = lock(&self.state).last_frame.clone();
+        self.snapshot_pending.store(true, Ordering::Release);
+        let Some(buffer) = last else {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "snapshot-last: no frame kept; taking the next one"
+            );
+            return false;
+        };
+        gst::debug!(CAT, imp = self, "snapshot-last: taking {:?}", buffer.pts());
+        // Written like any picked frame (same brackets, worker, message);
+        // a stopped or failed element leaves the snapshot pending.
+        let _ = self.handle_frame(&buffer);
+        !self.snapshot_pending.load(Ordering::Acquire)
+    }
+
     fn handle_frame(&self, buffer: &gst::Buffer) -> Result<(), gst::FlowError> {
         if self.failed.load(Ordering::Acquire) {
             return Err(gst::FlowError::Error);
@@ -495,6 +521,9 @@ impl ZcThumbnail {
         let settings = lock(&self.settings).clone();
         let (info, format, colour, index) = {
             let mut state = lock(&self.state);
+            if settings.keep_last_frame {
+                state.last_frame = Some(buffer.clone());
+            }
             let (Some(info), Some(format)) = (state.info.clone(), state.pixel) else {
                 return Ok(());
             };
@@ -623,6 +652,20 @@ impl ObjectImpl for ZcThumbnail {
                         None
                     })
                     .build(),
+                // Paused, no next frame comes: take the one that passed
+                // last. (Seeking to show it again is no substitute: the
+                // sink may preroll on a GAP event and hold the streaming
+                // thread before the frame reaches this element.)
+                glib::subclass::Signal::builder("snapshot-last")
+                    .action()
+                    .return_type::<bool>()
+                    .class_handler(|args| {
+                        let obj = args
+                            .first()
+                            .and_then(|v| v.get::<super::ZcThumbnail>().ok())?;
+                        Some(obj.imp().snapshot_last().to_value())
+                    })
+                    .build(),
             ]
         });
         SIGNALS.as_ref()
@@ -708,6 +751,16 @@ impl ObjectImpl for ZcThumbnail {
                     )
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("keep-last-frame")
+                    .nick("Keep last frame")
+                    .blurb(
+                        "Keep a reference to the frame that passed last, so the snapshot-last action can take \
+                         it at once (a paused pipeline sends no next frame). It holds one buffer of the \
+                         upstream pool, usually the one the sink shows anyway",
+                    )
+                    .default_value(false)
+                    .mutable_playing()
+                    .build(),
                 counter("thumbnails-written", "Thumbnails written", "Files written and renamed into place"),
                 counter(
                     "frames-skipped",
@@ -756,6 +809,12 @@ impl ObjectImpl for ZcThumbnail {
             }
             "keyframes-only" => settings.keyframes_only = value.get().unwrap_or(false),
             "on-error" => settings.on_error = value.get().unwrap_or_default(),
+            "keep-last-frame" => {
+                settings.keep_last_frame = value.get().unwrap_or(false);
+                if !settings.keep_last_frame {
+                    lock(&self.state).last_frame = None;
+                }
+            }
             other => gst::warning!(CAT, imp = self, "no property {other}"),
         }
     }
@@ -772,6 +831,7 @@ impl ObjectImpl for ZcThumbnail {
             "interval" => s.interval.to_value(),
             "keyframes-only" => s.keyframes_only.to_value(),
             "on-error" => s.on_error.to_value(),
+            "keep-last-frame" => s.keep_last_frame.to_value(),
             "thumbnails-written" => c.written.load(Ordering::Relaxed).to_value(),
             "frames-skipped" => c.skipped.load(Ordering::Relaxed).to_value(),
             "thumbnails-failed" => c.failed.load(Ordering::Relaxed).to_value(),
@@ -792,7 +852,8 @@ impl ElementImpl for ZcThumbnail {
                 "Filter/Video",
                 "Passes frames on untouched and writes JPEG or PNG thumbnails of some of them, reading \
                  dma-bufs (anyone's), fd memory or system memory inside CPU-access brackets. The `snapshot` \
-                 action signal takes the next frame whatever the interval (width=0 height=0: full size)",
+                 action signal takes the next frame whatever the interval (width=0 height=0: full size); \
+                 with keep-last-frame, `snapshot-last` takes the frame that passed last (a paused one)",
                 "zc developers",
             )
         });
@@ -887,6 +948,8 @@ impl BaseTransformImpl for ZcThumbnail {
         state.colour = colour_of(&info);
         state.pixel = pixel;
         state.info = Some(info);
+        // A kept frame of the old caps cannot be read with the new ones.
+        state.last_frame = None;
         Ok(())
     }
 
