@@ -109,10 +109,16 @@ struct PendingSnapshot {
     path: PathBuf,
     reply: Option<std::sync::mpsc::Sender<Reply>>,
     asked: Instant,
+    /// When the paused frame was last sent again for it.
+    refreshed: Instant,
 }
 
 /// How long a snapshot may wait for its frame.
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a snapshot waits, paused, before the paused frame is asked
+/// for again (the encoder may have been busy; a seek may bring nothing).
+const SNAPSHOT_REFRESH: Duration = Duration::from_secs(5);
 
 pub struct PlayerOptions {
     pub uri: String,
@@ -244,6 +250,8 @@ impl Player {
         snapshot.set_property("height", 0u32);
         snapshot.set_property_from_str("format", "png");
         snapshot.set_property_from_str("on-error", "skip");
+        // So a snapshot while paused takes the frame on screen at once.
+        snapshot.set_property("keep-last-frame", true);
         let sink = video_sink()?;
         if options.path != PathPreference::Auto {
             if !has_property(&sink, "path-preference") {
@@ -467,33 +475,44 @@ impl Player {
         }
         self.snapshot
             .set_property_from_str("format", if jpeg { "jpeg" } else { "png" });
+        let now = Instant::now();
         self.snapshots.push_back(PendingSnapshot {
             path,
             reply,
-            asked: Instant::now(),
+            asked: now,
+            refreshed: now,
         });
-        self.snapshot.emit_by_name::<()>("snapshot", &[]);
         if self.prerolled && self.wanted != gst::State::Playing {
-            // Paused: no new frame would come. Seek to where we are, which
-            // shows the same frame again and lets zcthumbnail take it. Also
-            // while the pause is still going (ASYNC, waiting for a frame a
-            // late decoder may drop for QoS until the end): the flush
-            // resets QoS and prerolls a frame either way.
-            let seeked = self
-                .pipeline
-                .query_position::<gst::ClockTime>()
-                .is_some_and(|position| {
-                    self.pipeline
-                        .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
-                        .is_ok()
-                });
-            if !seeked {
-                eprintln!(
-                    "zc-player: snapshot: cannot seek to the paused frame; the next frame will be taken"
-                );
-            }
+            self.take_paused_frame();
+        } else {
+            // Playing: the next frame comes at once.
+            self.snapshot.emit_by_name::<()>("snapshot", &[]);
         }
         Ok(())
+    }
+
+    /// Paused, no new frame would come: zcthumbnail takes the frame that
+    /// passed it last (the one on screen). If it has none (or is busy),
+    /// seek to where we are, which sends a frame again. That is only a
+    /// fallback: the sink may preroll on a GAP event and hold the
+    /// streaming thread before the frame reaches zcthumbnail.
+    fn take_paused_frame(&self) {
+        if self.snapshot.emit_by_name::<bool>("snapshot-last", &[]) {
+            return;
+        }
+        let seeked = self
+            .pipeline
+            .query_position::<gst::ClockTime>()
+            .is_some_and(|position| {
+                self.pipeline
+                    .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
+                    .is_ok()
+            });
+        if !seeked {
+            eprintln!(
+                "zc-player: snapshot: cannot seek to the paused frame; the next frame will be taken"
+            );
+        }
     }
 
     /// A `zc-thumbnail` message: move the file where it was asked for.
@@ -525,8 +544,28 @@ impl Player {
         }
     }
 
-    /// Fail snapshots that waited too long (e.g. asked for after EOS).
+    /// Fail snapshots that waited too long (e.g. asked for after EOS), and
+    /// send the paused frame again for one that waits.
     pub fn expire_snapshots(&mut self) {
+        let paused = self.prerolled && self.wanted != gst::State::Playing;
+        let waiting = self.snapshots.front().filter(|pending| {
+            pending.refreshed.elapsed() > SNAPSHOT_REFRESH
+                && pending.asked.elapsed() < SNAPSHOT_TIMEOUT
+        });
+        if let Some(pending) = waiting
+            && paused
+        {
+            eprintln!(
+                "zc-player: snapshot {}: no frame after {} s ({}); asking for the paused frame again",
+                pending.path.display(),
+                pending.asked.elapsed().as_secs(),
+                self.describe_state()
+            );
+            self.take_paused_frame();
+            if let Some(pending) = self.snapshots.front_mut() {
+                pending.refreshed = Instant::now();
+            }
+        }
         while self
             .snapshots
             .front()
@@ -534,8 +573,9 @@ impl Player {
         {
             if let Some(pending) = self.snapshots.pop_front() {
                 let message = format!(
-                    "no frame reached the snapshot element within {} s (at the end of the stream?)",
-                    SNAPSHOT_TIMEOUT.as_secs()
+                    "no frame reached the snapshot element within {} s (at the end of the stream?; {})",
+                    SNAPSHOT_TIMEOUT.as_secs(),
+                    self.describe_state()
                 );
                 eprintln!("zc-player: snapshot {}: {message}", pending.path.display());
                 if let Some(reply) = pending.reply {
@@ -543,6 +583,13 @@ impl Player {
                 }
             }
         }
+    }
+
+    /// The pipeline's state and pending state, and the state change's
+    /// last result, for messages about a stuck request.
+    fn describe_state(&self) -> String {
+        let (result, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
+        format!("pipeline {current:?}, pending {pending:?}, last change {result:?}")
     }
 
     /// Measure the frame rate since the last call.
