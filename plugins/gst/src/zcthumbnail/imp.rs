@@ -660,10 +660,12 @@ impl ObjectImpl for ZcThumbnail {
                     .action()
                     .return_type::<bool>()
                     .class_handler(|args| {
-                        let obj = args
+                        // A bool signal must answer; without its element, false.
+                        let taken = args
                             .first()
-                            .and_then(|v| v.get::<super::ZcThumbnail>().ok())?;
-                        Some(obj.imp().snapshot_last().to_value())
+                            .and_then(|v| v.get::<super::ZcThumbnail>().ok())
+                            .is_some_and(|obj| obj.imp().snapshot_last());
+                        Some(taken.to_value())
                     })
                     .build(),
             ]
