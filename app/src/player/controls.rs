@@ -22,6 +22,46 @@ pub enum SeekTarget {
     Relative(f64),
 }
 
+/// The furthest a seek may reach, in seconds either way (about 31 years):
+/// far past any stream's end, and well inside what a GStreamer clock time
+/// holds (about 584 years), so no position computed from it can overflow.
+pub const MAX_SEEK_SECONDS: f64 = 1e9;
+
+impl SeekTarget {
+    /// A seek from numbers a user or a script gave: finite, within
+    /// [`MAX_SEEK_SECONDS`], and 0 or more when absolute.
+    pub fn checked(seconds: f64, relative: bool) -> Result<SeekTarget, String> {
+        if !seconds.is_finite() || seconds.abs() > MAX_SEEK_SECONDS {
+            return Err(format!(
+                "seek by {seconds} s: seconds must be a finite number between -{MAX_SEEK_SECONDS:e} \
+                 and {MAX_SEEK_SECONDS:e}"
+            ));
+        }
+        if relative {
+            return Ok(SeekTarget::Relative(seconds));
+        }
+        if seconds < 0.0 {
+            return Err(format!(
+                "seek to {seconds} s: an absolute position is 0 or more seconds \
+                 (for a step back, add \"relative\": true)"
+            ));
+        }
+        Ok(SeekTarget::Absolute(seconds))
+    }
+}
+
+/// A position in seconds as a clock time, clamped to 0 ..= [`MAX_SEEK_SECONDS`]
+/// (NaN counts as 0), so that it is never GStreamer's "none" value.
+pub fn clock_time_from_seconds(seconds: f64) -> gst::ClockTime {
+    let seconds = if seconds.is_nan() {
+        0.0
+    } else {
+        seconds.clamp(0.0, MAX_SEEK_SECONDS)
+    };
+    // At most 1e18 ns: below u64::MAX and GST_CLOCK_TIME_NONE.
+    gst::ClockTime::from_nseconds((seconds * 1e9).round() as u64)
+}
+
 /// Something the user (keys, mouse) or a script (the control socket) asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -131,6 +171,22 @@ impl ClickTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_times_from_seconds_never_overflow() {
+        assert_eq!(clock_time_from_seconds(1.5).nseconds(), 1_500_000_000);
+        assert_eq!(clock_time_from_seconds(-3.0), gst::ClockTime::ZERO);
+        assert_eq!(clock_time_from_seconds(f64::NAN), gst::ClockTime::ZERO);
+        let far = clock_time_from_seconds(1e300);
+        assert_eq!(far.nseconds(), 1_000_000_000_000_000_000);
+        assert_eq!(clock_time_from_seconds(f64::INFINITY), far);
+        assert!(SeekTarget::checked(f64::INFINITY, true).is_err());
+        assert_eq!(
+            SeekTarget::checked(-5.0, true),
+            Ok(SeekTarget::Relative(-5.0))
+        );
+        assert!(SeekTarget::checked(-5.0, false).is_err());
+    }
 
     fn key(keysym: Keysym) -> Option<Command> {
         command_for_key(keysym, Modifiers::default())

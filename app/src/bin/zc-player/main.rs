@@ -31,6 +31,7 @@ use smithay_client_toolkit::shm::slot::SlotPool;
 use smithay_client_toolkit::subcompositor::SubcompositorState;
 use wayland_client::globals::registry_queue_init;
 use wayland_client::{Connection, Proxy};
+use zc_app::player::controls::MAX_SEEK_SECONDS;
 use zc_app::player::fds::{OpenFd, open_fds, opened_since};
 use zc_app::player::ipc::{Call, IpcServer};
 use zc_app::weston::{HeadlessWeston, WestonConfig};
@@ -101,8 +102,10 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
         .trim_end_matches('s')
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds, e.g. 12.5"))?;
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("`{text}`: the start is 0 or more seconds"));
+    if !seconds.is_finite() || !(0.0..=MAX_SEEK_SECONDS).contains(&seconds) {
+        return Err(format!(
+            "`{text}`: the start is 0 to {MAX_SEEK_SECONDS:e} seconds"
+        ));
     }
     Ok(seconds)
 }

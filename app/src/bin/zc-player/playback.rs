@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use gst::prelude::*;
 use gst_video::prelude::*;
-use zc_app::player::controls::SeekTarget;
+use zc_app::player::controls::{MAX_SEEK_SECONDS, SeekTarget, clock_time_from_seconds};
 use zc_app::player::fds::open_fds;
 use zc_app::player::ipc::Reply;
 use zc_app::player::stats::Stats;
@@ -408,7 +408,10 @@ impl Player {
             SeekTarget::Absolute(s) => s,
             SeekTarget::Relative(delta) => current + delta,
         };
-        let mut seconds = wanted.max(0.0);
+        if wanted.is_nan() {
+            return Err("seek: the position is not a number".to_owned());
+        }
+        let mut seconds = wanted.clamp(0.0, MAX_SEEK_SECONDS);
         if let Some(duration) = self.duration() {
             // Past the end: the end, where EOS follows.
             seconds = seconds.min(duration);
@@ -419,7 +422,7 @@ impl Player {
         } else {
             gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE
         };
-        let position = gst::ClockTime::from_nseconds((seconds * 1e9) as u64);
+        let position = clock_time_from_seconds(seconds);
         self.pipeline
             .seek_simple(flags, position)
             .map_err(|_| format!("the stream cannot seek to {seconds:.3} s"))?;
