@@ -77,6 +77,12 @@ pub struct WestonConfig {
     /// the heap happens not to be reused (tests: a flaky crash on one
     /// machine becomes a certain one on all).
     pub poison_freed_memory: bool,
+    /// Where its runtime folder is made (default: the temporary folder).
+    pub runtime_parent: Option<PathBuf>,
+    /// Weston gets SIGTERM when the thread that started it ends, the process
+    /// included (a crash, SIGKILL), and its own process group, so a
+    /// terminal's Ctrl-C reaches only the caller, which then stops it.
+    pub die_with_parent: bool,
 }
 
 impl Default for WestonConfig {
@@ -88,7 +94,33 @@ impl Default for WestonConfig {
             shell: "kiosk",
             start_timeout: Duration::from_secs(120),
             poison_freed_memory: false,
+            runtime_parent: None,
+            die_with_parent: false,
         }
+    }
+}
+
+/// Make `command`'s child get SIGTERM when this thread ends, and put it in
+/// a process group of its own (see [`WestonConfig::die_with_parent`]).
+pub fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid is async-signal-safe and touches no memory.
+    let parent = unsafe { libc::getpid() };
+    command.process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec and calls
+    // only async-signal-safe functions (prctl, getppid, kill), allocating
+    // nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl: then no signal comes.
+            if libc::getppid() != parent {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            }
+            Ok(())
+        });
     }
 }
 
@@ -106,19 +138,23 @@ static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 impl HeadlessWeston {
     pub fn start(config: &WestonConfig) -> Result<HeadlessWeston, WestonError> {
         let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
-        let runtime_dir =
-            std::env::temp_dir().join(format!("zc-weston-{}-{instance}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&runtime_dir);
-        std::fs::create_dir_all(&runtime_dir)
-            .map_err(io_error(format!("creating {}", runtime_dir.display())))?;
-        // libwayland refuses runtime dirs that others can read.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(io_error(format!("chmod 0700 {}", runtime_dir.display())))?;
-        }
+        // A fresh 0700 folder (mkdtemp): nobody else can have made it or
+        // read it, and libwayland refuses runtime dirs that others can read.
+        let parent = config
+            .runtime_parent
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        let runtime_dir = crate::files::private_dir("zc-weston-", &parent)
+            .map_err(io_error(format!(
+                "creating a runtime folder in {}",
+                parent.display()
+            )))?
+            .keep();
         let socket_name = format!("zc-weston-{instance}");
         let mut command = Command::new("weston");
+        if config.die_with_parent {
+            die_with_parent(&mut command);
+        }
         if config.poison_freed_memory {
             // tcache frees skip the perturbation, so it goes off too.
             command.env(

@@ -251,3 +251,256 @@ fn a_clip_plays_headless_and_quit_closes_every_fd() {
     assert!(!socket.exists(), "the socket file is removed at exit");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A player on a headless Weston of its own, its temporary files in
+/// `dir/tmp` and its stderr in `dir/stderr`, controlled through `dir/ipc.sock`.
+struct Running {
+    control: Control,
+    socket: PathBuf,
+    tmp: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Running {
+    fn start(dir: &Path, clip: &Path) -> Running {
+        let socket = dir.join("ipc.sock");
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("tmp");
+        let stderr = dir.join("stderr");
+        let child = Command::new(PLAYER)
+            .args([
+                clip.to_str().expect("utf-8"),
+                "--headless",
+                "--keep-open",
+                "--ipc",
+                socket.to_str().expect("utf-8"),
+            ])
+            .env_remove("WAYLAND_DISPLAY")
+            .env("TMPDIR", &tmp)
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start zc-player");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let stream = loop {
+            match UnixStream::connect(&socket) {
+                Ok(stream) => break stream,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => panic!("the control socket never appeared: {e}"),
+            }
+        };
+        Running {
+            control: Control {
+                child,
+                writer: stream.try_clone().expect("clone"),
+                reader: BufReader::new(stream),
+            },
+            socket,
+            tmp,
+            stderr,
+        }
+    }
+
+    fn wait_for_frames(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let stats = self.control.request(r#"{"command":"stats"}"#);
+            assert_eq!(stats["ok"], true, "{stats}");
+            if stats["frames-rendered"].as_u64().unwrap_or(0) > 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no frame was shown: {stats}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// The pid of the Weston it started, from its stderr.
+    fn weston_pid(&self) -> i32 {
+        let stderr = self.stderr();
+        stderr
+            .split("(pid ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("no Weston pid in:\n{stderr}"))
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.control.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.control.child.kill();
+                panic!("zc-player did not end within {timeout:?}:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    /// A failed test must not leave the player behind.
+    fn drop(&mut self) {
+        let _ = self.control.child.kill();
+        let _ = self.control.child.wait();
+    }
+}
+
+/// Whether `pid` is a live process (a zombie counts as gone).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Wait up to `timeout` for `done`.
+fn eventually(timeout: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+#[test]
+fn quit_signals_and_sigkill_leave_no_weston_socket_or_folder() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = temp_dir("signals");
+    let clip = make_clip(&dir);
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGKILL] {
+        let run_dir = dir.join(format!("signal-{signal}"));
+        std::fs::create_dir_all(&run_dir).expect("dir");
+        let mut player = Running::start(&run_dir, &clip);
+        player.wait_for_frames();
+        let weston = player.weston_pid();
+        assert!(alive(weston), "Weston runs during playback");
+        // Its own files: one private 0700 folder under TMPDIR.
+        let entries: Vec<_> = std::fs::read_dir(&player.tmp)
+            .expect("tmp")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        let name = entries[0].file_name().expect("name").to_string_lossy();
+        assert!(name.starts_with("zc-player-"), "{name}");
+        {
+            use std::os::unix::fs::MetadataExt;
+            let mode = std::fs::symlink_metadata(&entries[0]).expect("meta").mode();
+            assert_eq!(mode & 0o777, 0o700, "{name}: {mode:o}");
+        }
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(
+            unsafe { libc::kill(player.control.child.id() as i32, signal) },
+            0
+        );
+        let status = player.wait_exit(Duration::from_secs(60));
+        if signal == libc::SIGKILL {
+            assert_eq!(status.signal(), Some(libc::SIGKILL));
+        } else {
+            assert_eq!(status.code(), Some(128 + signal), "{}", player.stderr());
+            assert!(player.stderr().contains("zc-player: stopped by SIG"));
+            assert!(!player.stderr().contains("panicked"), "{}", player.stderr());
+        }
+        let gone = || {
+            !alive(weston)
+                && !player.socket.exists()
+                && std::fs::read_dir(&player.tmp).is_ok_and(|mut d| d.next().is_none())
+        };
+        assert!(
+            eventually(Duration::from_secs(20), gone),
+            "signal {signal}: Weston alive {}, socket left {}, tmp {:?}",
+            alive(weston),
+            player.socket.exists(),
+            std::fs::read_dir(&player.tmp).map(|d| d.count())
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_huge_seek_is_refused_and_the_player_lives_on() {
+    let dir = temp_dir("huge-seek");
+    let clip = make_clip(&dir);
+    let mut player = Running::start(&dir, &clip);
+    // Before preroll (the socket is up before the first frame).
+    let early = player
+        .control
+        .request(r#"{"command":"seek","seconds":1e300}"#);
+    assert_eq!(early["ok"], false, "{early}");
+    assert!(
+        early["error"].as_str().is_some_and(|e| e.contains("between")),
+        "{early}"
+    );
+    player.wait_for_frames();
+    let during = player
+        .control
+        .request(r#"{"command":"seek","seconds":-1e300,"relative":true}"#);
+    assert_eq!(during["ok"], false, "{during}");
+    // The largest seek allowed lands at the end, without a panic.
+    let far = player
+        .control
+        .request(r#"{"command":"seek","seconds":1e9}"#);
+    assert_eq!(far["ok"], true, "{far}");
+    let position = player.control.request(r#"{"command":"position"}"#);
+    assert_eq!(position["ok"], true, "{position}");
+
+    // A snapshot onto a planted symlink replaces the link, not its target.
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, b"precious").expect("victim");
+    let snapshot = dir.join("snap.png");
+    std::os::unix::fs::symlink(&victim, &snapshot).expect("symlink");
+    let reply = player.control.request(&format!(
+        r#"{{"command":"snapshot","path":"{}"}}"#,
+        snapshot.display()
+    ));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
+    let png = std::fs::read(&snapshot).expect("the snapshot");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    let quit = player.control.request(r#"{"command":"quit"}"#);
+    assert_eq!(quit["ok"], true, "{quit}");
+    assert_eq!(player.wait_exit(Duration::from_secs(30)).code(), Some(0));
+    assert!(!player.stderr().contains("panicked"), "{}", player.stderr());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn quit_is_not_held_up_by_a_client_that_never_reads() {
+    let dir = temp_dir("flood");
+    let clip = make_clip(&dir);
+    let mut player = Running::start(&dir, &clip);
+    player.wait_for_frames();
+    let mut flood = UnixStream::connect(&player.socket).expect("connect");
+    flood
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let requests = format!("{}\n", r#"{"command":"position"}"#).repeat(5000);
+    let _ = flood.write_all(requests.as_bytes());
+    let asked = Instant::now();
+    let quit = player.control.request(r#"{"command":"quit"}"#);
+    assert_eq!(quit["ok"], true, "{quit}");
+    let status = player.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "{}", player.stderr());
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "quit took {:?} with an unread client",
+        asked.elapsed()
+    );
+    drop(flood);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,7 @@
 //! JSON-lines control socket.
 
 mod app;
+mod lifecycle;
 mod playback;
 
 use std::os::unix::net::UnixStream;
@@ -37,6 +38,7 @@ use zc_app::player::ipc::{Call, IpcServer};
 use zc_app::weston::{HeadlessWeston, WestonConfig};
 
 use app::App;
+use lifecycle::{Signals, Watcher, signal_name};
 use playback::{
     BackendChoice, Layout, PathPreference, Player, PlayerExit, PlayerOptions, WindowHandles,
 };
@@ -125,6 +127,10 @@ fn main() {
             eprintln!("zc-player: cannot play {}: {message}", args.input);
             2
         }
+        Ok(Outcome::Interrupted(signal)) => {
+            eprintln!("zc-player: stopped by {}", signal_name(signal));
+            128 + signal
+        }
         Err(err) => {
             eprintln!("zc-player: {err:#}");
             1
@@ -136,6 +142,8 @@ fn main() {
 enum Outcome {
     Done,
     BadInput(String),
+    /// A quit signal (its number) ended playback; torn down like `quit`.
+    Interrupted(i32),
 }
 
 /// The input as a URI, or why it cannot be played.
@@ -185,8 +193,13 @@ fn run(args: &Args) -> Result<Outcome> {
         Ok(uri) => uri,
         Err(message) => return Ok(Outcome::BadInput(message)),
     };
+    let signals = Signals::install()?;
     gst::init().context("GStreamer did not initialise")?;
     gstzerocopy::plugin_register_static().context("registering the zerocopy plugin")?;
+    // Everything the player writes for itself lives in one fresh 0700
+    // folder (mkdtemp): snapshots on their way, its Weston's runtime folder.
+    let private = zc_app::files::private_dir("zc-player-", &std::env::temp_dir())
+        .context("cannot create the player's temporary folder")?;
 
     // A compositor: the session's, or a headless one of our own.
     let (socket, weston) = match (args.headless, session_socket()) {
@@ -196,6 +209,8 @@ fn run(args: &Args) -> Result<Outcome> {
                 // Desktop-sized, so the window and its panel have room.
                 width: 1280,
                 height: 720,
+                runtime_parent: Some(private.path().to_owned()),
+                die_with_parent: true,
                 ..WestonConfig::default()
             })
             .context("starting a headless Weston")?;
@@ -226,6 +241,10 @@ fn run(args: &Args) -> Result<Outcome> {
         }
         None => None,
     };
+    let watcher = Watcher::start(
+        private.path(),
+        ipc.as_ref().map(|server| (server.path(), server.identity())),
+    )?;
     let audio = playback::audio_device_available();
     // Everything open from here on belongs to playback and must be closed
     // again when the player quits.
@@ -235,6 +254,8 @@ fn run(args: &Args) -> Result<Outcome> {
         args,
         &uri,
         audio,
+        &private.path().join("snapshots"),
+        &signals,
         &socket,
         weston.clone(),
         &mut event_loop,
@@ -263,6 +284,8 @@ fn run(args: &Args) -> Result<Outcome> {
     }
     drop(ipc);
     drop(weston);
+    drop(private);
+    drop(watcher);
     Ok(outcome)
 }
 
@@ -291,6 +314,8 @@ fn play(
     args: &Args,
     uri: &str,
     audio: bool,
+    snapshot_dir: &Path,
+    signals: &Signals,
     socket: &Path,
     weston: Option<Rc<HeadlessWeston>>,
     event_loop: &mut EventLoop<App>,
@@ -363,6 +388,9 @@ fn play(
         if let Some(exit) = state.exit.take() {
             return Ok((finish(exit)?, state.quit_reply.take()));
         }
+        if let Some(signal) = signals.received() {
+            return Ok((Outcome::Interrupted(signal), None));
+        }
     }
 
     let handles = WindowHandles {
@@ -379,6 +407,7 @@ fn play(
             keep_open: args.keep_open,
             start: args.start,
             audio,
+            snapshot_dir: snapshot_dir.to_owned(),
         },
         handles,
         layout,
@@ -424,6 +453,9 @@ fn play(
         }
         if let Some(exit) = state.exit.take() {
             break finish(exit);
+        }
+        if let Some(signal) = signals.received() {
+            break Ok(Outcome::Interrupted(signal));
         }
     };
     if let Some(mut player) = state.player.take() {

@@ -14,6 +14,7 @@ use gst::prelude::*;
 use gst_video::prelude::*;
 use zc_app::player::controls::{MAX_SEEK_SECONDS, SeekTarget, clock_time_from_seconds};
 use zc_app::player::fds::open_fds;
+use zc_app::files::move_into_place;
 use zc_app::player::ipc::Reply;
 use zc_app::player::stats::Stats;
 
@@ -129,6 +130,9 @@ pub struct PlayerOptions {
     pub start: Option<f64>,
     /// From [`audio_device_available`], probed before playback's fds are counted.
     pub audio: bool,
+    /// A folder of the player's own (inside its private 0700 folder) where
+    /// zcthumbnail writes snapshots before they are moved into place.
+    pub snapshot_dir: PathBuf,
 }
 
 pub struct Player {
@@ -233,8 +237,8 @@ impl Player {
 
         let export = make("zcexport", "export")?;
         export.set_property_from_str("backend", options.backend.nick());
-        let snapshot_dir = std::env::temp_dir().join(format!("zc-player-{}", std::process::id()));
-        std::fs::create_dir_all(&snapshot_dir)
+        let snapshot_dir = options.snapshot_dir.clone();
+        std::fs::create_dir(&snapshot_dir)
             .with_context(|| format!("creating {}", snapshot_dir.display()))?;
         let snapshot = make("zcthumbnail", "snapshot")?;
         snapshot.set_property(
@@ -524,11 +528,8 @@ impl Player {
             let _ = std::fs::remove_file(location);
             return;
         };
-        let result = std::fs::rename(location, &pending.path)
-            .or_else(|_| {
-                // Another file system: copy, then remove ours.
-                std::fs::copy(location, &pending.path).map(|_| ())
-            })
+        // Never through a link planted at the path: it is replaced.
+        let result = move_into_place(location, &pending.path)
             .map_err(|e| format!("cannot write {}: {e}", pending.path.display()));
         let _ = std::fs::remove_file(location);
         match &result {

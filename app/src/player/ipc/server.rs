@@ -106,6 +106,11 @@ impl IpcServer {
         &self.path
     }
 
+    /// The socket file's (device, inode), to tell it from a later one.
+    pub fn identity(&self) -> (u64, u64) {
+        self.identity
+    }
+
     /// What `/proc/self/fd` shows for the connections open now
     /// (`socket:[inode]`; every clone of a connection's fd shows the same).
     pub fn connection_targets(&self) -> Vec<String> {
@@ -143,9 +148,7 @@ fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let private = tempfile::Builder::new()
-        .prefix(".zc-player-ipc-")
-        .tempdir_in(parent)?;
+    let private = crate::files::private_dir(".zc-player-ipc-", parent)?;
     let staged = private.path().join("socket");
     let listener = UnixListener::bind(&staged)?;
     std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;

@@ -1,0 +1,118 @@
+//! How the player ends, whatever ends it: SIGINT, SIGTERM and SIGHUP ask it
+//! to quit the way `quit` does (a second one ends it at once), and a small
+//! watcher process removes what it would have removed if it dies without
+//! tearing down (SIGKILL, an abort). The Weston it starts gets SIGTERM from
+//! the kernel when it dies (`WestonConfig::die_with_parent`).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+/// The signals that mean "quit".
+const QUIT_SIGNALS: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
+
+/// Which quit signal arrived, if any.
+pub struct Signals {
+    received: Arc<AtomicUsize>,
+}
+
+impl Signals {
+    pub fn install() -> Result<Signals> {
+        let received = Arc::new(AtomicUsize::new(0));
+        let once = Arc::new(AtomicBool::new(false));
+        for signal in QUIT_SIGNALS {
+            // The second signal finds `once` set and exits at once, with the
+            // shell's status for that signal; the watcher cleans up.
+            signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, once.clone())
+                .and_then(|_| signal_hook::flag::register(signal, once.clone()))
+                .and_then(|_| {
+                    signal_hook::flag::register_usize(signal, received.clone(), signal as usize)
+                })
+                .with_context(|| format!("cannot handle signal {signal}"))?;
+        }
+        Ok(Signals { received })
+    }
+
+    /// The quit signal that arrived (its number), if one did.
+    pub fn received(&self) -> Option<i32> {
+        match self.received.load(Ordering::Acquire) {
+            0 => None,
+            signal => i32::try_from(signal).ok(),
+        }
+    }
+}
+
+/// The name of a quit signal, for the message at exit.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// Runs in the watcher: it waits for a line on stdin. `done` means the
+/// player cleaned up itself; end of file without it means the player died,
+/// so it removes the control socket (only if it is still the player's, by
+/// device and inode) and the player's private folder (snapshots, Weston's
+/// runtime folder; Weston itself got SIGTERM from the kernel).
+const WATCHER_SCRIPT: &str = r#"
+IFS= read -r word
+[ "$word" = done ] && exit 0
+if [ -n "$ZC_SOCKET" ] && [ "$(stat -c %d:%i -- "$ZC_SOCKET" 2>/dev/null)" = "$ZC_SOCKET_ID" ]; then
+    rm -f -- "$ZC_SOCKET"
+fi
+# Weston removes its socket and lock on SIGTERM; give it a moment.
+sleep 1
+rm -rf -- "$ZC_PRIVATE"
+"#;
+
+/// The watcher process; dropping it says `done` (unless a panic is
+/// unwinding, when it cleans up after us) and reaps it.
+pub struct Watcher {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Watcher {
+    /// Watch `private` (removed whole) and the control socket `socket` with
+    /// its (device, inode).
+    pub fn start(private: &Path, socket: Option<(&Path, (u64, u64))>) -> Result<Watcher> {
+        let mut command = Command::new("/bin/sh");
+        command
+            .args(["-c", WATCHER_SCRIPT, "zc-player-watcher"])
+            .env("ZC_PRIVATE", private)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some((path, (dev, ino))) = socket {
+            command
+                .env("ZC_SOCKET", path)
+                .env("ZC_SOCKET_ID", format!("{dev}:{ino}"));
+        }
+        // Its own process group: a terminal's Ctrl-C must not end it first.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
+            .spawn()
+            .context("cannot start the clean-up watcher (/bin/sh)")?;
+        let stdin = child.stdin.take();
+        Ok(Watcher { child, stdin })
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if let Some(mut stdin) = self.stdin.take()
+            && !std::thread::panicking()
+        {
+            let _ = stdin.write_all(b"done\n");
+        }
+        let _ = self.child.wait();
+    }
+}
