@@ -395,7 +395,12 @@ impl ZcThumbnail {
         match state.next_due {
             Some(due) if pts < due => false,
             _ => {
-                state.next_due = Some(pts + gst::ClockTime::from_nseconds(settings.interval));
+                // Saturating: an interval near u64::MAX means "not again".
+                let due = pts
+                    .nseconds()
+                    .saturating_add(settings.interval)
+                    .min(gst::ClockTime::MAX.nseconds());
+                state.next_due = Some(gst::ClockTime::from_nseconds(due));
                 true
             }
         }
@@ -553,11 +558,27 @@ impl ZcThumbnail {
             settings.height,
         );
         let pts = buffer.pts();
-        let path = PathBuf::from(output::expand_location(
-            &settings.location,
-            index,
-            pts.map(|p| p.nseconds()),
-        ));
+        let path = output::expand_location(&settings.location, index, pts.map(|p| p.nseconds()))
+            .map_err(|err| err.to_string())
+            .and_then(|path| output::check_size(size.0, size.1).map(|()| PathBuf::from(path)));
+        let path = match path {
+            Ok(path) => path,
+            Err(reason) => {
+                // Settings that can never work: no on-error policy makes them useful.
+                self.failed.store(true, Ordering::Release);
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Settings,
+                    (
+                        "cannot make a thumbnail of a {}x{} frame",
+                        info.width(),
+                        info.height()
+                    ),
+                    ["{reason}"]
+                );
+                return Err(gst::FlowError::Error);
+            }
+        };
         let job = Job {
             buffer: buffer.clone(),
             info,
@@ -596,8 +617,24 @@ impl ZcThumbnail {
         }
     }
 
+    /// Settings that can never work are an error whatever `on-error` says.
+    fn check_settings(settings: &Settings) -> Result<(), gst::ErrorMessage> {
+        let settings_error =
+            |reason: String| gst::error_msg!(gst::LibraryError::Settings, ["{reason}"]);
+        output::expand_location(&settings.location, 0, Some(0))
+            .map_err(|err| settings_error(format!("location {}: {err}", settings.location)))?;
+        // With both given, width x height bounds every thumbnail.
+        if settings.width > 0 && settings.height > 0 {
+            output::check_size(settings.width, settings.height)
+                .map_err(|reason| settings_error(format!("width and height: {reason}")))?;
+        }
+        Ok(())
+    }
+
     fn check_location(&self, settings: &Settings) -> Result<(), gst::ErrorMessage> {
-        let first = output::expand_location(&settings.location, 0, Some(0));
+        Self::check_settings(settings)?;
+        let first = output::expand_location(&settings.location, 0, Some(0))
+            .map_err(|err| gst::error_msg!(gst::LibraryError::Settings, ["{err}"]))?;
         let folder = output::folder_of(&first);
         let Err(reason) = output::check_folder(&folder) else {
             return Ok(());
@@ -687,8 +724,8 @@ impl ObjectImpl for ZcThumbnail {
                     .nick("Location")
                     .blurb(
                         "Where thumbnails go: %d or %0Nd is the thumbnail's index (from 0), %t or %0Nt the \
-                         frame's timestamp in milliseconds, %% a percent sign; each file is written as \
-                         <name>.tmp and renamed into place",
+                         frame's timestamp in milliseconds (N at most 32), %% a percent sign; each file is \
+                         written as <name>.tmp and renamed into place",
                     )
                     .default_value(Some(DEFAULT_LOCATION))
                     .mutable_ready()
@@ -710,7 +747,8 @@ impl ObjectImpl for ZcThumbnail {
                     .nick("Width")
                     .blurb(
                         "Thumbnail width in pixels, at most; the aspect ratio is kept. 0 follows `height`; \
-                         0 for both is the frame's own size (a full-size snapshot)",
+                         0 for both is the frame's own size (a full-size snapshot). A thumbnail has at \
+                         most 67108864 pixels (8192x8192): larger sizes stop the stream with an error",
                     )
                     .maximum(65535)
                     .default_value(DEFAULT_WIDTH)
@@ -720,7 +758,8 @@ impl ObjectImpl for ZcThumbnail {
                     .nick("Height")
                     .blurb(
                         "Thumbnail height in pixels, at most; the aspect ratio is kept. 0 follows `width`; \
-                         0 for both is the frame's own size (a full-size snapshot)",
+                         0 for both is the frame's own size (a full-size snapshot). A thumbnail has at \
+                         most 67108864 pixels (8192x8192): larger sizes stop the stream with an error",
                     )
                     .maximum(65535)
                     .default_value(DEFAULT_HEIGHT)

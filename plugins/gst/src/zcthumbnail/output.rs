@@ -80,12 +80,49 @@ pub fn encode(image: &Rgb, format: ImageFormat, quality: u8) -> Result<Vec<u8>, 
     Ok(out)
 }
 
+/// The widest `%0Nd`/`%0Nt` field a location pattern may ask for: a u64
+/// has at most 20 digits, and a file name at most 255 bytes.
+pub const MAX_FIELD_WIDTH: usize = 32;
+
+/// The most pixels one thumbnail may have (8192x8192): scaling and encoding
+/// hold about 6 bytes a pixel, so one thumbnail stays under ~400 MB.
+pub const MAX_PIXELS: u64 = 8192 * 8192;
+
+/// The longest side a thumbnail may have (JPEG's limit, and the properties').
+pub const MAX_SIDE: u32 = 65535;
+
+/// A location pattern that cannot be expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationError {
+    /// A `%0Nd`/`%0Nt` field wider than [`MAX_FIELD_WIDTH`].
+    FieldWidth { spec: String },
+}
+
+impl fmt::Display for LocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocationError::FieldWidth { spec } => write!(
+                f,
+                "the field width of `{spec}` is too large: a %d or %t field width is at most \
+                 {MAX_FIELD_WIDTH} digits (e.g. %05d)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LocationError {}
+
 /// The file name for thumbnail number `index` of the frame at `pts_ns`.
 ///
 /// `%d` and `%0Nd` are replaced by the index (printf style, zero-padded to N
-/// digits), `%t` and `%0Nt` by the frame's timestamp in milliseconds (0 when
-/// it has none), `%%` by `%`. Anything else is kept as written.
-pub fn expand_location(pattern: &str, index: u64, pts_ns: Option<u64>) -> String {
+/// digits, N at most [`MAX_FIELD_WIDTH`]), `%t` and `%0Nt` by the frame's
+/// timestamp in milliseconds (0 when it has none), `%%` by `%`. Anything
+/// else is kept as written.
+pub fn expand_location(
+    pattern: &str,
+    index: u64,
+    pts_ns: Option<u64>,
+) -> Result<String, LocationError> {
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
@@ -102,25 +139,47 @@ pub fn expand_location(pattern: &str, index: u64, pts_ns: Option<u64>) -> String
             spec.push(d);
             chars.next();
         }
-        let zero_width = width.parse::<usize>().unwrap_or(0);
-        match chars.peek().copied() {
-            Some('d') => {
-                chars.next();
-                out.push_str(&format!("{index:0zero_width$}"));
-            }
-            Some('t') => {
-                chars.next();
-                let ms = pts_ns.unwrap_or(0) / 1_000_000;
-                out.push_str(&format!("{ms:0zero_width$}"));
-            }
+        let value = match chars.peek().copied() {
+            Some('d') => index,
+            Some('t') => pts_ns.unwrap_or(0) / 1_000_000,
             Some('%') if width.is_empty() => {
                 chars.next();
                 out.push('%');
+                continue;
             }
-            _ => out.push_str(&spec),
+            _ => {
+                out.push_str(&spec);
+                continue;
+            }
+        };
+        if let Some(kind) = chars.next() {
+            spec.push(kind);
         }
+        let zero_width = match width.parse::<usize>() {
+            Ok(w) if w <= MAX_FIELD_WIDTH => w,
+            Err(_) if width.is_empty() => 0,
+            _ => return Err(LocationError::FieldWidth { spec }),
+        };
+        out.push_str(&format!("{value:0zero_width$}"));
     }
-    out
+    Ok(out)
+}
+
+/// Why a `width` x `height` thumbnail is too large to make, if it is.
+pub fn check_size(width: u32, height: u32) -> Result<(), String> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!(
+            "a {width}x{height} thumbnail is too large: each side is at most {MAX_SIDE} pixels"
+        ));
+    }
+    if pixels > MAX_PIXELS {
+        return Err(format!(
+            "a {width}x{height} thumbnail ({pixels} pixels) is too large: at most {MAX_PIXELS} pixels \
+             (8192x8192); lower width and height"
+        ));
+    }
+    Ok(())
 }
 
 /// The folder a location pattern writes into (`.` for a bare file name).
@@ -193,21 +252,51 @@ mod tests {
 
     #[test]
     fn location_tokens() {
+        let expand = |p: &str, i: u64, t: Option<u64>| expand_location(p, i, t).expect(p);
+        assert_eq!(expand("thumb-%05d.jpg", 7, None), "thumb-00007.jpg");
+        assert_eq!(expand("%d.png", 12, None), "12.png");
+        assert_eq!(expand("at-%t.jpg", 0, Some(10_500_000_000)), "at-10500.jpg");
         assert_eq!(
-            expand_location("thumb-%05d.jpg", 7, None),
-            "thumb-00007.jpg"
-        );
-        assert_eq!(expand_location("%d.png", 12, None), "12.png");
-        assert_eq!(
-            expand_location("at-%t.jpg", 0, Some(10_500_000_000)),
-            "at-10500.jpg"
-        );
-        assert_eq!(
-            expand_location("at-%08t-%03d.jpg", 2, Some(1_000_000)),
+            expand("at-%08t-%03d.jpg", 2, Some(1_000_000)),
             "at-00000001-002.jpg"
         );
-        assert_eq!(expand_location("100%%-%x-%", 1, None), "100%-%x-%");
-        assert_eq!(expand_location("/tmp/ünï/%d", 3, None), "/tmp/ünï/3");
+        assert_eq!(expand("100%%-%x-%", 1, None), "100%-%x-%");
+        assert_eq!(expand("/tmp/ünï/%d", 3, None), "/tmp/ünï/3");
+        assert_eq!(expand("%032d", u64::MAX, None), format!("{:032}", u64::MAX));
+        // Digits not followed by d or t are kept as written, however many.
+        assert_eq!(expand("%070000x", 1, None), "%070000x");
+    }
+
+    #[test]
+    fn field_widths_over_the_limit_are_refused() {
+        for (pattern, spec) in [
+            ("t%033d.jpg", "%033d"),
+            ("t%070000d.jpg", "%070000d"),
+            ("%99999999999999999999999t", "%99999999999999999999999t"),
+        ] {
+            let err = expand_location(pattern, 0, None).expect_err(pattern);
+            assert_eq!(
+                err,
+                LocationError::FieldWidth {
+                    spec: spec.to_owned()
+                }
+            );
+            let text = err.to_string();
+            assert!(text.contains(spec) && text.contains("at most 32"), "{text}");
+        }
+    }
+
+    #[test]
+    fn sizes_over_the_limits_are_refused() {
+        assert!(check_size(8192, 8192).is_ok());
+        assert!(check_size(65535, 1).is_ok());
+        let err = check_size(65535, 65535).expect_err("too many pixels");
+        assert!(
+            err.contains("65535x65535") && err.contains("67108864"),
+            "{err}"
+        );
+        let err = check_size(65536, 1).expect_err("too wide");
+        assert!(err.contains("at most 65535"), "{err}");
     }
 
     #[test]
