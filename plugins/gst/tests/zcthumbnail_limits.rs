@@ -3,6 +3,7 @@
 //! that states the limit (never a panic or an out-of-memory abort), and
 //! files are never written through a symlink planted in the folder.
 
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
@@ -134,5 +135,89 @@ fn the_largest_interval_does_not_panic() {
     let run = thumbnails(&dir, "%d.jpg", "interval=18446744073709551614");
     assert_eq!(run.error, None);
     assert_eq!(run.written, vec![dir.join("0.jpg")]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+fn assert_victim_unchanged(victim: &Path, content: &[u8]) {
+    let now = std::fs::read(victim).expect("victim");
+    assert!(
+        now == content,
+        "the victim was overwritten: {} bytes, starting {:02x?}",
+        now.len(),
+        &now[..now.len().min(8)]
+    );
+}
+
+/// A victim file outside the thumbnail folder, and its content.
+fn victim(dir: &Path) -> (PathBuf, &'static [u8]) {
+    let content: &'static [u8] = b"precious, not a thumbnail";
+    let path = dir.join("victim.txt");
+    std::fs::write(&path, content).expect("write victim");
+    (path, content)
+}
+
+#[test]
+fn a_symlink_at_the_output_name_is_replaced_not_followed() {
+    let dir = folder("symlink-target");
+    let thumbs = dir.join("thumbs");
+    std::fs::create_dir(&thumbs).expect("mkdir");
+    let (victim, content) = victim(&dir);
+    symlink(&victim, thumbs.join("0.jpg")).expect("plant symlink");
+    let run = thumbnails(&thumbs, "%d.jpg", "");
+    assert_eq!(run.error, None);
+    assert_eq!(run.written, vec![thumbs.join("0.jpg")]);
+    assert_victim_unchanged(&victim, content);
+    let meta = std::fs::symlink_metadata(thumbs.join("0.jpg")).expect("output");
+    assert!(
+        meta.file_type().is_file(),
+        "the output is a file of its own"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_symlink_at_the_old_temporary_name_is_not_followed() {
+    let dir = folder("symlink-tmp");
+    let thumbs = dir.join("thumbs");
+    std::fs::create_dir(&thumbs).expect("mkdir");
+    let (victim, content) = victim(&dir);
+    symlink(&victim, thumbs.join("0.jpg.tmp")).expect("plant symlink");
+    let run = thumbnails(&thumbs, "%d.jpg", "");
+    assert_eq!(run.error, None);
+    assert_eq!(run.written, vec![thumbs.join("0.jpg")]);
+    assert_victim_unchanged(&victim, content);
+    let jpeg = std::fs::read(thumbs.join("0.jpg")).expect("thumbnail");
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_symlink_at_the_folder_probe_name_is_not_followed() {
+    let dir = folder("symlink-probe");
+    let thumbs = dir.join("thumbs");
+    std::fs::create_dir(&thumbs).expect("mkdir");
+    let (victim, content) = victim(&dir);
+    // The folder check used to create (truncate) a predictable probe file.
+    let probe = thumbs.join(format!(".zcthumbnail-probe-{}", std::process::id()));
+    symlink(&victim, &probe).expect("plant symlink");
+    let run = thumbnails(&thumbs, "%d.jpg", "");
+    assert_eq!(run.error, None);
+    assert_victim_unchanged(&victim, content);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_existing_output_file_is_replaced_and_no_temporary_is_left() {
+    let dir = folder("overwrite");
+    std::fs::write(dir.join("0.png"), b"old").expect("write old");
+    let run = thumbnails(&dir, "%d.png", "format=png");
+    assert_eq!(run.error, None);
+    let png = std::fs::read(dir.join("0.png")).expect("thumbnail");
+    assert_eq!(&png[..4], b"\x89PNG");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|name| name != "0.png")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -724,8 +724,9 @@ impl ObjectImpl for ZcThumbnail {
                     .nick("Location")
                     .blurb(
                         "Where thumbnails go: %d or %0Nd is the thumbnail's index (from 0), %t or %0Nt the \
-                         frame's timestamp in milliseconds (N at most 32), %% a percent sign; each file is \
-                         written as <name>.tmp and renamed into place",
+                         frame's timestamp in milliseconds (N at most 32), %% a percent sign. Each file is \
+                         written to a new temporary file beside it (created exclusively, never through a \
+                         symlink) and renamed over <name>: an existing file or symlink there is replaced",
                     )
                     .default_value(Some(DEFAULT_LOCATION))
                     .mutable_ready()

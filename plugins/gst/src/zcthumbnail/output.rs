@@ -191,16 +191,16 @@ pub fn folder_of(location: &str) -> PathBuf {
 }
 
 /// Why `folder` cannot take thumbnails, if it cannot: missing, not a
-/// folder, or a probe file cannot be created in it.
+/// folder, or a probe file cannot be created in it (exclusively, as
+/// [`write_atomically`] creates its files, so nothing there is touched).
 pub fn check_folder(folder: &Path) -> Result<(), String> {
     match std::fs::metadata(folder) {
         Err(err) => return Err(format!("folder {} is not usable: {err}", folder.display())),
         Ok(meta) if !meta.is_dir() => return Err(format!("{} is not a folder", folder.display())),
         Ok(_) => {}
     }
-    let probe = folder.join(format!(".zcthumbnail-probe-{}", std::process::id()));
-    match std::fs::File::create(&probe) {
-        Ok(_) => {
+    match create_beside(&folder.join(".zcthumbnail-probe")) {
+        Ok((_, probe)) => {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
@@ -211,13 +211,61 @@ pub fn check_folder(folder: &Path) -> Result<(), String> {
     }
 }
 
-/// Write `bytes` to `path` atomically: into `path.tmp`, synced, then renamed
-/// over `path`, so a reader never sees half a file. The temporary file is
-/// removed again if anything fails.
+/// How many names [`create_beside`] tries before giving up.
+const TEMP_ATTEMPTS: u32 = 16;
+
+/// Create a new file next to `target`, named `.<name>.<pid>-<n>.tmp`:
+/// exclusively (`O_CREAT|O_EXCL`: never an existing file, never through a
+/// symlink, which `O_NOFOLLOW` refuses too), with mode 0666 less the umask.
+/// A name already taken (by anyone) is skipped for the next.
+fn create_beside(target: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+
+    let name = target.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} names no file", target.display()),
+        )
+    })?;
+    let mut last = None;
+    for _ in 0..TEMP_ATTEMPTS {
+        let mut temp = std::ffi::OsString::from(".");
+        temp.push(name);
+        temp.push(format!(
+            ".{}-{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let path = target.with_file_name(temp);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+        {
+            Ok(file) => return Ok((file, path)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => last = Some(err),
+            Err(err) => {
+                return Err(std::io::Error::new(
+                    err.kind(),
+                    format!("creating {}: {err}", path.display()),
+                ));
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists)))
+}
+
+/// Write `bytes` to `path` atomically: into a new temporary file in the same
+/// folder (see [`create_beside`]: created exclusively, never through a
+/// symlink), synced, then renamed over `path`. A regular file at `path` is
+/// replaced (like multifilesink overwriting its own outputs); a symlink there
+/// is replaced, never followed. The temporary file is removed again if
+/// anything fails, so a reader never sees half a file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
     fn io(what: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> OutputError + use<> {
         let p = p.to_path_buf();
         move |source| OutputError::Io {
@@ -226,8 +274,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
             source,
         }
     }
+    let (mut file, tmp) = create_beside(path).map_err(io("creating a temporary file for", path))?;
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
         file.write_all(bytes).map_err(io("writing", &tmp))?;
         file.sync_data().map_err(io("syncing", &tmp))?;
         std::fs::rename(&tmp, path).map_err(io("renaming into", path))
@@ -311,6 +359,43 @@ mod tests {
     }
 
     #[test]
+    fn files_are_created_exclusively_and_never_through_symlinks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("zc-output-excl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"keep").expect("victim");
+        let target = dir.join("t.jpg");
+        std::os::unix::fs::symlink(&victim, &target).expect("symlink");
+        // Every name the next temporary files could take, planted too.
+        let next = {
+            let (_, probe) = create_beside(&dir.join("x")).expect("probe");
+            std::fs::remove_file(&probe).expect("rm probe");
+            let n: u64 = probe
+                .to_string_lossy()
+                .rsplit('-')
+                .next()
+                .and_then(|s| s.strip_suffix(".tmp"))
+                .and_then(|s| s.parse().ok())
+                .expect("counter in the name");
+            n + 1
+        };
+        for n in next..next + 3 {
+            let planted = dir.join(format!(".t.jpg.{}-{n}.tmp", std::process::id()));
+            std::os::unix::fs::symlink(&victim, planted).expect("plant");
+        }
+        write_atomically(&target, b"thumbnail").expect("write");
+        assert_eq!(std::fs::read(&victim).expect("victim"), b"keep");
+        let meta = std::fs::symlink_metadata(&target).expect("target");
+        assert!(meta.file_type().is_file());
+        assert_eq!(std::fs::read(&target).expect("target"), b"thumbnail");
+        // 0666 less the umask: never more than the umask allows, never executable.
+        assert_eq!(meta.permissions().mode() & 0o111, 0);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
     fn png_round_trips_exactly() {
         let img = Rgb {
             width: 3,
@@ -369,9 +454,20 @@ mod tests {
         let path = dir.join("a.png");
         write_atomically(&path, b"hello").expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"hello");
-        assert!(!dir.join("a.png.tmp").exists());
+        // A regular file there is replaced.
+        write_atomically(&path, b"again").expect("overwrite");
+        assert_eq!(std::fs::read(&path).expect("read"), b"again");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.png")]);
         let err = write_atomically(&dir.join("missing/b.png"), b"x").expect_err("no such folder");
-        assert!(err.to_string().contains("missing/b.png.tmp"), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("missing/b.png") && text.contains("missing/.b.png."),
+            "{text}"
+        );
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
