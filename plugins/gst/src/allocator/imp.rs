@@ -165,14 +165,23 @@ impl ZcDmaBufAllocator {
             what: format!("wrapping the fd in a GstMemory failed: {err}"),
         })?;
         // Map read-write once now; later maps of any direction reuse it.
-        if let Some(memory) = memory.get_mut()
-            && memory.map_writable().is_err()
-        {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "cannot map new memory read-write; it will be mapped on demand"
-            );
+        if let Some(memory) = memory.get_mut() {
+            let writable = memory.map_writable().is_ok();
+            if !writable {
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "cannot map new memory read-write (a read-only buffer?); it is flagged \
+                     read-only and mapped for reading on demand"
+                );
+                // SAFETY: `memory` is a fresh GstMemory we hold exclusively
+                // (get_mut succeeded); setting a flag bit is a plain write.
+                // READONLY makes GStreamer (and pool::meta_map) refuse WRITE
+                // maps instead of handing a writer a read-only mapping.
+                unsafe {
+                    (*memory.as_mut_ptr()).mini_object.flags |= gst::ffi::GST_MEMORY_FLAG_READONLY;
+                }
+            }
         }
         Ok(memory)
     }
