@@ -299,3 +299,26 @@ fn a_write_map_of_read_only_pool_memory_fails_cleanly() {
     drop(frame);
     pool.set_active(false).expect("deactivate");
 }
+
+#[test]
+fn absurd_producer_padding_is_refused_not_a_panic() {
+    for (top, bottom, left, right) in [
+        (1 << 31, 0, 1 << 31, 0),
+        (u32::MAX, 1, 0, 0),
+        (0, 0, u32::MAX, 1),
+        (1 << 20, 1 << 20, 1 << 20, 1 << 20),
+    ] {
+        for meta in [false, true] {
+            let pool = pool();
+            let alignment = gst_video::VideoAlignment::new(top, bottom, left, right, &[0; 4]);
+            let caps = caps(gst_video::VideoFormat::Nv12, 64, 48);
+            let configured = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                configure(&pool, &caps, meta, Some(&alignment))
+            }));
+            assert!(
+                matches!(configured, Ok(false)),
+                "padding {top}/{bottom}/{left}/{right}, meta {meta}: {configured:?}"
+            );
+        }
+    }
+}

@@ -97,38 +97,40 @@ impl ZcDmaBufAllocator {
         f: impl FnOnce(&State) -> Result<R, zc_dmabuf::Error>,
     ) -> Result<R, zc_dmabuf::Error> {
         let mut state = lock(&self.state);
-        if state.is_none() {
-            let settings = lock(&self.settings).clone();
-            let options = AllocatorOptions {
-                heap_name: settings.heap_name.clone(),
-                drm_node: settings.drm_node.as_ref().map(Into::into),
-            };
-            let choice = settings.backend.choice()?;
-            let backend = alloc::open(choice, &options)?;
-            gst::info!(
-                CAT,
-                imp = self,
-                "using backend {} ({}), asked for {}",
-                backend.backend(),
-                backend.device(),
-                choice
-            );
-            let memfd_wrapper: gst_allocators::FdAllocator = glib::Object::builder()
-                .property(
-                    "name",
-                    format!("{MEMFD_WRAPPER_PREFIX}-{}", self.obj().name()),
-                )
-                .build();
-            *state = Some(State {
-                backend,
-                memfd_wrapper,
-            });
-        }
-        // Just filled in above when it was empty.
-        let Some(state) = state.as_ref() else {
-            unreachable!("state was initialised above")
+        let opened = match state.take() {
+            Some(opened) => opened,
+            None => self.open_backend()?,
         };
-        f(state)
+        f(state.insert(opened))
+    }
+
+    /// Open the backend the settings ask for.
+    fn open_backend(&self) -> Result<State, zc_dmabuf::Error> {
+        let settings = lock(&self.settings).clone();
+        let options = AllocatorOptions {
+            heap_name: settings.heap_name.clone(),
+            drm_node: settings.drm_node.as_ref().map(Into::into),
+        };
+        let choice = settings.backend.choice()?;
+        let backend = alloc::open(choice, &options)?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "using backend {} ({}), asked for {}",
+            backend.backend(),
+            backend.device(),
+            choice
+        );
+        let memfd_wrapper: gst_allocators::FdAllocator = glib::Object::builder()
+            .property(
+                "name",
+                format!("{MEMFD_WRAPPER_PREFIX}-{}", self.obj().name()),
+            )
+            .build();
+        Ok(State {
+            backend,
+            memfd_wrapper,
+        })
     }
 
     pub(super) fn backend(&self) -> Result<Backend, zc_dmabuf::Error> {
