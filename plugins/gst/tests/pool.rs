@@ -189,9 +189,12 @@ fn released_buffers_are_recycled() {
     pool.set_active(false).expect("deactivate");
 }
 
-/// An activated NV12 pool (VideoMeta on) and its video info.
+/// An activated NV12 pool (VideoMeta on) and its video info, on the
+/// `auto` backend: memfd where the kernel makes no dma-bufs, a real dma-buf
+/// (DMA heap, udmabuf) in the VM (`cargo xtask vm`).
 fn nv12_pool(width: u32, height: u32) -> (ZcBufferPool, gst_video::VideoInfo) {
-    let pool = pool();
+    gst::init().expect("gst::init");
+    let pool = ZcBufferPool::new(&ZcDmaBufAllocator::new(BackendSetting::Auto));
     let caps = caps(gst_video::VideoFormat::Nv12, width, height);
     assert!(configure(&pool, &caps, true, None));
     pool.set_active(true).expect("activate");
@@ -246,6 +249,12 @@ fn a_write_map_through_the_video_meta_reaches_the_pool_memory() {
         );
     }
     assert!(gstzerocopy::allocator::is_zc_memory(buffer.peek_memory(0)));
+    eprintln!(
+        "pool memory is a dma-buf: {}",
+        buffer
+            .peek_memory(0)
+            .is_memory_type::<gst_allocators::DmaBufMemory>()
+    );
     drop(buffer);
     pool.set_active(false).expect("deactivate");
 }
