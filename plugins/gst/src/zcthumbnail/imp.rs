@@ -213,13 +213,12 @@ impl ZcThumbnail {
                 self.failed.store(true, Ordering::Release);
                 gst::element_imp_error!(
                     self,
-                    gst::LibraryError::Settings,
+                    gst::ResourceError::Settings,
                     (
-                        "cannot make a thumbnail of a {}x{} frame",
+                        "cannot make a thumbnail of a {}x{} frame: {reason}",
                         info.width(),
                         info.height()
-                    ),
-                    ["{reason}"]
+                    )
                 );
                 return Err(gst::FlowError::Error);
             }
@@ -265,7 +264,7 @@ impl ZcThumbnail {
     fn check_location(&self, settings: &Settings) -> Result<(), gst::ErrorMessage> {
         settings.check()?;
         let first = output::expand_location(&settings.location, 0, Some(0))
-            .map_err(|err| gst::error_msg!(gst::LibraryError::Settings, ["{err}"]))?;
+            .map_err(|err| gst::error_msg!(gst::ResourceError::Settings, ("{err}")))?;
         let folder = output::folder_of(&first);
         let Err(reason) = output::check_folder(&folder) else {
             return Ok(());

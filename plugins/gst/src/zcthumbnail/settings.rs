@@ -82,14 +82,13 @@ impl Default for Settings {
 impl Settings {
     /// Settings that can never work are an error whatever `on-error` says.
     pub(super) fn check(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self;
         let settings_error =
-            |reason: String| gst::error_msg!(gst::LibraryError::Settings, ["{reason}"]);
-        output::expand_location(&settings.location, 0, Some(0))
-            .map_err(|err| settings_error(format!("location {}: {err}", settings.location)))?;
+            |reason: String| gst::error_msg!(gst::ResourceError::Settings, ("{reason}"));
+        output::expand_location(&self.location, 0, Some(0))
+            .map_err(|err| settings_error(format!("location {}: {err}", self.location)))?;
         // With both given, width x height bounds every thumbnail.
-        if settings.width > 0 && settings.height > 0 {
-            output::check_size(settings.width, settings.height)
+        if self.width > 0 && self.height > 0 {
+            output::check_size(self.width, self.height)
                 .map_err(|reason| settings_error(format!("width and height: {reason}")))?;
         }
         Ok(())
