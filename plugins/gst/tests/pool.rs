@@ -188,3 +188,146 @@ fn released_buffers_are_recycled() {
     );
     pool.set_active(false).expect("deactivate");
 }
+
+/// An activated NV12 pool (VideoMeta on) and its video info, on the
+/// `auto` backend: memfd where the kernel makes no dma-bufs, a real dma-buf
+/// (DMA heap, udmabuf) in the VM (`cargo xtask vm`).
+fn nv12_pool(width: u32, height: u32) -> (ZcBufferPool, gst_video::VideoInfo) {
+    gst::init().expect("gst::init");
+    let pool = ZcBufferPool::new(&ZcDmaBufAllocator::new(BackendSetting::Auto));
+    let caps = caps(gst_video::VideoFormat::Nv12, width, height);
+    assert!(configure(&pool, &caps, true, None));
+    pool.set_active(true).expect("activate");
+    (pool, gst_video::VideoInfo::from_caps(&caps).expect("info"))
+}
+
+/// Fill every visible byte of every plane through a writable VideoFrame
+/// (which maps through the pool's VideoMeta map): `value + plane`.
+fn fill(buffer: gst::Buffer, info: &gst_video::VideoInfo, value: u8) -> gst::Buffer {
+    let mut frame = gst_video::VideoFrame::from_buffer_writable(buffer, info)
+        .unwrap_or_else(|_| panic!("a writable frame of an exclusive pool buffer"));
+    for plane in 0..frame.n_planes() {
+        let stride = frame.plane_stride()[plane as usize] as usize;
+        let rows = frame.comp_height(plane) as usize;
+        let row_bytes = frame.comp_width(plane) as usize * frame.comp_pstride(plane) as usize;
+        let data = frame.plane_data_mut(plane).expect("plane");
+        for row in 0..rows {
+            data[row * stride..row * stride + row_bytes].fill(value + plane as u8);
+        }
+    }
+    frame.into_buffer()
+}
+
+/// The visible bytes of `plane`, read through a plain buffer map (not the VideoMeta).
+fn visible_bytes(buffer: &gst::Buffer, info: &gst_video::VideoInfo, plane: usize) -> Vec<u8> {
+    let (offsets, strides) = meta_of(buffer);
+    let map = buffer.map_readable().expect("map");
+    let stride = strides[plane] as usize;
+    let finfo = info.format_info();
+    let rows = finfo.scale_height(plane as u8, info.height()) as usize;
+    let row_bytes = finfo.scale_width(plane as u8, info.width()) as usize
+        * finfo.pixel_stride()[plane] as usize;
+    (0..rows)
+        .flat_map(|row| {
+            let start = offsets[plane] + row * stride;
+            map[start..start + row_bytes].to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn a_write_map_through_the_video_meta_reaches_the_pool_memory() {
+    let (pool, info) = nv12_pool(64, 48);
+    let buffer = pool.acquire_buffer(None).expect("acquire");
+    let buffer = fill(buffer, &info, 0x50);
+    for plane in 0..2 {
+        let bytes = visible_bytes(&buffer, &info, plane);
+        assert!(
+            bytes.iter().all(|&b| b == 0x50 + plane as u8),
+            "plane {plane} reads back {:02x?}",
+            &bytes[..8]
+        );
+    }
+    assert!(gstzerocopy::allocator::is_zc_memory(buffer.peek_memory(0)));
+    eprintln!(
+        "pool memory is a dma-buf: {}",
+        buffer
+            .peek_memory(0)
+            .is_memory_type::<gst_allocators::DmaBufMemory>()
+    );
+    drop(buffer);
+    pool.set_active(false).expect("deactivate");
+}
+
+#[test]
+fn a_write_map_never_writes_into_memory_another_buffer_holds() {
+    let (pool, info) = nv12_pool(64, 48);
+    let buffer = fill(pool.acquire_buffer(None).expect("acquire"), &info, 0x10);
+    // A shallow copy shares the memory, as the copy a sink (or the
+    // compositor, through it) holds after make_writable does.
+    let held = buffer.copy();
+    assert!(!buffer.is_all_memory_writable());
+    // The writer gets a mapping of its own: its bytes change, the holder's do not.
+    let buffer = fill(buffer, &info, 0x70);
+    assert!(visible_bytes(&buffer, &info, 0).iter().all(|&b| b == 0x70));
+    for plane in 0..2 {
+        let bytes = visible_bytes(&held, &info, plane);
+        assert!(
+            bytes.iter().all(|&b| b == 0x10 + plane as u8),
+            "the held copy's plane {plane} changed: {:02x?}",
+            &bytes[..8]
+        );
+    }
+    drop((buffer, held));
+    pool.set_active(false).expect("deactivate");
+}
+
+#[test]
+fn a_write_map_of_read_only_pool_memory_fails_cleanly() {
+    let (pool, info) = nv12_pool(64, 48);
+    let mut buffer = pool.acquire_buffer(None).expect("acquire");
+    {
+        let memory = buffer
+            .make_mut()
+            .peek_memory_mut(0)
+            .expect("exclusive memory");
+        // SAFETY: we hold the memory exclusively; this is the flag the
+        // allocator sets on memory it cannot map read-write (a read-only
+        // dma-buf, which this machine cannot make).
+        unsafe {
+            (*memory.as_mut_ptr()).mini_object.flags |= gst::ffi::GST_MEMORY_FLAG_READONLY;
+        }
+    }
+    let buffer = match gst_video::VideoFrame::from_buffer_writable(buffer, &info) {
+        Ok(_) => panic!("a WRITE map of read-only memory was granted"),
+        Err(buffer) => buffer,
+    };
+    // Reading still works.
+    let frame = gst_video::VideoFrame::from_buffer_readable(buffer, &info)
+        .unwrap_or_else(|_| panic!("a READ map of read-only memory"));
+    drop(frame);
+    pool.set_active(false).expect("deactivate");
+}
+
+#[test]
+fn absurd_producer_padding_is_refused_not_a_panic() {
+    for (top, bottom, left, right) in [
+        (1 << 31, 0, 1 << 31, 0),
+        (u32::MAX, 1, 0, 0),
+        (0, 0, u32::MAX, 1),
+        (1 << 20, 1 << 20, 1 << 20, 1 << 20),
+    ] {
+        for meta in [false, true] {
+            let pool = pool();
+            let alignment = gst_video::VideoAlignment::new(top, bottom, left, right, &[0; 4]);
+            let caps = caps(gst_video::VideoFormat::Nv12, 64, 48);
+            let configured = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                configure(&pool, &caps, meta, Some(&alignment))
+            }));
+            assert!(
+                matches!(configured, Ok(false)),
+                "padding {top}/{bottom}/{left}/{right}, meta {meta}: {configured:?}"
+            );
+        }
+    }
+}

@@ -97,38 +97,40 @@ impl ZcDmaBufAllocator {
         f: impl FnOnce(&State) -> Result<R, zc_dmabuf::Error>,
     ) -> Result<R, zc_dmabuf::Error> {
         let mut state = lock(&self.state);
-        if state.is_none() {
-            let settings = lock(&self.settings).clone();
-            let options = AllocatorOptions {
-                heap_name: settings.heap_name.clone(),
-                drm_node: settings.drm_node.as_ref().map(Into::into),
-            };
-            let choice = settings.backend.choice()?;
-            let backend = alloc::open(choice, &options)?;
-            gst::info!(
-                CAT,
-                imp = self,
-                "using backend {} ({}), asked for {}",
-                backend.backend(),
-                backend.device(),
-                choice
-            );
-            let memfd_wrapper: gst_allocators::FdAllocator = glib::Object::builder()
-                .property(
-                    "name",
-                    format!("{MEMFD_WRAPPER_PREFIX}-{}", self.obj().name()),
-                )
-                .build();
-            *state = Some(State {
-                backend,
-                memfd_wrapper,
-            });
-        }
-        // Just filled in above when it was empty.
-        let Some(state) = state.as_ref() else {
-            unreachable!("state was initialised above")
+        let opened = match state.take() {
+            Some(opened) => opened,
+            None => self.open_backend()?,
         };
-        f(state)
+        f(state.insert(opened))
+    }
+
+    /// Open the backend the settings ask for.
+    fn open_backend(&self) -> Result<State, zc_dmabuf::Error> {
+        let settings = lock(&self.settings).clone();
+        let options = AllocatorOptions {
+            heap_name: settings.heap_name.clone(),
+            drm_node: settings.drm_node.as_ref().map(Into::into),
+        };
+        let choice = settings.backend.choice()?;
+        let backend = alloc::open(choice, &options)?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "using backend {} ({}), asked for {}",
+            backend.backend(),
+            backend.device(),
+            choice
+        );
+        let memfd_wrapper: gst_allocators::FdAllocator = glib::Object::builder()
+            .property(
+                "name",
+                format!("{MEMFD_WRAPPER_PREFIX}-{}", self.obj().name()),
+            )
+            .build();
+        Ok(State {
+            backend,
+            memfd_wrapper,
+        })
     }
 
     pub(super) fn backend(&self) -> Result<Backend, zc_dmabuf::Error> {
@@ -165,14 +167,23 @@ impl ZcDmaBufAllocator {
             what: format!("wrapping the fd in a GstMemory failed: {err}"),
         })?;
         // Map read-write once now; later maps of any direction reuse it.
-        if let Some(memory) = memory.get_mut()
-            && memory.map_writable().is_err()
-        {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "cannot map new memory read-write; it will be mapped on demand"
-            );
+        if let Some(memory) = memory.get_mut() {
+            let writable = memory.map_writable().is_ok();
+            if !writable {
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "cannot map new memory read-write (a read-only buffer?); it is flagged \
+                     read-only and mapped for reading on demand"
+                );
+                // SAFETY: `memory` is a fresh GstMemory we hold exclusively
+                // (get_mut succeeded); setting a flag bit is a plain write.
+                // READONLY makes GStreamer (and pool::meta_map) refuse WRITE
+                // maps instead of handing a writer a read-only mapping.
+                unsafe {
+                    (*memory.as_mut_ptr()).mini_object.flags |= gst::ffi::GST_MEMORY_FLAG_READONLY;
+                }
+            }
         }
         Ok(memory)
     }

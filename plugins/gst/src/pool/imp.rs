@@ -109,7 +109,7 @@ impl ZcBufferPool {
         let width = padded(info.width(), left, right).ok_or("width plus padding overflows")?;
         let mut height =
             padded(info.height(), top, bottom).ok_or("height plus padding overflows")?;
-        if top + bottom > 0 {
+        if top > 0 || bottom > 0 {
             // Padding rows (avdec asks for 19 below the picture) are storage
             // only: round them up to whole chroma rows, so the planes sit
             // where a wl_shm buffer of that height has them (compositors
@@ -143,7 +143,7 @@ impl ZcBufferPool {
                     layout.planes()[plane].stride as i32,
                 );
                 let theirs = (info.offset()[plane] as u64, info.stride()[plane]);
-                if ours != theirs || top + left > 0 {
+                if ours != theirs || top > 0 || left > 0 {
                     return Err(format!(
                         "the producer cannot take VideoMeta, and zc's layout of {} {}x{} differs from GStreamer's \
                          default at plane {plane} (offset/stride {ours:?} vs {theirs:?}): enable VideoMeta upstream",
@@ -318,11 +318,23 @@ impl BufferPoolImpl for ZcBufferPool {
             buffer_mut.append_memory(memory);
         }
         let planes = frame.layout.planes();
-        let offsets: Vec<usize> = planes
+        let offsets = planes
             .iter()
-            .enumerate()
-            .map(|(i, p)| (memory_starts[p.buffer] + p.offset + layout.visible_offsets[i]) as usize)
-            .collect();
+            .zip(layout.visible_offsets)
+            .map(|(p, visible)| {
+                let start = memory_starts.get(p.buffer).copied().ok_or_else(|| {
+                    gst::error!(
+                        CAT,
+                        imp = self,
+                        "plane in buffer {} of a {}-buffer frame",
+                        p.buffer,
+                        memory_starts.len()
+                    );
+                    gst::FlowError::Error
+                })?;
+                usize::try_from(start + p.offset + visible).map_err(|_| gst::FlowError::Error)
+            })
+            .collect::<Result<Vec<usize>, _>>()?;
         let strides: Vec<i32> = planes.iter().map(|p| p.stride as i32).collect();
         let mut meta = gst_video::VideoMeta::add_full(
             buffer_mut,

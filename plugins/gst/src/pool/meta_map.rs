@@ -18,6 +18,16 @@
 //! This relies on libav not writing a picture after it has output it (it
 //! marks output reference pictures read-only), which is what GStreamer's own
 //! vpxdec relies on when it remaps read-only to avoid the same copy.
+//!
+//! The shortcut is taken only where a WRITE map would be granted anyway:
+//! - a WRITE map of a buffer that is not writable (someone else holds a
+//!   reference) fails, as `gst_buffer_map_range` fails it;
+//! - a WRITE map of memory flagged READONLY (the allocator flags memory it
+//!   could not map read-write, e.g. a read-only dma-buf) fails with an error,
+//!   instead of handing out a read-only mapping to a writer;
+//! - a WRITE map of memory another buffer shares (a copy a sink or the
+//!   compositor still holds) asks GStreamer for a real WRITE map, which gives
+//!   the writer its own copy of that memory: the holder's pixels never change.
 
 use std::os::fd::BorrowedFd;
 
@@ -74,6 +84,46 @@ unsafe fn bracket(buffer: *mut gst::ffi::GstBuffer, idx: u32, len: u32, start: b
     }
 }
 
+/// Whether a WRITE map of memories `idx..idx+len` of `buffer` may be
+/// granted, and whether the read-lock shortcut may serve it (no other buffer
+/// shares those memories). `Err` says why it may not be granted.
+///
+/// # Safety
+/// `buffer` must be live and `idx..idx+len` within its memories.
+unsafe fn write_map_check(
+    buffer: *mut gst::ffi::GstBuffer,
+    idx: u32,
+    len: u32,
+) -> Result<bool, String> {
+    // SAFETY: the caller guarantees a live buffer.
+    let buffer_writable =
+        unsafe { gst::ffi::gst_mini_object_is_writable(buffer.cast()) } != glib::ffi::GFALSE;
+    if !buffer_writable {
+        return Err(
+            "the buffer is not writable (another reference to it is held): \
+                    make it writable first (gst_buffer_make_writable)"
+                .to_owned(),
+        );
+    }
+    let mut exclusive = true;
+    for i in idx..idx + len {
+        // SAFETY: `i` is within the buffer's memories (caller's guarantee).
+        let memory = unsafe { gst::ffi::gst_buffer_peek_memory(buffer, i) };
+        // SAFETY: `memory` is a live memory of the buffer; flags are plain bits.
+        let flags = unsafe { (*memory).mini_object.flags };
+        if flags & gst::ffi::GST_MEMORY_FLAG_READONLY != 0 {
+            return Err(format!(
+                "memory {i} can only be mapped read-only (a read-only dma-buf): \
+                 write into a writable copy instead"
+            ));
+        }
+        // SAFETY: as above; a memory is writable when no other buffer shares it.
+        exclusive &=
+            unsafe { gst::ffi::gst_mini_object_is_writable(memory.cast()) } != glib::ffi::GFALSE;
+    }
+    Ok(exclusive)
+}
+
 /// Find the memories that hold `plane` (what GstVideoMeta's default map does).
 ///
 /// # Safety
@@ -110,11 +160,26 @@ pub(super) unsafe extern "C" fn map(
     let Some((idx, len, skip)) = (unsafe { plane_memory(meta, plane) }) else {
         return glib::ffi::GFALSE;
     };
+    let write = flags & gst::ffi::GST_MAP_WRITE != 0;
+    // SAFETY: idx..idx+len came from gst_buffer_find_memory on this live buffer.
+    let exclusive = match write.then(|| unsafe { write_map_check(buffer, idx, len) }) {
+        None => true,
+        Some(Ok(exclusive)) => exclusive,
+        Some(Err(reason)) => {
+            gst::error!(
+                super::imp::CAT,
+                "refusing a WRITE map of plane {plane}: {reason}"
+            );
+            return glib::ffi::GFALSE;
+        }
+    };
     // SAFETY: as above.
-    let ours = unsafe { from_zc_pool(buffer) };
-    let flags = if ours {
+    let shortcut = exclusive && unsafe { from_zc_pool(buffer) };
+    let flags = if shortcut {
         // SAFETY: idx..idx+len came from gst_buffer_find_memory on this buffer.
         unsafe { bracket(buffer, idx, len, true) };
+        // Memory not flagged READONLY was mapped read-write at allocation
+        // and stays mapped: the pointer a READ lock returns is writable.
         flags & !gst::ffi::GST_MAP_WRITE
     } else {
         flags
@@ -123,7 +188,7 @@ pub(super) unsafe extern "C" fn map(
     if unsafe { gst::ffi::gst_buffer_map_range(buffer, idx, len as i32, info, flags) }
         == glib::ffi::GFALSE
     {
-        if ours {
+        if shortcut {
             // SAFETY: ends the bracket begun above on the same range.
             unsafe { bracket(buffer, idx, len, false) };
         }
@@ -151,9 +216,13 @@ pub(super) unsafe extern "C" fn unmap(
     // SAFETY: GStreamer passes the meta and the info of a successful map.
     unsafe {
         let buffer = (*meta).buffer;
+        // Only the shortcut maps a WRITE request without WRITE, and only the
+        // shortcut brackets: a real WRITE map has the flag in its info.
+        let shortcut = (*info).flags & gst::ffi::GST_MAP_WRITE == 0;
         gst::ffi::gst_buffer_unmap(buffer, info);
         // The buffer's pool does not change while one of its planes is mapped.
-        if from_zc_pool(buffer)
+        if shortcut
+            && from_zc_pool(buffer)
             && let Some((idx, len, _)) = plane_memory(meta, plane)
         {
             bracket(buffer, idx, len, false);

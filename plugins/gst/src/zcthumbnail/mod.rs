@@ -19,11 +19,12 @@
 mod imp;
 pub mod output;
 pub mod scale;
+mod settings;
 
 use gst::glib;
 use gst::prelude::*;
 
-pub use imp::{OnError, ThumbnailFormat};
+pub use settings::{OnError, ThumbnailFormat};
 
 glib::wrapper! {
     pub struct ZcThumbnail(ObjectSubclass<imp::ZcThumbnail>)

@@ -80,12 +80,49 @@ pub fn encode(image: &Rgb, format: ImageFormat, quality: u8) -> Result<Vec<u8>, 
     Ok(out)
 }
 
+/// The widest `%0Nd`/`%0Nt` field a location pattern may ask for: a u64
+/// has at most 20 digits, and a file name at most 255 bytes.
+pub const MAX_FIELD_WIDTH: usize = 32;
+
+/// The most pixels one thumbnail may have (8192x8192): scaling and encoding
+/// hold about 6 bytes a pixel, so one thumbnail stays under ~400 MB.
+pub const MAX_PIXELS: u64 = 8192 * 8192;
+
+/// The longest side a thumbnail may have (JPEG's limit, and the properties').
+pub const MAX_SIDE: u32 = 65535;
+
+/// A location pattern that cannot be expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationError {
+    /// A `%0Nd`/`%0Nt` field wider than [`MAX_FIELD_WIDTH`].
+    FieldWidth { spec: String },
+}
+
+impl fmt::Display for LocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocationError::FieldWidth { spec } => write!(
+                f,
+                "the field width of `{spec}` is too large: a %d or %t field width is at most \
+                 {MAX_FIELD_WIDTH} digits (e.g. %05d)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LocationError {}
+
 /// The file name for thumbnail number `index` of the frame at `pts_ns`.
 ///
 /// `%d` and `%0Nd` are replaced by the index (printf style, zero-padded to N
-/// digits), `%t` and `%0Nt` by the frame's timestamp in milliseconds (0 when
-/// it has none), `%%` by `%`. Anything else is kept as written.
-pub fn expand_location(pattern: &str, index: u64, pts_ns: Option<u64>) -> String {
+/// digits, N at most [`MAX_FIELD_WIDTH`]), `%t` and `%0Nt` by the frame's
+/// timestamp in milliseconds (0 when it has none), `%%` by `%`. Anything
+/// else is kept as written.
+pub fn expand_location(
+    pattern: &str,
+    index: u64,
+    pts_ns: Option<u64>,
+) -> Result<String, LocationError> {
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
@@ -102,25 +139,47 @@ pub fn expand_location(pattern: &str, index: u64, pts_ns: Option<u64>) -> String
             spec.push(d);
             chars.next();
         }
-        let zero_width = width.parse::<usize>().unwrap_or(0);
-        match chars.peek().copied() {
-            Some('d') => {
-                chars.next();
-                out.push_str(&format!("{index:0zero_width$}"));
-            }
-            Some('t') => {
-                chars.next();
-                let ms = pts_ns.unwrap_or(0) / 1_000_000;
-                out.push_str(&format!("{ms:0zero_width$}"));
-            }
+        let value = match chars.peek().copied() {
+            Some('d') => index,
+            Some('t') => pts_ns.unwrap_or(0) / 1_000_000,
             Some('%') if width.is_empty() => {
                 chars.next();
                 out.push('%');
+                continue;
             }
-            _ => out.push_str(&spec),
+            _ => {
+                out.push_str(&spec);
+                continue;
+            }
+        };
+        if let Some(kind) = chars.next() {
+            spec.push(kind);
         }
+        let zero_width = match width.parse::<usize>() {
+            Ok(w) if w <= MAX_FIELD_WIDTH => w,
+            Err(_) if width.is_empty() => 0,
+            _ => return Err(LocationError::FieldWidth { spec }),
+        };
+        out.push_str(&format!("{value:0zero_width$}"));
     }
-    out
+    Ok(out)
+}
+
+/// Why a `width` x `height` thumbnail is too large to make, if it is.
+pub fn check_size(width: u32, height: u32) -> Result<(), String> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!(
+            "a {width}x{height} thumbnail is too large: each side is at most {MAX_SIDE} pixels"
+        ));
+    }
+    if pixels > MAX_PIXELS {
+        return Err(format!(
+            "a {width}x{height} thumbnail ({pixels} pixels) is too large: at most {MAX_PIXELS} pixels \
+             (8192x8192); lower width and height"
+        ));
+    }
+    Ok(())
 }
 
 /// The folder a location pattern writes into (`.` for a bare file name).
@@ -132,16 +191,16 @@ pub fn folder_of(location: &str) -> PathBuf {
 }
 
 /// Why `folder` cannot take thumbnails, if it cannot: missing, not a
-/// folder, or a probe file cannot be created in it.
+/// folder, or a probe file cannot be created in it (exclusively, as
+/// [`write_atomically`] creates its files, so nothing there is touched).
 pub fn check_folder(folder: &Path) -> Result<(), String> {
     match std::fs::metadata(folder) {
         Err(err) => return Err(format!("folder {} is not usable: {err}", folder.display())),
         Ok(meta) if !meta.is_dir() => return Err(format!("{} is not a folder", folder.display())),
         Ok(_) => {}
     }
-    let probe = folder.join(format!(".zcthumbnail-probe-{}", std::process::id()));
-    match std::fs::File::create(&probe) {
-        Ok(_) => {
+    match create_beside(&folder.join(".zcthumbnail-probe")) {
+        Ok((_, probe)) => {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
@@ -152,13 +211,61 @@ pub fn check_folder(folder: &Path) -> Result<(), String> {
     }
 }
 
-/// Write `bytes` to `path` atomically: into `path.tmp`, synced, then renamed
-/// over `path`, so a reader never sees half a file. The temporary file is
-/// removed again if anything fails.
+/// How many names [`create_beside`] tries before giving up.
+const TEMP_ATTEMPTS: u32 = 16;
+
+/// Create a new file next to `target`, named `.<name>.<pid>-<n>.tmp`:
+/// exclusively (`O_CREAT|O_EXCL`: never an existing file, never through a
+/// symlink, which `O_NOFOLLOW` refuses too), with mode 0666 less the umask.
+/// A name already taken (by anyone) is skipped for the next.
+fn create_beside(target: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+
+    let name = target.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} names no file", target.display()),
+        )
+    })?;
+    let mut last = None;
+    for _ in 0..TEMP_ATTEMPTS {
+        let mut temp = std::ffi::OsString::from(".");
+        temp.push(name);
+        temp.push(format!(
+            ".{}-{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let path = target.with_file_name(temp);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+        {
+            Ok(file) => return Ok((file, path)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => last = Some(err),
+            Err(err) => {
+                return Err(std::io::Error::new(
+                    err.kind(),
+                    format!("creating {}: {err}", path.display()),
+                ));
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists)))
+}
+
+/// Write `bytes` to `path` atomically: into a new temporary file in the same
+/// folder (see [`create_beside`]: created exclusively, never through a
+/// symlink), synced, then renamed over `path`. A regular file at `path` is
+/// replaced (like multifilesink overwriting its own outputs); a symlink there
+/// is replaced, never followed. The temporary file is removed again if
+/// anything fails, so a reader never sees half a file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
     fn io(what: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> OutputError + use<> {
         let p = p.to_path_buf();
         move |source| OutputError::Io {
@@ -167,8 +274,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
             source,
         }
     }
+    let (mut file, tmp) = create_beside(path).map_err(io("creating a temporary file for", path))?;
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
         file.write_all(bytes).map_err(io("writing", &tmp))?;
         file.sync_data().map_err(io("syncing", &tmp))?;
         std::fs::rename(&tmp, path).map_err(io("renaming into", path))
@@ -193,21 +300,51 @@ mod tests {
 
     #[test]
     fn location_tokens() {
+        let expand = |p: &str, i: u64, t: Option<u64>| expand_location(p, i, t).expect(p);
+        assert_eq!(expand("thumb-%05d.jpg", 7, None), "thumb-00007.jpg");
+        assert_eq!(expand("%d.png", 12, None), "12.png");
+        assert_eq!(expand("at-%t.jpg", 0, Some(10_500_000_000)), "at-10500.jpg");
         assert_eq!(
-            expand_location("thumb-%05d.jpg", 7, None),
-            "thumb-00007.jpg"
-        );
-        assert_eq!(expand_location("%d.png", 12, None), "12.png");
-        assert_eq!(
-            expand_location("at-%t.jpg", 0, Some(10_500_000_000)),
-            "at-10500.jpg"
-        );
-        assert_eq!(
-            expand_location("at-%08t-%03d.jpg", 2, Some(1_000_000)),
+            expand("at-%08t-%03d.jpg", 2, Some(1_000_000)),
             "at-00000001-002.jpg"
         );
-        assert_eq!(expand_location("100%%-%x-%", 1, None), "100%-%x-%");
-        assert_eq!(expand_location("/tmp/ünï/%d", 3, None), "/tmp/ünï/3");
+        assert_eq!(expand("100%%-%x-%", 1, None), "100%-%x-%");
+        assert_eq!(expand("/tmp/ünï/%d", 3, None), "/tmp/ünï/3");
+        assert_eq!(expand("%032d", u64::MAX, None), format!("{:032}", u64::MAX));
+        // Digits not followed by d or t are kept as written, however many.
+        assert_eq!(expand("%070000x", 1, None), "%070000x");
+    }
+
+    #[test]
+    fn field_widths_over_the_limit_are_refused() {
+        for (pattern, spec) in [
+            ("t%033d.jpg", "%033d"),
+            ("t%070000d.jpg", "%070000d"),
+            ("%99999999999999999999999t", "%99999999999999999999999t"),
+        ] {
+            let err = expand_location(pattern, 0, None).expect_err(pattern);
+            assert_eq!(
+                err,
+                LocationError::FieldWidth {
+                    spec: spec.to_owned()
+                }
+            );
+            let text = err.to_string();
+            assert!(text.contains(spec) && text.contains("at most 32"), "{text}");
+        }
+    }
+
+    #[test]
+    fn sizes_over_the_limits_are_refused() {
+        assert!(check_size(8192, 8192).is_ok());
+        assert!(check_size(65535, 1).is_ok());
+        let err = check_size(65535, 65535).expect_err("too many pixels");
+        assert!(
+            err.contains("65535x65535") && err.contains("67108864"),
+            "{err}"
+        );
+        let err = check_size(65536, 1).expect_err("too wide");
+        assert!(err.contains("at most 65535"), "{err}");
     }
 
     #[test]
@@ -219,6 +356,43 @@ mod tests {
         let file = check_folder(Path::new("/proc/self/status")).expect_err("a file");
         assert!(file.contains("is not a folder"), "{file}");
         check_folder(&std::env::temp_dir()).expect("temp dir is writable");
+    }
+
+    #[test]
+    fn files_are_created_exclusively_and_never_through_symlinks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("zc-output-excl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"keep").expect("victim");
+        let target = dir.join("t.jpg");
+        std::os::unix::fs::symlink(&victim, &target).expect("symlink");
+        // Every name the next temporary files could take, planted too.
+        let next = {
+            let (_, probe) = create_beside(&dir.join("x")).expect("probe");
+            std::fs::remove_file(&probe).expect("rm probe");
+            let n: u64 = probe
+                .to_string_lossy()
+                .rsplit('-')
+                .next()
+                .and_then(|s| s.strip_suffix(".tmp"))
+                .and_then(|s| s.parse().ok())
+                .expect("counter in the name");
+            n + 1
+        };
+        for n in next..next + 3 {
+            let planted = dir.join(format!(".t.jpg.{}-{n}.tmp", std::process::id()));
+            std::os::unix::fs::symlink(&victim, planted).expect("plant");
+        }
+        write_atomically(&target, b"thumbnail").expect("write");
+        assert_eq!(std::fs::read(&victim).expect("victim"), b"keep");
+        let meta = std::fs::symlink_metadata(&target).expect("target");
+        assert!(meta.file_type().is_file());
+        assert_eq!(std::fs::read(&target).expect("target"), b"thumbnail");
+        // 0666 less the umask: never more than the umask allows, never executable.
+        assert_eq!(meta.permissions().mode() & 0o111, 0);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]
@@ -280,9 +454,20 @@ mod tests {
         let path = dir.join("a.png");
         write_atomically(&path, b"hello").expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"hello");
-        assert!(!dir.join("a.png.tmp").exists());
+        // A regular file there is replaced.
+        write_atomically(&path, b"again").expect("overwrite");
+        assert_eq!(std::fs::read(&path).expect("read"), b"again");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.png")]);
         let err = write_atomically(&dir.join("missing/b.png"), b"x").expect_err("no such folder");
-        assert!(err.to_string().contains("missing/b.png.tmp"), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("missing/b.png") && text.contains("missing/.b.png."),
+            "{text}"
+        );
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
