@@ -18,7 +18,7 @@ use zc_wayland::{
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
 use crate::main_device;
-use crate::memory_cache::MemoryCache;
+use crate::memory_cache::KeyedMemoryCache;
 use crate::pool::ZcBufferPool;
 use crate::{caps, lock};
 
@@ -45,8 +45,20 @@ const DISPLAY_CONTEXT_TYPES: [&str; 2] = [DISPLAY_CONTEXT, DISPLAY_CONTEXT_1_22]
 const MAX_RECTANGLE: i32 = zc_dmabuf::layout::MAX_DIMENSION as i32;
 
 /// Each memory's `wl_buffer`, made once and gone with the memory.
-static WL_BUFFERS: LazyLock<MemoryCache<Cached>> =
-    LazyLock::new(|| MemoryCache::new("zc-wl-buffer"));
+static WL_BUFFERS: LazyLock<KeyedMemoryCache<Cached>> =
+    LazyLock::new(|| KeyedMemoryCache::new("zc-wl-buffer"));
+
+/// Each sink's key into [`WL_BUFFERS`]: sinks behind a `tee` see the same
+/// memories, and each keeps its own `wl_buffer` for them (replacing another
+/// sink's would destroy a `wl_buffer` its compositor may still hold).
+struct CacheKey(u64);
+
+impl Default for CacheKey {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        CacheKey(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
 
 /// Where an embedded video goes in the application's surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +279,7 @@ pub struct ZcWaylandSink {
     presenter: Mutex<Option<Arc<Presenter>>>,
     stream: Mutex<Option<Stream>>,
     counters: Counters,
+    cache_key: CacheKey,
 }
 
 /// A memory's cached `wl_buffer`, valid for one presenter and one layout.
@@ -966,7 +979,7 @@ impl ZcWaylandSink {
     ) -> Result<Arc<FrameBuffer>, WaylandError> {
         let memory = buffer.peek_memory(0);
         if let Some(cached) = WL_BUFFERS
-            .get(memory)
+            .get(memory, self.cache_key.0)
             .filter(|cached| cached.shows(presenter.id(), frame))
         {
             return Ok(cached.buffer.clone());
@@ -1000,6 +1013,7 @@ impl ZcWaylandSink {
             .fetch_add(1, Ordering::Relaxed);
         WL_BUFFERS.set(
             memory,
+            self.cache_key.0,
             Arc::new(Cached {
                 presenter_id: presenter.id(),
                 layout: frame.layout.clone(),
