@@ -759,22 +759,23 @@ impl Converter {
             }
         };
         let fd: OwnedFd = sync_file.into_fd();
-        let identity = import::file_identity(fd.as_raw_fd());
-        let raw = fd.into_raw_fd();
         let info = vk::ImportSemaphoreFdInfoKHR::default()
             .semaphore(self.resources.wait_semaphore)
             .flags(vk::SemaphoreImportFlags::TEMPORARY)
             .handle_type(vk::ExternalSemaphoreHandleTypeFlags::SYNC_FD)
-            .fd(raw);
+            .fd(fd.as_raw_fd());
         // SAFETY: the semaphore is ours and not in use (the last submission
-        // was waited for); on success Vulkan owns `raw`.
+        // was waited for); `fd` stays open across the call.
         match unsafe { semaphore_fd.import_semaphore_fd(&info) } {
-            Ok(()) => true,
+            Ok(()) => {
+                // Vulkan owns the fd now.
+                let _ = fd.into_raw_fd();
+                true
+            }
             Err(e) => {
-                if identity.is_some() && import::file_identity(raw) == identity {
-                    // SAFETY: still our open fd (see import_memory).
-                    unsafe { libc::close(raw) };
-                }
+                // A failed import leaves the fd to us (the spec; Mesa's
+                // common semaphore code follows it): `fd` closes here.
+                drop(fd);
                 log::warn!("importing the producer's sync_file failed ({e}); waiting on the CPU");
                 false
             }

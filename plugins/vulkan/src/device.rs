@@ -76,6 +76,9 @@ pub struct DeviceInfo {
     pub index: usize,
     pub name: String,
     pub driver: String,
+    /// The driver's `VkDriverId` (what [`Context::closes_fd_on_failed_import`]
+    /// goes by).
+    pub driver_id: vk::DriverId,
     /// Missing required extensions; empty if it can import dma-bufs.
     pub missing: Vec<&'static str>,
     pub capabilities: Capabilities,
@@ -222,6 +225,19 @@ impl Context {
         &self.info
     }
 
+    /// Whether a failed memory import closes the fd it was given. The spec
+    /// leaves the fd to the application when the import fails; lavapipe
+    /// (Mesa 25, seen: the fd is gone right after a refused read-only
+    /// memfd) closes it anyway. After the call nothing can tell "the driver
+    /// closed ours" from "another thread got the same number": a file's
+    /// (device, inode) is shared by every dup of a dma-buf. So the rule goes
+    /// by driver: where it closes, we never close; elsewhere we close, as the
+    /// spec says. Should lavapipe start following the spec, the cost is one
+    /// fd leaked per failed import, never someone else's fd closed.
+    pub(crate) fn closes_fd_on_failed_import(&self) -> bool {
+        self.info.driver_id == vk::DriverId::MESA_LLVMPIPE
+    }
+
     pub fn capabilities(&self) -> &Capabilities {
         &self.info.capabilities
     }
@@ -316,6 +332,7 @@ fn list(instance: &ash::Instance) -> Result<Vec<(vk::PhysicalDevice, DeviceInfo)
             .device_name_as_c_str()
             .map(|c| c.to_string_lossy().into_owned());
         let name = name.unwrap_or_default();
+        let driver_id = driver.driver_id;
         let driver = driver
             .driver_name_as_c_str()
             .map(|c| c.to_string_lossy().into_owned())
@@ -363,6 +380,7 @@ fn list(instance: &ash::Instance) -> Result<Vec<(vk::PhysicalDevice, DeviceInfo)
                 index,
                 name,
                 driver,
+                driver_id,
                 missing,
                 capabilities,
             },
