@@ -367,6 +367,11 @@ pub struct Converter {
     /// Imports made by this converter and not yet dropped.
     live_imports: Arc<AtomicUsize>,
     output_path: OutputPath,
+    /// How long a conversion's fence is waited for.
+    fence_timeout: Duration,
+    /// A submission whose fence wait timed out: its command buffer,
+    /// descriptor sets and semaphores stay untouched until it signalled.
+    in_flight: bool,
 }
 
 impl std::fmt::Debug for Converter {
@@ -503,7 +508,42 @@ impl Converter {
             options,
             live_imports: Arc::new(AtomicUsize::new(0)),
             output_path,
+            fence_timeout: FENCE_TIMEOUT,
+            in_flight: false,
         })
+    }
+
+    /// How long to wait for each conversion on the GPU (default 20 s). For
+    /// tests: a tiny one makes the timeout path run.
+    #[doc(hidden)]
+    pub fn set_fence_timeout(&mut self, timeout: Duration) {
+        self.fence_timeout = timeout;
+    }
+
+    /// Wait for a submission left running by a timed-out conversion, so its
+    /// command buffer and descriptor sets can be used again. An error (and
+    /// nothing touched) while it still runs.
+    fn finish_in_flight(&mut self) -> Result<()> {
+        if !self.in_flight {
+            return Ok(());
+        }
+        let d = &self.ctx.device;
+        // SAFETY: our fence, submitted and not yet waited for successfully.
+        match unsafe {
+            d.wait_for_fences(
+                &[self.resources.fence],
+                true,
+                self.fence_timeout.as_nanos() as u64,
+            )
+        } {
+            Ok(()) => {}
+            Err(vk::Result::TIMEOUT) => return Err(Error::GpuTimeout(self.fence_timeout)),
+            Err(e) => return Err(Error::vk("vkWaitForFences")(e)),
+        }
+        // SAFETY: the fence signalled: no submission uses it.
+        unsafe { d.reset_fences(&[self.resources.fence]) }.map_err(Error::vk("vkResetFences"))?;
+        self.in_flight = false;
+        Ok(())
     }
 
     pub fn context(&self) -> &Arc<Context> {
@@ -630,6 +670,9 @@ impl Converter {
         if frame.converter_id != self.id() {
             return Err(Error::ForeignImport);
         }
+        // Before anything the last submission used (semaphores, descriptor
+        // sets, command buffer) is touched.
+        self.finish_in_flight()?;
         let layout = &frame.layout;
         let buffers = &frame.buffers;
         let format = shader_format(layout.fourcc())?;
@@ -1029,18 +1072,9 @@ impl Converter {
             }
             d.queue_submit(self.ctx.queue, &[submit], self.resources.fence)
                 .map_err(Error::vk("vkQueueSubmit"))?;
-            let waited = d.wait_for_fences(
-                &[self.resources.fence],
-                true,
-                FENCE_TIMEOUT.as_nanos() as u64,
-            );
-            if waited.is_ok() {
-                d.reset_fences(&[self.resources.fence])
-                    .map_err(Error::vk("vkResetFences"))?;
-            }
-            waited.map_err(Error::vk("vkWaitForFences"))?;
         }
-        Ok(())
+        self.in_flight = true;
+        self.finish_in_flight()
     }
 }
 
