@@ -153,8 +153,11 @@ impl Context {
         let instance = unsafe { entry.create_instance(&create, None) }
             .map_err(Error::vk("vkCreateInstance"))?;
         // From here the instance is destroyed on every early return.
-        let guard = InstanceGuard(Some(instance));
-        let instance = guard.0.as_ref().expect("just set");
+        let guard = InstanceGuard {
+            instance,
+            armed: true,
+        };
+        let instance = &guard.instance;
         let devices = list(instance)?;
         let seen = || {
             devices
@@ -281,20 +284,27 @@ impl Drop for Context {
 }
 
 /// Destroys the instance unless taken: for the error paths of `Context::new`.
-struct InstanceGuard(Option<ash::Instance>);
+struct InstanceGuard {
+    instance: ash::Instance,
+    armed: bool,
+}
 
 impl InstanceGuard {
+    /// The instance, no longer destroyed by the guard.
     fn take(mut self) -> ash::Instance {
-        self.0.take().expect("taken once")
+        self.armed = false;
+        // `ash::Instance` is a handle and its function table: the clone is
+        // the same instance.
+        self.instance.clone()
     }
 }
 
 impl Drop for InstanceGuard {
     fn drop(&mut self) {
-        if let Some(instance) = self.0.take() {
+        if self.armed {
             // SAFETY: nothing was created from the instance that outlives
             // this guard (the device is created only on the success path).
-            unsafe { instance.destroy_instance(None) };
+            unsafe { self.instance.destroy_instance(None) };
         }
     }
 }
@@ -444,8 +454,11 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>> {
         )
     }
     .map_err(Error::vk("vkCreateInstance"))?;
-    let guard = InstanceGuard(Some(instance));
-    let result = list(guard.0.as_ref().expect("just set"));
+    let guard = InstanceGuard {
+        instance,
+        armed: true,
+    };
+    let result = list(&guard.instance);
     drop(guard);
     Ok(result?.into_iter().map(|(_, d)| d).collect())
 }
