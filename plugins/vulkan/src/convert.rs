@@ -118,8 +118,15 @@ pub enum OutputPath {
 pub struct OutputBuffer {
     layout: FrameLayout,
     buffer: DmaBuf,
+    /// Shared with the converter while a timed-out conversion into it may
+    /// still run.
+    vk: Arc<OutputVk>,
+}
+
+/// An output's Vulkan side.
+struct OutputVk {
     // Destroyed before its memory (declaration order).
-    vk_buffer: OwnedBuffer,
+    buffer: OwnedBuffer,
     _memory: Option<import::Memory>,
 }
 
@@ -158,8 +165,9 @@ pub struct Output {
 /// it go with them: an import must never outlive the storage's owner's wish
 /// to free it.
 pub struct FrameImport {
-    // Vulkan objects first: they are destroyed before the fds close.
-    imported: Imported,
+    // Vulkan objects first: they are destroyed before the fds close. Shared
+    // with the converter while a timed-out conversion of it may still run.
+    imported: Arc<Imported>,
     buffers: Vec<DmaBuf>,
     layout: FrameLayout,
     identity: Vec<(u64, u64)>,
@@ -174,7 +182,7 @@ impl FrameImport {
 
     /// How the frame was imported.
     pub fn path(&self) -> ImportPath {
-        match self.imported {
+        match *self.imported {
             Imported::Images(_) => ImportPath::Images,
             Imported::Buffers(_) => ImportPath::Buffers,
         }
@@ -369,9 +377,27 @@ pub struct Converter {
     output_path: OutputPath,
     /// How long a conversion's fence is waited for.
     fence_timeout: Duration,
-    /// A submission whose fence wait timed out: its command buffer,
-    /// descriptor sets and semaphores stay untouched until it signalled.
-    in_flight: bool,
+    /// The submission whose fence was not yet seen signalled (after a
+    /// timeout): its command buffer, descriptor sets and semaphores stay
+    /// untouched, and what it reads and writes alive, until it signalled.
+    in_flight: Option<InFlight>,
+}
+
+/// What a submission uses, kept until its fence signalled.
+struct InFlight {
+    _imported: Arc<Imported>,
+    _output: Arc<OutputVk>,
+}
+
+impl Drop for Converter {
+    fn drop(&mut self) {
+        if self.in_flight.is_some() {
+            // Before the pipelines go (fields drop before `resources`, whose
+            // drop waits for the queue too).
+            // SAFETY: our queue; waiting has no other effect.
+            let _ = unsafe { self.ctx.device.queue_wait_idle(self.ctx.queue) };
+        }
+    }
 }
 
 impl std::fmt::Debug for Converter {
@@ -509,7 +535,7 @@ impl Converter {
             live_imports: Arc::new(AtomicUsize::new(0)),
             output_path,
             fence_timeout: FENCE_TIMEOUT,
-            in_flight: false,
+            in_flight: None,
         })
     }
 
@@ -524,7 +550,7 @@ impl Converter {
     /// command buffer and descriptor sets can be used again. An error (and
     /// nothing touched) while it still runs.
     fn finish_in_flight(&mut self) -> Result<()> {
-        if !self.in_flight {
+        if self.in_flight.is_none() {
             return Ok(());
         }
         let d = &self.ctx.device;
@@ -542,7 +568,7 @@ impl Converter {
         }
         // SAFETY: the fence signalled: no submission uses it.
         unsafe { d.reset_fences(&[self.resources.fence]) }.map_err(Error::vk("vkResetFences"))?;
-        self.in_flight = false;
+        self.in_flight = None;
         Ok(())
     }
 
@@ -596,7 +622,7 @@ impl Converter {
             import::import_frame(&self.ctx, layout, &buffers, self.options.force_buffer_path)?;
         self.live_imports.fetch_add(1, Ordering::Relaxed);
         Ok(FrameImport {
-            imported,
+            imported: Arc::new(imported),
             buffers,
             layout: layout.clone(),
             identity,
@@ -639,8 +665,10 @@ impl Converter {
         Ok(OutputBuffer {
             layout,
             buffer,
-            vk_buffer,
-            _memory: memory,
+            vk: Arc::new(OutputVk {
+                buffer: vk_buffer,
+                _memory: memory,
+            }),
         })
     }
 
@@ -700,7 +728,14 @@ impl Converter {
             }
         }
         let push = push_constants(layout, colour, format, &out.layout);
-        self.record_and_submit(&frame.imported, layout, &out.vk_buffer, &push, gpu_waits)?;
+        self.record_and_submit(&frame.imported, layout, &out.vk.buffer, &push, gpu_waits)?;
+        // Until its fence signalled, the submission keeps what it uses alive
+        // (the caller may drop the frame and the output after a timeout).
+        self.in_flight = Some(InFlight {
+            _imported: frame.imported.clone(),
+            _output: out.vk.clone(),
+        });
+        self.finish_in_flight()?;
         self.attach_output_fence(&out.buffer);
         Ok(())
     }
@@ -1073,8 +1108,7 @@ impl Converter {
             d.queue_submit(self.ctx.queue, &[submit], self.resources.fence)
                 .map_err(Error::vk("vkQueueSubmit"))?;
         }
-        self.in_flight = true;
-        self.finish_in_flight()
+        Ok(())
     }
 }
 
