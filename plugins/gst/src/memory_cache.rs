@@ -62,6 +62,41 @@ impl<T: Send + Sync + 'static> MemoryCache<T> {
         Some(unsafe { &*(data as *const Arc<T>) }.clone())
     }
 
+    /// The cached value, or `make()`'s, cached now. Atomic: two threads
+    /// asking at once get the same value.
+    pub(crate) fn get_or_insert_with(
+        &self,
+        memory: &gst::MemoryRef,
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let _guard = lock(&QDATA_LOCK);
+        // SAFETY: as in `get`.
+        let data = unsafe {
+            gst::ffi::gst_mini_object_get_qdata(
+                memory.as_ptr() as *mut gst::ffi::GstMiniObject,
+                self.quark.into_glib(),
+            )
+        };
+        if !data.is_null() {
+            // SAFETY: as in `get`.
+            return unsafe { &*(data as *const Arc<T>) }.clone();
+        }
+        let value = Arc::new(make());
+        let data = Box::into_raw(Box::new(value.clone()));
+        // SAFETY: the memory is alive; GStreamer takes ownership of `data`
+        // and frees it with `drop_value::<T>`. There was no previous value,
+        // so nothing is dropped under the lock.
+        unsafe {
+            gst::ffi::gst_mini_object_set_qdata(
+                memory.as_ptr() as *mut gst::ffi::GstMiniObject,
+                self.quark.into_glib(),
+                data.cast(),
+                Some(drop_value::<T>),
+            );
+        }
+        value
+    }
+
     /// Cache `value` on `memory`, replacing (and dropping) any previous one.
     pub(crate) fn set(&self, memory: &gst::MemoryRef, value: Arc<T>) {
         let data = Box::into_raw(Box::new(value));
@@ -76,6 +111,51 @@ impl<T: Send + Sync + 'static> MemoryCache<T> {
                 Some(drop_value::<T>),
             );
         }
+    }
+}
+
+/// Values of type `T` cached on a memory per key (one per element instance,
+/// say): a memory that reaches several elements (a `tee`) keeps each one's
+/// value, instead of each replacing the other's.
+pub(crate) struct KeyedMemoryCache<T> {
+    entries: MemoryCache<Entries<T>>,
+}
+
+/// Each key's value, behind a lock of its own (few keys: a linear search).
+type Entries<T> = Mutex<Vec<(u64, Arc<T>)>>;
+
+impl<T: Send + Sync + 'static> KeyedMemoryCache<T> {
+    pub(crate) fn new(name: &str) -> Self {
+        KeyedMemoryCache {
+            entries: MemoryCache::new(name),
+        }
+    }
+
+    /// `key`'s cached value, if any.
+    pub(crate) fn get(&self, memory: &gst::MemoryRef, key: u64) -> Option<Arc<T>> {
+        let entries = self.entries.get(memory)?;
+        let entries = lock(&entries);
+        entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Cache `value` for `key`, replacing that key's previous value (dropped
+    /// here, outside every lock) and no other.
+    pub(crate) fn set(&self, memory: &gst::MemoryRef, key: u64, value: Arc<T>) {
+        let entries = self.entries.get_or_insert_with(memory, Mutex::default);
+        let previous = {
+            let mut entries = lock(&entries);
+            match entries.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, slot)) => Some(std::mem::replace(slot, value)),
+                None => {
+                    entries.push((key, value));
+                    None
+                }
+            }
+        };
+        drop(previous);
     }
 }
 
@@ -104,5 +184,32 @@ mod tests {
         assert_eq!(Arc::strong_count(&alive), 2);
         drop(memory);
         assert_eq!(Arc::strong_count(&alive), 1, "freed with the memory");
+    }
+
+    #[test]
+    fn keys_keep_their_own_values() {
+        gst::init().expect("gst init");
+        let cache = KeyedMemoryCache::<Tracked>::new("zc-test-keyed");
+        let (one, two) = (Arc::new(()), Arc::new(()));
+        let memory = gst::Memory::with_size(16);
+        assert!(cache.get(&memory, 1).is_none());
+        cache.set(&memory, 1, Arc::new(Tracked(one.clone())));
+        cache.set(&memory, 2, Arc::new(Tracked(two.clone())));
+        assert!(
+            cache
+                .get(&memory, 1)
+                .is_some_and(|t| Arc::ptr_eq(&t.0, &one))
+        );
+        assert!(
+            cache
+                .get(&memory, 2)
+                .is_some_and(|t| Arc::ptr_eq(&t.0, &two))
+        );
+        // Replacing key 1 drops only key 1's old value.
+        cache.set(&memory, 1, Arc::new(Tracked(two.clone())));
+        assert_eq!(Arc::strong_count(&one), 1);
+        assert_eq!(Arc::strong_count(&two), 3);
+        drop(memory);
+        assert_eq!(Arc::strong_count(&two), 1, "freed with the memory");
     }
 }

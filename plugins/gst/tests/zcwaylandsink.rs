@@ -193,3 +193,90 @@ fn the_application_is_asked_for_its_display_before_connecting() {
         ]
     );
 }
+
+/// Start a sink on `socket` (which accepts and never answers) with a
+/// 500 ms connect timeout, on a thread of its own so that a hang fails the
+/// test instead of hanging it; the error's text and how long it took.
+fn start_on_silent_socket(socket: &std::path::Path) -> (String, std::time::Duration) {
+    let description = format!(
+        "videotestsrc num-buffers=1 ! zcwaylandsink connect-timeout=500 display={}",
+        socket.display()
+    );
+    let (done, result) = std::sync::mpsc::channel();
+    let run = std::thread::spawn(move || {
+        let pipeline = gst::parse::launch(&description).expect("pipeline");
+        let started = std::time::Instant::now();
+        let failed = pipeline.set_state(gst::State::Ready).is_err();
+        let elapsed = started.elapsed();
+        let bus = pipeline.bus().expect("bus");
+        let text = bus
+            .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
+            .map(|message| match message.view() {
+                gst::MessageView::Error(e) => format!("{} {:?}", e.error(), e.debug()),
+                _ => unreachable!("filtered for errors"),
+            })
+            .unwrap_or_default();
+        pipeline.set_state(gst::State::Null).expect("null");
+        let _ = done.send((failed, text, elapsed));
+    });
+    let (failed, text, elapsed) = result
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("NULL->READY hung on a compositor that never answers");
+    run.join().expect("the run's thread");
+    assert!(
+        failed,
+        "the sink reached READY without a compositor's answer"
+    );
+    (text, elapsed)
+}
+
+fn count_entries(dir: &str) -> usize {
+    std::fs::read_dir(dir).expect(dir).count()
+}
+
+#[test]
+fn a_compositor_that_never_answers_times_out_naming_the_socket() {
+    let _serial = serial();
+    common::init();
+    let dir = std::env::temp_dir().join(format!("zc-silent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let socket = dir.join("silent-compositor");
+    let _ = std::fs::remove_file(&socket);
+    // Connections complete into the listener's backlog: accepted by the
+    // kernel, never answered.
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let drain = || {
+        let mut accepted = 0;
+        while listener.accept().is_ok() {
+            accepted += 1;
+        }
+        accepted
+    };
+    // The first run opens GStreamer's lasting fds and threads.
+    let (text, elapsed) = start_on_silent_socket(&socket);
+    assert_eq!(drain(), 1, "the sink did not connect to the socket");
+    assert!(
+        text.contains(&socket.display().to_string()) && text.contains("did not answer"),
+        "the error should name the socket and say it did not answer: {text}"
+    );
+    assert!(
+        elapsed >= std::time::Duration::from_millis(500)
+            && elapsed < std::time::Duration::from_secs(5),
+        "gave up after {elapsed:?}, not after the 500 ms timeout"
+    );
+    let fds_before = count_entries("/proc/self/fd");
+    let threads_before = count_entries("/proc/self/task");
+    for _ in 0..3 {
+        start_on_silent_socket(&socket);
+    }
+    assert_eq!(drain(), 3);
+    assert_eq!(count_entries("/proc/self/fd"), fds_before, "fds leaked");
+    assert_eq!(
+        count_entries("/proc/self/task"),
+        threads_before,
+        "threads left behind"
+    );
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
+}

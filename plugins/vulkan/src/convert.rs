@@ -118,8 +118,15 @@ pub enum OutputPath {
 pub struct OutputBuffer {
     layout: FrameLayout,
     buffer: DmaBuf,
+    /// Shared with the converter while a timed-out conversion into it may
+    /// still run.
+    vk: Arc<OutputVk>,
+}
+
+/// An output's Vulkan side.
+struct OutputVk {
     // Destroyed before its memory (declaration order).
-    vk_buffer: OwnedBuffer,
+    buffer: OwnedBuffer,
     _memory: Option<import::Memory>,
 }
 
@@ -158,8 +165,9 @@ pub struct Output {
 /// it go with them: an import must never outlive the storage's owner's wish
 /// to free it.
 pub struct FrameImport {
-    // Vulkan objects first: they are destroyed before the fds close.
-    imported: Imported,
+    // Vulkan objects first: they are destroyed before the fds close. Shared
+    // with the converter while a timed-out conversion of it may still run.
+    imported: Arc<Imported>,
     buffers: Vec<DmaBuf>,
     layout: FrameLayout,
     identity: Vec<(u64, u64)>,
@@ -174,7 +182,7 @@ impl FrameImport {
 
     /// How the frame was imported.
     pub fn path(&self) -> ImportPath {
-        match self.imported {
+        match *self.imported {
             Imported::Images(_) => ImportPath::Images,
             Imported::Buffers(_) => ImportPath::Buffers,
         }
@@ -367,6 +375,29 @@ pub struct Converter {
     /// Imports made by this converter and not yet dropped.
     live_imports: Arc<AtomicUsize>,
     output_path: OutputPath,
+    /// How long a conversion's fence is waited for.
+    fence_timeout: Duration,
+    /// The submission whose fence was not yet seen signalled (after a
+    /// timeout): its command buffer, descriptor sets and semaphores stay
+    /// untouched, and what it reads and writes alive, until it signalled.
+    in_flight: Option<InFlight>,
+}
+
+/// What a submission uses, kept until its fence signalled.
+struct InFlight {
+    _imported: Arc<Imported>,
+    _output: Arc<OutputVk>,
+}
+
+impl Drop for Converter {
+    fn drop(&mut self) {
+        if self.in_flight.is_some() {
+            // Before the pipelines go (fields drop before `resources`, whose
+            // drop waits for the queue too).
+            // SAFETY: our queue; waiting has no other effect.
+            let _ = unsafe { self.ctx.device.queue_wait_idle(self.ctx.queue) };
+        }
+    }
 }
 
 impl std::fmt::Debug for Converter {
@@ -503,7 +534,42 @@ impl Converter {
             options,
             live_imports: Arc::new(AtomicUsize::new(0)),
             output_path,
+            fence_timeout: FENCE_TIMEOUT,
+            in_flight: None,
         })
+    }
+
+    /// How long to wait for each conversion on the GPU (default 20 s). For
+    /// tests: a tiny one makes the timeout path run.
+    #[doc(hidden)]
+    pub fn set_fence_timeout(&mut self, timeout: Duration) {
+        self.fence_timeout = timeout;
+    }
+
+    /// Wait for a submission left running by a timed-out conversion, so its
+    /// command buffer and descriptor sets can be used again. An error (and
+    /// nothing touched) while it still runs.
+    fn finish_in_flight(&mut self) -> Result<()> {
+        if self.in_flight.is_none() {
+            return Ok(());
+        }
+        let d = &self.ctx.device;
+        // SAFETY: our fence, submitted and not yet waited for successfully.
+        match unsafe {
+            d.wait_for_fences(
+                &[self.resources.fence],
+                true,
+                self.fence_timeout.as_nanos() as u64,
+            )
+        } {
+            Ok(()) => {}
+            Err(vk::Result::TIMEOUT) => return Err(Error::GpuTimeout(self.fence_timeout)),
+            Err(e) => return Err(Error::vk("vkWaitForFences")(e)),
+        }
+        // SAFETY: the fence signalled: no submission uses it.
+        unsafe { d.reset_fences(&[self.resources.fence]) }.map_err(Error::vk("vkResetFences"))?;
+        self.in_flight = None;
+        Ok(())
     }
 
     pub fn context(&self) -> &Arc<Context> {
@@ -556,7 +622,7 @@ impl Converter {
             import::import_frame(&self.ctx, layout, &buffers, self.options.force_buffer_path)?;
         self.live_imports.fetch_add(1, Ordering::Relaxed);
         Ok(FrameImport {
-            imported,
+            imported: Arc::new(imported),
             buffers,
             layout: layout.clone(),
             identity,
@@ -599,8 +665,10 @@ impl Converter {
         Ok(OutputBuffer {
             layout,
             buffer,
-            vk_buffer,
-            _memory: memory,
+            vk: Arc::new(OutputVk {
+                buffer: vk_buffer,
+                _memory: memory,
+            }),
         })
     }
 
@@ -630,6 +698,9 @@ impl Converter {
         if frame.converter_id != self.id() {
             return Err(Error::ForeignImport);
         }
+        // Before anything the last submission used (semaphores, descriptor
+        // sets, command buffer) is touched.
+        self.finish_in_flight()?;
         let layout = &frame.layout;
         let buffers = &frame.buffers;
         let format = shader_format(layout.fourcc())?;
@@ -657,7 +728,14 @@ impl Converter {
             }
         }
         let push = push_constants(layout, colour, format, &out.layout);
-        self.record_and_submit(&frame.imported, layout, &out.vk_buffer, &push, gpu_waits)?;
+        self.record_and_submit(&frame.imported, layout, &out.vk.buffer, &push, gpu_waits)?;
+        // Until its fence signalled, the submission keeps what it uses alive
+        // (the caller may drop the frame and the output after a timeout).
+        self.in_flight = Some(InFlight {
+            _imported: frame.imported.clone(),
+            _output: out.vk.clone(),
+        });
+        self.finish_in_flight()?;
         self.attach_output_fence(&out.buffer);
         Ok(())
     }
@@ -759,22 +837,23 @@ impl Converter {
             }
         };
         let fd: OwnedFd = sync_file.into_fd();
-        let identity = import::file_identity(fd.as_raw_fd());
-        let raw = fd.into_raw_fd();
         let info = vk::ImportSemaphoreFdInfoKHR::default()
             .semaphore(self.resources.wait_semaphore)
             .flags(vk::SemaphoreImportFlags::TEMPORARY)
             .handle_type(vk::ExternalSemaphoreHandleTypeFlags::SYNC_FD)
-            .fd(raw);
+            .fd(fd.as_raw_fd());
         // SAFETY: the semaphore is ours and not in use (the last submission
-        // was waited for); on success Vulkan owns `raw`.
+        // was waited for); `fd` stays open across the call.
         match unsafe { semaphore_fd.import_semaphore_fd(&info) } {
-            Ok(()) => true,
+            Ok(()) => {
+                // Vulkan owns the fd now.
+                let _ = fd.into_raw_fd();
+                true
+            }
             Err(e) => {
-                if identity.is_some() && import::file_identity(raw) == identity {
-                    // SAFETY: still our open fd (see import_memory).
-                    unsafe { libc::close(raw) };
-                }
+                // A failed import leaves the fd to us (the spec; Mesa's
+                // common semaphore code follows it): `fd` closes here.
+                drop(fd);
                 log::warn!("importing the producer's sync_file failed ({e}); waiting on the CPU");
                 false
             }
@@ -1028,16 +1107,6 @@ impl Converter {
             }
             d.queue_submit(self.ctx.queue, &[submit], self.resources.fence)
                 .map_err(Error::vk("vkQueueSubmit"))?;
-            let waited = d.wait_for_fences(
-                &[self.resources.fence],
-                true,
-                FENCE_TIMEOUT.as_nanos() as u64,
-            );
-            if waited.is_ok() {
-                d.reset_fences(&[self.resources.fence])
-                    .map_err(Error::vk("vkResetFences"))?;
-            }
-            waited.map_err(Error::vk("vkWaitForFences"))?;
         }
         Ok(())
     }

@@ -76,6 +76,9 @@ pub struct DeviceInfo {
     pub index: usize,
     pub name: String,
     pub driver: String,
+    /// The driver's `VkDriverId` (what [`Context::closes_fd_on_failed_import`]
+    /// goes by).
+    pub driver_id: vk::DriverId,
     /// Missing required extensions; empty if it can import dma-bufs.
     pub missing: Vec<&'static str>,
     pub capabilities: Capabilities,
@@ -150,8 +153,11 @@ impl Context {
         let instance = unsafe { entry.create_instance(&create, None) }
             .map_err(Error::vk("vkCreateInstance"))?;
         // From here the instance is destroyed on every early return.
-        let guard = InstanceGuard(Some(instance));
-        let instance = guard.0.as_ref().expect("just set");
+        let guard = InstanceGuard {
+            instance,
+            armed: true,
+        };
+        let instance = &guard.instance;
         let devices = list(instance)?;
         let seen = || {
             devices
@@ -222,6 +228,19 @@ impl Context {
         &self.info
     }
 
+    /// Whether a failed memory import closes the fd it was given. The spec
+    /// leaves the fd to the application when the import fails; lavapipe
+    /// (Mesa 25, seen: the fd is gone right after a refused read-only
+    /// memfd) closes it anyway. After the call nothing can tell "the driver
+    /// closed ours" from "another thread got the same number": a file's
+    /// (device, inode) is shared by every dup of a dma-buf. So the rule goes
+    /// by driver: where it closes, we never close; elsewhere we close, as the
+    /// spec says. Should lavapipe start following the spec, the cost is one
+    /// fd leaked per failed import, never someone else's fd closed.
+    pub(crate) fn closes_fd_on_failed_import(&self) -> bool {
+        self.info.driver_id == vk::DriverId::MESA_LLVMPIPE
+    }
+
     pub fn capabilities(&self) -> &Capabilities {
         &self.info.capabilities
     }
@@ -265,20 +284,27 @@ impl Drop for Context {
 }
 
 /// Destroys the instance unless taken: for the error paths of `Context::new`.
-struct InstanceGuard(Option<ash::Instance>);
+struct InstanceGuard {
+    instance: ash::Instance,
+    armed: bool,
+}
 
 impl InstanceGuard {
+    /// The instance, no longer destroyed by the guard.
     fn take(mut self) -> ash::Instance {
-        self.0.take().expect("taken once")
+        self.armed = false;
+        // `ash::Instance` is a handle and its function table: the clone is
+        // the same instance.
+        self.instance.clone()
     }
 }
 
 impl Drop for InstanceGuard {
     fn drop(&mut self) {
-        if let Some(instance) = self.0.take() {
+        if self.armed {
             // SAFETY: nothing was created from the instance that outlives
             // this guard (the device is created only on the success path).
-            unsafe { instance.destroy_instance(None) };
+            unsafe { self.instance.destroy_instance(None) };
         }
     }
 }
@@ -316,6 +342,7 @@ fn list(instance: &ash::Instance) -> Result<Vec<(vk::PhysicalDevice, DeviceInfo)
             .device_name_as_c_str()
             .map(|c| c.to_string_lossy().into_owned());
         let name = name.unwrap_or_default();
+        let driver_id = driver.driver_id;
         let driver = driver
             .driver_name_as_c_str()
             .map(|c| c.to_string_lossy().into_owned())
@@ -363,6 +390,7 @@ fn list(instance: &ash::Instance) -> Result<Vec<(vk::PhysicalDevice, DeviceInfo)
                 index,
                 name,
                 driver,
+                driver_id,
                 missing,
                 capabilities,
             },
@@ -426,8 +454,11 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>> {
         )
     }
     .map_err(Error::vk("vkCreateInstance"))?;
-    let guard = InstanceGuard(Some(instance));
-    let result = list(guard.0.as_ref().expect("just set"));
+    let guard = InstanceGuard {
+        instance,
+        armed: true,
+    };
+    let result = list(&guard.instance);
     drop(guard);
     Ok(result?.into_iter().map(|(_, d)| d).collect())
 }

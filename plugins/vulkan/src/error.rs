@@ -109,6 +109,12 @@ pub enum Error {
         "a frame or output buffer was still in use by another device (its dma-buf fences) after {0:?}"
     )]
     ProducerTimeout(std::time::Duration),
+
+    #[error(
+        "the conversion was still running on the GPU after {0:?}; the converter is not used again \
+         until it finished (a hung or overloaded device)"
+    )]
+    GpuTimeout(std::time::Duration),
 }
 
 impl Error {

@@ -63,7 +63,8 @@ impl Drop for Memory {
 }
 
 /// Import `fd` (a dup owned by this call) as the dedicated memory of
-/// `dedicated`. Vulkan takes the fd on success; on failure it is closed here.
+/// `dedicated`. Vulkan takes the fd on success; on failure it is closed here
+/// unless the driver already did (never by guessing from the file).
 pub(crate) fn import_memory(
     ctx: &Arc<Context>,
     fd: OwnedFd,
@@ -107,28 +108,29 @@ pub(crate) fn import_memory(
         .memory_type_index(type_index)
         .push_next(&mut import)
         .push_next(&mut dedicated);
-    // What the fd is, asked before the call: on failure lavapipe (Mesa 25)
-    // closes it itself, against the spec, which leaves it to the caller.
-    let identity = file_identity(fd.as_raw_fd());
     // SAFETY: F_GETFL on an fd we own reads its flags, nothing else.
     let read_only =
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } & libc::O_ACCMODE == libc::O_RDONLY;
-    // SAFETY: the chain's structs live across the call; the fd stays open
-    // until Vulkan owns it (success) or we close it (failure, below).
+    // SAFETY: the chain's structs live across the call; `fd` stays open
+    // across it.
     let result = unsafe { ctx.device.allocate_memory(&info, None) };
-    // Vulkan owns the fd on success. On failure it is closed here only if
-    // it is still open on the same file.
-    let raw = fd.into_raw_fd();
     match result {
-        Ok(memory) => Ok(Memory {
-            ctx: ctx.clone(),
-            memory,
-        }),
+        Ok(memory) => {
+            // Vulkan owns the fd now (and closes it with the memory).
+            let _ = fd.into_raw_fd();
+            Ok(Memory {
+                ctx: ctx.clone(),
+                memory,
+            })
+        }
         Err(e) => {
-            if identity.is_some() && file_identity(raw) == identity {
-                // SAFETY: `raw` is our dup, still open on the same file
-                // (nobody else knows this number), so closing it is ours to do.
-                unsafe { libc::close(raw) };
+            // The spec leaves the fd to us; a driver that closed it anyway
+            // must not have it closed twice (the number may be another
+            // thread's by now). See `Context::closes_fd_on_failed_import`.
+            if ctx.closes_fd_on_failed_import() {
+                let _ = fd.into_raw_fd();
+            } else {
+                drop(fd);
             }
             if e == vk::Result::ERROR_INVALID_EXTERNAL_HANDLE && read_only {
                 return Err(Error::Import {

@@ -13,6 +13,15 @@ pub enum WaylandError {
         reason: String,
     },
 
+    #[error(
+        "the compositor at {path} accepted the connection but did not answer within {timeout:?}: \
+         it is hung or stopped; restart it, or point the display at a live compositor"
+    )]
+    ConnectTimeout {
+        path: String,
+        timeout: std::time::Duration,
+    },
+
     #[error("the compositor has no {interface} (version {min} or later needed)")]
     MissingGlobal { interface: &'static str, min: u32 },
 

@@ -9,10 +9,11 @@
 mod error;
 pub mod feedback;
 mod presenter;
+mod watchdog;
 
 pub use error::WaylandError;
 pub use feedback::{Feedback, FormatModifier, FormatTable, Tranche, drm_nodes_for};
 pub use presenter::{
-    BufferKind, Capabilities, DisplayTarget, FrameBuffer, Interlacing, PresentStats, Presenter,
-    WindowTarget, fit,
+    BufferKind, CONNECT_TIMEOUT, Capabilities, DisplayTarget, FrameBuffer, Interlacing,
+    PresentStats, Presenter, WindowTarget, fit,
 };

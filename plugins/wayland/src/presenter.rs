@@ -70,6 +70,7 @@ use zc_dmabuf::{FormatInfo, Fourcc, FrameLayout, Modifier};
 
 use crate::error::WaylandError;
 use crate::feedback::{Feedback, FormatModifier, FormatTable, Tranche, dev_from_array};
+use crate::watchdog::Watchdog;
 
 /// How long to wait for the compositor before calling it gone. Generous:
 /// under software emulation one round trip can take over a second.
@@ -80,6 +81,12 @@ const COMPOSITOR_TIMEOUT: Duration = Duration::from_secs(30);
 /// change forever (a lost one answers at once), but as generous as every
 /// other wait: a busy compositor under software emulation took over 5 s.
 const TEARDOWN_TIMEOUT: Duration = COMPOSITOR_TIMEOUT;
+
+/// How long [`Presenter::connect`] waits for the compositor to answer its
+/// set-up round trips before giving up (a socket whose owner accepts and
+/// never answers). Generous for software emulation, where one round trip
+/// can take over a second.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which compositor to talk to.
 #[derive(Clone, Debug, Default)]
@@ -518,7 +525,21 @@ fn socket_path(name: &str) -> Result<PathBuf, WaylandError> {
     }
 }
 
-fn connect(target: &DisplayTarget) -> Result<Connection, WaylandError> {
+/// What set-up hands the dispatch thread and the presenter.
+type SetUp = (
+    EventQueue<State>,
+    State,
+    Globals,
+    Arc<Shared>,
+    QueueHandle<State>,
+);
+
+/// A connection, and for our own socket (not an application's display) the
+/// watchdog that bounds its set-up, with the socket's path.
+fn connect(
+    target: &DisplayTarget,
+    timeout: Duration,
+) -> Result<(Connection, Option<(Watchdog, String)>), WaylandError> {
     let name = match target {
         DisplayTarget::Foreign(pointer) => {
             // SAFETY: GstVideoOverlay/GstContext hand us the application's
@@ -528,7 +549,9 @@ fn connect(target: &DisplayTarget) -> Result<Connection, WaylandError> {
             let backend = unsafe {
                 wayland_backend::client::Backend::from_foreign_display(*pointer as *mut _)
             };
-            return Ok(Connection::from_backend(backend));
+            // No watchdog: shutting the application's socket down would
+            // break the application's own connection.
+            return Ok((Connection::from_backend(backend), None));
         }
         DisplayTarget::Name(name) => name.clone(),
         DisplayTarget::Environment => {
@@ -536,16 +559,16 @@ fn connect(target: &DisplayTarget) -> Result<Connection, WaylandError> {
         }
     };
     let path = socket_path(&name)?;
-    let stream = UnixStream::connect(&path).map_err(|e| WaylandError::NoDisplay {
+    let no_display = |reason: String| WaylandError::NoDisplay {
         name: name.clone(),
         path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    Connection::from_socket(stream).map_err(|e| WaylandError::NoDisplay {
-        name,
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let stream = UnixStream::connect(&path).map_err(|e| no_display(e.to_string()))?;
+    let dup = stream.try_clone().map_err(|e| no_display(e.to_string()))?;
+    let watchdog = Watchdog::arm(dup, timeout)?;
+    let connection = Connection::from_socket(stream).map_err(|e| no_display(e.to_string()))?;
+    Ok((connection, Some((watchdog, path.display().to_string()))))
 }
 
 fn bind_optional<I, U>(
@@ -563,11 +586,51 @@ where
 }
 
 impl Presenter {
-    /// Connect, read the compositor's globals and formats (two round
-    /// trips), and start the dispatch thread.
+    /// Connect, read the compositor's globals and formats (three round
+    /// trips, within [`CONNECT_TIMEOUT`]), and start the dispatch thread.
     pub fn connect(target: &DisplayTarget) -> Result<Presenter, WaylandError> {
-        let connection = connect(target)?;
-        let (global_list, mut queue) = registry_queue_init::<State>(&connection)
+        Presenter::connect_within(target, CONNECT_TIMEOUT)
+    }
+
+    /// [`Presenter::connect`], giving up when the compositor has not
+    /// answered the set-up round trips within `timeout`. (On an
+    /// application's display there is no deadline: its connection is not
+    /// ours to shut down.)
+    pub fn connect_within(
+        target: &DisplayTarget,
+        timeout: Duration,
+    ) -> Result<Presenter, WaylandError> {
+        let (connection, watchdog) = connect(target, timeout)?;
+        let set_up = Presenter::set_up(&connection);
+        if let Some((watchdog, path)) = watchdog
+            && watchdog.disarm()
+        {
+            return Err(WaylandError::ConnectTimeout { path, timeout });
+        }
+        let (queue, state, globals, shared, qh) = set_up?;
+        let stop = Arc::new(eventfd()?);
+        let thread = {
+            let (connection, stop) = (connection.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("zc-wayland".into())
+                .spawn(move || dispatch_loop(connection, queue, state, stop))?
+        };
+        Ok(Presenter {
+            id: NEXT_PRESENTER_ID.fetch_add(1, Ordering::Relaxed),
+            connection,
+            owns_display: !matches!(target, DisplayTarget::Foreign(_)),
+            queue_handle: qh,
+            globals,
+            shared,
+            stop,
+            thread: Some(thread),
+            surface_feedback: Mutex::new(None),
+        })
+    }
+
+    /// Bind the globals and read the formats: the round trips of set-up.
+    fn set_up(connection: &Connection) -> Result<SetUp, WaylandError> {
+        let (global_list, mut queue) = registry_queue_init::<State>(connection)
             .map_err(|e| WaylandError::ConnectionLost(e.to_string()))?;
         let qh = queue.handle();
         let compositor = global_list
@@ -643,24 +706,7 @@ impl Presenter {
                 .roundtrip(&mut state)
                 .map_err(|e| WaylandError::ConnectionLost(e.to_string()))?;
         }
-        let stop = Arc::new(eventfd()?);
-        let thread = {
-            let (connection, stop) = (connection.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("zc-wayland".into())
-                .spawn(move || dispatch_loop(connection, queue, state, stop))?
-        };
-        Ok(Presenter {
-            id: NEXT_PRESENTER_ID.fetch_add(1, Ordering::Relaxed),
-            connection,
-            owns_display: !matches!(target, DisplayTarget::Foreign(_)),
-            queue_handle: qh,
-            globals,
-            shared,
-            stop,
-            thread: Some(thread),
-            surface_feedback: Mutex::new(None),
-        })
+        Ok((queue, state, globals, shared, qh))
     }
 
     pub fn id(&self) -> u64 {

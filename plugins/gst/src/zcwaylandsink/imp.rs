@@ -2,6 +2,7 @@ use std::collections::HashSet;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
@@ -11,11 +12,13 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use zc_dmabuf::{Fourcc, FrameLayout, FrameRequest, Modifier, PlaneLayout};
-use zc_wayland::{DisplayTarget, FrameBuffer, Interlacing, Presenter, WaylandError, WindowTarget};
+use zc_wayland::{
+    CONNECT_TIMEOUT, DisplayTarget, FrameBuffer, Interlacing, Presenter, WaylandError, WindowTarget,
+};
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
 use crate::main_device;
-use crate::memory_cache::MemoryCache;
+use crate::memory_cache::KeyedMemoryCache;
 use crate::pool::ZcBufferPool;
 use crate::{caps, lock};
 
@@ -42,8 +45,20 @@ const DISPLAY_CONTEXT_TYPES: [&str; 2] = [DISPLAY_CONTEXT, DISPLAY_CONTEXT_1_22]
 const MAX_RECTANGLE: i32 = zc_dmabuf::layout::MAX_DIMENSION as i32;
 
 /// Each memory's `wl_buffer`, made once and gone with the memory.
-static WL_BUFFERS: LazyLock<MemoryCache<Cached>> =
-    LazyLock::new(|| MemoryCache::new("zc-wl-buffer"));
+static WL_BUFFERS: LazyLock<KeyedMemoryCache<Cached>> =
+    LazyLock::new(|| KeyedMemoryCache::new("zc-wl-buffer"));
+
+/// Each sink's key into [`WL_BUFFERS`]: sinks behind a `tee` see the same
+/// memories, and each keeps its own `wl_buffer` for them (replacing another
+/// sink's would destroy a `wl_buffer` its compositor may still hold).
+struct CacheKey(u64);
+
+impl Default for CacheKey {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        CacheKey(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
 
 /// Where an embedded video goes in the application's surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +117,7 @@ impl RenderRectangle {
 #[derive(Debug, Clone)]
 struct Settings {
     display: Option<String>,
+    connect_timeout_ms: u32,
     fullscreen: bool,
     allow_implicit_modifier: bool,
     explicit_sync: bool,
@@ -114,6 +130,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             display: None,
+            connect_timeout_ms: CONNECT_TIMEOUT.as_millis() as u32,
             fullscreen: false,
             allow_implicit_modifier: false,
             explicit_sync: true,
@@ -262,6 +279,7 @@ pub struct ZcWaylandSink {
     presenter: Mutex<Option<Arc<Presenter>>>,
     stream: Mutex<Option<Stream>>,
     counters: Counters,
+    cache_key: CacheKey,
 }
 
 /// A memory's cached `wl_buffer`, valid for one presenter and one layout.
@@ -462,8 +480,9 @@ impl ZcWaylandSink {
                 None => DisplayTarget::Environment,
             },
         };
-        let presenter = Presenter::connect(&target).map_err(|e| match e {
-            WaylandError::NoDisplay { .. } => {
+        let timeout = Duration::from_millis(lock(&self.settings).connect_timeout_ms.into());
+        let presenter = Presenter::connect_within(&target, timeout).map_err(|e| match e {
+            WaylandError::NoDisplay { .. } | WaylandError::ConnectTimeout { .. } => {
                 gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"])
             }
             other => gst::error_msg!(
@@ -960,7 +979,7 @@ impl ZcWaylandSink {
     ) -> Result<Arc<FrameBuffer>, WaylandError> {
         let memory = buffer.peek_memory(0);
         if let Some(cached) = WL_BUFFERS
-            .get(memory)
+            .get(memory, self.cache_key.0)
             .filter(|cached| cached.shows(presenter.id(), frame))
         {
             return Ok(cached.buffer.clone());
@@ -994,6 +1013,7 @@ impl ZcWaylandSink {
             .fetch_add(1, Ordering::Relaxed);
         WL_BUFFERS.set(
             memory,
+            self.cache_key.0,
             Arc::new(Cached {
                 presenter_id: presenter.id(),
                 layout: frame.layout.clone(),
@@ -1312,6 +1332,13 @@ impl ObjectImpl for ZcWaylandSink {
                     .blurb("Wayland display to connect to: a name under $XDG_RUNTIME_DIR or an absolute socket path; unset uses $WAYLAND_DISPLAY (default wayland-0)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("connect-timeout")
+                    .nick("Connect timeout")
+                    .blurb("Milliseconds to wait for the compositor to answer while connecting (NULL to READY); a compositor that accepts the connection but does not answer within it is an error")
+                    .minimum(1)
+                    .default_value(CONNECT_TIMEOUT.as_millis() as u32)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("fullscreen")
                     .nick("Fullscreen")
                     .blurb("Ask the compositor to show the window fullscreen (the video keeps its aspect ratio, with black bars)")
@@ -1391,6 +1418,9 @@ impl ObjectImpl for ZcWaylandSink {
         let mut settings = lock(&self.settings);
         match pspec.name() {
             "display" => settings.display = value.get().ok().flatten(),
+            "connect-timeout" => {
+                settings.connect_timeout_ms = value.get().unwrap_or(settings.connect_timeout_ms)
+            }
             "fullscreen" => settings.fullscreen = value.get().unwrap_or(false),
             "allow-implicit-modifier" => {
                 settings.allow_implicit_modifier = value.get().unwrap_or(false)
@@ -1420,6 +1450,7 @@ impl ObjectImpl for ZcWaylandSink {
         let stats = || self.presenter().map(|p| p.stats()).unwrap_or_default();
         match pspec.name() {
             "display" => lock(&self.settings).display.to_value(),
+            "connect-timeout" => lock(&self.settings).connect_timeout_ms.to_value(),
             "fullscreen" => lock(&self.settings).fullscreen.to_value(),
             "allow-implicit-modifier" => lock(&self.settings).allow_implicit_modifier.to_value(),
             "explicit-sync" => lock(&self.settings).explicit_sync.to_value(),

@@ -1,0 +1,123 @@
+//! Two zcwaylandsinks behind a `tee`, natively on a headless Weston: the
+//! same memories reach both, and each sink keeps its own wl_buffer for each
+//! of them (one sink replacing the other's would destroy a wl_buffer its
+//! compositor may still hold, and make a new one every frame).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+
+/// A headless Weston on a runtime dir of its own; killed on drop.
+struct Weston {
+    child: Child,
+    runtime_dir: PathBuf,
+}
+
+impl Weston {
+    fn start() -> Weston {
+        let runtime_dir = std::env::temp_dir().join(format!("zc-tee-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&runtime_dir);
+        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
+                .expect("chmod 0700");
+        }
+        let child = Command::new("weston")
+            // GL on llvmpipe, as the other native Weston tests run it.
+            .args([
+                "--backend=headless",
+                "--renderer=gl",
+                "--shell=kiosk",
+                "--idle-time=0",
+                "--socket=zc-tee",
+                "--width=640",
+                "--height=480",
+            ])
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("weston (cargo xtask setup installs it)");
+        let mut weston = Weston { child, runtime_dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !weston.socket().exists() {
+            assert!(
+                matches!(weston.child.try_wait(), Ok(None)),
+                "weston exited before its socket appeared"
+            );
+            assert!(Instant::now() < deadline, "weston's socket did not appear");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        weston
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.runtime_dir.join("zc-tee")
+    }
+}
+
+impl Drop for Weston {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.runtime_dir);
+    }
+}
+
+#[test]
+fn two_sinks_behind_a_tee_keep_their_own_wl_buffers() {
+    common::init();
+    let weston = Weston::start();
+    let frames = 300u64;
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers={frames} ! video/x-raw,format=BGRx,width=320,height=240 \
+         ! zcexport ! tee name=t \
+         t. ! queue max-size-buffers=4 ! zcwaylandsink name=a sync=false display={socket} \
+         t. ! queue max-size-buffers=4 ! zcwaylandsink name=b sync=false display={socket}",
+        socket = weston.socket().display()
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let bus = pipeline.bus().expect("bus");
+    let message = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(180),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS or an error within 180 s");
+    // (wl_buffers created, frames rendered, path) of each sink.
+    let counts: Vec<(u64, u64, String)> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let sink = pipeline.by_name(name).expect("sink");
+            (
+                sink.property::<u64>("wl-buffers-created"),
+                sink.property::<gst::Structure>("stats")
+                    .get::<u64>("rendered")
+                    .expect("basesink's rendered count"),
+                sink.property::<String>("path"),
+            )
+        })
+        .collect();
+    pipeline.set_state(gst::State::Null).expect("null");
+    if let gst::MessageView::Error(err) = message.view() {
+        panic!("{} ({:?})", err.error(), err.debug());
+    }
+    for (created, rendered, path) in counts {
+        assert_eq!(path, "shm", "memfd frames go to wl_shm natively");
+        assert_eq!(rendered, frames, "every frame reached each sink");
+        assert!(
+            created <= 32,
+            "{created} wl_buffers for {frames} frames: the sinks replaced each other's"
+        );
+    }
+}
