@@ -88,12 +88,29 @@ fn two_sinks_behind_a_tee_keep_their_own_wl_buffers() {
     .expect("a pipeline");
     pipeline.set_state(gst::State::Playing).expect("playing");
     let bus = pipeline.bus().expect("bus");
-    let message = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(180),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("EOS or an error within 180 s");
+    // Each sink's zc-sink-stats (posted at EOS), then EOS or an error.
+    let mut reused_while_held = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let message = loop {
+        let message = bus
+            .timed_pop(gst::ClockTime::from_mseconds(100));
+        assert!(Instant::now() < deadline, "no EOS or error within 180 s");
+        let Some(message) = message else { continue };
+        match message.view() {
+            gst::MessageView::Eos(_) | gst::MessageView::Error(_) => break message,
+            gst::MessageView::Element(e)
+                if e.structure().is_some_and(|s| s.name() == "zc-sink-stats") =>
+            {
+                let stats = e.structure().expect("structure");
+                reused_while_held.push(
+                    stats
+                        .get::<u64>("buffers-reused-while-held")
+                        .expect("buffers-reused-while-held"),
+                );
+            }
+            _ => {}
+        }
+    };
     // (wl_buffers created, frames rendered, path) of each sink.
     let counts: Vec<(u64, u64, String)> = ["a", "b"]
         .iter()
@@ -112,6 +129,11 @@ fn two_sinks_behind_a_tee_keep_their_own_wl_buffers() {
     if let gst::MessageView::Error(err) = message.view() {
         panic!("{} ({:?})", err.error(), err.debug());
     }
+    assert_eq!(
+        reused_while_held,
+        vec![0, 0],
+        "each sink's zc-sink-stats: no buffer reused while the compositor held it"
+    );
     for (created, rendered, path) in counts {
         assert_eq!(path, "shm", "memfd frames go to wl_shm natively");
         assert_eq!(rendered, frames, "every frame reached each sink");
