@@ -8,6 +8,7 @@
 
 mod bench;
 mod demo;
+mod distro;
 mod setup;
 mod test;
 mod util;
@@ -20,8 +21,13 @@ usage: cargo xtask <command>
 
 commands:
   setup            install packages, virtme-ng and the VM kernel (idempotent)
-  test             run the native tests, then the VM suite inside the dma-buf VM
-  vm -- CMD...     run CMD inside the dma-buf VM and exit with its status
+  test [--native|--vm|--distro NAME] [FILTER]
+                   run the native tests, then the VM suite inside the dma-buf VM on
+                   Debian 12, then the interop suite on Debian 13 and testing roots
+  vm [--distro NAME] -- CMD...
+                   run CMD inside the dma-buf VM and exit with its status; NAME:
+                   bookworm (the host's root, default), trixie (Debian 13,
+                   GStreamer 1.26), forky (Debian testing, GStreamer 1.28, Weston 16)
   demo [CLIP]      the main job: zc-player plays CLIP (default: a generated out/sample.mkv)
                    headless, in the VM when this kernel cannot make dma-bufs; prints the
                    statistics and writes a screenshot, a snapshot and thumbnails into out/
@@ -29,7 +35,7 @@ commands:
                    zc-bench (release) natively, then in the VM; reports in out/bench/
 
 environment:
-  ZC_CACHE_DIR     where the VM kernel and virtme-ng live (default ~/.cache/zc)
+  ZC_CACHE_DIR     where the VM kernel, virtme-ng and the Debian roots live (default ~/.cache/zc)
   ZC_VM_TIMEOUT    seconds before a VM run is stopped (default 5400)
 ";
 
@@ -51,14 +57,18 @@ fn run() -> Result<()> {
         "setup" => setup::run(),
         "test" => test::run(rest),
         "vm" => {
+            let (distro, rest) = match rest {
+                [flag, name, rest @ ..] if flag == "--distro" => (distro::Distro::parse(name)?, rest),
+                _ => (distro::Distro::Bookworm, rest),
+            };
             let command = match rest.first().map(String::as_str) {
                 Some("--") => &rest[1..],
                 _ => rest,
             };
             if command.is_empty() {
-                bail!("usage: cargo xtask vm -- <command...>");
+                bail!("usage: cargo xtask vm [--distro bookworm|trixie|forky] -- <command...>");
             }
-            let status = vm::run_interactive(command)?;
+            let status = vm::run_interactive(distro, command)?;
             std::process::exit(status);
         }
         "demo" => demo::run(rest),

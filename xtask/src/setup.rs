@@ -19,6 +19,7 @@ const MAIN_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "kmod",
     "busybox-static",
+    "debootstrap",
     "libgstreamer1.0-dev",
     "libgstreamer-plugins-base1.0-dev",
     "libgstreamer-plugins-bad1.0-dev",
@@ -233,7 +234,7 @@ fn backports_already_configured() -> bool {
 
 /// The URI (and keyring, for deb822 files) of the apt source that serves the
 /// `bookworm` suite, from deb822 `.sources` files or one-line `.list` files.
-fn bookworm_mirror() -> Result<(String, Option<String>)> {
+pub(crate) fn bookworm_mirror() -> Result<(String, Option<String>)> {
     for file in apt_source_files() {
         let Ok(text) = fs::read_to_string(&file) else {
             continue;

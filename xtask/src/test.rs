@@ -1,11 +1,15 @@
 //! `cargo xtask test`: set-up if needed, the native suite, then the whole VM
-//! suite in one VM boot. One summary line per suite; non-zero exit on failure.
+//! suite in one VM boot on the host's Debian 12, then the interop suite on
+//! Debian 13 and Debian testing roots (one boot each). One summary line per
+//! suite; non-zero exit on failure. `--distro NAME` runs the whole VM suite
+//! on that root only.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
+use crate::distro::Distro;
 use crate::util::{repo_root, step};
 use crate::{setup, vm};
 
@@ -47,15 +51,30 @@ impl Counts {
     }
 }
 
+/// The VM test binaries that also run on the newer Debian roots (trixie,
+/// forky): zc next to that version's stock elements and compositors.
+const INTEROP_BINARIES: &[&str] = &["interop"];
+
 pub fn run(args: &[String]) -> Result<()> {
     let (mut native, mut in_vm) = (true, true);
+    let mut only_distro: Option<Distro> = None;
     let mut filter: Vec<String> = Vec::new();
-    for arg in args {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--native" => in_vm = false,
             "--vm" => native = false,
+            "--distro" => {
+                let name = args
+                    .next()
+                    .context("--distro needs a name: bookworm, trixie or forky")?;
+                only_distro = Some(Distro::parse(name)?);
+                native = false;
+            }
             other if other.starts_with('-') => {
-                bail!("unknown option `{other}` (expected --native, --vm, or a test name filter)")
+                bail!(
+                    "unknown option `{other}` (expected --native, --vm, --distro NAME, or a test name filter)"
+                )
             }
             other => filter.push(other.to_owned()),
         }
@@ -78,7 +97,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .args(&filter);
         let (ok, counts) = run_counting(&mut command)?;
         if !ok || counts.failed > 0 {
-            failed_suites.push("native");
+            failed_suites.push("native".to_owned());
         }
         summaries.push(format!("native: {}", counts.line()));
         add(&mut total, counts);
@@ -86,34 +105,36 @@ pub fn run(args: &[String]) -> Result<()> {
 
     if in_vm {
         let binaries = build_vm_tests()?;
-        let mut script = String::from("set +e\nstatus=0\n");
-        for (name, path) in &binaries {
-            script.push_str(&format!(
-                "echo '--- VM suite {name}'\n{} --test-threads=1 {} || status=1\n",
-                vm::shell_quote(path),
-                filter
+        // The whole suite on the host's Debian 12; the interop binaries on
+        // the newer roots. `--distro NAME`: the whole suite there only.
+        let plan: Vec<(Distro, Vec<(String, String)>)> = match only_distro {
+            Some(distro) => vec![(distro, binaries)],
+            None => {
+                let interop: Vec<(String, String)> = binaries
                     .iter()
-                    .map(|f| vm::shell_quote(f))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                    .filter(|(name, _)| INTEROP_BINARIES.contains(&name.as_str()))
+                    .cloned()
+                    .collect();
+                vec![
+                    (Distro::Bookworm, binaries),
+                    (Distro::Trixie, interop.clone()),
+                    (Distro::Forky, interop),
+                ]
+            }
+        };
+        for (distro, binaries) in plan {
+            let (ok, counts) = run_vm_suite(distro, &binaries, &filter)?;
+            if !ok {
+                failed_suites.push(format!("vm on {}", distro.name()));
+            }
+            summaries.push(format!(
+                "vm on {} (6.12 kernel, {} test binaries): {}",
+                distro.describe(),
+                binaries.len(),
+                counts.line()
             ));
+            add(&mut total, counts);
         }
-        script.push_str("exit $status\n");
-        let run = vm::run_script(&script, "the VM test suite")?;
-        let status = run.status;
-        let text = std::fs::read_to_string(&run.output_log).unwrap_or_default();
-        let mut counts = Counts::default();
-        text.lines().for_each(|line| counts.add_libtest_line(line));
-        let ran_all = text.matches("--- VM suite").count() == binaries.len();
-        if status != 0 || counts.failed > 0 || !ran_all {
-            failed_suites.push("vm");
-        }
-        summaries.push(format!(
-            "vm (6.12 kernel, {} test binaries): {}",
-            binaries.len(),
-            counts.line()
-        ));
-        add(&mut total, counts);
     }
 
     println!();
@@ -125,6 +146,31 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("failing suites: {}", failed_suites.join(", "));
     }
     Ok(())
+}
+
+/// One VM boot on `distro` running `binaries` one after another; whether
+/// all ran and passed, and the counts.
+fn run_vm_suite(distro: Distro, binaries: &[(String, String)], filter: &[String]) -> Result<(bool, Counts)> {
+    let mut script = format!("set +e\nstatus=0\nexport ZC_DISTRO={}\n", distro.name());
+    for (name, path) in binaries {
+        script.push_str(&format!(
+            "echo '--- VM suite {name}'\n{} --test-threads=1 {} || status=1\n",
+            vm::shell_quote(path),
+            filter
+                .iter()
+                .map(|f| vm::shell_quote(f))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    script.push_str("exit $status\n");
+    let label = format!("the VM test suite on {}", distro.name());
+    let run = vm::run_script_on(distro, &script, &label, None)?;
+    let text = std::fs::read_to_string(&run.output_log).unwrap_or_default();
+    let mut counts = Counts::default();
+    text.lines().for_each(|line| counts.add_libtest_line(line));
+    let ran_all = text.matches("--- VM suite").count() == binaries.len();
+    Ok((run.status == 0 && counts.failed == 0 && ran_all, counts))
 }
 
 fn add(total: &mut Counts, counts: Counts) {
@@ -166,6 +212,16 @@ fn build_vm_tests() -> Result<Vec<(String, String)>> {
         .context("building zc-player")?;
     if !status.success() {
         bail!("building zc-player failed");
+    }
+    // tests/tests/interop.rs runs gst-inspect-1.0 and gst-launch-1.0 on the plugin's library.
+    step("VM suite: building the zerocopy plugin library");
+    let status = Command::new(cargo())
+        .current_dir(repo_root())
+        .args(["build", "--package", "gst-plugin-zerocopy"])
+        .status()
+        .context("building the plugin")?;
+    if !status.success() {
+        bail!("building the plugin failed");
     }
     step(format!("VM suite: building {VM_TEST_PACKAGE}"));
     // tests/tests/bench.rs runs zc-bench from the same target folder.

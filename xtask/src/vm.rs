@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::distro::{self, Distro};
 use crate::setup;
 use crate::util::{cache_dir, repo_root, step};
 
@@ -33,9 +34,10 @@ pub struct VmRun {
 /// machine is shared: generous, so that only a real hang trips it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5400);
 
-/// Run a shell command line inside the VM, streaming its output as it comes.
+/// Run a shell command line inside the VM on the host's root, streaming its
+/// output as it comes.
 pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
-    run_script_with_timeout(script, label, None)
+    run_script_on(Distro::Bookworm, script, label, None)
 }
 
 /// [`run_script`] with another default timeout than [`DEFAULT_TIMEOUT`] (`ZC_VM_TIMEOUT`
@@ -45,7 +47,25 @@ pub fn run_script_with_timeout(
     label: &str,
     default_timeout: Option<Duration>,
 ) -> Result<VmRun> {
+    run_script_on(Distro::Bookworm, script, label, default_timeout)
+}
+
+/// [`run_script_with_timeout`] on `distro`'s root (built first if needed).
+pub fn run_script_on(
+    distro: Distro,
+    script: &str,
+    label: &str,
+    default_timeout: Option<Duration>,
+) -> Result<VmRun> {
     let kernel = setup::installed_kernel()?;
+    let root = distro::ensure_root(distro)?;
+    let mount = match &root {
+        Some(root) => {
+            distro::ensure_modules(root, &kernel.release)?;
+            Some(distro::CheckoutMount::new(root, &repo_root())?)
+        }
+        None => None,
+    };
     let target = repo_root().join("target");
     // One folder per run (runs may overlap); the newest stays for reading.
     let runs = target.join("zc-vm");
@@ -88,8 +108,9 @@ pub fn run_script_with_timeout(
         .or(default_timeout)
         .unwrap_or(DEFAULT_TIMEOUT);
     step(format!(
-        "VM: booting {} (software emulation) for {label}",
-        kernel.release
+        "VM: booting {} on {} (software emulation) for {label}",
+        kernel.release,
+        distro.describe()
     ));
 
     let venv_bin = cache_dir().join("venv/bin");
@@ -104,12 +125,22 @@ pub fn run_script_with_timeout(
         // The guest's dma-buf nodes are root-only; the guest is throwaway.
         vng.args(["--user", "root"]);
     }
-    let mut child = vng
+    vng
         .env("PATH", path)
         .arg("-r")
         .arg(&kernel.vmlinuz)
-        .args(["--disable-kvm", "--force-9p", "--cpus", "2", "-m", "4G"])
-        .arg(format!("--rwdir={}", target.display()))
+        .args(["--disable-kvm", "--force-9p", "--cpus", "2", "-m", "4G"]);
+    match (&root, &mount) {
+        (Some(root), Some(mount)) => {
+            // The runner shares only folders inside the root: the checkout
+            // is bind-mounted there at its own path.
+            vng.arg("--root")
+                .arg(root)
+                .arg(format!("--rwdir={}", mount.inside(&target).display()))
+        }
+        _ => vng.arg(format!("--rwdir={}", target.display())),
+    };
+    let mut child = vng
         .arg("--exec")
         .arg(format!(
             "sh {}",
@@ -168,13 +199,13 @@ pub fn run_script_with_timeout(
     }
 }
 
-/// `cargo xtask vm -- CMD...`
-pub fn run_interactive(command: &[String]) -> Result<i32> {
+/// `cargo xtask vm [--distro NAME] -- CMD...`
+pub fn run_interactive(distro: Distro, command: &[String]) -> Result<i32> {
     if !setup::is_complete() {
         setup::run()?;
     }
     let line: Vec<String> = command.iter().map(|arg| shell_quote(arg)).collect();
-    Ok(run_script(&line.join(" "), &command.join(" "))?.status)
+    Ok(run_script_on(distro, &line.join(" "), &command.join(" "), None)?.status)
 }
 
 /// Remove the folders of earlier runs whose xtask process is gone.

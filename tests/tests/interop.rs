@@ -1,0 +1,169 @@
+//! The interop suite: zc on whichever Debian root the VM booted
+//! (`ZC_DISTRO`: bookworm, trixie or forky; `cargo xtask test` runs this
+//! binary on all three). The plugin built on Debian 12 against GStreamer
+//! 1.22 must load and work unchanged on GStreamer 1.26 and 1.28, next to
+//! that version's own elements and compositor.
+
+#[path = "../../plugins/gst/tests/common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{decode_hashes, h264_clip, init, stat};
+use gst::prelude::*;
+use zc_vm_tests::require_vm;
+use zc_vm_tests::smpte::check_pattern;
+use zc_vm_tests::weston::{Renderer, Weston};
+
+const WIDTH: u32 = 320;
+const HEIGHT: u32 = 240;
+
+/// The GStreamer minor version each root brings.
+fn expected_minor(distro: &str) -> Option<u32> {
+    match distro {
+        "bookworm" => Some(22),
+        "trixie" => Some(26),
+        "forky" => Some(28),
+        _ => None,
+    }
+}
+
+/// The folder holding libgstzerocopy.so (the test binary's target folder).
+fn plugin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/debug/deps/interop-HASH -> target/debug
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target folder")
+        .to_owned()
+}
+
+/// The suite really runs on the root it was meant for: a run on the wrong
+/// root would prove nothing about that GStreamer version.
+#[test]
+fn the_root_brings_its_gstreamer_version() {
+    require_vm();
+    init();
+    let distro = std::env::var("ZC_DISTRO").unwrap_or_else(|_| "bookworm".to_owned());
+    let (major, minor, micro, _) = gst::version();
+    println!("{distro}: GStreamer {major}.{minor}.{micro}");
+    let expected = expected_minor(&distro)
+        .unwrap_or_else(|| panic!("ZC_DISTRO={distro}: not bookworm, trixie or forky"));
+    assert_eq!((major, minor), (1, expected), "{distro}");
+}
+
+/// `gst-inspect-1.0` of the root loads the plugin built on Debian 12 and
+/// documents every element.
+#[test]
+fn gst_inspect_lists_every_element() {
+    require_vm();
+    let output = Command::new("gst-inspect-1.0")
+        .arg("zerocopy")
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .env("GST_REGISTRY", std::env::temp_dir().join("zc-interop-registry.bin"))
+        .output()
+        .expect("gst-inspect-1.0 runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "gst-inspect-1.0 zerocopy failed: {}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for element in ["zcexport", "zcwaylandsink", "zcvulkanconvert", "zcthumbnail"] {
+        assert!(text.contains(element), "{element} missing:\n{text}");
+    }
+    // Each element's page documents its properties.
+    let output = Command::new("gst-inspect-1.0")
+        .arg("zcwaylandsink")
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .env("GST_REGISTRY", std::env::temp_dir().join("zc-interop-registry.bin"))
+        .output()
+        .expect("gst-inspect-1.0 runs");
+    let page = String::from_utf8_lossy(&output.stdout);
+    for property in ["path-preference", "explicit-sync", "connect-timeout", "bytes-copied"] {
+        assert!(page.contains(property), "{property} missing:\n{page}");
+    }
+}
+
+/// zc's own pair on that root's Weston: dma-bufs from zc's pool imported by
+/// linux-dmabuf, no copy, the right picture.
+#[test]
+fn zcexport_to_zcwaylandsink_shows_the_picture_on_dma_bufs() {
+    require_vm();
+    init();
+    for (format, tolerance) in [("BGRx", 1), ("NV12", 8)] {
+        // A fresh kiosk compositor per window (see `Weston`).
+        let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc pattern=smpte is-live=true \
+             ! video/x-raw,format={format},width={WIDTH},height={HEIGHT},framerate=15/1 \
+             ! zcexport ! zcwaylandsink name=sink display={}",
+            weston.socket_path().display()
+        ))
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("pipeline");
+        let sink = pipeline.by_name("sink").expect("zcwaylandsink");
+        let frames = Arc::new(AtomicUsize::new(0));
+        let counter = frames.clone();
+        sink.static_pad("sink").expect("sink pad").add_probe(
+            gst::PadProbeType::BUFFER,
+            move |_, _| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            },
+        );
+        pipeline.set_state(gst::State::Playing).expect("playing");
+        let bus = pipeline.bus().expect("bus");
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while frames.load(Ordering::SeqCst) < 10 {
+            if let Some(message) =
+                bus.timed_pop_filtered(gst::ClockTime::from_mseconds(100), &[gst::MessageType::Error])
+                && let gst::MessageView::Error(e) = message.view()
+            {
+                panic!("{format}: {} ({:?})\nweston log:\n{}", e.error(), e.debug(), weston.log());
+            }
+            assert!(Instant::now() < deadline, "{format}: fewer than 10 frames reached the sink");
+        }
+        let shot = weston.screenshot();
+        let (path, copied) = (
+            sink.property::<String>("path"),
+            sink.property::<u64>("bytes-copied"),
+        );
+        pipeline.set_state(gst::State::Null).expect("null");
+        println!("{format}: path {path}, {copied} bytes copied");
+        assert_eq!(path, "dmabuf", "{format}: frames reach Weston as dma-bufs");
+        assert_eq!(copied, 0, "{format}: no copy on the dma-buf path");
+        check_pattern(&shot, format, WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), tolerance);
+    }
+}
+
+/// That root's libav decoder writes into zc's dma-bufs: the same pictures
+/// as the stock decoder, no copy.
+#[test]
+fn avdec_h264_decodes_into_zc_dma_bufs() {
+    require_vm();
+    init();
+    let dir = std::env::temp_dir().join("zc-interop-decode");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let clip = h264_clip(&dir, 640, 360, 20);
+    let (stock, _) = decode_hashes(&clip, "avdec_h264", "");
+    let (zc, stats) = decode_hashes(
+        &clip,
+        "avdec_h264",
+        "zcexport backend=heap ! queue max-size-buffers=8 min-threshold-buffers=6 !",
+    );
+    assert_eq!(stock.len(), 20);
+    assert_eq!(zc, stock, "pictures differ from the stock decoder's");
+    let stats = stats.expect("zc-export-stats");
+    let (frames_in, zero_copy) = (stat(&stats, "frames-in"), stat(&stats, "frames-zero-copy"));
+    println!(
+        "avdec_h264 on heap dma-bufs: {zero_copy} of {frames_in} zero-copy, {} bytes copied",
+        stat(&stats, "bytes-copied")
+    );
+    assert!(zero_copy * 100 >= frames_in * 95, "{zero_copy} of {frames_in}");
+}
