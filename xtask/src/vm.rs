@@ -130,6 +130,11 @@ pub fn run_script_on(
         .arg("-r")
         .arg(&kernel.vmlinuz)
         .args(["--disable-kvm", "--force-9p", "--cpus", "2", "-m", "4G"]);
+    if distro == Distro::Forky {
+        // Mutter needs a DRM device to start: virtio-gpu gives one (and
+        // timeline syncobjs); tests load its module when they want it.
+        vng.arg("--qemu-opts=-device virtio-gpu-pci");
+    }
     match (&root, &mount) {
         (Some(root), Some(mount)) => {
             // The runner shares only folders inside the root: the checkout
