@@ -2,6 +2,9 @@
 //! inside a write bracket, and read it back byte-exact through a second,
 //! independent mapping of a dup'd fd inside a read bracket.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 

@@ -3,6 +3,9 @@
 //! GstDmaBufAllocator brackets with DMA_BUF_IOCTL_SYNC) read back through an
 //! independent mapping of a dup'd fd inside a zc read bracket.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::fd::BorrowedFd;
 
 use gst::prelude::*;

@@ -1,6 +1,9 @@
 //! No leaks: 10,000 allocate/map/bracket/free cycles on each backend end
 //! with the same fd count and RSS within 1 MiB of the start.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use zc_dmabuf::alloc::open_backend;

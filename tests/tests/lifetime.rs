@@ -4,6 +4,9 @@
 //! still holds its dup'd fd; the importer must still read the right bytes,
 //! and when it closes, the process is back to the fds it started with.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use zc_dmabuf::alloc::open_backend;

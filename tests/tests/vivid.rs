@@ -2,6 +2,9 @@
 //! `DmaBuf::from_fd` accepts them and a read bracket sees exactly the frame
 //! the V4L2 MMAP path (the video fd's own mapping) sees.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, OwnedFd};
 

@@ -4,6 +4,9 @@
 //! GBM on vgem) and from vivid are imported; conversions are checked
 //! against the CPU reference shared with the native tests.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
