@@ -43,7 +43,7 @@ fn round_trip(setting: BackendSetting, expected: Backend) {
         let second = DmaBuf::from_fd(fd).expect("the memory's fd is a real dma-buf");
         let access = second.begin_cpu_access(Access::Read).expect("read bracket");
         assert_eq!(
-            check_pattern(&access.data()[..memory.size()], 9),
+            check_pattern(&access.to_vec()[..memory.size()], 9),
             None,
             "bytes differ through the second mapping"
         );

@@ -26,7 +26,9 @@ fn importer_outlives_exporter(backend: Backend, options: AllocatorOptions, fourc
             let mut access = exporter_side
                 .begin_cpu_access(Access::Write)
                 .expect("begin write");
-            fill_pattern(access.data_mut().expect("writable"), 42);
+            let mut bytes = vec![0; access.len()];
+            fill_pattern(&mut bytes, 42);
+            access.write_from(0, &bytes).expect("write");
         }
         // The importer gets its own fd, as a compositor or a GPU driver would.
         exporter_side.try_clone().expect("dup for the importer")
@@ -43,7 +45,7 @@ fn importer_outlives_exporter(backend: Backend, options: AllocatorOptions, fourc
             .begin_cpu_access(Access::Read)
             .expect("importer reads");
         assert_eq!(
-            check_pattern(access.data(), 42),
+            check_pattern(&access.to_vec(), 42),
             None,
             "{backend}: importer saw different bytes"
         );
