@@ -85,7 +85,7 @@ impl Layout {
         match self.video {
             Some(video) => {
                 let (x, y, w, h) = zc_wayland::fit((aw, ah), video);
-                (ax + x, ay + y, w, h)
+                (ax.saturating_add(x), ay.saturating_add(y), w, h)
             }
             None => self.area,
         }
