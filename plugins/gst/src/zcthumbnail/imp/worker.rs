@@ -258,7 +258,8 @@ impl ZcThumbnail {
         memories.dedup();
 
         // Brackets first, copies second: every map is released (inside
-        // `copy_memory`) before its bracket ends, on every path out of here.
+        // `copy_memory`) before its bracket ends, on every path out of here;
+        // the scaling then reads only the copies, outside the brackets.
         let mut brackets: Vec<FdBracket<'_>> = Vec::with_capacity(memories.len());
         for &idx in &memories {
             let memory = buffer.peek_memory(idx);
@@ -281,6 +282,12 @@ impl ZcThumbnail {
                 .ok_or_else(|| format!("cannot map memory {idx}"))?;
             maps.push((idx, bytes));
         }
+        // The copies are ours: the producer's memory is done with.
+        for bracket in brackets {
+            if let Err(err) = bracket.end() {
+                gst::warning!(CAT, imp = self, "ending a CPU access bracket: {err}");
+            }
+        }
         let mut slices: Vec<&[u8]> = Vec::with_capacity(planes);
         for (idx, skip) in &where_ {
             let map = maps
@@ -298,14 +305,7 @@ impl ZcThumbnail {
             strides: &strides[..planes.min(strides.len())],
             colour,
         };
-        let image = scale::scale_to_rgb(&frame, size.0, size.1).map_err(|err| err.to_string());
-        drop(maps);
-        for bracket in brackets {
-            if let Err(err) = bracket.end() {
-                gst::warning!(CAT, imp = self, "ending a CPU access bracket: {err}");
-            }
-        }
-        image
+        scale::scale_to_rgb(&frame, size.0, size.1).map_err(|err| err.to_string())
     }
 }
 
