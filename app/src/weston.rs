@@ -195,7 +195,8 @@ impl HeadlessWeston {
     }
 
     fn wait_for_socket(&mut self, timeout: Duration) -> Result<(), WestonError> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for `Instant` is capped (a day is forever here).
+        let deadline = Instant::now() + timeout.min(Duration::from_secs(86_400));
         while !self.socket_path().exists() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(WestonError::Exited {

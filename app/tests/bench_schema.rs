@@ -4,6 +4,9 @@
 //! zero-copy path, one frame copied per frame on the copy path, every
 //! requested path with samples or a stated reason, no fd left open).
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 

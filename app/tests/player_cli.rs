@@ -4,6 +4,9 @@
 //! every fd it opened. The dma-buf path itself is tested in the VM
 //! (tests/tests/player.rs).
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -402,11 +405,9 @@ fn quit_signals_and_sigkill_leave_no_weston_socket_or_folder() {
             let mode = std::fs::symlink_metadata(&entries[0]).expect("meta").mode();
             assert_eq!(mode & 0o777, 0o700, "{name}: {mode:o}");
         }
-        // SAFETY: kill(2) on our own child's pid.
-        assert_eq!(
-            unsafe { libc::kill(player.control.child.id() as i32, signal) },
-            0
-        );
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let rc = unsafe { libc::kill(player.control.child.id() as i32, signal) };
+        assert_eq!(rc, 0);
         let status = player.wait_exit(Duration::from_secs(60));
         if signal == libc::SIGKILL {
             assert_eq!(status.signal(), Some(libc::SIGKILL));

@@ -3,6 +3,9 @@
 //! 256-byte-aligned pool: chroma stride 768, not 640) are copied into
 //! tightly packed shared memory and shown, instead of failing the stream.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use gst::prelude::*;
 use zc_app::weston::{HeadlessWeston, WestonConfig};
 

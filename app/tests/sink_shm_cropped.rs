@@ -6,6 +6,9 @@
 //! written, so zero: green in YUV) must not show, and the picture's last
 //! row must reach the output's last row.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;

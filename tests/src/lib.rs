@@ -5,6 +5,9 @@
 //! A device the VM is known to have but that is missing is a failure, never
 //! a skip: these tests exist to prove the real kernel paths.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod app_window;
 pub mod smpte;
 pub mod v4l2;

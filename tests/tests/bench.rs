@@ -6,6 +6,9 @@
 //! The binary is zc-bench from the same target folder (`cargo xtask test`
 //! builds it; `ZC_BENCH` names another).
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -2,6 +2,9 @@
 //! into dma-bufs, vivid's dma-bufs passed through untouched, and resolution
 //! changes without leaks.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../../plugins/gst/tests/common/mod.rs"]
 mod common;
 

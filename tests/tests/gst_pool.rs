@@ -3,6 +3,9 @@
 //! vgem read fence standing in for a compositor or GPU) is not handed out
 //! again until that fence signals.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 

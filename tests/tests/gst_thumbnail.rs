@@ -2,6 +2,9 @@
 //! dma-bufs (zc's) and from vivid's (a V4L2 driver's) inside real
 //! DMA_BUF_IOCTL_SYNC brackets, with every begin ended and no fd left open.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../../plugins/gst/tests/common/mod.rs"]
 mod common;
 

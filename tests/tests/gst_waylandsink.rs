@@ -2,6 +2,9 @@
 //! the frames reach the compositor as heap dma-bufs, and the screenshot
 //! shows the test pattern.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../../plugins/gst/tests/common/mod.rs"]
 mod common;
 

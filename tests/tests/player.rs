@@ -13,6 +13,9 @@
 //! layout, so avdec_h264 decodes straight into the pool (at 320x240 its
 //! chroma stride differs and zcexport has to copy every frame).
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

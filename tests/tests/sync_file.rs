@@ -2,6 +2,9 @@
 //! unsignalled fence: vgem attaches one to a heap buffer's reservation object
 //! (through a PRIME import) and signals it when the test says so.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use zc_dmabuf::alloc::open_backend;

@@ -4,6 +4,9 @@
 //! llvmpipe, no vgem: the setup ENVIRONMENT.md saw import dma-bufs) leave a
 //! correct picture on screen and the fd count flat.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Instant;
 
 use gst::prelude::*;

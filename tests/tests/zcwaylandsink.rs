@@ -3,6 +3,9 @@
 //! reuse of held buffers, v5 feedback steering allocation, the compositor
 //! dying mid-stream, and the wl_shm path on a renderer without linux-dmabuf.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../../plugins/gst/tests/common/mod.rs"]
 mod common;
 

@@ -4,6 +4,9 @@
 //! need-context, its `wl_surface` through `set_window_handle` answered to
 //! prepare-window-handle, a render rectangle inside its window.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../../plugins/gst/tests/common/mod.rs"]
 mod common;
 

@@ -417,12 +417,12 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline, Instant), BenchError>
     let sink_bytes_copied = delta(start.sink_bytes, end.sink_bytes);
     let bytes_copied = match (export_bytes_copied, sink_bytes_copied) {
         (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
     };
     let stock_sink = matches!(spec.path, PathKind::Waylandsink | PathKind::Videoconvert);
     let bytes_copied_inferred_per_frame = stock_sink.then(|| {
-        let copied_frames = window.memory.system + window.memory.fd;
-        per_frame((copied_frames * window.frame_size.unwrap_or(0)) as f64)
+        let copied_frames = window.memory.system.saturating_add(window.memory.fd);
+        per_frame(copied_frames.saturating_mul(window.frame_size.unwrap_or(0)) as f64)
     });
     let stat = |name: &str| sink_stats.as_ref().and_then(|s| s.get::<u64>(name).ok());
     let sample = Sample {

@@ -310,7 +310,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
         .iter()
         .filter(|(_, c)| c.status == CaseStatus::Ran)
         .count();
-    bar.set_length((runnable as u32 * options.repetitions) as u64);
+    bar.set_length((runnable as u64).saturating_mul(u64::from(options.repetitions)));
     bar.set_message("");
     say(
         &bar,

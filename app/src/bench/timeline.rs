@@ -148,7 +148,12 @@ fn parse_line(line: &str) -> Option<Point> {
         return None;
     }
     let time = value.get("T")?.as_array()?;
-    let ns = time.first()?.as_u64()? * 1_000_000_000 + time.get(1)?.as_u64()?;
+    // Weston's timeline file: a line with an absurd time is skipped.
+    let ns = time
+        .first()?
+        .as_u64()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(time.get(1)?.as_u64()?)?;
     Some(Point::Flush {
         ns,
         surface: value.get("ws")?.as_u64()?,

@@ -30,11 +30,12 @@ struct Args {
 }
 
 fn connect(args: &Args) -> Result<UnixStream> {
-    let deadline = Instant::now() + Duration::from_secs(args.wait);
+    // `--wait` too long for `Instant` waits forever.
+    let deadline = Instant::now().checked_add(Duration::from_secs(args.wait));
     loop {
         match UnixStream::connect(&args.socket) {
             Ok(stream) => return Ok(stream),
-            Err(e) if Instant::now() >= deadline => {
+            Err(e) if deadline.is_some_and(|d| Instant::now() >= d) => {
                 return Err(e).with_context(|| {
                     format!(
                         "cannot reach a player at {} (is `zc-player --ipc {}` running?)",

@@ -80,8 +80,9 @@ pub struct DmaBuf {
     /// Created on the first CPU access and kept until drop: mmap is expensive
     /// compared to a bracket, and a frame is accessed many times.
     mapping: OnceLock<sys::RawMapping>,
-    /// Readers share, a writer is alone: this makes the `&[u8]`/`&mut [u8]`
-    /// handed out by brackets on this handle sound within the process.
+    /// Readers share, a writer is alone, among brackets on this handle. It
+    /// says nothing about other handles to the same memory (a `try_clone`
+    /// maps it again), other processes or devices: see [`CpuAccess`].
     access_lock: RwLock<()>,
     begun: AtomicU64,
     ended: AtomicU64,
@@ -288,6 +289,28 @@ enum AccessLock<'a> {
 
 /// An open CPU access bracket. The mapping may be touched only through this
 /// guard; dropping it issues `DMA_BUF_SYNC_END` with the same direction.
+///
+/// # What it hands out, and why
+///
+/// A dma-buf is shared memory: another handle to it in this process (each
+/// [`DmaBuf::try_clone`] maps it again, under its own lock), another process
+/// (a compositor, a decoder) or a device may write it while this bracket is
+/// open. The bracket orders caches, not other writers. A `&[u8]` over such
+/// memory promises the compiler that nothing changes it while the slice
+/// lives, and a `&mut [u8]` that nothing else reads or writes it; zc cannot
+/// keep either promise for memory it does not exclusively hold. So the safe
+/// accessors are raw:
+///
+/// - [`CpuAccess::read_into`] / [`CpuAccess::write_from`] (and
+///   [`CpuAccess::to_vec`]) copy with volatile accesses, so a concurrent
+///   writer can at worst produce torn bytes, never undefined behaviour;
+/// - [`CpuAccess::as_ptr`] / [`CpuAccess::as_mut_ptr`] and
+///   [`CpuAccess::len`] for code that does its own raw access.
+///
+/// The slice accessors [`CpuAccess::data`] and [`CpuAccess::data_mut`] are
+/// `unsafe`: their caller vouches for exclusivity, which holds for a frame
+/// zc allocated and has not shared (no `try_clone`, no fd handed out or
+/// imported, no other mapping) for as long as the slice lives.
 pub struct CpuAccess<'a> {
     buffer: &'a DmaBuf,
     mapping: &'a sys::RawMapping,
@@ -310,21 +333,102 @@ impl CpuAccess<'_> {
         self.access
     }
 
-    /// The whole buffer, readable.
-    pub fn data(&self) -> &[u8] {
-        // SAFETY: the mapping is `len` bytes, lives as long as the buffer
-        // (which outlives this guard), and while this guard holds the access
-        // lock no `&mut` to it exists in this process.
-        unsafe { std::slice::from_raw_parts(self.mapping.as_ptr(), self.mapping.len()) }
+    /// The mapping's length in bytes (the whole buffer).
+    pub fn len(&self) -> usize {
+        self.mapping.len()
     }
 
-    /// The whole buffer, writable; only for brackets opened with a write direction.
-    pub fn data_mut(&mut self) -> Result<&mut [u8]> {
+    /// Always false: a zero-sized buffer is never mapped.
+    pub fn is_empty(&self) -> bool {
+        self.mapping.len() == 0
+    }
+
+    /// The start of the mapping, valid for [`CpuAccess::len`] bytes while
+    /// this guard lives. Others may write the memory at any time (see
+    /// [`CpuAccess`]): read it only through raw pointers, never as a slice.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.mapping.as_ptr()
+    }
+
+    /// As [`CpuAccess::as_ptr`], writable; only for brackets opened with a
+    /// write direction.
+    pub fn as_mut_ptr(&mut self) -> Result<*mut u8> {
         if !self.access.writes() {
             return Err(Error::ReadBracket);
         }
-        // SAFETY: as in `data`; a write bracket holds the access lock
-        // exclusively, and `&mut self` makes this the only live slice of it.
+        Ok(self.mapping.as_ptr())
+    }
+
+    /// Copy `dst.len()` bytes starting at `offset` out of the buffer. Sound
+    /// whoever else writes the memory meanwhile (the bytes may then be torn).
+    pub fn read_into(&self, offset: usize, dst: &mut [u8]) -> Result<()> {
+        self.check_range(offset, dst.len())?;
+        // SAFETY: `offset..offset + dst.len()` lies inside the mapping
+        // (checked above), which stays mapped while `self` borrows it.
+        unsafe { copy_from_shared(self.mapping.as_ptr().add(offset), dst) };
+        Ok(())
+    }
+
+    /// The whole buffer, copied (see [`CpuAccess::read_into`]).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = vec![0; self.mapping.len()];
+        // SAFETY: the whole mapping, which stays mapped while `self` borrows it.
+        unsafe { copy_from_shared(self.mapping.as_ptr(), &mut out) };
+        out
+    }
+
+    /// Copy `src` into the buffer at `offset`; only for brackets opened with
+    /// a write direction. Sound whoever else touches the memory meanwhile.
+    pub fn write_from(&mut self, offset: usize, src: &[u8]) -> Result<()> {
+        if !self.access.writes() {
+            return Err(Error::ReadBracket);
+        }
+        self.check_range(offset, src.len())?;
+        // SAFETY: the range lies inside the mapping (checked above), which is
+        // writable (a write bracket needs an O_RDWR fd, mapped PROT_WRITE) and
+        // stays mapped while `self` borrows it.
+        unsafe { copy_to_shared(src, self.mapping.as_ptr().add(offset)) };
+        Ok(())
+    }
+
+    fn check_range(&self, offset: usize, len: usize) -> Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.mapping.len() => Ok(()),
+            _ => Err(Error::OutOfRange {
+                offset,
+                len,
+                size: self.mapping.len(),
+            }),
+        }
+    }
+
+    /// The whole buffer as a slice.
+    ///
+    /// # Safety
+    /// Nothing may write the buffer while the slice lives: no other handle
+    /// or mapping of it in this process, no other process, no device. zc can
+    /// promise that only for a frame it allocated and has not shared (see
+    /// [`CpuAccess`]); otherwise use [`CpuAccess::read_into`].
+    pub unsafe fn data(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` bytes and lives as long as the buffer
+        // (which outlives this guard); this guard's access lock keeps `&mut`
+        // slices of this handle away, and the caller vouches for the rest.
+        unsafe { std::slice::from_raw_parts(self.mapping.as_ptr(), self.mapping.len()) }
+    }
+
+    /// The whole buffer as a mutable slice; only for brackets opened with a
+    /// write direction.
+    ///
+    /// # Safety
+    /// Nothing else may read or write the buffer while the slice lives (as
+    /// for [`CpuAccess::data`]); otherwise use [`CpuAccess::write_from`].
+    pub unsafe fn data_mut(&mut self) -> Result<&mut [u8]> {
+        if !self.access.writes() {
+            return Err(Error::ReadBracket);
+        }
+        // SAFETY: as in `data`; a write bracket holds this handle's access
+        // lock exclusively, `&mut self` makes this the only live slice of
+        // it, and the caller vouches for everyone else.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.mapping.as_ptr(), self.mapping.len()) })
     }
 
@@ -362,6 +466,68 @@ impl Drop for CpuAccess<'_> {
         if let Err(err) = self.finish() {
             log::error!("ending a CPU access bracket: {err}");
         }
+    }
+}
+
+const WORD: usize = std::mem::size_of::<u64>();
+
+/// Copy `dst.len()` bytes from shared memory at `src` with volatile reads
+/// (aligned words in the middle), so a concurrent writer in another process
+/// or a device cannot make the copy undefined behaviour; bytes may be torn.
+///
+/// # Safety
+/// `src` must be valid for reads of `dst.len()` bytes for the whole call,
+/// and must not overlap `dst`.
+pub unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
+    let len = dst.len();
+    let mut i = 0;
+    while i < len && !(src as usize).wrapping_add(i).is_multiple_of(WORD) {
+        // SAFETY: `i < len`, inside the caller's range.
+        dst[i] = unsafe { src.add(i).read_volatile() };
+        i += 1;
+    }
+    while len - i >= WORD {
+        // SAFETY: `i + WORD <= len`, and `src + i` is word-aligned (above).
+        let word = unsafe { src.add(i).cast::<u64>().read_volatile() };
+        dst[i..i + WORD].copy_from_slice(&word.to_ne_bytes());
+        i += WORD;
+    }
+    while i < len {
+        // SAFETY: `i < len`.
+        dst[i] = unsafe { src.add(i).read_volatile() };
+        i += 1;
+    }
+}
+
+/// Copy `src` into shared memory at `dst` with volatile writes (the mirror
+/// of [`copy_from_shared`]).
+///
+/// # Safety
+/// `dst` must be valid for writes of `src.len()` bytes for the whole call,
+/// and must not overlap `src`.
+pub unsafe fn copy_to_shared(src: &[u8], dst: *mut u8) {
+    let len = src.len();
+    let mut i = 0;
+    while i < len && !(dst as usize).wrapping_add(i).is_multiple_of(WORD) {
+        // SAFETY: `i < len`, inside the caller's range.
+        unsafe { dst.add(i).write_volatile(src[i]) };
+        i += 1;
+    }
+    while len - i >= WORD {
+        let mut word = [0u8; WORD];
+        word.copy_from_slice(&src[i..i + WORD]);
+        // SAFETY: `i + WORD <= len`, and `dst + i` is word-aligned (above).
+        unsafe {
+            dst.add(i)
+                .cast::<u64>()
+                .write_volatile(u64::from_ne_bytes(word))
+        };
+        i += WORD;
+    }
+    while i < len {
+        // SAFETY: `i < len`.
+        unsafe { dst.add(i).write_volatile(src[i]) };
+        i += 1;
     }
 }
 
@@ -559,21 +725,20 @@ mod tests {
         assert_eq!(writer.size(), frame.layout.buffer_size());
         {
             let mut access = writer.begin_cpu_access(Access::Write).expect("begin write");
-            for (i, byte) in access.data_mut().expect("writable").iter_mut().enumerate() {
-                *byte = (i % 251) as u8;
-            }
+            let pattern: Vec<u8> = (0..access.len()).map(|i| (i % 251) as u8).collect();
+            access.write_from(0, &pattern).expect("write");
         }
         // A dup'd fd gets its own mapping: the bytes must come from the shared
         // pages, not from the first mapping.
         let reader = writer.try_clone().expect("dup");
         let access = reader.begin_cpu_access(Access::Read).expect("begin read");
         assert_ne!(
-            access.data().as_ptr(),
+            access.as_ptr(),
             writer.mapping().expect("mapped").as_ptr() as *const u8
         );
         assert!(
             access
-                .data()
+                .to_vec()
                 .iter()
                 .enumerate()
                 .all(|(i, b)| *b == (i % 251) as u8)
@@ -586,12 +751,10 @@ mod tests {
         let first = buffer
             .begin_cpu_access(Access::Read)
             .expect("begin")
-            .data()
             .as_ptr();
         let second = buffer
             .begin_cpu_access(Access::Read)
             .expect("begin")
-            .data()
             .as_ptr();
         assert_eq!(first, second);
     }
@@ -617,7 +780,7 @@ mod tests {
         let buffer = memfd_buffer(4096);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut access = buffer.begin_cpu_access(Access::Write).expect("begin");
-            access.data_mut().expect("writable")[0] = 1;
+            access.write_from(0, &[1]).expect("write");
             panic!("decoder crashed mid-frame");
         }));
         assert!(result.is_err());
@@ -625,7 +788,9 @@ mod tests {
         let access = buffer
             .begin_cpu_access(Access::Read)
             .expect("usable after a panic");
-        assert_eq!(access.data()[0], 1);
+        let mut first = [0u8; 1];
+        access.read_into(0, &mut first).expect("read");
+        assert_eq!(first, [1]);
     }
 
     #[test]
@@ -667,7 +832,31 @@ mod tests {
     fn read_bracket_gives_no_mutable_data() {
         let buffer = memfd_buffer(4096);
         let mut access = buffer.begin_cpu_access(Access::Read).expect("begin");
-        assert!(matches!(access.data_mut(), Err(Error::ReadBracket)));
+        assert!(matches!(access.as_mut_ptr(), Err(Error::ReadBracket)));
+        assert!(matches!(access.write_from(0, &[1]), Err(Error::ReadBracket)));
+    }
+
+    #[test]
+    fn copies_are_bounds_checked_and_exact_at_any_alignment() {
+        let buffer = memfd_buffer(4096);
+        let mut access = buffer.begin_cpu_access(Access::ReadWrite).expect("begin");
+        let src: Vec<u8> = (0..100u8).collect();
+        for offset in [0, 1, 3, 7, 8, 13, 4096 - 100] {
+            access.write_from(offset, &src).expect("write");
+            let mut back = vec![0u8; src.len()];
+            access.read_into(offset, &mut back).expect("read");
+            assert_eq!(back, src, "offset {offset}");
+        }
+        let mut one = [0u8; 1];
+        assert!(matches!(
+            access.read_into(4096, &mut one),
+            Err(Error::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            access.write_from(usize::MAX, &[1]),
+            Err(Error::OutOfRange { .. })
+        ));
+        assert_eq!(access.to_vec().len(), 4096);
     }
 
     #[test]

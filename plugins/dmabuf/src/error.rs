@@ -77,6 +77,14 @@ pub enum Error {
     )]
     ReadBracket,
 
+    /// A CPU copy outside the mapped buffer.
+    #[error("{len} bytes at offset {offset} do not fit the {size}-byte buffer")]
+    OutOfRange {
+        offset: usize,
+        len: usize,
+        size: usize,
+    },
+
     /// A backend cannot do what was asked (a format, a modifier).
     #[error("{backend}: {what}")]
     Unsupported { backend: Backend, what: String },

@@ -6,6 +6,9 @@
 //!   [`DmaBuf`] by `Arc` or [`DmaBuf::try_clone`], never by raw fd number;
 //! - every CPU access is bracketed: [`DmaBuf::begin_cpu_access`] returns a
 //!   guard whose drop ends the bracket, also on early return and panic;
+//! - memory others may write is never a Rust slice: the guard copies
+//!   ([`CpuAccess::read_into`], [`CpuAccess::write_from`]) or gives a raw
+//!   pointer; its slice accessors are `unsafe` (see [`CpuAccess`]);
 //! - a buffer is reused only after every consumer is done
 //!   ([`DmaBuf::export_sync_file`], [`SyncFile::wait`]).
 
@@ -21,8 +24,8 @@ pub use alloc::{
     GbmAllocator, HeapAllocator, MemfdAllocator, UdmabufAllocator,
 };
 pub use dmabuf::{
-    Access, BracketCounter, BracketStats, BufferKind, CpuAccess, DmaBuf, FdBracket, sync_end,
-    sync_start,
+    Access, BracketCounter, BracketStats, BufferKind, CpuAccess, DmaBuf, FdBracket,
+    copy_from_shared, copy_to_shared, sync_end, sync_start,
 };
 pub use error::{Error, Result};
 pub use layout::{

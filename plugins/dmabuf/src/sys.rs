@@ -290,7 +290,8 @@ impl Drop for RawMapping {
 
 /// `poll(POLLIN)` on one fd; `None` waits forever. True when readable.
 pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    // A timeout too long for `Instant` waits forever.
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     loop {
         let remaining_ms = match deadline {
             None => -1,

@@ -1,6 +1,9 @@
 //! fd accounting needs a process of its own: in the unit-test binary, other
 //! tests open and close fds on parallel threads while this one counts.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use zc_dmabuf::{Access, Allocator, Fourcc, FrameRequest, MemfdAllocator};
 
 fn fd_count() -> usize {

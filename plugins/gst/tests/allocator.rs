@@ -2,6 +2,9 @@
 //! and errors that name what is missing. The dma-buf backends are exercised
 //! in the VM suite.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use gst::prelude::*;
 use gstzerocopy::allocator::{ALLOCATOR_NAME, BackendSetting, ZcDmaBufAllocator};
 use zc_dmabuf::{Backend, Fourcc, FrameRequest};

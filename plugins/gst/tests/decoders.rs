@@ -3,6 +3,9 @@
 //! pool::meta_map), and the pictures are exactly the stock decoder's, even
 //! with frames held back downstream while libav still references them.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{decode_hashes, h264_clip, init, stat};

@@ -1,6 +1,9 @@
 //! fd accounting, in a process of its own so no other test opens fds while
 //! this one counts (one test function: libtest runs tests on parallel threads).
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use gst::prelude::*;
 use gstzerocopy::allocator::{BackendSetting, ZcDmaBufAllocator};
 use gstzerocopy::pool::ZcBufferPool;

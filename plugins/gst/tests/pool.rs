@@ -1,6 +1,9 @@
 //! `ZcBufferPool` natively (memfd backend): layouts from caps, VideoMeta,
 //! GstVideoAlignment, refusals that say why, and recycling.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use gst::prelude::*;
 use gst_video::prelude::*;
 use gstzerocopy::allocator::{BackendSetting, ZcDmaBufAllocator};

@@ -2,6 +2,9 @@
 //! memory, copies of system memory, copy-mode, counters and the stats
 //! message, refusals with reasons.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use gst::prelude::*;
 use gst_check::Harness;
 use gst_video::prelude::*;

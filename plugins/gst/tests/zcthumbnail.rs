@@ -3,6 +3,9 @@
 //! tolerance), balanced brackets also when writing fails, picking, bad
 //! folders, unreadable formats, tiny and odd frames.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use gst::prelude::*;

@@ -3,6 +3,9 @@
 //! that states the limit (never a panic or an out-of-memory abort), and
 //! files are never written through a symlink planted in the folder.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 

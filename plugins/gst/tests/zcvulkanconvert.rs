@@ -4,6 +4,9 @@
 //! colorimetry defaults with a warning, refusals with reasons. (The fd count
 //! has a test binary of its own: zcvulkanconvert_fds.rs.)
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use gst::prelude::*;

@@ -2,6 +2,9 @@
 //! path natively). A test binary of its own: other tests running in the
 //! same process would open and close fds under the count.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 #[test]

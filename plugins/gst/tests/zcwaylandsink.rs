@@ -1,6 +1,9 @@
 //! zcwaylandsink without a compositor: the errors a user sees. The pictures
 //! are checked under Weston in the VM suite (tests/tests/zcwaylandsink.rs).
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 /// One test at a time: one of them counts the process's fds, which the

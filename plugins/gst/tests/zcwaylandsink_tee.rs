@@ -3,6 +3,9 @@
 //! of them (one sink replacing the other's would destroy a wl_buffer its
 //! compositor may still hold, and make a new one every frame).
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::PathBuf;

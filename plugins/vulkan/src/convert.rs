@@ -431,7 +431,7 @@ impl Converter {
             wait_semaphore: vk::Semaphore::null(),
             signal_semaphore: vk::Semaphore::null(),
         };
-        // SAFETY (this block and the next calls): valid create infos; the
+        // SAFETY: (this block and the next calls) valid create infos; the
         // created objects go straight into `resources`, which destroys them.
         resources.command_pool = unsafe {
             d.create_command_pool(

@@ -5,6 +5,9 @@
 //! go through the VkBuffer path; the VM suite (tests/tests/vulkan.rs) runs
 //! the same checks on dma-bufs through the image path.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use zc_dmabuf::{Allocator, Fourcc, FrameRequest, MemfdAllocator, Modifier};

@@ -3,6 +3,9 @@
 //! descriptor sets) until the fence signalled, and the next conversion must
 //! still be right.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -4,6 +4,9 @@
 //! zc does not close it a second time; the race that made the old (device,
 //! inode) check close another thread's fd cannot be provoked on purpose.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 

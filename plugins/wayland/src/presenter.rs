@@ -1257,7 +1257,7 @@ impl Presenter {
 
     /// Wait until the compositor released every buffer (or `timeout`).
     pub fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut inner = lock(&self.shared.inner);
         loop {
             inner
@@ -1326,7 +1326,7 @@ impl Presenter {
         timeout: Duration,
         mut ready: impl FnMut(&Inner) -> bool,
     ) -> Result<(), WaylandError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut inner = lock(&self.shared.inner);
         loop {
             if ready(&inner) {
@@ -1496,7 +1496,11 @@ fn shm_compatible(layout: &FrameLayout, size: u64) -> Result<u32, WaylandError> 
                 ),
             });
         }
-        expected_offset += u64::from(plane.stride) * u64::from(format.plane_rows(index, rows));
+        // Saturating: strides and rows come from the producer; an absurd
+        // pair must fail the size check below, not overflow.
+        expected_offset = expected_offset.saturating_add(
+            u64::from(plane.stride).saturating_mul(u64::from(format.plane_rows(index, rows))),
+        );
     }
     if expected_offset > size {
         return Err(WaylandError::ShmLayout {
@@ -1589,6 +1593,13 @@ fn foreign_surface(connection: &Connection, pointer: usize) -> Result<WlSurface,
         handle: pointer,
         why: "the wl_surface is no longer alive".to_owned(),
     })
+}
+
+/// When a wait of `timeout` from now ends; an absurdly long timeout waits
+/// 30 days instead of overflowing `Instant`.
+fn deadline_after(timeout: Duration) -> Instant {
+    const LONGEST: Duration = Duration::from_secs(30 * 24 * 3600);
+    Instant::now() + timeout.min(LONGEST)
 }
 
 /// Fit `video` into `area` keeping its aspect ratio: (x, y, width, height).
@@ -2044,9 +2055,15 @@ impl Dispatch<WpPresentationFeedback, PresentationData> for State {
                 ..
             } => {
                 let seconds = (u64::from(tv_sec_hi) << 32) | u64::from(tv_sec_lo);
-                let presented_ns = seconds * 1_000_000_000 + u64::from(tv_nsec);
+                // The compositor's clock: saturating, whatever it sends.
+                let presented_ns = seconds
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(u64::from(tv_nsec));
                 inner.stats.frames_presented += 1;
-                inner.stats.latency_ns_total += presented_ns.saturating_sub(data.committed_ns);
+                inner.stats.latency_ns_total = inner
+                    .stats
+                    .latency_ns_total
+                    .saturating_add(presented_ns.saturating_sub(data.committed_ns));
                 let zero_copy = match flags {
                     WEnum::Value(kind) => kind.contains(wp_presentation_feedback::Kind::ZeroCopy),
                     WEnum::Unknown(bits) => bits & 0x8 != 0,

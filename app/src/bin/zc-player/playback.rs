@@ -85,7 +85,7 @@ impl Layout {
         match self.video {
             Some(video) => {
                 let (x, y, w, h) = zc_wayland::fit((aw, ah), video);
-                (ax + x, ay + y, w, h)
+                (ax.saturating_add(x), ay.saturating_add(y), w, h)
             }
             None => self.area,
         }
@@ -865,7 +865,8 @@ fn display_size(caps: &gst::CapsRef) -> Option<(i32, i32)> {
         .get::<gst::Fraction>("pixel-aspect-ratio")
         .unwrap_or(gst::Fraction::new(1, 1));
     let (n, d) = (par.numer().max(1) as i64, par.denom().max(1) as i64);
-    Some(((w as i64 * n / d) as i32, h))
+    let width = i32::try_from(w as i64 * n / d).unwrap_or(i32::MAX);
+    Some((width, h))
 }
 
 fn describe_caps(caps: &gst::CapsRef) -> Option<String> {

@@ -256,7 +256,7 @@ impl Allocator for GbmAllocator {
             });
         }
         let bo = BoGuard { api: &self.api, bo };
-        // SAFETY (this block's calls): `bo.bo` is a live bo of this device.
+        // SAFETY: `bo.bo` is a live bo of this device (all three calls).
         let (handle, plane_count, modifier) = unsafe {
             (
                 (self.api.bo_get_handle)(bo.bo) as u32,

@@ -32,7 +32,7 @@ impl UdmabufAllocator {
         let size_limit = std::fs::read_to_string(Path::new(SIZE_LIMIT_PARAM))
             .ok()
             .and_then(|text| text.trim().parse::<u64>().ok())
-            .map(|mib| mib * 1024 * 1024);
+            .map(|mib| mib.saturating_mul(1024 * 1024));
         Ok(Self { device, size_limit })
     }
 

@@ -97,13 +97,17 @@ impl ZcBufferPool {
             Some(a) => a
                 .stride_align()
                 .iter()
-                .map(|mask| mask + 1)
+                .map(|mask| mask.saturating_add(1))
                 .max()
                 .unwrap_or(1),
             None if with_meta => StrideAlign::DEFAULT.get(),
             None => 4,
         };
-        let align = StrideAlign::new(align.next_power_of_two()).map_err(|e| e.to_string())?;
+        // Downstream's masks: one past 2^31 has no power of two in a u32.
+        let align = align
+            .checked_next_power_of_two()
+            .ok_or("the stride alignment asked for is too large")?;
+        let align = StrideAlign::new(align).map_err(|e| e.to_string())?;
 
         let padded = |size: u32, a: u32, b: u32| size.checked_add(a).and_then(|s| s.checked_add(b));
         let width = padded(info.width(), left, right).ok_or("width plus padding overflows")?;
@@ -131,8 +135,9 @@ impl ZcBufferPool {
             .take(format.plane_count())
         {
             let stride = u64::from(layout.planes()[plane].stride);
-            *offset =
-                u64::from(format.plane_rows(plane, top)) * stride + format.row_bytes(plane, left);
+            *offset = u64::from(format.plane_rows(plane, top))
+                .saturating_mul(stride)
+                .saturating_add(format.row_bytes(plane, left));
         }
 
         if !with_meta {

@@ -61,7 +61,7 @@ unsafe fn from_zc_pool(buffer: *mut gst::ffi::GstBuffer) -> bool {
 /// # Safety
 /// `buffer` must be live and `idx..idx+len` within its memories.
 unsafe fn bracket(buffer: *mut gst::ffi::GstBuffer, idx: u32, len: u32, start: bool) {
-    for i in idx..idx + len {
+    for i in idx..idx.saturating_add(len) {
         // SAFETY: `i` is within the buffer's memories (caller's guarantee).
         let memory = unsafe { gst::ffi::gst_buffer_peek_memory(buffer, i) };
         // SAFETY: `memory` is a live memory of the buffer.
@@ -106,7 +106,7 @@ unsafe fn write_map_check(
         );
     }
     let mut exclusive = true;
-    for i in idx..idx + len {
+    for i in idx..idx.saturating_add(len) {
         // SAFETY: `i` is within the buffer's memories (caller's guarantee).
         let memory = unsafe { gst::ffi::gst_buffer_peek_memory(buffer, i) };
         // SAFETY: `memory` is a live memory of the buffer; flags are plain bits.

@@ -75,7 +75,7 @@ pub struct ZcExport {
 /// system memory, in that order of preference.
 fn with_memory_features(caps: &gst::Caps, dmabuf_first: bool) -> gst::Caps {
     let mut out = gst::Caps::new_empty();
-    let out_mut = out.get_mut().expect("a new caps is writable"); // ok: just created, refcount 1
+    let out_mut = out.make_mut(); // just created, refcount 1: never copies
     let features: &[Option<&str>] = if dmabuf_first {
         &[Some(DMABUF_FEATURE), None]
     } else {
@@ -549,6 +549,7 @@ impl ObjectSubclass for ZcExport {
     type Type = super::ZcExport;
     type ParentType = gst::Element;
 
+    #[allow(clippy::expect_used)] // ok: class_init registers both templates
     fn with_class(klass: &Self::Class) -> Self {
         let sink_template = klass
             .pad_template("sink")
@@ -600,6 +601,7 @@ impl ObjectSubclass for ZcExport {
 }
 
 impl ObjectImpl for ZcExport {
+    #[allow(clippy::expect_used)] // ok: a fresh element takes its pads
     fn constructed(&self) {
         self.parent_constructed();
         let obj = self.obj();
@@ -681,6 +683,7 @@ impl ElementImpl for ZcExport {
         Some(&*METADATA)
     }
 
+    #[allow(clippy::expect_used)] // ok: templates from static caps
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let any_raw = gst::Caps::builder("video/x-raw").build();

@@ -417,6 +417,7 @@ impl ElementImpl for ZcThumbnail {
         Some(&*METADATA)
     }
 
+    #[allow(clippy::expect_used)] // ok: templates from static caps
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             // Any raw video in any memory: what cannot be read still passes.

@@ -40,7 +40,10 @@ impl std::error::Error for OutputError {}
 
 /// Encode `image`; `quality` (1-100) matters for JPEG only.
 pub fn encode(image: &Rgb, format: ImageFormat, quality: u8) -> Result<Vec<u8>, OutputError> {
-    let expected = image.width as usize * image.height as usize * 3;
+    let expected = (image.width as usize)
+        .checked_mul(image.height as usize)
+        .and_then(|pixels| pixels.checked_mul(3))
+        .unwrap_or(usize::MAX); // no Vec is that long
     if image.data.len() != expected || image.width == 0 || image.height == 0 {
         return Err(OutputError::Encode(format!(
             "{}x{} RGB needs {expected} bytes, got {}",

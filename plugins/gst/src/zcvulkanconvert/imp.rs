@@ -533,6 +533,7 @@ impl ElementImpl for ZcVulkanConvert {
         Some(&*METADATA)
     }
 
+    #[allow(clippy::expect_used)] // ok: templates from static caps
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             vec![
@@ -630,7 +631,7 @@ impl BaseTransformImpl for ZcVulkanConvert {
         // what changes (and colorimetry, chroma siting on the way out).
         let mut out = gst::Caps::new_empty();
         {
-            let out_mut = out.get_mut().expect("a new caps is writable"); // ok: just created
+            let out_mut = out.make_mut(); // just created, refcount 1: never copies
             for (s, f) in caps.iter_with_features() {
                 let mut s = s.to_owned();
                 match direction {

@@ -1268,6 +1268,8 @@ impl ObjectSubclass for ZcWaylandSink {
 // GstVideoOverlay, by hand: gstreamer-video has no subclassing trait for
 // it. glib's interface machinery registers it (g_type_add_interface_static)
 // and calls `interface_init` with our type's copy of the vtable.
+// SAFETY: the vtable gets only functions with GstVideoOverlayInterface's
+// signatures, called by GObject on instances of this type (see overlay_imp).
 unsafe impl IsImplementable<ZcWaylandSink> for gst_video::VideoOverlay {
     fn interface_init(iface: &mut glib::Interface<Self>) {
         let iface = iface.as_mut();
@@ -1499,6 +1501,7 @@ impl ElementImpl for ZcWaylandSink {
         Some(&*METADATA)
     }
 
+    #[allow(clippy::expect_used)] // ok: templates from static caps
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let mut caps = caps::raw_caps(Some(DMABUF_FEATURE));

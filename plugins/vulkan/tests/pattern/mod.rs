@@ -84,9 +84,10 @@ pub fn fill(frame: &Frame) {
         .collect();
     let mut put = |plane: usize, at: u64, bytes: &[u8]| {
         let p = planes[plane];
-        let data = guards[p.buffer].data_mut().expect("writable mapping");
         let start = (p.offset + at) as usize;
-        data[start..start + bytes.len()].copy_from_slice(bytes);
+        guards[p.buffer]
+            .write_from(start, bytes)
+            .expect("write inside the mapping");
     };
     for y in 0..h {
         for x in 0..w {
@@ -141,7 +142,8 @@ pub fn check(
     let guard = out
         .begin_cpu_access(Access::Read)
         .map_err(|e| e.to_string())?;
-    let data = guard.data();
+    // The device wrote it: copied out, never borrowed as a slice.
+    let data = guard.to_vec();
     let p = out_layout.planes()[0];
     let mut worst = 0u8;
     for y in 0..out_layout.height() {

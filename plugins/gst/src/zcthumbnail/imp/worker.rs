@@ -239,7 +239,10 @@ impl ZcThumbnail {
             let offset = *offsets
                 .get(plane)
                 .ok_or_else(|| format!("no offset for plane {plane}"))?;
-            let (range, skip) = buffer.find_memory(offset..offset + 1).ok_or_else(|| {
+            let end = offset
+                .checked_add(1)
+                .ok_or_else(|| format!("plane {plane} offset {offset} overflows"))?;
+            let (range, skip) = buffer.find_memory(offset..end).ok_or_else(|| {
                 format!(
                     "plane {plane} at offset {offset} is outside the {}-byte buffer",
                     buffer.size()
@@ -254,8 +257,9 @@ impl ZcThumbnail {
         memories.sort_unstable();
         memories.dedup();
 
-        // Brackets first, maps second: locals drop in reverse, so every map
-        // is released before its bracket ends, on every path out of here.
+        // Brackets first, copies second: every map is released (inside
+        // `copy_memory`) before its bracket ends, on every path out of here;
+        // the scaling then reads only the copies, outside the brackets.
         let mut brackets: Vec<FdBracket<'_>> = Vec::with_capacity(memories.len());
         for &idx in &memories {
             let memory = buffer.peek_memory(idx);
@@ -269,13 +273,20 @@ impl ZcThumbnail {
                 brackets.push(bracket);
             }
         }
+        // The frame is the producer's (a decoder's, a camera's dma-buf), which
+        // it or a device may write while we read: it is copied out through a
+        // raw map, never borrowed as a slice (see zc_dmabuf::CpuAccess).
         let mut maps = Vec::with_capacity(memories.len());
         for &idx in &memories {
-            let map = buffer
-                .peek_memory(idx)
-                .map_readable()
-                .map_err(|_| format!("cannot map memory {idx}"))?;
-            maps.push((idx, map));
+            let bytes = copy_memory(buffer.peek_memory(idx))
+                .ok_or_else(|| format!("cannot map memory {idx}"))?;
+            maps.push((idx, bytes));
+        }
+        // The copies are ours: the producer's memory is done with.
+        for bracket in brackets {
+            if let Err(err) = bracket.end() {
+                gst::warning!(CAT, imp = self, "ending a CPU access bracket: {err}");
+            }
         }
         let mut slices: Vec<&[u8]> = Vec::with_capacity(planes);
         for (idx, skip) in &where_ {
@@ -294,13 +305,30 @@ impl ZcThumbnail {
             strides: &strides[..planes.min(strides.len())],
             colour,
         };
-        let image = scale::scale_to_rgb(&frame, size.0, size.1).map_err(|err| err.to_string());
-        drop(maps);
-        for bracket in brackets {
-            if let Err(err) = bracket.end() {
-                gst::warning!(CAT, imp = self, "ending a CPU access bracket: {err}");
-            }
-        }
-        image
+        scale::scale_to_rgb(&frame, size.0, size.1).map_err(|err| err.to_string())
     }
+}
+
+/// A memory's bytes, copied out through a raw `gst_memory_map` with volatile
+/// reads: others may write a shared buffer meanwhile, so no `&[u8]` of it
+/// is ever made. `None` when the memory cannot be mapped for reading.
+fn copy_memory(memory: &gst::MemoryRef) -> Option<Vec<u8>> {
+    let mut info = std::mem::MaybeUninit::<gst::ffi::GstMapInfo>::zeroed();
+    // SAFETY: `memory` is a live GstMemory (borrowed from the buffer we hold)
+    // and `info` is writable storage for gst to fill.
+    let mapped = unsafe {
+        gst::ffi::gst_memory_map(memory.as_mut_ptr(), info.as_mut_ptr(), gst::ffi::GST_MAP_READ)
+    };
+    if mapped == gst::glib::ffi::GFALSE {
+        return None;
+    }
+    // SAFETY: gst_memory_map succeeded, so it filled `info`.
+    let mut info = unsafe { info.assume_init() };
+    let mut bytes = vec![0u8; info.size];
+    // SAFETY: a successful read map makes `info.data` valid for `info.size`
+    // bytes until the unmap below; `bytes` is ours, so they do not overlap.
+    unsafe { zc_dmabuf::copy_from_shared(info.data, &mut bytes) };
+    // SAFETY: the map made above, on the same memory, unmapped exactly once.
+    unsafe { gst::ffi::gst_memory_unmap(memory.as_mut_ptr(), &mut info) };
+    Some(bytes)
 }
