@@ -224,6 +224,31 @@ fn a_memfd_shorter_than_its_memory_is_refused_not_shown() {
 }
 
 #[test]
+fn a_memfd_shorter_than_its_memory_is_not_handed_to_the_compositor() {
+    let _serial = serial();
+    init();
+    let mut weston = Weston::start("short-fd-sink");
+    let info = nv12(1920, 1080);
+    // Straight into the sink: its own memfd path (wl_shm) must not take it.
+    let buffer = fd_buffer(4096, info.size(), &info, None);
+    let (pipeline, outcome) = push_one(
+        &info,
+        &format!(
+            "zcwaylandsink sync=false display={}",
+            weston.socket().display()
+        ),
+        buffer,
+    );
+    pipeline.set_state(gst::State::Null).expect("null");
+    let error = outcome.error.expect("an error, not a frame shown");
+    assert!(
+        error.contains("4096") && error.contains("SIGBUS"),
+        "the error should say the fd is too small: {error}"
+    );
+    assert!(weston.alive(), "the compositor died");
+}
+
+#[test]
 fn a_short_last_row_is_copied_with_a_warning() {
     let _serial = serial();
     init();
