@@ -141,6 +141,8 @@ impl Frame {
 
         let mut fds: Vec<RawFd> = Vec::new();
         let mut sizes: Vec<u64> = Vec::new();
+        // The real size of each fd, learnt once per frame.
+        let mut reals: Vec<u64> = Vec::new();
         let mut planes = Vec::new();
         for plane in 0..info.n_planes() as usize {
             let missing = || FrameError::MissingPlane {
@@ -190,23 +192,24 @@ impl Frame {
                     i
                 }
                 None => {
+                    // SAFETY: the memory owns `fd` and `buffer` (borrowed
+                    // for this call) keeps the memory alive while we look.
+                    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+                    let real = zc_dmabuf::fd_real_size(borrowed)
+                        .map_err(|source| FrameError::FdSize { fd, source })?;
                     fds.push(fd);
                     sizes.push(claimed);
+                    reals.push(real);
                     fds.len() - 1
                 }
             };
             // The fd's real size bounds what any memory of it may claim.
-            // SAFETY: the memory owns `fd` and `buffer` (borrowed for this
-            // call) keeps the memory alive while we look at it.
-            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-            let real = zc_dmabuf::fd_real_size(borrowed)
-                .map_err(|source| FrameError::FdSize { fd, source })?;
-            if claimed > real {
+            if claimed > reals[slot] {
                 return Err(FrameError::FdTooSmall {
                     memory: index,
                     fd,
                     claimed,
-                    real,
+                    real: reals[slot],
                 });
             }
             planes.push(PlaneLayout {
