@@ -62,7 +62,8 @@ impl Weston {
             .expect("weston (cargo xtask setup installs it)");
         let mut weston = Weston { child, runtime_dir };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !weston.socket().exists() {
+        // Bound is not yet listening: wait until a client can connect.
+        while std::os::unix::net::UnixStream::connect(weston.socket()).is_err() {
             assert!(weston.alive(), "weston exited before its socket appeared");
             assert!(Instant::now() < deadline, "weston's socket did not appear");
             std::thread::sleep(Duration::from_millis(50));
