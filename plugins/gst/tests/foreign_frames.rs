@@ -320,3 +320,52 @@ fn a_memfd_shorter_than_its_memory_is_skipped_by_zcthumbnail() {
         outcome.warnings
     );
 }
+
+#[test]
+fn zcexport_copies_a_dma_buf_with_a_short_last_row_instead_of_passing_it_on() {
+    let _serial = serial();
+    init();
+    let info = nv12(64, 64);
+    // A "dma-buf" memory (GStreamer does not check the fd's kind) whose last
+    // chroma row is short: zero-copy memory, so it used to pass untouched.
+    let allocator = gst_allocators::DmaBufAllocator::new();
+    // SAFETY: the fd is a fresh memfd whose ownership passes to the memory.
+    let memory = unsafe { allocator.alloc_dmabuf(memfd(12224), 12224) }.expect("dma-buf memory");
+    let mut buffer = gst::Buffer::new();
+    {
+        let buffer = buffer.get_mut().expect("writable");
+        buffer.append_memory(memory);
+        buffer.set_pts(gst::ClockTime::ZERO);
+        gst_video::VideoMeta::add_full(
+            buffer,
+            gst_video::VideoFrameFlags::empty(),
+            info.format(),
+            info.width(),
+            info.height(),
+            &[0, 8192],
+            &[128, 128],
+        )
+        .expect("VideoMeta");
+    }
+    let (pipeline, outcome) = push_one(&info, "zcexport name=export ! fakesink", buffer);
+    let export = pipeline.by_name("export").expect("zcexport");
+    let (copied, zero_copy) = (
+        export.property::<u64>("frames-copied"),
+        export.property::<u64>("frames-zero-copy"),
+    );
+    pipeline.set_state(gst::State::Null).expect("null");
+    assert_eq!(outcome.error, None);
+    assert!(outcome.eos, "no EOS");
+    assert_eq!((copied, zero_copy), (1, 0), "the frame was passed on as is");
+    let rows: Vec<_> = outcome
+        .warnings
+        .iter()
+        .filter(|w| w.contains("full rows"))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "one warning about the rows: {:?}",
+        outcome.warnings
+    );
+}

@@ -166,6 +166,19 @@ impl ZcExport {
         let mode = lock(&self.settings).copy_mode;
         let upstream = self.upstream_name();
         match mode {
+            // Frames lacking full rows: warned about once already.
+            CopyMode::Forbid if !full_rows => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("a frame lacks full rows and copy-mode=forbid"),
+                    [
+                        "{upstream} produced planes whose last row is short; set copy-mode=allow (or warn) to copy them"
+                    ]
+                );
+                return Err(gst::FlowError::Error);
+            }
+            _ if !full_rows => {}
             CopyMode::Forbid => {
                 gst::element_imp_error!(
                     self,
