@@ -411,6 +411,20 @@ pub enum LayoutError {
         second_range: Range<u64>,
     },
 
+    #[error(
+        "plane {plane} needs {end} bytes of buffer {buffer} for full rows, but it has {buffer_size}: the last row is {} bytes short (Weston and wlroots reject such a buffer with a fatal protocol error)",
+        excess(.end, .buffer_size)
+    )]
+    /// From [`FrameLayout::check_full_rows`]: the plane fits under the DRM
+    /// rule (last row only its pixels) but not with a full stride for every
+    /// row, which the strictest importers require.
+    ShortLastRow {
+        plane: usize,
+        buffer: usize,
+        end: u64,
+        buffer_size: u64,
+    },
+
     #[error("stride alignment {bytes} is not a power of two (such as 1, 64 or 256)")]
     /// From [`StrideAlign::new`].
     InvalidAlignment { bytes: u32 },
@@ -727,6 +741,39 @@ impl FrameLayout {
             self.format.row_bytes(plane, self.width),
         )
         .unwrap_or(u64::MAX)
+    }
+
+    /// Bytes plane `plane` needs under the strictest importers' rule: offset
+    /// + stride * rows, a full stride for every row, the last one included.
+    ///
+    /// # Panics
+    /// If `plane >= self.planes().len()`.
+    pub fn plane_end_full_rows(&self, plane: usize) -> u64 {
+        let p = self.planes()[plane];
+        u64::from(p.stride)
+            .checked_mul(u64::from(self.format.plane_rows(plane, self.height)))
+            .and_then(|bytes| bytes.checked_add(p.offset))
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Check that every plane has a full stride for every row within its
+    /// buffer ([`FrameLayout::plane_end_full_rows`]), not only the DRM
+    /// rule [`FrameLayout::new`] checks. Weston and wlroots kill the client's
+    /// connection for a short last row; computed layouts always pass.
+    pub fn check_full_rows(&self) -> Result<(), LayoutError> {
+        for (plane, p) in self.planes().iter().enumerate() {
+            let end = self.plane_end_full_rows(plane);
+            let buffer_size = self.buffer_sizes()[p.buffer];
+            if end > buffer_size {
+                return Err(LayoutError::ShortLastRow {
+                    plane,
+                    buffer: p.buffer,
+                    end,
+                    buffer_size,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The same layout under another modifier, e.g. to advertise an allocated
@@ -1676,6 +1723,50 @@ mod tests {
             format!("{l:?}"),
             "FrameLayout { fourcc: RG16, modifier: Modifier(0), width: 1, height: 1, \
              planes: [PlaneLayout { buffer: 0, offset: 0, stride: 2 }], buffer_sizes: [4096] }"
+        );
+    }
+
+    #[test]
+    fn full_rows_are_checked_beyond_the_drm_rule() {
+        // NV12 64x64, stride 128: the DRM rule needs 8192 + 128 * 31 + 64.
+        let planes = [
+            PlaneLayout {
+                buffer: 0,
+                offset: 0,
+                stride: 128,
+            },
+            PlaneLayout {
+                buffer: 0,
+                offset: 8192,
+                stride: 128,
+            },
+        ];
+        let short =
+            FrameLayout::new(Fourcc::NV12, Modifier::LINEAR, 64, 64, &planes, &[12224]).unwrap();
+        assert_eq!(short.plane_end(1), 12224);
+        assert_eq!(short.plane_end_full_rows(1), 12288);
+        assert_eq!(
+            short.check_full_rows(),
+            Err(LayoutError::ShortLastRow {
+                plane: 1,
+                buffer: 0,
+                end: 12288,
+                buffer_size: 12224
+            })
+        );
+        let full =
+            FrameLayout::new(Fourcc::NV12, Modifier::LINEAR, 64, 64, &planes, &[12288]).unwrap();
+        assert_eq!(full.check_full_rows(), Ok(()));
+        let computed = FrameLayout::compute(Fourcc::NV12, 1920, 1080, align(256)).unwrap();
+        assert_eq!(computed.check_full_rows(), Ok(()));
+    }
+
+    #[test]
+    fn real_size_of_a_memfd_is_its_length_not_a_claim() {
+        let fd = crate::sys::memfd_create(c"zc-size", 4096).unwrap();
+        assert_eq!(
+            crate::fd_real_size(std::os::fd::AsFd::as_fd(&fd)).unwrap(),
+            4096
         );
     }
 }

@@ -32,3 +32,6 @@ pub use layout::{
     FormatInfo, Fourcc, FrameLayout, LayoutError, Modifier, PlaneLayout, StrideAlign,
 };
 pub use sync_file::SyncFile;
+/// The real size of an fd (dma-buf or memfd): what a frame's layout must fit
+/// in, whatever size a wrapper around the fd claims.
+pub use sys::real_size as fd_real_size;

@@ -208,6 +208,19 @@ pub fn fd_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
     Ok(end as u64)
 }
 
+/// The real size of an fd's object, as importers see it: `st_size` for
+/// regular files (memfds: no seek, so a producer's file position is left
+/// alone), else [`fd_size`]: what dma-bufs are sure to answer, also on
+/// kernels whose anonymous inodes carry no file type or size.
+pub fn real_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    let stat = fstat(fd)?;
+    if stat.st_mode & libc::S_IFMT == libc::S_IFREG && stat.st_size > 0 {
+        return u64::try_from(stat.st_size)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidData));
+    }
+    fd_size(fd)
+}
+
 pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
     let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat writes one `struct stat` into the pointer on success.

@@ -15,6 +15,7 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 
 pub mod caps;
 pub mod dialect;
+pub mod frame;
 mod main_device;
 mod memory_cache;
 pub mod pool;

@@ -4,9 +4,10 @@ use std::sync::{LazyLock, Mutex};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use zc_dmabuf::{Backend, FormatInfo, FrameLayout, Modifier, PlaneLayout};
+use zc_dmabuf::{Backend, FrameLayout};
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator, is_zc_memory};
+use crate::frame::{Frame, FrameError};
 use crate::pool::ZcBufferPool;
 use crate::{caps, lock};
 
@@ -52,6 +53,8 @@ struct State {
     /// Where copied frames go; made for the current caps.
     copy_pool: Option<ZcBufferPool>,
     warned_copy: bool,
+    /// Whether frames lacking full rows were warned about (once).
+    warned_rows: bool,
 }
 
 #[derive(Default)]
@@ -140,9 +143,10 @@ impl ZcExport {
             };
             (state.info.clone(), state.copy_pool.clone())
         };
-        self.validate_layout(&buffer, &info)?;
+        let full_rows = self.validate_layout(&buffer, &info)?;
 
-        let zero_copy = buffer.n_memory() > 0
+        let zero_copy = full_rows
+            && buffer.n_memory() > 0
             && buffer
                 .iter_memories()
                 .all(|m| m.is_memory_type::<gst_allocators::DmaBufMemory>() || is_zc_memory(m));
@@ -162,6 +166,19 @@ impl ZcExport {
         let mode = lock(&self.settings).copy_mode;
         let upstream = self.upstream_name();
         match mode {
+            // Frames lacking full rows: warned about once already.
+            CopyMode::Forbid if !full_rows => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("a frame lacks full rows and copy-mode=forbid"),
+                    [
+                        "{upstream} produced planes whose last row is short; set copy-mode=allow (or warn) to copy them"
+                    ]
+                );
+                return Err(gst::FlowError::Error);
+            }
+            _ if !full_rows => {}
             CopyMode::Forbid => {
                 gst::element_imp_error!(
                     self,
@@ -211,41 +228,34 @@ impl ZcExport {
         self.srcpad.push(out)
     }
 
-    /// Refuse a frame whose planes (by its VideoMeta, or the caps' default
-    /// layout) reach past the end of its memory: nobody downstream may read
-    /// past a buffer, least of all a GPU.
+    /// Check the frame under the plugin's frame model ([`Frame`]): refuse
+    /// one whose planes or memories reach past the real end of its memory
+    /// or fds (nobody may read past a buffer, least of all a GPU, and a
+    /// memfd shorter than its memory claims crashes whoever maps it, so not
+    /// even a copy is safe). `Ok(false)`: its bytes are all there but its
+    /// planes lack full rows, so it is copied (one warning), not passed on.
     fn validate_layout(
         &self,
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
-    ) -> Result<(), gst::FlowError> {
-        let Some(fourcc) = caps::fourcc_for(info.format()) else {
-            return Ok(());
-        };
-        let Some(format) = FormatInfo::lookup(fourcc) else {
-            return Ok(());
-        };
-        let (offsets, strides): (Vec<usize>, Vec<i32>) = match buffer.meta::<gst_video::VideoMeta>()
-        {
-            Some(meta) => (meta.offset().to_vec(), meta.stride().to_vec()),
-            None => (info.offset().to_vec(), info.stride().to_vec()),
-        };
-        let planes: Vec<PlaneLayout> = (0..format.plane_count())
-            .map(|i| PlaneLayout {
-                buffer: 0,
-                offset: offsets.get(i).copied().unwrap_or(0) as u64,
-                stride: strides.get(i).copied().unwrap_or(0).max(0) as u32,
-            })
-            .collect();
-        match FrameLayout::new(
-            fourcc,
-            Modifier::LINEAR,
-            info.width(),
-            info.height(),
-            &planes,
-            &[buffer.size() as u64],
-        ) {
-            Ok(_) => Ok(()),
+    ) -> Result<bool, gst::FlowError> {
+        match Frame::from_buffer(buffer, info) {
+            Ok(_) | Err(FrameError::UnsupportedFormat(_)) => Ok(true),
+            Err(err) if err.is_copyable() => {
+                let first = lock(&self.state)
+                    .as_mut()
+                    .map(|s| !std::mem::replace(&mut s.warned_rows, true))
+                    .unwrap_or(false);
+                if first {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Format,
+                        ("copying frames whose planes lack full rows"),
+                        ["{err}; the frames came from {}", self.upstream_name()]
+                    );
+                }
+                Ok(false)
+            }
             Err(err) => {
                 gst::element_imp_error!(
                     self,
@@ -379,6 +389,7 @@ impl ZcExport {
             info,
             copy_pool: Some(copy_pool),
             warned_copy: false,
+            warned_rows: false,
         });
         Ok(out_caps)
     }

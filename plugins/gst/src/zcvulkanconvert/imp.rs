@@ -9,17 +9,18 @@ use gst_allocators::prelude::*;
 use gst_base::subclass::base_transform::{InputBuffer, PrepareOutputBufferSuccess};
 use gst_base::subclass::prelude::*;
 use gst_video::VideoFormat;
-use zc_dmabuf::{DmaBuf, FormatInfo, FrameLayout, Modifier, PlaneLayout};
+use zc_dmabuf::{DmaBuf, FrameLayout};
 use zc_vulkan::{
     Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, FrameImport, Matrix,
     OutputBuffer, OutputPath, Range,
 };
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
+use crate::frame::{Frame, MemoryKind};
+use crate::lock;
 use crate::main_device;
 use crate::memory_cache::MemoryCache;
 use crate::pool::ZcBufferPool;
-use crate::{caps, lock};
 
 /// Each input memory carries its frame's Vulkan import, freed with it.
 static IMPORTS: LazyLock<MemoryCache<FrameImport>> =
@@ -153,70 +154,37 @@ impl ZcVulkanConvert {
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
     ) -> Result<(FrameLayout, Vec<DmaBuf>), String> {
-        let fourcc = caps::fourcc_for(info.format()).ok_or("unsupported input format")?;
-        let format = FormatInfo::lookup(fourcc).ok_or("unsupported input format")?;
-        let mut buffers = Vec::new();
-        let mut starts = Vec::new();
-        let mut start = 0u64;
-        for memory in buffer.iter_memories() {
-            let fd = if let Some(m) = memory.downcast_memory_ref::<gst_allocators::DmaBufMemory>() {
-                m.fd()
-            } else if let Some(m) = memory.downcast_memory_ref::<gst_allocators::FdMemory>() {
-                m.fd()
-            } else {
-                return Err(format!(
-                    "a frame arrived in {} memory, not a dma-buf or fd memory; put zcexport (or a zc pool) upstream",
-                    memory
-                        .allocator()
-                        .map(|a| a.name().to_string())
-                        .unwrap_or_else(|| "system".into())
-                ));
-            };
-            // SAFETY: the memory keeps `fd` open while we borrow it here;
-            // the dup below is ours.
+        if let Some(memory) = buffer
+            .iter_memories()
+            .find(|m| !m.is_memory_type::<gst_allocators::FdMemory>())
+        {
+            return Err(format!(
+                "a frame arrived in {} memory, not a dma-buf or fd memory; put zcexport (or a zc pool) upstream",
+                memory
+                    .allocator()
+                    .map(|a| a.name().to_string())
+                    .unwrap_or_else(|| "system".into())
+            ));
+        }
+        // One policy for every element: real fd sizes, full rows (a short
+        // last row is refused here: the GPU gets whole frames only).
+        let frame = Frame::from_buffer(buffer, info).map_err(|e| e.to_string())?;
+        let mut buffers = Vec::with_capacity(frame.fds.len());
+        for &fd in &frame.fds {
+            // SAFETY: the buffer's memory keeps `fd` open while we borrow it
+            // here; the dup below is ours.
             let owned = unsafe { BorrowedFd::borrow_raw(fd) }
                 .try_clone_to_owned()
                 .map_err(|e| format!("dup of the frame's fd: {e}"))?;
-            let handle = if memory.is_memory_type::<gst_allocators::DmaBufMemory>() {
+            let handle = if frame.kind == MemoryKind::DmaBuf {
                 DmaBuf::from_fd(owned)
             } else {
                 DmaBuf::from_memfd(owned)
             }
             .map_err(|e| e.to_string())?;
-            if memory.offset() != 0 {
-                return Err("memories with an offset into their fd are not supported".into());
-            }
-            starts.push(start);
-            start += memory.size() as u64;
             buffers.push(handle);
         }
-        let (offsets, strides): (Vec<usize>, Vec<i32>) = match buffer.meta::<gst_video::VideoMeta>()
-        {
-            Some(meta) => (meta.offset().to_vec(), meta.stride().to_vec()),
-            None => (info.offset().to_vec(), info.stride().to_vec()),
-        };
-        let planes = (0..format.plane_count())
-            .map(|i| {
-                let offset = offsets.get(i).copied().unwrap_or(0) as u64;
-                // The memory the plane's offset falls in, and where in it.
-                let index = starts.iter().rposition(|&s| s <= offset).unwrap_or(0);
-                PlaneLayout {
-                    buffer: index,
-                    offset: offset - starts.get(index).copied().unwrap_or(0),
-                    stride: strides.get(i).copied().unwrap_or(0).max(0) as u32,
-                }
-            })
-            .collect::<Vec<_>>();
-        let sizes: Vec<u64> = buffers.iter().map(DmaBuf::size).collect();
-        let layout = FrameLayout::new(
-            fourcc,
-            Modifier::LINEAR,
-            info.width(),
-            info.height(),
-            &planes,
-            &sizes,
-        )
-        .map_err(|e| e.to_string())?;
+        let layout = frame.layout;
         Ok((layout, buffers))
     }
 

@@ -11,12 +11,13 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
-use zc_dmabuf::{Fourcc, FrameLayout, FrameRequest, Modifier, PlaneLayout};
+use zc_dmabuf::{Fourcc, FrameLayout, FrameRequest, Modifier};
 use zc_wayland::{
     CONNECT_TIMEOUT, DisplayTarget, FrameBuffer, Interlacing, Presenter, WaylandError, WindowTarget,
 };
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
+use crate::frame::{Frame, FrameError, MemoryKind};
 use crate::main_device;
 use crate::memory_cache::KeyedMemoryCache;
 use crate::pool::ZcBufferPool;
@@ -224,6 +225,9 @@ struct Stream {
     last_path: Option<Path>,
     /// Formats the compositor refused as dma-bufs: copied from then on.
     refused: HashSet<Fourcc>,
+    /// Whether a frame that could only be copied (short last row) was
+    /// warned about: once per stream.
+    warned_copyable: bool,
 }
 
 /// Whether the kernel can export a dma-buf's fences as a sync_file
@@ -303,14 +307,6 @@ impl Cached {
     }
 }
 
-/// What a buffer's memory is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MemoryKind {
-    DmaBuf,
-    Fd,
-    System,
-}
-
 /// A buffer's frame as fds and a validated layout (plane offsets relative
 /// to each fd), or why it is not one.
 struct FdFrame {
@@ -344,92 +340,17 @@ fn interlacing(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Interlac
     }
 }
 
+/// The buffer's frame under the plugin's frame model ([`Frame`]).
 fn describe_frame(
     buffer: &gst::BufferRef,
     info: &gst_video::VideoInfo,
-    fourcc: Fourcc,
-) -> Result<FdFrame, String> {
-    let memories: Vec<&gst::MemoryRef> = buffer.iter_memories().collect();
-    let kind = if memories
-        .iter()
-        .all(|m| m.is_memory_type::<gst_allocators::DmaBufMemory>())
-    {
-        MemoryKind::DmaBuf
-    } else if memories
-        .iter()
-        .all(|m| m.is_memory_type::<gst_allocators::FdMemory>())
-    {
-        MemoryKind::Fd
-    } else {
-        MemoryKind::System
-    };
-    let (offsets, strides): (Vec<usize>, Vec<i32>) = match buffer.meta::<gst_video::VideoMeta>() {
-        Some(meta) => (meta.offset().to_vec(), meta.stride().to_vec()),
-        None => (info.offset().to_vec(), info.stride().to_vec()),
-    };
-    let mut fds: Vec<RawFd> = Vec::new();
-    let mut sizes: Vec<u64> = Vec::new();
-    let mut planes = Vec::new();
-    for plane in 0..info.n_planes() as usize {
-        let offset = *offsets
-            .get(plane)
-            .ok_or("VideoMeta has fewer planes than the format")?;
-        let stride = strides.get(plane).copied().unwrap_or(0);
-        let stride = u32::try_from(stride)
-            .map_err(|_| format!("plane {plane} has a negative stride {stride}"))?;
-        // The memory holding the plane's first byte.
-        let mut start = 0usize;
-        let (memory, skip) = memories
-            .iter()
-            .find_map(|m| {
-                let found =
-                    (offset >= start && offset < start + m.size()).then_some((*m, offset - start));
-                start += m.size();
-                found
-            })
-            .ok_or_else(|| {
-                format!(
-                    "plane {plane} starts at {offset}, past the buffer's {} bytes",
-                    buffer.size()
-                )
-            })?;
-        let fd = memory
-            .downcast_memory_ref::<gst_allocators::FdMemory>()
-            .map(|m| m.fd())
-            .unwrap_or(-1);
-        let index = match fds.iter().position(|f| *f == fd) {
-            Some(i) => i,
-            None => {
-                fds.push(fd);
-                sizes.push((memory.offset() + memory.size()) as u64);
-                fds.len() - 1
-            }
-        };
-        planes.push(PlaneLayout {
-            buffer: index,
-            offset: (memory.offset() + skip) as u64,
-            stride,
-        });
-    }
-    let layout = FrameLayout::new(
-        fourcc,
-        Modifier::LINEAR,
-        info.width(),
-        info.height(),
-        &planes,
-        &sizes,
-    )
-    .map_err(|e| {
-        format!(
-            "a {}-byte buffer does not hold its frame: {e}",
-            buffer.size()
-        )
-    })?;
+) -> Result<FdFrame, FrameError> {
+    let frame = Frame::from_buffer(buffer, info)?;
     Ok(FdFrame {
-        kind,
-        layout,
-        fds,
-        first_size: sizes.first().copied().unwrap_or(0),
+        kind: frame.kind,
+        first_size: frame.sizes.first().copied().unwrap_or(0),
+        layout: frame.layout,
+        fds: frame.fds,
         interlacing: interlacing(buffer, info),
     })
 }
@@ -1075,7 +996,7 @@ impl ZcWaylandSink {
         let info = stream.info.clone();
         let fourcc = stream.fourcc;
         let preference = stream.path_preference;
-        let direct = describe_frame(buffer.as_ref(), &info, fourcc);
+        let direct = describe_frame(buffer.as_ref(), &info);
         let mut shown = buffer.clone();
         let mut wl_buffer = None;
         let mut fence = None;
@@ -1132,6 +1053,19 @@ impl ZcWaylandSink {
                     }
                 }
             },
+            Err(reason) if reason.is_copyable() => {
+                // Its bytes are all there, but a compositor would kill the
+                // connection for it: copied, with one warning.
+                if !std::mem::replace(&mut stream.warned_copyable, true) {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Format,
+                        ("copying frames the compositor would refuse"),
+                        ["{reason}"]
+                    );
+                }
+                copy_reason = "the frame's planes lack full rows";
+            }
             Err(reason) => {
                 gst::element_imp_error!(
                     self,
@@ -1169,7 +1103,7 @@ impl ZcWaylandSink {
                     );
                     gst::FlowError::Error
                 })?;
-                let mut frame = describe_frame(shown.as_ref(), &info, fourcc).map_err(|e| {
+                let mut frame = describe_frame(shown.as_ref(), &info).map_err(|e| {
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Format,
@@ -1697,6 +1631,7 @@ impl BaseSinkImpl for ZcWaylandSink {
             feedback_serial: 0,
             last_path: None,
             refused: HashSet::new(),
+            warned_copyable: false,
         });
         Ok(())
     }

@@ -17,6 +17,7 @@ use super::super::output::{self, ImageFormat};
 use super::super::scale::{self, Colour, PixelFormat, Rgb};
 use super::super::settings::OnError;
 use super::{CAT, ZcThumbnail};
+use crate::frame::Frame;
 use crate::lock;
 
 /// One thumbnail for the worker.
@@ -221,6 +222,15 @@ impl ZcThumbnail {
         colour: Colour,
         size: (u32, u32),
     ) -> Result<Rgb, String> {
+        // The plugin's frame model first: negative strides refused, planes
+        // within the buffer, fd memories within their fds' real sizes, so the
+        // maps below never reach past the end of an fd (SIGBUS). A short last
+        // row is fine here: the scaler reads only each row's pixels.
+        match Frame::from_buffer(buffer, info) {
+            Ok(_) => {}
+            Err(err) if err.is_copyable() => {}
+            Err(err) => return Err(err.to_string()),
+        }
         let planes = format.plane_count();
         let (offsets, strides): (Vec<usize>, Vec<usize>) =
             match buffer.meta::<gst_video::VideoMeta>() {
