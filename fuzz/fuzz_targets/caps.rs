@@ -30,17 +30,29 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    // gstreamer-rs 0.25.4 (glib 0.22.10) `Caps::from_str` unwraps the
+    // conversion to a C string, so an interior NUL panics inside gstreamer-rs
+    // (found by this target). zc never parses caps from Rust strings that
+    // could hold one (C strings, argv and GObject properties cannot), so such
+    // inputs are skipped rather than reported on every run.
+    if text.contains('\0') {
+        return;
+    }
     let Ok(parsed) = gst::Caps::from_str(text) else {
         return;
     };
     // Printing and re-parsing is what negotiation logs and gst-launch do.
     let printed = parsed.to_string();
     let _ = gst::Caps::from_str(&printed);
-    let _ = parsed.is_fixed();
 
     // What zcexport and the pool accept: raw video in a format zc knows.
     for feature in [None, Some("memory:DMABuf")] {
         let _ = parsed.intersect(&caps::raw_caps(feature));
+    }
+    // Caps events (zcexport) and pool configs carry fixed caps; GStreamer
+    // logs a critical for unfixed ones and refuses them.
+    if !parsed.is_fixed() {
+        return;
     }
     let Ok(info) = gst_video::VideoInfo::from_caps(&parsed) else {
         return;

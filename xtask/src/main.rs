@@ -1,13 +1,15 @@
 //! `cargo xtask`: the front door of zc.
 //!
 //! - `setup`: install what a fresh Debian 12 / Ubuntu machine needs (idempotent).
-//! - `test`: native tests, then the VM suite in one VM boot.
+//! - `test`: native tests and the fuzz targets, then the VM suite in one VM boot.
+//! - `fuzz`: the cargo-fuzz targets in fuzz/, 60 s each.
 //! - `vm -- CMD...`: run a command inside the dma-buf VM.
 //! - `demo [CLIP]`: the main job: zc-player plays a clip on the zero-copy path.
 //! - `bench`: zc-bench natively and in the VM (zero-copy versus copy).
 
 mod bench;
 mod demo;
+mod fuzz;
 mod setup;
 mod test;
 mod util;
@@ -20,7 +22,12 @@ usage: cargo xtask <command>
 
 commands:
   setup            install packages, virtme-ng and the VM kernel (idempotent)
-  test             run the native tests, then the VM suite inside the dma-buf VM
+  test [--native|--vm] [FILTER...]
+                   run the native tests and the fuzz targets (not with a FILTER),
+                   then the VM suite inside the dma-buf VM
+  fuzz [--seconds N] [TARGET...]
+                   run the cargo-fuzz targets (layout, caps) for N s each (default 60),
+                   installing cargo-fuzz if missing; crashes are saved in fuzz/artifacts/
   vm -- CMD...     run CMD inside the dma-buf VM and exit with its status
   demo [CLIP]      the main job: zc-player plays CLIP (default: a generated out/sample.mkv)
                    headless, in the VM when this kernel cannot make dma-bufs; prints the
@@ -31,6 +38,7 @@ commands:
 environment:
   ZC_CACHE_DIR     where the VM kernel and virtme-ng live (default ~/.cache/zc)
   ZC_VM_TIMEOUT    seconds before a VM run is stopped (default 5400)
+  ZC_FUZZ_SECONDS  seconds per fuzz target in `test` and `fuzz` (default 60; 0 skips in `test`)
 ";
 
 fn main() {
@@ -50,6 +58,7 @@ fn run() -> Result<()> {
     match command.as_str() {
         "setup" => setup::run(),
         "test" => test::run(rest),
+        "fuzz" => fuzz::run(rest),
         "vm" => {
             let command = match rest.first().map(String::as_str) {
                 Some("--") => &rest[1..],

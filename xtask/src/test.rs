@@ -1,5 +1,5 @@
-//! `cargo xtask test`: set-up if needed, the native suite, then the whole VM
-//! suite in one VM boot. One summary line per suite; non-zero exit on failure.
+//! `cargo xtask test`: set-up if needed, the native suite, the fuzz targets
+//! for a bounded time each, then the whole VM suite in one VM boot. One summary line per suite; non-zero exit on failure.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use crate::util::{repo_root, step};
-use crate::{setup, vm};
+use crate::{fuzz, setup, vm};
 
 /// The package holding the tests that need a real dma-buf kernel.
 const VM_TEST_PACKAGE: &str = "zc-vm-tests";
@@ -82,6 +82,27 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         summaries.push(format!("native: {}", counts.line()));
         add(&mut total, counts);
+
+        // The fuzz targets, unless a filter asks for particular tests or
+        // ZC_FUZZ_SECONDS=0 turns them off.
+        let seconds = fuzz::seconds_from_env()?.unwrap_or(fuzz::DEFAULT_SECONDS);
+        if filter.is_empty() && seconds > 0 {
+            let targets: Vec<String> = fuzz::TARGETS.iter().map(|t| t.to_string()).collect();
+            match fuzz::run_targets(&targets, seconds) {
+                Ok(outcomes) => {
+                    summaries.extend(outcomes.iter().map(fuzz::Outcome::line));
+                    if let Err(err) = fuzz::check(&outcomes) {
+                        eprintln!("xtask: {err:#}");
+                        failed_suites.push("fuzz");
+                    }
+                }
+                Err(err) => {
+                    eprintln!("xtask: fuzzing could not run: {err:#}");
+                    summaries.push("fuzz: did not run".to_owned());
+                    failed_suites.push("fuzz");
+                }
+            }
+        }
     }
 
     if in_vm {
