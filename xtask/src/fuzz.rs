@@ -102,7 +102,7 @@ pub fn check(outcomes: &[Outcome]) -> Result<()> {
             "\n  {}: log {}, inputs in {}",
             outcome.target,
             outcome.log.display(),
-            artifacts_dir(&outcome.target).display()
+            relative(&artifacts_dir(&outcome.target)).display()
         ));
     }
     message.push_str("\nreplay one with: RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET fuzz/artifacts/TARGET/crash-...");
