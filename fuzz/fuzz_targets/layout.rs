@@ -177,7 +177,8 @@ fn check_compute(input: &Input) {
     let result = FrameLayout::compute(request.fourcc, request.width, request.height, request.align);
     let (w, h) = (request.width, request.height);
     let known = FormatInfo::lookup(request.fourcc);
-    let sane = known.is_some() && (1..=MAX_DIMENSION).contains(&w) && (1..=MAX_DIMENSION).contains(&h);
+    let sane =
+        known.is_some() && (1..=MAX_DIMENSION).contains(&w) && (1..=MAX_DIMENSION).contains(&h);
     match result {
         Ok(layout) => {
             assert!(sane, "{request:?} gave {layout:?}");
@@ -217,7 +218,10 @@ fn check_name(name: &[u8]) {
     };
     match Fourcc::from_str(name) {
         Ok(fourcc) => {
-            assert!(FormatInfo::lookup(fourcc).is_some(), "{name:?} -> {fourcc:?}");
+            assert!(
+                FormatInfo::lookup(fourcc).is_some(),
+                "{name:?} -> {fourcc:?}"
+            );
             let _ = (fourcc.to_string(), format!("{fourcc:?}"));
         }
         Err(err) => {

@@ -61,7 +61,10 @@ pub fn run(args: &[String]) -> Result<()> {
                 bail!("unknown option `{other}` (expected --seconds N or target names)")
             }
             other if TARGETS.contains(&other) => targets.push(other.to_owned()),
-            other => bail!("no fuzz target `{other}`; the targets are {}", TARGETS.join(", ")),
+            other => bail!(
+                "no fuzz target `{other}`; the targets are {}",
+                TARGETS.join(", ")
+            ),
         }
     }
     if targets.is_empty() {
@@ -146,13 +149,22 @@ fn ensure_cargo_fuzz() -> Result<()> {
     step(format!("fuzz: installing cargo-fuzz {CARGO_FUZZ_VERSION}"));
     let started = Instant::now();
     let status = Command::new(cargo())
-        .args(["install", "cargo-fuzz", "--locked", "--version", CARGO_FUZZ_VERSION])
+        .args([
+            "install",
+            "cargo-fuzz",
+            "--locked",
+            "--version",
+            CARGO_FUZZ_VERSION,
+        ])
         .status()
         .context("running cargo install cargo-fuzz")?;
     if !status.success() {
         bail!("cargo install cargo-fuzz failed with {status}");
     }
-    step(format!("fuzz: cargo-fuzz installed in {} s", started.elapsed().as_secs()));
+    step(format!(
+        "fuzz: cargo-fuzz installed in {} s",
+        started.elapsed().as_secs()
+    ));
     Ok(())
 }
 
@@ -196,7 +208,9 @@ fn run_one(target: &str, seconds: u64) -> Result<Outcome> {
         // GLib interns every new field name as a quark and keeps other
         // process-lifetime allocations, never freed by design; LeakSanitizer
         // would call each one a leak, in the loop and at exit.
-        command.arg("-detect_leaks=0").env("ASAN_OPTIONS", "detect_leaks=0");
+        command
+            .arg("-detect_leaks=0")
+            .env("ASAN_OPTIONS", "detect_leaks=0");
     }
     let status = command
         .stdout(log_file.try_clone()?)
@@ -230,12 +244,18 @@ fn executed_units(log: &str) -> Option<u64> {
         if let Some(rest) = line.strip_prefix("stat::number_of_executed_units:") {
             return rest.trim().parse().ok();
         }
-        line.strip_prefix("Done ")?.split_whitespace().next()?.parse().ok()
+        line.strip_prefix("Done ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
     })
 }
 
 fn relative(path: &Path) -> PathBuf {
-    path.strip_prefix(repo_root()).map(Path::to_path_buf).unwrap_or_else(|_| path.to_owned())
+    path.strip_prefix(repo_root())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_owned())
 }
 
 #[cfg(test)]
@@ -247,7 +267,10 @@ mod tests {
         let log = "#2\tINITED cov: 5\nDone 306202 runs in 21 second(s)\nstat::number_of_executed_units: 306203\n";
         assert_eq!(executed_units(log), Some(306203));
         assert_eq!(executed_units("Done 12 runs in 1 second(s)\n"), Some(12));
-        assert_eq!(executed_units("==1== ERROR: libFuzzer: deadly signal\n"), None);
+        assert_eq!(
+            executed_units("==1== ERROR: libFuzzer: deadly signal\n"),
+            None
+        );
     }
 
     #[test]
@@ -265,7 +288,12 @@ mod tests {
     #[test]
     fn every_target_has_a_source_and_seeds() {
         for target in TARGETS {
-            assert!(fuzz_dir().join("fuzz_targets").join(format!("{target}.rs")).is_file());
+            assert!(
+                fuzz_dir()
+                    .join("fuzz_targets")
+                    .join(format!("{target}.rs"))
+                    .is_file()
+            );
             let seeds = std::fs::read_dir(fuzz_dir().join("corpus").join(target)).unwrap();
             assert!(seeds.count() > 0, "{target} has no seeds");
         }
