@@ -1,5 +1,6 @@
 //! `cargo xtask test`: set-up if needed, the native suite, the fuzz targets
-//! for a bounded time each, then the whole VM suite in one VM boot. One summary line per suite; non-zero exit on failure.
+//! for a bounded time each (see fuzz.rs), then the whole VM suite in one VM
+//! boot. One summary line per suite; non-zero exit on failure.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
