@@ -54,7 +54,11 @@ mod tests {
         std::fs::write(&made, b"PNG").expect("write");
         move_into_place(&made, &target).expect("moved");
         assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
-        assert!(!std::fs::symlink_metadata(&target).expect("target").is_symlink());
+        assert!(
+            !std::fs::symlink_metadata(&target)
+                .expect("target")
+                .is_symlink()
+        );
         assert_eq!(std::fs::read(&target).expect("target"), b"PNG");
         assert!(!made.exists());
     }
@@ -63,7 +67,10 @@ mod tests {
     fn private_folders_are_0700_whatever_the_umask() {
         let parent = tempfile::tempdir().expect("temp dir");
         let dir = private_dir("zc-test-", parent.path()).expect("private dir");
-        let mode = std::fs::metadata(dir.path()).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(dir.path())
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700, "{mode:o}");
         let again = private_dir("zc-test-", parent.path()).expect("another");
         assert_ne!(dir.path(), again.path());

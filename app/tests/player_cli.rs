@@ -342,7 +342,10 @@ impl Running {
             }
             if Instant::now() > deadline {
                 let _ = self.control.child.kill();
-                panic!("zc-player did not end within {timeout:?}:\n{}", self.stderr());
+                panic!(
+                    "zc-player did not end within {timeout:?}:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -443,7 +446,9 @@ fn a_huge_seek_is_refused_and_the_player_lives_on() {
         .request(r#"{"command":"seek","seconds":1e300}"#);
     assert_eq!(early["ok"], false, "{early}");
     assert!(
-        early["error"].as_str().is_some_and(|e| e.contains("between")),
+        early["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("between")),
         "{early}"
     );
     player.wait_for_frames();

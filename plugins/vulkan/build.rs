@@ -13,7 +13,8 @@ const ENTRY_SHADERS: &[&str] = &["yuv_to_rgba_buffer.wgsl", "yuv_to_rgba_image.w
 
 fn main() {
     let shader_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders");
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_else(|| panic!("cargo sets OUT_DIR")));
+    let out_dir =
+        PathBuf::from(env::var_os("OUT_DIR").unwrap_or_else(|| panic!("cargo sets OUT_DIR")));
     println!(
         "cargo:rerun-if-changed={}",
         shader_dir.join(COMMON).display()

@@ -4,6 +4,9 @@
 //! 1.22 must load and work unchanged on GStreamer 1.26 and 1.28, next to
 //! that version's own elements and compositor.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../../plugins/gst/tests/common/mod.rs"]
 mod common;
 
@@ -64,7 +67,10 @@ fn gst_inspect_lists_every_element() {
     let output = Command::new("gst-inspect-1.0")
         .arg("zerocopy")
         .env("GST_PLUGIN_PATH", plugin_dir())
-        .env("GST_REGISTRY", std::env::temp_dir().join("zc-interop-registry.bin"))
+        .env(
+            "GST_REGISTRY",
+            std::env::temp_dir().join("zc-interop-registry.bin"),
+        )
         .output()
         .expect("gst-inspect-1.0 runs");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -73,18 +79,31 @@ fn gst_inspect_lists_every_element() {
         "gst-inspect-1.0 zerocopy failed: {}\n{text}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for element in ["zcexport", "zcwaylandsink", "zcvulkanconvert", "zcthumbnail"] {
+    for element in [
+        "zcexport",
+        "zcwaylandsink",
+        "zcvulkanconvert",
+        "zcthumbnail",
+    ] {
         assert!(text.contains(element), "{element} missing:\n{text}");
     }
     // Each element's page documents its properties.
     let output = Command::new("gst-inspect-1.0")
         .arg("zcwaylandsink")
         .env("GST_PLUGIN_PATH", plugin_dir())
-        .env("GST_REGISTRY", std::env::temp_dir().join("zc-interop-registry.bin"))
+        .env(
+            "GST_REGISTRY",
+            std::env::temp_dir().join("zc-interop-registry.bin"),
+        )
         .output()
         .expect("gst-inspect-1.0 runs");
     let page = String::from_utf8_lossy(&output.stdout);
-    for property in ["path-preference", "explicit-sync", "connect-timeout", "bytes-copied"] {
+    for property in [
+        "path-preference",
+        "explicit-sync",
+        "connect-timeout",
+        "bytes-copied",
+    ] {
         assert!(page.contains(property), "{property} missing:\n{page}");
     }
 }
@@ -121,13 +140,22 @@ fn zcexport_to_zcwaylandsink_shows_the_picture_on_dma_bufs() {
         let bus = pipeline.bus().expect("bus");
         let deadline = Instant::now() + Duration::from_secs(300);
         while frames.load(Ordering::SeqCst) < 10 {
-            if let Some(message) =
-                bus.timed_pop_filtered(gst::ClockTime::from_mseconds(100), &[gst::MessageType::Error])
-                && let gst::MessageView::Error(e) = message.view()
+            if let Some(message) = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(100),
+                &[gst::MessageType::Error],
+            ) && let gst::MessageView::Error(e) = message.view()
             {
-                panic!("{format}: {} ({:?})\nweston log:\n{}", e.error(), e.debug(), weston.log());
+                panic!(
+                    "{format}: {} ({:?})\nweston log:\n{}",
+                    e.error(),
+                    e.debug(),
+                    weston.log()
+                );
             }
-            assert!(Instant::now() < deadline, "{format}: fewer than 10 frames reached the sink");
+            assert!(
+                Instant::now() < deadline,
+                "{format}: fewer than 10 frames reached the sink"
+            );
         }
         let shot = weston.screenshot();
         let (path, copied) = (
@@ -138,7 +166,14 @@ fn zcexport_to_zcwaylandsink_shows_the_picture_on_dma_bufs() {
         println!("{format}: path {path}, {copied} bytes copied");
         assert_eq!(path, "dmabuf", "{format}: frames reach Weston as dma-bufs");
         assert_eq!(copied, 0, "{format}: no copy on the dma-buf path");
-        check_pattern(&shot, format, WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), tolerance);
+        check_pattern(
+            &shot,
+            format,
+            WIDTH,
+            HEIGHT,
+            (0, 0, WIDTH, HEIGHT),
+            tolerance,
+        );
     }
 }
 
@@ -165,7 +200,10 @@ fn avdec_h264_decodes_into_zc_dma_bufs() {
         "avdec_h264 on heap dma-bufs: {zero_copy} of {frames_in} zero-copy, {} bytes copied",
         stat(&stats, "bytes-copied")
     );
-    assert!(zero_copy * 100 >= frames_in * 95, "{zero_copy} of {frames_in}");
+    assert!(
+        zero_copy * 100 >= frames_in * 95,
+        "{zero_copy} of {frames_in}"
+    );
 }
 
 /// GNOME's Mutter (forky's root), the compositor most desktop users run:
@@ -211,7 +249,12 @@ fn mutter_shows_zc_frames_on_the_dma_buf_path() {
     );
     pipeline.set_state(gst::State::Null).expect("null");
     if let gst::MessageView::Error(e) = message.view() {
-        panic!("{} ({:?})\nmutter log:\n{}", e.error(), e.debug(), mutter.log());
+        panic!(
+            "{} ({:?})\nmutter log:\n{}",
+            e.error(),
+            e.debug(),
+            mutter.log()
+        );
     }
     println!("Mutter: path {path}, {copied} bytes copied, {presented} frames presented");
     assert_eq!(path, "dmabuf", "Mutter imports zc's dma-bufs");
@@ -280,7 +323,10 @@ impl Mutter {
         let deadline = Instant::now() + Duration::from_secs(180);
         while !mutter.socket.exists() {
             if let Ok(Some(status)) = mutter.child.try_wait() {
-                panic!("mutter exited ({status}) before its socket appeared:\n{}", mutter.log());
+                panic!(
+                    "mutter exited ({status}) before its socket appeared:\n{}",
+                    mutter.log()
+                );
             }
             assert!(
                 Instant::now() < deadline,

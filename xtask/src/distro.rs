@@ -115,8 +115,7 @@ pub fn ensure_root(distro: Distro) -> Result<Option<PathBuf>> {
         return Ok(Some(root));
     }
     build_root(distro, &root)?;
-    fs::write(&marker, distro.spec())
-        .with_context(|| format!("writing {}", marker.display()))?;
+    fs::write(&marker, distro.spec()).with_context(|| format!("writing {}", marker.display()))?;
     Ok(Some(root))
 }
 
@@ -160,7 +159,11 @@ fn build_root(distro: Distro, root: &Path) -> Result<()> {
             .args(["-t", "proc", "proc"])
             .arg(&proc_dir),
     )?;
-    let installed = run_checked(privileged("chroot").arg(&partial).args(["sh", "-c", &install]));
+    let installed = run_checked(
+        privileged("chroot")
+            .arg(&partial)
+            .args(["sh", "-c", &install]),
+    );
     let unmounted = run_checked(privileged("umount").arg(&proc_dir));
     installed.with_context(|| format!("installing packages into the {} root", distro.name()))?;
     unmounted?;
@@ -191,7 +194,12 @@ fn remove_root(root: &Path) -> Result<()> {
             mounts.join(", ")
         );
     }
-    run_checked(privileged("rm").arg("-rf").arg("--one-file-system").arg(root))
+    run_checked(
+        privileged("rm")
+            .arg("-rf")
+            .arg("--one-file-system")
+            .arg(root),
+    )
 }
 
 /// Mount points at or below `dir`, from /proc/self/mountinfo.

@@ -1,7 +1,8 @@
 //! `cargo xtask`: the front door of zc.
 //!
 //! - `setup`: install what a fresh Debian 12 / Ubuntu machine needs (idempotent).
-//! - `test`: native tests, then the VM suite in one VM boot.
+//! - `test`: native tests and the fuzz targets, then the VM suite in one VM boot.
+//! - `fuzz`: the cargo-fuzz targets in fuzz/, 60 s each.
 //! - `vm -- CMD...`: run a command inside the dma-buf VM.
 //! - `demo [CLIP]`: the main job: zc-player plays a clip on the zero-copy path.
 //! - `bench`: zc-bench natively and in the VM (zero-copy versus copy).
@@ -9,6 +10,7 @@
 mod bench;
 mod demo;
 mod distro;
+mod fuzz;
 mod setup;
 mod test;
 mod util;
@@ -22,8 +24,12 @@ usage: cargo xtask <command>
 commands:
   setup            install packages, virtme-ng and the VM kernel (idempotent)
   test [--native|--vm|--distro NAME] [FILTER]
-                   run the native tests, then the VM suite inside the dma-buf VM on
-                   Debian 12, then the interop suite on Debian 13 and testing roots
+                   run the native tests and the fuzz targets (not with a FILTER), then
+                   the VM suite inside the dma-buf VM on Debian 12, then the interop
+                   suite on Debian 13 and testing roots
+  fuzz [--seconds N] [TARGET...]
+                   run the cargo-fuzz targets (layout, caps) for N s each (default 60),
+                   installing cargo-fuzz if missing; crashes are saved in fuzz/artifacts/
   vm [--distro NAME] -- CMD...
                    run CMD inside the dma-buf VM and exit with its status; NAME:
                    bookworm (the host's root, default), trixie (Debian 13,
@@ -37,6 +43,7 @@ commands:
 environment:
   ZC_CACHE_DIR     where the VM kernel, virtme-ng and the Debian roots live (default ~/.cache/zc)
   ZC_VM_TIMEOUT    seconds before a VM run is stopped (default 5400)
+  ZC_FUZZ_SECONDS  seconds per fuzz target in `test` and `fuzz` (default 60; 0 skips in `test`)
 ";
 
 fn main() {
@@ -56,9 +63,12 @@ fn run() -> Result<()> {
     match command.as_str() {
         "setup" => setup::run(),
         "test" => test::run(rest),
+        "fuzz" => fuzz::run(rest),
         "vm" => {
             let (distro, rest) = match rest {
-                [flag, name, rest @ ..] if flag == "--distro" => (distro::Distro::parse(name)?, rest),
+                [flag, name, rest @ ..] if flag == "--distro" => {
+                    (distro::Distro::parse(name)?, rest)
+                }
                 _ => (distro::Distro::Bookworm, rest),
             };
             let command = match rest.first().map(String::as_str) {

@@ -1,8 +1,9 @@
-//! `cargo xtask test`: set-up if needed, the native suite, then the whole VM
-//! suite in one VM boot on the host's Debian 12, then the interop suite on
-//! Debian 13 and Debian testing roots (one boot each). One summary line per
-//! suite; non-zero exit on failure. `--distro NAME` runs the whole VM suite
-//! on that root only.
+//! `cargo xtask test`: set-up if needed, the native suite, the fuzz targets
+//! for a bounded time each (see fuzz.rs), then the whole VM suite in one VM
+//! boot on the host's Debian 12, then the interop suite on Debian 13 and
+//! Debian testing roots (one boot each). One summary line per suite;
+//! non-zero exit on failure. `--distro NAME` runs the whole VM suite on that
+//! root only.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -11,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::distro::Distro;
 use crate::util::{repo_root, step};
-use crate::{setup, vm};
+use crate::{fuzz, setup, vm};
 
 /// The package holding the tests that need a real dma-buf kernel.
 const VM_TEST_PACKAGE: &str = "zc-vm-tests";
@@ -101,6 +102,27 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         summaries.push(format!("native: {}", counts.line()));
         add(&mut total, counts);
+
+        // The fuzz targets, unless a filter asks for particular tests or
+        // ZC_FUZZ_SECONDS=0 turns them off.
+        let seconds = fuzz::seconds_from_env()?.unwrap_or(fuzz::DEFAULT_SECONDS);
+        if filter.is_empty() && seconds > 0 {
+            let targets: Vec<String> = fuzz::TARGETS.iter().map(|t| t.to_string()).collect();
+            match fuzz::run_targets(&targets, seconds) {
+                Ok(outcomes) => {
+                    summaries.extend(outcomes.iter().map(fuzz::Outcome::line));
+                    if let Err(err) = fuzz::check(&outcomes) {
+                        eprintln!("xtask: {err:#}");
+                        failed_suites.push("fuzz".to_owned());
+                    }
+                }
+                Err(err) => {
+                    eprintln!("xtask: fuzzing could not run: {err:#}");
+                    summaries.push("fuzz: did not run".to_owned());
+                    failed_suites.push("fuzz".to_owned());
+                }
+            }
+        }
     }
 
     if in_vm {
@@ -150,7 +172,11 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// One VM boot on `distro` running `binaries` one after another; whether
 /// all ran and passed, and the counts.
-fn run_vm_suite(distro: Distro, binaries: &[(String, String)], filter: &[String]) -> Result<(bool, Counts)> {
+fn run_vm_suite(
+    distro: Distro,
+    binaries: &[(String, String)],
+    filter: &[String],
+) -> Result<(bool, Counts)> {
     let mut script = format!("set +e\nstatus=0\nexport ZC_DISTRO={}\n", distro.name());
     for (name, path) in binaries {
         script.push_str(&format!(

@@ -125,11 +125,14 @@ pub fn run_script_on(
         // The guest's dma-buf nodes are root-only; the guest is throwaway.
         vng.args(["--user", "root"]);
     }
-    vng
-        .env("PATH", path)
-        .arg("-r")
-        .arg(&kernel.vmlinuz)
-        .args(["--disable-kvm", "--force-9p", "--cpus", "2", "-m", "4G"]);
+    vng.env("PATH", path).arg("-r").arg(&kernel.vmlinuz).args([
+        "--disable-kvm",
+        "--force-9p",
+        "--cpus",
+        "2",
+        "-m",
+        "4G",
+    ]);
     if distro == Distro::Forky {
         // Mutter needs a DRM device to start: virtio-gpu gives one (and
         // timeline syncobjs); tests load its module when they want it.

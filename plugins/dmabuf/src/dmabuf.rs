@@ -833,7 +833,10 @@ mod tests {
         let buffer = memfd_buffer(4096);
         let mut access = buffer.begin_cpu_access(Access::Read).expect("begin");
         assert!(matches!(access.as_mut_ptr(), Err(Error::ReadBracket)));
-        assert!(matches!(access.write_from(0, &[1]), Err(Error::ReadBracket)));
+        assert!(matches!(
+            access.write_from(0, &[1]),
+            Err(Error::ReadBracket)
+        ));
     }
 
     #[test]

@@ -186,7 +186,9 @@ pub fn classic_dmabuf_caps(formats: &[DrmFormat]) -> gst::Caps {
     if linear.is_empty() {
         return gst::Caps::new_empty();
     }
-    let mut caps = gst_video::VideoCapsBuilder::new().format_list(linear).build();
+    let mut caps = gst_video::VideoCapsBuilder::new()
+        .format_list(linear)
+        .build();
     caps.make_mut()
         .set_features_simple(Some(gst::CapsFeatures::new([DMABUF_FEATURE])));
     caps
@@ -247,11 +249,10 @@ pub fn video_info(caps: &gst::CapsRef) -> Result<(gst_video::VideoInfo, DrmForma
         });
     };
     if structure.get::<&str>("format").ok() != Some(DMA_DRM_FORMAT) {
-        let info =
-            gst_video::VideoInfo::from_caps(caps).map_err(|e| DialectError::VideoInfo {
-                caps: describe(),
-                why: e.to_string(),
-            })?;
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| DialectError::VideoInfo {
+            caps: describe(),
+            why: e.to_string(),
+        })?;
         let fourcc = fourcc_for(info.format()).ok_or_else(|| DialectError::VideoInfo {
             caps: describe(),
             why: format!(
@@ -280,11 +281,10 @@ pub fn video_info(caps: &gst::CapsRef) -> Result<(gst_video::VideoInfo, DrmForma
     classic.set("format", video_format.to_str());
     classic.remove_field("drm-format");
     let classic = gst::Caps::builder_full().structure(classic).build();
-    let info =
-        gst_video::VideoInfo::from_caps(&classic).map_err(|e| DialectError::VideoInfo {
-            caps: describe(),
-            why: e.to_string(),
-        })?;
+    let info = gst_video::VideoInfo::from_caps(&classic).map_err(|e| DialectError::VideoInfo {
+        caps: describe(),
+        why: e.to_string(),
+    })?;
     Ok((info, format))
 }
 

@@ -4,6 +4,9 @@
 //! the compositor), and a frame whose last plane has a short last row is
 //! copied with a warning, never handed to the compositor as is.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

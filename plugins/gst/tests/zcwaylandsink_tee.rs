@@ -95,8 +95,7 @@ fn two_sinks_behind_a_tee_keep_their_own_wl_buffers() {
     let mut reused_while_held = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(180);
     let message = loop {
-        let message = bus
-            .timed_pop(gst::ClockTime::from_mseconds(100));
+        let message = bus.timed_pop(gst::ClockTime::from_mseconds(100));
         assert!(Instant::now() < deadline, "no EOS or error within 180 s");
         let Some(message) = message else { continue };
         match message.view() {

@@ -243,7 +243,8 @@ fn run(args: &Args) -> Result<Outcome> {
     };
     let watcher = Watcher::start(
         private.path(),
-        ipc.as_ref().map(|server| (server.path(), server.identity())),
+        ipc.as_ref()
+            .map(|server| (server.path(), server.identity())),
     )?;
     let audio = playback::audio_device_available();
     // Everything open from here on belongs to playback and must be closed

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use gst::prelude::*;
 use gst_video::prelude::*;
+use zc_app::files::move_into_place;
 use zc_app::player::controls::{MAX_SEEK_SECONDS, SeekTarget, clock_time_from_seconds};
 use zc_app::player::fds::open_fds;
-use zc_app::files::move_into_place;
 use zc_app::player::ipc::Reply;
 use zc_app::player::stats::Stats;
 

@@ -327,7 +327,11 @@ fn copy_memory(memory: &gst::MemoryRef) -> Option<Vec<u8>> {
     // SAFETY: `memory` is a live GstMemory (borrowed from the buffer we hold)
     // and `info` is writable storage for gst to fill.
     let mapped = unsafe {
-        gst::ffi::gst_memory_map(memory.as_mut_ptr(), info.as_mut_ptr(), gst::ffi::GST_MAP_READ)
+        gst::ffi::gst_memory_map(
+            memory.as_mut_ptr(),
+            info.as_mut_ptr(),
+            gst::ffi::GST_MAP_READ,
+        )
     };
     if mapped == gst::glib::ffi::GFALSE {
         return None;
