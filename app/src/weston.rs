@@ -197,7 +197,9 @@ impl HeadlessWeston {
     fn wait_for_socket(&mut self, timeout: Duration) -> Result<(), WestonError> {
         // A timeout too long for `Instant` is capped (a day is forever here).
         let deadline = Instant::now() + timeout.min(Duration::from_secs(86_400));
-        while !self.socket_path().exists() {
+        // The socket file appears before Weston listens on it: wait until a
+        // connection is accepted, or a client started now could be refused.
+        while std::os::unix::net::UnixStream::connect(self.socket_path()).is_err() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(WestonError::Exited {
                     status,

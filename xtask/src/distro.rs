@@ -127,6 +127,7 @@ fn build_root(distro: Distro, root: &Path) -> Result<()> {
     ));
     ensure_debootstrap()?;
     let partial = root.with_extension("partial");
+    // Never stack a build on a root a killed run left the checkout mounted in.
     remove_root(&partial)?;
     remove_root(root)?;
     if let Some(parent) = partial.parent() {
@@ -180,18 +181,26 @@ fn ensure_debootstrap() -> Result<()> {
     run_checked(privileged("apt-get").args(["install", "-y", "-q", "debootstrap"]))
 }
 
-/// Remove a root folder, refusing while anything is mounted inside it (a
-/// bind-mounted checkout would be deleted with it).
+/// Remove a root folder. Anything mounted inside it (a checkout a killed
+/// run left bind-mounted) is unmounted first; if anything stays mounted,
+/// nothing is removed: `rm` would go through a bind mount into the checkout.
 fn remove_root(root: &Path) -> Result<()> {
     if !root.exists() {
         return Ok(());
+    }
+    for point in mounts_below(root) {
+        let _ = privileged("umount").arg("-l").arg(&point).status();
     }
     let mounts = mounts_below(root);
     if !mounts.is_empty() {
         bail!(
             "{} still has file systems mounted inside ({}); unmount them first",
             root.display(),
-            mounts.join(", ")
+            mounts
+                .iter()
+                .map(|m| m.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     run_checked(
@@ -202,16 +211,42 @@ fn remove_root(root: &Path) -> Result<()> {
     )
 }
 
-/// Mount points at or below `dir`, from /proc/self/mountinfo.
-pub fn mounts_below(dir: &Path) -> Vec<String> {
-    let prefix = dir.to_string_lossy().trim_end_matches('/').to_owned();
+/// Mount points at or below `dir`, from /proc/self/mountinfo (which lists
+/// canonical paths, with spaces and the like escaped as `\040`).
+pub fn mounts_below(dir: &Path) -> Vec<PathBuf> {
+    let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
         .filter_map(|line| line.split_whitespace().nth(4))
-        .filter(|point| *point == prefix || point.starts_with(&format!("{prefix}/")))
-        .map(str::to_owned)
+        .map(|point| PathBuf::from(unescape_mountinfo(point)))
+        .filter(|point| point.starts_with(&dir))
         .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo` octal.
+fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let octal = &field[i + 1..i + 4];
+            if let Ok(value) = u8::from_str_radix(octal, 8) {
+                out.push(value);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The kernel's modules must be inside the root the VM boots (the runner
@@ -242,7 +277,8 @@ impl CheckoutMount {
     pub fn new(root: &Path, checkout: &Path) -> Result<CheckoutMount> {
         let point = inside(root, checkout);
         fs::create_dir_all(&point).with_context(|| format!("creating {}", point.display()))?;
-        let already = mounts_below(&point).iter().any(|m| Path::new(m) == point);
+        let canonical = fs::canonicalize(&point).unwrap_or_else(|_| point.clone());
+        let already = mounts_below(&point).contains(&canonical);
         if !already {
             run_checked(privileged("mount").arg("--bind").arg(checkout).arg(&point))
                 .context("bind-mounting the checkout into the VM root")?;
@@ -270,5 +306,34 @@ impl Drop for CheckoutMount {
             // Lazy: a process still leaving (qemu's 9p) must not keep it.
             let _ = privileged("umount").arg("-l").arg(&self.point).status();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape_mountinfo("/a\\040b/c"), "/a b/c");
+        assert_eq!(unescape_mountinfo("/x\\134y"), "/x\\y");
+        assert_eq!(unescape_mountinfo("/plain"), "/plain");
+        assert_eq!(unescape_mountinfo("/end\\04"), "/end\\04");
+    }
+
+    #[test]
+    fn names_parse_and_say_what_is_valid() {
+        for distro in ALL {
+            assert_eq!(Distro::parse(distro.name()).ok(), Some(distro));
+        }
+        let error = Distro::parse("sid")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("trixie") && error.contains("forky"),
+            "{error}"
+        );
+        assert_eq!(Distro::Bookworm.root_dir(), None);
     }
 }

@@ -50,7 +50,8 @@ impl Weston {
             .expect("weston (cargo xtask setup installs it)");
         let mut weston = Weston { child, runtime_dir };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !weston.socket().exists() {
+        // The file appears before Weston listens: wait for a connection.
+        while std::os::unix::net::UnixStream::connect(weston.socket()).is_err() {
             assert!(
                 matches!(weston.child.try_wait(), Ok(None)),
                 "weston exited before its socket appeared"

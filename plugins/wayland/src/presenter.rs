@@ -86,7 +86,7 @@ const TEARDOWN_TIMEOUT: Duration = COMPOSITOR_TIMEOUT;
 /// set-up round trips before giving up (a socket whose owner accepts and
 /// never answers). Generous for software emulation, where one round trip
 /// can take over a second.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECT_TIMEOUT: Duration = COMPOSITOR_TIMEOUT;
 
 /// Which compositor to talk to.
 #[derive(Clone, Debug, Default)]

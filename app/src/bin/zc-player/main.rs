@@ -241,11 +241,19 @@ fn run(args: &Args) -> Result<Outcome> {
         }
         None => None,
     };
-    let watcher = Watcher::start(
+    // A safety net only: without it the player still cleans up after itself,
+    // just not after SIGKILL.
+    let watcher = match Watcher::start(
         private.path(),
         ipc.as_ref()
             .map(|server| (server.path(), server.identity())),
-    )?;
+    ) {
+        Ok(watcher) => Some(watcher),
+        Err(err) => {
+            eprintln!("zc-player: {err:#}; if the player is killed, its files stay behind");
+            None
+        }
+    };
     let audio = playback::audio_device_available();
     // Everything open from here on belongs to playback and must be closed
     // again when the player quits.
