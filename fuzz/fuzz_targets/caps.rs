@@ -23,6 +23,12 @@ use zc_dmabuf::{FrameLayout, Modifier, PlaneLayout, StrideAlign};
 #[path = "../../plugins/gst/src/caps.rs"]
 mod caps;
 
+// The caps dialects (1.22's format=NV12, 1.24's DMA_DRM): every element
+// turns caps into a format, modifier and VideoInfo through it.
+#[allow(dead_code)]
+#[path = "../../plugins/gst/src/dialect.rs"]
+mod dialect;
+
 static INIT: Once = Once::new();
 
 fuzz_target!(|data: &[u8]| {
@@ -49,10 +55,24 @@ fuzz_target!(|data: &[u8]| {
     for feature in [None, Some("memory:DMABuf")] {
         let _ = parsed.intersect(&caps::raw_caps(feature));
     }
+    // DMA_DRM entries: each one zc accepts prints back as it parses.
+    for format in dialect::drm_formats(&parsed) {
+        assert_eq!(format.to_string().parse::<dialect::DrmFormat>(), Ok(format));
+    }
+    let _ = dialect::is_dma_drm(&parsed);
     // Caps events (zcexport) and pool configs carry fixed caps; GStreamer
     // logs a critical for unfixed ones and refuses them.
     if !parsed.is_fixed() {
         return;
+    }
+    // Either dialect into a VideoInfo: the same as GStreamer's own for
+    // classic caps, and a format zc lays out.
+    if let Ok((info, format)) = dialect::video_info(&parsed) {
+        assert_eq!(caps::fourcc_for(info.format()), Some(format.fourcc));
+        if !dialect::is_dma_drm(&parsed) {
+            let direct = gst_video::VideoInfo::from_caps(&parsed).expect("classic caps");
+            assert_eq!(direct, info);
+        }
     }
     let Ok(info) = gst_video::VideoInfo::from_caps(&parsed) else {
         return;

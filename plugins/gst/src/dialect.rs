@@ -174,6 +174,48 @@ pub fn dma_drm_caps(formats: &[DrmFormat]) -> gst::Caps {
         .build()
 }
 
+/// `video/x-raw(memory:DMABuf), format=DMA_DRM` with any `drm-format`:
+/// for pad templates, which must admit DMA_DRM caps before they are known.
+pub fn dma_drm_template() -> gst::Caps {
+    let structure = gst::Structure::builder("video/x-raw")
+        .field("format", DMA_DRM_FORMAT)
+        .build();
+    gst::Caps::builder_full()
+        .structure_with_features(structure, gst::CapsFeatures::new([DMABUF_FEATURE]))
+        .build()
+}
+
+/// The DMA_DRM form of one classic caps structure (any memory): the same
+/// fields, with `format=DMA_DRM, drm-format=...` for `format`, in dma-buf
+/// memory. None if the structure's format is not one zc lays out.
+pub fn to_dma_drm(structure: &gst::StructureRef) -> Option<gst::Caps> {
+    let format = structure
+        .get::<&str>("format")
+        .ok()
+        .map(VideoFormat::from_string)
+        .and_then(fourcc_for)?;
+    let mut out = structure.to_owned();
+    out.set("format", DMA_DRM_FORMAT);
+    out.set("drm-format", DrmFormat::linear(format).to_string());
+    Some(
+        gst::Caps::builder_full()
+            .structure_with_features(out, gst::CapsFeatures::new([DMABUF_FEATURE]))
+            .build(),
+    )
+}
+
+/// The DMA_DRM structures of `caps` (any features), as caps of their own.
+pub fn dma_drm_part(caps: &gst::CapsRef) -> gst::Caps {
+    let mut out = gst::Caps::new_empty();
+    let out_mut = out.make_mut();
+    for (structure, features) in caps.iter_with_features() {
+        if structure.get::<&str>("format").ok() == Some(DMA_DRM_FORMAT) {
+            out_mut.append_structure_full(structure.to_owned(), Some(features.to_owned()));
+        }
+    }
+    out
+}
+
 /// 1.22's dma-buf caps for the linear formats in `formats` (the classic
 /// dialect cannot say a modifier).
 pub fn classic_dmabuf_caps(formats: &[DrmFormat]) -> gst::Caps {
@@ -256,7 +298,7 @@ pub fn video_info(caps: &gst::CapsRef) -> Result<(gst_video::VideoInfo, DrmForma
         let fourcc = fourcc_for(info.format()).ok_or_else(|| DialectError::VideoInfo {
             caps: describe(),
             why: format!(
-                "format {} is not one zc lays out; zc takes {}",
+                "format {} is not supported; zc lays out {}",
                 info.format().to_str(),
                 supported_list()
             ),
@@ -420,6 +462,31 @@ mod tests {
                 .expect("caps");
         let error = video_info(&unknown).expect_err("NV15");
         assert!(error.to_string().contains("NV15"), "{error}");
+    }
+
+    #[test]
+    fn classic_caps_have_a_dma_drm_form() {
+        init();
+        let classic: gst::Caps =
+            "video/x-raw, format=NV12, width=64, height=48, framerate=30/1, colorimetry=bt709"
+                .parse()
+                .expect("caps");
+        let structure = classic.structure(0).expect("structure");
+        let modern = to_dma_drm(structure).expect("NV12 has one");
+        assert!(is_dma_drm(&modern), "{modern}");
+        let (info, format) = video_info(&modern).expect("video info");
+        assert_eq!(format, DrmFormat::linear(Fourcc::NV12));
+        assert_eq!(
+            info,
+            gst_video::VideoInfo::from_caps(&classic).expect("info")
+        );
+        assert!(dma_drm_template().can_intersect(&modern));
+        assert_eq!(dma_drm_part(&modern), modern);
+        assert!(dma_drm_part(&classic).is_empty());
+        let gray: gst::Caps = "video/x-raw, format=GRAY8, width=4, height=4"
+            .parse()
+            .expect("caps");
+        assert!(to_dma_drm(gray.structure(0).expect("structure")).is_none());
     }
 
     #[test]

@@ -95,7 +95,7 @@ impl FrameError {
 #[derive(Debug)]
 pub struct Frame {
     pub kind: MemoryKind,
-    /// Modifier LINEAR (caps without DMA_DRM carry no other). Plane offsets
+    /// The caps' modifier (LINEAR unless DMA_DRM caps said another). Plane offsets
     /// count from the start of each fd; for system memory, from the start
     /// of the (flattened) buffer.
     pub layout: FrameLayout,
@@ -108,11 +108,23 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Describe `buffer` as a frame of `info`'s format and size, under the
-    /// policy above.
+    /// Describe `buffer` as a linear frame of `info`'s format and size,
+    /// under the policy above.
     pub fn from_buffer(
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
+    ) -> Result<Frame, FrameError> {
+        Frame::from_buffer_with_modifier(buffer, info, Modifier::LINEAR)
+    }
+
+    /// [`Frame::from_buffer`] for a frame whose caps (DMA_DRM, see
+    /// [`crate::dialect`]) name a DRM modifier: the planes' offsets and
+    /// strides still come from the VideoMeta, the arrangement of pixels
+    /// inside them from the modifier.
+    pub fn from_buffer_with_modifier(
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        modifier: Modifier,
     ) -> Result<Frame, FrameError> {
         let fourcc =
             caps::fourcc_for(info.format()).ok_or(FrameError::UnsupportedFormat(info.format()))?;
@@ -225,7 +237,7 @@ impl Frame {
         };
         let layout = FrameLayout::new(
             fourcc,
-            Modifier::LINEAR,
+            modifier,
             info.width(),
             info.height(),
             &planes,

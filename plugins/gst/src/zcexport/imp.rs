@@ -4,9 +4,10 @@ use std::sync::{LazyLock, Mutex};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use zc_dmabuf::{Backend, FrameLayout};
+use zc_dmabuf::{Backend, FrameLayout, Modifier};
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator, is_zc_memory};
+use crate::dialect::{self, Dialect};
 use crate::frame::{Frame, FrameError};
 use crate::pool::ZcBufferPool;
 use crate::{caps, lock};
@@ -50,6 +51,12 @@ struct Settings {
 /// Negotiated per-stream state.
 struct State {
     info: gst_video::VideoInfo,
+    /// From DMA_DRM input caps; LINEAR otherwise. Frames with another
+    /// modifier are only passed on, never copied.
+    modifier: Modifier,
+    /// Whether the output caps are DMA_DRM, whose readers need a VideoMeta
+    /// on every buffer.
+    dma_drm_out: bool,
     /// Where copied frames go; made for the current caps.
     copy_pool: Option<ZcBufferPool>,
     warned_copy: bool,
@@ -102,6 +109,39 @@ fn merged(mut first: gst::Caps, second: gst::Caps) -> gst::Caps {
     first
 }
 
+/// The formats a caps structure allows: one, or each of a list.
+fn formats_of(structure: &gst::StructureRef) -> Vec<String> {
+    if let Ok(format) = structure.get::<String>("format") {
+        return vec![format];
+    }
+    structure
+        .get::<gst::List>("format")
+        .map(|list| list.iter().filter_map(|v| v.get::<String>().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// `buffer` with a VideoMeta (the layout `info` describes) if it has none:
+/// readers of DMA_DRM caps take plane offsets and strides only from it.
+fn with_video_meta(
+    mut buffer: gst::Buffer,
+    info: &gst_video::VideoInfo,
+) -> Result<gst::Buffer, gst::FlowError> {
+    if buffer.meta::<gst_video::VideoMeta>().is_some() {
+        return Ok(buffer);
+    }
+    gst_video::VideoMeta::add_full(
+        buffer.make_mut(),
+        gst_video::VideoFrameFlags::empty(),
+        info.format(),
+        info.width(),
+        info.height(),
+        info.offset(),
+        info.stride(),
+    )
+    .map_err(|_| gst::FlowError::Error)?;
+    Ok(buffer)
+}
+
 impl ZcExport {
     fn allocator(&self) -> ZcDmaBufAllocator {
         let mut allocator = lock(&self.allocator);
@@ -131,7 +171,7 @@ impl ZcExport {
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.counters.frames_in.fetch_add(1, Ordering::Relaxed);
-        let (info, copy_pool) = {
+        let (info, copy_pool, modifier, dma_drm_out) = {
             let state = lock(&self.state);
             let Some(state) = state.as_ref() else {
                 gst::element_imp_error!(
@@ -141,9 +181,14 @@ impl ZcExport {
                 );
                 return Err(gst::FlowError::NotNegotiated);
             };
-            (state.info.clone(), state.copy_pool.clone())
+            (
+                state.info.clone(),
+                state.copy_pool.clone(),
+                state.modifier,
+                state.dma_drm_out,
+            )
         };
-        let full_rows = self.validate_layout(&buffer, &info)?;
+        let full_rows = self.validate_layout(&buffer, &info, modifier)?;
 
         let zero_copy = full_rows
             && buffer.n_memory() > 0
@@ -160,7 +205,25 @@ impl ZcExport {
                 "passing {:?} through untouched",
                 buffer.pts()
             );
+            let buffer = if dma_drm_out {
+                with_video_meta(buffer, &info)?
+            } else {
+                buffer
+            };
             return self.srcpad.push(buffer);
+        }
+        if modifier != Modifier::LINEAR {
+            // Tiled or compressed pixels: the CPU cannot copy them as rows.
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                ("a frame with modifier {modifier} is not a dma-buf zcexport can pass on"),
+                [
+                    "{} produced it in memory that is neither a dma-buf nor zc's, and such frames cannot be copied by the CPU",
+                    self.upstream_name()
+                ]
+            );
+            return Err(gst::FlowError::Error);
         }
 
         let mode = lock(&self.settings).copy_mode;
@@ -221,6 +284,11 @@ impl ZcExport {
             return Err(gst::FlowError::NotNegotiated);
         };
         let out = self.copy_into_pool(&buffer, &info, &pool)?;
+        let out = if dma_drm_out {
+            with_video_meta(out, &info)?
+        } else {
+            out
+        };
         self.counters.frames_copied.fetch_add(1, Ordering::Relaxed);
         self.counters
             .bytes_copied
@@ -238,8 +306,9 @@ impl ZcExport {
         &self,
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
+        modifier: Modifier,
     ) -> Result<bool, gst::FlowError> {
-        match Frame::from_buffer(buffer, info) {
+        match Frame::from_buffer_with_modifier(buffer, info, modifier) {
             Ok(_) | Err(FrameError::UnsupportedFormat(_)) => Ok(true),
             Err(err) if err.is_copyable() => {
                 let first = lock(&self.state)
@@ -320,38 +389,48 @@ impl ZcExport {
     }
 
     fn set_caps(&self, caps: &gst::CapsRef) -> Result<gst::Caps, String> {
-        let info = gst_video::VideoInfo::from_caps(caps)
-            .map_err(|_| format!("{caps} are not raw video caps"))?;
-        if caps::fourcc_for(info.format()).is_none() {
-            return Err(format!(
-                "format {} is not supported; zcexport takes {}",
-                info.format().to_str(),
-                caps::supported_list()
-            ));
+        // Either dialect (1.22's format=NV12, 1.24's DMA_DRM) in one place.
+        let (info, drm) = dialect::video_info(caps).map_err(|e| e.to_string())?;
+        if drm.modifier != Modifier::LINEAR {
+            return self.set_passthrough_caps(caps, info, drm.modifier);
         }
-        if let Some(fourcc) = caps::fourcc_for(info.format()) {
-            FrameLayout::compute(
-                fourcc,
+        FrameLayout::compute(
+            drm.fourcc,
+            info.width(),
+            info.height(),
+            zc_dmabuf::StrideAlign::DEFAULT,
+        )
+        .map_err(|err| {
+            format!(
+                "zc cannot lay out {}x{} {}: {err}",
                 info.width(),
                 info.height(),
-                zc_dmabuf::StrideAlign::DEFAULT,
+                info.format().to_str()
             )
-            .map_err(|err| {
-                format!(
-                    "zc cannot lay out {}x{} {}: {err}",
-                    info.width(),
-                    info.height(),
-                    info.format().to_str()
-                )
-            })?;
-        }
+        })?;
         let allocator = self.allocator();
         let backend = allocator.backend().map_err(|err| err.to_string())?;
 
-        // Output: the same video, in dma-buf memory where downstream takes it.
-        let mut plain = caps.to_owned();
-        plain.make_mut().set_features_simple(None);
-        let candidates = with_memory_features(&plain, backend != Backend::Memfd);
+        // Output: the same video, in dma-buf memory where downstream takes
+        // it: on GStreamer 1.24+ as DMA_DRM first (what stock elements look
+        // for), then 1.22's form, then system memory.
+        let plain = if dialect::is_dma_drm(caps) {
+            info.to_caps()
+                .map_err(|_| format!("no caps for {}", info.format().to_str()))?
+        } else {
+            let mut plain = caps.to_owned();
+            plain.make_mut().set_features_simple(None);
+            plain
+        };
+        let dma_bufs = backend != Backend::Memfd;
+        let mut candidates = gst::Caps::new_empty();
+        if dma_bufs
+            && Dialect::runtime() == Dialect::DmaDrm
+            && let Some(modern) = plain.structure(0).and_then(dialect::to_dma_drm)
+        {
+            candidates.merge(modern);
+        }
+        candidates.merge(with_memory_features(&plain, dma_bufs));
         let peer = self.srcpad.peer_query_caps(Some(&candidates));
         let out_caps = candidates
             .iter_with_features()
@@ -385,9 +464,45 @@ impl ZcExport {
             imp = self,
             "input {caps}, output {out_caps}, backend {backend}"
         );
+        let dma_drm_out = dialect::is_dma_drm(&out_caps);
         *lock(&self.state) = Some(State {
             info,
+            modifier: Modifier::LINEAR,
+            dma_drm_out,
             copy_pool: Some(copy_pool),
+            warned_copy: false,
+            warned_rows: false,
+        });
+        Ok(out_caps)
+    }
+
+    /// DMA_DRM input with a modifier zc cannot lay out or copy (a hardware
+    /// decoder's tiled frames): handed on untouched, same caps, if
+    /// downstream takes them.
+    fn set_passthrough_caps(
+        &self,
+        caps: &gst::CapsRef,
+        info: gst_video::VideoInfo,
+        modifier: Modifier,
+    ) -> Result<gst::Caps, String> {
+        let out_caps = caps.to_owned();
+        if !self.srcpad.peer_query_accept_caps(&out_caps) {
+            return Err(format!(
+                "downstream does not take {caps}: frames with modifier {modifier} can only be \
+                 passed on as they are (zc neither lays out nor copies them)"
+            ));
+        }
+        gst::info!(CAT, imp = self, "passing {caps} on untouched");
+        if let Some(old) = lock(&self.state).take()
+            && let Some(pool) = old.copy_pool
+        {
+            let _ = pool.set_active(false);
+        }
+        *lock(&self.state) = Some(State {
+            info,
+            modifier,
+            dma_drm_out: true,
+            copy_pool: None,
             warned_copy: false,
             warned_rows: false,
         });
@@ -436,12 +551,22 @@ impl ZcExport {
         let (Some(caps), _need_pool) = query.get_owned() else {
             return false;
         };
-        let Ok(info) = gst_video::VideoInfo::from_caps(&caps) else {
+        // Either dialect; zc's pool makes linear frames only.
+        let Ok((info, drm)) = dialect::video_info(&caps) else {
             return false;
         };
-        if caps::fourcc_for(info.format()).is_none() {
+        if drm.modifier != Modifier::LINEAR {
             return false;
         }
+        // The pool reads 1.22's dialect.
+        let caps = if dialect::is_dma_drm(&caps) {
+            match info.to_caps() {
+                Ok(classic) => classic,
+                Err(_) => return false,
+            }
+        } else {
+            caps
+        };
         let allocator = self.allocator();
         if let Err(err) = allocator.backend() {
             gst::element_imp_error!(
@@ -487,10 +612,18 @@ impl ZcExport {
                 if downstream.is_any() {
                     result = caps::raw_caps(None);
                 }
-                let result = merged(
+                let mut result = merged(
                     with_memory_features(&result, false),
                     with_memory_features(&result, true),
                 );
+                if Dialect::runtime() == Dialect::DmaDrm {
+                    // A producer of DMA_DRM (v4l2src, a VA or V4L2 decoder)
+                    // hands its frames on untouched: whatever downstream
+                    // takes in that dialect, first.
+                    let mut modern = dialect::dma_drm_part(&downstream);
+                    modern.merge(result);
+                    result = modern;
+                }
                 // Last and least preferred: any raw video, so a producer that
                 // can only make an unsupported format still links, and the caps
                 // event then says which formats would work.
@@ -534,7 +667,25 @@ impl ZcExport {
                 let mut plain = base.clone();
                 plain.make_mut().set_features_simple(None);
                 let dmabuf = self.outputs_dma_bufs();
-                let result = with_memory_features(&plain.intersect(&caps::raw_caps(None)), dmabuf);
+                let supported = plain.intersect(&caps::raw_caps(None));
+                let mut result = gst::Caps::new_empty();
+                if Dialect::runtime() == Dialect::DmaDrm {
+                    // DMA_DRM first: upstream's own (passed on untouched),
+                    // then the formats zc lays out, as dma-bufs.
+                    result.merge(dialect::dma_drm_part(&base));
+                    if dmabuf {
+                        for structure in supported.iter() {
+                            for format in formats_of(structure) {
+                                let mut one = structure.to_owned();
+                                one.set("format", format.as_str());
+                                if let Some(modern) = dialect::to_dma_drm(&one) {
+                                    result.merge(modern);
+                                }
+                            }
+                        }
+                    }
+                }
+                result.merge(with_memory_features(&supported, dmabuf));
                 // As on the sink side: anything else only to refuse it with reasons.
                 let result = merged(
                     result,

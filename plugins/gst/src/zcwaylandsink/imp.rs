@@ -17,6 +17,7 @@ use zc_wayland::{
 };
 
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
+use crate::dialect::{self, Dialect, DrmFormat};
 use crate::frame::{Frame, FrameError, MemoryKind};
 use crate::main_device;
 use crate::memory_cache::KeyedMemoryCache;
@@ -218,6 +219,9 @@ impl Path {
 struct Stream {
     info: gst_video::VideoInfo,
     fourcc: Fourcc,
+    /// From DMA_DRM caps; LINEAR otherwise. Frames with another modifier
+    /// are only ever imported, never read by the CPU.
+    modifier: Modifier,
     path_preference: PathPreference,
     /// Where copies go: memfd when wl_shm takes the format, else a dma-buf.
     upload_pool: Option<ZcBufferPool>,
@@ -344,8 +348,9 @@ fn interlacing(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Interlac
 fn describe_frame(
     buffer: &gst::BufferRef,
     info: &gst_video::VideoInfo,
+    modifier: Modifier,
 ) -> Result<FdFrame, FrameError> {
-    let frame = Frame::from_buffer(buffer, info)?;
+    let frame = Frame::from_buffer_with_modifier(buffer, info, modifier)?;
     Ok(FdFrame {
         kind: frame.kind,
         first_size: frame.sizes.first().copied().unwrap_or(0),
@@ -713,6 +718,20 @@ impl ZcWaylandSink {
             dmabuf
         };
         let mut out = gst::Caps::new_empty();
+        // GStreamer 1.24+: DMA_DRM first, with every modifier the compositor
+        // imports (a VA or V4L2 decoder's tiled frames go straight in).
+        if preference != PathPreference::Shm && Dialect::runtime() == Dialect::DmaDrm {
+            let drm: Vec<DrmFormat> = offered
+                .dmabuf_formats
+                .iter()
+                .filter(|f| f.modifier != Modifier::INVALID && caps::format_for(f.fourcc).is_some())
+                .map(|f| DrmFormat {
+                    fourcc: f.fourcc,
+                    modifier: f.modifier,
+                })
+                .collect();
+            out.merge(dialect::dma_drm_caps(&drm));
+        }
         let max = zc_dmabuf::layout::MAX_DIMENSION as i32;
         if !dmabuf.is_empty() {
             out.merge(
@@ -995,8 +1014,9 @@ impl ZcWaylandSink {
 
         let info = stream.info.clone();
         let fourcc = stream.fourcc;
+        let modifier = stream.modifier;
         let preference = stream.path_preference;
-        let direct = describe_frame(buffer.as_ref(), &info);
+        let direct = describe_frame(buffer.as_ref(), &info, modifier);
         let mut shown = buffer.clone();
         let mut wl_buffer = None;
         let mut fence = None;
@@ -1078,6 +1098,16 @@ impl ZcWaylandSink {
         }
         let wl_buffer = match wl_buffer {
             Some(b) => b,
+            None if modifier != Modifier::LINEAR => {
+                // The CPU cannot read a tiled or compressed frame as rows.
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    ("the compositor did not take a {fourcc} frame with modifier {modifier}, and such frames cannot be copied by the CPU"),
+                    ["{copy_reason}"]
+                );
+                return Err(gst::FlowError::Error);
+            }
             None => {
                 if stream.upload_pool.is_none() {
                     let pool = self
@@ -1103,15 +1133,16 @@ impl ZcWaylandSink {
                     );
                     gst::FlowError::Error
                 })?;
-                let mut frame = describe_frame(shown.as_ref(), &info).map_err(|e| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Format,
-                        ("invalid pooled frame"),
-                        ["{e}"]
-                    );
-                    gst::FlowError::Error
-                })?;
+                let mut frame =
+                    describe_frame(shown.as_ref(), &info, Modifier::LINEAR).map_err(|e| {
+                        gst::element_imp_error!(
+                            self,
+                            gst::StreamError::Format,
+                            ("invalid pooled frame"),
+                            ["{e}"]
+                        );
+                        gst::FlowError::Error
+                    })?;
                 // The copy has the content, not the buffer's flags. When the
                 // compositor refused the original (interlaced, say), the copy
                 // is shown as it is: fields woven, as a progressive frame.
@@ -1438,7 +1469,10 @@ impl ElementImpl for ZcWaylandSink {
     #[allow(clippy::expect_used)] // ok: templates from static caps
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let mut caps = caps::raw_caps(Some(DMABUF_FEATURE));
+            // DMA_DRM (GStreamer 1.24+) with any drm-format: the real list
+            // comes from the compositor once connected.
+            let mut caps = dialect::dma_drm_template();
+            caps.merge(caps::raw_caps(Some(DMABUF_FEATURE)));
             caps.merge(caps::raw_caps(None));
             vec![
                 gst::PadTemplate::new(
@@ -1568,15 +1602,9 @@ impl BaseSinkImpl for ZcWaylandSink {
                 "{width}x{height} is larger than the {max}x{max} a compositor texture can be"
             )));
         }
-        let info = gst_video::VideoInfo::from_caps(caps)
-            .map_err(|_| fail("not raw video caps".to_owned()))?;
-        let fourcc = caps::fourcc_for(info.format()).ok_or_else(|| {
-            fail(format!(
-                "format {} is not supported; zcwaylandsink takes {}",
-                info.format().to_str(),
-                caps::supported_list()
-            ))
-        })?;
+        // Either dialect (1.22's format=NV12, 1.24's DMA_DRM) in one place.
+        let (info, drm) = dialect::video_info(caps).map_err(|e| fail(e.to_string()))?;
+        let fourcc = drm.fourcc;
         let presenter = self
             .presenter()
             .ok_or_else(|| fail("no compositor connection".to_owned()))?;
@@ -1626,6 +1654,7 @@ impl BaseSinkImpl for ZcWaylandSink {
         *stream = Some(Stream {
             info,
             fourcc,
+            modifier: drm.modifier,
             path_preference: lock(&self.settings).path_preference,
             upload_pool: None,
             feedback_serial: 0,
@@ -1643,11 +1672,19 @@ impl BaseSinkImpl for ZcWaylandSink {
         let (Some(caps), _need_pool) = query.get_owned() else {
             return Err(gst::loggable_error!(CAT, "allocation query without caps"));
         };
-        let info = gst_video::VideoInfo::from_caps(&caps)
-            .map_err(|_| gst::loggable_error!(CAT, "{caps} are not raw video caps"))?;
-        let fourcc = caps::fourcc_for(info.format()).ok_or_else(|| {
-            gst::loggable_error!(CAT, "no zc layout for {}", info.format().to_str())
-        })?;
+        let (info, drm) = dialect::video_info(&caps)
+            .map_err(|e| gst::loggable_error!(CAT, "no zc layout for {caps}: {e}"))?;
+        let fourcc = drm.fourcc;
+        if drm.modifier != Modifier::LINEAR {
+            // zc allocates linear frames only: the producer keeps its own.
+            query.add_allocation_meta::<gst_video::VideoMeta>(None);
+            gst::debug!(
+                CAT,
+                imp = self,
+                "no pool for {caps}: zc allocates linear frames only"
+            );
+            return Ok(());
+        }
         let presenter = self
             .presenter()
             .ok_or_else(|| gst::loggable_error!(CAT, "no compositor connection"))?;
@@ -1660,8 +1697,10 @@ impl BaseSinkImpl for ZcWaylandSink {
         };
         let pool = ZcBufferPool::new(&allocator);
         let mut config = pool.config();
-        let mut plain = caps.clone();
-        plain.make_mut().set_features_simple(None);
+        // Classic caps from the VideoInfo: the pool reads 1.22's dialect.
+        let plain = info
+            .to_caps()
+            .map_err(|_| gst::loggable_error!(CAT, "no caps for {caps}"))?;
         config.set_params(Some(&plain), info.size() as u32, 2, 0);
         config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
         pool.set_config(config)
