@@ -524,13 +524,22 @@ fn zcexport_feeds_the_stock_waylandsink_dma_bufs() {
     let bus = pipeline.bus().expect("bus");
     let deadline = Instant::now() + Duration::from_secs(300);
     while frames.load(Ordering::SeqCst) < 10 {
-        if let Some(message) =
-            bus.timed_pop_filtered(gst::ClockTime::from_mseconds(100), &[gst::MessageType::Error])
-            && let gst::MessageView::Error(e) = message.view()
+        if let Some(message) = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(100),
+            &[gst::MessageType::Error],
+        ) && let gst::MessageView::Error(e) = message.view()
         {
-            panic!("{} ({:?})\nweston log:\n{}", e.error(), e.debug(), weston.log());
+            panic!(
+                "{} ({:?})\nweston log:\n{}",
+                e.error(),
+                e.debug(),
+                weston.log()
+            );
         }
-        assert!(Instant::now() < deadline, "fewer than 10 frames reached waylandsink");
+        assert!(
+            Instant::now() < deadline,
+            "fewer than 10 frames reached waylandsink"
+        );
     }
     let shot = weston.screenshot();
     let caps = sink
@@ -539,7 +548,10 @@ fn zcexport_feeds_the_stock_waylandsink_dma_bufs() {
         .map(|caps| caps.to_string())
         .unwrap_or_default();
     pipeline.set_state(gst::State::Null).expect("null");
-    let (seen, dma) = (frames.load(Ordering::SeqCst), dma_bufs.load(Ordering::SeqCst));
+    let (seen, dma) = (
+        frames.load(Ordering::SeqCst),
+        dma_bufs.load(Ordering::SeqCst),
+    );
     println!("zcexport -> waylandsink: {caps}; {dma} of {seen} buffers dma-bufs");
     let (_, minor, _, _) = gst::version();
     if minor >= 24 {
