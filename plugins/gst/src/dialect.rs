@@ -305,6 +305,12 @@ pub fn video_info(caps: &gst::CapsRef) -> Result<(gst_video::VideoInfo, DrmForma
         })?;
         return Ok((info, DrmFormat::linear(fourcc)));
     }
+    if structure.name() != "video/x-raw" {
+        return Err(DialectError::VideoInfo {
+            caps: describe(),
+            why: format!("{} is not raw video (video/x-raw)", structure.name()),
+        });
+    }
     let value = structure
         .value("drm-format")
         .map_err(|_| DialectError::MissingDrmFormat(describe()))?;
@@ -327,6 +333,16 @@ pub fn video_info(caps: &gst::CapsRef) -> Result<(gst_video::VideoInfo, DrmForma
         caps: describe(),
         why: e.to_string(),
     })?;
+    if info.format() != video_format {
+        return Err(DialectError::VideoInfo {
+            caps: describe(),
+            why: format!(
+                "they describe {}, not {}",
+                info.format().to_str(),
+                video_format.to_str()
+            ),
+        });
+    }
     Ok((info, format))
 }
 
@@ -487,6 +503,23 @@ mod tests {
             .parse()
             .expect("caps");
         assert!(to_dma_drm(gray.structure(0).expect("structure")).is_none());
+    }
+
+    #[test]
+    fn dma_drm_caps_of_another_media_type_are_an_error_not_a_panic() {
+        init();
+        // Found by the caps fuzz target.
+        let odd: gst::Caps = "video/x-raroemwm(y:DMABuf), format=(string)DMA_DRM, \
+             drm-format=(string)NV12:0x0100000000000002, width=(int)64, oeight=(int)48, \
+             framerate=(fraction)30/1"
+            .parse()
+            .expect("caps");
+        assert!(video_info(&odd).is_err());
+        let no_height: gst::Caps =
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=NV12, width=64"
+                .parse()
+                .expect("caps");
+        assert!(video_info(&no_height).is_err());
     }
 
     #[test]
