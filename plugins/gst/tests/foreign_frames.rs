@@ -8,9 +8,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gst_allocators::prelude::*;
@@ -29,67 +26,10 @@ fn init() {
     gstzerocopy::plugin_register_static().expect("register zerocopy");
 }
 
-/// A headless Weston on a runtime dir of its own; killed on drop.
-struct Weston {
-    child: Child,
-    runtime_dir: PathBuf,
-}
-
-impl Weston {
-    fn start(name: &str) -> Weston {
-        let runtime_dir =
-            std::env::temp_dir().join(format!("zc-foreign-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&runtime_dir);
-        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
-                .expect("chmod 0700");
-        }
-        let child = Command::new("weston")
-            .args([
-                "--backend=headless",
-                "--renderer=gl",
-                "--shell=kiosk",
-                "--idle-time=0",
-                "--socket=zc-foreign",
-                "--width=640",
-                "--height=480",
-            ])
-            .env("XDG_RUNTIME_DIR", &runtime_dir)
-            .env_remove("WAYLAND_DISPLAY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("weston (cargo xtask setup installs it)");
-        let mut weston = Weston { child, runtime_dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        // Bound is not yet listening: wait until a client can connect.
-        while std::os::unix::net::UnixStream::connect(weston.socket()).is_err() {
-            assert!(weston.alive(), "weston exited before its socket appeared");
-            assert!(Instant::now() < deadline, "weston's socket did not appear");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        weston
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.runtime_dir.join("zc-foreign")
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Weston {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.runtime_dir);
-    }
-}
+#[allow(dead_code)]
+#[path = "common/weston.rs"]
+mod weston;
+use weston::Weston;
 
 /// A memfd of `len` bytes.
 fn memfd(len: u64) -> OwnedFd {

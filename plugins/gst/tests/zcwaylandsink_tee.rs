@@ -8,77 +8,19 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 
-/// A headless Weston on a runtime dir of its own; killed on drop.
-struct Weston {
-    child: Child,
-    runtime_dir: PathBuf,
-}
-
-impl Weston {
-    fn start() -> Weston {
-        let runtime_dir = std::env::temp_dir().join(format!("zc-tee-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&runtime_dir);
-        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
-                .expect("chmod 0700");
-        }
-        let child = Command::new("weston")
-            // GL on llvmpipe, as the other native Weston tests run it.
-            .args([
-                "--backend=headless",
-                "--renderer=gl",
-                "--shell=kiosk",
-                "--idle-time=0",
-                "--socket=zc-tee",
-                "--width=640",
-                "--height=480",
-            ])
-            .env("XDG_RUNTIME_DIR", &runtime_dir)
-            .env_remove("WAYLAND_DISPLAY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("weston (cargo xtask setup installs it)");
-        let mut weston = Weston { child, runtime_dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        // The file appears before Weston listens: wait for a connection.
-        while std::os::unix::net::UnixStream::connect(weston.socket()).is_err() {
-            assert!(
-                matches!(weston.child.try_wait(), Ok(None)),
-                "weston exited before its socket appeared"
-            );
-            assert!(Instant::now() < deadline, "weston's socket did not appear");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        weston
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.runtime_dir.join("zc-tee")
-    }
-}
-
-impl Drop for Weston {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.runtime_dir);
-    }
-}
+#[allow(dead_code)]
+#[path = "common/weston.rs"]
+mod weston;
+use weston::Weston;
 
 #[test]
 fn two_sinks_behind_a_tee_keep_their_own_wl_buffers() {
     common::init();
-    let weston = Weston::start();
+    let weston = Weston::start("tee");
     let frames = 300u64;
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers={frames} ! video/x-raw,format=BGRx,width=320,height=240 \
