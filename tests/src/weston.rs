@@ -213,3 +213,15 @@ fn unload_vgem() {
 pub fn decode_png(path: &Path) -> Screenshot {
     zc_app::weston::decode_png(path).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// The colorimetry the root's Weston assumes for YUV dma-bufs (it has no
+/// `wp_color_representation` to be told): BT.709 on Weston 16 (forky),
+/// BT.601 on Weston 14 (bookworm, trixie). Tests that compare a YUV
+/// picture make their frames in it, so they check what zc delivers rather
+/// than the compositor's guess.
+pub fn assumed_yuv_colorimetry() -> &'static str {
+    match std::env::var("ZC_DISTRO").as_deref() {
+        Ok("forky") => "bt709",
+        _ => "bt601",
+    }
+}

@@ -20,7 +20,7 @@ use common::{decode_hashes, h264_clip, init, stat};
 use gst::prelude::*;
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
-use zc_vm_tests::weston::{Renderer, Weston};
+use zc_vm_tests::weston::{Renderer, Weston, assumed_yuv_colorimetry};
 
 const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;
@@ -114,17 +114,10 @@ fn gst_inspect_lists_every_element() {
 fn zcexport_to_zcwaylandsink_shows_the_picture_on_dma_bufs() {
     require_vm();
     init();
-    let distro = std::env::var("ZC_DISTRO").unwrap_or_else(|_| "bookworm".to_owned());
     // Without wp_color_representation the compositor guesses a YUV
-    // frame's matrix: Weston 14 (bookworm, trixie) BT.601, Weston 16
-    // (forky) BT.709. The frames are made in the matrix it assumes, so the
-    // comparison checks the picture zc delivers, not the guess.
-    let yuv = if distro == "forky" {
-        "NV12,colorimetry=bt709"
-    } else {
-        "NV12,colorimetry=bt601"
-    };
-    for (format, tolerance) in [("BGRx", 1), (yuv, 8)] {
+    // frame's matrix; the frames are made in the one it assumes.
+    let yuv = format!("NV12,colorimetry={}", assumed_yuv_colorimetry());
+    for (format, tolerance) in [("BGRx", 1), (yuv.as_str(), 8)] {
         // A fresh kiosk compositor per window (see `Weston`).
         let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
         let pipeline = gst::parse::launch(&format!(
@@ -489,13 +482,34 @@ fn a_v4l2_cameras_dma_bufs_go_straight_to_the_compositor() {
 /// is right.
 #[test]
 fn zcexport_feeds_the_stock_waylandsink_dma_bufs() {
+    stock_waylandsink_shows("BGRx", "zcexport backend=heap", "XR24", 1);
+}
+
+/// zcvulkanconvert's RGBA output into the root's own waylandsink: on 1.24+
+/// as `DMA_DRM, drm-format=AB24` dma-bufs (Vulkan memory exported), with
+/// the right picture (the shader's BT.601 next to videoconvert's).
+#[test]
+fn zcvulkanconvert_feeds_the_stock_waylandsink_dma_bufs() {
+    stock_waylandsink_shows(
+        "NV12,colorimetry=bt601",
+        "zcexport backend=heap ! zcvulkanconvert",
+        "AB24",
+        12,
+    );
+}
+
+/// `videotestsrc` in `format` (a caps format, maybe with colorimetry)
+/// through `chain` into the stock waylandsink:
+/// every buffer arrives as dma-buf memory, on 1.24+ with DMA_DRM caps
+/// naming `drm_format`, and the screenshot shows the bars.
+fn stock_waylandsink_shows(format: &str, chain: &str, drm_format: &str, tolerance: u8) {
     require_vm();
     init();
     let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc pattern=smpte is-live=true \
-         ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},framerate=15/1 \
-         ! zcexport backend=heap ! waylandsink name=sink display={}",
+         ! video/x-raw,format={format},width={WIDTH},height={HEIGHT},framerate=15/1 \
+         ! {chain} ! waylandsink name=sink display={}",
         weston.socket_path().display()
     ))
     .expect("pipeline")
@@ -552,12 +566,174 @@ fn zcexport_feeds_the_stock_waylandsink_dma_bufs() {
         frames.load(Ordering::SeqCst),
         dma_bufs.load(Ordering::SeqCst),
     );
-    println!("zcexport -> waylandsink: {caps}; {dma} of {seen} buffers dma-bufs");
+    println!("{chain} -> waylandsink: {caps}; {dma} of {seen} buffers dma-bufs");
     let (_, minor, _, _) = gst::version();
     if minor >= 24 {
         assert!(caps.contains("format=(string)DMA_DRM"), "{caps}");
-        assert!(caps.contains("drm-format=(string)XR24"), "{caps}");
+        assert!(
+            caps.contains(&format!("drm-format=(string){drm_format}")),
+            "{caps}"
+        );
     }
     assert_eq!(dma, seen, "every buffer reached waylandsink as a dma-buf");
-    check_pattern(&shot, "BGRx", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 1);
+    let pattern_format = format.split(',').next().unwrap_or(format);
+    check_pattern(
+        &shot,
+        pattern_format,
+        WIDTH,
+        HEIGHT,
+        (0, 0, WIDTH, HEIGHT),
+        tolerance,
+    );
+}
+
+/// A producer whose caps name a tiled modifier (as a VA or V4L2 decoder's
+/// would) is refused at negotiation by an importer that cannot take it,
+/// with a message naming the modifier and what would be taken, and no frame
+/// is imported with another layout: here Weston's linux-dmabuf table and
+/// lavapipe both import NV12 as LINEAR only. On 1.22 the same caps are
+/// refused too (no element there speaks DMA_DRM).
+#[test]
+fn a_tiled_producer_is_refused_with_its_modifier_named() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let tiled: gst::Caps = format!(
+        "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=NV12:0x0100000000000002, \
+         width={WIDTH}, height={HEIGHT}, framerate=15/1"
+    )
+    .parse()
+    .expect("caps");
+    let consumers = [
+        (
+            format!(
+                "zcwaylandsink name=sink display={}",
+                weston.socket_path().display()
+            ),
+            "wl-buffers-created",
+        ),
+        (
+            "zcvulkanconvert name=sink ! fakesink".to_owned(),
+            "frames-imported",
+        ),
+    ];
+    for (consumer, imported) in consumers {
+        let pipeline = gst::parse::launch(&format!("appsrc name=src format=time ! {consumer}"))
+            .expect("pipeline")
+            .downcast::<gst::Pipeline>()
+            .expect("pipeline");
+        let src = pipeline
+            .by_name("src")
+            .expect("appsrc")
+            .downcast::<gst_app::AppSrc>()
+            .expect("appsrc");
+        // Set after linking: a caps property would already fail the link.
+        src.set_caps(Some(&tiled));
+        let _ = pipeline.set_state(gst::State::Playing);
+        // A real heap dma-buf, laid out linearly but labelled tiled: it
+        // must never reach an importer under that label.
+        let allocator = gstzerocopy::allocator::ZcDmaBufAllocator::new(
+            gstzerocopy::allocator::BackendSetting::Heap,
+        );
+        let frame = allocator
+            .allocate_frame(&zc_dmabuf::FrameRequest::new(
+                zc_dmabuf::Fourcc::NV12,
+                WIDTH,
+                HEIGHT,
+            ))
+            .expect("heap frame");
+        let mut buffer = gst::Buffer::new();
+        {
+            let buffer = buffer.get_mut().expect("new buffer");
+            for memory in frame.memories {
+                buffer.append_memory(memory);
+            }
+            let planes = frame.layout.planes();
+            gst_video::VideoMeta::add_full(
+                buffer,
+                gst_video::VideoFrameFlags::empty(),
+                gst_video::VideoFormat::Nv12,
+                WIDTH,
+                HEIGHT,
+                &[planes[0].offset as usize, planes[1].offset as usize],
+                &[planes[0].stride as i32, planes[1].stride as i32],
+            )
+            .expect("video meta");
+            buffer.set_pts(gst::ClockTime::ZERO);
+        }
+        let pushed = src.push_buffer(buffer);
+        let _ = src.end_of_stream();
+        let mut said = Vec::new();
+        let mut failed = false;
+        let bus = pipeline.bus().expect("bus");
+        for message in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+            match message.view() {
+                gst::MessageView::Warning(w) => {
+                    said.push(format!("warning: {} ({:?})", w.error(), w.debug()));
+                }
+                gst::MessageView::Error(e) => {
+                    said.push(format!("error: {} ({:?})", e.error(), e.debug()));
+                    failed = true;
+                    break;
+                }
+                gst::MessageView::Eos(_) => break,
+                _ => {}
+            }
+        }
+        let sink = pipeline.by_name("sink").expect("consumer");
+        let imports: u64 = sink.property(imported);
+        pipeline.set_state(gst::State::Null).expect("null");
+        let said = said.join("\n");
+        println!("{consumer}: push {pushed:?}\n{said}");
+        assert!(failed, "{consumer}: the tiled stream did not fail:\n{said}");
+        assert!(
+            said.contains("NV12:0x0100000000000002")
+                && said.contains("0x0100000000000002 (Intel tiling)")
+                && said.contains("NV12 only with modifier LINEAR"),
+            "{consumer}: no message named the modifier and what is taken:\n{said}"
+        );
+        assert_eq!(imports, 0, "{consumer}: {imported} after a refused stream");
+    }
+}
+
+/// A consumer that insists on a tiled modifier (a caps filter copied from a
+/// hardware pipeline) cannot be fed by zc's linear allocators: zcexport
+/// fails negotiation naming the modifier. On 1.22, where DMA_DRM does not
+/// exist, the link itself is refused with the caps named.
+#[test]
+fn a_tiled_modifier_downstream_of_zcexport_is_refused_by_name() {
+    require_vm();
+    init();
+    let description = "videotestsrc num-buffers=3 ! video/x-raw,format=NV12,width=64,height=48 \
+         ! zcexport backend=heap \
+         ! video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=NV12:0x0100000000000002 \
+         ! fakesink";
+    let (_, minor, _, _) = gst::version();
+    let error = match gst::parse::launch(description) {
+        Err(err) => {
+            assert!(minor < 24, "1.{minor} refused the link: {err}");
+            err.to_string()
+        }
+        Ok(pipeline) => {
+            let bus = pipeline.bus().expect("bus");
+            let _ = pipeline.set_state(gst::State::Playing);
+            let error = bus
+                .iter_timed(gst::ClockTime::from_seconds(120))
+                .find_map(|message| match message.view() {
+                    gst::MessageView::Error(e) => Some(format!("{} ({:?})", e.error(), e.debug())),
+                    gst::MessageView::Eos(_) => Some("EOS".to_owned()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "timed out".to_owned());
+            pipeline.set_state(gst::State::Null).expect("null");
+            assert!(minor >= 24, "1.{minor} linked DMA_DRM caps");
+            assert!(
+                error.contains("0x0100000000000002 (Intel tiling)") && error.contains("LINEAR"),
+                "{error}"
+            );
+            error
+        }
+    };
+    println!("{error}");
+    assert!(error.contains("NV12:0x0100000000000002"), "{error}");
 }

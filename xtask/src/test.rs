@@ -54,7 +54,7 @@ impl Counts {
 
 /// The VM test binaries that also run on the newer Debian roots (trixie,
 /// forky): zc next to that version's stock elements and compositors.
-const INTEROP_BINARIES: &[&str] = &["interop"];
+const INTEROP_BINARIES: &[&str] = &["interop", "player"];
 
 pub fn run(args: &[String]) -> Result<()> {
     let (mut native, mut in_vm) = (true, true);

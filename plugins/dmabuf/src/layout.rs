@@ -141,6 +141,29 @@ impl Modifier {
     pub fn is_implicit(self) -> bool {
         self == Modifier::INVALID
     }
+
+    /// The vendor whose arrangement this is (the top byte, as in
+    /// drm_fourcc.h's `DRM_FORMAT_MOD_VENDOR_*`), for messages. `None` for
+    /// LINEAR, INVALID and unknown vendors.
+    pub fn vendor(self) -> Option<&'static str> {
+        if self == Modifier::LINEAR || self.is_implicit() {
+            return None;
+        }
+        Some(match self.0 >> 56 {
+            0x01 => "Intel",
+            0x02 => "AMD",
+            0x03 => "NVIDIA",
+            0x04 => "Samsung",
+            0x05 => "Qualcomm",
+            0x06 => "Vivante",
+            0x07 => "Broadcom",
+            0x08 => "Arm",
+            0x09 => "Allwinner",
+            0x0a => "Amlogic",
+            0x0b => "MediaTek",
+            _ => return None,
+        })
+    }
 }
 
 impl fmt::Display for Modifier {
@@ -148,7 +171,10 @@ impl fmt::Display for Modifier {
         match *self {
             Modifier::LINEAR => f.write_str("LINEAR"),
             Modifier::INVALID => f.write_str("INVALID (implicit)"),
-            Modifier(m) => write!(f, "{m:#018x}"),
+            Modifier(m) => match self.vendor() {
+                Some(vendor) => write!(f, "{m:#018x} ({vendor} tiling)"),
+                None => write!(f, "{m:#018x}"),
+            },
         }
     }
 }
@@ -1711,9 +1737,14 @@ mod tests {
         // I915_FORMAT_MOD_Y_TILED
         assert_eq!(
             Modifier(0x0100_0000_0000_0002).to_string(),
-            "0x0100000000000002"
+            "0x0100000000000002 (Intel tiling)"
         );
+        // NVIDIA block-linear, an AMD layout, an unknown vendor.
+        assert_eq!(Modifier(0x0300_0000_0060_6010).vendor(), Some("NVIDIA"));
+        assert_eq!(Modifier(0x0200_0000_0000_0001).vendor(), Some("AMD"));
         assert_eq!(Modifier(1).to_string(), "0x0000000000000001");
+        assert_eq!(Modifier(1).vendor(), None);
+        assert_eq!(Modifier::LINEAR.vendor(), None);
     }
 
     #[test]

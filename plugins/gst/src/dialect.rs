@@ -346,6 +346,50 @@ pub fn video_info(caps: &gst::CapsRef) -> Result<(gst_video::VideoInfo, DrmForma
     Ok((info, format))
 }
 
+/// Why an importer that takes `supported` refuses fixed DMA_DRM `caps`:
+/// the fourcc and modifier asked for, and the modifiers it takes for that
+/// fourcc (or the formats it takes at all). `None` when the caps are not
+/// fixed DMA_DRM caps or their format is in `supported` (then the refusal
+/// is for something else: size, rate, memory).
+pub fn refusal(caps: &gst::CapsRef, supported: &[DrmFormat]) -> Option<String> {
+    if !caps.is_fixed() || !is_dma_drm(caps) {
+        return None;
+    }
+    let text = caps.structure(0)?.get::<String>("drm-format").ok()?;
+    let asked: DrmFormat = match text.parse() {
+        Ok(format) => format,
+        Err(err) => return Some(err.to_string()),
+    };
+    if supported.contains(&asked) {
+        return None;
+    }
+    let same_fourcc: Vec<String> = supported
+        .iter()
+        .filter(|f| f.fourcc == asked.fourcc)
+        .map(|f| f.modifier.to_string())
+        .collect();
+    let takes = if same_fourcc.is_empty() {
+        let mut all: Vec<String> = supported.iter().map(DrmFormat::to_string).collect();
+        all.dedup();
+        if all.is_empty() {
+            "no dma-buf format at all".to_owned()
+        } else {
+            format!("no {} at all; it takes {}", asked.fourcc, all.join(", "))
+        }
+    } else {
+        format!(
+            "{} only with modifier {}",
+            asked.fourcc,
+            same_fourcc.join(", ")
+        )
+    };
+    Some(format!(
+        "drm-format={asked} asks for {} with modifier {}, which it cannot import; it takes {takes}. \
+         Frames are never imported with a layout other than the one their modifier says",
+        asked.fourcc, asked.modifier
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,5 +576,47 @@ mod tests {
             Dialect::Classic
         };
         assert_eq!(Dialect::runtime(), expected);
+    }
+
+    #[test]
+    fn a_refusal_names_the_modifier_and_what_would_be_taken() {
+        init();
+        let tiled: gst::Caps = "video/x-raw(memory:DMABuf), format=DMA_DRM, \
+             drm-format=NV12:0x0100000000000002, width=64, height=48, framerate=30/1"
+            .parse()
+            .expect("caps");
+        let linear_nv12 = [
+            DrmFormat::linear(Fourcc::NV12),
+            DrmFormat::linear(Fourcc::XRGB8888),
+        ];
+        let why = refusal(&tiled, &linear_nv12).expect("refused");
+        assert!(why.contains("NV12:0x0100000000000002"), "{why}");
+        assert!(why.contains("0x0100000000000002 (Intel tiling)"), "{why}");
+        assert!(why.contains("NV12 only with modifier LINEAR"), "{why}");
+        let rgb_only = [DrmFormat::linear(Fourcc::XRGB8888)];
+        let why = refusal(&tiled, &rgb_only).expect("refused");
+        assert!(why.contains("no NV12 at all; it takes XR24"), "{why}");
+        // Taken, not DMA_DRM, or not fixed: no refusal to explain.
+        let taken = [DrmFormat {
+            fourcc: Fourcc::NV12,
+            modifier: Modifier(0x0100_0000_0000_0002),
+        }];
+        assert_eq!(refusal(&tiled, &taken), None);
+        let classic: gst::Caps = "video/x-raw(memory:DMABuf), format=NV12, width=64, height=48"
+            .parse()
+            .expect("caps");
+        assert_eq!(refusal(&classic, &rgb_only), None);
+        let open: gst::Caps = "video/x-raw(memory:DMABuf), format=DMA_DRM, \
+             drm-format=NV12:0x0100000000000002, width=[1, 100], height=48"
+            .parse()
+            .expect("caps");
+        assert_eq!(refusal(&open, &rgb_only), None);
+        // An unknown fourcc says so.
+        let unknown: gst::Caps = "video/x-raw(memory:DMABuf), format=DMA_DRM, \
+             drm-format=ZZZZ, width=64, height=48"
+            .parse()
+            .expect("caps");
+        let why = refusal(&unknown, &rgb_only).expect("refused");
+        assert!(why.contains("cannot lay out"), "{why}");
     }
 }

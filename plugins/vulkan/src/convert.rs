@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ash::vk;
-use zc_dmabuf::{Access, Allocator, DmaBuf, Fourcc, FrameLayout, MemfdAllocator, StrideAlign};
+use zc_dmabuf::{
+    Access, Allocator, DmaBuf, Fourcc, FrameLayout, MemfdAllocator, Modifier, StrideAlign,
+};
 
 use crate::color::Colorimetry;
 use crate::device::Context;
@@ -594,6 +596,20 @@ impl Converter {
             ImportPath::Images
         } else {
             ImportPath::Buffers
+        }
+    }
+
+    /// The DRM modifiers this converter imports frames of `fourcc` with:
+    /// on the image path, those the device samples and imports for every
+    /// plane (explicit plane layouts, one dma-buf or one per plane); on the
+    /// buffer path, LINEAR only. Empty for a format it does not convert.
+    pub fn input_modifiers(&self, fourcc: Fourcc) -> Result<Vec<Modifier>> {
+        if shader_format(fourcc).is_err() {
+            return Ok(Vec::new());
+        }
+        match self.import_path() {
+            ImportPath::Images => import::importable_modifiers(&self.ctx, fourcc),
+            ImportPath::Buffers => Ok(vec![Modifier::LINEAR]),
         }
     }
 

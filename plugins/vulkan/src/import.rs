@@ -19,22 +19,37 @@ use zc_dmabuf::{DmaBuf, Fourcc, FrameLayout, Modifier};
 use crate::device::Context;
 use crate::error::{Error, Modifiers, Result};
 
+/// The single-plane Vulkan format of each plane of `fourcc`, or `None` for
+/// formats the importer does not know.
+pub(crate) fn plane_formats(fourcc: Fourcc) -> Option<&'static [vk::Format]> {
+    Some(match fourcc {
+        Fourcc::NV12 => &[vk::Format::R8_UNORM, vk::Format::R8G8_UNORM],
+        Fourcc::YUV420 => &[
+            vk::Format::R8_UNORM,
+            vk::Format::R8_UNORM,
+            vk::Format::R8_UNORM,
+        ],
+        // Two pixels per texel: Y0 U Y1 V.
+        Fourcc::YUYV => &[vk::Format::R8G8B8A8_UNORM],
+        Fourcc::P010 => &[vk::Format::R16_UNORM, vk::Format::R16G16_UNORM],
+        Fourcc::XRGB8888 | Fourcc::ARGB8888 => &[vk::Format::B8G8R8A8_UNORM],
+        Fourcc::XBGR8888 | Fourcc::ABGR8888 => &[vk::Format::R8G8B8A8_UNORM],
+        _ => return None,
+    })
+}
+
 /// The single-plane Vulkan format and the extent of plane `plane` of
 /// `layout`, or `None` for formats the importer does not know.
 pub(crate) fn plane_format(layout: &FrameLayout, plane: usize) -> Option<(vk::Format, u32, u32)> {
+    let format = *plane_formats(layout.fourcc())?.get(plane)?;
     let (w, h) = (layout.width(), layout.height());
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    Some(match (layout.fourcc(), plane) {
-        (Fourcc::NV12, 0) | (Fourcc::YUV420, 0) => (vk::Format::R8_UNORM, w, h),
-        (Fourcc::NV12, 1) => (vk::Format::R8G8_UNORM, cw, ch),
-        (Fourcc::YUV420, 1 | 2) => (vk::Format::R8_UNORM, cw, ch),
-        (Fourcc::YUYV, 0) => (vk::Format::R8G8B8A8_UNORM, cw, h),
-        (Fourcc::P010, 0) => (vk::Format::R16_UNORM, w, h),
-        (Fourcc::P010, 1) => (vk::Format::R16G16_UNORM, cw, ch),
-        (Fourcc::XRGB8888 | Fourcc::ARGB8888, 0) => (vk::Format::B8G8R8A8_UNORM, w, h),
-        (Fourcc::XBGR8888 | Fourcc::ABGR8888, 0) => (vk::Format::R8G8B8A8_UNORM, w, h),
-        _ => return None,
-    })
+    let (width, height) = match (layout.fourcc(), plane) {
+        (Fourcc::YUYV, _) => (cw, h),
+        (Fourcc::NV12 | Fourcc::YUV420 | Fourcc::P010, 1 | 2) => (cw, ch),
+        _ => (w, h),
+    };
+    Some((format, width, height))
 }
 
 /// Imported device memory; freed on drop (which also closes Vulkan's fd).
@@ -290,6 +305,86 @@ fn sampled_modifiers(ctx: &Context, format: vk::Format) -> Vec<Modifier> {
         .collect()
 }
 
+/// Whether a sampled single-plane image of `format` with `modifier` can be
+/// imported from a dma-buf, and up to which size.
+enum ImportLimits {
+    UpTo(vk::Extent3D),
+    NoSuchImage,
+    NotFromDmaBuf,
+}
+
+fn import_limits(ctx: &Context, format: vk::Format, modifier: Modifier) -> Result<ImportLimits> {
+    let mut external_info = vk::PhysicalDeviceExternalImageFormatInfo::default()
+        .handle_type(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
+    let mut modifier_info = vk::PhysicalDeviceImageDrmFormatModifierInfoEXT::default()
+        .drm_format_modifier(modifier.0)
+        .sharing_mode(vk::SharingMode::EXCLUSIVE);
+    let format_info = vk::PhysicalDeviceImageFormatInfo2::default()
+        .format(format)
+        .ty(vk::ImageType::TYPE_2D)
+        .tiling(vk::ImageTiling::DRM_FORMAT_MODIFIER_EXT)
+        .usage(vk::ImageUsageFlags::SAMPLED)
+        .push_next(&mut external_info)
+        .push_next(&mut modifier_info);
+    let mut external_props = vk::ExternalImageFormatProperties::default();
+    let mut props = vk::ImageFormatProperties2::default().push_next(&mut external_props);
+    // SAFETY: valid structs living across the call.
+    let query = unsafe {
+        ctx.instance().get_physical_device_image_format_properties2(
+            ctx.physical,
+            &format_info,
+            &mut props,
+        )
+    };
+    match query {
+        Ok(()) => {}
+        Err(vk::Result::ERROR_FORMAT_NOT_SUPPORTED) => return Ok(ImportLimits::NoSuchImage),
+        Err(e) => {
+            return Err(Error::Vk {
+                call: "vkGetPhysicalDeviceImageFormatProperties2",
+                result: e,
+            });
+        }
+    }
+    let max = props.image_format_properties.max_extent;
+    let importable = external_props
+        .external_memory_properties
+        .external_memory_features
+        .contains(vk::ExternalMemoryFeatureFlags::IMPORTABLE);
+    Ok(if importable {
+        ImportLimits::UpTo(max)
+    } else {
+        ImportLimits::NotFromDmaBuf
+    })
+}
+
+/// The modifiers frames of `fourcc` can be imported with as images: those
+/// every plane's single-plane format can be sampled and imported with
+/// (each plane is its own image, so the planes may be in one dma-buf or in
+/// several). Empty for formats the importer does not know.
+pub(crate) fn importable_modifiers(ctx: &Context, fourcc: Fourcc) -> Result<Vec<Modifier>> {
+    let Some(formats) = plane_formats(fourcc) else {
+        return Ok(Vec::new());
+    };
+    let mut common: Option<Vec<Modifier>> = None;
+    for &format in formats {
+        let mut usable = Vec::new();
+        for modifier in sampled_modifiers(ctx, format) {
+            if matches!(import_limits(ctx, format, modifier)?, ImportLimits::UpTo(_)) {
+                usable.push(modifier);
+            }
+        }
+        common = Some(match common {
+            None => usable,
+            Some(previous) => previous
+                .into_iter()
+                .filter(|m| usable.contains(m))
+                .collect(),
+        });
+    }
+    Ok(common.unwrap_or_default())
+}
+
 /// Import plane `plane` of the frame as an image with an explicit layout.
 pub(crate) fn import_plane(
     ctx: &Arc<Context>,
@@ -322,56 +417,22 @@ pub(crate) fn import_plane(
     if !supported.contains(&modifier) {
         return Err(unsupported("modifier not offered for sampling".into()));
     }
-    // Ask whether this exact image can be created and imported.
-    let mut external_info = vk::PhysicalDeviceExternalImageFormatInfo::default()
-        .handle_type(vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT);
-    let mut modifier_info = vk::PhysicalDeviceImageDrmFormatModifierInfoEXT::default()
-        .drm_format_modifier(modifier.0)
-        .sharing_mode(vk::SharingMode::EXCLUSIVE);
-    let format_info = vk::PhysicalDeviceImageFormatInfo2::default()
-        .format(format)
-        .ty(vk::ImageType::TYPE_2D)
-        .tiling(vk::ImageTiling::DRM_FORMAT_MODIFIER_EXT)
-        .usage(vk::ImageUsageFlags::SAMPLED)
-        .push_next(&mut external_info)
-        .push_next(&mut modifier_info);
-    let mut external_props = vk::ExternalImageFormatProperties::default();
-    let mut props = vk::ImageFormatProperties2::default().push_next(&mut external_props);
-    // SAFETY: valid structs living across the call.
-    let query = unsafe {
-        ctx.instance().get_physical_device_image_format_properties2(
-            ctx.physical,
-            &format_info,
-            &mut props,
-        )
-    };
-    match query {
-        Ok(()) => {}
-        Err(vk::Result::ERROR_FORMAT_NOT_SUPPORTED) => {
+    let max = match import_limits(ctx, format, modifier)? {
+        ImportLimits::UpTo(max) => max,
+        ImportLimits::NoSuchImage => {
             return Err(unsupported(
                 "no such image can be created for import".into(),
             ));
         }
-        Err(e) => {
-            return Err(Error::Vk {
-                call: "vkGetPhysicalDeviceImageFormatProperties2",
-                result: e,
-            });
+        ImportLimits::NotFromDmaBuf => {
+            return Err(unsupported("not importable from a dma-buf".into()));
         }
-    }
-    let max = props.image_format_properties.max_extent;
+    };
     if width > max.width || height > max.height {
         return Err(unsupported(format!(
             "{width}x{height} exceeds the maximum {}x{}",
             max.width, max.height
         )));
-    }
-    if !external_props
-        .external_memory_properties
-        .external_memory_features
-        .contains(vk::ExternalMemoryFeatureFlags::IMPORTABLE)
-    {
-        return Err(unsupported("not importable from a dma-buf".into()));
     }
 
     let p = layout.planes()[plane];

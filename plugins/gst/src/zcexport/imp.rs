@@ -440,7 +440,7 @@ impl ZcExport {
                     .build()
             })
             .find(|candidate| candidate.can_intersect(&peer))
-            .ok_or_else(|| format!("downstream accepts neither {candidates}"))?;
+            .ok_or_else(|| self.no_output_caps(drm.fourcc, &candidates))?;
 
         let copy_pool = ZcBufferPool::new(&allocator);
         let mut config = copy_pool.config();
@@ -474,6 +474,29 @@ impl ZcExport {
             warned_rows: false,
         });
         Ok(out_caps)
+    }
+
+    /// Why downstream takes none of `candidates`: by name, the modifiers
+    /// it asks for that zc's allocators cannot make.
+    fn no_output_caps(&self, fourcc: zc_dmabuf::Fourcc, candidates: &gst::Caps) -> String {
+        let wants = self.srcpad.peer_query_caps(None);
+        let tiled: Vec<String> = dialect::drm_formats(&wants)
+            .into_iter()
+            .filter(|f| f.fourcc == fourcc && f.modifier != Modifier::LINEAR)
+            .map(|f| format!("{f} (modifier {})", f.modifier))
+            .collect();
+        if !tiled.is_empty() {
+            format!(
+                "downstream takes {fourcc} only as {}: zc's allocators make LINEAR buffers and \
+                 cannot make that layout; such frames must come from a producer that makes them \
+                 (a hardware decoder), which zcexport then passes on untouched",
+                tiled.join(", ")
+            )
+        } else if wants.is_empty() {
+            format!("downstream accepts no caps at all; zcexport offered {candidates}")
+        } else {
+            format!("downstream accepts neither {candidates}; it takes {wants}")
+        }
     }
 
     /// DMA_DRM input with a modifier zc cannot lay out or copy (a hardware

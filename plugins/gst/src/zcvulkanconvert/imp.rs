@@ -1,3 +1,4 @@
+use std::collections::HashSet;
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -8,14 +9,15 @@ use gst::subclass::prelude::*;
 use gst_allocators::prelude::*;
 use gst_base::subclass::base_transform::{InputBuffer, PrepareOutputBufferSuccess};
 use gst_base::subclass::prelude::*;
-use gst_video::VideoFormat;
-use zc_dmabuf::{DmaBuf, FrameLayout};
+use zc_dmabuf::{DmaBuf, FrameLayout, Modifier};
 use zc_vulkan::{
-    Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, FrameImport, Matrix,
-    OutputBuffer, OutputPath, Range,
+    Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, FrameImport, OutputBuffer,
+    OutputPath,
 };
 
+use super::caps;
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
+use crate::dialect::{self, Dialect, DrmFormat};
 use crate::frame::{Frame, MemoryKind};
 use crate::lock;
 use crate::main_device;
@@ -34,16 +36,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-const DMABUF_FEATURE: &str = "memory:DMABuf";
-
-/// The input formats, in GStreamer's names.
-const INPUT_FORMATS: [VideoFormat; 4] = [
-    VideoFormat::Nv12,
-    VideoFormat::I420,
-    VideoFormat::Yuy2,
-    VideoFormat::P01010le,
-];
-
 #[derive(Debug, Clone, Default)]
 struct Settings {
     /// `auto`, a device index, or a DRM node path.
@@ -61,7 +53,11 @@ struct State {
     /// One is free when only we hold the GstBuffer: downstream gets child
     /// buffers whose ParentBufferMeta holds a reference to it.
     outputs: Vec<(gst::Buffer, OutputBuffer)>,
+    /// The DMA_DRM formats the device imports (any modifier it samples).
+    inputs: Vec<DrmFormat>,
     in_info: Option<gst_video::VideoInfo>,
+    /// The input caps' modifier (LINEAR for 1.22's caps).
+    in_modifier: Modifier,
     out_info: Option<gst_video::VideoInfo>,
     colorimetry: Colorimetry,
 }
@@ -72,79 +68,8 @@ pub struct ZcVulkanConvert {
     state: Mutex<Option<State>>,
     frames: AtomicU64,
     imports: AtomicU64,
-}
-
-fn with_feature(caps: &gst::Caps, feature: Option<&str>) -> gst::Caps {
-    let mut caps = caps.clone();
-    let features = match feature {
-        Some(f) => gst::CapsFeatures::new([f]),
-        None => gst::CapsFeatures::new_empty(),
-    };
-    caps.make_mut().set_features_simple(Some(features));
-    caps
-}
-
-fn input_caps() -> gst::Caps {
-    let raw = gst_video::VideoCapsBuilder::new()
-        .format_list(INPUT_FORMATS)
-        .build();
-    let mut caps = with_feature(&raw, Some(DMABUF_FEATURE));
-    caps.merge(raw);
-    caps
-}
-
-fn output_caps() -> gst::Caps {
-    let raw = gst_video::VideoCapsBuilder::new()
-        .format(VideoFormat::Rgba)
-        .build();
-    let mut caps = with_feature(&raw, Some(DMABUF_FEATURE));
-    caps.merge(raw);
-    caps
-}
-
-/// Matrix and range from the caps, with the stated default (BT.709 from
-/// 720 lines, BT.601 below; limited range) where the caps say nothing or
-/// something the shader does not do. The string says what was defaulted.
-fn colorimetry_from(
-    caps: &gst::CapsRef,
-    info: &gst_video::VideoInfo,
-) -> (Colorimetry, Option<String>) {
-    let default = Colorimetry::default_for_height(info.height());
-    let stated = caps
-        .structure(0)
-        .is_some_and(|s| s.has_field("colorimetry"));
-    if !stated {
-        return (
-            default,
-            Some(format!("the caps carry no colorimetry; assuming {default}")),
-        );
-    }
-    let c = info.colorimetry();
-    let mut notes = Vec::new();
-    let matrix = match c.matrix() {
-        gst_video::VideoColorMatrix::Bt601 => Matrix::Bt601,
-        gst_video::VideoColorMatrix::Bt709 => Matrix::Bt709,
-        gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
-        other => {
-            notes.push(format!(
-                "matrix {other:?} is not BT.601/709/2020; using {}",
-                default.matrix
-            ));
-            default.matrix
-        }
-    };
-    let range = match c.range() {
-        gst_video::VideoColorRange::Range0_255 => Range::Full,
-        gst_video::VideoColorRange::Range16_235 => Range::Limited,
-        other => {
-            notes.push(format!("range {other:?} is unknown; using limited"));
-            Range::Limited
-        }
-    };
-    (
-        Colorimetry { matrix, range },
-        (!notes.is_empty()).then(|| notes.join("; ")),
-    )
+    /// Caps already refused with a warning (once each).
+    refused: Mutex<HashSet<String>>,
 }
 
 impl ZcVulkanConvert {
@@ -153,6 +78,7 @@ impl ZcVulkanConvert {
         &self,
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
+        modifier: Modifier,
     ) -> Result<(FrameLayout, Vec<DmaBuf>), String> {
         if let Some(memory) = buffer
             .iter_memories()
@@ -168,7 +94,8 @@ impl ZcVulkanConvert {
         }
         // One policy for every element: real fd sizes, full rows (a short
         // last row is refused here: the GPU gets whole frames only).
-        let frame = Frame::from_buffer(buffer, info).map_err(|e| e.to_string())?;
+        let frame =
+            Frame::from_buffer_with_modifier(buffer, info, modifier).map_err(|e| e.to_string())?;
         let mut buffers = Vec::with_capacity(frame.fds.len());
         for &fd in &frame.fds {
             // SAFETY: the buffer's memory keeps `fd` open while we borrow it
@@ -277,7 +204,7 @@ impl ZcVulkanConvert {
         gst_video::VideoMeta::add_full(
             out_mut,
             gst_video::VideoFrameFlags::empty(),
-            VideoFormat::Rgba,
+            caps::output_format(),
             layout.width(),
             layout.height(),
             &[p.offset as usize],
@@ -323,6 +250,54 @@ impl ZcVulkanConvert {
         None
     }
 
+    /// The DMA_DRM formats `converter` imports: every input format with
+    /// every modifier the device samples and imports it with.
+    fn input_drm_formats(&self, converter: &Converter) -> Vec<DrmFormat> {
+        let mut formats = Vec::new();
+        for &fourcc in zc_vulkan::INPUT_FORMATS.iter() {
+            match converter.input_modifiers(fourcc) {
+                Ok(modifiers) => formats.extend(
+                    modifiers
+                        .into_iter()
+                        .map(|modifier| DrmFormat { fourcc, modifier }),
+                ),
+                Err(err) => {
+                    gst::warning!(CAT, imp = self, "modifiers for {fourcc}: {err}");
+                }
+            }
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "the device imports {}",
+            formats
+                .iter()
+                .map(DrmFormat::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        formats
+    }
+
+    /// Say once per caps why upstream's DMA_DRM caps were refused: a bare
+    /// not-negotiated would not name the modifier.
+    fn warn_refusal(&self, caps: &gst::Caps, why: &str) {
+        let text = caps.to_string();
+        if !lock(&self.refused).insert(text) {
+            return;
+        }
+        let device = lock(&self.state)
+            .as_ref()
+            .map(|s| s.converter.context().info().to_string())
+            .unwrap_or_default();
+        gst::element_imp_warning!(
+            self,
+            gst::CoreError::Negotiation,
+            ("refused {caps}"),
+            ["the Vulkan device {device}: {why}"]
+        );
+    }
+
     fn convert(&self, inbuf: &gst::BufferRef) -> Result<gst::Buffer, gst::FlowError> {
         let mut state = lock(&self.state);
         let Some(state) = state.as_mut() else {
@@ -338,15 +313,17 @@ impl ZcVulkanConvert {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
-        let (layout, buffers) = self.frame_of(inbuf, &in_info).map_err(|reason| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Format,
-                ("cannot import the frame"),
-                ["{reason}"]
-            );
-            gst::FlowError::Error
-        })?;
+        let (layout, buffers) =
+            self.frame_of(inbuf, &in_info, state.in_modifier)
+                .map_err(|reason| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ("cannot import the frame"),
+                        ["{reason}"]
+                    );
+                    gst::FlowError::Error
+                })?;
         let index = self.free_output(state, &out_info)?;
         let (out, target) = &mut state.outputs[index];
         let converter = &mut state.converter;
@@ -509,14 +486,14 @@ impl ElementImpl for ZcVulkanConvert {
                     "sink",
                     gst::PadDirection::Sink,
                     gst::PadPresence::Always,
-                    &input_caps(),
+                    &caps::sink_template(),
                 )
                 .expect("valid sink template"), // ok: static caps
                 gst::PadTemplate::new(
                     "src",
                     gst::PadDirection::Src,
                     gst::PadPresence::Always,
-                    &output_caps(),
+                    &caps::src_template(),
                 )
                 .expect("valid src template"), // ok: static caps
             ]
@@ -569,9 +546,12 @@ impl BaseTransformImpl for ZcVulkanConvert {
             converter.import_path(),
             converter.output_path()
         );
+        let inputs = self.input_drm_formats(&converter);
         self.frames.store(0, Ordering::Relaxed);
         self.imports.store(0, Ordering::Relaxed);
         *lock(&self.state) = Some(State {
+            inputs,
+            in_modifier: Modifier::LINEAR,
             converter,
             dmabuf_allocator: gst_allocators::DmaBufAllocator::new(),
             fd_allocator: gst_allocators::FdAllocator::new(),
@@ -595,38 +575,20 @@ impl BaseTransformImpl for ZcVulkanConvert {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        // Sizes, frame rate and memory features carry over; the format is
-        // what changes (and colorimetry, chroma siting on the way out).
-        let mut out = gst::Caps::new_empty();
-        {
-            let out_mut = out.make_mut(); // just created, refcount 1: never copies
-            for (s, f) in caps.iter_with_features() {
-                let mut s = s.to_owned();
-                match direction {
-                    gst::PadDirection::Sink => {
-                        s.set("format", VideoFormat::Rgba.to_str());
-                        s.remove_fields(["colorimetry", "chroma-site"]);
-                    }
-                    _ => {
-                        s.set(
-                            "format",
-                            gst::List::new(INPUT_FORMATS.iter().map(|f| f.to_str())),
-                        );
-                        s.remove_fields(["colorimetry", "chroma-site"]);
-                    }
-                }
-                out_mut.append_structure_full(s, Some(f.to_owned()));
-            }
-        }
-        // Only DMABuf in -> DMABuf out where outputs really are dma-bufs.
-        let memfd_outputs = lock(&self.state)
-            .as_ref()
-            .is_some_and(|s| s.converter.output_path() == OutputPath::ImportedMemfd);
-        if memfd_outputs && direction == gst::PadDirection::Sink {
-            let mut plain = out.clone();
-            plain.make_mut().set_features_simple(None);
-            out = plain;
-        }
+        let (inputs, dmabuf_outputs) = match lock(&self.state).as_ref() {
+            Some(state) => (
+                Some(state.inputs.clone()),
+                state.converter.output_path() == OutputPath::ExportedDmaBuf,
+            ),
+            None => (None, true),
+        };
+        let out = caps::transform(
+            direction,
+            caps,
+            Dialect::runtime(),
+            inputs.as_deref(),
+            dmabuf_outputs,
+        );
         let out = match filter {
             Some(filter) => filter.intersect_with_mode(&out, gst::CapsIntersectMode::First),
             None => out,
@@ -635,19 +597,50 @@ impl BaseTransformImpl for ZcVulkanConvert {
         Some(out)
     }
 
-    fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let in_info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "input caps {incaps} are not raw video"))?;
-        let out_info = gst_video::VideoInfo::from_caps(outcaps)
-            .map_err(|_| gst::loggable_error!(CAT, "output caps {outcaps} are not raw video"))?;
-        if !INPUT_FORMATS.contains(&in_info.format()) {
-            return Err(gst::loggable_error!(
-                CAT,
-                "input format {} is not NV12, I420, YUY2 or P010_10LE",
-                in_info.format().to_str()
-            ));
+    fn accept_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> bool {
+        // BaseTransform's check looks at templates and at what the caps
+        // transform into, not at modifiers: a DMA_DRM format the device
+        // cannot import is refused here, by name.
+        if direction == gst::PadDirection::Sink {
+            let inputs = lock(&self.state).as_ref().map(|s| s.inputs.clone());
+            if let Some(why) = inputs.and_then(|inputs| dialect::refusal(caps, &inputs)) {
+                self.warn_refusal(caps, &why);
+                return false;
+            }
         }
-        let (colorimetry, note) = colorimetry_from(incaps, &in_info);
+        self.parent_accept_caps(direction, caps)
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let fail = |reason: String| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("cannot convert {incaps}: {reason}")
+            );
+            gst::loggable_error!(CAT, "{reason}")
+        };
+        // Either dialect (1.22's format=NV12, 1.24's DMA_DRM) in one place.
+        let (in_info, in_drm) = dialect::video_info(incaps).map_err(|e| fail(e.to_string()))?;
+        let (out_info, _) = dialect::video_info(outcaps).map_err(|e| fail(e.to_string()))?;
+        if !caps::input_formats().contains(&in_info.format()) {
+            return Err(fail(format!(
+                "input format {} is not one the shader converts ({})",
+                in_info.format().to_str(),
+                caps::input_list()
+            )));
+        }
+        let inputs = lock(&self.state)
+            .as_ref()
+            .map(|s| s.inputs.clone())
+            .ok_or_else(|| fail("caps before start".to_owned()))?;
+        if in_drm.modifier != Modifier::LINEAR && !inputs.contains(&in_drm) {
+            let why = dialect::refusal(incaps, &inputs).unwrap_or_else(|| {
+                format!("the device cannot import modifier {}", in_drm.modifier)
+            });
+            return Err(fail(why));
+        }
+        let (colorimetry, note) = caps::colorimetry_from(incaps, &in_info);
         if let Some(note) = note {
             gst::element_imp_warning!(
                 self,
@@ -667,6 +660,7 @@ impl BaseTransformImpl for ZcVulkanConvert {
             .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
         state.outputs.clear();
         state.in_info = Some(in_info);
+        state.in_modifier = in_drm.modifier;
         state.out_info = Some(out_info);
         state.colorimetry = colorimetry;
         Ok(())

@@ -5,6 +5,12 @@
 //!   matrix and range from the caps' colorimetry.
 //! - The RGBA result is Vulkan memory exported as a dma-buf and goes
 //!   downstream as GstDmaBufMemory with a VideoMeta: no CPU touches a pixel.
+//! - Caps in both dialects (see `crate::dialect`): on GStreamer 1.24+ it
+//!   takes `format=DMA_DRM` with every modifier the device samples and
+//!   imports (each plane its own image with an explicit layout, so one
+//!   dma-buf or one per plane), and offers its output as `DMA_DRM,
+//!   drm-format=AB24`; DMA_DRM caps with any other modifier are refused at
+//!   negotiation with a warning that names the modifier.
 //! - It proposes the zc pool upstream so decoders write into dma-bufs.
 //! - Where the kernel has no dma-buf exporter (memfd frames, lavapipe
 //!   without udmabuf) it runs the same shader on fd memory, with plain
@@ -12,6 +18,7 @@
 //!
 //! The work is done by `zc-vulkan`; this module is GStreamer glue only.
 
+mod caps;
 mod imp;
 
 use gst::glib;

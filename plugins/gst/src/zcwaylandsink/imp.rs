@@ -288,6 +288,8 @@ pub struct ZcWaylandSink {
     stream: Mutex<Option<Stream>>,
     counters: Counters,
     cache_key: CacheKey,
+    /// DMA_DRM caps already refused with a warning (once each).
+    refused_caps: Mutex<HashSet<String>>,
 }
 
 /// A memory's cached `wl_buffer`, valid for one presenter and one layout.
@@ -680,6 +682,27 @@ impl ZcWaylandSink {
         }
     }
 
+    /// Say once per caps why fixed DMA_DRM caps were refused (a modifier
+    /// or format the compositor does not import): upstream only sees
+    /// not-negotiated, which names neither.
+    fn explain_refusal(&self, caps: &gst::CapsRef) {
+        let Some(presenter) = self.presenter() else {
+            return;
+        };
+        let Some(why) = dialect::refusal(caps, &compositor_drm_formats(&presenter)) else {
+            return;
+        };
+        if !lock(&self.refused_caps).insert(caps.to_string()) {
+            return;
+        }
+        gst::element_imp_warning!(
+            self,
+            gst::CoreError::Negotiation,
+            ("refused {caps}"),
+            ["the compositor's linux-dmabuf table: {why}"]
+        );
+    }
+
     /// Caps for what the compositor takes: dma-buf formats (LINEAR, or
     /// implicit when allowed) in dma-buf memory; those and wl_shm's in system
     /// memory (copied or shown from memfds).
@@ -721,16 +744,7 @@ impl ZcWaylandSink {
         // GStreamer 1.24+: DMA_DRM first, with every modifier the compositor
         // imports (a VA or V4L2 decoder's tiled frames go straight in).
         if preference != PathPreference::Shm && Dialect::runtime() == Dialect::DmaDrm {
-            let drm: Vec<DrmFormat> = offered
-                .dmabuf_formats
-                .iter()
-                .filter(|f| f.modifier != Modifier::INVALID && caps::format_for(f.fourcc).is_some())
-                .map(|f| DrmFormat {
-                    fourcc: f.fourcc,
-                    modifier: f.modifier,
-                })
-                .collect();
-            out.merge(dialect::dma_drm_caps(&drm));
+            out.merge(dialect::dma_drm_caps(&compositor_drm_formats(presenter)));
         }
         let max = zc_dmabuf::layout::MAX_DIMENSION as i32;
         if !dmabuf.is_empty() {
@@ -1222,6 +1236,22 @@ impl ZcWaylandSink {
     }
 }
 
+/// The DMA_DRM formats the compositor imports: its linux-dmabuf table's
+/// explicit modifiers (INVALID cannot be said in DMA_DRM caps) of formats
+/// zc lays out.
+fn compositor_drm_formats(presenter: &Presenter) -> Vec<DrmFormat> {
+    presenter
+        .capabilities()
+        .dmabuf_formats
+        .iter()
+        .filter(|f| f.modifier != Modifier::INVALID && caps::format_for(f.fourcc).is_some())
+        .map(|f| DrmFormat {
+            fourcc: f.fourcc,
+            modifier: f.modifier,
+        })
+        .collect()
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for ZcWaylandSink {
     const NAME: &'static str = "GstZcWaylandSink";
@@ -1551,7 +1581,17 @@ impl BaseSinkImpl for ZcWaylandSink {
                 return true;
             }
         }
-        BaseSinkImplExt::parent_query(self, query)
+        let accept_caps = match query.view() {
+            gst::QueryView::AcceptCaps(q) => Some(q.caps_owned()),
+            _ => None,
+        };
+        let answered = BaseSinkImplExt::parent_query(self, query);
+        if let (Some(caps), gst::QueryView::AcceptCaps(q)) = (accept_caps, query.view())
+            && !q.result()
+        {
+            self.explain_refusal(&caps);
+        }
+        answered
     }
 
     fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {

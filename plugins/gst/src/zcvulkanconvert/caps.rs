@@ -1,0 +1,274 @@
+//! `zcvulkanconvert`'s caps: the formats it converts (from `zc-vulkan`), in
+//! both dialects (see [`crate::dialect`]), how caps map across the element,
+//! and the colorimetry the shader uses.
+
+use gst_video::VideoFormat;
+use zc_vulkan::{Colorimetry, Matrix, Range};
+
+use crate::caps::format_for;
+use crate::dialect::{self, DMA_DRM_FORMAT, DMABUF_FEATURE, Dialect, DrmFormat};
+
+/// The input formats, in GStreamer's names (the shader's list, in
+/// `zc_vulkan::INPUT_FORMATS`).
+pub fn input_formats() -> Vec<VideoFormat> {
+    zc_vulkan::INPUT_FORMATS
+        .iter()
+        .filter_map(|&fourcc| format_for(fourcc))
+        .collect()
+}
+
+/// The output format in GStreamer's name: RGBA (DRM ABGR8888, `AB24`).
+pub fn output_format() -> VideoFormat {
+    format_for(zc_vulkan::OUTPUT_FORMAT).unwrap_or(VideoFormat::Rgba)
+}
+
+/// "NV12, I420, YUY2, P010_10LE", for messages.
+pub fn input_list() -> String {
+    input_formats()
+        .iter()
+        .map(|f| f.to_str().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `caps` with every structure's features replaced.
+fn with_feature(caps: &gst::Caps, feature: Option<&str>) -> gst::Caps {
+    let mut caps = caps.clone();
+    let features = match feature {
+        Some(f) => gst::CapsFeatures::new([f]),
+        None => gst::CapsFeatures::new_empty(),
+    };
+    caps.make_mut().set_features_simple(Some(features));
+    caps
+}
+
+/// The pad template for `formats`: DMA_DRM of any drm-format (GStreamer
+/// 1.24+; the real list comes from the device once it is open), 1.22's
+/// dma-buf caps, and system memory (fd memory from zc's pool).
+fn template(formats: &[VideoFormat]) -> gst::Caps {
+    let raw = gst_video::VideoCapsBuilder::new()
+        .format_list(formats.iter().copied())
+        .build();
+    let mut caps = dialect::dma_drm_template();
+    caps.merge(with_feature(&raw, Some(DMABUF_FEATURE)));
+    caps.merge(raw);
+    caps
+}
+
+pub fn sink_template() -> gst::Caps {
+    template(&input_formats())
+}
+
+pub fn src_template() -> gst::Caps {
+    template(&[output_format()])
+}
+
+fn is_dmabuf(features: &gst::CapsFeaturesRef) -> bool {
+    features.contains(DMABUF_FEATURE)
+}
+
+/// What the element can make of `caps` on the other side.
+///
+/// - Sink to src: the same size and rate in RGBA. dma-buf input gives
+///   dma-buf output where outputs really are dma-bufs (`dmabuf_outputs`):
+///   on 1.24+ first as `DMA_DRM, drm-format=AB24` (linear), then in 1.22's
+///   form; else (memfd outputs) plain `video/x-raw`.
+/// - Src to sink: the same size and rate in any input format: on 1.24+
+///   DMA_DRM with the device's `drm-format`s (`inputs`; any while the
+///   device is not open yet), then 1.22's form.
+///
+/// Colorimetry and chroma siting do not cross: the output is full-range
+/// RGB, the input's are whatever the source says.
+pub fn transform(
+    direction: gst::PadDirection,
+    caps: &gst::Caps,
+    dialect: Dialect,
+    inputs: Option<&[DrmFormat]>,
+    dmabuf_outputs: bool,
+) -> gst::Caps {
+    let mut out = gst::Caps::new_empty();
+    let out_mut = out.make_mut(); // just created, refcount 1: never copies
+    for (s, f) in caps.iter_with_features() {
+        let mut base = s.to_owned();
+        base.remove_fields(["colorimetry", "chroma-site", "drm-format"]);
+        if direction == gst::PadDirection::Sink {
+            base.set("format", output_format().to_str());
+            if !is_dmabuf(f) {
+                out_mut.append_structure_full(base, Some(f.to_owned()));
+                continue;
+            }
+            if !dmabuf_outputs {
+                out_mut.append_structure_full(base, Some(gst::CapsFeatures::new_empty()));
+                continue;
+            }
+            if dialect == Dialect::DmaDrm
+                && let Some(modern) = dialect::to_dma_drm(&base)
+            {
+                out_mut.append(modern);
+            }
+            out_mut.append_structure_full(base, Some(f.to_owned()));
+        } else {
+            if is_dmabuf(f) && dialect == Dialect::DmaDrm {
+                let mut modern = base.clone();
+                modern.set("format", DMA_DRM_FORMAT);
+                if let Some(inputs) = inputs {
+                    modern.set(
+                        "drm-format",
+                        gst::List::new(inputs.iter().map(DrmFormat::to_string)),
+                    );
+                }
+                out_mut.append_structure_full(modern, Some(f.to_owned()));
+            }
+            base.set(
+                "format",
+                gst::List::new(input_formats().iter().map(|f| f.to_str())),
+            );
+            out_mut.append_structure_full(base, Some(f.to_owned()));
+        }
+    }
+    out
+}
+
+/// Matrix and range from the caps, with the stated default (BT.709 from
+/// 720 lines, BT.601 below; limited range) where the caps say nothing or
+/// something the shader does not do. The string says what was defaulted.
+pub fn colorimetry_from(
+    caps: &gst::CapsRef,
+    info: &gst_video::VideoInfo,
+) -> (Colorimetry, Option<String>) {
+    let default = Colorimetry::default_for_height(info.height());
+    let stated = caps
+        .structure(0)
+        .is_some_and(|s| s.has_field("colorimetry"));
+    if !stated {
+        return (
+            default,
+            Some(format!("the caps carry no colorimetry; assuming {default}")),
+        );
+    }
+    let c = info.colorimetry();
+    let mut notes = Vec::new();
+    let matrix = match c.matrix() {
+        gst_video::VideoColorMatrix::Bt601 => Matrix::Bt601,
+        gst_video::VideoColorMatrix::Bt709 => Matrix::Bt709,
+        gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
+        other => {
+            notes.push(format!(
+                "matrix {other:?} is not BT.601/709/2020; using {}",
+                default.matrix
+            ));
+            default.matrix
+        }
+    };
+    let range = match c.range() {
+        gst_video::VideoColorRange::Range0_255 => Range::Full,
+        gst_video::VideoColorRange::Range16_235 => Range::Limited,
+        other => {
+            notes.push(format!("range {other:?} is unknown; using limited"));
+            Range::Limited
+        }
+    };
+    (
+        Colorimetry { matrix, range },
+        (!notes.is_empty()).then(|| notes.join("; ")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zc_dmabuf::{Fourcc, Modifier};
+
+    fn init() {
+        gst::init().expect("gst::init");
+    }
+
+    fn caps(text: &str) -> gst::Caps {
+        text.parse().expect("caps")
+    }
+
+    #[test]
+    fn the_formats_are_the_shaders() {
+        assert_eq!(
+            input_formats(),
+            [
+                VideoFormat::Nv12,
+                VideoFormat::I420,
+                VideoFormat::Yuy2,
+                VideoFormat::P01010le
+            ]
+        );
+        assert_eq!(output_format(), VideoFormat::Rgba);
+    }
+
+    #[test]
+    fn dma_buf_input_becomes_dma_drm_rgba_output_on_1_24() {
+        init();
+        let input = caps(
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=NV12, width=64, height=48, \
+             framerate=30/1, colorimetry=bt709",
+        );
+        let out = transform(gst::PadDirection::Sink, &input, Dialect::DmaDrm, None, true);
+        let expected = caps(
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=AB24, width=64, height=48, \
+             framerate=30/1; \
+             video/x-raw(memory:DMABuf), format=RGBA, width=64, height=48, framerate=30/1",
+        );
+        assert!(out.is_strictly_equal(&expected), "{out}");
+        // 1.22: its own form only; memfd outputs: system memory.
+        let classic = transform(
+            gst::PadDirection::Sink,
+            &input,
+            Dialect::Classic,
+            None,
+            true,
+        );
+        assert_eq!(classic.size(), 1, "{classic}");
+        let memfd = transform(
+            gst::PadDirection::Sink,
+            &input,
+            Dialect::DmaDrm,
+            None,
+            false,
+        );
+        let expected = caps("video/x-raw, format=RGBA, width=64, height=48, framerate=30/1");
+        assert!(memfd.is_strictly_equal(&expected), "{memfd}");
+    }
+
+    #[test]
+    fn output_caps_ask_for_the_devices_modifiers_upstream() {
+        init();
+        let output = caps(
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=AB24, width=64, height=48",
+        );
+        let inputs = [
+            DrmFormat::linear(Fourcc::NV12),
+            DrmFormat {
+                fourcc: Fourcc::NV12,
+                modifier: Modifier(0x0100_0000_0000_0002),
+            },
+        ];
+        let up = transform(
+            gst::PadDirection::Src,
+            &output,
+            Dialect::DmaDrm,
+            Some(&inputs),
+            true,
+        );
+        let tiled = caps(
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, \
+             drm-format=NV12:0x0100000000000002, width=64, height=48",
+        );
+        let unsupported = caps(
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, \
+             drm-format=NV12:0x0100000000000001, width=64, height=48",
+        );
+        let classic = caps("video/x-raw(memory:DMABuf), format=P010_10LE, width=64, height=48");
+        assert!(tiled.is_subset(&up), "{up}");
+        assert!(classic.is_subset(&up), "{up}");
+        assert!(!unsupported.can_intersect(&up), "{up}");
+        // Before the device is open, any drm-format may come (set_caps checks).
+        let open = transform(gst::PadDirection::Src, &output, Dialect::DmaDrm, None, true);
+        assert!(unsupported.is_subset(&open), "{open}");
+    }
+}
