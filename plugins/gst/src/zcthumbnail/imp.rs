@@ -9,7 +9,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use zc_dmabuf::BracketCounter;
+use zc_dmabuf::{BracketCounter, Modifier};
 
 use super::output;
 use super::scale::{self, Colour, Matrix, PixelFormat};
@@ -477,10 +477,36 @@ impl BaseTransformImpl for ZcThumbnail {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "{incaps} are not raw video caps"))?;
+        // Either dialect: 1.24's DMA_DRM caps become the equivalent VideoInfo.
+        let (info, drm) = match crate::dialect::video_info(incaps) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Format,
+                    ("thumbnails are off for {incaps}"),
+                    ["{err}; frames pass through untouched"]
+                );
+                let mut state = lock(&self.state);
+                state.pixel = None;
+                state.info = None;
+                state.last_frame = None;
+                return Ok(());
+            }
+        };
         let pixel = pixel_format(info.format());
-        if pixel.is_none() {
+        if drm.modifier != Modifier::LINEAR {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                ("thumbnails are off for drm-format {drm}"),
+                [
+                    "modifier {} is a layout only the GPU that made it can read; frames pass \
+                     through untouched",
+                    drm.modifier
+                ]
+            );
+        } else if pixel.is_none() {
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Format,
@@ -504,7 +530,7 @@ impl BaseTransformImpl for ZcThumbnail {
         );
         let mut state = lock(&self.state);
         state.colour = colour_of(&info);
-        state.pixel = pixel;
+        state.pixel = pixel.filter(|_| drm.modifier == Modifier::LINEAR);
         state.info = Some(info);
         // A kept frame of the old caps cannot be read with the new ones.
         state.last_frame = None;

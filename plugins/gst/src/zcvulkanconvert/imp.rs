@@ -674,9 +674,17 @@ impl BaseTransformImpl for ZcVulkanConvert {
         let (Some(caps), _need_pool) = query.get_owned() else {
             return Err(gst::loggable_error!(CAT, "allocation query without caps"));
         };
-        let info = gst_video::VideoInfo::from_caps(&caps).map_err(|_| {
-            gst::loggable_error!(CAT, "allocation query caps {caps} are not raw video")
-        })?;
+        // Either dialect; zc's pool makes linear frames only (a producer of
+        // tiled frames keeps its own) and reads 1.22's caps.
+        let (info, drm) = dialect::video_info(&caps)
+            .map_err(|e| gst::loggable_error!(CAT, "allocation query caps: {e}"))?;
+        query.add_allocation_meta::<gst_video::VideoMeta>(None);
+        if drm.modifier != Modifier::LINEAR {
+            return Ok(());
+        }
+        let caps = info
+            .to_caps()
+            .map_err(|_| gst::loggable_error!(CAT, "no caps for {caps}"))?;
         let allocator = ZcDmaBufAllocator::new(BackendSetting::Auto);
         allocator
             .backend()
@@ -694,7 +702,6 @@ impl BaseTransformImpl for ZcVulkanConvert {
             .unwrap_or(info.size() as u32);
         query.add_allocation_pool(Some(&pool), size, 2, 0);
         query.add_allocation_param(Some(&allocator), gst::AllocationParams::default());
-        query.add_allocation_meta::<gst_video::VideoMeta>(None);
         gst::debug!(CAT, imp = self, "proposed a zc pool for {caps}");
         Ok(())
     }
