@@ -698,8 +698,8 @@ fn a_tiled_producer_is_refused_with_its_modifier_named() {
 
 /// A consumer that insists on a tiled modifier (a caps filter copied from a
 /// hardware pipeline) cannot be fed by zc's linear allocators: zcexport
-/// fails negotiation naming the modifier. On 1.22, where DMA_DRM does not
-/// exist, the link itself is refused with the caps named.
+/// fails negotiation naming the modifier (on 1.22 too, where no stock
+/// element speaks DMA_DRM: the caps are plain structures there).
 #[test]
 fn a_tiled_modifier_downstream_of_zcexport_is_refused_by_name() {
     require_vm();
@@ -711,6 +711,7 @@ fn a_tiled_modifier_downstream_of_zcexport_is_refused_by_name() {
     let (_, minor, _, _) = gst::version();
     let error = match gst::parse::launch(description) {
         Err(err) => {
+            // Where zcexport's caps query already rules DMA_DRM out.
             assert!(minor < 24, "1.{minor} refused the link: {err}");
             err.to_string()
         }
@@ -726,7 +727,6 @@ fn a_tiled_modifier_downstream_of_zcexport_is_refused_by_name() {
                 })
                 .unwrap_or_else(|| "timed out".to_owned());
             pipeline.set_state(gst::State::Null).expect("null");
-            assert!(minor >= 24, "1.{minor} linked DMA_DRM caps");
             assert!(
                 error.contains("0x0100000000000002 (Intel tiling)") && error.contains("LINEAR"),
                 "{error}"
