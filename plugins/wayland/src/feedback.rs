@@ -44,6 +44,22 @@ impl Feedback {
             .flat_map(|t| t.formats.iter().copied())
             .collect()
     }
+
+    /// Every pair once, best first: the tranches for the main device (the
+    /// compositor sends tranches in its order of preference, a scanout
+    /// tranche before the one it composites), then those for other
+    /// devices; inside a tranche, the compositor's order.
+    pub fn preferred_formats(&self) -> Vec<FormatModifier> {
+        let on_main = |t: &&Tranche| t.target_device.is_none() || t.target_device == self.main_device;
+        let mut seen = BTreeSet::new();
+        self.tranches
+            .iter()
+            .filter(on_main)
+            .chain(self.tranches.iter().filter(|t| !on_main(t)))
+            .flat_map(|t| t.formats.iter().copied())
+            .filter(|pair| seen.insert(*pair))
+            .collect()
+    }
 }
 
 /// The v4 format table, read once from the fd the compositor sends.
@@ -266,5 +282,38 @@ mod tests {
             .expect("temp file");
         let _ = std::fs::remove_file(&path);
         file
+    }
+
+    #[test]
+    fn preferred_formats_put_the_main_devices_tranches_first_without_repeats() {
+        let pair = |fourcc, modifier| FormatModifier {
+            fourcc,
+            modifier: Modifier(modifier),
+        };
+        let tiled = pair(Fourcc::NV12, 0x0100_0000_0000_0002);
+        let linear = pair(Fourcc::NV12, 0);
+        let rgb = pair(Fourcc::XRGB8888, 0);
+        let feedback = Feedback {
+            main_device: Some(1),
+            tranches: vec![
+                Tranche {
+                    target_device: Some(2),
+                    formats: vec![rgb],
+                    scanout: false,
+                },
+                Tranche {
+                    target_device: Some(1),
+                    formats: vec![tiled, linear],
+                    scanout: true,
+                },
+                Tranche {
+                    target_device: Some(1),
+                    formats: vec![linear, rgb],
+                    scanout: false,
+                },
+            ],
+        };
+        assert_eq!(feedback.preferred_formats(), vec![tiled, linear, rgb]);
+        assert_eq!(feedback.formats().len(), 3);
     }
 }

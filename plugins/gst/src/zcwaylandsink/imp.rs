@@ -1236,13 +1236,17 @@ impl ZcWaylandSink {
     }
 }
 
-/// The DMA_DRM formats the compositor imports: its linux-dmabuf table's
-/// explicit modifiers (INVALID cannot be said in DMA_DRM caps) of formats
-/// zc lays out.
+/// The DMA_DRM formats the compositor imports, best first (with v4+
+/// feedback: the main device's tranches, scanout before composited, in the
+/// compositor's order): its explicit modifiers (INVALID cannot be said in
+/// DMA_DRM caps) of formats zc lays out.
 fn compositor_drm_formats(presenter: &Presenter) -> Vec<DrmFormat> {
-    presenter
-        .capabilities()
-        .dmabuf_formats
+    let offered = presenter.capabilities();
+    let pairs = match &offered.feedback {
+        Some(feedback) => feedback.preferred_formats(),
+        None => offered.dmabuf_formats.iter().copied().collect(),
+    };
+    pairs
         .iter()
         .filter(|f| f.modifier != Modifier::INVALID && caps::format_for(f.fourcc).is_some())
         .map(|f| DrmFormat {
