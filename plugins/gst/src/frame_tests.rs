@@ -111,6 +111,38 @@ fn every_format_round_trips_from_caps_and_buffer() {
     }
 }
 
+/// DMA_DRM caps (1.24's dialect) of every format, linear and tiled, turn
+/// into the frame layout with that fourcc and modifier, and the layout
+/// prints back as the same `drm-format`.
+#[test]
+fn dma_drm_caps_round_trip_through_the_frame_layout() {
+    init();
+    for &(_, fourcc) in caps::FORMATS {
+        for modifier in [Modifier::LINEAR, Modifier(0x0100_0000_0000_0002)] {
+            let drm = crate::dialect::DrmFormat { fourcc, modifier };
+            let caps: gst::Caps = format!(
+                "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=(string){drm}, width=322, \
+                 height=242, framerate=30/1"
+            )
+            .parse()
+            .expect("caps");
+            let (info, parsed) = crate::dialect::video_info(&caps).expect("dialect");
+            assert_eq!(parsed, drm);
+            let buffer = fd_buffer(info.size() as u64, 0, info.size());
+            let frame = Frame::from_buffer_with_modifier(&buffer, &info, parsed.modifier)
+                .expect("fd frame");
+            assert_eq!(frame.layout.fourcc(), fourcc, "{drm}");
+            assert_eq!(frame.layout.modifier(), modifier, "{drm}");
+            assert_eq!((frame.layout.width(), frame.layout.height()), (322, 242));
+            let back = crate::dialect::DrmFormat {
+                fourcc: frame.layout.fourcc(),
+                modifier: frame.layout.modifier(),
+            };
+            assert_eq!(back.to_string(), drm.to_string());
+        }
+    }
+}
+
 #[test]
 fn video_meta_strides_and_offsets_win_over_the_caps() {
     init();

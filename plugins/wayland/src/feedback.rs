@@ -50,7 +50,8 @@ impl Feedback {
     /// tranche before the one it composites), then those for other
     /// devices; inside a tranche, the compositor's order.
     pub fn preferred_formats(&self) -> Vec<FormatModifier> {
-        let on_main = |t: &&Tranche| t.target_device.is_none() || t.target_device == self.main_device;
+        let on_main =
+            |t: &&Tranche| t.target_device.is_none() || t.target_device == self.main_device;
         let mut seen = BTreeSet::new();
         self.tranches
             .iter()
