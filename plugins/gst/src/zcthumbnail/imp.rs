@@ -477,8 +477,19 @@ impl BaseTransformImpl for ZcThumbnail {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        // Either dialect: 1.24's DMA_DRM caps become the equivalent VideoInfo.
-        let (info, drm) = match crate::dialect::video_info(incaps) {
+        // Either dialect: 1.24's DMA_DRM caps become the equivalent
+        // VideoInfo (any raw format otherwise: zcthumbnail reads formats zc
+        // does not lay out).
+        let parsed = if crate::dialect::is_dma_drm(incaps) {
+            crate::dialect::video_info(incaps)
+                .map(|(info, drm)| (info, drm.modifier))
+                .map_err(|e| e.to_string())
+        } else {
+            gst_video::VideoInfo::from_caps(incaps)
+                .map(|info| (info, Modifier::LINEAR))
+                .map_err(|_| format!("{incaps} are not raw video caps"))
+        };
+        let (info, modifier) = match parsed {
             Ok(parsed) => parsed,
             Err(err) => {
                 gst::element_imp_warning!(
@@ -495,15 +506,16 @@ impl BaseTransformImpl for ZcThumbnail {
             }
         };
         let pixel = pixel_format(info.format());
-        if drm.modifier != Modifier::LINEAR {
+        if modifier != Modifier::LINEAR {
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Format,
-                ("thumbnails are off for drm-format {drm}"),
+                (
+                    "thumbnails are off for {} with modifier {modifier}",
+                    info.format().to_str()
+                ),
                 [
-                    "modifier {} is a layout only the GPU that made it can read; frames pass \
-                     through untouched",
-                    drm.modifier
+                    "a tiled layout only the GPU that made it can read; frames pass through untouched"
                 ]
             );
         } else if pixel.is_none() {
@@ -530,7 +542,7 @@ impl BaseTransformImpl for ZcThumbnail {
         );
         let mut state = lock(&self.state);
         state.colour = colour_of(&info);
-        state.pixel = pixel.filter(|_| drm.modifier == Modifier::LINEAR);
+        state.pixel = pixel.filter(|_| modifier == Modifier::LINEAR);
         state.info = Some(info);
         // A kept frame of the old caps cannot be read with the new ones.
         state.last_frame = None;
