@@ -360,3 +360,15 @@ pub fn drm_prime_handle_to_fd(drm: BorrowedFd<'_>, handle: u32) -> io::Result<Ow
     // SAFETY: on success the kernel installed a new fd owned by us alone.
     Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn real_size_of_a_memfd_is_its_length_not_a_claim() {
+        let fd = crate::sys::memfd_create(c"zc-size", 4096).unwrap();
+        assert_eq!(
+            crate::fd_real_size(std::os::fd::AsFd::as_fd(&fd)).unwrap(),
+            4096
+        );
+    }
+}
