@@ -1,6 +1,7 @@
 //! [`DmaBuf::begin_cpu_access`] and its guard [`CpuAccess`]: a bracket on a
 //! buffer this crate holds, with the mapping and a per-handle access lock.
 
+use rustix::fs::OFlags;
 use std::fmt;
 use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
@@ -19,10 +20,11 @@ impl DmaBuf {
     /// everything else; a conflicting request fails at once instead of
     /// deadlocking.
     pub fn begin_cpu_access(&self, access: Access) -> Result<CpuAccess<'_>> {
-        match self.access_mode {
-            libc::O_WRONLY => return Err(Error::WriteOnlyFd),
-            libc::O_RDONLY if access.writes() => return Err(Error::ReadOnlyFd),
-            _ => {}
+        if self.access_mode == OFlags::WRONLY {
+            return Err(Error::WriteOnlyFd);
+        }
+        if self.access_mode == OFlags::RDONLY && access.writes() {
+            return Err(Error::ReadOnlyFd);
         }
         let mapping = self.mapping()?;
         let lock = if access.writes() {

@@ -16,6 +16,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 
+use rustix::fs::{FileType, OFlags};
+
 pub use bracket::{Access, BracketCounter, BracketStats, FdBracket, sync_end, sync_start};
 pub use cpu_access::CpuAccess;
 pub use shared_copy::{copy_from_shared, copy_to_shared};
@@ -58,7 +60,7 @@ pub struct DmaBuf {
     size: u64,
     kind: BufferKind,
     /// `O_RDONLY`, `O_WRONLY` or `O_RDWR`: what the fd allows us to map.
-    access_mode: libc::c_int,
+    access_mode: OFlags,
     /// Created on the first CPU access and kept until drop: mmap is expensive
     /// compared to a bracket, and a frame is accessed many times.
     mapping: OnceLock<sys::RawMapping>,
@@ -105,7 +107,7 @@ impl DmaBuf {
             fd,
             size,
             kind,
-            access_mode: flags & libc::O_ACCMODE,
+            access_mode: flags & OFlags::ACCMODE,
             mapping: OnceLock::new(),
             access_lock: RwLock::new(()),
             begun: AtomicU64::new(0),
@@ -187,7 +189,7 @@ impl DmaBuf {
             kind: self.kind.label(),
             source: std::io::Error::from_raw_os_error(libc::EFBIG),
         })?;
-        let writable = self.access_mode == libc::O_RDWR;
+        let writable = self.access_mode == OFlags::RDWR;
         let mapping = sys::RawMapping::new(self.fd.as_fd(), len, writable).map_err(|source| {
             Error::Buffer {
                 what: "mmap",
@@ -226,13 +228,13 @@ fn dma_buf_exporter(fd: BorrowedFd<'_>) -> Result<String> {
     let target = std::fs::read_link(format!("/proc/self/fd/{raw}"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let what = match stat.st_mode & libc::S_IFMT {
-        libc::S_IFREG if target.starts_with("/memfd:") => format!("a memfd ({target})"),
-        libc::S_IFREG => format!("a regular file ({target})"),
-        libc::S_IFSOCK => "a socket".to_owned(),
-        libc::S_IFIFO => "a pipe".to_owned(),
-        libc::S_IFCHR => format!("a character device ({target})"),
-        libc::S_IFDIR => format!("a directory ({target})"),
+    let what = match sys::file_type(&stat) {
+        FileType::RegularFile if target.starts_with("/memfd:") => format!("a memfd ({target})"),
+        FileType::RegularFile => format!("a regular file ({target})"),
+        FileType::Socket => "a socket".to_owned(),
+        FileType::Fifo => "a pipe".to_owned(),
+        FileType::CharacterDevice => format!("a character device ({target})"),
+        FileType::Directory => format!("a directory ({target})"),
         _ if fdinfo.is_empty() => {
             "unknown (/proc is not mounted, so it cannot be checked)".to_owned()
         }
