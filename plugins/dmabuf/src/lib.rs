@@ -32,6 +32,11 @@ pub use layout::{
     FormatInfo, Fourcc, FrameLayout, LayoutError, Modifier, PlaneLayout, StrideAlign,
 };
 pub use sync_file::SyncFile;
+/// Which file an fd refers to, (device, inode): the same for every fd of one
+/// buffer, so imports can be matched to the buffers they came from.
+pub use sys::fd_identity;
+/// Whether an fd was opened `O_RDONLY`.
+pub use sys::fd_is_read_only;
 /// The real size of an fd (dma-buf or memfd): what a frame's layout must fit
 /// in, whatever size a wrapper around the fd claims.
 pub use sys::real_size as fd_real_size;

@@ -283,6 +283,19 @@ pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
     Ok(rustix::fs::fstat(fd)?)
 }
 
+/// The identity of the file behind an fd: (device, inode). Two fds with the
+/// same identity are the same buffer (dups, or the same dma-buf passed twice).
+pub fn fd_identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    let stat = fstat(fd)?;
+    Ok((stat.st_dev, stat.st_ino))
+}
+
+/// Whether the fd was opened read-only (`O_RDONLY`): such an fd cannot be
+/// mapped writable, and some importers refuse it.
+pub fn fd_is_read_only(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(fd_flags(fd)? & OFlags::ACCMODE == OFlags::RDONLY)
+}
+
 /// The kind of file a `stat` describes (regular file, socket, ...).
 pub fn file_type(stat: &Stat) -> FileType {
     FileType::from_raw_mode(stat.st_mode)
@@ -390,6 +403,22 @@ mod tests {
         assert_eq!(DmaHeapAllocationData::OPCODE, 0xc018_4800);
         assert_eq!(UdmabufCreate::OPCODE, 0x4018_7542);
         assert_eq!(DrmPrimeHandle::OPCODE, 0xc00c_642d);
+    }
+
+    #[test]
+    fn identity_is_the_file_and_read_only_is_the_open_mode() {
+        use std::os::fd::{AsFd, AsRawFd};
+        let fd = memfd_create(c"zc-identity", 4096).unwrap();
+        let dup = fd.try_clone().unwrap();
+        let other = memfd_create(c"zc-identity", 4096).unwrap();
+        let id = fd_identity(fd.as_fd()).unwrap();
+        assert_eq!(fd_identity(dup.as_fd()).unwrap(), id);
+        assert_ne!(fd_identity(other.as_fd()).unwrap(), id);
+        assert!(!fd_is_read_only(fd.as_fd()).unwrap());
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let read_only: OwnedFd = std::fs::File::open(path).unwrap().into();
+        assert!(fd_is_read_only(read_only.as_fd()).unwrap());
+        assert_eq!(fd_identity(read_only.as_fd()).unwrap(), id);
     }
 
     #[test]

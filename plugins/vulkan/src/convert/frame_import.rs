@@ -1,7 +1,7 @@
 //! [`FrameImport`]: a frame imported once and converted as often as it comes
 //! back, held by the caller with the frame's buffers.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -9,7 +9,7 @@ use zc_dmabuf::{DmaBuf, FrameLayout};
 
 use super::{Converter, ImportPath};
 use crate::error::{Error, Result};
-use crate::import::{self, Imported};
+use crate::import::Imported;
 
 /// A frame imported into Vulkan, to convert again and again while its
 /// dma-bufs live. It holds dups of the frame's fds (the converter waits on
@@ -76,8 +76,7 @@ pub(super) fn file_identities(buffers: &[DmaBuf]) -> Result<Vec<(u64, u64)>> {
     buffers
         .iter()
         .map(|b| {
-            import::file_identity(b.as_fd().as_raw_fd()).ok_or_else(|| {
-                let source = std::io::Error::last_os_error();
+            zc_dmabuf::fd_identity(b.as_fd()).map_err(|source| {
                 Error::DmaBuf(zc_dmabuf::Error::Buffer {
                     what: "fstat",
                     kind: "dma-buf",
