@@ -1,5 +1,6 @@
 //! zc's core: dma-buf handles, frame layouts, CPU-access brackets, allocation
-//! backends and sync_file. No GStreamer, Wayland or Vulkan in here.
+//! backends, sync_file, and the colour maths (YUV matrices and ranges). No
+//! GStreamer, Wayland or Vulkan in here.
 //!
 //! The rules everything obeys:
 //! - a frame's memory lives while anyone holds an fd to it: share a
@@ -13,6 +14,7 @@
 //!   ([`DmaBuf::export_sync_file`], [`SyncFile::wait`]).
 
 pub mod alloc;
+pub mod color;
 mod dmabuf;
 mod error;
 pub mod layout;

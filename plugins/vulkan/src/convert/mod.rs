@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ash::vk;
+use zc_dmabuf::color::Colorimetry;
 use zc_dmabuf::{DmaBuf, Fourcc, FrameLayout, Modifier, StrideAlign};
 
 pub use frame_import::FrameImport;
@@ -33,7 +34,6 @@ use pipeline::{BUFFER_SPV, IMAGE_SPV, Pipeline, create_pipeline, push_constants}
 use resources::Resources;
 use sync::{FENCE_TIMEOUT, InFlight};
 
-use crate::color::Colorimetry;
 use crate::device::Context;
 use crate::error::{Error, Result};
 use crate::import::{self, Imported};

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use ash::vk;
+use zc_dmabuf::color::Colorimetry;
 use zc_dmabuf::{Fourcc, FrameLayout};
 
-use crate::color::Colorimetry;
 use crate::device::Context;
 use crate::error::{Error, Result};
 
