@@ -101,10 +101,11 @@ impl BracketCounter {
 /// V4L2 driver's), for code that maps the memory through its owner but must
 /// still bracket the access itself. Dropping the guard ends the bracket
 /// (SYNC END with the same direction), so early returns and panics end it too.
+/// [`super::CpuAccess`] ends its brackets with one of these as well.
 ///
-/// `is_dma_buf == false` is for memfds and other CPU-coherent fds: like
-/// [`DmaBuf::begin_cpu_access`] on a memfd, the ioctl is skipped (it would
-/// fail with ENOTTY) but the bracket is still counted.
+/// `is_dma_buf == false` is for memfds and other CPU-coherent fds: as with
+/// [`super::DmaBuf::begin_cpu_access`] on a memfd, the ioctl is skipped (it
+/// would fail with ENOTTY) but the bracket is still counted.
 pub struct FdBracket<'a> {
     fd: BorrowedFd<'a>,
     access: Access,

@@ -1,13 +1,13 @@
 //! [`DmaBuf::begin_cpu_access`] and its guard [`CpuAccess`]: a bracket on a
 //! buffer this crate holds, with the mapping and a per-handle access lock.
 
-use rustix::fs::OFlags;
 use std::fmt;
 use std::os::fd::AsFd;
-use std::sync::atomic::Ordering;
 use std::sync::{RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
-use super::{Access, DmaBuf, copy_from_shared, copy_to_shared, sync_end, sync_start};
+use rustix::fs::OFlags;
+
+use super::{Access, DmaBuf, FdBracket, copy_from_shared, copy_to_shared};
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -50,16 +50,13 @@ impl DmaBuf {
                 }
             }
         };
-        if self.is_dma_buf() {
-            sync_start(self.fd.as_fd(), access)?;
-        }
-        self.begun.fetch_add(1, Ordering::AcqRel);
+        let bracket = FdBracket::begin(self.fd.as_fd(), access, self.is_dma_buf(), &self.brackets)?;
         Ok(CpuAccess {
             buffer: self,
             mapping,
             access,
+            bracket,
             _lock: lock,
-            ended: false,
         })
     }
 }
@@ -97,8 +94,9 @@ pub struct CpuAccess<'a> {
     buffer: &'a DmaBuf,
     mapping: &'a sys::RawMapping,
     access: Access,
+    /// Ends the bracket on drop, before the lock below is released.
+    bracket: FdBracket<'a>,
     _lock: AccessLock<'a>,
-    ended: bool,
 }
 
 impl fmt::Debug for CpuAccess<'_> {
@@ -216,30 +214,8 @@ impl CpuAccess<'_> {
 
     /// End the bracket now and report whether SYNC END succeeded (dropping the
     /// guard ends it too, but can only log a failure).
-    pub fn end(mut self) -> Result<()> {
-        self.finish()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        if self.ended {
-            return Ok(());
-        }
-        self.ended = true;
-        // Counted before the ioctl: the bracket is over from our side even if
-        // the kernel reports an error ending it.
-        self.buffer.ended.fetch_add(1, Ordering::AcqRel);
-        if self.buffer.is_dma_buf() {
-            sync_end(self.buffer.fd.as_fd(), self.access)?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for CpuAccess<'_> {
-    fn drop(&mut self) {
-        if let Err(err) = self.finish() {
-            log::error!("ending a CPU access bracket: {err}");
-        }
+    pub fn end(self) -> Result<()> {
+        self.bracket.end()
     }
 }
 

@@ -13,7 +13,6 @@ mod shared_copy;
 use std::ffi::CString;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 use rustix::fs::{FileType, OFlags};
@@ -68,8 +67,8 @@ pub struct DmaBuf {
     /// says nothing about other handles to the same memory (a `try_clone`
     /// maps it again), other processes or devices: see [`CpuAccess`].
     access_lock: RwLock<()>,
-    begun: AtomicU64,
-    ended: AtomicU64,
+    /// Brackets begun and ended on this handle.
+    brackets: BracketCounter,
 }
 
 impl fmt::Debug for DmaBuf {
@@ -110,8 +109,7 @@ impl DmaBuf {
             access_mode: flags & OFlags::ACCMODE,
             mapping: OnceLock::new(),
             access_lock: RwLock::new(()),
-            begun: AtomicU64::new(0),
-            ended: AtomicU64::new(0),
+            brackets: BracketCounter::new(),
         })
     }
 
@@ -174,10 +172,7 @@ impl DmaBuf {
 
     /// Counts of CPU access brackets begun and ended on this handle.
     pub fn bracket_stats(&self) -> BracketStats {
-        BracketStats {
-            begun: self.begun.load(Ordering::Acquire),
-            ended: self.ended.load(Ordering::Acquire),
-        }
+        self.brackets.stats()
     }
 
     fn mapping(&self) -> Result<&sys::RawMapping> {
