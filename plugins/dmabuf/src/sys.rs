@@ -268,7 +268,7 @@ pub fn fd_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
 
 /// The real size of an fd's object, as importers see it: `st_size` for
 /// regular files (memfds: no seek, so a producer's file position is left
-/// alone), else [`fd_size`]: what dma-bufs are sure to answer, also on
+/// alone), else `fd_size` (lseek): what dma-bufs are sure to answer, also on
 /// kernels whose anonymous inodes carry no file type or size.
 pub fn real_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
     let stat = fstat(fd)?;

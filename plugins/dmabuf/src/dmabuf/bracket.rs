@@ -44,7 +44,7 @@ pub struct BracketStats {
 /// Begin a CPU access bracket on a dma-buf someone else owns, where the end
 /// comes from a different callback than the begin (GstVideoMeta's map and
 /// unmap), so no guard can span it. Every `sync_start` needs its `sync_end`
-/// with the same `access`; everywhere else use [`DmaBuf::begin_cpu_access`].
+/// with the same `access`; everywhere else use [`super::DmaBuf::begin_cpu_access`].
 pub fn sync_start(fd: BorrowedFd<'_>, access: Access) -> Result<()> {
     sys::dma_buf_sync(fd, sys::DMA_BUF_SYNC_START | access.sync_flags()).map_err(|source| {
         Error::Buffer {

@@ -34,7 +34,7 @@ pub enum LayoutError {
         "unknown pixel format name {name:?}; supported formats: {}",
         SupportedFormats
     )]
-    /// From [`Fourcc::from_str`]: the text names no supported format.
+    /// From [`Fourcc`]'s `from_str`: the text names no supported format.
     UnknownFormatName { name: String },
 
     #[error("frame size {width}x{height} is empty; width and height must both be at least 1")]
@@ -114,7 +114,7 @@ pub enum LayoutError {
         "plane {plane} needs {end} bytes of buffer {buffer} for full rows, but it has {buffer_size}: the last row is {} bytes short (Weston and wlroots reject such a buffer with a fatal protocol error)",
         excess(.end, .buffer_size)
     )]
-    /// From [`FrameLayout::check_full_rows`]: the plane fits under the DRM
+    /// From [`super::FrameLayout::check_full_rows`]: the plane fits under the DRM
     /// rule (last row only its pixels) but not with a full stride for every
     /// row, which the strictest importers require.
     ShortLastRow {
@@ -125,6 +125,6 @@ pub enum LayoutError {
     },
 
     #[error("stride alignment {bytes} is not a power of two (such as 1, 64 or 256)")]
-    /// From [`StrideAlign::new`].
+    /// From [`super::StrideAlign::new`].
     InvalidAlignment { bytes: u32 },
 }

@@ -8,13 +8,13 @@
 //! can map, copy and import without re-checking bounds, and so that a bad
 //! layout is reported where it entered rather than as a GPU fault later.
 //!
-//! - [`fourcc`]: [`Fourcc`], the DRM format code, and its names;
-//! - [`modifier`]: [`Modifier`], the DRM format modifier;
-//! - [`format`]: [`FormatInfo`] / [`PlaneInfo`], the table of supported
+//! - `fourcc`: [`Fourcc`], the DRM format code, and its names;
+//! - `modifier`: [`Modifier`], the DRM format modifier;
+//! - `format`: [`FormatInfo`] / [`PlaneInfo`], the table of supported
 //!   formats and how their planes are shaped;
-//! - [`frame_layout`]: [`FrameLayout`] (with [`PlaneLayout`] and
+//! - `frame_layout`: [`FrameLayout`] (with [`PlaneLayout`] and
 //!   [`StrideAlign`]): computing and validating a frame's planes;
-//! - [`error`]: [`LayoutError`], why a layout was refused.
+//! - `error`: [`LayoutError`], why a layout was refused.
 
 mod error;
 mod format;
