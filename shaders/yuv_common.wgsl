@@ -1,7 +1,7 @@
 // Shared by both YUV->RGBA entry shaders (build.rs prepends this file).
 //
 // Parameters come as push constants ("immediates" in naga's WGSL). The
-// layout must match `Params` in plugins/vulkan/src/convert.rs: five
+// layout must match `push_constants` in plugins/vulkan/src/convert/pipeline.rs: five
 // 16-byte rows, 80 bytes, under the 128 bytes every device guarantees.
 struct Params {
     // width, height, format (FORMAT_* below), output stride in bytes

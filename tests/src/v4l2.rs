@@ -13,6 +13,8 @@ use std::path::Path;
 use std::ptr::NonNull;
 use std::time::Duration;
 
+use rustix::ioctl::opcode;
+
 /// `V4L2_PIX_FMT_YUYV`: packed 4:2:2, Y0 U Y1 V. vivid supports it on every input.
 pub const PIX_FMT_YUYV: u32 = u32::from_le_bytes(*b"YUYV");
 
@@ -133,19 +135,16 @@ const _: () = assert!(size_of::<V4l2RequestBuffers>() == 20);
 const _: () = assert!(size_of::<V4l2Buffer>() == 88);
 const _: () = assert!(size_of::<V4l2ExportBuffer>() == 64);
 
-// ---- ioctl numbers (asm-generic/ioctl.h) ----
+// ---- ioctl numbers (asm-generic/ioctl.h, encoded by rustix) ----
 
-const fn ioc(dir: u32, nr: u32, size: usize) -> c_ulong {
-    ((dir << 30) | ((size as u32) << 16) | ((b'V' as u32) << 8) | nr) as c_ulong
+const fn ior<T>(nr: u8) -> c_ulong {
+    opcode::read::<T>(b'V', nr) as c_ulong
 }
-const fn ior<T>(nr: u32) -> c_ulong {
-    ioc(2, nr, size_of::<T>())
+const fn iow<T>(nr: u8) -> c_ulong {
+    opcode::write::<T>(b'V', nr) as c_ulong
 }
-const fn iow<T>(nr: u32) -> c_ulong {
-    ioc(1, nr, size_of::<T>())
-}
-const fn iowr<T>(nr: u32) -> c_ulong {
-    ioc(3, nr, size_of::<T>())
+const fn iowr<T>(nr: u8) -> c_ulong {
+    opcode::read_write::<T>(b'V', nr) as c_ulong
 }
 
 const VIDIOC_QUERYCAP: c_ulong = ior::<V4l2Capability>(0);

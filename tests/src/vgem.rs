@@ -9,6 +9,8 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
+use rustix::ioctl::opcode;
+
 use zc_dmabuf::DmaBuf;
 
 // ---- drm/drm.h, drm/vgem_drm.h ----
@@ -46,18 +48,16 @@ const _: () = assert!(size_of::<DrmVgemFenceAttach>() == 16);
 const _: () = assert!(size_of::<DrmVgemFenceSignal>() == 8);
 
 const VGEM_FENCE_WRITE: u32 = 0x1;
-const DRM_COMMAND_BASE: u32 = 0x40;
+const DRM_COMMAND_BASE: u8 = 0x40;
 
-const fn drm_ioc(dir: u32, nr: u32, size: usize) -> c_ulong {
-    ((dir << 30) | ((size as u32) << 16) | ((b'd' as u32) << 8) | nr) as c_ulong
-}
-
-const DRM_IOCTL_GEM_CLOSE: c_ulong = drm_ioc(1, 0x09, size_of::<DrmGemClose>());
-const DRM_IOCTL_PRIME_FD_TO_HANDLE: c_ulong = drm_ioc(3, 0x2e, size_of::<DrmPrimeHandle>());
+// asm-generic/ioctl.h's encoding, by rustix.
+const DRM_IOCTL_GEM_CLOSE: c_ulong = opcode::write::<DrmGemClose>(b'd', 0x09) as c_ulong;
+const DRM_IOCTL_PRIME_FD_TO_HANDLE: c_ulong =
+    opcode::read_write::<DrmPrimeHandle>(b'd', 0x2e) as c_ulong;
 const DRM_IOCTL_VGEM_FENCE_ATTACH: c_ulong =
-    drm_ioc(3, DRM_COMMAND_BASE + 0x01, size_of::<DrmVgemFenceAttach>());
+    opcode::read_write::<DrmVgemFenceAttach>(b'd', DRM_COMMAND_BASE + 0x01) as c_ulong;
 const DRM_IOCTL_VGEM_FENCE_SIGNAL: c_ulong =
-    drm_ioc(1, DRM_COMMAND_BASE + 0x02, size_of::<DrmVgemFenceSignal>());
+    opcode::write::<DrmVgemFenceSignal>(b'd', DRM_COMMAND_BASE + 0x02) as c_ulong;
 
 // The values libdrm and the kernel headers expand to.
 const _: () = assert!(DRM_IOCTL_GEM_CLOSE == 0x4008_6409);

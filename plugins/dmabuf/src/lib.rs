@@ -1,5 +1,6 @@
 //! zc's core: dma-buf handles, frame layouts, CPU-access brackets, allocation
-//! backends and sync_file. No GStreamer, Wayland or Vulkan in here.
+//! backends, sync_file, and the colour maths (YUV matrices and ranges). No
+//! GStreamer, Wayland or Vulkan in here.
 //!
 //! The rules everything obeys:
 //! - a frame's memory lives while anyone holds an fd to it: share a
@@ -13,6 +14,7 @@
 //!   ([`DmaBuf::export_sync_file`], [`SyncFile::wait`]).
 
 pub mod alloc;
+pub mod color;
 mod dmabuf;
 mod error;
 pub mod layout;
@@ -32,6 +34,11 @@ pub use layout::{
     FormatInfo, Fourcc, FrameLayout, LayoutError, Modifier, PlaneLayout, StrideAlign,
 };
 pub use sync_file::SyncFile;
+/// Which file an fd refers to, (device, inode): the same for every fd of one
+/// buffer, so imports can be matched to the buffers they came from.
+pub use sys::fd_identity;
+/// Whether an fd was opened `O_RDONLY`.
+pub use sys::fd_is_read_only;
 /// The real size of an fd (dma-buf or memfd): what a frame's layout must fit
 /// in, whatever size a wrapper around the fd claims.
 pub use sys::real_size as fd_real_size;

@@ -2,26 +2,75 @@
 //!
 //! Every `unsafe` block of the crate that talks to the kernel lives here, each
 //! with the reason it is sound. Callers get safe functions over `BorrowedFd`.
+//! Plain system calls go through `rustix`, which checks their results; ioctls
+//! too, with each UAPI struct naming its one opcode ([`IoctlArg`]), encoded by
+//! `rustix::ioctl::opcode` (the `_IOW` / `_IOWR` of `asm-generic/ioctl.h`).
 
-use std::ffi::CStr;
+use std::ffi::{CStr, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::time::Duration;
 
-// ---- ioctl number encoding (asm-generic/ioctl.h) ----
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::{FileType, MemfdFlags, OFlags, SeekFrom};
+pub use rustix::fs::{SealFlags, Stat};
+use rustix::io::Errno;
+use rustix::ioctl::{Ioctl, IoctlOutput, Opcode, opcode};
+use rustix::mm::{MapFlags, ProtFlags};
 
-const IOC_WRITE: u32 = 1;
-const IOC_READ: u32 = 2;
+// ---- ioctls: one generic call over typed arguments ----
 
-const fn ioc(dir: u32, ty: u8, nr: u8, size: usize) -> libc::c_ulong {
-    ((dir << 30) | ((size as u32) << 16) | ((ty as u32) << 8) | nr as u32) as libc::c_ulong
+/// A kernel UAPI struct that is the pointer argument of exactly one ioctl.
+///
+/// # Safety
+/// `OPCODE` must be an ioctl that reads and/or writes exactly one `Self`
+/// through its pointer argument, as the UAPI header declares, and does
+/// nothing else to this process's memory.
+pub unsafe trait IoctlArg: Sized {
+    const OPCODE: Opcode;
 }
-const fn iow<T>(ty: u8, nr: u8) -> libc::c_ulong {
-    ioc(IOC_WRITE, ty, nr, size_of::<T>())
+
+/// `T` passed by pointer to `T::OPCODE`; the ioctl's return value is the
+/// output (UDMABUF_CREATE returns its new fd that way).
+struct ByPointer<'a, T>(&'a mut T);
+
+// SAFETY: `T: IoctlArg` vouches that `T::OPCODE` takes a pointer to one `T`;
+// the pointer handed out is to a live, exclusive `T` (`IS_MUTATING`: the
+// kernel may write it), and the output is the ioctl's return value, read
+// from no pointer.
+unsafe impl<T: IoctlArg> Ioctl for ByPointer<'_, T> {
+    type Output = IoctlOutput;
+    const IS_MUTATING: bool = true;
+
+    fn opcode(&self) -> Opcode {
+        T::OPCODE
+    }
+
+    fn as_ptr(&mut self) -> *mut c_void {
+        std::ptr::from_mut(self.0).cast()
+    }
+
+    unsafe fn output_from_ptr(
+        out: IoctlOutput,
+        _arg: *mut c_void,
+    ) -> rustix::io::Result<IoctlOutput> {
+        Ok(out)
+    }
 }
-const fn iowr<T>(ty: u8, nr: u8) -> libc::c_ulong {
-    ioc(IOC_READ | IOC_WRITE, ty, nr, size_of::<T>())
+
+/// Issue `T`'s ioctl with a pointer to `arg`, retrying on EINTR and EAGAIN
+/// (DMA_BUF_IOCTL_SYNC may be interrupted while it waits for fences).
+pub fn ioctl_retry<T: IoctlArg>(fd: BorrowedFd<'_>, arg: &mut T) -> io::Result<libc::c_int> {
+    loop {
+        // SAFETY: `T: IoctlArg` pairs the opcode with its argument type, and
+        // `arg` is a live, exclusive reference for the duration of the call.
+        match unsafe { rustix::ioctl::ioctl(fd, ByPointer(&mut *arg)) } {
+            Ok(ret) => return Ok(ret),
+            Err(Errno::INTR | Errno::AGAIN) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
 
 // ---- linux/dma-buf.h ----
@@ -35,17 +84,36 @@ pub const DMA_BUF_SYNC_WRITE: u64 = 2;
 pub const DMA_BUF_SYNC_START: u64 = 0;
 pub const DMA_BUF_SYNC_END: u64 = 1 << 2;
 
+/// `struct dma_buf_export_sync_file`.
 #[repr(C)]
-pub struct DmaBufSyncFile {
+pub struct DmaBufExportSyncFile {
     pub flags: u32,
     pub fd: i32,
 }
 
-pub const DMA_BUF_IOCTL_SYNC: libc::c_ulong = iow::<DmaBufSync>(b'b', 0);
+/// `struct dma_buf_import_sync_file` (the same shape as the export's).
+#[repr(C)]
+pub struct DmaBufImportSyncFile {
+    pub flags: u32,
+    pub fd: i32,
+}
+
+// SAFETY: DMA_BUF_IOCTL_SYNC is `_IOW('b', 0, struct dma_buf_sync)`.
+unsafe impl IoctlArg for DmaBufSync {
+    const OPCODE: Opcode = opcode::write::<DmaBufSync>(b'b', 0);
+}
 /// `DMA_BUF_SET_NAME_B`: the 64-bit spelling of DMA_BUF_SET_NAME (its argument is a pointer).
-pub const DMA_BUF_SET_NAME: libc::c_ulong = iow::<u64>(b'b', 1);
-pub const DMA_BUF_IOCTL_EXPORT_SYNC_FILE: libc::c_ulong = iowr::<DmaBufSyncFile>(b'b', 2);
-pub const DMA_BUF_IOCTL_IMPORT_SYNC_FILE: libc::c_ulong = iow::<DmaBufSyncFile>(b'b', 3);
+const DMA_BUF_SET_NAME: Opcode = opcode::write::<u64>(b'b', 1);
+// SAFETY: DMA_BUF_IOCTL_EXPORT_SYNC_FILE is
+// `_IOWR('b', 2, struct dma_buf_export_sync_file)`.
+unsafe impl IoctlArg for DmaBufExportSyncFile {
+    const OPCODE: Opcode = opcode::read_write::<DmaBufExportSyncFile>(b'b', 2);
+}
+// SAFETY: DMA_BUF_IOCTL_IMPORT_SYNC_FILE is
+// `_IOW('b', 3, struct dma_buf_import_sync_file)`.
+unsafe impl IoctlArg for DmaBufImportSyncFile {
+    const OPCODE: Opcode = opcode::write::<DmaBufImportSyncFile>(b'b', 3);
+}
 /// The kernel's DMA_BUF_NAME_LEN, terminating NUL included.
 pub const DMA_BUF_NAME_LEN: usize = 32;
 
@@ -58,7 +126,10 @@ pub struct DmaHeapAllocationData {
     pub fd_flags: u32,
     pub heap_flags: u64,
 }
-pub const DMA_HEAP_IOCTL_ALLOC: libc::c_ulong = iowr::<DmaHeapAllocationData>(b'H', 0);
+// SAFETY: DMA_HEAP_IOCTL_ALLOC is `_IOWR('H', 0, struct dma_heap_allocation_data)`.
+unsafe impl IoctlArg for DmaHeapAllocationData {
+    const OPCODE: Opcode = opcode::read_write::<DmaHeapAllocationData>(b'H', 0);
+}
 
 // ---- linux/udmabuf.h ----
 
@@ -70,57 +141,47 @@ pub struct UdmabufCreate {
     pub size: u64,
 }
 pub const UDMABUF_FLAGS_CLOEXEC: u32 = 0x01;
-pub const UDMABUF_CREATE: libc::c_ulong = iow::<UdmabufCreate>(b'u', 0x42);
+// SAFETY: UDMABUF_CREATE is `_IOW('u', 0x42, struct udmabuf_create)`; it
+// returns the new fd and writes nothing back.
+unsafe impl IoctlArg for UdmabufCreate {
+    const OPCODE: Opcode = opcode::write::<UdmabufCreate>(b'u', 0x42);
+}
 
-/// Issue an ioctl whose argument is a pointer to `arg`, retrying on EINTR and
-/// EAGAIN (DMA_BUF_IOCTL_SYNC may be interrupted while it waits for fences).
-///
-/// # Safety
-/// `request` must be an ioctl that reads and/or writes exactly one `T` through
-/// its pointer argument, as the UAPI headers above declare.
-pub unsafe fn ioctl_retry<T>(
-    fd: BorrowedFd<'_>,
-    request: libc::c_ulong,
-    arg: &mut T,
-) -> io::Result<libc::c_int> {
-    loop {
-        // SAFETY: the caller guarantees `request` takes a `*mut T`; `arg` is a
-        // live, exclusive reference for the duration of the call.
-        let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request, arg as *mut T) };
-        if ret >= 0 {
-            return Ok(ret);
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR | libc::EAGAIN) => continue,
-            _ => return Err(err),
-        }
-    }
+// ---- drm/drm.h: PRIME export ----
+
+#[repr(C)]
+pub struct DrmPrimeHandle {
+    pub handle: u32,
+    pub flags: u32,
+    pub fd: i32,
+}
+// SAFETY: DRM_IOCTL_PRIME_HANDLE_TO_FD is `_IOWR('d', 0x2d, struct drm_prime_handle)`.
+unsafe impl IoctlArg for DrmPrimeHandle {
+    const OPCODE: Opcode = opcode::read_write::<DrmPrimeHandle>(b'd', 0x2d);
 }
 
 /// `DMA_BUF_IOCTL_SYNC`: begin or end a CPU access bracket.
 pub fn dma_buf_sync(fd: BorrowedFd<'_>, flags: u64) -> io::Result<()> {
-    let mut sync = DmaBufSync { flags };
-    // SAFETY: DMA_BUF_IOCTL_SYNC reads one `struct dma_buf_sync`.
-    unsafe { ioctl_retry(fd, DMA_BUF_IOCTL_SYNC, &mut sync) }.map(drop)
+    ioctl_retry(fd, &mut DmaBufSync { flags }).map(drop)
 }
 
 /// `DMA_BUF_SET_NAME`: label the buffer in /proc/*/fdinfo and debugfs.
 pub fn dma_buf_set_name(fd: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     // SAFETY: DMA_BUF_SET_NAME takes a pointer to a NUL-terminated string that
-    // the kernel copies (strndup_user) before returning; `name` outlives the call.
-    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), DMA_BUF_SET_NAME, name.as_ptr()) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
+    // the kernel copies (strndup_user) before returning, and writes nothing
+    // back; `name` outlives the call.
+    unsafe {
+        let set_name = rustix::ioctl::IntegerSetter::<DMA_BUF_SET_NAME>::new_pointer(
+            name.as_ptr().cast_mut().cast(),
+        );
+        rustix::ioctl::ioctl(fd, set_name)
     }
+    .map_err(io::Error::from)
 }
 
 pub fn dma_buf_export_sync_file(fd: BorrowedFd<'_>, flags: u32) -> io::Result<OwnedFd> {
-    let mut arg = DmaBufSyncFile { flags, fd: -1 };
-    // SAFETY: EXPORT_SYNC_FILE reads and writes one `struct dma_buf_export_sync_file`.
-    unsafe { ioctl_retry(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &mut arg) }?;
+    let mut arg = DmaBufExportSyncFile { flags, fd: -1 };
+    ioctl_retry(fd, &mut arg)?;
     // SAFETY: on success the kernel installed a new fd that nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
 }
@@ -130,24 +191,22 @@ pub fn dma_buf_import_sync_file(
     flags: u32,
     sync_file: BorrowedFd<'_>,
 ) -> io::Result<()> {
-    let mut arg = DmaBufSyncFile {
+    // The sync_file fd is borrowed for the duration of the call.
+    let mut arg = DmaBufImportSyncFile {
         flags,
         fd: sync_file.as_raw_fd(),
     };
-    // SAFETY: IMPORT_SYNC_FILE reads one `struct dma_buf_import_sync_file`;
-    // the sync_file fd is borrowed for the duration of the call.
-    unsafe { ioctl_retry(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &mut arg) }.map(drop)
+    ioctl_retry(fd, &mut arg).map(drop)
 }
 
 pub fn dma_heap_alloc(heap: BorrowedFd<'_>, len: u64) -> io::Result<OwnedFd> {
     let mut data = DmaHeapAllocationData {
         len,
         fd: 0,
-        fd_flags: (libc::O_RDWR | libc::O_CLOEXEC) as u32,
+        fd_flags: (OFlags::RDWR | OFlags::CLOEXEC).bits(),
         heap_flags: 0,
     };
-    // SAFETY: DMA_HEAP_IOCTL_ALLOC reads and writes one `struct dma_heap_allocation_data`.
-    unsafe { ioctl_retry(heap, DMA_HEAP_IOCTL_ALLOC, &mut data) }?;
+    ioctl_retry(heap, &mut data)?;
     // SAFETY: on success `data.fd` is a new fd owned by us alone.
     Ok(unsafe { OwnedFd::from_raw_fd(data.fd as RawFd) })
 }
@@ -163,83 +222,88 @@ pub fn udmabuf_create(
         offset: 0,
         size,
     };
-    // SAFETY: UDMABUF_CREATE reads one `struct udmabuf_create`; it returns the new fd.
-    let fd = unsafe { ioctl_retry(device, UDMABUF_CREATE, &mut create) }?;
+    let fd = ioctl_retry(device, &mut create)?;
     // SAFETY: the return value is a new fd owned by us alone.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Export a GEM handle as a read-write, close-on-exec dma-buf fd.
+/// (libgbm's own export gives read-only fds, which cannot be CPU-written.)
+pub fn drm_prime_handle_to_fd(drm: BorrowedFd<'_>, handle: u32) -> io::Result<OwnedFd> {
+    let mut arg = DrmPrimeHandle {
+        handle,
+        flags: (OFlags::CLOEXEC | OFlags::RDWR).bits(),
+        fd: -1,
+    };
+    ioctl_retry(drm, &mut arg)?;
+    // SAFETY: on success the kernel installed a new fd owned by us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
+}
+
+// ---- plain system calls ----
+
 /// A sealable, close-on-exec memfd of `size` bytes.
 pub fn memfd_create(name: &CStr, size: u64) -> io::Result<OwnedFd> {
-    // SAFETY: `name` is NUL-terminated and outlives the call.
-    let fd =
-        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    // Sizes past `off_t` are refused here, as ftruncate(2) would see them negative.
+    if i64::try_from(size).is_err() {
+        return Err(io::Error::from_raw_os_error(libc::EFBIG));
     }
-    // SAFETY: memfd_create returned a new fd owned by us alone.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let len = libc::off_t::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
-    // SAFETY: plain syscall on an fd we own.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    rustix::fs::ftruncate(&fd, size)?;
     Ok(fd)
 }
 
-pub fn add_seals(fd: BorrowedFd<'_>, seals: libc::c_int) -> io::Result<()> {
-    // SAFETY: plain fcntl on a borrowed fd; no memory is passed.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+pub fn add_seals(fd: BorrowedFd<'_>, seals: SealFlags) -> io::Result<()> {
+    Ok(rustix::fs::fcntl_add_seals(fd, seals)?)
 }
 
 /// The size of a dma-buf (or file): `lseek(SEEK_END)`, then back to the start.
 /// dma-bufs support exactly these two seeks.
 pub fn fd_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
-    // SAFETY: lseek on a borrowed fd; no memory is passed.
-    let end = unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_END) };
-    if end < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET) };
-    Ok(end as u64)
+    let end = rustix::fs::seek(fd, SeekFrom::End(0))?;
+    // Back to the start; as before, a failure here is not the caller's concern.
+    let _ = rustix::fs::seek(fd, SeekFrom::Start(0));
+    Ok(end)
 }
 
 /// The real size of an fd's object, as importers see it: `st_size` for
 /// regular files (memfds: no seek, so a producer's file position is left
-/// alone), else [`fd_size`]: what dma-bufs are sure to answer, also on
+/// alone), else `fd_size` (lseek): what dma-bufs are sure to answer, also on
 /// kernels whose anonymous inodes carry no file type or size.
 pub fn real_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
     let stat = fstat(fd)?;
-    if stat.st_mode & libc::S_IFMT == libc::S_IFREG && stat.st_size > 0 {
+    if file_type(&stat) == FileType::RegularFile && stat.st_size > 0 {
         return u64::try_from(stat.st_size)
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidData));
     }
     fd_size(fd)
 }
 
-pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat writes one `struct stat` into the pointer on success.
-    if unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fstat succeeded, so the struct is initialised.
-    Ok(unsafe { stat.assume_init() })
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
+    Ok(rustix::fs::fstat(fd)?)
+}
+
+/// The identity of the file behind an fd: (device, inode). Two fds with the
+/// same identity are the same buffer (dups, or the same dma-buf passed twice).
+pub fn fd_identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    let stat = fstat(fd)?;
+    Ok((stat.st_dev, stat.st_ino))
+}
+
+/// Whether the fd was opened read-only (`O_RDONLY`): such an fd cannot be
+/// mapped writable, and some importers refuse it.
+pub fn fd_is_read_only(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(fd_flags(fd)? & OFlags::ACCMODE == OFlags::RDONLY)
+}
+
+/// The kind of file a `stat` describes (regular file, socket, ...).
+pub fn file_type(stat: &Stat) -> FileType {
+    FileType::from_raw_mode(stat.st_mode)
 }
 
 /// `fcntl(F_GETFL)`: the fd's access mode and status flags.
-pub fn fd_flags(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
-    // SAFETY: plain fcntl on a borrowed fd.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(flags)
-    }
+pub fn fd_flags(fd: BorrowedFd<'_>) -> io::Result<OFlags> {
+    Ok(rustix::fs::fcntl_getfl(fd)?)
 }
 
 /// A shared mapping of a whole fd. Unmapped on drop.
@@ -260,25 +324,14 @@ impl RawMapping {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         let prot = if writable {
-            libc::PROT_READ | libc::PROT_WRITE
+            ProtFlags::READ | ProtFlags::WRITE
         } else {
-            libc::PROT_READ
+            ProtFlags::READ
         };
         // SAFETY: a fresh shared mapping chosen by the kernel (addr NULL); it
         // aliases no Rust object. The fd only needs to live for the call.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        let ptr =
+            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }?;
         let ptr = NonNull::new(ptr.cast::<u8>())
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
         Ok(Self { ptr, len })
@@ -297,7 +350,7 @@ impl Drop for RawMapping {
     fn drop(&mut self) {
         // SAFETY: ptr/len are exactly what mmap returned, and every slice
         // handed out borrows from the owner of this mapping, so none outlives it.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 
@@ -306,57 +359,74 @@ pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Resul
     // A timeout too long for `Instant` waits forever.
     let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     loop {
-        let remaining_ms = match deadline {
-            None => -1,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
+        // Whole milliseconds, as poll(2) counts them.
+        let remaining = deadline.map(|deadline| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = i64::try_from(left.as_millis())
+                .unwrap_or(i64::MAX)
+                .min(i64::from(i32::MAX));
+            Timespec {
+                tv_sec: ms / 1000,
+                tv_nsec: (ms % 1000) * 1_000_000,
             }
+        });
+        let mut pfd = [PollFd::new(&fd, PollFlags::IN)];
+        let ready = match rustix::event::poll(&mut pfd, remaining.as_ref()) {
+            Ok(ready) => ready,
+            Err(Errno::INTR) => continue,
+            Err(err) => return Err(err.into()),
         };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let ret = unsafe { libc::poll(&mut pfd, 1, remaining_ms) };
-        if ret < 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(err);
-        }
-        if pfd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+        let revents = pfd[0].revents();
+        if revents.intersects(PollFlags::ERR | PollFlags::NVAL) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "poll reported an error on the fd",
             ));
         }
-        return Ok(ret > 0 && pfd.revents & libc::POLLIN != 0);
+        return Ok(ready > 0 && revents.contains(PollFlags::IN));
     }
 }
 
-// ---- drm/drm.h: PRIME export ----
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[repr(C)]
-pub struct DrmPrimeHandle {
-    pub handle: u32,
-    pub flags: u32,
-    pub fd: i32,
-}
-pub const DRM_IOCTL_PRIME_HANDLE_TO_FD: libc::c_ulong = iowr::<DrmPrimeHandle>(b'd', 0x2d);
+    /// The opcodes as the kernel headers spell them (`_IOW('b', 0, ...)` and
+    /// so on, worked out for 64-bit Linux): a wrong size or direction would
+    /// fail every call with ENOTTY.
+    #[test]
+    fn opcodes_match_the_uapi_headers() {
+        assert_eq!(DmaBufSync::OPCODE, 0x4008_6200);
+        assert_eq!(DMA_BUF_SET_NAME, 0x4008_6201);
+        assert_eq!(DmaBufExportSyncFile::OPCODE, 0xc008_6202);
+        assert_eq!(DmaBufImportSyncFile::OPCODE, 0x4008_6203);
+        assert_eq!(DmaHeapAllocationData::OPCODE, 0xc018_4800);
+        assert_eq!(UdmabufCreate::OPCODE, 0x4018_7542);
+        assert_eq!(DrmPrimeHandle::OPCODE, 0xc00c_642d);
+    }
 
-/// Export a GEM handle as a read-write, close-on-exec dma-buf fd.
-/// (libgbm's own export gives read-only fds, which cannot be CPU-written.)
-pub fn drm_prime_handle_to_fd(drm: BorrowedFd<'_>, handle: u32) -> io::Result<OwnedFd> {
-    let mut arg = DrmPrimeHandle {
-        handle,
-        flags: (libc::O_CLOEXEC | libc::O_RDWR) as u32,
-        fd: -1,
-    };
-    // SAFETY: PRIME_HANDLE_TO_FD reads and writes one `struct drm_prime_handle`.
-    unsafe { ioctl_retry(drm, DRM_IOCTL_PRIME_HANDLE_TO_FD, &mut arg) }?;
-    // SAFETY: on success the kernel installed a new fd owned by us alone.
-    Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
+    #[test]
+    fn identity_is_the_file_and_read_only_is_the_open_mode() {
+        use std::os::fd::{AsFd, AsRawFd};
+        let fd = memfd_create(c"zc-identity", 4096).unwrap();
+        let dup = fd.try_clone().unwrap();
+        let other = memfd_create(c"zc-identity", 4096).unwrap();
+        let id = fd_identity(fd.as_fd()).unwrap();
+        assert_eq!(fd_identity(dup.as_fd()).unwrap(), id);
+        assert_ne!(fd_identity(other.as_fd()).unwrap(), id);
+        assert!(!fd_is_read_only(fd.as_fd()).unwrap());
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let read_only: OwnedFd = std::fs::File::open(path).unwrap().into();
+        assert!(fd_is_read_only(read_only.as_fd()).unwrap());
+        assert_eq!(fd_identity(read_only.as_fd()).unwrap(), id);
+    }
+
+    #[test]
+    fn real_size_of_a_memfd_is_its_length_not_a_claim() {
+        let fd = crate::sys::memfd_create(c"zc-size", 4096).unwrap();
+        assert_eq!(
+            crate::fd_real_size(std::os::fd::AsFd::as_fd(&fd)).unwrap(),
+            4096
+        );
+    }
 }

@@ -76,7 +76,7 @@ pub struct DeviceInfo {
     pub index: usize,
     pub name: String,
     pub driver: String,
-    /// The driver's `VkDriverId` (what [`Context::closes_fd_on_failed_import`]
+    /// The driver's `VkDriverId` (what `Context::closes_fd_on_failed_import`
     /// goes by).
     pub driver_id: vk::DriverId,
     /// Missing required extensions; empty if it can import dma-bufs.

@@ -10,7 +10,7 @@
 //! formats and sampler YCbCr conversion that lavapipe and some drivers lack
 //! for modifiers. Aux planes (compression metadata) are not supported.
 
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 use std::sync::Arc;
 
 use ash::vk;
@@ -123,9 +123,7 @@ pub(crate) fn import_memory(
         .memory_type_index(type_index)
         .push_next(&mut import)
         .push_next(&mut dedicated);
-    // SAFETY: F_GETFL on an fd we own reads its flags, nothing else.
-    let read_only =
-        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } & libc::O_ACCMODE == libc::O_RDONLY;
+    let read_only = zc_dmabuf::fd_is_read_only(fd.as_fd()).unwrap_or(false);
     // SAFETY: the chain's structs live across the call; `fd` stays open
     // across it.
     let result = unsafe { ctx.device.allocate_memory(&info, None) };
@@ -163,17 +161,6 @@ pub(crate) fn import_memory(
             })
         }
     }
-}
-
-/// (device, inode) of an open fd, `None` if it is not open.
-pub(crate) fn file_identity(fd: std::os::fd::RawFd) -> Option<(u64, u64)> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat only writes `st`; an fd that is not open gives EBADF.
-    let rc = unsafe { libc::fstat(fd, st.as_mut_ptr()) };
-    // SAFETY: initialised by the successful fstat.
-    (rc == 0)
-        .then(|| unsafe { st.assume_init() })
-        .map(|st| (st.st_dev, st.st_ino))
 }
 
 /// A storage buffer over imported memory.

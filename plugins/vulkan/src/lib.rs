@@ -19,16 +19,16 @@
 //! Lifetimes: [`Context`] is shared by `Arc` and every Vulkan object holds
 //! one, so the device outlives its images, buffers and pipelines.
 
-mod color;
 mod convert;
 mod device;
 mod error;
 mod import;
 
-pub use color::{Colorimetry, Matrix, Range};
 pub use convert::{
     Converter, ConverterOptions, FrameImport, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT, Output,
     OutputBuffer, OutputPath,
 };
 pub use device::{Capabilities, Context, DeviceChoice, DeviceInfo, list_devices};
 pub use error::{Error, Modifiers, Result};
+/// The colour parameters live in the core ([`zc_dmabuf::color`]).
+pub use zc_dmabuf::color::{Colorimetry, Matrix, Range};

@@ -26,7 +26,7 @@ impl MemfdAllocator {
         // Sealed like compositors like it: the size can never change under them.
         sys::add_seals(
             fd.as_fd(),
-            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL,
+            sys::SealFlags::SHRINK | sys::SealFlags::GROW | sys::SealFlags::SEAL,
         )
         .map_err(|e| syscall_error("fcntl(F_ADD_SEALS)", e))?;
         DmaBuf::from_memfd(fd)

@@ -59,7 +59,7 @@ impl UdmabufAllocator {
         let name = CString::new(name.replace('\0', "")).unwrap_or_default();
         let memfd = sys::memfd_create(&name, size).map_err(|e| syscall_error("memfd_create", e))?;
         // udmabuf requires F_SEAL_SHRINK (pages must not vanish) and refuses F_SEAL_WRITE.
-        sys::add_seals(memfd.as_fd(), libc::F_SEAL_SHRINK)
+        sys::add_seals(memfd.as_fd(), sys::SealFlags::SHRINK)
             .map_err(|e| syscall_error("fcntl(F_ADD_SEALS)", e))?;
         let fd =
             sys::udmabuf_create(self.device.as_fd(), memfd.as_fd(), size).map_err(|source| {

@@ -39,6 +39,7 @@ pub enum PixelFormat {
     Rgb565,
 }
 
+// TODO(lead): use zc_dmabuf::color::{Matrix, Range} (Kr/Kb, ranges) instead of this copy.
 /// Y'CbCr -> R'G'B' matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Matrix {

@@ -1,4 +1,7 @@
-//! The YUV->RGB equations' parameters: matrix coefficients and range.
+//! The YUV->RGB equations' parameters: matrix coefficients (BT.601, BT.709,
+//! BT.2020) and quantisation range (limited, full). The one statement of
+//! them for every layer: the Vulkan shader's push constants and the CPU
+//! thumbnailer both take them from here.
 
 use std::fmt;
 
@@ -118,5 +121,50 @@ impl Colorimetry {
 impl fmt::Display for Colorimetry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} range", self.matrix, self.range)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: [f32; 4], b: [f32; 4]) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+    }
+
+    #[test]
+    fn coefficients_are_the_textbook_ones() {
+        assert!(close(
+            Matrix::Bt601.coefficients(),
+            [1.402, 0.344_136, 0.714_136, 1.772]
+        ));
+        assert!(close(
+            Matrix::Bt709.coefficients(),
+            [1.5748, 0.187_324, 0.468_124, 1.8556]
+        ));
+        assert!(close(
+            Matrix::Bt2020.coefficients(),
+            [1.4746, 0.164_553, 0.571_353, 1.8814]
+        ));
+    }
+
+    #[test]
+    fn ranges_map_code_values_to_unit_intervals() {
+        let [y0, ys, c0, cs] = Range::Limited.scales(8);
+        assert_eq!((y0, c0), (16.0, 128.0));
+        assert!(((235.0 - y0) * ys - 1.0).abs() < 1e-6);
+        assert!(((240.0 - c0) * cs - 0.5).abs() < 1e-6);
+        let [y0, ys, c0, _] = Range::Limited.scales(10);
+        assert_eq!((y0, c0), (64.0, 512.0));
+        assert!(((940.0 - y0) * ys - 1.0).abs() < 1e-6);
+        assert_eq!(
+            Range::Full.scales(8),
+            [0.0, 1.0 / 255.0, 128.0, 1.0 / 255.0]
+        );
+        assert_eq!(
+            Colorimetry::default_for_height(1080).to_string(),
+            "BT.709 limited range"
+        );
+        assert_eq!(Colorimetry::default_for_height(480).matrix, Matrix::Bt601);
     }
 }
