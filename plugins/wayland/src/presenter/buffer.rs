@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use wayland_client::protocol::wl_buffer::{self, WlBuffer};
 use wayland_client::{Connection, Dispatch, QueueHandle};
 
-use super::{Presenter, State, lock};
+use super::{Presenter, State};
+use crate::lock;
 
 /// A `wl_buffer` for one frame's storage, created once and reused for as
 /// long as that storage lives. Dropping it destroys the `wl_buffer`.

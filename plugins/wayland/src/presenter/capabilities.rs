@@ -12,8 +12,9 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::{
 };
 use zc_dmabuf::{Fourcc, Modifier};
 
-use super::{State, lock};
+use super::State;
 use crate::feedback::{Feedback, FormatModifier, FormatTable, Tranche, dev_from_array};
+use crate::lock;
 
 /// What the compositor offers for buffers.
 #[derive(Clone, Debug, Default)]

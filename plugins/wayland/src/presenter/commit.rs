@@ -14,8 +14,9 @@ use super::buffer::{BufferKind, FrameBuffer};
 use super::connection::Globals;
 use super::explicit_sync::ReleaseData;
 use super::stats::PresentationData;
-use super::{Inner, Presenter, State, deadline_after, lock, now_ns};
+use super::{Inner, Presenter, State, deadline_after};
 use crate::error::WaylandError;
+use crate::{lock, sys};
 
 /// A frame waiting for the compositor's frame callback.
 pub(super) struct PendingFrame {
@@ -179,7 +180,7 @@ pub(super) fn commit_frame(
             &video,
             qh,
             PresentationData {
-                committed_ns: now_ns(inner.presentation_clock),
+                committed_ns: sys::clock_ns(inner.presentation_clock),
             },
         );
     }

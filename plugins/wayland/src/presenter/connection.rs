@@ -26,7 +26,7 @@ use wayland_protocols::wp::viewporter::client::{
 use wayland_protocols::xdg::shell::client::xdg_wm_base::XdgWmBase;
 
 use super::capabilities::{Capabilities, FeedbackData, FeedbackScope};
-use super::dispatch::{dispatch_loop, eventfd};
+use super::dispatch::DispatchThread;
 use super::{COMPOSITOR_TIMEOUT, Inner, NEXT_PRESENTER_ID, PresentStats, Presenter, Shared, State};
 use crate::error::WaylandError;
 use crate::watchdog::Watchdog;
@@ -59,6 +59,30 @@ pub(super) struct Globals {
     pub(super) viewporter: Option<WpViewporter>,
     pub(super) presentation: Option<WpPresentation>,
     pub(super) explicit_sync: Option<ZwpLinuxExplicitSynchronizationV1>,
+}
+
+impl Globals {
+    /// Destroy the globals that have a destructor (the registry and
+    /// wl_compositor have none), leaving nothing behind on a connection
+    /// that may live on.
+    pub(super) fn destroy(&self) {
+        self.subcompositor.destroy();
+        if let Some(dmabuf) = &self.dmabuf {
+            dmabuf.destroy();
+        }
+        if let Some(wm_base) = &self.wm_base {
+            wm_base.destroy();
+        }
+        if let Some(viewporter) = &self.viewporter {
+            viewporter.destroy();
+        }
+        if let Some(presentation) = &self.presentation {
+            presentation.destroy();
+        }
+        if let Some(explicit_sync) = &self.explicit_sync {
+            explicit_sync.destroy();
+        }
+    }
 }
 
 /// The socket path for a display name, as libwayland resolves it.
@@ -159,13 +183,7 @@ impl Presenter {
             return Err(WaylandError::ConnectTimeout { path, timeout });
         }
         let (queue, state, globals, shared, qh) = set_up?;
-        let stop = Arc::new(eventfd()?);
-        let thread = {
-            let (connection, stop) = (connection.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("zc-wayland".into())
-                .spawn(move || dispatch_loop(connection, queue, state, stop))?
-        };
+        let dispatch = DispatchThread::spawn(connection.clone(), queue, state)?;
         Ok(Presenter {
             id: NEXT_PRESENTER_ID.fetch_add(1, Ordering::Relaxed),
             connection,
@@ -173,8 +191,7 @@ impl Presenter {
             queue_handle: qh,
             globals,
             shared,
-            stop,
-            thread: Some(thread),
+            dispatch,
             surface_feedback: Mutex::new(None),
         })
     }

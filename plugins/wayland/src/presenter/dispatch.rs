@@ -2,14 +2,52 @@
 //! handlers, flushes requests, polls release fences, and marks the
 //! connection lost when it breaks.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
 
 use wayland_client::{Connection, EventQueue};
 
-use super::{Shared, State, lock};
+use super::{Shared, State};
 use crate::error::WaylandError;
+use crate::{lock, sys};
 
+/// The running dispatch thread, and the eventfd that stops it.
+pub(super) struct DispatchThread {
+    stop: Arc<OwnedFd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DispatchThread {
+    pub(super) fn spawn(
+        connection: Connection,
+        queue: EventQueue<State>,
+        state: State,
+    ) -> Result<DispatchThread, WaylandError> {
+        let stop = Arc::new(sys::eventfd()?);
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("zc-wayland".into())
+                .spawn(move || dispatch_loop(connection, queue, state, stop))?
+        };
+        Ok(DispatchThread {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stop the thread and wait for it: no handler runs after this.
+    pub(super) fn stop(&mut self) {
+        sys::eventfd_signal(self.stop.as_fd());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The connection broke: every waiter learns it, and the frames the
+/// compositor held go back (nothing will release them now).
 pub(super) fn mark_lost(shared: &Shared, reason: &str) {
     let (next, busy) = {
         let mut inner = lock(&shared.inner);
@@ -26,7 +64,7 @@ pub(super) fn mark_lost(shared: &Shared, reason: &str) {
     shared.changed.notify_all();
 }
 
-pub(super) fn dispatch_loop(
+fn dispatch_loop(
     connection: Connection,
     mut queue: EventQueue<State>,
     mut state: State,
@@ -66,11 +104,7 @@ pub(super) fn dispatch_loop(
                 revents: 0,
             })
             .collect();
-        // SAFETY: `fds` is a valid array of `fds.len()` pollfds for the
-        // call's duration.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
-        if ready < 0 {
-            let error = std::io::Error::last_os_error();
+        if let Err(error) = sys::poll(&mut fds, 1000) {
             if error.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
@@ -89,20 +123,7 @@ pub(super) fn dispatch_loop(
             .map(|(i, _)| i)
             .collect();
         if !signalled.is_empty() {
-            let mut index = 0;
-            let mut done = Vec::new();
-            state.release_fences.retain(|entry| {
-                let keep = !signalled.contains(&index);
-                index += 1;
-                if !keep {
-                    done.push(entry.1.clone());
-                }
-                keep
-            });
-            for slot in done {
-                slot.release_completed();
-            }
-            shared.changed.notify_all();
+            state.fences_signalled(&signalled);
         }
         if fds[0].revents != 0 {
             if let Err(e) = guard.read() {
@@ -119,14 +140,4 @@ pub(super) fn dispatch_loop(
             drop(guard);
         }
     }
-}
-
-pub(super) fn eventfd() -> Result<OwnedFd, WaylandError> {
-    // SAFETY: plain syscall with valid flags; the fd is new and ours alone.
-    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    // SAFETY: `raw` was just returned by eventfd and is owned by no one else.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }

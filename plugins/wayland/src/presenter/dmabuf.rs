@@ -14,9 +14,10 @@ use zc_dmabuf::{FrameLayout, Modifier};
 
 use super::buffer::{BufferData, BufferKind, FrameBuffer};
 use super::capabilities::describe;
-use super::{Presenter, State, lock};
+use super::{Presenter, State};
 use crate::error::WaylandError;
 use crate::feedback::FormatModifier;
+use crate::lock;
 
 /// How a frame's lines are laid out in time: linux-dmabuf's buffer flags
 /// `INTERLACED` and `BOTTOM_FIRST`. A compositor that cannot show

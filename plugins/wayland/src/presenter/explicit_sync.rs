@@ -11,7 +11,8 @@ use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::zwp_linu
 };
 
 use super::buffer::Slot;
-use super::{Presenter, State, lock};
+use super::{Presenter, State};
+use crate::lock;
 
 /// The explicit-sync release of one commit of one buffer.
 pub(super) struct ReleaseData {
@@ -60,5 +61,27 @@ impl Dispatch<ZwpLinuxBufferReleaseV1, ReleaseData> for State {
             }
             _ => {}
         }
+    }
+}
+
+impl State {
+    /// The release fences at `signalled` (indices into `release_fences`)
+    /// signalled, or broke: the compositor is done with those commits'
+    /// buffers.
+    pub(super) fn fences_signalled(&mut self, signalled: &[usize]) {
+        let mut index = 0;
+        let mut done = Vec::new();
+        self.release_fences.retain(|entry| {
+            let keep = !signalled.contains(&index);
+            index += 1;
+            if !keep {
+                done.push(entry.1.clone());
+            }
+            keep
+        });
+        for slot in done {
+            slot.release_completed();
+        }
+        self.shared.changed.notify_all();
     }
 }

@@ -48,10 +48,9 @@ mod stats;
 mod window;
 
 use std::collections::HashSet;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use wayland_client::protocol::wl_callback::{self, WlCallback};
@@ -60,6 +59,7 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_feedback_
 use zc_dmabuf::{Fourcc, Modifier};
 
 use crate::error::WaylandError;
+use crate::lock;
 
 pub use buffer::{BufferKind, FrameBuffer};
 pub use capabilities::Capabilities;
@@ -71,7 +71,7 @@ pub use window::{WindowTarget, fit};
 use buffer::Slot;
 use commit::PendingFrame;
 use connection::Globals;
-use dispatch::mark_lost;
+use dispatch::{DispatchThread, mark_lost};
 use window::Window;
 
 /// How long to wait for the compositor before calling it gone. Generous:
@@ -136,26 +136,8 @@ pub struct Presenter {
     queue_handle: QueueHandle<State>,
     globals: Globals,
     shared: Arc<Shared>,
-    stop: Arc<OwnedFd>,
-    thread: Option<JoinHandle<()>>,
+    dispatch: DispatchThread,
     surface_feedback: Mutex<Option<ZwpLinuxDmabufFeedbackV1>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn now_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; an unknown clock makes the
-    // call fail, leaving zeros.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 impl Presenter {
@@ -283,12 +265,7 @@ impl Drop for Presenter {
             let _ = self.sync(TEARDOWN_TIMEOUT);
         }
         // Then stop the dispatch thread, so no handler runs during the rest.
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a valid u64 to our own eventfd.
-        unsafe { libc::write(self.stop.as_raw_fd(), (&raw const one).cast(), 8) };
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.dispatch.stop();
         let (next, busy) = {
             let mut inner = lock(&self.shared.inner);
             (inner.next.take(), std::mem::take(&mut inner.busy))
@@ -297,25 +274,8 @@ impl Drop for Presenter {
         if let Some(feedback) = lock(&self.surface_feedback).take() {
             feedback.destroy();
         }
-        // Leave nothing behind on a connection that may live on (the
-        // registry and wl_compositor have no destructor).
-        let g = &self.globals;
-        g.subcompositor.destroy();
-        if let Some(dmabuf) = &g.dmabuf {
-            dmabuf.destroy();
-        }
-        if let Some(wm_base) = &g.wm_base {
-            wm_base.destroy();
-        }
-        if let Some(viewporter) = &g.viewporter {
-            viewporter.destroy();
-        }
-        if let Some(presentation) = &g.presentation {
-            presentation.destroy();
-        }
-        if let Some(explicit_sync) = &g.explicit_sync {
-            explicit_sync.destroy();
-        }
+        // Leave nothing behind on a connection that may live on.
+        self.globals.destroy();
         let _ = self.connection.flush();
         // What the compositor still held is given back: our surfaces and
         // buffers are gone (or the connection closes with this presenter),

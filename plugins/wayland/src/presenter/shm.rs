@@ -9,8 +9,9 @@ use wayland_client::{Connection, Dispatch, Proxy, QueueHandle, WEnum};
 use zc_dmabuf::{FormatInfo, Fourcc, FrameLayout};
 
 use super::buffer::{BufferData, BufferKind, FrameBuffer};
-use super::{Presenter, State, lock};
+use super::{Presenter, State};
 use crate::error::WaylandError;
+use crate::lock;
 
 impl Presenter {
     /// Make a `wl_buffer` over shared memory (a memfd) holding a one-plane

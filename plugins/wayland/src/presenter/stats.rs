@@ -7,7 +7,8 @@ use wayland_protocols::wp::presentation_time::client::{
     wp_presentation_feedback::{self, WpPresentationFeedback},
 };
 
-use super::{State, lock};
+use super::State;
+use crate::lock;
 
 /// Counters of what the compositor did with the frames.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

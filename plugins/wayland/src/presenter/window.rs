@@ -3,7 +3,7 @@
 //! scaled to the window, the video fitted inside it, and xdg-shell's
 //! configure and close.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 
 use wayland_client::protocol::{
     wl_buffer::WlBuffer, wl_shm::{self, WlShm}, wl_subsurface::WlSubsurface,
@@ -20,8 +20,9 @@ use wayland_protocols::xdg::shell::client::{
 
 use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
-use super::{Presenter, State, TEARDOWN_TIMEOUT, lock};
+use super::{Presenter, State, TEARDOWN_TIMEOUT};
 use crate::error::WaylandError;
+use crate::{lock, sys};
 
 /// Where the video goes.
 #[derive(Clone, Debug)]
@@ -346,7 +347,7 @@ fn foreign_surface(connection: &Connection, pointer: usize) -> Result<WlSurface,
 
 /// A 1x1 black XRGB8888 buffer, scaled by the viewport to fill the window.
 fn black_pixel(shm: &WlShm, qh: &QueueHandle<State>) -> Result<WlBuffer, WaylandError> {
-    let fd = memfd_with_zeros(4)?;
+    let fd = sys::memfd_with_zeros(c"zc-black", 4)?;
     let pool = shm.create_pool(fd.as_fd(), 4, qh, ());
     let buffer = pool.create_buffer(
         0,
@@ -359,22 +360,6 @@ fn black_pixel(shm: &WlShm, qh: &QueueHandle<State>) -> Result<WlBuffer, Wayland
     );
     pool.destroy();
     Ok(buffer)
-}
-
-fn memfd_with_zeros(size: i64) -> Result<OwnedFd, WaylandError> {
-    // SAFETY: a NUL-terminated name and valid flags; the returned fd is new
-    // and ours alone.
-    let raw = unsafe { libc::memfd_create(c"zc-black".as_ptr(), libc::MFD_CLOEXEC) };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    // SAFETY: `raw` was just returned by memfd_create and is owned by no one else.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: ftruncate on our own valid fd.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } < 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    Ok(fd)
 }
 
 /// Fit `video` into `area` keeping its aspect ratio: (x, y, width, height).
