@@ -7,7 +7,7 @@ use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use wayland_client::protocol::wl_buffer::{self, WlBuffer};
-use wayland_client::{Connection, Dispatch, QueueHandle};
+use wayland_client::{Connection, Dispatch, Proxy, QueueHandle};
 
 use super::{Presenter, State};
 use crate::lock;
@@ -159,8 +159,25 @@ impl Default for BufferData {
 }
 
 impl Presenter {
-    pub(super) fn track(&self, buffer: FrameBuffer) -> Arc<FrameBuffer> {
-        let buffer = Arc::new(buffer);
+    /// A new `wl_buffer` as a [`FrameBuffer`], remembered so that teardown
+    /// can destroy it while it is still cached on a frame.
+    pub(super) fn track(
+        &self,
+        buffer: WlBuffer,
+        kind: BufferKind,
+        crop: Option<(u32, u32)>,
+    ) -> Arc<FrameBuffer> {
+        let slot = buffer
+            .data::<BufferData>()
+            .map(|d| d.slot.clone())
+            .unwrap_or_default();
+        let buffer = Arc::new(FrameBuffer {
+            buffer,
+            slot,
+            presenter_id: self.id,
+            kind,
+            crop,
+        });
         let mut inner = lock(&self.shared.inner);
         inner.buffers.retain(|b| b.strong_count() > 0);
         inner.buffers.push(Arc::downgrade(&buffer));

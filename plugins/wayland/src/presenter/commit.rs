@@ -55,9 +55,7 @@ impl Presenter {
         let previous;
         {
             let mut inner = lock(&self.shared.inner);
-            if let Some(lost) = &inner.lost {
-                return Err(WaylandError::ConnectionLost(lost.clone()));
-            }
+            inner.check_lost()?;
             if inner.closed {
                 return Err(WaylandError::WindowClosed);
             }

@@ -76,14 +76,11 @@ fn dispatch_loop(
             mark_lost(&shared, &e.to_string());
             return;
         }
-        match connection.flush() {
-            Ok(()) => {}
-            Err(wayland_client::backend::WaylandError::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => {
-                mark_lost(&shared, &e.to_string());
-                return;
-            }
+        if let Err(e) = connection.flush()
+            && !would_block(&e)
+        {
+            mark_lost(&shared, &e.to_string());
+            return;
         }
         let Some(guard) = queue.prepare_read() else {
             continue;
@@ -126,18 +123,23 @@ fn dispatch_loop(
             state.fences_signalled(&signalled);
         }
         if fds[0].revents != 0 {
-            if let Err(e) = guard.read() {
-                match e {
-                    wayland_client::backend::WaylandError::Io(io)
-                        if io.kind() == std::io::ErrorKind::WouldBlock => {}
-                    other => {
-                        mark_lost(&shared, &other.to_string());
-                        return;
-                    }
-                }
+            if let Err(e) = guard.read()
+                && !would_block(&e)
+            {
+                mark_lost(&shared, &e.to_string());
+                return;
             }
         } else {
             drop(guard);
         }
     }
+}
+
+/// Whether a connection error only means "not now": a full socket on a
+/// flush, nothing to read yet on a read.
+pub(super) fn would_block(error: &wayland_client::backend::WaylandError) -> bool {
+    matches!(
+        error,
+        wayland_client::backend::WaylandError::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    )
 }

@@ -6,7 +6,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex};
 
 use wayland_client::protocol::wl_buffer::WlBuffer;
-use wayland_client::{Connection, Dispatch, Proxy, QueueHandle};
+use wayland_client::{Connection, Dispatch, QueueHandle};
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::{
     self, ZwpLinuxBufferParamsV1,
 };
@@ -94,9 +94,7 @@ impl Presenter {
         let key = (fourcc, modifier, interlacing);
         let immediate = {
             let inner = lock(&self.shared.inner);
-            if let Some(lost) = &inner.lost {
-                return Err(WaylandError::ConnectionLost(lost.clone()));
-            }
+            inner.check_lost()?;
             let pair = FormatModifier { fourcc, modifier };
             if !inner.caps.dmabuf_formats.contains(&pair) {
                 return Err(WaylandError::FormatNotOffered {
@@ -166,17 +164,7 @@ impl Presenter {
                 }
             }
         };
-        let slot = buffer
-            .data::<BufferData>()
-            .map(|d| d.slot.clone())
-            .unwrap_or_default();
-        Ok(self.track(FrameBuffer {
-            buffer,
-            slot,
-            presenter_id: self.id,
-            kind: BufferKind::DmaBuf,
-            crop: None,
-        }))
+        Ok(self.track(buffer, BufferKind::DmaBuf, None))
     }
 }
 

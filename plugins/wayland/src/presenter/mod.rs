@@ -71,7 +71,7 @@ pub use window::{WindowTarget, fit};
 use buffer::Slot;
 use commit::PendingFrame;
 use connection::Globals;
-use dispatch::{DispatchThread, mark_lost};
+use dispatch::{DispatchThread, mark_lost, would_block};
 use window::Window;
 
 /// How long to wait for the compositor before calling it gone. Generous:
@@ -107,6 +107,16 @@ struct Inner {
     lost: Option<String>,
     closed: bool,
     surface_feedback_seen: bool,
+}
+
+impl Inner {
+    /// The connection's loss as an error, if it was lost.
+    fn check_lost(&self) -> Result<(), WaylandError> {
+        match &self.lost {
+            Some(lost) => Err(WaylandError::ConnectionLost(lost.clone())),
+            None => Ok(()),
+        }
+    }
 }
 
 struct Shared {
@@ -179,11 +189,7 @@ impl Presenter {
         match self.connection.flush() {
             Ok(()) => Ok(()),
             // A full socket is retried by the dispatch thread's flush.
-            Err(wayland_client::backend::WaylandError::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock =>
-            {
-                Ok(())
-            }
+            Err(e) if would_block(&e) => Ok(()),
             Err(e) => {
                 let reason = e.to_string();
                 mark_lost(&self.shared, &reason);
@@ -228,9 +234,7 @@ impl Presenter {
             if ready(&inner) {
                 return Ok(());
             }
-            if let Some(lost) = &inner.lost {
-                return Err(WaylandError::ConnectionLost(lost.clone()));
-            }
+            inner.check_lost()?;
             let now = Instant::now();
             if now >= deadline {
                 return Err(WaylandError::Timeout {

@@ -5,7 +5,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 use wayland_client::protocol::wl_shm::{self, WlShm};
-use wayland_client::{Connection, Dispatch, Proxy, QueueHandle, WEnum};
+use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
 use zc_dmabuf::{FormatInfo, Fourcc, FrameLayout};
 
 use super::buffer::{BufferData, BufferKind, FrameBuffer};
@@ -34,9 +34,7 @@ impl Presenter {
         let fourcc = layout.fourcc();
         let format = {
             let inner = lock(&self.shared.inner);
-            if let Some(lost) = &inner.lost {
-                return Err(WaylandError::ConnectionLost(lost.clone()));
-            }
+            inner.check_lost()?;
             let format = shm_format(fourcc).filter(|_| inner.caps.shm_formats.contains(&fourcc));
             let Some(format) = format else {
                 let offered = inner
@@ -81,17 +79,7 @@ impl Presenter {
         // The buffer keeps the pool's memory mapped on the compositor side.
         pool.destroy();
         self.flush()?;
-        let slot = buffer
-            .data::<BufferData>()
-            .map(|d| d.slot.clone())
-            .unwrap_or_default();
-        Ok(self.track(FrameBuffer {
-            buffer,
-            slot,
-            presenter_id: self.id,
-            kind: BufferKind::Shm,
-            crop,
-        }))
+        Ok(self.track(buffer, BufferKind::Shm, crop))
     }
 }
 
