@@ -1,7 +1,6 @@
 //! Reaching a compositor: which display, its socket (with a deadline on
 //! set-up), the globals bound, and the set-up round trips.
 
-use std::collections::HashSet;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -27,7 +26,7 @@ use wayland_protocols::xdg::shell::client::xdg_wm_base::XdgWmBase;
 
 use super::capabilities::{Capabilities, FeedbackData, FeedbackScope};
 use super::dispatch::DispatchThread;
-use super::{COMPOSITOR_TIMEOUT, Inner, NEXT_PRESENTER_ID, PresentStats, Presenter, Shared, State};
+use super::{COMPOSITOR_TIMEOUT, Inner, NEXT_PRESENTER_ID, Presenter, Shared, State};
 use crate::error::WaylandError;
 use crate::watchdog::Watchdog;
 
@@ -49,6 +48,8 @@ pub enum DisplayTarget {
     Foreign(usize),
 }
 
+/// The globals bound at set-up (the optional ones where the compositor has
+/// them).
 #[derive(Clone)]
 pub(super) struct Globals {
     pub(super) compositor: WlCompositor,
@@ -224,33 +225,13 @@ impl Presenter {
             explicit_sync: bind_optional(&global_list, &qh, 1..=2, ()),
         };
         let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner {
-                caps: Capabilities {
-                    dmabuf_version: globals.dmabuf.as_ref().map_or(0, |d| d.version()),
-                    has_viewporter: globals.viewporter.is_some(),
-                    has_presentation: globals.presentation.is_some(),
-                    explicit_sync_version: globals
-                        .explicit_sync
-                        .as_ref()
-                        .map_or(0, |e| e.version()),
-                    ..Capabilities::default()
-                },
-                feedback_serial: 0,
-                proven: HashSet::new(),
-                rejected: HashSet::new(),
-                window: None,
-                video_size: (0, 0),
-                frame_pending: false,
-                next: None,
-                explicit_sync: true,
-                busy: Vec::new(),
-                buffers: Vec::new(),
-                stats: PresentStats::default(),
-                presentation_clock: libc::CLOCK_MONOTONIC,
-                lost: None,
-                closed: false,
-                surface_feedback_seen: false,
-            }),
+            inner: Mutex::new(Inner::new(Capabilities {
+                dmabuf_version: globals.dmabuf.as_ref().map_or(0, |d| d.version()),
+                has_viewporter: globals.viewporter.is_some(),
+                has_presentation: globals.presentation.is_some(),
+                explicit_sync_version: globals.explicit_sync.as_ref().map_or(0, |e| e.version()),
+                ..Capabilities::default()
+            })),
             changed: Condvar::new(),
         });
         if let Some(dmabuf) = globals.dmabuf.as_ref().filter(|d| d.version() >= 4) {
@@ -272,6 +253,7 @@ impl Presenter {
     }
 }
 
+// Objects whose events the presenter does not act on (most have none).
 impl Dispatch<WlRegistry, GlobalListContents> for State {
     fn event(
         _: &mut Self,

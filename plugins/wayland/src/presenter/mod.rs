@@ -110,6 +110,28 @@ struct Inner {
 }
 
 impl Inner {
+    /// The state at connection, with the globals' part of `caps` known.
+    fn new(caps: Capabilities) -> Inner {
+        Inner {
+            caps,
+            feedback_serial: 0,
+            proven: HashSet::new(),
+            rejected: HashSet::new(),
+            window: None,
+            video_size: (0, 0),
+            frame_pending: false,
+            next: None,
+            explicit_sync: true,
+            busy: Vec::new(),
+            buffers: Vec::new(),
+            stats: PresentStats::default(),
+            presentation_clock: libc::CLOCK_MONOTONIC,
+            lost: None,
+            closed: false,
+            surface_feedback_seen: false,
+        }
+    }
+
     /// The connection's loss as an error, if it was lost.
     fn check_lost(&self) -> Result<(), WaylandError> {
         match &self.lost {
