@@ -82,7 +82,7 @@ impl FormatTable {
         let mut bytes = vec![0u8; size];
         let mut done = 0;
         while done < size {
-            match crate::sys::pread(fd.as_fd(), &mut bytes[done..], done as i64) {
+            match crate::sys::pread(fd.as_fd(), &mut bytes[done..], done as u64) {
                 Ok(0) => {
                     return Err(WaylandError::BadFormatTable(format!(
                         "the table fd ended after {done} of {size} bytes"

@@ -2,9 +2,10 @@
 //! handlers, flushes requests, polls release fences, and marks the
 //! connection lost when it breaks.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use wayland_client::{Connection, EventQueue};
 
@@ -87,42 +88,34 @@ fn dispatch_loop(
         };
         // The connection, the stop signal, and every release fence still to
         // signal.
-        let mut fds: Vec<libc::pollfd> = [guard.connection_fd().as_raw_fd(), stop.as_raw_fd()]
+        let fds: Vec<BorrowedFd<'_>> = [guard.connection_fd(), stop.as_fd()]
             .into_iter()
-            .chain(
-                state
-                    .release_fences
-                    .iter()
-                    .map(|(fence, _)| fence.as_raw_fd()),
-            )
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
+            .chain(state.release_fences.iter().map(|(fence, _)| fence.as_fd()))
             .collect();
-        if let Err(error) = sys::poll(&mut fds, 1000) {
-            if error.kind() == std::io::ErrorKind::Interrupted {
-                continue;
+        let ready = match sys::poll_readable(&fds, Duration::from_secs(1)) {
+            Ok(ready) => ready,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                mark_lost(&shared, &error.to_string());
+                return;
             }
-            mark_lost(&shared, &error.to_string());
-            return;
-        }
-        if fds[1].revents != 0 {
+        };
+        drop(fds);
+        if ready[1] {
             return;
         }
         // A signalled (or broken) fence: the compositor is done with that
         // commit's buffer.
-        let signalled: Vec<usize> = fds[2..]
+        let signalled: Vec<usize> = ready[2..]
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.revents != 0)
+            .filter(|(_, ready)| **ready)
             .map(|(i, _)| i)
             .collect();
         if !signalled.is_empty() {
             state.fences_signalled(&signalled);
         }
-        if fds[0].revents != 0 {
+        if ready[0] {
             if let Err(e) = guard.read()
                 && !would_block(&e)
             {
