@@ -82,7 +82,7 @@ impl FormatTable {
         let mut bytes = vec![0u8; size];
         let mut done = 0;
         while done < size {
-            match zc_dmabuf_pread(fd.as_fd(), &mut bytes[done..], done as i64) {
+            match crate::sys::pread(fd.as_fd(), &mut bytes[done..], done as u64) {
                 Ok(0) => {
                     return Err(WaylandError::BadFormatTable(format!(
                         "the table fd ended after {done} of {size} bytes"
@@ -174,28 +174,6 @@ pub fn drm_nodes_for(dev: libc::dev_t) -> Vec<std::path::PathBuf> {
             .filter(|p| *p != own && own_device.is_some() && device_dir(p) == own_device),
     );
     result
-}
-
-fn zc_dmabuf_pread(
-    fd: std::os::fd::BorrowedFd<'_>,
-    buf: &mut [u8],
-    offset: i64,
-) -> std::io::Result<usize> {
-    // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the
-    // duration of the call, and `fd` is a live descriptor we borrow.
-    let n = unsafe {
-        libc::pread(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            offset,
-        )
-    };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
 }
 
 #[cfg(test)]

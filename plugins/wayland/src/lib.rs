@@ -9,6 +9,7 @@
 mod error;
 pub mod feedback;
 mod presenter;
+mod sys;
 mod watchdog;
 
 pub use error::WaylandError;
@@ -17,3 +18,12 @@ pub use presenter::{
     BufferKind, CONNECT_TIMEOUT, Capabilities, DisplayTarget, FrameBuffer, Interlacing,
     PresentStats, Presenter, WindowTarget, fit,
 };
+
+/// A mutex's guard, also when a thread panicked while holding it: the data
+/// under these locks stays consistent between statements, and a panicking
+/// handler must not take the presenter's teardown down with it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,212 @@
+//! Showing frames at the compositor's pace: a frame is committed when the
+//! compositor asked for one (its frame callback), otherwise it waits, and a
+//! newer one replaces it.
+
+use std::any::Any;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wayland_client::protocol::wl_callback::{self, WlCallback};
+use wayland_client::{Connection, Dispatch, QueueHandle};
+
+use super::buffer::{BufferKind, FrameBuffer};
+use super::connection::Globals;
+use super::explicit_sync::ReleaseData;
+use super::stats::PresentationData;
+use super::{Inner, Presenter, State, deadline_after};
+use crate::error::WaylandError;
+use crate::{lock, sys};
+
+/// A frame waiting for the compositor's frame callback.
+pub(super) struct PendingFrame {
+    pub(super) buffer: Arc<FrameBuffer>,
+    pub(super) frame_id: u64,
+    pub(super) hold: Box<dyn Any + Send>,
+    /// The producer's fence (a sync_file): the compositor waits for it
+    /// before reading the buffer. Closed if the frame is replaced.
+    pub(super) acquire_fence: Option<OwnedFd>,
+}
+
+impl Presenter {
+    /// Show a frame. `hold` (e.g. a GstBuffer ref) is kept until the
+    /// compositor released the buffer (and, with explicit sync, until its
+    /// release fence signalled), so its storage is not reused while the
+    /// compositor may still read it. When the compositor has not asked for a
+    /// new frame yet, the frame waits; a newer one replaces it.
+    ///
+    /// `frame_id` tells a new frame from the same frame shown again (a
+    /// re-rendered preroll frame): a new frame arriving in a buffer the
+    /// compositor still holds is counted in
+    /// [`PresentStats::buffers_reused_while_held`].
+    ///
+    /// `acquire_fence`: the producer's sync_file for a dma-buf frame, which
+    /// the compositor waits for before reading it when the window uses
+    /// explicit sync; otherwise (or for wl_shm buffers, which take no
+    /// fences) it is closed unused.
+    pub fn present(
+        &self,
+        buffer: &Arc<FrameBuffer>,
+        frame_id: u64,
+        hold: Box<dyn Any + Send>,
+        acquire_fence: Option<OwnedFd>,
+    ) -> Result<(), WaylandError> {
+        let replaced;
+        let previous;
+        {
+            let mut inner = lock(&self.shared.inner);
+            inner.check_lost()?;
+            if inner.closed {
+                return Err(WaylandError::WindowClosed);
+            }
+            inner.stats.frames_submitted += 1;
+            if buffer.slot.holds_other_frame(frame_id) {
+                // The producer had this storage back and wrote a new frame
+                // into it while the compositor could still read the old one.
+                inner.stats.buffers_reused_while_held += 1;
+                log::error!("a frame arrived in a buffer the compositor still holds");
+            }
+            let frame = PendingFrame {
+                buffer: buffer.clone(),
+                frame_id,
+                hold,
+                acquire_fence,
+            };
+            if inner.frame_pending {
+                previous = None;
+                replaced = inner.next.replace(frame);
+                if replaced.is_some() {
+                    inner.stats.frames_replaced += 1;
+                }
+            } else {
+                replaced = None;
+                previous = commit_frame(&mut inner, &self.globals, &self.queue_handle, frame);
+            }
+        }
+        // Holds given up are dropped here, outside the lock.
+        drop(replaced);
+        drop(previous);
+        self.flush()
+    }
+
+    /// Wait until the compositor released every buffer (or `timeout`).
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = deadline_after(timeout);
+        let mut inner = lock(&self.shared.inner);
+        loop {
+            inner
+                .busy
+                .retain(|slot| slot.upgrade().is_some_and(|s| s.is_busy()));
+            if inner.busy.is_empty() && inner.next.is_none() || inner.lost.is_some() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            inner = self
+                .shared
+                .changed
+                .wait_timeout(inner, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+/// Attach and commit a frame. Returns the hold the buffer had before (the
+/// same storage shown again), for the caller to drop outside the lock.
+pub(super) fn commit_frame(
+    inner: &mut Inner,
+    globals: &Globals,
+    qh: &QueueHandle<State>,
+    frame: PendingFrame,
+) -> Option<(u64, Box<dyn Any + Send>)> {
+    let PendingFrame {
+        buffer,
+        frame_id,
+        hold,
+        acquire_fence,
+    } = frame;
+    let window = inner.window.as_mut()?;
+    if buffer.crop != window.video_source {
+        if let Some(viewport) = &window.video_viewport {
+            match buffer.crop {
+                Some((w, h)) => viewport.set_source(0.0, 0.0, f64::from(w), f64::from(h)),
+                // -1 everywhere unsets it: the whole buffer again.
+                None => viewport.set_source(-1.0, -1.0, -1.0, -1.0),
+            }
+        }
+        window.video_source = buffer.crop;
+    }
+    let window = inner.window.as_ref()?;
+    let video = window.video.clone();
+    // wl_shm buffers take neither fences nor release objects (the
+    // compositor raises unsupported_buffer).
+    let sync = window
+        .video_sync
+        .clone()
+        .filter(|_| buffer.kind == BufferKind::DmaBuf);
+    inner.busy.retain(|slot| slot.strong_count() > 0);
+    if !inner
+        .busy
+        .iter()
+        .any(|slot| std::ptr::eq(slot.as_ptr(), Arc::as_ptr(&buffer.slot)))
+    {
+        inner.busy.push(Arc::downgrade(&buffer.slot));
+    }
+    video.attach(Some(&buffer.buffer), 0, 0);
+    video.damage_buffer(0, 0, i32::MAX, i32::MAX);
+    if let Some(sync) = &sync {
+        if let Some(fence) = &acquire_fence {
+            sync.set_acquire_fence(fence.as_fd());
+            inner.stats.acquire_fences += 1;
+        }
+        sync.get_release(
+            qh,
+            ReleaseData {
+                slot: buffer.slot.clone(),
+            },
+        );
+    }
+    // The fd was dup'ed into the request; ours closes now.
+    drop(acquire_fence);
+    let previous = buffer.slot.attach(frame_id, hold, sync.is_some());
+    video.frame(qh, ());
+    if let Some(presentation) = &globals.presentation {
+        presentation.feedback(
+            &video,
+            qh,
+            PresentationData {
+                committed_ns: sys::clock_ns(inner.presentation_clock),
+            },
+        );
+    }
+    video.commit();
+    inner.frame_pending = true;
+    inner.stats.frames_committed += 1;
+    previous
+}
+
+impl Dispatch<WlCallback, ()> for State {
+    fn event(
+        state: &mut Self,
+        _: &WlCallback,
+        event: wl_callback::Event,
+        _: &(),
+        _: &Connection,
+        qh: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event {
+            let mut inner = lock(&state.shared.inner);
+            inner.frame_pending = false;
+            let previous = inner
+                .next
+                .take()
+                .and_then(|frame| commit_frame(&mut inner, &state.globals, qh, frame));
+            drop(inner);
+            drop(previous);
+            state.shared.changed.notify_all();
+        }
+    }
+}

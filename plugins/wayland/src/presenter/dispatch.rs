@@ -1,0 +1,138 @@
+//! The dispatch thread: reads the compositor's events and runs their
+//! handlers, flushes requests, polls release fences, and marks the
+//! connection lost when it breaks.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wayland_client::{Connection, EventQueue};
+
+use super::{Shared, State};
+use crate::error::WaylandError;
+use crate::{lock, sys};
+
+/// The running dispatch thread, and the eventfd that stops it.
+pub(super) struct DispatchThread {
+    stop: Arc<OwnedFd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DispatchThread {
+    pub(super) fn spawn(
+        connection: Connection,
+        queue: EventQueue<State>,
+        state: State,
+    ) -> Result<DispatchThread, WaylandError> {
+        let stop = Arc::new(sys::eventfd()?);
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("zc-wayland".into())
+                .spawn(move || dispatch_loop(connection, queue, state, stop))?
+        };
+        Ok(DispatchThread {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stop the thread and wait for it: no handler runs after this.
+    pub(super) fn stop(&mut self) {
+        sys::eventfd_signal(self.stop.as_fd());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The connection broke: every waiter learns it, and the frames the
+/// compositor held go back (nothing will release them now).
+pub(super) fn mark_lost(shared: &Shared, reason: &str) {
+    let (next, busy) = {
+        let mut inner = lock(&shared.inner);
+        if inner.lost.is_none() {
+            inner.lost = Some(reason.to_owned());
+        }
+        (inner.next.take(), std::mem::take(&mut inner.busy))
+    };
+    drop(next);
+    // Nothing will be released by a compositor that is gone.
+    for slot in busy.iter().filter_map(Weak::upgrade) {
+        slot.release();
+    }
+    shared.changed.notify_all();
+}
+
+fn dispatch_loop(
+    connection: Connection,
+    mut queue: EventQueue<State>,
+    mut state: State,
+    stop: Arc<OwnedFd>,
+) {
+    let shared = state.shared.clone();
+    loop {
+        if let Err(e) = queue.dispatch_pending(&mut state) {
+            mark_lost(&shared, &e.to_string());
+            return;
+        }
+        if let Err(e) = connection.flush()
+            && !would_block(&e)
+        {
+            mark_lost(&shared, &e.to_string());
+            return;
+        }
+        let Some(guard) = queue.prepare_read() else {
+            continue;
+        };
+        // The connection, the stop signal, and every release fence still to
+        // signal.
+        let fds: Vec<BorrowedFd<'_>> = [guard.connection_fd(), stop.as_fd()]
+            .into_iter()
+            .chain(state.release_fences.iter().map(|(fence, _)| fence.as_fd()))
+            .collect();
+        let ready = match sys::poll_readable(&fds, Duration::from_secs(1)) {
+            Ok(ready) => ready,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                mark_lost(&shared, &error.to_string());
+                return;
+            }
+        };
+        drop(fds);
+        if ready[1] {
+            return;
+        }
+        // A signalled (or broken) fence: the compositor is done with that
+        // commit's buffer.
+        let signalled: Vec<usize> = ready[2..]
+            .iter()
+            .enumerate()
+            .filter(|(_, ready)| **ready)
+            .map(|(i, _)| i)
+            .collect();
+        if !signalled.is_empty() {
+            state.fences_signalled(&signalled);
+        }
+        if ready[0] {
+            if let Err(e) = guard.read()
+                && !would_block(&e)
+            {
+                mark_lost(&shared, &e.to_string());
+                return;
+            }
+        } else {
+            drop(guard);
+        }
+    }
+}
+
+/// Whether a connection error only means "not now": a full socket on a
+/// flush, nothing to read yet on a read.
+pub(super) fn would_block(error: &wayland_client::backend::WaylandError) -> bool {
+    matches!(
+        error,
+        wayland_client::backend::WaylandError::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    )
+}

@@ -1,0 +1,339 @@
+//! A video surface on a compositor: dma-buf frames imported once as
+//! `wl_buffer`s, committed at the compositor's pace, held until released.
+//!
+//! Threads: the caller (a GStreamer streaming thread) creates buffers and
+//! presents frames; a dispatch thread reads the compositor's events (frame
+//! callbacks, releases, presentation feedback, configure) and commits the
+//! frame that waited for a frame callback. Both share [`Inner`] under one
+//! mutex; Wayland requests are sent from either thread, which
+//! wayland-client allows.
+//!
+//! Explicit sync: a commit's release fence (`fenced_release`) is not waited
+//! on; the dispatch thread polls it with the connection and hands the frame
+//! back once it signalled. The alternative, importing it into the dma-buf
+//! as a write fence so the next writer waits, was not taken: a frame's
+//! pool must only get it back once every consumer is done (the project's
+//! rule), and producers that ignore implicit fences (CPU writers without
+//! a bracket, Vulkan with explicit sync) would not wait.
+//!
+//! On an application's display (embedding) the presenter has its own event
+//! queue, never dispatches the application's, destroys everything it made
+//! when it goes (the compositor confirms with a round trip) and never
+//! disconnects.
+//!
+//! The files, one job each; every event handler lives with the job it
+//! serves:
+//! - here: the [`Presenter`] and the state both threads share, the waits
+//!   and round trips, teardown;
+//! - `connection`: which display, the socket, the globals, set-up;
+//! - `capabilities`: what the compositor imports (linux-dmabuf v3 events,
+//!   v4+ feedback);
+//! - `window`: the surfaces (toplevel or embedded), their layout, xdg-shell;
+//! - `buffer`: a frame's `wl_buffer` and the hold kept until its release;
+//! - `dmabuf`, `shm`: making `wl_buffer`s from dma-bufs and from memfds;
+//! - `commit`: presenting, frame callbacks, the frame that waits for one;
+//! - `explicit_sync`: acquire fences and release events;
+//! - `dispatch`: the thread that reads the compositor's events;
+//! - `stats`: the counters and the presentation-time events that feed them.
+
+mod buffer;
+mod capabilities;
+mod commit;
+mod connection;
+mod dispatch;
+mod dmabuf;
+mod explicit_sync;
+mod shm;
+mod stats;
+mod window;
+
+use std::collections::HashSet;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use wayland_client::protocol::wl_callback::{self, WlCallback};
+use wayland_client::{Connection, Dispatch, QueueHandle};
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_feedback_v1::ZwpLinuxDmabufFeedbackV1;
+use zc_dmabuf::{Fourcc, Modifier};
+
+use crate::error::WaylandError;
+use crate::lock;
+
+pub use buffer::{BufferKind, FrameBuffer};
+pub use capabilities::Capabilities;
+pub use connection::{CONNECT_TIMEOUT, DisplayTarget};
+pub use dmabuf::Interlacing;
+pub use stats::PresentStats;
+pub use window::{WindowTarget, fit};
+
+use buffer::Slot;
+use commit::PendingFrame;
+use connection::Globals;
+use dispatch::{DispatchThread, mark_lost, would_block};
+use window::Window;
+
+/// How long to wait for the compositor before calling it gone. Generous:
+/// under software emulation one round trip can take over a second.
+const COMPOSITOR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long teardown waits for the compositor to have processed our
+/// destroy requests. Bounded, so a stuck compositor cannot hang a state
+/// change forever (a lost one answers at once), but as generous as every
+/// other wait: a busy compositor under software emulation took over 5 s.
+const TEARDOWN_TIMEOUT: Duration = COMPOSITOR_TIMEOUT;
+
+/// Everything both threads touch.
+struct Inner {
+    caps: Capabilities,
+    /// Bumped whenever `caps.feedback` changes, so the caller can renegotiate.
+    feedback_serial: u64,
+    /// Pairs a `create` succeeded for: later buffers use `create_immed`.
+    proven: HashSet<(Fourcc, Modifier, Interlacing)>,
+    /// Pairs the compositor refused (`failed`).
+    rejected: HashSet<(Fourcc, Modifier, Interlacing)>,
+    window: Option<Window>,
+    video_size: (i32, i32),
+    frame_pending: bool,
+    next: Option<PendingFrame>,
+    /// Use explicit sync on the next window, when the compositor has it.
+    explicit_sync: bool,
+    busy: Vec<Weak<Slot>>,
+    /// Every wl_buffer made, to destroy those still cached when we go.
+    buffers: Vec<Weak<FrameBuffer>>,
+    stats: PresentStats,
+    presentation_clock: libc::clockid_t,
+    lost: Option<String>,
+    closed: bool,
+    surface_feedback_seen: bool,
+}
+
+impl Inner {
+    /// The state at connection, with the globals' part of `caps` known.
+    fn new(caps: Capabilities) -> Inner {
+        Inner {
+            caps,
+            feedback_serial: 0,
+            proven: HashSet::new(),
+            rejected: HashSet::new(),
+            window: None,
+            video_size: (0, 0),
+            frame_pending: false,
+            next: None,
+            explicit_sync: true,
+            busy: Vec::new(),
+            buffers: Vec::new(),
+            stats: PresentStats::default(),
+            presentation_clock: libc::CLOCK_MONOTONIC,
+            lost: None,
+            closed: false,
+            surface_feedback_seen: false,
+        }
+    }
+
+    /// The connection's loss as an error, if it was lost.
+    fn check_lost(&self) -> Result<(), WaylandError> {
+        match &self.lost {
+            Some(lost) => Err(WaylandError::ConnectionLost(lost.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    changed: Condvar,
+}
+
+/// The dispatch state: every event handler reaches the shared state here.
+struct State {
+    shared: Arc<Shared>,
+    globals: Globals,
+    /// Release fences from `fenced_release`, polled by the dispatch loop
+    /// (never waited on): the frame goes back once its fence signalled.
+    release_fences: Vec<(OwnedFd, Arc<Slot>)>,
+}
+
+static NEXT_PRESENTER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One connection and one video surface.
+pub struct Presenter {
+    id: u64,
+    connection: Connection,
+    /// False for an application's display (GstVideoOverlay embedding): its
+    /// connection outlives us, so everything we made on it is destroyed
+    /// explicitly, and it is never disconnected.
+    owns_display: bool,
+    queue_handle: QueueHandle<State>,
+    globals: Globals,
+    shared: Arc<Shared>,
+    dispatch: DispatchThread,
+    surface_feedback: Mutex<Option<ZwpLinuxDmabufFeedbackV1>>,
+}
+
+impl Presenter {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The `struct wl_display *` this presenter talks through: its own
+    /// connection's, or the application's it was given.
+    pub fn display_ptr(&self) -> usize {
+        self.connection.backend().display_ptr() as usize
+    }
+
+    /// Whether the connection is this presenter's own (not an application's).
+    pub fn owns_display(&self) -> bool {
+        self.owns_display
+    }
+
+    /// The compositor's offer (formats, feedback, protocols).
+    pub fn capabilities(&self) -> Capabilities {
+        lock(&self.shared.inner).caps.clone()
+    }
+
+    /// Changes whenever new dma-buf feedback arrived.
+    pub fn feedback_serial(&self) -> u64 {
+        lock(&self.shared.inner).feedback_serial
+    }
+
+    pub fn stats(&self) -> PresentStats {
+        lock(&self.shared.inner).stats
+    }
+
+    /// The connection's error, if it was lost.
+    pub fn lost(&self) -> Option<String> {
+        lock(&self.shared.inner).lost.clone()
+    }
+
+    fn flush(&self) -> Result<(), WaylandError> {
+        match self.connection.flush() {
+            Ok(()) => Ok(()),
+            // A full socket is retried by the dispatch thread's flush.
+            Err(e) if would_block(&e) => Ok(()),
+            Err(e) => {
+                let reason = e.to_string();
+                mark_lost(&self.shared, &reason);
+                Err(WaylandError::ConnectionLost(reason))
+            }
+        }
+    }
+
+    /// A round trip through the dispatch thread: once it returns, the
+    /// compositor has processed every request sent before. Bounded by
+    /// `timeout`; false if it did not answer in time (or is gone).
+    fn sync(&self, timeout: Duration) -> bool {
+        let done = Arc::new(AtomicBool::new(false));
+        self.connection
+            .display()
+            .sync(&self.queue_handle, SyncDone(done.clone()));
+        if self.flush().is_err() {
+            return false;
+        }
+        self.wait_for_at_most("a round trip", timeout, |_| done.load(Ordering::Acquire))
+            .is_ok()
+    }
+
+    /// Block until `ready` holds, the connection is lost, or the timeout.
+    fn wait_for(
+        &self,
+        what: &'static str,
+        ready: impl FnMut(&Inner) -> bool,
+    ) -> Result<(), WaylandError> {
+        self.wait_for_at_most(what, COMPOSITOR_TIMEOUT, ready)
+    }
+
+    fn wait_for_at_most(
+        &self,
+        what: &'static str,
+        timeout: Duration,
+        mut ready: impl FnMut(&Inner) -> bool,
+    ) -> Result<(), WaylandError> {
+        let deadline = deadline_after(timeout);
+        let mut inner = lock(&self.shared.inner);
+        loop {
+            if ready(&inner) {
+                return Ok(());
+            }
+            inner.check_lost()?;
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(WaylandError::Timeout {
+                    what,
+                    seconds: timeout.as_secs(),
+                });
+            }
+            inner = self
+                .shared
+                .changed
+                .wait_timeout(inner, (deadline - now).min(Duration::from_millis(100)))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Drop for Presenter {
+    fn drop(&mut self) {
+        // The window and the wl_buffers go first, while the dispatch thread
+        // still runs, and the compositor confirms (bounded): on an
+        // application's display the connection lives on, and either way the
+        // compositor lets go of the frames before they go back to their
+        // pools. wl_buffers cached on frames that outlive us are destroyed
+        // now; their later drop is a no-op.
+        self.destroy_window();
+        let buffers = std::mem::take(&mut lock(&self.shared.inner).buffers);
+        for buffer in buffers.iter().filter_map(Weak::upgrade) {
+            buffer.buffer.destroy();
+        }
+        if !buffers.is_empty() {
+            let _ = self.sync(TEARDOWN_TIMEOUT);
+        }
+        // Then stop the dispatch thread, so no handler runs during the rest.
+        self.dispatch.stop();
+        let (next, busy) = {
+            let mut inner = lock(&self.shared.inner);
+            (inner.next.take(), std::mem::take(&mut inner.busy))
+        };
+        drop(next);
+        if let Some(feedback) = lock(&self.surface_feedback).take() {
+            feedback.destroy();
+        }
+        // Leave nothing behind on a connection that may live on.
+        self.globals.destroy();
+        let _ = self.connection.flush();
+        // What the compositor still held is given back: our surfaces and
+        // buffers are gone (or the connection closes with this presenter),
+        // and the compositor drops its references with them.
+        for slot in busy.iter().filter_map(Weak::upgrade) {
+            slot.release();
+        }
+    }
+}
+
+/// When a wait of `timeout` from now ends; an absurdly long timeout waits
+/// 30 days instead of overflowing `Instant`.
+fn deadline_after(timeout: Duration) -> Instant {
+    const LONGEST: Duration = Duration::from_secs(30 * 24 * 3600);
+    Instant::now() + timeout.min(LONGEST)
+}
+
+/// The answer to [`Presenter::sync`].
+struct SyncDone(Arc<AtomicBool>);
+
+impl Dispatch<WlCallback, SyncDone> for State {
+    fn event(
+        state: &mut Self,
+        _: &WlCallback,
+        event: wl_callback::Event,
+        data: &SyncDone,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event {
+            data.0.store(true, Ordering::Release);
+            state.shared.changed.notify_all();
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! What the compositor did with the frames: the counters, and the
+//! presentation-time events that feed them.
+
+use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
+use wayland_protocols::wp::presentation_time::client::{
+    wp_presentation::{self, WpPresentation},
+    wp_presentation_feedback::{self, WpPresentationFeedback},
+};
+
+use super::State;
+use crate::lock;
+
+/// Counters of what the compositor did with the frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PresentStats {
+    /// Frames handed to `present`.
+    pub frames_submitted: u64,
+    /// Frames committed to the surface.
+    pub frames_committed: u64,
+    /// Frames replaced by a newer one before they could be committed
+    /// (the compositor had not asked for a new frame yet).
+    pub frames_replaced: u64,
+    /// `wp_presentation_feedback.presented` events.
+    pub frames_presented: u64,
+    /// Presented frames the compositor flagged `zero_copy` (scanned out
+    /// directly from the client's buffer).
+    pub frames_presented_zero_copy: u64,
+    /// `wp_presentation_feedback.discarded` events.
+    pub frames_discarded: u64,
+    /// Sum of commit-to-presentation times, for the mean latency.
+    pub latency_ns_total: u64,
+    /// Frames that arrived in a buffer the compositor had not released yet:
+    /// its producer wrote into storage the compositor may still read. The
+    /// sink holds every frame until release, so this stays 0; the counter
+    /// proves it.
+    pub buffers_reused_while_held: u64,
+    /// Commits that carried an acquire fence (explicit sync).
+    pub acquire_fences: u64,
+    /// Releases that came with a fence, waited for before the frame went back.
+    pub fenced_releases: u64,
+    /// Releases the compositor said needed no fence.
+    pub immediate_releases: u64,
+}
+
+impl PresentStats {
+    pub fn mean_latency_us(&self) -> u64 {
+        self.latency_ns_total
+            .checked_div(self.frames_presented)
+            .map_or(0, |ns| ns / 1000)
+    }
+}
+
+pub(super) struct PresentationData {
+    pub(super) committed_ns: u64,
+}
+
+impl Dispatch<WpPresentation, ()> for State {
+    fn event(
+        state: &mut Self,
+        _: &WpPresentation,
+        event: wp_presentation::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wp_presentation::Event::ClockId { clk_id } = event {
+            lock(&state.shared.inner).presentation_clock = clk_id as libc::clockid_t;
+        }
+    }
+}
+
+impl Dispatch<WpPresentationFeedback, PresentationData> for State {
+    fn event(
+        state: &mut Self,
+        _: &WpPresentationFeedback,
+        event: wp_presentation_feedback::Event,
+        data: &PresentationData,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        let mut inner = lock(&state.shared.inner);
+        match event {
+            wp_presentation_feedback::Event::Presented {
+                tv_sec_hi,
+                tv_sec_lo,
+                tv_nsec,
+                flags,
+                ..
+            } => {
+                let seconds = (u64::from(tv_sec_hi) << 32) | u64::from(tv_sec_lo);
+                // The compositor's clock: saturating, whatever it sends.
+                let presented_ns = seconds
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(u64::from(tv_nsec));
+                inner.stats.frames_presented += 1;
+                inner.stats.latency_ns_total = inner
+                    .stats
+                    .latency_ns_total
+                    .saturating_add(presented_ns.saturating_sub(data.committed_ns));
+                let zero_copy = match flags {
+                    WEnum::Value(kind) => kind.contains(wp_presentation_feedback::Kind::ZeroCopy),
+                    WEnum::Unknown(bits) => bits & 0x8 != 0,
+                };
+                if zero_copy {
+                    inner.stats.frames_presented_zero_copy += 1;
+                }
+            }
+            wp_presentation_feedback::Event::Discarded => inner.stats.frames_discarded += 1,
+            _ => {}
+        }
+    }
+}

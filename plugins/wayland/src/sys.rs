@@ -1,0 +1,95 @@
+//! The system calls the Wayland layer makes itself (clock, memfd, eventfd,
+//! poll, pread), through `rustix`: no `unsafe` here. The pointers handed
+//! over by embedding applications are turned into proxies where they are
+//! used (`presenter/connection.rs`, `presenter/window.rs`).
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use rustix::event::{EventfdFlags, PollFd, PollFlags};
+use rustix::fs::MemfdFlags;
+use rustix::time::{ClockId, DynamicClockId};
+
+/// The time on `clock` in nanoseconds; 0 for a clock the kernel does not know.
+pub(crate) fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let id = match ClockId::try_from(clock) {
+        Ok(id) => DynamicClockId::Known(id),
+        // Not in rustix's fixed set unless it targets Linux 4.11.
+        Err(_) if clock == libc::CLOCK_TAI => DynamicClockId::Tai,
+        Err(_) => return 0,
+    };
+    rustix::time::clock_gettime_dynamic(id)
+        .map_or(0, |ts| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// A close-on-exec memfd of `size` zero bytes.
+pub(crate) fn memfd_with_zeros(name: &CStr, size: u64) -> io::Result<OwnedFd> {
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC)?;
+    rustix::fs::ftruncate(&fd, size)?;
+    Ok(fd)
+}
+
+/// A non-blocking, close-on-exec eventfd, for waking a poll.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    Ok(rustix::event::eventfd(
+        0,
+        EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK,
+    )?)
+}
+
+/// Make an eventfd readable (add 1 to its counter).
+pub(crate) fn eventfd_signal(fd: BorrowedFd<'_>) {
+    // Only fails when the counter is at its maximum: readable already.
+    let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+}
+
+/// Wait up to `timeout` for any of `fds` to be readable (or hung up, or in
+/// error): for each fd, whether it has an event.
+pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<Vec<bool>> {
+    let mut poll_fds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN))
+        .collect();
+    let timeout = rustix::time::Timespec::try_from(timeout)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    rustix::event::poll(&mut poll_fds, Some(&timeout))?;
+    Ok(poll_fds.iter().map(|p| !p.revents().is_empty()).collect())
+}
+
+/// `pread(2)`: up to `buf.len()` bytes of `fd` from `offset`.
+pub(crate) fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    Ok(rustix::io::pread(fd, buf, offset)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn clocks_the_kernel_knows_tick_and_others_read_zero() {
+        assert!(clock_ns(libc::CLOCK_MONOTONIC) > 0);
+        assert!(clock_ns(libc::CLOCK_TAI) > 0, "CLOCK_TAI is read too");
+        assert_eq!(clock_ns(12345), 0);
+    }
+
+    #[test]
+    fn memfd_holds_zeros_of_its_size() {
+        let fd = memfd_with_zeros(c"zc-test", 4).expect("memfd");
+        let mut bytes = [0xffu8; 8];
+        assert_eq!(pread(fd.as_fd(), &mut bytes, 0).expect("pread"), 4);
+        assert_eq!(bytes[..4], [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_signalled_eventfd_wakes_the_poll() {
+        let fd = eventfd().expect("eventfd");
+        let quiet = poll_readable(&[fd.as_fd()], Duration::from_millis(10)).expect("poll");
+        assert_eq!(quiet, vec![false]);
+        eventfd_signal(fd.as_fd());
+        let woken = poll_readable(&[fd.as_fd()], Duration::from_secs(5)).expect("poll");
+        assert_eq!(woken, vec![true]);
+    }
+}
