@@ -48,6 +48,8 @@ pub(super) struct Stream {
     pub warned_copyable: bool,
 }
 
+/// Each lock is taken alone and never held while the compositor is asked
+/// (a round trip waits on another process).
 #[derive(Default)]
 pub struct ZcWaylandSink {
     pub(super) settings: Mutex<Settings>,
@@ -67,12 +69,16 @@ impl ZcWaylandSink {
     }
 
     pub(super) fn set_presenter(&self, presenter: Option<Presenter>) {
-        *lock(&self.presenter) = presenter.map(Arc::new);
+        // The old one is dropped after the lock is released: dropping it
+        // waits for the compositor.
+        let old = std::mem::replace(&mut *lock(&self.presenter), presenter.map(Arc::new));
+        drop(old);
     }
 
     /// The stream ends (PAUSED to READY): its upload pool is deactivated.
     fn end_stream(&self) {
-        if let Some(pool) = lock(&self.stream).take().and_then(|s| s.upload_pool) {
+        let stream = lock(&self.stream).take();
+        if let Some(pool) = stream.and_then(|s| s.upload_pool) {
             let _ = pool.set_active(false);
         }
     }

@@ -143,7 +143,8 @@ impl ZcWaylandSink {
         }
     }
 
-    /// The cached `wl_buffer` for `buffer`, or a new one.
+    /// The cached `wl_buffer` for `buffer`, or a new one (which may take a
+    /// compositor round trip: the caller holds none of our locks).
     pub(super) fn wl_buffer_for(
         &self,
         presenter: &Presenter,
@@ -165,12 +166,10 @@ impl ZcWaylandSink {
             .map(|fd| unsafe { BorrowedFd::borrow_raw(*fd) })
             .collect();
         let wl_buffer = match frame.kind {
-            MemoryKind::DmaBuf => presenter.import_dmabuf(
-                &frame.layout,
-                &fds,
-                crate::lock(&self.settings).allow_implicit_modifier,
-                frame.interlacing,
-            )?,
+            MemoryKind::DmaBuf => {
+                let allow_implicit = crate::lock(&self.settings).allow_implicit_modifier;
+                presenter.import_dmabuf(&frame.layout, &fds, allow_implicit, frame.interlacing)?
+            }
             _ => presenter.import_shm(fds[0], frame.first_size, &frame.layout)?,
         };
         gst::debug!(

@@ -192,15 +192,17 @@ impl ZcWaylandSink {
                 self.why_not_shown(&presenter, preference, drm.fourcc, &info),
             ));
         }
-        let mut stream = lock(&self.stream);
-        if let Some(pool) = stream.take().and_then(|s| s.upload_pool) {
+        // The old stream ends before the compositor is told the new size:
+        // no lock is held while it is.
+        let old = lock(&self.stream).take();
+        if let Some(pool) = old.and_then(|s| s.upload_pool) {
             let _ = pool.set_active(false);
         }
         if let Err(e) = presenter.set_video_size(width, height) {
             return Err(fail(format!("resizing the window: {e}")));
         }
         gst::info!(CAT, imp = self, "showing {caps}");
-        *stream = Some(Stream {
+        *lock(&self.stream) = Some(Stream {
             info,
             fourcc: drm.fourcc,
             modifier: drm.modifier,

@@ -217,10 +217,9 @@ impl ZcWaylandSink {
 
     /// GstVideoOverlay::set_window_handle: the application's `wl_surface *`.
     fn set_window_handle(&self, handle: usize) {
+        let showing = self.presenter().is_some_and(|p| p.has_window());
         let mut embedding = lock(&self.embedding);
-        if self.presenter().is_some_and(|p| p.has_window())
-            && embedding.window_handle != Some(handle)
-        {
+        if showing && embedding.window_handle != Some(handle) {
             gst::warning!(
                 CAT,
                 imp = self,

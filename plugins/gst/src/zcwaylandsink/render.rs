@@ -1,5 +1,7 @@
 //! The frame path: each frame shown as it is (its own dma-buf or memfd,
-//! imported once and cached) or copied, then presented.
+//! imported once and cached) or copied, then presented. What a frame needs
+//! of the negotiated stream is read under the stream lock and used without
+//! it: importing (a compositor round trip) and presenting hold no lock.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -7,19 +9,31 @@ use std::sync::Arc;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
-use zc_dmabuf::Modifier;
+use zc_dmabuf::{Fourcc, Modifier};
 use zc_wayland::{FrameBuffer, Interlacing, Presenter, WaylandError};
 
 use super::copy::make_upload_pool;
-use super::imp::{CAT, Stream, ZcWaylandSink};
+use super::imp::{CAT, ZcWaylandSink};
 use super::import::{describe_frame, interlacing};
 use super::settings::PathPreference;
 use super::stats::Path;
 use crate::frame::MemoryKind;
 use crate::lock;
+use crate::pool::ZcBufferPool;
 
 /// Why a frame is copied when nothing more particular applies.
 const NOT_IMPORTABLE: &str = "the frame is in memory the compositor cannot import";
+
+/// What a frame needs of the negotiated stream: read under the lock, used
+/// without it.
+struct StreamView {
+    info: gst_video::VideoInfo,
+    fourcc: Fourcc,
+    modifier: Modifier,
+    preference: PathPreference,
+    /// Whether the compositor refused this format as a dma-buf before.
+    refused: bool,
+}
 
 /// A frame ready for the compositor: the buffer it reads (the frame or its
 /// copy), that buffer's `wl_buffer`, and the producer's fence.
@@ -70,21 +84,11 @@ impl ZcWaylandSink {
         if !presenter.has_window() {
             self.create_window(&presenter)?;
         }
-        let mut stream_guard = lock(&self.stream);
-        let Some(stream) = stream_guard.as_mut() else {
-            gst::element_imp_error!(
-                self,
-                gst::CoreError::Negotiation,
-                ("a frame arrived before caps")
-            );
-            return Err(gst::FlowError::NotNegotiated);
-        };
-        self.check_feedback(&presenter, stream);
-        let ready = match self.try_as_is(&presenter, buffer, stream)? {
+        let mut view = self.stream_view(&presenter)?;
+        let ready = match self.try_as_is(&presenter, buffer, &mut view)? {
             AsIs::Shown(ready) => ready,
-            AsIs::Copy(reason) => self.copy_and_import(&presenter, buffer, stream, reason)?,
+            AsIs::Copy(reason) => self.copy_and_import(&presenter, buffer, &view, reason)?,
         };
-        drop(stream_guard);
         presenter
             .present(
                 &ready.wl_buffer,
@@ -103,19 +107,39 @@ impl ZcWaylandSink {
         Ok(gst::FlowSuccess::Ok)
     }
 
-    /// When the compositor's dma-buf feedback changed (e.g. the surface
-    /// moved to a scanout-capable output), ask upstream to negotiate again.
-    fn check_feedback(&self, presenter: &Presenter, stream: &mut Stream) {
+    /// The stream as this frame needs it. When the compositor's dma-buf
+    /// feedback changed (e.g. the surface moved to a scanout-capable
+    /// output), upstream is asked to negotiate again.
+    fn stream_view(&self, presenter: &Presenter) -> Result<StreamView, gst::FlowError> {
         let serial = presenter.feedback_serial();
-        if serial != stream.feedback_serial {
-            if stream.feedback_serial != 0 {
-                gst::info!(CAT, imp = self, "dma-buf feedback changed: renegotiating");
-                self.obj()
-                    .sink_pad()
-                    .push_event(gst::event::Reconfigure::new());
-            }
+        let (view, feedback_changed) = {
+            let mut stream = lock(&self.stream);
+            let Some(stream) = stream.as_mut() else {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("a frame arrived before caps")
+                );
+                return Err(gst::FlowError::NotNegotiated);
+            };
+            let changed = serial != stream.feedback_serial && stream.feedback_serial != 0;
             stream.feedback_serial = serial;
+            let view = StreamView {
+                info: stream.info.clone(),
+                fourcc: stream.fourcc,
+                modifier: stream.modifier,
+                preference: stream.path_preference,
+                refused: stream.refused.contains(&stream.fourcc),
+            };
+            (view, changed)
+        };
+        if feedback_changed {
+            gst::info!(CAT, imp = self, "dma-buf feedback changed: renegotiating");
+            self.obj()
+                .sink_pad()
+                .push_event(gst::event::Reconfigure::new());
         }
+        Ok(view)
     }
 
     /// Import the frame's own memory where the preference and the
@@ -125,15 +149,14 @@ impl ZcWaylandSink {
         &self,
         presenter: &Presenter,
         buffer: &gst::Buffer,
-        stream: &mut Stream,
+        view: &mut StreamView,
     ) -> Result<AsIs, gst::FlowError> {
-        let preference = stream.path_preference;
-        let frame = match describe_frame(buffer.as_ref(), &stream.info, stream.modifier) {
+        let frame = match describe_frame(buffer.as_ref(), &view.info, view.modifier) {
             Ok(frame) => frame,
             Err(reason) if reason.is_copyable() => {
                 // Its bytes are all there, but a compositor would kill the
                 // connection for it: copied, with one warning.
-                if !std::mem::replace(&mut stream.warned_copyable, true) {
+                if self.first_copyable_warning() {
                     gst::element_imp_warning!(
                         self,
                         gst::StreamError::Format,
@@ -153,15 +176,15 @@ impl ZcWaylandSink {
                 return Err(gst::FlowError::Error);
             }
         };
-        if !shown_as_is(preference, frame.kind) {
-            return Ok(AsIs::Copy(match preference {
+        if !shown_as_is(view.preference, frame.kind) {
+            return Ok(AsIs::Copy(match view.preference {
                 PathPreference::Copy => "path-preference=copy",
                 PathPreference::Shm => "path-preference=shm: dma-bufs are copied into memfds",
                 PathPreference::DmaBuf => "path-preference=dmabuf: copied into dma-bufs",
                 PathPreference::Auto => NOT_IMPORTABLE,
             }));
         }
-        if frame.kind == MemoryKind::DmaBuf && stream.refused.contains(&stream.fourcc) {
+        if frame.kind == MemoryKind::DmaBuf && view.refused {
             return Ok(AsIs::Copy(NOT_IMPORTABLE));
         }
         match self.wl_buffer_for(presenter, buffer.as_ref(), &frame) {
@@ -171,7 +194,7 @@ impl ZcWaylandSink {
                 } else {
                     Path::Shm
                 };
-                self.note_path(stream, path, "the frame's own memory is importable");
+                self.note_path(path, "the frame's own memory is importable");
                 Ok(AsIs::Shown(Ready {
                     shown: buffer.clone(),
                     wl_buffer,
@@ -186,7 +209,7 @@ impl ZcWaylandSink {
                 );
                 Err(gst::FlowError::Error)
             }
-            Err(e) if preference == PathPreference::DmaBuf => {
+            Err(e) if view.preference == PathPreference::DmaBuf => {
                 gst::element_imp_error!(
                     self,
                     gst::ResourceError::Write,
@@ -201,7 +224,10 @@ impl ZcWaylandSink {
                         gst::ResourceError::Write,
                         ("falling back to copies into shared memory: {e}")
                     );
-                    stream.refused.insert(stream.fourcc);
+                    view.refused = true;
+                    if let Some(stream) = lock(&self.stream).as_mut() {
+                        stream.refused.insert(view.fourcc);
+                    }
                 } else {
                     gst::debug!(CAT, imp = self, "cannot show the memfd directly: {e}");
                 }
@@ -217,11 +243,10 @@ impl ZcWaylandSink {
         &self,
         presenter: &Presenter,
         buffer: &gst::Buffer,
-        stream: &mut Stream,
+        view: &StreamView,
         reason: &'static str,
     ) -> Result<Ready, gst::FlowError> {
-        let (fourcc, modifier) = (stream.fourcc, stream.modifier);
-        let info = stream.info.clone();
+        let (fourcc, modifier) = (view.fourcc, view.modifier);
         if modifier != Modifier::LINEAR {
             // The CPU cannot read a tiled or compressed frame as rows.
             gst::element_imp_error!(
@@ -232,23 +257,8 @@ impl ZcWaylandSink {
             );
             return Err(gst::FlowError::Error);
         }
-        if stream.upload_pool.is_none() {
-            let pool = make_upload_pool(presenter, fourcc, &info, stream.path_preference).map_err(
-                |e| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::ResourceError::NoSpaceLeft,
-                        ("cannot copy frames: {e}")
-                    );
-                    gst::FlowError::Error
-                },
-            )?;
-            stream.upload_pool = Some(pool);
-        }
-        let Some(pool) = stream.upload_pool.as_ref() else {
-            return Err(gst::FlowError::Error);
-        };
-        let shown = self.copy_frame(buffer, &info, pool).map_err(|e| {
+        let pool = self.upload_pool(presenter, view)?;
+        let shown = self.copy_frame(buffer, &view.info, &pool).map_err(|e| {
             gst::element_imp_error!(
                 self,
                 gst::ResourceError::Write,
@@ -256,24 +266,25 @@ impl ZcWaylandSink {
             );
             gst::FlowError::Error
         })?;
-        let mut frame = describe_frame(shown.as_ref(), &info, Modifier::LINEAR).map_err(|e| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Format,
-                ("invalid pooled frame"),
-                ["{e}"]
-            );
-            gst::FlowError::Error
-        })?;
+        let mut frame =
+            describe_frame(shown.as_ref(), &view.info, Modifier::LINEAR).map_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    ("invalid pooled frame"),
+                    ["{e}"]
+                );
+                gst::FlowError::Error
+            })?;
         // The copy has the content, not the buffer's flags. When the
         // compositor refused the original (interlaced, say), the copy
         // is shown as it is: fields woven, as a progressive frame.
-        frame.interlacing = if stream.refused.contains(&fourcc) {
+        frame.interlacing = if view.refused {
             Interlacing::Progressive
         } else {
-            interlacing(buffer.as_ref(), &info)
+            interlacing(buffer.as_ref(), &view.info)
         };
-        self.note_path(stream, Path::Copy, reason);
+        self.note_path(Path::Copy, reason);
         let fence = self.acquire_fence(presenter, &frame);
         let wl_buffer = self
             .wl_buffer_for(presenter, shown.as_ref(), &frame)
@@ -292,8 +303,47 @@ impl ZcWaylandSink {
         })
     }
 
+    /// The stream's upload pool, made on its first copy.
+    fn upload_pool(
+        &self,
+        presenter: &Presenter,
+        view: &StreamView,
+    ) -> Result<ZcBufferPool, gst::FlowError> {
+        if let Some(pool) = lock(&self.stream)
+            .as_ref()
+            .and_then(|s| s.upload_pool.clone())
+        {
+            return Ok(pool);
+        }
+        let pool =
+            make_upload_pool(presenter, view.fourcc, &view.info, view.preference).map_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::ResourceError::NoSpaceLeft,
+                    ("cannot copy frames: {e}")
+                );
+                gst::FlowError::Error
+            })?;
+        if let Some(stream) = lock(&self.stream).as_mut() {
+            stream.upload_pool = Some(pool.clone());
+        }
+        Ok(pool)
+    }
+
+    /// Whether this is the stream's first frame that is copied for lacking
+    /// full rows (warned about once).
+    fn first_copyable_warning(&self) -> bool {
+        lock(&self.stream)
+            .as_mut()
+            .is_some_and(|s| !std::mem::replace(&mut s.warned_copyable, true))
+    }
+
     /// Log the way frames take when it changes.
-    fn note_path(&self, stream: &mut Stream, path: Path, why: &str) {
+    fn note_path(&self, path: Path, why: &str) {
+        let mut stream = lock(&self.stream);
+        let Some(stream) = stream.as_mut() else {
+            return;
+        };
         if stream.last_path != Some(path) {
             gst::info!(
                 CAT,
