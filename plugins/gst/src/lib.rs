@@ -14,6 +14,7 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 }
 
 pub mod caps;
+mod core_log;
 pub mod dialect;
 pub mod frame;
 mod main_device;
@@ -25,6 +26,7 @@ pub mod zcvulkanconvert;
 pub mod zcwaylandsink;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    core_log::install();
     allocator::register();
     zcexport::register(plugin)?;
     zcthumbnail::register(plugin)?;
