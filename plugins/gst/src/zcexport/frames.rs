@@ -114,7 +114,7 @@ impl ZcExport {
         } else {
             out
         };
-        self.counters.copied(info.size() as u64);
+        self.counters.copies.add(info.size() as u64);
         self.srcpad.push(out)
     }
 

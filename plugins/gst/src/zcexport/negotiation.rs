@@ -11,6 +11,7 @@ use zc_dmabuf::{Backend, FrameLayout, Modifier};
 use super::imp::{CAT, State, ZcExport};
 use crate::dialect::{self, Dialect};
 use crate::pool::ZcBufferPool;
+use crate::pool_proposal::offer_pool;
 use crate::{caps, lock};
 
 const DMABUF_FEATURE: &str = "memory:DMABuf";
@@ -41,6 +42,14 @@ fn with_memory_features(caps: &gst::Caps, dmabuf_first: bool) -> gst::Caps {
 fn merged(mut first: gst::Caps, second: gst::Caps) -> gst::Caps {
     first.merge(second);
     first
+}
+
+/// `caps` as a caps query's filter leaves them, in the filter's order.
+fn filtered(caps: gst::Caps, filter: Option<&gst::CapsRef>) -> gst::Caps {
+    match filter {
+        Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+        None => caps,
+    }
 }
 
 /// The formats a caps structure allows: one, or each of a list.
@@ -250,22 +259,9 @@ impl ZcExport {
             );
             return false;
         }
-        let pool = ZcBufferPool::new(&allocator);
-        let mut config = pool.config();
-        config.set_params(Some(&caps), info.size() as u32, 2, 0);
-        config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
-        if pool.set_config(config).is_err() {
+        if offer_pool(query, &allocator, &caps, &info).is_err() {
             return false;
         }
-        let size = pool
-            .config()
-            .params()
-            .map(|(_, size, _, _)| size)
-            .unwrap_or(info.size() as u32);
-        // max 0: libav drops a pool that caps its buffers below 32.
-        query.add_allocation_pool(Some(&pool), size, 2, 0);
-        query.add_allocation_param(Some(&allocator), gst::AllocationParams::default());
-        query.add_allocation_meta::<gst_video::VideoMeta>(None);
         gst::debug!(CAT, imp = self, "proposed a zc pool for {caps}");
         true
     }
@@ -309,13 +305,7 @@ impl ZcExport {
                         with_memory_features(&any_raw, true),
                     ),
                 );
-                let result = match q.filter() {
-                    Some(filter) => {
-                        filter.intersect_with_mode(&result, gst::CapsIntersectMode::First)
-                    }
-                    None => result,
-                };
-                q.set_result(&result);
+                q.set_result(&filtered(result, q.filter()));
                 true
             }
             gst::QueryViewMut::AcceptCaps(q) => {
@@ -365,13 +355,7 @@ impl ZcExport {
                     result,
                     with_memory_features(&gst::Caps::builder("video/x-raw").build(), dmabuf),
                 );
-                let result = match q.filter() {
-                    Some(filter) => {
-                        filter.intersect_with_mode(&result, gst::CapsIntersectMode::First)
-                    }
-                    None => result,
-                };
-                q.set_result(&result);
+                q.set_result(&filtered(result, q.filter()));
                 true
             }
             _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),

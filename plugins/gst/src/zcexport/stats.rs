@@ -8,70 +8,61 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::imp::{CAT, ZcExport};
+use crate::counters::{Copies, counter_property};
 
 #[derive(Default)]
 pub(super) struct Counters {
     pub frames_in: AtomicU64,
     pub frames_zero_copy: AtomicU64,
-    pub frames_copied: AtomicU64,
-    pub bytes_copied: AtomicU64,
+    pub copies: Copies,
 }
 
 impl Counters {
-    /// One more frame copied, of `bytes`.
-    pub(super) fn copied(&self, bytes: u64) {
-        self.frames_copied.fetch_add(1, Ordering::Relaxed);
-        self.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
-    }
-
     /// All back to 0 (a new run).
     pub(super) fn reset(&self) {
-        for counter in [
-            &self.frames_in,
-            &self.frames_zero_copy,
-            &self.frames_copied,
-            &self.bytes_copied,
-        ] {
-            counter.store(0, Ordering::Relaxed);
-        }
+        self.frames_in.store(0, Ordering::Relaxed);
+        self.frames_zero_copy.store(0, Ordering::Relaxed);
+        self.copies.reset();
+    }
+
+    /// Each counter by its property's name (the stats fields' too).
+    fn values(&self) -> [(&'static str, u64); 4] {
+        [
+            ("frames-in", self.frames_in.load(Ordering::Relaxed)),
+            (
+                "frames-zero-copy",
+                self.frames_zero_copy.load(Ordering::Relaxed),
+            ),
+            ("frames-copied", self.copies.frames()),
+            ("bytes-copied", self.copies.bytes()),
+        ]
     }
 
     /// The value of the read-only property `name`, when it is one of
     /// [`properties`].
     pub(super) fn property(&self, name: &str) -> Option<glib::Value> {
-        let counter = match name {
-            "frames-in" => &self.frames_in,
-            "frames-zero-copy" => &self.frames_zero_copy,
-            "frames-copied" => &self.frames_copied,
-            "bytes-copied" => &self.bytes_copied,
-            _ => return None,
-        };
-        Some(counter.load(Ordering::Relaxed).to_value())
+        self.values()
+            .into_iter()
+            .find(|(counter, _)| *counter == name)
+            .map(|(_, value)| value.to_value())
     }
 }
 
 /// The read-only counter properties.
 pub(super) fn properties() -> Vec<glib::ParamSpec> {
-    let counter = |name: &'static str, nick: &'static str, blurb: &'static str| {
-        glib::ParamSpecUInt64::builder(name)
-            .nick(nick)
-            .blurb(blurb)
-            .read_only()
-            .build()
-    };
     vec![
-        counter("frames-in", "Frames in", "Frames received"),
-        counter(
+        counter_property("frames-in", "Frames in", "Frames received"),
+        counter_property(
             "frames-zero-copy",
             "Zero-copy frames",
             "Frames passed on without a copy (dma-buf or zc memory)",
         ),
-        counter(
+        counter_property(
             "frames-copied",
             "Copied frames",
             "Frames copied from system memory into a dma-buf",
         ),
-        counter(
+        counter_property(
             "bytes-copied",
             "Bytes copied",
             "Bytes the CPU copied (visible frame size per copied frame)",
@@ -82,16 +73,10 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
 impl ZcExport {
     /// Post the counters (at EOS).
     pub(super) fn post_stats(&self) {
-        let c = &self.counters;
-        let s = gst::Structure::builder("zc-export-stats")
-            .field("frames-in", c.frames_in.load(Ordering::Relaxed))
-            .field(
-                "frames-zero-copy",
-                c.frames_zero_copy.load(Ordering::Relaxed),
-            )
-            .field("frames-copied", c.frames_copied.load(Ordering::Relaxed))
-            .field("bytes-copied", c.bytes_copied.load(Ordering::Relaxed))
-            .build();
+        let mut s = gst::Structure::new_empty("zc-export-stats");
+        for (name, value) in self.counters.values() {
+            s.set(name, value);
+        }
         gst::info!(CAT, imp = self, "{s}");
         let _ = self
             .obj()

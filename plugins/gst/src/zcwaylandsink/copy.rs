@@ -90,7 +90,7 @@ impl ZcWaylandSink {
             src.copy(&mut dst)
                 .map_err(|e| format!("copying the frame: {e}"))?;
         }
-        self.counters.copied(info.size() as u64);
+        self.counters.copies.add(info.size() as u64);
         Ok(out)
     }
 }

@@ -15,7 +15,7 @@ use super::imp::{CAT, Stream, ZcWaylandSink};
 use super::settings::PathPreference;
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
 use crate::dialect::{self, Dialect, DrmFormat};
-use crate::pool::ZcBufferPool;
+use crate::pool_proposal::offer_pool;
 use crate::{caps, lock, main_device};
 
 const DMABUF_FEATURE: &str = "memory:DMABuf";
@@ -329,26 +329,12 @@ impl ZcWaylandSink {
             gst::debug!(CAT, imp = self, "proposing no pool for {caps}");
             return Ok(());
         };
-        let pool = ZcBufferPool::new(&allocator);
-        let mut config = pool.config();
         // Classic caps from the VideoInfo: the pool reads 1.22's dialect.
         let plain = info
             .to_caps()
             .map_err(|_| gst::loggable_error!(CAT, "no caps for {caps}"))?;
-        config.set_params(Some(&plain), info.size() as u32, 2, 0);
-        config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
-        pool.set_config(config)
+        offer_pool(query, &allocator, &plain, &info)
             .map_err(|_| gst::loggable_error!(CAT, "zc pool refused {caps} (see zcpool)"))?;
-        let size = pool
-            .config()
-            .params()
-            .map(|(_, size, _, _)| size)
-            .unwrap_or(info.size() as u32);
-        // max 0: the compositor holds frames for a while, and libav drops
-        // pools that cap their buffers.
-        query.add_allocation_pool(Some(&pool), size, 2, 0);
-        query.add_allocation_param(Some(&allocator), gst::AllocationParams::default());
-        query.add_allocation_meta::<gst_video::VideoMeta>(None);
         gst::debug!(
             CAT,
             imp = self,

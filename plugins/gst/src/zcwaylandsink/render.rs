@@ -96,14 +96,7 @@ impl ZcWaylandSink {
                 Box::new(ready.shown),
                 ready.fence,
             )
-            .map_err(|e| {
-                gst::element_imp_error!(
-                    self,
-                    gst::ResourceError::Write,
-                    ("the compositor went away: {e}")
-                );
-                gst::FlowError::Error
-            })?;
+            .map_err(|e| self.compositor_gone(&e))?;
         Ok(gst::FlowSuccess::Ok)
     }
 
@@ -202,12 +195,7 @@ impl ZcWaylandSink {
                 }))
             }
             Err(e @ (WaylandError::ConnectionLost(_) | WaylandError::Timeout { .. })) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::ResourceError::Write,
-                    ("the compositor went away: {e}")
-                );
-                Err(gst::FlowError::Error)
+                Err(self.compositor_gone(&e))
             }
             Err(e) if view.preference == PathPreference::DmaBuf => {
                 gst::element_imp_error!(
@@ -336,6 +324,16 @@ impl ZcWaylandSink {
         lock(&self.stream)
             .as_mut()
             .is_some_and(|s| !std::mem::replace(&mut s.warned_copyable, true))
+    }
+
+    /// The error for a connection the compositor closed or stopped answering.
+    fn compositor_gone(&self, e: &WaylandError) -> gst::FlowError {
+        gst::element_imp_error!(
+            self,
+            gst::ResourceError::Write,
+            ("the compositor went away: {e}")
+        );
+        gst::FlowError::Error
     }
 
     /// Log the way frames take when it changes.

@@ -10,6 +10,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::imp::ZcWaylandSink;
+use crate::counters::{Copies, counter_property};
 use crate::lock;
 
 /// How frames reach the compositor.
@@ -37,18 +38,11 @@ impl Path {
 /// The sink's own counters (the presenter keeps the rest).
 #[derive(Default)]
 pub(super) struct Counters {
-    pub frames_copied: AtomicU64,
-    pub bytes_copied: AtomicU64,
+    pub copies: Copies,
     pub wl_buffers_created: AtomicU64,
 }
 
 impl Counters {
-    /// One more frame copied, of `bytes`.
-    pub(super) fn copied(&self, bytes: u64) {
-        self.frames_copied.fetch_add(1, Ordering::Relaxed);
-        self.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
-    }
-
     pub(super) fn wl_buffer_created(&self) {
         self.wl_buffers_created.fetch_add(1, Ordering::Relaxed);
     }
@@ -56,13 +50,7 @@ impl Counters {
 
 /// The read-only properties: counters and the `path` taken.
 pub(super) fn properties() -> Vec<glib::ParamSpec> {
-    let counter = |name: &'static str, nick: &'static str, blurb: &'static str| {
-        glib::ParamSpecUInt64::builder(name)
-            .nick(nick)
-            .blurb(blurb)
-            .read_only()
-            .build()
-    };
+    let counter = counter_property;
     vec![
         counter("frames-presented", "Frames presented", "Frames the compositor reports as shown (wp_presentation)"),
         counter("frames-discarded", "Frames discarded", "Frames the compositor reports as never shown (wp_presentation)"),
@@ -92,8 +80,8 @@ impl ZcWaylandSink {
             "latency-us" => stats().mean_latency_us().to_value(),
             "acquire-fences" => stats().acquire_fences.to_value(),
             "fenced-releases" => stats().fenced_releases.to_value(),
-            "frames-copied" => counters.frames_copied.load(Ordering::Relaxed).to_value(),
-            "bytes-copied" => counters.bytes_copied.load(Ordering::Relaxed).to_value(),
+            "frames-copied" => counters.copies.frames().to_value(),
+            "bytes-copied" => counters.copies.bytes().to_value(),
             "wl-buffers-created" => counters
                 .wl_buffers_created
                 .load(Ordering::Relaxed)
@@ -130,14 +118,8 @@ impl ZcWaylandSink {
             .field("acquire-fences", stats.acquire_fences)
             .field("fenced-releases", stats.fenced_releases)
             .field("immediate-releases", stats.immediate_releases)
-            .field(
-                "frames-copied",
-                self.counters.frames_copied.load(Ordering::Relaxed),
-            )
-            .field(
-                "bytes-copied",
-                self.counters.bytes_copied.load(Ordering::Relaxed),
-            )
+            .field("frames-copied", self.counters.copies.frames())
+            .field("bytes-copied", self.counters.copies.bytes())
             .field(
                 "wl-buffers-created",
                 self.counters.wl_buffers_created.load(Ordering::Relaxed),
