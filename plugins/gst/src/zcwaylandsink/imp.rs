@@ -127,8 +127,9 @@ impl ObjectImpl for ZcWaylandSink {
         if name == "render-rectangle" {
             return self.render_rectangle_value();
         }
-        lock(&self.settings)
-            .get(name)
+        // The settings lock is released before the stats take theirs.
+        let setting = lock(&self.settings).get(name);
+        setting
             .or_else(|| self.stats_property(name))
             .unwrap_or_else(|| glib::Value::from_type(pspec.value_type()))
     }
