@@ -14,17 +14,21 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 }
 
 pub mod caps;
+mod core_log;
+mod counters;
 pub mod dialect;
 pub mod frame;
 mod main_device;
 mod memory_cache;
 pub mod pool;
+mod pool_proposal;
 pub mod zcexport;
 pub mod zcthumbnail;
 pub mod zcvulkanconvert;
 pub mod zcwaylandsink;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    core_log::install();
     allocator::register();
     zcexport::register(plugin)?;
     zcthumbnail::register(plugin)?;

@@ -11,18 +11,32 @@
 //! - It outputs `video/x-raw(memory:DMABuf)` where downstream takes it, and
 //!   plain `video/x-raw` otherwise, with VideoMeta either way.
 
+//!
+//! The files: `imp` (the GObject glue), `settings` (defaults, the settable
+//! properties, [`CopyMode`]), `negotiation` (caps both ways, the caps
+//! event, the pool proposed), `frames` (passing on or copying each frame),
+//! `stats`.
+
+mod frames;
 mod imp;
+mod negotiation;
+mod settings;
+mod stats;
 
 use gst::glib;
 use gst::prelude::*;
 
-pub use imp::CopyMode;
+pub use settings::CopyMode;
 
 glib::wrapper! {
     pub struct ZcExport(ObjectSubclass<imp::ZcExport>) @extends gst::Element, gst::Object;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    // Documented with the element (gst-inspect, the plugin cache).
+    CopyMode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    crate::allocator::BackendSetting::static_type()
+        .mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "zcexport",

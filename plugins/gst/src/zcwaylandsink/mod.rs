@@ -46,8 +46,22 @@
 //!   change; call it when the parent's pending state may be applied (after
 //!   drawing, or from the resize handler). Going to READY removes the video
 //!   from the surface; the handle and display are kept for the next run.
+//!
+//! The files: `imp` (the GObject glue), `settings` (defaults, the settable
+//! properties, [`PathPreference`]), `display` (connecting, the display
+//! context), `overlay` (GstVideoOverlay, the window), `negotiation` (caps,
+//! the pool proposed), `render` (the frame path), `import` (frames as
+//! cached `wl_buffer`s, fences), `copy` (the copy fallback), `stats`.
 
+mod copy;
+mod display;
 mod imp;
+mod import;
+mod negotiation;
+mod overlay;
+mod render;
+mod settings;
+mod stats;
 
 use gst::glib;
 use gst::prelude::*;
@@ -58,7 +72,11 @@ glib::wrapper! {
         @implements gst_video::VideoOverlay;
 }
 
+pub use settings::PathPreference;
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    // Documented with the element (gst-inspect, the plugin cache).
+    PathPreference::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "zcwaylandsink",

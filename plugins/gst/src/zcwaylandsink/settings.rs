@@ -1,0 +1,182 @@
+//! The sink's settings: the `DEFAULT_*` values, the [`PathPreference`]
+//! enum, and the writable properties that set them (`render-rectangle` is
+//! the overlay's, in `overlay.rs`; the counters are in `stats.rs`).
+
+use gst::glib;
+use gst::prelude::*;
+use zc_wayland::CONNECT_TIMEOUT;
+
+use super::overlay::RenderRectangle;
+
+/// No display name: `$WAYLAND_DISPLAY` (default `wayland-0`).
+pub(super) const DEFAULT_DISPLAY: Option<&str> = None;
+/// How long the compositor has to answer while connecting.
+pub(super) const DEFAULT_CONNECT_TIMEOUT_MS: u32 = CONNECT_TIMEOUT.as_millis() as u32;
+pub(super) const DEFAULT_FULLSCREEN: bool = false;
+/// DRM_FORMAT_MOD_INVALID is refused unless asked for: the compositor may
+/// read such a buffer with the wrong layout.
+pub(super) const DEFAULT_ALLOW_IMPLICIT_MODIFIER: bool = false;
+pub(super) const DEFAULT_EXPLICIT_SYNC: bool = true;
+pub(super) const DEFAULT_PATH_PREFERENCE: PathPreference = PathPreference::Auto;
+pub(super) const DEFAULT_TITLE: &str = "zc";
+
+/// The `path-preference` property: which way frames may reach the
+/// compositor (the player and the benchmark choose; `path` reports).
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstZcWaylandSinkPathPreference")]
+pub enum PathPreference {
+    #[default]
+    #[enum_value(
+        name = "Auto: the frame's own dma-buf, else its own memfd through wl_shm, else a copy",
+        nick = "auto"
+    )]
+    Auto,
+    #[enum_value(
+        name = "dma-buf only: caps and pool are dma-buf ones, other frames are copied into dma-bufs, and a format or buffer the compositor cannot import is an error",
+        nick = "dmabuf"
+    )]
+    DmaBuf,
+    #[enum_value(
+        name = "wl_shm only: the memfd pool is proposed and frames go through wl_shm even where dma-buf works; dma-buf frames are copied",
+        nick = "shm"
+    )]
+    Shm,
+    #[enum_value(
+        name = "Copy: no pool is proposed and every frame is copied (the comparison path)",
+        nick = "copy"
+    )]
+    Copy,
+}
+
+impl PathPreference {
+    /// The value's nick, as `path-preference=` takes it.
+    pub fn nick(self) -> &'static str {
+        match self {
+            PathPreference::Auto => "auto",
+            PathPreference::DmaBuf => "dmabuf",
+            PathPreference::Shm => "shm",
+            PathPreference::Copy => "copy",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Settings {
+    pub display: Option<String>,
+    pub connect_timeout_ms: u32,
+    pub fullscreen: bool,
+    pub allow_implicit_modifier: bool,
+    pub explicit_sync: bool,
+    pub path_preference: PathPreference,
+    pub title: String,
+    pub render_rectangle: RenderRectangle,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            display: DEFAULT_DISPLAY.map(str::to_owned),
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            fullscreen: DEFAULT_FULLSCREEN,
+            allow_implicit_modifier: DEFAULT_ALLOW_IMPLICIT_MODIFIER,
+            explicit_sync: DEFAULT_EXPLICIT_SYNC,
+            path_preference: DEFAULT_PATH_PREFERENCE,
+            title: DEFAULT_TITLE.to_owned(),
+            render_rectangle: RenderRectangle::DEFAULT,
+        }
+    }
+}
+
+/// The properties [`Settings`] holds (all but `render-rectangle`).
+pub(super) fn properties() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecString::builder("display")
+            .nick("Display")
+            .blurb("Wayland display to connect to (a name under $XDG_RUNTIME_DIR or an absolute socket path); unset uses $WAYLAND_DISPLAY, default wayland-0")
+            .default_value(DEFAULT_DISPLAY)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("connect-timeout")
+            .nick("Connect timeout")
+            .blurb("Milliseconds the compositor has to answer while connecting (NULL to READY) before that is an error")
+            .minimum(1)
+            .default_value(DEFAULT_CONNECT_TIMEOUT_MS)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoolean::builder("fullscreen")
+            .nick("Fullscreen")
+            .blurb("Ask the compositor to show the window fullscreen (the video keeps its aspect ratio, with black bars)")
+            .default_value(DEFAULT_FULLSCREEN)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoolean::builder("allow-implicit-modifier")
+            .nick("Allow implicit modifier")
+            .blurb("Accept dma-bufs with DRM_FORMAT_MOD_INVALID, which the compositor may read with the wrong layout (refused by default)")
+            .default_value(DEFAULT_ALLOW_IMPLICIT_MODIFIER)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecEnum::builder_with_default("path-preference", DEFAULT_PATH_PREFERENCE)
+            .nick("Path preference")
+            .blurb("Which way frames may reach the compositor (auto, dmabuf, shm or copy: see the values), reported by the read-only path property")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoolean::builder("explicit-sync")
+            .nick("Explicit sync")
+            .blurb("Synchronise dma-buf frames explicitly where the compositor offers zwp_linux_explicit_synchronization_v1 (the producer's fence with each commit, the frame held until the release fence signalled; off: implicit fences), from the next window on")
+            .default_value(DEFAULT_EXPLICIT_SYNC)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("title")
+            .nick("Title")
+            .blurb("Title of the sink's own toplevel window (unused when embedded in an application's surface)")
+            .default_value(Some(DEFAULT_TITLE))
+            .mutable_ready()
+            .build(),
+    ]
+}
+
+impl Settings {
+    /// Set the property `name` from `value`; false when it is not one of
+    /// [`properties`].
+    pub(super) fn set(&mut self, name: &str, value: &glib::Value) -> bool {
+        match name {
+            "display" => self.display = value.get().ok().flatten(),
+            "connect-timeout" => {
+                self.connect_timeout_ms = value.get().unwrap_or(self.connect_timeout_ms)
+            }
+            "fullscreen" => self.fullscreen = value.get().unwrap_or(DEFAULT_FULLSCREEN),
+            "allow-implicit-modifier" => {
+                self.allow_implicit_modifier =
+                    value.get().unwrap_or(DEFAULT_ALLOW_IMPLICIT_MODIFIER)
+            }
+            "explicit-sync" => self.explicit_sync = value.get().unwrap_or(DEFAULT_EXPLICIT_SYNC),
+            "path-preference" => {
+                self.path_preference = value.get().unwrap_or(DEFAULT_PATH_PREFERENCE)
+            }
+            "title" => {
+                self.title = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| DEFAULT_TITLE.to_owned())
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The value of the property `name`, when it is one of [`properties`].
+    pub(super) fn get(&self, name: &str) -> Option<glib::Value> {
+        Some(match name {
+            "display" => self.display.to_value(),
+            "connect-timeout" => self.connect_timeout_ms.to_value(),
+            "fullscreen" => self.fullscreen.to_value(),
+            "allow-implicit-modifier" => self.allow_implicit_modifier.to_value(),
+            "explicit-sync" => self.explicit_sync.to_value(),
+            "path-preference" => self.path_preference.to_value(),
+            "title" => self.title.to_value(),
+            _ => return None,
+        })
+    }
+}
