@@ -12,7 +12,11 @@ const COMMON: &str = "yuv_common.wgsl";
 const ENTRY_SHADERS: &[&str] = &["yuv_to_rgba_buffer.wgsl", "yuv_to_rgba_image.wgsl"];
 
 fn main() {
-    let shader_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders");
+    // Read at run time, not baked in with env!(): a build script binary
+    // can be reused for another checkout of the same crate.
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| panic!("cargo sets CARGO_MANIFEST_DIR"));
+    let shader_dir = Path::new(&manifest_dir).join("../../shaders");
     let out_dir =
         PathBuf::from(env::var_os("OUT_DIR").unwrap_or_else(|| panic!("cargo sets OUT_DIR")));
     println!(
