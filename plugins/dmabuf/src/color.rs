@@ -107,6 +107,14 @@ pub struct Colorimetry {
     pub range: Range,
 }
 
+/// BT.601, limited range: the default for a frame of unknown size (what
+/// [`Colorimetry::default_for_height`] gives below 720 lines).
+impl Default for Colorimetry {
+    fn default() -> Self {
+        Self::default_for_height(0)
+    }
+}
+
 impl Colorimetry {
     /// The stated default for frames whose colorimetry is unknown: see
     /// [`Matrix::default_for_height`], limited range.

@@ -14,6 +14,7 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 }
 
 pub mod caps;
+pub mod colorimetry;
 mod core_log;
 mod counters;
 pub mod dialect;

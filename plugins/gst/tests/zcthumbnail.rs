@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
 use gst_video::prelude::*;
-use gstzerocopy::zcthumbnail::scale::{Colour, Converter};
+use gstzerocopy::zcthumbnail::scale::{Colorimetry, Converter};
 
 fn init() {
     gst::init().expect("gst::init");
@@ -270,7 +270,7 @@ fn png_of_an_nv12_pattern_is_exact_under_the_stated_rule() {
     assert_eq!(run.error, None);
     let image = read_png(&location_of(&run.thumbnails[0]));
     assert_eq!((image.0, image.1), (10, 5));
-    let convert = Converter::new(Colour::default());
+    let convert = Converter::new(Colorimetry::default());
     let (red_rgb, grey_rgb) = (
         convert.rgb(red.0, red.1, red.2),
         convert.rgb(grey.0, grey.1, grey.2),

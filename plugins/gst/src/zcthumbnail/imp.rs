@@ -12,7 +12,7 @@ use gst_base::subclass::prelude::*;
 use zc_dmabuf::{BracketCounter, Modifier};
 
 use super::output;
-use super::scale::{self, Colour, Matrix, PixelFormat};
+use super::scale::{self, Colorimetry, PixelFormat};
 use super::settings::{self, OnError, Settings};
 use crate::lock;
 
@@ -36,7 +36,7 @@ struct State {
     info: Option<gst_video::VideoInfo>,
     /// None: the format cannot be read, thumbnails are off.
     pixel: Option<PixelFormat>,
-    colour: Colour,
+    colour: Colorimetry,
     next_due: Option<gst::ClockTime>,
     next_index: u64,
     /// The frame that passed last, with `keep-last-frame`: a reference, so
@@ -101,17 +101,8 @@ fn pixel_format(format: gst_video::VideoFormat) -> Option<PixelFormat> {
 /// The caps' colorimetry (GStreamer fills in its defaults where the caps
 /// say nothing): BT.709 and BT.2020 matrices are honoured, anything else is
 /// read as BT.601; range 0-255 is full range, anything else limited.
-fn colour_of(info: &gst_video::VideoInfo) -> Colour {
-    let colorimetry = info.colorimetry();
-    let matrix = match colorimetry.matrix() {
-        gst_video::VideoColorMatrix::Bt709 => Matrix::Bt709,
-        gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
-        _ => Matrix::Bt601,
-    };
-    Colour {
-        matrix,
-        full_range: colorimetry.range() == gst_video::VideoColorRange::Range0_255,
-    }
+fn colour_of(info: &gst_video::VideoInfo) -> Colorimetry {
+    crate::colorimetry::from_info(info).0
 }
 
 impl ZcThumbnail {

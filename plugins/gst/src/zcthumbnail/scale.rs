@@ -39,33 +39,7 @@ pub enum PixelFormat {
     Rgb565,
 }
 
-// TODO(lead): use zc_dmabuf::color::{Matrix, Range} (Kr/Kb, ranges) instead of this copy.
-/// Y'CbCr -> R'G'B' matrix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Matrix {
-    #[default]
-    Bt601,
-    Bt709,
-    Bt2020,
-}
-
-impl Matrix {
-    /// (Kr, Kb)
-    fn coefficients(self) -> (f32, f32) {
-        match self {
-            Matrix::Bt601 => (0.299, 0.114),
-            Matrix::Bt709 => (0.2126, 0.0722),
-            Matrix::Bt2020 => (0.2627, 0.0593),
-        }
-    }
-}
-
-/// How to turn Y'CbCr into RGB; ignored for RGB formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Colour {
-    pub matrix: Matrix,
-    pub full_range: bool,
-}
+pub use zc_dmabuf::color::{Colorimetry, Matrix, Range};
 
 /// One frame's mapped planes: `planes[i]` starts at plane `i`'s first byte
 /// and `strides[i]` is its line length in bytes.
@@ -76,7 +50,7 @@ pub struct Frame<'a> {
     pub height: u32,
     pub planes: &'a [&'a [u8]],
     pub strides: &'a [usize],
-    pub colour: Colour,
+    pub colour: Colorimetry,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -409,22 +383,18 @@ pub struct Converter {
 }
 
 impl Converter {
-    pub fn new(colour: Colour) -> Self {
-        let (kr, kb) = colour.matrix.coefficients();
-        let kg = 1.0 - kr - kb;
-        let (y_offset, y_scale, c_scale) = if colour.full_range {
-            (0.0, 1.0, 1.0)
-        } else {
-            (16.0, 255.0 / 219.0, 255.0 / 224.0)
-        };
+    pub fn new(colour: Colorimetry) -> Self {
+        let [r_cr, g_cb, g_cr, b_cb] = colour.matrix.coefficients();
+        // The ranges normalise samples to 0..1; this works in 0..255.
+        let [y_offset, y_scale, _, c_scale] = colour.range.scales(8);
         Self {
             y_offset,
-            y_scale,
-            c_scale,
-            r_cr: 2.0 * (1.0 - kr),
-            g_cb: 2.0 * kb * (1.0 - kb) / kg,
-            g_cr: 2.0 * kr * (1.0 - kr) / kg,
-            b_cb: 2.0 * (1.0 - kb),
+            y_scale: 255.0 * y_scale,
+            c_scale: 255.0 * c_scale,
+            r_cr,
+            g_cb,
+            g_cr,
+            b_cb,
         }
     }
 
@@ -446,10 +416,10 @@ impl Converter {
 mod tests {
     use super::*;
 
-    fn limited601() -> Colour {
-        Colour {
+    fn limited601() -> Colorimetry {
+        Colorimetry {
             matrix: Matrix::Bt601,
-            full_range: false,
+            range: Range::Limited,
         }
     }
 
@@ -486,9 +456,9 @@ mod tests {
         let c = Converter::new(limited601());
         assert_eq!(c.rgb(16, 128, 128), [0, 0, 0]);
         assert_eq!(c.rgb(235, 128, 128), [255, 255, 255]);
-        let full = Converter::new(Colour {
+        let full = Converter::new(Colorimetry {
             matrix: Matrix::Bt709,
-            full_range: true,
+            range: Range::Full,
         });
         assert_eq!(full.rgb(0, 128, 128), [0, 0, 0]);
         assert_eq!(full.rgb(255, 128, 128), [255, 255, 255]);
@@ -552,7 +522,7 @@ mod tests {
             height: 2,
             planes: &planes,
             strides: &[16],
-            colour: Colour::default(),
+            colour: Colorimetry::default_for_height(0),
         };
         let out = scale_to_rgb(&frame, 2, 1).expect("scale");
         assert_eq!(out.pixel(0, 0), [12, 12, 12]);
@@ -570,7 +540,7 @@ mod tests {
                 height: 1,
                 planes,
                 strides: &[4],
-                colour: Colour::default(),
+                colour: Colorimetry::default_for_height(0),
             };
             scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0)
         };
@@ -591,7 +561,7 @@ mod tests {
                 height: 1,
                 planes: &planes,
                 strides: &[2],
-                colour: Colour::default(),
+                colour: Colorimetry::default_for_height(0),
             };
             assert_eq!(
                 scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0),

@@ -3,7 +3,6 @@
 //! and the colorimetry the shader uses.
 
 use gst_video::VideoFormat;
-use zc_vulkan::{Colorimetry, Matrix, Range};
 
 use crate::caps::format_for;
 use crate::dialect::{self, DMA_DRM_FORMAT, DMABUF_FEATURE, Dialect, DrmFormat};
@@ -127,51 +126,6 @@ pub fn transform(
         }
     }
     out
-}
-
-/// Matrix and range from the caps, with the stated default (BT.709 from
-/// 720 lines, BT.601 below; limited range) where the caps say nothing or
-/// something the shader does not do. The string says what was defaulted.
-pub fn colorimetry_from(
-    caps: &gst::CapsRef,
-    info: &gst_video::VideoInfo,
-) -> (Colorimetry, Option<String>) {
-    let default = Colorimetry::default_for_height(info.height());
-    let stated = caps
-        .structure(0)
-        .is_some_and(|s| s.has_field("colorimetry"));
-    if !stated {
-        return (
-            default,
-            Some(format!("the caps carry no colorimetry; assuming {default}")),
-        );
-    }
-    let c = info.colorimetry();
-    let mut notes = Vec::new();
-    let matrix = match c.matrix() {
-        gst_video::VideoColorMatrix::Bt601 => Matrix::Bt601,
-        gst_video::VideoColorMatrix::Bt709 => Matrix::Bt709,
-        gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
-        other => {
-            notes.push(format!(
-                "matrix {other:?} is not BT.601/709/2020; using {}",
-                default.matrix
-            ));
-            default.matrix
-        }
-    };
-    let range = match c.range() {
-        gst_video::VideoColorRange::Range0_255 => Range::Full,
-        gst_video::VideoColorRange::Range16_235 => Range::Limited,
-        other => {
-            notes.push(format!("range {other:?} is unknown; using limited"));
-            Range::Limited
-        }
-    };
-    (
-        Colorimetry { matrix, range },
-        (!notes.is_empty()).then(|| notes.join("; ")),
-    )
 }
 
 #[cfg(test)]

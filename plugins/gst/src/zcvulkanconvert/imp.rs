@@ -22,7 +22,6 @@ use crate::frame::{Frame, MemoryKind};
 use crate::lock;
 use crate::main_device;
 use crate::memory_cache::MemoryCache;
-use crate::pool::ZcBufferPool;
 
 /// Each input memory carries its frame's Vulkan import, freed with it.
 static IMPORTS: LazyLock<MemoryCache<FrameImport>> =
@@ -640,7 +639,7 @@ impl BaseTransformImpl for ZcVulkanConvert {
             });
             return Err(fail(why));
         }
-        let (colorimetry, note) = caps::colorimetry_from(incaps, &in_info);
+        let (colorimetry, note) = crate::colorimetry::from_caps(incaps, &in_info);
         if let Some(note) = note {
             gst::element_imp_warning!(
                 self,
@@ -689,19 +688,8 @@ impl BaseTransformImpl for ZcVulkanConvert {
         allocator
             .backend()
             .map_err(|err| gst::loggable_error!(CAT, "no dma-buf backend for the pool: {err}"))?;
-        let pool = ZcBufferPool::new(&allocator);
-        let mut config = pool.config();
-        config.set_params(Some(&caps), info.size() as u32, 2, 0);
-        config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
-        pool.set_config(config)
+        crate::pool_proposal::offer_pool(query, &allocator, &caps, &info)
             .map_err(|_| gst::loggable_error!(CAT, "the zc pool refused {caps}"))?;
-        let size = pool
-            .config()
-            .params()
-            .map(|(_, size, _, _)| size)
-            .unwrap_or(info.size() as u32);
-        query.add_allocation_pool(Some(&pool), size, 2, 0);
-        query.add_allocation_param(Some(&allocator), gst::AllocationParams::default());
         gst::debug!(CAT, imp = self, "proposed a zc pool for {caps}");
         Ok(())
     }

@@ -14,7 +14,7 @@ use gst::subclass::prelude::*;
 use zc_dmabuf::{Access, FdBracket};
 
 use super::super::output::{self, ImageFormat};
-use super::super::scale::{self, Colour, PixelFormat, Rgb};
+use super::super::scale::{self, Colorimetry, PixelFormat, Rgb};
 use super::super::settings::OnError;
 use super::{CAT, ZcThumbnail};
 use crate::frame::Frame;
@@ -26,7 +26,7 @@ pub(super) struct Job {
     pub(super) buffer: gst::Buffer,
     pub(super) info: gst_video::VideoInfo,
     pub(super) pixel: PixelFormat,
-    pub(super) colour: Colour,
+    pub(super) colour: Colorimetry,
     pub(super) size: (u32, u32),
     pub(super) path: PathBuf,
     pub(super) pts: Option<gst::ClockTime>,
@@ -219,7 +219,7 @@ impl ZcThumbnail {
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
         format: PixelFormat,
-        colour: Colour,
+        colour: Colorimetry,
         size: (u32, u32),
     ) -> Result<Rgb, String> {
         // The plugin's frame model first: negative strides refused, planes
