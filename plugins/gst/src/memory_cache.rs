@@ -44,11 +44,39 @@ impl<T: Send + Sync + 'static> MemoryCache<T> {
     /// The cached value, if any.
     pub(crate) fn get(&self, memory: &gst::MemoryRef) -> Option<Arc<T>> {
         let _guard = lock(&QDATA_LOCK);
+        self.peek_locked(memory)
+    }
+
+    /// The cached value, or `make()`'s, cached now. Atomic: two threads
+    /// asking at once get the same value.
+    pub(crate) fn get_or_insert_with(
+        &self,
+        memory: &gst::MemoryRef,
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let _guard = lock(&QDATA_LOCK);
+        if let Some(value) = self.peek_locked(memory) {
+            return value;
+        }
+        let value = Arc::new(make());
+        // There was no previous value, so nothing is dropped under the lock.
+        self.store_locked(memory, value.clone());
+        value
+    }
+
+    /// Cache `value` on `memory`, replacing (and dropping) any previous one.
+    pub(crate) fn set(&self, memory: &gst::MemoryRef, value: Arc<T>) {
+        let _guard = lock(&QDATA_LOCK);
+        self.store_locked(memory, value);
+    }
+
+    /// The value under this cache's quark; the caller holds QDATA_LOCK.
+    fn peek_locked(&self, memory: &gst::MemoryRef) -> Option<Arc<T>> {
         // SAFETY: the memory is alive (we borrow it). Under this quark there
-        // is only ever a `Box<Arc<T>>` set by `set` (the quark's name belongs
-        // to one cache and one `T`), which stays valid while QDATA_LOCK is
-        // held: replacing it takes the lock, and freeing the memory cannot
-        // happen while we hold a reference.
+        // is only ever a `Box<Arc<T>>` set by `store_locked` (the quark's
+        // name belongs to one cache and one `T`), which stays valid while
+        // QDATA_LOCK is held: replacing it takes the lock, and freeing the
+        // memory cannot happen while we hold a reference.
         let data = unsafe {
             gst::ffi::gst_mini_object_get_qdata(
                 memory.as_ptr() as *mut gst::ffi::GstMiniObject,
@@ -62,47 +90,11 @@ impl<T: Send + Sync + 'static> MemoryCache<T> {
         Some(unsafe { &*(data as *const Arc<T>) }.clone())
     }
 
-    /// The cached value, or `make()`'s, cached now. Atomic: two threads
-    /// asking at once get the same value.
-    pub(crate) fn get_or_insert_with(
-        &self,
-        memory: &gst::MemoryRef,
-        make: impl FnOnce() -> T,
-    ) -> Arc<T> {
-        let _guard = lock(&QDATA_LOCK);
-        // SAFETY: as in `get`.
-        let data = unsafe {
-            gst::ffi::gst_mini_object_get_qdata(
-                memory.as_ptr() as *mut gst::ffi::GstMiniObject,
-                self.quark.into_glib(),
-            )
-        };
-        if !data.is_null() {
-            // SAFETY: as in `get`.
-            return unsafe { &*(data as *const Arc<T>) }.clone();
-        }
-        let value = Arc::new(make());
-        let data = Box::into_raw(Box::new(value.clone()));
-        // SAFETY: the memory is alive; GStreamer takes ownership of `data`
-        // and frees it with `drop_value::<T>`. There was no previous value,
-        // so nothing is dropped under the lock.
-        unsafe {
-            gst::ffi::gst_mini_object_set_qdata(
-                memory.as_ptr() as *mut gst::ffi::GstMiniObject,
-                self.quark.into_glib(),
-                data.cast(),
-                Some(drop_value::<T>),
-            );
-        }
-        value
-    }
-
-    /// Cache `value` on `memory`, replacing (and dropping) any previous one.
-    pub(crate) fn set(&self, memory: &gst::MemoryRef, value: Arc<T>) {
+    /// Set `value` under this cache's quark; the caller holds QDATA_LOCK.
+    fn store_locked(&self, memory: &gst::MemoryRef, value: Arc<T>) {
         let data = Box::into_raw(Box::new(value));
-        let _guard = lock(&QDATA_LOCK);
         // SAFETY: the memory is alive; GStreamer takes ownership of `data`
-        // and frees it with `drop_value::<T>` (the previous value too).
+        // and frees it with `drop_value::<T>` (a previous value too).
         unsafe {
             gst::ffi::gst_mini_object_set_qdata(
                 memory.as_ptr() as *mut gst::ffi::GstMiniObject,

@@ -129,28 +129,8 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
             .default_value(DEFAULT_QUALITY)
             .mutable_playing()
             .build(),
-        glib::ParamSpecUInt::builder("width")
-            .nick("Width")
-            .blurb(
-                "Thumbnail width in pixels, at most; the aspect ratio is kept. 0 follows `height`; \
-                 0 for both is the frame's own size (a full-size snapshot). A thumbnail has at \
-                 most 67108864 pixels (8192x8192): larger sizes stop the stream with an error",
-            )
-            .maximum(65535)
-            .default_value(DEFAULT_WIDTH)
-            .mutable_playing()
-            .build(),
-        glib::ParamSpecUInt::builder("height")
-            .nick("Height")
-            .blurb(
-                "Thumbnail height in pixels, at most; the aspect ratio is kept. 0 follows `width`; \
-                 0 for both is the frame's own size (a full-size snapshot). A thumbnail has at \
-                 most 67108864 pixels (8192x8192): larger sizes stop the stream with an error",
-            )
-            .maximum(65535)
-            .default_value(DEFAULT_HEIGHT)
-            .mutable_playing()
-            .build(),
+        size_property("width", "Width", "height", DEFAULT_WIDTH),
+        size_property("height", "Height", "width", DEFAULT_HEIGHT),
         glib::ParamSpecUInt64::builder("interval")
             .nick("Interval")
             .blurb(
@@ -211,4 +191,24 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
             "CPU-access brackets begun; equals cpu-brackets whenever no frame is being read",
         ),
     ]
+}
+
+/// `width` or `height`: the thumbnail's bound in that dimension.
+fn size_property(
+    name: &'static str,
+    nick: &'static str,
+    other: &str,
+    default: u32,
+) -> glib::ParamSpec {
+    glib::ParamSpecUInt::builder(name)
+        .nick(nick)
+        .blurb(&format!(
+            "Thumbnail {name} in pixels, at most; the aspect ratio is kept. 0 follows `{other}`; \
+             0 for both is the frame's own size (a full-size snapshot). A thumbnail has at \
+             most 67108864 pixels (8192x8192): larger sizes stop the stream with an error"
+        ))
+        .maximum(65535)
+        .default_value(default)
+        .mutable_playing()
+        .build()
 }
