@@ -17,14 +17,9 @@ use zc_vm_tests::{fd_count, load_vivid, require_vm};
 
 /// What each open fd of this process is (for messages about leaks).
 fn fd_targets() -> Vec<String> {
-    let mut targets: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .flatten()
-        .map(|e| {
-            std::fs::read_link(e.path())
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        })
+    let mut targets: Vec<String> = zc_dmabuf::fds::open_fds()
+        .into_iter()
+        .map(|f| f.target)
         .collect();
     targets.sort();
     targets

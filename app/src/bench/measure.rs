@@ -102,12 +102,11 @@ fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
 
 /// How many fds this process has open.
 pub fn own_fd_count() -> Result<u64, BenchError> {
-    let entries = std::fs::read_dir("/proc/self/fd").map_err(|source| BenchError::System {
+    let fds = zc_dmabuf::fds::try_open_fds().map_err(|source| BenchError::System {
         what: "listing /proc/self/fd".to_owned(),
         source,
     })?;
-    // read_dir's own fd is open while listing: not ours to count.
-    Ok(entries.count().saturating_sub(1) as u64)
+    Ok(fds.len() as u64)
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock of Weston's timeline points.

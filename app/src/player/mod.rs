@@ -3,6 +3,8 @@
 //! fd accounting. The binary (`src/bin/zc-player`) puts them together.
 
 pub mod controls;
-pub mod fds;
+/// The process's open fds: zc-dmabuf's, re-exported where the player
+/// always found them.
+pub use zc_dmabuf::fds;
 pub mod ipc;
 pub mod stats;

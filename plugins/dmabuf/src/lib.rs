@@ -17,6 +17,7 @@ pub mod alloc;
 pub mod color;
 mod dmabuf;
 mod error;
+pub mod fds;
 pub mod layout;
 mod sync_file;
 mod sys;

@@ -6,11 +6,7 @@
 
 use zc_dmabuf::{Access, Allocator, Fourcc, FrameRequest, MemfdAllocator};
 
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .count()
-}
+use zc_dmabuf::fds::count as fd_count;
 
 #[test]
 fn memfd_frames_leave_no_fd_behind() {

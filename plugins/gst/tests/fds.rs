@@ -8,11 +8,7 @@ use gst::prelude::*;
 use gstzerocopy::allocator::{BackendSetting, ZcDmaBufAllocator};
 use gstzerocopy::pool::ZcBufferPool;
 
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .count()
-}
+use zc_dmabuf::fds::count as fd_count;
 
 #[test]
 fn memory_and_pools_close_every_fd() {

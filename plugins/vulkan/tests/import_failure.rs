@@ -13,9 +13,7 @@ use std::sync::Arc;
 use zc_dmabuf::{Allocator, DmaBuf, Fourcc, FrameRequest, MemfdAllocator};
 use zc_vulkan::{Context, Converter, ConverterOptions, DeviceChoice};
 
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("fds").count()
-}
+use zc_dmabuf::fds::count as fd_count;
 
 fn is_open(fd: std::os::fd::BorrowedFd<'_>) -> bool {
     std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd())).is_ok()

@@ -1,5 +1,6 @@
-//! The process's open fds and what they are, to show that playback leaves
-//! nothing open behind it (dma-bufs and memfds above all).
+//! The process's open fds and what they are (`/proc/self/fd`): how the
+//! player, the benchmark and every leak test show that nothing is left open
+//! behind them (dma-bufs and memfds above all).
 
 use std::os::fd::RawFd;
 
@@ -21,11 +22,15 @@ impl OpenFd {
     }
 }
 
-/// The fds open now (those that vanish while being listed are skipped).
+/// The fds open now (those that vanish while being listed are skipped);
+/// none where /proc cannot be read.
 pub fn open_fds() -> Vec<OpenFd> {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return Vec::new();
-    };
+    try_open_fds().unwrap_or_default()
+}
+
+/// [`open_fds`], with the error when `/proc/self/fd` cannot be listed.
+pub fn try_open_fds() -> std::io::Result<Vec<OpenFd>> {
+    let entries = std::fs::read_dir("/proc/self/fd")?;
     // The listing's own directory fd is not one of ours.
     let listing = format!("/proc/{}/fd", std::process::id());
     let mut fds: Vec<OpenFd> = entries
@@ -38,7 +43,17 @@ pub fn open_fds() -> Vec<OpenFd> {
         })
         .collect();
     fds.sort_by_key(|f| f.fd);
-    fds
+    Ok(fds)
+}
+
+/// How many fds are open now (the listing's own fd not counted).
+pub fn count() -> usize {
+    open_fds().len()
+}
+
+/// How many open fds are dma-bufs.
+pub fn dmabuf_count() -> usize {
+    open_fds().iter().filter(|f| f.is_dmabuf()).count()
 }
 
 /// Fds in `now` that were not in `baseline` (same number and target),
