@@ -5,9 +5,13 @@
 //! `wl_buffer` per frame storage, commits at the compositor's pace (frame
 //! callbacks) and keeps each frame's storage alive until the compositor
 //! releases it. No GStreamer here: the sink element and the player build on it.
+//!
+//! [`headless`] starts a compositor of our own (headless Weston) for the
+//! player without a desktop, the benchmark and the tests.
 
 mod error;
 pub mod feedback;
+pub mod headless;
 mod presenter;
 mod sys;
 mod watchdog;
