@@ -79,28 +79,11 @@ impl Default for ZcThumbnail {
 }
 
 fn pixel_format(format: gst_video::VideoFormat) -> Option<PixelFormat> {
-    use gst_video::VideoFormat as V;
-    Some(match format {
-        V::Nv12 => PixelFormat::Nv12,
-        V::Nv21 => PixelFormat::Nv21,
-        V::Nv16 => PixelFormat::Nv16,
-        V::I420 => PixelFormat::I420,
-        V::Yv12 => PixelFormat::Yv12,
-        V::Yuy2 => PixelFormat::Yuy2,
-        V::Uyvy => PixelFormat::Uyvy,
-        V::P01010le => PixelFormat::P010,
-        V::Bgrx => PixelFormat::Bgrx,
-        V::Bgra => PixelFormat::Bgra,
-        V::Rgbx => PixelFormat::Rgbx,
-        V::Rgba => PixelFormat::Rgba,
-        V::Rgb16 => PixelFormat::Rgb565,
-        _ => return None,
-    })
+    crate::caps::fourcc_for(format).and_then(PixelFormat::from_fourcc)
 }
 
 /// The caps' colorimetry (GStreamer fills in its defaults where the caps
-/// say nothing): BT.709 and BT.2020 matrices are honoured, anything else is
-/// read as BT.601; range 0-255 is full range, anything else limited.
+/// say nothing), as `crate::colorimetry` maps it for both converters.
 fn colour_of(info: &gst_video::VideoInfo) -> Colorimetry {
     crate::colorimetry::from_info(info).0
 }

@@ -39,6 +39,29 @@ pub enum PixelFormat {
     Rgb565,
 }
 
+impl PixelFormat {
+    /// The layout of a DRM fourcc, if the thumbnailer reads it.
+    pub fn from_fourcc(fourcc: zc_dmabuf::Fourcc) -> Option<PixelFormat> {
+        use zc_dmabuf::Fourcc as F;
+        Some(match fourcc {
+            F::NV12 => PixelFormat::Nv12,
+            F::NV21 => PixelFormat::Nv21,
+            F::NV16 => PixelFormat::Nv16,
+            F::YUV420 => PixelFormat::I420,
+            F::YVU420 => PixelFormat::Yv12,
+            F::YUYV => PixelFormat::Yuy2,
+            F::UYVY => PixelFormat::Uyvy,
+            F::P010 => PixelFormat::P010,
+            F::XRGB8888 => PixelFormat::Bgrx,
+            F::ARGB8888 => PixelFormat::Bgra,
+            F::XBGR8888 => PixelFormat::Rgbx,
+            F::ABGR8888 => PixelFormat::Rgba,
+            F::RGB565 => PixelFormat::Rgb565,
+            _ => return None,
+        })
+    }
+}
+
 pub use zc_dmabuf::color::{Colorimetry, Matrix, Range};
 
 /// One frame's mapped planes: `planes[i]` starts at plane `i`'s first byte
