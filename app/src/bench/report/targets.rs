@@ -6,6 +6,19 @@ use super::{Report, Summary, TargetResult, TargetStatus, human_bytes};
 use crate::bench::environment::Where;
 use crate::bench::matrix::{PathKind, Size, Source};
 
+/// Said after a missed target whose repetitions' ranges overlap.
+const WITHIN_NOISE: &str = " (the repetitions' ranges overlap: within this run's noise)";
+
+impl TargetStatus {
+    fn of(met: bool) -> TargetStatus {
+        if met {
+            TargetStatus::Met
+        } else {
+            TargetStatus::Missed
+        }
+    }
+}
+
 impl Report {
     /// Evaluate the targets on this run's medians.
     pub fn evaluate_targets(&mut self) {
@@ -222,11 +235,7 @@ impl Report {
                 id: ID.to_owned(),
                 target: target_ratio.to_owned(),
                 scope: scope.clone(),
-                status: if met {
-                    TargetStatus::Met
-                } else {
-                    TargetStatus::Missed
-                },
+                status: TargetStatus::of(met),
                 detail: if met {
                     format!("{ratio_detail}: {:.1}% of the copy path's", ratio * 100.0)
                 } else {
@@ -257,11 +266,7 @@ impl Report {
                 id: format!("{ID}-native"),
                 target: target_abs.to_owned(),
                 scope,
-                status: if met {
-                    TargetStatus::Met
-                } else {
-                    TargetStatus::Missed
-                },
+                status: TargetStatus::of(met),
                 detail: if met {
                     format!("zero-copy adds {zc_added:.1} us/frame over the floor")
                 } else {
@@ -330,11 +335,7 @@ impl Report {
             id: ID.to_owned(),
             target: TARGET.to_owned(),
             scope,
-            status: if met {
-                TargetStatus::Met
-            } else {
-                TargetStatus::Missed
-            },
+            status: TargetStatus::of(met),
             detail: if met {
                 detail
             } else {
@@ -342,11 +343,7 @@ impl Report {
                 format!(
                     "{detail}; missed by {:.0} us/frame{}",
                     z - c,
-                    if overlap {
-                        " (the repetitions' ranges overlap: within this run's noise)"
-                    } else {
-                        ""
-                    }
+                    if overlap { WITHIN_NOISE } else { "" }
                 )
             },
         })
@@ -399,11 +396,7 @@ impl Report {
                     "{detail}; missed by {:.1} fps ({:.1}%){}",
                     c - z,
                     (c - z) / c.max(1e-9) * 100.0,
-                    if overlap {
-                        " (the repetitions' ranges overlap: within this run's noise)"
-                    } else {
-                        ""
-                    }
+                    if overlap { WITHIN_NOISE } else { "" }
                 ),
             }
         }
