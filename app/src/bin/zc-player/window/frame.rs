@@ -3,10 +3,9 @@
 //! title and a close button.
 
 use smithay_client_toolkit::shell::WaylandSurface;
-use wayland_client::protocol::wl_shm;
 use zc_app::player::stats;
 
-use super::App;
+use super::{App, argb_buffer};
 
 /// Height of the client-side title bar.
 pub(super) const TITLE_BAR: u32 = 28;
@@ -22,34 +21,18 @@ impl App {
         let stride = width * 4;
         let buffer = match self.background.take() {
             Some(b) if b.height() as u32 == height && b.stride() as u32 == stride => b,
-            _ => match self.pool.create_buffer(
-                width as i32,
-                height as i32,
-                stride as i32,
-                wl_shm::Format::Argb8888,
-            ) {
-                Ok((buffer, _)) => buffer,
-                Err(e) => {
-                    eprintln!("zc-player: cannot draw the window: {e}");
-                    return;
-                }
+            _ => match argb_buffer(&mut self.pool, (width, height), "the window") {
+                Some(buffer) => buffer,
+                None => return,
             },
         };
         let buffer = if buffer.canvas(&mut self.pool).is_some() {
             buffer
         } else {
             // The compositor still holds it: draw into a fresh one.
-            match self.pool.create_buffer(
-                width as i32,
-                height as i32,
-                stride as i32,
-                wl_shm::Format::Argb8888,
-            ) {
-                Ok((b, _)) => b,
-                Err(e) => {
-                    eprintln!("zc-player: cannot draw the window: {e}");
-                    return;
-                }
+            match argb_buffer(&mut self.pool, (width, height), "the window") {
+                Some(b) => b,
+                None => return,
             }
         };
         let bar = self.title_bar();

@@ -32,7 +32,7 @@ use smithay_client_toolkit::{
     registry_handlers,
 };
 use wayland_client::globals::GlobalList;
-use wayland_client::protocol::{wl_keyboard, wl_output, wl_pointer, wl_seat, wl_surface};
+use wayland_client::protocol::{wl_keyboard, wl_output, wl_pointer, wl_seat, wl_shm, wl_surface};
 use wayland_client::{Connection, QueueHandle};
 use zc_app::player::controls::{ClickTracker, Modifiers};
 use zc_app::player::ipc::Reply;
@@ -201,6 +201,23 @@ impl App {
         let changed = video.is_some() && crate::lock(&self.layout).video != video;
         if changed {
             self.relayout();
+        }
+    }
+}
+
+/// A fresh ARGB8888 buffer of `size` from `pool`, or `None` once it said
+/// why it cannot draw `what`.
+fn argb_buffer(pool: &mut SlotPool, (width, height): (u32, u32), what: &str) -> Option<Buffer> {
+    match pool.create_buffer(
+        width as i32,
+        height as i32,
+        (width * 4) as i32,
+        wl_shm::Format::Argb8888,
+    ) {
+        Ok((buffer, _)) => Some(buffer),
+        Err(e) => {
+            eprintln!("zc-player: cannot draw {what}: {e}");
+            None
         }
     }
 }

@@ -4,10 +4,10 @@
 use smithay_client_toolkit::shell::WaylandSurface;
 use smithay_client_toolkit::shm::slot::Buffer;
 use wayland_client::QueueHandle;
-use wayland_client::protocol::{wl_shm, wl_subsurface, wl_surface};
+use wayland_client::protocol::{wl_subsurface, wl_surface};
 use zc_app::player::stats;
 
-use super::App;
+use super::{App, argb_buffer};
 
 /// Where the statistics panel sits, from the video area's corner.
 const PANEL_MARGIN: i32 = 12;
@@ -80,17 +80,9 @@ impl App {
             .filter(|b| b.height() as u32 == height && b.stride() as u32 == stride);
         let buffer = match reusable {
             Some(b) if b.canvas(&mut self.pool).is_some() => b,
-            _ => match self.pool.create_buffer(
-                width as i32,
-                height as i32,
-                stride as i32,
-                wl_shm::Format::Argb8888,
-            ) {
-                Ok((b, _)) => b,
-                Err(e) => {
-                    eprintln!("zc-player: cannot draw the statistics: {e}");
-                    return;
-                }
+            _ => match argb_buffer(&mut self.pool, (width, height), "the statistics") {
+                Some(b) => b,
+                None => return,
             },
         };
         if let Some(canvas) = buffer.canvas(&mut self.pool) {
