@@ -13,17 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use smithay_client_toolkit::compositor::CompositorState;
 use smithay_client_toolkit::reexports::calloop::EventLoop;
 use smithay_client_toolkit::reexports::calloop::channel::{self, Event as ChannelEvent};
 use smithay_client_toolkit::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay_client_toolkit::reexports::calloop_wayland_source::WaylandSource;
 use smithay_client_toolkit::shell::WaylandSurface;
-use smithay_client_toolkit::shell::xdg::XdgShell;
-use smithay_client_toolkit::shell::xdg::window::WindowDecorations;
-use smithay_client_toolkit::shm::Shm;
-use smithay_client_toolkit::shm::slot::SlotPool;
-use smithay_client_toolkit::subcompositor::SubcompositorState;
 use wayland_client::globals::registry_queue_init;
 use wayland_client::{Connection, Proxy};
 use zc_app::player::ipc::Call;
@@ -31,7 +25,7 @@ use zc_app::weston::HeadlessWeston;
 
 use crate::lifecycle::Signals;
 use crate::playback::{self, Layout, Player, PlayerExit, PlayerOptions, WindowHandles};
-use crate::window::{self, App};
+use crate::window::App;
 use crate::{Args, lock};
 
 /// How a session ended, short of an error.
@@ -70,15 +64,6 @@ pub(crate) fn play(
         .insert(loop_handle.clone())
         .map_err(|e| anyhow!("cannot watch the Wayland connection: {e}"))?;
 
-    let compositor =
-        CompositorState::bind(&globals, &qh).context("the compositor has no wl_compositor")?;
-    let subcompositor = SubcompositorState::bind(compositor.wl_compositor().clone(), &globals, &qh)
-        .context("the compositor has no wl_subcompositor")?;
-    let xdg_shell =
-        XdgShell::bind(&globals, &qh).context("the compositor has no xdg_wm_base (xdg-shell)")?;
-    let shm = Shm::bind(&globals, &qh).context("the compositor has no wl_shm")?;
-    let surface = compositor.create_surface(&qh);
-    let window = xdg_shell.create_window(surface, WindowDecorations::RequestServer, &qh);
     let title = format!(
         "zc-player: {}",
         Path::new(&args.input)
@@ -86,32 +71,15 @@ pub(crate) fn play(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| args.input.clone())
     );
-    window.set_title(title.clone());
-    window.set_app_id("zc-player");
-    window.set_min_size(Some((160, 120)));
-    if args.fullscreen {
-        window.set_fullscreen(None);
-    }
-    window.commit();
-    let pool = SlotPool::new(
-        (window::DEFAULT_SIZE.0 * window::DEFAULT_SIZE.1 * 4) as usize,
-        &shm,
-    )
-    .context("cannot create shared memory for the window")?;
-
     let layout = Arc::new(Mutex::new(Layout::default()));
-    let mut state = App::new(
+    let mut state = App::create(
         &globals,
-        compositor,
-        subcompositor,
-        shm,
-        window,
-        pool,
+        &qh,
         title,
+        args.fullscreen,
         layout.clone(),
         weston,
-        qh.clone(),
-    );
+    )?;
 
     // The window is mapped before the sink is handed its surface.
     while !state.is_configured() {

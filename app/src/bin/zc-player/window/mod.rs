@@ -14,14 +14,16 @@ use std::rc::Rc;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
+use anyhow::{Context, Result};
 use gst_video::prelude::*;
 use smithay_client_toolkit::compositor::{CompositorHandler, CompositorState};
 use smithay_client_toolkit::output::{OutputHandler, OutputState};
 use smithay_client_toolkit::registry::{ProvidesRegistryState, RegistryState};
 use smithay_client_toolkit::seat::SeatState;
 use smithay_client_toolkit::shell::WaylandSurface;
+use smithay_client_toolkit::shell::xdg::XdgShell;
 use smithay_client_toolkit::shell::xdg::window::{
-    DecorationMode, Window, WindowConfigure, WindowHandler,
+    DecorationMode, Window, WindowConfigure, WindowDecorations, WindowHandler,
 };
 use smithay_client_toolkit::shm::slot::{Buffer, SlotPool};
 use smithay_client_toolkit::shm::{Shm, ShmHandler};
@@ -52,6 +54,8 @@ pub struct App {
     pub output_state: OutputState,
     pub compositor: CompositorState,
     pub subcompositor: SubcompositorState,
+    /// The xdg_wm_base the window was made with, kept as long as the window.
+    _xdg_shell: XdgShell,
     pub shm: Shm,
     pub window: Window,
     pub pool: SlotPool,
@@ -79,27 +83,44 @@ pub struct App {
 }
 
 impl App {
-    /// The state around a created (not yet configured) window; binds the
-    /// registry, seat and output globals.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    /// Bind the globals the window needs, create the window (title, app
+    /// id, minimum size, fullscreen if asked) and commit it; the
+    /// compositor's configure maps it.
+    pub fn create(
         globals: &GlobalList,
-        compositor: CompositorState,
-        subcompositor: SubcompositorState,
-        shm: Shm,
-        window: Window,
-        pool: SlotPool,
+        qh: &QueueHandle<App>,
         title: String,
+        fullscreen: bool,
         layout: Arc<Mutex<Layout>>,
         weston: Option<Rc<HeadlessWeston>>,
-        queue: QueueHandle<App>,
-    ) -> App {
-        App {
+    ) -> Result<App> {
+        let compositor =
+            CompositorState::bind(globals, qh).context("the compositor has no wl_compositor")?;
+        let subcompositor =
+            SubcompositorState::bind(compositor.wl_compositor().clone(), globals, qh)
+                .context("the compositor has no wl_subcompositor")?;
+        let xdg_shell =
+            XdgShell::bind(globals, qh).context("the compositor has no xdg_wm_base (xdg-shell)")?;
+        let shm = Shm::bind(globals, qh).context("the compositor has no wl_shm")?;
+        let surface = compositor.create_surface(qh);
+        let window = xdg_shell.create_window(surface, WindowDecorations::RequestServer, qh);
+        window.set_title(title.clone());
+        window.set_app_id("zc-player");
+        window.set_min_size(Some((160, 120)));
+        if fullscreen {
+            window.set_fullscreen(None);
+        }
+        window.commit();
+        let pool = SlotPool::new((DEFAULT_SIZE.0 * DEFAULT_SIZE.1 * 4) as usize, &shm)
+            .context("cannot create shared memory for the window")?;
+
+        Ok(App {
             registry_state: RegistryState::new(globals),
-            seat_state: SeatState::new(globals, &queue),
-            output_state: OutputState::new(globals, &queue),
+            seat_state: SeatState::new(globals, qh),
+            output_state: OutputState::new(globals, qh),
             compositor,
             subcompositor,
+            _xdg_shell: xdg_shell,
             shm,
             window,
             pool,
@@ -121,8 +142,8 @@ impl App {
             exit: None,
             quit_reply: None,
             said_no_audio: false,
-            queue,
-        }
+            queue: qh.clone(),
+        })
     }
 
     pub fn queue_handle(&self) -> QueueHandle<App> {
