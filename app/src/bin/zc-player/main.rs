@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use smithay_client_toolkit::reexports::calloop::EventLoop;
 use smithay_client_toolkit::reexports::calloop::channel;
+use zc_app::lock;
 use zc_app::player::controls::MAX_SEEK_SECONDS;
 use zc_app::player::fds::{OpenFd, open_fds, opened_since};
 use zc_app::player::ipc::{Call, IpcServer};
@@ -94,13 +95,6 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
         ));
     }
     Ok(seconds)
-}
-
-/// Lock a mutex, ignoring poisoning (the layout stays coherent).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn main() {
