@@ -185,37 +185,11 @@ impl Control {
 fn a_clip_plays_headless_and_quit_closes_every_fd() {
     let dir = temp_dir("play");
     let clip = make_clip(&dir);
-    let socket = dir.join("ipc.sock");
-    let child = Command::new(PLAYER)
-        .args([
-            clip.to_str().expect("utf-8"),
-            "--headless",
-            "--keep-open",
-            "--ipc",
-            socket.to_str().expect("utf-8"),
-        ])
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start zc-player");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let stream = loop {
-        match UnixStream::connect(&socket) {
-            Ok(stream) => break stream,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => panic!("the control socket never appeared: {e}"),
-        }
-    };
-    let mut control = Control {
-        child,
-        writer: stream.try_clone().expect("clone"),
-        reader: BufReader::new(stream),
-    };
+    let mut running = Running::start(&dir, &clip);
     // Wait for frames to reach the sink.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let stats = control.request(r#"{"command":"stats"}"#);
+        let stats = running.control.request(r#"{"command":"stats"}"#);
         assert_eq!(stats["ok"], true, "{stats}");
         if stats["frames-rendered"].as_u64().unwrap_or(0) > 0 {
             assert_eq!(stats["decoder"], "avdec_h264", "{stats}");
@@ -228,14 +202,14 @@ fn a_clip_plays_headless_and_quit_closes_every_fd() {
         assert!(Instant::now() < deadline, "no frame was shown: {stats}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let bad = control.request(r#"{"command":"seek"}"#);
+    let bad = running.control.request(r#"{"command":"seek"}"#);
     assert_eq!(bad["ok"], false);
     assert!(
         bad["error"].as_str().is_some_and(|e| e.contains("seconds")),
         "{bad}"
     );
     let snapshot = dir.join("snap.png");
-    let reply = control.request(&format!(
+    let reply = running.control.request(&format!(
         r#"{{"command":"snapshot","path":"{}"}}"#,
         snapshot.display()
     ));
@@ -246,12 +220,15 @@ fn a_clip_plays_headless_and_quit_closes_every_fd() {
     assert_eq!(u32::from_be_bytes(png[16..20].try_into().expect("4")), 320);
     assert_eq!(u32::from_be_bytes(png[20..24].try_into().expect("4")), 240);
 
-    let quit = control.request(r#"{"command":"quit"}"#);
+    let quit = running.control.request(r#"{"command":"quit"}"#);
     assert_eq!(quit["ok"], true, "{quit}");
     assert_eq!(quit["fds-left-open"], 0, "{quit}");
-    let status = control.child.wait().expect("wait");
+    let status = running.control.child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
-    assert!(!socket.exists(), "the socket file is removed at exit");
+    assert!(
+        !running.socket.exists(),
+        "the socket file is removed at exit"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

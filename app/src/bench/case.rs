@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::BenchError;
 use super::matrix::{CaseSpec, PathKind};
 use super::measure::{self, CpuTime};
-use super::{BenchError, lock};
+use crate::lock;
 
 /// What memory frames were in when they reached the sink.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

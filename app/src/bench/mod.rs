@@ -57,11 +57,3 @@ pub(crate) fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -
     let what = what.into();
     move |source| BenchError::System { what, source }
 }
-
-/// Lock a mutex, ignoring poisoning: the data (counters, samples) stays
-/// meaningful after a panic elsewhere.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}

@@ -4,44 +4,29 @@
 //! inside CPU-access brackets (zcthumbnail). Driven by keys, the mouse and a
 //! JSON-lines control socket.
 
-mod app;
 mod lifecycle;
 mod playback;
+mod session;
+mod window;
 
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
-use smithay_client_toolkit::compositor::CompositorState;
-use smithay_client_toolkit::output::OutputState;
 use smithay_client_toolkit::reexports::calloop::EventLoop;
-use smithay_client_toolkit::reexports::calloop::channel::{self, Event as ChannelEvent};
-use smithay_client_toolkit::reexports::calloop::timer::{TimeoutAction, Timer};
-use smithay_client_toolkit::reexports::calloop_wayland_source::WaylandSource;
-use smithay_client_toolkit::registry::RegistryState;
-use smithay_client_toolkit::seat::SeatState;
-use smithay_client_toolkit::shell::WaylandSurface;
-use smithay_client_toolkit::shell::xdg::XdgShell;
-use smithay_client_toolkit::shell::xdg::window::WindowDecorations;
-use smithay_client_toolkit::shm::Shm;
-use smithay_client_toolkit::shm::slot::SlotPool;
-use smithay_client_toolkit::subcompositor::SubcompositorState;
-use wayland_client::globals::registry_queue_init;
-use wayland_client::{Connection, Proxy};
+use smithay_client_toolkit::reexports::calloop::channel;
+use zc_app::lock;
 use zc_app::player::controls::MAX_SEEK_SECONDS;
 use zc_app::player::fds::{OpenFd, open_fds, opened_since};
 use zc_app::player::ipc::{Call, IpcServer};
 use zc_app::weston::{HeadlessWeston, WestonConfig};
 
-use app::App;
 use lifecycle::{Signals, Watcher, signal_name};
-use playback::{
-    BackendChoice, Layout, PathPreference, Player, PlayerExit, PlayerOptions, WindowHandles,
-};
+use playback::{BackendChoice, PathPreference};
+use session::Outcome;
+use window::App;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -112,13 +97,6 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     Ok(seconds)
 }
 
-/// Lock a mutex, ignoring poisoning (the layout stays coherent).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn main() {
     let args = Args::parse();
     let code = match run(&args) {
@@ -137,13 +115,6 @@ fn main() {
         }
     };
     std::process::exit(code);
-}
-
-enum Outcome {
-    Done,
-    BadInput(String),
-    /// A quit signal (its number) ended playback; torn down like `quit`.
-    Interrupted(i32),
 }
 
 /// The input as a URI, or why it cannot be played.
@@ -259,7 +230,7 @@ fn run(args: &Args) -> Result<Outcome> {
     // again when the player quits.
     let baseline = open_fds();
 
-    let outcome = play(
+    let outcome = session::play(
         args,
         &uri,
         audio,
@@ -314,181 +285,4 @@ fn quit_fields(
             .into(),
     );
     fields
-}
-
-type QuitReply = Option<std::sync::mpsc::Sender<zc_app::player::ipc::Reply>>;
-
-#[allow(clippy::too_many_arguments)]
-fn play(
-    args: &Args,
-    uri: &str,
-    audio: bool,
-    snapshot_dir: &Path,
-    signals: &Signals,
-    socket: &Path,
-    weston: Option<Rc<HeadlessWeston>>,
-    event_loop: &mut EventLoop<App>,
-    bus_sender: channel::Sender<playback::BusEvent>,
-    bus_events: channel::Channel<playback::BusEvent>,
-    ipc_calls: channel::Channel<Call>,
-) -> Result<(Outcome, QuitReply)> {
-    let stream = UnixStream::connect(socket)
-        .with_context(|| format!("cannot connect to the compositor at {}", socket.display()))?;
-    let connection = Connection::from_socket(stream)
-        .map_err(|e| anyhow!("cannot talk to the compositor at {}: {e}", socket.display()))?;
-    let (globals, queue) = registry_queue_init::<App>(&connection)
-        .map_err(|e| anyhow!("the compositor's globals: {e}"))?;
-    let qh = queue.handle();
-    let loop_handle = event_loop.handle();
-    WaylandSource::new(connection.clone(), queue)
-        .insert(loop_handle.clone())
-        .map_err(|e| anyhow!("cannot watch the Wayland connection: {e}"))?;
-
-    let compositor =
-        CompositorState::bind(&globals, &qh).context("the compositor has no wl_compositor")?;
-    let subcompositor = SubcompositorState::bind(compositor.wl_compositor().clone(), &globals, &qh)
-        .context("the compositor has no wl_subcompositor")?;
-    let xdg_shell =
-        XdgShell::bind(&globals, &qh).context("the compositor has no xdg_wm_base (xdg-shell)")?;
-    let shm = Shm::bind(&globals, &qh).context("the compositor has no wl_shm")?;
-    let surface = compositor.create_surface(&qh);
-    let window = xdg_shell.create_window(surface, WindowDecorations::RequestServer, &qh);
-    let title = format!(
-        "zc-player: {}",
-        Path::new(&args.input)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| args.input.clone())
-    );
-    window.set_title(title.clone());
-    window.set_app_id("zc-player");
-    window.set_min_size(Some((160, 120)));
-    if args.fullscreen {
-        window.set_fullscreen(None);
-    }
-    window.commit();
-    let pool = SlotPool::new(
-        (app::DEFAULT_SIZE.0 * app::DEFAULT_SIZE.1 * 4) as usize,
-        &shm,
-    )
-    .context("cannot create shared memory for the window")?;
-
-    let layout = Arc::new(Mutex::new(Layout::default()));
-    let mut state = App::new(
-        RegistryState::new(&globals),
-        SeatState::new(&globals, &qh),
-        OutputState::new(&globals, &qh),
-        compositor,
-        subcompositor,
-        shm,
-        window,
-        pool,
-        title,
-        layout.clone(),
-        weston,
-        qh.clone(),
-    );
-
-    // The window is mapped before the sink is handed its surface.
-    while !state.is_configured() {
-        event_loop
-            .dispatch(Duration::from_millis(100), &mut state)
-            .map_err(|e| anyhow!("the compositor went away: {e}"))?;
-        if let Some(exit) = state.exit.take() {
-            return Ok((finish(exit)?, state.quit_reply.take()));
-        }
-        if let Some(signal) = signals.received() {
-            return Ok((Outcome::Interrupted(signal), None));
-        }
-    }
-
-    let handles = WindowHandles {
-        display: connection.backend().display_ptr() as usize,
-        surface: state.window.wl_surface().id().as_ptr() as usize,
-    };
-    let bus_sender = Mutex::new(bus_sender);
-    let player = Player::new(
-        &PlayerOptions {
-            uri: uri.to_owned(),
-            path: args.path,
-            backend: args.backend,
-            looping: args.looping,
-            keep_open: args.keep_open,
-            start: args.start,
-            audio,
-            snapshot_dir: snapshot_dir.to_owned(),
-        },
-        handles,
-        layout,
-        move |event| {
-            let _ = lock(&bus_sender).send(event);
-        },
-    )?;
-    player.start()?;
-    state.player = Some(player);
-
-    let bus_source = loop_handle
-        .insert_source(bus_events, |event, _, app| {
-            if let ChannelEvent::Msg(event) = event {
-                let qh = app_queue(app);
-                app.on_bus(event, &qh);
-            }
-        })
-        .map_err(|e| anyhow!("cannot watch the pipeline's bus: {e}"))?;
-    loop_handle
-        .insert_source(ipc_calls, |event, _, app| {
-            if let ChannelEvent::Msg(call) = event {
-                let qh = app_queue(app);
-                app.on_call(call, &qh);
-            }
-        })
-        .map_err(|e| anyhow!("cannot watch the control socket: {e}"))?;
-    loop_handle
-        .insert_source(
-            Timer::from_duration(Duration::from_millis(500)),
-            |_, _, app| {
-                app.tick();
-                TimeoutAction::ToDuration(Duration::from_millis(500))
-            },
-        )
-        .map_err(|e| anyhow!("cannot start the statistics timer: {e}"))?;
-
-    let result = loop {
-        if let Err(e) = event_loop.dispatch(Duration::from_millis(100), &mut state) {
-            break Err(anyhow!("the compositor went away: {e}"));
-        }
-        if let Some(error) = connection.protocol_error() {
-            break Err(anyhow!("the compositor closed the connection: {error}"));
-        }
-        if let Some(exit) = state.exit.take() {
-            break finish(exit);
-        }
-        if let Some(signal) = signals.received() {
-            break Ok(Outcome::Interrupted(signal));
-        }
-    };
-    if let Some(mut player) = state.player.take() {
-        player.shutdown();
-        // Bus messages not yet handled hold references to the elements;
-        // the sink must be gone before the connection it borrows closes.
-        loop_handle.remove(bus_source);
-        drop(player);
-    }
-    let quit_reply = state.quit_reply.take();
-    drop(state);
-    drop(connection);
-    result.map(|outcome| (outcome, quit_reply))
-}
-
-/// The queue handle for callbacks that only get the state.
-fn app_queue(app: &App) -> wayland_client::QueueHandle<App> {
-    app.queue_handle()
-}
-
-fn finish(exit: PlayerExit) -> Result<Outcome> {
-    match exit {
-        PlayerExit::Done => Ok(Outcome::Done),
-        PlayerExit::BadInput(message) => Ok(Outcome::BadInput(message)),
-        PlayerExit::Failed(message) => bail!("{message}"),
-    }
 }

@@ -163,19 +163,7 @@ fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
 impl Drop for IpcServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        // Reading ends; a reply already on its way (quit's) is still
-        // written, then each connection's thread sees the end and closes it.
-        for (_, stream) in crate::lock(&self.connections).iter() {
-            let _ = stream.shutdown(std::net::Shutdown::Read);
-        }
-        let deadline = Instant::now() + DRAIN_TIMEOUT;
-        while !crate::lock(&self.connections).is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // A client that does not read may have a writer blocked: cut it.
-        for (_, stream) in crate::lock(&self.connections).iter() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-        }
+        drain_then_cut(&self.connections);
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
@@ -234,12 +222,28 @@ fn accept_loop<F>(
     }
     drop(listener);
     // A connection accepted after shutdown's sweeps would keep its handler
-    // reading forever: cut whatever is still open before joining.
-    for (_, stream) in crate::lock(connections).iter() {
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-    }
+    // reading forever: end it too before joining. Drained, not cut at
+    // once: cutting here raced the reply (quit's) shutdown waits for.
+    drain_then_cut(connections);
     for handle in handlers {
         let _ = handle.join();
+    }
+}
+
+/// End every connection: reading ends, a reply already on its way
+/// (quit's) is still written within [`DRAIN_TIMEOUT`] while each
+/// connection's thread sees the end and closes it, then whatever is left
+/// is cut (a client that does not read may have a writer blocked).
+fn drain_then_cut(connections: &Mutex<Vec<(u64, UnixStream)>>) {
+    for (_, stream) in crate::lock(connections).iter() {
+        let _ = stream.shutdown(std::net::Shutdown::Read);
+    }
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while !crate::lock(connections).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for (_, stream) in crate::lock(connections).iter() {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -449,6 +453,37 @@ mod tests {
         BufReader::new(client).read_line(&mut reply).expect("reply");
         assert!(reply.contains(r#""ok":true"#), "{reply}");
         drop(server);
+    }
+
+    #[test]
+    fn a_reply_on_its_way_at_shutdown_is_still_written() {
+        let _serial = serial();
+        let dir = test_dir("drain");
+        let path = dir.path().join("ipc.sock");
+        // Like quit's: the answer comes after the player began to close
+        // the server.
+        let (delivered, was_delivered) = mpsc::channel();
+        let server = IpcServer::start(&path, move |call: Call| {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                let _ = call.reply.send(Ok(Map::new()));
+            });
+            delivered.send(()).is_ok()
+        })
+        .expect("server");
+        let mut client = UnixStream::connect(&path).expect("connect");
+        client.write_all(b"{\"command\":\"quit\"}\n").expect("send");
+        was_delivered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the request reached the player");
+        drop(server);
+        let mut reply = String::new();
+        BufReader::new(client).read_line(&mut reply).expect("read");
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply).ok(),
+            Some(json!({"ok": true})),
+            "{reply:?}"
+        );
     }
 
     #[test]

@@ -1,199 +1,25 @@
-//! The benchmark's results as data: the JSON model (schema `zc-bench/1`),
-//! medians with min and max, and the issue's targets evaluated on one run.
+//! The issue's targets (zero bytes copied, the raw path's overhead, system
+//! CPU, H.264 frame rate) evaluated on one run's medians, each met, missed
+//! (by how much) or not evaluated (and why).
 
-use std::collections::BTreeMap;
+use super::{Report, Summary, TargetResult, TargetStatus, human_bytes};
+use crate::bench::environment::Where;
+use crate::bench::matrix::{PathKind, Size, Source};
 
-use serde::{Deserialize, Serialize};
+/// Said after a missed target whose repetitions' ranges overlap.
+const WITHIN_NOISE: &str = " (the repetitions' ranges overlap: within this run's noise)";
 
-use super::case::Sample;
-use super::environment::{Environment, Where};
-use super::matrix::{PathKind, Size, Source};
-
-/// The JSON's schema name; bump it when a field changes meaning or goes.
-pub const SCHEMA: &str = "zc-bench/1";
-
-/// What was asked for.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Settings {
-    pub quick: bool,
-    /// Whose default frame counts and matrix: "native" or "vm" (smaller).
-    pub profile: String,
-    pub repetitions: u32,
-    pub warmup_frames: u32,
-    /// Frames per case (warm-up included), by size name.
-    pub frames: BTreeMap<String, u32>,
-    pub sources: Vec<Source>,
-    pub sizes: Vec<Size>,
-    pub paths: Vec<PathKind>,
-    /// The command line that produced the report.
-    pub command: String,
-}
-
-/// Whether a case ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CaseStatus {
-    /// Every repetition ran.
-    Ran,
-    /// Not attempted here, for the stated reason.
-    NotRun,
-    /// Attempted and failed (some repetitions may have samples).
-    Failed,
-}
-
-/// Median, min and max over the repetitions.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Stat {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Stat {
-    pub fn of(values: &[f64]) -> Option<Stat> {
-        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-        if sorted.is_empty() {
-            return None;
-        }
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len();
-        let median = if n % 2 == 1 {
-            sorted[n / 2]
+impl TargetStatus {
+    fn of(met: bool) -> TargetStatus {
+        if met {
+            TargetStatus::Met
         } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-        };
-        Some(Stat {
-            median,
-            min: sorted[0],
-            max: sorted[n - 1],
-        })
+            TargetStatus::Missed
+        }
     }
-
-    /// Over the samples that have the value; `None` when none has it.
-    fn of_optional(values: impl Iterator<Item = Option<f64>>) -> Option<Stat> {
-        let values: Vec<f64> = values.flatten().collect();
-        Stat::of(&values)
-    }
-}
-
-/// A case's samples summarised.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Summary {
-    pub fps: Stat,
-    pub pipeline_cpu_us_per_frame: Stat,
-    pub compositor_cpu_us_per_frame: Option<Stat>,
-    pub compositor_cpu_us_per_composited_frame: Option<Stat>,
-    /// Pipeline CPU per frame plus compositor CPU per frame it drew (per
-    /// produced frame where the drawn count is unknown): what one frame costs
-    /// the whole system when every frame is shown.
-    pub total_cpu_us_per_frame: Stat,
-    pub bytes_copied_per_frame: Option<Stat>,
-    pub bytes_copied_inferred_per_frame: Option<Stat>,
-    pub latency_us: Option<Stat>,
-    pub peak_rss_kib: Stat,
-    pub fds_end: Stat,
-    /// The most fds a repetition left open beyond what it started with.
-    pub fds_leaked_max: i64,
-}
-
-/// Total CPU of one sample, as [`Summary::total_cpu_us_per_frame`] defines it.
-pub fn total_cpu_us_per_frame(sample: &Sample) -> f64 {
-    let compositor = sample
-        .compositor_cpu_us_per_composited_frame
-        .or(sample.compositor_cpu_us_per_frame)
-        .unwrap_or(0.0);
-    sample.pipeline_cpu_us_per_frame + compositor
-}
-
-impl Summary {
-    pub fn of(samples: &[Sample]) -> Option<Summary> {
-        let field = |f: fn(&Sample) -> f64| samples.iter().map(f).collect::<Vec<f64>>();
-        let optional = |f: fn(&Sample) -> Option<f64>| Stat::of_optional(samples.iter().map(f));
-        Some(Summary {
-            fps: Stat::of(&field(|s| s.fps))?,
-            pipeline_cpu_us_per_frame: Stat::of(&field(|s| s.pipeline_cpu_us_per_frame))?,
-            compositor_cpu_us_per_frame: optional(|s| s.compositor_cpu_us_per_frame),
-            compositor_cpu_us_per_composited_frame: optional(|s| {
-                s.compositor_cpu_us_per_composited_frame
-            }),
-            total_cpu_us_per_frame: Stat::of(&field(total_cpu_us_per_frame))?,
-            bytes_copied_per_frame: optional(|s| s.bytes_copied_per_frame),
-            bytes_copied_inferred_per_frame: optional(|s| s.bytes_copied_inferred_per_frame),
-            latency_us: optional(|s| s.latency_us.map(|l| l as f64)),
-            peak_rss_kib: Stat::of(&field(|s| s.peak_rss_kib as f64))?,
-            fds_end: Stat::of(&field(|s| s.fds_end as f64))?,
-            fds_leaked_max: samples
-                .iter()
-                .map(|s| s.fds_end as i64 - s.fds_before as i64)
-                .max()?,
-        })
-    }
-}
-
-/// One source x size x path.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CaseResult {
-    pub source: Source,
-    pub size: Size,
-    pub width: u32,
-    pub height: u32,
-    pub path: PathKind,
-    /// Frames the source made per repetition (warm-up included).
-    pub frames: u32,
-    pub pipeline: String,
-    pub status: CaseStatus,
-    /// Why it did not run, or why a repetition failed.
-    pub reason: Option<String>,
-    /// Copies this path makes that no counter sees.
-    pub known_copies: Vec<String>,
-    pub samples: Vec<Sample>,
-    pub summary: Option<Summary>,
-}
-
-/// Whether a target holds in this run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetStatus {
-    Met,
-    Missed,
-    /// A case it needs did not run, or it does not apply here.
-    NotEvaluated,
-}
-
-/// One target from issue 8, on one source and size.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TargetResult {
-    pub id: String,
-    pub target: String,
-    /// e.g. "raw 1080p".
-    pub scope: String,
-    pub status: TargetStatus,
-    /// The numbers behind the verdict, and by how much when missed.
-    pub detail: String,
-}
-
-/// A whole run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Report {
-    pub schema: String,
-    pub environment: Environment,
-    pub settings: Settings,
-    pub cases: Vec<CaseResult>,
-    pub targets: Vec<TargetResult>,
 }
 
 impl Report {
-    pub fn case(&self, source: Source, size: Size, path: PathKind) -> Option<&CaseResult> {
-        self.cases
-            .iter()
-            .find(|c| c.source == source && c.size == size && c.path == path)
-    }
-
-    /// The summary of a case that has samples.
-    pub fn summary(&self, source: Source, size: Size, path: PathKind) -> Option<&Summary> {
-        self.case(source, size, path)?.summary.as_ref()
-    }
-
     /// Evaluate the issue's targets on this run's medians.
     pub fn evaluate_targets(&mut self) {
         let mut targets = Vec::new();
@@ -409,11 +235,7 @@ impl Report {
                 id: ID.to_owned(),
                 target: target_ratio.to_owned(),
                 scope: scope.clone(),
-                status: if met {
-                    TargetStatus::Met
-                } else {
-                    TargetStatus::Missed
-                },
+                status: TargetStatus::of(met),
                 detail: if met {
                     format!("{ratio_detail}: {:.1}% of the copy path's", ratio * 100.0)
                 } else {
@@ -444,11 +266,7 @@ impl Report {
                 id: format!("{ID}-native"),
                 target: target_abs.to_owned(),
                 scope,
-                status: if met {
-                    TargetStatus::Met
-                } else {
-                    TargetStatus::Missed
-                },
+                status: TargetStatus::of(met),
                 detail: if met {
                     format!("zero-copy adds {zc_added:.1} us/frame over the floor")
                 } else {
@@ -517,11 +335,7 @@ impl Report {
             id: ID.to_owned(),
             target: TARGET.to_owned(),
             scope,
-            status: if met {
-                TargetStatus::Met
-            } else {
-                TargetStatus::Missed
-            },
+            status: TargetStatus::of(met),
             detail: if met {
                 detail
             } else {
@@ -529,11 +343,7 @@ impl Report {
                 format!(
                     "{detail}; missed by {:.0} us/frame{}",
                     z - c,
-                    if overlap {
-                        " (the repetitions' ranges overlap: within this run's noise)"
-                    } else {
-                        ""
-                    }
+                    if overlap { WITHIN_NOISE } else { "" }
                 )
             },
         })
@@ -586,53 +396,21 @@ impl Report {
                     "{detail}; missed by {:.1} fps ({:.1}%){}",
                     c - z,
                     (c - z) / c.max(1e-9) * 100.0,
-                    if overlap {
-                        " (the repetitions' ranges overlap: within this run's noise)"
-                    } else {
-                        ""
-                    }
+                    if overlap { WITHIN_NOISE } else { "" }
                 ),
             }
         }
     }
 }
 
-/// Bytes as B, KiB, MiB.
-pub fn human_bytes(bytes: f64) -> String {
-    if bytes >= 1024.0 * 1024.0 {
-        format!("{:.2} MiB", bytes / (1024.0 * 1024.0))
-    } else if bytes >= 1024.0 {
-        format!("{:.1} KiB", bytes / 1024.0)
-    } else {
-        format!("{bytes:.0} B")
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
-
-    #[test]
-    fn medians_of_odd_and_even_counts() {
-        let s = Stat::of(&[3.0, 1.0, 2.0]).unwrap();
-        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
-        let s = Stat::of(&[4.0, 1.0, 2.0, 3.0]).unwrap();
-        assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 4.0));
-        assert!(Stat::of(&[]).is_none());
-        assert!(Stat::of(&[f64::NAN]).is_none());
-    }
-
-    #[test]
-    fn total_cpu_prefers_the_per_drawn_frame_compositor_figure() {
-        let mut sample = Sample {
-            pipeline_cpu_us_per_frame: 100.0,
-            compositor_cpu_us_per_frame: Some(20.0),
-            ..Sample::default()
-        };
-        assert_eq!(total_cpu_us_per_frame(&sample), 120.0);
-        sample.compositor_cpu_us_per_composited_frame = Some(300.0);
-        assert_eq!(total_cpu_us_per_frame(&sample), 400.0);
-    }
+    use crate::bench::case::Sample;
+    use crate::bench::environment::Environment;
+    use crate::bench::report::{CaseResult, CaseStatus, SCHEMA, Settings};
 
     fn sample(pipeline_us: f64, compositor_us: f64, export_bytes: u64, fps: f64) -> Sample {
         Sample {
@@ -796,12 +574,5 @@ mod tests {
             "{}",
             overhead.detail
         );
-    }
-
-    #[test]
-    fn bytes_read_as_units() {
-        assert_eq!(human_bytes(0.0), "0 B");
-        assert_eq!(human_bytes(2048.0), "2.0 KiB");
-        assert_eq!(human_bytes(3_110_400.0), "2.97 MiB");
     }
 }

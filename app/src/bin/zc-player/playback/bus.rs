@@ -1,0 +1,141 @@
+//! The pipeline's messages on the main loop: errors and warnings, the
+//! missing-plugin and snapshot messages, preroll (ASYNC_DONE) and the end
+//! of the stream.
+
+use std::path::Path;
+
+use gst::prelude::*;
+use zc_app::player::controls::SeekTarget;
+
+use super::{Player, PlayerExit};
+
+/// What the bus sends to the main loop.
+pub enum BusEvent {
+    Message(gst::Message),
+}
+
+impl Player {
+    /// A message from the bus (on the main loop). `Err` ends the player.
+    pub fn handle_message(&mut self, message: &gst::Message) -> Result<(), PlayerExit> {
+        use gst::MessageView;
+        match message.view() {
+            MessageView::Error(e) => {
+                let source = message
+                    .src()
+                    .map(|s| s.name().to_string())
+                    .unwrap_or_default();
+                let text = match &self.missing_plugin {
+                    Some(missing) => format!(
+                        "this stream needs {missing}, which is not installed \
+                         (gstreamer1.0-libav or gstreamer1.0-plugins-* provide decoders)"
+                    ),
+                    None => {
+                        // The debug text's last line says why ("streaming
+                        // stopped, reason error"); the first is a source path.
+                        let debug = e.debug().unwrap_or_default();
+                        let why = debug
+                            .lines()
+                            .map(str::trim)
+                            .rfind(|l| !l.is_empty() && !l.starts_with("../"))
+                            .unwrap_or("");
+                        let error = e.error().to_string();
+                        let error = error.trim_end_matches('.');
+                        if why.is_empty() {
+                            format!("{error} ({source})")
+                        } else {
+                            format!("{error} ({source}: {why})")
+                        }
+                    }
+                };
+                return Err(if self.prerolled {
+                    PlayerExit::Failed(text)
+                } else {
+                    PlayerExit::BadInput(text)
+                });
+            }
+            MessageView::Warning(w) => {
+                // Each distinct warning once (QoS repeats itself on slow machines).
+                let text = w.error().to_string();
+                if self.warned.insert(text.clone()) {
+                    eprintln!("zc-player: warning: {text}");
+                }
+            }
+            MessageView::Element(e) => {
+                let Some(s) = e.structure() else {
+                    return Ok(());
+                };
+                match s.name().as_str() {
+                    "missing-plugin" => {
+                        let name = s
+                            .get::<String>("name")
+                            .or_else(|_| s.get::<String>("detail"))
+                            .unwrap_or_else(|_| "a plugin".to_owned());
+                        self.missing_plugin.get_or_insert(name);
+                    }
+                    "zc-thumbnail" => {
+                        if let Ok(location) = s.get::<String>("location") {
+                            self.snapshot_written(Path::new(&location));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            MessageView::AsyncDone(_) => self.on_async_done()?,
+            MessageView::Eos(_) => {
+                if self.looping {
+                    let _ = self.pipeline.seek_simple(
+                        gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                        gst::ClockTime::ZERO,
+                    );
+                } else if self.keep_open {
+                    self.at_eos = true;
+                } else {
+                    return Err(PlayerExit::Done);
+                }
+                self.answer_seeks();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_async_done(&mut self) -> Result<(), PlayerExit> {
+        if !self.prerolled {
+            if self.sink.static_pad("sink").is_some_and(|p| !p.is_linked())
+                || self.video_size().is_none()
+            {
+                return Err(PlayerExit::BadInput(
+                    "the stream has no video that can be shown".to_owned(),
+                ));
+            }
+            self.prerolled = true;
+            if self.sink_name() != "zcwaylandsink" {
+                eprintln!(
+                    "zc-player: this zcwaylandsink cannot be embedded in a window (no GstVideoOverlay); \
+                     showing the video with GStreamer's {} instead",
+                    self.sink_name()
+                );
+            }
+            if !self.audio {
+                eprintln!("zc-player: no audio device: playing the video only");
+            }
+            if let Some(start) = self.start.take()
+                && start > 0.0
+            {
+                let _ = self.seek(SeekTarget::Absolute(start), false, None);
+            }
+            self.pipeline
+                .set_state(self.wanted)
+                .map_err(|_| PlayerExit::Failed("cannot start playing".to_owned()))?;
+        }
+        self.answer_seeks();
+        Ok(())
+    }
+
+    fn answer_seeks(&mut self) {
+        let fields = self.position_reply();
+        for reply in self.pending_seeks.drain(..) {
+            let _ = reply.send(Ok(fields.clone()));
+        }
+    }
+}

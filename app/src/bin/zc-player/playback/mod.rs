@@ -1,0 +1,164 @@
+//! The pipeline: `playbin3` with the video going through
+//! `zcexport ! zcthumbnail ! <sink>` (zcexport proposes zc's dma-buf pool
+//! to the decoder; zcthumbnail passes frames on untouched and reads one only
+//! for a snapshot), the sink embedded in the player's window through
+//! GstVideoOverlay, and audio to `autoaudiosink` where there is a device.
+//!
+//! This file holds the [`Player`] and what it reports about itself; its
+//! jobs are in the modules below: [`options`] (the CLI's choices),
+//! [`pipeline`] (building it), [`embed`] (handing the sink our window),
+//! [`bus`] (the pipeline's messages), [`transport`] (play, pause, seek,
+//! volume), [`snapshot`] and [`stats`].
+
+mod bus;
+mod embed;
+mod options;
+mod pipeline;
+mod snapshot;
+mod stats;
+mod transport;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use gst::prelude::*;
+use zc_app::player::ipc::Reply;
+
+pub use bus::BusEvent;
+pub use embed::{Layout, WindowHandles};
+pub use options::{BackendChoice, PathPreference, PlayerOptions};
+pub use pipeline::audio_device_available;
+
+use embed::display_size;
+use snapshot::PendingSnapshot;
+
+pub struct Player {
+    pub pipeline: gst::Element,
+    pub sink: gst::Element,
+    export: gst::Element,
+    snapshot: gst::Element,
+    snapshot_dir: PathBuf,
+    snapshots: VecDeque<PendingSnapshot>,
+    next_snapshot: u64,
+    pub audio: bool,
+    pub looping: bool,
+    pub keep_open: bool,
+    start: Option<f64>,
+    /// The state the user wants (Playing or Paused).
+    pub wanted: gst::State,
+    /// Whether the first frame reached the sink (preroll done): errors
+    /// before it are bad input.
+    pub prerolled: bool,
+    pub at_eos: bool,
+    /// Seeks waiting for their ASYNC_DONE to answer with the new position.
+    pending_seeks: Vec<std::sync::mpsc::Sender<Reply>>,
+    missing_plugin: Option<String>,
+    decoder: Option<String>,
+    fps: f64,
+    last_rendered: Option<(Instant, u64)>,
+    warned: std::collections::HashSet<String>,
+}
+
+fn make(factory: &str, name: &str) -> Result<gst::Element> {
+    gst::ElementFactory::make(factory)
+        .name(name)
+        .build()
+        .with_context(|| format!("the GStreamer element `{factory}` is missing"))
+}
+
+fn has_property(element: &gst::Element, name: &str) -> bool {
+    element.find_property(name).is_some()
+}
+
+impl Player {
+    /// Preroll first; `on_async_done` then seeks to `--start` and plays.
+    pub fn start(&self) -> Result<()> {
+        self.pipeline
+            .set_state(gst::State::Paused)
+            .map(|_| ())
+            .map_err(|_| anyhow!("the pipeline refused to start"))
+    }
+
+    pub fn sink_name(&self) -> String {
+        self.sink
+            .factory()
+            .map(|f| f.name().to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn overlay(&self) -> Option<&gst_video::VideoOverlay> {
+        self.sink.dynamic_cast_ref::<gst_video::VideoOverlay>()
+    }
+
+    /// The video's display size from the sink's caps (pixel aspect applied).
+    pub fn video_size(&self) -> Option<(i32, i32)> {
+        let caps = self.sink.static_pad("sink")?.current_caps()?;
+        display_size(&caps)
+    }
+
+    pub fn position(&self) -> Option<f64> {
+        self.pipeline
+            .query_position::<gst::ClockTime>()
+            .map(|t| t.nseconds() as f64 / 1e9)
+    }
+
+    pub fn duration(&self) -> Option<f64> {
+        self.pipeline
+            .query_duration::<gst::ClockTime>()
+            .map(|t| t.nseconds() as f64 / 1e9)
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        if self.at_eos {
+            return "eos";
+        }
+        // Mid-change (after a flushing seek): the state it is going to.
+        let (_, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
+        let state = if pending == gst::State::VoidPending {
+            current
+        } else {
+            pending
+        };
+        match state {
+            gst::State::Playing => "playing",
+            gst::State::Paused => "paused",
+            _ => "stopped",
+        }
+    }
+
+    /// Stop the pipeline and give every frame back.
+    pub fn shutdown(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+        for pending in self.snapshots.drain(..) {
+            if let Some(reply) = pending.reply {
+                let _ = reply.send(Err("the player quit before the snapshot".to_owned()));
+            }
+        }
+        for reply in self.pending_seeks.drain(..) {
+            let _ = reply.send(Err("the player quit during the seek".to_owned()));
+        }
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        self.shutdown();
+        if let Some(bus) = self.pipeline.bus() {
+            bus.unset_sync_handler();
+        }
+        let _ = std::fs::remove_dir_all(&self.snapshot_dir);
+    }
+}
+
+/// Why the player stops.
+#[derive(Debug)]
+pub enum PlayerExit {
+    /// End of stream without --loop/--keep-open, or quit.
+    Done,
+    /// The input cannot be played (exit code 2).
+    BadInput(String),
+    /// Something broke while playing (exit code 1).
+    Failed(String),
+}

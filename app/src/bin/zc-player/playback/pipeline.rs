@@ -1,0 +1,162 @@
+//! Building the pipeline: `playbin3` with the video bin
+//! `zcexport ! zcthumbnail ! <sink>`, the audio sink where a device is
+//! there, and the bus's sync handler that embeds the sink.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use gst::prelude::*;
+
+use super::embed::{Layout, WindowHandles, sync_handler};
+use super::{BusEvent, PathPreference, Player, PlayerOptions, has_property, make};
+
+/// Whether an audio device is there: a sound server's socket or an ALSA
+/// playback device, and then `autoaudiosink` picking a real sink (it falls
+/// back to a fake one when none works). Checking the devices first keeps
+/// the audio libraries from printing their errors on machines without any.
+pub fn audio_device_available() -> bool {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    let sound_server = runtime
+        .is_some_and(|dir| dir.join("pulse/native").exists() || dir.join("pipewire-0").exists());
+    let alsa = std::fs::read_dir("/dev/snd").is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("pcm"))
+    });
+    if !sound_server && !alsa {
+        return false;
+    }
+    let Ok(sink) = gst::ElementFactory::make("autoaudiosink").build() else {
+        return false;
+    };
+    let ok = sink.set_state(gst::State::Ready).is_ok()
+        && sink
+            .downcast_ref::<gst::Bin>()
+            .map(|bin| {
+                bin.iterate_elements().into_iter().flatten().any(|child| {
+                    child
+                        .factory()
+                        .is_some_and(|f| !f.name().starts_with("fake"))
+                })
+            })
+            .unwrap_or(false);
+    let _ = sink.set_state(gst::State::Null);
+    ok
+}
+
+/// The video sink for embedding: zcwaylandsink once it implements
+/// GstVideoOverlay, else GStreamer's waylandsink (same embedding contract).
+fn video_sink() -> Result<gst::Element> {
+    let overlay = |factory: &str| {
+        gst::ElementFactory::find(factory).is_some_and(|f| f.has_interface("GstVideoOverlay"))
+    };
+    if overlay("zcwaylandsink") {
+        return make("zcwaylandsink", "sink");
+    }
+    if overlay("waylandsink") {
+        return make("waylandsink", "sink");
+    }
+    bail!(
+        "no Wayland video sink that can be embedded: zcwaylandsink lacks GstVideoOverlay and \
+         waylandsink is not installed (package gstreamer1.0-plugins-bad)"
+    )
+}
+
+impl Player {
+    pub fn new(
+        options: &PlayerOptions,
+        handles: WindowHandles,
+        layout: Arc<Mutex<Layout>>,
+        events: impl Fn(BusEvent) + Send + Sync + 'static,
+    ) -> Result<Player> {
+        let playbin = make("playbin3", "player")?;
+        playbin.set_property("uri", &options.uri);
+
+        let export = make("zcexport", "export")?;
+        export.set_property_from_str("backend", options.backend.nick());
+        let snapshot_dir = options.snapshot_dir.clone();
+        std::fs::create_dir(&snapshot_dir)
+            .with_context(|| format!("creating {}", snapshot_dir.display()))?;
+        let snapshot = make("zcthumbnail", "snapshot")?;
+        snapshot.set_property(
+            "location",
+            snapshot_dir
+                .join("snapshot-%05d")
+                .to_string_lossy()
+                .as_ref(),
+        );
+        // Only the snapshot signal picks frames, at the video's own size.
+        snapshot.set_property("interval", 0u64);
+        snapshot.set_property("width", 0u32);
+        snapshot.set_property("height", 0u32);
+        snapshot.set_property_from_str("format", "png");
+        snapshot.set_property_from_str("on-error", "skip");
+        // So a snapshot while paused takes the frame on screen at once.
+        snapshot.set_property("keep-last-frame", true);
+        let sink = video_sink()?;
+        if options.path != PathPreference::Auto {
+            if !has_property(&sink, "path-preference") {
+                bail!(
+                    "--path {} needs zcwaylandsink's `path-preference` property, which the sink in use \
+                     ({}) does not have; use --path auto",
+                    options.path.nick(),
+                    sink.factory()
+                        .map(|f| f.name().to_string())
+                        .unwrap_or_default()
+                );
+            }
+            sink.set_property_from_str("path-preference", options.path.nick());
+        }
+        let bin = gst::Bin::with_name("video-out");
+        bin.add_many([&export, &snapshot, &sink])?;
+        gst::Element::link_many([&export, &snapshot, &sink])?;
+        let export_sink = export
+            .static_pad("sink")
+            .context("zcexport has no sink pad")?;
+        bin.add_pad(&gst::GhostPad::with_target(&export_sink)?)?;
+        playbin.set_property("video-sink", &bin);
+
+        let audio = options.audio;
+        if audio {
+            playbin.set_property("audio-sink", make("autoaudiosink", "audio")?);
+        }
+        // native-video: no converters in front of our sink (they would copy);
+        // no subtitle overlay or deinterlacer for the same reason.
+        playbin.set_property_from_str(
+            "flags",
+            if audio {
+                "video+audio+soft-volume+native-video"
+            } else {
+                "video+native-video"
+            },
+        );
+
+        let bus = playbin.bus().context("playbin3 has no bus")?;
+        bus.set_sync_handler(move |_bus, message| sync_handler(message, handles, &layout, &events));
+
+        Ok(Player {
+            pipeline: playbin,
+            sink,
+            export,
+            snapshot,
+            snapshot_dir,
+            snapshots: VecDeque::new(),
+            next_snapshot: 0,
+            audio,
+            looping: options.looping,
+            keep_open: options.keep_open,
+            start: options.start,
+            wanted: gst::State::Playing,
+            prerolled: false,
+            at_eos: false,
+            pending_seeks: Vec::new(),
+            missing_plugin: None,
+            decoder: None,
+            fps: 0.0,
+            last_rendered: None,
+            warned: Default::default(),
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! The statistics the panel and the `stats` request show: frame rate,
+//! the sink's and zcexport's counters, the decoder, the caps and the fds.
+
+use std::time::Instant;
+
+use gst::prelude::*;
+use zc_app::player::fds::open_fds;
+use zc_app::player::stats::Stats;
+
+use super::{Player, has_property};
+
+impl Player {
+    /// Measure the frame rate since the last call.
+    pub fn sample_fps(&mut self) {
+        let rendered = self.sink_counters().0;
+        let now = Instant::now();
+        if let Some((then, before)) = self.last_rendered {
+            let seconds = now.duration_since(then).as_secs_f64();
+            if seconds > 0.0 {
+                self.fps = rendered.saturating_sub(before) as f64 / seconds;
+            }
+        }
+        self.last_rendered = Some((now, rendered));
+    }
+
+    /// GstBaseSink's rendered and dropped counters.
+    fn sink_counters(&self) -> (u64, u64) {
+        let stats = self.sink.property::<gst::Structure>("stats");
+        (
+            stats.get::<u64>("rendered").unwrap_or(0),
+            stats.get::<u64>("dropped").unwrap_or(0),
+        )
+    }
+
+    fn decoder_name(&mut self) -> Option<String> {
+        if self.decoder.is_none() {
+            let bin = self.pipeline.downcast_ref::<gst::Bin>()?;
+            self.decoder = bin
+                .iterate_recurse()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.factory())
+                .find(|f| {
+                    let klass = f.metadata(gst::ELEMENT_METADATA_KLASS).unwrap_or_default();
+                    klass.contains("Decoder") && klass.contains("Video")
+                })
+                .map(|f| f.name().to_string());
+        }
+        self.decoder.clone()
+    }
+
+    pub fn stats(&mut self) -> Stats {
+        let u64_of = |element: &gst::Element, name: &str| {
+            if has_property(element, name) {
+                element.property::<u64>(name)
+            } else {
+                0
+            }
+        };
+        let (rendered, dropped) = self.sink_counters();
+        let path = if has_property(&self.sink, "path") {
+            self.sink
+                .property::<Option<String>>("path")
+                .unwrap_or_default()
+        } else {
+            "unknown".to_owned()
+        };
+        let video = self
+            .sink
+            .static_pad("sink")
+            .and_then(|p| p.current_caps())
+            .and_then(|caps| describe_caps(&caps));
+        let fds = open_fds();
+        let mut stats = Stats {
+            state: self.state_name().to_owned(),
+            position_s: self.position(),
+            duration_s: self.duration(),
+            fps: self.fps,
+            frames_rendered: rendered,
+            frames_dropped: dropped,
+            path,
+            sink: self.sink_name(),
+            decoder: self.decoder_name(),
+            video,
+            export_frames_in: u64_of(&self.export, "frames-in"),
+            export_frames_zero_copy: u64_of(&self.export, "frames-zero-copy"),
+            export_frames_copied: u64_of(&self.export, "frames-copied"),
+            export_bytes_copied: u64_of(&self.export, "bytes-copied"),
+            sink_frames_copied: u64_of(&self.sink, "frames-copied"),
+            sink_bytes_copied: u64_of(&self.sink, "bytes-copied"),
+            copies_per_frame: 0.0,
+            bytes_copied_per_frame: 0.0,
+            fds: fds.len(),
+            dmabuf_fds: fds.iter().filter(|f| f.is_dmabuf()).count(),
+            memfd_fds: fds.iter().filter(|f| f.is_memfd()).count(),
+            audio: self.audio,
+            muted: self.audio && self.pipeline.property::<bool>("mute"),
+            volume: if self.audio {
+                self.pipeline.property::<f64>("volume")
+            } else {
+                0.0
+            },
+        };
+        stats.compute_ratios();
+        stats
+    }
+}
+
+fn describe_caps(caps: &gst::CapsRef) -> Option<String> {
+    let s = caps.structure(0)?;
+    let format = s.get::<&str>("format").unwrap_or("?");
+    let (w, h) = (s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?);
+    let memory = caps
+        .features(0)
+        .filter(|f| !f.is_any() && f.size() > 0)
+        .map(|f| format!(" ({f})"))
+        .unwrap_or_default();
+    Some(format!("{format} {w}x{h}{memory}"))
+}

@@ -1,0 +1,153 @@
+//! What the main loop does with each event: a message from the bus, a
+//! command (from a key, a click or the control socket), a control-socket
+//! request, and the half-second tick that refreshes the statistics.
+
+use std::path::PathBuf;
+
+use wayland_client::QueueHandle;
+use zc_app::player::controls::{self, Command, Modifiers};
+use zc_app::player::ipc::{Call, Reply, Request};
+
+use crate::playback::{BusEvent, PlayerExit};
+use crate::window::App;
+
+impl App {
+    /// Called about twice a second.
+    pub fn tick(&mut self) {
+        if let Some(player) = self.player.as_mut() {
+            player.sample_fps();
+            player.expire_snapshots();
+        }
+        self.check_video_size();
+        self.update_panel();
+    }
+
+    pub fn on_bus(&mut self, event: BusEvent, qh: &QueueHandle<App>) {
+        let BusEvent::Message(message) = event;
+        let Some(player) = self.player.as_mut() else {
+            return;
+        };
+        let was_prerolled = player.prerolled;
+        if let Err(exit) = player.handle_message(&message) {
+            self.exit.get_or_insert(exit);
+            return;
+        }
+        if !was_prerolled && player.prerolled {
+            self.video_shown(qh);
+        }
+    }
+
+    /// Run a command from a key, a click or the control socket.
+    pub fn run_command(&mut self, command: Command, qh: &QueueHandle<App>) -> Reply {
+        let mut fields = serde_json::Map::new();
+        let Some(player) = self.player.as_mut() else {
+            return Err("nothing is playing".to_owned());
+        };
+        match command {
+            Command::Play => player.set_playing(true)?,
+            Command::Pause => player.set_playing(false)?,
+            Command::TogglePause => player.toggle_pause()?,
+            Command::Seek(target) => player.seek(target, false, None)?,
+            Command::ToggleMute | Command::ChangeVolume(_) if !player.audio => {
+                if !self.said_no_audio {
+                    eprintln!("zc-player: there is no audio output (no audio device)");
+                    self.said_no_audio = true;
+                }
+                return Err("there is no audio output (no audio device)".to_owned());
+            }
+            Command::ToggleMute => {
+                fields.insert("muted".into(), player.toggle_mute().into());
+            }
+            Command::ChangeVolume(delta) => {
+                fields.insert("volume".into(), player.change_volume(delta).into());
+            }
+            Command::Snapshot(path) => player.snapshot(path, None)?,
+            Command::ToggleFullscreen => self.toggle_fullscreen(),
+            Command::ToggleStats => {
+                self.toggle_panel(qh);
+                fields.insert("stats-panel".into(), self.panel_shown().into());
+            }
+            Command::Quit => {
+                self.exit.get_or_insert(PlayerExit::Done);
+            }
+        }
+        if let Some(player) = self.player.as_ref() {
+            fields.insert("state".into(), player.state_name().into());
+        }
+        Ok(fields)
+    }
+
+    pub fn on_call(&mut self, call: Call, qh: &QueueHandle<App>) {
+        let Call { request, reply } = call;
+        let answer: Reply = match request {
+            Request::Quit => {
+                self.exit.get_or_insert(PlayerExit::Done);
+                self.quit_reply = Some(reply);
+                return;
+            }
+            Request::Seek { target, accurate } => {
+                let Some(player) = self.player.as_mut() else {
+                    let _ = reply.send(Err("nothing is playing".to_owned()));
+                    return;
+                };
+                match player.seek(target, accurate, Some(reply.clone())) {
+                    // Answered at ASYNC_DONE with the position reached.
+                    Ok(()) => return,
+                    Err(e) => Err(e),
+                }
+            }
+            Request::Snapshot { path } => {
+                let Some(player) = self.player.as_mut() else {
+                    let _ = reply.send(Err("nothing is playing".to_owned()));
+                    return;
+                };
+                match player.snapshot(path, Some(reply.clone())) {
+                    Ok(()) => return,
+                    Err(e) => Err(e),
+                }
+            }
+            Request::Play => self.run_command(Command::Play, qh),
+            Request::Pause => self.run_command(Command::Pause, qh),
+            Request::Position => match self.player.as_ref() {
+                Some(player) => Ok(player.position_reply()),
+                None => Err("nothing is playing".to_owned()),
+            },
+            Request::Stats => match self.player.as_mut() {
+                Some(player) => serde_json::to_value(player.stats())
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| match v {
+                        serde_json::Value::Object(fields) => Ok(fields),
+                        _ => Err("statistics are not an object".to_owned()),
+                    }),
+                None => Err("nothing is playing".to_owned()),
+            },
+            Request::Screenshot { path } => self.screenshot(path),
+            Request::Key { name } => match controls::keysym_by_name(&name) {
+                None => Err(format!(
+                    "unknown key `{name}`: use space, Left, Right, Up, Down, Escape or one character"
+                )),
+                Some(keysym) => match controls::command_for_key(keysym, Modifiers::default()) {
+                    Some(command) => self.run_command(command, qh),
+                    None => Err(format!("the key `{name}` does nothing in zc-player")),
+                },
+            },
+        };
+        let _ = reply.send(answer);
+    }
+
+    fn screenshot(&self, path: PathBuf) -> Reply {
+        let Some(weston) = self.weston.as_ref() else {
+            return Err(
+                "screenshots need the player's own headless compositor (--headless); \
+                 use your desktop's screenshot tool"
+                    .to_owned(),
+            );
+        };
+        let png = weston.screenshot_png().map_err(|e| e.to_string())?;
+        std::fs::copy(&png, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let _ = std::fs::remove_file(&png);
+        let mut fields = serde_json::Map::new();
+        fields.insert("path".into(), path.to_string_lossy().into_owned().into());
+        Ok(fields)
+    }
+}

@@ -1,0 +1,186 @@
+//! The session: connect to the compositor, make the window, wait for it to
+//! be mapped, start the pipeline with the sink embedded in it, then run the
+//! main loop (Wayland, the bus, the control socket, a half-second timer)
+//! until the player quits, and tear down in the order the sink needs.
+//! What the loop does with each event is in [`events`].
+
+mod events;
+
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use smithay_client_toolkit::reexports::calloop::EventLoop;
+use smithay_client_toolkit::reexports::calloop::channel::{self, Event as ChannelEvent};
+use smithay_client_toolkit::reexports::calloop::timer::{TimeoutAction, Timer};
+use smithay_client_toolkit::reexports::calloop_wayland_source::WaylandSource;
+use smithay_client_toolkit::shell::WaylandSurface;
+use wayland_client::globals::registry_queue_init;
+use wayland_client::{Connection, Proxy};
+use zc_app::player::ipc::Call;
+use zc_app::weston::HeadlessWeston;
+
+use crate::lifecycle::Signals;
+use crate::playback::{self, Layout, Player, PlayerExit, PlayerOptions, WindowHandles};
+use crate::window::App;
+use crate::{Args, lock};
+
+/// How a session ended, short of an error.
+pub(crate) enum Outcome {
+    Done,
+    BadInput(String),
+    /// A quit signal (its number) ended playback; torn down like `quit`.
+    Interrupted(i32),
+}
+
+type QuitReply = Option<std::sync::mpsc::Sender<zc_app::player::ipc::Reply>>;
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn play(
+    args: &Args,
+    uri: &str,
+    audio: bool,
+    snapshot_dir: &Path,
+    signals: &Signals,
+    socket: &Path,
+    weston: Option<Rc<HeadlessWeston>>,
+    event_loop: &mut EventLoop<App>,
+    bus_sender: channel::Sender<playback::BusEvent>,
+    bus_events: channel::Channel<playback::BusEvent>,
+    ipc_calls: channel::Channel<Call>,
+) -> Result<(Outcome, QuitReply)> {
+    let stream = UnixStream::connect(socket)
+        .with_context(|| format!("cannot connect to the compositor at {}", socket.display()))?;
+    let connection = Connection::from_socket(stream)
+        .map_err(|e| anyhow!("cannot talk to the compositor at {}: {e}", socket.display()))?;
+    let (globals, queue) = registry_queue_init::<App>(&connection)
+        .map_err(|e| anyhow!("the compositor's globals: {e}"))?;
+    let qh = queue.handle();
+    let loop_handle = event_loop.handle();
+    WaylandSource::new(connection.clone(), queue)
+        .insert(loop_handle.clone())
+        .map_err(|e| anyhow!("cannot watch the Wayland connection: {e}"))?;
+
+    let title = format!(
+        "zc-player: {}",
+        Path::new(&args.input)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| args.input.clone())
+    );
+    let layout = Arc::new(Mutex::new(Layout::default()));
+    let mut state = App::create(
+        &globals,
+        &qh,
+        title,
+        args.fullscreen,
+        layout.clone(),
+        weston,
+    )?;
+
+    // The window is mapped before the sink is handed its surface.
+    while !state.is_configured() {
+        event_loop
+            .dispatch(Duration::from_millis(100), &mut state)
+            .map_err(|e| anyhow!("the compositor went away: {e}"))?;
+        if let Some(exit) = state.exit.take() {
+            return Ok((finish(exit)?, state.quit_reply.take()));
+        }
+        if let Some(signal) = signals.received() {
+            return Ok((Outcome::Interrupted(signal), None));
+        }
+    }
+
+    let handles = WindowHandles {
+        display: connection.backend().display_ptr() as usize,
+        surface: state.window.wl_surface().id().as_ptr() as usize,
+    };
+    let bus_sender = Mutex::new(bus_sender);
+    let player = Player::new(
+        &PlayerOptions {
+            uri: uri.to_owned(),
+            path: args.path,
+            backend: args.backend,
+            looping: args.looping,
+            keep_open: args.keep_open,
+            start: args.start,
+            audio,
+            snapshot_dir: snapshot_dir.to_owned(),
+        },
+        handles,
+        layout,
+        move |event| {
+            let _ = lock(&bus_sender).send(event);
+        },
+    )?;
+    player.start()?;
+    state.player = Some(player);
+
+    let bus_source = loop_handle
+        .insert_source(bus_events, |event, _, app| {
+            if let ChannelEvent::Msg(event) = event {
+                let qh = app_queue(app);
+                app.on_bus(event, &qh);
+            }
+        })
+        .map_err(|e| anyhow!("cannot watch the pipeline's bus: {e}"))?;
+    loop_handle
+        .insert_source(ipc_calls, |event, _, app| {
+            if let ChannelEvent::Msg(call) = event {
+                let qh = app_queue(app);
+                app.on_call(call, &qh);
+            }
+        })
+        .map_err(|e| anyhow!("cannot watch the control socket: {e}"))?;
+    loop_handle
+        .insert_source(
+            Timer::from_duration(Duration::from_millis(500)),
+            |_, _, app| {
+                app.tick();
+                TimeoutAction::ToDuration(Duration::from_millis(500))
+            },
+        )
+        .map_err(|e| anyhow!("cannot start the statistics timer: {e}"))?;
+
+    let result = loop {
+        if let Err(e) = event_loop.dispatch(Duration::from_millis(100), &mut state) {
+            break Err(anyhow!("the compositor went away: {e}"));
+        }
+        if let Some(error) = connection.protocol_error() {
+            break Err(anyhow!("the compositor closed the connection: {error}"));
+        }
+        if let Some(exit) = state.exit.take() {
+            break finish(exit);
+        }
+        if let Some(signal) = signals.received() {
+            break Ok(Outcome::Interrupted(signal));
+        }
+    };
+    if let Some(mut player) = state.player.take() {
+        player.shutdown();
+        // Bus messages not yet handled hold references to the elements;
+        // the sink must be gone before the connection it borrows closes.
+        loop_handle.remove(bus_source);
+        drop(player);
+    }
+    let quit_reply = state.quit_reply.take();
+    drop(state);
+    drop(connection);
+    result.map(|outcome| (outcome, quit_reply))
+}
+
+/// The queue handle for callbacks that only get the state.
+fn app_queue(app: &App) -> wayland_client::QueueHandle<App> {
+    app.queue_handle()
+}
+
+fn finish(exit: PlayerExit) -> Result<Outcome> {
+    match exit {
+        PlayerExit::Done => Ok(Outcome::Done),
+        PlayerExit::BadInput(message) => Ok(Outcome::BadInput(message)),
+        PlayerExit::Failed(message) => bail!("{message}"),
+    }
+}
