@@ -2,6 +2,7 @@
 //! what they need besides the GStreamer plugin.
 
 pub mod bench;
+pub mod cli;
 pub mod files;
 pub mod player;
 pub mod weston;

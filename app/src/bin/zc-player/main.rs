@@ -24,7 +24,7 @@ use zc_app::player::ipc::{Call, IpcServer};
 use zc_app::weston::{HeadlessWeston, WestonConfig};
 
 use lifecycle::{Signals, Watcher, signal_name};
-use playback::{BackendChoice, PathPreference};
+use playback::{BackendSetting, PathPreference};
 use session::Outcome;
 use window::App;
 
@@ -70,11 +70,11 @@ struct Args {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     start: Option<f64>,
     /// How frames reach the compositor (`copy` forces a CPU copy, for comparison).
-    #[arg(long, value_enum, default_value_t = PathPreference::Auto)]
+    #[arg(long, value_parser = zc_app::cli::enum_parser::<PathPreference>(), default_value = "auto")]
     path: PathPreference,
     /// Where zcexport's pool allocates its dma-bufs.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    backend: BackendChoice,
+    #[arg(long, value_parser = zc_app::cli::enum_parser::<BackendSetting>(), default_value = "auto")]
+    backend: BackendSetting,
     /// Listen for JSON-lines commands on this Unix socket.
     #[arg(long, value_name = "PATH")]
     ipc: Option<PathBuf>,

@@ -28,7 +28,7 @@ use zc_app::player::ipc::Reply;
 
 pub use bus::BusEvent;
 pub use embed::{Layout, WindowHandles};
-pub use options::{BackendChoice, PathPreference, PlayerOptions};
+pub use options::{BackendSetting, PathPreference, PlayerOptions};
 pub use pipeline::audio_device_available;
 
 use embed::display_size;

@@ -1,54 +1,20 @@
-//! The choices the command line makes about playback: `--path`,
-//! `--backend`, and everything [`Player::new`](super::Player::new) is given.
+//! The choices the command line makes about playback: `--path` and
+//! `--backend` (the plugin's own enums), and everything [`Player::new`](super::Player::new) is given.
 
 use std::path::PathBuf;
 
-/// `--path`: how the sink should hand frames to the compositor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum PathPreference {
-    Auto,
-    Dmabuf,
-    Shm,
-    Copy,
-}
+/// `--path`: how the sink should hand frames to the compositor (the
+/// sink's own `path-preference` values).
+pub use gstzerocopy::zcwaylandsink::PathPreference;
 
-impl PathPreference {
-    pub fn nick(self) -> &'static str {
-        match self {
-            PathPreference::Auto => "auto",
-            PathPreference::Dmabuf => "dmabuf",
-            PathPreference::Shm => "shm",
-            PathPreference::Copy => "copy",
-        }
-    }
-}
-
-/// `--backend`: where zcexport's pool allocates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendChoice {
-    Auto,
-    Heap,
-    Udmabuf,
-    Gbm,
-    Memfd,
-}
-
-impl BackendChoice {
-    pub fn nick(self) -> &'static str {
-        match self {
-            BackendChoice::Auto => "auto",
-            BackendChoice::Heap => "heap",
-            BackendChoice::Udmabuf => "udmabuf",
-            BackendChoice::Gbm => "gbm",
-            BackendChoice::Memfd => "memfd",
-        }
-    }
-}
+/// `--backend`: where zcexport's pool allocates (the allocator's own
+/// `backend` values).
+pub use gstzerocopy::allocator::BackendSetting;
 
 pub struct PlayerOptions {
     pub uri: String,
     pub path: PathPreference,
-    pub backend: BackendChoice,
+    pub backend: BackendSetting,
     pub looping: bool,
     pub keep_open: bool,
     pub start: Option<f64>,

@@ -75,7 +75,7 @@ impl Player {
         playbin.set_property("uri", &options.uri);
 
         let export = make("zcexport", "export")?;
-        export.set_property_from_str("backend", options.backend.nick());
+        export.set_property("backend", options.backend);
         let snapshot_dir = options.snapshot_dir.clone();
         std::fs::create_dir(&snapshot_dir)
             .with_context(|| format!("creating {}", snapshot_dir.display()))?;
@@ -101,13 +101,13 @@ impl Player {
                 bail!(
                     "--path {} needs zcwaylandsink's `path-preference` property, which the sink in use \
                      ({}) does not have; use --path auto",
-                    options.path.nick(),
+                    zc_app::cli::nick(options.path),
                     sink.factory()
                         .map(|f| f.name().to_string())
                         .unwrap_or_default()
                 );
             }
-            sink.set_property_from_str("path-preference", options.path.nick());
+            sink.set_property("path-preference", options.path);
         }
         let bin = gst::Bin::with_name("video-out");
         bin.add_many([&export, &snapshot, &sink])?;
