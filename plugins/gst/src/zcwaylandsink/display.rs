@@ -20,7 +20,8 @@ pub(super) const DISPLAY_CONTEXT: &str = "GstWaylandDisplayHandleContextType";
 /// The same context under the name GStreamer 1.22's libgstwayland gives it
 /// (`gst_wl_display_handle_context_new`); later releases accept both.
 const DISPLAY_CONTEXT_1_22: &str = "GstWlDisplayHandleContextType";
-const DISPLAY_CONTEXT_TYPES: [&str; 2] = [DISPLAY_CONTEXT, DISPLAY_CONTEXT_1_22];
+/// Both names: what an application answers a sink's need-context with.
+pub const DISPLAY_CONTEXT_TYPES: [&str; 2] = [DISPLAY_CONTEXT, DISPLAY_CONTEXT_1_22];
 
 impl ZcWaylandSink {
     /// Connect to the compositor (NULL to READY): the application's display

@@ -72,6 +72,7 @@ glib::wrapper! {
         @implements gst_video::VideoOverlay;
 }
 
+pub use display::DISPLAY_CONTEXT_TYPES;
 pub use settings::PathPreference;
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -11,12 +11,8 @@ use gst_video::prelude::*;
 use super::BusEvent;
 
 /// The context types a Wayland sink asks for the application's
-/// `wl_display*` with: GStreamer's documented name, and the one 1.22's
-/// wayland library actually uses.
-pub const DISPLAY_CONTEXT_TYPES: [&str; 2] = [
-    "GstWaylandDisplayHandleContextType",
-    "GstWlDisplayHandleContextType",
-];
+/// `wl_display*` with (zcwaylandsink's, which stock waylandsink shares).
+pub use gstzerocopy::zcwaylandsink::DISPLAY_CONTEXT_TYPES;
 
 /// Where the video goes in the window, shared with the bus's sync handler
 /// (which runs on a streaming thread when the sink asks for its window).
