@@ -134,8 +134,17 @@ impl Player {
 
     fn answer_seeks(&mut self) {
         let fields = self.position_reply();
-        for reply in self.pending_seeks.drain(..) {
-            let _ = reply.send(Ok(fields.clone()));
+        for (reply, target) in self.pending_seeks.drain(..) {
+            let mut fields = fields.clone();
+            if fields
+                .get("position-s")
+                .is_none_or(serde_json::Value::is_null)
+            {
+                // No position yet (a seek to the end may be at EOS and
+                // looping already): where the seek went.
+                fields.insert("position-s".into(), target.into());
+            }
+            let _ = reply.send(Ok(fields));
         }
     }
 }

@@ -52,8 +52,10 @@ pub struct Player {
     /// before it are bad input.
     pub prerolled: bool,
     pub at_eos: bool,
-    /// Seeks waiting for their ASYNC_DONE to answer with the new position.
-    pending_seeks: Vec<std::sync::mpsc::Sender<Reply>>,
+    /// Seeks waiting for their ASYNC_DONE to answer with the new position,
+    /// each with the position it asked for (the answer when the pipeline
+    /// cannot say yet: a seek to the end may already be at EOS, looping).
+    pending_seeks: Vec<(std::sync::mpsc::Sender<Reply>, f64)>,
     missing_plugin: Option<String>,
     decoder: Option<String>,
     fps: f64,
@@ -136,7 +138,7 @@ impl Player {
                 let _ = reply.send(Err("the player quit before the snapshot".to_owned()));
             }
         }
-        for reply in self.pending_seeks.drain(..) {
+        for (reply, _) in self.pending_seeks.drain(..) {
             let _ = reply.send(Err("the player quit during the seek".to_owned()));
         }
     }

@@ -63,7 +63,7 @@ impl Player {
             .map_err(|_| format!("the stream cannot seek to {seconds:.3} s"))?;
         self.at_eos = false;
         if let Some(reply) = reply {
-            self.pending_seeks.push(reply);
+            self.pending_seeks.push((reply, seconds));
         }
         Ok(())
     }
