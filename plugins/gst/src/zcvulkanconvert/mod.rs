@@ -19,6 +19,8 @@
 //! The work is done by `zc-vulkan`; this module is GStreamer glue only.
 
 mod caps;
+mod device;
+mod frames;
 mod imp;
 
 use gst::glib;
