@@ -2,6 +2,7 @@
 //! what they need besides the GStreamer plugin.
 
 pub mod bench;
+pub mod cli_docs;
 pub mod files;
 pub mod player;
 pub mod weston;

@@ -6,11 +6,18 @@
 //! - `vm -- CMD...`: run a command inside the dma-buf VM.
 //! - `demo [CLIP]`: the main job: zc-player plays a clip on the zero-copy path.
 //! - `bench`: zc-bench natively and in the VM (zero-copy versus copy).
+//! - `install`/`uninstall`: zc into a prefix or the user's folders.
+//! - `package`: Debian packages of the plugin and the programs (cargo-deb).
 
 mod bench;
 mod demo;
+mod dist;
 mod distro;
 mod fuzz;
+mod install;
+mod layout;
+mod manifest;
+mod package;
 mod setup;
 mod test;
 mod util;
@@ -39,6 +46,18 @@ commands:
                    statistics and writes a screenshot, a snapshot and thumbnails into out/
   bench [--quick] [--native|--vm] [-- ARGS]
                    zc-bench (release) natively, then in the VM; reports in out/bench/
+  install [--prefix DIR | --user] [--profile release|dev] [--no-build] [--force]
+                   build (release) and install the plugin, the programs, man pages,
+                   completions, desktop entry and icon; --user: ~/.local; --prefix /usr:
+                   the distribution's plugin folder; default prefix /usr/local (other
+                   prefixes need GST_PLUGIN_PATH=PREFIX/lib/gstreamer-1.0); a manifest in
+                   PREFIX/share/zc lists what was installed; never replaces a file zc did
+                   not install unless --force
+  uninstall [--prefix DIR | --user]
+                   remove exactly what install put there (from its manifest)
+  package [--no-build]
+                   Debian packages gstreamer1.0-zerocopy and zc-tools into target/debian/
+                   (cargo-deb, installed if missing)
 
 environment:
   ZC_CACHE_DIR     where the VM kernel, virtme-ng and the Debian roots live (default ~/.cache/zc)
@@ -83,6 +102,9 @@ fn run() -> Result<()> {
         }
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "install" => install::install(rest),
+        "uninstall" => install::uninstall(rest),
+        "package" => package::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use smithay_client_toolkit::compositor::CompositorState;
 use smithay_client_toolkit::output::OutputState;
 use smithay_client_toolkit::reexports::calloop::EventLoop;
@@ -68,7 +68,7 @@ Exit status: 0 done, 1 failure while playing (e.g. the compositor went away),
 
 /// A desktop video player on zc's zero-copy path (dma-buf from decoder to compositor).
 #[derive(Parser, Debug)]
-#[command(name = "zc-player", version, about, after_help = EXAMPLES)]
+#[command(name = "zc-player", version, after_help = EXAMPLES)]
 struct Args {
     /// A video file or a URI (file://, http://, ...).
     input: String,
@@ -120,6 +120,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn main() {
+    zc_app::cli_docs::generate_if_asked(Args::command);
     let args = Args::parse();
     let code = match run(&args) {
         Ok(Outcome::Done) => 0,
