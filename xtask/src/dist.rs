@@ -2,8 +2,8 @@
 //! programs, the GStreamer plugin, man pages and shell completions generated
 //! from the programs' clap definitions, the desktop entry and the icon.
 //!
-//! Everything lands in one folder, `target/<profile>/zc-dist/` for
-//! cargo-deb (its assets point there):
+//! Everything lands in one folder, `target/zc-dist/` for cargo-deb (its
+//! assets point there):
 //!
 //! ```text
 //! bin/zc-player ...        the programs
@@ -37,8 +37,12 @@ pub const PLUGIN_FILE: &str = "libgstzerocopy.so";
 /// The desktop entry's and the icon's name (the player's Wayland app_id).
 pub const DESKTOP_ID: &str = "zc-player";
 
-/// The folder under target/<profile>/ that cargo-deb's assets name.
-pub const DIST_FOLDER: &str = "zc-dist";
+/// The folder cargo-deb's assets name (app/Cargo.toml): outside
+/// target/release/, which cargo-deb takes for build products and would not
+/// compress man pages from.
+pub fn dist_dir() -> PathBuf {
+    repo_root().join("target/zc-dist")
+}
 
 /// The first argument that makes a program write its man page and
 /// completions (app/src/cli_docs.rs).
@@ -124,20 +128,19 @@ impl Staged {
     }
 }
 
-/// Lay out an already built profile in `target/<profile>/<folder>/`
-/// (cargo-deb reads `zc-dist`; each install takes a folder of its own, so
-/// that installs running at once do not clear each other's): copy the
-/// binaries and the plugin, have each program write its man page and
-/// completions, copy the desktop entry and the icon from data/.
-pub fn stage(profile: &Profile, folder: &str) -> Result<Staged> {
+/// Lay out an already built profile in `root` (cargo-deb reads
+/// [`dist_dir`]; each install takes a folder of its own, so that installs
+/// running at once do not clear each other's): copy the binaries and the
+/// plugin, have each program write its man page and completions, copy the
+/// desktop entry and the icon from data/.
+pub fn stage(profile: &Profile, root: PathBuf) -> Result<Staged> {
     let built = profile.target_dir();
-    let root = built.join(folder);
     if root.exists() {
         fs::remove_dir_all(&root).with_context(|| format!("clearing {}", root.display()))?;
     }
     let staged = Staged {
+        temporary: root != dist_dir(),
         root,
-        temporary: folder != DIST_FOLDER,
     };
     for program in PROGRAMS {
         let binary = built.join(program);

@@ -105,9 +105,10 @@ pub fn install(args: &[String]) -> Result<()> {
     if options.build {
         dist::build(&options.profile)?;
     }
+    let own_folder = format!("zc-install-{}", std::process::id());
     let staged = dist::stage(
         &options.profile,
-        &format!("zc-install-{}", std::process::id()),
+        options.profile.target_dir().join(own_folder),
     )?;
     let layout = &options.layout;
     step(format!("install: into {}", layout.root.display()));

@@ -77,7 +77,7 @@ pub fn build_packages(build: bool) -> Result<Vec<PathBuf>> {
     if build {
         dist::build(&profile)?;
     }
-    dist::stage(&profile, dist::DIST_FOLDER)?;
+    dist::stage(&profile, dist::dist_dir())?;
     let version = deb_version()?;
     let out = output_dir();
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -90,7 +90,9 @@ pub fn build_packages(build: bool) -> Result<Vec<PathBuf>> {
         let printed = output_checked(
             Command::new(cargo())
                 .current_dir(repo_root())
-                .args(["deb", "--no-build", "--package", crate_name])
+                // --strip: the release profile keeps line tables for
+                // backtraces; the packages ship without them.
+                .args(["deb", "--no-build", "--strip", "--package", crate_name])
                 .args(["--deb-version", &version])
                 .arg("--output")
                 .arg(&out)
