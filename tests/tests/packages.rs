@@ -222,7 +222,7 @@ fn packages_install_work_and_purge_cleanly() {
     }
 
     // No GST_PLUGIN_PATH: the root's GStreamer finds the plugin by itself.
-    let (output, inspected) = run(&mut clean("gst-inspect-1.0", &home, &[]).arg("zerocopy"));
+    let (output, inspected) = run(clean("gst-inspect-1.0", &home, &[]).arg("zerocopy"));
     assert!(
         output.status.success(),
         "{distro}: gst-inspect-1.0 zerocopy:\n{inspected}"
@@ -240,7 +240,7 @@ fn packages_install_work_and_purge_cleanly() {
 
     {
         let weston = Weston::start(Renderer::Gl, 320, 240);
-        let (output, launched) = run(&mut clean(
+        let (output, launched) = run(clean(
             "gst-launch-1.0",
             &home,
             &[
@@ -271,11 +271,11 @@ fn packages_install_work_and_purge_cleanly() {
         assert!(presented > 0, "{distro}: no frame presented:\n{launched}");
     }
 
-    let (output, version) = run(&mut clean("zc-player", &home, &[]).arg("--version"));
+    let (output, version) = run(clean("zc-player", &home, &[]).arg("--version"));
     assert!(output.status.success());
     assert!(version.starts_with("zc-player "), "{version}");
 
-    let (output, page) = run(&mut clean("man", &home, &[]).arg("zc-player"));
+    let (output, page) = run(clean("man", &home, &[]).arg("zc-player"));
     assert!(output.status.success(), "{distro}: man zc-player:\n{page}");
     assert!(
         page.contains("--fullscreen") && page.contains("zc-player"),

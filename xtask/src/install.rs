@@ -270,13 +270,13 @@ pub fn uninstall(args: &[String]) -> Result<()> {
     fs::remove_file(&layout.manifest)
         .with_context(|| format!("removing {}", layout.manifest.display()))?;
     for dir in manifest.dirs.iter().rev() {
-        if let Err(err) = fs::remove_dir(dir) {
-            if dir.exists() {
-                println!(
-                    "kept {}: {err} (it holds files zc did not install)",
-                    dir.display()
-                );
-            }
+        if let Err(err) = fs::remove_dir(dir)
+            && dir.exists()
+        {
+            println!(
+                "kept {}: {err} (it holds files zc did not install)",
+                dir.display()
+            );
         }
     }
     println!(
