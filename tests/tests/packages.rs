@@ -163,6 +163,7 @@ fn clean(program: &str, home: &Path, env: &[(&str, &Path)]) -> Command {
 }
 
 fn run(command: &mut Command) -> (Output, String) {
+    let started = std::time::Instant::now();
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("{command:?}: {e}"));
@@ -171,7 +172,11 @@ fn run(command: &mut Command) -> (Output, String) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    println!("$ {command:?}\n{}\n{text}", output.status);
+    println!(
+        "$ {command:?}\n{} after {:.1} s\n{text}",
+        output.status,
+        started.elapsed().as_secs_f64()
+    );
     (output, text)
 }
 
