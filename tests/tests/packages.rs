@@ -180,12 +180,38 @@ fn run(command: &mut Command) -> (Output, String) {
     (output, text)
 }
 
+/// man-db's dpkg trigger rebuilds the whole man index when this file
+/// exists: minutes under the VM's emulation, where /var/cache starts empty
+/// (seen: 456 s for `dpkg -i`). `man NAME` does not need the index, so the
+/// test sets the file aside (in the throwaway /var) while it runs.
+const MAN_DB_AUTO_UPDATE: &str = "/var/lib/man-db/auto-update";
+const MAN_DB_AUTO_UPDATE_ASIDE: &str = "/var/lib/man-db/auto-update.zc-packages-test";
+
 /// Purges the packages when dropped, so that a failing test leaves the VM's
-/// root as it found it for the test binaries after this one.
+/// root as it found it for the test binaries after this one; then puts
+/// man-db's auto-update flag back.
 struct Installed;
+
+impl Installed {
+    fn begin() -> Installed {
+        if Path::new(MAN_DB_AUTO_UPDATE).exists() {
+            fs::rename(MAN_DB_AUTO_UPDATE, MAN_DB_AUTO_UPDATE_ASIDE).unwrap();
+        }
+        Installed
+    }
+}
 
 impl Drop for Installed {
     fn drop(&mut self) {
+        self.purge();
+        if Path::new(MAN_DB_AUTO_UPDATE_ASIDE).exists() {
+            let _ = fs::rename(MAN_DB_AUTO_UPDATE_ASIDE, MAN_DB_AUTO_UPDATE);
+        }
+    }
+}
+
+impl Installed {
+    fn purge(&self) {
         let started = std::time::Instant::now();
         let purged = Command::new("timeout")
             .args(["600", "dpkg", "--purge", TOOLS_PACKAGE, PLUGIN_PACKAGE])
@@ -207,7 +233,7 @@ fn packages_install_work_and_purge_cleanly() {
     let home = tempfile_dir("zc-packages-home");
     let before = written_files(&mounts);
 
-    let installed = Installed;
+    let installed = Installed::begin();
     let (output, text) = run(Command::new("dpkg")
         .arg("-i")
         .arg(&plugin_deb)
