@@ -41,6 +41,7 @@ commands:
                    run CMD inside the dma-buf VM and exit with its status; NAME:
                    bookworm (the host's root, default), trixie (Debian 13,
                    GStreamer 1.26), forky (Debian testing, GStreamer 1.28, Weston 16)
+  roots            build or update the VM's Debian 13 and testing roots (no VM boot)
   demo [CLIP]      the main job: zc-player plays CLIP (default: a generated out/sample.mkv)
                    headless, in the VM when this kernel cannot make dma-bufs; prints the
                    statistics and writes a screenshot, a snapshot and thumbnails into out/
@@ -99,6 +100,15 @@ fn run() -> Result<()> {
             }
             let status = vm::run_interactive(distro, command)?;
             std::process::exit(status);
+        }
+        "roots" => {
+            // Build or update the Debian roots without booting the VM.
+            for distro in [distro::Distro::Trixie, distro::Distro::Forky] {
+                if let Some(root) = distro::ensure_root(distro)? {
+                    println!("{}: {}", distro.name(), root.display());
+                }
+            }
+            Ok(())
         }
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
