@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod cli_docs;
 pub mod files;
 pub mod player;
 pub mod weston;

@@ -53,6 +53,12 @@ const FORKY_PACKAGES: &[&str] = &["mutter", "dbus", "dbus-daemon"];
 /// Changing the package lists changes this, and the roots are rebuilt.
 const ROOT_SPEC_VERSION: u32 = 1;
 
+/// Packages added to every root after it was first built: installed into
+/// an existing root by apt (recorded in `etc/zc-root-added`), so that a
+/// root is not rebuilt for them. man-db: `man zc-player` in the packages
+/// test (tests/tests/packages.rs).
+const ADDED_PACKAGES: &[&str] = &["man-db"];
+
 impl Distro {
     pub fn parse(name: &str) -> Result<Distro> {
         ALL.into_iter()
@@ -111,12 +117,60 @@ pub fn ensure_root(distro: Distro) -> Result<Option<PathBuf>> {
         return Ok(None);
     };
     let marker = root.join("etc/zc-root");
-    if fs::read_to_string(&marker).is_ok_and(|spec| spec == distro.spec()) {
-        return Ok(Some(root));
+    if !fs::read_to_string(&marker).is_ok_and(|spec| spec == distro.spec()) {
+        build_root(distro, &root)?;
+        fs::write(&marker, distro.spec())
+            .with_context(|| format!("writing {}", marker.display()))?;
+        // build_root installed ADDED_PACKAGES along with the rest.
+        let added = root.join("etc/zc-root-added");
+        fs::write(&added, added_spec()).with_context(|| format!("writing {}", added.display()))?;
     }
-    build_root(distro, &root)?;
-    fs::write(&marker, distro.spec()).with_context(|| format!("writing {}", marker.display()))?;
+    ensure_added_packages(distro, &root)?;
     Ok(Some(root))
+}
+
+/// What `etc/zc-root-added` records once [`ADDED_PACKAGES`] are in a root.
+fn added_spec() -> String {
+    format!("zc root added: {}\n", ADDED_PACKAGES.join(" "))
+}
+
+/// Install [`ADDED_PACKAGES`] into a root built before they were listed
+/// (idempotent: nothing to do once the marker says they are there).
+fn ensure_added_packages(distro: Distro, root: &Path) -> Result<()> {
+    let marker = root.join("etc/zc-root-added");
+    if fs::read_to_string(&marker).is_ok_and(|spec| spec == added_spec()) {
+        return Ok(());
+    }
+    step(format!(
+        "VM root: adding {} to the {} root",
+        ADDED_PACKAGES.join(" "),
+        distro.name()
+    ));
+    chroot_install(distro, root, ADDED_PACKAGES)?;
+    fs::write(&marker, added_spec()).with_context(|| format!("writing {}", marker.display()))
+}
+
+/// `apt-get install` inside a root (with /proc mounted for the time).
+fn chroot_install(distro: Distro, root: &Path, packages: &[&str]) -> Result<()> {
+    // forky's Release file on the mirror may be past its Valid-Until date.
+    let apt_options = "-o Acquire::Check-Valid-Until=false -o Dpkg::Use-Pty=0";
+    let install = format!(
+        "export DEBIAN_FRONTEND=noninteractive; \
+         apt-get {apt_options} update -q && \
+         apt-get {apt_options} install -y -q --no-install-recommends {} && \
+         apt-get clean",
+        packages.join(" ")
+    );
+    let proc_dir = root.join("proc");
+    run_checked(
+        privileged("mount")
+            .args(["-t", "proc", "proc"])
+            .arg(&proc_dir),
+    )?;
+    let installed = run_checked(privileged("chroot").arg(root).args(["sh", "-c", &install]));
+    let unmounted = run_checked(privileged("umount").arg(&proc_dir));
+    installed.with_context(|| format!("installing packages into the {} root", distro.name()))?;
+    unmounted
 }
 
 fn build_root(distro: Distro, root: &Path) -> Result<()> {
@@ -145,29 +199,9 @@ fn build_root(distro: Distro, root: &Path) -> Result<()> {
     }
     run_checked(&mut debootstrap)?;
 
-    // forky's Release file on the mirror may be past its Valid-Until date.
-    let apt_options = "-o Acquire::Check-Valid-Until=false -o Dpkg::Use-Pty=0";
-    let install = format!(
-        "export DEBIAN_FRONTEND=noninteractive; \
-         apt-get {apt_options} update -q && \
-         apt-get {apt_options} install -y -q --no-install-recommends {} && \
-         apt-get clean",
-        distro.packages().join(" ")
-    );
-    let proc_dir = partial.join("proc");
-    run_checked(
-        privileged("mount")
-            .args(["-t", "proc", "proc"])
-            .arg(&proc_dir),
-    )?;
-    let installed = run_checked(
-        privileged("chroot")
-            .arg(&partial)
-            .args(["sh", "-c", &install]),
-    );
-    let unmounted = run_checked(privileged("umount").arg(&proc_dir));
-    installed.with_context(|| format!("installing packages into the {} root", distro.name()))?;
-    unmounted?;
+    let mut packages = distro.packages();
+    packages.extend(ADDED_PACKAGES);
+    chroot_install(distro, &partial, &packages)?;
     fs::rename(&partial, root)
         .with_context(|| format!("moving {} to {}", partial.display(), root.display()))?;
     Ok(())

@@ -6,11 +6,18 @@
 //! - `vm -- CMD...`: run a command inside the dma-buf VM.
 //! - `demo [CLIP]`: the main job: zc-player plays a clip on the zero-copy path.
 //! - `bench`: zc-bench natively and in the VM (zero-copy versus copy).
+//! - `install`/`uninstall`: zc into a prefix or the user's folders.
+//! - `package`: Debian packages of the plugin and the programs (cargo-deb).
 
 mod bench;
 mod demo;
+mod dist;
 mod distro;
 mod fuzz;
+mod install;
+mod layout;
+mod manifest;
+mod package;
 mod setup;
 mod test;
 mod util;
@@ -34,11 +41,24 @@ commands:
                    run CMD inside the dma-buf VM and exit with its status; NAME:
                    bookworm (the host's root, default), trixie (Debian 13,
                    GStreamer 1.26), forky (Debian testing, GStreamer 1.28, Weston 16)
+  roots            build or update the VM's Debian 13 and testing roots (no VM boot)
   demo [CLIP]      the main job: zc-player plays CLIP (default: a generated out/sample.mkv)
                    headless, in the VM when this kernel cannot make dma-bufs; prints the
                    statistics and writes a screenshot, a snapshot and thumbnails into out/
   bench [--quick] [--native|--vm] [-- ARGS]
                    zc-bench (release) natively, then in the VM; reports in out/bench/
+  install [--prefix DIR | --user] [--profile release|dev] [--no-build] [--force]
+                   build (release) and install the plugin, the programs, man pages,
+                   completions, desktop entry and icon; --user: ~/.local; --prefix /usr:
+                   the distribution's plugin folder; default prefix /usr/local (other
+                   prefixes need GST_PLUGIN_PATH=PREFIX/lib/gstreamer-1.0); a manifest in
+                   PREFIX/share/zc lists what was installed; never replaces a file zc did
+                   not install unless --force
+  uninstall [--prefix DIR | --user]
+                   remove exactly what install put there (from its manifest)
+  package [--no-build]
+                   Debian packages gstreamer1.0-zerocopy and zc-tools into target/debian/
+                   (cargo-deb, installed if missing)
 
 environment:
   ZC_CACHE_DIR     where the VM kernel, virtme-ng and the Debian roots live (default ~/.cache/zc)
@@ -81,8 +101,20 @@ fn run() -> Result<()> {
             let status = vm::run_interactive(distro, command)?;
             std::process::exit(status);
         }
+        "roots" => {
+            // Build or update the Debian roots without booting the VM.
+            for distro in [distro::Distro::Trixie, distro::Distro::Forky] {
+                if let Some(root) = distro::ensure_root(distro)? {
+                    println!("{}: {}", distro.name(), root.display());
+                }
+            }
+            Ok(())
+        }
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "install" => install::install(rest),
+        "uninstall" => install::uninstall(rest),
+        "package" => package::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -32,6 +32,10 @@ const MAIN_PACKAGES: &[&str] = &[
     "libxkbcommon-dev",
     "wayland-utils",
     "vulkan-tools",
+    // The install test validates the desktop entry; the packages test reads
+    // `man zc-player` in the VM, whose bookworm root is this machine's.
+    "desktop-file-utils",
+    "man-db",
 ];
 
 /// Packages that on Debian 12 must come from bookworm-backports: Weston 14,

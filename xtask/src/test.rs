@@ -1,7 +1,7 @@
 //! `cargo xtask test`: set-up if needed, the native suite, the fuzz targets
 //! for a bounded time each (see fuzz.rs), then the whole VM suite in one VM
-//! boot on the host's Debian 12, then the interop suite on Debian 13 and
-//! Debian testing roots (one boot each). One summary line per suite;
+//! boot on the host's Debian 12, then the interop and packages suites on
+//! Debian 13 and Debian testing roots (one boot each). One summary line per suite;
 //! non-zero exit on failure. `--distro NAME` runs the whole VM suite on that
 //! root only.
 
@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::distro::Distro;
 use crate::util::{repo_root, step};
-use crate::{fuzz, setup, vm};
+use crate::{fuzz, package, setup, vm};
 
 /// The package holding the tests that need a real dma-buf kernel.
 const VM_TEST_PACKAGE: &str = "zc-vm-tests";
@@ -54,7 +54,8 @@ impl Counts {
 
 /// The VM test binaries that also run on the newer Debian roots (trixie,
 /// forky): zc next to that version's stock elements and compositors.
-const INTEROP_BINARIES: &[&str] = &["interop", "player"];
+/// `packages`: the .debs built here install and work on each root.
+const INTEROP_BINARIES: &[&str] = &["interop", "player", "packages"];
 
 pub fn run(args: &[String]) -> Result<()> {
     let (mut native, mut in_vm) = (true, true);
@@ -296,6 +297,9 @@ fn build_vm_tests() -> Result<Vec<(String, String)>> {
     if !status.success() {
         bail!("building the plugin failed");
     }
+    // tests/tests/packages.rs installs the Debian packages on each root.
+    step("VM suite: building the Debian packages (cargo xtask package)");
+    package::build_packages(true).context("building the Debian packages")?;
     step(format!("VM suite: building {VM_TEST_PACKAGE}"));
     // tests/tests/bench.rs runs zc-bench from the same target folder.
     let status = Command::new(cargo())

@@ -69,3 +69,8 @@ pub fn output_checked(command: &mut Command) -> Result<String> {
 pub fn step(message: impl std::fmt::Display) {
     println!("\x1b[1;34m==>\x1b[0m {message}");
 }
+
+/// The cargo that runs xtask (`CARGO`), or the one on PATH.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}

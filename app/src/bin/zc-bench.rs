@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use zc_app::bench::case;
 use zc_app::bench::environment::Where;
 use zc_app::bench::matrix::{self, CaseSpec, Defaults, PathKind, Size, Source};
@@ -18,7 +18,7 @@ use zc_app::bench::runner::{self, ChildOutcome, Options};
 /// How much zero-copy saves: fps, CPU per frame (pipeline and compositor),
 /// bytes copied, latency, memory and fds for each way of showing video.
 #[derive(Parser, Debug)]
-#[command(name = "zc-bench", version, about, long_about = None)]
+#[command(name = "zc-bench", version, long_about = None)]
 struct Args {
     /// The reduced matrix: raw and H.264, fewer frames; natively 720p and
     /// 1080p, 3 repetitions; in the VM (ten minutes) 720p, 2 repetitions,
@@ -115,6 +115,7 @@ fn default_clips_dir() -> PathBuf {
 }
 
 fn main() {
+    zc_app::cli_docs::generate_if_asked(Args::command);
     let args = Args::parse();
     if let (Some(spec), Some(result)) = (&args.run_case, &args.result) {
         std::process::exit(child(spec, result));

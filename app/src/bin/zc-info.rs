@@ -7,18 +7,27 @@ use std::hint::black_box;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
 use zc_dmabuf::alloc::{self, Allocator};
 use zc_dmabuf::{Access, AllocatorOptions, Backend, BackendChoice, Fourcc, FrameRequest};
 
-const USAGE: &str = "usage: zc-info [--runs N]
-
-Lists zc's allocation backends (heap, udmabuf, gbm, memfd) with whether each
-works here, and measures a 1080p NV12 frame on each: allocation time, one CPU
-access bracket (DMA_BUF_IOCTL_SYNC start + end), and CPU read bandwidth
-through the mapping. Medians of N runs (default 100).
-
-environment: ZC_BACKEND picks the backend zc uses (auto, heap, udmabuf, gbm, memfd)";
+/// Lists zc's allocation backends (heap, udmabuf, gbm, memfd) with whether
+/// each works here, and measures a 1080p NV12 frame on each: allocation
+/// time, one CPU access bracket (DMA_BUF_IOCTL_SYNC start + end), and CPU
+/// read bandwidth through the mapping.
+#[derive(Parser, Debug)]
+#[command(
+    name = "zc-info",
+    version,
+    about = "zc's dma-buf allocation backends on this machine, and what they cost",
+    after_help = "Environment: ZC_BACKEND picks the backend zc uses (auto, heap, udmabuf, gbm, memfd)."
+)]
+struct Args {
+    /// Runs per measurement (the median is shown).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    runs: u64,
+}
 
 struct Measurement {
     format: Fourcc,
@@ -29,6 +38,7 @@ struct Measurement {
 }
 
 fn main() {
+    zc_app::cli_docs::generate_if_asked(Args::command);
     if let Err(err) = run() {
         eprintln!("zc-info: {err:#}");
         std::process::exit(2);
@@ -36,28 +46,7 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    let mut runs = 100usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--runs" => {
-                runs = args
-                    .next()
-                    .context("--runs needs a number")?
-                    .parse()
-                    .context("--runs needs a number")?
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other => bail!("unknown argument `{other}`\n\n{USAGE}"),
-        }
-    }
-    if runs == 0 {
-        bail!("--runs must be at least 1");
-    }
-
+    let runs = usize::try_from(Args::parse().runs).context("--runs is too large")?;
     let style = Style::new(std::io::stdout().is_terminal());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let place = if std::env::var_os("ZC_IN_VM").is_some() {

@@ -7,14 +7,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 /// Drive a zc-player through its control socket (`zc-player --ipc PATH`).
 #[derive(Parser, Debug)]
 #[command(
     name = "zc-playerctl",
     version,
-    about,
     after_help = "Example:\n  zc-playerctl /tmp/zc.sock '{\"command\":\"pause\"}' '{\"command\":\"stats\"}'\n\n\
                   Exit status: 0 when every reply is ok, 1 when one is an error, 2 when the player cannot be reached."
 )]
@@ -74,6 +73,7 @@ fn run(args: &Args) -> Result<bool> {
 }
 
 fn main() {
+    zc_app::cli_docs::generate_if_asked(Args::command);
     let args = Args::parse();
     match run(&args) {
         Ok(true) => {}

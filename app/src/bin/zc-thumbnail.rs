@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 use gst::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -35,7 +35,7 @@ impl Format {
 
 /// Thumbnails of a video file through zc's zero-copy pipeline.
 #[derive(Parser, Debug)]
-#[command(name = "zc-thumbnail", version, about, long_about = None)]
+#[command(name = "zc-thumbnail", version, long_about = None)]
 struct Args {
     /// The video file (anything decodebin can play).
     file: PathBuf,
@@ -104,6 +104,7 @@ struct Thumbnail {
 }
 
 fn main() {
+    zc_app::cli_docs::generate_if_asked(Args::command);
     let args = Args::parse();
     match run(&args) {
         Ok(()) => {}

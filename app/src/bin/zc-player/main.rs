@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use smithay_client_toolkit::reexports::calloop::EventLoop;
 use smithay_client_toolkit::reexports::calloop::channel;
 use zc_app::lock;
@@ -53,7 +53,7 @@ Exit status: 0 done, 1 failure while playing (e.g. the compositor went away),
 
 /// A desktop video player on zc's zero-copy path (dma-buf from decoder to compositor).
 #[derive(Parser, Debug)]
-#[command(name = "zc-player", version, about, after_help = EXAMPLES)]
+#[command(name = "zc-player", version, after_help = EXAMPLES)]
 struct Args {
     /// A video file or a URI (file://, http://, ...).
     input: String,
@@ -98,6 +98,7 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
 }
 
 fn main() {
+    zc_app::cli_docs::generate_if_asked(Args::command);
     let args = Args::parse();
     let code = match run(&args) {
         Ok(Outcome::Done) => 0,
