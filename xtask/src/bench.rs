@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{repo_root, run_checked, step};
+use crate::util::{repo_root, step};
 use crate::{setup, vm};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--native | --vm] [-- zc-bench args...]";
@@ -37,19 +37,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let root = repo_root();
     step("building zc-bench (release)");
-    run_checked(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "--package",
-                "zc-app",
-                "--bin",
-                "zc-bench",
-            ]),
-    )?;
+    crate::util::build_release(&["--package", "zc-app", "--bin", "zc-bench"])?;
     let bench = root.join("target/release/zc-bench");
     // The VM shares target/ (writable there): clips encoded natively are
     // reused inside, and the VM writes its report there first.

@@ -30,19 +30,7 @@ pub fn run(args: &[String]) -> Result<()> {
     step(
         "building zc-player, zc-playerctl, zc-thumbnail, zc-info and the zerocopy plugin (release)",
     );
-    run_checked(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "--package",
-                "zc-app",
-                "--package",
-                "gst-plugin-zerocopy",
-            ]),
-    )?;
+    crate::util::build_release(&["--package", "zc-app", "--package", "gst-plugin-zerocopy"])?;
     let out = root.join("out");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let clip = match clip {

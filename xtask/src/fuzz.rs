@@ -9,7 +9,7 @@
 //! (both git-ignored).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -137,35 +137,7 @@ fn cargo_fuzz() -> Command {
 
 /// Install cargo-fuzz if `cargo fuzz` does not run.
 fn ensure_cargo_fuzz() -> Result<()> {
-    let found = Command::new(cargo())
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Ok(());
-    }
-    step(format!("fuzz: installing cargo-fuzz {CARGO_FUZZ_VERSION}"));
-    let started = Instant::now();
-    let status = Command::new(cargo())
-        .args([
-            "install",
-            "cargo-fuzz",
-            "--locked",
-            "--version",
-            CARGO_FUZZ_VERSION,
-        ])
-        .status()
-        .context("running cargo install cargo-fuzz")?;
-    if !status.success() {
-        bail!("cargo install cargo-fuzz failed with {status}");
-    }
-    step(format!(
-        "fuzz: cargo-fuzz installed in {} s",
-        started.elapsed().as_secs()
-    ));
-    Ok(())
+    crate::util::ensure_cargo_tool("fuzz", "fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION)
 }
 
 /// Build every target, then run each for `seconds`.

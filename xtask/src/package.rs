@@ -15,12 +15,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
 use crate::dist::{self, Profile};
-use crate::util::{cargo, output_checked, repo_root, run_checked, step};
+use crate::util::{cargo, output_checked, repo_root, step};
 
 /// The cargo-deb release installed when none is found.
 const CARGO_DEB_VERSION: &str = "3.8.0";
@@ -187,30 +186,7 @@ fn workspace_version() -> Result<String> {
 }
 
 fn ensure_cargo_deb() -> Result<()> {
-    let found = Command::new(cargo())
-        .args(["deb", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Ok(());
-    }
-    step(format!("package: installing cargo-deb {CARGO_DEB_VERSION}"));
-    let started = Instant::now();
-    run_checked(Command::new(cargo()).args([
-        "install",
-        "cargo-deb",
-        "--locked",
-        "--version",
-        CARGO_DEB_VERSION,
-    ]))
-    .context("installing cargo-deb")?;
-    step(format!(
-        "package: cargo-deb installed in {} s",
-        started.elapsed().as_secs()
-    ));
-    Ok(())
+    crate::util::ensure_cargo_tool("package", "deb", "cargo-deb", CARGO_DEB_VERSION)
 }
 
 #[cfg(test)]

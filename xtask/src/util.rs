@@ -74,3 +74,38 @@ pub fn step(message: impl std::fmt::Display) {
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
+
+/// Install the cargo subcommand `cargo SUBCOMMAND` (crate `krate` at
+/// `version`, `--locked`) if `cargo SUBCOMMAND --version` does not run.
+/// `who` prefixes the log lines ("fuzz", "package").
+pub fn ensure_cargo_tool(who: &str, subcommand: &str, krate: &str, version: &str) -> Result<()> {
+    let found = Command::new(cargo())
+        .args([subcommand, "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Ok(());
+    }
+    step(format!("{who}: installing {krate} {version}"));
+    let started = std::time::Instant::now();
+    run_checked(Command::new(cargo()).args(["install", krate, "--locked", "--version", version]))
+        .with_context(|| format!("installing {krate}"))?;
+    step(format!(
+        "{who}: {krate} installed in {} s",
+        started.elapsed().as_secs()
+    ));
+    Ok(())
+}
+
+/// `cargo build --release --quiet` of these `--package`/`--bin` arguments,
+/// in the workspace.
+pub fn build_release(args: &[&str]) -> Result<()> {
+    run_checked(
+        Command::new(cargo())
+            .current_dir(repo_root())
+            .args(["build", "--release", "--quiet"])
+            .args(args),
+    )
+}
