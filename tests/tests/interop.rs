@@ -139,27 +139,7 @@ fn zcexport_to_zcwaylandsink_shows_the_picture_on_dma_bufs() {
                 gst::PadProbeReturn::Ok
             },
         );
-        pipeline.set_state(gst::State::Playing).expect("playing");
-        let bus = pipeline.bus().expect("bus");
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while frames.load(Ordering::SeqCst) < 10 {
-            if let Some(message) = bus.timed_pop_filtered(
-                gst::ClockTime::from_mseconds(100),
-                &[gst::MessageType::Error],
-            ) && let gst::MessageView::Error(e) = message.view()
-            {
-                panic!(
-                    "{format}: {} ({:?})\nweston log:\n{}",
-                    e.error(),
-                    e.debug(),
-                    weston.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{format}: fewer than 10 frames reached the sink"
-            );
-        }
+        play_until(&pipeline, &frames, 10, &weston, format);
         let shot = weston.screenshot();
         let (path, copied) = (
             sink.property::<String>("path"),
@@ -534,27 +514,7 @@ fn stock_waylandsink_shows(format: &str, chain: &str, drm_format: &str, toleranc
             gst::PadProbeReturn::Ok
         },
     );
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let bus = pipeline.bus().expect("bus");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while frames.load(Ordering::SeqCst) < 10 {
-        if let Some(message) = bus.timed_pop_filtered(
-            gst::ClockTime::from_mseconds(100),
-            &[gst::MessageType::Error],
-        ) && let gst::MessageView::Error(e) = message.view()
-        {
-            panic!(
-                "{} ({:?})\nweston log:\n{}",
-                e.error(),
-                e.debug(),
-                weston.log()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fewer than 10 frames reached waylandsink"
-        );
-    }
+    play_until(&pipeline, &frames, 10, &weston, chain);
     let shot = weston.screenshot();
     let caps = sink
         .static_pad("sink")
@@ -736,4 +696,36 @@ fn a_tiled_modifier_downstream_of_zcexport_is_refused_by_name() {
     };
     println!("{error}");
     assert!(error.contains("NV12:0x0100000000000002"), "{error}");
+}
+
+/// Play `pipeline` until `frames` counts `wanted` buffers at the sink;
+/// an error message or five minutes without them fail the test `label`.
+fn play_until(
+    pipeline: &gst::Pipeline,
+    frames: &AtomicUsize,
+    wanted: usize,
+    weston: &Weston,
+    label: &str,
+) {
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let bus = pipeline.bus().expect("bus");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while frames.load(Ordering::SeqCst) < wanted {
+        if let Some(message) = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(100),
+            &[gst::MessageType::Error],
+        ) && let gst::MessageView::Error(e) = message.view()
+        {
+            panic!(
+                "{label}: {} ({:?})\nweston log:\n{}",
+                e.error(),
+                e.debug(),
+                weston.log()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{label}: fewer than {wanted} frames reached the sink"
+        );
+    }
 }
