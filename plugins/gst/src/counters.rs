@@ -1,6 +1,6 @@
 //! What the elements count for their read-only properties: the property
 //! spec of a counter, and the copies the CPU made (frames and bytes), which
-//! zcexport and zcwaylandsink both count.
+//! zcwaylandsink counts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,10 +36,5 @@ impl Copies {
 
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn reset(&self) {
-        self.frames.store(0, Ordering::Relaxed);
-        self.bytes.store(0, Ordering::Relaxed);
     }
 }

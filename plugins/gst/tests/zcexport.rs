@@ -177,6 +177,20 @@ fn a_buffer_smaller_than_its_layout_is_refused_not_read() {
     );
     let element = h.element().expect("element");
     assert_eq!(counter(&element, "frames-copied"), 0);
+    // The refused frame is in frames-in, in no other counter: the `stats`
+    // snapshot shows it with the rest at the same instant.
+    let stats = element.property::<gst::Structure>("stats");
+    assert_eq!(
+        [
+            "frames-in",
+            "frames-zero-copy",
+            "frames-copied",
+            "bytes-copied"
+        ]
+        .map(|f| field(&stats, f)),
+        [1, 0, 0, 0],
+        "{stats}"
+    );
 }
 
 #[test]

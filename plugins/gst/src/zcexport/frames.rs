@@ -2,14 +2,13 @@
 //! untouched, the rest copied into the copy pool as `copy-mode` allows
 //! (the frame checked against its memory first).
 
-use std::sync::atomic::Ordering;
-
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use zc_dmabuf::Modifier;
 
 use super::imp::{CAT, ZcExport};
 use super::settings::CopyMode;
+use super::stats::Fate;
 use crate::allocator::is_zc_memory;
 use crate::frame::{Frame, FrameError};
 use crate::lock;
@@ -43,7 +42,21 @@ impl ZcExport {
         _pad: &gst::Pad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.counters.frames_in.fetch_add(1, Ordering::Relaxed);
+        match self.export(buffer) {
+            Ok((out, fate)) => {
+                self.counters.record(fate);
+                self.srcpad.push(out)
+            }
+            Err(err) => {
+                self.counters.record(Fate::Refused);
+                Err(err)
+            }
+        }
+    }
+
+    /// The frame to push for `buffer` (itself, or its copy in a dma-buf)
+    /// and what was done to it.
+    fn export(&self, buffer: gst::Buffer) -> Result<(gst::Buffer, Fate), gst::FlowError> {
         let (info, copy_pool, modifier, dma_drm_out) = {
             let state = lock(&self.state);
             let Some(state) = state.as_ref() else {
@@ -69,9 +82,6 @@ impl ZcExport {
                 .iter_memories()
                 .all(|m| m.is_memory_type::<gst_allocators::DmaBufMemory>() || is_zc_memory(m));
         if zero_copy {
-            self.counters
-                .frames_zero_copy
-                .fetch_add(1, Ordering::Relaxed);
             gst::trace!(
                 CAT,
                 imp = self,
@@ -83,7 +93,7 @@ impl ZcExport {
             } else {
                 buffer
             };
-            return self.srcpad.push(buffer);
+            return Ok((buffer, Fate::ZeroCopy));
         }
         if modifier != Modifier::LINEAR {
             // Tiled or compressed pixels: the CPU cannot copy them as rows.
@@ -114,8 +124,7 @@ impl ZcExport {
         } else {
             out
         };
-        self.counters.copies.add(info.size() as u64);
-        self.srcpad.push(out)
+        Ok((out, Fate::Copied(info.size() as u64)))
     }
 
     /// Whether `copy-mode` lets a frame be copied: an error naming the

@@ -58,6 +58,9 @@ impl Player {
             }
         };
         let (rendered, dropped) = self.sink_counters();
+        // zcexport's counters at one instant, so they add up.
+        let export = self.export.property::<gst::Structure>("stats");
+        let export_u64 = |name: &str| export.get::<u64>(name).unwrap_or(0);
         let path = if has_property(&self.sink, "path") {
             self.sink
                 .property::<Option<String>>("path")
@@ -82,10 +85,10 @@ impl Player {
             sink: self.sink_name(),
             decoder: self.decoder_name(),
             video,
-            export_frames_in: u64_of(&self.export, "frames-in"),
-            export_frames_zero_copy: u64_of(&self.export, "frames-zero-copy"),
-            export_frames_copied: u64_of(&self.export, "frames-copied"),
-            export_bytes_copied: u64_of(&self.export, "bytes-copied"),
+            export_frames_in: export_u64("frames-in"),
+            export_frames_zero_copy: export_u64("frames-zero-copy"),
+            export_frames_copied: export_u64("frames-copied"),
+            export_bytes_copied: export_u64("bytes-copied"),
             sink_frames_copied: u64_of(&self.sink, "frames-copied"),
             sink_bytes_copied: u64_of(&self.sink, "bytes-copied"),
             copies_per_frame: 0.0,
