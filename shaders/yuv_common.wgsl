@@ -9,7 +9,8 @@ struct Params {
     // byte offsets of planes 0, 1, 2 in their buffers (buffer path only);
     // w: byte offset of the output's first row
     offsets: vec4<u32>,
-    // byte strides of planes 0, 1, 2 (buffer path only)
+    // byte strides of planes 0, 1, 2 (buffer path only);
+    // w: the chroma shape (SHAPE_* bits below)
     strides: vec4<u32>,
     // y offset, y scale, chroma offset, chroma scale, in code values of the
     // format's bit depth: y' = (Y - y_offset) * y_scale lies in 0..1,
@@ -19,10 +20,34 @@ struct Params {
     coeffs: vec4<f32>,
 }
 
+// The sample layouts (`Layout` in plugins/vulkan/src/convert/shader_format.rs).
+// NV12: Y plane, interleaved CbCr plane, 8-bit.
 const FORMAT_NV12: u32 = 0u;
-const FORMAT_I420: u32 = 1u;
+// Y, Cb, Cr planes (I420, Y42B, Y444; 16-bit with SHAPE_16_LSB).
+const FORMAT_PLANAR: u32 = 1u;
+// Packed Y0 Cb Y1 Cr.
 const FORMAT_YUYV: u32 = 2u;
+// P010: as NV12 with 16-bit samples, 10 bits in the high bits.
 const FORMAT_P010: u32 = 3u;
+
+// Chroma shape bits in params.strides.w.
+const SHAPE_HALF_WIDTH: u32 = 1u;
+const SHAPE_HALF_HEIGHT: u32 = 2u;
+// 16-bit little-endian samples with 10 bits in the low bits (S010, S210, S410).
+const SHAPE_16_LSB: u32 = 4u;
+
+// The chroma sample position of frame pixel (x, y).
+fn chroma_xy(x: u32, y: u32) -> vec2<u32> {
+    let shape = params.strides.w;
+    return vec2<u32>(
+        select(x, x / 2u, (shape & SHAPE_HALF_WIDTH) != 0u),
+        select(y, y / 2u, (shape & SHAPE_HALF_HEIGHT) != 0u),
+    );
+}
+
+fn wide_samples() -> bool {
+    return (params.strides.w & SHAPE_16_LSB) != 0u;
+}
 
 var<immediate> params: Params;
 

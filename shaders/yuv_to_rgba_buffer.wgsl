@@ -19,15 +19,29 @@ fn u8_at(plane: u32, byte: u32) -> f32 {
     }
 }
 
-// A P010 sample: 16-bit little-endian at an even byte, 10 bits in the high bits.
-fn p010_at(plane: u32, byte: u32) -> f32 {
+// A 16-bit little-endian sample at an even byte.
+fn u16_at(plane: u32, byte: u32) -> u32 {
     var word: u32;
-    if plane == 0u {
-        word = plane0[byte / 4u];
-    } else {
-        word = plane1[byte / 4u];
+    switch plane {
+        case 0u: { word = plane0[byte / 4u]; }
+        case 1u: { word = plane1[byte / 4u]; }
+        default: { word = plane2[byte / 4u]; }
     }
-    return f32(((word >> ((byte & 2u) * 8u)) & 0xffffu) >> 6u);
+    return (word >> ((byte & 2u) * 8u)) & 0xffffu;
+}
+
+// A P010 sample: 10 bits in the high bits.
+fn p010_at(plane: u32, byte: u32) -> f32 {
+    return f32(u16_at(plane, byte) >> 6u);
+}
+
+// A planar sample at column x of row y: 8-bit, or 16-bit holding the code
+// in its low bits.
+fn planar_at(plane: u32, x: u32, y: u32) -> f32 {
+    if wide_samples() {
+        return f32(u16_at(plane, plane_byte(plane, x * 2u, y)));
+    }
+    return u8_at(plane, plane_byte(plane, x, y));
 }
 
 fn plane_byte(plane: u32, x_bytes: u32, row: u32) -> u32 {
@@ -52,10 +66,11 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
             cb = u8_at(1u, plane_byte(1u, cx * 2u, cy));
             cr = u8_at(1u, plane_byte(1u, cx * 2u + 1u, cy));
         }
-        case FORMAT_I420: {
-            luma = u8_at(0u, plane_byte(0u, x, y));
-            cb = u8_at(1u, plane_byte(1u, cx, cy));
-            cr = u8_at(2u, plane_byte(2u, cx, cy));
+        case FORMAT_PLANAR: {
+            let c = chroma_xy(x, y);
+            luma = planar_at(0u, x, y);
+            cb = planar_at(1u, c.x, c.y);
+            cr = planar_at(2u, c.x, c.y);
         }
         case FORMAT_YUYV: {
             let base = plane_byte(0u, cx * 4u, y);

@@ -17,6 +17,14 @@ fn code10(v: f32) -> f32 {
     return floor(round(v * 65535.0) / 64.0);
 }
 
+// A planar sample: 8-bit, or 16-bit holding the code in its low bits.
+fn code_planar(v: f32) -> f32 {
+    if wide_samples() {
+        return round(v * 65535.0);
+    }
+    return code8(v);
+}
+
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let x = id.x;
@@ -25,7 +33,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let p = vec2<i32>(i32(x), i32(y));
-    let c = vec2<i32>(i32(x / 2u), i32(y / 2u));
+    let c = vec2<i32>(chroma_xy(x, y));
     var luma: f32;
     var cb: f32;
     var cr: f32;
@@ -36,10 +44,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
             cb = code8(uv.r);
             cr = code8(uv.g);
         }
-        case FORMAT_I420: {
-            luma = code8(textureLoad(plane0, p, 0).r);
-            cb = code8(textureLoad(plane1, c, 0).r);
-            cr = code8(textureLoad(plane2, c, 0).r);
+        case FORMAT_PLANAR: {
+            luma = code_planar(textureLoad(plane0, p, 0).r);
+            cb = code_planar(textureLoad(plane1, c, 0).r);
+            cr = code_planar(textureLoad(plane2, c, 0).r);
         }
         case FORMAT_YUYV: {
             let t = textureLoad(plane0, vec2<i32>(i32(x / 2u), i32(y)), 0);

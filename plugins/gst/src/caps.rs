@@ -11,9 +11,14 @@ pub const FORMATS: &[(VideoFormat, Fourcc)] = &[
     (VideoFormat::Nv16, Fourcc::NV16),
     (VideoFormat::I420, Fourcc::YUV420),
     (VideoFormat::Yv12, Fourcc::YVU420),
+    (VideoFormat::Y42b, Fourcc::YUV422),
+    (VideoFormat::Y444, Fourcc::YUV444),
     (VideoFormat::Yuy2, Fourcc::YUYV),
     (VideoFormat::Uyvy, Fourcc::UYVY),
     (VideoFormat::P01010le, Fourcc::P010),
+    (VideoFormat::I42010le, Fourcc::S010),
+    (VideoFormat::I42210le, Fourcc::S210),
+    (VideoFormat::Y44410le, Fourcc::S410),
     (VideoFormat::Bgrx, Fourcc::XRGB8888),
     (VideoFormat::Bgra, Fourcc::ARGB8888),
     (VideoFormat::Rgbx, Fourcc::XBGR8888),
@@ -81,7 +86,11 @@ mod tests {
     fn supported_list_names_gstreamer_formats() {
         let list = supported_list();
         assert!(
-            list.starts_with("NV12, NV21, NV16, I420, YV12, YUY2"),
+            list.starts_with("NV12, NV21, NV16, I420, YV12, Y42B, Y444, YUY2"),
+            "{list}"
+        );
+        assert!(
+            list.contains("P010_10LE, I420_10LE, I422_10LE, Y444_10LE"),
             "{list}"
         );
     }

@@ -51,7 +51,8 @@ pub enum Error {
     },
 
     #[error(
-        "{fourcc} is not a format the converter takes; it takes NV12, I420 (YU12), YUYV and P010"
+        "{fourcc} is not a format the converter takes; it takes {}",
+        crate::convert::input_names()
     )]
     UnsupportedFormat { fourcc: Fourcc },
 

@@ -19,16 +19,16 @@ use zc_dmabuf::{DmaBuf, Fourcc, FrameLayout, Modifier};
 use crate::device::Context;
 use crate::error::{Error, Modifiers, Result};
 
-/// The single-plane Vulkan format of each plane of `fourcc`, or `None` for
-/// formats the importer does not know.
+/// The single-plane Vulkan format of each plane of `fourcc` (one texel per
+/// block of the plane, as [`zc_dmabuf::FormatInfo`] shapes it), or `None`
+/// for formats the importer does not know.
 pub(crate) fn plane_formats(fourcc: Fourcc) -> Option<&'static [vk::Format]> {
+    const R8_3: [vk::Format; 3] = [vk::Format::R8_UNORM; 3];
+    const R16_3: [vk::Format; 3] = [vk::Format::R16_UNORM; 3];
     Some(match fourcc {
         Fourcc::NV12 => &[vk::Format::R8_UNORM, vk::Format::R8G8_UNORM],
-        Fourcc::YUV420 => &[
-            vk::Format::R8_UNORM,
-            vk::Format::R8_UNORM,
-            vk::Format::R8_UNORM,
-        ],
+        Fourcc::YUV420 | Fourcc::YUV422 | Fourcc::YUV444 => &R8_3,
+        Fourcc::S010 | Fourcc::S210 | Fourcc::S410 => &R16_3,
         // Two pixels per texel: Y0 U Y1 V.
         Fourcc::YUYV => &[vk::Format::R8G8B8A8_UNORM],
         Fourcc::P010 => &[vk::Format::R16_UNORM, vk::Format::R16G16_UNORM],
@@ -38,17 +38,16 @@ pub(crate) fn plane_formats(fourcc: Fourcc) -> Option<&'static [vk::Format]> {
     })
 }
 
-/// The single-plane Vulkan format and the extent of plane `plane` of
-/// `layout`, or `None` for formats the importer does not know.
+/// The single-plane Vulkan format and the extent in texels of plane
+/// `plane` of `layout` (a texel per block: half as wide as the frame for
+/// subsampled chroma and YUYV), or `None` for formats the importer does not
+/// know.
 pub(crate) fn plane_format(layout: &FrameLayout, plane: usize) -> Option<(vk::Format, u32, u32)> {
     let format = *plane_formats(layout.fourcc())?.get(plane)?;
-    let (w, h) = (layout.width(), layout.height());
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let (width, height) = match (layout.fourcc(), plane) {
-        (Fourcc::YUYV, _) => (cw, h),
-        (Fourcc::NV12 | Fourcc::YUV420 | Fourcc::P010, 1 | 2) => (cw, ch),
-        _ => (w, h),
-    };
+    let info = layout.format();
+    let shape = info.planes.get(plane)?;
+    let width = layout.width().div_ceil(shape.block_width);
+    let height = info.plane_rows(plane, layout.height());
     Some((format, width, height))
 }
 

@@ -46,9 +46,12 @@ const Y8: PlaneInfo = plane(1, 1, 1);
 const CBCR_420: PlaneInfo = plane(2, 2, 2);
 const CBCR_422: PlaneInfo = plane(2, 2, 1);
 const CB_OR_CR_420: PlaneInfo = plane(1, 2, 2);
+const CB_OR_CR_422: PlaneInfo = plane(1, 2, 1);
 const PACKED_422: PlaneInfo = plane(4, 2, 1);
 const Y16: PlaneInfo = plane(2, 1, 1);
 const CBCR16_420: PlaneInfo = plane(4, 2, 2);
+const CB_OR_CR16_420: PlaneInfo = plane(2, 2, 2);
+const CB_OR_CR16_422: PlaneInfo = plane(2, 2, 1);
 const RGB32: PlaneInfo = plane(4, 1, 1);
 const RGB16: PlaneInfo = plane(2, 1, 1);
 
@@ -66,7 +69,7 @@ const fn format(
     }
 }
 
-static FORMATS: [FormatInfo; 13] = [
+static FORMATS: [FormatInfo; 18] = [
     format(Fourcc::NV12, "NV12", true, &[Y8, CBCR_420]),
     format(Fourcc::NV21, "NV21", true, &[Y8, CBCR_420]),
     format(Fourcc::NV16, "NV16", true, &[Y8, CBCR_422]),
@@ -82,9 +85,29 @@ static FORMATS: [FormatInfo; 13] = [
         true,
         &[Y8, CB_OR_CR_420, CB_OR_CR_420],
     ),
+    format(
+        Fourcc::YUV422,
+        "Y42B",
+        true,
+        &[Y8, CB_OR_CR_422, CB_OR_CR_422],
+    ),
+    format(Fourcc::YUV444, "Y444", true, &[Y8, Y8, Y8]),
     format(Fourcc::YUYV, "YUYV", true, &[PACKED_422]),
     format(Fourcc::UYVY, "UYVY", true, &[PACKED_422]),
     format(Fourcc::P010, "P010", true, &[Y16, CBCR16_420]),
+    format(
+        Fourcc::S010,
+        "I420_10LE",
+        true,
+        &[Y16, CB_OR_CR16_420, CB_OR_CR16_420],
+    ),
+    format(
+        Fourcc::S210,
+        "I422_10LE",
+        true,
+        &[Y16, CB_OR_CR16_422, CB_OR_CR16_422],
+    ),
+    format(Fourcc::S410, "Y444_10LE", true, &[Y16, Y16, Y16]),
     format(Fourcc::XRGB8888, "XRGB8888", false, &[RGB32]),
     format(Fourcc::ARGB8888, "ARGB8888", false, &[RGB32]),
     format(Fourcc::XBGR8888, "XBGR8888", false, &[RGB32]),
@@ -164,7 +187,7 @@ mod tests {
 
     #[test]
     fn format_table() {
-        assert_eq!(FormatInfo::all().len(), 13);
+        assert_eq!(FormatInfo::all().len(), 18);
         for info in FormatInfo::all() {
             assert!(std::ptr::eq(FormatInfo::lookup(info.fourcc).unwrap(), info));
             assert!((1..=3).contains(&info.plane_count()));

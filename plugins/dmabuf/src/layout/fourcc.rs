@@ -23,12 +23,25 @@ impl Fourcc {
     pub const YUV420: Fourcc = Fourcc::from_chars(*b"YU12");
     /// Three planes Y, Cr, Cb (GStreamer's YV12).
     pub const YVU420: Fourcc = Fourcc::from_chars(*b"YV12");
+    /// Three planes Y, Cb, Cr, chroma at half width (GStreamer's Y42B).
+    pub const YUV422: Fourcc = Fourcc::from_chars(*b"YU16");
+    /// Three planes Y, Cb, Cr, all at full resolution (GStreamer's Y444).
+    pub const YUV444: Fourcc = Fourcc::from_chars(*b"YU24");
     /// Packed 4:2:2, bytes Y0 Cb Y1 Cr (GStreamer's YUY2).
     pub const YUYV: Fourcc = Fourcc::from_chars(*b"YUYV");
     /// Packed 4:2:2, bytes Cb Y0 Cr Y1.
     pub const UYVY: Fourcc = Fourcc::from_chars(*b"UYVY");
     /// NV12 with 16-bit little-endian samples carrying 10 significant bits.
     pub const P010: Fourcc = Fourcc::from_chars(*b"P010");
+    /// I420 with 16-bit little-endian samples carrying 10 bits in their low
+    /// bits (GStreamer's I420_10LE, what software decoders of 10-bit H.264,
+    /// HEVC, VP9 and AV1 output).
+    pub const S010: Fourcc = Fourcc::from_chars(*b"S010");
+    /// As S010 with chroma at full vertical resolution (GStreamer's
+    /// I422_10LE).
+    pub const S210: Fourcc = Fourcc::from_chars(*b"S210");
+    /// As S010 with chroma at full resolution (GStreamer's Y444_10LE).
+    pub const S410: Fourcc = Fourcc::from_chars(*b"S410");
     /// 32-bit xRGB, little-endian (bytes B G R x).
     pub const XRGB8888: Fourcc = Fourcc::from_chars(*b"XR24");
     /// 32-bit ARGB, little-endian (bytes B G R A).

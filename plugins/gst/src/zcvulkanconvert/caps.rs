@@ -148,8 +148,13 @@ mod tests {
             [
                 VideoFormat::Nv12,
                 VideoFormat::I420,
+                VideoFormat::Y42b,
+                VideoFormat::Y444,
                 VideoFormat::Yuy2,
-                VideoFormat::P01010le
+                VideoFormat::P01010le,
+                VideoFormat::I42010le,
+                VideoFormat::I42210le,
+                VideoFormat::Y44410le,
             ]
         );
         assert_eq!(output_format(), VideoFormat::Rgba);

@@ -16,6 +16,7 @@ mod output;
 mod pipeline;
 mod record;
 mod resources;
+mod shader_format;
 mod sync;
 
 use std::sync::Arc;
@@ -32,26 +33,18 @@ use output::OutputVk;
 pub use output::{Output, OutputBuffer, OutputPath};
 use pipeline::{BUFFER_SPV, IMAGE_SPV, Pipeline, create_pipeline, push_constants};
 use resources::Resources;
+pub use shader_format::INPUT_FORMATS;
+use shader_format::ShaderFormat;
+pub(crate) use shader_format::input_names;
 use sync::{FENCE_TIMEOUT, InFlight};
 
 use crate::device::Context;
 use crate::error::{Error, Result};
 use crate::import::{self, Imported};
 
-/// The formats the converter takes, in the shaders' numbering.
-pub const INPUT_FORMATS: [Fourcc; 4] = [Fourcc::NV12, Fourcc::YUV420, Fourcc::YUYV, Fourcc::P010];
-
 /// The output format: RGBA bytes in memory order (DRM ABGR8888,
 /// GStreamer's RGBA).
 pub const OUTPUT_FORMAT: Fourcc = Fourcc::ABGR8888;
-
-fn shader_format(fourcc: Fourcc) -> Result<u32> {
-    INPUT_FORMATS
-        .iter()
-        .position(|&f| f == fourcc)
-        .map(|i| i as u32)
-        .ok_or(Error::UnsupportedFormat { fourcc })
-}
 
 /// Options for a [`Converter`].
 #[derive(Clone, Debug, Default)]
@@ -207,7 +200,7 @@ impl Converter {
     /// plane (explicit plane layouts, one dma-buf or one per plane); on the
     /// buffer path, LINEAR only. Empty for a format it does not convert.
     pub fn input_modifiers(&self, fourcc: Fourcc) -> Result<Vec<Modifier>> {
-        if shader_format(fourcc).is_err() {
+        if ShaderFormat::of(fourcc).is_err() {
             return Ok(Vec::new());
         }
         match self.import_path() {
@@ -231,7 +224,7 @@ impl Converter {
     /// Import a frame for conversion, once per buffer: convert it with
     /// [`Converter::convert_import_into`] as often as it comes back.
     pub fn import(&self, layout: &FrameLayout, buffers: &[DmaBuf]) -> Result<FrameImport> {
-        shader_format(layout.fourcc())?;
+        ShaderFormat::of(layout.fourcc())?;
         let identity = file_identities(buffers)?;
         let buffers = buffers
             .iter()
@@ -268,7 +261,7 @@ impl Converter {
         buffers: &[DmaBuf],
         colour: Colorimetry,
     ) -> Result<Output> {
-        shader_format(layout.fourcc())?;
+        ShaderFormat::of(layout.fourcc())?;
         let out = self.allocate_output(layout.width(), layout.height())?;
         self.convert_into(layout, buffers, colour, &out)?;
         let OutputBuffer { layout, buffer, .. } = out;
@@ -322,7 +315,7 @@ impl Converter {
         self.finish_in_flight()?;
         let layout = &frame.layout;
         let buffers = &frame.buffers;
-        let format = shader_format(layout.fourcc())?;
+        let format = ShaderFormat::of(layout.fourcc())?;
         if (out.layout.width(), out.layout.height()) != (layout.width(), layout.height()) {
             return Err(Error::OutputSize {
                 output: (out.layout.width(), out.layout.height()),

@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use ash::vk;
+use zc_dmabuf::FrameLayout;
 use zc_dmabuf::color::Colorimetry;
-use zc_dmabuf::{Fourcc, FrameLayout};
+
+use super::ShaderFormat;
 
 use crate::device::Context;
 use crate::error::{Error, Result};
@@ -23,22 +25,17 @@ pub(super) const PUSH_CONSTANTS_SIZE: usize = 80;
 pub(super) fn push_constants(
     layout: &FrameLayout,
     colour: Colorimetry,
-    format: u32,
+    format: ShaderFormat,
     output: &FrameLayout,
 ) -> [u8; PUSH_CONSTANTS_SIZE] {
     let planes = layout.planes();
     let offset = |i: usize| planes.get(i).map_or(0, |p| p.offset as u32);
     let stride = |i: usize| planes.get(i).map_or(0, |p| p.stride);
     let out = output.planes()[0];
-    let bits = if layout.fourcc() == Fourcc::P010 {
-        10
-    } else {
-        8
-    };
     let words: [u32; 12] = [
         layout.width(),
         layout.height(),
-        format,
+        format.layout_code(),
         out.stride,
         offset(0),
         offset(1),
@@ -47,11 +44,11 @@ pub(super) fn push_constants(
         stride(0),
         stride(1),
         stride(2),
-        0,
+        format.shape_code(),
     ];
     let floats: Vec<f32> = colour
         .range
-        .scales(bits)
+        .scales(format.bits())
         .into_iter()
         .chain(colour.matrix.coefficients())
         .collect();

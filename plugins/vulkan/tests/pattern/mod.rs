@@ -6,7 +6,34 @@
 use zc_dmabuf::{Access, DmaBuf, Fourcc, Frame, FrameLayout};
 use zc_vulkan::Colorimetry;
 
-pub const FORMATS: [Fourcc; 4] = [Fourcc::NV12, Fourcc::YUV420, Fourcc::YUYV, Fourcc::P010];
+pub const FORMATS: [Fourcc; 9] = [
+    Fourcc::NV12,
+    Fourcc::YUV420,
+    Fourcc::YUV422,
+    Fourcc::YUV444,
+    Fourcc::YUYV,
+    Fourcc::P010,
+    Fourcc::S010,
+    Fourcc::S210,
+    Fourcc::S410,
+];
+
+/// Significant bits of a sample.
+fn bits(fourcc: Fourcc) -> u32 {
+    match fourcc {
+        Fourcc::P010 | Fourcc::S010 | Fourcc::S210 | Fourcc::S410 => 10,
+        _ => 8,
+    }
+}
+
+/// Frame pixels per chroma sample, across and down.
+fn chroma_block(fourcc: Fourcc) -> (u32, u32) {
+    match fourcc {
+        Fourcc::YUV444 | Fourcc::S410 => (1, 1),
+        Fourcc::YUYV | Fourcc::YUV422 | Fourcc::S210 => (2, 1),
+        _ => (2, 2),
+    }
+}
 
 pub mod reference {
     //! An independent CPU implementation of the standards' equations
@@ -60,14 +87,15 @@ fn sample(x: u32, y: u32, salt: u32, bits: u32) -> u32 {
     (h >> 7) % (1 << bits)
 }
 
-/// The Y, Cb, Cr the test pattern has at (x, y) (chroma per 2x2 or 2x1 block).
+/// The Y, Cb, Cr the test pattern has at (x, y) (chroma per 2x2, 2x1 or
+/// 1x1 block).
 pub fn yuv_at(fourcc: Fourcc, x: u32, y: u32) -> (u32, u32, u32) {
-    let bits = if fourcc == Fourcc::P010 { 10 } else { 8 };
-    let cy = if fourcc == Fourcc::YUYV { y } else { y / 2 };
+    let bits = bits(fourcc);
+    let (dx, dy) = chroma_block(fourcc);
     (
         sample(x, y, 1, bits),
-        sample(x / 2, cy, 2, bits),
-        sample(x / 2, cy, 3, bits),
+        sample(x / dx, y / dy, 2, bits),
+        sample(x / dx, y / dy, 3, bits),
     )
 }
 
@@ -89,9 +117,11 @@ pub fn fill(frame: &Frame) {
             .write_from(start, bytes)
             .expect("write inside the mapping");
     };
+    let (dx, dy) = chroma_block(fourcc);
     for y in 0..h {
         for x in 0..w {
             let (luma, cb, cr) = yuv_at(fourcc, x, y);
+            let (cx, cy) = (u64::from(x / dx), y / dy);
             let row = |plane: usize, r: u32| u64::from(planes[plane].stride) * u64::from(r);
             match fourcc {
                 Fourcc::NV12 => {
@@ -102,10 +132,17 @@ pub fn fill(frame: &Frame) {
                         &[cb as u8, cr as u8],
                     );
                 }
-                Fourcc::YUV420 => {
+                Fourcc::YUV420 | Fourcc::YUV422 | Fourcc::YUV444 => {
                     put(0, row(0, y) + u64::from(x), &[luma as u8]);
-                    put(1, row(1, y / 2) + u64::from(x / 2), &[cb as u8]);
-                    put(2, row(2, y / 2) + u64::from(x / 2), &[cr as u8]);
+                    put(1, row(1, cy) + cx, &[cb as u8]);
+                    put(2, row(2, cy) + cx, &[cr as u8]);
+                }
+                // 16-bit little-endian, the code in the low bits.
+                Fourcc::S010 | Fourcc::S210 | Fourcc::S410 => {
+                    let le = |v: u32| (v as u16).to_le_bytes();
+                    put(0, row(0, y) + u64::from(x) * 2, &le(luma));
+                    put(1, row(1, cy) + cx * 2, &le(cb));
+                    put(2, row(2, cy) + cx * 2, &le(cr));
                 }
                 Fourcc::YUYV => {
                     let base = row(0, y) + u64::from(x / 2) * 4;
@@ -138,7 +175,7 @@ pub fn check(
     out: &DmaBuf,
     tolerance: u8,
 ) -> Result<u8, String> {
-    let bits = if fourcc == Fourcc::P010 { 10 } else { 8 };
+    let bits = bits(fourcc);
     let guard = out
         .begin_cpu_access(Access::Read)
         .map_err(|e| e.to_string())?;

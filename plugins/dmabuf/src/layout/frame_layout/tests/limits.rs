@@ -114,7 +114,11 @@ fn unknown_format() {
         msg.starts_with("unsupported pixel format AB30; supported formats: NV12, "),
         "{msg}"
     );
-    assert!(msg.contains("I420 (YU12), YV12, YUYV"), "{msg}");
+    assert!(
+        msg.contains("I420 (YU12), YV12, Y42B (YU16), Y444 (YU24), YUYV"),
+        "{msg}"
+    );
+    assert!(msg.contains("P010, I420_10LE (S010)"), "{msg}");
     assert!(msg.ends_with("RGB565 (RG16)"), "{msg}");
     assert_eq!(
         FrameLayout::new(ab30, Modifier::LINEAR, 16, 16, &[], &[]),
