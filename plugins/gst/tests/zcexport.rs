@@ -117,12 +117,93 @@ fn copy_mode_forbid_names_the_element_that_ignored_the_pool() {
 }
 
 #[test]
-fn an_unsupported_format_fails_listing_the_supported_ones() {
-    let (_, error) =
-        run("videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8 ! zcexport ! fakesink");
-    let error = error.expect("GRAY8 must not negotiate");
+fn a_format_zc_does_not_lay_out_is_passed_on_unchanged_and_counted() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8,width=64,height=48 ! zcexport name=e ! \
+         appsink name=out sync=false",
+    )
+    .expect("pipeline parses")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let appsink = pipeline
+        .by_name("out")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("an appsink");
+    let bus = pipeline.bus().expect("bus");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    // appsink holds EOS back until its samples are pulled: pull them all.
+    let mut samples = Vec::new();
+    while let Some(sample) = appsink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
+        samples.push(sample);
+    }
+    assert!(appsink.is_eos(), "no EOS after {} samples", samples.len());
+    let mut warnings = Vec::new();
+    for message in bus.iter() {
+        match message.view() {
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    let export = pipeline.by_name("e").expect("zcexport");
+    let stats = export.property::<gst::Structure>("stats");
+    pipeline.set_state(gst::State::Null).expect("null");
+    // The frames went through as they came: GRAY8, 64x48, the first one
+    // videotestsrc's bars in grey (its first row starts white, 235).
+    assert_eq!(samples.len(), 3);
+    let caps = samples[0].caps().expect("caps");
+    assert_eq!(
+        caps.structure(0).and_then(|s| s.get::<&str>("format").ok()),
+        Some("GRAY8"),
+        "{caps}"
+    );
+    let first = samples[0]
+        .buffer()
+        .expect("buffer")
+        .map_readable()
+        .expect("readable");
+    assert_eq!(first.len(), 64 * 48);
+    assert!(first[0] > 200, "white bar: {}", first[0]);
+    assert_eq!(
+        [
+            "frames-in",
+            "frames-passed-on",
+            "frames-zero-copy",
+            "frames-copied"
+        ]
+        .map(|f| field(&stats, f)),
+        [3, 3, 0, 0],
+        "{stats}"
+    );
+    // One warning, naming the format.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("GRAY8"), "{warnings:?}");
+}
+
+#[test]
+fn a_format_downstream_does_not_take_fails_saying_what_zc_lays_out() {
+    init();
+    // Caps pushed straight in (no caps query a producer would make first),
+    // towards a downstream that takes NV12 only.
+    let mut h = Harness::new_parse("zcexport ! capsfilter caps=video/x-raw,format=NV12");
+    let bus = gst::Bus::new();
+    h.element().expect("element").set_bus(Some(&bus));
+    h.set_src_caps(video_caps("GRAY8", 64, 48));
+    assert_eq!(
+        h.push(system_memory_frame(64 * 48, 0)),
+        Err(gst::FlowError::NotNegotiated)
+    );
+    let error = bus
+        .iter()
+        .find_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(format!("{} ({:?})", e.error(), e.debug())),
+            _ => None,
+        })
+        .expect("an error message");
     assert!(
-        error.contains("GRAY8 is not supported") && error.contains("NV12, NV21"),
+        error.contains("does not take") && error.contains("GRAY8") && error.contains("NV12, NV21"),
         "{error}"
     );
 }

@@ -57,7 +57,7 @@ impl ZcExport {
     /// The frame to push for `buffer` (itself, or its copy in a dma-buf)
     /// and what was done to it.
     fn export(&self, buffer: gst::Buffer) -> Result<(gst::Buffer, Fate), gst::FlowError> {
-        let (info, copy_pool, modifier, dma_drm_out) = {
+        let (info, copy_pool, modifier, dma_drm_out, pass_on) = {
             let state = lock(&self.state);
             let Some(state) = state.as_ref() else {
                 gst::element_imp_error!(
@@ -72,8 +72,12 @@ impl ZcExport {
                 state.copy_pool.clone(),
                 state.modifier,
                 state.dma_drm_out,
+                state.pass_on,
             )
         };
+        if pass_on {
+            return Ok((buffer, Fate::PassedOn));
+        }
         let full_rows = self.validate_layout(&buffer, &info, modifier)?;
 
         let zero_copy = full_rows

@@ -35,6 +35,9 @@ pub(super) struct State {
     pub dma_drm_out: bool,
     /// Where copied frames go; made for the current caps.
     pub copy_pool: Option<ZcBufferPool>,
+    /// Whether frames are passed on as they come, unchecked: their format
+    /// is one zc does not lay out (counted in `frames-passed-on`).
+    pub pass_on: bool,
     pub warned_copy: bool,
     /// Whether frames lacking full rows were warned about (once).
     pub warned_rows: bool,

@@ -1,8 +1,8 @@
 //! zcexport's negotiation: the caps it offers both ways (the formats zc
-//! lays out, dma-buf memory first, DMA_DRM first on 1.24+, then any raw
-//! video only so that a refusal can name what works), the caps event
-//! (output caps, the copy pool, or passing tiled frames on untouched), and
-//! the pool proposed upstream.
+//! lays out, dma-buf memory first, DMA_DRM first on 1.24+, then what the
+//! other side takes as it is, for formats zc does not lay out), the caps
+//! event (output caps, the copy pool, or passing tiled frames and unknown
+//! formats on untouched), and the pool proposed upstream.
 
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -63,19 +63,38 @@ fn formats_of(structure: &gst::StructureRef) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The pad templates' caps, sink and src: any raw video in, the formats
-/// zc lays out (as dma-bufs) out, and any raw video on both sides only so
-/// that negotiation can fail with a message that lists the supported
-/// formats.
+/// The `video/x-raw` structures of `caps`, with their features.
+fn raw_part(caps: &gst::Caps) -> gst::Caps {
+    let mut out = gst::Caps::new_empty();
+    let out_mut = out.make_mut(); // just created, refcount 1: never copies
+    for (s, f) in caps.iter_with_features() {
+        if s.name() == "video/x-raw" {
+            out_mut.append_structure_full(s.to_owned(), Some(f.to_owned()));
+        }
+    }
+    out
+}
+
+/// The video info of `caps` when they are plain raw video (not DMA_DRM) of
+/// a format zc does not lay out.
+fn format_zc_does_not_lay_out(caps: &gst::CapsRef) -> Option<gst_video::VideoInfo> {
+    if dialect::is_dma_drm(caps) {
+        return None;
+    }
+    gst_video::VideoInfo::from_caps(caps)
+        .ok()
+        .filter(|info| caps::fourcc_for(info.format()).is_none())
+}
+
+/// The pad templates' caps, sink and src: any raw video in; out, the
+/// formats zc lays out (as dma-bufs), then any raw video (formats zc does
+/// not lay out, passed on unchanged).
 pub(super) fn template_caps() -> (gst::Caps, gst::Caps) {
     let any_raw = gst::Caps::builder("video/x-raw").build();
     let sink_caps = merged(
         with_memory_features(&any_raw, false),
         with_memory_features(&any_raw, true),
     );
-    // The formats zc lays out, then any raw video: accepted at link
-    // time only so that negotiation can fail with a message that
-    // lists the supported formats.
     let src_caps = merged(
         with_memory_features(&caps::raw_caps(None), true),
         sink_caps.clone(),
@@ -86,6 +105,9 @@ pub(super) fn template_caps() -> (gst::Caps, gst::Caps) {
 impl ZcExport {
     /// The caps event: the output caps for `caps`, and a new [`State`].
     pub(super) fn set_caps(&self, caps: &gst::CapsRef) -> Result<gst::Caps, String> {
+        if let Some(info) = format_zc_does_not_lay_out(caps) {
+            return self.set_pass_on_caps(caps, info);
+        }
         // Either dialect (1.22's format=NV12, 1.24's DMA_DRM) in one place.
         let (info, drm) = dialect::video_info(caps).map_err(|e| e.to_string())?;
         if drm.modifier != Modifier::LINEAR {
@@ -167,6 +189,7 @@ impl ZcExport {
             modifier: Modifier::LINEAR,
             dma_drm_out,
             copy_pool: Some(copy_pool),
+            pass_on: false,
             warned_copy: false,
             warned_rows: false,
         });
@@ -223,6 +246,51 @@ impl ZcExport {
             modifier,
             dma_drm_out: true,
             copy_pool: None,
+            pass_on: false,
+            warned_copy: false,
+            warned_rows: false,
+        });
+        Ok(out_caps)
+    }
+
+    /// Raw video of a format zc does not lay out: passed on unchanged (one
+    /// warning naming it), if downstream takes it as it is.
+    fn set_pass_on_caps(
+        &self,
+        caps: &gst::CapsRef,
+        info: gst_video::VideoInfo,
+    ) -> Result<gst::Caps, String> {
+        let format = info.format().to_str();
+        let out_caps = caps.to_owned();
+        if !self.srcpad.peer_query_accept_caps(&out_caps) {
+            return Err(format!(
+                "downstream does not take {caps}: zc does not lay out {format} (it lays out {}), so \
+                 zcexport can only pass such frames on as they are; put a converter (zcvulkanconvert \
+                 or videoconvert) where a format downstream takes is needed",
+                caps::supported_list()
+            ));
+        }
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Format,
+            ("passing {format} frames on unchanged"),
+            [
+                "zc does not lay out {format} (it lays out {}): frames keep the memory {} put them in and are counted in frames-passed-on",
+                caps::supported_list(),
+                self.upstream_name()
+            ]
+        );
+        if let Some(old) = lock(&self.state).take()
+            && let Some(pool) = old.copy_pool
+        {
+            let _ = pool.set_active(false);
+        }
+        *lock(&self.state) = Some(State {
+            info,
+            modifier: Modifier::LINEAR,
+            dma_drm_out: false,
+            copy_pool: None,
+            pass_on: true,
             warned_copy: false,
             warned_rows: false,
         });
@@ -294,23 +362,28 @@ impl ZcExport {
                     modern.merge(result);
                     result = modern;
                 }
-                // Last and least preferred: any raw video, so a producer that
-                // can only make an unsupported format still links, and the caps
-                // event then says which formats would work.
-                let any_raw = gst::Caps::builder("video/x-raw").build();
-                let result = merged(
-                    result,
+                // Last: what downstream takes as it is, which zcexport passes
+                // on unchanged when zc does not lay the format out (a
+                // converter upstream sees the truth and converts to one of
+                // these when its input is neither).
+                let result = if downstream.is_any() {
+                    let any_raw = gst::Caps::builder("video/x-raw").build();
                     merged(
-                        with_memory_features(&any_raw, false),
-                        with_memory_features(&any_raw, true),
-                    ),
-                );
+                        result,
+                        merged(
+                            with_memory_features(&any_raw, false),
+                            with_memory_features(&any_raw, true),
+                        ),
+                    )
+                } else {
+                    merged(result, raw_part(&downstream))
+                };
                 q.set_result(&filtered(result, q.filter()));
                 true
             }
             gst::QueryViewMut::AcceptCaps(q) => {
-                // Any raw video is accepted here, so an unsupported format
-                // fails in the caps event with a message listing what works.
+                // Any raw video is accepted here, so caps downstream refuses
+                // fail in the caps event with a message saying why.
                 let accepted = q.caps().iter().all(|s| s.name() == "video/x-raw");
                 q.set_result(accepted);
                 true
@@ -323,7 +396,8 @@ impl ZcExport {
         match query.view_mut() {
             gst::QueryViewMut::Caps(q) => {
                 let upstream = self.sinkpad.peer_query_caps(None);
-                let base = if upstream.is_any() {
+                let upstream_any = upstream.is_any();
+                let base = if upstream_any {
                     caps::raw_caps(None)
                 } else {
                     upstream
@@ -350,11 +424,14 @@ impl ZcExport {
                     }
                 }
                 result.merge(with_memory_features(&supported, dmabuf));
-                // As on the sink side: anything else only to refuse it with reasons.
-                let result = merged(
-                    result,
-                    with_memory_features(&gst::Caps::builder("video/x-raw").build(), dmabuf),
-                );
+                // Then what upstream makes as it is: formats zc does not lay
+                // out are passed on unchanged.
+                let as_it_is = if upstream_any {
+                    with_memory_features(&gst::Caps::builder("video/x-raw").build(), true)
+                } else {
+                    raw_part(&base)
+                };
+                let result = merged(result, as_it_is);
                 q.set_result(&filtered(result, q.filter()));
                 true
             }

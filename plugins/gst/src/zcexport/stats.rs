@@ -4,7 +4,8 @@
 //!
 //! A frame is counted once, when its fate is known: `frames-in` and the
 //! counter of what happened to it change under one lock, so a `stats`
-//! snapshot always adds up (`frames-in` = zero-copy + copied + refused).
+//! snapshot always adds up (`frames-in` = zero-copy + copied + passed on +
+//! refused).
 
 use std::sync::Mutex;
 
@@ -23,16 +24,18 @@ pub(super) struct Tally {
     frames_zero_copy: u64,
     frames_copied: u64,
     bytes_copied: u64,
+    frames_passed_on: u64,
 }
 
 impl Tally {
     /// Each counter by its property's name (the stats fields' too).
-    fn values(&self) -> [(&'static str, u64); 4] {
+    fn values(&self) -> [(&'static str, u64); 5] {
         [
             ("frames-in", self.frames_in),
             ("frames-zero-copy", self.frames_zero_copy),
             ("frames-copied", self.frames_copied),
             ("bytes-copied", self.bytes_copied),
+            ("frames-passed-on", self.frames_passed_on),
         ]
     }
 
@@ -52,6 +55,8 @@ pub(super) enum Fate {
     ZeroCopy,
     /// Copied into a dma-buf, this many bytes.
     Copied(u64),
+    /// Of a format zc does not lay out: passed on as it came, unchecked.
+    PassedOn,
     /// Refused with an error: counted in `frames-in` only.
     Refused,
 }
@@ -75,6 +80,7 @@ impl Counters {
                 tally.frames_copied += 1;
                 tally.bytes_copied += bytes;
             }
+            Fate::PassedOn => tally.frames_passed_on += 1,
             Fate::Refused => {}
         }
     }
@@ -116,11 +122,16 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             "Bytes copied",
             "Bytes the CPU copied (visible frame size per copied frame)",
         ),
+        counter_property(
+            "frames-passed-on",
+            "Frames passed on",
+            "Frames of a format zc does not lay out, passed on unchanged in whatever memory they came",
+        ),
         glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
             .nick("Statistics")
             .blurb(
                 "All counters read at one instant (frames-in, frames-zero-copy, frames-copied, \
-                 bytes-copied), so they add up",
+                 bytes-copied, frames-passed-on), so they add up",
             )
             .read_only()
             .build(),
@@ -148,15 +159,17 @@ mod tests {
         counters.record(Fate::ZeroCopy);
         counters.record(Fate::Copied(100));
         counters.record(Fate::Copied(50));
+        counters.record(Fate::PassedOn);
         counters.record(Fate::Refused);
         let tally = counters.snapshot();
         assert_eq!(
             tally.values(),
             [
-                ("frames-in", 4),
+                ("frames-in", 5),
                 ("frames-zero-copy", 1),
                 ("frames-copied", 2),
-                ("bytes-copied", 150)
+                ("bytes-copied", 150),
+                ("frames-passed-on", 1)
             ]
         );
         counters.reset();
