@@ -28,54 +28,32 @@ fn packed_rgba(frame: &gst_video::VideoFrame<gst_video::video_frame::Readable>) 
 }
 
 /// Y, Cb, Cr code values at (x, y) of a YUV frame, read through its
-/// VideoMeta (offsets and strides), chroma co-sited (nearest).
+/// VideoMeta (offsets and strides) and GStreamer's description of the
+/// format (which plane, subsampling, pixel stride, offset and shift of each
+/// component), chroma co-sited (nearest).
 fn yuv_at(
     frame: &gst_video::VideoFrame<gst_video::video_frame::Readable>,
     x: usize,
     y: usize,
 ) -> (u32, u32, u32) {
-    let plane = |i: u32| frame.plane_data(i).expect("plane");
-    let stride = |i: usize| frame.plane_stride()[i] as usize;
-    let u16_at =
-        |data: &[u8], at: usize| u32::from(u16::from_le_bytes([data[at], data[at + 1]])) >> 6;
-    match frame.format() {
-        gst_video::VideoFormat::Nv12 => {
-            let uv = plane(1);
-            let c = (y / 2) * stride(1) + (x / 2) * 2;
-            (
-                u32::from(plane(0)[y * stride(0) + x]),
-                u32::from(uv[c]),
-                u32::from(uv[c + 1]),
-            )
+    let info = frame.format_info();
+    let component = |c: usize| {
+        let plane = info.plane()[c];
+        let data = frame.plane_data(plane).expect("plane");
+        let (cx, cy) = (x >> info.w_sub()[c], y >> info.h_sub()[c]);
+        let wide = info.depth()[c] > 8;
+        // GStreamer gives P010's Cr offset in samples (1), not bytes.
+        let offset = info.poffset()[c] as usize * if wide { 2 } else { 1 };
+        let at = cy * frame.plane_stride()[plane as usize] as usize
+            + cx * info.pixel_stride()[c] as usize
+            + offset;
+        if wide {
+            u32::from(u16::from_le_bytes([data[at], data[at + 1]])) >> info.shift()[c]
+        } else {
+            u32::from(data[at])
         }
-        gst_video::VideoFormat::I420 => {
-            let c = |i: usize| (y / 2) * stride(i) + x / 2;
-            (
-                u32::from(plane(0)[y * stride(0) + x]),
-                u32::from(plane(1)[c(1)]),
-                u32::from(plane(2)[c(2)]),
-            )
-        }
-        gst_video::VideoFormat::Yuy2 => {
-            let p = plane(0);
-            let base = y * stride(0) + (x / 2) * 4;
-            (
-                u32::from(p[base + (x & 1) * 2]),
-                u32::from(p[base + 1]),
-                u32::from(p[base + 3]),
-            )
-        }
-        gst_video::VideoFormat::P01010le => {
-            let uv = plane(1);
-            let c = (y / 2) * stride(1) + (x / 2) * 4;
-            (
-                u16_at(plane(0), y * stride(0) + x * 2),
-                u16_at(uv, c),
-                u16_at(uv, c + 2),
-            )
-        }
-        other => panic!("no reader for {other:?}"),
-    }
+    };
+    (component(0), component(1), component(2))
 }
 
 /// Run videotestsrc through zcexport into a tee: one branch converted by
@@ -130,12 +108,17 @@ fn the_element_matches_the_cpu_reference_for_every_format() {
         ("I420", "bt709", Matrix::Bt709, Range::Limited),
         ("YUY2", "1:4:0:0", Matrix::Bt601, Range::Full),
         ("P010_10LE", "bt2020", Matrix::Bt2020, Range::Limited),
+        ("Y42B", "bt709", Matrix::Bt709, Range::Limited),
+        ("Y444", "bt601", Matrix::Bt601, Range::Limited),
+        ("I420_10LE", "bt2020", Matrix::Bt2020, Range::Limited),
+        ("I422_10LE", "bt709", Matrix::Bt709, Range::Limited),
+        ("Y444_10LE", "1:4:0:0", Matrix::Bt601, Range::Full),
     ] {
         let caps =
             format!("video/x-raw,format={format},width=160,height=120,colorimetry={colorimetry}");
         let pairs = converted_pairs("smpte", &caps, 2);
         assert_eq!(pairs.len(), 2, "{format}: frames out");
-        let bits = if format == "P010_10LE" { 10 } else { 8 };
+        let bits = pairs[0].0.format_info().depth()[0];
         for (yuv, rgba) in &pairs {
             let got = packed_rgba(rgba);
             let mut worst = 0;
@@ -303,4 +286,74 @@ fn output_buffers_are_reused() {
         (1..=8).contains(&distinct),
         "{distinct} distinct output buffers for 50 frames"
     );
+}
+
+/// Run `frames` of videotestsrc in `input_caps` through
+/// `zcexport ! zcvulkanconvert passthrough=true ! <downstream>`: the output
+/// caps' format, the frames converted and the frames out.
+fn through_passthrough(input_caps: &str, downstream: &str) -> (String, u64, usize) {
+    common::init();
+    let description = format!(
+        "videotestsrc num-buffers=3 ! {input_caps} ! zcexport ! \
+         zcvulkanconvert name=convert passthrough=true ! {downstream} appsink name=out sync=false"
+    );
+    let pipeline = gst::parse::launch(&description)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("pipeline");
+    let out = pipeline
+        .by_name("out")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut samples = Vec::new();
+    while let Some(sample) = out.try_pull_sample(gst::ClockTime::from_seconds(60)) {
+        samples.push(sample);
+    }
+    let bus = pipeline.bus().expect("bus");
+    while let Some(message) = bus.pop() {
+        if let gst::MessageView::Error(e) = message.view() {
+            panic!("{description}: {} ({:?})", e.error(), e.debug());
+        }
+    }
+    let converted = pipeline
+        .by_name("convert")
+        .expect("convert")
+        .property::<u64>("frames-converted");
+    pipeline.set_state(gst::State::Null).expect("null");
+    let caps = samples
+        .first()
+        .and_then(|s| s.caps_owned())
+        .expect("a frame");
+    let format = caps
+        .structure(0)
+        .and_then(|s| s.get::<String>("format").ok())
+        .expect("format");
+    (format, converted, samples.len())
+}
+
+#[test]
+fn with_passthrough_it_converts_only_what_downstream_cannot_take() {
+    // Downstream takes anything: NV12 goes on untouched.
+    assert_eq!(
+        through_passthrough("video/x-raw,format=NV12,width=64,height=48", ""),
+        ("NV12".to_owned(), 0, 3)
+    );
+    // A format the shader cannot convert goes on too (zcexport passes it).
+    assert_eq!(
+        through_passthrough("video/x-raw,format=GRAY8,width=64,height=48", ""),
+        ("GRAY8".to_owned(), 0, 3)
+    );
+    // Downstream takes RGBA only: 4:4:4 and 10-bit frames are converted.
+    for format in ["Y444", "I420_10LE"] {
+        assert_eq!(
+            through_passthrough(
+                &format!("video/x-raw,format={format},width=64,height=48"),
+                "video/x-raw,format=RGBA !"
+            ),
+            ("RGBA".to_owned(), 3, 3),
+            "{format}"
+        );
+    }
 }

@@ -43,7 +43,8 @@ fn with_feature(caps: &gst::Caps, feature: Option<&str>) -> gst::Caps {
 
 /// The pad template for `formats`: DMA_DRM of any drm-format (GStreamer
 /// 1.24+; the real list comes from the device once it is open), 1.22's
-/// dma-buf caps, and system memory (fd memory from zc's pool).
+/// dma-buf caps, and system memory (fd memory from zc's pool); then any
+/// raw video, which only the `passthrough` property lets through.
 fn template(formats: &[VideoFormat]) -> gst::Caps {
     let raw = gst_video::VideoCapsBuilder::new()
         .format_list(formats.iter().copied())
@@ -51,6 +52,9 @@ fn template(formats: &[VideoFormat]) -> gst::Caps {
     let mut caps = dialect::dma_drm_template();
     caps.merge(with_feature(&raw, Some(DMABUF_FEATURE)));
     caps.merge(raw);
+    let any_raw = gst::Caps::builder("video/x-raw").build();
+    caps.merge(with_feature(&any_raw, Some(DMABUF_FEATURE)));
+    caps.merge(any_raw);
     caps
 }
 

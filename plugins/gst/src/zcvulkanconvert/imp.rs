@@ -5,6 +5,7 @@ use std::sync::{LazyLock, Mutex};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
 use gst_base::subclass::base_transform::{InputBuffer, PrepareOutputBufferSuccess};
 use gst_base::subclass::prelude::*;
 use zc_dmabuf::Modifier;
@@ -25,10 +26,14 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+const DEFAULT_PASSTHROUGH: bool = false;
+
 #[derive(Debug, Clone, Default)]
 struct Settings {
     /// `auto`, a device index, or a DRM node path.
     device: String,
+    /// Pass frames downstream takes as they are on untouched.
+    passthrough: bool,
 }
 
 /// Per-stream state: made in `start`, caps filled in `set_caps`.
@@ -82,6 +87,15 @@ impl ObjectImpl for ZcVulkanConvert {
                     .default_value(Some("auto"))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("passthrough")
+                    .nick("Passthrough")
+                    .blurb(
+                        "Pass frames on untouched where downstream takes them as they are, and convert only \
+                         where it does not (as videoconvert does); off: always convert to RGBA",
+                    )
+                    .default_value(DEFAULT_PASSTHROUGH)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt64::builder("frames-converted")
                     .nick("Frames converted")
                     .blurb("Frames converted since the element last started")
@@ -107,6 +121,10 @@ impl ObjectImpl for ZcVulkanConvert {
                 let device: Option<String> = value.get().unwrap_or_default();
                 lock(&self.settings).device = device.unwrap_or_else(|| "auto".into());
             }
+            "passthrough" => {
+                let passthrough = value.get().unwrap_or(DEFAULT_PASSTHROUGH);
+                lock(&self.settings).passthrough = passthrough;
+            }
             other => gst::warning!(CAT, imp = self, "no property {other}"),
         }
     }
@@ -121,6 +139,7 @@ impl ObjectImpl for ZcVulkanConvert {
                     device.to_value()
                 }
             }
+            "passthrough" => lock(&self.settings).passthrough.to_value(),
             "frames-converted" => self.frames.load(Ordering::Relaxed).to_value(),
             "frames-imported" => self.imports.load(Ordering::Relaxed).to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
@@ -172,7 +191,9 @@ impl ElementImpl for ZcVulkanConvert {
 impl BaseTransformImpl for ZcVulkanConvert {
     const MODE: gst_base::subclass::BaseTransformMode =
         gst_base::subclass::BaseTransformMode::NeverInPlace;
-    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    // Same caps on both sides only come from transform_caps with the
+    // `passthrough` property (converted caps are always RGBA from YUV).
+    const PASSTHROUGH_ON_SAME_CAPS: bool = true;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
@@ -249,13 +270,22 @@ impl BaseTransformImpl for ZcVulkanConvert {
             ),
             None => (None, true),
         };
-        let out = caps::transform(
+        let converted = caps::transform(
             direction,
             caps,
             Dialect::runtime(),
             inputs.as_deref(),
             dmabuf_outputs,
         );
+        // With passthrough: the same caps first, what the conversion makes
+        // after them.
+        let out = if lock(&self.settings).passthrough {
+            let mut same = caps.clone();
+            same.merge(converted);
+            same
+        } else {
+            converted
+        };
         let out = match filter {
             Some(filter) => filter.intersect_with_mode(&out, gst::CapsIntersectMode::First),
             None => out,
@@ -268,6 +298,13 @@ impl BaseTransformImpl for ZcVulkanConvert {
         // BaseTransform's check looks at templates and at what the caps
         // transform into, not at modifiers: a DMA_DRM format the device
         // cannot import is refused here, by name.
+        if direction == gst::PadDirection::Sink
+            && lock(&self.settings).passthrough
+            && self.obj().src_pad().peer_query_accept_caps(caps)
+        {
+            // Passed on untouched: downstream takes them as they are.
+            return true;
+        }
         if direction == gst::PadDirection::Sink {
             let inputs = lock(&self.state).as_ref().map(|s| s.inputs.clone());
             if let Some(why) = inputs.and_then(|inputs| dialect::refusal(caps, &inputs)) {
@@ -287,6 +324,10 @@ impl BaseTransformImpl for ZcVulkanConvert {
             );
             gst::loggable_error!(CAT, "{reason}")
         };
+        if incaps == outcaps {
+            gst::info!(CAT, imp = self, "passing {incaps} on untouched");
+            return Ok(());
+        }
         // Either dialect (1.22's format=NV12, 1.24's DMA_DRM) in one place.
         let (in_info, in_drm) = dialect::video_info(incaps).map_err(|e| fail(e.to_string()))?;
         let (out_info, _) = dialect::video_info(outcaps).map_err(|e| fail(e.to_string()))?;
@@ -335,9 +376,13 @@ impl BaseTransformImpl for ZcVulkanConvert {
 
     fn propose_allocation(
         &self,
-        _decide_query: Option<&gst::query::Allocation>,
+        decide_query: Option<&gst::query::Allocation>,
         query: &mut gst::query::Allocation,
     ) -> Result<(), gst::LoggableError> {
+        if self.obj().is_passthrough() {
+            // Downstream's proposal, forwarded.
+            return self.parent_propose_allocation(decide_query, query);
+        }
         let (Some(caps), _need_pool) = query.get_owned() else {
             return Err(gst::loggable_error!(CAT, "allocation query without caps"));
         };
@@ -374,6 +419,9 @@ impl BaseTransformImpl for ZcVulkanConvert {
         &self,
         inbuf: InputBuffer,
     ) -> Result<PrepareOutputBufferSuccess, gst::FlowError> {
+        if self.obj().is_passthrough() {
+            return Ok(PrepareOutputBufferSuccess::InputBuffer);
+        }
         let inbuf: &gst::BufferRef = match &inbuf {
             InputBuffer::Writable(b) => b,
             InputBuffer::Readable(b) => b,
