@@ -26,15 +26,27 @@ pub struct Stats {
     pub decoder: Option<String>,
     /// The negotiated video, e.g. "NV12 1280x720 (memory:DMABuf)".
     pub video: Option<String>,
+    /// Which conversion frames take before the sink: none (the compositor
+    /// shows the decoder's format), gpu, cpu or cpu+gpu.
+    pub conversion: String,
+    /// What the conversion turns into what, e.g. "I420_10LE to RGBA on the
+    /// GPU (zcvulkanconvert)".
+    pub conversion_detail: Option<String>,
     /// zcexport's counters: frames in, passed on without a copy, copied.
     pub export_frames_in: u64,
     pub export_frames_zero_copy: u64,
     pub export_frames_copied: u64,
     pub export_bytes_copied: u64,
+    /// Frames of a format zc does not lay out, which zcexport passed on.
+    pub export_frames_passed_on: u64,
+    /// Frames and bytes the CPU conversion wrote (copies).
+    pub convert_frames_copied: u64,
+    pub convert_bytes_copied: u64,
     /// The sink's copies (frames it could not import as they were).
     pub sink_frames_copied: u64,
     pub sink_bytes_copied: u64,
-    /// All CPU copies of frame data (zcexport + sink) per frame that came in.
+    /// All CPU copies of frame data (CPU conversion + zcexport + sink) per
+    /// frame that came in.
     pub copies_per_frame: f64,
     pub bytes_copied_per_frame: f64,
     /// Open fds of the player now, and how many of them are dma-bufs / memfds.
@@ -50,8 +62,9 @@ impl Stats {
     /// Fill in the per-frame ratios from the counters.
     pub fn compute_ratios(&mut self) {
         let frames = self.export_frames_in.max(1) as f64;
-        let copies = self.export_frames_copied + self.sink_frames_copied;
-        let bytes = self.export_bytes_copied + self.sink_bytes_copied;
+        let copies =
+            self.convert_frames_copied + self.export_frames_copied + self.sink_frames_copied;
+        let bytes = self.convert_bytes_copied + self.export_bytes_copied + self.sink_bytes_copied;
         if self.export_frames_in == 0 {
             self.copies_per_frame = 0.0;
             self.bytes_copied_per_frame = 0.0;
@@ -85,6 +98,12 @@ impl Stats {
                 self.decoder.as_deref().unwrap_or("(none yet)")
             ),
             format!("video    {}", self.video.as_deref().unwrap_or("-")),
+            format!(
+                "convert  {}",
+                self.conversion_detail
+                    .as_deref()
+                    .unwrap_or("none (the compositor shows it as decoded)")
+            ),
             format!(
                 "time     {} / {}",
                 clock(self.position_s),

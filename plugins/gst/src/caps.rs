@@ -49,6 +49,18 @@ pub fn supported_list() -> String {
         .join(", ")
 }
 
+/// The strings a caps structure's `field` allows: one, or each of a list
+/// (none when the field is absent or holds something else).
+pub fn strings_of(structure: &gst::StructureRef, field: &str) -> Vec<String> {
+    if let Ok(value) = structure.get::<String>(field) {
+        return vec![value];
+    }
+    structure
+        .get::<gst::List>(field)
+        .map(|list| list.iter().filter_map(|v| v.get::<String>().ok()).collect())
+        .unwrap_or_default()
+}
+
 /// `video/x-raw` caps for every supported format, any size.
 pub fn raw_caps(feature: Option<&str>) -> gst::Caps {
     let mut caps = gst_video::VideoCapsBuilder::new()

@@ -52,17 +52,6 @@ fn filtered(caps: gst::Caps, filter: Option<&gst::CapsRef>) -> gst::Caps {
     }
 }
 
-/// The formats a caps structure allows: one, or each of a list.
-fn formats_of(structure: &gst::StructureRef) -> Vec<String> {
-    if let Ok(format) = structure.get::<String>("format") {
-        return vec![format];
-    }
-    structure
-        .get::<gst::List>("format")
-        .map(|list| list.iter().filter_map(|v| v.get::<String>().ok()).collect())
-        .unwrap_or_default()
-}
-
 /// The `video/x-raw` structures of `caps`, with their features.
 fn raw_part(caps: &gst::Caps) -> gst::Caps {
     let mut out = gst::Caps::new_empty();
@@ -413,7 +402,7 @@ impl ZcExport {
                     result.merge(dialect::dma_drm_part(&base));
                     if dmabuf {
                         for structure in supported.iter() {
-                            for format in formats_of(structure) {
+                            for format in caps::strings_of(structure, "format") {
                                 let mut one = structure.to_owned();
                                 one.set("format", format.as_str());
                                 if let Some(modern) = dialect::to_dma_drm(&one) {

@@ -4,7 +4,7 @@
 
 use gst_video::VideoFormat;
 
-use crate::caps::format_for;
+use crate::caps::{format_for, strings_of};
 use crate::dialect::{self, DMA_DRM_FORMAT, DMABUF_FEATURE, Dialect, DrmFormat};
 
 /// The input formats, in GStreamer's names (the shader's list, in
@@ -70,6 +70,22 @@ fn is_dmabuf(features: &gst::CapsFeaturesRef) -> bool {
     features.contains(DMABUF_FEATURE)
 }
 
+/// Whether a structure of src caps allows the output format (RGBA, or
+/// DMA_DRM AB24): only those can be made from an input.
+fn allows_output(structure: &gst::StructureRef) -> bool {
+    if !structure.has_field("format") {
+        return true;
+    }
+    let formats = strings_of(structure, "format");
+    if formats.iter().any(|f| f == output_format().to_str()) {
+        return true;
+    }
+    let output = DrmFormat::linear(zc_vulkan::OUTPUT_FORMAT).to_string();
+    formats.iter().any(|f| f == DMA_DRM_FORMAT)
+        && (!structure.has_field("drm-format")
+            || strings_of(structure, "drm-format").contains(&output))
+}
+
 /// What the element can make of `caps` on the other side.
 ///
 /// - Sink to src: the same size and rate in RGBA. dma-buf input gives
@@ -111,6 +127,9 @@ pub fn transform(
             }
             out_mut.append_structure_full(base, Some(f.to_owned()));
         } else {
+            if !allows_output(s) {
+                continue;
+            }
             if is_dmabuf(f) && dialect == Dialect::DmaDrm {
                 let mut modern = base.clone();
                 modern.set("format", DMA_DRM_FORMAT);
@@ -196,6 +215,40 @@ mod tests {
         );
         let expected = caps("video/x-raw, format=RGBA, width=64, height=48, framerate=30/1");
         assert!(memfd.is_strictly_equal(&expected), "{memfd}");
+    }
+
+    #[test]
+    fn only_src_caps_that_allow_rgba_ask_for_inputs() {
+        init();
+        // A wl_shm sink's formats: nothing the converter makes.
+        let bgr = caps("video/x-raw, format={ BGRx, BGRA }, width=64, height=48");
+        let upstream = transform(gst::PadDirection::Src, &bgr, Dialect::Classic, None, true);
+        assert!(upstream.is_empty(), "{upstream}");
+        // RGBA among others, or no format at all: the inputs.
+        for text in [
+            "video/x-raw, format={ BGRx, RGBA }, width=64, height=48",
+            "video/x-raw, width=64, height=48",
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format={ NV12, AB24 }",
+        ] {
+            let upstream = transform(
+                gst::PadDirection::Src,
+                &caps(text),
+                Dialect::DmaDrm,
+                None,
+                true,
+            );
+            assert!(!upstream.is_empty(), "{text}");
+        }
+        let tiled_only =
+            caps("video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=AB24:0x0100000000000001");
+        let upstream = transform(
+            gst::PadDirection::Src,
+            &tiled_only,
+            Dialect::DmaDrm,
+            None,
+            true,
+        );
+        assert!(upstream.is_empty(), "{upstream}");
     }
 
     #[test]

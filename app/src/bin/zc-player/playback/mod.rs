@@ -1,16 +1,20 @@
 //! The pipeline: `playbin3` with the video going through
-//! `zcexport ! zcthumbnail ! <sink>` (zcexport proposes zc's dma-buf pool
-//! to the decoder; zcthumbnail passes frames on untouched and reads one only
-//! for a snapshot), the sink embedded in the player's window through
+//! `videoconvert ! zcexport ! [zcvulkanconvert] ! zcthumbnail ! <sink>`
+//! (zcexport proposes zc's dma-buf pool to the decoder; the converters
+//! pass on untouched what the sink takes and convert the rest, on the GPU
+//! where one is there; zcthumbnail passes frames on untouched and reads
+//! one only for a snapshot), the sink embedded in the player's window through
 //! GstVideoOverlay, and audio to `autoaudiosink` where there is a device.
 //!
 //! This file holds the [`Player`] and what it reports about itself; its
 //! jobs are in the modules below: [`options`] (the CLI's choices),
-//! [`pipeline`] (building it), [`embed`] (handing the sink our window),
+//! [`pipeline`] (building it), [`conversion`] (the fallbacks for formats
+//! the compositor cannot show), [`embed`] (handing the sink our window),
 //! [`bus`] (the pipeline's messages), [`transport`] (play, pause, seek,
 //! volume), [`snapshot`] and [`stats`].
 
 mod bus;
+mod conversion;
 mod embed;
 mod options;
 mod pipeline;
@@ -38,6 +42,7 @@ pub struct Player {
     pub pipeline: gst::Element,
     pub sink: gst::Element,
     export: gst::Element,
+    conversion: conversion::Conversion,
     snapshot: gst::Element,
     snapshot_dir: PathBuf,
     snapshots: VecDeque<PendingSnapshot>,

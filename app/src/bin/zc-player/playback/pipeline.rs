@@ -1,6 +1,7 @@
 //! Building the pipeline: `playbin3` with the video bin
-//! `zcexport ! zcthumbnail ! <sink>`, the audio sink where a device is
-//! there, and the bus's sync handler that embeds the sink.
+//! `videoconvert ! zcexport ! [zcvulkanconvert] ! zcthumbnail ! <sink>`
+//! (see [`super::conversion`]), the audio sink where a device is there, and
+//! the bus's sync handler that embeds the sink.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use gst::prelude::*;
 
+use super::conversion::Conversion;
 use super::embed::{Layout, WindowHandles, sync_handler};
 use super::{BusEvent, PathPreference, Player, PlayerOptions, has_property, make};
 
@@ -109,13 +111,20 @@ impl Player {
             }
             sink.set_property("path-preference", options.path);
         }
+        // videoconvert ! zcexport ! [zcvulkanconvert] ! zcthumbnail ! sink:
+        // the converters pass frames the sink takes on untouched.
+        let conversion = Conversion::new()?;
+        let mut chain = vec![conversion.cpu(), &export];
+        chain.extend(conversion.gpu());
+        chain.extend([&snapshot, &sink]);
         let bin = gst::Bin::with_name("video-out");
-        bin.add_many([&export, &snapshot, &sink])?;
-        gst::Element::link_many([&export, &snapshot, &sink])?;
-        let export_sink = export
+        bin.add_many(chain.iter().copied())?;
+        gst::Element::link_many(chain.iter().copied())?;
+        let bin_sink = conversion
+            .cpu()
             .static_pad("sink")
-            .context("zcexport has no sink pad")?;
-        bin.add_pad(&gst::GhostPad::with_target(&export_sink)?)?;
+            .context("videoconvert has no sink pad")?;
+        bin.add_pad(&gst::GhostPad::with_target(&bin_sink)?)?;
         playbin.set_property("video-sink", &bin);
 
         let audio = options.audio;
@@ -140,6 +149,7 @@ impl Player {
             pipeline: playbin,
             sink,
             export,
+            conversion,
             snapshot,
             snapshot_dir,
             snapshots: VecDeque::new(),

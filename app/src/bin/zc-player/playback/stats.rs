@@ -61,6 +61,7 @@ impl Player {
         // zcexport's counters at one instant, so they add up.
         let export = self.export.property::<gst::Structure>("stats");
         let export_u64 = |name: &str| export.get::<u64>(name).unwrap_or(0);
+        let conversion = self.conversion.report();
         let path = if has_property(&self.sink, "path") {
             self.sink
                 .property::<Option<String>>("path")
@@ -89,6 +90,11 @@ impl Player {
             export_frames_zero_copy: export_u64("frames-zero-copy"),
             export_frames_copied: export_u64("frames-copied"),
             export_bytes_copied: export_u64("bytes-copied"),
+            export_frames_passed_on: export_u64("frames-passed-on"),
+            convert_frames_copied: conversion.cpu_frames,
+            convert_bytes_copied: conversion.cpu_bytes,
+            conversion: conversion.kind.to_owned(),
+            conversion_detail: conversion.detail,
             sink_frames_copied: u64_of(&self.sink, "frames-copied"),
             sink_bytes_copied: u64_of(&self.sink, "bytes-copied"),
             copies_per_frame: 0.0,
