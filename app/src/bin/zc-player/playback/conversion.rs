@@ -68,8 +68,8 @@ fn converting(element: &gst::Element) -> Option<String> {
     if transform.is_passthrough() {
         return None;
     }
-    let from = format_of(&transform.sink_pad())?;
-    let to = format_of(&transform.src_pad())?;
+    let from = format_of(transform.sink_pad())?;
+    let to = format_of(transform.src_pad())?;
     Some(format!("{from} to {to}"))
 }
 
