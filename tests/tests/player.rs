@@ -65,12 +65,18 @@ fn player_binary() -> PathBuf {
 
 /// The SMPTE bars (with their moving noise corner), H.264 in Matroska.
 fn make_clip(dir: &Path) -> PathBuf {
+    make_clip_as(dir, &clip_format(), WIDTH, HEIGHT, FRAMES)
+}
+
+/// An H.264 clip of SMPTE bars in `format` (x264 picks the profile that
+/// keeps it: High 10, High 4:2:2, High 4:4:4).
+fn make_clip_as(dir: &Path, format: &str, width: u32, height: u32, frames: u32) -> PathBuf {
     gst::init().expect("gst::init");
-    let path = dir.join("smpte-640x480.mkv");
+    let name = format.split(',').next().unwrap_or(format);
+    let path = dir.join(format!("smpte-{name}-{width}x{height}.mkv"));
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers={FRAMES} pattern=smpte ! video/x-raw,format={},width={WIDTH},height={HEIGHT},framerate=30/1 \
-         ! x264enc speed-preset=veryfast key-int-max={GOP} ! h264parse ! matroskamux ! filesink location={}",
-        clip_format(),
+        "videotestsrc num-buffers={frames} pattern=smpte ! video/x-raw,format={format},width={width},height={height},framerate=30/1 \
+         ! x264enc speed-preset=ultrafast key-int-max={GOP} ! h264parse ! matroskamux ! filesink location={}",
         path.display()
     ))
     .expect("encoder pipeline");
@@ -216,6 +222,8 @@ fn the_player_plays_pauses_seeks_and_quits_cleanly_on_dma_bufs() {
     );
     assert_eq!(count(&stats, "sink-frames-copied"), 0, "{stats}");
     assert_eq!(stats["copies-per-frame"], 0.0, "{stats}");
+    // I420 goes to the compositor as decoded: no conversion on the way.
+    assert_eq!(stats["conversion"], "none", "{stats}");
     assert!(
         count(&stats, "dmabuf-fds") > 0,
         "the pool's dma-bufs: {stats}"
@@ -350,5 +358,83 @@ fn the_player_plays_pauses_seeks_and_quits_cleanly_on_dma_bufs() {
     };
     assert_eq!(status.code(), Some(0), "log:\n{}", player.log());
     println!("player log:\n{}", player.log());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Frames rendered, waiting up to SLOW for at least `at_least`.
+fn wait_for_frames(player: &mut Player, at_least: u64) -> Value {
+    let deadline = Instant::now() + SLOW;
+    loop {
+        let stats = player.stats();
+        if count(&stats, "frames-rendered") >= at_least {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {at_least} frames shown after {SLOW:?}: {stats}\nlog:\n{}",
+            player.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn ten_bit_4_2_2_and_4_4_4_clips_play_on_the_cheapest_path() {
+    require_vm();
+    let dir = std::env::temp_dir().join("zc-vm-player-formats");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (width, height) = (320, 240);
+    for format in ["I420_10LE", "Y42B", "Y444", "Y444_10LE"] {
+        let caps = format!("{format},colorimetry={}", assumed_yuv_colorimetry());
+        let clip = make_clip_as(&dir, &caps, width, height, 60);
+        // A fresh compositor per clip (Weston 14's kiosk shell does not
+        // survive a second window).
+        let weston = Weston::start(Renderer::Gl, width, height);
+        let mut player = Player::start(&weston, &clip, &dir);
+        let stats = wait_for_frames(&mut player, 3);
+        println!("{format}: {stats}");
+        // The frames came out of a decoder of that format.
+        assert_eq!(stats["decoder"], "avdec_h264", "{stats}");
+        let conversion = stats["conversion"].as_str().expect("conversion");
+        match conversion {
+            // The compositor imports the format (Weston's GL renderer
+            // takes YUV444 dma-bufs), or lavapipe converts dma-buf to
+            // dma-buf: neither the conversion nor the sink copies.
+            "none" | "gpu" => {
+                assert_eq!(stats["path"], "dmabuf", "{stats}");
+                assert_eq!(count(&stats, "sink-frames-copied"), 0, "{stats}");
+                assert_eq!(count(&stats, "convert-frames-copied"), 0, "{stats}");
+            }
+            // The CPU: counted as a copy per frame.
+            "cpu" => {
+                assert!(count(&stats, "convert-frames-copied") > 0, "{stats}");
+                assert!(stats["copies-per-frame"].as_f64() >= Some(1.0), "{stats}");
+            }
+            other => panic!("{format}: conversion {other}: {stats}"),
+        }
+        if conversion == "gpu" {
+            let detail = stats["conversion-detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("zcvulkanconvert"), "{stats}");
+        }
+        // 10-bit has no compositor import here: the GPU converts it, and
+        // the decoder wrote into zcexport's dma-bufs (nothing copied at all).
+        if format == "I420_10LE" {
+            assert_eq!(conversion, "gpu", "{stats}");
+            assert_eq!(stats["copies-per-frame"], 0.0, "{stats}");
+        }
+        // And the bars are on screen.
+        check_pattern(
+            &weston.screenshot(),
+            &caps,
+            width,
+            height,
+            (0, 0, width, height),
+            TOLERANCE,
+        );
+        let quit = player.ok(r#"{"command":"quit"}"#);
+        assert_eq!(quit["fds-left-open"], 0, "{quit}");
+        let _ = player.child.wait();
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -41,8 +41,6 @@ pub(super) struct Stream {
     pub upload_pool: Option<ZcBufferPool>,
     pub feedback_serial: u64,
     pub last_path: Option<Path>,
-    /// Formats the compositor refused as dma-bufs: copied from then on.
-    pub refused: HashSet<Fourcc>,
     /// Whether a frame that could only be copied (short last row) was
     /// warned about: once per stream.
     pub warned_copyable: bool,
@@ -60,6 +58,10 @@ pub struct ZcWaylandSink {
     pub(super) cache_key: CacheKey,
     /// DMA_DRM caps already refused with a warning (once each).
     pub(super) refused_caps: Mutex<HashSet<String>>,
+    /// Formats the compositor failed to import as dma-bufs though it listed
+    /// them: left out of the dma-buf caps (upstream is asked to negotiate
+    /// again) and copied where they still come, until the next connection.
+    pub(super) refused_formats: Mutex<HashSet<Fourcc>>,
 }
 
 impl ZcWaylandSink {
@@ -72,6 +74,7 @@ impl ZcWaylandSink {
         // The old one is dropped after the lock is released: dropping it
         // waits for the compositor.
         let old = std::mem::replace(&mut *lock(&self.presenter), presenter.map(Arc::new));
+        lock(&self.refused_formats).clear();
         drop(old);
     }
 

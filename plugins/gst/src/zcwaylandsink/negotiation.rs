@@ -34,7 +34,7 @@ pub(super) fn template_caps() -> gst::Caps {
 /// feedback: the main device's tranches, scanout before composited, in the
 /// compositor's order): its explicit modifiers (INVALID cannot be said in
 /// DMA_DRM caps) of formats zc lays out.
-fn compositor_drm_formats(presenter: &Presenter) -> Vec<DrmFormat> {
+fn compositor_drm_formats(presenter: &Presenter, refused: &HashSet<Fourcc>) -> Vec<DrmFormat> {
     let offered = presenter.capabilities();
     let pairs = match &offered.feedback {
         Some(feedback) => feedback.preferred_formats(),
@@ -42,7 +42,11 @@ fn compositor_drm_formats(presenter: &Presenter) -> Vec<DrmFormat> {
     };
     pairs
         .iter()
-        .filter(|f| f.modifier != Modifier::INVALID && caps::format_for(f.fourcc).is_some())
+        .filter(|f| {
+            f.modifier != Modifier::INVALID
+                && caps::format_for(f.fourcc).is_some()
+                && !refused.contains(&f.fourcc)
+        })
         .map(|f| DrmFormat {
             fourcc: f.fourcc,
             modifier: f.modifier,
@@ -88,14 +92,16 @@ impl ZcWaylandSink {
     fn compositor_caps(&self, presenter: &Presenter, preference: PathPreference) -> gst::Caps {
         let offered = presenter.capabilities();
         let allow_implicit = lock(&self.settings).allow_implicit_modifier;
+        let refused = lock(&self.refused_formats).clone();
         let dmabuf: Vec<gst_video::VideoFormat> = caps::FORMATS
             .iter()
             .filter(|(_, fourcc)| {
-                offered.dmabuf_formats.iter().any(|f| {
-                    f.fourcc == *fourcc
-                        && (f.modifier == Modifier::LINEAR
-                            || allow_implicit && f.modifier == Modifier::INVALID)
-                })
+                !refused.contains(fourcc)
+                    && offered.dmabuf_formats.iter().any(|f| {
+                        f.fourcc == *fourcc
+                            && (f.modifier == Modifier::LINEAR
+                                || allow_implicit && f.modifier == Modifier::INVALID)
+                    })
             })
             .map(|(format, _)| *format)
             .collect();
@@ -123,7 +129,9 @@ impl ZcWaylandSink {
         // GStreamer 1.24+: DMA_DRM first, with every modifier the compositor
         // imports (a VA or V4L2 decoder's tiled frames go straight in).
         if preference != PathPreference::Shm && Dialect::runtime() == Dialect::DmaDrm {
-            out.merge(dialect::dma_drm_caps(&compositor_drm_formats(presenter)));
+            out.merge(dialect::dma_drm_caps(&compositor_drm_formats(
+                presenter, &refused,
+            )));
         }
         let max = zc_dmabuf::layout::MAX_DIMENSION as i32;
         if !dmabuf.is_empty() {
@@ -210,7 +218,6 @@ impl ZcWaylandSink {
             upload_pool: None,
             feedback_serial: 0,
             last_path: None,
-            refused: HashSet::new(),
             warned_copyable: false,
         });
         Ok(())
@@ -262,7 +269,9 @@ impl ZcWaylandSink {
         let Some(presenter) = self.presenter() else {
             return;
         };
-        let Some(why) = dialect::refusal(caps, &compositor_drm_formats(&presenter)) else {
+        let refused = lock(&self.refused_formats).clone();
+        let Some(why) = dialect::refusal(caps, &compositor_drm_formats(&presenter, &refused))
+        else {
             return;
         };
         if !lock(&self.refused_caps).insert(caps.to_string()) {

@@ -48,6 +48,9 @@ enum AsIs {
     Shown(Ready),
     /// To be copied, for this reason.
     Copy(&'static str),
+    /// Not shown: the compositor refused its format, which wl_shm does not
+    /// take either; upstream was asked for another format.
+    Skip,
 }
 
 /// Whether a frame in `kind` memory may be shown as it is (no copy).
@@ -59,6 +62,12 @@ fn shown_as_is(preference: PathPreference, kind: MemoryKind) -> bool {
             | (PathPreference::Shm, MemoryKind::DmaBuf)
             | (PathPreference::DmaBuf, MemoryKind::Fd)
     )
+}
+
+/// Whether the compositor's wl_shm takes `fourcc` (where copies of a
+/// format it refused as a dma-buf can go).
+fn shm_takes(presenter: &Presenter, fourcc: Fourcc) -> bool {
+    presenter.capabilities().shm_formats.contains(&fourcc)
 }
 
 /// Tells a new frame from the same buffer shown again (the preroll frame is
@@ -87,7 +96,18 @@ impl ZcWaylandSink {
         let mut view = self.stream_view(&presenter)?;
         let ready = match self.try_as_is(&presenter, buffer, &mut view)? {
             AsIs::Shown(ready) => ready,
+            // A copy would be a dma-buf of the refused format again.
+            AsIs::Copy(_) if view.refused && !shm_takes(&presenter, view.fourcc) => {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "skipping a {} frame: waiting for new caps",
+                    view.fourcc
+                );
+                return Ok(gst::FlowSuccess::Ok);
+            }
             AsIs::Copy(reason) => self.copy_and_import(&presenter, buffer, &view, reason)?,
+            AsIs::Skip => return Ok(gst::FlowSuccess::Ok),
         };
         presenter
             .present(
@@ -122,7 +142,7 @@ impl ZcWaylandSink {
                 fourcc: stream.fourcc,
                 modifier: stream.modifier,
                 preference: stream.path_preference,
-                refused: stream.refused.contains(&stream.fourcc),
+                refused: lock(&self.refused_formats).contains(&stream.fourcc),
             };
             (view, changed)
         };
@@ -137,7 +157,9 @@ impl ZcWaylandSink {
 
     /// Import the frame's own memory where the preference and the
     /// compositor allow; else say why it is copied. A dma-buf the
-    /// compositor refuses marks its format refused (copied from then on).
+    /// compositor refuses marks its format refused: left out of the caps
+    /// (upstream is asked to negotiate again) and copied where it still
+    /// comes, or skipped when wl_shm cannot take it either.
     fn try_as_is(
         &self,
         presenter: &Presenter,
@@ -207,15 +229,30 @@ impl ZcWaylandSink {
             }
             Err(e) => {
                 if frame.kind == MemoryKind::DmaBuf {
+                    // Left out of the caps from now on: upstream (a
+                    // converter) may make a format the compositor shows.
+                    view.refused = true;
+                    lock(&self.refused_formats).insert(view.fourcc);
+                    self.obj()
+                        .sink_pad()
+                        .push_event(gst::event::Reconfigure::new());
+                    if !shm_takes(presenter, view.fourcc) {
+                        gst::element_imp_warning!(
+                            self,
+                            gst::ResourceError::Write,
+                            ("asking upstream for another format: {e}"),
+                            [
+                                "wl_shm does not take {} either, so such frames cannot be copied",
+                                view.fourcc
+                            ]
+                        );
+                        return Ok(AsIs::Skip);
+                    }
                     gst::element_imp_warning!(
                         self,
                         gst::ResourceError::Write,
                         ("falling back to copies into shared memory: {e}")
                     );
-                    view.refused = true;
-                    if let Some(stream) = lock(&self.stream).as_mut() {
-                        stream.refused.insert(view.fourcc);
-                    }
                 } else {
                     gst::debug!(CAT, imp = self, "cannot show the memfd directly: {e}");
                 }
