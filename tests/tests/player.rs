@@ -105,10 +105,17 @@ struct Player {
 
 impl Player {
     fn start(weston: &Weston, clip: &Path, dir: &Path) -> Player {
+        Player::start_with(weston, clip, dir, &[])
+    }
+
+    /// Started with `extra` arguments too.
+    fn start_with(weston: &Weston, clip: &Path, dir: &Path, extra: &[&str]) -> Player {
         let socket = dir.join("player.sock");
+        let _ = std::fs::remove_file(&socket);
         let log = dir.join("player.log");
         let child = Command::new(player_binary())
             .arg(clip)
+            .args(extra)
             .args(["--loop", "--ipc"])
             .arg(&socket)
             .env("WAYLAND_DISPLAY", weston.socket_path())
@@ -146,12 +153,15 @@ impl Player {
     /// Send one request; the reply, which must be ok.
     fn ok(&mut self, request: &str) -> Value {
         let reply = self.request(request);
-        assert_eq!(
-            reply["ok"],
-            true,
-            "{request} -> {reply}\nplayer log:\n{}",
-            self.log()
-        );
+        if reply["ok"] != true {
+            // A player that went away: how it ended says why.
+            std::thread::sleep(Duration::from_secs(2));
+            let status = self.child.try_wait();
+            panic!(
+                "{request} -> {reply}\nplayer status: {status:?}\nplayer log:\n{}",
+                self.log()
+            );
+        }
         reply
     }
 
@@ -431,6 +441,146 @@ fn ten_bit_4_2_2_and_4_4_4_clips_play_on_the_cheapest_path() {
             height,
             (0, 0, width, height),
             TOLERANCE,
+        );
+        let quit = player.ok(r#"{"command":"quit"}"#);
+        assert_eq!(quit["fds-left-open"], 0, "{quit}");
+        let _ = player.child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A SubRip file with one cue from 0.5 s to 2.0 s in the clip, and a few
+/// after its end (GStreamer's typefinder needs more than 128 bytes).
+fn write_srt(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut srt = format!("1\n00:00:00,500 --> 00:00:02,000\n{text}\n\n");
+    for n in 2..6 {
+        srt.push_str(&format!(
+            "{n}\n00:01:{n:02},000 --> 00:01:{n:02},500\nA cue long after the clip's end\n\n"
+        ));
+    }
+    std::fs::write(&path, srt).expect("srt");
+    path
+}
+
+/// The clip of [`make_clip_as`] with a subtitle track muxed in.
+fn make_clip_with_subtitles(dir: &Path, srt: &Path) -> PathBuf {
+    gst::init().expect("gst::init");
+    let path = dir.join("smpte-with-subtitles.mkv");
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers={FRAMES} pattern=smpte ! video/x-raw,format={},width={WIDTH},height={HEIGHT},framerate=30/1 \
+         ! x264enc speed-preset=ultrafast key-int-max={GOP} ! h264parse ! matroskamux name=m ! filesink location={} \
+         filesrc location={} ! subparse ! m.",
+        clip_format(),
+        path.display(),
+        srt.display()
+    ))
+    .expect("muxing pipeline");
+    pipeline.set_state(gst::State::Playing).expect("mux");
+    let message = pipeline
+        .bus()
+        .expect("bus")
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(600),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the muxer finished");
+    assert!(
+        matches!(message.view(), gst::MessageView::Eos(_)),
+        "muxing the clip failed: {message:?}"
+    );
+    pipeline.set_state(gst::State::Null).expect("null");
+    path
+}
+
+/// Pixels of the bottom centre of the picture (where subtitles go, away
+/// from the pattern's noise corner) that differ from the pattern by more
+/// than a coding error would.
+fn subtitle_band_changes(shot: &Screenshot, reference: &[u8]) -> usize {
+    let (w, h) = (WIDTH as usize, HEIGHT as usize);
+    assert_eq!(
+        (shot.width, shot.height),
+        (WIDTH, HEIGHT),
+        "screenshot size"
+    );
+    let mut changed = 0;
+    for y in h * 3 / 4..h {
+        for x in w / 4..w * 3 / 4 {
+            let i = (y * w + x) * 3;
+            let differs = (0..3).any(|c| shot.rgb[i + c].abs_diff(reference[i + c]) > 48);
+            changed += usize::from(differs);
+        }
+    }
+    changed
+}
+
+/// Wait until `stats` says `subtitle` is `want`; the stats then.
+fn wait_for_subtitle(player: &mut Player, want: Option<&str>) -> Value {
+    let deadline = Instant::now() + SLOW;
+    loop {
+        let stats = player.stats();
+        if stats["subtitle"].as_str() == want {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "subtitle {want:?} never came: {stats}\nlog:\n{}",
+            player.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn subtitles_show_above_the_video_without_touching_its_frames() {
+    require_vm();
+    let dir = std::env::temp_dir().join("zc-vm-player-subtitles");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let embedded = write_srt(&dir, "embedded.srt", "EMBEDDED <i>LINE</i>");
+    let external = write_srt(&dir, "external.srt", "FROM A FILE");
+    let with_track = make_clip_with_subtitles(&dir, &embedded);
+    let plain = make_clip(&dir);
+    let reference = zc_vm_tests::smpte::reference_rgb(&clip_format(), WIDTH, HEIGHT);
+    for (clip, sub, text) in [
+        (&with_track, None, "EMBEDDED LINE"),
+        (&plain, Some(&external), "FROM A FILE"),
+    ] {
+        let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+        let mut player = match sub {
+            None => Player::start(&weston, clip, &dir),
+            Some(sub) => {
+                Player::start_with(&weston, clip, &dir, &["--sub", &sub.to_string_lossy()])
+            }
+        };
+        // On screen while the cue runs: the band at the bottom changed, and
+        // the video frames are still not copied.
+        let mut stats = wait_for_subtitle(&mut player, Some(text));
+        // The compositor shows it with its next repaint.
+        let (shown, changed) = loop {
+            let shot = weston.screenshot();
+            let changed = subtitle_band_changes(&shot, &reference);
+            if changed > 300 || stats["subtitle"].as_str() != Some(text) {
+                break (shot, changed);
+            }
+            stats = player.stats();
+        };
+        println!("{text}: {changed} pixels changed; {stats}");
+        assert!(
+            changed > 300,
+            "{text}: the subtitle is not on screen ({changed} pixels changed): {}",
+            shown.path.display()
+        );
+        assert_eq!(stats["copies-per-frame"], 0.0, "{stats}");
+        assert_eq!(stats["path"], "dmabuf", "{stats}");
+        // Gone after its end: the picture is the pattern again.
+        wait_for_subtitle(&mut player, None);
+        let gone = weston.screenshot();
+        let left = subtitle_band_changes(&gone, &reference);
+        assert!(
+            left < 50,
+            "{text}: still on screen after its end ({left} pixels changed): {}",
+            gone.path.display()
         );
         let quit = player.ok(r#"{"command":"quit"}"#);
         assert_eq!(quit["fds-left-open"], 0, "{quit}");

@@ -1,6 +1,6 @@
 //! The parts of `zc-player` that do not need a window or a pipeline: key
 //! bindings, the control socket's protocol, statistics and their panel,
-//! fd accounting. The binary (`src/bin/zc-player`) puts them together.
+//! subtitle cues, text drawing, fd accounting. The binary (`src/bin/zc-player`) puts them together.
 
 pub mod controls;
 /// The process's open fds: zc-dmabuf's, re-exported where the player
@@ -8,3 +8,5 @@ pub mod controls;
 pub use zc_dmabuf::fds;
 pub mod ipc;
 pub mod stats;
+pub mod subtitles;
+pub mod text;

@@ -1,8 +1,11 @@
 //! The player's statistics: what the control socket's `stats` returns and
-//! what the on-screen panel (`i`) shows, drawn on the CPU with an 8x8
-//! bitmap font into a small ARGB8888 wl_shm buffer.
+//! what the on-screen panel (`i`) shows, drawn on the CPU (see [`text`])
+//! into a small ARGB8888 wl_shm buffer.
 
 use serde::Serialize;
+
+use super::text;
+pub use super::text::{GLYPH, PADDING};
 
 /// A snapshot of how playback goes.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -53,6 +56,8 @@ pub struct Stats {
     pub fds: usize,
     pub dmabuf_fds: usize,
     pub memfd_fds: usize,
+    /// The subtitle on screen now, if any.
+    pub subtitle: Option<String>,
     pub audio: bool,
     pub muted: bool,
     pub volume: f64,
@@ -139,10 +144,6 @@ fn clock(seconds: Option<f64>) -> String {
     }
 }
 
-/// Glyph cell size at scale 1.
-pub const GLYPH: u32 = 8;
-/// Pixels of padding around the panel's text.
-pub const PADDING: u32 = 8;
 /// Panel background: black at 75 % opacity (premultiplied ARGB).
 pub const BACKGROUND: u32 = 0xC000_0000;
 /// Text colour: opaque light green.
@@ -150,17 +151,11 @@ pub const FOREGROUND: u32 = 0xFF60_FF60;
 
 /// The panel's size in pixels for these lines at `scale`.
 pub fn panel_size(lines: &[String], scale: u32) -> (u32, u32) {
-    let columns = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
-    let line_height = (GLYPH + 2) * scale;
-    (
-        columns * GLYPH * scale + 2 * PADDING,
-        lines.len() as u32 * line_height + 2 * PADDING,
-    )
+    text::box_size(lines, scale)
 }
 
-/// Draw `lines` into an ARGB8888 (little-endian) canvas of `width` x
-/// `height` pixels with `stride` bytes per row. Characters the font lacks
-/// show as `?`; text that does not fit is clipped.
+/// Draw the panel's `lines` into an ARGB8888 (little-endian) canvas of
+/// `width` x `height` pixels with `stride` bytes per row.
 pub fn draw_panel(
     canvas: &mut [u8],
     width: u32,
@@ -169,60 +164,17 @@ pub fn draw_panel(
     lines: &[String],
     scale: u32,
 ) {
-    let scale = scale.max(1);
-    for y in 0..height {
-        let row = (y * stride) as usize;
-        for x in 0..width {
-            let i = row + x as usize * 4;
-            if let Some(px) = canvas.get_mut(i..i + 4) {
-                px.copy_from_slice(&BACKGROUND.to_le_bytes());
-            }
-        }
-    }
-    let line_height = (GLYPH + 2) * scale;
-    for (n, line) in lines.iter().enumerate() {
-        let top = PADDING + n as u32 * line_height;
-        for (column, c) in line.chars().enumerate() {
-            let left = PADDING + column as u32 * GLYPH * scale;
-            let glyph = glyph(c);
-            for (gy, bits) in glyph.iter().enumerate() {
-                for gx in 0..GLYPH {
-                    // font8x8: bit 0 is the leftmost pixel.
-                    if bits >> gx & 1 == 0 {
-                        continue;
-                    }
-                    for sy in 0..scale {
-                        for sx in 0..scale {
-                            let x = left + gx * scale + sx;
-                            let y = top + gy as u32 * scale + sy;
-                            if x >= width || y >= height {
-                                continue;
-                            }
-                            let i = (y * stride + x * 4) as usize;
-                            if let Some(px) = canvas.get_mut(i..i + 4) {
-                                px.copy_from_slice(&FOREGROUND.to_le_bytes());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn glyph(c: char) -> [u8; 8] {
-    let table = &font8x8::legacy::BASIC_LEGACY;
-    let index = if c.is_ascii() && !c.is_ascii_control() {
-        c as usize
-    } else {
-        '?' as usize
+    let colours = text::Colours {
+        foreground: FOREGROUND,
+        background: BACKGROUND,
     };
-    table[index]
+    text::draw_box(canvas, (width, height, stride), lines, scale, colours);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::player::text::glyph;
 
     fn sample() -> Stats {
         let mut stats = Stats {

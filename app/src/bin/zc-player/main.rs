@@ -34,6 +34,7 @@ Examples:
   zc-player https://example.com/a.mkv      play a URI (anything GStreamer reads)
   zc-player clip.mp4 --fullscreen --loop   fullscreen, start over at the end
   zc-player clip.mp4 --path copy           force the copy path, for comparison
+  zc-player film.mkv --sub film.en.srt     subtitles from a file of their own
   zc-player clip.mp4 --headless --ipc /tmp/zc.sock --keep-open
                                            no desktop: a headless Weston of its own,
                                            driven through the control socket:
@@ -60,6 +61,10 @@ struct Args {
     /// Start fullscreen.
     #[arg(long)]
     fullscreen: bool,
+    /// Show the subtitles of this file (.srt, .ass, .vtt, .sub: what GStreamer's
+    /// subparse reads) instead of the input's own.
+    #[arg(long, value_name = "FILE")]
+    sub: Option<String>,
     /// Start over at the end of the stream.
     #[arg(long = "loop")]
     looping: bool,
@@ -103,7 +108,14 @@ fn main() {
     let code = match run(&args) {
         Ok(Outcome::Done) => 0,
         Ok(Outcome::BadInput(message)) => {
-            eprintln!("zc-player: cannot play {}: {message}", args.input);
+            match &args.sub {
+                // Either file may be what GStreamer could not read.
+                Some(sub) => eprintln!(
+                    "zc-player: cannot play {} with the subtitles {sub}: {message}",
+                    args.input
+                ),
+                None => eprintln!("zc-player: cannot play {}: {message}", args.input),
+            }
             2
         }
         Ok(Outcome::Interrupted(signal)) => {
@@ -164,6 +176,15 @@ fn run(args: &Args) -> Result<Outcome> {
     let uri = match input_uri(&args.input) {
         Ok(uri) => uri,
         Err(message) => return Ok(Outcome::BadInput(message)),
+    };
+    let subtitle_uri = match args.sub.as_deref().map(input_uri).transpose() {
+        Ok(uri) => uri,
+        Err(message) => {
+            return Ok(Outcome::BadInput(format!(
+                "the subtitle file {}: {message}",
+                args.sub.as_deref().unwrap_or_default()
+            )));
+        }
     };
     let signals = Signals::install()?;
     gst::init().context("GStreamer did not initialise")?;
@@ -234,6 +255,7 @@ fn run(args: &Args) -> Result<Outcome> {
     let outcome = session::play(
         args,
         &uri,
+        subtitle_uri.as_deref(),
         audio,
         &private.path().join("snapshots"),
         &signals,

@@ -12,6 +12,8 @@ use super::{Player, PlayerExit};
 /// What the bus sends to the main loop.
 pub enum BusEvent {
     Message(gst::Message),
+    /// A subtitle to show, on the stream's clock.
+    Subtitle(zc_app::player::subtitles::Cue),
 }
 
 impl Player {

@@ -11,7 +11,8 @@
 //! [`pipeline`] (building it), [`conversion`] (the fallbacks for formats
 //! the compositor cannot show), [`embed`] (handing the sink our window),
 //! [`bus`] (the pipeline's messages), [`transport`] (play, pause, seek,
-//! volume), [`snapshot`] and [`stats`].
+//! volume), [`snapshot`], [`stats`] and [`subtitles`] (cues for the
+//! window, never blended into the video).
 
 mod bus;
 mod conversion;
@@ -20,6 +21,7 @@ mod options;
 mod pipeline;
 mod snapshot;
 mod stats;
+mod subtitles;
 mod transport;
 
 use std::collections::VecDeque;

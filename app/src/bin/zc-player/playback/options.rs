@@ -13,6 +13,8 @@ pub use gstzerocopy::allocator::BackendSetting;
 
 pub struct PlayerOptions {
     pub uri: String,
+    /// An external subtitle file's URI (`--sub`).
+    pub subtitle_uri: Option<String>,
     pub path: PathPreference,
     pub backend: BackendSetting,
     pub looping: bool,

@@ -12,6 +12,7 @@ use gst::prelude::*;
 
 use super::conversion::Conversion;
 use super::embed::{Layout, WindowHandles, sync_handler};
+use super::subtitles::text_sink;
 use super::{BusEvent, PathPreference, Player, PlayerOptions, has_property, make};
 
 /// Whether an audio device is there: a sound server's socket or an ALSA
@@ -73,8 +74,15 @@ impl Player {
         layout: Arc<Mutex<Layout>>,
         events: impl Fn(BusEvent) + Send + Sync + 'static,
     ) -> Result<Player> {
+        let events: Arc<dyn Fn(BusEvent) + Send + Sync> = Arc::new(events);
         let playbin = make("playbin3", "player")?;
         playbin.set_property("uri", &options.uri);
+        if let Some(sub) = &options.subtitle_uri {
+            playbin.set_property("suburi", sub);
+        }
+        // Subtitles come as text to the window (drawn above the video),
+        // never blended into the frames.
+        playbin.set_property("text-sink", text_sink(events.clone())?);
 
         let export = make("zcexport", "export")?;
         export.set_property("backend", options.backend);
@@ -131,19 +139,22 @@ impl Player {
         if audio {
             playbin.set_property("audio-sink", make("autoaudiosink", "audio")?);
         }
-        // native-video: no converters in front of our sink (they would copy);
-        // no subtitle overlay or deinterlacer for the same reason.
+        // native-video: no converters of playsink's in front of our bin
+        // (it has its own, which pass on what the sink takes); text: the
+        // subtitles, to the text sink (no overlay element: nothing blended).
         playbin.set_property_from_str(
             "flags",
             if audio {
-                "video+audio+soft-volume+native-video"
+                "video+audio+text+soft-volume+native-video"
             } else {
-                "video+native-video"
+                "video+text+native-video"
             },
         );
 
         let bus = playbin.bus().context("playbin3 has no bus")?;
-        bus.set_sync_handler(move |_bus, message| sync_handler(message, handles, &layout, &events));
+        bus.set_sync_handler(move |_bus, message| {
+            sync_handler(message, handles, &layout, &|event| events(event))
+        });
 
         Ok(Player {
             pipeline: playbin,

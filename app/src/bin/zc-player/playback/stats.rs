@@ -102,6 +102,8 @@ impl Player {
             fds: fds.len(),
             dmabuf_fds: fds.iter().filter(|f| f.is_dmabuf()).count(),
             memfd_fds: fds.iter().filter(|f| f.is_memfd()).count(),
+            // The window knows it (see App::subtitle_shown).
+            subtitle: None,
             audio: self.audio,
             muted: self.audio && self.pipeline.property::<bool>("mute"),
             volume: if self.audio {

@@ -20,10 +20,14 @@ impl App {
         }
         self.check_video_size();
         self.update_panel();
+        self.update_subtitles();
     }
 
     pub fn on_bus(&mut self, event: BusEvent, qh: &QueueHandle<App>) {
-        let BusEvent::Message(message) = event;
+        let message = match event {
+            BusEvent::Message(message) => message,
+            BusEvent::Subtitle(cue) => return self.show_cue(cue, qh),
+        };
         let Some(player) = self.player.as_mut() else {
             return;
         };
@@ -113,12 +117,16 @@ impl App {
                 None => Err("nothing is playing".to_owned()),
             },
             Request::Stats => match self.player.as_mut() {
-                Some(player) => serde_json::to_value(player.stats())
-                    .map_err(|e| e.to_string())
-                    .and_then(|v| match v {
-                        serde_json::Value::Object(fields) => Ok(fields),
-                        _ => Err("statistics are not an object".to_owned()),
-                    }),
+                Some(player) => {
+                    let mut stats = player.stats();
+                    stats.subtitle = self.subtitle_shown();
+                    serde_json::to_value(stats)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| match v {
+                            serde_json::Value::Object(fields) => Ok(fields),
+                            _ => Err("statistics are not an object".to_owned()),
+                        })
+                }
                 None => Err("nothing is playing".to_owned()),
             },
             Request::Screenshot { path } => self.screenshot(path),

@@ -42,6 +42,7 @@ type QuitReply = Option<std::sync::mpsc::Sender<zc_app::player::ipc::Reply>>;
 pub(crate) fn play(
     args: &Args,
     uri: &str,
+    subtitle_uri: Option<&str>,
     audio: bool,
     snapshot_dir: &Path,
     signals: &Signals,
@@ -102,6 +103,7 @@ pub(crate) fn play(
     let player = Player::new(
         &PlayerOptions {
             uri: uri.to_owned(),
+            subtitle_uri: subtitle_uri.map(str::to_owned),
             path: args.path,
             backend: args.backend,
             looping: args.looping,

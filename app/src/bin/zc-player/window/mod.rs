@@ -1,14 +1,15 @@
 //! The player's window: an xdg-shell toplevel (server-side decorations
 //! where offered, else a drawn title bar with a close button, see
 //! [`frame`]), a black wl_shm background, the video subsurface placed by the
-//! sink at our render rectangle, and the statistics panel ([`panel`]) in a
-//! wl_shm subsurface above it. Keys and the mouse are in [`input`]. This
+//! sink at our render rectangle, and above it in wl_shm subsurfaces the
+//! statistics panel ([`panel`]) and the subtitles ([`subtitles`]). Keys and the mouse are in [`input`]. This
 //! file holds the state the main loop dispatches to ([`App`]), the layout,
 //! and the compositor's, output's and window's callbacks.
 
 mod frame;
 mod input;
 mod panel;
+mod subtitles;
 
 use std::rc::Rc;
 use std::sync::mpsc::Sender;
@@ -44,6 +45,7 @@ use crate::playback::{Layout, Player, PlayerExit};
 
 use frame::TITLE_BAR;
 use panel::Panel;
+use subtitles::SubtitleLayer;
 
 /// Window size before the compositor says otherwise.
 pub const DEFAULT_SIZE: (u32, u32) = (960, 540);
@@ -71,6 +73,7 @@ pub struct App {
     modifiers: Modifiers,
     clicks: ClickTracker,
     panel: Option<Panel>,
+    subtitles: Option<SubtitleLayer>,
     pub layout: Arc<Mutex<Layout>>,
     pub player: Option<Player>,
     pub weston: Option<Rc<HeadlessWeston>>,
@@ -136,6 +139,7 @@ impl App {
             modifiers: Modifiers::default(),
             clicks: ClickTracker::default(),
             panel: None,
+            subtitles: None,
             layout,
             player: None,
             weston,
