@@ -1,6 +1,7 @@
 //! zcexport's negotiation: the caps it offers both ways (the formats zc
 //! lays out, dma-buf memory first, DMA_DRM first on 1.24+, then what the
-//! other side takes as it is, for formats zc does not lay out), the caps
+//! other side takes or makes as it is, for formats zc does not lay out;
+//! downstream also any raw video, so a refusal can name why), the caps
 //! event (output caps, the copy pool, or passing tiled frames and unknown
 //! formats on untouched), and the pool proposed upstream.
 
@@ -385,8 +386,7 @@ impl ZcExport {
         match query.view_mut() {
             gst::QueryViewMut::Caps(q) => {
                 let upstream = self.sinkpad.peer_query_caps(None);
-                let upstream_any = upstream.is_any();
-                let base = if upstream_any {
+                let base = if upstream.is_any() {
                     caps::raw_caps(None)
                 } else {
                     upstream
@@ -413,14 +413,15 @@ impl ZcExport {
                     }
                 }
                 result.merge(with_memory_features(&supported, dmabuf));
-                // Then what upstream makes as it is: formats zc does not lay
-                // out are passed on unchanged.
-                let as_it_is = if upstream_any {
-                    with_memory_features(&gst::Caps::builder("video/x-raw").build(), true)
-                } else {
-                    raw_part(&base)
-                };
-                let result = merged(result, as_it_is);
+                // Then what upstream makes as it is (formats zc does not lay
+                // out are passed on unchanged), then any raw video: so that
+                // a downstream that takes only what zc cannot make (a tiled
+                // modifier) links, and negotiation refuses it by name.
+                let any_raw = gst::Caps::builder("video/x-raw").build();
+                let result = merged(
+                    merged(result, raw_part(&base)),
+                    with_memory_features(&any_raw, dmabuf),
+                );
                 q.set_result(&filtered(result, q.filter()));
                 true
             }
