@@ -352,11 +352,19 @@ impl ZcExport {
                     modern.merge(result);
                     result = modern;
                 }
-                // Last: what downstream takes as it is, which zcexport passes
+                // Then what downstream takes as it is, which zcexport passes
                 // on unchanged when zc does not lay the format out (a
                 // converter upstream sees the truth and converts to one of
                 // these when its input is neither).
-                let result = if downstream.is_any() {
+                let result = merged(result, raw_part(&downstream));
+                // Any raw video last, where downstream is ANY, or takes
+                // nothing a linear producer makes (only DMA_DRM with
+                // modifiers zc cannot lay out): so the stream still reaches
+                // the caps event, which says why it is refused.
+                let linear_producible = result
+                    .iter()
+                    .any(|s| s.get::<&str>("format").ok() != Some(dialect::DMA_DRM_FORMAT));
+                let result = if downstream.is_any() || !linear_producible {
                     let any_raw = gst::Caps::builder("video/x-raw").build();
                     merged(
                         result,
@@ -366,7 +374,7 @@ impl ZcExport {
                         ),
                     )
                 } else {
-                    merged(result, raw_part(&downstream))
+                    result
                 };
                 q.set_result(&filtered(result, q.filter()));
                 true
