@@ -214,14 +214,36 @@ pub fn decode_png(path: &Path) -> Screenshot {
     zc_app::weston::decode_png(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The colorimetry the root's Weston assumes for YUV dma-bufs (it has no
-/// `wp_color_representation` to be told): BT.709 on Weston 16 (forky),
-/// BT.601 on Weston 14 (bookworm, trixie). Tests that compare a YUV
-/// picture make their frames in it, so they check what zc delivers rather
-/// than the compositor's guess.
-pub fn assumed_yuv_colorimetry() -> &'static str {
+/// The colorimetry the root's Weston assumes for a YUV buffer whose
+/// colorimetry nobody stated (zcwaylandsink with `color-representation=off`,
+/// or no `wp_color_representation_v1`): BT.709 limited on Weston 16
+/// (forky), BT.601 limited on Weston 14 (bookworm, trixie), as GStreamer
+/// colorimetry names.
+pub fn unstated_yuv_colorimetry() -> &'static str {
     match std::env::var("ZC_DISTRO").as_deref() {
         Ok("forky") => "bt709",
         _ => "bt601",
+    }
+}
+
+/// Whether the root's Weston has `wp_color_representation_v1`, so that
+/// zcwaylandsink states each YUV stream's own colorimetry (Weston 16).
+pub fn has_color_representation() -> bool {
+    std::env::var("ZC_DISTRO").as_deref() == Ok("forky")
+}
+
+/// The colorimetry tests that compare a YUV picture make their frames in,
+/// so that the expected colours are the stream's own. Where zcwaylandsink
+/// states it (forky), one Weston would not assume by itself, so those tests
+/// also prove it was stated; elsewhere the one the compositor assumes, so
+/// they check what zc delivers rather than the compositor's guess.
+pub fn yuv_test_colorimetry() -> &'static str {
+    if has_color_representation() {
+        match unstated_yuv_colorimetry() {
+            "bt709" => "bt601",
+            _ => "bt709",
+        }
+    } else {
+        unstated_yuv_colorimetry()
     }
 }

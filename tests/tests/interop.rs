@@ -20,7 +20,7 @@ use common::{decode_hashes, h264_clip, init, stat};
 use gst::prelude::*;
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
-use zc_vm_tests::weston::{Renderer, Weston, assumed_yuv_colorimetry};
+use zc_vm_tests::weston::{Renderer, Weston, yuv_test_colorimetry};
 
 const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;
@@ -114,9 +114,9 @@ fn gst_inspect_lists_every_element() {
 fn zcexport_to_zcwaylandsink_shows_the_picture_on_dma_bufs() {
     require_vm();
     init();
-    // Without wp_color_representation the compositor guesses a YUV
-    // frame's matrix; the frames are made in the one it assumes.
-    let yuv = format!("NV12,colorimetry={}", assumed_yuv_colorimetry());
+    // Where the sink can state the frames' colorimetry (Weston 16), it is
+    // one the compositor would not guess; elsewhere the one it assumes.
+    let yuv = format!("NV12,colorimetry={}", yuv_test_colorimetry());
     for (format, tolerance) in [("BGRx", 1), (yuv.as_str(), 8)] {
         // A fresh kiosk compositor per window (see `Weston`).
         let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);

@@ -26,7 +26,7 @@ use gst::prelude::*;
 use serde_json::Value;
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
-use zc_vm_tests::weston::{Renderer, Screenshot, Weston, assumed_yuv_colorimetry, decode_png};
+use zc_vm_tests::weston::{Renderer, Screenshot, Weston, decode_png, yuv_test_colorimetry};
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 480;
@@ -41,10 +41,11 @@ const TOLERANCE: u8 = 24;
 /// Everything is slow under software emulation.
 const SLOW: Duration = Duration::from_secs(300);
 
-/// The clip's raw format, in the colorimetry the root's Weston assumes for
-/// YUV (the clip's VUI says it; the reference picture uses it too).
+/// The clip's raw format, in the colorimetry YUV pictures are tested in
+/// (`yuv_test_colorimetry`: the clip's VUI says it, the sink states it where
+/// the compositor can be told; the reference picture uses it too).
 fn clip_format() -> String {
-    format!("I420,colorimetry={}", assumed_yuv_colorimetry())
+    format!("I420,colorimetry={}", yuv_test_colorimetry())
 }
 
 fn player_binary() -> PathBuf {

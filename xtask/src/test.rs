@@ -55,7 +55,7 @@ impl Counts {
 /// The VM test binaries that also run on the newer Debian roots (trixie,
 /// forky): zc next to that version's stock elements and compositors.
 /// `packages`: the .debs built here install and work on each root.
-const INTEROP_BINARIES: &[&str] = &["interop", "player", "packages"];
+const INTEROP_BINARIES: &[&str] = &["interop", "player", "packages", "wayland_protocols"];
 
 pub fn run(args: &[String]) -> Result<()> {
     let (mut native, mut in_vm) = (true, true);

@@ -132,6 +132,59 @@ impl fmt::Display for Colorimetry {
     }
 }
 
+/// Where the chroma samples of 4:2:0 YCbCr sit relative to the luma ones:
+/// H.273's Chroma420SampleLocType 0-5 (the names say horizontal, then
+/// vertical position).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChromaLocation {
+    /// Type 0: co-sited with the left luma sample, between two rows (MPEG-2,
+    /// H.264's default).
+    LeftCenter,
+    /// Type 1: between the four luma samples (JPEG, MPEG-1).
+    Center,
+    /// Type 2: co-sited with the top-left luma sample (BT.2020's, DV's
+    /// 4:2:0 is type 2 too).
+    TopLeft,
+    /// Type 3: between two luma samples of the top row.
+    TopCenter,
+    /// Type 4: co-sited with the bottom-left luma sample.
+    BottomLeft,
+    /// Type 5: between two luma samples of the bottom row.
+    BottomCenter,
+}
+
+impl ChromaLocation {
+    /// H.273's Chroma420SampleLocType code point.
+    pub fn h273(self) -> u32 {
+        match self {
+            ChromaLocation::LeftCenter => 0,
+            ChromaLocation::Center => 1,
+            ChromaLocation::TopLeft => 2,
+            ChromaLocation::TopCenter => 3,
+            ChromaLocation::BottomLeft => 4,
+            ChromaLocation::BottomCenter => 5,
+        }
+    }
+
+    /// The location from whether the chroma sample is co-sited with a luma
+    /// sample horizontally and vertically (top), as GStreamer's chroma-site
+    /// flags say it; no flag says bottom.
+    pub fn from_cosited(horizontal: bool, vertical: bool) -> ChromaLocation {
+        match (horizontal, vertical) {
+            (true, false) => ChromaLocation::LeftCenter,
+            (false, false) => ChromaLocation::Center,
+            (true, true) => ChromaLocation::TopLeft,
+            (false, true) => ChromaLocation::TopCenter,
+        }
+    }
+}
+
+impl fmt::Display for ChromaLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "chroma location type {}", self.h273())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +227,14 @@ mod tests {
             "BT.709 limited range"
         );
         assert_eq!(Colorimetry::default_for_height(480).matrix, Matrix::Bt601);
+    }
+
+    #[test]
+    fn chroma_sites_are_h273_types() {
+        assert_eq!(ChromaLocation::from_cosited(true, false).h273(), 0);
+        assert_eq!(ChromaLocation::from_cosited(false, false).h273(), 1);
+        assert_eq!(ChromaLocation::from_cosited(true, true).h273(), 2);
+        assert_eq!(ChromaLocation::from_cosited(false, true).h273(), 3);
+        assert_eq!(ChromaLocation::BottomCenter.h273(), 5);
     }
 }

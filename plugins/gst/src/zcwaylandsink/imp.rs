@@ -3,6 +3,7 @@
 //! over to the module that does the job.
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
@@ -60,6 +61,9 @@ pub struct ZcWaylandSink {
     pub(super) cache_key: CacheKey,
     /// DMA_DRM caps already refused with a warning (once each).
     pub(super) refused_caps: Mutex<HashSet<String>>,
+    /// Whether the compositor's guess at a stream's colorimetry was warned
+    /// about (once per element).
+    pub(super) warned_representation: AtomicBool,
 }
 
 impl ZcWaylandSink {

@@ -22,6 +22,10 @@
 //!   take, for the player and the benchmark; `path` reports the way taken.
 //! - Interlaced frames are flagged as such to linux-dmabuf; a compositor that
 //!   refuses them (or any dma-buf) gets copies through wl_shm, one warning.
+//! - YUV streams state their matrix, range and chroma location from the caps
+//!   through `wp_color_representation_v1` where the compositor supports them
+//!   (`color-representation`); without it the compositor guesses, and the
+//!   sink warns once when the guess differs from the stream's colorimetry.
 //!
 //! Embedding (GstVideoOverlay), the contract of GStreamer's `waylandsink`:
 //! - The display: before connecting (NULL to READY) the sink asks upstream
@@ -50,9 +54,11 @@
 //! The files: `imp` (the GObject glue), `settings` (defaults, the settable
 //! properties, [`PathPreference`]), `display` (connecting, the display
 //! context), `overlay` (GstVideoOverlay, the window), `negotiation` (caps,
-//! the pool proposed), `render` (the frame path), `import` (frames as
+//! the pool proposed), `color` (what the compositor is told about colour),
+//! `render` (the frame path), `import` (frames as
 //! cached `wl_buffer`s, fences), `copy` (the copy fallback), `stats`.
 
+mod color;
 mod copy;
 mod display;
 mod imp;
@@ -73,11 +79,12 @@ glib::wrapper! {
 }
 
 pub use display::DISPLAY_CONTEXT_TYPES;
-pub use settings::PathPreference;
+pub use settings::{ColorRepresentation, PathPreference};
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     // Documented with the element (gst-inspect, the plugin cache).
     PathPreference::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    ColorRepresentation::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "zcwaylandsink",

@@ -201,6 +201,8 @@ impl ZcWaylandSink {
         if let Err(e) = presenter.set_video_size(width, height) {
             return Err(fail(format!("resizing the window: {e}")));
         }
+        self.state_color_representation(&presenter, caps, &info)
+            .map_err(fail)?;
         gst::info!(CAT, imp = self, "showing {caps}");
         *lock(&self.stream) = Some(Stream {
             info,

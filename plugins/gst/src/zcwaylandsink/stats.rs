@@ -65,6 +65,11 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .blurb("How the last frame reached the compositor: dmabuf (its own dma-buf), shm (its own memfd, through wl_shm), copy (copied into a pooled buffer), or none yet")
             .read_only()
             .build(),
+        glib::ParamSpecString::builder("color-representation-set")
+            .nick("Color representation set")
+            .blurb("What the video surface states through wp_color_representation_v1 (matrix, range, chroma location), or none")
+            .read_only()
+            .build(),
     ]
 }
 
@@ -87,6 +92,7 @@ impl ZcWaylandSink {
                 .load(Ordering::Relaxed)
                 .to_value(),
             "path" => self.path_name().to_value(),
+            "color-representation-set" => self.color_representation_set().to_value(),
             _ => return None,
         })
     }
@@ -125,6 +131,7 @@ impl ZcWaylandSink {
                 self.counters.wl_buffers_created.load(Ordering::Relaxed),
             )
             .field("path", path)
+            .field("color-representation-set", self.color_representation_set())
             .build()
     }
 

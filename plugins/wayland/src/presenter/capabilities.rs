@@ -13,6 +13,7 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::{
 use zc_dmabuf::{Fourcc, Modifier};
 
 use super::State;
+use super::representation::RepresentationSupport;
 use crate::feedback::{Feedback, FormatModifier, FormatTable, Tranche, dev_from_array};
 use crate::lock;
 
@@ -31,6 +32,8 @@ pub struct Capabilities {
     pub has_presentation: bool,
     /// `zwp_linux_explicit_synchronization_v1` version bound (0: none).
     pub explicit_sync_version: u32,
+    /// `wp_color_representation_manager_v1`'s support (None: no such global).
+    pub color_representation: Option<RepresentationSupport>,
 }
 
 #[derive(Default)]

@@ -13,6 +13,7 @@ use wayland_client::{Connection, Dispatch, QueueHandle};
 use super::buffer::{BufferKind, FrameBuffer};
 use super::connection::Globals;
 use super::explicit_sync::ReleaseData;
+use super::representation::{self, Representation};
 use super::stats::PresentationData;
 use super::{Inner, Presenter, State, deadline_after};
 use crate::error::WaylandError;
@@ -26,6 +27,8 @@ pub(super) struct PendingFrame {
     /// The producer's fence (a sync_file): the compositor waits for it
     /// before reading the buffer. Closed if the frame is replaced.
     pub(super) acquire_fence: Option<OwnedFd>,
+    /// How its samples become RGB, stated with its commit (None: not).
+    pub(super) representation: Option<Representation>,
 }
 
 impl Presenter {
@@ -71,6 +74,7 @@ impl Presenter {
                 frame_id,
                 hold,
                 acquire_fence,
+                representation: inner.representation,
             };
             if inner.frame_pending {
                 previous = None;
@@ -127,6 +131,7 @@ pub(super) fn commit_frame(
         frame_id,
         hold,
         acquire_fence,
+        representation,
     } = frame;
     let window = inner.window.as_mut()?;
     if buffer.crop != window.video_source {
@@ -139,6 +144,7 @@ pub(super) fn commit_frame(
         }
         window.video_source = buffer.crop;
     }
+    representation::apply(window, globals, qh, representation);
     let window = inner.window.as_ref()?;
     let video = window.video.clone();
     // wl_shm buffers take neither fences nor release objects (the

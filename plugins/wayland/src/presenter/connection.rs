@@ -13,6 +13,7 @@ use wayland_client::protocol::{
     wl_subcompositor::WlSubcompositor, wl_subsurface::WlSubsurface, wl_surface::WlSurface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, delegate_noop};
+use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_manager_v1::WpColorRepresentationManagerV1;
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
 use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::{
     zwp_linux_explicit_synchronization_v1::ZwpLinuxExplicitSynchronizationV1,
@@ -60,6 +61,7 @@ pub(super) struct Globals {
     pub(super) viewporter: Option<WpViewporter>,
     pub(super) presentation: Option<WpPresentation>,
     pub(super) explicit_sync: Option<ZwpLinuxExplicitSynchronizationV1>,
+    pub(super) color_representation: Option<WpColorRepresentationManagerV1>,
 }
 
 impl Globals {
@@ -82,6 +84,9 @@ impl Globals {
         }
         if let Some(explicit_sync) = &self.explicit_sync {
             explicit_sync.destroy();
+        }
+        if let Some(manager) = &self.color_representation {
+            manager.destroy();
         }
     }
 }
@@ -223,6 +228,7 @@ impl Presenter {
             viewporter: bind_optional(&global_list, &qh, 1..=1, ()),
             presentation: bind_optional(&global_list, &qh, 1..=1, ()),
             explicit_sync: bind_optional(&global_list, &qh, 1..=2, ()),
+            color_representation: bind_optional(&global_list, &qh, 1..=1, ()),
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::new(Capabilities {

@@ -33,6 +33,7 @@
 //! - `dmabuf`, `shm`: making `wl_buffer`s from dma-bufs and from memfds;
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
 //! - `explicit_sync`: acquire fences and release events;
+//! - `representation`: a YUV surface's matrix, range and chroma location;
 //! - `dispatch`: the thread that reads the compositor's events;
 //! - `stats`: the counters and the presentation-time events that feed them.
 
@@ -43,6 +44,7 @@ mod connection;
 mod dispatch;
 mod dmabuf;
 mod explicit_sync;
+mod representation;
 mod shm;
 mod stats;
 mod window;
@@ -65,6 +67,7 @@ pub use buffer::{BufferKind, FrameBuffer};
 pub use capabilities::Capabilities;
 pub use connection::{CONNECT_TIMEOUT, DisplayTarget};
 pub use dmabuf::Interlacing;
+pub use representation::{ASSUMED_WITHOUT_PROTOCOL, Representation, RepresentationSupport};
 pub use stats::PresentStats;
 pub use window::{WindowTarget, fit};
 
@@ -99,6 +102,9 @@ struct Inner {
     next: Option<PendingFrame>,
     /// Use explicit sync on the next window, when the compositor has it.
     explicit_sync: bool,
+    /// How frames presented from now on are to be shown (colour
+    /// representation), when the compositor supports it.
+    representation: Option<Representation>,
     busy: Vec<Weak<Slot>>,
     /// Every wl_buffer made, to destroy those still cached when we go.
     buffers: Vec<Weak<FrameBuffer>>,
@@ -122,6 +128,7 @@ impl Inner {
             frame_pending: false,
             next: None,
             explicit_sync: true,
+            representation: None,
             busy: Vec::new(),
             buffers: Vec::new(),
             stats: PresentStats::default(),

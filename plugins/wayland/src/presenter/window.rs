@@ -11,6 +11,7 @@ use wayland_client::protocol::{
 };
 use wayland_client::{Connection, Dispatch, Proxy, QueueHandle};
 use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::zwp_linux_surface_synchronization_v1::ZwpLinuxSurfaceSynchronizationV1;
+use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_surface_v1::WpColorRepresentationSurfaceV1;
 use wayland_protocols::wp::viewporter::client::wp_viewport::WpViewport;
 use wayland_protocols::xdg::shell::client::{
     xdg_surface::{self, XdgSurface},
@@ -20,6 +21,7 @@ use wayland_protocols::xdg::shell::client::{
 
 use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
+use super::representation::Representation;
 use super::{Presenter, State, TEARDOWN_TIMEOUT};
 use crate::error::WaylandError;
 use crate::{lock, sys};
@@ -51,6 +53,10 @@ pub(super) struct Window {
     pub(super) video_viewport: Option<WpViewport>,
     /// Explicit sync for the video surface, when the compositor has it.
     pub(super) video_sync: Option<ZwpLinuxSurfaceSynchronizationV1>,
+    /// The video surface's colour representation object, once one was set.
+    pub(super) video_representation: Option<WpColorRepresentationSurfaceV1>,
+    /// What the video surface states (as of the last commit).
+    pub(super) representation_set: Option<Representation>,
     pub(super) area_subsurface: Option<WlSubsurface>,
     /// The application's surface an embedded video lives in. Subsurface
     /// positions are parent state: they apply on the parent's commit.
@@ -182,6 +188,8 @@ impl Presenter {
                 video_subsurface,
                 video_viewport,
                 video_sync,
+                video_representation: None,
+                representation_set: None,
                 area_subsurface,
                 parent,
                 configured: toplevel.is_none(),
@@ -296,6 +304,9 @@ fn destroy_window_objects(window: Window) {
     // already asked for still arrive.
     if let Some(sync) = window.video_sync {
         sync.destroy();
+    }
+    if let Some(representation) = window.video_representation {
+        representation.destroy();
     }
     if let Some(v) = window.video_viewport {
         v.destroy();

@@ -1,0 +1,199 @@
+//! zcwaylandsink and the newer Wayland protocols, on each root's Weston:
+//! colour representation (Weston 16 on forky has it, Weston 14 does not).
+
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../plugins/gst/tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::init;
+use gst::prelude::*;
+use zc_vm_tests::require_vm;
+use zc_vm_tests::smpte::{reference_rgb_of, sample_points};
+use zc_vm_tests::weston::{
+    Renderer, Screenshot, Weston, has_color_representation, unstated_yuv_colorimetry,
+};
+
+const WIDTH: u32 = 1280;
+const HEIGHT: u32 = 720;
+
+/// What one stream through zcwaylandsink left on the screen and in the sink.
+struct Shown {
+    shot: Screenshot,
+    /// The sink's `color-representation-set`.
+    stated: String,
+    path: String,
+}
+
+/// Play the 75% SMPTE bars (100% ones hide a wrong range: they clip to
+/// the right colours), converted to `caps`, from zc's pool through
+/// zcwaylandsink with `sink_properties` until `frames` reached the sink; the
+/// screenshot then. Err: the pipeline's error.
+fn show(
+    weston: &Weston,
+    caps: &str,
+    sink_properties: &str,
+    frames: usize,
+) -> Result<Shown, String> {
+    // videoconvert makes the YUV samples from the exact RGB colours in the
+    // caps' colorimetry (videotestsrc itself writes limited range whatever
+    // the caps say).
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc pattern=smpte75 is-live=true ! video/x-raw,format=RGB ! videoconvert ! {caps} \
+         ! zcexport ! zcwaylandsink name=sink display={} {sink_properties}",
+        weston.socket_path().display()
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let sink = pipeline.by_name("sink").expect("zcwaylandsink");
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    sink.static_pad("sink")
+        .expect("sink pad")
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        });
+    let bus = pipeline.bus().expect("bus");
+    let result = (|| {
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| format!("{e:?}"))?;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while seen.load(Ordering::SeqCst) < frames {
+            if let Some(message) = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(100),
+                &[gst::MessageType::Error],
+            ) && let gst::MessageView::Error(e) = message.view()
+            {
+                return Err(format!("{} ({:?})", e.error(), e.debug()));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{caps}: fewer than {frames} frames reached the sink\n{}",
+                weston.log()
+            );
+        }
+        Ok(Shown {
+            shot: weston.screenshot(),
+            stated: sink.property::<String>("color-representation-set"),
+            path: sink.property::<String>("path"),
+        })
+    })();
+    pipeline.set_state(gst::State::Null).expect("null");
+    result
+}
+
+/// The largest difference in any channel between the screenshot (the
+/// video filling it) and the pattern's exact RGB colours, at the centre of
+/// every bar and strip.
+fn largest_error(shot: &Screenshot) -> u8 {
+    let exact = reference_rgb_of("smpte75", "RGB", WIDTH, HEIGHT);
+    sample_points(WIDTH, HEIGHT)
+        .into_iter()
+        .map(|(x, y)| {
+            let i = (y * WIDTH + x) as usize * 3;
+            let seen = shot.pixel(x * shot.width / WIDTH, y * shot.height / HEIGHT);
+            seen.iter()
+                .zip(&exact[i..i + 3])
+                .map(|(s, e)| s.abs_diff(*e))
+                .max()
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// 720p NV12 bars in BT.709 and BT.601, limited and full range:
+/// where the compositor has `wp_color_representation_v1` the sink states
+/// each one and the screen shows the exact colours (within 4); with
+/// `color-representation=off` (and on a compositor without the protocol)
+/// the compositor guesses, which is measurably off for every colorimetry
+/// but the one it assumes.
+#[test]
+fn yuv_colours_are_exact_where_the_colour_representation_is_stated() {
+    require_vm();
+    init();
+    let unstated = unstated_yuv_colorimetry();
+    let mut weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let mut report = Vec::new();
+    for (name, colorimetry, stated_as) in [
+        ("BT.709 limited", "bt709", "BT.709 limited range"),
+        ("BT.601 limited", "bt601", "BT.601 limited range"),
+        ("BT.709 full", "1:3:5:1", "BT.709 full range"),
+        ("BT.601 full", "1:4:0:0", "BT.601 full range"),
+    ] {
+        let caps = format!(
+            "video/x-raw,format=NV12,width={WIDTH},height={HEIGHT},framerate=15/1,colorimetry={colorimetry}"
+        );
+        for mode in ["auto", "off"] {
+            weston.restart();
+            let shown = show(&weston, &caps, &format!("color-representation={mode}"), 5)
+                .unwrap_or_else(|e| panic!("{name}, {mode}: {e}\n{}", weston.log()));
+            let error = largest_error(&shown.shot);
+            report.push(format!(
+                "{name:15} {mode:5}: stated {:40} largest error {error:3} ({})",
+                shown.stated,
+                shown.shot.path.display()
+            ));
+            println!("{}", report.last().unwrap());
+            assert_eq!(shown.path, "dmabuf", "{name}, {mode}");
+            let told = mode == "auto" && has_color_representation();
+            if told {
+                assert!(
+                    shown.stated.starts_with(stated_as),
+                    "{name}: the sink stated {:?}",
+                    shown.stated
+                );
+            } else {
+                assert_eq!(shown.stated, "none", "{name}, {mode}");
+            }
+            if told || colorimetry == unstated {
+                assert!(
+                    error <= 4,
+                    "{name}, {mode}: colours off by up to {error} (stated: {})",
+                    shown.stated
+                );
+            } else {
+                assert!(
+                    error > 8,
+                    "{name}, {mode}: the compositor's guess ({unstated}) should be off, but the largest error is {error}"
+                );
+            }
+        }
+    }
+    println!("{}", report.join("\n"));
+}
+
+/// `color-representation=protocol` shows the colours right where the
+/// compositor has the protocol, and refuses the caps with an error that
+/// names it where it has not.
+#[test]
+fn protocol_mode_refuses_a_compositor_without_colour_representation() {
+    require_vm();
+    init();
+    let weston = Weston::start(Renderer::Gl, 320, 240);
+    let caps = "video/x-raw,format=NV12,width=320,height=240,framerate=15/1,colorimetry=bt709";
+    let result = show(&weston, caps, "color-representation=protocol", 3);
+    println!("protocol mode: {:?}", result.as_ref().map(|s| &s.stated));
+    if has_color_representation() {
+        let shown = result.unwrap_or_else(|e| panic!("{e}\n{}", weston.log()));
+        assert!(
+            shown.stated.starts_with("BT.709 limited range"),
+            "{}",
+            shown.stated
+        );
+    } else {
+        let error = result.err().expect("the caps are refused");
+        assert!(
+            error.contains("wp_color_representation_v1"),
+            "the error names the protocol: {error}"
+        );
+    }
+}
