@@ -232,6 +232,12 @@ pub fn has_color_representation() -> bool {
     std::env::var("ZC_DISTRO").as_deref() == Ok("forky")
 }
 
+/// Whether the root's Weston paces frames committed ahead
+/// (`wp_fifo_v1` + `wp_commit_timing_v1`, Weston 16).
+pub fn has_compositor_pacing() -> bool {
+    std::env::var("ZC_DISTRO").as_deref() == Ok("forky")
+}
+
 /// The colorimetry tests that compare a YUV picture make their frames in,
 /// so that the expected colours are the stream's own. Where zcwaylandsink
 /// states it (forky), one Weston would not assume by itself, so those tests

@@ -64,6 +64,9 @@ pub struct ZcWaylandSink {
     /// Whether the compositor's guess at a stream's colorimetry was warned
     /// about (once per element).
     pub(super) warned_representation: AtomicBool,
+    /// Whether the render delay is the sink's own choice (compositor
+    /// pacing), not the application's.
+    pub(super) chose_render_delay: AtomicBool,
 }
 
 impl ZcWaylandSink {

@@ -14,7 +14,13 @@
 //!   copy; frames in other system memory, or that the compositor refuses as
 //!   dma-bufs, are copied into a pooled buffer (counted in `bytes-copied`).
 //! - `wp_presentation` feedback is counted in `frames-presented`,
-//!   `frames-discarded`, `latency-us`, and posted at EOS as `zc-sink-stats`.
+//!   `frames-discarded`, `latency-us`, `presentation-jitter-us`, and posted
+//!   at EOS as `zc-sink-stats`, with every frame's target and actual
+//!   presentation time in `zc-sink-presentations`.
+//! - Where the compositor has `wp_fifo_v1` and `wp_commit_timing_v1`, frames
+//!   are rendered early (the render delay) and committed at once with their
+//!   target time; the compositor shows each at its time. Elsewhere, one
+//!   frame per frame callback.
 //! - Explicit sync where the compositor offers it (`explicit-sync`): the
 //!   producer's fence with each dma-buf commit, the frame held until the
 //!   compositor's release fence signalled.
@@ -56,7 +62,8 @@
 //! context), `overlay` (GstVideoOverlay, the window), `negotiation` (caps,
 //! the pool proposed), `color` (what the compositor is told about colour),
 //! `render` (the frame path), `import` (frames as
-//! cached `wl_buffer`s, fences), `copy` (the copy fallback), `stats`.
+//! cached `wl_buffer`s, fences), `copy` (the copy fallback), `timing` (target times, the render
+//! delay), `stats`.
 
 mod color;
 mod copy;
@@ -68,6 +75,7 @@ mod overlay;
 mod render;
 mod settings;
 mod stats;
+mod timing;
 
 use gst::glib;
 use gst::prelude::*;

@@ -89,12 +89,14 @@ impl ZcWaylandSink {
             AsIs::Shown(ready) => ready,
             AsIs::Copy(reason) => self.copy_and_import(&presenter, buffer, &view, reason)?,
         };
+        let target = self.target_time(&presenter, buffer);
         presenter
             .present(
                 &ready.wl_buffer,
                 frame_id(buffer),
                 Box::new(ready.shown),
                 ready.fence,
+                target,
             )
             .map_err(|e| self.compositor_gone(&e))?;
         Ok(gst::FlowSuccess::Ok)

@@ -32,6 +32,10 @@ pub struct Capabilities {
     pub has_presentation: bool,
     /// `zwp_linux_explicit_synchronization_v1` version bound (0: none).
     pub explicit_sync_version: u32,
+    /// `wp_fifo_manager_v1` and `wp_commit_timing_manager_v1`: the
+    /// compositor paces frames committed ahead with a target time.
+    pub has_fifo: bool,
+    pub has_commit_timing: bool,
     /// `wp_color_representation_manager_v1`'s support (None: no such global).
     pub color_representation: Option<RepresentationSupport>,
 }

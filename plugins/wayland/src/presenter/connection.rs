@@ -14,6 +14,8 @@ use wayland_client::protocol::{
 };
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, delegate_noop};
 use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_manager_v1::WpColorRepresentationManagerV1;
+use wayland_protocols::wp::commit_timing::v1::client::wp_commit_timing_manager_v1::WpCommitTimingManagerV1;
+use wayland_protocols::wp::fifo::v1::client::wp_fifo_manager_v1::WpFifoManagerV1;
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
 use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::{
     zwp_linux_explicit_synchronization_v1::ZwpLinuxExplicitSynchronizationV1,
@@ -62,6 +64,8 @@ pub(super) struct Globals {
     pub(super) presentation: Option<WpPresentation>,
     pub(super) explicit_sync: Option<ZwpLinuxExplicitSynchronizationV1>,
     pub(super) color_representation: Option<WpColorRepresentationManagerV1>,
+    pub(super) fifo: Option<WpFifoManagerV1>,
+    pub(super) commit_timing: Option<WpCommitTimingManagerV1>,
 }
 
 impl Globals {
@@ -86,6 +90,12 @@ impl Globals {
             explicit_sync.destroy();
         }
         if let Some(manager) = &self.color_representation {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.fifo {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.commit_timing {
             manager.destroy();
         }
     }
@@ -229,12 +239,16 @@ impl Presenter {
             presentation: bind_optional(&global_list, &qh, 1..=1, ()),
             explicit_sync: bind_optional(&global_list, &qh, 1..=2, ()),
             color_representation: bind_optional(&global_list, &qh, 1..=1, ()),
+            fifo: bind_optional(&global_list, &qh, 1..=1, ()),
+            commit_timing: bind_optional(&global_list, &qh, 1..=1, ()),
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::new(Capabilities {
                 dmabuf_version: globals.dmabuf.as_ref().map_or(0, |d| d.version()),
                 has_viewporter: globals.viewporter.is_some(),
                 has_presentation: globals.presentation.is_some(),
+                has_fifo: globals.fifo.is_some(),
+                has_commit_timing: globals.commit_timing.is_some(),
                 explicit_sync_version: globals.explicit_sync.as_ref().map_or(0, |e| e.version()),
                 ..Capabilities::default()
             })),

@@ -101,6 +101,9 @@ fn dispatch_loop(
             }
         };
         drop(fds);
+        if ready.iter().any(|r| *r) {
+            lock(&shared.inner).stats.dispatch_wakeups += 1;
+        }
         if ready[1] {
             return;
         }

@@ -32,6 +32,7 @@
 //! - `buffer`: a frame's `wl_buffer` and the hold kept until its release;
 //! - `dmabuf`, `shm`: making `wl_buffer`s from dma-bufs and from memfds;
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
+//! - `pacing`: FIFO and commit timing, frames committed ahead of their time;
 //! - `explicit_sync`: acquire fences and release events;
 //! - `representation`: a YUV surface's matrix, range and chroma location;
 //! - `dispatch`: the thread that reads the compositor's events;
@@ -44,12 +45,13 @@ mod connection;
 mod dispatch;
 mod dmabuf;
 mod explicit_sync;
+mod pacing;
 mod representation;
 mod shm;
 mod stats;
 mod window;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -67,6 +69,7 @@ pub use buffer::{BufferKind, FrameBuffer};
 pub use capabilities::Capabilities;
 pub use connection::{CONNECT_TIMEOUT, DisplayTarget};
 pub use dmabuf::Interlacing;
+pub use pacing::{PRESENTATIONS_KEPT, Presentation};
 pub use representation::{ASSUMED_WITHOUT_PROTOCOL, Representation, RepresentationSupport};
 pub use stats::PresentStats;
 pub use window::{WindowTarget, fit};
@@ -99,6 +102,9 @@ struct Inner {
     window: Option<Window>,
     video_size: (i32, i32),
     frame_pending: bool,
+    /// Frames committed ahead (compositor pacing) not yet presented or
+    /// discarded.
+    in_flight: u32,
     next: Option<PendingFrame>,
     /// Use explicit sync on the next window, when the compositor has it.
     explicit_sync: bool,
@@ -109,6 +115,8 @@ struct Inner {
     /// Every wl_buffer made, to destroy those still cached when we go.
     buffers: Vec<Weak<FrameBuffer>>,
     stats: PresentStats,
+    /// The latest presentations, for [`Presenter::presentations`].
+    presentations: VecDeque<Presentation>,
     presentation_clock: libc::clockid_t,
     lost: Option<String>,
     closed: bool,
@@ -126,12 +134,14 @@ impl Inner {
             window: None,
             video_size: (0, 0),
             frame_pending: false,
+            in_flight: 0,
             next: None,
             explicit_sync: true,
             representation: None,
             busy: Vec::new(),
             buffers: Vec::new(),
             stats: PresentStats::default(),
+            presentations: VecDeque::new(),
             presentation_clock: libc::CLOCK_MONOTONIC,
             lost: None,
             closed: false,

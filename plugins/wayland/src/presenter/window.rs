@@ -21,6 +21,7 @@ use wayland_protocols::xdg::shell::client::{
 
 use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
+use super::pacing::Pacer;
 use super::representation::Representation;
 use super::{Presenter, State, TEARDOWN_TIMEOUT};
 use crate::error::WaylandError;
@@ -57,6 +58,9 @@ pub(super) struct Window {
     pub(super) video_representation: Option<WpColorRepresentationSurfaceV1>,
     /// What the video surface states (as of the last commit).
     pub(super) representation_set: Option<Representation>,
+    /// FIFO and commit timing for the video surface, when the compositor
+    /// has both.
+    pub(super) pacer: Option<Pacer>,
     pub(super) area_subsurface: Option<WlSubsurface>,
     /// The application's surface an embedded video lives in. Subsurface
     /// positions are parent state: they apply on the parent's commit.
@@ -132,6 +136,7 @@ impl Presenter {
             .as_ref()
             .filter(|_| lock(&self.shared.inner).explicit_sync)
             .map(|e| e.get_synchronization(&video, qh, ()));
+        let pacer = Pacer::new(g, &video, qh);
         let background = match (&g.shm, &area_viewport) {
             (Some(shm), Some(_)) => Some(black_pixel(shm, qh)?),
             _ => None,
@@ -190,6 +195,7 @@ impl Presenter {
                 video_sync,
                 video_representation: None,
                 representation_set: None,
+                pacer,
                 area_subsurface,
                 parent,
                 configured: toplevel.is_none(),
@@ -224,6 +230,7 @@ impl Presenter {
         let (window, next) = {
             let mut inner = lock(&self.shared.inner);
             inner.frame_pending = false;
+            inner.in_flight = 0;
             inner.closed = false;
             (inner.window.take(), inner.next.take())
         };
@@ -307,6 +314,9 @@ fn destroy_window_objects(window: Window) {
     }
     if let Some(representation) = window.video_representation {
         representation.destroy();
+    }
+    if let Some(pacer) = window.pacer {
+        pacer.destroy();
     }
     if let Some(v) = window.video_viewport {
         v.destroy();
