@@ -66,6 +66,21 @@ impl Weston {
         )
     }
 
+    /// Like [`Weston::start`] with colour management on (`[core]`
+    /// `color-management=true`): Weston 16 advertises `wp_color_manager_v1`.
+    pub fn start_color_managed(renderer: Renderer, width: u32, height: u32) -> Weston {
+        Weston::launch(
+            Kind::Plain,
+            WestonConfig {
+                renderer,
+                width,
+                height,
+                color_management: true,
+                ..WestonConfig::default()
+            },
+        )
+    }
+
     /// A GL Weston on vgem: linux-dmabuf v5 with a main device and tranches.
     /// For feedback and negotiation tests only; never draw dma-bufs on it.
     pub fn start_with_vgem(width: u32, height: u32) -> Weston {

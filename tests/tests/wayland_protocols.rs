@@ -29,6 +29,8 @@ struct Shown {
     shot: Screenshot,
     /// The sink's `color-representation-set`.
     stated: String,
+    /// The sink's `image-description-set`.
+    described: String,
     path: String,
 }
 
@@ -85,6 +87,7 @@ fn show(
         Ok(Shown {
             shot: weston.screenshot(),
             stated: sink.property::<String>("color-representation-set"),
+            described: sink.property::<String>("image-description-set"),
             path: sink.property::<String>("path"),
         })
     })();
@@ -308,4 +311,61 @@ fn frames_are_presented_at_their_target_time() {
     } else {
         assert_eq!(count("frames-committed-ahead"), 0, "frame callbacks");
     }
+}
+
+/// HDR10 caps: BT.2100 PQ P010 with mastering display and content light
+/// levels (a 1000 cd/m² BT.2020 grading display, MaxCLL 1000, MaxFALL 400).
+const HDR10: &str = "video/x-raw,format=P010_10LE,width=320,height=240,framerate=15/1,\
+    colorimetry=bt2100-pq,\
+    mastering-display-info=(string)35400:14600:8500:39850:6550:2300:15635:16450:10000000:50,\
+    content-light-level=(string)1000:400";
+
+/// A BT.2020 PQ P010 stream with HDR10 metadata on Weston 16 with colour
+/// management on: the sink sets the image description from the caps
+/// (primaries, transfer, mastering display in the protocol's units, content
+/// light levels), the compositor takes it (no protocol error: the stream
+/// plays on) and the frames go as dma-bufs; an SDR stream sets none. On
+/// Weston 14 (no wp_color_manager_v1) the HDR stream plays without one.
+#[test]
+fn an_hdr10_stream_sets_its_image_description_and_an_sdr_one_none() {
+    require_vm();
+    init();
+    let mut weston = if has_color_representation() {
+        Weston::start_color_managed(Renderer::Gl, 320, 240)
+    } else {
+        Weston::start(Renderer::Gl, 320, 240)
+    };
+    let hdr =
+        show(&weston, HDR10, "", 8).unwrap_or_else(|e| panic!("HDR10: {e}\n{}", weston.log()));
+    println!(
+        "HDR10: path {}, image description: {}",
+        hdr.path, hdr.described
+    );
+    assert!(weston.is_running(), "the compositor survived");
+    assert_eq!(hdr.path, "dmabuf");
+    if has_color_representation() {
+        assert_eq!(
+            hdr.described,
+            "primaries Bt2020, transfer Pq, mastering display R (708000, 292000) G (170000, 797000) \
+             B (131000, 46000) W (312700, 329000) x1e-6, 50-1000 cd/m2 (min x1e-4), MaxCLL 1000 MaxFALL 400 cd/m2"
+        );
+        // The colour representation goes with it: BT.2020 limited.
+        assert!(
+            hdr.stated.starts_with("BT.2020 limited range"),
+            "{}",
+            hdr.stated
+        );
+    } else {
+        assert_eq!(hdr.described, "none");
+    }
+    weston.restart();
+    let sdr = show(
+        &weston,
+        "video/x-raw,format=NV12,width=320,height=240,framerate=15/1,colorimetry=bt709",
+        "",
+        5,
+    )
+    .unwrap_or_else(|e| panic!("SDR: {e}\n{}", weston.log()));
+    println!("SDR: image description: {}", sdr.described);
+    assert_eq!(sdr.described, "none", "SDR streams set none");
 }

@@ -1,8 +1,12 @@
 //! GStreamer's colorimetry as the matrix and range zc's converters use
 //! (`zc_dmabuf::color`): the one mapping for zcvulkanconvert's shader and
-//! zcthumbnail's CPU scaler.
+//! zcthumbnail's CPU scaler; the chroma location and HDR image description
+//! zcwaylandsink tells the compositor.
 
-use zc_dmabuf::color::{ChromaLocation, Colorimetry, Matrix, Range};
+use zc_dmabuf::color::{
+    ChromaLocation, Chromaticity, Colorimetry, ContentLight, ImageDescription, MasteringDisplay,
+    Matrix, Primaries, Range, Transfer,
+};
 
 /// Matrix and range of `info`, with the stated default (BT.709 from 720
 /// lines, BT.601 below; limited range) for what the converters do not do;
@@ -71,6 +75,67 @@ pub fn chroma_location(info: &gst_video::VideoInfo) -> Option<ChromaLocation> {
     ))
 }
 
+/// The image description of an HDR stream (PQ or HLG transfer): primaries,
+/// transfer, and the caps' mastering-display-info and content-light-level
+/// when present. None for SDR streams (the compositor's default is right
+/// for them). An HDR stream with primaries zc does not name is taken as
+/// BT.2020 (HDR10's and HLG's), said in the note.
+pub fn image_description(
+    caps: &gst::CapsRef,
+    info: &gst_video::VideoInfo,
+) -> Option<(ImageDescription, Option<String>)> {
+    let c = info.colorimetry();
+    let transfer = match c.transfer() {
+        gst_video::VideoTransferFunction::Smpte2084 => Transfer::Pq,
+        gst_video::VideoTransferFunction::AribStdB67 => Transfer::Hlg,
+        _ => return None,
+    };
+    let mut note = None;
+    let primaries = match c.primaries() {
+        gst_video::VideoColorPrimaries::Bt709 => Primaries::Bt709,
+        gst_video::VideoColorPrimaries::Bt470bg => Primaries::Bt601Pal,
+        gst_video::VideoColorPrimaries::Smpte170m => Primaries::Bt601Ntsc,
+        gst_video::VideoColorPrimaries::Bt2020 => Primaries::Bt2020,
+        gst_video::VideoColorPrimaries::Smpterp431 => Primaries::DciP3,
+        gst_video::VideoColorPrimaries::Smpteeg432 => Primaries::DisplayP3,
+        other => {
+            note = Some(format!(
+                "primaries {other:?} are not named by zc; assuming BT.2020"
+            ));
+            Primaries::Bt2020
+        }
+    };
+    // GStreamer's units: chromaticities in 1/50,000, luminances in
+    // 1/10,000 cd/m².
+    let xy = |c: gst_video::VideoMasteringDisplayInfoCoordinate| Chromaticity {
+        x: u32::from(c.x) * 20,
+        y: u32::from(c.y) * 20,
+    };
+    let mastering = gst_video::VideoMasteringDisplayInfo::from_caps(caps)
+        .ok()
+        .map(|m| MasteringDisplay {
+            primaries: m.display_primaries().map(xy),
+            white: xy(m.white_point()),
+            max_luminance: m.max_display_mastering_luminance() / 10_000,
+            min_luminance: m.min_display_mastering_luminance(),
+        });
+    let content_light = gst_video::VideoContentLightLevel::from_caps(caps)
+        .ok()
+        .map(|l| ContentLight {
+            max_cll: u32::from(l.max_content_light_level()),
+            max_fall: u32::from(l.max_frame_average_light_level()),
+        });
+    Some((
+        ImageDescription {
+            primaries,
+            transfer,
+            mastering,
+            content_light,
+        },
+        note,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +179,63 @@ mod tests {
         assert_eq!(chroma_location(&yuy2), None);
         let rgb = info("video/x-raw,format=BGRx,width=320,height=240");
         assert_eq!(chroma_location(&rgb), None);
+    }
+
+    #[test]
+    fn hdr10_caps_give_an_image_description_and_sdr_caps_none() {
+        let caps: gst::Caps = "video/x-raw,format=P010_10LE,width=3840,height=2160,colorimetry=bt2100-pq,\
+             mastering-display-info=(string)35400:14600:8500:39850:6550:2300:15635:16450:10000000:50,\
+             content-light-level=(string)1000:400"
+            .parse()
+            .unwrap();
+        gst::init().unwrap();
+        let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+        let (description, note) = image_description(&caps, &info).expect("HDR");
+        assert_eq!(note, None);
+        assert_eq!(description.primaries, Primaries::Bt2020);
+        assert_eq!(description.transfer, Transfer::Pq);
+        let m = description.mastering.expect("mastering display");
+        // GStreamer's order is red, green, blue; 1/50,000 becomes 1/1M.
+        assert_eq!(
+            m.primaries[0],
+            Chromaticity {
+                x: 708_000,
+                y: 292_000
+            }
+        );
+        assert_eq!(
+            m.primaries[2],
+            Chromaticity {
+                x: 131_000,
+                y: 46_000
+            }
+        );
+        assert_eq!(
+            m.white,
+            Chromaticity {
+                x: 312_700,
+                y: 329_000
+            }
+        );
+        assert_eq!((m.max_luminance, m.min_luminance), (1000, 50));
+        assert_eq!(
+            description.content_light,
+            Some(ContentLight {
+                max_cll: 1000,
+                max_fall: 400
+            })
+        );
+        let hlg =
+            info_of("video/x-raw,format=P010_10LE,width=1920,height=1080,colorimetry=bt2100-hlg");
+        let (hlg, _) = image_description(&hlg.0, &hlg.1).expect("HLG");
+        assert_eq!((hlg.transfer, hlg.mastering), (Transfer::Hlg, None));
+        let sdr = info_of("video/x-raw,format=NV12,width=1920,height=1080,colorimetry=bt709");
+        assert_eq!(image_description(&sdr.0, &sdr.1), None);
+    }
+
+    fn info_of(caps: &str) -> (gst::Caps, gst_video::VideoInfo) {
+        let caps: gst::Caps = caps.parse().unwrap();
+        let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+        (caps, info)
     }
 }

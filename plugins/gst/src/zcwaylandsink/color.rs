@@ -1,6 +1,7 @@
 //! What the compositor is told about a stream's colour: a YUV stream's
 //! matrix, range and chroma location (`wp_color_representation_v1`), under
-//! the `color-representation` setting; the warning when it cannot be told.
+//! the `color-representation` setting; the warning when it cannot be told;
+//! an HDR stream's image description (`wp_color_manager_v1`).
 
 use std::sync::atomic::Ordering;
 
@@ -87,5 +88,45 @@ impl ZcWaylandSink {
         self.presenter()
             .and_then(|p| p.color_representation())
             .map_or_else(|| "none".to_owned(), |r| r.to_string())
+    }
+
+    /// Tell the presenter an HDR stream's image description (primaries,
+    /// transfer, mastering display, content light levels); SDR streams set
+    /// none. A compositor that cannot be told gets one warning, and the
+    /// stream plays (washed out or clipped).
+    pub(super) fn state_image_description(
+        &self,
+        presenter: &Presenter,
+        caps: &gst::CapsRef,
+        info: &gst_video::VideoInfo,
+    ) {
+        let description = colorimetry::image_description(caps, info);
+        if let Some((_, Some(note))) = &description {
+            gst::info!(CAT, imp = self, "{note}");
+        }
+        let description = description.map(|(d, _)| d);
+        match presenter.set_image_description(description) {
+            Ok(()) => match description {
+                Some(d) => gst::info!(
+                    CAT,
+                    imp = self,
+                    "stating the image description through wp_color_manager_v1: {d}"
+                ),
+                None => gst::debug!(CAT, imp = self, "SDR: no image description"),
+            },
+            Err(why) => gst::warning!(
+                CAT,
+                imp = self,
+                "an HDR stream the compositor cannot be told about ({why}): it will be shown as SDR"
+            ),
+        }
+    }
+
+    /// The image description the video surface has, as the
+    /// `image-description-set` property says it.
+    pub(super) fn image_description_set(&self) -> String {
+        self.presenter()
+            .and_then(|p| p.image_description())
+            .map_or_else(|| "none".to_owned(), |d| d.to_string())
     }
 }

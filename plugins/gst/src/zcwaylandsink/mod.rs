@@ -32,6 +32,10 @@
 //!   through `wp_color_representation_v1` where the compositor supports them
 //!   (`color-representation`); without it the compositor guesses, and the
 //!   sink warns once when the guess differs from the stream's colorimetry.
+//! - HDR streams (PQ, HLG) set their image description (primaries,
+//!   transfer, mastering display, content light levels from the caps)
+//!   through `wp_color_manager_v1` where the compositor has it
+//!   (`image-description-set` says what the surface has); SDR ones none.
 //!
 //! Embedding (GstVideoOverlay), the contract of GStreamer's `waylandsink`:
 //! - The display: before connecting (NULL to READY) the sink asks upstream

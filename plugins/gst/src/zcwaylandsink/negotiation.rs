@@ -203,6 +203,7 @@ impl ZcWaylandSink {
         }
         self.state_color_representation(&presenter, caps, &info)
             .map_err(fail)?;
+        self.state_image_description(&presenter, caps, &info);
         gst::info!(CAT, imp = self, "showing {caps}");
         *lock(&self.stream) = Some(Stream {
             info,

@@ -72,6 +72,11 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .blurb("What the video surface states through wp_color_representation_v1 (matrix, range, chroma location), or none")
             .read_only()
             .build(),
+        glib::ParamSpecString::builder("image-description-set")
+            .nick("Image description set")
+            .blurb("The HDR image description the video surface has through wp_color_manager_v1 (primaries, transfer, mastering display, content light levels), or none")
+            .read_only()
+            .build(),
     ]
 }
 
@@ -96,6 +101,7 @@ impl ZcWaylandSink {
                 .to_value(),
             "path" => self.path_name().to_value(),
             "color-representation-set" => self.color_representation_set().to_value(),
+            "image-description-set" => self.image_description_set().to_value(),
             _ => return None,
         })
     }
@@ -138,6 +144,7 @@ impl ZcWaylandSink {
             )
             .field("path", path)
             .field("color-representation-set", self.color_representation_set())
+            .field("image-description-set", self.image_description_set())
             .build()
     }
 

@@ -13,6 +13,7 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::{
 use zc_dmabuf::{Fourcc, Modifier};
 
 use super::State;
+use super::color_management::ColorManagementSupport;
 use super::representation::RepresentationSupport;
 use crate::feedback::{Feedback, FormatModifier, FormatTable, Tranche, dev_from_array};
 use crate::lock;
@@ -38,6 +39,8 @@ pub struct Capabilities {
     pub has_commit_timing: bool,
     /// `wp_color_representation_manager_v1`'s support (None: no such global).
     pub color_representation: Option<RepresentationSupport>,
+    /// `wp_color_manager_v1`'s support (None: no such global).
+    pub color_management: Option<ColorManagementSupport>,
 }
 
 #[derive(Default)]

@@ -12,6 +12,7 @@ use wayland_client::protocol::wl_callback::{self, WlCallback};
 use wayland_client::{Connection, Dispatch, QueueHandle};
 
 use super::buffer::{BufferKind, FrameBuffer};
+use super::color_management;
 use super::connection::Globals;
 use super::explicit_sync::ReleaseData;
 use super::pacing::MAX_IN_FLIGHT;
@@ -168,6 +169,12 @@ pub(super) fn commit_frame(
         window.video_source = buffer.crop;
     }
     representation::apply(window, globals, qh, representation);
+    color_management::apply(
+        window,
+        globals.color_manager.as_ref(),
+        inner.described.as_ref(),
+        qh,
+    );
     let window = inner.window.as_ref()?;
     let video = window.video.clone();
     // wl_shm buffers take neither fences nor release objects (the

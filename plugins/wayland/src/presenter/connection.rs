@@ -13,6 +13,7 @@ use wayland_client::protocol::{
     wl_subcompositor::WlSubcompositor, wl_subsurface::WlSubsurface, wl_surface::WlSurface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, delegate_noop};
+use wayland_protocols::wp::color_management::v1::client::wp_color_manager_v1::WpColorManagerV1;
 use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_manager_v1::WpColorRepresentationManagerV1;
 use wayland_protocols::wp::commit_timing::v1::client::wp_commit_timing_manager_v1::WpCommitTimingManagerV1;
 use wayland_protocols::wp::fifo::v1::client::wp_fifo_manager_v1::WpFifoManagerV1;
@@ -66,6 +67,7 @@ pub(super) struct Globals {
     pub(super) color_representation: Option<WpColorRepresentationManagerV1>,
     pub(super) fifo: Option<WpFifoManagerV1>,
     pub(super) commit_timing: Option<WpCommitTimingManagerV1>,
+    pub(super) color_manager: Option<WpColorManagerV1>,
 }
 
 impl Globals {
@@ -96,6 +98,9 @@ impl Globals {
             manager.destroy();
         }
         if let Some(manager) = &self.commit_timing {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.color_manager {
             manager.destroy();
         }
     }
@@ -241,6 +246,7 @@ impl Presenter {
             color_representation: bind_optional(&global_list, &qh, 1..=1, ()),
             fifo: bind_optional(&global_list, &qh, 1..=1, ()),
             commit_timing: bind_optional(&global_list, &qh, 1..=1, ()),
+            color_manager: bind_optional(&global_list, &qh, 1..=2, ()),
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::new(Capabilities {

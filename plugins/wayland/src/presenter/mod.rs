@@ -35,11 +35,13 @@
 //! - `pacing`: FIFO and commit timing, frames committed ahead of their time;
 //! - `explicit_sync`: acquire fences and release events;
 //! - `representation`: a YUV surface's matrix, range and chroma location;
+//! - `color_management`: an HDR surface's image description;
 //! - `dispatch`: the thread that reads the compositor's events;
 //! - `stats`: the counters and the presentation-time events that feed them.
 
 mod buffer;
 mod capabilities;
+mod color_management;
 mod commit;
 mod connection;
 mod dispatch;
@@ -67,6 +69,7 @@ use crate::lock;
 
 pub use buffer::{BufferKind, FrameBuffer};
 pub use capabilities::Capabilities;
+pub use color_management::ColorManagementSupport;
 pub use connection::{CONNECT_TIMEOUT, DisplayTarget};
 pub use dmabuf::Interlacing;
 pub use pacing::{PRESENTATIONS_KEPT, Presentation};
@@ -111,6 +114,8 @@ struct Inner {
     /// How frames presented from now on are to be shown (colour
     /// representation), when the compositor supports it.
     representation: Option<Representation>,
+    /// The image description of frames presented from now on (HDR).
+    described: Option<color_management::Described>,
     busy: Vec<Weak<Slot>>,
     /// Every wl_buffer made, to destroy those still cached when we go.
     buffers: Vec<Weak<FrameBuffer>>,
@@ -138,6 +143,7 @@ impl Inner {
             next: None,
             explicit_sync: true,
             representation: None,
+            described: None,
             busy: Vec::new(),
             buffers: Vec::new(),
             stats: PresentStats::default(),
@@ -316,6 +322,9 @@ impl Drop for Presenter {
         drop(next);
         if let Some(feedback) = lock(&self.surface_feedback).take() {
             feedback.destroy();
+        }
+        if let Some(described) = lock(&self.shared.inner).described.take() {
+            described.destroy();
         }
         // Leave nothing behind on a connection that may live on.
         self.globals.destroy();

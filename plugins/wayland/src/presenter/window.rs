@@ -11,6 +11,7 @@ use wayland_client::protocol::{
 };
 use wayland_client::{Connection, Dispatch, Proxy, QueueHandle};
 use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::zwp_linux_surface_synchronization_v1::ZwpLinuxSurfaceSynchronizationV1;
+use wayland_protocols::wp::color_management::v1::client::wp_color_management_surface_v1::WpColorManagementSurfaceV1;
 use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_surface_v1::WpColorRepresentationSurfaceV1;
 use wayland_protocols::wp::viewporter::client::wp_viewport::WpViewport;
 use wayland_protocols::xdg::shell::client::{
@@ -18,6 +19,8 @@ use wayland_protocols::xdg::shell::client::{
     xdg_toplevel::{self, XdgToplevel},
     xdg_wm_base::{self, XdgWmBase},
 };
+
+use zc_dmabuf::color::ImageDescription;
 
 use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
@@ -61,6 +64,10 @@ pub(super) struct Window {
     /// FIFO and commit timing for the video surface, when the compositor
     /// has both.
     pub(super) pacer: Option<Pacer>,
+    /// The video surface's colour-management object, once one was set.
+    pub(super) video_color: Option<WpColorManagementSurfaceV1>,
+    /// The image description the video surface has (as of the last commit).
+    pub(super) image_description_set: Option<ImageDescription>,
     pub(super) area_subsurface: Option<WlSubsurface>,
     /// The application's surface an embedded video lives in. Subsurface
     /// positions are parent state: they apply on the parent's commit.
@@ -196,6 +203,8 @@ impl Presenter {
                 video_representation: None,
                 representation_set: None,
                 pacer,
+                video_color: None,
+                image_description_set: None,
                 area_subsurface,
                 parent,
                 configured: toplevel.is_none(),
@@ -317,6 +326,9 @@ fn destroy_window_objects(window: Window) {
     }
     if let Some(pacer) = window.pacer {
         pacer.destroy();
+    }
+    if let Some(color) = window.video_color {
+        color.destroy();
     }
     if let Some(v) = window.video_viewport {
         v.destroy();
