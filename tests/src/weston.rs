@@ -39,46 +39,28 @@ impl Weston {
     /// Start a kiosk-shell Weston with one `width`x`height` output and wait
     /// for its socket. Panics with Weston's log if it does not come up.
     pub fn start(renderer: Renderer, width: u32, height: u32) -> Weston {
-        Weston::launch(
-            Kind::Plain,
-            WestonConfig {
-                renderer,
-                width,
-                height,
-                ..WestonConfig::default()
-            },
-        )
+        Weston::launch(Kind::Plain, plain(renderer, width, height))
     }
 
     /// Like [`Weston::start`] with the desktop shell, which keeps a
     /// toplevel's own size unless it asks for fullscreen (kiosk makes every
     /// toplevel fill the output).
     pub fn start_desktop(renderer: Renderer, width: u32, height: u32) -> Weston {
-        Weston::launch(
-            Kind::Plain,
-            WestonConfig {
-                renderer,
-                width,
-                height,
-                shell: "desktop",
-                ..WestonConfig::default()
-            },
-        )
+        let config = WestonConfig {
+            shell: "desktop",
+            ..plain(renderer, width, height)
+        };
+        Weston::launch(Kind::Plain, config)
     }
 
     /// Like [`Weston::start`] with colour management on (`[core]`
     /// `color-management=true`): Weston 16 advertises `wp_color_manager_v1`.
     pub fn start_color_managed(renderer: Renderer, width: u32, height: u32) -> Weston {
-        Weston::launch(
-            Kind::Plain,
-            WestonConfig {
-                renderer,
-                width,
-                height,
-                color_management: true,
-                ..WestonConfig::default()
-            },
-        )
+        let config = WestonConfig {
+            color_management: true,
+            ..plain(renderer, width, height)
+        };
+        Weston::launch(Kind::Plain, config)
     }
 
     /// A GL Weston on vgem: linux-dmabuf v5 with a main device and tranches.
@@ -168,6 +150,16 @@ impl Weston {
         self.inner
             .screenshot()
             .unwrap_or_else(|e| panic!("{e}\n{}", self.log()))
+    }
+}
+
+/// A kiosk compositor's configuration with this renderer and output size.
+fn plain(renderer: Renderer, width: u32, height: u32) -> WestonConfig {
+    WestonConfig {
+        renderer,
+        width,
+        height,
+        ..WestonConfig::default()
     }
 }
 

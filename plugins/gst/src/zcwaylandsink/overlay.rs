@@ -187,6 +187,18 @@ impl ZcWaylandSink {
                 );
                 gst::FlowError::Error
             })?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "sync: {}",
+            if presenter.uses_explicit_sync() {
+                "explicit, zwp_linux_explicit_synchronization_v1 (acquire fences, release fences)"
+            } else if settings.explicit_sync {
+                "implicit (the compositor has no explicit-sync protocol zc speaks; wp_linux_drm_syncobj_v1 is not implemented)"
+            } else {
+                "implicit (explicit-sync=false)"
+            }
+        );
         if let WindowTarget::Embedded {
             parent_surface,
             x,

@@ -3,7 +3,7 @@
 //! display, content light levels) made with the parametric creator and set
 //! on the video surface once the compositor says it is ready.
 
-use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
+use wayland_client::{Connection, Dispatch, QueueHandle, WEnum, delegate_noop};
 use wayland_protocols::wp::color_management::v1::client::{
     wp_color_management_surface_v1::WpColorManagementSurfaceV1,
     wp_color_manager_v1::{
@@ -156,29 +156,9 @@ impl Dispatch<WpImageDescriptionV1, ()> for State {
     }
 }
 
-impl Dispatch<WpImageDescriptionCreatorParamsV1, ()> for State {
-    fn event(
-        _: &mut Self,
-        _: &WpImageDescriptionCreatorParamsV1,
-        _: <WpImageDescriptionCreatorParamsV1 as wayland_client::Proxy>::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+delegate_noop!(State: ignore WpImageDescriptionCreatorParamsV1);
 
-impl Dispatch<WpColorManagementSurfaceV1, ()> for State {
-    fn event(
-        _: &mut Self,
-        _: &WpColorManagementSurfaceV1,
-        _: <WpColorManagementSurfaceV1 as wayland_client::Proxy>::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+delegate_noop!(State: ignore WpColorManagementSurfaceV1);
 
 impl Presenter {
     /// The image description of frames presented from now on (None: SDR,

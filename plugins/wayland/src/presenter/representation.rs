@@ -3,7 +3,7 @@
 //! location, so it does not guess. The manager's events (what the
 //! compositor supports), and the per-surface object set before a commit.
 
-use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
+use wayland_client::{Connection, Dispatch, QueueHandle, WEnum, delegate_noop};
 use wayland_protocols::wp::color_representation::v1::client::{
     wp_color_representation_manager_v1::{self, WpColorRepresentationManagerV1},
     wp_color_representation_surface_v1::{
@@ -147,17 +147,7 @@ impl Dispatch<WpColorRepresentationManagerV1, ()> for State {
     }
 }
 
-impl Dispatch<WpColorRepresentationSurfaceV1, ()> for State {
-    fn event(
-        _: &mut Self,
-        _: &WpColorRepresentationSurfaceV1,
-        _: <WpColorRepresentationSurfaceV1 as wayland_client::Proxy>::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+delegate_noop!(State: ignore WpColorRepresentationSurfaceV1);
 
 impl Presenter {
     /// How YUV frames presented from now on are to be shown: stated on the
