@@ -426,8 +426,11 @@ fn a_v4l2_cameras_dma_bufs_go_straight_to_the_compositor() {
     }
     assert_eq!(path, "dmabuf", "vivid's dma-bufs are imported");
     assert_eq!(copied, 0);
+    // v4l2src adds a buffer or two to its pool when downstream holds more
+    // (a compositor that paces frames, Weston 16, queues up to 5): still
+    // one wl_buffer per buffer, far fewer than the 30 frames.
     assert!(
-        (1..=8).contains(&created),
+        (1..=12).contains(&created),
         "{created} wl_buffers: one per vivid buffer, not one per frame"
     );
     // vivid's 75% colour bars across the middle: white, yellow, cyan,

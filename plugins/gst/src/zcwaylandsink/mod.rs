@@ -21,9 +21,11 @@
 //!   are rendered early (the render delay) and committed at once with their
 //!   target time; the compositor shows each at its time. Elsewhere, one
 //!   frame per frame callback.
-//! - Explicit sync where the compositor offers it (`explicit-sync`): the
-//!   producer's fence with each dma-buf commit, the frame held until the
-//!   compositor's release fence signalled.
+//! - Explicit sync where the compositor offers it (`explicit-sync`):
+//!   `wp_linux_drm_syncobj_v1` timelines where it can, else
+//!   `zwp_linux_explicit_synchronization_v1`; the producer's fence with each
+//!   dma-buf commit, the frame held until the compositor's release
+//!   signalled. The sink logs which one it uses.
 //! - `path-preference` (auto, dmabuf, shm, copy) restricts the way frames
 //!   take, for the player and the benchmark; `path` reports the way taken.
 //! - Interlaced frames are flagged as such to linux-dmabuf; a compositor that

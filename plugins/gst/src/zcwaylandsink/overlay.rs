@@ -187,18 +187,15 @@ impl ZcWaylandSink {
                 );
                 gst::FlowError::Error
             })?;
-        gst::info!(
-            CAT,
-            imp = self,
-            "sync: {}",
-            if presenter.uses_explicit_sync() {
-                "explicit, zwp_linux_explicit_synchronization_v1 (acquire fences, release fences)"
-            } else if settings.explicit_sync {
-                "implicit (the compositor has no explicit-sync protocol zc speaks; wp_linux_drm_syncobj_v1 is not implemented)"
-            } else {
-                "implicit (explicit-sync=false)"
-            }
-        );
+        match presenter.sync_protocol() {
+            Some(protocol) => gst::info!(CAT, imp = self, "sync: explicit, {protocol}"),
+            None if settings.explicit_sync => gst::info!(
+                CAT,
+                imp = self,
+                "sync: implicit (the compositor offers no explicit-sync protocol zc can use)"
+            ),
+            None => gst::info!(CAT, imp = self, "sync: implicit (explicit-sync=false)"),
+        }
         if let WindowTarget::Embedded {
             parent_surface,
             x,

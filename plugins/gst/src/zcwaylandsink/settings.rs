@@ -150,7 +150,7 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .build(),
         glib::ParamSpecBoolean::builder("explicit-sync")
             .nick("Explicit sync")
-            .blurb("Synchronise dma-buf frames explicitly where the compositor offers zwp_linux_explicit_synchronization_v1 (the producer's fence with each commit, the frame held until the release fence signalled; off: implicit fences), from the next window on")
+            .blurb("Synchronise dma-buf frames explicitly where the compositor offers wp_linux_drm_syncobj_v1 (preferred) or zwp_linux_explicit_synchronization_v1 (the producer's fence with each commit, the frame held until the compositor's release signalled; off: implicit fences), from the next window on")
             .default_value(DEFAULT_EXPLICIT_SYNC)
             .mutable_ready()
             .build(),

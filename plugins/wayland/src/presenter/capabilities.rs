@@ -33,6 +33,8 @@ pub struct Capabilities {
     pub has_presentation: bool,
     /// `zwp_linux_explicit_synchronization_v1` version bound (0: none).
     pub explicit_sync_version: u32,
+    /// `wp_linux_drm_syncobj_manager_v1` (explicit sync with timelines).
+    pub has_drm_syncobj: bool,
     /// `wp_fifo_manager_v1` and `wp_commit_timing_manager_v1`: the
     /// compositor paces frames committed ahead with a target time.
     pub has_fifo: bool,

@@ -14,6 +14,7 @@ use wayland_client::{Connection, Dispatch, QueueHandle};
 use super::buffer::{BufferKind, FrameBuffer};
 use super::color_management;
 use super::connection::Globals;
+use super::drm_syncobj;
 use super::explicit_sync::ReleaseData;
 use super::pacing::MAX_IN_FLIGHT;
 use super::representation::{self, Representation};
@@ -175,6 +176,19 @@ pub(super) fn commit_frame(
         inner.described.as_ref(),
         qh,
     );
+    let syncobj_release = drm_syncobj::before_commit(
+        window,
+        buffer.kind == BufferKind::DmaBuf,
+        acquire_fence.as_ref(),
+    );
+    let syncobj = syncobj_release.is_some();
+    if let Some(released) = syncobj_release {
+        if acquire_fence.is_some() {
+            inner.stats.acquire_fences += 1;
+        }
+        inner.stats.fenced_releases += 1;
+        inner.syncobj_releases.push((released, buffer.slot.clone()));
+    }
     let window = inner.window.as_ref()?;
     let video = window.video.clone();
     // wl_shm buffers take neither fences nor release objects (the
@@ -207,7 +221,10 @@ pub(super) fn commit_frame(
     }
     // The fd was dup'ed into the request; ours closes now.
     drop(acquire_fence);
-    let previous = buffer.slot.attach(frame_id, hold, sync.is_some());
+    // With syncobjs wl_buffer.release is undefined: the release point says it.
+    let previous = buffer
+        .slot
+        .attach(frame_id, hold, sync.is_some() || syncobj, !syncobj);
     // Paced by the compositor: the frame waits there for its time, and no
     // frame callback is needed. Otherwise the next frame waits for one.
     let pacer = window.pacer.as_ref().zip(target_ns);

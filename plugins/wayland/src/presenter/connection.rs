@@ -18,6 +18,7 @@ use wayland_protocols::wp::color_representation::v1::client::wp_color_representa
 use wayland_protocols::wp::commit_timing::v1::client::wp_commit_timing_manager_v1::WpCommitTimingManagerV1;
 use wayland_protocols::wp::fifo::v1::client::wp_fifo_manager_v1::WpFifoManagerV1;
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
+use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_manager_v1::WpLinuxDrmSyncobjManagerV1;
 use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::{
     zwp_linux_explicit_synchronization_v1::ZwpLinuxExplicitSynchronizationV1,
     zwp_linux_surface_synchronization_v1::ZwpLinuxSurfaceSynchronizationV1,
@@ -68,6 +69,7 @@ pub(super) struct Globals {
     pub(super) fifo: Option<WpFifoManagerV1>,
     pub(super) commit_timing: Option<WpCommitTimingManagerV1>,
     pub(super) color_manager: Option<WpColorManagerV1>,
+    pub(super) drm_syncobj: Option<WpLinuxDrmSyncobjManagerV1>,
 }
 
 impl Globals {
@@ -101,6 +103,9 @@ impl Globals {
             manager.destroy();
         }
         if let Some(manager) = &self.color_manager {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.drm_syncobj {
             manager.destroy();
         }
     }
@@ -247,6 +252,7 @@ impl Presenter {
             fifo: bind_optional(&global_list, &qh, 1..=1, ()),
             commit_timing: bind_optional(&global_list, &qh, 1..=1, ()),
             color_manager: bind_optional(&global_list, &qh, 1..=2, ()),
+            drm_syncobj: bind_optional(&global_list, &qh, 1..=1, ()),
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::new(Capabilities {
@@ -256,6 +262,7 @@ impl Presenter {
                 has_fifo: globals.fifo.is_some(),
                 has_commit_timing: globals.commit_timing.is_some(),
                 explicit_sync_version: globals.explicit_sync.as_ref().map_or(0, |e| e.version()),
+                has_drm_syncobj: globals.drm_syncobj.is_some(),
                 ..Capabilities::default()
             })),
             changed: Condvar::new(),

@@ -34,6 +34,7 @@
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
 //! - `pacing`: FIFO and commit timing, frames committed ahead of their time;
 //! - `explicit_sync`: acquire fences and release events;
+//! - `drm_syncobj`: explicit sync with DRM timeline syncobjs (preferred);
 //! - `representation`: a YUV surface's matrix, range and chroma location;
 //! - `color_management`: an HDR surface's image description;
 //! - `dispatch`: the thread that reads the compositor's events;
@@ -46,6 +47,7 @@ mod commit;
 mod connection;
 mod dispatch;
 mod dmabuf;
+mod drm_syncobj;
 mod explicit_sync;
 mod pacing;
 mod representation;
@@ -116,6 +118,9 @@ struct Inner {
     representation: Option<Representation>,
     /// The image description of frames presented from now on (HDR).
     described: Option<color_management::Described>,
+    /// Release points' eventfds of DRM syncobj commits, for the dispatch
+    /// thread to poll (moved to its `release_fences`).
+    syncobj_releases: Vec<(OwnedFd, Arc<Slot>)>,
     busy: Vec<Weak<Slot>>,
     /// Every wl_buffer made, to destroy those still cached when we go.
     buffers: Vec<Weak<FrameBuffer>>,
@@ -144,6 +149,7 @@ impl Inner {
             explicit_sync: true,
             representation: None,
             described: None,
+            syncobj_releases: Vec::new(),
             busy: Vec::new(),
             buffers: Vec::new(),
             stats: PresentStats::default(),

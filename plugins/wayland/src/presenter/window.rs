@@ -24,6 +24,7 @@ use zc_dmabuf::color::ImageDescription;
 
 use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
+use super::drm_syncobj::SyncobjSurface;
 use super::pacing::Pacer;
 use super::representation::Representation;
 use super::{Presenter, State, TEARDOWN_TIMEOUT};
@@ -55,7 +56,9 @@ pub(super) struct Window {
     pub(super) video: WlSurface,
     pub(super) video_subsurface: WlSubsurface,
     pub(super) video_viewport: Option<WpViewport>,
-    /// Explicit sync for the video surface, when the compositor has it.
+    /// Explicit sync for the video surface, when the compositor has it:
+    /// DRM syncobj timelines where it can, else the older protocol.
+    pub(super) video_syncobj: Option<SyncobjSurface>,
     pub(super) video_sync: Option<ZwpLinuxSurfaceSynchronizationV1>,
     /// The video surface's colour representation object, once one was set.
     pub(super) video_representation: Option<WpColorRepresentationSurfaceV1>,
@@ -138,10 +141,28 @@ impl Presenter {
             .viewporter
             .as_ref()
             .map(|v| v.get_viewport(&video, qh, ()));
+        let (explicit_sync, main_device) = {
+            let inner = lock(&self.shared.inner);
+            let main_device = inner.caps.feedback.as_ref().and_then(|f| f.main_device);
+            (inner.explicit_sync, main_device)
+        };
+        let video_syncobj = g
+            .drm_syncobj
+            .as_ref()
+            .filter(|_| explicit_sync)
+            .and_then(
+                |manager| match SyncobjSurface::new(manager, &video, main_device, qh) {
+                    Ok(syncobj) => Some(syncobj),
+                    Err(why) => {
+                        log::info!("wp_linux_drm_syncobj_v1 is not used: {why}");
+                        None
+                    }
+                },
+            );
         let video_sync = g
             .explicit_sync
             .as_ref()
-            .filter(|_| lock(&self.shared.inner).explicit_sync)
+            .filter(|_| explicit_sync && video_syncobj.is_none())
             .map(|e| e.get_synchronization(&video, qh, ()));
         let pacer = Pacer::new(g, &video, qh);
         let background = match (&g.shm, &area_viewport) {
@@ -199,6 +220,7 @@ impl Presenter {
                 video,
                 video_subsurface,
                 video_viewport,
+                video_syncobj,
                 video_sync,
                 video_representation: None,
                 representation_set: None,
@@ -320,6 +342,9 @@ fn destroy_window_objects(window: Window) {
     // already asked for still arrive.
     if let Some(sync) = window.video_sync {
         sync.destroy();
+    }
+    if let Some(syncobj) = window.video_syncobj {
+        syncobj.destroy();
     }
     if let Some(representation) = window.video_representation {
         representation.destroy();
