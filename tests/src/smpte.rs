@@ -9,8 +9,14 @@ use crate::weston::Screenshot;
 /// The pattern as the CPU converts it: `videotestsrc` in `format`, then
 /// `videoconvert` to packed RGB. A compositor's conversion is compared to it.
 pub fn reference_rgb(format: &str, width: u32, height: u32) -> Vec<u8> {
+    reference_rgb_of("smpte", format, width, height)
+}
+
+/// [`reference_rgb`] of another `videotestsrc` pattern with the same bars
+/// (`smpte75`: 75% colours, which show a wrong range where 100% ones clip).
+pub fn reference_rgb_of(pattern: &str, format: &str, width: u32, height: u32) -> Vec<u8> {
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format={format},width={width},height={height} \
+        "videotestsrc num-buffers=1 pattern={pattern} ! video/x-raw,format={format},width={width},height={height} \
          ! videoconvert ! video/x-raw,format=RGB,width={width},height={height} ! appsink name=out"
     ))
     .expect("reference pipeline")

@@ -39,31 +39,28 @@ impl Weston {
     /// Start a kiosk-shell Weston with one `width`x`height` output and wait
     /// for its socket. Panics with Weston's log if it does not come up.
     pub fn start(renderer: Renderer, width: u32, height: u32) -> Weston {
-        Weston::launch(
-            Kind::Plain,
-            WestonConfig {
-                renderer,
-                width,
-                height,
-                ..WestonConfig::default()
-            },
-        )
+        Weston::launch(Kind::Plain, plain(renderer, width, height))
     }
 
     /// Like [`Weston::start`] with the desktop shell, which keeps a
     /// toplevel's own size unless it asks for fullscreen (kiosk makes every
     /// toplevel fill the output).
     pub fn start_desktop(renderer: Renderer, width: u32, height: u32) -> Weston {
-        Weston::launch(
-            Kind::Plain,
-            WestonConfig {
-                renderer,
-                width,
-                height,
-                shell: "desktop",
-                ..WestonConfig::default()
-            },
-        )
+        let config = WestonConfig {
+            shell: "desktop",
+            ..plain(renderer, width, height)
+        };
+        Weston::launch(Kind::Plain, config)
+    }
+
+    /// Like [`Weston::start`] with colour management on (`[core]`
+    /// `color-management=true`): Weston 16 advertises `wp_color_manager_v1`.
+    pub fn start_color_managed(renderer: Renderer, width: u32, height: u32) -> Weston {
+        let config = WestonConfig {
+            color_management: true,
+            ..plain(renderer, width, height)
+        };
+        Weston::launch(Kind::Plain, config)
     }
 
     /// A GL Weston on vgem: linux-dmabuf v5 with a main device and tranches.
@@ -156,6 +153,16 @@ impl Weston {
     }
 }
 
+/// A kiosk compositor's configuration with this renderer and output size.
+fn plain(renderer: Renderer, width: u32, height: u32) -> WestonConfig {
+    WestonConfig {
+        renderer,
+        width,
+        height,
+        ..WestonConfig::default()
+    }
+}
+
 /// The process's state from /proc (`R`unning, `S`leeping, `D`isk wait,
 /// `Z`ombie...), or "gone".
 fn process_state(pid: u32) -> String {
@@ -214,14 +221,42 @@ pub fn decode_png(path: &Path) -> Screenshot {
     zc_app::weston::decode_png(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The colorimetry the root's Weston assumes for YUV dma-bufs (it has no
-/// `wp_color_representation` to be told): BT.709 on Weston 16 (forky),
-/// BT.601 on Weston 14 (bookworm, trixie). Tests that compare a YUV
-/// picture make their frames in it, so they check what zc delivers rather
-/// than the compositor's guess.
-pub fn assumed_yuv_colorimetry() -> &'static str {
+/// The colorimetry the root's Weston assumes for a YUV buffer whose
+/// colorimetry nobody stated (zcwaylandsink with `color-representation=off`,
+/// or no `wp_color_representation_v1`): BT.709 limited on Weston 16
+/// (forky), BT.601 limited on Weston 14 (bookworm, trixie), as GStreamer
+/// colorimetry names.
+pub fn unstated_yuv_colorimetry() -> &'static str {
     match std::env::var("ZC_DISTRO").as_deref() {
         Ok("forky") => "bt709",
         _ => "bt601",
+    }
+}
+
+/// Whether the root's Weston has `wp_color_representation_v1`, so that
+/// zcwaylandsink states each YUV stream's own colorimetry (Weston 16).
+pub fn has_color_representation() -> bool {
+    std::env::var("ZC_DISTRO").as_deref() == Ok("forky")
+}
+
+/// Whether the root's Weston paces frames committed ahead
+/// (`wp_fifo_v1` + `wp_commit_timing_v1`, Weston 16).
+pub fn has_compositor_pacing() -> bool {
+    std::env::var("ZC_DISTRO").as_deref() == Ok("forky")
+}
+
+/// The colorimetry tests that compare a YUV picture make their frames in,
+/// so that the expected colours are the stream's own. Where zcwaylandsink
+/// states it (forky), one Weston would not assume by itself, so those tests
+/// also prove it was stated; elsewhere the one the compositor assumes, so
+/// they check what zc delivers rather than the compositor's guess.
+pub fn yuv_test_colorimetry() -> &'static str {
+    if has_color_representation() {
+        match unstated_yuv_colorimetry() {
+            "bt709" => "bt601",
+            _ => "bt709",
+        }
+    } else {
+        unstated_yuv_colorimetry()
     }
 }

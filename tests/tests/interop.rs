@@ -20,7 +20,7 @@ use common::{decode_hashes, h264_clip, init, stat};
 use gst::prelude::*;
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
-use zc_vm_tests::weston::{Renderer, Weston, assumed_yuv_colorimetry};
+use zc_vm_tests::weston::{Renderer, Weston, yuv_test_colorimetry};
 
 const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;
@@ -114,9 +114,9 @@ fn gst_inspect_lists_every_element() {
 fn zcexport_to_zcwaylandsink_shows_the_picture_on_dma_bufs() {
     require_vm();
     init();
-    // Without wp_color_representation the compositor guesses a YUV
-    // frame's matrix; the frames are made in the one it assumes.
-    let yuv = format!("NV12,colorimetry={}", assumed_yuv_colorimetry());
+    // Where the sink can state the frames' colorimetry (Weston 16), it is
+    // one the compositor would not guess; elsewhere the one it assumes.
+    let yuv = format!("NV12,colorimetry={}", yuv_test_colorimetry());
     for (format, tolerance) in [("BGRx", 1), (yuv.as_str(), 8)] {
         // A fresh kiosk compositor per window (see `Weston`).
         let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
@@ -426,8 +426,11 @@ fn a_v4l2_cameras_dma_bufs_go_straight_to_the_compositor() {
     }
     assert_eq!(path, "dmabuf", "vivid's dma-bufs are imported");
     assert_eq!(copied, 0);
+    // v4l2src adds a buffer or two to its pool when downstream holds more
+    // (a compositor that paces frames, Weston 16, queues up to 5): still
+    // one wl_buffer per buffer, far fewer than the 30 frames.
     assert!(
-        (1..=8).contains(&created),
+        (1..=12).contains(&created),
         "{created} wl_buffers: one per vivid buffer, not one per frame"
     );
     // vivid's 75% colour bars across the middle: white, yellow, cyan,

@@ -26,7 +26,7 @@ use gst::prelude::*;
 use serde_json::Value;
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
-use zc_vm_tests::weston::{Renderer, Screenshot, Weston, assumed_yuv_colorimetry, decode_png};
+use zc_vm_tests::weston::{Renderer, Screenshot, Weston, decode_png, yuv_test_colorimetry};
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 480;
@@ -41,10 +41,11 @@ const TOLERANCE: u8 = 24;
 /// Everything is slow under software emulation.
 const SLOW: Duration = Duration::from_secs(300);
 
-/// The clip's raw format, in the colorimetry the root's Weston assumes for
-/// YUV (the clip's VUI says it; the reference picture uses it too).
+/// The clip's raw format, in the colorimetry YUV pictures are tested in
+/// (`yuv_test_colorimetry`: the clip's VUI says it, the sink states it where
+/// the compositor can be told; the reference picture uses it too).
 fn clip_format() -> String {
-    format!("I420,colorimetry={}", assumed_yuv_colorimetry())
+    format!("I420,colorimetry={}", yuv_test_colorimetry())
 }
 
 fn player_binary() -> PathBuf {
@@ -396,7 +397,7 @@ fn ten_bit_4_2_2_and_4_4_4_clips_play_on_the_cheapest_path() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (width, height) = (320, 240);
     for format in ["I420_10LE", "Y42B", "Y444", "Y444_10LE"] {
-        let caps = format!("{format},colorimetry={}", assumed_yuv_colorimetry());
+        let caps = format!("{format},colorimetry={}", yuv_test_colorimetry());
         let clip = make_clip_as(&dir, &caps, width, height, 60);
         // A fresh compositor per clip (Weston 14's kiosk shell does not
         // survive a second window).

@@ -55,7 +55,17 @@ impl Counts {
 /// The VM test binaries that also run on the newer Debian roots (trixie,
 /// forky): zc next to that version's stock elements and compositors.
 /// `packages`: the .debs built here install and work on each root.
-const INTEROP_BINARIES: &[&str] = &["interop", "player", "packages"];
+const INTEROP_BINARIES: &[&str] = &[
+    "interop",
+    "player",
+    "packages",
+    "wayland_protocols",
+    "syncobj",
+];
+
+/// Of those, the ones that run on forky only: its VM has a virtio-gpu
+/// device (timeline syncobjs), the others have none.
+const FORKY_ONLY_BINARIES: &[&str] = &["syncobj"];
 
 pub fn run(args: &[String]) -> Result<()> {
     let (mut native, mut in_vm) = (true, true);
@@ -166,8 +176,16 @@ pub fn run(args: &[String]) -> Result<()> {
         let binaries = build_vm_tests()?;
         // The whole suite on the host's Debian 12; the interop binaries on
         // the newer roots. `--distro NAME`: the whole suite there only.
+        // `syncobj` needs forky's virtio-gpu: it runs there only.
+        let not_forky_only = |list: &[(String, String)]| -> Vec<(String, String)> {
+            list.iter()
+                .filter(|(name, _)| !FORKY_ONLY_BINARIES.contains(&name.as_str()))
+                .cloned()
+                .collect()
+        };
         let plan: Vec<(Distro, Vec<(String, String)>)> = match only_distro {
-            Some(distro) => vec![(distro, binaries)],
+            Some(Distro::Forky) => vec![(Distro::Forky, binaries)],
+            Some(distro) => vec![(distro, not_forky_only(&binaries))],
             None => {
                 let interop: Vec<(String, String)> = binaries
                     .iter()
@@ -175,8 +193,8 @@ pub fn run(args: &[String]) -> Result<()> {
                     .cloned()
                     .collect();
                 vec![
-                    (Distro::Bookworm, binaries),
-                    (Distro::Trixie, interop.clone()),
+                    (Distro::Bookworm, not_forky_only(&binaries)),
+                    (Distro::Trixie, not_forky_only(&interop)),
                     (Distro::Forky, interop),
                 ]
             }

@@ -132,6 +132,169 @@ impl fmt::Display for Colorimetry {
     }
 }
 
+/// Where the chroma samples of 4:2:0 YCbCr sit relative to the luma ones:
+/// H.273's Chroma420SampleLocType 0-5 (the names say horizontal, then
+/// vertical position).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChromaLocation {
+    /// Type 0: co-sited with the left luma sample, between two rows (MPEG-2,
+    /// H.264's default).
+    LeftCenter,
+    /// Type 1: between the four luma samples (JPEG, MPEG-1).
+    Center,
+    /// Type 2: co-sited with the top-left luma sample (BT.2020's, DV's
+    /// 4:2:0 is type 2 too).
+    TopLeft,
+    /// Type 3: between two luma samples of the top row.
+    TopCenter,
+    /// Type 4: co-sited with the bottom-left luma sample.
+    BottomLeft,
+    /// Type 5: between two luma samples of the bottom row.
+    BottomCenter,
+}
+
+impl ChromaLocation {
+    /// H.273's Chroma420SampleLocType code point.
+    pub fn h273(self) -> u32 {
+        match self {
+            ChromaLocation::LeftCenter => 0,
+            ChromaLocation::Center => 1,
+            ChromaLocation::TopLeft => 2,
+            ChromaLocation::TopCenter => 3,
+            ChromaLocation::BottomLeft => 4,
+            ChromaLocation::BottomCenter => 5,
+        }
+    }
+
+    /// The location from whether the chroma sample is co-sited with a luma
+    /// sample horizontally and vertically (top), as GStreamer's chroma-site
+    /// flags say it; no flag says bottom.
+    pub fn from_cosited(horizontal: bool, vertical: bool) -> ChromaLocation {
+        match (horizontal, vertical) {
+            (true, false) => ChromaLocation::LeftCenter,
+            (false, false) => ChromaLocation::Center,
+            (true, true) => ChromaLocation::TopLeft,
+            (false, true) => ChromaLocation::TopCenter,
+        }
+    }
+}
+
+impl fmt::Display for ChromaLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "chroma location type {}", self.h273())
+    }
+}
+
+/// The colour primaries (and white point) of a picture's RGB: what its
+/// colours mean, as the compositor must know for wide-gamut content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Primaries {
+    /// BT.709 / sRGB.
+    Bt709,
+    /// BT.601 625 lines (PAL, BT.470 BG).
+    Bt601Pal,
+    /// BT.601 525 lines (NTSC, SMPTE 170M).
+    Bt601Ntsc,
+    /// BT.2020 / BT.2100.
+    Bt2020,
+    /// DCI-P3 (SMPTE RP 431-2).
+    DciP3,
+    /// Display P3 (SMPTE EG 432-1).
+    DisplayP3,
+}
+
+/// The transfer function (OETF/EOTF) of a picture's samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transfer {
+    /// BT.709 / BT.601 / BT.2020 SDR camera curve, shown with BT.1886.
+    Bt709,
+    /// IEC 61966-2-1 sRGB.
+    Srgb,
+    /// Linear light.
+    Linear,
+    /// SMPTE ST 2084 perceptual quantizer (HDR10).
+    Pq,
+    /// ARIB STD-B67 hybrid log-gamma.
+    Hlg,
+}
+
+impl Transfer {
+    /// Whether the curve is a high-dynamic-range one (PQ, HLG).
+    pub fn is_hdr(self) -> bool {
+        matches!(self, Transfer::Pq | Transfer::Hlg)
+    }
+}
+
+/// A CIE 1931 xy chromaticity, in units of 1/1,000,000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Chromaticity {
+    pub x: u32,
+    pub y: u32,
+}
+
+/// SMPTE ST 2086 mastering display colour volume: the display the content
+/// was graded on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MasteringDisplay {
+    /// Red, green, blue.
+    pub primaries: [Chromaticity; 3],
+    pub white: Chromaticity,
+    /// Peak luminance in cd/m².
+    pub max_luminance: u32,
+    /// Black level in 1/10,000 cd/m².
+    pub min_luminance: u32,
+}
+
+/// CTA-861.3 content light levels, in cd/m².
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ContentLight {
+    /// MaxCLL: the brightest pixel.
+    pub max_cll: u32,
+    /// MaxFALL: the brightest frame's average.
+    pub max_fall: u32,
+}
+
+/// What a compositor needs to show an HDR (or wide-gamut) picture right:
+/// primaries, transfer function and the optional HDR10 static metadata.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ImageDescription {
+    pub primaries: Primaries,
+    pub transfer: Transfer,
+    pub mastering: Option<MasteringDisplay>,
+    pub content_light: Option<ContentLight>,
+}
+
+impl fmt::Display for ImageDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "primaries {:?}, transfer {:?}",
+            self.primaries, self.transfer
+        )?;
+        if let Some(m) = &self.mastering {
+            let [r, g, b] = m.primaries;
+            write!(
+                f,
+                ", mastering display R ({}, {}) G ({}, {}) B ({}, {}) W ({}, {}) x1e-6, {}-{} cd/m2 (min x1e-4)",
+                r.x,
+                r.y,
+                g.x,
+                g.y,
+                b.x,
+                b.y,
+                m.white.x,
+                m.white.y,
+                m.min_luminance,
+                m.max_luminance
+            )?;
+        }
+        if let Some(c) = &self.content_light {
+            write!(f, ", MaxCLL {} MaxFALL {} cd/m2", c.max_cll, c.max_fall)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +337,14 @@ mod tests {
             "BT.709 limited range"
         );
         assert_eq!(Colorimetry::default_for_height(480).matrix, Matrix::Bt601);
+    }
+
+    #[test]
+    fn chroma_sites_are_h273_types() {
+        assert_eq!(ChromaLocation::from_cosited(true, false).h273(), 0);
+        assert_eq!(ChromaLocation::from_cosited(false, false).h273(), 1);
+        assert_eq!(ChromaLocation::from_cosited(true, true).h273(), 2);
+        assert_eq!(ChromaLocation::from_cosited(false, true).h273(), 3);
+        assert_eq!(ChromaLocation::BottomCenter.h273(), 5);
     }
 }

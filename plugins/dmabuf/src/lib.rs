@@ -20,6 +20,7 @@ mod error;
 pub mod fds;
 pub mod layout;
 mod sync_file;
+pub mod syncobj;
 mod sys;
 
 pub use alloc::{

@@ -85,6 +85,10 @@ pub struct WestonConfig {
     /// included (a crash, SIGKILL), and its own process group, so a
     /// terminal's Ctrl-C reaches only the caller, which then stops it.
     pub die_with_parent: bool,
+    /// Start with a configuration file holding `[core]`
+    /// `color-management=true`: Weston 15+ then advertises
+    /// `wp_color_manager_v1` (older ones ignore the key).
+    pub color_management: bool,
 }
 
 impl Default for WestonConfig {
@@ -98,6 +102,7 @@ impl Default for WestonConfig {
             poison_freed_memory: false,
             runtime_parent: None,
             die_with_parent: false,
+            color_management: false,
         }
     }
 }
@@ -167,6 +172,12 @@ impl HeadlessWeston {
                 "GLIBC_TUNABLES",
                 "glibc.malloc.tcache_count=0:glibc.malloc.perturb=165",
             );
+        }
+        if config.color_management {
+            let ini = runtime_dir.join("weston.ini");
+            std::fs::write(&ini, "[core]\ncolor-management=true\n")
+                .map_err(io_error(format!("writing {}", ini.display())))?;
+            command.arg(format!("--config={}", ini.display()));
         }
         let child = command
             .args([

@@ -75,6 +75,7 @@ impl ZcWaylandSink {
             caps.has_presentation,
             caps.explicit_sync_version
         );
+        self.choose_pacing(&presenter);
         self.set_presenter(Some(presenter));
         Ok(())
     }

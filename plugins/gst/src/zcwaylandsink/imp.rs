@@ -3,6 +3,7 @@
 //! over to the module that does the job.
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
@@ -62,6 +63,12 @@ pub struct ZcWaylandSink {
     /// them: left out of the dma-buf caps (upstream is asked to negotiate
     /// again) and copied where they still come, until the next connection.
     pub(super) refused_formats: Mutex<HashSet<Fourcc>>,
+    /// Whether the compositor's guess at a stream's colorimetry was warned
+    /// about (once per element).
+    pub(super) warned_representation: AtomicBool,
+    /// Whether the render delay is the sink's own choice (compositor
+    /// pacing), not the application's.
+    pub(super) chose_render_delay: AtomicBool,
 }
 
 impl ZcWaylandSink {

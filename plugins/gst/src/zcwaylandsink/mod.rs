@@ -14,14 +14,30 @@
 //!   copy; frames in other system memory, or that the compositor refuses as
 //!   dma-bufs, are copied into a pooled buffer (counted in `bytes-copied`).
 //! - `wp_presentation` feedback is counted in `frames-presented`,
-//!   `frames-discarded`, `latency-us`, and posted at EOS as `zc-sink-stats`.
-//! - Explicit sync where the compositor offers it (`explicit-sync`): the
-//!   producer's fence with each dma-buf commit, the frame held until the
-//!   compositor's release fence signalled.
+//!   `frames-discarded`, `latency-us`, `presentation-jitter-us`, and posted
+//!   at EOS as `zc-sink-stats`, with every frame's target and actual
+//!   presentation time in `zc-sink-presentations`.
+//! - Where the compositor has `wp_fifo_v1` and `wp_commit_timing_v1`, frames
+//!   are rendered early (the render delay) and committed at once with their
+//!   target time; the compositor shows each at its time. Elsewhere, one
+//!   frame per frame callback.
+//! - Explicit sync where the compositor offers it (`explicit-sync`):
+//!   `wp_linux_drm_syncobj_v1` timelines where it can, else
+//!   `zwp_linux_explicit_synchronization_v1`; the producer's fence with each
+//!   dma-buf commit, the frame held until the compositor's release
+//!   signalled. The sink logs which one it uses.
 //! - `path-preference` (auto, dmabuf, shm, copy) restricts the way frames
 //!   take, for the player and the benchmark; `path` reports the way taken.
 //! - Interlaced frames are flagged as such to linux-dmabuf; a compositor that
 //!   refuses them (or any dma-buf) gets copies through wl_shm, one warning.
+//! - YUV streams state their matrix, range and chroma location from the caps
+//!   through `wp_color_representation_v1` where the compositor supports them
+//!   (`color-representation`); without it the compositor guesses, and the
+//!   sink warns once when the guess differs from the stream's colorimetry.
+//! - HDR streams (PQ, HLG) set their image description (primaries,
+//!   transfer, mastering display, content light levels from the caps)
+//!   through `wp_color_manager_v1` where the compositor has it
+//!   (`image-description-set` says what the surface has); SDR ones none.
 //!
 //! Embedding (GstVideoOverlay), the contract of GStreamer's `waylandsink`:
 //! - The display: before connecting (NULL to READY) the sink asks upstream
@@ -50,9 +66,12 @@
 //! The files: `imp` (the GObject glue), `settings` (defaults, the settable
 //! properties, [`PathPreference`]), `display` (connecting, the display
 //! context), `overlay` (GstVideoOverlay, the window), `negotiation` (caps,
-//! the pool proposed), `render` (the frame path), `import` (frames as
-//! cached `wl_buffer`s, fences), `copy` (the copy fallback), `stats`.
+//! the pool proposed), `color` (what the compositor is told about colour),
+//! `render` (the frame path), `import` (frames as
+//! cached `wl_buffer`s, fences), `copy` (the copy fallback), `timing` (target times, the render
+//! delay), `stats`.
 
+mod color;
 mod copy;
 mod display;
 mod imp;
@@ -62,6 +81,7 @@ mod overlay;
 mod render;
 mod settings;
 mod stats;
+mod timing;
 
 use gst::glib;
 use gst::prelude::*;
@@ -73,11 +93,12 @@ glib::wrapper! {
 }
 
 pub use display::DISPLAY_CONTEXT_TYPES;
-pub use settings::PathPreference;
+pub use settings::{ColorRepresentation, PathPreference};
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     // Documented with the element (gst-inspect, the plugin cache).
     PathPreference::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    ColorRepresentation::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "zcwaylandsink",

@@ -209,6 +209,9 @@ impl ZcWaylandSink {
         if let Err(e) = presenter.set_video_size(width, height) {
             return Err(fail(format!("resizing the window: {e}")));
         }
+        self.state_color_representation(&presenter, caps, &info)
+            .map_err(fail)?;
+        self.state_image_description(&presenter, caps, &info);
         gst::info!(CAT, imp = self, "showing {caps}");
         *lock(&self.stream) = Some(Stream {
             info,

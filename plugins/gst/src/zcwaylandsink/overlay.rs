@@ -187,6 +187,15 @@ impl ZcWaylandSink {
                 );
                 gst::FlowError::Error
             })?;
+        match presenter.sync_protocol() {
+            Some(protocol) => gst::info!(CAT, imp = self, "sync: explicit, {protocol}"),
+            None if settings.explicit_sync => gst::info!(
+                CAT,
+                imp = self,
+                "sync: implicit (the compositor offers no explicit-sync protocol zc can use)"
+            ),
+            None => gst::info!(CAT, imp = self, "sync: implicit (explicit-sync=false)"),
+        }
         if let WindowTarget::Embedded {
             parent_surface,
             x,

@@ -109,12 +109,14 @@ impl ZcWaylandSink {
             AsIs::Copy(reason) => self.copy_and_import(&presenter, buffer, &view, reason)?,
             AsIs::Skip => return Ok(gst::FlowSuccess::Ok),
         };
+        let target = self.target_time(&presenter, buffer);
         presenter
             .present(
                 &ready.wl_buffer,
                 frame_id(buffer),
                 Box::new(ready.shown),
                 ready.fence,
+                target,
             )
             .map_err(|e| self.compositor_gone(&e))?;
         Ok(gst::FlowSuccess::Ok)

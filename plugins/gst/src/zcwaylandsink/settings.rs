@@ -19,6 +19,31 @@ pub(super) const DEFAULT_ALLOW_IMPLICIT_MODIFIER: bool = false;
 pub(super) const DEFAULT_EXPLICIT_SYNC: bool = true;
 pub(super) const DEFAULT_PATH_PREFERENCE: PathPreference = PathPreference::Auto;
 pub(super) const DEFAULT_TITLE: &str = "zc";
+pub(super) const DEFAULT_COLOR_REPRESENTATION: ColorRepresentation = ColorRepresentation::Auto;
+
+/// The `color-representation` property: whether a YUV stream's matrix,
+/// range and chroma location are stated to the compositor.
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstZcWaylandSinkColorRepresentation")]
+pub enum ColorRepresentation {
+    #[default]
+    #[enum_value(
+        name = "Auto: stated through wp_color_representation_v1 where the compositor supports the stream's matrix and range, else left to the compositor's guess with one warning",
+        nick = "auto"
+    )]
+    Auto,
+    #[enum_value(
+        name = "Protocol: stated through wp_color_representation_v1, and caps the compositor cannot be told about are refused",
+        nick = "protocol"
+    )]
+    Protocol,
+    #[enum_value(
+        name = "Off: never stated; the compositor guesses (for comparison)",
+        nick = "off"
+    )]
+    Off,
+}
 
 /// The `path-preference` property: which way frames may reach the
 /// compositor (the player and the benchmark choose; `path` reports).
@@ -71,6 +96,7 @@ pub(super) struct Settings {
     pub path_preference: PathPreference,
     pub title: String,
     pub render_rectangle: RenderRectangle,
+    pub color_representation: ColorRepresentation,
 }
 
 impl Default for Settings {
@@ -84,6 +110,7 @@ impl Default for Settings {
             path_preference: DEFAULT_PATH_PREFERENCE,
             title: DEFAULT_TITLE.to_owned(),
             render_rectangle: RenderRectangle::DEFAULT,
+            color_representation: DEFAULT_COLOR_REPRESENTATION,
         }
     }
 }
@@ -123,8 +150,13 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .build(),
         glib::ParamSpecBoolean::builder("explicit-sync")
             .nick("Explicit sync")
-            .blurb("Synchronise dma-buf frames explicitly where the compositor offers zwp_linux_explicit_synchronization_v1 (the producer's fence with each commit, the frame held until the release fence signalled; off: implicit fences), from the next window on")
+            .blurb("Synchronise dma-buf frames explicitly where the compositor offers wp_linux_drm_syncobj_v1 (preferred) or zwp_linux_explicit_synchronization_v1 (the producer's fence with each commit, the frame held until the compositor's release signalled; off: implicit fences), from the next window on")
             .default_value(DEFAULT_EXPLICIT_SYNC)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecEnum::builder_with_default("color-representation", DEFAULT_COLOR_REPRESENTATION)
+            .nick("Color representation")
+            .blurb("Whether a YUV stream's matrix, range and chroma location from its caps are stated to the compositor through wp_color_representation_v1 (auto, protocol or off: see the values), from the next caps on")
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("title")
@@ -154,6 +186,9 @@ impl Settings {
             "path-preference" => {
                 self.path_preference = value.get().unwrap_or(DEFAULT_PATH_PREFERENCE)
             }
+            "color-representation" => {
+                self.color_representation = value.get().unwrap_or(DEFAULT_COLOR_REPRESENTATION)
+            }
             "title" => {
                 self.title = value
                     .get::<Option<String>>()
@@ -175,6 +210,7 @@ impl Settings {
             "allow-implicit-modifier" => self.allow_implicit_modifier.to_value(),
             "explicit-sync" => self.explicit_sync.to_value(),
             "path-preference" => self.path_preference.to_value(),
+            "color-representation" => self.color_representation.to_value(),
             "title" => self.title.to_value(),
             _ => return None,
         })

@@ -1,7 +1,8 @@
 //! What the sink counts: its own counters (copies, `wl_buffer`s made), the
 //! presenter's (presentation feedback, fences), the way the last frame
 //! took ([`Path`]), as read-only properties and as the `zc-sink-stats`
-//! message posted at EOS.
+//! message posted at EOS, followed by `zc-sink-presentations` (each frame's
+//! target and actual presentation time).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -55,6 +56,7 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
         counter("frames-presented", "Frames presented", "Frames the compositor reports as shown (wp_presentation)"),
         counter("frames-discarded", "Frames discarded", "Frames the compositor reports as never shown (wp_presentation)"),
         counter("latency-us", "Latency (us)", "Mean time from commit to presentation, in microseconds"),
+        counter("presentation-jitter-us", "Presentation jitter (us)", "Mean absolute difference between each frame's target and actual presentation time, in microseconds"),
         counter("acquire-fences", "Acquire fences", "Commits that carried the producer's fence (explicit sync)"),
         counter("fenced-releases", "Fenced releases", "Frames the compositor released with a fence, held until it signalled (explicit sync)"),
         counter("frames-copied", "Frames copied", "Frames copied because the compositor could not import their memory"),
@@ -63,6 +65,16 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
         glib::ParamSpecString::builder("path")
             .nick("Path")
             .blurb("How the last frame reached the compositor: dmabuf (its own dma-buf), shm (its own memfd, through wl_shm), copy (copied into a pooled buffer), or none yet")
+            .read_only()
+            .build(),
+        glib::ParamSpecString::builder("color-representation-set")
+            .nick("Color representation set")
+            .blurb("What the video surface states through wp_color_representation_v1 (matrix, range, chroma location), or none")
+            .read_only()
+            .build(),
+        glib::ParamSpecString::builder("image-description-set")
+            .nick("Image description set")
+            .blurb("The HDR image description the video surface has through wp_color_manager_v1 (primaries, transfer, mastering display, content light levels), or none")
             .read_only()
             .build(),
     ]
@@ -78,6 +90,7 @@ impl ZcWaylandSink {
             "frames-presented" => stats().frames_presented.to_value(),
             "frames-discarded" => stats().frames_discarded.to_value(),
             "latency-us" => stats().mean_latency_us().to_value(),
+            "presentation-jitter-us" => stats().mean_jitter_us().to_value(),
             "acquire-fences" => stats().acquire_fences.to_value(),
             "fenced-releases" => stats().fenced_releases.to_value(),
             "frames-copied" => counters.copies.frames().to_value(),
@@ -87,6 +100,8 @@ impl ZcWaylandSink {
                 .load(Ordering::Relaxed)
                 .to_value(),
             "path" => self.path_name().to_value(),
+            "color-representation-set" => self.color_representation_set().to_value(),
+            "image-description-set" => self.image_description_set().to_value(),
             _ => return None,
         })
     }
@@ -114,6 +129,9 @@ impl ZcWaylandSink {
             )
             .field("frames-discarded", stats.frames_discarded)
             .field("latency-us", stats.mean_latency_us())
+            .field("presentation-jitter-us", stats.mean_jitter_us())
+            .field("frames-committed-ahead", stats.frames_committed_ahead)
+            .field("dispatch-wakeups", stats.dispatch_wakeups)
             .field("buffers-reused-while-held", stats.buffers_reused_while_held)
             .field("acquire-fences", stats.acquire_fences)
             .field("fenced-releases", stats.fenced_releases)
@@ -125,6 +143,24 @@ impl ZcWaylandSink {
                 self.counters.wl_buffers_created.load(Ordering::Relaxed),
             )
             .field("path", path)
+            .field("color-representation-set", self.color_representation_set())
+            .field("image-description-set", self.image_description_set())
+            .build()
+    }
+
+    /// Each presented frame's target (0: none) and actual presentation
+    /// time on the presentation clock, as the `zc-sink-presentations`
+    /// message carries them.
+    fn presentations_structure(&self) -> gst::Structure {
+        let presentations = self
+            .presenter()
+            .map(|p| p.presentations())
+            .unwrap_or_default();
+        let targets = presentations.iter().map(|p| p.target_ns.unwrap_or(0));
+        let presented = presentations.iter().map(|p| p.presented_ns);
+        gst::Structure::builder("zc-sink-presentations")
+            .field("target-ns", gst::Array::new(targets))
+            .field("presented-ns", gst::Array::new(presented))
             .build()
     }
 
@@ -137,5 +173,11 @@ impl ZcWaylandSink {
         gst::info!(super::imp::CAT, imp = self, "{stats}");
         let obj = self.obj();
         let _ = obj.post_message(gst::message::Element::builder(stats).src(&*obj).build());
+        let presentations = self.presentations_structure();
+        let _ = obj.post_message(
+            gst::message::Element::builder(presentations)
+                .src(&*obj)
+                .build(),
+        );
     }
 }

@@ -88,16 +88,19 @@ impl Slot {
     }
 
     /// A commit attached the buffer with `hold`; `release_requested` when it
-    /// also asked for an explicit-sync release. Returns the previous hold
-    /// of the same storage, for the caller to drop outside the lock.
+    /// also asked for an explicit-sync release; `awaits_buffer_release`
+    /// unless `wl_buffer.release` is undefined (DRM syncobj surfaces).
+    /// Returns the previous hold of the same storage, for the caller to drop
+    /// outside the lock.
     pub(super) fn attach(
         &self,
         frame_id: u64,
         hold: Box<dyn Any + Send>,
         release_requested: bool,
+        awaits_buffer_release: bool,
     ) -> Option<(u64, Box<dyn Any + Send>)> {
         let mut state = lock(&self.state);
-        state.attached = true;
+        state.attached = awaits_buffer_release;
         if release_requested {
             state.releases_pending += 1;
         }

@@ -13,6 +13,8 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::{
 use zc_dmabuf::{Fourcc, Modifier};
 
 use super::State;
+use super::color_management::ColorManagementSupport;
+use super::representation::RepresentationSupport;
 use crate::feedback::{Feedback, FormatModifier, FormatTable, Tranche, dev_from_array};
 use crate::lock;
 
@@ -31,6 +33,16 @@ pub struct Capabilities {
     pub has_presentation: bool,
     /// `zwp_linux_explicit_synchronization_v1` version bound (0: none).
     pub explicit_sync_version: u32,
+    /// `wp_linux_drm_syncobj_manager_v1` (explicit sync with timelines).
+    pub has_drm_syncobj: bool,
+    /// `wp_fifo_manager_v1` and `wp_commit_timing_manager_v1`: the
+    /// compositor paces frames committed ahead with a target time.
+    pub has_fifo: bool,
+    pub has_commit_timing: bool,
+    /// `wp_color_representation_manager_v1`'s support (None: no such global).
+    pub color_representation: Option<RepresentationSupport>,
+    /// `wp_color_manager_v1`'s support (None: no such global).
+    pub color_management: Option<ColorManagementSupport>,
 }
 
 #[derive(Default)]

@@ -1,6 +1,7 @@
 //! Showing frames at the compositor's pace: a frame is committed when the
 //! compositor asked for one (its frame callback), otherwise it waits, and a
-//! newer one replaces it.
+//! newer one replaces it. A frame with a target time on a window paced by
+//! the compositor (`pacing`) is committed at once instead.
 
 use std::any::Any;
 use std::os::fd::{AsFd, OwnedFd};
@@ -11,8 +12,12 @@ use wayland_client::protocol::wl_callback::{self, WlCallback};
 use wayland_client::{Connection, Dispatch, QueueHandle};
 
 use super::buffer::{BufferKind, FrameBuffer};
+use super::color_management;
 use super::connection::Globals;
+use super::drm_syncobj;
 use super::explicit_sync::ReleaseData;
+use super::pacing::MAX_IN_FLIGHT;
+use super::representation::{self, Representation};
 use super::stats::PresentationData;
 use super::{Inner, Presenter, State, deadline_after};
 use crate::error::WaylandError;
@@ -26,6 +31,10 @@ pub(super) struct PendingFrame {
     /// The producer's fence (a sync_file): the compositor waits for it
     /// before reading the buffer. Closed if the frame is replaced.
     pub(super) acquire_fence: Option<OwnedFd>,
+    /// How its samples become RGB, stated with its commit (None: not).
+    pub(super) representation: Option<Representation>,
+    /// When it is meant to be shown, on the presentation clock.
+    pub(super) target_ns: Option<u64>,
 }
 
 impl Presenter {
@@ -44,12 +53,19 @@ impl Presenter {
     /// the compositor waits for before reading it when the window uses
     /// explicit sync; otherwise (or for wl_shm buffers, which take no
     /// fences) it is closed unused.
+    ///
+    /// `target_ns`: when the frame is meant to be shown, on the presentation
+    /// clock ([`Presenter::presentation_clock_now_ns`]). On a window paced
+    /// by the compositor the frame is committed at once with it (a frame
+    /// still waiting for a frame callback is replaced); presentation
+    /// feedback measures how close each frame landed (`jitter_ns_total`).
     pub fn present(
         &self,
         buffer: &Arc<FrameBuffer>,
         frame_id: u64,
         hold: Box<dyn Any + Send>,
         acquire_fence: Option<OwnedFd>,
+        target_ns: Option<u64>,
     ) -> Result<(), WaylandError> {
         let replaced;
         let previous;
@@ -71,16 +87,28 @@ impl Presenter {
                 frame_id,
                 hold,
                 acquire_fence,
+                representation: inner.representation,
+                target_ns,
             };
-            if inner.frame_pending {
+            let timed =
+                target_ns.is_some() && inner.window.as_ref().is_some_and(|w| w.pacer.is_some());
+            // A frame waits for a frame callback, or (paced by the
+            // compositor) while enough frames are queued there; a newer one
+            // replaces it.
+            let waits = if timed {
+                inner.in_flight >= MAX_IN_FLIGHT
+            } else {
+                inner.frame_pending
+            };
+            if waits {
                 previous = None;
                 replaced = inner.next.replace(frame);
-                if replaced.is_some() {
-                    inner.stats.frames_replaced += 1;
-                }
             } else {
-                replaced = None;
+                replaced = inner.next.take();
                 previous = commit_frame(&mut inner, &self.globals, &self.queue_handle, frame);
+            }
+            if replaced.is_some() {
+                inner.stats.frames_replaced += 1;
             }
         }
         // Holds given up are dropped here, outside the lock.
@@ -127,6 +155,8 @@ pub(super) fn commit_frame(
         frame_id,
         hold,
         acquire_fence,
+        representation,
+        target_ns,
     } = frame;
     let window = inner.window.as_mut()?;
     if buffer.crop != window.video_source {
@@ -138,6 +168,26 @@ pub(super) fn commit_frame(
             }
         }
         window.video_source = buffer.crop;
+    }
+    representation::apply(window, globals, qh, representation);
+    color_management::apply(
+        window,
+        globals.color_manager.as_ref(),
+        inner.described.as_ref(),
+        qh,
+    );
+    let syncobj_release = drm_syncobj::before_commit(
+        window,
+        buffer.kind == BufferKind::DmaBuf,
+        acquire_fence.as_ref(),
+    );
+    let syncobj = syncobj_release.is_some();
+    if let Some(released) = syncobj_release {
+        if acquire_fence.is_some() {
+            inner.stats.acquire_fences += 1;
+        }
+        inner.stats.fenced_releases += 1;
+        inner.syncobj_releases.push((released, buffer.slot.clone()));
     }
     let window = inner.window.as_ref()?;
     let video = window.video.clone();
@@ -171,20 +221,37 @@ pub(super) fn commit_frame(
     }
     // The fd was dup'ed into the request; ours closes now.
     drop(acquire_fence);
-    let previous = buffer.slot.attach(frame_id, hold, sync.is_some());
-    video.frame(qh, ());
+    // With syncobjs wl_buffer.release is undefined: the release point says it.
+    let previous = buffer
+        .slot
+        .attach(frame_id, hold, sync.is_some() || syncobj, !syncobj);
+    // Paced by the compositor: the frame waits there for its time, and no
+    // frame callback is needed. Otherwise the next frame waits for one.
+    let pacer = window.pacer.as_ref().zip(target_ns);
+    match pacer {
+        Some((pacer, target_ns)) => pacer.constrain(target_ns),
+        None => {
+            video.frame(qh, ());
+            inner.frame_pending = true;
+        }
+    }
     if let Some(presentation) = &globals.presentation {
         presentation.feedback(
             &video,
             qh,
             PresentationData {
                 committed_ns: sys::clock_ns(inner.presentation_clock),
+                target_ns,
+                ahead: pacer.is_some(),
             },
         );
     }
     video.commit();
-    inner.frame_pending = true;
     inner.stats.frames_committed += 1;
+    if pacer.is_some() {
+        inner.stats.frames_committed_ahead += 1;
+        inner.in_flight += 1;
+    }
     previous
 }
 

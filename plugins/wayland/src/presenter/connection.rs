@@ -13,7 +13,12 @@ use wayland_client::protocol::{
     wl_subcompositor::WlSubcompositor, wl_subsurface::WlSubsurface, wl_surface::WlSurface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, delegate_noop};
+use wayland_protocols::wp::color_management::v1::client::wp_color_manager_v1::WpColorManagerV1;
+use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_manager_v1::WpColorRepresentationManagerV1;
+use wayland_protocols::wp::commit_timing::v1::client::wp_commit_timing_manager_v1::WpCommitTimingManagerV1;
+use wayland_protocols::wp::fifo::v1::client::wp_fifo_manager_v1::WpFifoManagerV1;
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
+use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_manager_v1::WpLinuxDrmSyncobjManagerV1;
 use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::{
     zwp_linux_explicit_synchronization_v1::ZwpLinuxExplicitSynchronizationV1,
     zwp_linux_surface_synchronization_v1::ZwpLinuxSurfaceSynchronizationV1,
@@ -60,6 +65,11 @@ pub(super) struct Globals {
     pub(super) viewporter: Option<WpViewporter>,
     pub(super) presentation: Option<WpPresentation>,
     pub(super) explicit_sync: Option<ZwpLinuxExplicitSynchronizationV1>,
+    pub(super) color_representation: Option<WpColorRepresentationManagerV1>,
+    pub(super) fifo: Option<WpFifoManagerV1>,
+    pub(super) commit_timing: Option<WpCommitTimingManagerV1>,
+    pub(super) color_manager: Option<WpColorManagerV1>,
+    pub(super) drm_syncobj: Option<WpLinuxDrmSyncobjManagerV1>,
 }
 
 impl Globals {
@@ -82,6 +92,21 @@ impl Globals {
         }
         if let Some(explicit_sync) = &self.explicit_sync {
             explicit_sync.destroy();
+        }
+        if let Some(manager) = &self.color_representation {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.fifo {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.commit_timing {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.color_manager {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.drm_syncobj {
+            manager.destroy();
         }
     }
 }
@@ -223,13 +248,21 @@ impl Presenter {
             viewporter: bind_optional(&global_list, &qh, 1..=1, ()),
             presentation: bind_optional(&global_list, &qh, 1..=1, ()),
             explicit_sync: bind_optional(&global_list, &qh, 1..=2, ()),
+            color_representation: bind_optional(&global_list, &qh, 1..=1, ()),
+            fifo: bind_optional(&global_list, &qh, 1..=1, ()),
+            commit_timing: bind_optional(&global_list, &qh, 1..=1, ()),
+            color_manager: bind_optional(&global_list, &qh, 1..=2, ()),
+            drm_syncobj: bind_optional(&global_list, &qh, 1..=1, ()),
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::new(Capabilities {
                 dmabuf_version: globals.dmabuf.as_ref().map_or(0, |d| d.version()),
                 has_viewporter: globals.viewporter.is_some(),
                 has_presentation: globals.presentation.is_some(),
+                has_fifo: globals.fifo.is_some(),
+                has_commit_timing: globals.commit_timing.is_some(),
                 explicit_sync_version: globals.explicit_sync.as_ref().map_or(0, |e| e.version()),
+                has_drm_syncobj: globals.drm_syncobj.is_some(),
                 ..Capabilities::default()
             })),
             changed: Condvar::new(),

@@ -73,6 +73,9 @@ fn dispatch_loop(
 ) {
     let shared = state.shared.clone();
     loop {
+        // Release points of commits made since (DRM syncobj): polled too.
+        let new_releases = std::mem::take(&mut lock(&shared.inner).syncobj_releases);
+        state.release_fences.extend(new_releases);
         if let Err(e) = queue.dispatch_pending(&mut state) {
             mark_lost(&shared, &e.to_string());
             return;
@@ -101,6 +104,9 @@ fn dispatch_loop(
             }
         };
         drop(fds);
+        if ready.iter().any(|r| *r) {
+            lock(&shared.inner).stats.dispatch_wakeups += 1;
+        }
         if ready[1] {
             return;
         }

@@ -20,21 +20,31 @@ pub(super) struct ReleaseData {
 }
 
 impl Presenter {
-    /// Whether the next window uses explicit sync
-    /// (`zwp_linux_explicit_synchronization_v1`) for dma-buf frames when the
-    /// compositor offers it: acquire fences from [`Presenter::present`], and
+    /// Whether the next window uses explicit sync for dma-buf frames when
+    /// the compositor offers it (`wp_linux_drm_syncobj_v1`, preferred, or
+    /// `zwp_linux_explicit_synchronization_v1`): acquire fences from [`Presenter::present`], and
     /// frames held until the compositor's release fence signalled. On by
     /// default; off, the dma-bufs' implicit fences do the job.
     pub fn set_explicit_sync(&self, enabled: bool) {
         lock(&self.shared.inner).explicit_sync = enabled;
     }
 
-    /// Whether the current window uses explicit sync.
+    /// Whether the current window uses explicit sync (either protocol).
     pub fn uses_explicit_sync(&self) -> bool {
-        lock(&self.shared.inner)
-            .window
-            .as_ref()
-            .is_some_and(|w| w.video_sync.is_some())
+        self.sync_protocol().is_some()
+    }
+
+    /// The explicit-sync protocol the current window uses, if any.
+    pub fn sync_protocol(&self) -> Option<&'static str> {
+        let inner = lock(&self.shared.inner);
+        let window = inner.window.as_ref()?;
+        if window.video_syncobj.is_some() {
+            Some("wp_linux_drm_syncobj_v1")
+        } else if window.video_sync.is_some() {
+            Some("zwp_linux_explicit_synchronization_v1")
+        } else {
+            None
+        }
     }
 }
 

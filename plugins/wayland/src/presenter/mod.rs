@@ -32,22 +32,30 @@
 //! - `buffer`: a frame's `wl_buffer` and the hold kept until its release;
 //! - `dmabuf`, `shm`: making `wl_buffer`s from dma-bufs and from memfds;
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
+//! - `pacing`: FIFO and commit timing, frames committed ahead of their time;
 //! - `explicit_sync`: acquire fences and release events;
+//! - `drm_syncobj`: explicit sync with DRM timeline syncobjs (preferred);
+//! - `representation`: a YUV surface's matrix, range and chroma location;
+//! - `color_management`: an HDR surface's image description;
 //! - `dispatch`: the thread that reads the compositor's events;
 //! - `stats`: the counters and the presentation-time events that feed them.
 
 mod buffer;
 mod capabilities;
+mod color_management;
 mod commit;
 mod connection;
 mod dispatch;
 mod dmabuf;
+mod drm_syncobj;
 mod explicit_sync;
+mod pacing;
+mod representation;
 mod shm;
 mod stats;
 mod window;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -63,8 +71,11 @@ use crate::lock;
 
 pub use buffer::{BufferKind, FrameBuffer};
 pub use capabilities::Capabilities;
+pub use color_management::ColorManagementSupport;
 pub use connection::{CONNECT_TIMEOUT, DisplayTarget};
 pub use dmabuf::Interlacing;
+pub use pacing::{PRESENTATIONS_KEPT, Presentation};
+pub use representation::{ASSUMED_WITHOUT_PROTOCOL, Representation, RepresentationSupport};
 pub use stats::PresentStats;
 pub use window::{WindowTarget, fit};
 
@@ -96,13 +107,26 @@ struct Inner {
     window: Option<Window>,
     video_size: (i32, i32),
     frame_pending: bool,
+    /// Frames committed ahead (compositor pacing) not yet presented or
+    /// discarded.
+    in_flight: u32,
     next: Option<PendingFrame>,
     /// Use explicit sync on the next window, when the compositor has it.
     explicit_sync: bool,
+    /// How frames presented from now on are to be shown (colour
+    /// representation), when the compositor supports it.
+    representation: Option<Representation>,
+    /// The image description of frames presented from now on (HDR).
+    described: Option<color_management::Described>,
+    /// Release points' eventfds of DRM syncobj commits, for the dispatch
+    /// thread to poll (moved to its `release_fences`).
+    syncobj_releases: Vec<(OwnedFd, Arc<Slot>)>,
     busy: Vec<Weak<Slot>>,
     /// Every wl_buffer made, to destroy those still cached when we go.
     buffers: Vec<Weak<FrameBuffer>>,
     stats: PresentStats,
+    /// The latest presentations, for [`Presenter::presentations`].
+    presentations: VecDeque<Presentation>,
     presentation_clock: libc::clockid_t,
     lost: Option<String>,
     closed: bool,
@@ -120,11 +144,16 @@ impl Inner {
             window: None,
             video_size: (0, 0),
             frame_pending: false,
+            in_flight: 0,
             next: None,
             explicit_sync: true,
+            representation: None,
+            described: None,
+            syncobj_releases: Vec::new(),
             busy: Vec::new(),
             buffers: Vec::new(),
             stats: PresentStats::default(),
+            presentations: VecDeque::new(),
             presentation_clock: libc::CLOCK_MONOTONIC,
             lost: None,
             closed: false,
@@ -299,6 +328,9 @@ impl Drop for Presenter {
         drop(next);
         if let Some(feedback) = lock(&self.surface_feedback).take() {
             feedback.destroy();
+        }
+        if let Some(described) = lock(&self.shared.inner).described.take() {
+            described.destroy();
         }
         // Leave nothing behind on a connection that may live on.
         self.globals.destroy();

@@ -8,6 +8,7 @@ use wayland_protocols::wp::presentation_time::client::{
 };
 
 use super::State;
+use super::pacing::{PRESENTATIONS_KEPT, Presentation};
 use crate::lock;
 
 /// Counters of what the compositor did with the frames.
@@ -29,6 +30,14 @@ pub struct PresentStats {
     pub frames_discarded: u64,
     /// Sum of commit-to-presentation times, for the mean latency.
     pub latency_ns_total: u64,
+    /// Frames committed ahead with a target time (compositor pacing).
+    pub frames_committed_ahead: u64,
+    /// Presented frames that had a target time, and the sum of how far
+    /// from it each was shown (either way), for the mean jitter.
+    pub jitter_samples: u64,
+    pub jitter_ns_total: u64,
+    /// Times the dispatch thread woke up (events, fences, its stop).
+    pub dispatch_wakeups: u64,
     /// Frames that arrived in a buffer the compositor had not released yet:
     /// its producer wrote into storage the compositor may still read. The
     /// sink holds every frame until release, so this stays 0; the counter
@@ -48,10 +57,21 @@ impl PresentStats {
             .checked_div(self.frames_presented)
             .map_or(0, |ns| ns / 1000)
     }
+
+    /// Mean absolute difference between target and actual presentation
+    /// time, in microseconds (0 before any frame with a target).
+    pub fn mean_jitter_us(&self) -> u64 {
+        self.jitter_ns_total
+            .checked_div(self.jitter_samples)
+            .map_or(0, |ns| ns / 1000)
+    }
 }
 
 pub(super) struct PresentationData {
     pub(super) committed_ns: u64,
+    pub(super) target_ns: Option<u64>,
+    /// Committed ahead (compositor pacing): counted in `in_flight`.
+    pub(super) ahead: bool,
 }
 
 impl Dispatch<WpPresentation, ()> for State {
@@ -76,9 +96,14 @@ impl Dispatch<WpPresentationFeedback, PresentationData> for State {
         event: wp_presentation_feedback::Event,
         data: &PresentationData,
         _: &Connection,
-        _: &QueueHandle<Self>,
+        qh: &QueueHandle<Self>,
     ) {
         let mut inner = lock(&state.shared.inner);
+        let done = matches!(
+            event,
+            wp_presentation_feedback::Event::Presented { .. }
+                | wp_presentation_feedback::Event::Discarded
+        );
         match event {
             wp_presentation_feedback::Event::Presented {
                 tv_sec_hi,
@@ -104,9 +129,27 @@ impl Dispatch<WpPresentationFeedback, PresentationData> for State {
                 if zero_copy {
                     inner.stats.frames_presented_zero_copy += 1;
                 }
+                if let Some(target_ns) = data.target_ns {
+                    inner.stats.jitter_samples += 1;
+                    inner.stats.jitter_ns_total = inner
+                        .stats
+                        .jitter_ns_total
+                        .saturating_add(presented_ns.abs_diff(target_ns));
+                }
+                if inner.presentations.len() == PRESENTATIONS_KEPT {
+                    inner.presentations.pop_front();
+                }
+                inner.presentations.push_back(Presentation {
+                    target_ns: data.target_ns,
+                    presented_ns,
+                });
             }
             wp_presentation_feedback::Event::Discarded => inner.stats.frames_discarded += 1,
             _ => {}
+        }
+        drop(inner);
+        if done && data.ahead {
+            state.frame_left_queue(qh);
         }
     }
 }

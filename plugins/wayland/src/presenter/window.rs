@@ -11,6 +11,8 @@ use wayland_client::protocol::{
 };
 use wayland_client::{Connection, Dispatch, Proxy, QueueHandle};
 use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::zwp_linux_surface_synchronization_v1::ZwpLinuxSurfaceSynchronizationV1;
+use wayland_protocols::wp::color_management::v1::client::wp_color_management_surface_v1::WpColorManagementSurfaceV1;
+use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_surface_v1::WpColorRepresentationSurfaceV1;
 use wayland_protocols::wp::viewporter::client::wp_viewport::WpViewport;
 use wayland_protocols::xdg::shell::client::{
     xdg_surface::{self, XdgSurface},
@@ -18,8 +20,13 @@ use wayland_protocols::xdg::shell::client::{
     xdg_wm_base::{self, XdgWmBase},
 };
 
+use zc_dmabuf::color::ImageDescription;
+
 use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
+use super::drm_syncobj::SyncobjSurface;
+use super::pacing::Pacer;
+use super::representation::Representation;
 use super::{Presenter, State, TEARDOWN_TIMEOUT};
 use crate::error::WaylandError;
 use crate::{lock, sys};
@@ -49,8 +56,21 @@ pub(super) struct Window {
     pub(super) video: WlSurface,
     pub(super) video_subsurface: WlSubsurface,
     pub(super) video_viewport: Option<WpViewport>,
-    /// Explicit sync for the video surface, when the compositor has it.
+    /// Explicit sync for the video surface, when the compositor has it:
+    /// DRM syncobj timelines where it can, else the older protocol.
+    pub(super) video_syncobj: Option<SyncobjSurface>,
     pub(super) video_sync: Option<ZwpLinuxSurfaceSynchronizationV1>,
+    /// The video surface's colour representation object, once one was set.
+    pub(super) video_representation: Option<WpColorRepresentationSurfaceV1>,
+    /// What the video surface states (as of the last commit).
+    pub(super) representation_set: Option<Representation>,
+    /// FIFO and commit timing for the video surface, when the compositor
+    /// has both.
+    pub(super) pacer: Option<Pacer>,
+    /// The video surface's colour-management object, once one was set.
+    pub(super) video_color: Option<WpColorManagementSurfaceV1>,
+    /// The image description the video surface has (as of the last commit).
+    pub(super) image_description_set: Option<ImageDescription>,
     pub(super) area_subsurface: Option<WlSubsurface>,
     /// The application's surface an embedded video lives in. Subsurface
     /// positions are parent state: they apply on the parent's commit.
@@ -121,11 +141,30 @@ impl Presenter {
             .viewporter
             .as_ref()
             .map(|v| v.get_viewport(&video, qh, ()));
+        let (explicit_sync, main_device) = {
+            let inner = lock(&self.shared.inner);
+            let main_device = inner.caps.feedback.as_ref().and_then(|f| f.main_device);
+            (inner.explicit_sync, main_device)
+        };
+        let video_syncobj = g
+            .drm_syncobj
+            .as_ref()
+            .filter(|_| explicit_sync)
+            .and_then(
+                |manager| match SyncobjSurface::new(manager, &video, main_device, qh) {
+                    Ok(syncobj) => Some(syncobj),
+                    Err(why) => {
+                        log::info!("wp_linux_drm_syncobj_v1 is not used: {why}");
+                        None
+                    }
+                },
+            );
         let video_sync = g
             .explicit_sync
             .as_ref()
-            .filter(|_| lock(&self.shared.inner).explicit_sync)
+            .filter(|_| explicit_sync && video_syncobj.is_none())
             .map(|e| e.get_synchronization(&video, qh, ()));
+        let pacer = Pacer::new(g, &video, qh);
         let background = match (&g.shm, &area_viewport) {
             (Some(shm), Some(_)) => Some(black_pixel(shm, qh)?),
             _ => None,
@@ -181,7 +220,13 @@ impl Presenter {
                 video,
                 video_subsurface,
                 video_viewport,
+                video_syncobj,
                 video_sync,
+                video_representation: None,
+                representation_set: None,
+                pacer,
+                video_color: None,
+                image_description_set: None,
                 area_subsurface,
                 parent,
                 configured: toplevel.is_none(),
@@ -216,6 +261,7 @@ impl Presenter {
         let (window, next) = {
             let mut inner = lock(&self.shared.inner);
             inner.frame_pending = false;
+            inner.in_flight = 0;
             inner.closed = false;
             (inner.window.take(), inner.next.take())
         };
@@ -296,6 +342,18 @@ fn destroy_window_objects(window: Window) {
     // already asked for still arrive.
     if let Some(sync) = window.video_sync {
         sync.destroy();
+    }
+    if let Some(syncobj) = window.video_syncobj {
+        syncobj.destroy();
+    }
+    if let Some(representation) = window.video_representation {
+        representation.destroy();
+    }
+    if let Some(pacer) = window.pacer {
+        pacer.destroy();
+    }
+    if let Some(color) = window.video_color {
+        color.destroy();
     }
     if let Some(v) = window.video_viewport {
         v.destroy();

@@ -17,7 +17,10 @@ use rustix::fs::{FileType, MemfdFlags, OFlags, SeekFrom};
 pub use rustix::fs::{SealFlags, Stat};
 use rustix::io::Errno;
 use rustix::ioctl::{Ioctl, IoctlOutput, Opcode, opcode};
+
+mod syncobj;
 use rustix::mm::{MapFlags, ProtFlags};
+pub use syncobj::*;
 
 // ---- ioctls: one generic call over typed arguments ----
 
