@@ -35,7 +35,9 @@ use smithay_client_toolkit::{
     registry_handlers,
 };
 use wayland_client::globals::GlobalList;
-use wayland_client::protocol::{wl_keyboard, wl_output, wl_pointer, wl_seat, wl_shm, wl_surface};
+use wayland_client::protocol::{
+    wl_keyboard, wl_output, wl_pointer, wl_seat, wl_shm, wl_subsurface, wl_surface,
+};
 use wayland_client::{Connection, QueueHandle};
 use zc_app::player::controls::{ClickTracker, Modifiers};
 use zc_app::player::ipc::Reply;
@@ -232,6 +234,25 @@ impl App {
 
 /// A fresh ARGB8888 buffer of `size` from `pool`, or `None` once it said
 /// why it cannot draw `what`.
+impl App {
+    /// A subsurface of the window for something drawn above the video (the
+    /// panel, subtitles): desynchronised, clicks going through to the
+    /// window below. Made after the video's subsurface, it is above it.
+    fn overlay_subsurface(
+        &self,
+        qh: &QueueHandle<App>,
+    ) -> (wl_subsurface::WlSubsurface, wl_surface::WlSurface) {
+        let (subsurface, surface) = self
+            .subcompositor
+            .create_subsurface(self.window.wl_surface().clone(), qh);
+        subsurface.set_desync();
+        if let Ok(region) = smithay_client_toolkit::compositor::Region::new(&self.compositor) {
+            surface.set_input_region(Some(region.wl_region()));
+        }
+        (subsurface, surface)
+    }
+}
+
 fn argb_buffer(pool: &mut SlotPool, (width, height): (u32, u32), what: &str) -> Option<Buffer> {
     match pool.create_buffer(
         width as i32,

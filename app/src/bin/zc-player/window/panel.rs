@@ -44,14 +44,7 @@ impl App {
     }
 
     fn create_panel(&mut self, qh: &QueueHandle<App>) {
-        let (subsurface, surface) = self
-            .subcompositor
-            .create_subsurface(self.window.wl_surface().clone(), qh);
-        subsurface.set_desync();
-        // Clicks go through to the window below.
-        if let Ok(region) = smithay_client_toolkit::compositor::Region::new(&self.compositor) {
-            surface.set_input_region(Some(region.wl_region()));
-        }
+        let (subsurface, surface) = self.overlay_subsurface(qh);
         let above_video = self.player.as_ref().is_some_and(|p| p.prerolled);
         self.panel = Some(Panel {
             surface,

@@ -35,14 +35,7 @@ impl App {
     /// at its start time).
     pub fn show_cue(&mut self, cue: Cue, qh: &QueueHandle<App>) {
         if self.subtitles.is_none() {
-            let (subsurface, surface) = self
-                .subcompositor
-                .create_subsurface(self.window.wl_surface().clone(), qh);
-            subsurface.set_desync();
-            // Clicks go through to the window below.
-            if let Ok(region) = smithay_client_toolkit::compositor::Region::new(&self.compositor) {
-                surface.set_input_region(Some(region.wl_region()));
-            }
+            let (subsurface, surface) = self.overlay_subsurface(qh);
             self.subtitles = Some(SubtitleLayer {
                 surface,
                 subsurface,
