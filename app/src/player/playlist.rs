@@ -200,7 +200,7 @@ impl Playlist {
     }
 
     /// Move to the next entry; `None` (and no move) at the end.
-    pub fn next(&mut self) -> Option<&str> {
+    pub fn advance(&mut self) -> Option<&str> {
         if self.current + 1 >= self.entries.len() {
             return None;
         }
@@ -209,7 +209,7 @@ impl Playlist {
     }
 
     /// Move to the previous entry; `None` (and no move) at the start.
-    pub fn prev(&mut self) -> Option<&str> {
+    pub fn back(&mut self) -> Option<&str> {
         self.current = self.current.checked_sub(1)?;
         Some(self.current())
     }
@@ -348,15 +348,15 @@ mod tests {
     fn next_and_prev_stop_at_the_ends() {
         assert!(Playlist::new(Vec::new()).is_none());
         let mut playlist = list(3);
-        assert_eq!(playlist.prev(), None);
+        assert_eq!(playlist.back(), None);
         assert_eq!(playlist.position(), 0);
         assert_eq!(playlist.peek_next(), Some("file:///1"));
-        assert_eq!(playlist.next(), Some("file:///1"));
-        assert_eq!(playlist.next(), Some("file:///2"));
+        assert_eq!(playlist.advance(), Some("file:///1"));
+        assert_eq!(playlist.advance(), Some("file:///2"));
         assert_eq!(playlist.peek_next(), None);
-        assert_eq!(playlist.next(), None);
+        assert_eq!(playlist.advance(), None);
         assert_eq!(playlist.position(), 2);
-        assert_eq!(playlist.prev(), Some("file:///1"));
+        assert_eq!(playlist.back(), Some("file:///1"));
         assert_eq!(playlist.go_to(7), None);
         assert_eq!(playlist.go_to(0), Some("file:///0"));
     }
@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn append_adds_at_the_end_and_replace_starts_over() {
         let mut playlist = list(2);
-        playlist.next();
+        playlist.advance();
         playlist.append("file:///new".to_owned());
         assert_eq!(playlist.len(), 3);
         assert_eq!(playlist.position(), 1);

@@ -8,23 +8,30 @@
 //! jobs are in the modules below: [`options`] (the CLI's choices),
 //! [`pipeline`] (building it), [`embed`] (handing the sink our window),
 //! [`bus`] (the pipeline's messages), [`transport`] (play, pause, seek,
-//! volume), [`snapshot`] and [`stats`].
+//! speed, frame step, volume), [`queue`] (the playlist: which entry
+//! plays, gapless hand-over, resume), [`tracks`] (audio and subtitle
+//! streams), [`snapshot`] and [`stats`].
 
 mod bus;
 mod embed;
 mod options;
 mod pipeline;
+mod queue;
 mod snapshot;
 mod stats;
+mod tracks;
 mod transport;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use gst::prelude::*;
 use zc_app::player::ipc::Reply;
+use zc_app::player::playlist::Playlist;
+use zc_app::player::watch_later::WatchLater;
 
 pub use bus::BusEvent;
 pub use embed::{Layout, WindowHandles};
@@ -46,6 +53,16 @@ pub struct Player {
     pub looping: bool,
     pub keep_open: bool,
     start: Option<f64>,
+    /// What plays, in which order, and where in it.
+    playlist: Playlist,
+    /// The next entry's URI while it may be handed over gaplessly; the
+    /// about-to-finish handler (a streaming thread) takes it.
+    gapless_next: Arc<Mutex<Option<String>>>,
+    /// The state files of --save-position-on-quit (None without a state folder).
+    watch_later: Option<WatchLater>,
+    /// The playback rate; every seek keeps it.
+    pub speed: f64,
+    tracks: tracks::Tracks,
     /// The state the user wants (Playing or Paused).
     pub wanted: gst::State,
     /// Whether the first frame reached the sink (preroll done): errors
@@ -76,7 +93,8 @@ fn has_property(element: &gst::Element, name: &str) -> bool {
 
 impl Player {
     /// Preroll first; `on_async_done` then seeks to `--start` and plays.
-    pub fn start(&self) -> Result<()> {
+    pub fn start(&mut self) -> Result<()> {
+        self.arm_entry();
         self.pipeline
             .set_state(gst::State::Paused)
             .map(|_| ())

@@ -1,0 +1,186 @@
+//! Audio and subtitle tracks on playbin3's stream API: the collection the
+//! demuxer announced, the streams selected, and `select-streams` events
+//! for --aid/--sid, the `track` request and the cycling keys.
+
+use gst::prelude::*;
+use zc_app::player::tracks::{self as choice, TrackChoice, TrackKind};
+
+use super::Player;
+
+/// What the current entry offers and plays.
+pub(super) struct Tracks {
+    /// --aid / --sid, applied to each entry's collection.
+    wanted_audio: Option<TrackChoice>,
+    wanted_sub: Option<TrackChoice>,
+    collection: Option<gst::StreamCollection>,
+    /// The stream ids playing (from STREAMS_SELECTED).
+    selected: Vec<String>,
+}
+
+fn stream_kind(stream: &gst::Stream) -> Option<TrackKind> {
+    let types = stream.stream_type();
+    if types.contains(gst::StreamType::AUDIO) {
+        Some(TrackKind::Audio)
+    } else if types.contains(gst::StreamType::TEXT) {
+        Some(TrackKind::Subtitle)
+    } else {
+        None
+    }
+}
+
+fn language(stream: &gst::Stream) -> Option<String> {
+    let tags = stream.tags()?;
+    let code = tags.get::<gst::tags::LanguageCode>()?;
+    Some(code.get().to_owned())
+}
+
+impl Tracks {
+    pub(super) fn new(audio: Option<TrackChoice>, sub: Option<TrackChoice>) -> Tracks {
+        Tracks {
+            wanted_audio: audio,
+            wanted_sub: sub,
+            collection: None,
+            selected: Vec::new(),
+        }
+    }
+
+    /// A new entry: its streams are not known yet.
+    pub(super) fn forget_streams(&mut self) {
+        self.collection = None;
+        self.selected.clear();
+    }
+
+    fn streams(&self) -> Vec<gst::Stream> {
+        self.collection
+            .as_ref()
+            .map(|c| c.iter().collect())
+            .unwrap_or_default()
+    }
+
+    fn of_kind(&self, kind: TrackKind) -> Vec<gst::Stream> {
+        self.streams()
+            .into_iter()
+            .filter(|s| stream_kind(s) == Some(kind))
+            .collect()
+    }
+
+    /// The playing track of `kind`: its index (from 0) among its kind.
+    pub(super) fn current(&self, kind: TrackKind) -> Option<usize> {
+        self.of_kind(kind).iter().position(|s| {
+            s.stream_id()
+                .is_some_and(|id| self.selected.iter().any(|sel| sel == id.as_str()))
+        })
+    }
+
+    pub(super) fn count(&self, kind: TrackKind) -> usize {
+        self.of_kind(kind).len()
+    }
+
+    /// The stream ids to select: the playing video (else the first), and
+    /// `audio`/`sub` (indexes among their kinds).
+    fn selection(&self, audio: Option<usize>, sub: Option<usize>) -> Vec<String> {
+        let streams = self.streams();
+        let videos: Vec<&gst::Stream> = streams
+            .iter()
+            .filter(|s| s.stream_type().contains(gst::StreamType::VIDEO))
+            .collect();
+        let video = videos
+            .iter()
+            .find(|s| {
+                s.stream_id()
+                    .is_some_and(|id| self.selected.iter().any(|sel| sel == id.as_str()))
+            })
+            .or(videos.first());
+        let mut ids: Vec<String> = video
+            .and_then(|s| s.stream_id())
+            .map(|id| id.to_string())
+            .into_iter()
+            .collect();
+        for (kind, index) in [(TrackKind::Audio, audio), (TrackKind::Subtitle, sub)] {
+            if let Some(id) = index
+                .and_then(|i| self.of_kind(kind).get(i).cloned())
+                .and_then(|s| s.stream_id())
+            {
+                ids.push(id.to_string());
+            }
+        }
+        ids
+    }
+}
+
+impl Player {
+    /// playbin3 announced the entry's streams: apply --aid/--sid.
+    pub(super) fn on_stream_collection(&mut self, collection: gst::StreamCollection) {
+        self.tracks.collection = Some(collection);
+        for (kind, wanted) in [
+            (TrackKind::Audio, self.tracks.wanted_audio.clone()),
+            (TrackKind::Subtitle, self.tracks.wanted_sub.clone()),
+        ] {
+            if let Some(wanted) = wanted
+                && let Err(e) = self.select_track(kind, &wanted)
+            {
+                eprintln!(
+                    "zc-player: --{}: {e}",
+                    match kind {
+                        TrackKind::Audio => "aid",
+                        TrackKind::Subtitle => "sid",
+                    }
+                );
+            }
+        }
+    }
+
+    pub(super) fn on_streams_selected(&mut self, streams: Vec<gst::Stream>) {
+        self.tracks.selected = streams
+            .iter()
+            .filter_map(|s| s.stream_id())
+            .map(|id| id.to_string())
+            .collect();
+    }
+
+    /// Play the `kind` track `wanted` picks.
+    pub fn select_track(&mut self, kind: TrackKind, wanted: &TrackChoice) -> Result<(), String> {
+        if self.tracks.collection.is_none() {
+            return Err("the streams are not known yet".to_owned());
+        }
+        let languages: Vec<Option<String>> =
+            self.tracks.of_kind(kind).iter().map(language).collect();
+        let index = choice::pick(&languages, wanted)?;
+        let (mut audio, mut sub) = (
+            self.tracks.current(TrackKind::Audio),
+            self.tracks.current(TrackKind::Subtitle),
+        );
+        match kind {
+            TrackKind::Audio => audio = index,
+            TrackKind::Subtitle => sub = index,
+        }
+        self.send_selection(audio, sub)
+    }
+
+    /// The next track of `kind` (after the last: none).
+    pub fn cycle_track(&mut self, kind: TrackKind) -> Result<Option<usize>, String> {
+        let next = choice::cycle(self.tracks.current(kind), self.tracks.count(kind));
+        let wanted = next.map_or(TrackChoice::Off, |i| TrackChoice::Number(i + 1));
+        self.select_track(kind, &wanted)?;
+        Ok(next)
+    }
+
+    fn send_selection(&self, audio: Option<usize>, sub: Option<usize>) -> Result<(), String> {
+        let ids = self.tracks.selection(audio, sub);
+        let event = gst::event::SelectStreams::new(ids.iter().map(String::as_str));
+        if self.pipeline.send_event(event) {
+            Ok(())
+        } else {
+            Err("playbin3 refused the stream selection".to_owned())
+        }
+    }
+
+    /// The playing track of `kind`, numbered from 1 (None: none plays),
+    /// and how many there are.
+    pub fn track_numbers(&self, kind: TrackKind) -> (Option<usize>, usize) {
+        (
+            self.tracks.current(kind).map(|i| i + 1),
+            self.tracks.count(kind),
+        )
+    }
+}
