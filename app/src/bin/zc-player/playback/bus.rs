@@ -140,6 +140,11 @@ impl Player {
                 .set_state(self.wanted)
                 .map_err(|_| PlayerExit::Failed("cannot start playing".to_owned()))?;
         }
+        if std::mem::take(&mut self.step_after_seek)
+            && let Err(e) = self.step_one()
+        {
+            eprintln!("zc-player: {e}");
+        }
         self.answer_seeks();
         Ok(())
     }

@@ -69,6 +69,9 @@ pub struct Player {
     /// before it are bad input.
     pub prerolled: bool,
     pub at_eos: bool,
+    /// A backward frame step waits for its seek to finish, then steps one
+    /// frame forward.
+    step_after_seek: bool,
     /// Seeks waiting for their ASYNC_DONE to answer with the new position,
     /// each with the position it asked for (the answer when the pipeline
     /// cannot say yet: a seek to the end may already be at EOS, looping).

@@ -181,6 +181,7 @@ impl Player {
             wanted: gst::State::Playing,
             prerolled: false,
             at_eos: false,
+            step_after_seek: false,
             pending_seeks: Vec::new(),
             missing_plugin: None,
             decoder: None,

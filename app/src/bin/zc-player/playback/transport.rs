@@ -121,29 +121,38 @@ impl Player {
             self.set_playing(false)?;
         }
         if !backward {
-            // The sink skips the frame it holds and prerolls on the next
-            // (as gst-play's frame step does).
-            let step = gst::event::Step::new(gst::format::Buffers::ONE, 1.0, true, false);
-            if !self.pipeline.send_event(step) {
-                return Err("the pipeline refused the frame step".to_owned());
-            }
-            return Ok(());
+            return self.step_one();
         }
         let shown = self
             .frame_pts()
             .ok_or_else(|| "no frame is shown yet".to_owned())?;
-        if shown <= 0.0 {
+        let frame = self.frame_duration().unwrap_or(1.0 / 30.0);
+        if shown < frame * 0.5 {
             return Err("this is the first frame".to_owned());
         }
-        let frame = self.frame_duration().unwrap_or(1.0 / 30.0);
-        // The middle of the previous frame: an accurate seek lands on it
-        // whatever the rounding of the timestamps.
-        let target = (shown - frame * 0.5).max(0.0);
+        // An accurate seek lands on the frame holding its target but
+        // reports the target as that frame's time (the decoder clips it):
+        // seek into the middle of the frame two back, then step one, so
+        // the frame shown is the previous one with its own timestamp.
+        let two_back = shown - frame * 1.5;
         let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE;
-        self.seek_at(flags, clock_time_from_seconds(target))
+        self.seek_at(flags, clock_time_from_seconds(two_back.max(0.0)))
             .map_err(|_| "the stream cannot step back".to_owned())?;
+        // Stepping back to the first frame: the seek to 0 is enough.
+        self.step_after_seek = two_back > 0.0;
         self.at_eos = false;
         Ok(())
+    }
+
+    /// The sink skips the frame it holds and prerolls on the next (as
+    /// gst-play's frame step does).
+    pub(super) fn step_one(&self) -> Result<(), String> {
+        let step = gst::event::Step::new(gst::format::Buffers::ONE, 1.0, true, false);
+        if self.pipeline.send_event(step) {
+            Ok(())
+        } else {
+            Err("the pipeline refused the frame step".to_owned())
+        }
     }
 
     /// The stream time of the frame on screen (the sink's last sample).
