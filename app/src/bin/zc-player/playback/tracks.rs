@@ -72,6 +72,11 @@ impl Tracks {
         })
     }
 
+    /// The language tags of the tracks of `kind`, in order.
+    fn languages(&self, kind: TrackKind) -> Vec<Option<String>> {
+        self.of_kind(kind).iter().map(language).collect()
+    }
+
     pub(super) fn count(&self, kind: TrackKind) -> usize {
         self.of_kind(kind).len()
     }
@@ -109,24 +114,31 @@ impl Tracks {
 }
 
 impl Player {
-    /// playbin3 announced the entry's streams: apply --aid/--sid.
+    /// playbin3 announced the entry's streams: apply --aid/--sid (in one
+    /// selection; a kind without a choice keeps its first track, as
+    /// playbin3's own default does).
     pub(super) fn on_stream_collection(&mut self, collection: gst::StreamCollection) {
         self.tracks.collection = Some(collection);
-        for (kind, wanted) in [
-            (TrackKind::Audio, self.tracks.wanted_audio.clone()),
-            (TrackKind::Subtitle, self.tracks.wanted_sub.clone()),
-        ] {
-            if let Some(wanted) = wanted
-                && let Err(e) = self.select_track(kind, &wanted)
-            {
-                eprintln!(
-                    "zc-player: --{}: {e}",
-                    match kind {
-                        TrackKind::Audio => "aid",
-                        TrackKind::Subtitle => "sid",
-                    }
-                );
-            }
+        if self.tracks.wanted_audio.is_none() && self.tracks.wanted_sub.is_none() {
+            return;
+        }
+        let mut picked = [None, None];
+        for (slot, (kind, wanted, option)) in picked.iter_mut().zip([
+            (TrackKind::Audio, self.tracks.wanted_audio.clone(), "--aid"),
+            (TrackKind::Subtitle, self.tracks.wanted_sub.clone(), "--sid"),
+        ]) {
+            let first = (self.tracks.count(kind) > 0).then_some(0);
+            *slot = match wanted {
+                None => first,
+                Some(wanted) => choice::pick(&self.tracks.languages(kind), &wanted)
+                    .unwrap_or_else(|e| {
+                        eprintln!("zc-player: {option} {wanted}: {e}");
+                        first
+                    }),
+            };
+        }
+        if let Err(e) = self.send_selection(picked[0], picked[1]) {
+            eprintln!("zc-player: {e}");
         }
     }
 
@@ -143,9 +155,7 @@ impl Player {
         if self.tracks.collection.is_none() {
             return Err("the streams are not known yet".to_owned());
         }
-        let languages: Vec<Option<String>> =
-            self.tracks.of_kind(kind).iter().map(language).collect();
-        let index = choice::pick(&languages, wanted)?;
+        let index = choice::pick(&self.tracks.languages(kind), wanted)?;
         let (mut audio, mut sub) = (
             self.tracks.current(TrackKind::Audio),
             self.tracks.current(TrackKind::Subtitle),
