@@ -16,14 +16,10 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gst::prelude::*;
-use serde_json::Value;
+use zc_vm_tests::player::{Player, SLOW, count, encode};
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
 use zc_vm_tests::weston::{Renderer, Screenshot, Weston, assumed_yuv_colorimetry, decode_png};
@@ -38,8 +34,6 @@ const FRAMES: u32 = 150;
 /// from videoconvert's by a few more; 24 still tells every bar from its
 /// neighbours (they differ by 60 or more in some channel).
 const TOLERANCE: u8 = 24;
-/// Everything is slow under software emulation.
-const SLOW: Duration = Duration::from_secs(300);
 
 /// The clip's raw format, in the colorimetry the root's Weston assumes for
 /// YUV (the clip's VUI says it; the reference picture uses it too).
@@ -47,129 +41,16 @@ fn clip_format() -> String {
     format!("I420,colorimetry={}", assumed_yuv_colorimetry())
 }
 
-fn player_binary() -> PathBuf {
-    // target/debug/deps/player-HASH -> target/debug/zc-player
-    let exe = std::env::current_exe().expect("current exe");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/debug")
-        .join("zc-player");
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p zc-app --bin zc-player` (cargo xtask test does)",
-        path.display()
-    );
-    path
-}
-
 /// The SMPTE bars (with their moving noise corner), H.264 in Matroska.
 fn make_clip(dir: &Path) -> PathBuf {
-    gst::init().expect("gst::init");
     let path = dir.join("smpte-640x480.mkv");
-    let pipeline = gst::parse::launch(&format!(
+    encode(&format!(
         "videotestsrc num-buffers={FRAMES} pattern=smpte ! video/x-raw,format={},width={WIDTH},height={HEIGHT},framerate=30/1 \
          ! x264enc speed-preset=veryfast key-int-max={GOP} ! h264parse ! matroskamux ! filesink location={}",
         clip_format(),
         path.display()
-    ))
-    .expect("encoder pipeline");
-    pipeline.set_state(gst::State::Playing).expect("encode");
-    let bus = pipeline.bus().expect("bus");
-    let message = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(600),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("the encoder finished");
-    assert!(
-        matches!(message.view(), gst::MessageView::Eos(_)),
-        "encoding the clip failed: {message:?}"
-    );
-    pipeline.set_state(gst::State::Null).expect("null");
+    ));
     path
-}
-
-struct Player {
-    child: Child,
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-    log: PathBuf,
-}
-
-impl Player {
-    fn start(weston: &Weston, clip: &Path, dir: &Path) -> Player {
-        let socket = dir.join("player.sock");
-        let log = dir.join("player.log");
-        let child = Command::new(player_binary())
-            .arg(clip)
-            .args(["--loop", "--ipc"])
-            .arg(&socket)
-            .env("WAYLAND_DISPLAY", weston.socket_path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start zc-player");
-        let deadline = Instant::now() + SLOW;
-        let stream = loop {
-            match UnixStream::connect(&socket) {
-                Ok(stream) => break stream,
-                Err(e) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "no control socket after {SLOW:?}: {e}; log:\n{}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-            }
-        };
-        Player {
-            child,
-            writer: stream.try_clone().expect("clone"),
-            reader: BufReader::new(stream),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Send one request; the reply, which must be ok.
-    fn ok(&mut self, request: &str) -> Value {
-        let reply = self.request(request);
-        assert_eq!(
-            reply["ok"],
-            true,
-            "{request} -> {reply}\nplayer log:\n{}",
-            self.log()
-        );
-        reply
-    }
-
-    fn request(&mut self, request: &str) -> Value {
-        writeln!(self.writer, "{request}").expect("send");
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("reply");
-        serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("{request} -> {line:?}: {e}\nlog:\n{}", self.log()))
-    }
-
-    fn stats(&mut self) -> Value {
-        self.ok(r#"{"command":"stats"}"#)
-    }
-
-    fn position(&mut self) -> Option<f64> {
-        self.ok(r#"{"command":"position"}"#)["position-s"].as_f64()
-    }
-}
-
-fn count(stats: &Value, name: &str) -> u64 {
-    stats[name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{name} in {stats}"))
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! for --aid/--sid, the `track` request and the cycling keys.
 
 use gst::prelude::*;
+use zc_app::player::controls::clock_time_from_seconds;
 use zc_app::player::tracks::{self as choice, TrackChoice, TrackKind};
 
 use super::Player;
@@ -15,6 +16,10 @@ pub(super) struct Tracks {
     collection: Option<gst::StreamCollection>,
     /// The stream ids playing (from STREAMS_SELECTED).
     selected: Vec<String>,
+    /// Where to seek once a selection that turned a kind on or off is
+    /// applied: playbin3 (1.22) stalls when a stream kind comes or goes
+    /// mid-play, and a flushing seek to where it was sets it going.
+    resync_at: Option<f64>,
 }
 
 fn stream_kind(stream: &gst::Stream) -> Option<TrackKind> {
@@ -41,6 +46,7 @@ impl Tracks {
             wanted_sub: sub,
             collection: None,
             selected: Vec::new(),
+            resync_at: None,
         }
     }
 
@@ -48,6 +54,7 @@ impl Tracks {
     pub(super) fn forget_streams(&mut self) {
         self.collection = None;
         self.selected.clear();
+        self.resync_at = None;
     }
 
     fn streams(&self) -> Vec<gst::Stream> {
@@ -130,11 +137,12 @@ impl Player {
             let first = (self.tracks.count(kind) > 0).then_some(0);
             *slot = match wanted {
                 None => first,
-                Some(wanted) => choice::pick(&self.tracks.languages(kind), &wanted)
-                    .unwrap_or_else(|e| {
+                Some(wanted) => {
+                    choice::pick(&self.tracks.languages(kind), &wanted).unwrap_or_else(|e| {
                         eprintln!("zc-player: {option} {wanted}: {e}");
                         first
-                    }),
+                    })
+                }
             };
         }
         if let Err(e) = self.send_selection(picked[0], picked[1]) {
@@ -148,6 +156,17 @@ impl Player {
             .filter_map(|s| s.stream_id())
             .map(|id| id.to_string())
             .collect();
+        if let Some(position) = self.tracks.resync_at.take()
+            && self.prerolled
+        {
+            let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE;
+            if self
+                .seek_at(flags, clock_time_from_seconds(position))
+                .is_err()
+            {
+                eprintln!("zc-player: cannot resume playback after the track change");
+            }
+        }
     }
 
     /// Play the `kind` track `wanted` picks.
@@ -160,10 +179,14 @@ impl Player {
             self.tracks.current(TrackKind::Audio),
             self.tracks.current(TrackKind::Subtitle),
         );
-        match kind {
-            TrackKind::Audio => audio = index,
-            TrackKind::Subtitle => sub = index,
+        let slot = match kind {
+            TrackKind::Audio => &mut audio,
+            TrackKind::Subtitle => &mut sub,
+        };
+        if slot.is_some() != index.is_some() {
+            self.tracks.resync_at = self.frame_pts().or_else(|| self.position());
         }
+        *slot = index;
         self.send_selection(audio, sub)
     }
 
