@@ -78,7 +78,7 @@ impl Player {
         let socket = dir.join("player.sock");
         let _ = std::fs::remove_file(&socket);
         let log = dir.join("player.log");
-        let child = Command::new(player_binary())
+        let mut child = Command::new(player_binary())
             .args(args)
             .arg("--ipc")
             .arg(&socket)
@@ -94,6 +94,12 @@ impl Player {
             match UnixStream::connect(&socket) {
                 Ok(stream) => break stream,
                 Err(e) => {
+                    if let Some(status) = child.try_wait().expect("wait") {
+                        panic!(
+                            "zc-player exited ({status}) before its control socket came up; log:\n{}",
+                            std::fs::read_to_string(&log).unwrap_or_default()
+                        );
+                    }
                     assert!(
                         Instant::now() < deadline,
                         "no control socket after {SLOW:?}: {e}; log:\n{}",
