@@ -123,13 +123,14 @@ pub fn pick(languages: &[Option<String>], choice: &TrackChoice) -> Result<Option
 }
 
 /// The track after `current` among `count`, as mpv's `cycle` goes: 1, 2,
-/// ..., then none, then 1 again.
-pub fn cycle(current: Option<usize>, count: usize) -> Option<usize> {
+/// ..., then none (only if `off` is one of the stops), then 1 again.
+pub fn cycle(current: Option<usize>, count: usize, off: bool) -> Option<usize> {
     match current {
         _ if count == 0 => None,
         None => Some(0),
         Some(i) if i + 1 < count => Some(i + 1),
-        Some(_) => None,
+        Some(_) if off => None,
+        Some(_) => Some(0),
     }
 }
 
@@ -182,10 +183,14 @@ mod tests {
 
     #[test]
     fn cycling_goes_through_every_track_then_none() {
-        assert_eq!(cycle(None, 2), Some(0));
-        assert_eq!(cycle(Some(0), 2), Some(1));
-        assert_eq!(cycle(Some(1), 2), None);
-        assert_eq!(cycle(Some(5), 2), None);
-        assert_eq!(cycle(None, 0), None);
+        assert_eq!(cycle(None, 2, true), Some(0));
+        assert_eq!(cycle(Some(0), 2, true), Some(1));
+        assert_eq!(cycle(Some(1), 2, true), None);
+        assert_eq!(cycle(Some(5), 2, true), None);
+        assert_eq!(cycle(None, 0, true), None);
+        // Without an "off" stop it wraps round.
+        assert_eq!(cycle(Some(1), 2, false), Some(0));
+        assert_eq!(cycle(Some(0), 1, false), Some(0));
+        assert_eq!(cycle(None, 2, false), Some(0));
     }
 }

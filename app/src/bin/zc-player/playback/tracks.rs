@@ -175,6 +175,19 @@ impl Player {
             return Err("the streams are not known yet".to_owned());
         }
         let index = choice::pick(&self.tracks.languages(kind), wanted)?;
+        if kind == TrackKind::Audio
+            && index.is_none()
+            && self.prerolled
+            && self.tracks.current(kind).is_some()
+        {
+            // Seen in the VM: playbin3 (GStreamer 1.22) stops the video for
+            // good when the audio stream goes away mid-play.
+            return Err(
+                "the audio track cannot be turned off while playing; mute it instead (m), \
+                 or start with --aid no"
+                    .to_owned(),
+            );
+        }
         let (mut audio, mut sub) = (
             self.tracks.current(TrackKind::Audio),
             self.tracks.current(TrackKind::Subtitle),
@@ -190,9 +203,11 @@ impl Player {
         self.send_selection(audio, sub)
     }
 
-    /// The next track of `kind` (after the last: none).
+    /// The next track of `kind` (after the last subtitle track: none;
+    /// audio wraps round, see [`Player::select_track`]).
     pub fn cycle_track(&mut self, kind: TrackKind) -> Result<Option<usize>, String> {
-        let next = choice::cycle(self.tracks.current(kind), self.tracks.count(kind));
+        let off = kind == TrackKind::Subtitle;
+        let next = choice::cycle(self.tracks.current(kind), self.tracks.count(kind), off);
         let wanted = next.map_or(TrackChoice::Off, |i| TrackChoice::Number(i + 1));
         self.select_track(kind, &wanted)?;
         Ok(next)
