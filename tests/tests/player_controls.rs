@@ -4,7 +4,7 @@
 //! halves the wall time of a clip; a frame step moves exactly one frame
 //! (the shown frame's timestamp); --save-position-on-quit resumes where
 //! the last run quit (and a bad state file is ignored); audio and subtitle
-//! tracks switch, and subtitles turn off and on again.
+//! tracks switch, and subtitles turn off.
 //!
 //! The clips are small (320x240) so software emulation decodes them in
 //! real time: what is timed is playback, not the decoder.
@@ -54,6 +54,13 @@ fn clip_at(dir: &Path, name: &str, pattern: &str, frames: u32, fps: u32) -> Path
 
 fn start(weston: &Weston, dir: &Path, args: &[&OsStr]) -> Player {
     Player::launch(weston, args.iter().copied(), dir, &[])
+}
+
+/// Quit: exit status 0; the test's folder removed.
+fn finish(player: Player, dir: &Path) {
+    let (status, log) = player.quit();
+    assert_eq!(status.code(), Some(0), "log:\n{log}");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn f64_of(stats: &Value, name: &str) -> f64 {
@@ -142,19 +149,25 @@ fn a_playlist_plays_in_order_and_moves_back_and_forth() {
     assert_eq!(stats["playlist-count"], 1, "{stats}");
     assert!(uri_ends_with(&stats, "three.mkv"), "{stats}");
 
-    let (status, log) = player.quit();
-    assert_eq!(status.code(), Some(0), "log:\n{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    finish(player, &dir);
 }
 
-/// Wall seconds from a play at 0 to the end of the stream.
+/// Where the timing starts: past the start-up, whose cost (a play after
+/// a seek, slow stats requests under emulation) does not scale with speed.
+const TIMED_FROM: f64 = 0.5;
+
+/// Wall seconds from position [`TIMED_FROM`] to the end of the stream,
+/// played from the start at `speed`.
 fn time_to_end(player: &mut Player, speed: f64) -> f64 {
     player.ok(r#"{"command":"pause"}"#);
     player.ok(&format!(r#"{{"command":"speed","value":{speed}}}"#));
     player.ok(r#"{"command":"seek","seconds":0,"accurate":true}"#);
-    let started = Instant::now();
     player.ok(r#"{"command":"play"}"#);
-    let end = player.wait_for("the end of the clip", Duration::from_millis(50), |s| {
+    player.wait_for("the timed part", Duration::from_millis(20), |s| {
+        s["position-s"].as_f64().is_some_and(|p| p >= TIMED_FROM)
+    });
+    let started = Instant::now();
+    let end = player.wait_for("the end of the clip", Duration::from_millis(20), |s| {
         s["state"] == "eos"
     });
     assert_eq!(f64_of(&end, "speed"), speed, "{end}");
@@ -165,9 +178,9 @@ fn time_to_end(player: &mut Player, speed: f64) -> f64 {
 fn speed_two_halves_the_wall_time_of_a_clip() {
     require_vm();
     let dir = test_dir("speed");
-    // Four seconds at 5 fps: software emulation decodes 30 fps of it no
+    // Eight seconds at 5 fps: software emulation decodes 30 fps of it no
     // faster than real time, which would time the decoder, not the speed.
-    let clip = clip_at(&dir, "four.mkv", "smpte", 20, 5);
+    let clip = clip_at(&dir, "eight.mkv", "smpte", 40, 5);
     let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     let mut player = start(
         &weston,
@@ -180,8 +193,8 @@ fn speed_two_halves_the_wall_time_of_a_clip() {
     let double = time_to_end(&mut player, 2.0);
     println!("wall time at speed 1: {normal:.2} s, at speed 2: {double:.2} s");
     assert!(
-        (3.5..5.5).contains(&normal),
-        "4 s of video took {normal:.2} s at speed 1"
+        (7.0..9.0).contains(&normal),
+        "7.5 s of video took {normal:.2} s at speed 1"
     );
     let ratio = double / normal;
     assert!(
@@ -196,9 +209,7 @@ fn speed_two_halves_the_wall_time_of_a_clip() {
     let bad = player.request(r#"{"command":"speed","value":0}"#);
     assert_eq!(bad["ok"], false, "{bad}");
 
-    let (status, log) = player.quit();
-    assert_eq!(status.code(), Some(0), "log:\n{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    finish(player, &dir);
 }
 
 /// The shown frame's timestamp once it is another than `before` and
@@ -274,9 +285,7 @@ fn a_frame_step_moves_exactly_one_frame() {
         "a step back went from {again} to {back}, not to {forward}"
     );
 
-    let (status, log) = player.quit();
-    assert_eq!(status.code(), Some(0), "log:\n{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    finish(player, &dir);
 }
 
 #[test]
@@ -351,9 +360,7 @@ fn the_position_is_resumed_after_quit_and_a_bad_state_file_is_ignored() {
         "no warning:\n{}",
         player.log()
     );
-    let (status, log) = player.quit();
-    assert_eq!(status.code(), Some(0), "log:\n{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    finish(player, &dir);
 }
 
 #[test]
@@ -394,14 +401,13 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
 
     player.ok(r#"{"command":"track","type":"audio","id":2}"#);
     player.wait_for("audio track 2", POLL, |s| s["audio-track"] == 2);
-    player.ok(r#"{"command":"track","type":"sub","id":"no"}"#);
-    let stats = player.wait_for("no subtitles", POLL, |s| s["sub-track"].is_null());
-    assert_eq!(stats["audio-track"], 2, "{stats}");
-    // The keys: j cycles the subtitles, # the audio (after the last: none).
-    player.ok(r#"{"command":"key","key":"j"}"#);
-    player.wait_for("subtitles back", POLL, |s| s["sub-track"] == 1);
+    // The keys: # cycles the audio (wrapping round), j the subtitles
+    // (after the last: none).
     player.ok(r##"{"command":"key","key":"#"}"##);
     player.wait_for("audio track 1 again", POLL, |s| s["audio-track"] == 1);
+    player.ok(r#"{"command":"key","key":"j"}"#);
+    let stats = player.wait_for("no subtitles", POLL, |s| s["sub-track"].is_null());
+    assert_eq!(stats["audio-track"], 1, "{stats}");
     let off = player.request(r#"{"command":"track","type":"audio","id":"no"}"#);
     assert_eq!(off["ok"], false, "{off}");
     assert!(
@@ -414,7 +420,7 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
         bad["error"].as_str().is_some_and(|e| e.contains("has 2")),
         "{bad}"
     );
-    // Frames still flow after the switches (turning the subtitles back on
+    // Frames still flow after the switches (turning the subtitles off
     // went through a seek: wait for a frame, then another).
     let shown = player.wait_for("a frame after the switches", POLL, |s| {
         s["frame-pts-s"].is_number()
@@ -424,7 +430,5 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
         s["frame-pts-s"].as_f64().is_some_and(|p| p != before)
     });
 
-    let (status, log) = player.quit();
-    assert_eq!(status.code(), Some(0), "log:\n{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    finish(player, &dir);
 }

@@ -175,11 +175,7 @@ impl Player {
             return Err("the streams are not known yet".to_owned());
         }
         let index = choice::pick(&self.tracks.languages(kind), wanted)?;
-        if kind == TrackKind::Audio
-            && index.is_none()
-            && self.prerolled
-            && self.tracks.current(kind).is_some()
-        {
+        if kind == TrackKind::Audio && index.is_none() && self.prerolled {
             // Seen in the VM: playbin3 (GStreamer 1.22) stops the video for
             // good when the audio stream goes away mid-play.
             return Err(
