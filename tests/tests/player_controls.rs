@@ -56,6 +56,13 @@ fn start(weston: &Weston, dir: &Path, args: &[&OsStr]) -> Player {
     Player::launch(weston, args.iter().copied(), dir, &[])
 }
 
+/// Play `clip` with --keep-open, once its first frame is shown.
+fn play_one(weston: &Weston, dir: &Path, clip: &Path) -> Player {
+    let mut player = start(weston, dir, &[clip.as_os_str(), OsStr::new("--keep-open")]);
+    player.wait_for("the first frame", POLL, |s| s["frame-pts-s"].is_number());
+    player
+}
+
 /// Quit: exit status 0; the test's folder removed.
 fn finish(player: Player, dir: &Path) {
     let (status, log) = player.quit();
@@ -182,12 +189,7 @@ fn speed_two_halves_the_wall_time_of_a_clip() {
     // faster than real time, which would time the decoder, not the speed.
     let clip = clip_at(&dir, "eight.mkv", "smpte", 40, 5);
     let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
-    let mut player = start(
-        &weston,
-        &dir,
-        &[clip.as_os_str(), OsStr::new("--keep-open")],
-    );
-    player.wait_for("the first frame", POLL, |s| s["frame-pts-s"].is_number());
+    let mut player = play_one(&weston, &dir, &clip);
 
     let normal = time_to_end(&mut player, 1.0);
     let double = time_to_end(&mut player, 2.0);
@@ -243,12 +245,7 @@ fn a_frame_step_moves_exactly_one_frame() {
     let dir = test_dir("step");
     let clip = clip(&dir, "step.mkv", "smpte", 3 * FPS);
     let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
-    let mut player = start(
-        &weston,
-        &dir,
-        &[clip.as_os_str(), OsStr::new("--keep-open")],
-    );
-    player.wait_for("the first frame", POLL, |s| s["frame-pts-s"].is_number());
+    let mut player = play_one(&weston, &dir, &clip);
     let frame = 1.0 / f64::from(FPS);
     player.ok(r#"{"command":"pause"}"#);
     // An accurate seek shows the frame holding the target with the target
