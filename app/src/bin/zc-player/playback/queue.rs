@@ -143,6 +143,21 @@ impl Player {
             self.playlist.current()
         );
         self.queue_gapless();
+        // The entry handed over starts at speed 1: seek it to its start
+        // at the speed asked for.
+        if self.speed != 1.0
+            && self
+                .seek_at(
+                    gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                    gst::ClockTime::ZERO,
+                )
+                .is_err()
+        {
+            eprintln!(
+                "zc-player: cannot keep the speed {} for this entry",
+                self.speed
+            );
+        }
     }
 
     /// Keep where the current entry is for the next run (--save-position-on-quit).
