@@ -81,10 +81,11 @@ fn a_missing_file_is_refused_before_any_compositor_is_started() {
 }
 
 #[test]
-fn a_folder_is_refused() {
+fn a_folder_without_media_files_is_refused() {
     let dir = temp_dir("folder");
+    std::fs::write(dir.join("notes.txt"), "not a video").expect("write");
     let output = run_player(&[dir.to_str().expect("utf-8")], Duration::from_secs(30));
-    assert_bad_input(&output, &["is a folder"]);
+    assert_bad_input(&output, &["holds no media files", ".mkv"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -112,6 +113,20 @@ fn help_has_examples_and_the_keys() {
         "--ipc",
         "space pause",
         "Exit status",
+        "--shuffle",
+        "--save-position-on-quit",
+        "--speed",
+        "--volume",
+        "--mute",
+        "--geometry",
+        "--aid",
+        "--sid",
+        "frame-step",
+        "playlist-next",
+        "load {uri",
+        "[ ] speed",
+        "< > previous/next",
+        "# next audio track",
     ] {
         assert!(help.contains(text), "{text:?} missing in --help");
     }

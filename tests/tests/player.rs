@@ -16,14 +16,12 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gst::prelude::*;
 use serde_json::Value;
+use zc_vm_tests::player::{Player, SLOW, count, encode};
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
 use zc_vm_tests::weston::{Renderer, Screenshot, Weston, decode_png, yuv_test_colorimetry};
@@ -38,30 +36,12 @@ const FRAMES: u32 = 150;
 /// from videoconvert's by a few more; 24 still tells every bar from its
 /// neighbours (they differ by 60 or more in some channel).
 const TOLERANCE: u8 = 24;
-/// Everything is slow under software emulation.
-const SLOW: Duration = Duration::from_secs(300);
 
 /// The clip's raw format, in the colorimetry YUV pictures are tested in
 /// (`yuv_test_colorimetry`: the clip's VUI says it, the sink states it where
 /// the compositor can be told; the reference picture uses it too).
 fn clip_format() -> String {
     format!("I420,colorimetry={}", yuv_test_colorimetry())
-}
-
-fn player_binary() -> PathBuf {
-    // target/debug/deps/player-HASH -> target/debug/zc-player
-    let exe = std::env::current_exe().expect("current exe");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/debug")
-        .join("zc-player");
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p zc-app --bin zc-player` (cargo xtask test does)",
-        path.display()
-    );
-    path
 }
 
 /// The SMPTE bars (with their moving noise corner), H.264 in Matroska.
@@ -72,121 +52,14 @@ fn make_clip(dir: &Path) -> PathBuf {
 /// An H.264 clip of SMPTE bars in `format` (x264 picks the profile that
 /// keeps it: High 10, High 4:2:2, High 4:4:4).
 fn make_clip_as(dir: &Path, format: &str, width: u32, height: u32, frames: u32) -> PathBuf {
-    gst::init().expect("gst::init");
     let name = format.split(',').next().unwrap_or(format);
     let path = dir.join(format!("smpte-{name}-{width}x{height}.mkv"));
-    let pipeline = gst::parse::launch(&format!(
+    encode(&format!(
         "videotestsrc num-buffers={frames} pattern=smpte ! video/x-raw,format={format},width={width},height={height},framerate=30/1 \
          ! x264enc speed-preset=ultrafast key-int-max={GOP} ! h264parse ! matroskamux ! filesink location={}",
         path.display()
-    ))
-    .expect("encoder pipeline");
-    pipeline.set_state(gst::State::Playing).expect("encode");
-    let bus = pipeline.bus().expect("bus");
-    let message = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(600),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("the encoder finished");
-    assert!(
-        matches!(message.view(), gst::MessageView::Eos(_)),
-        "encoding the clip failed: {message:?}"
-    );
-    pipeline.set_state(gst::State::Null).expect("null");
+    ));
     path
-}
-
-struct Player {
-    child: Child,
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-    log: PathBuf,
-}
-
-impl Player {
-    fn start(weston: &Weston, clip: &Path, dir: &Path) -> Player {
-        Player::start_with(weston, clip, dir, &[])
-    }
-
-    /// Started with `extra` arguments too.
-    fn start_with(weston: &Weston, clip: &Path, dir: &Path, extra: &[&str]) -> Player {
-        let socket = dir.join("player.sock");
-        let _ = std::fs::remove_file(&socket);
-        let log = dir.join("player.log");
-        let child = Command::new(player_binary())
-            .arg(clip)
-            .args(extra)
-            .args(["--loop", "--ipc"])
-            .arg(&socket)
-            .env("WAYLAND_DISPLAY", weston.socket_path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start zc-player");
-        let deadline = Instant::now() + SLOW;
-        let stream = loop {
-            match UnixStream::connect(&socket) {
-                Ok(stream) => break stream,
-                Err(e) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "no control socket after {SLOW:?}: {e}; log:\n{}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-            }
-        };
-        Player {
-            child,
-            writer: stream.try_clone().expect("clone"),
-            reader: BufReader::new(stream),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Send one request; the reply, which must be ok.
-    fn ok(&mut self, request: &str) -> Value {
-        let reply = self.request(request);
-        if reply["ok"] != true {
-            // A player that went away: how it ended says why.
-            std::thread::sleep(Duration::from_secs(2));
-            let status = self.child.try_wait();
-            panic!(
-                "{request} -> {reply}\nplayer status: {status:?}\nplayer log:\n{}",
-                self.log()
-            );
-        }
-        reply
-    }
-
-    fn request(&mut self, request: &str) -> Value {
-        writeln!(self.writer, "{request}").expect("send");
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("reply");
-        serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("{request} -> {line:?}: {e}\nlog:\n{}", self.log()))
-    }
-
-    fn stats(&mut self) -> Value {
-        self.ok(r#"{"command":"stats"}"#)
-    }
-
-    fn position(&mut self) -> Option<f64> {
-        self.ok(r#"{"command":"position"}"#)["position-s"].as_f64()
-    }
-}
-
-fn count(stats: &Value, name: &str) -> u64 {
-    stats[name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{name} in {stats}"))
 }
 
 #[test]
@@ -467,31 +340,15 @@ fn write_srt(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// The clip of [`make_clip_as`] with a subtitle track muxed in.
 fn make_clip_with_subtitles(dir: &Path, srt: &Path) -> PathBuf {
-    gst::init().expect("gst::init");
     let path = dir.join("smpte-with-subtitles.mkv");
-    let pipeline = gst::parse::launch(&format!(
+    encode(&format!(
         "videotestsrc num-buffers={FRAMES} pattern=smpte ! video/x-raw,format={},width={WIDTH},height={HEIGHT},framerate=30/1 \
          ! x264enc speed-preset=ultrafast key-int-max={GOP} ! h264parse ! matroskamux name=m ! filesink location={} \
          filesrc location={} ! subparse ! m.",
         clip_format(),
         path.display(),
         srt.display()
-    ))
-    .expect("muxing pipeline");
-    pipeline.set_state(gst::State::Playing).expect("mux");
-    let message = pipeline
-        .bus()
-        .expect("bus")
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(600),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("the muxer finished");
-    assert!(
-        matches!(message.view(), gst::MessageView::Eos(_)),
-        "muxing the clip failed: {message:?}"
-    );
-    pipeline.set_state(gst::State::Null).expect("null");
+    ));
     path
 }
 
@@ -551,9 +408,17 @@ fn subtitles_show_above_the_video_without_touching_its_frames() {
         let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
         let mut player = match sub {
             None => Player::start(&weston, clip, &dir),
-            Some(sub) => {
-                Player::start_with(&weston, clip, &dir, &["--sub", &sub.to_string_lossy()])
-            }
+            Some(sub) => Player::launch(
+                &weston,
+                [
+                    clip.as_os_str(),
+                    OsStr::new("--sub"),
+                    sub.as_os_str(),
+                    OsStr::new("--loop"),
+                ],
+                &dir,
+                &[],
+            ),
         };
         // On screen while the cue runs: the band at the bottom changed, and
         // the video frames are still not copied.

@@ -6,12 +6,50 @@ use std::path::PathBuf;
 
 use smithay_client_toolkit::seat::keyboard::Keysym;
 
+use super::tracks::TrackKind;
+
 /// Seconds the Left/Right keys seek.
 pub const SMALL_SEEK_S: f64 = 5.0;
 /// Seconds the Up/Down keys seek.
 pub const LARGE_SEEK_S: f64 = 60.0;
 /// How much the `9`/`0` keys change the volume (1.0 is 100 %).
 pub const VOLUME_STEP: f64 = 0.1;
+
+/// How much `[`/`]` change the speed (mpv's factor: 10 % per press).
+pub const SPEED_STEP: f64 = 1.1;
+/// The slowest and fastest speeds (mpv's range).
+pub const MIN_SPEED: f64 = 0.01;
+pub const MAX_SPEED: f64 = 100.0;
+
+/// A playback speed a user or a script gave: finite, within
+/// [`MIN_SPEED`]..=[`MAX_SPEED`].
+pub fn checked_speed(speed: f64) -> Result<f64, String> {
+    if !speed.is_finite() || !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
+        return Err(format!(
+            "speed {speed}: the speed is a number from {MIN_SPEED} to {MAX_SPEED} (1 is normal)"
+        ));
+    }
+    Ok(speed)
+}
+
+/// The speed `current` becomes after `change`, kept within range.
+pub fn changed_speed(current: f64, change: SpeedChange) -> f64 {
+    let speed = match change {
+        SpeedChange::Multiply(factor) => current * factor,
+        SpeedChange::Set(speed) => speed,
+    };
+    if speed.is_nan() {
+        return 1.0;
+    }
+    speed.clamp(MIN_SPEED, MAX_SPEED)
+}
+
+/// How a command changes the speed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SpeedChange {
+    Multiply(f64),
+    Set(f64),
+}
 
 /// Where a seek goes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,6 +115,16 @@ pub enum Command {
     /// the current folder.
     Snapshot(Option<PathBuf>),
     ToggleStats,
+    /// Change the playback speed (audio keeps its pitch).
+    Speed(SpeedChange),
+    /// Show the next frame (`backward`: the previous one) and pause.
+    FrameStep {
+        backward: bool,
+    },
+    PlaylistNext,
+    PlaylistPrev,
+    /// The next audio or subtitle track (after the last: none).
+    CycleTrack(TrackKind),
     Quit,
 }
 
@@ -109,6 +157,17 @@ pub fn command_for_key(keysym: Keysym, modifiers: Modifiers) -> Option<Command> 
         Keysym::s | Keysym::S => Command::Snapshot(None),
         Keysym::i | Keysym::I => Command::ToggleStats,
         Keysym::q | Keysym::Q | Keysym::Escape => Command::Quit,
+        Keysym::bracketleft => Command::Speed(SpeedChange::Multiply(1.0 / SPEED_STEP)),
+        Keysym::bracketright => Command::Speed(SpeedChange::Multiply(SPEED_STEP)),
+        Keysym::braceleft => Command::Speed(SpeedChange::Multiply(0.5)),
+        Keysym::braceright => Command::Speed(SpeedChange::Multiply(2.0)),
+        Keysym::BackSpace => Command::Speed(SpeedChange::Set(1.0)),
+        Keysym::period => Command::FrameStep { backward: false },
+        Keysym::comma => Command::FrameStep { backward: true },
+        Keysym::greater | Keysym::Return | Keysym::KP_Enter => Command::PlaylistNext,
+        Keysym::less => Command::PlaylistPrev,
+        Keysym::numbersign => Command::CycleTrack(TrackKind::Audio),
+        Keysym::j | Keysym::J => Command::CycleTrack(TrackKind::Subtitle),
         _ => return None,
     };
     Some(command)
@@ -124,6 +183,8 @@ pub fn keysym_by_name(name: &str) -> Option<Keysym> {
         "Up" | "up" => Keysym::Up,
         "Down" | "down" => Keysym::Down,
         "Escape" | "escape" | "Esc" | "esc" => Keysym::Escape,
+        "BackSpace" | "Backspace" | "backspace" => Keysym::BackSpace,
+        "Return" | "Enter" | "enter" => Keysym::Return,
         single if single.chars().count() == 1 => {
             let c = single.chars().next()?;
             if !c.is_ascii_graphic() {
@@ -219,17 +280,71 @@ mod tests {
         assert_eq!(key(Keysym::i), Some(Command::ToggleStats));
         assert_eq!(key(Keysym::q), Some(Command::Quit));
         assert_eq!(key(Keysym::Escape), Some(Command::Quit));
+        assert_eq!(
+            key(Keysym::bracketright),
+            Some(Command::Speed(SpeedChange::Multiply(1.1)))
+        );
+        assert_eq!(
+            key(Keysym::bracketleft),
+            Some(Command::Speed(SpeedChange::Multiply(1.0 / 1.1)))
+        );
+        assert_eq!(
+            key(Keysym::braceleft),
+            Some(Command::Speed(SpeedChange::Multiply(0.5)))
+        );
+        assert_eq!(
+            key(Keysym::braceright),
+            Some(Command::Speed(SpeedChange::Multiply(2.0)))
+        );
+        assert_eq!(
+            key(Keysym::BackSpace),
+            Some(Command::Speed(SpeedChange::Set(1.0)))
+        );
+        assert_eq!(
+            key(Keysym::period),
+            Some(Command::FrameStep { backward: false })
+        );
+        assert_eq!(
+            key(Keysym::comma),
+            Some(Command::FrameStep { backward: true })
+        );
+        assert_eq!(key(Keysym::greater), Some(Command::PlaylistNext));
+        assert_eq!(key(Keysym::Return), Some(Command::PlaylistNext));
+        assert_eq!(key(Keysym::less), Some(Command::PlaylistPrev));
+        assert_eq!(
+            key(Keysym::numbersign),
+            Some(Command::CycleTrack(TrackKind::Audio))
+        );
+        assert_eq!(
+            key(Keysym::j),
+            Some(Command::CycleTrack(TrackKind::Subtitle))
+        );
+    }
+
+    #[test]
+    fn speeds_stay_within_range() {
+        assert_eq!(changed_speed(1.0, SpeedChange::Multiply(2.0)), 2.0);
+        assert_eq!(changed_speed(64.0, SpeedChange::Multiply(2.0)), MAX_SPEED);
+        assert_eq!(changed_speed(0.011, SpeedChange::Multiply(0.5)), MIN_SPEED);
+        assert_eq!(changed_speed(3.0, SpeedChange::Set(1.0)), 1.0);
+        assert_eq!(changed_speed(3.0, SpeedChange::Set(f64::NAN)), 1.0);
+        let up_down = changed_speed(
+            changed_speed(1.0, SpeedChange::Multiply(SPEED_STEP)),
+            SpeedChange::Multiply(1.0 / SPEED_STEP),
+        );
+        assert!((up_down - 1.0).abs() < 1e-12);
+        assert_eq!(checked_speed(2.0), Ok(2.0));
+        for bad in [0.0, -1.0, 101.0, f64::INFINITY, f64::NAN] {
+            assert!(
+                checked_speed(bad).is_err_and(|e| e.contains("0.01 to 100")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
     fn unbound_keys_do_nothing() {
-        for keysym in [
-            Keysym::a,
-            Keysym::_1,
-            Keysym::Return,
-            Keysym::Tab,
-            Keysym::F1,
-        ] {
+        for keysym in [Keysym::a, Keysym::_1, Keysym::Tab, Keysym::F1] {
             assert_eq!(key(keysym), None, "{keysym:?}");
         }
     }
@@ -275,6 +390,10 @@ mod tests {
         assert_eq!(keysym_by_name("i"), Some(Keysym::i));
         assert_eq!(keysym_by_name("0"), Some(Keysym::_0));
         assert_eq!(keysym_by_name("F"), Some(Keysym::F));
+        assert_eq!(keysym_by_name("BackSpace"), Some(Keysym::BackSpace));
+        assert_eq!(keysym_by_name("#"), Some(Keysym::numbersign));
+        assert_eq!(keysym_by_name(">"), Some(Keysym::greater));
+        assert_eq!(keysym_by_name("["), Some(Keysym::bracketleft));
         assert_eq!(keysym_by_name("PageUp"), None);
         assert_eq!(keysym_by_name(""), None);
         assert_eq!(keysym_by_name("\n"), None);

@@ -1,12 +1,16 @@
 //! The parts of `zc-player` that do not need a window or a pipeline: key
 //! bindings, the control socket's protocol, statistics and their panel,
-//! subtitle cues, text drawing, fd accounting. The binary (`src/bin/zc-player`) puts them together.
+//! subtitle cues, text drawing, fd accounting, the playlist, tracks and the
+//! resume state. The binary (`src/bin/zc-player`) puts them together.
 
 pub mod controls;
 /// The process's open fds: zc-dmabuf's, re-exported where the player
 /// always found them.
 pub use zc_dmabuf::fds;
 pub mod ipc;
+pub mod playlist;
 pub mod stats;
 pub mod subtitles;
 pub mod text;
+pub mod tracks;
+pub mod watch_later;

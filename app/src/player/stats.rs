@@ -61,6 +61,19 @@ pub struct Stats {
     pub audio: bool,
     pub muted: bool,
     pub volume: f64,
+    /// The playback rate (1.0 normal).
+    pub speed: f64,
+    /// The stream time of the frame on screen, in seconds.
+    pub frame_pts_s: Option<f64>,
+    /// The entry playing: its URI, its index (from 0) and the playlist's length.
+    pub uri: String,
+    pub playlist_pos: usize,
+    pub playlist_count: usize,
+    /// The audio / subtitle track playing (from 1; None: none) and how many there are.
+    pub audio_track: Option<usize>,
+    pub audio_tracks: usize,
+    pub sub_track: Option<usize>,
+    pub sub_tracks: usize,
 }
 
 impl Stats {
@@ -110,9 +123,15 @@ impl Stats {
                     .unwrap_or("none (the compositor shows it as decoded)")
             ),
             format!(
-                "time     {} / {}",
+                "time     {} / {}  x{:.2}",
                 clock(self.position_s),
-                clock(self.duration_s)
+                clock(self.duration_s),
+                self.speed
+            ),
+            format!(
+                "playlist {} of {}",
+                self.playlist_pos + 1,
+                self.playlist_count
             ),
         ]
     }
@@ -191,6 +210,9 @@ mod tests {
             export_frames_zero_copy: 117,
             export_frames_copied: 3,
             export_bytes_copied: 3 * 1_382_400,
+            speed: 1.5,
+            playlist_pos: 1,
+            playlist_count: 3,
             ..Stats::default()
         };
         stats.compute_ratios();
@@ -224,7 +246,8 @@ mod tests {
             "path     dma-buf (zcwaylandsink)",
             "copies   0.03/frame, 33.8 KiB/frame",
             "decoder  avdec_h264",
-            "time     0:01:05.2 / 1:02:05.0",
+            "time     0:01:05.2 / 1:02:05.0  x1.50",
+            "playlist 2 of 3",
         ] {
             assert!(text.contains(expected), "{expected:?} missing in\n{text}");
         }
@@ -237,6 +260,9 @@ mod tests {
         assert_eq!(value["export-frames-copied"], 3);
         assert_eq!(value["decoder"], "avdec_h264");
         assert_eq!(value["position-s"], 65.25);
+        assert_eq!(value["speed"], 1.5);
+        assert_eq!(value["playlist-pos"], 1);
+        assert_eq!(value["frame-pts-s"], serde_json::Value::Null);
     }
 
     #[test]

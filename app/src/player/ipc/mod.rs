@@ -5,6 +5,9 @@
 //! {"command": "seek", "seconds": 12.5}               -> {"ok": true, "position": 12.0, ...}
 //! {"command": "seek", "seconds": -5, "relative": true}
 //! {"command": "stats", "request_id": 7}              -> {"ok": true, "request_id": 7, "fps": 29.9, ...}
+//! {"command": "speed", "value": 2}                  -> {"ok": true, "speed": 2.0, ...}
+//! {"command": "load", "uri": "/films/b.mkv", "mode": "append"}
+//! {"command": "track", "type": "audio", "id": 2}
 //! {"command": "jump"}                                -> {"ok": false, "error": "unknown variant `jump`, ..."}
 //! ```
 //!
@@ -23,7 +26,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::controls::SeekTarget;
+use super::controls::{SeekTarget, checked_speed};
+use super::tracks::{TrackChoice, TrackKind};
 
 /// Longest request line accepted (a path and a few fields fit easily).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -57,7 +61,36 @@ pub enum Request {
     Key {
         name: String,
     },
+    /// Play at this speed (1.0 is normal; audio keeps its pitch).
+    Speed {
+        speed: f64,
+    },
+    /// One frame forward (or back) and pause.
+    FrameStep {
+        backward: bool,
+    },
+    PlaylistNext,
+    PlaylistPrev,
+    /// Play `target` (a URI or a path) now, or add it at the end.
+    Load {
+        target: String,
+        append: bool,
+    },
+    /// Play this audio or subtitle track.
+    Track {
+        kind: TrackKind,
+        choice: TrackChoice,
+    },
     Quit,
+}
+
+/// `load`'s `mode`, as mpv's `loadfile` names them.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+enum LoadMode {
+    #[default]
+    Replace,
+    Append,
 }
 
 /// The wire form; `command` names the variant.
@@ -86,6 +119,25 @@ enum Wire {
     Key {
         key: String,
     },
+    Speed {
+        value: f64,
+    },
+    FrameStep {
+        #[serde(default)]
+        backward: bool,
+    },
+    PlaylistNext,
+    PlaylistPrev,
+    Load {
+        uri: String,
+        #[serde(default)]
+        mode: LoadMode,
+    },
+    Track {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Value,
+    },
     Quit,
 }
 
@@ -96,7 +148,8 @@ pub enum RequestError {
     NotJson(String),
     #[error(
         "the request has no \"command\"; expected one of play, pause, seek, position, duration, \
-         stats, snapshot, screenshot, key, quit"
+         stats, snapshot, screenshot, key, speed, frame-step, playlist-next, playlist-prev, load, \
+         track, quit"
     )]
     NoCommand,
     #[error("{0}")]
@@ -148,6 +201,34 @@ fn from_wire(wire: Wire) -> Result<Request, RequestError> {
         }
         Wire::Screenshot { path } => Request::Screenshot { path },
         Wire::Key { key } => Request::Key { name: key },
+        Wire::Speed { value } => Request::Speed {
+            speed: checked_speed(value).map_err(RequestError::Invalid)?,
+        },
+        Wire::FrameStep { backward } => Request::FrameStep { backward },
+        Wire::PlaylistNext => Request::PlaylistNext,
+        Wire::PlaylistPrev => Request::PlaylistPrev,
+        Wire::Load { uri, mode } => {
+            if uri.trim().is_empty() {
+                return Err(RequestError::Invalid(
+                    "load: \"uri\" is empty; give a URI or an absolute path".to_owned(),
+                ));
+            }
+            Request::Load {
+                target: uri,
+                append: matches!(mode, LoadMode::Append),
+            }
+        }
+        Wire::Track { kind, id } => {
+            let kind = kind.parse().map_err(RequestError::Invalid)?;
+            let choice = match &id {
+                Value::Number(n) => n.to_string().parse(),
+                Value::String(text) => text.parse(),
+                Value::Bool(false) => Ok(TrackChoice::Off),
+                other => Err(format!("{other} names no track")),
+            }
+            .map_err(|e| RequestError::Invalid(format!("track: {e}")))?;
+            Request::Track { kind, choice }
+        }
         Wire::Quit => Request::Quit,
     })
 }
@@ -233,6 +314,75 @@ mod tests {
         assert_eq!(
             parse(r#"{"command":"key","key":"i"}"#),
             Ok(Request::Key { name: "i".into() })
+        );
+        assert_eq!(
+            parse(r#"{"command":"speed","value":2}"#),
+            Ok(Request::Speed { speed: 2.0 })
+        );
+        assert_eq!(
+            parse(r#"{"command":"frame-step"}"#),
+            Ok(Request::FrameStep { backward: false })
+        );
+        assert_eq!(
+            parse(r#"{"command":"frame-step","backward":true}"#),
+            Ok(Request::FrameStep { backward: true })
+        );
+        assert_eq!(
+            parse(r#"{"command":"playlist-next"}"#),
+            Ok(Request::PlaylistNext)
+        );
+        assert_eq!(
+            parse(r#"{"command":"playlist-prev"}"#),
+            Ok(Request::PlaylistPrev)
+        );
+        assert_eq!(
+            parse(r#"{"command":"load","uri":"/a.mkv"}"#),
+            Ok(Request::Load {
+                target: "/a.mkv".into(),
+                append: false
+            })
+        );
+        assert_eq!(
+            parse(r#"{"command":"load","uri":"http://h/b.mp4","mode":"append"}"#),
+            Ok(Request::Load {
+                target: "http://h/b.mp4".into(),
+                append: true
+            })
+        );
+        assert_eq!(
+            parse(r#"{"command":"track","type":"audio","id":2}"#),
+            Ok(Request::Track {
+                kind: TrackKind::Audio,
+                choice: TrackChoice::Number(2)
+            })
+        );
+        assert_eq!(
+            parse(r#"{"command":"track","type":"sub","id":"no"}"#),
+            Ok(Request::Track {
+                kind: TrackKind::Subtitle,
+                choice: TrackChoice::Off
+            })
+        );
+        assert_eq!(
+            parse(r#"{"command":"track","type":"sub","id":"eng"}"#),
+            Ok(Request::Track {
+                kind: TrackKind::Subtitle,
+                choice: TrackChoice::Language("eng".into())
+            })
+        );
+    }
+
+    #[test]
+    fn bad_control_requests_say_what_is_wrong() {
+        let message = |line: &str| parse(line).unwrap_err().to_string();
+        assert!(message(r#"{"command":"speed","value":0}"#).contains("0.01 to 100"));
+        assert!(message(r#"{"command":"speed"}"#).contains("value"));
+        assert!(message(r#"{"command":"load","uri":""}"#).contains("empty"));
+        assert!(message(r#"{"command":"load","uri":"a","mode":"insert"}"#).contains("append"));
+        assert!(message(r#"{"command":"track","type":"video","id":1}"#).contains("audio or sub"));
+        assert!(message(r#"{"command":"track","type":"audio","id":0}"#).contains("from 1"));
+        assert!(
+            message(r#"{"command":"track","type":"audio","id":[1]}"#).contains("names no track")
         );
     }
 

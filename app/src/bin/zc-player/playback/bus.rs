@@ -49,11 +49,18 @@ impl Player {
                         }
                     }
                 };
-                return Err(if self.prerolled {
-                    PlayerExit::Failed(text)
-                } else {
-                    PlayerExit::BadInput(text)
-                });
+                if self.prerolled {
+                    return Err(PlayerExit::Failed(text));
+                }
+                let entry = self.playlist.current().to_owned();
+                // An entry of a playlist that cannot play is skipped, as mpv does.
+                if self.playlist.peek_next().is_some() {
+                    eprintln!("zc-player: cannot play {entry}: {text}; skipping it");
+                    if self.next_entry().is_ok() {
+                        return Ok(());
+                    }
+                }
+                return Err(PlayerExit::BadInput(format!("{entry}: {text}")));
             }
             MessageView::Warning(w) => {
                 // Each distinct warning once (QoS repeats itself on slow machines).
@@ -83,12 +90,17 @@ impl Player {
                 }
             }
             MessageView::AsyncDone(_) => self.on_async_done()?,
+            MessageView::StreamStart(_) => self.on_stream_start(),
+            MessageView::StreamCollection(c) => self.on_stream_collection(c.stream_collection()),
+            MessageView::StreamsSelected(s) => self.on_streams_selected(s.streams().collect()),
             MessageView::Eos(_) => {
                 if self.looping {
-                    let _ = self.pipeline.seek_simple(
+                    let _ = self.seek_at(
                         gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
                         gst::ClockTime::ZERO,
                     );
+                } else if self.advance_at_end() {
+                    // The next entry prerolls; on_async_done plays it.
                 } else if self.keep_open {
                     self.at_eos = true;
                 } else {
@@ -111,24 +123,29 @@ impl Player {
                 ));
             }
             self.prerolled = true;
-            if self.sink_name() != "zcwaylandsink" {
+            if self.sink_name() != "zcwaylandsink" && self.warned.insert("no-overlay".to_owned()) {
                 eprintln!(
                     "zc-player: this zcwaylandsink cannot be embedded in a window (no GstVideoOverlay); \
                      showing the video with GStreamer's {} instead",
                     self.sink_name()
                 );
             }
-            if !self.audio {
+            if !self.audio && self.warned.insert("no-audio".to_owned()) {
                 eprintln!("zc-player: no audio device: playing the video only");
             }
-            if let Some(start) = self.start.take()
-                && start > 0.0
-            {
-                let _ = self.seek(SeekTarget::Absolute(start), false, None);
+            let start = self.start.take().unwrap_or(0.0);
+            // A start position, or another speed: a seek (at the speed) does both.
+            if start > 0.0 || self.speed != 1.0 {
+                let _ = self.seek(SeekTarget::Absolute(start), start > 0.0, None);
             }
             self.pipeline
                 .set_state(self.wanted)
                 .map_err(|_| PlayerExit::Failed("cannot start playing".to_owned()))?;
+        }
+        if std::mem::take(&mut self.step_after_seek)
+            && let Err(e) = self.step_one()
+        {
+            eprintln!("zc-player: {e}");
         }
         self.answer_seeks();
         Ok(())

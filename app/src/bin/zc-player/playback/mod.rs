@@ -11,7 +11,9 @@
 //! [`pipeline`] (building it), [`conversion`] (the fallbacks for formats
 //! the compositor cannot show), [`embed`] (handing the sink our window),
 //! [`bus`] (the pipeline's messages), [`transport`] (play, pause, seek,
-//! volume), [`snapshot`], [`stats`] and [`subtitles`] (cues for the
+//! speed, frame step, volume), [`queue`] (the playlist: which entry
+//! plays, gapless hand-over, resume), [`tracks`] (audio and subtitle
+//! streams), [`snapshot`], [`stats`] and [`subtitles`] (cues for the
 //! window, never blended into the video).
 
 mod bus;
@@ -19,18 +21,23 @@ mod conversion;
 mod embed;
 mod options;
 mod pipeline;
+mod queue;
 mod snapshot;
 mod stats;
 mod subtitles;
+mod tracks;
 mod transport;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use gst::prelude::*;
 use zc_app::player::ipc::Reply;
+use zc_app::player::playlist::Playlist;
+use zc_app::player::watch_later::WatchLater;
 
 pub use bus::BusEvent;
 pub use embed::{Layout, WindowHandles};
@@ -53,12 +60,25 @@ pub struct Player {
     pub looping: bool,
     pub keep_open: bool,
     start: Option<f64>,
+    /// What plays, in which order, and where in it.
+    playlist: Playlist,
+    /// The next entry's URI while it may be handed over gaplessly; the
+    /// about-to-finish handler (a streaming thread) takes it.
+    gapless_next: Arc<Mutex<Option<String>>>,
+    /// The state files of --save-position-on-quit (None without a state folder).
+    watch_later: Option<WatchLater>,
+    /// The playback rate; every seek keeps it.
+    pub speed: f64,
+    tracks: tracks::Tracks,
     /// The state the user wants (Playing or Paused).
     pub wanted: gst::State,
     /// Whether the first frame reached the sink (preroll done): errors
     /// before it are bad input.
     pub prerolled: bool,
     pub at_eos: bool,
+    /// A backward frame step waits for its seek to finish, then steps one
+    /// frame forward.
+    step_after_seek: bool,
     /// Seeks waiting for their ASYNC_DONE to answer with the new position,
     /// each with the position it asked for (the answer when the pipeline
     /// cannot say yet: a seek to the end may already be at EOS, looping).
@@ -83,7 +103,8 @@ fn has_property(element: &gst::Element, name: &str) -> bool {
 
 impl Player {
     /// Preroll first; `on_async_done` then seeks to `--start` and plays.
-    pub fn start(&self) -> Result<()> {
+    pub fn start(&mut self) -> Result<()> {
+        self.arm_entry();
         self.pipeline
             .set_state(gst::State::Paused)
             .map(|_| ())

@@ -12,7 +12,16 @@ pub use gstzerocopy::zcwaylandsink::PathPreference;
 pub use gstzerocopy::allocator::BackendSetting;
 
 pub struct PlayerOptions {
-    pub uri: String,
+    /// The URIs to play, in order (at least one).
+    pub playlist: zc_app::player::playlist::Playlist,
+    /// Resume where each entry stopped (and save that on quit).
+    pub watch_later: Option<zc_app::player::watch_later::WatchLater>,
+    pub speed: f64,
+    /// Volume 0.0..=1.0 and mute at the start.
+    pub volume: f64,
+    pub mute: bool,
+    pub aid: Option<zc_app::player::tracks::TrackChoice>,
+    pub sid: Option<zc_app::player::tracks::TrackChoice>,
     /// An external subtitle file's URI (`--sub`).
     pub subtitle_uri: Option<String>,
     pub path: PathPreference,

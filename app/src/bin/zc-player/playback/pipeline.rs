@@ -76,7 +76,7 @@ impl Player {
     ) -> Result<Player> {
         let events: Arc<dyn Fn(BusEvent) + Send + Sync> = Arc::new(events);
         let playbin = make("playbin3", "player")?;
-        playbin.set_property("uri", &options.uri);
+        playbin.set_property("uri", options.playlist.current());
         if let Some(sub) = &options.subtitle_uri {
             playbin.set_property("suburi", sub);
         }
@@ -138,6 +138,17 @@ impl Player {
         let audio = options.audio;
         if audio {
             playbin.set_property("audio-sink", make("autoaudiosink", "audio")?);
+            // Other speeds keep the audio's pitch (scaletempo passes audio
+            // through untouched at speed 1).
+            match make("scaletempo", "tempo") {
+                Ok(tempo) => playbin.set_property("audio-filter", tempo),
+                Err(_) => eprintln!(
+                    "zc-player: scaletempo is missing (gstreamer1.0-plugins-good): \
+                     other speeds change the audio's pitch"
+                ),
+            }
+            playbin.set_property("volume", options.volume);
+            playbin.set_property("mute", options.mute);
         }
         // native-video: no converters of playsink's in front of our bin
         // (it has its own, which pass on what the sink takes); text: the
@@ -150,6 +161,20 @@ impl Player {
                 "video+text+native-video"
             },
         );
+
+        // Gapless: when the current entry's data is all read, the next one
+        // (if the main loop queued it) follows without stopping.
+        let gapless_next = Arc::new(Mutex::new(None::<String>));
+        let queued = gapless_next.clone();
+        playbin.connect("about-to-finish", false, move |values| {
+            let next = zc_app::lock(&queued).take();
+            if let (Some(uri), Some(playbin)) = (next, values.first())
+                && let Ok(playbin) = playbin.get::<gst::Element>()
+            {
+                playbin.set_property("uri", uri);
+            }
+            None
+        });
 
         let bus = playbin.bus().context("playbin3 has no bus")?;
         bus.set_sync_handler(move |_bus, message| {
@@ -169,9 +194,15 @@ impl Player {
             looping: options.looping,
             keep_open: options.keep_open,
             start: options.start,
+            playlist: options.playlist.clone(),
+            gapless_next,
+            watch_later: options.watch_later.clone(),
+            speed: options.speed,
+            tracks: super::tracks::Tracks::new(options.aid.clone(), options.sid.clone()),
             wanted: gst::State::Playing,
             prerolled: false,
             at_eos: false,
+            step_after_seek: false,
             pending_seeks: Vec::new(),
             missing_plugin: None,
             decoder: None,

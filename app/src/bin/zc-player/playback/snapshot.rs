@@ -89,8 +89,7 @@ impl Player {
             .pipeline
             .query_position::<gst::ClockTime>()
             .is_some_and(|position| {
-                self.pipeline
-                    .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
+                self.seek_at(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
                     .is_ok()
             });
         if !seeked {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use gst::prelude::*;
 use zc_app::player::fds::open_fds;
 use zc_app::player::stats::Stats;
+use zc_app::player::tracks::TrackKind;
 
 use super::{Player, has_property};
 
@@ -111,6 +112,15 @@ impl Player {
             } else {
                 0.0
             },
+            speed: self.speed,
+            frame_pts_s: self.frame_pts(),
+            uri: self.playlist().current().to_owned(),
+            playlist_pos: self.playlist().position(),
+            playlist_count: self.playlist().len(),
+            audio_track: self.track_numbers(TrackKind::Audio).0,
+            audio_tracks: self.track_numbers(TrackKind::Audio).1,
+            sub_track: self.track_numbers(TrackKind::Subtitle).0,
+            sub_tracks: self.track_numbers(TrackKind::Subtitle).1,
         };
         stats.compute_ratios();
         stats

@@ -1,7 +1,10 @@
-//! Play, pause, seek and volume, and the position they answer with.
+//! Play, pause, seek, speed, frame steps and volume, and the position
+//! they answer with.
 
 use gst::prelude::*;
-use zc_app::player::controls::{MAX_SEEK_SECONDS, SeekTarget, clock_time_from_seconds};
+use zc_app::player::controls::{
+    MAX_SEEK_SECONDS, SeekTarget, SpeedChange, changed_speed, clock_time_from_seconds,
+};
 use zc_app::player::ipc::Reply;
 
 use super::Player;
@@ -58,14 +61,115 @@ impl Player {
             gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE
         };
         let position = clock_time_from_seconds(seconds);
-        self.pipeline
-            .seek_simple(flags, position)
+        self.seek_at(flags, position)
             .map_err(|_| format!("the stream cannot seek to {seconds:.3} s"))?;
         self.at_eos = false;
         if let Some(reply) = reply {
             self.pending_seeks.push((reply, seconds));
         }
         Ok(())
+    }
+
+    /// Seek to `position` at the current speed (every seek goes through
+    /// here, so none falls back to speed 1).
+    pub(super) fn seek_at(
+        &self,
+        flags: gst::SeekFlags,
+        position: gst::ClockTime,
+    ) -> Result<(), gst::glib::BoolError> {
+        self.pipeline.seek(
+            self.speed,
+            flags,
+            gst::SeekType::Set,
+            position,
+            gst::SeekType::None,
+            gst::ClockTime::NONE,
+        )
+    }
+
+    /// Change the speed: a flushing seek to where we are at the new rate
+    /// (the audio filter, scaletempo, keeps the pitch). Before preroll,
+    /// `on_async_done` applies it.
+    pub fn change_speed(&mut self, change: SpeedChange) -> Result<f64, String> {
+        let speed = changed_speed(self.speed, change);
+        let before = self.speed;
+        self.speed = speed;
+        if !self.prerolled || (speed - before).abs() < f64::EPSILON {
+            return Ok(speed);
+        }
+        let position = self.frame_pts().or_else(|| self.position()).unwrap_or(0.0);
+        if let Err(e) = self.seek_at(
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            clock_time_from_seconds(position),
+        ) {
+            self.speed = before;
+            return Err(format!(
+                "the stream cannot change its speed to {speed}: {e}"
+            ));
+        }
+        self.at_eos = false;
+        Ok(speed)
+    }
+
+    /// Pause and show the next frame, or (`backward`) the one before the
+    /// frame on screen, as mpv's `.` and `,` do.
+    pub fn frame_step(&mut self, backward: bool) -> Result<(), String> {
+        if !self.prerolled {
+            return Err("no frame is shown yet".to_owned());
+        }
+        if self.wanted == gst::State::Playing {
+            self.set_playing(false)?;
+        }
+        if !backward {
+            return self.step_one();
+        }
+        let shown = self
+            .frame_pts()
+            .ok_or_else(|| "no frame is shown yet".to_owned())?;
+        let frame = self.frame_duration().unwrap_or(1.0 / 30.0);
+        if shown < frame * 0.5 {
+            return Err("this is the first frame".to_owned());
+        }
+        // An accurate seek lands on the frame holding its target but
+        // reports the target as that frame's time (the decoder clips it):
+        // seek into the middle of the frame two back, then step one, so
+        // the frame shown is the previous one with its own timestamp.
+        let two_back = shown - frame * 1.5;
+        let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE;
+        self.seek_at(flags, clock_time_from_seconds(two_back.max(0.0)))
+            .map_err(|_| "the stream cannot step back".to_owned())?;
+        // Stepping back to the first frame: the seek to 0 is enough.
+        self.step_after_seek = two_back > 0.0;
+        self.at_eos = false;
+        Ok(())
+    }
+
+    /// The sink skips the frame it holds and prerolls on the next (as
+    /// gst-play's frame step does).
+    pub(super) fn step_one(&self) -> Result<(), String> {
+        let step = gst::event::Step::new(gst::format::Buffers::ONE, 1.0, true, false);
+        if self.pipeline.send_event(step) {
+            Ok(())
+        } else {
+            Err("the pipeline refused the frame step".to_owned())
+        }
+    }
+
+    /// The stream time of the frame on screen (the sink's last sample).
+    pub fn frame_pts(&self) -> Option<f64> {
+        let sample = self.sink.property::<Option<gst::Sample>>("last-sample")?;
+        let pts = sample.buffer()?.pts()?;
+        let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+        let stream_time = segment.to_stream_time(pts)?;
+        Some(stream_time.nseconds() as f64 / 1e9)
+    }
+
+    /// One frame's duration, from the negotiated frame rate.
+    fn frame_duration(&self) -> Option<f64> {
+        let caps = self.sink.static_pad("sink")?.current_caps()?;
+        let rate = caps.structure(0)?.get::<gst::Fraction>("framerate").ok()?;
+        (rate.numer() > 0 && rate.denom() > 0)
+            .then(|| f64::from(rate.denom()) / f64::from(rate.numer()))
     }
 
     pub fn toggle_mute(&self) -> bool {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use wayland_client::QueueHandle;
-use zc_app::player::controls::{self, Command, Modifiers};
+use zc_app::player::controls::{self, Command, Modifiers, SpeedChange};
 use zc_app::player::ipc::{Call, Reply, Request};
 
 use crate::playback::{BusEvent, PlayerExit};
@@ -71,9 +71,17 @@ impl App {
                 self.toggle_panel(qh);
                 fields.insert("stats-panel".into(), self.panel_shown().into());
             }
-            Command::Quit => {
-                self.exit.get_or_insert(PlayerExit::Done);
+            Command::Speed(change) => {
+                fields.insert("speed".into(), player.change_speed(change)?.into());
             }
+            Command::FrameStep { backward } => player.frame_step(backward)?,
+            Command::PlaylistNext => player.next_entry()?,
+            Command::PlaylistPrev => player.prev_entry()?,
+            Command::CycleTrack(kind) => {
+                let track = player.cycle_track(kind)?;
+                fields.insert(kind.name().into(), track.map(|i| i + 1).into());
+            }
+            Command::Quit => self.quit(),
         }
         if let Some(player) = self.player.as_ref() {
             fields.insert("state".into(), player.state_name().into());
@@ -85,10 +93,27 @@ impl App {
         let Call { request, reply } = call;
         let answer: Reply = match request {
             Request::Quit => {
-                self.exit.get_or_insert(PlayerExit::Done);
+                self.quit();
                 self.quit_reply = Some(reply);
                 return;
             }
+            Request::Speed { speed } => {
+                self.run_command(Command::Speed(SpeedChange::Set(speed)), qh)
+            }
+            Request::FrameStep { backward } => {
+                self.run_command(Command::FrameStep { backward }, qh)
+            }
+            Request::PlaylistNext => self.run_command(Command::PlaylistNext, qh),
+            Request::PlaylistPrev => self.run_command(Command::PlaylistPrev, qh),
+            Request::Load { target, append } => self.load(&target, append),
+            Request::Track { kind, choice } => match self.player.as_mut() {
+                Some(player) => player.select_track(kind, &choice).map(|()| {
+                    let mut fields = serde_json::Map::new();
+                    fields.insert(kind.name().into(), choice.to_string().into());
+                    fields
+                }),
+                None => Err("nothing is playing".to_owned()),
+            },
             Request::Seek { target, accurate } => {
                 let Some(player) = self.player.as_mut() else {
                     let _ = reply.send(Err("nothing is playing".to_owned()));
@@ -132,7 +157,8 @@ impl App {
             Request::Screenshot { path } => self.screenshot(path),
             Request::Key { name } => match controls::keysym_by_name(&name) {
                 None => Err(format!(
-                    "unknown key `{name}`: use space, Left, Right, Up, Down, Escape or one character"
+                    "unknown key `{name}`: use space, Left, Right, Up, Down, Escape, BackSpace, Return \
+                     or one character"
                 )),
                 Some(keysym) => match controls::command_for_key(keysym, Modifiers::default()) {
                     Some(command) => self.run_command(command, qh),
@@ -141,6 +167,25 @@ impl App {
             },
         };
         let _ = reply.send(answer);
+    }
+
+    /// The user or a script asked to quit (not the end of the stream).
+    fn quit(&mut self) {
+        self.quit_asked = true;
+        self.exit.get_or_insert(PlayerExit::Done);
+    }
+
+    /// `load`: a URI, or a path (relative to the player's folder) made one.
+    fn load(&mut self, target: &str, append: bool) -> Reply {
+        let uri = crate::input_uri(target)?;
+        let Some(player) = self.player.as_mut() else {
+            return Err("nothing is playing".to_owned());
+        };
+        player.load(uri, append)?;
+        let mut fields = serde_json::Map::new();
+        fields.insert("playlist-count".into(), player.playlist().len().into());
+        fields.insert("playlist-pos".into(), player.playlist().position().into());
+        Ok(fields)
     }
 
     fn screenshot(&self, path: PathBuf) -> Reply {

@@ -21,11 +21,13 @@ use smithay_client_toolkit::shell::WaylandSurface;
 use wayland_client::globals::registry_queue_init;
 use wayland_client::{Connection, Proxy};
 use zc_app::player::ipc::Call;
+use zc_app::player::playlist::Playlist;
+use zc_app::player::watch_later::WatchLater;
 use zc_app::weston::HeadlessWeston;
 
 use crate::lifecycle::Signals;
 use crate::playback::{self, Layout, Player, PlayerExit, PlayerOptions, WindowHandles};
-use crate::window::App;
+use crate::window::{App, DEFAULT_SIZE};
 use crate::{Args, lock};
 
 /// How a session ended, short of an error.
@@ -41,7 +43,7 @@ type QuitReply = Option<std::sync::mpsc::Sender<zc_app::player::ipc::Reply>>;
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn play(
     args: &Args,
-    uri: &str,
+    playlist: Playlist,
     subtitle_uri: Option<&str>,
     audio: bool,
     snapshot_dir: &Path,
@@ -65,18 +67,20 @@ pub(crate) fn play(
         .insert(loop_handle.clone())
         .map_err(|e| anyhow!("cannot watch the Wayland connection: {e}"))?;
 
+    let first = playlist.current();
     let title = format!(
         "zc-player: {}",
-        Path::new(&args.input)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| args.input.clone())
+        first
+            .rsplit('/')
+            .find(|part| !part.is_empty())
+            .unwrap_or(first)
     );
     let layout = Arc::new(Mutex::new(Layout::default()));
     let mut state = App::create(
         &globals,
         &qh,
         title,
+        args.geometry.unwrap_or(DEFAULT_SIZE),
         args.fullscreen,
         layout.clone(),
         weston,
@@ -102,7 +106,13 @@ pub(crate) fn play(
     let bus_sender = Mutex::new(bus_sender);
     let player = Player::new(
         &PlayerOptions {
-            uri: uri.to_owned(),
+            playlist,
+            watch_later: WatchLater::from_env(),
+            speed: args.speed,
+            volume: args.volume / 100.0,
+            mute: args.mute,
+            aid: args.aid.clone(),
+            sid: args.sid.clone(),
             subtitle_uri: subtitle_uri.map(str::to_owned),
             path: args.path,
             backend: args.backend,
@@ -118,6 +128,7 @@ pub(crate) fn play(
             let _ = lock(&bus_sender).send(event);
         },
     )?;
+    let mut player = player;
     player.start()?;
     state.player = Some(player);
 
@@ -162,6 +173,10 @@ pub(crate) fn play(
         }
     };
     if let Some(mut player) = state.player.take() {
+        let asked = state.quit_asked || matches!(result, Ok(Outcome::Interrupted(_)));
+        if args.save_position_on_quit && asked {
+            player.save_position();
+        }
         player.shutdown();
         // Bus messages not yet handled hold references to the elements;
         // the sink must be gone before the connection it borrows closes.

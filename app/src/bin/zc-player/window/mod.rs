@@ -84,6 +84,9 @@ pub struct App {
     pub quit_reply: Option<Sender<Reply>>,
     /// Whether "no audio output" was said once already.
     pub said_no_audio: bool,
+    /// Whether the user or a script asked to quit (--save-position-on-quit
+    /// saves then, not at the end of the stream).
+    pub quit_asked: bool,
     queue: QueueHandle<App>,
 }
 
@@ -95,6 +98,7 @@ impl App {
         globals: &GlobalList,
         qh: &QueueHandle<App>,
         title: String,
+        size: (u32, u32),
         fullscreen: bool,
         layout: Arc<Mutex<Layout>>,
         weston: Option<Rc<HeadlessWeston>>,
@@ -112,11 +116,12 @@ impl App {
         window.set_title(title.clone());
         window.set_app_id("zc-player");
         window.set_min_size(Some((160, 120)));
+        let size = (size.0.max(160), size.1.max(120));
         if fullscreen {
             window.set_fullscreen(None);
         }
         window.commit();
-        let pool = SlotPool::new((DEFAULT_SIZE.0 * DEFAULT_SIZE.1 * 4) as usize, &shm)
+        let pool = SlotPool::new((size.0 * size.1 * 4) as usize, &shm)
             .context("cannot create shared memory for the window")?;
 
         Ok(App {
@@ -131,7 +136,7 @@ impl App {
             pool,
             title,
             background: None,
-            size: DEFAULT_SIZE,
+            size,
             configured: false,
             client_side_frame: false,
             fullscreen: false,
@@ -148,6 +153,7 @@ impl App {
             exit: None,
             quit_reply: None,
             said_no_audio: false,
+            quit_asked: false,
             queue: qh.clone(),
         })
     }

@@ -1,0 +1,278 @@
+//! The command line: the options, their checks, and the inputs expanded
+//! into the playlist.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use zc_app::player::controls::{MAX_SEEK_SECONDS, checked_speed};
+use zc_app::player::playlist::{self, Playlist, Source};
+use zc_app::player::tracks::TrackChoice;
+
+use crate::playback::{BackendSetting, PathPreference};
+
+const EXAMPLES: &str = "\
+Examples:
+  zc-player clip.mp4                       play a file in a window
+  zc-player https://example.com/a.mkv      play a URI (anything GStreamer reads)
+  zc-player a.mkv b.mp4 films/ list.m3u    files, a folder (its media files by name) and
+                                           an M3U list, played in order (--shuffle: mixed)
+  zc-player clip.mp4 --fullscreen --loop   fullscreen, start over at the end
+  zc-player clip.mkv --aid 2 --sid eng     the second audio track, English subtitles
+  zc-player clip.mp4 --save-position-on-quit
+                                           start where `q` left it last time
+  zc-player clip.mp4 --path copy           force the copy path, for comparison
+  zc-player film.mkv --sub film.en.srt     subtitles from a file of their own
+  zc-player clip.mp4 --headless --ipc /tmp/zc.sock --keep-open
+                                           no desktop: a headless Weston of its own,
+                                           driven through the control socket:
+  echo '{\"command\":\"stats\"}' | socat - UNIX-CONNECT:/tmp/zc.sock
+  zc-playerctl /tmp/zc.sock '{\"command\":\"seek\",\"seconds\":10}' '{\"command\":\"quit\"}'
+
+Keys (mpv's): space pause/resume, Left/Right seek 5 s, Up/Down 60 s, f or double-click
+fullscreen, m mute, 9/0 volume, [ ] speed -/+10 %, { } halve/double the speed,
+Backspace normal speed, . one frame forward (paused), , one frame back,
+< > previous/next in the playlist (Enter: next), # next audio track, j next subtitle
+track, s snapshot (full size PNG in the current folder), i statistics panel,
+q or Esc quit.
+
+Control socket (one JSON object per line, one reply per line):
+  play, pause, seek {seconds, relative?, accurate?}, position, duration, stats,
+  speed {value}, frame-step {backward?}, playlist-next, playlist-prev,
+  load {uri, mode?: replace|append}, track {type: audio|sub, id: N|LANG|no},
+  snapshot {path?}, screenshot {path} (own headless Weston only), key {key}, quit.
+
+Exit status: 0 done, 1 failure while playing (e.g. the compositor went away),
+2 the input cannot be played (missing file, no decoder, failing URI).";
+
+/// A desktop video player on zc's zero-copy path (dma-buf from decoder to compositor).
+#[derive(Parser, Debug)]
+#[command(name = "zc-player", version, after_help = EXAMPLES)]
+pub(crate) struct Args {
+    /// Video files, URIs (file://, http://, ...), folders or .m3u/.m3u8 lists, played in order.
+    #[arg(required = true, value_name = "INPUT")]
+    pub(crate) inputs: Vec<String>,
+    /// Play the inputs in a random order.
+    #[arg(long)]
+    pub(crate) shuffle: bool,
+    /// Start fullscreen.
+    #[arg(long)]
+    pub(crate) fullscreen: bool,
+    /// The window's size at the start, e.g. 1280x720.
+    #[arg(long, value_name = "WxH", value_parser = parse_geometry)]
+    pub(crate) geometry: Option<(u32, u32)>,
+    /// Start over at the end of each stream.
+    #[arg(long = "loop")]
+    pub(crate) looping: bool,
+    /// Stay on the last frame at the end instead of quitting.
+    #[arg(long)]
+    pub(crate) keep_open: bool,
+    /// Start at this position in seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) start: Option<f64>,
+    /// Playback speed (1 is normal; audio keeps its pitch).
+    #[arg(long, value_name = "SPEED", default_value_t = 1.0, value_parser = parse_speed)]
+    pub(crate) speed: f64,
+    /// Volume at the start, 0 to 100.
+    #[arg(long, value_name = "PERCENT", default_value_t = 100.0, value_parser = parse_volume)]
+    pub(crate) volume: f64,
+    /// Start muted.
+    #[arg(long)]
+    pub(crate) mute: bool,
+    /// The audio track: a number from 1, a language code (en, deu) or no.
+    #[arg(long, value_name = "TRACK")]
+    pub(crate) aid: Option<TrackChoice>,
+    /// The subtitle track: a number from 1, a language code (en, deu) or no.
+    #[arg(long, value_name = "TRACK")]
+    pub(crate) sid: Option<TrackChoice>,
+    /// Show the subtitles of this file (.srt, .ass, .vtt, .sub: what
+    /// GStreamer's subparse reads) with the video.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sub: Option<String>,
+    /// On quit, remember the position and resume there next time (a file
+    /// under $XDG_STATE_HOME/zc-player/watch_later/).
+    #[arg(long)]
+    pub(crate) save_position_on_quit: bool,
+    /// How frames reach the compositor (`copy` forces a CPU copy, for comparison).
+    #[arg(long, value_parser = zc_app::cli::enum_parser::<PathPreference>(), default_value = "auto")]
+    pub(crate) path: PathPreference,
+    /// Where zcexport's pool allocates its dma-bufs.
+    #[arg(long, value_parser = zc_app::cli::enum_parser::<BackendSetting>(), default_value = "auto")]
+    pub(crate) backend: BackendSetting,
+    /// Listen for JSON-lines commands on this Unix socket.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) ipc: Option<PathBuf>,
+    /// Start a headless Weston of our own even when WAYLAND_DISPLAY is set.
+    #[arg(long)]
+    pub(crate) headless: bool,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .trim()
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds, e.g. 12.5"))?;
+    if !seconds.is_finite() || !(0.0..=MAX_SEEK_SECONDS).contains(&seconds) {
+        return Err(format!(
+            "`{text}`: the start is 0 to {MAX_SEEK_SECONDS:e} seconds"
+        ));
+    }
+    Ok(seconds)
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    let speed: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number, e.g. 1.5"))?;
+    checked_speed(speed)
+}
+
+fn parse_volume(text: &str) -> Result<f64, String> {
+    let volume: f64 = text
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number from 0 to 100"))?;
+    if !(0.0..=100.0).contains(&volume) {
+        return Err(format!("`{text}`: the volume is 0 to 100"));
+    }
+    Ok(volume)
+}
+
+/// The largest window asked for: far beyond any output, well inside
+/// what a shm buffer's size can hold.
+const MAX_GEOMETRY: u32 = 16384;
+
+fn parse_geometry(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{text}` is not a size: give WIDTHxHEIGHT, e.g. 1280x720");
+    let (w, h) = text.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if !(160..=MAX_GEOMETRY).contains(&w) || !(120..=MAX_GEOMETRY).contains(&h) {
+        return Err(format!(
+            "`{text}`: the window is 160x120 to {MAX_GEOMETRY}x{MAX_GEOMETRY} pixels"
+        ));
+    }
+    Ok((w, h))
+}
+
+/// A URI as given, or a path (relative to the current folder) as a file URI.
+pub(crate) fn input_uri(input: &str) -> Result<String, String> {
+    if playlist::is_uri(input) {
+        return Ok(input.to_owned());
+    }
+    let absolute =
+        std::path::absolute(input).map_err(|e| format!("cannot resolve the path {input}: {e}"))?;
+    file_uri(&absolute)
+}
+
+fn file_uri(path: &Path) -> Result<String, String> {
+    gst::glib::filename_to_uri(path, None)
+        .map(|u| u.to_string())
+        .map_err(|e| format!("{}: cannot turn the path into a URI: {e}", path.display()))
+}
+
+/// The inputs expanded into the playlist (shuffled if asked).
+pub(crate) fn playlist_of(args: &Args) -> Result<Playlist, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("the current folder: {e}"))?;
+    let sources = playlist::expand(&args.inputs, &cwd).map_err(|e| e.to_string())?;
+    let uris = sources
+        .into_iter()
+        .map(|source| match source {
+            Source::Uri(uri) => Ok(uri),
+            Source::File(path) => file_uri(&path),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut playlist = Playlist::new(uris).ok_or_else(|| "nothing to play".to_owned())?;
+    if args.shuffle {
+        playlist.shuffle(|n| fastrand::usize(..n));
+    }
+    Ok(playlist)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        Args::try_parse_from(std::iter::once("zc-player").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn several_inputs_and_the_new_options_parse() {
+        let args = parse(&[
+            "a.mkv",
+            "films/",
+            "http://h/c.mp4",
+            "--shuffle",
+            "--speed",
+            "1.5",
+            "--volume",
+            "40",
+            "--mute",
+            "--geometry",
+            "1280x720",
+            "--aid",
+            "2",
+            "--sid",
+            "eng",
+            "--save-position-on-quit",
+        ])
+        .expect("parses");
+        assert_eq!(args.inputs, ["a.mkv", "films/", "http://h/c.mp4"]);
+        assert!(args.shuffle && args.mute && args.save_position_on_quit);
+        assert_eq!(args.speed, 1.5);
+        assert_eq!(args.volume, 40.0);
+        assert_eq!(args.geometry, Some((1280, 720)));
+        assert_eq!(args.aid, Some(TrackChoice::Number(2)));
+        assert_eq!(args.sid, Some(TrackChoice::Language("eng".into())));
+        let plain = parse(&["a.mkv"]).expect("parses");
+        assert_eq!(
+            (plain.speed, plain.volume, plain.geometry),
+            (1.0, 100.0, None)
+        );
+        assert!(!plain.shuffle && !plain.mute && !plain.save_position_on_quit);
+    }
+
+    #[test]
+    fn bad_values_say_what_would_be_right() {
+        assert!(parse(&[]).is_err_and(|e| e.contains("INPUT")));
+        for (option, value, expected) in [
+            ("--speed", "0", "0.01 to 100"),
+            ("--speed", "fast", "not a number"),
+            ("--volume", "150", "0 to 100"),
+            ("--geometry", "1280", "WIDTHxHEIGHT"),
+            ("--geometry", "10x10", "160x120"),
+            ("--geometry", "99999x720", "16384"),
+            ("--aid", "0", "from 1"),
+            ("--sid", "english", "language code"),
+            ("--start", "1e300", "0 to"),
+        ] {
+            let error = parse(&["a.mkv", option, value]).expect_err(value);
+            assert!(error.contains(expected), "{option} {value}: {error}");
+        }
+    }
+
+    #[test]
+    fn inputs_become_file_uris_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for name in ["b.mkv", "a.mkv"] {
+            std::fs::write(dir.path().join(name), b"").expect("write");
+        }
+        let folder = dir.path().to_string_lossy().into_owned();
+        let args = parse(&[&folder, "https://h/x.webm"]).expect("parses");
+        let playlist = playlist_of(&args).expect("a playlist");
+        let a = gst::glib::filename_to_uri(dir.path().join("a.mkv"), None).expect("uri");
+        assert_eq!(playlist.entries()[0], a.as_str());
+        assert!(playlist.entries()[1].ends_with("/b.mkv"));
+        assert_eq!(playlist.entries()[2], "https://h/x.webm");
+        assert_eq!(
+            input_uri("https://h/x.webm"),
+            Ok("https://h/x.webm".to_owned())
+        );
+        assert!(input_uri("/tmp/a b.mkv").is_ok_and(|u| u == "file:///tmp/a%20b.mkv"));
+        let missing = parse(&["/nonexistent/zc/clip.mkv"]).expect("parses");
+        assert!(playlist_of(&missing).is_err_and(|e| e.contains("no such file")));
+    }
+}

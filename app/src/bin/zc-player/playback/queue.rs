@@ -1,0 +1,189 @@
+//! The playlist on the pipeline: which entry plays, moving to another
+//! (next, previous, one loaded through the control socket), the gapless
+//! hand-over at the end of an entry (playbin3's about-to-finish), and
+//! resuming where an entry stopped last time (--save-position-on-quit).
+
+use gst::prelude::*;
+use zc_app::lock;
+use zc_app::player::playlist::Playlist;
+
+use super::Player;
+
+impl Player {
+    pub fn playlist(&self) -> &Playlist {
+        &self.playlist
+    }
+
+    /// Before the current entry prerolls: where it resumes, and the next
+    /// entry queued for a gapless hand-over.
+    pub(super) fn arm_entry(&mut self) {
+        let uri = self.playlist.current().to_owned();
+        if let Some(later) = &self.watch_later {
+            match later.load(&uri) {
+                Ok(Some(seconds)) => {
+                    eprintln!("zc-player: resuming {uri} at {seconds:.1} s");
+                    self.start = Some(seconds);
+                    // Resumed once, as mpv does: the next run starts over
+                    // unless it saves again.
+                    if let Err(e) = later.forget(&uri) {
+                        eprintln!("zc-player: warning: {e}");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("zc-player: warning: {e}"),
+            }
+        }
+        self.queue_gapless();
+    }
+
+    /// Offer the next entry to the about-to-finish handler (none while
+    /// --loop repeats the current one).
+    fn queue_gapless(&self) {
+        let next = if self.looping {
+            None
+        } else {
+            self.playlist.peek_next().map(str::to_owned)
+        };
+        *lock(&self.gapless_next) = next;
+    }
+
+    /// Stop the current entry and play the one at `index` (from where it
+    /// stopped last time, if it did), in the state the user wants.
+    fn switch_to(&mut self, index: usize) -> Result<(), String> {
+        let Some(uri) = self.playlist.go_to(index).map(str::to_owned) else {
+            return Err(format!("the playlist has no entry {index}"));
+        };
+        *lock(&self.gapless_next) = None;
+        self.pipeline
+            .set_state(gst::State::Ready)
+            .map_err(|_| "cannot stop the current entry".to_owned())?;
+        for (reply, _) in self.pending_seeks.drain(..) {
+            let _ = reply.send(Err("the playlist moved to another entry".to_owned()));
+        }
+        self.pipeline.set_property("uri", &uri);
+        self.prerolled = false;
+        self.at_eos = false;
+        self.start = None;
+        self.decoder = None;
+        self.missing_plugin = None;
+        self.tracks.forget_streams();
+        self.arm_entry();
+        eprintln!(
+            "zc-player: playing {} of {}: {uri}",
+            index + 1,
+            self.playlist.len()
+        );
+        // on_async_done plays (or stays paused) once it prerolled.
+        self.pipeline
+            .set_state(gst::State::Paused)
+            .map(|_| ())
+            .map_err(|_| format!("cannot start {uri}"))
+    }
+
+    pub fn next_entry(&mut self) -> Result<(), String> {
+        if self.playlist.peek_next().is_none() {
+            return Err(format!(
+                "this is the last entry of the playlist ({} of {})",
+                self.playlist.position() + 1,
+                self.playlist.len()
+            ));
+        }
+        self.switch_to(self.playlist.position() + 1)
+    }
+
+    pub fn prev_entry(&mut self) -> Result<(), String> {
+        match self.playlist.position().checked_sub(1) {
+            Some(index) => self.switch_to(index),
+            None => Err("this is the first entry of the playlist".to_owned()),
+        }
+    }
+
+    /// Play `uri` now instead of the playlist, or add it at the end.
+    pub fn load(&mut self, uri: String, append: bool) -> Result<(), String> {
+        if append {
+            self.playlist.append(uri);
+            self.queue_gapless();
+            return Ok(());
+        }
+        self.playlist.replace(uri);
+        self.switch_to(0)
+    }
+
+    /// The current entry ended: on to the next one; false at the end.
+    pub(super) fn advance_at_end(&mut self) -> bool {
+        if self.playlist.peek_next().is_none() {
+            return false;
+        }
+        match self.next_entry() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("zc-player: {e}");
+                false
+            }
+        }
+    }
+
+    /// A new stream started: if it is the next entry handed over
+    /// gaplessly, the playlist moves on with it.
+    pub(super) fn on_stream_start(&mut self) {
+        let current = self.pipeline.property::<Option<String>>("current-uri");
+        if current.is_none()
+            || current.as_deref() == Some(self.playlist.current())
+            || current.as_deref() != self.playlist.peek_next()
+        {
+            return;
+        }
+        self.playlist.advance();
+        self.decoder = None;
+        self.tracks.forget_streams();
+        eprintln!(
+            "zc-player: playing {} of {} (gapless): {}",
+            self.playlist.position() + 1,
+            self.playlist.len(),
+            self.playlist.current()
+        );
+        self.queue_gapless();
+        // The entry handed over starts at speed 1: seek it to its start
+        // at the speed asked for.
+        if self.speed != 1.0
+            && self
+                .seek_at(
+                    gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                    gst::ClockTime::ZERO,
+                )
+                .is_err()
+        {
+            eprintln!(
+                "zc-player: cannot keep the speed {} for this entry",
+                self.speed
+            );
+        }
+    }
+
+    /// Keep where the current entry is for the next run (--save-position-on-quit).
+    pub fn save_position(&self) {
+        let Some(later) = &self.watch_later else {
+            eprintln!(
+                "zc-player: cannot save the position: neither XDG_STATE_HOME nor HOME is set"
+            );
+            return;
+        };
+        let uri = self.playlist.current();
+        let position = self.position().filter(|_| !self.at_eos);
+        match position {
+            Some(seconds) => match later.save(uri, seconds) {
+                Ok(path) => eprintln!(
+                    "zc-player: saved the position {seconds:.1} s in {}",
+                    path.display()
+                ),
+                Err(e) => eprintln!("zc-player: cannot save the position: {e}"),
+            },
+            // At the end: the next run starts from the beginning.
+            None => {
+                if let Err(e) = later.forget(uri) {
+                    eprintln!("zc-player: warning: {e}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Audio and subtitle tracks on playbin3's stream API: the collection the
+//! demuxer announced, the streams selected, and `select-streams` events
+//! for --aid/--sid, the `track` request and the cycling keys.
+
+use gst::prelude::*;
+use zc_app::player::controls::clock_time_from_seconds;
+use zc_app::player::tracks::{self as choice, TrackChoice, TrackKind};
+
+use super::Player;
+
+/// What the current entry offers and plays.
+pub(super) struct Tracks {
+    /// --aid / --sid, applied to each entry's collection.
+    wanted_audio: Option<TrackChoice>,
+    wanted_sub: Option<TrackChoice>,
+    collection: Option<gst::StreamCollection>,
+    /// The stream ids playing (from STREAMS_SELECTED).
+    selected: Vec<String>,
+    /// Where to seek once a selection that turned a kind on or off is
+    /// applied: playbin3 (1.22) stalls when a stream kind comes or goes
+    /// mid-play, and a flushing seek to where it was sets it going.
+    resync_at: Option<f64>,
+}
+
+fn stream_kind(stream: &gst::Stream) -> Option<TrackKind> {
+    let types = stream.stream_type();
+    if types.contains(gst::StreamType::AUDIO) {
+        Some(TrackKind::Audio)
+    } else if types.contains(gst::StreamType::TEXT) {
+        Some(TrackKind::Subtitle)
+    } else {
+        None
+    }
+}
+
+fn language(stream: &gst::Stream) -> Option<String> {
+    let tags = stream.tags()?;
+    let code = tags.get::<gst::tags::LanguageCode>()?;
+    Some(code.get().to_owned())
+}
+
+impl Tracks {
+    pub(super) fn new(audio: Option<TrackChoice>, sub: Option<TrackChoice>) -> Tracks {
+        Tracks {
+            wanted_audio: audio,
+            wanted_sub: sub,
+            collection: None,
+            selected: Vec::new(),
+            resync_at: None,
+        }
+    }
+
+    /// A new entry: its streams are not known yet.
+    pub(super) fn forget_streams(&mut self) {
+        self.collection = None;
+        self.selected.clear();
+        self.resync_at = None;
+    }
+
+    fn streams(&self) -> Vec<gst::Stream> {
+        self.collection
+            .as_ref()
+            .map(|c| c.iter().collect())
+            .unwrap_or_default()
+    }
+
+    fn of_kind(&self, kind: TrackKind) -> Vec<gst::Stream> {
+        self.streams()
+            .into_iter()
+            .filter(|s| stream_kind(s) == Some(kind))
+            .collect()
+    }
+
+    /// The playing track of `kind`: its index (from 0) among its kind.
+    pub(super) fn current(&self, kind: TrackKind) -> Option<usize> {
+        self.of_kind(kind).iter().position(|s| {
+            s.stream_id()
+                .is_some_and(|id| self.selected.iter().any(|sel| sel == id.as_str()))
+        })
+    }
+
+    /// The language tags of the tracks of `kind`, in order.
+    fn languages(&self, kind: TrackKind) -> Vec<Option<String>> {
+        self.of_kind(kind).iter().map(language).collect()
+    }
+
+    pub(super) fn count(&self, kind: TrackKind) -> usize {
+        self.of_kind(kind).len()
+    }
+
+    /// The stream ids to select: the playing video (else the first), and
+    /// `audio`/`sub` (indexes among their kinds).
+    fn selection(&self, audio: Option<usize>, sub: Option<usize>) -> Vec<String> {
+        let streams = self.streams();
+        let videos: Vec<&gst::Stream> = streams
+            .iter()
+            .filter(|s| s.stream_type().contains(gst::StreamType::VIDEO))
+            .collect();
+        let video = videos
+            .iter()
+            .find(|s| {
+                s.stream_id()
+                    .is_some_and(|id| self.selected.iter().any(|sel| sel == id.as_str()))
+            })
+            .or(videos.first());
+        let mut ids: Vec<String> = video
+            .and_then(|s| s.stream_id())
+            .map(|id| id.to_string())
+            .into_iter()
+            .collect();
+        for (kind, index) in [(TrackKind::Audio, audio), (TrackKind::Subtitle, sub)] {
+            if let Some(id) = index
+                .and_then(|i| self.of_kind(kind).get(i).cloned())
+                .and_then(|s| s.stream_id())
+            {
+                ids.push(id.to_string());
+            }
+        }
+        ids
+    }
+}
+
+impl Player {
+    /// playbin3 announced the entry's streams: apply --aid/--sid (in one
+    /// selection; a kind without a choice keeps its first track, as
+    /// playbin3's own default does).
+    pub(super) fn on_stream_collection(&mut self, collection: gst::StreamCollection) {
+        self.tracks.collection = Some(collection);
+        if self.tracks.wanted_audio.is_none() && self.tracks.wanted_sub.is_none() {
+            return;
+        }
+        let mut picked = [None, None];
+        for (slot, (kind, wanted, option)) in picked.iter_mut().zip([
+            (TrackKind::Audio, self.tracks.wanted_audio.clone(), "--aid"),
+            (TrackKind::Subtitle, self.tracks.wanted_sub.clone(), "--sid"),
+        ]) {
+            let first = (self.tracks.count(kind) > 0).then_some(0);
+            *slot = match wanted {
+                None => first,
+                Some(wanted) => {
+                    choice::pick(&self.tracks.languages(kind), &wanted).unwrap_or_else(|e| {
+                        eprintln!("zc-player: {option} {wanted}: {e}");
+                        first
+                    })
+                }
+            };
+        }
+        if let Err(e) = self.send_selection(picked[0], picked[1]) {
+            eprintln!("zc-player: {e}");
+        }
+    }
+
+    pub(super) fn on_streams_selected(&mut self, streams: Vec<gst::Stream>) {
+        self.tracks.selected = streams
+            .iter()
+            .filter_map(|s| s.stream_id())
+            .map(|id| id.to_string())
+            .collect();
+        if let Some(position) = self.tracks.resync_at.take()
+            && self.prerolled
+        {
+            let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE;
+            if self
+                .seek_at(flags, clock_time_from_seconds(position))
+                .is_err()
+            {
+                eprintln!("zc-player: cannot resume playback after the track change");
+            }
+        }
+    }
+
+    /// Play the `kind` track `wanted` picks.
+    pub fn select_track(&mut self, kind: TrackKind, wanted: &TrackChoice) -> Result<(), String> {
+        if self.tracks.collection.is_none() {
+            return Err("the streams are not known yet".to_owned());
+        }
+        let index = choice::pick(&self.tracks.languages(kind), wanted)?;
+        if kind == TrackKind::Audio && index.is_none() && self.prerolled {
+            // Seen in the VM: playbin3 (GStreamer 1.22) stops the video for
+            // good when the audio stream goes away mid-play.
+            return Err(
+                "the audio track cannot be turned off while playing; mute it instead (m), \
+                 or start with --aid no"
+                    .to_owned(),
+            );
+        }
+        let (mut audio, mut sub) = (
+            self.tracks.current(TrackKind::Audio),
+            self.tracks.current(TrackKind::Subtitle),
+        );
+        let slot = match kind {
+            TrackKind::Audio => &mut audio,
+            TrackKind::Subtitle => &mut sub,
+        };
+        if slot.is_some() != index.is_some() {
+            self.tracks.resync_at = self.frame_pts().or_else(|| self.position());
+        }
+        *slot = index;
+        self.send_selection(audio, sub)
+    }
+
+    /// The next track of `kind` (after the last subtitle track: none;
+    /// audio wraps round, see [`Player::select_track`]).
+    pub fn cycle_track(&mut self, kind: TrackKind) -> Result<Option<usize>, String> {
+        let off = kind == TrackKind::Subtitle;
+        let next = choice::cycle(self.tracks.current(kind), self.tracks.count(kind), off);
+        let wanted = next.map_or(TrackChoice::Off, |i| TrackChoice::Number(i + 1));
+        self.select_track(kind, &wanted)?;
+        Ok(next)
+    }
+
+    fn send_selection(&self, audio: Option<usize>, sub: Option<usize>) -> Result<(), String> {
+        let ids = self.tracks.selection(audio, sub);
+        let event = gst::event::SelectStreams::new(ids.iter().map(String::as_str));
+        if self.pipeline.send_event(event) {
+            Ok(())
+        } else {
+            Err("playbin3 refused the stream selection".to_owned())
+        }
+    }
+
+    /// The playing track of `kind`, numbered from 1 (None: none plays),
+    /// and how many there are.
+    pub fn track_numbers(&self, kind: TrackKind) -> (Option<usize>, usize) {
+        (
+            self.tracks.current(kind).map(|i| i + 1),
+            self.tracks.count(kind),
+        )
+    }
+}

@@ -1,0 +1,210 @@
+//! Driving zc-player from a VM test: the binary next to the test binary,
+//! clips encoded with a gst-launch description, and a player started on a
+//! Weston and talked to through its control socket.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use serde_json::Value;
+
+use crate::weston::Weston;
+
+/// Everything is slow under software emulation.
+pub const SLOW: Duration = Duration::from_secs(300);
+
+/// target/debug/deps/TEST-HASH -> target/debug/zc-player
+pub fn player_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .join("zc-player");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p zc-app --bin zc-player` (cargo xtask test does)",
+        path.display()
+    );
+    path
+}
+
+/// Run an encoding pipeline (a gst-launch description ending in a
+/// filesink) to its end.
+pub fn encode(description: &str) {
+    gst::init().expect("gst::init");
+    let pipeline = gst::parse::launch(description).expect("encoder pipeline");
+    pipeline.set_state(gst::State::Playing).expect("encode");
+    let bus = pipeline.bus().expect("bus");
+    let message = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(600),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the encoder finished");
+    assert!(
+        matches!(message.view(), gst::MessageView::Eos(_)),
+        "encoding failed: {message:?}\n{description}"
+    );
+    pipeline.set_state(gst::State::Null).expect("null");
+}
+
+/// A running zc-player with its control socket.
+pub struct Player {
+    pub child: Child,
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    log: PathBuf,
+}
+
+impl Player {
+    /// Play `clip` with --loop.
+    pub fn start(weston: &Weston, clip: &Path, dir: &Path) -> Player {
+        Player::launch(weston, [clip.as_os_str(), OsStr::new("--loop")], dir, &[])
+    }
+
+    /// Run zc-player with `args` (inputs and options; --ipc is added) and
+    /// `envs`, and connect to its control socket.
+    pub fn launch<'a>(
+        weston: &Weston,
+        args: impl IntoIterator<Item = &'a OsStr>,
+        dir: &Path,
+        envs: &[(&str, &OsStr)],
+    ) -> Player {
+        let socket = dir.join("player.sock");
+        let _ = std::fs::remove_file(&socket);
+        let log = dir.join("player.log");
+        let mut child = Command::new(player_binary())
+            .args(args)
+            .arg("--ipc")
+            .arg(&socket)
+            .env("WAYLAND_DISPLAY", weston.socket_path())
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start zc-player");
+        let deadline = Instant::now() + SLOW;
+        let stream = loop {
+            match UnixStream::connect(&socket) {
+                Ok(stream) => break stream,
+                Err(e) => {
+                    if let Some(status) = child.try_wait().expect("wait") {
+                        panic!(
+                            "zc-player exited ({status}) before its control socket came up; log:\n{}",
+                            std::fs::read_to_string(&log).unwrap_or_default()
+                        );
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "no control socket after {SLOW:?}: {e}; log:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        };
+        Player {
+            child,
+            writer: stream.try_clone().expect("clone"),
+            reader: BufReader::new(stream),
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Send one request; the reply, which must be ok.
+    pub fn ok(&mut self, request: &str) -> Value {
+        let reply = self.request(request);
+        if reply["ok"] != true {
+            // A player that went away: how it ended says why.
+            std::thread::sleep(Duration::from_secs(2));
+            let status = self.child.try_wait();
+            panic!(
+                "{request} -> {reply}\nplayer status: {status:?}\nplayer log:\n{}",
+                self.log()
+            );
+        }
+        reply
+    }
+
+    pub fn request(&mut self, request: &str) -> Value {
+        writeln!(self.writer, "{request}").expect("send");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("reply");
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("{request} -> {line:?}: {e}\nlog:\n{}", self.log()))
+    }
+
+    pub fn stats(&mut self) -> Value {
+        self.ok(r#"{"command":"stats"}"#)
+    }
+
+    pub fn position(&mut self) -> Option<f64> {
+        self.ok(r#"{"command":"position"}"#)["position-s"].as_f64()
+    }
+
+    /// Poll the statistics (every `every`) until `done` holds for them;
+    /// they are returned. Fails after [`SLOW`] saying `what` was awaited.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        every: Duration,
+        mut done: impl FnMut(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + SLOW;
+        loop {
+            let stats = self.stats();
+            if done(&stats) {
+                return stats;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not after {SLOW:?}; last stats {stats}\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(every);
+        }
+    }
+
+    /// Quit and wait for the exit.
+    pub fn quit(mut self) -> (ExitStatus, String) {
+        self.ok(r#"{"command":"quit"}"#);
+        let deadline = Instant::now() + SLOW;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status, self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the player did not exit after quit"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        // A failed test must not leave the player running.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A counter from the statistics.
+pub fn count(stats: &Value, name: &str) -> u64 {
+    stats[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} in {stats}"))
+}
