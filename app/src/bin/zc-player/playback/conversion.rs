@@ -81,10 +81,13 @@ impl Conversion {
         if let Some(src) = cpu.static_pad("src") {
             let (frames, bytes) = (cpu_frames.clone(), cpu_bytes.clone());
             let element = cpu.clone();
+            // Per frame: only whether it converts (no caps read, nothing
+            // formatted; a buffer on its src pad means caps are set).
             src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-                if converting(&element).is_some()
-                    && let Some(buffer) = info.buffer()
-                {
+                let converts = element
+                    .downcast_ref::<gst_base::BaseTransform>()
+                    .is_some_and(|t| !t.is_passthrough());
+                if converts && let Some(buffer) = info.buffer() {
                     frames.fetch_add(1, Ordering::Relaxed);
                     bytes.fetch_add(buffer.size() as u64, Ordering::Relaxed);
                 }
