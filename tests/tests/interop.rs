@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::{decode_hashes, h264_clip, init, stat};
 use gst::prelude::*;
+use zc_vm_tests::mutter::{Mutter, VirtioGpu};
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
 use zc_vm_tests::weston::{Renderer, Weston, yuv_test_colorimetry};
@@ -198,7 +199,7 @@ fn mutter_shows_zc_frames_on_the_dma_buf_path() {
     require_vm();
     init();
     let distro = std::env::var("ZC_DISTRO").unwrap_or_else(|_| "bookworm".to_owned());
-    if !std::path::Path::new("/usr/bin/mutter").exists() {
+    if !zc_vm_tests::mutter::available() {
         assert_ne!(distro, "forky", "forky's root has Mutter");
         println!("{distro}: no Mutter in this root, nothing to test here");
         return;
@@ -243,114 +244,6 @@ fn mutter_shows_zc_frames_on_the_dma_buf_path() {
     assert_eq!(path, "dmabuf", "Mutter imports zc's dma-bufs");
     assert_eq!(copied, 0);
     assert!(presented > 0, "Mutter reported no frame presented");
-}
-
-/// virtio-gpu's DRM driver, loaded for Mutter and unloaded after, so the
-/// Weston tests keep llvmpipe without a DRM device.
-struct VirtioGpu;
-
-impl VirtioGpu {
-    fn load() -> VirtioGpu {
-        zc_vm_tests::load_module("virtio_gpu", &[], "/dev/dri/renderD128");
-        VirtioGpu
-    }
-}
-
-impl Drop for VirtioGpu {
-    fn drop(&mut self) {
-        // Mutter may still be leaving the device for a moment.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::path::Path::new("/sys/module/virtio_gpu").exists() && Instant::now() < deadline {
-            let _ = Command::new("modprobe")
-                .args(["-q", "-r", "virtio_gpu"])
-                .stderr(std::process::Stdio::null())
-                .status();
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-/// Mutter headless with a virtual monitor, in a D-Bus session of its own.
-struct Mutter {
-    child: std::process::Child,
-    runtime_dir: PathBuf,
-    socket: PathBuf,
-}
-
-impl Mutter {
-    fn start() -> Mutter {
-        use std::os::unix::fs::PermissionsExt;
-        let runtime_dir = std::env::temp_dir().join("zc-interop-mutter");
-        let _ = std::fs::remove_dir_all(&runtime_dir);
-        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
-        std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
-            .expect("chmod 0700");
-        let log = std::fs::File::create(runtime_dir.join("mutter.log")).expect("log");
-        let child = Command::new("dbus-run-session")
-            .args([
-                "--",
-                "mutter",
-                "--headless",
-                "--wayland",
-                "--no-x11",
-                "--virtual-monitor",
-                "640x480",
-                "--wayland-display=zc-mutter",
-            ])
-            .env("XDG_RUNTIME_DIR", &runtime_dir)
-            .env_remove("WAYLAND_DISPLAY")
-            .env_remove("DISPLAY")
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("dbus-run-session -- mutter");
-        let socket = runtime_dir.join("zc-mutter");
-        let mut mutter = Mutter {
-            child,
-            runtime_dir,
-            socket,
-        };
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while !mutter.socket.exists() {
-            if let Ok(Some(status)) = mutter.child.try_wait() {
-                panic!(
-                    "mutter exited ({status}) before its socket appeared:\n{}",
-                    mutter.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "mutter's socket did not appear:\n{}",
-                mutter.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        mutter
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.runtime_dir.join("mutter.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Mutter {
-    fn drop(&mut self) {
-        // dbus-run-session ends the session (and Mutter) when it is killed;
-        // SIGTERM first so Mutter leaves the DRM device.
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = Command::new("pkill").args(["-x", "mutter"]).status();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.runtime_dir);
-        }
-    }
 }
 
 /// A camera's own dma-bufs (vivid, a V4L2 driver) straight into
