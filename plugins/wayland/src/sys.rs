@@ -45,6 +45,12 @@ pub(crate) fn eventfd_signal(fd: BorrowedFd<'_>) {
     let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
 }
 
+/// Reset an eventfd's counter (it is non-blocking: nothing to read is fine).
+pub(crate) fn eventfd_drain(fd: BorrowedFd<'_>) {
+    let mut counter = [0u8; 8];
+    let _ = rustix::io::read(fd, &mut counter);
+}
+
 /// Wait up to `timeout` for any of `fds` to be readable (or hung up, or in
 /// error): for each fd, whether it has an event.
 pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<Vec<bool>> {

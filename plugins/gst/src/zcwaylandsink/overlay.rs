@@ -3,6 +3,8 @@
 //! has no subclassing trait for it), and the window made on the first
 //! frame, embedded or a toplevel of the sink's own.
 
+use std::time::Duration;
+
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -177,6 +179,7 @@ impl ZcWaylandSink {
             },
         };
         presenter.set_explicit_sync(settings.explicit_sync);
+        presenter.set_event_batch(Duration::from_millis(settings.event_batch_ms.into()));
         presenter
             .create_window(&target, width, height)
             .map_err(|e| {

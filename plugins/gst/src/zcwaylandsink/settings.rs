@@ -4,7 +4,7 @@
 
 use gst::glib;
 use gst::prelude::*;
-use zc_wayland::CONNECT_TIMEOUT;
+use zc_wayland::{CONNECT_TIMEOUT, DEFAULT_EVENT_BATCH};
 
 use super::overlay::RenderRectangle;
 
@@ -20,6 +20,10 @@ pub(super) const DEFAULT_EXPLICIT_SYNC: bool = true;
 pub(super) const DEFAULT_PATH_PREFERENCE: PathPreference = PathPreference::Auto;
 pub(super) const DEFAULT_TITLE: &str = "zc";
 pub(super) const DEFAULT_COLOR_REPRESENTATION: ColorRepresentation = ColorRepresentation::Auto;
+/// How long compositor events may wait unread while paced frames queue.
+pub(super) const DEFAULT_EVENT_BATCH_MS: u32 = DEFAULT_EVENT_BATCH.as_millis() as u32;
+/// A batch longer than a second would hold buffers for seconds.
+const MAX_EVENT_BATCH_MS: u32 = 1000;
 
 /// The `color-representation` property: whether a YUV stream's matrix,
 /// range and chroma location are stated to the compositor.
@@ -97,6 +101,7 @@ pub(super) struct Settings {
     pub title: String,
     pub render_rectangle: RenderRectangle,
     pub color_representation: ColorRepresentation,
+    pub event_batch_ms: u32,
 }
 
 impl Default for Settings {
@@ -111,6 +116,7 @@ impl Default for Settings {
             title: DEFAULT_TITLE.to_owned(),
             render_rectangle: RenderRectangle::DEFAULT,
             color_representation: DEFAULT_COLOR_REPRESENTATION,
+            event_batch_ms: DEFAULT_EVENT_BATCH_MS,
         }
     }
 }
@@ -159,6 +165,13 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .blurb("Whether a YUV stream's matrix, range and chroma location from its caps are stated to the compositor through wp_color_representation_v1 (auto, protocol or off: see the values), from the next caps on")
             .mutable_ready()
             .build(),
+        glib::ParamSpecUInt::builder("event-batch")
+            .nick("Event batch")
+            .blurb("Milliseconds the sink's Wayland thread may leave compositor events unread while frames wait in the compositor's queue (FIFO and commit-timing pacing only): it wakes once per batch instead of twice per frame, and buffers return up to that much later; 0 reads every event as it comes; from the next window on")
+            .maximum(MAX_EVENT_BATCH_MS)
+            .default_value(DEFAULT_EVENT_BATCH_MS)
+            .mutable_ready()
+            .build(),
         glib::ParamSpecString::builder("title")
             .nick("Title")
             .blurb("Title of the sink's own toplevel window (unused when embedded in an application's surface)")
@@ -189,6 +202,7 @@ impl Settings {
             "color-representation" => {
                 self.color_representation = value.get().unwrap_or(DEFAULT_COLOR_REPRESENTATION)
             }
+            "event-batch" => self.event_batch_ms = value.get().unwrap_or(DEFAULT_EVENT_BATCH_MS),
             "title" => {
                 self.title = value
                     .get::<Option<String>>()
@@ -211,6 +225,7 @@ impl Settings {
             "explicit-sync" => self.explicit_sync.to_value(),
             "path-preference" => self.path_preference.to_value(),
             "color-representation" => self.color_representation.to_value(),
+            "event-batch" => self.event_batch_ms.to_value(),
             "title" => self.title.to_value(),
             _ => return None,
         })

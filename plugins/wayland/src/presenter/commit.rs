@@ -103,6 +103,11 @@ impl Presenter {
             if waits {
                 previous = None;
                 replaced = inner.next.replace(frame);
+                if timed {
+                    // The dispatch thread commits it once the compositor
+                    // has room: no batching of events until then.
+                    self.shared.urge();
+                }
             } else {
                 replaced = inner.next.take();
                 previous = commit_frame(&mut inner, &self.globals, &self.queue_handle, frame);
@@ -121,16 +126,18 @@ impl Presenter {
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = deadline_after(timeout);
         let mut inner = lock(&self.shared.inner);
-        loop {
+        inner.waiters += 1;
+        self.shared.urge();
+        let idle = loop {
             inner
                 .busy
                 .retain(|slot| slot.upgrade().is_some_and(|s| s.is_busy()));
             if inner.busy.is_empty() && inner.next.is_none() || inner.lost.is_some() {
-                return true;
+                break true;
             }
             let now = Instant::now();
             if now >= deadline {
-                return false;
+                break false;
             }
             inner = self
                 .shared
@@ -138,7 +145,9 @@ impl Presenter {
                 .wait_timeout(inner, deadline - now)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
-        }
+        };
+        inner.waiters -= 1;
+        idle
     }
 }
 

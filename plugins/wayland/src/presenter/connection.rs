@@ -33,6 +33,7 @@ use super::capabilities::{Capabilities, FeedbackData, FeedbackScope};
 use super::dispatch::DispatchThread;
 use super::{COMPOSITOR_TIMEOUT, Inner, NEXT_PRESENTER_ID, Presenter, Shared, State};
 use crate::error::WaylandError;
+use crate::sys;
 use crate::watchdog::Watchdog;
 
 /// How long [`Presenter::connect`] waits for the compositor to answer its
@@ -266,6 +267,7 @@ impl Presenter {
                 ..Capabilities::default()
             })),
             changed: Condvar::new(),
+            urge: sys::eventfd()?,
         });
         if let Some(dmabuf) = globals.dmabuf.as_ref().filter(|d| d.version() >= 4) {
             dmabuf.get_default_feedback(&qh, FeedbackData::new(FeedbackScope::Default));

@@ -9,9 +9,13 @@ use std::time::Duration;
 
 use wayland_client::{Connection, EventQueue};
 
-use super::{Shared, State};
+use super::{Inner, Shared, State};
 use crate::error::WaylandError;
 use crate::{lock, sys};
+
+/// How long the dispatch thread waits for events before looking again (a
+/// timeout only bounds how late it notices nothing; every event wakes it).
+const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// The running dispatch thread, and the eventfd that stops it.
 pub(super) struct DispatchThread {
@@ -86,16 +90,42 @@ fn dispatch_loop(
             mark_lost(&shared, &e.to_string());
             return;
         }
+        // While paced frames wait in the compositor's queue and nobody
+        // needs its events yet, sleep through a batch of them first: they
+        // are read together below, without waiting.
+        let batch = may_batch(&lock(&shared.inner));
+        if let Some(batch) = batch {
+            let ready = match sys::poll_readable(&[stop.as_fd(), shared.urge.as_fd()], batch) {
+                Ok(ready) => ready,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    mark_lost(&shared, &error.to_string());
+                    return;
+                }
+            };
+            lock(&shared.inner).stats.dispatch_wakeups += 1;
+            if ready[0] {
+                return;
+            }
+            sys::eventfd_drain(shared.urge.as_fd());
+        }
         let Some(guard) = queue.prepare_read() else {
             continue;
         };
-        // The connection, the stop signal, and every release fence still to
-        // signal.
-        let fds: Vec<BorrowedFd<'_>> = [guard.connection_fd(), stop.as_fd()]
+        // The connection, the stop signal, every release fence still to
+        // signal, and the urge (a batch's end: read now).
+        let fds: Vec<BorrowedFd<'_>> = [guard.connection_fd(), stop.as_fd(), shared.urge.as_fd()]
             .into_iter()
             .chain(state.release_fences.iter().map(|(fence, _)| fence.as_fd()))
             .collect();
-        let ready = match sys::poll_readable(&fds, Duration::from_secs(1)) {
+        // After a batch, only what is there already: the sleep was the
+        // wakeup.
+        let timeout = if batch.is_some() {
+            Duration::ZERO
+        } else {
+            IDLE_POLL
+        };
+        let ready = match sys::poll_readable(&fds, timeout) {
             Ok(ready) => ready,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(error) => {
@@ -104,15 +134,18 @@ fn dispatch_loop(
             }
         };
         drop(fds);
-        if ready.iter().any(|r| *r) {
+        if batch.is_none() {
             lock(&shared.inner).stats.dispatch_wakeups += 1;
         }
         if ready[1] {
             return;
         }
+        if ready[2] {
+            sys::eventfd_drain(shared.urge.as_fd());
+        }
         // A signalled (or broken) fence: the compositor is done with that
         // commit's buffer.
-        let signalled: Vec<usize> = ready[2..]
+        let signalled: Vec<usize> = ready[3..]
             .iter()
             .enumerate()
             .filter(|(_, ready)| **ready)
@@ -132,6 +165,18 @@ fn dispatch_loop(
             drop(guard);
         }
     }
+}
+
+/// How long the dispatch thread may sleep before reading the compositor's
+/// events (None: read them as they come). Only while frames committed
+/// ahead wait in the compositor's queue (their releases and presentations
+/// can wait a little), no frame waits here to be committed, and no thread
+/// waits on the compositor; each of those urges the thread awake.
+fn may_batch(inner: &Inner) -> Option<Duration> {
+    let paced = inner.window.as_ref().is_some_and(|w| w.pacer.is_some());
+    let quiet = inner.next.is_none() && inner.waiters == 0 && inner.lost.is_none();
+    (paced && quiet && inner.in_flight > 0 && !inner.event_batch.is_zero())
+        .then_some(inner.event_batch)
 }
 
 /// Whether a connection error only means "not now": a full socket on a

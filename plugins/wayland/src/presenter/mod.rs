@@ -56,7 +56,7 @@ mod stats;
 mod window;
 
 use std::collections::{HashSet, VecDeque};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -67,7 +67,7 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_feedback_
 use zc_dmabuf::{Fourcc, Modifier};
 
 use crate::error::WaylandError;
-use crate::lock;
+use crate::{lock, sys};
 
 pub use buffer::{BufferKind, FrameBuffer};
 pub use capabilities::Capabilities;
@@ -95,6 +95,15 @@ const COMPOSITOR_TIMEOUT: Duration = Duration::from_secs(30);
 /// other wait: a busy compositor under software emulation took over 5 s.
 const TEARDOWN_TIMEOUT: Duration = COMPOSITOR_TIMEOUT;
 
+/// How long, by default, the dispatch thread may leave the compositor's
+/// events unread while paced frames wait in its queue: a frame's buffer
+/// comes back up to this much later, and the thread wakes about once per
+/// batch instead of twice per frame (release, then presentation). 50 ms is
+/// 1.5 frames at 30 fps; the sink's pools have no maximum, and a frame that
+/// has to wait for the queue, or any caller waiting on the compositor,
+/// ends a batch at once.
+pub const DEFAULT_EVENT_BATCH: Duration = Duration::from_millis(50);
+
 /// Everything both threads touch.
 struct Inner {
     caps: Capabilities,
@@ -110,6 +119,12 @@ struct Inner {
     /// Frames committed ahead (compositor pacing) not yet presented or
     /// discarded.
     in_flight: u32,
+    /// How long the dispatch thread may leave events unread while frames
+    /// wait in the compositor's queue (see `dispatch::may_batch`).
+    event_batch: Duration,
+    /// Threads blocked in a wait on the compositor: events are then read
+    /// as they come.
+    waiters: u32,
     next: Option<PendingFrame>,
     /// Use explicit sync on the next window, when the compositor has it.
     explicit_sync: bool,
@@ -145,6 +160,8 @@ impl Inner {
             video_size: (0, 0),
             frame_pending: false,
             in_flight: 0,
+            event_batch: DEFAULT_EVENT_BATCH,
+            waiters: 0,
             next: None,
             explicit_sync: true,
             representation: None,
@@ -173,6 +190,17 @@ impl Inner {
 struct Shared {
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// Signalled when someone needs the compositor's events now (a frame
+    /// waits to be committed, a thread waits on the compositor): ends the
+    /// dispatch thread's batching early.
+    urge: OwnedFd,
+}
+
+impl Shared {
+    /// Have the dispatch thread read the compositor's events now.
+    fn urge(&self) {
+        sys::eventfd_signal(self.urge.as_fd());
+    }
 }
 
 /// The dispatch state: every event handler reaches the shared state here.
@@ -281,14 +309,18 @@ impl Presenter {
     ) -> Result<(), WaylandError> {
         let deadline = deadline_after(timeout);
         let mut inner = lock(&self.shared.inner);
-        loop {
+        inner.waiters += 1;
+        self.shared.urge();
+        let outcome = loop {
             if ready(&inner) {
-                return Ok(());
+                break Ok(());
             }
-            inner.check_lost()?;
+            if let Err(lost) = inner.check_lost() {
+                break Err(lost);
+            }
             let now = Instant::now();
             if now >= deadline {
-                return Err(WaylandError::Timeout {
+                break Err(WaylandError::Timeout {
                     what,
                     seconds: timeout.as_secs(),
                 });
@@ -299,7 +331,17 @@ impl Presenter {
                 .wait_timeout(inner, (deadline - now).min(Duration::from_millis(100)))
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
-        }
+        };
+        inner.waiters -= 1;
+        outcome
+    }
+
+    /// How long the dispatch thread may leave the compositor's events
+    /// unread while paced frames wait in its queue (0: read each as it
+    /// comes). Only windows paced by the compositor batch.
+    pub fn set_event_batch(&self, batch: Duration) {
+        lock(&self.shared.inner).event_batch = batch;
+        self.shared.urge();
     }
 }
 

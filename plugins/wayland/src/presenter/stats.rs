@@ -36,7 +36,9 @@ pub struct PresentStats {
     /// from it each was shown (either way), for the mean jitter.
     pub jitter_samples: u64,
     pub jitter_ns_total: u64,
-    /// Times the dispatch thread woke up (events, fences, its stop).
+    /// Times the dispatch thread woke up: for events, fences, its stop, a
+    /// second without any, or the end of a batch (compositor pacing: see
+    /// [`Presenter::set_event_batch`](super::Presenter::set_event_batch)).
     pub dispatch_wakeups: u64,
     /// Frames that arrived in a buffer the compositor had not released yet:
     /// its producer wrote into storage the compositor may still read. The
