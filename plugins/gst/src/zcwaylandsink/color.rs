@@ -129,4 +129,12 @@ impl ZcWaylandSink {
             .and_then(|p| p.image_description())
             .map_or_else(|| "none".to_owned(), |d| d.to_string())
     }
+
+    /// The compositor's preferred image description for the video surface,
+    /// as the `preferred-image-description` property says it.
+    pub(super) fn preferred_image_description(&self) -> String {
+        self.presenter()
+            .and_then(|p| p.preferred_image_description())
+            .map_or_else(|| "none".to_owned(), |d| d.to_string())
+    }
 }

@@ -77,6 +77,11 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .blurb("The HDR image description the video surface has through wp_color_manager_v1 (primaries, transfer, mastering display, content light levels), or none")
             .read_only()
             .build(),
+        glib::ParamSpecString::builder("preferred-image-description")
+            .nick("Preferred image description")
+            .blurb("The image description the compositor prefers for the video surface (what its output shows best: primaries, transfer, luminances) through wp_color_manager_v1, or none")
+            .read_only()
+            .build(),
     ]
 }
 
@@ -102,6 +107,7 @@ impl ZcWaylandSink {
             "path" => self.path_name().to_value(),
             "color-representation-set" => self.color_representation_set().to_value(),
             "image-description-set" => self.image_description_set().to_value(),
+            "preferred-image-description" => self.preferred_image_description().to_value(),
             _ => return None,
         })
     }
@@ -145,6 +151,10 @@ impl ZcWaylandSink {
             .field("path", path)
             .field("color-representation-set", self.color_representation_set())
             .field("image-description-set", self.image_description_set())
+            .field(
+                "preferred-image-description",
+                self.preferred_image_description(),
+            )
             .build()
     }
 

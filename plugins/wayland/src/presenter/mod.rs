@@ -50,6 +50,7 @@ mod dmabuf;
 mod drm_syncobj;
 mod explicit_sync;
 mod pacing;
+mod preferred;
 mod representation;
 mod shm;
 mod stats;
@@ -75,6 +76,7 @@ pub use color_management::ColorManagementSupport;
 pub use connection::{CONNECT_TIMEOUT, DisplayTarget};
 pub use dmabuf::Interlacing;
 pub use pacing::{PRESENTATIONS_KEPT, Presentation};
+pub use preferred::PreferredDescription;
 pub use representation::{ASSUMED_WITHOUT_PROTOCOL, Representation, RepresentationSupport};
 pub use stats::PresentStats;
 pub use window::{WindowTarget, fit};
@@ -133,6 +135,10 @@ struct Inner {
     representation: Option<Representation>,
     /// The image description of frames presented from now on (HDR).
     described: Option<color_management::Described>,
+    /// The compositor's preferred image description for the video surface,
+    /// and the one being received.
+    preferred: Option<PreferredDescription>,
+    preferred_building: PreferredDescription,
     /// Release points' eventfds of DRM syncobj commits, for the dispatch
     /// thread to poll (moved to its `release_fences`).
     syncobj_releases: Vec<(OwnedFd, Arc<Slot>)>,
@@ -166,6 +172,8 @@ impl Inner {
             explicit_sync: true,
             representation: None,
             described: None,
+            preferred: None,
+            preferred_building: PreferredDescription::default(),
             syncobj_releases: Vec::new(),
             busy: Vec::new(),
             buffers: Vec::new(),

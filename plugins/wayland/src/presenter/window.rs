@@ -11,6 +11,7 @@ use wayland_client::protocol::{
 };
 use wayland_client::{Connection, Dispatch, Proxy, QueueHandle};
 use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::zwp_linux_surface_synchronization_v1::ZwpLinuxSurfaceSynchronizationV1;
+use wayland_protocols::wp::color_management::v1::client::wp_color_management_surface_feedback_v1::WpColorManagementSurfaceFeedbackV1;
 use wayland_protocols::wp::color_management::v1::client::wp_color_management_surface_v1::WpColorManagementSurfaceV1;
 use wayland_protocols::wp::color_representation::v1::client::wp_color_representation_surface_v1::WpColorRepresentationSurfaceV1;
 use wayland_protocols::wp::viewporter::client::wp_viewport::WpViewport;
@@ -26,6 +27,7 @@ use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
 use super::drm_syncobj::SyncobjSurface;
 use super::pacing::Pacer;
+use super::preferred;
 use super::representation::Representation;
 use super::{Presenter, State, TEARDOWN_TIMEOUT};
 use crate::error::WaylandError;
@@ -71,6 +73,9 @@ pub(super) struct Window {
     pub(super) video_color: Option<WpColorManagementSurfaceV1>,
     /// The image description the video surface has (as of the last commit).
     pub(super) image_description_set: Option<ImageDescription>,
+    /// Tells the compositor's preferred image description for the video
+    /// surface (colour management).
+    pub(super) video_preferred: Option<WpColorManagementSurfaceFeedbackV1>,
     pub(super) area_subsurface: Option<WlSubsurface>,
     /// The application's surface an embedded video lives in. Subsurface
     /// positions are parent state: they apply on the parent's commit.
@@ -165,6 +170,7 @@ impl Presenter {
             .filter(|_| explicit_sync && video_syncobj.is_none())
             .map(|e| e.get_synchronization(&video, qh, ()));
         let pacer = Pacer::new(g, &video, qh);
+        let video_preferred = preferred::watch(g.color_manager.as_ref(), &video, qh);
         let background = match (&g.shm, &area_viewport) {
             (Some(shm), Some(_)) => Some(black_pixel(shm, qh)?),
             _ => None,
@@ -227,6 +233,7 @@ impl Presenter {
                 pacer,
                 video_color: None,
                 image_description_set: None,
+                video_preferred,
                 area_subsurface,
                 parent,
                 configured: toplevel.is_none(),
@@ -354,6 +361,9 @@ fn destroy_window_objects(window: Window) {
     }
     if let Some(color) = window.video_color {
         color.destroy();
+    }
+    if let Some(preferred) = window.video_preferred {
+        preferred.destroy();
     }
     if let Some(v) = window.video_viewport {
         v.destroy();
