@@ -60,6 +60,7 @@ const INTEROP_BINARIES: &[&str] = &[
     "player",
     "packages",
     "wayland_protocols",
+    "subtitle_overlay",
     "syncobj",
 ];
 

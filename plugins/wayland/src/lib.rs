@@ -20,7 +20,7 @@ pub use error::WaylandError;
 pub use feedback::{Feedback, FormatModifier, FormatTable, Tranche, drm_nodes_for};
 pub use presenter::{
     ASSUMED_WITHOUT_PROTOCOL, BufferKind, CONNECT_TIMEOUT, Capabilities, ColorManagementSupport,
-    DEFAULT_EVENT_BATCH, DisplayTarget, FrameBuffer, Interlacing, PRESENTATIONS_KEPT,
+    DEFAULT_EVENT_BATCH, DisplayTarget, FrameBuffer, Interlacing, OverlayImage, PRESENTATIONS_KEPT,
     PreferredDescription, PresentStats, Presentation, Presenter, Representation,
     RepresentationSupport, WindowTarget, fit,
 };

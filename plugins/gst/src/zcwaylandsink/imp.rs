@@ -55,6 +55,8 @@ pub struct ZcWaylandSink {
     pub(super) embedding: Mutex<Embedding>,
     presenter: Mutex<Option<Arc<Presenter>>>,
     pub(super) stream: Mutex<Option<Stream>>,
+    /// The overlay composition shown above the video (its seqnum).
+    pub(super) overlay_shown: Mutex<Option<u32>>,
     pub(super) counters: Counters,
     pub(super) cache_key: CacheKey,
     /// DMA_DRM caps already refused with a warning (once each).
@@ -195,6 +197,7 @@ impl ElementImpl for ZcWaylandSink {
                 if let Some(presenter) = self.presenter() {
                     presenter.destroy_window();
                 }
+                *lock(&self.overlay_shown) = None;
                 self.end_stream();
             }
             gst::StateChange::ReadyToNull => {
@@ -245,6 +248,10 @@ impl BaseSinkImpl for ZcWaylandSink {
         &self,
         query: &mut gst::query::Allocation,
     ) -> Result<(), gst::LoggableError> {
+        if self.presenter().is_some_and(|p| p.supports_overlays()) {
+            // Subtitles come as meta, shown above the video (composition.rs).
+            query.add_allocation_meta::<gst_video::VideoOverlayCompositionMeta>(None);
+        }
         self.propose_pool(query)
     }
 

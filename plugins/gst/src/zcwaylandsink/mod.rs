@@ -72,6 +72,7 @@
 //! delay), `stats`.
 
 mod color;
+mod composition;
 mod copy;
 mod display;
 mod imp;

@@ -11,6 +11,7 @@ use gst_base::prelude::*;
 use zc_dmabuf::{Fourcc, FrameRequest, Modifier};
 use zc_wayland::{FormatModifier, Presenter};
 
+use super::composition;
 use super::imp::{CAT, Stream, ZcWaylandSink};
 use super::settings::PathPreference;
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
@@ -27,7 +28,7 @@ pub(super) fn template_caps() -> gst::Caps {
     let mut caps = dialect::dma_drm_template();
     caps.merge(caps::raw_caps(Some(DMABUF_FEATURE)));
     caps.merge(caps::raw_caps(None));
-    caps
+    composition::with_overlay_feature(caps)
 }
 
 /// The DMA_DRM formats the compositor imports, best first (with v4+
@@ -153,7 +154,11 @@ impl ZcWaylandSink {
                     .build(),
             );
         }
-        out
+        if presenter.supports_overlays() {
+            composition::with_overlay_feature(out)
+        } else {
+            out
+        }
     }
 
     /// BaseSink::set_caps: check the caps against the compositor and the

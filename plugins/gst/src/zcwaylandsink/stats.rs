@@ -41,11 +41,16 @@ impl Path {
 pub(super) struct Counters {
     pub copies: Copies,
     pub wl_buffers_created: AtomicU64,
+    pub overlays_shown: AtomicU64,
 }
 
 impl Counters {
     pub(super) fn wl_buffer_created(&self) {
         self.wl_buffers_created.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn overlay_shown(&self) {
+        self.overlays_shown.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -61,6 +66,7 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
         counter("fenced-releases", "Fenced releases", "Frames the compositor released with a fence, held until it signalled (explicit sync)"),
         counter("frames-copied", "Frames copied", "Frames copied because the compositor could not import their memory"),
         counter("bytes-copied", "Bytes copied", "Bytes the CPU copied for those frames"),
+        counter("overlays-shown", "Overlays shown", "Overlay compositions (subtitles from GstVideoOverlayCompositionMeta) shown in the subsurface above the video, never blended into its frames"),
         counter("wl-buffers-created", "wl_buffers created", "wl_buffers made for frames' memories (dma-buf imports, wl_shm pools), which stops at the pool's size when each memory keeps its wl_buffer"),
         glib::ParamSpecString::builder("path")
             .nick("Path")
@@ -100,6 +106,11 @@ impl ZcWaylandSink {
             "fenced-releases" => stats().fenced_releases.to_value(),
             "frames-copied" => counters.copies.frames().to_value(),
             "bytes-copied" => counters.copies.bytes().to_value(),
+            "overlays-shown" => self
+                .counters
+                .overlays_shown
+                .load(Ordering::Relaxed)
+                .to_value(),
             "wl-buffers-created" => counters
                 .wl_buffers_created
                 .load(Ordering::Relaxed)
@@ -147,6 +158,10 @@ impl ZcWaylandSink {
             .field(
                 "wl-buffers-created",
                 self.counters.wl_buffers_created.load(Ordering::Relaxed),
+            )
+            .field(
+                "overlays-shown",
+                self.counters.overlays_shown.load(Ordering::Relaxed),
             )
             .field("path", path)
             .field("color-representation-set", self.color_representation_set())

@@ -26,6 +26,7 @@ use zc_dmabuf::color::ImageDescription;
 use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
 use super::drm_syncobj::SyncobjSurface;
+use super::overlay::{self, OverlaySurface};
 use super::pacing::Pacer;
 use super::preferred;
 use super::representation::Representation;
@@ -76,6 +77,8 @@ pub(super) struct Window {
     /// Tells the compositor's preferred image description for the video
     /// surface (colour management).
     pub(super) video_preferred: Option<WpColorManagementSurfaceFeedbackV1>,
+    /// Subtitles and the like above the video, once one was shown.
+    pub(super) overlay: Option<OverlaySurface>,
     pub(super) area_subsurface: Option<WlSubsurface>,
     /// The application's surface an embedded video lives in. Subsurface
     /// positions are parent state: they apply on the parent's commit.
@@ -234,6 +237,7 @@ impl Presenter {
                 video_color: None,
                 image_description_set: None,
                 video_preferred,
+                overlay: None,
                 area_subsurface,
                 parent,
                 configured: toplevel.is_none(),
@@ -365,6 +369,9 @@ fn destroy_window_objects(window: Window) {
     if let Some(preferred) = window.video_preferred {
         preferred.destroy();
     }
+    if let Some(overlay) = window.overlay {
+        overlay.destroy();
+    }
     if let Some(v) = window.video_viewport {
         v.destroy();
     }
@@ -462,6 +469,7 @@ fn layout_window(window: &mut Window, video: (i32, i32)) {
         viewport.set_destination(w, h);
         window.video.commit();
     }
+    overlay::follow_video(window, (x, y, w, h), video);
     if let (Some(viewport), Some(background)) = (&window.area_viewport, &window.background) {
         window.area.attach(Some(background), 0, 0);
         viewport.set_destination(area.0, area.1);

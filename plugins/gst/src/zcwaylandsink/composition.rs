@@ -1,0 +1,202 @@
+//! Subtitles without touching the video: the sink takes
+//! `GstVideoOverlayCompositionMeta` (caps with the
+//! `meta:GstVideoOverlayComposition` feature, the meta in the allocation
+//! query), so `textoverlay`, `assrender`, `dvdspu` and `subtitleoverlay`
+//! attach their pictures to the frames instead of blending them in. The
+//! sink shows each new composition in an overlay subsurface above the video
+//! (`Presenter::set_overlay`); the frames go to the compositor unchanged,
+//! dma-bufs included.
+
+use gst::subclass::prelude::*;
+use gst_video::{VideoOverlayCompositionMeta, VideoOverlayFormatFlags};
+use zc_wayland::{OverlayImage, Presenter};
+
+use super::imp::{CAT, ZcWaylandSink};
+use crate::lock;
+
+/// The caps feature upstream overlay elements look for.
+pub(super) const OVERLAY_FEATURE: &str = "meta:GstVideoOverlayComposition";
+
+/// `caps`, and after them the same structures with the overlay feature
+/// added: what the sink takes when it can show overlays.
+pub(super) fn with_overlay_feature(caps: gst::Caps) -> gst::Caps {
+    let mut out = caps.clone();
+    {
+        let out = out.make_mut();
+        for (structure, features) in caps.iter_with_features() {
+            let mut features = features.to_owned();
+            features.add(OVERLAY_FEATURE);
+            out.append_structure_full(structure.to_owned(), Some(features));
+        }
+    }
+    out
+}
+
+/// One composition's rectangles blended into one picture over their
+/// bounding box (premultiplied "over", in order), in video pixels. None:
+/// nothing to show (no rectangle, or none readable).
+fn flatten(composition: &gst_video::VideoOverlayCompositionRef) -> Option<OverlayImage> {
+    let flags = VideoOverlayFormatFlags::PREMULTIPLIED_ALPHA;
+    let mut parts = Vec::new();
+    for rectangle in composition.iter() {
+        let (x, y, width, height) = rectangle.render_rectangle();
+        let pixels = rectangle.pixels_argb(flags);
+        let Some(meta) = pixels.meta::<gst_video::VideoMeta>() else {
+            continue;
+        };
+        let (w, h) = (meta.width(), meta.height());
+        let stride = meta.stride().first().copied().unwrap_or(0).max(0) as usize;
+        if w == 0 || h == 0 || w != width || h != height || stride < w as usize * 4 {
+            continue;
+        }
+        parts.push((x, y, w, h, stride, rectangle.global_alpha(), pixels));
+    }
+    let left = parts.iter().map(|p| p.0).min()?;
+    let top = parts.iter().map(|p| p.1).min()?;
+    let right = parts.iter().map(|p| p.0 + p.2 as i32).max()?;
+    let bottom = parts.iter().map(|p| p.1 + p.3 as i32).max()?;
+    let (width, height) = ((right - left) as u32, (bottom - top) as u32);
+    let mut canvas = vec![0u8; width as usize * height as usize * 4];
+    for (x, y, w, h, stride, alpha, pixels) in &parts {
+        let Ok(map) = pixels.map_readable() else {
+            continue;
+        };
+        let global = (alpha.clamp(0.0, 1.0) * 255.0).round() as u32;
+        for row in 0..*h as usize {
+            let Some(src) = map.get(row * stride..row * stride + *w as usize * 4) else {
+                break;
+            };
+            let at = ((*y - top) as usize + row) * width as usize + (*x - left) as usize;
+            let dst = &mut canvas[at * 4..(at + *w as usize) * 4];
+            for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                // Premultiplied: every channel scales with the global alpha.
+                let s = [0, 1, 2, 3].map(|i| u32::from(s[i]) * global / 255);
+                let keep = 255 - s[3];
+                for i in 0..4 {
+                    d[i] = (s[i] + u32::from(d[i]) * keep / 255).min(255) as u8;
+                }
+            }
+        }
+    }
+    Some(OverlayImage {
+        x: left,
+        y: top,
+        width,
+        height,
+        pixels: canvas,
+    })
+}
+
+impl ZcWaylandSink {
+    /// Show the frame's overlay composition above it, when it differs from
+    /// the one shown (or remove it when the frame has none). A failure is a
+    /// warning: the video goes on without the overlay.
+    pub(super) fn show_composition(&self, presenter: &Presenter, buffer: &gst::Buffer) {
+        let meta = buffer.meta::<VideoOverlayCompositionMeta>();
+        let seqnum = meta.as_ref().map(|m| m.overlay().seqnum());
+        {
+            let mut shown = lock(&self.overlay_shown);
+            if *shown == seqnum {
+                return;
+            }
+            *shown = seqnum;
+        }
+        let image = meta.as_ref().and_then(|m| flatten(m.overlay()));
+        match presenter.set_overlay(image.as_ref()) {
+            Ok(()) if image.is_none() => {
+                gst::debug!(CAT, imp = self, "overlay removed");
+            }
+            Ok(()) => {
+                if let Some(image) = &image {
+                    self.counters.overlay_shown();
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "overlay {}x{} at ({}, {}) above the video",
+                        image.width,
+                        image.height,
+                        image.x,
+                        image.y
+                    );
+                }
+            }
+            Err(e) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Write,
+                    ("cannot show the subtitle overlay: {e}")
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rectangle(
+        x: i32,
+        y: i32,
+        w: u32,
+        h: u32,
+        bgra: [u8; 4],
+    ) -> gst_video::VideoOverlayRectangle {
+        let mut buffer = gst::Buffer::from_mut_slice(bgra.repeat((w * h) as usize));
+        gst_video::VideoMeta::add(
+            buffer.get_mut().expect("new buffer"),
+            gst_video::VideoFrameFlags::empty(),
+            gst_video::VideoFormat::Bgra,
+            w,
+            h,
+        )
+        .expect("video meta");
+        gst_video::VideoOverlayRectangle::new_raw(
+            &buffer,
+            x,
+            y,
+            w,
+            h,
+            VideoOverlayFormatFlags::PREMULTIPLIED_ALPHA,
+        )
+    }
+
+    #[test]
+    fn rectangles_are_blended_over_their_bounding_box() {
+        gst::init().expect("gst");
+        let rectangles = [
+            rectangle(10, 20, 4, 2, [0, 0, 255, 255]),
+            // Half-transparent white, premultiplied, overlapping the first.
+            rectangle(12, 21, 4, 2, [128, 128, 128, 128]),
+        ];
+        let composition =
+            gst_video::VideoOverlayComposition::new(&rectangles).expect("composition");
+        let image = flatten(&composition).expect("an image");
+        assert_eq!(
+            (image.x, image.y, image.width, image.height),
+            (10, 20, 6, 3)
+        );
+        let px = |x: usize, y: usize| &image.pixels[(y * 6 + x) * 4..(y * 6 + x) * 4 + 4];
+        assert_eq!(px(0, 0), [0, 0, 255, 255], "red alone");
+        assert_eq!(px(5, 2), [128, 128, 128, 128], "white alone");
+        // White over red: 128 + 0.5 * 0 = 128 blue, 128 + 255 * 127/255.
+        assert_eq!(px(2, 1), [128, 128, 255, 255]);
+        assert_eq!(px(5, 0), [0, 0, 0, 0], "outside both: transparent");
+    }
+
+    #[test]
+    fn the_overlay_feature_is_added_to_every_structure() {
+        gst::init().expect("gst");
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("format", "NV12")
+            .build();
+        let both = with_overlay_feature(caps);
+        assert_eq!(both.size(), 2);
+        let (_, features) = both.iter_with_features().nth(1).expect("second");
+        assert!(features.contains(OVERLAY_FEATURE));
+        assert_eq!(
+            OVERLAY_FEATURE,
+            gst_video::CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION.as_str()
+        );
+    }
+}
