@@ -5,6 +5,8 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use gst::prelude::*;
 use gst_check::Harness;
 use gst_video::prelude::*;
@@ -195,13 +197,7 @@ fn a_format_downstream_does_not_take_fails_saying_what_zc_lays_out() {
         h.push(system_memory_frame(64 * 48, 0)),
         Err(gst::FlowError::NotNegotiated)
     );
-    let error = bus
-        .iter()
-        .find_map(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(format!("{} ({:?})", e.error(), e.debug())),
-            _ => None,
-        })
-        .expect("an error message");
+    let error = common::first_error(&bus).expect("an error message");
     assert!(
         error.contains("does not take") && error.contains("GRAY8") && error.contains("NV12, NV21"),
         "{error}"

@@ -224,13 +224,7 @@ fn an_unknown_device_is_an_error_naming_it() {
         "device=99 must fail to start"
     );
     let bus = pipeline.bus().expect("bus");
-    let error = bus
-        .iter()
-        .find_map(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(format!("{} ({:?})", e.error(), e.debug())),
-            _ => None,
-        })
-        .expect("an error message");
+    let error = common::first_error(&bus).expect("an error message");
     assert!(
         error.contains("device index 99") && error.contains("llvmpipe"),
         "{error}"

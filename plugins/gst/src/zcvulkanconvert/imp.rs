@@ -155,8 +155,8 @@ impl ElementImpl for ZcVulkanConvert {
             gst::subclass::ElementMetadata::new(
                 "zc Vulkan YUV to RGBA",
                 "Filter/Converter/Video/Hardware",
-                "Imports YUV dma-buf frames (NV12, I420, YUY2, P010) into Vulkan, converts them to RGBA with a \
-                 compute shader (BT.601/709/2020, limited or full range from the caps) and hands the result on \
+                "Imports YUV dma-buf frames (NV12, YUY2, P010, and 8- or 10-bit planar 4:2:0, 4:2:2 and 4:4:4) \
+                 into Vulkan, converts them to RGBA with a compute shader (BT.601/709/2020, limited or full range from the caps) and hands the result on \
                  as a dma-buf: no CPU copy",
                 "zc developers",
             )

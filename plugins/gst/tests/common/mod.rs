@@ -133,3 +133,12 @@ pub fn play_to_eos(pipeline: &gst::Pipeline, timeout_s: u64) {
     pipeline.set_state(gst::State::Null).expect("null");
     assert!(reached_eos, "no EOS within {timeout_s} s");
 }
+
+/// The first error on `bus` (its message and debug text), without waiting:
+/// what a failed state change or push left there.
+pub fn first_error(bus: &gst::Bus) -> Option<String> {
+    bus.iter().find_map(|m| match m.view() {
+        gst::MessageView::Error(e) => Some(format!("{} ({:?})", e.error(), e.debug())),
+        _ => None,
+    })
+}
