@@ -328,6 +328,24 @@ fn frames_are_presented_at_their_target_time() {
     }
 }
 
+/// The image descriptions clients made, as Weston's `color-lcms-profiles`
+/// log scope printed them (a colour-managed Weston logs it).
+fn client_profiles(weston: &Weston) -> Vec<String> {
+    let log = std::fs::read_to_string(weston.runtime_dir().join("weston.log")).unwrap_or_default();
+    log.split("New color profile:")
+        .skip(1)
+        .filter(|block| block.contains("description: Parametric client"))
+        .map(|block| {
+            // The block ends where the next timestamped log line starts.
+            block
+                .lines()
+                .take_while(|l| !l.starts_with('['))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
+}
+
 /// HDR10 caps: BT.2100 PQ P010 with mastering display and content light
 /// levels (a 1000 cd/m² BT.2020 grading display, MaxCLL 1000, MaxFALL 400).
 const HDR10: &str = "video/x-raw,format=P010_10LE,width=320,height=240,framerate=15/1,\
@@ -339,8 +357,9 @@ const HDR10: &str = "video/x-raw,format=P010_10LE,width=320,height=240,framerate
 /// management on: the sink sets the image description from the caps
 /// (primaries, transfer, mastering display in the protocol's units, content
 /// light levels), the compositor takes it (no protocol error: the stream
-/// plays on) and the frames go as dma-bufs; an SDR stream sets none. The
-/// compositor's preferred description for the surface is read back. On
+/// plays on) and the frames go as dma-bufs; an SDR stream sets none. What
+/// the compositor received is read back from its colour-profile log, and
+/// its preferred description for the surface through the protocol. On
 /// Weston 14 (no wp_color_manager_v1) the HDR stream plays without one.
 #[test]
 fn an_hdr10_stream_sets_its_image_description_and_an_sdr_one_none() {
@@ -365,6 +384,25 @@ fn an_hdr10_stream_sets_its_image_description_and_an_sdr_one_none() {
             "primaries Bt2020, transfer Pq, mastering display R (708000, 292000) G (170000, 797000) \
              B (131000, 46000) W (312700, 329000) x1e-6, 50-1000 cd/m2 (min x1e-4), MaxCLL 1000 MaxFALL 400 cd/m2"
         );
+        // What the compositor received, read back from its colour-profile
+        // log: the caps' primaries, PQ, the mastering display's primaries and
+        // luminance as the target volume, the content light levels.
+        let received = client_profiles(&weston);
+        println!("the compositor made: {received:#?}");
+        let [profile] = received.as_slice() else {
+            panic!("one client image description, not {received:#?}");
+        };
+        for line in [
+            "primaries named: BT.2020",
+            "transfer function: Perceptual Quantizer",
+            "target primaries (CIE xy):\n      R  = (0.7080, 0.2920)\n      G  = (0.1700, 0.7970)\n      \
+             B  = (0.1310, 0.0460)\n      WP = (0.3127, 0.3290)",
+            "target luminance: [0.005, 1000.00] (cd/m²)",
+            "max cll: 1000.00 (cd/m²)",
+            "max fall: 400.00 (cd/m²)",
+        ] {
+            assert!(profile.contains(line), "{line:?} not in:\n{profile}");
+        }
         // The compositor's preferred description, read back: its output's.
         assert!(
             hdr.preferred.starts_with("primaries "),
@@ -392,6 +430,10 @@ fn an_hdr10_stream_sets_its_image_description_and_an_sdr_one_none() {
     .unwrap_or_else(|e| panic!("SDR: {e}\n{}", weston.log()));
     println!("SDR: image description: {}", sdr.described);
     assert_eq!(sdr.described, "none", "SDR streams set none");
+    assert!(
+        client_profiles(&weston).is_empty(),
+        "the compositor got no image description for SDR"
+    );
 }
 
 /// The same streams on GNOME's Mutter 50 (forky's root), the compositor

@@ -178,6 +178,9 @@ impl HeadlessWeston {
             std::fs::write(&ini, "[core]\ncolor-management=true\n")
                 .map_err(io_error(format!("writing {}", ini.display())))?;
             command.arg(format!("--config={}", ini.display()));
+            // The colour profiles the compositor makes (image descriptions
+            // clients set included) go to its log, for tests to read back.
+            command.arg("--logger-scopes=log,color-lcms-profiles");
         }
         let child = command
             .args([
