@@ -24,6 +24,7 @@ use wayland_protocols::wp::linux_explicit_synchronization::zv1::client::{
     zwp_linux_surface_synchronization_v1::ZwpLinuxSurfaceSynchronizationV1,
 };
 use wayland_protocols::wp::presentation_time::client::wp_presentation::WpPresentation;
+use wayland_protocols::wp::single_pixel_buffer::v1::client::wp_single_pixel_buffer_manager_v1::WpSinglePixelBufferManagerV1;
 use wayland_protocols::wp::viewporter::client::{
     wp_viewport::WpViewport, wp_viewporter::WpViewporter,
 };
@@ -71,6 +72,7 @@ pub(super) struct Globals {
     pub(super) commit_timing: Option<WpCommitTimingManagerV1>,
     pub(super) color_manager: Option<WpColorManagerV1>,
     pub(super) drm_syncobj: Option<WpLinuxDrmSyncobjManagerV1>,
+    pub(super) single_pixel: Option<WpSinglePixelBufferManagerV1>,
 }
 
 impl Globals {
@@ -107,6 +109,9 @@ impl Globals {
             manager.destroy();
         }
         if let Some(manager) = &self.drm_syncobj {
+            manager.destroy();
+        }
+        if let Some(manager) = &self.single_pixel {
             manager.destroy();
         }
     }
@@ -254,6 +259,7 @@ impl Presenter {
             commit_timing: bind_optional(&global_list, &qh, 1..=1, ()),
             color_manager: bind_optional(&global_list, &qh, 1..=2, ()),
             drm_syncobj: bind_optional(&global_list, &qh, 1..=1, ()),
+            single_pixel: bind_optional(&global_list, &qh, 1..=1, ()),
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::new(Capabilities {
@@ -307,6 +313,7 @@ delegate_noop!(State: ignore WlSubsurface);
 delegate_noop!(State: ignore WlShmPool);
 delegate_noop!(State: ignore WlSurface);
 delegate_noop!(State: ignore WpViewporter);
+delegate_noop!(State: ignore WpSinglePixelBufferManagerV1);
 delegate_noop!(State: ignore WpViewport);
 delegate_noop!(State: ignore ZwpLinuxExplicitSynchronizationV1);
 delegate_noop!(State: ignore ZwpLinuxSurfaceSynchronizationV1);

@@ -174,8 +174,17 @@ impl Presenter {
             .map(|e| e.get_synchronization(&video, qh, ()));
         let pacer = Pacer::new(g, &video, qh);
         let video_preferred = preferred::watch(g.color_manager.as_ref(), &video, qh);
-        let background = match (&g.shm, &area_viewport) {
-            (Some(shm), Some(_)) => Some(black_pixel(shm, qh)?),
+        let background = match (&g.single_pixel, &g.shm, &area_viewport) {
+            // Opaque black with no memory behind it.
+            (Some(single_pixel), _, Some(_)) => Some(single_pixel.create_u32_rgba_buffer(
+                0,
+                0,
+                0,
+                u32::MAX,
+                qh,
+                BufferData::default(),
+            )),
+            (None, Some(shm), Some(_)) => Some(black_pixel(shm, qh)?),
             _ => None,
         };
         let (toplevel, area_subsurface, position, size) = match (target, wm_base, &parent) {
