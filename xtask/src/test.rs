@@ -62,11 +62,13 @@ const INTEROP_BINARIES: &[&str] = &[
     "wayland_protocols",
     "subtitle_overlay",
     "syncobj",
+    "player_mutter",
 ];
 
 /// Of those, the ones that run on forky only: its VM has a virtio-gpu
-/// device (timeline syncobjs), the others have none.
-const FORKY_ONLY_BINARIES: &[&str] = &["syncobj"];
+/// device (timeline syncobjs), the others have none; its root alone has
+/// Mutter (`player_mutter`).
+const FORKY_ONLY_BINARIES: &[&str] = &["syncobj", "player_mutter"];
 
 pub fn run(args: &[String]) -> Result<()> {
     let (mut native, mut in_vm) = (true, true);
@@ -177,7 +179,7 @@ pub fn run(args: &[String]) -> Result<()> {
         let binaries = build_vm_tests()?;
         // The whole suite on the host's Debian 12; the interop binaries on
         // the newer roots. `--distro NAME`: the whole suite there only.
-        // `syncobj` needs forky's virtio-gpu: it runs there only.
+        // `syncobj` and `player_mutter` need forky (virtio-gpu, Mutter): they run there only.
         let not_forky_only = |list: &[(String, String)]| -> Vec<(String, String)> {
             list.iter()
                 .filter(|(name, _)| !FORKY_ONLY_BINARIES.contains(&name.as_str()))

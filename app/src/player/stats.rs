@@ -70,6 +70,9 @@ pub struct Stats {
     /// compositor, xdg-decoration) or "client" (zc-player draws its own).
     pub decorations: String,
     pub fullscreen: bool,
+    /// The part of the window the video and the OSD may use (below a drawn
+    /// title bar), in window coordinates: x, y, width, height.
+    pub video_area: Option<[i32; 4]>,
     pub audio: bool,
     pub muted: bool,
     pub volume: f64,

@@ -110,6 +110,7 @@ impl Player {
             osd_rect: None,
             decorations: String::new(),
             fullscreen: false,
+            video_area: None,
             audio: self.audio,
             muted: self.volume().1,
             volume: self.volume().0,

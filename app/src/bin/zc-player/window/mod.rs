@@ -239,7 +239,7 @@ impl App {
     }
 
     /// Fill in what the window knows in the player's statistics: the
-    /// subtitle and the OSD on screen, the decorations.
+    /// subtitle and the OSD on screen, the decorations and the video area.
     pub fn window_stats(&self, stats: &mut Stats) {
         stats.subtitle = self.subtitle_shown();
         (stats.osd, stats.osd_rect) = self.osd_shown();
@@ -250,6 +250,8 @@ impl App {
         }
         .to_owned();
         stats.fullscreen = self.fullscreen;
+        let (x, y, w, h) = self.video_area();
+        stats.video_area = Some([x, y, w, h]);
     }
 
     /// Re-check the video size (caps may change) and lay out if it did.
