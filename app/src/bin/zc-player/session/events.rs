@@ -41,9 +41,6 @@ impl App {
         if !was_prerolled && player.prerolled {
             self.video_shown(qh);
         }
-        // A paused player shows its OSD (a pause before the first frame,
-        // a frame step's pause, the end with --keep-open).
-        self.update_osd();
     }
 
     /// Run a command from a key, a click or the control socket.
@@ -90,8 +87,10 @@ impl App {
             }
             Command::Quit => self.quit(),
         }
-        if let Some(trigger) = trigger {
-            self.osd_trigger(trigger);
+        match trigger {
+            Some(trigger) => self.osd_trigger(trigger),
+            // It may have paused (a frame step): the pause mark shows.
+            None => self.update_osd(),
         }
         if let Some(player) = self.player.as_ref() {
             fields.insert("state".into(), player.state_name().into());
