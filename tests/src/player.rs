@@ -219,3 +219,17 @@ pub fn count(stats: &Value, name: &str) -> u64 {
         .as_u64()
         .unwrap_or_else(|| panic!("{name} in {stats}"))
 }
+
+/// Assert that the statistics show frames on the dma-buf path with not a
+/// byte copied on the way: not by a conversion, zcexport or the sink.
+pub fn assert_zero_copy(stats: &Value) {
+    assert_eq!(stats["path"], "dmabuf", "{stats}");
+    assert_eq!(stats["copies-per-frame"], 0.0, "{stats}");
+    for counter in [
+        "export-bytes-copied",
+        "convert-bytes-copied",
+        "sink-bytes-copied",
+    ] {
+        assert_eq!(count(stats, counter), 0, "{counter}: {stats}");
+    }
+}

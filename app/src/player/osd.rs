@@ -337,16 +337,17 @@ pub fn draw(canvas: &mut [u8], stride: u32, layout: &Layout) {
 mod tests {
     use super::*;
 
+    fn parts(progress: bool, volume: bool) -> Parts {
+        Parts { progress, volume }
+    }
+
     fn layout_of(size: (u32, u32), content: &Content) -> Layout {
         layout(size, content).expect("room for the OSD")
     }
 
     fn content(position: Option<f64>, duration: Option<f64>, paused: bool) -> Content {
         Content {
-            parts: Parts {
-                progress: true,
-                volume: false,
-            },
+            parts: parts(true, false),
             position_s: position,
             duration_s: duration,
             paused,
@@ -361,10 +362,7 @@ mod tests {
         let mut osd = Osd::default();
         assert_eq!(osd.visible(start, false), Parts::default());
         osd.trigger(Trigger::Seek, start);
-        let progress = Parts {
-            progress: true,
-            volume: false,
-        };
+        let progress = parts(true, false);
         assert_eq!(
             osd.visible(start + Duration::from_millis(900), false),
             progress
@@ -373,20 +371,14 @@ mod tests {
         // A volume change while the progress shows adds to it, and a later
         // trigger extends both.
         osd.trigger(Trigger::Volume, start + Duration::from_millis(500));
-        let both = Parts {
-            progress: true,
-            volume: true,
-        };
+        let both = parts(true, true);
         assert_eq!(
             osd.visible(start + Duration::from_millis(1400), false),
             both
         );
         // Gone after the timeout; the next trigger shows only its own part.
         osd.trigger(Trigger::Volume, start + Duration::from_secs(5));
-        let volume = Parts {
-            progress: false,
-            volume: true,
-        };
+        let volume = parts(false, true);
         assert_eq!(osd.visible(start + Duration::from_secs(5), false), volume);
         // Paused: the progress stays, long after any trigger.
         assert_eq!(osd.visible(start + Duration::from_secs(60), true), progress);
@@ -499,10 +491,7 @@ mod tests {
     #[test]
     fn the_volume_line_says_the_percentage_and_mute() {
         let mut content = content(None, None, false);
-        content.parts = Parts {
-            progress: false,
-            volume: true,
-        };
+        content.parts = parts(false, true);
         content.volume = 0.55;
         content.muted = true;
         let layout = layout((640, 480), &content).expect("layout");

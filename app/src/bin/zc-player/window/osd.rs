@@ -76,12 +76,22 @@ impl App {
             layer.surface.commit();
             return;
         };
-        let Some(buffer) = argb_buffer(&mut self.pool, (layout.width, layout.height), "the OSD")
-        else {
-            return;
+        // The last buffer again when the compositor is done with it and it
+        // has the size (the time changes, the box does not).
+        let stride = layout.width * 4;
+        let reusable = layer
+            .buffer
+            .take()
+            .filter(|b| b.height() as u32 == layout.height && b.stride() as u32 == stride);
+        let buffer = match reusable {
+            Some(b) if b.canvas(&mut self.pool).is_some() => b,
+            _ => match argb_buffer(&mut self.pool, (layout.width, layout.height), "the OSD") {
+                Some(b) => b,
+                None => return,
+            },
         };
         if let Some(canvas) = buffer.canvas(&mut self.pool) {
-            osd::draw(canvas, layout.width * 4, &layout);
+            osd::draw(canvas, stride, &layout);
         }
         layer.subsurface.set_position(x, y);
         if buffer.attach_to(&layer.surface).is_ok() {
