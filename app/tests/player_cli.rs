@@ -127,6 +127,8 @@ fn help_has_examples_and_the_keys() {
         "[ ] speed",
         "< > previous/next",
         "# next audio track",
+        "o or P show the time and seek bar",
+        "On-screen display",
     ] {
         assert!(help.contains(text), "{text:?} missing in --help");
     }

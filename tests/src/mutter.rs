@@ -13,6 +13,18 @@ pub fn available() -> bool {
     Path::new("/usr/bin/mutter").exists()
 }
 
+/// For a test on Mutter: whether this root has it (then run the test);
+/// else it says so and the test returns. Fails on forky, whose root must.
+pub fn here_or_skip() -> bool {
+    let distro = std::env::var("ZC_DISTRO").unwrap_or_else(|_| "bookworm".to_owned());
+    if available() {
+        return true;
+    }
+    assert_ne!(distro, "forky", "forky's root has Mutter");
+    println!("{distro}: no Mutter in this root, nothing to test here");
+    false
+}
+
 /// virtio-gpu's DRM driver, loaded for Mutter and unloaded after, so the
 /// Weston tests keep llvmpipe without a DRM device.
 pub struct VirtioGpu;

@@ -75,6 +75,17 @@ impl Player {
         dir: &Path,
         envs: &[(&str, &OsStr)],
     ) -> Player {
+        Player::launch_on(&weston.socket_path(), args, dir, envs)
+    }
+
+    /// [`Player::launch`] on the compositor listening at `display` (a
+    /// socket path: Weston's, Mutter's).
+    pub fn launch_on<'a>(
+        display: &Path,
+        args: impl IntoIterator<Item = &'a OsStr>,
+        dir: &Path,
+        envs: &[(&str, &OsStr)],
+    ) -> Player {
         let socket = dir.join("player.sock");
         let _ = std::fs::remove_file(&socket);
         let log = dir.join("player.log");
@@ -82,7 +93,7 @@ impl Player {
             .args(args)
             .arg("--ipc")
             .arg(&socket)
-            .env("WAYLAND_DISPLAY", weston.socket_path())
+            .env("WAYLAND_DISPLAY", display)
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -207,4 +218,18 @@ pub fn count(stats: &Value, name: &str) -> u64 {
     stats[name]
         .as_u64()
         .unwrap_or_else(|| panic!("{name} in {stats}"))
+}
+
+/// Assert that the statistics show frames on the dma-buf path with not a
+/// byte copied on the way: not by a conversion, zcexport or the sink.
+pub fn assert_zero_copy(stats: &Value) {
+    assert_eq!(stats["path"], "dmabuf", "{stats}");
+    assert_eq!(stats["copies-per-frame"], 0.0, "{stats}");
+    for counter in [
+        "export-bytes-copied",
+        "convert-bytes-copied",
+        "sink-bytes-copied",
+    ] {
+        assert_eq!(count(stats, counter), 0, "{counter}: {stats}");
+    }
 }

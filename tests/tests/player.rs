@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use zc_vm_tests::player::{Player, SLOW, count, encode};
+use zc_vm_tests::player::{Player, SLOW, assert_zero_copy, count, encode};
 use zc_vm_tests::require_vm;
 use zc_vm_tests::smpte::check_pattern;
 use zc_vm_tests::weston::{Renderer, Screenshot, Weston, decode_png, yuv_test_colorimetry};
@@ -453,5 +453,124 @@ fn subtitles_show_above_the_video_without_touching_its_frames() {
         assert_eq!(quit["fds-left-open"], 0, "{quit}");
         let _ = player.child.wait();
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pixels of `shot` that differ from the pattern by more than a coding
+/// error would, inside the rectangle `(x, y, w, h)` and in the bars above
+/// the picture's lower third outside it (the noise corner lies below).
+fn changes_in_and_around(shot: &Screenshot, reference: &[u8], rect: [u32; 4]) -> (usize, usize) {
+    let (w, h) = (WIDTH as usize, HEIGHT as usize);
+    assert_eq!(
+        (shot.width, shot.height),
+        (WIDTH, HEIGHT),
+        "screenshot size"
+    );
+    let [rx, ry, rw, rh] = rect.map(|v| v as usize);
+    let (mut inside, mut outside) = (0, 0);
+    for y in 0..h * 2 / 3 {
+        for x in 0..w {
+            let i = (y * w + x) * 3;
+            let differs = (0..3).any(|c| shot.rgb[i + c].abs_diff(reference[i + c]) > 48);
+            if (rx..rx + rw).contains(&x) && (ry..ry + rh).contains(&y) {
+                inside += usize::from(differs);
+            } else {
+                outside += usize::from(differs);
+            }
+        }
+    }
+    (inside, outside)
+}
+
+/// The on-screen display: a pause over the control socket shows it (pause
+/// mark, time, seek bar) above the video and keeps it while paused; the
+/// bars elsewhere are untouched and the frames are still not copied; once
+/// playing again it is gone after its timeout.
+#[test]
+fn the_osd_shows_above_the_video_and_hides_after_its_timeout() {
+    require_vm();
+    let dir = std::env::temp_dir().join("zc-vm-player-osd");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let clip = make_clip(&dir);
+    let reference = zc_vm_tests::smpte::reference_rgb(&clip_format(), WIDTH, HEIGHT);
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let mut player = Player::start(&weston, &clip, &dir);
+    let stats = wait_for_frames(&mut player, 3);
+    assert_eq!(
+        stats["osd"],
+        serde_json::json!([]),
+        "nothing asked for it yet: {stats}"
+    );
+
+    player.ok(r#"{"command":"pause"}"#);
+    // Past the timeout: paused, it stays.
+    std::thread::sleep(Duration::from_secs(2));
+    let stats = player.stats();
+    assert_eq!(
+        stats["osd"],
+        serde_json::json!(["pause", "time", "seek-bar"]),
+        "{stats}"
+    );
+    let rect: [u32; 4] = serde_json::from_value(stats["osd-rect"].clone())
+        .unwrap_or_else(|e| panic!("osd-rect: {e}: {stats}"));
+    let [x, y, w, h] = rect;
+    assert!(
+        x + w <= WIDTH && y + h <= HEIGHT / 3 && w >= WIDTH / 2,
+        "{stats}"
+    );
+    let shown = weston.screenshot();
+    let (inside, outside) = changes_in_and_around(&shown, &reference, rect);
+    println!(
+        "paused: {inside} of {} OSD pixels changed, {outside} elsewhere; {stats}",
+        w * h
+    );
+    assert!(
+        inside > (w * h / 2) as usize,
+        "the OSD is not on screen ({inside} of {} pixels changed): {}",
+        w * h,
+        shown.path.display()
+    );
+    assert!(
+        outside < 200,
+        "{outside} pixels changed outside the OSD: {}",
+        shown.path.display()
+    );
+    check_pattern(
+        &shown,
+        &clip_format(),
+        WIDTH,
+        HEIGHT,
+        (0, 0, WIDTH, HEIGHT),
+        TOLERANCE,
+    );
+    // The frames under it: dma-bufs, nothing copied anywhere.
+    assert_zero_copy(&stats);
+
+    // Playing again: the time without the pause mark, gone after about a second.
+    player.ok(r#"{"command":"play"}"#);
+    let resumed = Instant::now();
+    let hidden = player.wait_for("the OSD to hide", Duration::from_millis(100), |s| {
+        s["osd"] == serde_json::json!([])
+    });
+    let after = resumed.elapsed();
+    assert!(
+        after >= Duration::from_millis(900),
+        "hidden after {after:?}: {hidden}"
+    );
+    assert_eq!(hidden["osd-rect"], Value::Null, "{hidden}");
+    let gone = weston.screenshot();
+    let (inside, outside) = changes_in_and_around(&gone, &reference, rect);
+    println!(
+        "playing: hidden after {after:?}; {inside} OSD pixels still changed, {outside} elsewhere"
+    );
+    assert!(
+        inside + outside < 200,
+        "the OSD is still on screen ({inside} pixels changed there): {}",
+        gone.path.display()
+    );
+    let quit = player.ok(r#"{"command":"quit"}"#);
+    assert_eq!(quit["fds-left-open"], 0, "{quit}");
+    let _ = player.child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -115,6 +115,8 @@ pub enum Command {
     /// the current folder.
     Snapshot(Option<PathBuf>),
     ToggleStats,
+    /// Show the time and the seek bar on the on-screen display for a moment.
+    ShowProgress,
     /// Change the playback speed (audio keeps its pitch).
     Speed(SpeedChange),
     /// Show the next frame (`backward`: the previous one) and pause.
@@ -156,6 +158,8 @@ pub fn command_for_key(keysym: Keysym, modifiers: Modifiers) -> Option<Command> 
         Keysym::_0 | Keysym::KP_0 => Command::ChangeVolume(VOLUME_STEP),
         Keysym::s | Keysym::S => Command::Snapshot(None),
         Keysym::i | Keysym::I => Command::ToggleStats,
+        // mpv's: `o` and `P` (Shift+p; `p` alone is left alone).
+        Keysym::o | Keysym::O | Keysym::P => Command::ShowProgress,
         Keysym::q | Keysym::Q | Keysym::Escape => Command::Quit,
         Keysym::bracketleft => Command::Speed(SpeedChange::Multiply(1.0 / SPEED_STEP)),
         Keysym::bracketright => Command::Speed(SpeedChange::Multiply(SPEED_STEP)),
@@ -278,6 +282,8 @@ mod tests {
         assert_eq!(key(Keysym::_0), Some(Command::ChangeVolume(0.1)));
         assert_eq!(key(Keysym::s), Some(Command::Snapshot(None)));
         assert_eq!(key(Keysym::i), Some(Command::ToggleStats));
+        assert_eq!(key(Keysym::o), Some(Command::ShowProgress));
+        assert_eq!(key(Keysym::P), Some(Command::ShowProgress));
         assert_eq!(key(Keysym::q), Some(Command::Quit));
         assert_eq!(key(Keysym::Escape), Some(Command::Quit));
         assert_eq!(
@@ -344,7 +350,7 @@ mod tests {
 
     #[test]
     fn unbound_keys_do_nothing() {
-        for keysym in [Keysym::a, Keysym::_1, Keysym::Tab, Keysym::F1] {
+        for keysym in [Keysym::a, Keysym::p, Keysym::_1, Keysym::Tab, Keysym::F1] {
             assert_eq!(key(keysym), None, "{keysym:?}");
         }
     }

@@ -1,6 +1,6 @@
 //! The parts of `zc-player` that do not need a window or a pipeline: key
 //! bindings, the control socket's protocol, statistics and their panel,
-//! subtitle cues, text drawing, fd accounting, the playlist, tracks and the
+//! subtitle cues, the on-screen display, text drawing, fd accounting, the playlist, tracks and the
 //! resume state. The binary (`src/bin/zc-player`) puts them together.
 
 pub mod controls;
@@ -8,6 +8,7 @@ pub mod controls;
 /// always found them.
 pub use zc_dmabuf::fds;
 pub mod ipc;
+pub mod osd;
 pub mod playlist;
 pub mod stats;
 pub mod subtitles;

@@ -48,6 +48,9 @@ pub struct Stats {
     /// The sink's copies (frames it could not import as they were).
     pub sink_frames_copied: u64,
     pub sink_bytes_copied: u64,
+    /// Frames the compositor reported as shown (wp_presentation; 0 from a
+    /// sink that does not count them).
+    pub frames_presented: u64,
     /// All CPU copies of frame data (CPU conversion + zcexport + sink) per
     /// frame that came in.
     pub copies_per_frame: f64,
@@ -58,6 +61,18 @@ pub struct Stats {
     pub memfd_fds: usize,
     /// The subtitle on screen now, if any.
     pub subtitle: Option<String>,
+    /// What the on-screen display shows now: "pause", "time", "seek-bar",
+    /// "volume" (empty: it is hidden).
+    pub osd: Vec<String>,
+    /// Where it is, in window coordinates: x, y, width, height.
+    pub osd_rect: Option<[i32; 4]>,
+    /// Who draws the window's title bar and border: "server" (the
+    /// compositor, xdg-decoration) or "client" (zc-player draws its own).
+    pub decorations: String,
+    pub fullscreen: bool,
+    /// The part of the window the video and the OSD may use (below a drawn
+    /// title bar), in window coordinates: x, y, width, height.
+    pub video_area: Option<[i32; 4]>,
     pub audio: bool,
     pub muted: bool,
     pub volume: f64,

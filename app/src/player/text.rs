@@ -1,4 +1,5 @@
-//! Text on the player's overlays (the statistics panel, subtitles): lines
+//! Text on the player's overlays (the statistics panel, subtitles, the
+//! on-screen display, the drawn title bar): lines
 //! drawn on the CPU with an 8x8 bitmap font, scaled, into an ARGB8888
 //! (little-endian, premultiplied) canvas, on a box of one colour.
 
@@ -65,15 +66,12 @@ fn draw(
     centred: bool,
 ) {
     let scale = scale.max(1);
-    for y in 0..height {
-        let row = (y * stride) as usize;
-        for x in 0..width {
-            let i = row + x as usize * 4;
-            if let Some(px) = canvas.get_mut(i..i + 4) {
-                px.copy_from_slice(&colours.background.to_le_bytes());
-            }
-        }
-    }
+    fill(
+        canvas,
+        (width, height, stride),
+        (0, 0, width, height),
+        colours.background,
+    );
     let line_height = (GLYPH + 2) * scale;
     for (n, line) in lines.iter().enumerate() {
         let top = PADDING + n as u32 * line_height;
@@ -83,25 +81,76 @@ fn draw(
         } else {
             PADDING
         };
-        for (column, c) in line.chars().enumerate() {
-            let left = start + column as u32 * GLYPH * scale;
-            for (gy, bits) in glyph(c).iter().enumerate() {
-                for gx in 0..GLYPH {
-                    // font8x8: bit 0 is the leftmost pixel.
-                    if bits >> gx & 1 == 0 {
-                        continue;
-                    }
-                    for sy in 0..scale {
-                        for sx in 0..scale {
-                            let x = left + gx * scale + sx;
-                            let y = top + gy as u32 * scale + sy;
-                            if x >= width || y >= height {
-                                continue;
-                            }
-                            let i = (y * stride + x * 4) as usize;
-                            if let Some(px) = canvas.get_mut(i..i + 4) {
-                                px.copy_from_slice(&colours.foreground.to_le_bytes());
-                            }
+        draw_line(
+            canvas,
+            (width, height, stride),
+            (start, top),
+            line,
+            scale,
+            colours.foreground,
+        );
+    }
+}
+
+/// Fill the rectangle `(x, y, w, h)` of a canvas of `(width, height,
+/// stride)` with `colour`; what lies outside the canvas is clipped.
+pub fn fill(
+    canvas: &mut [u8],
+    (width, height, stride): (u32, u32, u32),
+    (x, y, w, h): (u32, u32, u32, u32),
+    colour: u32,
+) {
+    let bytes = colour.to_le_bytes();
+    let right = x.saturating_add(w).min(width);
+    let bottom = y.saturating_add(h).min(height);
+    if x >= right {
+        return;
+    }
+    for row in y..bottom {
+        let start = (row * stride + x * 4) as usize;
+        let end = (row * stride + right * 4) as usize;
+        if let Some(line) = canvas.get_mut(start..end) {
+            for px in line.chunks_exact_mut(4) {
+                px.copy_from_slice(&bytes);
+            }
+        }
+    }
+}
+
+/// Draw one line of text with its top-left corner at `origin`, lighting
+/// only the glyphs' pixels in `colour` (the rest of the canvas is left as
+/// it is). Text beyond `width` x `height` is clipped.
+pub fn draw_line(
+    canvas: &mut [u8],
+    (width, height, stride): (u32, u32, u32),
+    origin: (u32, u32),
+    line: &str,
+    scale: u32,
+    colour: u32,
+) {
+    let scale = scale.max(1);
+    let (left_edge, top) = origin;
+    for (column, c) in line.chars().enumerate() {
+        let left = left_edge + column as u32 * GLYPH * scale;
+        if left >= width {
+            break;
+        }
+        for (gy, bits) in glyph(c).iter().enumerate() {
+            for gx in 0..GLYPH {
+                // font8x8: bit 0 is the leftmost pixel.
+                if bits >> gx & 1 == 0 {
+                    continue;
+                }
+                for sy in 0..scale {
+                    for sx in 0..scale {
+                        let x = left + gx * scale + sx;
+                        let y = top + gy as u32 * scale + sy;
+                        if x >= width || y >= height {
+                            continue;
+                        }
+                        let i = (y * stride + x * 4) as usize;
+                        if let Some(px) = canvas.get_mut(i..i + 4) {
+                            px.copy_from_slice(&colour.to_le_bytes());
                         }
                     }
                 }

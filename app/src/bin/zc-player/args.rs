@@ -33,7 +33,12 @@ fullscreen, m mute, 9/0 volume, [ ] speed -/+10 %, { } halve/double the speed,
 Backspace normal speed, . one frame forward (paused), , one frame back,
 < > previous/next in the playlist (Enter: next), # next audio track, j next subtitle
 track, s snapshot (full size PNG in the current folder), i statistics panel,
-q or Esc quit.
+o or P show the time and seek bar, q or Esc quit.
+
+On-screen display (mpv's): the time (position / duration) and a seek bar after a
+seek, o/P or the mouse moving over the window; the volume when it changes; a pause
+mark and the time while paused. It hides 1 s after the last change while playing.
+It is drawn above the video in a surface of its own: the frames are not touched.
 
 Control socket (one JSON object per line, one reply per line):
   play, pause, seek {seconds, relative?, accurate?}, position, duration, stats,

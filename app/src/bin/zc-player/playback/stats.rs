@@ -98,20 +98,22 @@ impl Player {
             conversion_detail: conversion.detail,
             sink_frames_copied: u64_of(&self.sink, "frames-copied"),
             sink_bytes_copied: u64_of(&self.sink, "bytes-copied"),
+            frames_presented: u64_of(&self.sink, "frames-presented"),
             copies_per_frame: 0.0,
             bytes_copied_per_frame: 0.0,
             fds: fds.len(),
             dmabuf_fds: fds.iter().filter(|f| f.is_dmabuf()).count(),
             memfd_fds: fds.iter().filter(|f| f.is_memfd()).count(),
-            // The window knows it (see App::subtitle_shown).
+            // The window knows these (see App::window_stats).
             subtitle: None,
+            osd: Vec::new(),
+            osd_rect: None,
+            decorations: String::new(),
+            fullscreen: false,
+            video_area: None,
             audio: self.audio,
-            muted: self.audio && self.pipeline.property::<bool>("mute"),
-            volume: if self.audio {
-                self.pipeline.property::<f64>("volume")
-            } else {
-                0.0
-            },
+            muted: self.volume().1,
+            volume: self.volume().0,
             speed: self.speed,
             frame_pts_s: self.frame_pts(),
             uri: self.playlist().current().to_owned(),

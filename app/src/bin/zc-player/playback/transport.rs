@@ -172,6 +172,18 @@ impl Player {
             .then(|| f64::from(rate.denom()) / f64::from(rate.numer()))
     }
 
+    /// The volume (1.0: 100 %) and whether it is muted; 0 and not muted
+    /// without an audio output.
+    pub fn volume(&self) -> (f64, bool) {
+        if !self.audio {
+            return (0.0, false);
+        }
+        (
+            self.pipeline.property::<f64>("volume"),
+            self.pipeline.property::<bool>("mute"),
+        )
+    }
+
     pub fn toggle_mute(&self) -> bool {
         let muted = !self.pipeline.property::<bool>("mute");
         self.pipeline.set_property("mute", muted);

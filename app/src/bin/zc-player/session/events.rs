@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use wayland_client::QueueHandle;
 use zc_app::player::controls::{self, Command, Modifiers, SpeedChange};
 use zc_app::player::ipc::{Call, Reply, Request};
+use zc_app::player::osd::{self, Trigger};
 
 use crate::playback::{BusEvent, PlayerExit};
 use crate::window::App;
@@ -21,6 +22,7 @@ impl App {
         self.check_video_size();
         self.update_panel();
         self.update_subtitles();
+        self.update_osd();
     }
 
     pub fn on_bus(&mut self, event: BusEvent, qh: &QueueHandle<App>) {
@@ -47,6 +49,7 @@ impl App {
         let Some(player) = self.player.as_mut() else {
             return Err("nothing is playing".to_owned());
         };
+        let trigger = osd::trigger_for(&command);
         match command {
             Command::Play => player.set_playing(true)?,
             Command::Pause => player.set_playing(false)?,
@@ -67,6 +70,7 @@ impl App {
             }
             Command::Snapshot(path) => player.snapshot(path, None)?,
             Command::ToggleFullscreen => self.toggle_fullscreen(),
+            Command::ShowProgress => {}
             Command::ToggleStats => {
                 self.toggle_panel(qh);
                 fields.insert("stats-panel".into(), self.panel_shown().into());
@@ -82,6 +86,11 @@ impl App {
                 fields.insert(kind.name().into(), track.map(|i| i + 1).into());
             }
             Command::Quit => self.quit(),
+        }
+        match trigger {
+            Some(trigger) => self.osd_trigger(trigger),
+            // It may have paused (a frame step): the pause mark shows.
+            None => self.update_osd(),
         }
         if let Some(player) = self.player.as_ref() {
             fields.insert("state".into(), player.state_name().into());
@@ -121,7 +130,7 @@ impl App {
                 };
                 match player.seek(target, accurate, Some(reply.clone())) {
                     // Answered at ASYNC_DONE with the position reached.
-                    Ok(()) => return,
+                    Ok(()) => return self.osd_trigger(Trigger::Seek),
                     Err(e) => Err(e),
                 }
             }
@@ -144,7 +153,7 @@ impl App {
             Request::Stats => match self.player.as_mut() {
                 Some(player) => {
                     let mut stats = player.stats();
-                    stats.subtitle = self.subtitle_shown();
+                    self.window_stats(&mut stats);
                     serde_json::to_value(stats)
                         .map_err(|e| e.to_string())
                         .and_then(|v| match v {

@@ -3,7 +3,7 @@
 //! title and a close button.
 
 use smithay_client_toolkit::shell::WaylandSurface;
-use zc_app::player::stats;
+use zc_app::player::text::{self, fill};
 
 use super::{App, argb_buffer};
 
@@ -13,6 +13,8 @@ pub(super) const TITLE_BAR: u32 = 28;
 const TITLE_COLOUR: u32 = 0xFF30_3030;
 const CLOSE_COLOUR: u32 = 0xFFB0_3030;
 const TEXT_COLOUR: u32 = 0xFFE0_E0E0;
+/// The title's glyph scale.
+const TEXT_SCALE: u32 = 2;
 
 impl App {
     /// Black background (and the title bar when we draw our own frame).
@@ -38,26 +40,18 @@ impl App {
         let bar = self.title_bar();
         let title = self.title.clone();
         if let Some(canvas) = buffer.canvas(&mut self.pool) {
-            fill(canvas, stride, (0, 0, width, height), 0xFF00_0000);
+            let size = (width, height, stride);
+            fill(canvas, size, (0, 0, width, height), 0xFF00_0000);
             if bar > 0 {
-                fill(canvas, stride, (0, 0, width, bar), TITLE_COLOUR);
+                fill(canvas, size, (0, 0, width, bar), TITLE_COLOUR);
                 let close = close_button(width);
-                fill(canvas, stride, close, CLOSE_COLOUR);
+                fill(canvas, size, close, CLOSE_COLOUR);
+                text(canvas, size, (close.0 + 6, 6), "x", TEXT_COLOUR, close.2);
                 text(
                     canvas,
-                    stride,
-                    (close.0 + 6, 6),
-                    "x",
-                    2,
-                    TEXT_COLOUR,
-                    close.2,
-                );
-                text(
-                    canvas,
-                    stride,
+                    size,
                     (8, 6),
                     &title,
-                    2,
                     TEXT_COLOUR,
                     width.saturating_sub(close.2 + 16),
                 );
@@ -77,51 +71,16 @@ pub(super) fn close_button(width: u32) -> (u32, u32, u32, u32) {
     (width.saturating_sub(size), 0, size, size)
 }
 
-fn fill(canvas: &mut [u8], stride: u32, rect: (u32, u32, u32, u32), colour: u32) {
-    let (x, y, w, h) = rect;
-    let bytes = colour.to_le_bytes();
-    for row in y..y + h {
-        let start = (row * stride + x * 4) as usize;
-        let end = start + (w * 4) as usize;
-        if let Some(line) = canvas.get_mut(start..end) {
-            for px in line.chunks_exact_mut(4) {
-                px.copy_from_slice(&bytes);
-            }
-        }
-    }
-}
-
-/// Draw `text` with the panel's font at `origin`, clipped to `max_width`.
+/// Draw `line` with the overlays' font at `origin`, clipped to `max_width`.
 fn text(
     canvas: &mut [u8],
-    stride: u32,
+    size: (u32, u32, u32),
     origin: (u32, u32),
-    text: &str,
-    scale: u32,
+    line: &str,
     colour: u32,
     max_width: u32,
 ) {
-    let columns = (max_width / (stats::GLYPH * scale)) as usize;
-    let clipped: String = text.chars().take(columns).collect();
-    let (w, h) = (
-        clipped.chars().count() as u32 * stats::GLYPH * scale,
-        stats::GLYPH * scale,
-    );
-    // Render into a scratch panel without padding, then copy lit pixels.
-    let lines = vec![clipped];
-    let (pw, ph) = stats::panel_size(&lines, scale);
-    let mut scratch = vec![0u8; (pw * ph * 4) as usize];
-    stats::draw_panel(&mut scratch, pw, ph, pw * 4, &lines, scale);
-    let lit = stats::FOREGROUND.to_le_bytes();
-    for y in 0..h {
-        for x in 0..w {
-            let s = (((y + stats::PADDING) * pw + x + stats::PADDING) * 4) as usize;
-            if scratch.get(s..s + 4) == Some(&lit[..]) {
-                let d = ((origin.1 + y) * stride + (origin.0 + x) * 4) as usize;
-                if let Some(px) = canvas.get_mut(d..d + 4) {
-                    px.copy_from_slice(&colour.to_le_bytes());
-                }
-            }
-        }
-    }
+    let columns = (max_width / (text::GLYPH * TEXT_SCALE)) as usize;
+    let clipped: String = line.chars().take(columns).collect();
+    text::draw_line(canvas, size, origin, &clipped, TEXT_SCALE, colour);
 }

@@ -1,6 +1,7 @@
 //! Keys and the mouse: the seat's keyboard and pointer, keys turned into
 //! commands (auto-repeat for the seeking arrows only), clicks on our title
-//! bar (move, close) and on the video (double-click: fullscreen).
+//! bar (move, close) and on the video (double-click: fullscreen); the
+//! pointer moving shows the on-screen display.
 
 use smithay_client_toolkit::seat::keyboard::{KeyEvent, KeyboardHandler, Keysym, RawModifiers};
 use smithay_client_toolkit::seat::pointer::{PointerEvent, PointerEventKind, PointerHandler};
@@ -9,6 +10,7 @@ use smithay_client_toolkit::shell::WaylandSurface;
 use wayland_client::protocol::{wl_keyboard, wl_pointer, wl_seat, wl_surface};
 use wayland_client::{Connection, QueueHandle};
 use zc_app::player::controls::{self, Modifiers};
+use zc_app::player::osd::Trigger;
 
 use super::App;
 use super::frame::close_button;
@@ -166,6 +168,15 @@ impl PointerHandler for App {
         _: &wl_pointer::WlPointer,
         events: &[PointerEvent],
     ) {
+        // The pointer moving over the window shows the OSD (mpv's way).
+        if events.iter().any(|e| {
+            matches!(
+                e.kind,
+                PointerEventKind::Motion { .. } | PointerEventKind::Enter { .. }
+            )
+        }) {
+            self.osd_trigger(Trigger::Pointer);
+        }
         for event in events {
             let PointerEventKind::Press {
                 time,

@@ -2,12 +2,14 @@
 //! where offered, else a drawn title bar with a close button, see
 //! [`frame`]), a black wl_shm background, the video subsurface placed by the
 //! sink at our render rectangle, and above it in wl_shm subsurfaces the
-//! statistics panel ([`panel`]) and the subtitles ([`subtitles`]). Keys and the mouse are in [`input`]. This
+//! statistics panel ([`panel`]), the subtitles ([`subtitles`]) and the
+//! on-screen display ([`osd`]). Keys and the mouse are in [`input`]. This
 //! file holds the state the main loop dispatches to ([`App`]), the layout,
 //! and the compositor's, output's and window's callbacks.
 
 mod frame;
 mod input;
+mod osd;
 mod panel;
 mod subtitles;
 
@@ -41,11 +43,14 @@ use wayland_client::protocol::{
 use wayland_client::{Connection, QueueHandle};
 use zc_app::player::controls::{ClickTracker, Modifiers};
 use zc_app::player::ipc::Reply;
+use zc_app::player::osd::Osd;
+use zc_app::player::stats::Stats;
 use zc_app::weston::HeadlessWeston;
 
 use crate::playback::{Layout, Player, PlayerExit};
 
 use frame::TITLE_BAR;
+use osd::OsdLayer;
 use panel::Panel;
 use subtitles::SubtitleLayer;
 
@@ -76,6 +81,8 @@ pub struct App {
     clicks: ClickTracker,
     panel: Option<Panel>,
     subtitles: Option<SubtitleLayer>,
+    osd: Osd,
+    osd_layer: Option<OsdLayer>,
     pub layout: Arc<Mutex<Layout>>,
     pub player: Option<Player>,
     pub weston: Option<Rc<HeadlessWeston>>,
@@ -147,6 +154,8 @@ impl App {
             clicks: ClickTracker::default(),
             panel: None,
             subtitles: None,
+            osd: Osd::default(),
+            osd_layer: None,
             layout,
             player: None,
             weston,
@@ -225,7 +234,24 @@ impl App {
         }
         self.draw_background();
         self.place_panel();
+        self.update_osd();
         self.window.wl_surface().commit();
+    }
+
+    /// Fill in what the window knows in the player's statistics: the
+    /// subtitle and the OSD on screen, the decorations and the video area.
+    pub fn window_stats(&self, stats: &mut Stats) {
+        stats.subtitle = self.subtitle_shown();
+        (stats.osd, stats.osd_rect) = self.osd_shown();
+        stats.decorations = if self.client_side_frame {
+            "client"
+        } else {
+            "server"
+        }
+        .to_owned();
+        stats.fullscreen = self.fullscreen;
+        let (x, y, w, h) = self.video_area();
+        stats.video_area = Some([x, y, w, h]);
     }
 
     /// Re-check the video size (caps may change) and lay out if it did.

@@ -1,0 +1,119 @@
+//! The on-screen display (time, seek bar, volume, pause; see
+//! [`zc_app::player::osd`]): a wl_shm subsurface centred at the top of the
+//! window's video area, above the video's subsurface. Shown on a trigger
+//! (seek, pointer motion, `o`, volume, pause) and on the tick redrawn while
+//! what it says changes, hidden again after its timeout unless paused. The
+//! video's frames stay untouched.
+
+use std::time::Instant;
+
+use smithay_client_toolkit::shell::WaylandSurface;
+use smithay_client_toolkit::shm::slot::Buffer;
+use wayland_client::protocol::{wl_subsurface, wl_surface};
+use zc_app::player::osd::{self, Content, Layout, Trigger};
+
+use super::{App, argb_buffer};
+
+pub(super) struct OsdLayer {
+    surface: wl_surface::WlSurface,
+    subsurface: wl_subsurface::WlSubsurface,
+    buffer: Option<Buffer>,
+    /// What is on screen and where (window coordinates), None: hidden.
+    drawn: Option<(Layout, (i32, i32))>,
+}
+
+impl App {
+    /// Something the OSD shows changed: show it (for a moment).
+    pub(crate) fn osd_trigger(&mut self, trigger: Trigger) {
+        self.osd.trigger(trigger, Instant::now());
+        self.update_osd();
+    }
+
+    /// Show, redraw or hide the OSD for now. Nothing shows before the
+    /// video's subsurface exists (the layer must be made above it).
+    pub(crate) fn update_osd(&mut self) {
+        let Some(player) = self.player.as_ref().filter(|p| p.prerolled) else {
+            return;
+        };
+        let paused = player.wanted != gst::State::Playing;
+        let parts = self.osd.visible(Instant::now(), paused);
+        let (volume, muted) = player.volume();
+        let content = Content {
+            parts,
+            position_s: player.position().or_else(|| player.frame_pts()),
+            duration_s: player.duration(),
+            paused,
+            volume,
+            muted,
+        };
+        let (ax, ay, aw, ah) = self.video_area();
+        let wanted = osd::layout((aw.max(0) as u32, ah.max(0) as u32), &content).map(|layout| {
+            let at = (ax + layout.x as i32, ay + layout.y as i32);
+            (layout, at)
+        });
+        let unchanged = match &self.osd_layer {
+            Some(layer) => layer.drawn == wanted,
+            None => wanted.is_none(),
+        };
+        if unchanged {
+            return;
+        }
+        if self.osd_layer.is_none() {
+            let (subsurface, surface) = self.overlay_subsurface(&self.queue);
+            self.osd_layer = Some(OsdLayer {
+                surface,
+                subsurface,
+                buffer: None,
+                drawn: None,
+            });
+        }
+        let Some(layer) = self.osd_layer.as_mut() else {
+            return;
+        };
+        let Some((layout, (x, y))) = wanted else {
+            layer.drawn = None;
+            layer.surface.attach(None, 0, 0);
+            layer.surface.commit();
+            return;
+        };
+        // The last buffer again when the compositor is done with it and it
+        // has the size (the time changes, the box does not).
+        let stride = layout.width * 4;
+        let reusable = layer
+            .buffer
+            .take()
+            .filter(|b| b.height() as u32 == layout.height && b.stride() as u32 == stride);
+        let buffer = match reusable {
+            Some(b) if b.canvas(&mut self.pool).is_some() => b,
+            _ => match argb_buffer(&mut self.pool, (layout.width, layout.height), "the OSD") {
+                Some(b) => b,
+                None => return,
+            },
+        };
+        if let Some(canvas) = buffer.canvas(&mut self.pool) {
+            osd::draw(canvas, stride, &layout);
+        }
+        layer.subsurface.set_position(x, y);
+        if buffer.attach_to(&layer.surface).is_ok() {
+            layer
+                .surface
+                .damage_buffer(0, 0, layout.width as i32, layout.height as i32);
+            layer.surface.commit();
+            layer.drawn = Some((layout, (x, y)));
+        }
+        layer.buffer = Some(buffer);
+        // The position is the parent's state: applied with its commit.
+        self.window.wl_surface().commit();
+    }
+
+    /// What the OSD shows and where, for `stats`.
+    pub(crate) fn osd_shown(&self) -> (Vec<String>, Option<[i32; 4]>) {
+        match self.osd_layer.as_ref().and_then(|l| l.drawn.as_ref()) {
+            Some((layout, (x, y))) => (
+                layout.shown.iter().map(|s| (*s).to_owned()).collect(),
+                Some([*x, *y, layout.width as i32, layout.height as i32]),
+            ),
+            None => (Vec::new(), None),
+        }
+    }
+}
