@@ -328,7 +328,8 @@ fn ten_bit_4_2_2_and_4_4_4_clips_play_on_the_cheapest_path() {
 /// after its end (GStreamer's typefinder needs more than 128 bytes).
 fn write_srt(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
-    let mut srt = format!("1\n00:00:00,500 --> 00:00:02,000\n{text}\n\n");
+    // Three seconds on screen: a screenshot under emulation takes one.
+    let mut srt = format!("1\n00:00:00,500 --> 00:00:03,500\n{text}\n\n");
     for n in 2..6 {
         srt.push_str(&format!(
             "{n}\n00:01:{n:02},000 --> 00:01:{n:02},500\nA cue long after the clip's end\n\n"
