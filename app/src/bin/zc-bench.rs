@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser};
 use zc_app::bench::case;
 use zc_app::bench::environment::Where;
+use zc_app::bench::instructions;
 use zc_app::bench::matrix::{self, CaseSpec, Defaults, PathKind, Size, Source};
 use zc_app::bench::report::{Report, SCHEMA, TargetStatus};
 use zc_app::bench::runner::{self, ChildOutcome, Options};
@@ -82,6 +83,27 @@ struct Args {
     /// and write report.json, report.md and the charts into --out.
     #[arg(long, value_name = "REPORT_JSON")]
     from_json: Option<PathBuf>,
+    /// Count instructions per frame with valgrind (callgrind) instead of
+    /// timing: each path played to two frame counts, the difference per
+    /// frame; writes instructions.json and instructions.md into --out.
+    /// Uses --sizes (default 1080p,4k), --paths (default fakesink,
+    /// zero-copy, copy, waylandsink) and --repetitions (default 1).
+    #[arg(long)]
+    instructions: bool,
+    /// The two frame counts of --instructions, LOW,HIGH.
+    #[arg(long, default_value = "30,90", value_parser = parse_frame_pair)]
+    instruction_frames: (u32, u32),
+    /// The valgrind executable for --instructions.
+    #[arg(long, default_value = "valgrind")]
+    valgrind: PathBuf,
+    /// Measure nothing: print what changed from report A to report B (two
+    /// report.json, or two instructions.json): environment, each case's
+    /// figures with the ratio B/A, and targets that changed status.
+    #[arg(long, num_args = 2, value_names = ["A_JSON", "B_JSON"])]
+    compare: Option<Vec<PathBuf>>,
+    /// Internal: play a pipeline (gst-launch syntax) to EOS, nothing else.
+    #[arg(long, hide = true)]
+    play: Option<String>,
     /// Internal: run one case (JSON) in this process.
     #[arg(long, hide = true, requires = "result")]
     run_case: Option<String>,
@@ -103,6 +125,21 @@ fn parse_output_size(text: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
+fn parse_frame_pair(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{text}` is not two frame counts such as 30,90");
+    let (low, high) = text.split_once(',').ok_or_else(bad)?;
+    let (low, high) = (
+        low.trim().parse::<u32>().map_err(|_| bad())?,
+        high.trim().parse::<u32>().map_err(|_| bad())?,
+    );
+    if low == 0 || high <= low {
+        return Err(format!(
+            "`{text}`: the first count must be at least 1 and the second larger"
+        ));
+    }
+    Ok((low, high))
+}
+
 fn default_clips_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ZC_CACHE_DIR") {
         return PathBuf::from(dir).join("bench-clips");
@@ -119,6 +156,13 @@ fn main() {
     let args = Args::parse();
     if let (Some(spec), Some(result)) = (&args.run_case, &args.result) {
         std::process::exit(child(spec, result));
+    }
+    if let Some(pipeline) = &args.play {
+        if let Err(e) = instructions::run::play(pipeline) {
+            eprintln!("zc-bench --play: {e}");
+            std::process::exit(1);
+        }
+        std::process::exit(0);
     }
     match run(&args) {
         Ok(code) => std::process::exit(code),
@@ -175,6 +219,13 @@ fn run(args: &Args) -> Result<i32> {
         runner::write_outputs(&report, &args.out)?;
         println!("wrote {}", args.out.join("report.md").display());
         return Ok(0);
+    }
+    if let Some([a, b]) = args.compare.as_deref() {
+        print!("{}", zc_app::bench::compare::compare(a, b)?);
+        return Ok(0);
+    }
+    if args.instructions {
+        return count_instructions(args);
     }
     let quick = args.quick;
     let vm = match args.profile.as_deref() {
@@ -247,7 +298,72 @@ fn run(args: &Args) -> Result<i32> {
         report.cases.len(),
         options.out_dir.join("report.md").display()
     );
-    for target in &report.targets {
+    let missed = print_targets(&report.targets);
+    Ok(if args.fail_on_missed_target && missed {
+        3
+    } else {
+        0
+    })
+}
+
+/// `--instructions`: the callgrind counts, and their targets.
+fn count_instructions(args: &Args) -> Result<i32> {
+    let sizes: Vec<Size> = match &args.sizes {
+        Some(list) => matrix::parse_list(list)?,
+        None => vec![Size::P1080, Size::K4],
+    };
+    let paths: Vec<PathKind> = match &args.paths {
+        Some(list) => matrix::parse_list(list)?,
+        None => instructions::run::DEFAULT_PATHS.to_vec(),
+    };
+    let options = instructions::run::Options {
+        sizes,
+        paths,
+        frames_low: args.instruction_frames.0,
+        frames_high: args.instruction_frames.1,
+        repetitions: args.repetitions.unwrap_or(1),
+        out_dir: args.out.clone(),
+        output_size: args.output,
+        valgrind: args.valgrind.clone(),
+        timeout: Duration::from_secs(args.case_timeout.unwrap_or(1800).max(1)),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let report =
+        instructions::run::run(&options).context("the instruction count did not complete")?;
+    println!(
+        "\nreport: {}",
+        options.out_dir.join("instructions.md").display()
+    );
+    for case in &report.cases {
+        match (case.per_frame, case.added_over_floor) {
+            (Some(cost), added) => println!(
+                "  {:<6} {:<12} {:>10} instructions/frame{}",
+                case.size.name(),
+                case.path.name(),
+                instructions::count(cost),
+                added
+                    .map(|a| format!(", {} over the floor", instructions::count(a)))
+                    .unwrap_or_default()
+            ),
+            (None, _) => println!(
+                "  {:<6} {:<12} {}",
+                case.size.name(),
+                case.path.name(),
+                case.reason.as_deref().unwrap_or("no count")
+            ),
+        }
+    }
+    let missed = print_targets(&report.targets);
+    Ok(if args.fail_on_missed_target && missed {
+        3
+    } else {
+        0
+    })
+}
+
+/// Print each target's status; whether one was missed.
+fn print_targets(targets: &[zc_app::bench::report::TargetResult]) -> bool {
+    for target in targets {
         let status = match target.status {
             TargetStatus::Met => "met",
             TargetStatus::Missed => "MISSED",
@@ -255,13 +371,5 @@ fn run(args: &Args) -> Result<i32> {
         };
         println!("  {status:<13} {} ({})", target.target, target.scope);
     }
-    let missed = report
-        .targets
-        .iter()
-        .any(|t| t.status == TargetStatus::Missed);
-    Ok(if args.fail_on_missed_target && missed {
-        3
-    } else {
-        0
-    })
+    targets.iter().any(|t| t.status == TargetStatus::Missed)
 }

@@ -441,6 +441,9 @@ mod tests {
             compositor: None,
             vgem_loaded: false,
             zc_bench_version: "0".to_owned(),
+            zc_commit: None,
+            os: None,
+            arch: "x86_64".to_owned(),
             started_unix_s: 0,
         };
         let cases = cases

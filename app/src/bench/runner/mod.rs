@@ -20,6 +20,7 @@ use super::report::{CaseResult, CaseStatus, Report, SCHEMA, Settings, Summary};
 use super::{BenchError, io_error};
 
 pub use child::ChildOutcome;
+pub use compositor::SHELL;
 pub use plan::encode_clips;
 
 use progress::say;
