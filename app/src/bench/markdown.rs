@@ -5,7 +5,9 @@
 use std::fmt::Write;
 
 use super::matrix::{PathKind, Size, Source};
-use super::report::{CaseStatus, Report, Stat, Summary, TargetStatus, human_bytes};
+use super::report::{
+    CaseStatus, MIN_DRAWN_FRAMES, Report, Stat, Summary, TargetStatus, human_bytes,
+};
 
 fn stat(s: &Stat, decimals: usize) -> String {
     format!(
@@ -169,13 +171,27 @@ fn headline(md: &mut String, report: &Report) {
                 }
                 _ => "–".to_owned(),
             };
-            let system = |other: Option<&Summary>| {
-                other.map_or("–".to_owned(), |o| {
-                    ratio(
+            // A compositor figure resting on a few repaints gives no ratio.
+            let fewest = |path| {
+                report
+                    .case(source, size, path)
+                    .and_then(|c| c.fewest_drawn())
+            };
+            let system = |path: PathKind| {
+                let Some(other) = get(path) else {
+                    return "–".to_owned();
+                };
+                let fewest = [fewest(PathKind::ZeroCopy), fewest(path)]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                match fewest.filter(|n| *n < MIN_DRAWN_FRAMES) {
+                    Some(n) => format!("not comparable ({n} drawn)"),
+                    None => ratio(
                         zc.total_cpu_us_per_frame.median,
-                        o.total_cpu_us_per_frame.median,
-                    )
-                })
+                        other.total_cpu_us_per_frame.median,
+                    ),
+                }
             };
             let copied = |x: Option<&Summary>| {
                 x.and_then(|x| x.bytes_copied_per_frame.as_ref())
@@ -184,10 +200,10 @@ fn headline(md: &mut String, report: &Report) {
             let _ = writeln!(
                 md,
                 "| {source} | {size} | {added} | {} | {} | {} | {} | {}, {} |",
-                system(copy),
+                system(PathKind::Copy),
                 copy.map_or("–".to_owned(), |c| ratio(zc.fps.median, c.fps.median)),
-                system(get(PathKind::Waylandsink)),
-                system(get(PathKind::Videoconvert)),
+                system(PathKind::Waylandsink),
+                system(PathKind::Videoconvert),
                 copied(Some(zc)),
                 copied(copy)
             );
@@ -370,12 +386,13 @@ fn case_table(md: &mut String, report: &Report, source: Source, size: Size) {
         .flat_map(|c| c.samples.iter())
         .filter_map(|x| x.frames_composited)
         .min();
-    if let Some(fewest) = fewest_drawn.filter(|n| *n < 10) {
+    if let Some(fewest) = fewest_drawn.filter(|n| *n < MIN_DRAWN_FRAMES) {
         let _ = writeln!(
             md,
             "\nThe compositor drew as few as {fewest} frames in a window here: its CPU per drawn \
              frame rests on that few (and where it drew none, the system figure uses its CPU per \
-             frame made instead). Compare compositor figures only where many frames were drawn."
+             frame made instead). Below {MIN_DRAWN_FRAMES} drawn frames the headline and the \
+             targets call a comparison of system CPU not comparable instead of giving a ratio."
         );
     }
     // Each sentence once, with the paths it applies to.

@@ -93,6 +93,11 @@ struct Args {
     /// The two frame counts of --instructions, LOW,HIGH.
     #[arg(long, default_value = "30,90", value_parser = parse_frame_pair)]
     instruction_frames: (u32, u32),
+    /// The live source's frame rate for --instructions, N or N/D (default
+    /// by size: 720p 4, 1080p 2, 4k 1/2): slow enough that every frame is
+    /// shown under valgrind.
+    #[arg(long, value_parser = parse_fps)]
+    instruction_fps: Option<(u32, u32)>,
     /// The valgrind executable for --instructions.
     #[arg(long, default_value = "valgrind")]
     valgrind: PathBuf,
@@ -138,6 +143,19 @@ fn parse_frame_pair(text: &str) -> Result<(u32, u32), String> {
         ));
     }
     Ok((low, high))
+}
+
+fn parse_fps(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{text}` is not a frame rate such as 2 or 1/2");
+    let (num, den) = text.split_once('/').unwrap_or((text, "1"));
+    let (num, den) = (
+        num.trim().parse::<u32>().map_err(|_| bad())?,
+        den.trim().parse::<u32>().map_err(|_| bad())?,
+    );
+    if num == 0 || den == 0 {
+        return Err(bad());
+    }
+    Ok((num, den))
 }
 
 fn default_clips_dir() -> PathBuf {
@@ -321,6 +339,7 @@ fn count_instructions(args: &Args) -> Result<i32> {
         paths,
         frames_low: args.instruction_frames.0,
         frames_high: args.instruction_frames.1,
+        fps: args.instruction_fps,
         repetitions: args.repetitions.unwrap_or(1),
         out_dir: args.out.clone(),
         output_size: args.output,

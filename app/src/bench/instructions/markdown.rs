@@ -19,7 +19,9 @@ pub fn render(report: &InstructionReport) -> String {
     let _ = writeln!(
         md,
         "Counted by {} (`--tool=callgrind`), whole pipeline process, natively. Each case plays \
-         `videotestsrc pattern=smpte` NV12 to {} and to {} frames in fresh processes; \
+         `videotestsrc pattern=smpte is-live=true` NV12, paced slow enough that the compositor \
+         is ready for every frame (see each case's pipeline in the JSON), to {} and to {} frames \
+         in fresh processes; \
          instructions per frame = (count at {} - count at {}) / {}, so start-up, plugin \
          loading and teardown cancel. Sinks run with `sync=false` on a headless Weston. \
          Repetitions: {}.\n",
