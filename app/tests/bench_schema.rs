@@ -305,6 +305,7 @@ fn a_small_native_matrix_writes_a_report_that_follows_the_schema() {
             ("sizes", Array, false),
             ("paths", Array, false),
             ("command", Str, false),
+            ("pace", Str, true),
         ],
     );
     assert_eq!(report["settings"]["frames"]["720p"], 24);

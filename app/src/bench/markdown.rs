@@ -99,10 +99,15 @@ pub fn render(report: &Report) -> String {
         .join(", ");
     let _ = writeln!(
         md,
-        "| run | {}{} repetitions per case (median [min–max]); {} warm-up frames excluded; frames per case {frames} |",
+        "| run | {}{} repetitions per case (median [min–max]); {} warm-up frames excluded; frames per case {frames}{} |",
         if settings.quick { "`--quick`; " } else { "" },
         settings.repetitions,
-        settings.warmup_frames
+        settings.warmup_frames,
+        settings
+            .pace
+            .as_deref()
+            .map(|p| format!("; raw source paced: live at {p} frames a second"))
+            .unwrap_or_default()
     );
     let _ = writeln!(md, "| command | `{}` |\n", settings.command);
     let _ = writeln!(

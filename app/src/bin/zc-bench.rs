@@ -83,6 +83,11 @@ struct Args {
     /// and write report.json, report.md and the charts into --out.
     #[arg(long, value_name = "REPORT_JSON")]
     from_json: Option<PathBuf>,
+    /// Pace the raw source: live at this rate, N or N/D frames a second, so
+    /// that a slow compositor (the VM's llvmpipe) draws every frame; the
+    /// decoding sources are not paced.
+    #[arg(long, value_parser = parse_fps)]
+    pace: Option<(u32, u32)>,
     /// Count instructions per frame with valgrind (callgrind) instead of
     /// timing: each path played to two frame counts, the difference per
     /// frame; writes instructions.json and instructions.md into --out.
@@ -264,6 +269,7 @@ fn run(args: &Args) -> Result<i32> {
         Some(list) => (matrix::parse_list(list)?, Vec::new()),
         None => (PathKind::ALL.to_vec(), defaults.excluded.clone()),
     };
+    let pace = args.pace.or(defaults.pace());
     let case_timeout = args.case_timeout.unwrap_or(defaults.case_timeout_s());
     let stall_timeout = args.stall_timeout.unwrap_or(defaults.stall_timeout_s());
     let options = Options {
@@ -284,6 +290,7 @@ fn run(args: &Args) -> Result<i32> {
         stall_timeout: Duration::from_secs(stall_timeout.max(1)),
         progress: !args.no_progress,
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        pace,
     };
     if let Some(frames) = options.frames.filter(|f| *f <= options.warmup) {
         bail!(

@@ -33,6 +33,10 @@ pub struct Settings {
     pub paths: Vec<PathKind>,
     /// The command line that produced the report.
     pub command: String,
+    /// The raw source's rate when paced (`--pace`), e.g. "2/1"; null: as
+    /// fast as the machine goes.
+    #[serde(default)]
+    pub pace: Option<String>,
 }
 
 /// The fewest frames the compositor must have drawn in every window of a

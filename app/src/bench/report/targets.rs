@@ -494,6 +494,7 @@ mod tests {
                 sizes: vec![Size::P1080],
                 paths: vec![PathKind::Fakesink, PathKind::ZeroCopy, PathKind::Copy],
                 command: String::new(),
+                pace: None,
             },
             cases,
             targets: Vec::new(),

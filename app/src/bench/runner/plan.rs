@@ -110,7 +110,8 @@ pub(super) fn cases(
                     display
                         .as_ref()
                         .map(|(socket, pid)| (socket.as_path(), *pid)),
-                );
+                )
+                .paced(options.pace);
                 let reason = if let Err(e) = &clip {
                     Some(e.clone())
                 } else if options.excluded.contains(&(source, path)) {
