@@ -70,23 +70,26 @@ pub fn play(pipeline: &str) -> Result<(), BenchError> {
         .bus()
         .ok_or_else(|| BenchError::Gst("the pipeline has no bus".to_owned()))?;
     let started = element.set_state(gst::State::Playing);
-    let message = bus.timed_pop_filtered(
-        gst::ClockTime::NONE,
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
+    // A pipeline that refused to start has posted its error already.
+    let message = if started.is_ok() {
+        bus.timed_pop_filtered(
+            gst::ClockTime::NONE,
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+    } else {
+        bus.pop_filtered(&[gst::MessageType::Error])
+    };
     let _ = element.set_state(gst::State::Null);
-    if started.is_err() {
-        return Err(BenchError::Pipeline(
-            "the pipeline refused to start".to_owned(),
-        ));
-    }
     match message.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => Ok(()),
+        Some(gst::MessageView::Eos(_)) if started.is_ok() => Ok(()),
         Some(gst::MessageView::Error(e)) => Err(BenchError::Pipeline(format!(
             "{}: {}",
             e.src().map(|s| s.name().to_string()).unwrap_or_default(),
             e.error()
         ))),
+        _ if started.is_err() => Err(BenchError::Pipeline(
+            "the pipeline refused to start".to_owned(),
+        )),
         _ => Err(BenchError::Pipeline("the bus closed before EOS".to_owned())),
     }
 }
