@@ -148,20 +148,20 @@ fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
     }
 }
 
+/// The cases of both runs, each once, in order.
+fn keys<C, K: Ord>(a: &[C], b: &[C], key: impl Fn(&C) -> K) -> Vec<K> {
+    let mut keys: Vec<K> = a.iter().chain(b).map(key).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 fn timing_cases(out: &mut String, a: &Report, b: &Report) {
     let _ = writeln!(
         out,
         "Cases (median A -> median B, ratio B/A; below 1: B costs less):"
     );
-    let mut keys: Vec<_> = a
-        .cases
-        .iter()
-        .chain(&b.cases)
-        .map(|c| (c.source, c.size, c.path))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    for (source, size, path) in keys {
+    for (source, size, path) in keys(&a.cases, &b.cases, |c| (c.source, c.size, c.path)) {
         let sa = a.summary(source, size, path);
         let sb = b.summary(source, size, path);
         if sa.is_none() && sb.is_none() {
@@ -191,15 +191,7 @@ fn instruction_cases(out: &mut String, a: &InstructionReport, b: &InstructionRep
         out,
         "Cases (instructions per frame A -> B, ratio B/A; added over the floor A -> B):"
     );
-    let mut keys: Vec<_> = a
-        .cases
-        .iter()
-        .chain(&b.cases)
-        .map(|c| (c.size, c.path))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    for (size, path) in keys {
+    for (size, path) in keys(&a.cases, &b.cases, |c| (c.size, c.path)) {
         let ca = a.case(size, path);
         let cb = b.case(size, path);
         if ca.is_none() && cb.is_none() {

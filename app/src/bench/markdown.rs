@@ -233,11 +233,17 @@ fn targets(md: &mut String, report: &Report) {
         let _ = writeln!(md, "No target applies to this matrix.\n");
         return;
     }
+    target_table(md, &report.targets);
+    let _ = writeln!(md);
+}
+
+/// The targets as a table: target, scope, result, detail.
+pub(crate) fn target_table(md: &mut String, targets: &[super::report::TargetResult]) {
     let _ = writeln!(
         md,
         "| target | scope | result | detail |\n|---|---|---|---|"
     );
-    for t in &report.targets {
+    for t in targets {
         let status = match t.status {
             TargetStatus::Met => "**met**",
             TargetStatus::Missed => "**missed**",
@@ -249,7 +255,6 @@ fn targets(md: &mut String, report: &Report) {
             t.target, t.scope, t.detail
         );
     }
-    let _ = writeln!(md);
 }
 
 fn where_paths_ran(md: &mut String, report: &Report) {

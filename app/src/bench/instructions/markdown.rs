@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{InstructionCase, InstructionReport, count, ratio};
 use crate::bench::matrix::PathKind;
-use crate::bench::report::{CaseStatus, TargetStatus};
+use crate::bench::report::CaseStatus;
 
 /// How many functions the Markdown lists per path.
 const LISTED_FUNCTIONS: usize = 15;
@@ -108,21 +108,8 @@ pub fn render(report: &InstructionReport) -> String {
         md.push('\n');
     }
 
-    let _ = writeln!(md, "## Targets\n");
-    let _ = writeln!(md, "| target | scope | status | detail |");
-    let _ = writeln!(md, "|---|---|---|---|");
-    for t in &report.targets {
-        let status = match t.status {
-            TargetStatus::Met => "met",
-            TargetStatus::Missed => "**missed**",
-            TargetStatus::NotEvaluated => "not evaluated",
-        };
-        let _ = writeln!(
-            md,
-            "| {} | {} | {status} | {} |",
-            t.target, t.scope, t.detail
-        );
-    }
+    let _ = writeln!(md, "## Targets (issue 18)\n");
+    crate::bench::markdown::target_table(&mut md, &report.targets);
     md.push('\n');
 
     let _ = writeln!(
