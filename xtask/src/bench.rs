@@ -145,7 +145,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 "zc-bench inside the dma-buf VM on {} (absolute times there are emulated)",
                 distro.describe()
             ));
-            // The full matrix under emulation takes hours; --quick fits in 10 minutes.
+            // The full matrix under emulation takes hours; --quick about twenty minutes.
             let timeout = if quick {
                 None
             } else {

@@ -302,7 +302,7 @@ pub struct Defaults {
     pub repetitions: u32,
     pub warmup: u32,
     /// Source and path pairs left out (and why): what does not fit the
-    /// VM's ten minutes for `--quick`.
+    /// VM's `--quick` run.
     pub excluded: Vec<(Source, PathKind)>,
     pub excluded_because: &'static str,
     vm: bool,

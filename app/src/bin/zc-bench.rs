@@ -22,8 +22,9 @@ use zc_app::bench::runner::{self, ChildOutcome, Options};
 #[command(name = "zc-bench", version, long_about = None)]
 struct Args {
     /// The reduced matrix: raw and H.264, fewer frames; natively 720p and
-    /// 1080p, 3 repetitions; in the VM (ten minutes) 720p, 2 repetitions,
-    /// H.264 only on the fakesink, zero-copy and copy paths.
+    /// 1080p, 3 repetitions; in the VM (about twenty minutes) 720p, 2
+    /// repetitions, H.264 only on the fakesink, zero-copy, copy and
+    /// waylandsink paths.
     #[arg(long)]
     quick: bool,
     /// Whose defaults (matrix, frame counts) to use: native, or the VM's
