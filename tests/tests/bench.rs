@@ -47,11 +47,13 @@ fn run_bench(name: &str, args: &[&str]) -> (serde_json::Value, PathBuf) {
         "{} is missing: build it with `cargo build -p zc-app --bin zc-bench` (cargo xtask test does)",
         bench.display()
     );
+    // This test runs from <target folder>/<profile>/deps/ (the folder may
+    // have any name: CARGO_TARGET_DIR).
     let exe = std::env::current_exe().expect("the test's own path");
     let target = exe
         .ancestors()
-        .find(|p| p.file_name().is_some_and(|n| n == "target"))
-        .expect("the test runs from target/")
+        .nth(3)
+        .expect("the test runs from <target>/<profile>/deps/")
         .to_path_buf();
     let work = target.join("zc-bench").join(name);
     let _ = std::fs::remove_dir_all(&work);
