@@ -81,7 +81,8 @@ struct Args {
     #[arg(long)]
     clips_only: bool,
     /// Measure nothing: re-evaluate the targets of an existing report.json
-    /// and write report.json, report.md and the charts into --out.
+    /// and write report.json, report.md and the charts into --out (or of an
+    /// instructions.json: instructions.json and instructions.md).
     #[arg(long, value_name = "REPORT_JSON")]
     from_json: Option<PathBuf>,
     /// Pace the raw source: live at this rate, N or N/D frames a second, so
@@ -224,6 +225,18 @@ fn run(args: &Args) -> Result<i32> {
     if let Some(json) = &args.from_json {
         let text = std::fs::read_to_string(json)
             .with_context(|| format!("cannot read {}", json.display()))?;
+        if text.contains(&format!("\"{}\"", instructions::SCHEMA)) {
+            let mut report: instructions::InstructionReport = serde_json::from_str(&text)
+                .with_context(|| {
+                    format!("{} is not a readable instruction count", json.display())
+                })?;
+            report.evaluate_targets();
+            std::fs::create_dir_all(&args.out)
+                .with_context(|| format!("cannot create {}", args.out.display()))?;
+            instructions::run::write_outputs(&report, &args.out)?;
+            println!("wrote {}", args.out.join("instructions.md").display());
+            return Ok(0);
+        }
         let mut report: Report = serde_json::from_str(&text).with_context(|| {
             format!(
                 "{} is not a zc-bench report (schema {SCHEMA})",

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{InstructionCase, InstructionReport, count, ratio};
+use super::{InstructionCase, InstructionReport, count};
 use crate::bench::matrix::PathKind;
 use crate::bench::report::CaseStatus;
 
@@ -64,7 +64,7 @@ pub fn render(report: &InstructionReport) -> String {
         let _ = writeln!(md, "## {size}\n");
         let _ = writeln!(
             md,
-            "| path | instructions/frame | added over fakesink | share of copy's addition | vs waylandsink's addition | runs (per frame) |"
+            "| path | instructions/frame | added over fakesink | share of copy's addition | minus waylandsink | runs (per frame) |"
         );
         let _ = writeln!(md, "|---|---|---|---|---|---|");
         let added = |path| {
@@ -73,7 +73,9 @@ pub fn render(report: &InstructionReport) -> String {
                 .and_then(|c: &InstructionCase| c.added_over_floor)
         };
         let copy = added(PathKind::Copy);
-        let stock = added(PathKind::Waylandsink);
+        let stock = report
+            .case(*size, PathKind::Waylandsink)
+            .and_then(|c| c.per_frame);
         for case in report.cases.iter().filter(|c| c.size == *size) {
             let Some(cost) = case.per_frame else {
                 let _ = writeln!(
@@ -91,8 +93,11 @@ pub fn render(report: &InstructionReport) -> String {
                 }
                 _ => String::new(),
             };
-            let vs_stock = match (add, stock) {
-                (Some(a), Some(s)) if case.path != PathKind::Fakesink => ratio(a, s),
+            let vs_stock = match stock {
+                Some(s) if case.path != PathKind::Fakesink => {
+                    let more = cost - s;
+                    format!("{}{}", if more > 0.0 { "+" } else { "" }, count(more))
+                }
                 _ => String::new(),
             };
             let runs: Vec<String> = case.runs.iter().map(|r| count(r.per_frame)).collect();
