@@ -55,7 +55,18 @@ fn run_bench(name: &str, args: &[&str]) -> (serde_json::Value, PathBuf) {
         .nth(3)
         .expect("the test runs from <target>/<profile>/deps/")
         .to_path_buf();
-    let work = target.join("zc-bench").join(name);
+    // In the VM only the checkout is writable (and /tmp): a target folder
+    // outside the checkout (CARGO_TARGET_DIR) is read-only there.
+    let mut base = target.join("zc-bench");
+    let probe = base.join(".writable");
+    if std::fs::create_dir_all(&base)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .is_err()
+    {
+        base = std::env::temp_dir().join("zc-bench");
+    }
+    let _ = std::fs::remove_file(&probe);
+    let work = base.join(name);
     let _ = std::fs::remove_dir_all(&work);
     let output = Command::new(&bench)
         .args(["--profile", "vm", "--no-progress"])
@@ -66,7 +77,7 @@ fn run_bench(name: &str, args: &[&str]) -> (serde_json::Value, PathBuf) {
         .arg(work.join("clips"))
         // The root file system is read-only here: keep GStreamer's registry
         // where it can be written, or every case rescans every plugin.
-        .env("GST_REGISTRY", target.join("zc-bench/gst-registry-vm.bin"))
+        .env("GST_REGISTRY", base.join("gst-registry-vm.bin"))
         .output()
         .expect("running zc-bench");
     let stdout = String::from_utf8_lossy(&output.stdout);
