@@ -473,9 +473,10 @@ pub struct CaseSpec {
     pub clip: Option<PathBuf>,
     /// Give up when no frame reached the sink for this long (seconds).
     pub stall_timeout_s: u64,
-    /// The raw source's rate when paced (live, numerator and denominator),
-    /// so that a slow compositor is ready for every frame; `None`: as fast
-    /// as the machine goes. Decoding sources are never paced.
+    /// The rate when paced (numerator and denominator), so that a slow
+    /// compositor is ready for every frame: the raw source is live at it,
+    /// a decoded clip (encoded at that rate) goes through `identity
+    /// sync=true`; `None`: as fast as the machine goes.
     #[serde(default)]
     pub pace: Option<(u32, u32)>,
 }
@@ -511,15 +512,24 @@ impl CaseSpec {
         }
     }
 
-    /// The same case with the raw source live at `pace` frames a second.
+    /// The same case paced at `pace` frames a second: the raw source live
+    /// at that rate; a decoded clip (which must have been encoded at that
+    /// rate) released on the clock by `identity sync=true` after the
+    /// decoder (the sink stays `sync=false`: nothing is dropped as late).
     pub fn paced(mut self, pace: Option<(u32, u32)>) -> CaseSpec {
-        self.pace = pace.filter(|_| self.source == Source::Raw);
-        if let Some((num, den)) = self.pace {
-            self.pipeline = self
-                .pipeline
+        self.pace = pace;
+        let Some((num, den)) = pace else {
+            return self;
+        };
+        self.pipeline = if self.source == Source::Raw {
+            self.pipeline
                 .replace("is-live=false", "is-live=true")
-                .replace("framerate=30/1", &format!("framerate={num}/{den}"));
-        }
+                .replace("framerate=30/1", &format!("framerate={num}/{den}"))
+        } else {
+            let head = source_head(self.source, self.size, self.frames, self.clip.as_deref());
+            self.pipeline
+                .replacen(&head, &format!("{head} ! identity name=pace sync=true"), 1)
+        };
         self
     }
 
@@ -556,7 +566,7 @@ mod tests {
     }
 
     #[test]
-    fn a_paced_raw_source_is_live_and_a_decoder_is_not_paced() {
+    fn a_paced_raw_source_is_live_and_a_decoded_clip_is_released_on_the_clock() {
         let socket = Path::new("/tmp/s");
         let raw = CaseSpec::new(
             Source::Raw,
@@ -588,8 +598,13 @@ mod tests {
             None,
         )
         .paced(Some((3, 2)));
-        assert_eq!(h264.pace, None);
-        assert!(!h264.pipeline.contains("is-live"));
+        assert_eq!(h264.pace, Some((3, 2)));
+        assert!(
+            h264.pipeline
+                .contains("avdec_h264 ! identity name=pace sync=true ! identity drop-allocation"),
+            "{}",
+            h264.pipeline
+        );
     }
 
     #[test]

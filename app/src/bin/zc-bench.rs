@@ -85,9 +85,10 @@ struct Args {
     /// instructions.json: instructions.json and instructions.md).
     #[arg(long, value_name = "REPORT_JSON")]
     from_json: Option<PathBuf>,
-    /// Pace the raw source: live at this rate, N or N/D frames a second, so
-    /// that a slow compositor (the VM's llvmpipe) draws every frame; the
-    /// decoding sources are not paced.
+    /// Pace the frames at N or N/D a second, so that a slow compositor (the
+    /// VM's llvmpipe) draws every one: the raw source live at that rate,
+    /// clips encoded at it and released on the clock after the decoder
+    /// (default in the VM: 1).
     #[arg(long, value_parser = parse_fps)]
     pace: Option<(u32, u32)>,
     /// Count instructions per frame with valgrind (callgrind) instead of

@@ -70,7 +70,9 @@ pub fn encode_clips(
                 bar.set_message(format!(
                     "encoding the {source} {size} clip ({frames} frames)"
                 ));
-                let clip = clips::ensure_clip(&options.clips_dir, source, size, frames)
+                // A paced run plays clips at their own rate: encode at the pace.
+                let fps = options.pace.unwrap_or((30, 1));
+                let clip = clips::ensure_clip(&options.clips_dir, source, size, frames, fps)
                     .map_err(|e| e.to_string());
                 clips.insert((source, size, frames), clip);
             }
