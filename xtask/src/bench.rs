@@ -129,9 +129,19 @@ pub fn run(args: &[String]) -> Result<()> {
             // the root file system is read-only in the VM, so GStreamer's
             // registry goes where it can be written (else every case rescans),
             // one per root (each has its own GStreamer).
+            // The newer roots have no git: the report's commit comes from here.
+            let commit = Command::new("git")
+                .current_dir(&root)
+                .args(["describe", "--always", "--dirty", "--abbrev=12"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_default();
             let script = format!(
                 "if [ -e /sys/module/vgem ]; then modprobe -r vgem; fi\n\
                  export GST_REGISTRY={}\n\
+                 export ZC_COMMIT={}\n\
                  {}\n",
                 vm::shell_quote(
                     &work
@@ -139,6 +149,7 @@ pub fn run(args: &[String]) -> Result<()> {
                         .display()
                         .to_string()
                 ),
+                vm::shell_quote(&commit),
                 line.join(" ")
             );
             step(format!(

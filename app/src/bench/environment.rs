@@ -157,8 +157,12 @@ impl Environment {
     }
 }
 
-/// `git describe --always --dirty` of the checkout this binary was built in.
+/// `git describe --always --dirty` of the checkout this binary was built in
+/// (`ZC_COMMIT` where the caller knows it: the newer VM roots have no git).
 fn zc_commit() -> Option<String> {
+    if let Some(commit) = std::env::var("ZC_COMMIT").ok().filter(|c| !c.is_empty()) {
+        return Some(commit);
+    }
     let output = Command::new("git")
         .arg("-C")
         .arg(env!("CARGO_MANIFEST_DIR"))
