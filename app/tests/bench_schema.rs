@@ -96,10 +96,20 @@ fn check_environment(env: &Value) {
             ("compositor", Object, true),
             ("vgem_loaded", Bool, false),
             ("zc_bench_version", Str, false),
+            ("zc_commit", Str, true),
+            ("os", Str, true),
+            ("arch", Str, false),
             ("started_unix_s", Uint, false),
         ],
     );
     assert!(["native", "vm"].contains(&env["where"].as_str().unwrap()));
+    assert_eq!(env["arch"], std::env::consts::ARCH);
+    // Built in this checkout: the commit is known.
+    assert!(
+        env["zc_commit"].as_str().is_some_and(|c| c.len() >= 7),
+        "{}",
+        env["zc_commit"]
+    );
     let backends = env["backends"].as_array().unwrap();
     assert_eq!(backends.len(), 4, "heap, udmabuf, gbm, memfd: {backends:?}");
     for (i, backend) in backends.iter().enumerate() {
@@ -295,6 +305,7 @@ fn a_small_native_matrix_writes_a_report_that_follows_the_schema() {
             ("sizes", Array, false),
             ("paths", Array, false),
             ("command", Str, false),
+            ("pace", Str, true),
         ],
     );
     assert_eq!(report["settings"]["frames"]["720p"], 24);
@@ -428,7 +439,70 @@ fn a_small_native_matrix_writes_a_report_that_follows_the_schema() {
         std::fs::read_to_string(again.join("report.md")).expect("re-rendered report.md"),
         markdown
     );
+    check_compare(&out, &report);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--compare`: a report against itself changes nothing; against a copy
+/// with another GStreamer, a slower zero-copy case and a flipped target it
+/// says so; bad or mismatched files are refused with what was wrong.
+fn check_compare(out: &Path, report: &Value) {
+    let compare = |a: &Path, b: &Path| {
+        Command::new(BENCH)
+            .arg("--compare")
+            .arg(a)
+            .arg(b)
+            .output()
+            .expect("running zc-bench --compare")
+    };
+    let a = out.join("report.json");
+    let same = compare(&a, &a);
+    let text = String::from_utf8_lossy(&same.stdout);
+    assert!(same.status.success(), "{same:?}");
+    assert!(text.contains("Environment: the same"), "{text}");
+    assert!(text.contains("none changed status"), "{text}");
+    assert!(text.contains("(1.00x)"), "{text}");
+
+    let mut changed = report.clone();
+    changed["environment"]["gstreamer"] = Value::from("GStreamer 9.99.0");
+    let cases = changed["cases"].as_array_mut().unwrap();
+    let zc = cases
+        .iter_mut()
+        .find(|c| c["source"] == "raw" && c["path"] == "zero-copy")
+        .unwrap();
+    let cpu = &mut zc["summary"]["pipeline_cpu_us_per_frame"]["median"];
+    *cpu = Value::from(cpu.as_f64().unwrap() * 2.0);
+    let target = &mut changed["targets"][0];
+    let flipped_to = if target["status"] == "met" {
+        "missed"
+    } else {
+        "met"
+    };
+    target["status"] = Value::from(flipped_to);
+    let b = out.join("changed.json");
+    std::fs::write(&b, serde_json::to_string(&changed).unwrap()).unwrap();
+    let diff = compare(&a, &b);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(diff.status.success(), "{diff:?}");
+    assert!(text.contains("-> GStreamer 9.99.0"), "{text}");
+    assert!(text.contains("(2.00x)"), "{text}");
+    assert!(
+        text.contains("1 changed") && text.contains(&format!("-> {flipped_to}")),
+        "{text}"
+    );
+
+    let garbage = out.join("garbage.json");
+    std::fs::write(&garbage, "{\"schema\": \"zc-bench/0\"}").unwrap();
+    let refused = compare(&a, &garbage);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("zc-bench/0") && stderr.contains("zc-bench/1"),
+        "{stderr}"
+    );
+    let refused = compare(&a, &out.join("missing.json"));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot read"));
 }
 
 #[test]

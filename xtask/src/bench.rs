@@ -1,6 +1,8 @@
-//! `cargo xtask bench [--quick] [--native | --vm] [-- zc-bench args...]`:
+//! `cargo xtask bench [--quick] [--native | --vm] [--distro NAME[,NAME]] [-- zc-bench args...]`:
 //! zc-bench (release) natively, then inside the dma-buf VM, each leaving
 //! its report in `out/bench/<native|vm>/` (report.md, report.json, charts).
+//! `--distro bookworm,trixie,forky` runs the VM part on each of those roots
+//! in turn (GStreamer 1.22, 1.26, 1.28), into `out/bench/vm-<name>/`.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,20 +10,31 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::distro::Distro;
 use crate::util::{repo_root, step};
 use crate::{setup, vm};
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--native | --vm] [-- zc-bench args...]";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--native | --vm] [--distro NAME[,NAME]] [-- zc-bench args...]";
 
 pub fn run(args: &[String]) -> Result<()> {
     let (mut native, mut in_vm, mut quick) = (true, true, false);
     let mut extra: Vec<String> = Vec::new();
+    let mut distros: Vec<Distro> = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--native" => in_vm = false,
             "--vm" => native = false,
+            "--distro" => {
+                let names = rest
+                    .next()
+                    .context("--distro needs names: bookworm, trixie, forky (comma-separated)")?;
+                for name in names.split(',').filter(|n| !n.trim().is_empty()) {
+                    distros.push(Distro::parse(name.trim())?);
+                }
+                native = false;
+            }
             "--" => {
                 extra.extend(rest.by_ref().cloned());
             }
@@ -38,7 +51,10 @@ pub fn run(args: &[String]) -> Result<()> {
     let root = repo_root();
     step("building zc-bench (release)");
     crate::util::build_release(&["--package", "zc-app", "--bin", "zc-bench"])?;
-    let bench = root.join("target/release/zc-bench");
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let mut bench = target_dir.join("release/zc-bench");
     // The VM shares target/ (writable there): clips encoded natively are
     // reused inside, and the VM writes its report there first.
     let work = root.join("target/zc-bench");
@@ -83,44 +99,89 @@ pub fn run(args: &[String]) -> Result<()> {
         if !status.success() {
             failures.push(format!("encoding the VM's clips: {status}"));
         }
-        let vm_out = work.join("vm");
-        let _ = std::fs::remove_dir_all(&vm_out);
-        let line: Vec<String> = std::iter::once(bench.display().to_string())
-            .chain(common.iter().cloned())
-            .chain(["--out".to_owned(), vm_out.display().to_string()])
-            .chain(["--no-progress".to_owned()])
-            .chain(extra.iter().cloned())
-            .map(|arg| vm::shell_quote(&arg))
-            .collect();
-        // vgem makes Weston's GL renderer crash on dma-bufs (ENVIRONMENT.md);
-        // the root file system is read-only in the VM, so GStreamer's
-        // registry goes where it can be written (else every case rescans).
-        let script = format!(
-            "if [ -e /sys/module/vgem ]; then modprobe -r vgem; fi\n\
-             export GST_REGISTRY={}\n\
-             {}\n",
-            vm::shell_quote(&work.join("gst-registry-vm.bin").display().to_string()),
-            line.join(" ")
-        );
-        step("zc-bench inside the dma-buf VM (every path; absolute times there are emulated)");
-        // The full matrix under emulation takes hours; --quick fits in 10 minutes.
-        let timeout = if quick {
-            None
+        // The newer roots see only the checkout: zc-bench goes inside it.
+        if !distros.is_empty() && !bench.starts_with(&root) {
+            let inside = work.join("bin/zc-bench");
+            std::fs::create_dir_all(work.join("bin"))?;
+            std::fs::copy(&bench, &inside)
+                .with_context(|| format!("copying {} into the checkout", bench.display()))?;
+            bench = inside;
+        }
+        let runs: Vec<(Distro, String)> = if distros.is_empty() {
+            vec![(Distro::Bookworm, "vm".to_owned())]
         } else {
-            Some(Duration::from_secs(12 * 3600))
+            distros
+                .iter()
+                .map(|d| (*d, format!("vm-{}", d.name())))
+                .collect()
         };
-        let run = vm::run_script_with_timeout(&script, "zc-bench", timeout)?;
-        let dir = out.join("vm");
-        copy_dir(&vm_out, &dir)?;
-        if run.status != 0 {
-            failures.push(format!("VM run: exit status {}", run.status));
+        for (distro, name) in runs {
+            let vm_out = work.join(&name);
+            let _ = std::fs::remove_dir_all(&vm_out);
+            let line: Vec<String> = std::iter::once(bench.display().to_string())
+                .chain(common.iter().cloned())
+                .chain(["--out".to_owned(), vm_out.display().to_string()])
+                .chain(["--no-progress".to_owned()])
+                .chain(extra.iter().cloned())
+                .map(|arg| vm::shell_quote(&arg))
+                .collect();
+            // vgem makes Weston's GL renderer crash on dma-bufs (ENVIRONMENT.md);
+            // the root file system is read-only in the VM, so GStreamer's
+            // registry goes where it can be written (else every case rescans),
+            // one per root (each has its own GStreamer).
+            // The newer roots have no git: the report's commit comes from here.
+            let commit = Command::new("git")
+                .current_dir(&root)
+                .args(["describe", "--always", "--dirty", "--abbrev=12"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_default();
+            let script = format!(
+                "if [ -e /sys/module/vgem ]; then modprobe -r vgem; fi\n\
+                 export GST_REGISTRY={}\n\
+                 export ZC_COMMIT={}\n\
+                 {}\n",
+                vm::shell_quote(
+                    &work
+                        .join(format!("gst-registry-{name}.bin"))
+                        .display()
+                        .to_string()
+                ),
+                vm::shell_quote(&commit),
+                line.join(" ")
+            );
+            step(format!(
+                "zc-bench inside the dma-buf VM on {} (absolute times there are emulated)",
+                distro.describe()
+            ));
+            // The full matrix under emulation takes hours; --quick about twenty minutes.
+            let timeout = if quick {
+                None
+            } else {
+                Some(Duration::from_secs(12 * 3600))
+            };
+            let run = vm::run_script_on(distro, &script, "zc-bench", timeout)?;
+            let dir = out.join(&name);
+            copy_dir(&vm_out, &dir)?;
+            if run.status != 0 {
+                failures.push(format!(
+                    "VM run on {}: exit status {}",
+                    distro.name(),
+                    run.status
+                ));
+            }
         }
     }
 
     println!();
-    for which in ["native", "vm"] {
-        let report = out.join(which).join("report.md");
-        if report.exists() && (which == "native" && native || which == "vm" && in_vm) {
+    let mut shown = vec!["native".to_owned(), "vm".to_owned()];
+    shown.extend(distros.iter().map(|d| format!("vm-{}", d.name())));
+    for which in shown {
+        let report = out.join(&which).join("report.md");
+        let ran = if which == "native" { native } else { in_vm };
+        if report.exists() && ran {
             println!("{which}: {}", report.display());
         }
     }

@@ -40,17 +40,10 @@ pub fn run_script(script: &str, label: &str) -> Result<VmRun> {
     run_script_on(Distro::Bookworm, script, label, None)
 }
 
-/// [`run_script`] with another default timeout than [`DEFAULT_TIMEOUT`] (`ZC_VM_TIMEOUT`
-/// still wins): the benchmark's full matrix takes hours under emulation.
-pub fn run_script_with_timeout(
-    script: &str,
-    label: &str,
-    default_timeout: Option<Duration>,
-) -> Result<VmRun> {
-    run_script_on(Distro::Bookworm, script, label, default_timeout)
-}
-
-/// [`run_script_with_timeout`] on `distro`'s root (built first if needed).
+/// [`run_script`] on `distro`, with another default timeout than
+/// [`DEFAULT_TIMEOUT`] where given (`ZC_VM_TIMEOUT` still wins): the
+/// benchmark's full matrix takes hours under emulation. The root is built
+/// first if needed.
 pub fn run_script_on(
     distro: Distro,
     script: &str,

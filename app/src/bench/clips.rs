@@ -8,13 +8,15 @@ use gst::prelude::*;
 use super::matrix::{Size, Source};
 use super::{BenchError, io_error};
 
-/// The cached clip for `source` at `size` with `frames` frames, encoding it
-/// first when it is not there yet. `None` for the raw source.
+/// The cached clip for `source` at `size` with `frames` frames at `fps`
+/// (numerator, denominator: 30/1, or the pace), encoding it first when it
+/// is not there yet. `None` for the raw source.
 pub fn ensure_clip(
     dir: &Path,
     source: Source,
     size: Size,
     frames: u32,
+    fps: (u32, u32),
 ) -> Result<Option<PathBuf>, BenchError> {
     let (width, height) = size.dimensions();
     let (encoder, extension) = match source {
@@ -30,7 +32,13 @@ pub fn ensure_clip(
             "webm",
         ),
     };
-    let path = dir.join(format!("{source}-{width}x{height}-{frames}f.{extension}"));
+    let rate = match fps {
+        (30, 1) => String::new(),
+        (num, den) => format!("-{num}_{den}fps"),
+    };
+    let path = dir.join(format!(
+        "{source}-{width}x{height}-{frames}f{rate}.{extension}"
+    ));
     if path.is_file() {
         return Ok(Some(path));
     }
@@ -46,8 +54,10 @@ pub fn ensure_clip(
     // A scrolling pattern: every frame differs, so the decoder does real work.
     let description = format!(
         "videotestsrc num-buffers={frames} pattern=smpte horizontal-speed=4 \
-         ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
+         ! video/x-raw,format=I420,width={width},height={height},framerate={}/{} \
          ! {encoder} ! filesink location={}",
+        fps.0,
+        fps.1,
         partial.display()
     );
     let result = run_to_eos(&description);

@@ -84,6 +84,17 @@ pub struct Environment {
     pub compositor: Option<Compositor>,
     pub vgem_loaded: bool,
     pub zc_bench_version: String,
+    /// The commit of the checkout zc-bench was built in, read when it runs
+    /// (`git describe --always --dirty`); none outside a checkout.
+    #[serde(default)]
+    pub zc_commit: Option<String>,
+    /// The operating system (`/etc/os-release` PRETTY_NAME), e.g. the
+    /// distribution root the VM booted.
+    #[serde(default)]
+    pub os: Option<String>,
+    /// The machine's architecture (x86_64, aarch64).
+    #[serde(default)]
+    pub arch: String,
     /// Wall-clock start (seconds since 1970); for ordering runs, not timing.
     pub started_unix_s: u64,
 }
@@ -133,12 +144,42 @@ impl Environment {
             compositor: None,
             vgem_loaded: std::path::Path::new("/sys/module/vgem").exists(),
             zc_bench_version: env!("CARGO_PKG_VERSION").to_owned(),
+            zc_commit: zc_commit(),
+            os: std::fs::read_to_string("/etc/os-release")
+                .ok()
+                .and_then(|text| os_name(&text)),
+            arch: std::env::consts::ARCH.to_owned(),
             started_unix_s: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         }
     }
+}
+
+/// `git describe --always --dirty` of the checkout this binary was built in
+/// (`ZC_COMMIT` where the caller knows it: the newer VM roots have no git).
+fn zc_commit() -> Option<String> {
+    if let Some(commit) = std::env::var("ZC_COMMIT").ok().filter(|c| !c.is_empty()) {
+        return Some(commit);
+    }
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .args(["describe", "--always", "--dirty", "--abbrev=12"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// PRETTY_NAME of an os-release file.
+fn os_name(os_release: &str) -> Option<String> {
+    os_release.lines().find_map(|line| {
+        let value = line.strip_prefix("PRETTY_NAME=")?;
+        Some(value.trim().trim_matches('"').to_owned()).filter(|v| !v.is_empty())
+    })
 }
 
 /// `weston --version`, e.g. "weston 14.0.1".
@@ -172,5 +213,15 @@ mod tests {
             Some("llvmpipe (LLVM 15.0.6, 256 bits)")
         );
         assert_eq!(gl_renderer_from_log("nothing"), None);
+    }
+
+    #[test]
+    fn the_os_is_read_from_os_release() {
+        let text = "NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n";
+        assert_eq!(
+            os_name(text).as_deref(),
+            Some("Debian GNU/Linux 13 (trixie)")
+        );
+        assert_eq!(os_name("NAME=x\n"), None);
     }
 }

@@ -15,7 +15,9 @@
 
 pub mod case;
 pub mod clips;
+pub mod compare;
 pub mod environment;
+pub mod instructions;
 pub mod markdown;
 pub mod matrix;
 pub mod measure;

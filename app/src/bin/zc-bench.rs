@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser};
 use zc_app::bench::case;
 use zc_app::bench::environment::Where;
+use zc_app::bench::instructions;
 use zc_app::bench::matrix::{self, CaseSpec, Defaults, PathKind, Size, Source};
 use zc_app::bench::report::{Report, SCHEMA, TargetStatus};
 use zc_app::bench::runner::{self, ChildOutcome, Options};
@@ -21,8 +22,9 @@ use zc_app::bench::runner::{self, ChildOutcome, Options};
 #[command(name = "zc-bench", version, long_about = None)]
 struct Args {
     /// The reduced matrix: raw and H.264, fewer frames; natively 720p and
-    /// 1080p, 3 repetitions; in the VM (ten minutes) 720p, 2 repetitions,
-    /// H.264 only on the fakesink, zero-copy and copy paths.
+    /// 1080p, 3 repetitions; in the VM (about twenty minutes) 720p, 2
+    /// repetitions, H.264 only on the fakesink, zero-copy, copy and
+    /// waylandsink paths.
     #[arg(long)]
     quick: bool,
     /// Whose defaults (matrix, frame counts) to use: native, or the VM's
@@ -79,9 +81,42 @@ struct Args {
     #[arg(long)]
     clips_only: bool,
     /// Measure nothing: re-evaluate the targets of an existing report.json
-    /// and write report.json, report.md and the charts into --out.
+    /// and write report.json, report.md and the charts into --out (or of an
+    /// instructions.json: instructions.json and instructions.md).
     #[arg(long, value_name = "REPORT_JSON")]
     from_json: Option<PathBuf>,
+    /// Pace the frames at N or N/D a second, so that a slow compositor (the
+    /// VM's llvmpipe) draws every one: the raw source live at that rate,
+    /// clips encoded at it and released on the clock after the decoder
+    /// (default in the VM: 1).
+    #[arg(long, value_parser = parse_fps)]
+    pace: Option<(u32, u32)>,
+    /// Count instructions per frame with valgrind (callgrind) instead of
+    /// timing: each path played to two frame counts, the difference per
+    /// frame; writes instructions.json and instructions.md into --out.
+    /// Uses --sizes (default 1080p,4k), --paths (default fakesink,
+    /// zero-copy, copy, waylandsink) and --repetitions (default 1).
+    #[arg(long)]
+    instructions: bool,
+    /// The two frame counts of --instructions, LOW,HIGH.
+    #[arg(long, default_value = "30,90", value_parser = parse_frame_pair)]
+    instruction_frames: (u32, u32),
+    /// The live source's frame rate for --instructions, N or N/D (default
+    /// by size: 720p 4, 1080p 2, 4k 1/2): slow enough that every frame is
+    /// shown under valgrind.
+    #[arg(long, value_parser = parse_fps)]
+    instruction_fps: Option<(u32, u32)>,
+    /// The valgrind executable for --instructions.
+    #[arg(long, default_value = "valgrind")]
+    valgrind: PathBuf,
+    /// Measure nothing: print what changed from report A to report B (two
+    /// report.json, or two instructions.json): environment, each case's
+    /// figures with the ratio B/A, and targets that changed status.
+    #[arg(long, num_args = 2, value_names = ["A_JSON", "B_JSON"])]
+    compare: Option<Vec<PathBuf>>,
+    /// Internal: play a pipeline (gst-launch syntax) to EOS, nothing else.
+    #[arg(long, hide = true)]
+    play: Option<String>,
     /// Internal: run one case (JSON) in this process.
     #[arg(long, hide = true, requires = "result")]
     run_case: Option<String>,
@@ -103,6 +138,34 @@ fn parse_output_size(text: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
+fn parse_frame_pair(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{text}` is not two frame counts such as 30,90");
+    let (low, high) = text.split_once(',').ok_or_else(bad)?;
+    let (low, high) = (
+        low.trim().parse::<u32>().map_err(|_| bad())?,
+        high.trim().parse::<u32>().map_err(|_| bad())?,
+    );
+    if low == 0 || high <= low {
+        return Err(format!(
+            "`{text}`: the first count must be at least 1 and the second larger"
+        ));
+    }
+    Ok((low, high))
+}
+
+fn parse_fps(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{text}` is not a frame rate such as 2 or 1/2");
+    let (num, den) = text.split_once('/').unwrap_or((text, "1"));
+    let (num, den) = (
+        num.trim().parse::<u32>().map_err(|_| bad())?,
+        den.trim().parse::<u32>().map_err(|_| bad())?,
+    );
+    if num == 0 || den == 0 {
+        return Err(bad());
+    }
+    Ok((num, den))
+}
+
 fn default_clips_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ZC_CACHE_DIR") {
         return PathBuf::from(dir).join("bench-clips");
@@ -119,6 +182,13 @@ fn main() {
     let args = Args::parse();
     if let (Some(spec), Some(result)) = (&args.run_case, &args.result) {
         std::process::exit(child(spec, result));
+    }
+    if let Some(pipeline) = &args.play {
+        if let Err(e) = instructions::run::play(pipeline) {
+            eprintln!("zc-bench --play: {e}");
+            std::process::exit(1);
+        }
+        std::process::exit(0);
     }
     match run(&args) {
         Ok(code) => std::process::exit(code),
@@ -156,6 +226,18 @@ fn run(args: &Args) -> Result<i32> {
     if let Some(json) = &args.from_json {
         let text = std::fs::read_to_string(json)
             .with_context(|| format!("cannot read {}", json.display()))?;
+        if text.contains(&format!("\"{}\"", instructions::SCHEMA)) {
+            let mut report: instructions::InstructionReport = serde_json::from_str(&text)
+                .with_context(|| {
+                    format!("{} is not a readable instruction count", json.display())
+                })?;
+            report.evaluate_targets();
+            std::fs::create_dir_all(&args.out)
+                .with_context(|| format!("cannot create {}", args.out.display()))?;
+            instructions::run::write_outputs(&report, &args.out)?;
+            println!("wrote {}", args.out.join("instructions.md").display());
+            return Ok(0);
+        }
         let mut report: Report = serde_json::from_str(&text).with_context(|| {
             format!(
                 "{} is not a zc-bench report (schema {SCHEMA})",
@@ -176,6 +258,13 @@ fn run(args: &Args) -> Result<i32> {
         println!("wrote {}", args.out.join("report.md").display());
         return Ok(0);
     }
+    if let Some([a, b]) = args.compare.as_deref() {
+        print!("{}", zc_app::bench::compare::compare(a, b)?);
+        return Ok(0);
+    }
+    if args.instructions {
+        return count_instructions(args);
+    }
     let quick = args.quick;
     let vm = match args.profile.as_deref() {
         Some(profile) => profile == "vm",
@@ -195,6 +284,7 @@ fn run(args: &Args) -> Result<i32> {
         Some(list) => (matrix::parse_list(list)?, Vec::new()),
         None => (PathKind::ALL.to_vec(), defaults.excluded.clone()),
     };
+    let pace = args.pace.or(defaults.pace());
     let case_timeout = args.case_timeout.unwrap_or(defaults.case_timeout_s());
     let stall_timeout = args.stall_timeout.unwrap_or(defaults.stall_timeout_s());
     let options = Options {
@@ -215,6 +305,7 @@ fn run(args: &Args) -> Result<i32> {
         stall_timeout: Duration::from_secs(stall_timeout.max(1)),
         progress: !args.no_progress,
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        pace,
     };
     if let Some(frames) = options.frames.filter(|f| *f <= options.warmup) {
         bail!(
@@ -247,7 +338,73 @@ fn run(args: &Args) -> Result<i32> {
         report.cases.len(),
         options.out_dir.join("report.md").display()
     );
-    for target in &report.targets {
+    let missed = print_targets(&report.targets);
+    Ok(if args.fail_on_missed_target && missed {
+        3
+    } else {
+        0
+    })
+}
+
+/// `--instructions`: the callgrind counts, and their targets.
+fn count_instructions(args: &Args) -> Result<i32> {
+    let sizes: Vec<Size> = match &args.sizes {
+        Some(list) => matrix::parse_list(list)?,
+        None => vec![Size::P1080, Size::K4],
+    };
+    let paths: Vec<PathKind> = match &args.paths {
+        Some(list) => matrix::parse_list(list)?,
+        None => instructions::run::DEFAULT_PATHS.to_vec(),
+    };
+    let options = instructions::run::Options {
+        sizes,
+        paths,
+        frames_low: args.instruction_frames.0,
+        frames_high: args.instruction_frames.1,
+        fps: args.instruction_fps,
+        repetitions: args.repetitions.unwrap_or(1),
+        out_dir: args.out.clone(),
+        output_size: args.output,
+        valgrind: args.valgrind.clone(),
+        timeout: Duration::from_secs(args.case_timeout.unwrap_or(1800).max(1)),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let report =
+        instructions::run::run(&options).context("the instruction count did not complete")?;
+    println!(
+        "\nreport: {}",
+        options.out_dir.join("instructions.md").display()
+    );
+    for case in &report.cases {
+        match (case.per_frame, case.added_over_floor) {
+            (Some(cost), added) => println!(
+                "  {:<6} {:<12} {:>10} instructions/frame{}",
+                case.size.name(),
+                case.path.name(),
+                instructions::count(cost),
+                added
+                    .map(|a| format!(", {} over the floor", instructions::count(a)))
+                    .unwrap_or_default()
+            ),
+            (None, _) => println!(
+                "  {:<6} {:<12} {}",
+                case.size.name(),
+                case.path.name(),
+                case.reason.as_deref().unwrap_or("no count")
+            ),
+        }
+    }
+    let missed = print_targets(&report.targets);
+    Ok(if args.fail_on_missed_target && missed {
+        3
+    } else {
+        0
+    })
+}
+
+/// Print each target's status; whether one was missed.
+fn print_targets(targets: &[zc_app::bench::report::TargetResult]) -> bool {
+    for target in targets {
         let status = match target.status {
             TargetStatus::Met => "met",
             TargetStatus::Missed => "MISSED",
@@ -255,13 +412,5 @@ fn run(args: &Args) -> Result<i32> {
         };
         println!("  {status:<13} {} ({})", target.target, target.scope);
     }
-    let missed = report
-        .targets
-        .iter()
-        .any(|t| t.status == TargetStatus::Missed);
-    Ok(if args.fail_on_missed_target && missed {
-        3
-    } else {
-        0
-    })
+    targets.iter().any(|t| t.status == TargetStatus::Missed)
 }

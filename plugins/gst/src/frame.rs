@@ -128,27 +128,29 @@ impl Frame {
     ) -> Result<Frame, FrameError> {
         let fourcc =
             caps::fourcc_for(info.format()).ok_or(FrameError::UnsupportedFormat(info.format()))?;
-        let memories: Vec<&gst::MemoryRef> = buffer.iter_memories().collect();
-        if memories.is_empty() {
+        // Per frame (zcexport and zcwaylandsink each describe every frame):
+        // the memories, offsets and strides are read where they are, not
+        // collected (zc-bench --instructions counted those allocations).
+        if buffer.n_memory() == 0 {
             return Err(FrameError::NoMemory);
         }
-        let kind = if memories
-            .iter()
+        let kind = if buffer
+            .iter_memories()
             .all(|m| m.is_memory_type::<gst_allocators::DmaBufMemory>())
         {
             MemoryKind::DmaBuf
-        } else if memories
-            .iter()
+        } else if buffer
+            .iter_memories()
             .all(|m| m.is_memory_type::<gst_allocators::FdMemory>())
         {
             MemoryKind::Fd
         } else {
             MemoryKind::System
         };
-        let (offsets, strides): (Vec<usize>, Vec<i32>) = match buffer.meta::<gst_video::VideoMeta>()
-        {
-            Some(meta) => (meta.offset().to_vec(), meta.stride().to_vec()),
-            None => (info.offset().to_vec(), info.stride().to_vec()),
+        let meta = buffer.meta::<gst_video::VideoMeta>();
+        let (offsets, strides): (&[usize], &[i32]) = match &meta {
+            Some(meta) => (meta.offset(), meta.stride()),
+            None => (info.offset(), info.stride()),
         };
 
         let mut fds: Vec<RawFd> = Vec::new();
@@ -175,14 +177,14 @@ impl Frame {
             }
             // The memory holding the plane's first byte, and where in it.
             let mut start = 0u64;
-            let (index, memory, skip) = memories
-                .iter()
+            let (index, memory, skip) = buffer
+                .iter_memories()
                 .enumerate()
                 .find_map(|(i, m)| {
                     let size = m.size() as u64;
                     let found = (offset >= start && offset - start < size).then_some((
                         i,
-                        *m,
+                        m,
                         offset - start,
                     ));
                     start += size;
@@ -230,10 +232,11 @@ impl Frame {
                 stride,
             });
         }
-        let buffer_sizes = if kind == MemoryKind::System {
-            vec![buffer.size() as u64]
+        let whole = [buffer.size() as u64];
+        let buffer_sizes: &[u64] = if kind == MemoryKind::System {
+            &whole
         } else {
-            sizes.clone()
+            &sizes
         };
         let layout = FrameLayout::new(
             fourcc,
@@ -241,7 +244,7 @@ impl Frame {
             info.width(),
             info.height(),
             &planes,
-            &buffer_sizes,
+            buffer_sizes,
         )?;
         if kind != MemoryKind::System {
             layout.check_full_rows().map_err(FrameError::ShortLastRow)?;

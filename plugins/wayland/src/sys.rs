@@ -1,5 +1,5 @@
 //! The system calls the Wayland layer makes itself (clock, memfd, eventfd,
-//! poll, pread), through `rustix`: no `unsafe` here. The pointers handed
+//! poll, pread), through `rustix`, except the clock (libc, see [`clock_ns`]). The pointers handed
 //! over by embedding applications are turned into proxies where they are
 //! used (`presenter/connection.rs`, `presenter/window.rs`).
 
@@ -10,18 +10,24 @@ use std::time::Duration;
 
 use rustix::event::{EventfdFlags, PollFd, PollFlags};
 use rustix::fs::MemfdFlags;
-use rustix::time::{ClockId, DynamicClockId};
 
 /// The time on `clock` in nanoseconds; 0 for a clock the kernel does not know.
+///
+/// Through libc, not rustix: rustix reads the vDSO itself, and under
+/// valgrind (zc-bench's instruction counts) that read faults
+/// (bytecodealliance/rustix#1559); libc's `clock_gettime` works in both.
 pub(crate) fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let id = match ClockId::try_from(clock) {
-        Ok(id) => DynamicClockId::Known(id),
-        // Not in rustix's fixed set unless it targets Linux 4.11.
-        Err(_) if clock == libc::CLOCK_TAI => DynamicClockId::Tai,
-        Err(_) => return 0,
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    rustix::time::clock_gettime_dynamic(id)
-        .map_or(0, |ts| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the
+    // call; an unknown clock id makes the call fail with EINVAL, nothing else.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// A close-on-exec memfd of `size` zero bytes.

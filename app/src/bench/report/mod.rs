@@ -33,7 +33,17 @@ pub struct Settings {
     pub paths: Vec<PathKind>,
     /// The command line that produced the report.
     pub command: String,
+    /// The raw source's rate when paced (`--pace`), e.g. "2/1"; null: as
+    /// fast as the machine goes.
+    #[serde(default)]
+    pub pace: Option<String>,
 }
+
+/// The fewest frames the compositor must have drawn in every window of a
+/// case for its compositor figures to be compared with another path's:
+/// fewer, and a ratio rests on a handful of repaints (the VM's llvmpipe
+/// draws one frame in seconds).
+pub const MIN_DRAWN_FRAMES: u64 = 30;
 
 /// Whether a case ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +75,17 @@ pub struct CaseResult {
     pub known_copies: Vec<String>,
     pub samples: Vec<Sample>,
     pub summary: Option<Summary>,
+}
+
+impl CaseResult {
+    /// The fewest frames the compositor drew in a window of this case, over
+    /// its samples; `None` where nothing was counted (fakesink, no timeline).
+    pub fn fewest_drawn(&self) -> Option<u64> {
+        self.samples
+            .iter()
+            .filter_map(|s| s.frames_composited)
+            .min()
+    }
 }
 
 /// Whether a target holds in this run.

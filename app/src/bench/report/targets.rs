@@ -2,7 +2,7 @@
 //! CPU, H.264 frame rate) evaluated on one run's medians, each met, missed
 //! (by how much) or not evaluated (and why).
 
-use super::{Report, Summary, TargetResult, TargetStatus, human_bytes};
+use super::{MIN_DRAWN_FRAMES, Report, Summary, TargetResult, TargetStatus, human_bytes};
 use crate::bench::environment::Where;
 use crate::bench::matrix::{PathKind, Size, Source};
 
@@ -301,6 +301,21 @@ impl Report {
                 .join("; ");
             return Some(Self::not_evaluated(ID, TARGET, scope, missing));
         };
+        let fewest = [PathKind::ZeroCopy, PathKind::Copy]
+            .into_iter()
+            .filter_map(|p| self.case(source, size, p)?.fewest_drawn())
+            .min();
+        if let Some(fewest) = fewest.filter(|n| *n < MIN_DRAWN_FRAMES) {
+            return Some(Self::not_evaluated(
+                ID,
+                TARGET,
+                scope,
+                format!(
+                    "not comparable: the compositor drew as few as {fewest} frames in a window \
+                     (at least {MIN_DRAWN_FRAMES} are needed for its CPU per drawn frame)"
+                ),
+            ));
+        }
         let (z, c) = (
             zc.total_cpu_us_per_frame.median,
             copy.total_cpu_us_per_frame.median,
@@ -441,6 +456,9 @@ mod tests {
             compositor: None,
             vgem_loaded: false,
             zc_bench_version: "0".to_owned(),
+            zc_commit: None,
+            os: None,
+            arch: "x86_64".to_owned(),
             started_unix_s: 0,
         };
         let cases = cases
@@ -476,6 +494,7 @@ mod tests {
                 sizes: vec![Size::P1080],
                 paths: vec![PathKind::Fakesink, PathKind::ZeroCopy, PathKind::Copy],
                 command: String::new(),
+                pace: None,
             },
             cases,
             targets: Vec::new(),
@@ -490,6 +509,31 @@ mod tests {
             .iter()
             .find(|t| t.id == id && t.scope == "raw 1080p")
             .unwrap_or_else(|| panic!("no {id} target in {:#?}", report.targets))
+    }
+
+    #[test]
+    fn system_cpu_on_a_few_drawn_frames_is_not_comparable() {
+        let few = |pipeline, compositor| Sample {
+            frames_composited: Some(2),
+            ..sample(pipeline, compositor, 0, 300.0)
+        };
+        let report = report(vec![
+            (PathKind::Fakesink, sample(1000.0, 0.0, 0, 300.0)),
+            (PathKind::ZeroCopy, few(1010.0, 8000.0)),
+            (
+                PathKind::Copy,
+                sample(1400.0, 8000.0, 3_110_400 * 100, 250.0),
+            ),
+        ]);
+        let system = target(&report, "system-cpu");
+        assert_eq!(system.status, TargetStatus::NotEvaluated);
+        assert!(
+            system.detail.contains("not comparable") && system.detail.contains("as few as 2"),
+            "{}",
+            system.detail
+        );
+        let markdown = crate::bench::markdown::render(&report);
+        assert!(markdown.contains("not comparable (2 drawn)"), "{markdown}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::Options;
 /// touches that freed memory when the next window maps (a segfault in
 /// kiosk-shell.so), and the benchmark maps one window per case. So the
 /// desktop shell it is, for every path alike; windows keep the video's size.
-const SHELL: &str = "desktop";
+pub const SHELL: &str = "desktop";
 
 /// The compositor and its frame counter, restarted if it dies.
 pub(super) struct RunningCompositor {

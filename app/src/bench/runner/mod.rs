@@ -20,6 +20,7 @@ use super::report::{CaseResult, CaseStatus, Report, SCHEMA, Settings, Summary};
 use super::{BenchError, io_error};
 
 pub use child::ChildOutcome;
+pub use compositor::SHELL;
 pub use plan::encode_clips;
 
 use progress::say;
@@ -50,6 +51,9 @@ pub struct Options {
     pub progress: bool,
     /// The command line, for the report.
     pub command: String,
+    /// The raw source live at this rate (frames per second as numerator and
+    /// denominator), so that a slow compositor draws every frame.
+    pub pace: Option<(u32, u32)>,
 }
 
 impl Options {
@@ -170,6 +174,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
             sizes: options.sizes.clone(),
             paths: options.paths.clone(),
             command: options.command.clone(),
+            pace: options.pace.map(|(num, den)| format!("{num}/{den}")),
         },
         cases: results,
         targets: Vec::new(),

@@ -70,7 +70,9 @@ pub fn encode_clips(
                 bar.set_message(format!(
                     "encoding the {source} {size} clip ({frames} frames)"
                 ));
-                let clip = clips::ensure_clip(&options.clips_dir, source, size, frames)
+                // A paced run plays clips at their own rate: encode at the pace.
+                let fps = options.pace.unwrap_or((30, 1));
+                let clip = clips::ensure_clip(&options.clips_dir, source, size, frames, fps)
                     .map_err(|e| e.to_string());
                 clips.insert((source, size, frames), clip);
             }
@@ -110,7 +112,8 @@ pub(super) fn cases(
                     display
                         .as_ref()
                         .map(|(socket, pid)| (socket.as_path(), *pid)),
-                );
+                )
+                .paced(options.pace);
                 let reason = if let Err(e) = &clip {
                     Some(e.clone())
                 } else if options.excluded.contains(&(source, path)) {
