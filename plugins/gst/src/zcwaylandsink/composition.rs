@@ -32,45 +32,87 @@ pub(super) fn with_overlay_feature(caps: gst::Caps) -> gst::Caps {
     out
 }
 
-/// One composition's rectangles blended into one picture over their
-/// bounding box (premultiplied "over", in order), in video pixels. None:
-/// nothing to show (no rectangle, or none readable).
-fn flatten(composition: &gst_video::VideoOverlayCompositionRef) -> Option<OverlayImage> {
-    let flags = VideoOverlayFormatFlags::PREMULTIPLIED_ALPHA;
-    let mut parts = Vec::new();
-    for rectangle in composition.iter() {
-        let (x, y, width, height) = rectangle.render_rectangle();
-        let pixels = rectangle.pixels_argb(flags);
-        let Some(meta) = pixels.meta::<gst_video::VideoMeta>() else {
-            continue;
-        };
-        let (w, h) = (meta.width(), meta.height());
-        let stride = meta.stride().first().copied().unwrap_or(0).max(0) as usize;
-        if w == 0 || h == 0 || w != width || h != height || stride < w as usize * 4 {
-            continue;
-        }
-        parts.push((x, y, w, h, stride, rectangle.global_alpha(), pixels));
+/// One rectangle of a composition, clipped to the frame: its pixels, and
+/// which of them show where (frame coordinates, all inside the frame).
+struct Part {
+    pixels: gst::Buffer,
+    stride: usize,
+    /// The first pixel column and row of `pixels` that shows.
+    skip: (usize, usize),
+    /// Where that pixel goes, and how many columns and rows show.
+    at: (u32, u32),
+    size: (u32, u32),
+    /// The rectangle's global alpha, 0-255.
+    alpha: u32,
+}
+
+/// A rectangle as a [`Part`]: None when it is unreadable, or nothing of it
+/// lies inside the `frame` (width, height). Clipping here bounds the
+/// picture by the frame's size whatever positions upstream gives.
+fn clip(rectangle: &gst_video::VideoOverlayRectangleRef, frame: (u32, u32)) -> Option<Part> {
+    let (x, y, width, height) = rectangle.render_rectangle();
+    let pixels = rectangle.pixels_argb(VideoOverlayFormatFlags::PREMULTIPLIED_ALPHA);
+    let meta = pixels.meta::<gst_video::VideoMeta>()?;
+    let stride = usize::try_from(*meta.stride().first()?).ok()?;
+    if (meta.width(), meta.height()) != (width, height) || stride < width as usize * 4 {
+        return None;
     }
-    let left = parts.iter().map(|p| p.0).min()?;
-    let top = parts.iter().map(|p| p.1).min()?;
-    let right = parts.iter().map(|p| p.0 + p.2 as i32).max()?;
-    let bottom = parts.iter().map(|p| p.1 + p.3 as i32).max()?;
-    let (width, height) = ((right - left) as u32, (bottom - top) as u32);
+    // In i64: positions near i32::MAX plus a width do not overflow.
+    let span = |start: i32, len: u32, limit: u32| {
+        let from = i64::from(start).max(0);
+        let to = (i64::from(start) + i64::from(len)).min(i64::from(limit));
+        (from < to).then(|| {
+            (
+                (from - i64::from(start)) as usize,
+                from as u32,
+                (to - from) as u32,
+            )
+        })
+    };
+    let (skip_x, at_x, w) = span(x, width, frame.0)?;
+    let (skip_y, at_y, h) = span(y, height, frame.1)?;
+    let alpha = (rectangle.global_alpha().clamp(0.0, 1.0) * 255.0).round() as u32;
+    Some(Part {
+        pixels,
+        stride,
+        skip: (skip_x, skip_y),
+        at: (at_x, at_y),
+        size: (w, h),
+        alpha,
+    })
+}
+
+/// One composition's rectangles, clipped to the `frame` (width, height),
+/// blended into one picture over their bounding box (premultiplied "over",
+/// in order), in video pixels. None: nothing to show (no rectangle, none
+/// readable, or none inside the frame).
+fn flatten(
+    composition: &gst_video::VideoOverlayCompositionRef,
+    frame: (u32, u32),
+) -> Option<OverlayImage> {
+    let parts: Vec<Part> = composition.iter().filter_map(|r| clip(&r, frame)).collect();
+    let left = parts.iter().map(|p| p.at.0).min()?;
+    let top = parts.iter().map(|p| p.at.1).min()?;
+    let right = parts.iter().map(|p| p.at.0 + p.size.0).max()?;
+    let bottom = parts.iter().map(|p| p.at.1 + p.size.1).max()?;
+    let (width, height) = (right - left, bottom - top);
     let mut canvas = vec![0u8; width as usize * height as usize * 4];
-    for (x, y, w, h, stride, alpha, pixels) in &parts {
-        let Ok(map) = pixels.map_readable() else {
+    for part in &parts {
+        let Ok(map) = part.pixels.map_readable() else {
             continue;
         };
-        let global = (alpha.clamp(0.0, 1.0) * 255.0).round() as u32;
-        for row in 0..*h as usize {
-            let Some(src) = map.get(row * stride..row * stride + *w as usize * 4) else {
+        let (w, h) = (part.size.0 as usize, part.size.1 as usize);
+        for row in 0..h {
+            let first = (part.skip.1 + row) * part.stride + part.skip.0 * 4;
+            let Some(src) = map.get(first..first + w * 4) else {
                 break;
             };
-            let at = ((*y - top) as usize + row) * width as usize + (*x - left) as usize;
-            let dst = &mut canvas[at * 4..(at + *w as usize) * 4];
+            let at = (part.at.1 - top) as usize + row;
+            let at = at * width as usize + (part.at.0 - left) as usize;
+            let dst = &mut canvas[at * 4..(at + w) * 4];
             for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
                 // Premultiplied: every channel scales with the global alpha.
-                let s = [0, 1, 2, 3].map(|i| u32::from(s[i]) * global / 255);
+                let s = [0, 1, 2, 3].map(|i| u32::from(s[i]) * part.alpha / 255);
                 let keep = 255 - s[3];
                 for i in 0..4 {
                     d[i] = (s[i] + u32::from(d[i]) * keep / 255).min(255) as u8;
@@ -79,8 +121,8 @@ fn flatten(composition: &gst_video::VideoOverlayCompositionRef) -> Option<Overla
         }
     }
     Some(OverlayImage {
-        x: left,
-        y: top,
+        x: left as i32,
+        y: top as i32,
         width,
         height,
         pixels: canvas,
@@ -88,10 +130,16 @@ fn flatten(composition: &gst_video::VideoOverlayCompositionRef) -> Option<Overla
 }
 
 impl ZcWaylandSink {
-    /// Show the frame's overlay composition above it, when it differs from
-    /// the one shown (or remove it when the frame has none). A failure is a
-    /// warning: the video goes on without the overlay.
-    pub(super) fn show_composition(&self, presenter: &Presenter, buffer: &gst::Buffer) {
+    /// Show the frame's overlay composition above it (clipped to the
+    /// frame `info` describes), when it differs from the one shown (or
+    /// remove it when the frame has none). A failure is a warning: the
+    /// video goes on without the overlay.
+    pub(super) fn show_composition(
+        &self,
+        presenter: &Presenter,
+        buffer: &gst::Buffer,
+        info: &gst_video::VideoInfo,
+    ) {
         let meta = buffer.meta::<VideoOverlayCompositionMeta>();
         let seqnum = meta.as_ref().map(|m| m.overlay().seqnum());
         {
@@ -101,7 +149,8 @@ impl ZcWaylandSink {
             }
             *shown = seqnum;
         }
-        let image = meta.as_ref().and_then(|m| flatten(m.overlay()));
+        let frame = (info.width(), info.height());
+        let image = meta.as_ref().and_then(|m| flatten(m.overlay(), frame));
         match presenter.set_overlay(image.as_ref()) {
             Ok(()) if image.is_none() => {
                 gst::debug!(CAT, imp = self, "overlay removed");
@@ -171,7 +220,7 @@ mod tests {
         ];
         let composition =
             gst_video::VideoOverlayComposition::new(&rectangles).expect("composition");
-        let image = flatten(&composition).expect("an image");
+        let image = flatten(&composition, (64, 48)).expect("an image");
         assert_eq!(
             (image.x, image.y, image.width, image.height),
             (10, 20, 6, 3)
@@ -182,6 +231,25 @@ mod tests {
         // White over red: 128 + 0.5 * 0 = 128 blue, 128 + 255 * 127/255.
         assert_eq!(px(2, 1), [128, 128, 255, 255]);
         assert_eq!(px(5, 0), [0, 0, 0, 0], "outside both: transparent");
+    }
+
+    #[test]
+    fn rectangles_are_clipped_to_the_frame() {
+        gst::init().expect("gst");
+        let rectangles = [
+            // Half outside the left and top edges: its lower right quarter shows.
+            rectangle(-2, -1, 4, 2, [1, 2, 3, 255]),
+            // Past i32::MAX once its width is added: nothing of it shows.
+            rectangle(i32::MAX - 1, 0, 4, 2, [9, 9, 9, 255]),
+        ];
+        let composition =
+            gst_video::VideoOverlayComposition::new(&rectangles).expect("composition");
+        let image = flatten(&composition, (64, 48)).expect("an image");
+        assert_eq!((image.x, image.y, image.width, image.height), (0, 0, 2, 1));
+        assert_eq!(image.pixels, [1, 2, 3, 255, 1, 2, 3, 255]);
+        let outside = [rectangle(64, 0, 4, 2, [1, 2, 3, 255])];
+        let composition = gst_video::VideoOverlayComposition::new(&outside).expect("composition");
+        assert!(flatten(&composition, (64, 48)).is_none(), "nothing inside");
     }
 
     #[test]

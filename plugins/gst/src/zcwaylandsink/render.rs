@@ -109,7 +109,7 @@ impl ZcWaylandSink {
             AsIs::Copy(reason) => self.copy_and_import(&presenter, buffer, &view, reason)?,
             AsIs::Skip => return Ok(gst::FlowSuccess::Ok),
         };
-        self.show_composition(&presenter, buffer);
+        self.show_composition(&presenter, buffer, &view.info);
         let target = self.target_time(&presenter, buffer);
         presenter
             .present(

@@ -158,6 +158,7 @@ impl Presenter {
                     min: 1,
                 });
             };
+            let video_at = fit(window.area_size(video), video);
             let overlay = window.overlay.get_or_insert_with(|| {
                 let surface = g.compositor.create_surface(qh, ());
                 let subsurface = g
@@ -190,12 +191,7 @@ impl Presenter {
                 }
             };
             if overlay.shown.is_some() {
-                let area = if window.size.0 > 0 && window.size.1 > 0 {
-                    window.size
-                } else {
-                    video
-                };
-                place(overlay, fit(area, video), video);
+                place(overlay, video_at, video);
             }
             // The subsurface's position is applied with its parent's state.
             window.area.commit();

@@ -50,6 +50,17 @@ pub enum WindowTarget {
     },
 }
 
+impl Window {
+    /// The window's size, or the video's before the compositor chose one.
+    pub(super) fn area_size(&self, video: (i32, i32)) -> (i32, i32) {
+        if self.size.0 > 0 && self.size.1 > 0 {
+            self.size
+        } else {
+            video
+        }
+    }
+}
+
 pub(super) struct Window {
     /// The surface the window manager or the application sees; black, scaled
     /// to the window, behind the video (the bars around it).
@@ -467,11 +478,7 @@ pub fn fit(area: (i32, i32), video: (i32, i32)) -> (i32, i32, i32, i32) {
 /// video surface is committed too: its viewport size is its own state, and
 /// no new frame may come to apply it (paused).
 fn layout_window(window: &mut Window, video: (i32, i32)) {
-    let area = if window.size.0 > 0 && window.size.1 > 0 {
-        window.size
-    } else {
-        video
-    };
+    let area = window.area_size(video);
     let (x, y, w, h) = fit(area, video);
     window.video_subsurface.set_position(x, y);
     if let Some(viewport) = &window.video_viewport {
