@@ -435,9 +435,21 @@ fn a_small_native_matrix_writes_a_report_that_follows_the_schema() {
         .output()
         .expect("running zc-bench --from-json");
     assert!(rendered.status.success(), "{rendered:?}");
+    let again_md = std::fs::read_to_string(again.join("report.md")).expect("re-rendered report.md");
+    if let Some((line, (a, b))) = markdown
+        .lines()
+        .zip(again_md.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "--from-json renders line {} differently:\n  run:  {a}\n  json: {b}",
+            line + 1
+        );
+    }
     assert_eq!(
-        std::fs::read_to_string(again.join("report.md")).expect("re-rendered report.md"),
-        markdown
+        again_md, markdown,
+        "--from-json renders a report of another length"
     );
     check_compare(&out, &report);
     let _ = std::fs::remove_dir_all(&out);

@@ -154,4 +154,21 @@ mod tests {
         assert_eq!(human_bytes(2048.0), "2.0 KiB");
         assert_eq!(human_bytes(3_110_400.0), "2.97 MiB");
     }
+
+    /// `--from-json` must render the report it was given: every number
+    /// read back is the number written, to the bit. These values came back
+    /// one ulp off before serde_json's `float_roundtrip` was on.
+    #[test]
+    fn numbers_read_back_from_the_json_are_the_numbers_written() {
+        for x in [
+            2_074_998.627_450_980_2_f64,
+            1_026_760.078_431_372_5,
+            911_005.960_784_313_7,
+            2_062_044.529_411_764_6,
+        ] {
+            let text = serde_json::to_string(&x).unwrap();
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:?} written as {text}");
+        }
+    }
 }
