@@ -349,3 +349,38 @@ fn sizes_beyond_what_zc_lays_out_fail_with_a_reason() {
         "{error}"
     );
 }
+
+/// Events from downstream (the sink's QoS after each frame, seeks) reach
+/// the producer unchanged through zcexport's own src-pad handler.
+#[test]
+fn upstream_events_reach_the_producer() {
+    init();
+    let mut h = Harness::new("zcexport");
+    h.set_src_caps(video_caps("YUY2", 64, 4));
+    h.push_and_pull(system_memory_frame(512, 0))
+        .expect("a frame out");
+    while h.try_pull_upstream_event().is_some() {}
+    let qos = gst::event::Qos::new(
+        gst::QOSType::Underflow,
+        0.5,
+        gst::ClockTimeDiff::from(-1000),
+        gst::ClockTime::from_seconds(1),
+    );
+    assert!(h.push_upstream_event(qos), "the QoS event was accepted");
+    let got = h
+        .pull_upstream_event()
+        .expect("the QoS event went upstream");
+    let gst::EventView::Qos(got) = got.view() else {
+        panic!("not a QoS event: {got:?}");
+    };
+    let (kind, proportion, diff, timestamp) = got.get();
+    assert_eq!(
+        (kind, proportion, diff, timestamp),
+        (
+            gst::QOSType::Underflow,
+            0.5,
+            gst::ClockTimeDiff::from(-1000),
+            Some(gst::ClockTime::from_seconds(1))
+        )
+    );
+}

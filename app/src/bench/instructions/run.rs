@@ -134,10 +134,6 @@ pub fn run(options: &Options) -> Result<InstructionReport, BenchError> {
     // both sinks replace (or drop) a frame that comes before the compositor
     // asked for the next one, so without pacing how many frames reach the
     // compositor, and what that costs, depends on timing.
-    // A live source at a rate the process under valgrind keeps up with:
-    // both sinks replace (or drop) a frame that comes before the compositor
-    // asked for the next one, so without pacing how many frames reach the
-    // compositor, and what that costs, depends on timing.
     let spec = |size, path, frames| {
         CaseSpec::new(
             Source::Raw,

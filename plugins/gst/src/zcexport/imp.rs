@@ -78,6 +78,13 @@ impl ZcExport {
             .unwrap_or_else(|| "the upstream element".to_owned())
     }
 
+    /// Upstream events (QoS after every frame, reconfigure, seeks) go
+    /// straight to the one sink pad: the default handler would look the
+    /// pad up through the element's internal links each time.
+    fn src_event(&self, event: gst::Event) -> bool {
+        self.sinkpad.push_event(event)
+    }
+
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Caps(caps_event) => match self.set_caps(caps_event.caps()) {
@@ -138,6 +145,9 @@ impl ObjectSubclass for ZcExport {
             .pad_template("src")
             .expect("src template is registered below"); // ok: class_init
         let srcpad = gst::Pad::builder_from_template(&src_template)
+            .event_function(|_pad, parent, event| {
+                ZcExport::catch_panic_pad_function(parent, || false, |imp| imp.src_event(event))
+            })
             .query_function(|pad, parent, query| {
                 ZcExport::catch_panic_pad_function(
                     parent,

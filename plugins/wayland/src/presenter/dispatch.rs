@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use smallvec::SmallVec;
 use wayland_client::{Connection, EventQueue};
 
 use super::{Inner, Shared, State};
@@ -114,10 +115,11 @@ fn dispatch_loop(
         };
         // The connection, the stop signal, every release fence still to
         // signal, and the urge (a batch's end: read now).
-        let fds: Vec<BorrowedFd<'_>> = [guard.connection_fd(), stop.as_fd(), shared.urge.as_fd()]
-            .into_iter()
-            .chain(state.release_fences.iter().map(|(fence, _)| fence.as_fd()))
-            .collect();
+        let fds: SmallVec<[BorrowedFd<'_>; sys::POLLED_ON_STACK]> =
+            [guard.connection_fd(), stop.as_fd(), shared.urge.as_fd()]
+                .into_iter()
+                .chain(state.release_fences.iter().map(|(fence, _)| fence.as_fd()))
+                .collect();
         // After a batch, only what is there already: the sleep was the
         // wakeup.
         let timeout = if batch.is_some() {
@@ -145,7 +147,7 @@ fn dispatch_loop(
         }
         // A signalled (or broken) fence: the compositor is done with that
         // commit's buffer.
-        let signalled: Vec<usize> = ready[3..]
+        let signalled: SmallVec<[usize; sys::POLLED_ON_STACK]> = ready[3..]
             .iter()
             .enumerate()
             .filter(|(_, ready)| **ready)
