@@ -180,6 +180,7 @@ impl ZcWaylandSink {
         };
         presenter.set_explicit_sync(settings.explicit_sync);
         presenter.set_event_batch(Duration::from_millis(settings.event_batch_ms.into()));
+        presenter.set_presentation_feedback(settings.presentation_feedback);
         presenter
             .create_window(&target, width, height)
             .map_err(|e| {

@@ -244,7 +244,8 @@ pub(super) fn commit_frame(
             inner.frame_pending = true;
         }
     }
-    if let Some(presentation) = &globals.presentation {
+    let wants_feedback = inner.presentation_feedback || pacer.is_some();
+    if let Some(presentation) = globals.presentation.as_ref().filter(|_| wants_feedback) {
         presentation.feedback(
             &video,
             qh,

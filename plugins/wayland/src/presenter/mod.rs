@@ -126,6 +126,9 @@ struct Inner {
     /// How long the dispatch thread may leave events unread while frames
     /// wait in the compositor's queue (see `dispatch::may_batch`).
     event_batch: Duration,
+    /// Ask for presentation feedback on every commit (see
+    /// [`Presenter::set_presentation_feedback`]).
+    presentation_feedback: bool,
     /// Threads blocked in a wait on the compositor: events are then read
     /// as they come.
     waiters: u32,
@@ -169,6 +172,7 @@ impl Inner {
             frame_pending: false,
             in_flight: 0,
             event_batch: DEFAULT_EVENT_BATCH,
+            presentation_feedback: true,
             waiters: 0,
             next: None,
             explicit_sync: true,
@@ -352,6 +356,16 @@ impl Presenter {
     pub fn set_event_batch(&self, batch: Duration) {
         lock(&self.shared.inner).event_batch = batch;
         self.shared.urge();
+    }
+
+    /// Whether each commit asks for `wp_presentation` feedback (on by
+    /// default): when each frame was shown, on which path, how far from its
+    /// target. Off saves a request and three events per frame (nearly a
+    /// third of the sink's per-frame instructions) and leaves the
+    /// presentation counters at 0, except on windows paced by the
+    /// compositor, whose queue bound needs the feedback.
+    pub fn set_presentation_feedback(&self, on: bool) {
+        lock(&self.shared.inner).presentation_feedback = on;
     }
 }
 
