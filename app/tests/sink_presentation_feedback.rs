@@ -26,7 +26,7 @@ fn play(feedback: bool) -> (gst::Structure, zc_app::weston::Screenshot) {
     .expect("a headless Weston (cargo xtask setup installs it)");
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc pattern=smpte is-live=true num-buffers={FRAMES} \
-         ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},framerate=30/1 \
+         ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},framerate=10/1 \
          ! zcwaylandsink name=sink presentation-feedback={feedback} display={}",
         weston.socket_path().display()
     ))
@@ -65,9 +65,11 @@ fn count(stats: &gst::Structure, name: &str) -> u64 {
 #[test]
 fn without_feedback_frames_are_shown_and_nothing_is_counted_as_presented() {
     let (stats, shot) = play(false);
+    // Every frame is committed: the frame callbacks pace the sink as they
+    // do with feedback (at 10 fps Weston asks for each frame in time).
     assert!(
-        count(&stats, "frames-committed") >= 1,
-        "no frame was committed: {stats}"
+        count(&stats, "frames-committed") >= FRAMES - 2,
+        "frames were not committed: {stats}"
     );
     assert_eq!(count(&stats, "frames-presented"), 0, "{stats}");
     assert_eq!(count(&stats, "frames-discarded"), 0, "{stats}");
@@ -90,7 +92,7 @@ fn without_feedback_frames_are_shown_and_nothing_is_counted_as_presented() {
 
     let (stats, _) = play(true);
     assert!(
-        count(&stats, "frames-presented") >= 1,
-        "the default asks for feedback: {stats}"
+        count(&stats, "frames-presented") >= FRAMES - 2,
+        "the default asks for feedback on every frame: {stats}"
     );
 }
