@@ -189,3 +189,103 @@ fn an_overlay_composition_shows_above_the_video_and_leaves_its_frames_alone() {
         without_box.path.display()
     );
 }
+
+/// A real overlay element: `textoverlay` asks the sink whether it takes
+/// `GstVideoOverlayCompositionMeta` (caps feature and allocation query) and
+/// then attaches its text instead of drawing it into the frame. The frames
+/// reach zcwaylandsink as dma-bufs from its own pool with the meta on
+/// them, nothing is copied, and Weston's screenshot has the orange text in
+/// the top-left corner over the bars, with the bars right elsewhere.
+#[test]
+fn textoverlay_attaches_its_text_and_the_sink_shows_it_above_the_frames() {
+    require_vm();
+    init();
+    assert!(
+        gst::ElementFactory::find("textoverlay").is_some(),
+        "textoverlay is missing (gstreamer1.0-x: cargo xtask setup installs it, the VM roots get it)"
+    );
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    // ARGB 0xffff8000: opaque orange, a colour none of the bars has.
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc pattern=smpte is-live=true \
+         ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},framerate=15/1 \
+         ! textoverlay text=ZCZC font-desc=\"Sans Bold 32\" color=0xffff8000 \
+           valignment=top halignment=left shaded-background=false draw-shadow=false \
+           draw-outline=false \
+         ! zcwaylandsink name=sink display={}",
+        weston.socket_path().display()
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let sink = pipeline.by_name("sink").expect("zcwaylandsink");
+    let (frames, with_meta) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    {
+        let (frames, with_meta) = (frames.clone(), with_meta.clone());
+        sink.static_pad("sink").expect("sink pad").add_probe(
+            gst::PadProbeType::BUFFER,
+            move |_, info| {
+                if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data
+                    && buffer
+                        .meta::<gst_video::VideoOverlayCompositionMeta>()
+                        .is_some()
+                {
+                    with_meta.fetch_add(1, Ordering::SeqCst);
+                }
+                frames.fetch_add(1, Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while frames.load(Ordering::SeqCst) < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "frames stopped\n{}",
+            weston.log()
+        );
+        if let Some(message) = pipeline.bus().expect("bus").timed_pop_filtered(
+            gst::ClockTime::from_mseconds(100),
+            &[gst::MessageType::Error],
+        ) && let gst::MessageView::Error(e) = message.view()
+        {
+            panic!("{} ({:?})\n{}", e.error(), e.debug(), weston.log());
+        }
+    }
+    let shot = weston.screenshot();
+    let (path, copied, shown) = (
+        sink.property::<String>("path"),
+        sink.property::<u64>("bytes-copied"),
+        sink.property::<u64>("overlays-shown"),
+    );
+    pipeline.set_state(gst::State::Null).expect("null");
+    let (frames, with_meta) = (
+        frames.load(Ordering::SeqCst),
+        with_meta.load(Ordering::SeqCst),
+    );
+    println!(
+        "path {path}, {copied} bytes copied, {shown} overlays shown, {with_meta} of {frames} frames with the meta"
+    );
+    assert_eq!(
+        with_meta, frames,
+        "textoverlay blended some frames instead of attaching"
+    );
+    assert_eq!(path, "dmabuf", "the frames went as dma-bufs");
+    assert_eq!(copied, 0, "no frame was copied");
+    assert!(shown >= 1, "the sink showed no composition");
+
+    // The text: orange pixels in the top-left corner, where the bars have
+    // none (the text is drawn in the subsurface, not in the frame).
+    let orange = (0..HEIGHT / 3)
+        .flat_map(|y| (0..WIDTH / 2).map(move |x| (x, y)))
+        .filter(|&(x, y)| is_orange(shot.pixel(x, y)))
+        .count();
+    assert!(
+        orange > 100,
+        "only {orange} orange pixels where the text should be ({})",
+        shot.path.display()
+    );
+    // Below the text, the bars are right.
+    check_pattern(&shot, "BGRx", WIDTH, HEIGHT, (0, 0, WIDTH, HEIGHT), 8);
+}

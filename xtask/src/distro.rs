@@ -56,8 +56,9 @@ const ROOT_SPEC_VERSION: u32 = 1;
 /// Packages added to every root after it was first built: installed into
 /// an existing root by apt (recorded in `etc/zc-root-added`), so that a
 /// root is not rebuilt for them. man-db: `man zc-player` in the packages
-/// test (tests/tests/packages.rs).
-const ADDED_PACKAGES: &[&str] = &["man-db"];
+/// test (tests/tests/packages.rs); gstreamer1.0-x: `textoverlay` in the
+/// subtitle test (tests/tests/subtitle_overlay.rs).
+const ADDED_PACKAGES: &[&str] = &["man-db", "gstreamer1.0-x"];
 
 impl Distro {
     pub fn parse(name: &str) -> Result<Distro> {

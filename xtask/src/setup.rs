@@ -36,6 +36,9 @@ const MAIN_PACKAGES: &[&str] = &[
     // `man zc-player` in the VM, whose bookworm root is this machine's.
     "desktop-file-utils",
     "man-db",
+    // textoverlay (pango): the subtitle test attaches real text as overlay
+    // composition meta (tests/tests/subtitle_overlay.rs).
+    "gstreamer1.0-x",
 ];
 
 /// Packages that on Debian 12 must come from bookworm-backports: Weston 14,
