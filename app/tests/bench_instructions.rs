@@ -19,7 +19,7 @@ fn the_instruction_count_of_a_case_repeats_within_one_percent() {
     let _ = std::fs::remove_dir_all(&out);
     let output = Command::new(BENCH)
         .args(["--instructions", "--sizes", "720p"])
-        .args(["--paths", "fakesink,zero-copy"])
+        .args(["--paths", "fakesink,zero-copy", "--no-sink-variants"])
         .args(["--repetitions", "2", "--instruction-frames", "8,20"])
         .arg("--out")
         .arg(&out)

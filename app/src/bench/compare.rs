@@ -191,15 +191,15 @@ fn instruction_cases(out: &mut String, a: &InstructionReport, b: &InstructionRep
         out,
         "Cases (instructions per frame A -> B, ratio B/A; added over the floor A -> B):"
     );
-    for (size, path) in keys(&a.cases, &b.cases, |c| (c.size, c.path)) {
-        let ca = a.case(size, path);
-        let cb = b.case(size, path);
-        if ca.is_none() && cb.is_none() {
+    for (size, path, variant) in keys(&a.cases, &b.cases, |c| (c.size, c.path, c.variant)) {
+        let ca = a.case_of(size, path, variant);
+        let cb = b.case_of(size, path, variant);
+        let Some(name) = ca.or(cb).map(InstructionReport::case_name) else {
             continue;
-        }
+        };
         let _ = writeln!(
             out,
-            "  {size} {path}: {}; added {}",
+            "  {size} {name}: {}; added {}",
             change(
                 ca.and_then(|c| c.per_frame),
                 cb.and_then(|c| c.per_frame),

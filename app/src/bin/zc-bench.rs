@@ -106,6 +106,12 @@ struct Args {
     /// shown under valgrind.
     #[arg(long, value_parser = parse_fps)]
     instruction_fps: Option<(u32, u32)>,
+    /// With --instructions, count only the paths asked for: not also
+    /// zcwaylandsink on its own (without zcexport), with and without
+    /// presentation feedback, which are counted after the zero-copy path
+    /// by default.
+    #[arg(long)]
+    no_sink_variants: bool,
     /// The valgrind executable for --instructions.
     #[arg(long, default_value = "valgrind")]
     valgrind: PathBuf,
@@ -363,6 +369,7 @@ fn count_instructions(args: &Args) -> Result<i32> {
         frames_high: args.instruction_frames.1,
         fps: args.instruction_fps,
         repetitions: args.repetitions.unwrap_or(1),
+        sink_variants: !args.no_sink_variants,
         out_dir: args.out.clone(),
         output_size: args.output,
         valgrind: args.valgrind.clone(),
@@ -380,7 +387,7 @@ fn count_instructions(args: &Args) -> Result<i32> {
             (Some(cost), added) => println!(
                 "  {:<6} {:<12} {:>10} instructions/frame{}",
                 case.size.name(),
-                case.path.name(),
+                instructions::InstructionReport::case_name(case),
                 instructions::count(cost),
                 added
                     .map(|a| format!(", {} over the floor", instructions::count(a)))
@@ -389,7 +396,7 @@ fn count_instructions(args: &Args) -> Result<i32> {
             (None, _) => println!(
                 "  {:<6} {:<12} {}",
                 case.size.name(),
-                case.path.name(),
+                instructions::InstructionReport::case_name(case),
                 case.reason.as_deref().unwrap_or("no count")
             ),
         }

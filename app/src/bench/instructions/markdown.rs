@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::variant::SinkVariant;
 use super::{InstructionCase, InstructionReport, count};
 use crate::bench::matrix::PathKind;
 use crate::bench::report::CaseStatus;
@@ -81,7 +82,7 @@ pub fn render(report: &InstructionReport) -> String {
                 let _ = writeln!(
                     md,
                     "| {} | {} | | | | |",
-                    case.path,
+                    InstructionReport::case_name(case),
                     not_run(case.status, case.reason.as_deref())
                 );
                 continue;
@@ -104,13 +105,27 @@ pub fn render(report: &InstructionReport) -> String {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {share} | {vs_stock} | {} |",
-                case.path,
+                InstructionReport::case_name(case),
                 count(cost),
                 add.map(count).unwrap_or_default(),
                 runs.join(", ")
             );
         }
         md.push('\n');
+    }
+
+    if report.cases.iter().any(|c| c.variant.is_some()) {
+        let _ = writeln!(
+            md,
+            "The zero-copy path is `zcexport ! zcwaylandsink`, as in the timing matrix. \
+             `{}` is the sink without `zcexport` in front (it proposes zc's pool itself, the \
+             shape of `src ! waylandsink`); `{}` also asks the compositor for no presentation \
+             feedback. Zero-copy minus the first is what `zcexport` costs; the first minus \
+             the second is what presentation feedback costs. The targets below are evaluated on \
+             the zero-copy path.\n",
+            SinkVariant::SinkAlone.label(),
+            SinkVariant::SinkAloneWithoutFeedback.label()
+        );
     }
 
     let _ = writeln!(md, "## Targets (issue 18)\n");
@@ -128,7 +143,12 @@ pub fn render(report: &InstructionReport) -> String {
         .iter()
         .filter(|c| c.path != PathKind::Fakesink && !c.groups.is_empty())
     {
-        let _ = writeln!(md, "### {} {}\n", case.size, case.path);
+        let _ = writeln!(
+            md,
+            "### {} {}\n",
+            case.size,
+            InstructionReport::case_name(case)
+        );
         let _ = writeln!(md, "| group | added/frame |");
         let _ = writeln!(md, "|---|---|");
         for group in case

@@ -8,12 +8,14 @@
 //!
 //! - [`callgrind`]: reading callgrind's output (whole process, each function);
 //! - [`groups`]: which crate, element or library a function is counted under;
-//! - [`run`]: the valgrind runs; [`markdown`]: the report.
+//! - [`run`]: the valgrind runs; [`markdown`]: the report;
+//! - [`variant`]: the zero-copy path's extra cases (the sink on its own).
 
 pub mod callgrind;
 pub mod groups;
 pub mod markdown;
 pub mod run;
+pub mod variant;
 
 use std::collections::HashMap;
 
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::environment::Environment;
 use super::matrix::{PathKind, Size};
 use super::report::{CaseStatus, TargetResult, TargetStatus};
+use variant::SinkVariant;
 
 /// The JSON's schema name.
 pub const SCHEMA: &str = "zc-bench-instructions/1";
@@ -73,6 +76,10 @@ pub struct FunctionCost {
 pub struct InstructionCase {
     pub size: Size,
     pub path: PathKind,
+    /// An extra zero-copy case (the sink on its own); none for the path
+    /// itself, which the targets are evaluated on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<SinkVariant>,
     /// The pipeline at `frames_high` frames, gst-launch syntax.
     pub pipeline: String,
     pub status: CaseStatus,
@@ -105,15 +112,37 @@ pub const TOP_FUNCTIONS: usize = 40;
 /// the report is assembled to subtract the floor's.
 pub type FunctionCosts = HashMap<callgrind::FunctionKey, f64>;
 
+/// Which case a [`FunctionCosts`] belongs to.
+pub type CaseKey = (Size, PathKind, Option<SinkVariant>);
+
 impl InstructionReport {
+    /// The path's own case (not a variant) that was counted.
     pub fn case(&self, size: Size, path: PathKind) -> Option<&InstructionCase> {
-        self.cases
-            .iter()
-            .find(|c| c.size == size && c.path == path && c.per_frame.is_some())
+        self.case_of(size, path, None)
+    }
+
+    /// The case of `path` or of one of its variants that was counted.
+    pub fn case_of(
+        &self,
+        size: Size,
+        path: PathKind,
+        variant: Option<SinkVariant>,
+    ) -> Option<&InstructionCase> {
+        self.cases.iter().find(|c| {
+            c.size == size && c.path == path && c.variant == variant && c.per_frame.is_some()
+        })
+    }
+
+    /// The case's name in the report: its path, or its variant.
+    pub fn case_name(case: &InstructionCase) -> String {
+        match case.variant {
+            Some(variant) => variant.label().to_owned(),
+            None => case.path.to_string(),
+        }
     }
 
     /// Fill in what the cases add over the floor, by group and function.
-    pub fn subtract_floor(&mut self, functions: &HashMap<(Size, PathKind), FunctionCosts>) {
+    pub fn subtract_floor(&mut self, functions: &HashMap<CaseKey, FunctionCosts>) {
         let floors: HashMap<Size, f64> = self
             .cases
             .iter()
@@ -126,8 +155,8 @@ impl InstructionReport {
                 (Some(cost), Some(floor)) => Some(cost - floor),
                 _ => None,
             };
-            let own = functions.get(&(case.size, case.path));
-            let floor_fns = functions.get(&(case.size, PathKind::Fakesink));
+            let own = functions.get(&(case.size, case.path, case.variant));
+            let floor_fns = functions.get(&(case.size, PathKind::Fakesink, None));
             let Some(own) = own else { continue };
             case.groups = group_costs(own, floor_fns);
             case.top_functions = top_functions(own, floor_fns);

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 
 use super::callgrind::{self, Profile};
+use super::variant::SinkVariant;
 use super::{
-    CountRun, FunctionCosts, InstructionCase, InstructionReport, SCHEMA, Settings, markdown,
+    CaseKey, CountRun, FunctionCosts, InstructionCase, InstructionReport, SCHEMA, Settings,
+    markdown,
 };
 use crate::bench::environment::{self, Environment};
 use crate::bench::matrix::{CaseSpec, PathKind, Size, Source};
@@ -29,6 +31,9 @@ pub struct Options {
     /// The live source's frame rate, (numerator, denominator); `None`: by size.
     pub fps: Option<(u32, u32)>,
     pub repetitions: u32,
+    /// With the zero-copy path, also count its variants (the sink alone,
+    /// with and without presentation feedback).
+    pub sink_variants: bool,
     pub out_dir: PathBuf,
     pub output_size: (u32, u32),
     /// The valgrind executable.
@@ -148,71 +153,36 @@ pub fn run(options: &Options) -> Result<InstructionReport, BenchError> {
         .pipeline
     };
 
+    // The paths asked for, and after the zero-copy path its variants.
+    let mut planned: Vec<(PathKind, Option<SinkVariant>)> = Vec::new();
+    for &path in &options.paths {
+        planned.push((path, None));
+        if path == PathKind::ZeroCopy && options.sink_variants {
+            planned.extend(SinkVariant::ALL.map(|v| (path, Some(v))));
+        }
+    }
     let mut cases = Vec::new();
-    let mut functions: HashMap<(Size, PathKind), FunctionCosts> = HashMap::new();
+    let mut functions: HashMap<CaseKey, FunctionCosts> = HashMap::new();
     for &size in &options.sizes {
-        for &path in &options.paths {
-            let mut case = InstructionCase {
-                size,
-                path,
-                pipeline: spec(size, path, options.frames_high),
-                status: CaseStatus::Ran,
-                reason: None,
-                runs: Vec::new(),
-                per_frame: None,
-                added_over_floor: None,
-                groups: Vec::new(),
-                top_functions: Vec::new(),
-            };
-            if path == PathKind::Gpu {
-                case.status = CaseStatus::NotRun;
-                case.reason =
-                    Some("lavapipe under valgrind takes minutes per frame; not counted".to_owned());
-                cases.push(case);
-                continue;
-            }
-            // Without valgrind first: GStreamer's registry is brought up to
-            // date here, so that both counted runs load it alike.
-            let warm_log = logs.join(format!("{size}-{path}-registry.log"));
-            if let Err(e) = play_natively(&exe, &spec(size, path, 2), options.timeout, &warm_log) {
-                case.status = CaseStatus::Failed;
-                case.reason = Some(e);
-                cases.push(case);
-                continue;
-            }
-            for repetition in 0..options.repetitions {
-                let name = format!("{size}-{path}-{repetition}");
-                eprintln!("zc-bench --instructions: {name}");
-                let counted = [options.frames_low, options.frames_high].map(|frames| {
-                    count(
-                        options,
-                        &exe,
-                        &spec(size, path, frames),
-                        &logs.join(format!("{name}-{frames}")),
-                    )
-                });
-                match counted {
-                    [Ok(low), Ok(high)] => {
-                        let frames = f64::from(options.frames_high - options.frames_low);
-                        if repetition == 0 {
-                            functions
-                                .insert((size, path), per_frame_functions(&low, &high, frames));
-                        }
-                        case.runs.push(CountRun {
-                            repetition,
-                            instructions_low: low.total,
-                            instructions_high: high.total,
-                            per_frame: (high.total as f64 - low.total as f64) / frames,
-                        });
-                    }
-                    [Err(e), _] | [_, Err(e)] => {
-                        case.status = CaseStatus::Failed;
-                        case.reason = Some(e);
-                        break;
-                    }
+        for &(path, variant) in &planned {
+            let pipeline = |frames| {
+                let pipeline = spec(size, path, frames);
+                match variant {
+                    // ALL's variants change the zero-copy tail, which has
+                    // what they change (variant.rs tests it).
+                    Some(variant) => variant.pipeline(&pipeline).unwrap_or(pipeline),
+                    None => pipeline,
                 }
+            };
+            let name = match variant {
+                Some(variant) => format!("{size}-{}", variant.slug()),
+                None => format!("{size}-{path}"),
+            };
+            let (case, costs) =
+                count_case(options, &exe, &logs, &name, size, path, variant, pipeline);
+            if let Some(costs) = costs {
+                functions.insert((size, path, variant), costs);
             }
-            case.per_frame = median(case.runs.iter().map(|r| r.per_frame).collect());
             cases.push(case);
         }
     }
@@ -237,6 +207,83 @@ pub fn run(options: &Options) -> Result<InstructionReport, BenchError> {
     report.evaluate_targets();
     write_outputs(&report, &options.out_dir)?;
     Ok(report)
+}
+
+/// One case: a registry warm-up without valgrind, then each repetition
+/// counted at both frame counts; the first repetition's per-frame costs by
+/// function.
+#[allow(clippy::too_many_arguments)]
+fn count_case(
+    options: &Options,
+    exe: &Path,
+    logs: &Path,
+    name: &str,
+    size: Size,
+    path: PathKind,
+    variant: Option<SinkVariant>,
+    pipeline: impl Fn(u32) -> String,
+) -> (InstructionCase, Option<FunctionCosts>) {
+    let mut case = InstructionCase {
+        size,
+        path,
+        variant,
+        pipeline: pipeline(options.frames_high),
+        status: CaseStatus::Ran,
+        reason: None,
+        runs: Vec::new(),
+        per_frame: None,
+        added_over_floor: None,
+        groups: Vec::new(),
+        top_functions: Vec::new(),
+    };
+    if path == PathKind::Gpu {
+        case.status = CaseStatus::NotRun;
+        case.reason =
+            Some("lavapipe under valgrind takes minutes per frame; not counted".to_owned());
+        return (case, None);
+    }
+    // Without valgrind first: GStreamer's registry is brought up to date
+    // here, so that both counted runs load it alike.
+    let warm_log = logs.join(format!("{name}-registry.log"));
+    if let Err(e) = play_natively(exe, &pipeline(2), options.timeout, &warm_log) {
+        case.status = CaseStatus::Failed;
+        case.reason = Some(e);
+        return (case, None);
+    }
+    let mut costs = None;
+    for repetition in 0..options.repetitions {
+        let run_name = format!("{name}-{repetition}");
+        eprintln!("zc-bench --instructions: {run_name}");
+        let counted = [options.frames_low, options.frames_high].map(|frames| {
+            count(
+                options,
+                exe,
+                &pipeline(frames),
+                &logs.join(format!("{run_name}-{frames}")),
+            )
+        });
+        match counted {
+            [Ok(low), Ok(high)] => {
+                let frames = f64::from(options.frames_high - options.frames_low);
+                if repetition == 0 {
+                    costs = Some(per_frame_functions(&low, &high, frames));
+                }
+                case.runs.push(CountRun {
+                    repetition,
+                    instructions_low: low.total,
+                    instructions_high: high.total,
+                    per_frame: (high.total as f64 - low.total as f64) / frames,
+                });
+            }
+            [Err(e), _] | [_, Err(e)] => {
+                case.status = CaseStatus::Failed;
+                case.reason = Some(e);
+                break;
+            }
+        }
+    }
+    case.per_frame = median(case.runs.iter().map(|r| r.per_frame).collect());
+    (case, costs)
 }
 
 /// instructions.json and instructions.md.
