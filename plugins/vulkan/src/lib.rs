@@ -25,8 +25,8 @@ mod error;
 mod import;
 
 pub use convert::{
-    Converter, ConverterOptions, FrameImport, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT, Output,
-    OutputBuffer, OutputPath,
+    Converter, ConverterOptions, FrameImport, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT,
+    OUTPUT_FORMATS, Output, OutputBuffer, OutputPath,
 };
 pub use device::{Capabilities, Context, DeviceChoice, DeviceInfo, list_devices};
 pub use error::{Error, Modifiers, Result};
