@@ -16,11 +16,12 @@ pub fn input_formats() -> Vec<VideoFormat> {
         .collect()
 }
 
-/// The output formats in GStreamer's names, the default first: RGBA (DRM
-/// AB24), BGR10A2_LE (AR30) and RGB10A2_LE (AB30), from
-/// `zc_vulkan::OUTPUT_FORMATS`. The converter's XR30 and XB30 have no name
-/// in GStreamer 1.22 ([`crate::caps::WITHOUT_A_NAME`]): AR30 carries the
-/// same bits, its 2 alpha bits opaque.
+/// The output formats in GStreamer's names, the default first, from
+/// `zc_vulkan::OUTPUT_FORMATS`: RGBA (DRM AB24), BGR10x2_LE (XR30, on
+/// GStreamer 1.28+), BGR10A2_LE (AR30), RGB10x2_LE (XB30, 1.28+),
+/// RGB10A2_LE (AB30). Before 1.28 XR30 and XB30 have no name
+/// ([`crate::caps::NAMED_FROM_1_28`]): AR30 carries the same bits, its 2
+/// alpha bits opaque.
 pub fn output_formats() -> Vec<VideoFormat> {
     zc_vulkan::OUTPUT_FORMATS
         .iter()

@@ -158,8 +158,8 @@ impl ElementImpl for ZcVulkanConvert {
                 "Imports YUV dma-buf frames (NV12, YUY2, P010, and 8- or 10-bit planar 4:2:0, 4:2:2 and 4:4:4) \
                  into Vulkan, converts them to RGB with a compute shader (BT.601/709/2020, limited or full range from the caps) and hands the result on \
                  as a dma-buf: no CPU copy. Output: RGBA, or 10 bits per colour where 10-bit video should stay 10-bit: \
-                 BGR10A2_LE (DRM AR30, what compositors take as XR30/AR30) and RGB10A2_LE (AB30); 10-bit input goes out \
-                 as 10-bit RGB when downstream takes it, 8-bit input as RGBA",
+                 BGR10A2_LE (DRM AR30) and RGB10A2_LE (AB30), and on GStreamer 1.28+ BGR10x2_LE (XR30) and RGB10x2_LE (XB30); \
+                 10-bit input goes out as 10-bit RGB when downstream takes it, 8-bit input as RGBA",
                 "zc developers",
             )
         });
