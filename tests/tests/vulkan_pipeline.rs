@@ -285,6 +285,7 @@ fn ten_bit_video_goes_out_as_ten_bit_rgb_with_the_right_codes_and_on_screen() {
         .and_then(|s| s.static_pad("sink"))
         .and_then(|p| p.current_caps())
         .expect("negotiated caps");
+    eprintln!("zcwaylandsink negotiated {caps}");
     let shot = weston.screenshot();
     pipeline.set_state(gst::State::Null).expect("null");
     // 1.22: BGR10A2_LE (DRM AR30); 1.24+: DMA_DRM AR30, or XR30 where
