@@ -56,16 +56,27 @@ fn check_bars(
     }
 }
 
-#[test]
-fn the_element_outputs_dma_bufs_with_the_right_colours() {
-    init();
-    let pipeline = gst::parse::launch(
-        "videotestsrc num-buffers=3 pattern=smpte ! video/x-raw,format=NV12,width=320,height=240,colorimetry=bt601 \
-         ! zcexport ! zcvulkanconvert ! appsink name=out sync=false",
-    )
-    .expect("pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
+/// Wait up to `seconds` for the end of the stream; an error fails the test
+/// with the compositor's log.
+fn until_eos(bus: &gst::Bus, weston: &Weston, seconds: u64) {
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(seconds)) {
+        match message.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                panic!("{} ({:?}); weston: {}", e.error(), e.debug(), weston.log())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Play `chain ! appsink` and pull its first sample, checking that it is
+/// dma-buf memory in dma-buf caps; the pipeline is left playing.
+fn first_dma_buf_sample(chain: &str) -> (gst::Pipeline, gst::Sample) {
+    let pipeline = gst::parse::launch(&format!("{chain} ! appsink name=out sync=false"))
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("pipeline");
     let sink = pipeline
         .by_name("out")
         .expect("appsink")
@@ -81,13 +92,26 @@ fn the_element_outputs_dma_bufs_with_the_right_colours() {
             .is_some_and(|f| f.contains("memory:DMABuf")),
         "{caps}"
     );
-    let buffer = sample.buffer().expect("buffer");
     assert!(
-        buffer
+        sample
+            .buffer()
+            .expect("buffer")
             .peek_memory(0)
             .is_memory_type::<gst_allocators::DmaBufMemory>(),
         "output memory is not a dma-buf"
     );
+    (pipeline, sample)
+}
+
+#[test]
+fn the_element_outputs_dma_bufs_with_the_right_colours() {
+    init();
+    let (pipeline, sample) = first_dma_buf_sample(
+        "videotestsrc num-buffers=3 pattern=smpte ! video/x-raw,format=NV12,width=320,height=240,colorimetry=bt601 \
+         ! zcexport ! zcvulkanconvert",
+    );
+    let caps = sample.caps().expect("caps");
+    let buffer = sample.buffer().expect("buffer");
     let info = gst_video::VideoInfo::from_caps(caps).expect("info");
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).expect("map");
     let stride = frame.plane_stride()[0] as usize;
@@ -128,15 +152,7 @@ fn a_thousand_frames_to_zcwaylandsink_show_the_picture_and_keep_fds_flat() {
                 weston.log()
             );
         }
-        for message in bus.iter_timed(gst::ClockTime::from_seconds(900)) {
-            match message.view() {
-                gst::MessageView::Eos(_) => break,
-                gst::MessageView::Error(e) => {
-                    panic!("{} ({:?}); weston: {}", e.error(), e.debug(), weston.log())
-                }
-                _ => {}
-            }
-        }
+        until_eos(&bus, weston, 900);
         // The last frame stays on screen until the sink goes to NULL.
         let shot = screenshot.then(|| weston.screenshot());
         pipeline.set_state(gst::State::Null).expect("null");
@@ -215,28 +231,10 @@ fn ten_bit_video_goes_out_as_ten_bit_rgb_with_the_right_codes_and_on_screen() {
     // the matrix spreads (seen: magenta's blue at 777, white at 767-773).
     // The exact comparison with a CPU reference is the native test's
     // (plugins/gst/tests/zcvulkanconvert.rs).
-    let pipeline = gst::parse::launch(&format!(
-        "{source} ! video/x-raw(memory:DMABuf),format=BGR10A2_LE ! appsink name=out sync=false"
-    ))
-    .expect("pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline
-        .by_name("out")
-        .expect("appsink")
-        .downcast::<gst_app::AppSink>()
-        .expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let sample = sink
-        .try_pull_sample(gst::ClockTime::from_seconds(120))
-        .expect("a frame");
+    let (pipeline, sample) = first_dma_buf_sample(&format!(
+        "{source} ! video/x-raw(memory:DMABuf),format=BGR10A2_LE"
+    ));
     let buffer = sample.buffer().expect("buffer");
-    assert!(
-        buffer
-            .peek_memory(0)
-            .is_memory_type::<gst_allocators::DmaBufMemory>(),
-        "output memory is not a dma-buf"
-    );
     let info = gst_video::VideoInfo::from_caps(sample.caps().expect("caps")).expect("info");
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).expect("map");
     let codes = bar_codes(
@@ -271,15 +269,7 @@ fn ten_bit_video_goes_out_as_ten_bit_rgb_with_the_right_codes_and_on_screen() {
     .expect("pipeline");
     let bus = pipeline.bus().expect("bus");
     pipeline.set_state(gst::State::Playing).expect("playing");
-    for message in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
-        match message.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => {
-                panic!("{} ({:?}); weston: {}", e.error(), e.debug(), weston.log())
-            }
-            _ => {}
-        }
-    }
+    until_eos(&bus, &weston, 300);
     let caps = pipeline
         .by_name("sink")
         .and_then(|s| s.static_pad("sink"))
