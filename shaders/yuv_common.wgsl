@@ -1,8 +1,8 @@
 // Shared by both YUV->RGBA entry shaders (build.rs prepends this file).
 //
 // Parameters come as push constants ("immediates" in naga's WGSL). The
-// layout must match `push_constants` in plugins/vulkan/src/convert/pipeline.rs: five
-// 16-byte rows, 80 bytes, under the 128 bytes every device guarantees.
+// layout must match `push_constants` in plugins/vulkan/src/convert/pipeline.rs: six
+// 16-byte rows, 96 bytes, under the 128 bytes every device guarantees.
 struct Params {
     // width, height, format (FORMAT_* below), output stride in bytes
     dims: vec4<u32>,
@@ -18,6 +18,11 @@ struct Params {
     range: vec4<f32>,
     // the matrix: R = y' + rv cr', G = y' - gu cb' - gv cr', B = y' + bu cb'
     coeffs: vec4<f32>,
+    // the output pixel (zc_dmabuf::RgbPacking of the output format):
+    // x: the largest colour code (255 or 1023); y: the lowest bits of R, G,
+    // B and alpha, a byte each (R in the low byte); z: the alpha bits of an
+    // opaque pixel; w: unused
+    packing: vec4<u32>,
 }
 
 // The sample layouts (`Layout` in plugins/vulkan/src/convert/shader_format.rs).
@@ -51,7 +56,8 @@ fn wide_samples() -> bool {
 
 var<immediate> params: Params;
 
-// The output: RGBA8 pixels (R in the lowest byte), one u32 each.
+// The output: one 32-bit little-endian word per pixel, packed as
+// params.packing says (RGBA8, XR30, ...).
 @group(0) @binding(3) var<storage, read_write> out_pixels: array<u32>;
 
 fn to_rgba(y: f32, cb: f32, cr: f32) -> vec4<f32> {
@@ -65,7 +71,14 @@ fn to_rgba(y: f32, cb: f32, cr: f32) -> vec4<f32> {
     return vec4<f32>(clamp(vec3<f32>(r, g, b), vec3<f32>(0.0), vec3<f32>(1.0)), 1.0);
 }
 
+// Each colour rounded to the nearest code of the output's depth and put in
+// its bits; alpha opaque. For RGBA8 this is pack4x8unorm.
 fn store_pixel(x: u32, y: u32, rgba: vec4<f32>) {
     let byte = params.offsets.w + y * params.dims.w + x * 4u;
-    out_pixels[byte / 4u] = pack4x8unorm(rgba);
+    let p = params.packing;
+    let codes = vec3<u32>(round(clamp(rgba.rgb, vec3<f32>(0.0), vec3<f32>(1.0)) * f32(p.x)));
+    out_pixels[byte / 4u] = (codes.r << (p.y & 0xffu))
+        | (codes.g << ((p.y >> 8u) & 0xffu))
+        | (codes.b << ((p.y >> 16u) & 0xffu))
+        | (p.z << (p.y >> 24u));
 }

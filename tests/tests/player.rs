@@ -300,6 +300,24 @@ fn ten_bit_4_2_2_and_4_4_4_clips_play_on_the_cheapest_path() {
         if conversion == "gpu" {
             let detail = stats["conversion-detail"].as_str().unwrap_or_default();
             assert!(detail.contains("zcvulkanconvert"), "{stats}");
+            // Weston lists XR30 and AR30 (LINEAR) on every root: 10-bit
+            // video stays 10-bit (BGR10A2_LE is DRM AR30, BGR10x2_LE XR30
+            // from GStreamer 1.28 on; DMA_DRM caps name the fourcc), 8-bit
+            // video goes out as RGBA (AB24).
+            let wanted: &[&str] = if format.ends_with("_10LE") {
+                &["BGR10A2_LE", "AR30", "BGR10x2_LE", "XR30"]
+            } else {
+                &["RGBA", "AB24"]
+            };
+            let video = stats["video"].as_str().unwrap_or_default();
+            assert!(
+                wanted.iter().any(|w| detail.contains(&format!("to {w}"))),
+                "{format}: want one of {wanted:?}: {stats}"
+            );
+            assert!(
+                wanted.iter().any(|w| video.starts_with(&format!("{w} "))),
+                "{format}: the sink gets {video}, want one of {wanted:?}: {stats}"
+            );
         }
         // 10-bit: Weston 16 imports it (S010), Weston 14 does not and the
         // GPU converts it; either way the decoder wrote into zcexport's

@@ -27,13 +27,15 @@ pub struct Stats {
     pub sink: String,
     /// The video decoder's factory name, once there is one.
     pub decoder: Option<String>,
-    /// The negotiated video, e.g. "NV12 1280x720 (memory:DMABuf)".
+    /// The negotiated video at the sink, e.g. "NV12 1280x720
+    /// (memory:DMABuf)" (DMA_DRM caps by their drm-format, e.g. "AR30").
     pub video: Option<String>,
     /// Which conversion frames take before the sink: none (the compositor
     /// shows the decoder's format), gpu, cpu or cpu+gpu.
     pub conversion: String,
-    /// What the conversion turns into what, e.g. "I420_10LE to RGBA on the
-    /// GPU (zcvulkanconvert)".
+    /// What the conversion turns into what, e.g. "I420_10LE to BGR10A2_LE
+    /// on the GPU (zcvulkanconvert)" (10-bit RGB, DRM AR30, where the
+    /// compositor imports it; RGBA otherwise).
     pub conversion_detail: Option<String>,
     /// zcexport's counters: frames in, passed on without a copy, copied.
     pub export_frames_in: u64,

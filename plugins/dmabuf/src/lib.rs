@@ -33,7 +33,7 @@ pub use dmabuf::{
 };
 pub use error::{Error, Result};
 pub use layout::{
-    FormatInfo, Fourcc, FrameLayout, LayoutError, Modifier, PlaneLayout, StrideAlign,
+    FormatInfo, Fourcc, FrameLayout, LayoutError, Modifier, PlaneLayout, RgbPacking, StrideAlign,
 };
 pub use sync_file::SyncFile;
 /// Which file an fd refers to, (device, inode): the same for every fd of one

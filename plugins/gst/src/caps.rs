@@ -1,10 +1,14 @@
 //! GStreamer video formats and DRM fourccs: the formats zc lays out.
 
+use std::sync::LazyLock;
+
 use gst_video::VideoFormat;
 use zc_dmabuf::Fourcc;
 
-/// Every format zc can allocate, as (GStreamer name, DRM fourcc). On
-/// little-endian machines DRM's XRGB8888 is GStreamer's BGRx, and so on.
+/// Every format zc lays out that GStreamer 1.22 (the headers the plugin is
+/// built against) names, as (GStreamer name, DRM fourcc). On little-endian
+/// machines DRM's XRGB8888 is GStreamer's BGRx, and so on. [`formats`] adds
+/// those only newer GStreamers name.
 pub const FORMATS: &[(VideoFormat, Fourcc)] = &[
     (VideoFormat::Nv12, Fourcc::NV12),
     (VideoFormat::Nv21, Fourcc::NV21),
@@ -23,18 +27,51 @@ pub const FORMATS: &[(VideoFormat, Fourcc)] = &[
     (VideoFormat::Bgra, Fourcc::ARGB8888),
     (VideoFormat::Rgbx, Fourcc::XBGR8888),
     (VideoFormat::Rgba, Fourcc::ABGR8888),
+    (VideoFormat::Bgr10a2Le, Fourcc::ARGB2101010),
+    (VideoFormat::Rgb10a2Le, Fourcc::ABGR2101010),
     (VideoFormat::Rgb16, Fourcc::RGB565),
 ];
 
+/// Formats zc lays out that GStreamer names only from 1.28 on, by their
+/// names there: XR30 and XB30 (`GST_VIDEO_FORMAT_BGR10x2_LE`,
+/// `RGB10x2_LE`). On 1.22-1.26 they have no name and stay out of caps;
+/// their alpha twins AR30 (`BGR10A2_LE`) and AB30 (`RGB10A2_LE`) carry the
+/// same bits.
+pub const NAMED_FROM_1_28: &[(&str, Fourcc)] = &[
+    ("BGR10x2_LE", Fourcc::XRGB2101010),
+    ("RGB10x2_LE", Fourcc::XBGR2101010),
+];
+
+/// [`FORMATS`] and those of [`NAMED_FROM_1_28`] the running GStreamer
+/// knows (looked up by name at run time: the plugin's 1.22 bindings have no
+/// constant for them).
+pub fn formats() -> &'static [(VideoFormat, Fourcc)] {
+    static ALL: LazyLock<Vec<(VideoFormat, Fourcc)>> = LazyLock::new(|| {
+        let mut all = FORMATS.to_vec();
+        // Looking a name up needs GStreamer initialised (the plugin's
+        // callers always are; a no-op then).
+        if gst::init().is_ok() {
+            all.extend(
+                NAMED_FROM_1_28
+                    .iter()
+                    .map(|&(name, fourcc)| (VideoFormat::from_string(name), fourcc))
+                    .filter(|(format, _)| *format != VideoFormat::Unknown),
+            );
+        }
+        all
+    });
+    &ALL
+}
+
 pub fn fourcc_for(format: VideoFormat) -> Option<Fourcc> {
-    FORMATS
+    formats()
         .iter()
         .find(|(f, _)| *f == format)
         .map(|(_, fourcc)| *fourcc)
 }
 
 pub fn format_for(fourcc: Fourcc) -> Option<VideoFormat> {
-    FORMATS
+    formats()
         .iter()
         .find(|(_, c)| *c == fourcc)
         .map(|(format, _)| *format)
@@ -42,7 +79,7 @@ pub fn format_for(fourcc: Fourcc) -> Option<VideoFormat> {
 
 /// "NV12, NV21, ..." for messages that say what would be right.
 pub fn supported_list() -> String {
-    FORMATS
+    formats()
         .iter()
         .map(|(f, _)| f.to_str().to_string())
         .collect::<Vec<_>>()
@@ -64,7 +101,7 @@ pub fn strings_of(structure: &gst::StructureRef, field: &str) -> Vec<String> {
 /// `video/x-raw` caps for every supported format, any size.
 pub fn raw_caps(feature: Option<&str>) -> gst::Caps {
     let mut caps = gst_video::VideoCapsBuilder::new()
-        .format_list(FORMATS.iter().map(|(f, _)| *f))
+        .format_list(formats().iter().map(|(f, _)| *f))
         .build();
     if let Some(feature) = feature {
         let caps = caps.make_mut();
@@ -80,9 +117,25 @@ mod tests {
     #[test]
     fn every_zc_layout_has_a_gstreamer_format_and_back() {
         gst::init().expect("gst::init");
+        // Named from 1.28 on: known at run time there, nowhere else.
+        let (major, minor, _, _) = gst::version();
+        let named_later = NAMED_FROM_1_28.iter().map(|&(_, fourcc)| fourcc);
+        for fourcc in named_later {
+            assert_eq!(
+                format_for(fourcc).is_some(),
+                (major, minor) >= (1, 28),
+                "{fourcc}"
+            );
+        }
         for info in zc_dmabuf::FormatInfo::all() {
-            let format = format_for(info.fourcc)
-                .unwrap_or_else(|| panic!("{} has no GStreamer format", info.fourcc));
+            let Some(format) = format_for(info.fourcc) else {
+                assert!(
+                    NAMED_FROM_1_28.iter().any(|&(_, f)| f == info.fourcc),
+                    "{} has no GStreamer format",
+                    info.fourcc
+                );
+                continue;
+            };
             assert_eq!(fourcc_for(format), Some(info.fourcc));
             // Same plane count on both sides, or VideoMeta would be wrong.
             assert_eq!(
@@ -91,7 +144,16 @@ mod tests {
                 "{format:?}"
             );
         }
-        assert_eq!(FORMATS.len(), zc_dmabuf::FormatInfo::all().len());
+        assert_eq!(
+            FORMATS.len() + NAMED_FROM_1_28.len(),
+            zc_dmabuf::FormatInfo::all().len()
+        );
+        // The 10-bit RGB names: DRM AR30 is B in the low bits, like BGR10A2_LE.
+        assert_eq!(
+            format_for(Fourcc::ARGB2101010),
+            Some(VideoFormat::Bgr10a2Le)
+        );
+        assert_eq!(VideoFormat::Bgr10a2Le.to_str(), "BGR10A2_LE");
     }
 
     #[test]

@@ -145,7 +145,7 @@ impl FromStr for DrmFormat {
 
 /// "NV12, NV21, ..." as DRM fourccs, for messages.
 pub fn supported_fourccs() -> String {
-    crate::caps::FORMATS
+    crate::caps::formats()
         .iter()
         .map(|(_, fourcc)| DrmFormat::linear(*fourcc).to_string())
         .collect::<Vec<_>>()
@@ -401,7 +401,7 @@ mod tests {
     #[test]
     fn drm_formats_round_trip_for_every_format_zc_lays_out() {
         init();
-        for (video_format, fourcc) in crate::caps::FORMATS {
+        for (video_format, fourcc) in crate::caps::formats() {
             for modifier in [
                 Modifier::LINEAR,
                 Modifier(0x0100_0000_0000_0002),

@@ -69,7 +69,7 @@ fn nv12(width: u32, height: u32) -> gst_video::VideoInfo {
 #[test]
 fn every_format_round_trips_from_caps_and_buffer() {
     init();
-    for &(format, fourcc) in caps::FORMATS {
+    for &(format, fourcc) in caps::formats() {
         let info = gst_video::VideoInfo::builder(format, 322, 242)
             .build()
             .expect("info");
@@ -117,7 +117,7 @@ fn every_format_round_trips_from_caps_and_buffer() {
 #[test]
 fn dma_drm_caps_round_trip_through_the_frame_layout() {
     init();
-    for &(_, fourcc) in caps::FORMATS {
+    for &(_, fourcc) in caps::formats() {
         for modifier in [Modifier::LINEAR, Modifier(0x0100_0000_0000_0002)] {
             let drm = crate::dialect::DrmFormat { fourcc, modifier };
             let caps: gst::Caps = format!(

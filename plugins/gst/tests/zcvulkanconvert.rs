@@ -61,11 +61,21 @@ fn yuv_at(
 type Readable = gst_video::VideoFrame<gst_video::video_frame::Readable>;
 
 fn converted_pairs(pattern: &str, input_caps: &str, frames: u32) -> Vec<(Readable, Readable)> {
+    converted_pairs_as(pattern, input_caps, "video/x-raw,format=RGBA", frames)
+}
+
+/// As [`converted_pairs`], the converter's output limited by `output_caps`.
+fn converted_pairs_as(
+    pattern: &str,
+    input_caps: &str,
+    output_caps: &str,
+    frames: u32,
+) -> Vec<(Readable, Readable)> {
     common::init();
     let description = format!(
         "videotestsrc num-buffers={frames} pattern={pattern} ! {input_caps} ! zcexport ! tee name=t \
          t. ! queue ! appsink name=yuv sync=false \
-         t. ! queue ! zcvulkanconvert ! video/x-raw,format=RGBA ! appsink name=rgba sync=false"
+         t. ! queue ! zcvulkanconvert ! {output_caps} ! appsink name=rgba sync=false"
     );
     let pipeline = gst::parse::launch(&description)
         .expect("pipeline")
@@ -140,6 +150,71 @@ fn the_element_matches_the_cpu_reference_for_every_format() {
             }
             eprintln!("{format} {colorimetry}: worst difference {worst}");
         }
+    }
+}
+
+/// The R, G, B codes of pixel (x, y) of a packed RGB frame (RGBA or
+/// BGR10A2_LE), as the format table says its channels lie.
+fn rgb_codes(frame: &Readable, x: usize, y: usize) -> [u32; 3] {
+    let fourcc = match frame.format() {
+        gst_video::VideoFormat::Rgba => zc_dmabuf::Fourcc::ABGR8888,
+        gst_video::VideoFormat::Bgr10a2Le => zc_dmabuf::Fourcc::ARGB2101010,
+        other => panic!("not an output format: {other:?}"),
+    };
+    let packing = zc_dmabuf::FormatInfo::lookup(fourcc)
+        .and_then(zc_dmabuf::FormatInfo::rgb_packing)
+        .expect("packed RGB");
+    let at = y * frame.plane_stride()[0] as usize + x * 4;
+    let data = frame.plane_data(0).expect("plane");
+    let word = u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"));
+    assert_eq!(packing.alpha(word), packing.opaque_alpha(), "opaque");
+    packing.unpack(word)
+}
+
+#[test]
+fn ten_bit_input_goes_out_as_ten_bit_rgb_and_eight_bit_as_rgba() {
+    // Downstream takes both, RGBA listed first: the input's depth decides.
+    let both = "video/x-raw,format={ RGBA, BGR10A2_LE }";
+    for (input, output, max) in [
+        ("I420_10LE", gst_video::VideoFormat::Bgr10a2Le, 1023.0),
+        ("Y444_10LE", gst_video::VideoFormat::Bgr10a2Le, 1023.0),
+        ("I420", gst_video::VideoFormat::Rgba, 255.0),
+    ] {
+        let caps = format!("video/x-raw,format={input},width=160,height=120,colorimetry=bt709");
+        let pairs = converted_pairs_as("smpte75", &caps, both, 1);
+        assert_eq!(pairs.len(), 1, "{input}: frames out");
+        let (yuv, rgb) = &pairs[0];
+        assert_eq!(rgb.format(), output, "{input}");
+        let bits = yuv.format_info().depth()[0];
+        let mut worst = 0;
+        for y in (0..120).step_by(7) {
+            for x in (0..160).step_by(3) {
+                let (luma, cb, cr) = yuv_at(yuv, x, y);
+                let want =
+                    pattern::reference::to_rgb(luma, cb, cr, bits, Matrix::Bt709, Range::Limited)
+                        .map(|v| (v * max).round() as u32);
+                let got = rgb_codes(rgb, x, y);
+                for c in 0..3 {
+                    worst = worst.max(want[c].abs_diff(got[c]));
+                }
+                assert!(
+                    want.iter().zip(got).all(|(w, g)| w.abs_diff(g) <= 2),
+                    "{input} ({x},{y}): got {got:?}, reference {want:?}"
+                );
+            }
+        }
+        // The first bar is 75% white: 0.75 of the output's largest code
+        // (767 of 1023, 191 of 255), within a few codes of rounding on the
+        // way through the input's limited range.
+        let white = rgb_codes(rgb, 5, 5);
+        let expected = 0.75 * max;
+        for code in white {
+            assert!(
+                (f64::from(code) - expected).abs() <= max / 255.0 * 2.0,
+                "{input}: 75% white is {white:?}, expected about {expected}"
+            );
+        }
+        eprintln!("{input} -> {output:?}: 75% white {white:?}, worst difference {worst}");
     }
 }
 

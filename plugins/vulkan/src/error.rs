@@ -57,6 +57,13 @@ pub enum Error {
     UnsupportedFormat { fourcc: Fourcc },
 
     #[error(
+        "{fourcc} is not a format the converter writes; it writes {}",
+        crate::convert::output_names()
+    )]
+    /// An output format the shaders cannot pack.
+    UnsupportedOutputFormat { fourcc: Fourcc },
+
+    #[error(
         "the device cannot import {fourcc} plane {plane} as {vk_format:?} with modifier {modifier}: {reason}; modifiers it supports for that plane format: {supported}"
     )]
     /// The layout cannot be imported on this device (format, modifier, size or plane count).

@@ -1,5 +1,6 @@
 //! zc's Vulkan layer: dma-buf frames imported into Vulkan, converted from
-//! YUV to RGBA by a compute shader, and handed on as a dma-buf again.
+//! YUV to RGB (RGBA8, or 10 bits per colour) by a compute shader, and
+//! handed on as a dma-buf again.
 //! No GStreamer in here; the `zcvulkanconvert` element wraps it.
 //!
 //! ```text
@@ -8,6 +9,7 @@
 //! converter.import(&layout, &fds)    -> FrameImport (keep it while the buffers live)
 //! converter.convert_import_into(&import, colorimetry, &output)
 //! converter.convert(&layout, &fds, colorimetry) -> Output { RGBA layout, DmaBuf } (one-off)
+//! converter.convert_to(&layout, &fds, colorimetry, Fourcc::XRGB2101010) -> the same in XR30
 //! ```
 //!
 //! Import: with `VK_EXT_image_drm_format_modifier`, each plane is an image
@@ -25,8 +27,8 @@ mod error;
 mod import;
 
 pub use convert::{
-    Converter, ConverterOptions, FrameImport, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT, Output,
-    OutputBuffer, OutputPath,
+    Converter, ConverterOptions, FrameImport, INPUT_FORMATS, ImportPath, OUTPUT_FORMAT,
+    OUTPUT_FORMATS, Output, OutputBuffer, OutputPath,
 };
 pub use device::{Capabilities, Context, DeviceChoice, DeviceInfo, list_devices};
 pub use error::{Error, Modifiers, Result};

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use zc_dmabuf::{Allocator, Fourcc, FrameRequest, MemfdAllocator, Modifier};
 use zc_vulkan::{
     Colorimetry, Context, Converter, ConverterOptions, DeviceChoice, Error, ImportPath, Matrix,
-    Range,
+    OUTPUT_FORMATS, Range,
 };
 
 mod pattern;
@@ -61,6 +61,71 @@ fn every_format_matrix_and_range_matches_the_cpu_reference() {
     }
     // One-off conversions keep no import behind.
     assert_eq!(conv.live_imports(), 0);
+}
+
+#[test]
+fn every_output_format_matches_the_cpu_reference_at_its_depth() {
+    let mut conv = converter();
+    let colour = Colorimetry {
+        matrix: Matrix::Bt709,
+        range: Range::Limited,
+    };
+    for fourcc in [Fourcc::NV12, Fourcc::S010, Fourcc::P010, Fourcc::S410] {
+        let frame = MemfdAllocator
+            .allocate(&FrameRequest::new(fourcc, 37, 19))
+            .expect("memfd frame");
+        fill(&frame);
+        for output in OUTPUT_FORMATS {
+            let out = conv
+                .convert_to(&frame.layout, &frame.buffers, colour, output)
+                .expect("convert");
+            assert_eq!(out.layout.fourcc(), output);
+            // One code of 1023 is a quarter of one of 255: 10-bit outputs
+            // are held to the same two codes, four times as fine.
+            let worst = check(fourcc, colour, &out.layout, &out.buffer, 2)
+                .unwrap_or_else(|e| panic!("{e}"));
+            eprintln!("{fourcc} -> {output}: worst channel difference {worst}");
+        }
+    }
+    // 10-bit input into a 10-bit output keeps codes an 8-bit output loses:
+    // the 10-bit output of a 10-bit ramp has more distinct values.
+    let frame = MemfdAllocator
+        .allocate(&FrameRequest::new(Fourcc::S410, 64, 16))
+        .expect("memfd frame");
+    fill(&frame);
+    let distinct = |output: Fourcc, conv: &mut Converter| {
+        let out = conv
+            .convert_to(&frame.layout, &frame.buffers, colour, output)
+            .expect("convert");
+        let packing = *out.layout.format().rgb_packing().expect("rgb");
+        let data = out
+            .buffer
+            .begin_cpu_access(zc_dmabuf::Access::Read)
+            .expect("map")
+            .to_vec();
+        let p = out.layout.planes()[0];
+        let mut greens = std::collections::BTreeSet::new();
+        for y in 0..16u64 {
+            for x in 0..64u64 {
+                let at = (p.offset + u64::from(p.stride) * y + x * 4) as usize;
+                let word = u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
+                greens.insert(packing.unpack(word)[1]);
+            }
+        }
+        greens.len()
+    };
+    let eight = distinct(Fourcc::ABGR8888, &mut conv);
+    let ten = distinct(Fourcc::XRGB2101010, &mut conv);
+    eprintln!("distinct green codes: 8-bit output {eight}, 10-bit output {ten}");
+    assert!(ten > eight, "10-bit {ten} vs 8-bit {eight}");
+    // Not an output format: refused by name.
+    let err = conv
+        .convert_to(&frame.layout, &frame.buffers, colour, Fourcc::NV12)
+        .expect_err("NV12 is no output");
+    assert!(
+        matches!(err, Error::UnsupportedOutputFormat { .. }),
+        "{err}"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::Fourcc;
+use super::{Fourcc, RgbPacking};
 
 /// How one plane of a format is shaped, enough to size its rows.
 ///
@@ -32,6 +32,7 @@ pub struct FormatInfo {
     /// Planes in the memory order of the DRM format (YV12: Y, V, U).
     pub planes: &'static [PlaneInfo],
     yuv: bool,
+    rgb: Option<RgbPacking>,
 }
 
 const fn plane(bytes_per_block: u32, block_width: u32, v_sub: u32) -> PlaneInfo {
@@ -66,10 +67,29 @@ const fn format(
         name,
         planes,
         yuv,
+        rgb: None,
     }
 }
 
-static FORMATS: [FormatInfo; 18] = [
+/// A 32-bit packed RGB format: `depth` bits per colour at `shifts` (R, G,
+/// B), alpha or padding at `alpha_shift`.
+const fn rgb32(
+    fourcc: Fourcc,
+    name: &'static str,
+    depth: u32,
+    shifts: [u32; 3],
+    alpha_shift: u32,
+) -> FormatInfo {
+    FormatInfo {
+        fourcc,
+        name,
+        planes: &[RGB32],
+        yuv: false,
+        rgb: Some(RgbPacking::new(depth, shifts, alpha_shift)),
+    }
+}
+
+static FORMATS: [FormatInfo; 22] = [
     format(Fourcc::NV12, "NV12", true, &[Y8, CBCR_420]),
     format(Fourcc::NV21, "NV21", true, &[Y8, CBCR_420]),
     format(Fourcc::NV16, "NV16", true, &[Y8, CBCR_422]),
@@ -108,10 +128,17 @@ static FORMATS: [FormatInfo; 18] = [
         &[Y16, CB_OR_CR16_422, CB_OR_CR16_422],
     ),
     format(Fourcc::S410, "Y444_10LE", true, &[Y16, Y16, Y16]),
-    format(Fourcc::XRGB8888, "XRGB8888", false, &[RGB32]),
-    format(Fourcc::ARGB8888, "ARGB8888", false, &[RGB32]),
-    format(Fourcc::XBGR8888, "XBGR8888", false, &[RGB32]),
-    format(Fourcc::ABGR8888, "ABGR8888", false, &[RGB32]),
+    // Little-endian words: xRGB is bytes B G R x, xBGR bytes R G B x.
+    rgb32(Fourcc::XRGB8888, "XRGB8888", 8, [16, 8, 0], 24),
+    rgb32(Fourcc::ARGB8888, "ARGB8888", 8, [16, 8, 0], 24),
+    rgb32(Fourcc::XBGR8888, "XBGR8888", 8, [0, 8, 16], 24),
+    rgb32(Fourcc::ABGR8888, "ABGR8888", 8, [0, 8, 16], 24),
+    // 2:10:10:10: B in bits 0-9, G 10-19, R 20-29 (xRGB), R and B
+    // swapped for xBGR; 2 bits of alpha or padding on top.
+    rgb32(Fourcc::XRGB2101010, "XRGB2101010", 10, [20, 10, 0], 30),
+    rgb32(Fourcc::ARGB2101010, "ARGB2101010", 10, [20, 10, 0], 30),
+    rgb32(Fourcc::XBGR2101010, "XBGR2101010", 10, [0, 10, 20], 30),
+    rgb32(Fourcc::ABGR2101010, "ABGR2101010", 10, [0, 10, 20], 30),
     format(Fourcc::RGB565, "RGB565", false, &[RGB16]),
 ];
 
@@ -160,6 +187,12 @@ impl FormatInfo {
     pub fn is_yuv(&self) -> bool {
         self.yuv
     }
+
+    /// Where R, G and B lie in a pixel of a 32-bit packed RGB format (None
+    /// for YUV and RGB565).
+    pub fn rgb_packing(&self) -> Option<&RgbPacking> {
+        self.rgb.as_ref()
+    }
 }
 
 /// Renders the supported formats for error messages, naming the fourcc code
@@ -187,17 +220,20 @@ mod tests {
 
     #[test]
     fn format_table() {
-        assert_eq!(FormatInfo::all().len(), 18);
+        assert_eq!(FormatInfo::all().len(), 22);
         for info in FormatInfo::all() {
             assert!(std::ptr::eq(FormatInfo::lookup(info.fourcc).unwrap(), info));
             assert!((1..=3).contains(&info.plane_count()));
         }
-        assert!(FormatInfo::lookup(Fourcc::from_chars(*b"AB30")).is_none());
+        assert!(FormatInfo::lookup(Fourcc::from_chars(*b"BG24")).is_none());
         assert!(FormatInfo::lookup(Fourcc::NV12).unwrap().is_yuv());
         assert!(FormatInfo::lookup(Fourcc::P010).unwrap().is_yuv());
         assert!(FormatInfo::lookup(Fourcc::YUYV).unwrap().is_yuv());
         assert!(!FormatInfo::lookup(Fourcc::XRGB8888).unwrap().is_yuv());
         assert!(!FormatInfo::lookup(Fourcc::RGB565).unwrap().is_yuv());
+        let xr30 = FormatInfo::lookup(Fourcc::XRGB2101010).unwrap();
+        assert!(!xr30.is_yuv());
+        assert_eq!((xr30.plane_count(), xr30.row_bytes(0, 3)), (1, 12));
     }
 
     #[test]

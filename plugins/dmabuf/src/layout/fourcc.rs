@@ -50,6 +50,18 @@ impl Fourcc {
     pub const XBGR8888: Fourcc = Fourcc::from_chars(*b"XB24");
     /// 32-bit ABGR, little-endian (bytes R G B A).
     pub const ABGR8888: Fourcc = Fourcc::from_chars(*b"AB24");
+    /// 32-bit xRGB with 10 bits per colour, little-endian: B in bits 0-9,
+    /// G 10-19, R 20-29, 2 unused bits on top (DRM XRGB2101010).
+    pub const XRGB2101010: Fourcc = Fourcc::from_chars(*b"XR30");
+    /// As XR30 with 2 bits of alpha on top (DRM ARGB2101010, GStreamer's
+    /// BGR10A2_LE).
+    pub const ARGB2101010: Fourcc = Fourcc::from_chars(*b"AR30");
+    /// 32-bit xBGR with 10 bits per colour, little-endian: R in bits 0-9,
+    /// G 10-19, B 20-29, 2 unused bits on top (DRM XBGR2101010).
+    pub const XBGR2101010: Fourcc = Fourcc::from_chars(*b"XB30");
+    /// As XB30 with 2 bits of alpha on top (DRM ABGR2101010, GStreamer's
+    /// RGB10A2_LE).
+    pub const ABGR2101010: Fourcc = Fourcc::from_chars(*b"AB30");
     /// 16-bit RGB 5:6:5, little-endian.
     pub const RGB565: Fourcc = Fourcc::from_chars(*b"RG16");
 
@@ -127,6 +139,11 @@ mod tests {
         assert_eq!(Fourcc::XRGB8888.0, 0x3432_5258);
         assert_eq!(Fourcc::YUV420.0, 0x3231_5559);
         assert_eq!(Fourcc::RGB565.0, 0x3631_4752);
+        // DRM_FORMAT_XRGB2101010 and friends.
+        assert_eq!(Fourcc::XRGB2101010.0, 0x3033_5258);
+        assert_eq!(Fourcc::ARGB2101010.0, 0x3033_5241);
+        assert_eq!(Fourcc::XBGR2101010.0, 0x3033_4258);
+        assert_eq!(Fourcc::ABGR2101010.0, 0x3033_4241);
         assert_eq!(Fourcc::NV12.to_chars(), *b"NV12");
     }
 
@@ -159,10 +176,13 @@ mod tests {
             ("YUY2", Fourcc::YUYV),
             ("yuy2", Fourcc::YUYV),
             ("P010", Fourcc::P010),
+            ("XR30", Fourcc::XRGB2101010),
+            ("argb2101010", Fourcc::ARGB2101010),
+            ("AB30", Fourcc::ABGR2101010),
         ] {
             assert_eq!(name.parse::<Fourcc>(), Ok(fourcc), "{name}");
         }
-        for bad in ["", "NV1", "NV12 ", "AB30", "RGBA", "nv12x"] {
+        for bad in ["", "NV1", "NV12 ", "BG24", "RGBA", "nv12x"] {
             let err = bad.parse::<Fourcc>().unwrap_err();
             assert_eq!(
                 err,

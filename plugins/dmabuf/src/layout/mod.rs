@@ -14,6 +14,8 @@
 //!   formats and how their planes are shaped;
 //! - `frame_layout`: [`FrameLayout`] (with [`PlaneLayout`] and
 //!   [`StrideAlign`]): computing and validating a frame's planes;
+//! - `rgb_packing`: [`RgbPacking`], where the channels of a 32-bit RGB
+//!   pixel lie (8 or 10 bits each);
 //! - `error`: [`LayoutError`], why a layout was refused.
 
 mod error;
@@ -21,12 +23,14 @@ mod format;
 mod fourcc;
 mod frame_layout;
 mod modifier;
+mod rgb_packing;
 
 pub use error::LayoutError;
 pub use format::{FormatInfo, PlaneInfo};
 pub use fourcc::Fourcc;
 pub use frame_layout::{FrameLayout, PlaneLayout, StrideAlign};
 pub use modifier::Modifier;
+pub use rgb_packing::RgbPacking;
 
 /// Page size used to round allocation sizes: dma-buf exporters hand out whole
 /// pages, and importers may map whole pages, so a computed buffer claims them.

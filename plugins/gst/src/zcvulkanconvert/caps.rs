@@ -16,9 +16,93 @@ pub fn input_formats() -> Vec<VideoFormat> {
         .collect()
 }
 
-/// The output format in GStreamer's name: RGBA (DRM ABGR8888, `AB24`).
-pub fn output_format() -> VideoFormat {
-    format_for(zc_vulkan::OUTPUT_FORMAT).unwrap_or(VideoFormat::Rgba)
+/// The output formats in GStreamer's names, the default first, from
+/// `zc_vulkan::OUTPUT_FORMATS`: RGBA (DRM AB24), BGR10x2_LE (XR30, on
+/// GStreamer 1.28+), BGR10A2_LE (AR30), RGB10x2_LE (XB30, 1.28+),
+/// RGB10A2_LE (AB30). Before 1.28 XR30 and XB30 have no name
+/// ([`crate::caps::NAMED_FROM_1_28`]): AR30 carries the same bits, its 2
+/// alpha bits opaque.
+pub fn output_formats() -> Vec<VideoFormat> {
+    zc_vulkan::OUTPUT_FORMATS
+        .iter()
+        .filter_map(|&fourcc| format_for(fourcc))
+        .collect()
+}
+
+/// Whether a format has more than 8 bits per sample (I420_10LE, P010, ...).
+fn is_deep(format: VideoFormat) -> bool {
+    gst_video::VideoFormatInfo::from_format(format)
+        .depth()
+        .first()
+        .is_some_and(|&depth| depth > 8)
+}
+
+/// The outputs in the order the element prefers them for an input of
+/// `deep` samples: 10 bits per colour first for 10-bit video (it stays
+/// 10-bit), RGBA first otherwise (8-bit video gains nothing from 10 bits).
+pub fn preferred_outputs(deep: bool) -> Vec<VideoFormat> {
+    let mut outputs = output_formats();
+    if deep {
+        // Deepest first, the order among equals kept.
+        outputs.sort_by_key(|&f| !is_deep(f));
+    }
+    outputs
+}
+
+/// The video formats a caps structure names: `format`, or the fourccs of
+/// `drm-format` for DMA_DRM (those zc has a name for).
+fn formats_of(structure: &gst::StructureRef) -> Vec<VideoFormat> {
+    let names = strings_of(structure, "format");
+    if names.iter().any(|f| f == DMA_DRM_FORMAT) {
+        return strings_of(structure, "drm-format")
+            .iter()
+            .filter_map(|text| text.parse::<DrmFormat>().ok())
+            .filter_map(|drm| drm.video_format())
+            .collect();
+    }
+    names
+        .iter()
+        .map(|name| VideoFormat::from_string(name))
+        .filter(|f| *f != VideoFormat::Unknown)
+        .collect()
+}
+
+/// Whether input caps (their first structure) are 10-bit (or deeper)
+/// video: every format they name has more than 8 bits.
+fn input_is_deep(structure: &gst::StructureRef) -> bool {
+    let formats = formats_of(structure);
+    !formats.is_empty() && formats.into_iter().all(is_deep)
+}
+
+/// `outputs` (src caps, not fixed) narrowed to one structure and one
+/// format, the one the element prefers for `input`
+/// ([`preferred_outputs`]): downstream's order decides only among formats
+/// of the same depth. `outputs` as they are where none of them is one the
+/// element writes.
+pub fn prefer_output(input: &gst::CapsRef, outputs: gst::Caps) -> gst::Caps {
+    let deep = input.structure(0).is_some_and(input_is_deep);
+    for wanted in preferred_outputs(deep) {
+        for (s, f) in outputs.iter_with_features() {
+            if !formats_of(s).contains(&wanted) {
+                continue;
+            }
+            let mut chosen = s.to_owned();
+            if strings_of(s, "format").iter().any(|f| f == DMA_DRM_FORMAT) {
+                let Some(fourcc) = crate::caps::fourcc_for(wanted) else {
+                    continue;
+                };
+                chosen.set("format", DMA_DRM_FORMAT);
+                chosen.set("drm-format", DrmFormat::linear(fourcc).to_string());
+            } else {
+                chosen.set("format", wanted.to_str());
+            }
+            let mut out = gst::Caps::new_empty();
+            out.make_mut()
+                .append_structure_full(chosen, Some(f.to_owned()));
+            return out;
+        }
+    }
+    outputs
 }
 
 /// "NV12, I420, YUY2, P010_10LE", for messages.
@@ -63,35 +147,48 @@ pub fn sink_template() -> gst::Caps {
 }
 
 pub fn src_template() -> gst::Caps {
-    template(&[output_format()])
+    template(&output_formats())
 }
 
 fn is_dmabuf(features: &gst::CapsFeaturesRef) -> bool {
     features.contains(DMABUF_FEATURE)
 }
 
-/// Whether a structure of src caps allows the output format (RGBA, or
-/// DMA_DRM AB24): only those can be made from an input.
+/// Whether a structure of src caps allows an output format (RGBA,
+/// BGR10A2_LE, RGB10A2_LE, or DMA_DRM AB24/AR30/AB30 linear): only those
+/// can be made from an input.
 fn allows_output(structure: &gst::StructureRef) -> bool {
     if !structure.has_field("format") {
         return true;
     }
     let formats = strings_of(structure, "format");
-    if formats.iter().any(|f| f == output_format().to_str()) {
+    let outputs = output_formats();
+    if formats
+        .iter()
+        .any(|f| outputs.iter().any(|o| o.to_str() == f))
+    {
         return true;
     }
-    let output = DrmFormat::linear(zc_vulkan::OUTPUT_FORMAT).to_string();
     formats.iter().any(|f| f == DMA_DRM_FORMAT)
         && (!structure.has_field("drm-format")
-            || strings_of(structure, "drm-format").contains(&output))
+            || strings_of(structure, "drm-format")
+                .iter()
+                .filter_map(|text| text.parse::<DrmFormat>().ok())
+                .any(|drm| {
+                    drm.modifier == zc_dmabuf::Modifier::LINEAR
+                        && drm.video_format().is_some_and(|f| outputs.contains(&f))
+                }))
 }
 
 /// What the element can make of `caps` on the other side.
 ///
-/// - Sink to src: the same size and rate in RGBA. dma-buf input gives
-///   dma-buf output where outputs really are dma-bufs (`dmabuf_outputs`):
-///   on 1.24+ first as `DMA_DRM, drm-format=AB24` (linear), then in 1.22's
-///   form; else (memfd outputs) plain `video/x-raw`.
+/// - Sink to src: the same size and rate in the output formats, in the
+///   order the element prefers for the input ([`preferred_outputs`]:
+///   BGR10A2_LE first for 10-bit input, RGBA first otherwise). dma-buf
+///   input gives dma-buf output where outputs really are dma-bufs
+///   (`dmabuf_outputs`): on 1.24+ first as `DMA_DRM, drm-format={AB24,
+///   AR30, AB30}` (linear), then in 1.22's form; else (memfd outputs) plain
+///   `video/x-raw`.
 /// - Src to sink: the same size and rate in any input format: on 1.24+
 ///   DMA_DRM with the device's `drm-format`s (`inputs`; any while the
 ///   device is not open yet), then 1.22's form.
@@ -111,7 +208,8 @@ pub fn transform(
         let mut base = s.to_owned();
         base.remove_fields(["colorimetry", "chroma-site", "drm-format"]);
         if direction == gst::PadDirection::Sink {
-            base.set("format", output_format().to_str());
+            let outputs = preferred_outputs(input_is_deep(s));
+            base.set("format", gst::List::new(outputs.iter().map(|f| f.to_str())));
             if !is_dmabuf(f) {
                 out_mut.append_structure_full(base, Some(f.to_owned()));
                 continue;
@@ -120,10 +218,19 @@ pub fn transform(
                 out_mut.append_structure_full(base, Some(gst::CapsFeatures::new_empty()));
                 continue;
             }
-            if dialect == Dialect::DmaDrm
-                && let Some(modern) = dialect::to_dma_drm(&base)
-            {
-                out_mut.append(modern);
+            if dialect == Dialect::DmaDrm {
+                let mut modern = base.clone();
+                modern.set("format", DMA_DRM_FORMAT);
+                modern.set(
+                    "drm-format",
+                    gst::List::new(
+                        outputs
+                            .iter()
+                            .filter_map(|&f| crate::caps::fourcc_for(f))
+                            .map(|fourcc| DrmFormat::linear(fourcc).to_string()),
+                    ),
+                );
+                out_mut.append_structure_full(modern, Some(f.to_owned()));
             }
             out_mut.append_structure_full(base, Some(f.to_owned()));
         } else {
@@ -180,7 +287,14 @@ mod tests {
                 VideoFormat::Y44410le,
             ]
         );
-        assert_eq!(output_format(), VideoFormat::Rgba);
+        assert_eq!(
+            output_formats(),
+            [
+                VideoFormat::Rgba,
+                VideoFormat::Bgr10a2Le,
+                VideoFormat::Rgb10a2Le
+            ]
+        );
     }
 
     #[test]
@@ -192,9 +306,10 @@ mod tests {
         );
         let out = transform(gst::PadDirection::Sink, &input, Dialect::DmaDrm, None, true);
         let expected = caps(
-            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=AB24, width=64, height=48, \
-             framerate=30/1; \
-             video/x-raw(memory:DMABuf), format=RGBA, width=64, height=48, framerate=30/1",
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format={ AB24, AR30, AB30 }, \
+             width=64, height=48, framerate=30/1; \
+             video/x-raw(memory:DMABuf), format={ RGBA, BGR10A2_LE, RGB10A2_LE }, width=64, \
+             height=48, framerate=30/1",
         );
         assert!(out.is_strictly_equal(&expected), "{out}");
         // 1.22: its own form only; memfd outputs: system memory.
@@ -213,8 +328,89 @@ mod tests {
             None,
             false,
         );
-        let expected = caps("video/x-raw, format=RGBA, width=64, height=48, framerate=30/1");
+        let expected = caps(
+            "video/x-raw, format={ RGBA, BGR10A2_LE, RGB10A2_LE }, width=64, height=48, \
+             framerate=30/1",
+        );
         assert!(memfd.is_strictly_equal(&expected), "{memfd}");
+    }
+
+    /// The output formats of the first structure `input` transforms into.
+    fn first_outputs(input: &str, dialect: Dialect) -> Vec<VideoFormat> {
+        let out = transform(gst::PadDirection::Sink, &caps(input), dialect, None, true);
+        formats_of(out.structure(0).expect("a structure"))
+    }
+
+    #[test]
+    fn ten_bit_input_lists_ten_bit_outputs_first() {
+        init();
+        for input in [
+            "video/x-raw(memory:DMABuf), format=I420_10LE, width=64, height=48",
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=S410, width=64, height=48",
+            "video/x-raw, format={ P010_10LE, I422_10LE }, width=64, height=48",
+        ] {
+            assert_eq!(
+                first_outputs(input, Dialect::DmaDrm),
+                [
+                    VideoFormat::Bgr10a2Le,
+                    VideoFormat::Rgb10a2Le,
+                    VideoFormat::Rgba
+                ],
+                "{input}"
+            );
+        }
+        // 8-bit, or a mix: RGBA first, as before 10-bit outputs existed.
+        for input in [
+            "video/x-raw, format=NV12, width=64, height=48",
+            "video/x-raw, format={ NV12, P010_10LE }, width=64, height=48",
+            "video/x-raw, width=64, height=48",
+        ] {
+            assert_eq!(
+                first_outputs(input, Dialect::Classic)[0],
+                VideoFormat::Rgba,
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn fixation_prefers_the_inputs_depth_among_what_downstream_takes() {
+        init();
+        let ten = caps("video/x-raw(memory:DMABuf), format=I420_10LE, width=64, height=48");
+        let eight = caps("video/x-raw(memory:DMABuf), format=I420, width=64, height=48");
+        // Downstream's order (RGBA first) does not decide between depths.
+        let both =
+            caps("video/x-raw(memory:DMABuf), format={ RGBA, BGR10A2_LE }, width=64, height=48");
+        let chosen = prefer_output(&ten, both.clone());
+        assert!(
+            chosen.is_strictly_equal(&caps(
+                "video/x-raw(memory:DMABuf), format=BGR10A2_LE, width=64, height=48"
+            )),
+            "{chosen}"
+        );
+        let chosen = prefer_output(&eight, both);
+        assert!(
+            chosen.is_strictly_equal(&caps(
+                "video/x-raw(memory:DMABuf), format=RGBA, width=64, height=48"
+            )),
+            "{chosen}"
+        );
+        // DMA_DRM: the fourcc in drm-format.
+        let modern = caps(
+            "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format={ AB24, AR30 }, width=64; \
+             video/x-raw(memory:DMABuf), format={ RGBA, BGR10A2_LE }, width=64",
+        );
+        let chosen = prefer_output(&ten, modern);
+        assert!(
+            chosen.is_strictly_equal(&caps(
+                "video/x-raw(memory:DMABuf), format=DMA_DRM, drm-format=AR30, width=64"
+            )),
+            "{chosen}"
+        );
+        // Only RGBA downstream: RGBA, 10-bit input or not.
+        let rgba = caps("video/x-raw(memory:DMABuf), format=RGBA, width=64, height=48");
+        let chosen = prefer_output(&ten, rgba.clone());
+        assert!(chosen.is_strictly_equal(&rgba), "{chosen}");
     }
 
     #[test]

@@ -12,7 +12,6 @@ use gst_allocators::prelude::*;
 use zc_dmabuf::{DmaBuf, FrameLayout, Modifier};
 use zc_vulkan::{FrameImport, OutputBuffer};
 
-use super::caps;
 use super::imp::{CAT, State, ZcVulkanConvert};
 use crate::frame::{Frame, MemoryKind};
 use crate::lock;
@@ -89,9 +88,11 @@ impl ZcVulkanConvert {
             );
             state.outputs.remove(0);
         }
+        // set_caps let only output formats through, each with its fourcc.
+        let fourcc = crate::caps::fourcc_for(info.format()).unwrap_or(zc_vulkan::OUTPUT_FORMAT);
         let target = state
             .converter
-            .allocate_output(info.width(), info.height())
+            .allocate_output_as(fourcc, info.width(), info.height())
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -151,10 +152,12 @@ impl ZcVulkanConvert {
         out_mut.append_memory(memory);
         let layout = target.layout();
         let p = layout.planes()[0];
+        let output_format = crate::caps::format_for(layout.fourcc())
+            .ok_or_else(|| fail(format!("no GStreamer name for {}", layout.fourcc())))?;
         gst_video::VideoMeta::add_full(
             out_mut,
             gst_video::VideoFrameFlags::empty(),
-            caps::output_format(),
+            output_format,
             layout.width(),
             layout.height(),
             &[p.offset as usize],

@@ -22,7 +22,7 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "zcvulkanconvert",
         gst::DebugColorFlags::empty(),
-        Some("zc Vulkan YUV to RGBA conversion"),
+        Some("zc Vulkan YUV to RGB conversion"),
     )
 });
 
@@ -91,7 +91,7 @@ impl ObjectImpl for ZcVulkanConvert {
                     .nick("Passthrough")
                     .blurb(
                         "Pass frames on untouched where downstream takes them as they are, and convert only \
-                         where it does not (as videoconvert does); off: always convert to RGBA",
+                         where it does not (as videoconvert does); off: always convert to RGB",
                     )
                     .default_value(DEFAULT_PASSTHROUGH)
                     .mutable_ready()
@@ -153,11 +153,13 @@ impl ElementImpl for ZcVulkanConvert {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
-                "zc Vulkan YUV to RGBA",
+                "zc Vulkan YUV to RGB",
                 "Filter/Converter/Video/Hardware",
                 "Imports YUV dma-buf frames (NV12, YUY2, P010, and 8- or 10-bit planar 4:2:0, 4:2:2 and 4:4:4) \
-                 into Vulkan, converts them to RGBA with a compute shader (BT.601/709/2020, limited or full range from the caps) and hands the result on \
-                 as a dma-buf: no CPU copy",
+                 into Vulkan, converts them to RGB with a compute shader (BT.601/709/2020, limited or full range from the caps) and hands the result on \
+                 as a dma-buf: no CPU copy. Output: RGBA, or 10 bits per colour where 10-bit video should stay 10-bit: \
+                 BGR10A2_LE (DRM AR30) and RGB10A2_LE (AB30), and on GStreamer 1.28+ BGR10x2_LE (XR30) and RGB10x2_LE (XB30); \
+                 10-bit input goes out as 10-bit RGB when downstream takes it, 8-bit input as RGBA",
                 "zc developers",
             )
         });
@@ -294,6 +296,24 @@ impl BaseTransformImpl for ZcVulkanConvert {
         Some(out)
     }
 
+    fn fixate_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        othercaps: gst::Caps,
+    ) -> gst::Caps {
+        // Output caps: 10-bit video out as 10-bit RGB where downstream takes
+        // it, else RGBA (whatever order downstream listed them in). Caps
+        // passed through untouched are left to the default.
+        let passing = lock(&self.settings).passthrough && othercaps.can_intersect(caps);
+        let othercaps = if direction == gst::PadDirection::Sink && !passing {
+            caps::prefer_output(caps, othercaps)
+        } else {
+            othercaps
+        };
+        self.parent_fixate_caps(direction, caps, othercaps)
+    }
+
     fn accept_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> bool {
         // BaseTransform's check looks at templates and at what the caps
         // transform into, not at modifiers: a DMA_DRM format the device
@@ -331,6 +351,17 @@ impl BaseTransformImpl for ZcVulkanConvert {
         // Either dialect (1.22's format=NV12, 1.24's DMA_DRM) in one place.
         let (in_info, in_drm) = dialect::video_info(incaps).map_err(|e| fail(e.to_string()))?;
         let (out_info, _) = dialect::video_info(outcaps).map_err(|e| fail(e.to_string()))?;
+        if !caps::output_formats().contains(&out_info.format()) {
+            return Err(fail(format!(
+                "output format {} is not one the shader writes ({})",
+                out_info.format().to_str(),
+                caps::output_formats()
+                    .iter()
+                    .map(|f| f.to_str().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         if !caps::input_formats().contains(&in_info.format()) {
             return Err(fail(format!(
                 "input format {} is not one the shader converts ({})",

@@ -94,7 +94,7 @@ impl ZcWaylandSink {
         let offered = presenter.capabilities();
         let allow_implicit = lock(&self.settings).allow_implicit_modifier;
         let refused = lock(&self.refused_formats).clone();
-        let dmabuf: Vec<gst_video::VideoFormat> = caps::FORMATS
+        let dmabuf: Vec<gst_video::VideoFormat> = caps::formats()
             .iter()
             .filter(|(_, fourcc)| {
                 !refused.contains(fourcc)
@@ -106,7 +106,7 @@ impl ZcWaylandSink {
             })
             .map(|(format, _)| *format)
             .collect();
-        let system: Vec<gst_video::VideoFormat> = caps::FORMATS
+        let system: Vec<gst_video::VideoFormat> = caps::formats()
             .iter()
             .filter(|(format, fourcc)| match preference {
                 // System memory is copied into dma-bufs, or written into the

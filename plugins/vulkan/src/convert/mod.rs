@@ -1,4 +1,5 @@
-//! The YUV->RGBA compute pass: import, dispatch, export.
+//! The YUV->RGB compute pass: import, dispatch, export (RGBA8, or 10 bits
+//! per colour: [`OUTPUT_FORMATS`]).
 //!
 //! Imports are [`FrameImport`]s owned by the caller, so they live exactly as
 //! long as the frame's buffers do (the element keeps one on each GstMemory).
@@ -33,17 +34,17 @@ use output::OutputVk;
 pub use output::{Output, OutputBuffer, OutputPath};
 use pipeline::{BUFFER_SPV, IMAGE_SPV, Pipeline, create_pipeline, push_constants};
 use resources::Resources;
-pub use shader_format::INPUT_FORMATS;
-use shader_format::ShaderFormat;
-pub(crate) use shader_format::input_names;
+pub use shader_format::{INPUT_FORMATS, OUTPUT_FORMATS};
+use shader_format::{ShaderFormat, output_packing};
+pub(crate) use shader_format::{input_names, output_names};
 use sync::{FENCE_TIMEOUT, InFlight};
 
 use crate::device::Context;
 use crate::error::{Error, Result};
 use crate::import::{self, Imported};
 
-/// The output format: RGBA bytes in memory order (DRM ABGR8888,
-/// GStreamer's RGBA).
+/// The default output format: RGBA bytes in memory order (DRM ABGR8888,
+/// GStreamer's RGBA). [`OUTPUT_FORMATS`] lists every format it can write.
 pub const OUTPUT_FORMAT: Fourcc = Fourcc::ABGR8888;
 
 /// Options for a [`Converter`].
@@ -261,8 +262,20 @@ impl Converter {
         buffers: &[DmaBuf],
         colour: Colorimetry,
     ) -> Result<Output> {
+        self.convert_to(layout, buffers, colour, OUTPUT_FORMAT)
+    }
+
+    /// As [`Converter::convert`], writing `output_format` (one of
+    /// [`OUTPUT_FORMATS`]).
+    pub fn convert_to(
+        &mut self,
+        layout: &FrameLayout,
+        buffers: &[DmaBuf],
+        colour: Colorimetry,
+        output_format: Fourcc,
+    ) -> Result<Output> {
         ShaderFormat::of(layout.fourcc())?;
-        let out = self.allocate_output(layout.width(), layout.height())?;
+        let out = self.allocate_output_as(output_format, layout.width(), layout.height())?;
         self.convert_into(layout, buffers, colour, &out)?;
         let OutputBuffer { layout, buffer, .. } = out;
         Ok(Output { layout, buffer })
@@ -272,7 +285,19 @@ impl Converter {
     /// again with [`Converter::convert_into`] (a consumer such as a
     /// compositor then sees the same dma-bufs come back).
     pub fn allocate_output(&mut self, width: u32, height: u32) -> Result<OutputBuffer> {
-        let layout = FrameLayout::compute(OUTPUT_FORMAT, width, height, StrideAlign::DEFAULT)?;
+        self.allocate_output_as(OUTPUT_FORMAT, width, height)
+    }
+
+    /// As [`Converter::allocate_output`], in `fourcc`: one of
+    /// [`OUTPUT_FORMATS`] (e.g. XR30 to keep 10-bit video 10-bit).
+    pub fn allocate_output_as(
+        &mut self,
+        fourcc: Fourcc,
+        width: u32,
+        height: u32,
+    ) -> Result<OutputBuffer> {
+        output_packing(fourcc)?;
+        let layout = FrameLayout::compute(fourcc, width, height, StrideAlign::DEFAULT)?;
         let (vk_buffer, buffer, memory) = self.make_output(&layout)?;
         Ok(OutputBuffer {
             layout,
@@ -323,7 +348,7 @@ impl Converter {
             });
         }
         let gpu_waits = self.wait_for_producer_and_readers(buffers, &out.buffer)?;
-        let push = push_constants(layout, colour, format, &out.layout);
+        let push = push_constants(layout, colour, format, &out.layout)?;
         self.record_and_submit(&frame.imported, layout, &out.vk.buffer, &push, gpu_waits)?;
         // Until its fence signalled, the submission keeps what it uses alive
         // (the caller may drop the frame and the output after a timeout).

@@ -1,4 +1,4 @@
-//! Outputs: the RGBA buffers conversions write, as Vulkan memory exported as
+//! Outputs: the RGB buffers conversions write (RGBA8 or 2:10:10:10), as Vulkan memory exported as
 //! a dma-buf where the driver can, else a memfd imported into Vulkan.
 
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -49,7 +49,8 @@ impl std::fmt::Debug for OutputBuffer {
 }
 
 impl OutputBuffer {
-    /// RGBA (DRM ABGR8888), LINEAR, one buffer.
+    /// One of [`super::OUTPUT_FORMATS`] (RGBA by default), LINEAR, one
+    /// buffer.
     pub fn layout(&self) -> &FrameLayout {
         &self.layout
     }
@@ -60,7 +61,8 @@ impl OutputBuffer {
     }
 }
 
-/// A converted frame: RGBA in one buffer, LINEAR.
+/// A converted frame: RGB (RGBA unless asked otherwise) in one buffer,
+/// LINEAR.
 #[derive(Debug)]
 pub struct Output {
     pub layout: FrameLayout,

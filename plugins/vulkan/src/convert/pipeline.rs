@@ -9,6 +9,7 @@ use zc_dmabuf::FrameLayout;
 use zc_dmabuf::color::Colorimetry;
 
 use super::ShaderFormat;
+use super::shader_format::output_packing;
 
 use crate::device::Context;
 use crate::error::{Error, Result};
@@ -19,15 +20,17 @@ pub(super) static IMAGE_SPV: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/yuv_to_rgba_image.spv"));
 
 /// Bytes of the shaders' push constants (`Params`).
-pub(super) const PUSH_CONSTANTS_SIZE: usize = 80;
+pub(super) const PUSH_CONSTANTS_SIZE: usize = 96;
 
-/// Must match `Params` in shaders/yuv_common.wgsl.
+/// Must match `Params` in shaders/yuv_common.wgsl. Fails for an output
+/// format the shaders do not write.
 pub(super) fn push_constants(
     layout: &FrameLayout,
     colour: Colorimetry,
     format: ShaderFormat,
     output: &FrameLayout,
-) -> [u8; PUSH_CONSTANTS_SIZE] {
+) -> Result<[u8; PUSH_CONSTANTS_SIZE]> {
+    let packing = output_packing(output.fourcc())?;
     let planes = layout.planes();
     let offset = |i: usize| planes.get(i).map_or(0, |p| p.offset as u32);
     let stride = |i: usize| planes.get(i).map_or(0, |p| p.stride);
@@ -57,11 +60,12 @@ pub(super) fn push_constants(
         words
             .iter()
             .map(|w| w.to_le_bytes())
-            .chain(floats.iter().map(|f| f.to_le_bytes())),
+            .chain(floats.iter().map(|f| f.to_le_bytes()))
+            .chain(packing.iter().map(|w| w.to_le_bytes())),
     ) {
         chunk.copy_from_slice(&w);
     }
-    bytes
+    Ok(bytes)
 }
 
 pub(super) struct Pipeline {

@@ -1,8 +1,10 @@
-//! How the shaders read each input format: the numbers that go into
-//! `Params.dims.z` (the sample layout) and `Params.strides.w` (the chroma
-//! shape and sample width), shared with `shaders/yuv_common.wgsl`.
+//! How the shaders read each input format and write each output format:
+//! the numbers that go into `Params.dims.z` (the sample layout),
+//! `Params.strides.w` (the chroma shape and sample width) and
+//! `Params.packing` (the output pixel), shared with
+//! `shaders/yuv_common.wgsl`.
 
-use zc_dmabuf::Fourcc;
+use zc_dmabuf::{FormatInfo, Fourcc};
 
 use crate::error::{Error, Result};
 
@@ -74,17 +76,58 @@ pub const INPUT_FORMATS: [Fourcc; TABLE.len()] = {
     out
 };
 
+/// The formats the converter writes, the default first: RGBA8 (DRM
+/// ABGR8888), and 10 bits per colour (2:10:10:10) where 10-bit video should
+/// stay 10-bit: XR30 and AR30 (B in the low bits), XB30 and AB30 (R in the
+/// low bits). Any 32-bit packed RGB format could be written (see
+/// [`output_packing`]); these are the ones offered.
+pub const OUTPUT_FORMATS: [Fourcc; 5] = [
+    Fourcc::ABGR8888,
+    Fourcc::XRGB2101010,
+    Fourcc::ARGB2101010,
+    Fourcc::XBGR2101010,
+    Fourcc::ABGR2101010,
+];
+
 /// "NV12, I420 (YU12), ...": the inputs for messages, by the names people
 /// know them by.
 pub(crate) fn input_names() -> String {
-    INPUT_FORMATS
+    names(&INPUT_FORMATS)
+}
+
+/// "ABGR8888 (AB24), ...": the outputs for messages.
+pub(crate) fn output_names() -> String {
+    names(&OUTPUT_FORMATS)
+}
+
+fn names(formats: &[Fourcc]) -> String {
+    formats
         .iter()
-        .map(|&fourcc| match zc_dmabuf::FormatInfo::lookup(fourcc) {
+        .map(|&fourcc| match FormatInfo::lookup(fourcc) {
             Some(info) if info.name != fourcc.to_string() => format!("{} ({fourcc})", info.name),
             _ => fourcc.to_string(),
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `Params.packing` for an output format: the largest colour code, the
+/// lowest bits of R, G, B and alpha (a byte each, R lowest), the alpha bits
+/// of an opaque pixel, 0. The bit positions are the format table's
+/// ([`zc_dmabuf::RgbPacking`]); the error names the outputs there are.
+pub(super) fn output_packing(fourcc: Fourcc) -> Result<[u32; 4]> {
+    let packing = OUTPUT_FORMATS
+        .contains(&fourcc)
+        .then(|| FormatInfo::lookup(fourcc).and_then(FormatInfo::rgb_packing))
+        .flatten()
+        .ok_or(Error::UnsupportedOutputFormat { fourcc })?;
+    let [r, g, b] = packing.shifts;
+    Ok([
+        packing.max_code(),
+        r | g << 8 | b << 16 | packing.alpha_shift << 24,
+        packing.opaque_alpha(),
+        0,
+    ])
 }
 
 impl ShaderFormat {
@@ -162,10 +205,44 @@ mod tests {
             Some(8)
         );
         let err = ShaderFormat::of(Fourcc::XRGB8888).map(|_| ()).unwrap_err();
+        assert!(matches!(err, Error::UnsupportedFormat { .. }));
         assert_eq!(
             err.to_string(),
             "XR24 is not a format the converter takes; it takes NV12, I420 (YU12), Y42B (YU16), \
              Y444 (YU24), YUYV, P010, I420_10LE (S010), I422_10LE (S210), Y444_10LE (S410)"
         );
+    }
+
+    #[test]
+    fn output_packings_by_hand() {
+        // RGBA8: what pack4x8unorm did (R bits 0-7 ... A 24-31).
+        assert_eq!(
+            output_packing(Fourcc::ABGR8888).ok(),
+            Some([255, u32::from_le_bytes([0, 8, 16, 24]), 255, 0])
+        );
+        // XR30: B bits 0-9, G 10-19, R 20-29, the top 2 bits set.
+        assert_eq!(
+            output_packing(Fourcc::XRGB2101010).ok(),
+            Some([1023, u32::from_le_bytes([20, 10, 0, 30]), 3, 0])
+        );
+        assert_eq!(
+            output_packing(Fourcc::ABGR2101010).ok(),
+            Some([1023, u32::from_le_bytes([0, 10, 20, 30]), 3, 0])
+        );
+        for fourcc in OUTPUT_FORMATS {
+            assert!(output_packing(fourcc).is_ok(), "{fourcc}");
+        }
+        // A format the table packs but the converter does not offer, and YUV.
+        for fourcc in [Fourcc::XRGB8888, Fourcc::NV12] {
+            let err = output_packing(fourcc).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{fourcc} is not a format the converter writes; it writes ABGR8888 (AB24), \
+                     XRGB2101010 (XR30), ARGB2101010 (AR30), XBGR2101010 (XB30), \
+                     ABGR2101010 (AB30)"
+                )
+            );
+        }
     }
 }

@@ -50,6 +50,13 @@ pub mod reference {
 
     /// Y, Cb, Cr code values of `bits` depth to RGBA8.
     pub fn to_rgba(y: u32, cb: u32, cr: u32, bits: u32, m: Matrix, r: Range) -> [u8; 4] {
+        let [red, green, blue] = to_rgb(y, cb, cr, bits, m, r);
+        let q = |v: f64| (v * 255.0).round() as u8;
+        [q(red), q(green), q(blue), 255]
+    }
+
+    /// Y, Cb, Cr code values of `bits` depth to R, G, B in 0..=1.
+    pub fn to_rgb(y: u32, cb: u32, cr: u32, bits: u32, m: Matrix, r: Range) -> [f64; 3] {
         let scale = f64::from(1u32 << (bits - 8));
         let (ey, epb, epr) = match r {
             Range::Limited => (
@@ -71,8 +78,7 @@ pub mod reference {
         let red = ey + 2.0 * (1.0 - kr) * epr;
         let blue = ey + 2.0 * (1.0 - kb) * epb;
         let green = (ey - kr * red - kb * blue) / kg;
-        let q = |v: f64| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        [q(red), q(green), q(blue), 255]
+        [red, green, blue].map(|v| v.clamp(0.0, 1.0))
     }
 }
 
@@ -167,34 +173,51 @@ pub fn fill(frame: &Frame) {
 }
 
 /// Compare the converted output with the reference; the worst channel
-/// difference, and the first pixel over `tolerance` if any.
+/// difference in codes of the output's depth (8 or 10 bits: the output's
+/// format, from its layout, says where each channel lies), and the first
+/// pixel over `tolerance` if any.
 pub fn check(
     fourcc: Fourcc,
     colour: Colorimetry,
     out_layout: &FrameLayout,
     out: &DmaBuf,
-    tolerance: u8,
-) -> Result<u8, String> {
+    tolerance: u32,
+) -> Result<u32, String> {
     let bits = bits(fourcc);
+    let packing = *out_layout
+        .format()
+        .rgb_packing()
+        .ok_or_else(|| format!("output {} is not packed RGB", out_layout.fourcc()))?;
+    let max = f64::from(packing.max_code());
     let guard = out
         .begin_cpu_access(Access::Read)
         .map_err(|e| e.to_string())?;
     // The device wrote it: copied out, never borrowed as a slice.
     let data = guard.to_vec();
     let p = out_layout.planes()[0];
-    let mut worst = 0u8;
+    let mut worst = 0u32;
     for y in 0..out_layout.height() {
         for x in 0..out_layout.width() {
             let (luma, cb, cr) = yuv_at(fourcc, x, y);
-            let want = reference::to_rgba(luma, cb, cr, bits, colour.matrix, colour.range);
+            let rgb = reference::to_rgb(luma, cb, cr, bits, colour.matrix, colour.range);
+            let want = rgb.map(|v| (v * max).round() as u32);
             let at = (p.offset + u64::from(p.stride) * u64::from(y) + u64::from(x) * 4) as usize;
-            let got = &data[at..at + 4];
-            for c in 0..4 {
+            let word = u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
+            let got = packing.unpack(word);
+            let alpha = packing.alpha(word);
+            if alpha != packing.opaque_alpha() {
+                return Err(format!(
+                    "{fourcc} to {} {colour}: pixel ({x},{y}) alpha {alpha}, not opaque",
+                    out_layout.fourcc()
+                ));
+            }
+            for c in 0..3 {
                 let diff = want[c].abs_diff(got[c]);
                 worst = worst.max(diff);
                 if diff > tolerance {
                     return Err(format!(
-                        "{fourcc} {colour}: pixel ({x},{y}) YCbCr ({luma},{cb},{cr}) got {got:?}, reference {want:?}"
+                        "{fourcc} to {} {colour}: pixel ({x},{y}) YCbCr ({luma},{cb},{cr}) got {got:?}, reference {want:?}",
+                        out_layout.fourcc()
                     ));
                 }
             }

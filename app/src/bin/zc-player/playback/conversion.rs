@@ -2,7 +2,9 @@
 //! show: `videoconvert` first (the CPU, only where nothing else can; it
 //! writes straight into zcexport's dma-bufs), then `zcvulkanconvert
 //! passthrough=true` after zcexport where a Vulkan device is there (the GPU
-//! turns 10-bit, 4:2:2 and 4:4:4 dma-bufs into RGBA dma-bufs). Both pass
+//! turns 10-bit, 4:2:2 and 4:4:4 dma-bufs into RGB dma-bufs: 10-bit video
+//! into 10-bit RGB, BGR10A2_LE (DRM AR30), where the compositor imports it,
+//! the rest into RGBA). Both pass
 //! frames on untouched when the sink takes them as they are, so NV12 and
 //! I420 still go straight to the compositor. What each does is chosen per
 //! stream by negotiation and read back here for the statistics.
@@ -21,7 +23,8 @@ use super::make;
 pub struct Report {
     /// none, gpu, cpu or cpu+gpu.
     pub kind: &'static str,
-    /// What became what, e.g. "I420_10LE to RGBA on the GPU (zcvulkanconvert)".
+    /// What became what, e.g. "I420_10LE to BGR10A2_LE on the GPU
+    /// (zcvulkanconvert)".
     pub detail: Option<String>,
     /// Frames and bytes the CPU conversion wrote (it is a copy).
     pub cpu_frames: u64,

@@ -131,7 +131,11 @@ impl Player {
 
 fn describe_caps(caps: &gst::CapsRef) -> Option<String> {
     let s = caps.structure(0)?;
-    let format = s.get::<&str>("format").unwrap_or("?");
+    // 1.24+'s dma-buf caps: the real format is the drm-format (AR30, ...).
+    let format = match s.get::<&str>("format").unwrap_or("?") {
+        "DMA_DRM" => s.get::<&str>("drm-format").unwrap_or("DMA_DRM"),
+        format => format,
+    };
     let (w, h) = (s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?);
     let memory = caps
         .features(0)

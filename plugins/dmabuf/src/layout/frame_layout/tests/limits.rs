@@ -106,12 +106,12 @@ fn huge_offsets_and_strides_do_not_panic() {
 
 #[test]
 fn unknown_format() {
-    let ab30 = Fourcc::from_chars(*b"AB30");
-    let err = FrameLayout::compute(ab30, 16, 16, StrideAlign::DEFAULT).unwrap_err();
-    assert_eq!(err, LayoutError::UnknownFormat { fourcc: ab30 });
+    let bg24 = Fourcc::from_chars(*b"BG24");
+    let err = FrameLayout::compute(bg24, 16, 16, StrideAlign::DEFAULT).unwrap_err();
+    assert_eq!(err, LayoutError::UnknownFormat { fourcc: bg24 });
     let msg = err.to_string();
     assert!(
-        msg.starts_with("unsupported pixel format AB30; supported formats: NV12, "),
+        msg.starts_with("unsupported pixel format BG24; supported formats: NV12, "),
         "{msg}"
     );
     assert!(
@@ -121,8 +121,8 @@ fn unknown_format() {
     assert!(msg.contains("P010, I420_10LE (S010)"), "{msg}");
     assert!(msg.ends_with("RGB565 (RG16)"), "{msg}");
     assert_eq!(
-        FrameLayout::new(ab30, Modifier::LINEAR, 16, 16, &[], &[]),
-        Err(LayoutError::UnknownFormat { fourcc: ab30 })
+        FrameLayout::new(bg24, Modifier::LINEAR, 16, 16, &[], &[]),
+        Err(LayoutError::UnknownFormat { fourcc: bg24 })
     );
 }
 
