@@ -360,8 +360,8 @@ impl Presenter {
 
     /// Whether each commit asks for `wp_presentation` feedback (on by
     /// default): when each frame was shown, on which path, how far from its
-    /// target. Off saves a request and three events per frame (nearly a
-    /// third of the sink's per-frame instructions) and leaves the
+    /// target. Off saves a request and three events per frame (more than
+    /// a quarter of the sink's per-frame instructions) and leaves the
     /// presentation counters at 0, except on windows paced by the
     /// compositor, whose queue bound needs the feedback.
     pub fn set_presentation_feedback(&self, on: bool) {
