@@ -55,6 +55,27 @@ fn orange_box() -> gst_video::VideoOverlayComposition {
     gst_video::VideoOverlayComposition::new([&rectangle]).expect("composition")
 }
 
+/// Wait until the sink-pad probe counted `until` frames (`seen`); an error
+/// on the bus, or no frames for five minutes, fails the test with Weston's
+/// log.
+fn wait_for_frames(pipeline: &gst::Pipeline, weston: &Weston, seen: &AtomicUsize, until: usize) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while seen.load(Ordering::SeqCst) < until {
+        assert!(
+            Instant::now() < deadline,
+            "frames stopped\n{}",
+            weston.log()
+        );
+        if let Some(message) = pipeline.bus().expect("bus").timed_pop_filtered(
+            gst::ClockTime::from_mseconds(100),
+            &[gst::MessageType::Error],
+        ) && let gst::MessageView::Error(e) = message.view()
+        {
+            panic!("{} ({:?})\n{}", e.error(), e.debug(), weston.log());
+        }
+    }
+}
+
 /// SMPTE bars as NV12 dma-bufs from zc's pool into zcwaylandsink; while
 /// `on`, each frame carries the orange box as overlay composition meta
 /// (what textoverlay or assrender attach when the sink takes the meta).
@@ -95,24 +116,8 @@ fn an_overlay_composition_shows_above_the_video_and_leaves_its_frames_alone() {
             },
         );
     }
-    let wait_frames = |n: usize| {
-        let until = seen.load(Ordering::SeqCst) + n;
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while seen.load(Ordering::SeqCst) < until {
-            assert!(
-                Instant::now() < deadline,
-                "frames stopped\n{}",
-                weston.log()
-            );
-            if let Some(message) = pipeline.bus().expect("bus").timed_pop_filtered(
-                gst::ClockTime::from_mseconds(100),
-                &[gst::MessageType::Error],
-            ) && let gst::MessageView::Error(e) = message.view()
-            {
-                panic!("{} ({:?})\n{}", e.error(), e.debug(), weston.log());
-            }
-        }
-    };
+    let wait_frames =
+        |n: usize| wait_for_frames(&pipeline, &weston, &seen, seen.load(Ordering::SeqCst) + n);
     pipeline.set_state(gst::State::Playing).expect("playing");
     wait_frames(8);
     // What textoverlay and assrender ask before attaching: caps with the
@@ -238,21 +243,7 @@ fn textoverlay_attaches_its_text_and_the_sink_shows_it_above_the_frames() {
         );
     }
     pipeline.set_state(gst::State::Playing).expect("playing");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while frames.load(Ordering::SeqCst) < 10 {
-        assert!(
-            Instant::now() < deadline,
-            "frames stopped\n{}",
-            weston.log()
-        );
-        if let Some(message) = pipeline.bus().expect("bus").timed_pop_filtered(
-            gst::ClockTime::from_mseconds(100),
-            &[gst::MessageType::Error],
-        ) && let gst::MessageView::Error(e) = message.view()
-        {
-            panic!("{} ({:?})\n{}", e.error(), e.debug(), weston.log());
-        }
-    }
+    wait_for_frames(&pipeline, &weston, &frames, 10);
     let shot = weston.screenshot();
     let (path, copied, shown) = (
         sink.property::<String>("path"),
