@@ -382,21 +382,29 @@ fn count_instructions(args: &Args) -> Result<i32> {
         "\nreport: {}",
         options.out_dir.join("instructions.md").display()
     );
+    let name = instructions::InstructionReport::case_name;
+    // The variants' names are long: one column as wide as the widest.
+    let width = report
+        .cases
+        .iter()
+        .map(|c| name(c).len())
+        .max()
+        .unwrap_or(0);
     for case in &report.cases {
         match (case.per_frame, case.added_over_floor) {
             (Some(cost), added) => println!(
-                "  {:<6} {:<12} {:>10} instructions/frame{}",
+                "  {:<6} {:<width$} {:>10} instructions/frame{}",
                 case.size.name(),
-                instructions::InstructionReport::case_name(case),
+                name(case),
                 instructions::count(cost),
                 added
                     .map(|a| format!(", {} over the floor", instructions::count(a)))
                     .unwrap_or_default()
             ),
             (None, _) => println!(
-                "  {:<6} {:<12} {}",
+                "  {:<6} {:<width$} {}",
                 case.size.name(),
-                instructions::InstructionReport::case_name(case),
+                name(case),
                 case.reason.as_deref().unwrap_or("no count")
             ),
         }
