@@ -259,5 +259,4 @@ impl Frame {
 }
 
 #[cfg(test)]
-#[path = "frame_tests.rs"]
 mod tests;
