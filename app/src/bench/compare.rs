@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::BenchError;
 use super::environment::Environment;
-use super::instructions::{self, InstructionReport};
+use super::instructions::{self, InstructionCase, InstructionReport};
 use super::report::{self, Report, TargetResult, TargetStatus};
 
 /// One loaded file.
@@ -194,7 +194,7 @@ fn instruction_cases(out: &mut String, a: &InstructionReport, b: &InstructionRep
     for (size, path, variant) in keys(&a.cases, &b.cases, |c| (c.size, c.path, c.variant)) {
         let ca = a.case_of(size, path, variant);
         let cb = b.case_of(size, path, variant);
-        let Some(name) = ca.or(cb).map(InstructionReport::case_name) else {
+        let Some(name) = ca.or(cb).map(InstructionCase::name) else {
             continue;
         };
         let _ = writeln!(

@@ -382,7 +382,7 @@ fn count_instructions(args: &Args) -> Result<i32> {
         "\nreport: {}",
         options.out_dir.join("instructions.md").display()
     );
-    let name = instructions::InstructionReport::case_name;
+    let name = instructions::InstructionCase::name;
     // The variants' names are long: one column as wide as the widest.
     let width = report
         .cases

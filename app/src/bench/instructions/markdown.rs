@@ -82,7 +82,7 @@ pub fn render(report: &InstructionReport) -> String {
                 let _ = writeln!(
                     md,
                     "| {} | {} | | | | |",
-                    InstructionReport::case_name(case),
+                    case.name(),
                     not_run(case.status, case.reason.as_deref())
                 );
                 continue;
@@ -105,7 +105,7 @@ pub fn render(report: &InstructionReport) -> String {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {share} | {vs_stock} | {} |",
-                InstructionReport::case_name(case),
+                case.name(),
                 count(cost),
                 add.map(count).unwrap_or_default(),
                 runs.join(", ")
@@ -143,12 +143,7 @@ pub fn render(report: &InstructionReport) -> String {
         .iter()
         .filter(|c| c.path != PathKind::Fakesink && !c.groups.is_empty())
     {
-        let _ = writeln!(
-            md,
-            "### {} {}\n",
-            case.size,
-            InstructionReport::case_name(case)
-        );
+        let _ = writeln!(md, "### {} {}\n", case.size, case.name());
         let _ = writeln!(md, "| group | added/frame |");
         let _ = writeln!(md, "|---|---|");
         for group in case

@@ -95,6 +95,16 @@ pub struct InstructionCase {
     pub top_functions: Vec<FunctionCost>,
 }
 
+impl InstructionCase {
+    /// The case's name in the report: its path, or its variant.
+    pub fn name(&self) -> String {
+        match self.variant {
+            Some(variant) => variant.label().to_owned(),
+            None => self.path.to_string(),
+        }
+    }
+}
+
 /// A whole instruction-count run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InstructionReport {
@@ -131,14 +141,6 @@ impl InstructionReport {
         self.cases.iter().find(|c| {
             c.size == size && c.path == path && c.variant == variant && c.per_frame.is_some()
         })
-    }
-
-    /// The case's name in the report: its path, or its variant.
-    pub fn case_name(case: &InstructionCase) -> String {
-        match case.variant {
-            Some(variant) => variant.label().to_owned(),
-            None => case.path.to_string(),
-        }
     }
 
     /// Fill in what the cases add over the floor, by group and function.

@@ -165,13 +165,13 @@ pub fn run(options: &Options) -> Result<InstructionReport, BenchError> {
     let mut functions: HashMap<CaseKey, FunctionCosts> = HashMap::new();
     for &size in &options.sizes {
         for &(path, variant) in &planned {
+            // A variant's pipeline is the zero-copy one changed; where that
+            // has nothing to change, the case fails saying so (count_case).
             let pipeline = |frames| {
                 let pipeline = spec(size, path, frames);
                 match variant {
-                    // ALL's variants change the zero-copy tail, which has
-                    // what they change (variant.rs tests it).
-                    Some(variant) => variant.pipeline(&pipeline).unwrap_or(pipeline),
-                    None => pipeline,
+                    Some(variant) => variant.pipeline(&pipeline),
+                    None => Some(pipeline),
                 }
             };
             let name = match variant {
@@ -221,13 +221,13 @@ fn count_case(
     size: Size,
     path: PathKind,
     variant: Option<SinkVariant>,
-    pipeline: impl Fn(u32) -> String,
+    pipeline: impl Fn(u32) -> Option<String>,
 ) -> (InstructionCase, Option<FunctionCosts>) {
     let mut case = InstructionCase {
         size,
         path,
         variant,
-        pipeline: pipeline(options.frames_high),
+        pipeline: pipeline(options.frames_high).unwrap_or_default(),
         status: CaseStatus::Ran,
         reason: None,
         runs: Vec::new(),
@@ -236,6 +236,15 @@ fn count_case(
         groups: Vec::new(),
         top_functions: Vec::new(),
     };
+    if case.pipeline.is_empty() {
+        case.status = CaseStatus::Failed;
+        case.reason = Some(format!(
+            "the {path} pipeline has no `zcexport name=export ! zcwaylandsink name=sink` to change"
+        ));
+        return (case, None);
+    }
+    // Non-empty at the high count: the same at every count.
+    let pipeline = |frames| pipeline(frames).unwrap_or_default();
     if path == PathKind::Gpu {
         case.status = CaseStatus::NotRun;
         case.reason =
