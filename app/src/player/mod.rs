@@ -1,6 +1,6 @@
 //! The parts of `zc-player` that do not need a window or a pipeline: key
 //! bindings, the control socket's protocol, statistics and their panel,
-//! subtitle cues, the on-screen display, text drawing, fd accounting, the playlist, tracks and the
+//! subtitle cues and DVD subtitle pictures, the on-screen display, text drawing, fd accounting, the playlist, tracks and the
 //! resume state. The binary (`src/bin/zc-player`) puts them together.
 
 pub mod controls;
@@ -11,6 +11,7 @@ pub mod ipc;
 pub mod osd;
 pub mod playlist;
 pub mod stats;
+pub mod subpicture;
 pub mod subtitles;
 pub mod text;
 pub mod tracks;

@@ -1,0 +1,462 @@
+//! DVD subtitles (VobSub, GStreamer's `subpicture/x-dvd`), decoded for the
+//! player's subtitle layer. Each buffer is one sub-picture unit (SPU): a
+//! run-length coded bitmap of 2-bit pixel values, and control sequences
+//! saying where it goes in the video frame, which 4 of the track's 16
+//! palette colours and alphas the pixel values take, and when it is shown
+//! and hidden. It becomes a premultiplied ARGB [`Image`], drawn on the
+//! subtitle subsurface as text cues are: the video frames are never
+//! touched (stock playbin blends these into every frame with `dvdspu`).
+//!
+//! The packet layout is DVD-Video's, as `dvdspu` and FFmpeg's `dvdsubdec`
+//! read it:
+//! - bytes 0-1: the packet's size; 2-3: the offset of the first control
+//!   sequence (all numbers big-endian, offsets from the packet's start);
+//! - the bitmap's two fields (even rows, then odd rows), each row a run of
+//!   nibble codes, byte-aligned at its end;
+//! - control sequences: a delay (in 1024 ticks of 90 kHz) from the
+//!   buffer's timestamp, the offset of the next sequence (its own offset
+//!   for the last one), then commands up to `0xff`.
+
+use std::time::Duration;
+
+use thiserror::Error;
+use zc_dmabuf::color::{Matrix, Range};
+
+/// Control-sequence commands.
+mod command {
+    pub const FORCED_SHOW: u8 = 0x00;
+    pub const SHOW: u8 = 0x01;
+    pub const HIDE: u8 = 0x02;
+    pub const COLOURS: u8 = 0x03;
+    pub const ALPHA: u8 = 0x04;
+    pub const AREA: u8 = 0x05;
+    pub const FIELDS: u8 = 0x06;
+    /// Colour and contrast changes within the picture: skipped by its size.
+    pub const CHANGE_COLOURS: u8 = 0x07;
+    pub const END: u8 = 0xff;
+}
+
+/// More control sequences than any SPU carries: a packet whose sequences
+/// never end is refused after these.
+const MAX_SEQUENCES: usize = 64;
+
+/// What is wrong with a packet.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SubpictureError {
+    #[error("the packet ends at byte {len}, but it needs byte {needed} ({what})")]
+    Truncated {
+        what: &'static str,
+        needed: usize,
+        len: usize,
+    },
+    #[error("control sequence at byte {at} has the unknown command {command:#04x}")]
+    UnknownCommand { command: u8, at: usize },
+    #[error(
+        "control sequence at byte {at} points back to byte {next} (sequences go forwards, the last to itself)"
+    )]
+    SequenceLoop { at: usize, next: usize },
+    #[error("more than {MAX_SEQUENCES} control sequences")]
+    TooManySequences,
+    #[error("the display area ends before it starts: x {x1}..={x2}, y {y1}..={y2}")]
+    EmptyArea { x1: u32, x2: u32, y1: u32, y2: u32 },
+}
+
+/// The track's 16 colours, as RGB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Palette {
+    rgb: [[u8; 3]; 16],
+}
+
+impl Palette {
+    /// From the colour table as GStreamer carries it (the `clut00` to
+    /// `clut15` fields of the `dvd-spu-clut-change` event, as DVD IFO files
+    /// hold it): each entry `0x00YYVVUU` (Y, Cr, Cb), BT.601 limited range.
+    pub fn from_ycrcb(entries: [u32; 16]) -> Palette {
+        let [rv, gu, gv, bu] = Matrix::Bt601.coefficients();
+        let [y_offset, y_scale, c_offset, c_scale] = Range::Limited.scales(8);
+        let rgb = entries.map(|entry| {
+            let [_, y, cr, cb] = entry.to_be_bytes().map(f32::from);
+            let y = (y - y_offset) * y_scale;
+            let (cb, cr) = ((cb - c_offset) * c_scale, (cr - c_offset) * c_scale);
+            let to_u8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+            [
+                to_u8(y + rv * cr),
+                to_u8(y - gu * cb - gv * cr),
+                to_u8(y + bu * cb),
+            ]
+        });
+        Palette { rgb }
+    }
+
+    /// Entry `index` (0-15) as RGB.
+    pub fn rgb(&self, index: u8) -> [u8; 3] {
+        self.rgb[usize::from(index & 0x0f)]
+    }
+}
+
+impl Default for Palette {
+    /// Before a track says its colours: a grey ramp (entry 0 black, 15
+    /// white), so pictures are still legible.
+    fn default() -> Palette {
+        Palette {
+            rgb: std::array::from_fn(|i| [(i * 17) as u8; 3]),
+        }
+    }
+}
+
+/// A decoded picture: where it goes in the video frame (in the frame's
+/// pixels) and its pixels, premultiplied ARGB8888, row by row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub argb: Vec<u32>,
+}
+
+impl Image {
+    /// Draw the image scaled (nearest neighbour) to fill a canvas of
+    /// `(width, height, stride)` bytes of little-endian ARGB8888.
+    pub fn draw_scaled(&self, canvas: &mut [u8], (width, height, stride): (u32, u32, u32)) {
+        if self.width == 0 || self.height == 0 {
+            return;
+        }
+        for row in 0..height {
+            let source_row = (u64::from(row) * u64::from(self.height) / u64::from(height)) as usize;
+            let line_start = row as usize * stride as usize;
+            let Some(line) = canvas.get_mut(line_start..line_start + width as usize * 4) else {
+                return;
+            };
+            for (column, pixel) in line.chunks_exact_mut(4).enumerate() {
+                let source_column =
+                    (column as u64 * u64::from(self.width) / u64::from(width)) as usize;
+                let argb = self.argb[source_row * self.width as usize + source_column];
+                pixel.copy_from_slice(&argb.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// One SPU, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subpicture {
+    /// From the buffer's timestamp to the picture's showing; `None`: the
+    /// packet shows nothing (it only clears the screen).
+    pub show: Option<Duration>,
+    /// From the buffer's timestamp to its hiding; `None`: until the next.
+    pub hide: Option<Duration>,
+    /// The picture; `None` when the packet has no display area or fields.
+    pub image: Option<Image>,
+}
+
+/// The display settings the control sequences accumulate.
+#[derive(Default)]
+struct Controls {
+    show: Option<Duration>,
+    hide: Option<Duration>,
+    /// Palette entries of the pixel values 0-3.
+    colours: [u8; 4],
+    /// Alpha (0 transparent, 15 opaque) of the pixel values 0-3.
+    alpha: [u8; 4],
+    /// x1, x2, y1, y2, inclusive.
+    area: Option<[u32; 4]>,
+    /// Offsets of the even and odd rows' codes.
+    fields: Option<[usize; 2]>,
+}
+
+fn byte(packet: &[u8], at: usize, what: &'static str) -> Result<u8, SubpictureError> {
+    packet.get(at).copied().ok_or(SubpictureError::Truncated {
+        what,
+        needed: at,
+        len: packet.len(),
+    })
+}
+
+fn be16(packet: &[u8], at: usize, what: &'static str) -> Result<usize, SubpictureError> {
+    Ok(usize::from(byte(packet, at, what)?) << 8 | usize::from(byte(packet, at + 1, what)?))
+}
+
+/// A delay in the control sequences' units (1024 / 90 kHz).
+fn delay(units: usize) -> Duration {
+    Duration::from_nanos(units as u64 * 1024 * 1_000_000_000 / 90_000)
+}
+
+/// Two bytes of four nibbles, highest first, as the values of pixel 3 down
+/// to pixel 0.
+fn nibbles_3210(high: u8, low: u8) -> [u8; 4] {
+    [low & 0x0f, low >> 4, high & 0x0f, high >> 4]
+}
+
+/// Decode one SPU (a `subpicture/x-dvd` buffer) with the track's palette.
+pub fn decode(packet: &[u8], palette: &Palette) -> Result<Subpicture, SubpictureError> {
+    let size = be16(packet, 0, "the packet size")?;
+    if size > packet.len() {
+        return Err(SubpictureError::Truncated {
+            what: "the size its header gives",
+            needed: size,
+            len: packet.len(),
+        });
+    }
+    let packet = &packet[..size];
+    let controls = read_controls(packet)?;
+    let image = match (controls.show, controls.area, controls.fields) {
+        (Some(_), Some(area), Some(fields)) => {
+            Some(read_image(packet, &controls, area, fields, palette)?)
+        }
+        _ => None,
+    };
+    Ok(Subpicture {
+        show: controls.show,
+        hide: controls.hide,
+        image,
+    })
+}
+
+fn read_controls(packet: &[u8]) -> Result<Controls, SubpictureError> {
+    let mut controls = Controls::default();
+    let mut at = be16(packet, 2, "the first control sequence's offset")?;
+    for _ in 0..MAX_SEQUENCES {
+        let when = delay(be16(packet, at, "a control sequence's delay")?);
+        let next = be16(packet, at + 2, "the next control sequence's offset")?;
+        let mut cursor = at + 4;
+        loop {
+            let command = byte(packet, cursor, "a control command")?;
+            cursor += 1;
+            match command {
+                command::FORCED_SHOW | command::SHOW => {
+                    controls.show.get_or_insert(when);
+                }
+                command::HIDE => {
+                    controls.hide.get_or_insert(when);
+                }
+                command::COLOURS => {
+                    let high = byte(packet, cursor, "the colours")?;
+                    controls.colours = nibbles_3210(high, byte(packet, cursor + 1, "the colours")?);
+                    cursor += 2;
+                }
+                command::ALPHA => {
+                    let high = byte(packet, cursor, "the alphas")?;
+                    controls.alpha = nibbles_3210(high, byte(packet, cursor + 1, "the alphas")?);
+                    cursor += 2;
+                }
+                command::AREA => {
+                    let b: Vec<u32> = (0..6)
+                        .map(|i| byte(packet, cursor + i, "the display area").map(u32::from))
+                        .collect::<Result<_, _>>()?;
+                    let x1 = b[0] << 4 | b[1] >> 4;
+                    let x2 = (b[1] & 0x0f) << 8 | b[2];
+                    let y1 = b[3] << 4 | b[4] >> 4;
+                    let y2 = (b[4] & 0x0f) << 8 | b[5];
+                    if x2 < x1 || y2 < y1 {
+                        return Err(SubpictureError::EmptyArea { x1, x2, y1, y2 });
+                    }
+                    controls.area = Some([x1, x2, y1, y2]);
+                    cursor += 6;
+                }
+                command::FIELDS => {
+                    controls.fields = Some([
+                        be16(packet, cursor, "the field offsets")?,
+                        be16(packet, cursor + 2, "the field offsets")?,
+                    ]);
+                    cursor += 4;
+                }
+                command::CHANGE_COLOURS => {
+                    cursor += be16(packet, cursor, "the colour changes' size")?;
+                }
+                command::END => break,
+                command => {
+                    return Err(SubpictureError::UnknownCommand {
+                        command,
+                        at: cursor - 1,
+                    });
+                }
+            }
+        }
+        if next == at {
+            return Ok(controls);
+        }
+        if next < at {
+            return Err(SubpictureError::SequenceLoop { at, next });
+        }
+        at = next;
+    }
+    Err(SubpictureError::TooManySequences)
+}
+
+/// Reads a field's codes nibble by nibble.
+struct Nibbles<'a> {
+    packet: &'a [u8],
+    /// In nibbles from the packet's start.
+    at: usize,
+}
+
+impl Nibbles<'_> {
+    fn next(&mut self) -> Result<u16, SubpictureError> {
+        let byte = byte(self.packet, self.at / 2, "the bitmap's codes")?;
+        let nibble = if self.at.is_multiple_of(2) {
+            byte >> 4
+        } else {
+            byte & 0x0f
+        };
+        self.at += 1;
+        Ok(u16::from(nibble))
+    }
+
+    /// One run: (its length, 0 for "to the row's end"; its pixel value).
+    fn run(&mut self) -> Result<(u32, u8), SubpictureError> {
+        let mut code = self.next()?;
+        // Codes are 1 to 4 nibbles; a longer one starts with more zeros.
+        for bound in [0x4, 0x10, 0x40] {
+            if code >= bound {
+                break;
+            }
+            code = code << 4 | self.next()?;
+        }
+        Ok((u32::from(code >> 2), (code & 0x3) as u8))
+    }
+
+    fn align(&mut self) {
+        self.at += self.at % 2;
+    }
+}
+
+fn read_image(
+    packet: &[u8],
+    controls: &Controls,
+    [x1, x2, y1, y2]: [u32; 4],
+    fields: [usize; 2],
+    palette: &Palette,
+) -> Result<Image, SubpictureError> {
+    let (width, height) = (x2 - x1 + 1, y2 - y1 + 1);
+    let colours: [u32; 4] = std::array::from_fn(|value| {
+        let alpha = u32::from(controls.alpha[value]) * 17;
+        let [r, g, b] = palette.rgb(controls.colours[value]).map(u32::from);
+        let premultiply = |c: u32| (c * alpha + 127) / 255;
+        alpha << 24 | premultiply(r) << 16 | premultiply(g) << 8 | premultiply(b)
+    });
+    let mut argb = vec![0u32; width as usize * height as usize];
+    for (field, start) in fields.into_iter().enumerate() {
+        let mut codes = Nibbles {
+            packet,
+            at: start * 2,
+        };
+        for row in (field..height as usize).step_by(2) {
+            let line = &mut argb[row * width as usize..(row + 1) * width as usize];
+            let mut x = 0;
+            while x < width {
+                let (length, value) = codes.run()?;
+                let end = if length == 0 {
+                    width
+                } else {
+                    (x + length).min(width)
+                };
+                line[x as usize..end as usize].fill(colours[usize::from(value)]);
+                x = end;
+            }
+            codes.align();
+        }
+    }
+    Ok(Image {
+        x: x1,
+        y: y1,
+        width,
+        height,
+        argb,
+    })
+}
+
+/// An SPU showing `rows` (pixel values 0-3, every row as long) at
+/// `(x, y)`, the values taking palette entries `colours` at alphas
+/// `alpha`, from `show` to `hide` after the buffer's timestamp (in the
+/// delay units of 1024 / 90 kHz): what [`decode`] reads back. zc's tests
+/// mux it into clips; no encoder for DVD subtitles ships with GStreamer.
+/// `rows` should hold at least one pixel.
+pub fn encode(
+    (x, y): (u32, u32),
+    rows: &[Vec<u8>],
+    colours: [u8; 4],
+    alpha: [u8; 4],
+    (show, hide): (u16, u16),
+) -> Vec<u8> {
+    let width = rows.first().map_or(0, Vec::len) as u32;
+    let mut nibbles: Vec<u8> = Vec::new();
+    let mut field_starts = [0usize; 2];
+    for (field, start) in field_starts.iter_mut().enumerate() {
+        *start = 4 + nibbles.len() / 2;
+        for row in rows.iter().skip(field).step_by(2) {
+            encode_row(row, &mut nibbles);
+        }
+    }
+    let mut packet = vec![0u8; 4];
+    packet.extend(
+        nibbles
+            .chunks(2)
+            .map(|pair| pair[0] << 4 | pair.get(1).copied().unwrap_or(0)),
+    );
+    let first = packet.len();
+    let second = first + 4 + 3 + 3 + 7 + 5 + 1 + 1;
+    let pack = |values: [u8; 4]| [values[3] << 4 | values[2], values[1] << 4 | values[0]];
+    let (x2, y2) = (x + width.max(1) - 1, y + (rows.len() as u32).max(1) - 1);
+    packet.extend(show.to_be_bytes());
+    packet.extend((second as u16).to_be_bytes());
+    packet.push(command::COLOURS);
+    packet.extend(pack(colours));
+    packet.push(command::ALPHA);
+    packet.extend(pack(alpha));
+    packet.push(command::AREA);
+    packet.extend([
+        (x >> 4) as u8,
+        ((x & 0x0f) << 4 | x2 >> 8) as u8,
+        x2 as u8,
+        (y >> 4) as u8,
+        ((y & 0x0f) << 4 | y2 >> 8) as u8,
+        y2 as u8,
+    ]);
+    packet.push(command::FIELDS);
+    packet.extend((field_starts[0] as u16).to_be_bytes());
+    packet.extend((field_starts[1] as u16).to_be_bytes());
+    packet.push(command::SHOW);
+    packet.push(command::END);
+    packet.extend(hide.to_be_bytes());
+    packet.extend((second as u16).to_be_bytes());
+    packet.push(command::HIDE);
+    packet.push(command::END);
+    let size = packet.len() as u16;
+    packet[0..2].copy_from_slice(&size.to_be_bytes());
+    packet[2..4].copy_from_slice(&(first as u16).to_be_bytes());
+    packet
+}
+
+/// A row's runs as nibble codes, padded to a whole byte.
+fn encode_row(row: &[u8], nibbles: &mut Vec<u8>) {
+    let start = nibbles.len();
+    let mut x = 0;
+    while x < row.len() {
+        let value = row[x] & 0x3;
+        let run = row[x..].iter().take_while(|&&v| v & 0x3 == value).count();
+        let (length, code_nibbles) = if x + run == row.len() && run >= 64 {
+            (0, 4)
+        } else {
+            let length = run.min(255);
+            let nibbles = match length {
+                1..=3 => 1,
+                4..=15 => 2,
+                16..=63 => 3,
+                _ => 4,
+            };
+            (length, nibbles)
+        };
+        let code = (length as u16) << 2 | u16::from(value);
+        for shift in (0..code_nibbles).rev() {
+            nibbles.push((code >> (4 * shift) & 0x0f) as u8);
+        }
+        x = if length == 0 { row.len() } else { x + length };
+    }
+    if (nibbles.len() - start) % 2 == 1 {
+        nibbles.push(0);
+    }
+}
+
+#[cfg(test)]
+mod tests;
