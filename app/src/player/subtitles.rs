@@ -1,15 +1,41 @@
 //! Subtitle cues as the player shows them: the text GStreamer hands over
 //! (SubRip/WebVTT as pango markup, SSA/ASS dialogue with override tags)
 //! reduced to plain lines, wrapped to the width of the picture, shown from
-//! the cue's start to its end on the stream's clock.
+//! the cue's start to its end on the stream's clock; or a DVD subtitle's
+//! picture ([`super::subpicture`]).
 
-/// One subtitle: its plain text and when it is on screen, in stream time.
+use super::subpicture::Image;
+
+/// One subtitle: what it shows and when it is on screen, in stream time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cue {
-    pub text: String,
+    pub content: CueContent,
     pub start_s: f64,
     /// `None`: until the next cue.
     pub end_s: Option<f64>,
+}
+
+/// What a cue shows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CueContent {
+    /// Plain lines (see [`plain_text`]).
+    Text(String),
+    /// A picture placed in the video frame's pixels (DVD subtitles).
+    Picture(Image),
+}
+
+impl CueContent {
+    /// The cue in words, as `stats` reports it: its text, or its picture's
+    /// size and place ("picture 200x40 at 220,400").
+    pub fn describe(&self) -> String {
+        match self {
+            CueContent::Text(text) => text.clone(),
+            CueContent::Picture(image) => format!(
+                "picture {}x{} at {},{}",
+                image.width, image.height, image.x, image.y
+            ),
+        }
+    }
 }
 
 impl Cue {
@@ -147,7 +173,7 @@ mod tests {
     #[test]
     fn a_cue_is_shown_from_its_start_to_its_end() {
         let cue = Cue {
-            text: "hi".into(),
+            content: CueContent::Text("hi".into()),
             start_s: 1.0,
             end_s: Some(2.5),
         };
@@ -157,5 +183,21 @@ mod tests {
         assert!(!cue.shown_at(2.5));
         let open = Cue { end_s: None, ..cue };
         assert!(open.shown_at(100.0));
+    }
+
+    #[test]
+    fn a_picture_cue_describes_its_size_and_place() {
+        let picture = CueContent::Picture(Image {
+            x: 220,
+            y: 400,
+            width: 200,
+            height: 40,
+            argb: vec![0; 8000],
+        });
+        assert_eq!(picture.describe(), "picture 200x40 at 220,400");
+        assert_eq!(
+            CueContent::Text("two\nlines".into()).describe(),
+            "two\nlines"
+        );
     }
 }

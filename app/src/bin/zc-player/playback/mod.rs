@@ -128,6 +128,17 @@ impl Player {
         display_size(&caps)
     }
 
+    /// The video frame's size in its pixels (before the pixel aspect
+    /// ratio): what DVD subtitle pictures are placed in.
+    pub fn frame_size(&self) -> Option<(u32, u32)> {
+        let caps = self.sink.static_pad("sink")?.current_caps()?;
+        let s = caps.structure(0)?;
+        Some((
+            s.get::<i32>("width").ok()? as u32,
+            s.get::<i32>("height").ok()? as u32,
+        ))
+    }
+
     pub fn position(&self) -> Option<f64> {
         self.pipeline
             .query_position::<gst::ClockTime>()

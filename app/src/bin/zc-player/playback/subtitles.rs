@@ -1,49 +1,131 @@
-//! Subtitles reach the player as text, not blended into the video: playbin3
+//! Subtitles reach the player undrawn, not blended into the video: playbin3
 //! hands every subtitle buffer (an embedded track, or `--sub FILE` through
 //! `suburi`) to an appsink that plays on the pipeline's clock, and each one
 //! becomes a [`Cue`] for the window, which draws it on a wl_shm subsurface
-//! above the video. The video frames are never touched (still 0 bytes
-//! copied), as mpv draws its subtitles and OSD.
+//! above the video. Text arrives as `text/x-raw`; DVD subtitles as
+//! `subpicture/x-dvd` packets, decoded here with the track's palette (the
+//! demuxer's `dvd-spu-clut-change` event). The video frames are never
+//! touched (still 0 bytes copied), as mpv draws its subtitles and OSD.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use gst::prelude::*;
-use zc_app::player::subtitles::{Cue, plain_text};
+use zc_app::player::subpicture::{self, Palette};
+use zc_app::player::subtitles::{Cue, CueContent, plain_text};
 
 use super::BusEvent;
 
-/// The cue a subtitle buffer carries.
-fn cue_of(sample: &gst::Sample) -> Option<Cue> {
+/// The caps the subtitle sink takes: text, and DVD subtitle pictures.
+const TEXT: &str = "text/x-raw";
+const DVD: &str = "subpicture/x-dvd";
+
+/// `at` (a timestamp in `segment`) as seconds of stream time.
+fn stream_seconds(
+    segment: &gst::FormattedSegment<gst::ClockTime>,
+    at: gst::ClockTime,
+) -> Option<f64> {
+    Some(segment.to_stream_time(at)?.nseconds() as f64 / 1e9)
+}
+
+/// The cue a subtitle buffer carries; `None` (said on stderr) for a
+/// packet that cannot be decoded.
+fn cue_of(sample: &gst::Sample, palette: &Palette) -> Option<Cue> {
     let buffer = sample.buffer()?;
     let map = buffer.map_readable().ok()?;
-    let text = plain_text(&String::from_utf8_lossy(&map));
     let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
-    let start = segment.to_stream_time(buffer.pts()?)?;
-    let end = buffer
-        .duration()
-        .and_then(|d| segment.to_stream_time(buffer.pts()? + d));
+    let pts = buffer.pts()?;
+    let is_dvd = sample
+        .caps()
+        .and_then(|caps| caps.structure(0))
+        .is_some_and(|s| s.name() == DVD);
+    if !is_dvd {
+        return Some(Cue {
+            content: CueContent::Text(plain_text(&String::from_utf8_lossy(&map))),
+            start_s: stream_seconds(segment, pts)?,
+            end_s: buffer
+                .duration()
+                .and_then(|d| stream_seconds(segment, pts + d)),
+        });
+    }
+    let picture = match subpicture::decode(&map, palette) {
+        Ok(picture) => picture,
+        Err(e) => {
+            eprintln!("zc-player: a DVD subtitle at {pts} cannot be shown: {e}");
+            return None;
+        }
+    };
+    let at = |delay: std::time::Duration| {
+        stream_seconds(
+            segment,
+            pts + gst::ClockTime::from_nseconds(delay.as_nanos() as u64),
+        )
+    };
+    // A packet that shows nothing ends the picture before it.
+    let (content, start) = match (picture.image, picture.show) {
+        (Some(image), Some(show)) => (CueContent::Picture(image), at(show)?),
+        _ => (
+            CueContent::Text(String::new()),
+            stream_seconds(segment, pts)?,
+        ),
+    };
+    let end = picture.hide.and_then(at).or_else(|| {
+        buffer
+            .duration()
+            .and_then(|d| stream_seconds(segment, pts + d))
+    });
     Some(Cue {
-        text,
-        start_s: start.nseconds() as f64 / 1e9,
-        end_s: end.map(|e| e.nseconds() as f64 / 1e9),
+        content,
+        start_s: start,
+        end_s: end,
     })
 }
 
-/// The text sink: an appsink of `text/x-raw` in sync with the video, which
-/// sends each cue to `events`.
+/// The track's palette from a `dvd-spu-clut-change` event, if `event` is
+/// one with all 16 entries.
+fn palette_of(event: &gst::EventRef) -> Option<Palette> {
+    let s = event.structure()?;
+    if s.name() != "application/x-gst-dvd" || s.get::<&str>("event").ok()? != "dvd-spu-clut-change"
+    {
+        return None;
+    }
+    let mut entries = [0u32; 16];
+    for (n, entry) in entries.iter_mut().enumerate() {
+        *entry = s.get::<i32>(format!("clut{n:02}").as_str()).ok()? as u32;
+    }
+    Some(Palette::from_ycrcb(entries))
+}
+
+/// The subtitle sink: an appsink of text and DVD subtitles in sync with
+/// the video, which sends each cue to `events`.
 pub fn text_sink(events: Arc<dyn Fn(BusEvent) + Send + Sync>) -> Result<gst::Element> {
     let sink = gst_app::AppSink::builder()
         .name("subtitles")
-        .caps(&gst::Caps::builder("text/x-raw").build())
+        .caps(
+            &[TEXT, DVD]
+                .into_iter()
+                .map(gst::Structure::new_empty)
+                .collect::<gst::Caps>(),
+        )
         .sync(true)
         .max_buffers(8)
         .build();
+    let palette = Arc::new(Mutex::new(Palette::default()));
+    if let Some(pad) = sink.static_pad("sink") {
+        let palette = palette.clone();
+        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(new) = info.event().and_then(|event| palette_of(event)) {
+                *crate::lock(&palette) = new;
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let Some(cue) = cue_of(&sample) {
+                let palette = crate::lock(&palette).clone();
+                if let Some(cue) = cue_of(&sample, &palette) {
                     events(BusEvent::Subtitle(cue));
                 }
                 Ok(gst::FlowSuccess::Ok)

@@ -1,14 +1,17 @@
-//! The subtitle layer: a wl_shm subsurface above the video, at the bottom
-//! of the picture, showing the current cue's text (drawn on the CPU, white
-//! on a translucent box). The video's frames stay untouched; the layer is
-//! made with the first cue (the video's subsurface exists by then, so it
-//! lands above it) and hidden when the position leaves the cue.
+//! The subtitle layer: a wl_shm subsurface above the video showing the
+//! current cue: text at the bottom of the picture (drawn on the CPU, white
+//! on a translucent box), or a DVD subtitle's picture scaled from the video
+//! frame's pixels to the picture on screen, where the track placed it. The
+//! video's frames stay untouched; the layer is made with the first cue
+//! (the video's subsurface exists by then, so it lands above it) and
+//! hidden when the position leaves the cue.
 
 use smithay_client_toolkit::shell::WaylandSurface;
 use smithay_client_toolkit::shm::slot::Buffer;
 use wayland_client::QueueHandle;
 use wayland_client::protocol::{wl_subsurface, wl_surface};
-use zc_app::player::subtitles::{Cue, wrap};
+use zc_app::player::subpicture::Image;
+use zc_app::player::subtitles::{Cue, CueContent, wrap};
 use zc_app::player::text::{self, Colours, GLYPH, PADDING};
 
 use super::{App, argb_buffer};
@@ -74,22 +77,37 @@ impl App {
         let layer = self.subtitles.as_ref()?;
         layer
             .shown
-            .then(|| layer.cue.as_ref().map(|c| c.text.clone()))?
+            .then(|| layer.cue.as_ref().map(|c| c.content.describe()))?
     }
 
     fn draw_subtitle(&mut self) {
+        let Some(cue) = self.subtitles.as_ref().and_then(|l| l.cue.clone()) else {
+            return;
+        };
+        match &cue.content {
+            CueContent::Text(text) => self.draw_text_cue(text),
+            CueContent::Picture(image) => self.draw_picture_cue(image),
+        }
+    }
+
+    /// An empty cue (a DVD subtitle that only clears) hides the layer.
+    fn hide_subtitle(&mut self) {
+        if let Some(layer) = self.subtitles.as_mut()
+            && layer.shown
+        {
+            layer.shown = false;
+            layer.surface.attach(None, 0, 0);
+            layer.surface.commit();
+        }
+    }
+
+    fn draw_text_cue(&mut self, text: &str) {
         let (x, y, w, h) = crate::lock(&self.layout).render_rectangle();
-        let Some(layer) = self.subtitles.as_mut() else {
-            return;
-        };
-        let Some(cue) = layer.cue.as_ref() else {
-            return;
-        };
         let scale = (h / ROWS_PER_SCALE).clamp(1, 8) as u32;
         let columns = (w.max(0) as u32).saturating_sub(4 * PADDING) / (GLYPH * scale);
-        let lines = wrap(&cue.text, columns as usize);
+        let lines = wrap(text, columns as usize);
         if lines.is_empty() {
-            return;
+            return self.hide_subtitle();
         }
         let (width, height) = text::box_size(&lines, scale);
         let Some(buffer) = argb_buffer(&mut self.pool, (width, height), "a subtitle") else {
@@ -101,7 +119,45 @@ impl App {
         // Centred at the bottom of the picture, a line's height above it.
         let left = x + (w - width as i32) / 2;
         let top = y + h - height as i32 - (GLYPH * scale) as i32;
-        layer.subsurface.set_position(left.max(x), top.max(y));
+        self.present_subtitle(buffer, (left.max(x), top.max(y)), (width, height));
+    }
+
+    /// A picture cue: its place and size scaled from the video frame's
+    /// pixels to the render rectangle.
+    fn draw_picture_cue(&mut self, image: &Image) {
+        let (x, y, w, h) = crate::lock(&self.layout).render_rectangle();
+        let Some((frame_w, frame_h)) = self.player.as_ref().and_then(|p| p.frame_size()) else {
+            return;
+        };
+        if frame_w == 0 || frame_h == 0 || w <= 0 || h <= 0 {
+            return;
+        }
+        let scale =
+            |v: u32, to: i32, from: u32| (u64::from(v) * to as u64 / u64::from(from)) as u32;
+        let width = scale(image.width, w, frame_w).max(1);
+        let height = scale(image.height, h, frame_h).max(1);
+        let Some(buffer) = argb_buffer(&mut self.pool, (width, height), "a subtitle") else {
+            return;
+        };
+        if let Some(canvas) = buffer.canvas(&mut self.pool) {
+            image.draw_scaled(canvas, (width, height, width * 4));
+        }
+        let left = x + scale(image.x, w, frame_w) as i32;
+        let top = y + scale(image.y, h, frame_h) as i32;
+        self.present_subtitle(buffer, (left, top), (width, height));
+    }
+
+    /// Show `buffer` at `position` (window coordinates) on the layer.
+    fn present_subtitle(
+        &mut self,
+        buffer: Buffer,
+        (left, top): (i32, i32),
+        (width, height): (u32, u32),
+    ) {
+        let Some(layer) = self.subtitles.as_mut() else {
+            return;
+        };
+        layer.subsurface.set_position(left, top);
         if buffer.attach_to(&layer.surface).is_ok() {
             layer
                 .surface
