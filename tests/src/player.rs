@@ -38,6 +38,11 @@ pub fn player_binary() -> PathBuf {
 pub fn encode(description: &str) {
     gst::init().expect("gst::init");
     let pipeline = gst::parse::launch(description).expect("encoder pipeline");
+    run_to_end(&pipeline, description);
+}
+
+/// Play an encoding pipeline to its end of stream.
+fn run_to_end(pipeline: &gst::Element, description: &str) {
     pipeline.set_state(gst::State::Playing).expect("encode");
     let bus = pipeline.bus().expect("bus");
     let message = bus
@@ -51,6 +56,42 @@ pub fn encode(description: &str) {
         "encoding failed: {message:?}\n{description}"
     );
     pipeline.set_state(gst::State::Null).expect("null");
+}
+
+/// Run an encoding pipeline whose description has a Matroska muxer named
+/// `m` and a branch `appsrc name=subs caps=subpicture/x-dvd ! m.subtitle_%u` (the caps
+/// are the track's), feeding that branch a DVD
+/// subtitle track: its palette `clut` (16 entries `0x00YYVVUU`, sent as
+/// demuxers and DVD sources send it, which matroskamux stores in the
+/// track's header) and `packets` (SPUs) at their timestamps.
+pub fn encode_with_dvd_subtitles(
+    description: &str,
+    clut: [u32; 16],
+    packets: &[(gst::ClockTime, Vec<u8>)],
+) {
+    gst::init().expect("gst::init");
+    let pipeline = gst::parse::launch(description)
+        .expect("encoder pipeline")
+        .downcast::<gst::Bin>()
+        .expect("a pipeline");
+    let subs = pipeline
+        .by_name("subs")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .expect("an appsrc named subs");
+    subs.set_format(gst::Format::Time);
+    let mut table =
+        gst::Structure::builder("application/x-gst-dvd").field("event", "dvd-spu-clut-change");
+    for (n, entry) in clut.iter().enumerate() {
+        table = table.field(format!("clut{n:02}"), *entry as i32);
+    }
+    assert!(subs.send_event(gst::event::CustomDownstreamSticky::new(table.build())));
+    for (pts, packet) in packets {
+        let mut buffer = gst::Buffer::from_slice(packet.clone());
+        buffer.get_mut().expect("writable").set_pts(*pts);
+        subs.push_buffer(buffer).expect("a subtitle packet queued");
+    }
+    subs.end_of_stream().expect("subtitle end");
+    run_to_end(pipeline.upcast_ref(), description);
 }
 
 /// A running zc-player with its control socket.

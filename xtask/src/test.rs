@@ -58,6 +58,7 @@ impl Counts {
 const INTEROP_BINARIES: &[&str] = &[
     "interop",
     "player",
+    "player_dvd_subtitles",
     "packages",
     "wayland_protocols",
     "subtitle_overlay",
@@ -72,8 +73,9 @@ const INTEROP_BINARIES: &[&str] = &[
 const FORKY_ONLY_BINARIES: &[&str] = &["syncobj", "player_mutter"];
 
 /// Of those, the ones left out on trixie, and why: `player_controls`
-/// passes on bookworm and forky, but on trixie (GStreamer 1.26) turning
-/// the subtitle track off (`j`) left it selected (seen once; to be looked into).
+/// passes on bookworm and forky, but on trixie (GStreamer 1.26) the player
+/// stopped answering its socket in about 1 run in 20 (once at a track
+/// switch, fixed; once at a `stats` request, not caught yet).
 const NOT_ON_TRIXIE: &[&str] = &["player_controls"];
 
 pub fn run(args: &[String]) -> Result<()> {
