@@ -13,13 +13,21 @@
 //!    output pixel (an area average); enlarging, this is nearest-neighbour.
 //! 3. 16-bit samples (P010) are averaged at 16 bits and then reduced to 8 bits
 //!    (`(v + 128) >> 8`, saturating). RGB565 channels are widened to 8 bits
-//!    by bit replication (`r5 << 3 | r5 >> 2`) before averaging.
+//!    by bit replication (`r5 << 3 | r5 >> 2`) before averaging. The 10-bit
+//!    channels of 2:10:10:10 RGB (XR30, AR30, XB30, AB30: where each lies
+//!    comes from [`zc_dmabuf::RgbPacking`]) are averaged at 10 bits and then
+//!    rounded to the nearest 8-bit value, `(v * 255 + 511) / 1023`: 0 and
+//!    1023 stay black and full, and an 8-bit value packed to 10 bits by
+//!    [`zc_dmabuf::RgbPacking::pack`] comes back unchanged.
 //! 4. Averaged Y'CbCr becomes R'G'B' with the frame's matrix (BT.601, BT.709
 //!    or BT.2020) and range (limited 16-235/16-240, or full): in `f32`,
 //!    rounded to the nearest integer, clamped to 0..=255. RGB formats are
-//!    copied through unchanged (so a solid RGB region comes out exactly).
+//!    copied through unchanged (so a solid RGB region comes out exactly);
+//!    alpha (and padding) is ignored.
 
 use std::fmt;
+
+use zc_dmabuf::{FormatInfo, RgbPacking};
 
 /// The layouts the thumbnailer reads: every format zc allocates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +45,9 @@ pub enum PixelFormat {
     Rgbx,
     Rgba,
     Rgb565,
+    /// 2:10:10:10 RGB in a 32-bit little-endian word (XR30, AR30, XB30,
+    /// AB30), its channels where the core's packing puts them.
+    Rgb30(RgbPacking),
 }
 
 impl PixelFormat {
@@ -57,6 +68,9 @@ impl PixelFormat {
             F::XBGR8888 => PixelFormat::Rgbx,
             F::ABGR8888 => PixelFormat::Rgba,
             F::RGB565 => PixelFormat::Rgb565,
+            F::XRGB2101010 | F::ARGB2101010 | F::XBGR2101010 | F::ABGR2101010 => {
+                PixelFormat::Rgb30(*FormatInfo::lookup(fourcc)?.rgb_packing()?)
+            }
             _ => return None,
         })
     }
@@ -145,6 +159,12 @@ enum Depth {
     U16,
     /// One field of a little-endian RGB565 word: (shift, bits).
     Packed565(u32, u32),
+    /// One channel of a little-endian 32-bit RGB word: its lowest bit and
+    /// its largest code (from [`RgbPacking`]).
+    Packed32 {
+        shift: u32,
+        max: u32,
+    },
 }
 
 impl Depth {
@@ -152,6 +172,7 @@ impl Depth {
         match self {
             Depth::U8 => 1,
             Depth::U16 | Depth::Packed565(..) => 2,
+            Depth::Packed32 { .. } => 4,
         }
     }
 }
@@ -171,7 +192,7 @@ impl PixelFormat {
     pub fn is_rgb(self) -> bool {
         matches!(
             self,
-            Self::Bgrx | Self::Bgra | Self::Rgbx | Self::Rgba | Self::Rgb565
+            Self::Bgrx | Self::Bgra | Self::Rgbx | Self::Rgba | Self::Rgb565 | Self::Rgb30(_)
         )
     }
 
@@ -202,6 +223,13 @@ impl PixelFormat {
             Bgrx | Bgra => [ch(0, 2, 4, 1, 1), ch(0, 1, 4, 1, 1), ch(0, 0, 4, 1, 1)],
             Rgbx | Rgba => [ch(0, 0, 4, 1, 1), ch(0, 1, 4, 1, 1), ch(0, 2, 4, 1, 1)],
             Rgb565 => [rgb565(11, 5), rgb565(5, 6), rgb565(0, 5)],
+            Rgb30(packing) => packing.shifts.map(|shift| Channel {
+                depth: Depth::Packed32 {
+                    shift,
+                    max: packing.max_code(),
+                },
+                ..ch(0, 0, 4, 1, 1)
+            }),
         }
     }
 
@@ -301,6 +329,10 @@ fn sample(line: &[u8], at: usize, depth: Depth) -> u32 {
             let v = (word >> shift) & ((1 << bits) - 1);
             (v << (8 - bits)) | (v >> (2 * bits - 8))
         }
+        Depth::Packed32 { shift, max } => {
+            let word = u32::from_le_bytes([line[at], line[at + 1], line[at + 2], line[at + 3]]);
+            (word >> shift) & max
+        }
     }
 }
 
@@ -355,6 +387,12 @@ fn scale_channel(frame: &Frame<'_>, c: &Channel, dw: u32, dh: u32) -> Result<Vec
             let mean = (sum + n / 2) / n;
             out.push(match c.depth {
                 Depth::U16 => ((mean + 128) >> 8).min(255) as u8,
+                // Rounded to the nearest 8-bit value (rule 3); max(1) never
+                // divides by zero.
+                Depth::Packed32 { max, .. } => {
+                    let max = u64::from(max.max(1));
+                    ((mean * 255 + max / 2) / max).min(255) as u8
+                }
                 _ => mean.min(255) as u8,
             });
         }

@@ -334,3 +334,153 @@ fn fit_keeps_the_aspect_ratio() {
     assert_eq!(fit(720, 576, (16, 15), 384, 288), (384, 288));
     assert_eq!(fit(720, 576, (16, 15), 0, 288), (384, 288));
 }
+
+/// 2:10:10:10 RGB pixels (XR30, AR30, XB30, AB30), each format's words
+/// written by hand from DRM's definition, read through `from_fourcc`.
+mod rgb30 {
+    use super::*;
+    use zc_dmabuf::Fourcc;
+
+    /// A `w` x 1 frame of `format` whose pixels have the 10-bit R, G, B codes
+    /// of `pixels` and alpha (or padding) `alpha`, scaled to `dw` x 1.
+    fn scale(fourcc: Fourcc, pixels: &[[u32; 3]], alpha: u32, dw: u32) -> Rgb {
+        // XR30/AR30: B bits 0-9, G 10-19, R 20-29; XB30/AB30: R and B
+        // swapped; alpha or padding in bits 30-31.
+        let bgr = matches!(fourcc, Fourcc::XRGB2101010 | Fourcc::ARGB2101010);
+        let mut plane = Vec::new();
+        for &[r, g, b] in pixels {
+            let (low, high) = if bgr { (b, r) } else { (r, b) };
+            let word = low | (g << 10) | (high << 20) | (alpha << 30);
+            plane.extend_from_slice(&word.to_le_bytes());
+        }
+        let planes = [plane.as_slice()];
+        let format = PixelFormat::from_fourcc(fourcc).expect("a format the scaler reads");
+        let frame = Frame {
+            format,
+            width: pixels.len() as u32,
+            height: 1,
+            planes: &planes,
+            strides: &[plane.len()],
+            colour: Colorimetry::default_for_height(0),
+        };
+        scale_to_rgb(&frame, dw, 1).expect("scale")
+    }
+
+    const FORMATS: [Fourcc; 4] = [
+        Fourcc::XRGB2101010,
+        Fourcc::ARGB2101010,
+        Fourcc::XBGR2101010,
+        Fourcc::ABGR2101010,
+    ];
+
+    #[test]
+    fn every_format_keeps_channel_order_whatever_the_alpha() {
+        // R 1020 -> 254.25 -> 254, G 514 -> 128.1 -> 128, B 3 -> 0.75 -> 1:
+        // rounded, not the top 8 bits (those would give 255, 128, 0).
+        for fourcc in FORMATS {
+            for alpha in [0, 1, 3] {
+                let out = scale(fourcc, &[[1020, 514, 3]], alpha, 1);
+                assert_eq!(out.pixel(0, 0), [254, 128, 1], "{fourcc} alpha {alpha}");
+            }
+            // Each channel on its own lands in its own place.
+            assert_eq!(
+                scale(fourcc, &[[1023, 0, 0]], 3, 1).pixel(0, 0),
+                [255, 0, 0]
+            );
+            assert_eq!(
+                scale(fourcc, &[[0, 1023, 0]], 3, 1).pixel(0, 0),
+                [0, 255, 0]
+            );
+            assert_eq!(
+                scale(fourcc, &[[0, 0, 1023]], 3, 1).pixel(0, 0),
+                [0, 0, 255]
+            );
+            assert!(PixelFormat::from_fourcc(fourcc).is_some_and(PixelFormat::is_rgb));
+            assert_eq!(
+                PixelFormat::from_fourcc(fourcc).map(PixelFormat::plane_count),
+                Some(1)
+            );
+        }
+    }
+
+    #[test]
+    fn ten_bit_codes_round_to_the_nearest_eight_bit_value() {
+        // (v * 255 + 511) / 1023 for a few codes around the edges.
+        for (code, expected) in [
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (3, 1),
+            (511, 127),
+            (512, 128),
+            (1021, 255),
+            (1022, 255),
+            (1023, 255),
+        ] {
+            let out = scale(Fourcc::XRGB2101010, &[[code; 3]], 0, 1);
+            assert_eq!(out.pixel(0, 0), [expected; 3], "code {code}");
+        }
+        // Every 8-bit value the core packs to 10 bits comes back unchanged.
+        let packing = *zc_dmabuf::FormatInfo::lookup(Fourcc::ABGR2101010)
+            .and_then(zc_dmabuf::FormatInfo::rgb_packing)
+            .expect("AB30 packing");
+        for value in 0..=255u8 {
+            let word = packing.pack([f32::from(value) / 255.0; 3]);
+            let planes = [&word.to_le_bytes()[..]];
+            let frame = Frame {
+                format: PixelFormat::Rgb30(packing),
+                width: 1,
+                height: 1,
+                planes: &planes,
+                strides: &[4],
+                colour: Colorimetry::default_for_height(0),
+            };
+            let out = scale_to_rgb(&frame, 1, 1).expect("scale");
+            assert_eq!(out.pixel(0, 0), [value; 3]);
+        }
+    }
+
+    #[test]
+    fn channels_are_averaged_at_ten_bits_then_rounded() {
+        // Codes 0 and 4 average to 2 -> 0; rounding each first (0 and 1)
+        // would average to 1. 1023 and 1021 average to 1022 -> 255.
+        for fourcc in FORMATS {
+            let out = scale(fourcc, &[[0, 1023, 0], [4, 1021, 4]], 0, 1);
+            assert_eq!(out.pixel(0, 0), [0, 255, 0], "{fourcc}");
+            // Enlarging repeats each pixel.
+            let out = scale(fourcc, &[[1023, 0, 0], [0, 0, 1023]], 0, 4);
+            let row: Vec<_> = (0..4).map(|x| out.pixel(x, 0)).collect();
+            assert_eq!(
+                row,
+                [[255, 0, 0], [255, 0, 0], [0, 0, 255], [0, 0, 255]],
+                "{fourcc}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_plane_is_refused() {
+        let packing = match PixelFormat::from_fourcc(Fourcc::XRGB2101010) {
+            Some(PixelFormat::Rgb30(packing)) => packing,
+            other => panic!("XR30 reads as {other:?}"),
+        };
+        let plane = [0u8; 7];
+        let planes = [&plane[..]];
+        let frame = Frame {
+            format: PixelFormat::Rgb30(packing),
+            width: 2,
+            height: 1,
+            planes: &planes,
+            strides: &[8],
+            colour: Colorimetry::default_for_height(0),
+        };
+        assert_eq!(
+            scale_to_rgb(&frame, 1, 1),
+            Err(ScaleError::PlaneTooSmall {
+                plane: 0,
+                needed: 8,
+                have: 7
+            })
+        );
+    }
+}
