@@ -29,7 +29,8 @@ use std::fmt;
 
 use zc_dmabuf::{FormatInfo, RgbPacking};
 
-/// The layouts the thumbnailer reads: every format zc allocates.
+/// The layouts the thumbnailer reads: the formats zc allocates but the
+/// 4:2:2 and 4:4:4 planar ones and the planar 10-bit YUV (I420_10LE, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PixelFormat {
     Nv12,
