@@ -82,6 +82,18 @@ fn pixel_format(format: gst_video::VideoFormat) -> Option<PixelFormat> {
     crate::caps::fourcc_for(format).and_then(PixelFormat::from_fourcc)
 }
 
+/// "NV12, NV21, ..., BGR10A2_LE, ...": the formats of the running
+/// GStreamer that thumbnails are made of, for the warning that says what
+/// would be right.
+fn readable_formats() -> String {
+    crate::caps::formats()
+        .iter()
+        .filter(|(_, fourcc)| PixelFormat::from_fourcc(*fourcc).is_some())
+        .map(|(format, _)| format.to_str().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The caps' colorimetry (GStreamer fills in its defaults where the caps
 /// say nothing), as `crate::colorimetry` maps it for both converters.
 fn colour_of(info: &gst_video::VideoInfo) -> Colorimetry {
@@ -499,7 +511,7 @@ impl BaseTransformImpl for ZcThumbnail {
                 ("thumbnails are off for format {}", info.format().to_str()),
                 [
                     "zcthumbnail reads {}; frames in {} pass through untouched",
-                    crate::caps::supported_list(),
+                    readable_formats(),
                     info.format().to_str()
                 ]
             );

@@ -13,15 +13,24 @@
 //!    output pixel (an area average); enlarging, this is nearest-neighbour.
 //! 3. 16-bit samples (P010) are averaged at 16 bits and then reduced to 8 bits
 //!    (`(v + 128) >> 8`, saturating). RGB565 channels are widened to 8 bits
-//!    by bit replication (`r5 << 3 | r5 >> 2`) before averaging.
+//!    by bit replication (`r5 << 3 | r5 >> 2`) before averaging. The 10-bit
+//!    channels of 2:10:10:10 RGB (XR30, AR30, XB30, AB30: where each lies
+//!    comes from [`zc_dmabuf::RgbPacking`]) are averaged at 10 bits and then
+//!    rounded to the nearest 8-bit value, `(v * 255 + 511) / 1023`: 0 and
+//!    1023 stay black and full, and an 8-bit value packed to 10 bits by
+//!    [`zc_dmabuf::RgbPacking::pack`] comes back unchanged.
 //! 4. Averaged Y'CbCr becomes R'G'B' with the frame's matrix (BT.601, BT.709
 //!    or BT.2020) and range (limited 16-235/16-240, or full): in `f32`,
 //!    rounded to the nearest integer, clamped to 0..=255. RGB formats are
-//!    copied through unchanged (so a solid RGB region comes out exactly).
+//!    copied through unchanged (so a solid RGB region comes out exactly);
+//!    alpha (and padding) is ignored.
 
 use std::fmt;
 
-/// The layouts the thumbnailer reads: every format zc allocates.
+use zc_dmabuf::{FormatInfo, RgbPacking};
+
+/// The layouts the thumbnailer reads: the formats zc allocates but the
+/// 4:2:2 and 4:4:4 planar ones and the planar 10-bit YUV (I420_10LE, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PixelFormat {
     Nv12,
@@ -37,6 +46,9 @@ pub enum PixelFormat {
     Rgbx,
     Rgba,
     Rgb565,
+    /// 2:10:10:10 RGB in a 32-bit little-endian word (XR30, AR30, XB30,
+    /// AB30), its channels where the core's packing puts them.
+    Rgb30(RgbPacking),
 }
 
 impl PixelFormat {
@@ -57,6 +69,9 @@ impl PixelFormat {
             F::XBGR8888 => PixelFormat::Rgbx,
             F::ABGR8888 => PixelFormat::Rgba,
             F::RGB565 => PixelFormat::Rgb565,
+            F::XRGB2101010 | F::ARGB2101010 | F::XBGR2101010 | F::ABGR2101010 => {
+                PixelFormat::Rgb30(*FormatInfo::lookup(fourcc)?.rgb_packing()?)
+            }
             _ => return None,
         })
     }
@@ -145,6 +160,12 @@ enum Depth {
     U16,
     /// One field of a little-endian RGB565 word: (shift, bits).
     Packed565(u32, u32),
+    /// One channel of a little-endian 32-bit RGB word: its lowest bit and
+    /// its largest code (from [`RgbPacking`]).
+    Packed32 {
+        shift: u32,
+        max: u32,
+    },
 }
 
 impl Depth {
@@ -152,6 +173,7 @@ impl Depth {
         match self {
             Depth::U8 => 1,
             Depth::U16 | Depth::Packed565(..) => 2,
+            Depth::Packed32 { .. } => 4,
         }
     }
 }
@@ -171,7 +193,7 @@ impl PixelFormat {
     pub fn is_rgb(self) -> bool {
         matches!(
             self,
-            Self::Bgrx | Self::Bgra | Self::Rgbx | Self::Rgba | Self::Rgb565
+            Self::Bgrx | Self::Bgra | Self::Rgbx | Self::Rgba | Self::Rgb565 | Self::Rgb30(_)
         )
     }
 
@@ -202,6 +224,13 @@ impl PixelFormat {
             Bgrx | Bgra => [ch(0, 2, 4, 1, 1), ch(0, 1, 4, 1, 1), ch(0, 0, 4, 1, 1)],
             Rgbx | Rgba => [ch(0, 0, 4, 1, 1), ch(0, 1, 4, 1, 1), ch(0, 2, 4, 1, 1)],
             Rgb565 => [rgb565(11, 5), rgb565(5, 6), rgb565(0, 5)],
+            Rgb30(packing) => packing.shifts.map(|shift| Channel {
+                depth: Depth::Packed32 {
+                    shift,
+                    max: packing.max_code(),
+                },
+                ..ch(0, 0, 4, 1, 1)
+            }),
         }
     }
 
@@ -301,6 +330,10 @@ fn sample(line: &[u8], at: usize, depth: Depth) -> u32 {
             let v = (word >> shift) & ((1 << bits) - 1);
             (v << (8 - bits)) | (v >> (2 * bits - 8))
         }
+        Depth::Packed32 { shift, max } => {
+            let word = u32::from_le_bytes([line[at], line[at + 1], line[at + 2], line[at + 3]]);
+            (word >> shift) & max
+        }
     }
 }
 
@@ -355,6 +388,12 @@ fn scale_channel(frame: &Frame<'_>, c: &Channel, dw: u32, dh: u32) -> Result<Vec
             let mean = (sum + n / 2) / n;
             out.push(match c.depth {
                 Depth::U16 => ((mean + 128) >> 8).min(255) as u8,
+                // Rounded to the nearest 8-bit value (rule 3); max(1) never
+                // divides by zero.
+                Depth::Packed32 { max, .. } => {
+                    let max = u64::from(max.max(1));
+                    ((mean * 255 + max / 2) / max).min(255) as u8
+                }
                 _ => mean.min(255) as u8,
             });
         }
@@ -436,338 +475,4 @@ impl Converter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn limited601() -> Colorimetry {
-        Colorimetry {
-            matrix: Matrix::Bt601,
-            range: Range::Limited,
-        }
-    }
-
-    /// An NV12 frame: Y from `y(x, y)`, U/V from `uv(cx, cy)`, with padding
-    /// in the strides to catch stride bugs.
-    fn nv12(
-        w: u32,
-        h: u32,
-        y: impl Fn(u32, u32) -> u8,
-        uv: impl Fn(u32, u32) -> (u8, u8),
-    ) -> (Vec<u8>, Vec<u8>, usize, usize) {
-        let ys = w as usize + 7;
-        let cw = w.div_ceil(2);
-        let uvs = cw as usize * 2 + 5;
-        let mut yp = vec![0xEE; ys * h as usize];
-        let mut uvp = vec![0xEE; uvs * h.div_ceil(2) as usize];
-        for row in 0..h {
-            for col in 0..w {
-                yp[row as usize * ys + col as usize] = y(col, row);
-            }
-        }
-        for row in 0..h.div_ceil(2) {
-            for col in 0..cw {
-                let (u, v) = uv(col, row);
-                uvp[row as usize * uvs + col as usize * 2] = u;
-                uvp[row as usize * uvs + col as usize * 2 + 1] = v;
-            }
-        }
-        (yp, uvp, ys, uvs)
-    }
-
-    #[test]
-    fn limited_range_extremes_are_black_and_white() {
-        let c = Converter::new(limited601());
-        assert_eq!(c.rgb(16, 128, 128), [0, 0, 0]);
-        assert_eq!(c.rgb(235, 128, 128), [255, 255, 255]);
-        let full = Converter::new(Colorimetry {
-            matrix: Matrix::Bt709,
-            range: Range::Full,
-        });
-        assert_eq!(full.rgb(0, 128, 128), [0, 0, 0]);
-        assert_eq!(full.rgb(255, 128, 128), [255, 255, 255]);
-        assert_eq!(full.rgb(77, 128, 128), [77, 77, 77]);
-    }
-
-    #[test]
-    fn primaries_come_out_as_primaries() {
-        // BT.601 limited-range red, green, blue (the values videotestsrc makes).
-        let c = Converter::new(limited601());
-        let close = |a: [u8; 3], b: [u8; 3]| {
-            a.iter()
-                .zip(b)
-                .all(|(x, y)| (i32::from(*x) - i32::from(y)).abs() <= 2)
-        };
-        assert!(
-            close(c.rgb(81, 90, 240), [255, 0, 0]),
-            "{:?}",
-            c.rgb(81, 90, 240)
-        );
-        assert!(
-            close(c.rgb(145, 54, 34), [0, 255, 0]),
-            "{:?}",
-            c.rgb(145, 54, 34)
-        );
-        assert!(
-            close(c.rgb(41, 240, 110), [0, 0, 255]),
-            "{:?}",
-            c.rgb(41, 240, 110)
-        );
-    }
-
-    #[test]
-    fn spans_cover_every_sample_once_when_shrinking() {
-        for (src, dst) in [(1920, 320), (7, 3), (5, 5), (1, 1), (1081, 180)] {
-            let s = spans(src, dst);
-            assert_eq!(s.len(), dst as usize);
-            assert_eq!(s[0].0, 0);
-            assert_eq!(s.last().map(|r| r.1), Some(src as usize));
-            assert!(
-                s.windows(2).all(|w| w[0].1 == w[1].0),
-                "{src}->{dst}: {s:?}"
-            );
-        }
-        // Enlarging repeats samples (nearest neighbour).
-        assert_eq!(spans(2, 4), vec![(0, 1), (0, 1), (1, 2), (1, 2)]);
-    }
-
-    #[test]
-    fn box_filter_averages_with_rounding_half_up() {
-        // 4x2 BGRx: the left 2x2 block averages 10,11,12,13 -> 11.5 -> 12.
-        let values = [10u8, 11, 30, 30, 12, 13, 30, 30];
-        let mut plane = Vec::new();
-        for v in values {
-            plane.extend_from_slice(&[v, v, v, 0]);
-        }
-        let planes = [plane.as_slice()];
-        let frame = Frame {
-            format: PixelFormat::Bgrx,
-            width: 4,
-            height: 2,
-            planes: &planes,
-            strides: &[16],
-            colour: Colorimetry::default_for_height(0),
-        };
-        let out = scale_to_rgb(&frame, 2, 1).expect("scale");
-        assert_eq!(out.pixel(0, 0), [12, 12, 12]);
-        assert_eq!(out.pixel(1, 0), [30, 30, 30]);
-    }
-
-    #[test]
-    fn rgb_formats_keep_channel_order() {
-        let planes_bgrx = [&[1u8, 2, 3, 0][..]];
-        let planes_rgba = [&[1u8, 2, 3, 255][..]];
-        let one = |format, planes: &[&[u8]]| {
-            let frame = Frame {
-                format,
-                width: 1,
-                height: 1,
-                planes,
-                strides: &[4],
-                colour: Colorimetry::default_for_height(0),
-            };
-            scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0)
-        };
-        assert_eq!(one(PixelFormat::Bgrx, &planes_bgrx), [3, 2, 1]);
-        assert_eq!(one(PixelFormat::Rgba, &planes_rgba), [1, 2, 3]);
-        // RGB565 pure red, green, blue and white.
-        for (word, rgb) in [
-            (0xF800u16, [255, 0, 0]),
-            (0x07E0, [0, 255, 0]),
-            (0x001F, [0, 0, 255]),
-            (0xFFFF, [255, 255, 255]),
-        ] {
-            let bytes = word.to_le_bytes();
-            let planes = [&bytes[..]];
-            let frame = Frame {
-                format: PixelFormat::Rgb565,
-                width: 1,
-                height: 1,
-                planes: &planes,
-                strides: &[2],
-                colour: Colorimetry::default_for_height(0),
-            };
-            assert_eq!(
-                scale_to_rgb(&frame, 1, 1).expect("scale").pixel(0, 0),
-                rgb,
-                "{word:#06x}"
-            );
-        }
-    }
-
-    #[test]
-    fn nv12_halves_land_in_their_halves() {
-        // Left half white, right half black, 1920x1080 -> 320x180.
-        let (w, h) = (1920, 1080);
-        let (yp, uvp, ys, uvs) = nv12(
-            w,
-            h,
-            |x, _| if x < w / 2 { 235 } else { 16 },
-            |_, _| (128, 128),
-        );
-        let planes = [yp.as_slice(), uvp.as_slice()];
-        let frame = Frame {
-            format: PixelFormat::Nv12,
-            width: w,
-            height: h,
-            planes: &planes,
-            strides: &[ys, uvs],
-            colour: limited601(),
-        };
-        let out = scale_to_rgb(&frame, 320, 180).expect("scale");
-        assert_eq!(out.pixel(0, 0), [255, 255, 255]);
-        assert_eq!(out.pixel(159, 179), [255, 255, 255]);
-        assert_eq!(out.pixel(160, 0), [0, 0, 0]);
-        assert_eq!(out.pixel(319, 179), [0, 0, 0]);
-    }
-
-    #[test]
-    fn planar_and_packed_yuv_agree() {
-        // One colour, every YUV layout: the same RGB.
-        let (w, h, y, u, v) = (6u32, 4u32, 81u8, 90u8, 240u8);
-        let expect = Converter::new(limited601()).rgb(y, u, v);
-        let (cw, chh) = (w as usize / 2, h as usize / 2);
-        let yp = vec![y; w as usize * h as usize];
-        let up = vec![u; cw * chh];
-        let vp = vec![v; cw * chh];
-        let uv: Vec<u8> = (0..cw * chh).flat_map(|_| [u, v]).collect();
-        let vu: Vec<u8> = (0..cw * chh).flat_map(|_| [v, u]).collect();
-        let uv16: Vec<u8> = (0..cw * chh * 2).flat_map(|_| [u, v]).collect();
-        let yuy2: Vec<u8> = (0..cw * h as usize).flat_map(|_| [y, u, y, v]).collect();
-        let uyvy: Vec<u8> = (0..cw * h as usize).flat_map(|_| [u, y, v, y]).collect();
-        let p010y: Vec<u8> = (0..w as usize * h as usize)
-            .flat_map(|_| (u16::from(y) << 8).to_le_bytes())
-            .collect();
-        let p010uv: Vec<u8> = (0..cw * chh)
-            .flat_map(|_| {
-                [
-                    (u16::from(u) << 8).to_le_bytes(),
-                    (u16::from(v) << 8).to_le_bytes(),
-                ]
-            })
-            .flatten()
-            .collect();
-        type Case<'a> = (PixelFormat, Vec<&'a [u8]>, Vec<usize>);
-        let cases: Vec<Case<'_>> = vec![
-            (
-                PixelFormat::Nv12,
-                vec![&yp, &uv],
-                vec![w as usize, w as usize],
-            ),
-            (
-                PixelFormat::Nv21,
-                vec![&yp, &vu],
-                vec![w as usize, w as usize],
-            ),
-            (
-                PixelFormat::Nv16,
-                vec![&yp, &uv16],
-                vec![w as usize, w as usize],
-            ),
-            (
-                PixelFormat::I420,
-                vec![&yp, &up, &vp],
-                vec![w as usize, cw, cw],
-            ),
-            (
-                PixelFormat::Yv12,
-                vec![&yp, &vp, &up],
-                vec![w as usize, cw, cw],
-            ),
-            (PixelFormat::Yuy2, vec![&yuy2], vec![w as usize * 2]),
-            (PixelFormat::Uyvy, vec![&uyvy], vec![w as usize * 2]),
-            (
-                PixelFormat::P010,
-                vec![&p010y, &p010uv],
-                vec![w as usize * 2, w as usize * 2],
-            ),
-        ];
-        for (format, planes, strides) in cases {
-            let frame = Frame {
-                format,
-                width: w,
-                height: h,
-                planes: &planes,
-                strides: &strides,
-                colour: limited601(),
-            };
-            let out = scale_to_rgb(&frame, 3, 2).unwrap_or_else(|e| panic!("{format:?}: {e}"));
-            assert!(
-                out.data.chunks(3).all(|p| p == expect),
-                "{format:?}: {:?} != {expect:?}",
-                out.data
-            );
-        }
-    }
-
-    #[test]
-    fn odd_and_tiny_frames_work() {
-        for (w, h, dw, dh) in [
-            (1, 1, 1, 1),
-            (1, 1, 4, 3),
-            (3, 5, 2, 3),
-            (641, 479, 321, 239),
-            (7, 1, 3, 1),
-        ] {
-            let (yp, uvp, ys, uvs) = nv12(w, h, |_, _| 235, |_, _| (128, 128));
-            let planes = [yp.as_slice(), uvp.as_slice()];
-            let frame = Frame {
-                format: PixelFormat::Nv12,
-                width: w,
-                height: h,
-                planes: &planes,
-                strides: &[ys, uvs],
-                colour: limited601(),
-            };
-            let out = scale_to_rgb(&frame, dw, dh).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
-            assert_eq!(
-                (out.width, out.height, out.data.len()),
-                (dw, dh, (dw * dh * 3) as usize)
-            );
-            assert!(out.data.iter().all(|&b| b == 255), "{w}x{h} -> {dw}x{dh}");
-        }
-    }
-
-    #[test]
-    fn short_planes_are_refused_not_read_past() {
-        let y = vec![0u8; 100];
-        let uv = vec![0u8; 10];
-        let planes = [y.as_slice(), uv.as_slice()];
-        let frame = Frame {
-            format: PixelFormat::Nv12,
-            width: 10,
-            height: 10,
-            planes: &planes,
-            strides: &[10, 10],
-            colour: limited601(),
-        };
-        assert!(matches!(
-            scale_to_rgb(&frame, 5, 5),
-            Err(ScaleError::PlaneTooSmall { plane: 1, .. })
-        ));
-        let frame = Frame {
-            planes: &planes[..1],
-            ..frame
-        };
-        assert_eq!(
-            scale_to_rgb(&frame, 5, 5),
-            Err(ScaleError::MissingPlane { plane: 1 })
-        );
-        let frame = Frame { width: 0, ..frame };
-        assert_eq!(scale_to_rgb(&frame, 5, 5), Err(ScaleError::EmptyFrame));
-    }
-
-    #[test]
-    fn fit_keeps_the_aspect_ratio() {
-        assert_eq!(fit(1920, 1080, (1, 1), 320, 180), (320, 180));
-        assert_eq!(fit(1920, 1080, (1, 1), 320, 320), (320, 180));
-        assert_eq!(fit(1080, 1920, (1, 1), 320, 180), (101, 180));
-        assert_eq!(fit(1920, 1080, (1, 1), 0, 0), (1920, 1080));
-        assert_eq!(fit(1920, 1080, (1, 1), 0, 90), (160, 90));
-        assert_eq!(fit(1920, 1080, (1, 1), 640, 0), (640, 360));
-        assert_eq!(fit(1, 1, (1, 1), 320, 180), (180, 180));
-        assert_eq!(fit(4000, 1, (1, 1), 320, 180), (320, 1));
-        // Anamorphic 720x576 at 16:15 pixels shows as 768x576.
-        assert_eq!(fit(720, 576, (16, 15), 384, 288), (384, 288));
-        assert_eq!(fit(720, 576, (16, 15), 0, 288), (384, 288));
-    }
-}
+mod tests;
