@@ -4,7 +4,7 @@
 //! stay dma-bufs with 0 bytes copied (stock playbin blends them into every
 //! frame with `dvdspu`). GStreamer has no DVD subtitle encoder, so the
 //! clip's track is made from SPUs zc's own encoder writes
-//! (`zc_app::player::subpicture::encode`), with a palette that matroskamux
+//! (`zc_app::player::subpicture::vobsub::encode`), with a palette that matroskamux
 //! stores in the track header and matroskademux hands back.
 
 // Test code: a failed expectation is the test failing.
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::Value;
-use zc_app::player::subpicture::{self, Palette};
+use zc_app::player::subpicture::vobsub::{self, Palette};
 use zc_vm_tests::player::{Player, SLOW, encode_with_dvd_subtitles};
 use zc_vm_tests::require_vm;
 use zc_vm_tests::weston::{Renderer, Screenshot, Weston, yuv_test_colorimetry};
@@ -53,7 +53,7 @@ fn make_clip(dir: &Path) -> PathBuf {
         .collect();
     // Shown at once, hidden 264 units of 1024 / 90 kHz (3.004 s) later:
     // a screenshot under emulation takes about one.
-    let packet = subpicture::encode((x, y), &rows, [0, 5, 6, 0], [0, 15, 15, 0], (0, 264));
+    let packet = vobsub::encode((x, y), &rows, [0, 5, 6, 0], [0, 15, 15, 0], (0, 264));
     encode_with_dvd_subtitles(
         &format!(
             "videotestsrc num-buffers={FRAMES} pattern=smpte ! video/x-raw,format=I420,colorimetry={},width={WIDTH},height={HEIGHT},framerate=30/1 \

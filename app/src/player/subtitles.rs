@@ -192,6 +192,7 @@ mod tests {
             y: 400,
             width: 200,
             height: 40,
+            frame: None,
             argb: vec![0; 8000],
         });
         assert_eq!(picture.describe(), "picture 200x40 at 220,400");

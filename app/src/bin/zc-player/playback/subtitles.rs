@@ -4,21 +4,33 @@
 //! becomes a [`Cue`] for the window, which draws it on a wl_shm subsurface
 //! above the video. Text arrives as `text/x-raw`; DVD subtitles as
 //! `subpicture/x-dvd` packets, decoded here with the track's palette (the
-//! demuxer's `dvd-spu-clut-change` event). The video frames are never
-//! touched (still 0 bytes copied), as mpv draws its subtitles and OSD.
+//! demuxer's `dvd-spu-clut-change` event); Blu-ray ones as
+//! `subpicture/x-pgs` display sets. The video frames are never touched
+//! (still 0 bytes copied), as mpv draws its subtitles and OSD.
 
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use gst::prelude::*;
-use zc_app::player::subpicture::{self, Palette};
+use zc_app::player::subpicture::pgs::{self, Shown};
+use zc_app::player::subpicture::vobsub::{self, Palette};
 use zc_app::player::subtitles::{Cue, CueContent, plain_text};
 
 use super::BusEvent;
 
-/// The caps the subtitle sink takes: text, and DVD subtitle pictures.
+/// The caps the subtitle sink takes: text, and DVD and Blu-ray subtitle
+/// pictures.
 const TEXT: &str = "text/x-raw";
 const DVD: &str = "subpicture/x-dvd";
+const PGS: &str = "subpicture/x-pgs";
+
+/// What decoding a track's pictures needs: the DVD palette, the PGS
+/// decoder's objects.
+#[derive(Default)]
+struct Pictures {
+    palette: Palette,
+    pgs: pgs::Decoder,
+}
 
 /// `at` (a timestamp in `segment`) as seconds of stream time.
 fn stream_seconds(
@@ -28,52 +40,59 @@ fn stream_seconds(
     Some(segment.to_stream_time(at)?.nseconds() as f64 / 1e9)
 }
 
-/// The cue a subtitle buffer carries; `None` (said on stderr) for a
-/// packet that cannot be decoded.
-fn cue_of(sample: &gst::Sample, palette: &Palette) -> Option<Cue> {
+/// The cue a subtitle buffer carries; `None` for a buffer that shows
+/// nothing new, or (said on stderr) cannot be decoded.
+fn cue_of(sample: &gst::Sample, pictures: &mut Pictures) -> Option<Cue> {
     let buffer = sample.buffer()?;
     let map = buffer.map_readable().ok()?;
     let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
     let pts = buffer.pts()?;
-    let is_dvd = sample
-        .caps()
-        .and_then(|caps| caps.structure(0))
-        .is_some_and(|s| s.name() == DVD);
-    if !is_dvd {
-        return Some(Cue {
-            content: CueContent::Text(plain_text(&String::from_utf8_lossy(&map))),
-            start_s: stream_seconds(segment, pts)?,
-            end_s: buffer
-                .duration()
-                .and_then(|d| stream_seconds(segment, pts + d)),
-        });
-    }
-    let picture = match subpicture::decode(&map, palette) {
-        Ok(picture) => picture,
-        Err(e) => {
-            eprintln!("zc-player: a DVD subtitle at {pts} cannot be shown: {e}");
-            return None;
-        }
-    };
     let at = |delay: std::time::Duration| {
         stream_seconds(
             segment,
             pts + gst::ClockTime::from_nseconds(delay.as_nanos() as u64),
         )
     };
-    // A packet that shows nothing ends the picture before it.
-    let (content, start) = match (picture.image, picture.show) {
-        (Some(image), Some(show)) => (CueContent::Picture(image), at(show)?),
+    let caps = sample
+        .caps()
+        .and_then(|caps| caps.structure(0).map(|s| s.name().to_string()));
+    let start = stream_seconds(segment, pts)?;
+    let until_duration = buffer
+        .duration()
+        .and_then(|d| stream_seconds(segment, pts + d));
+    let cleared = || CueContent::Text(String::new());
+    let (content, start, end) = match caps.as_deref() {
+        Some(DVD) => {
+            let picture = vobsub::decode(&map, &pictures.palette)
+                .map_err(|e| eprintln!("zc-player: a DVD subtitle at {pts} cannot be shown: {e}"))
+                .ok()?;
+            let end = picture.hide.and_then(at).or(until_duration);
+            // A packet that shows nothing ends the picture before it.
+            match (picture.image, picture.show) {
+                (Some(image), Some(show)) => (CueContent::Picture(image), at(show)?, end),
+                _ => (cleared(), start, end),
+            }
+        }
+        Some(PGS) => {
+            let shown = pictures
+                .pgs
+                .decode(&map)
+                .map_err(|e| {
+                    eprintln!("zc-player: a Blu-ray subtitle at {pts} cannot be shown: {e}")
+                })
+                .ok()??;
+            // Shown until the next display set.
+            match shown {
+                Shown::Picture(image) => (CueContent::Picture(image), start, None),
+                Shown::Cleared => (cleared(), start, None),
+            }
+        }
         _ => (
-            CueContent::Text(String::new()),
-            stream_seconds(segment, pts)?,
+            CueContent::Text(plain_text(&String::from_utf8_lossy(&map))),
+            start,
+            until_duration,
         ),
     };
-    let end = picture.hide.and_then(at).or_else(|| {
-        buffer
-            .duration()
-            .and_then(|d| stream_seconds(segment, pts + d))
-    });
     Some(Cue {
         content,
         start_s: start,
@@ -102,7 +121,7 @@ pub fn text_sink(events: Arc<dyn Fn(BusEvent) + Send + Sync>) -> Result<gst::Ele
     let sink = gst_app::AppSink::builder()
         .name("subtitles")
         .caps(
-            &[TEXT, DVD]
+            &[TEXT, DVD, PGS]
                 .into_iter()
                 .map(gst::Structure::new_empty)
                 .collect::<gst::Caps>(),
@@ -110,12 +129,24 @@ pub fn text_sink(events: Arc<dyn Fn(BusEvent) + Send + Sync>) -> Result<gst::Ele
         .sync(true)
         .max_buffers(8)
         .build();
-    let palette = Arc::new(Mutex::new(Palette::default()));
+    let pictures = Arc::new(Mutex::new(Pictures::default()));
     if let Some(pad) = sink.static_pad("sink") {
-        let palette = palette.clone();
+        let pictures = pictures.clone();
         pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-            if let Some(new) = info.event().and_then(|event| palette_of(event)) {
-                *crate::lock(&palette) = new;
+            let Some(event) = info.event() else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let mut pictures = crate::lock(&pictures);
+            match event.view() {
+                // A seek or another track: PGS objects of before are gone.
+                gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_) => {
+                    pictures.pgs.reset()
+                }
+                _ => {
+                    if let Some(palette) = palette_of(event) {
+                        pictures.palette = palette;
+                    }
+                }
             }
             gst::PadProbeReturn::Ok
         });
@@ -124,8 +155,8 @@ pub fn text_sink(events: Arc<dyn Fn(BusEvent) + Send + Sync>) -> Result<gst::Ele
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let palette = crate::lock(&palette).clone();
-                if let Some(cue) = cue_of(&sample, &palette) {
+                let cue = cue_of(&sample, &mut crate::lock(&pictures));
+                if let Some(cue) = cue {
                     events(BusEvent::Subtitle(cue));
                 }
                 Ok(gst::FlowSuccess::Ok)

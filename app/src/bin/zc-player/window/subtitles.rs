@@ -122,11 +122,14 @@ impl App {
         self.present_subtitle(buffer, (left.max(x), top.max(y)), (width, height));
     }
 
-    /// A picture cue: its place and size scaled from the video frame's
-    /// pixels to the render rectangle.
+    /// A picture cue: its place and size scaled from the frame it is
+    /// placed in (the track's, else the video's) to the render rectangle.
     fn draw_picture_cue(&mut self, image: &Image) {
         let (x, y, w, h) = crate::lock(&self.layout).render_rectangle();
-        let Some((frame_w, frame_h)) = self.player.as_ref().and_then(|p| p.frame_size()) else {
+        let frame = image
+            .frame
+            .or_else(|| self.player.as_ref().and_then(|p| p.frame_size()));
+        let Some((frame_w, frame_h)) = frame else {
             return;
         };
         if frame_w == 0 || frame_h == 0 || w <= 0 || h <= 0 {

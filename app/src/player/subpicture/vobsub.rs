@@ -1,11 +1,8 @@
-//! DVD subtitles (VobSub, GStreamer's `subpicture/x-dvd`), decoded for the
-//! player's subtitle layer. Each buffer is one sub-picture unit (SPU): a
+//! DVD subtitles (VobSub, GStreamer's `subpicture/x-dvd`). Each buffer is one sub-picture unit (SPU): a
 //! run-length coded bitmap of 2-bit pixel values, and control sequences
 //! saying where it goes in the video frame, which 4 of the track's 16
 //! palette colours and alphas the pixel values take, and when it is shown
-//! and hidden. It becomes a premultiplied ARGB [`Image`], drawn on the
-//! subtitle subsurface as text cues are: the video frames are never
-//! touched (stock playbin blends these into every frame with `dvdspu`).
+//! and hidden.
 //!
 //! The packet layout is DVD-Video's, as `dvdspu` and FFmpeg's `dvdsubdec`
 //! read it:
@@ -19,8 +16,9 @@
 
 use std::time::Duration;
 
-use thiserror::Error;
-use zc_dmabuf::color::{Matrix, Range};
+use zc_dmabuf::color::Matrix;
+
+use super::{Image, SubpictureError, be16, byte, premultiplied, ycrcb_to_rgb};
 
 /// Control-sequence commands.
 mod command {
@@ -38,28 +36,7 @@ mod command {
 
 /// More control sequences than any SPU carries: a packet whose sequences
 /// never end is refused after these.
-const MAX_SEQUENCES: usize = 64;
-
-/// What is wrong with a packet.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum SubpictureError {
-    #[error("the packet ends at byte {len}, but it needs byte {needed} ({what})")]
-    Truncated {
-        what: &'static str,
-        needed: usize,
-        len: usize,
-    },
-    #[error("control sequence at byte {at} has the unknown command {command:#04x}")]
-    UnknownCommand { command: u8, at: usize },
-    #[error(
-        "control sequence at byte {at} points back to byte {next} (sequences go forwards, the last to itself)"
-    )]
-    SequenceLoop { at: usize, next: usize },
-    #[error("more than {MAX_SEQUENCES} control sequences")]
-    TooManySequences,
-    #[error("the display area ends before it starts: x {x1}..={x2}, y {y1}..={y2}")]
-    EmptyArea { x1: u32, x2: u32, y1: u32, y2: u32 },
-}
+pub(super) const MAX_SEQUENCES: usize = 64;
 
 /// The track's 16 colours, as RGB.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,18 +49,9 @@ impl Palette {
     /// `clut15` fields of the `dvd-spu-clut-change` event, as DVD IFO files
     /// hold it): each entry `0x00YYVVUU` (Y, Cr, Cb), BT.601 limited range.
     pub fn from_ycrcb(entries: [u32; 16]) -> Palette {
-        let [rv, gu, gv, bu] = Matrix::Bt601.coefficients();
-        let [y_offset, y_scale, c_offset, c_scale] = Range::Limited.scales(8);
         let rgb = entries.map(|entry| {
-            let [_, y, cr, cb] = entry.to_be_bytes().map(f32::from);
-            let y = (y - y_offset) * y_scale;
-            let (cb, cr) = ((cb - c_offset) * c_scale, (cr - c_offset) * c_scale);
-            let to_u8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
-            [
-                to_u8(y + rv * cr),
-                to_u8(y - gu * cb - gv * cr),
-                to_u8(y + bu * cb),
-            ]
+            let [_, y, cr, cb] = entry.to_be_bytes();
+            ycrcb_to_rgb(Matrix::Bt601, [y, cr, cb])
         });
         Palette { rgb }
     }
@@ -100,40 +68,6 @@ impl Default for Palette {
     fn default() -> Palette {
         Palette {
             rgb: std::array::from_fn(|i| [(i * 17) as u8; 3]),
-        }
-    }
-}
-
-/// A decoded picture: where it goes in the video frame (in the frame's
-/// pixels) and its pixels, premultiplied ARGB8888, row by row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Image {
-    pub x: u32,
-    pub y: u32,
-    pub width: u32,
-    pub height: u32,
-    pub argb: Vec<u32>,
-}
-
-impl Image {
-    /// Draw the image scaled (nearest neighbour) to fill a canvas of
-    /// `(width, height, stride)` bytes of little-endian ARGB8888.
-    pub fn draw_scaled(&self, canvas: &mut [u8], (width, height, stride): (u32, u32, u32)) {
-        if self.width == 0 || self.height == 0 {
-            return;
-        }
-        for row in 0..height {
-            let source_row = (u64::from(row) * u64::from(self.height) / u64::from(height)) as usize;
-            let line_start = row as usize * stride as usize;
-            let Some(line) = canvas.get_mut(line_start..line_start + width as usize * 4) else {
-                return;
-            };
-            for (column, pixel) in line.chunks_exact_mut(4).enumerate() {
-                let source_column =
-                    (column as u64 * u64::from(self.width) / u64::from(width)) as usize;
-                let argb = self.argb[source_row * self.width as usize + source_column];
-                pixel.copy_from_slice(&argb.to_le_bytes());
-            }
         }
     }
 }
@@ -163,18 +97,6 @@ struct Controls {
     area: Option<[u32; 4]>,
     /// Offsets of the even and odd rows' codes.
     fields: Option<[usize; 2]>,
-}
-
-fn byte(packet: &[u8], at: usize, what: &'static str) -> Result<u8, SubpictureError> {
-    packet.get(at).copied().ok_or(SubpictureError::Truncated {
-        what,
-        needed: at,
-        len: packet.len(),
-    })
-}
-
-fn be16(packet: &[u8], at: usize, what: &'static str) -> Result<usize, SubpictureError> {
-    Ok(usize::from(byte(packet, at, what)?) << 8 | usize::from(byte(packet, at + 1, what)?))
 }
 
 /// A delay in the control sequences' units (1024 / 90 kHz).
@@ -330,10 +252,10 @@ fn read_image(
 ) -> Result<Image, SubpictureError> {
     let (width, height) = (x2 - x1 + 1, y2 - y1 + 1);
     let colours: [u32; 4] = std::array::from_fn(|value| {
-        let alpha = u32::from(controls.alpha[value]) * 17;
-        let [r, g, b] = palette.rgb(controls.colours[value]).map(u32::from);
-        let premultiply = |c: u32| (c * alpha + 127) / 255;
-        alpha << 24 | premultiply(r) << 16 | premultiply(g) << 8 | premultiply(b)
+        premultiplied(
+            palette.rgb(controls.colours[value]),
+            controls.alpha[value] * 17,
+        )
     });
     let mut argb = vec![0u32; width as usize * height as usize];
     for (field, start) in fields.into_iter().enumerate() {
@@ -362,6 +284,7 @@ fn read_image(
         y: y1,
         width,
         height,
+        frame: None,
         argb,
     })
 }
