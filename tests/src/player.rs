@@ -59,14 +59,12 @@ fn run_to_end(pipeline: &gst::Element, description: &str) {
 }
 
 /// Run an encoding pipeline whose description has a Matroska muxer named
-/// `m` and a branch `appsrc name=subs caps=subpicture/x-dvd ! m.subtitle_%u` (the caps
-/// are the track's), feeding that branch a DVD
-/// subtitle track: its palette `clut` (16 entries `0x00YYVVUU`, sent as
-/// demuxers and DVD sources send it, which matroskamux stores in the
-/// track's header) and `packets` (SPUs) at their timestamps.
-pub fn encode_with_dvd_subtitles(
+/// `m` and a branch `appsrc name=subs caps=CAPS ! m.subtitle_%u` (the caps
+/// are the subtitle track's), feeding that branch `events` (such as
+/// [`dvd_palette`]) and then `packets` at their timestamps.
+pub fn encode_with_subtitle_packets(
     description: &str,
-    clut: [u32; 16],
+    events: Vec<gst::Event>,
     packets: &[(gst::ClockTime, Vec<u8>)],
 ) {
     gst::init().expect("gst::init");
@@ -79,12 +77,12 @@ pub fn encode_with_dvd_subtitles(
         .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
         .expect("an appsrc named subs");
     subs.set_format(gst::Format::Time);
-    let mut table =
-        gst::Structure::builder("application/x-gst-dvd").field("event", "dvd-spu-clut-change");
-    for (n, entry) in clut.iter().enumerate() {
-        table = table.field(format!("clut{n:02}"), *entry as i32);
+    for event in events {
+        assert!(
+            subs.send_event(event),
+            "the appsrc queues serialized events"
+        );
     }
-    assert!(subs.send_event(gst::event::CustomDownstreamSticky::new(table.build())));
     for (pts, packet) in packets {
         let mut buffer = gst::Buffer::from_slice(packet.clone());
         buffer.get_mut().expect("writable").set_pts(*pts);
@@ -92,6 +90,39 @@ pub fn encode_with_dvd_subtitles(
     }
     subs.end_of_stream().expect("subtitle end");
     run_to_end(pipeline.upcast_ref(), description);
+}
+
+/// A DVD subtitle track's palette `clut` (16 entries `0x00YYVVUU`) as DVD
+/// sources and demuxers send it; matroskamux stores it in the track's
+/// header.
+pub fn dvd_palette(clut: [u32; 16]) -> gst::Event {
+    gst::init().expect("gst::init");
+    let mut table =
+        gst::Structure::builder("application/x-gst-dvd").field("event", "dvd-spu-clut-change");
+    for (n, entry) in clut.iter().enumerate() {
+        table = table.field(format!("clut{n:02}"), *entry as i32);
+    }
+    gst::event::CustomDownstreamSticky::new(table.build())
+}
+
+/// Rename the codec of a Matroska file's track in place, `from` to `to`
+/// (padded with NULs to `from`'s length, which EBML strings allow): how a
+/// test makes a track no matroskamux writes (PGS, up to GStreamer 1.28) out
+/// of one it does.
+pub fn rename_codec(path: &Path, from: &str, to: &str) {
+    assert!(to.len() <= from.len(), "{to} must fit in {from}");
+    let mut bytes = std::fs::read(path).expect("the clip");
+    let at: Vec<usize> = bytes
+        .windows(from.len())
+        .enumerate()
+        .filter(|(_, w)| *w == from.as_bytes())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "{from} once in {}", path.display());
+    let mut padded = to.as_bytes().to_vec();
+    padded.resize(from.len(), 0);
+    bytes[at[0]..at[0] + from.len()].copy_from_slice(&padded);
+    std::fs::write(path, bytes).expect("the clip rewritten");
 }
 
 /// A running zc-player with its control socket.

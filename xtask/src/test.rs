@@ -58,7 +58,7 @@ impl Counts {
 const INTEROP_BINARIES: &[&str] = &[
     "interop",
     "player",
-    "player_dvd_subtitles",
+    "player_image_subtitles",
     "packages",
     "wayland_protocols",
     "subtitle_overlay",

@@ -36,7 +36,7 @@ mod segment {
 }
 
 /// A composition state's epoch-start bit.
-const EPOCH_START: u8 = 0x80;
+pub(super) const EPOCH_START: u8 = 0x80;
 /// An object segment's flag for the first of its sequence (the last has
 /// 0x40; nothing needs it: the codes are read when the object is shown).
 const FIRST_IN_SEQUENCE: u8 = 0x80;
@@ -307,3 +307,4 @@ fn decode_codes(object: &Object, palette: &[u32; 256]) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests;
+pub mod write;

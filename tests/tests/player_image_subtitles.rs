@@ -1,0 +1,221 @@
+//! zc-player shows image subtitles (DVD's VobSub, `subpicture/x-dvd`, and
+//! Blu-ray's PGS, `subpicture/x-pgs`) the way it shows text: decoded on its
+//! subtitle subsurface above the video, at the place and in the colours the
+//! track gives, while the video frames stay dma-bufs with 0 bytes copied
+//! (stock playbin blends them into every frame with `dvdspu`).
+//!
+//! GStreamer has no encoder for either, so the tracks are made with zc's
+//! own writers (`zc_app::player::subpicture::{vobsub::encode, pgs::write}`):
+//! - DVD: with a palette that matroskamux stores in the track header and
+//!   matroskademux hands back;
+//! - PGS: no matroskamux up to 1.28 takes `subpicture/x-pgs`, so the display
+//!   sets are muxed as a UTF-8 text track whose codec is then renamed
+//!   `S_HDMV/PGS` in the file (matroskamux writes text buffers unchanged).
+
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::Value;
+use zc_app::player::subpicture::pgs::write::{self as pgs, STARTS_EPOCH};
+use zc_app::player::subpicture::vobsub::{self, Palette};
+use zc_vm_tests::player::{Player, SLOW, dvd_palette, encode_with_subtitle_packets, rename_codec};
+use zc_vm_tests::require_vm;
+use zc_vm_tests::weston::{Renderer, Screenshot, Weston, yuv_test_colorimetry};
+
+const WIDTH: u32 = 640;
+const HEIGHT: u32 = 480;
+const FRAMES: u32 = 150;
+
+/// The picture: 192x64 at (224, 192), its top half pink and its bottom half
+/// lavender, both opaque, on screen from 0.5 s to about 3.5 s (a
+/// screenshot under emulation takes about one).
+const RECT: [u32; 4] = [224, 192, 192, 64];
+/// Pink and lavender in Y, Cr, Cb (BT.601 limited range, which both
+/// formats use at 480 lines): colours none of the bars has; entries 5 and
+/// 6 of the DVD palette. Both chroma values are 128 or more:
+/// matroskamux (1.22 to 1.28) stores the palette as RGB computed in
+/// unsigned arithmetic, so a chroma value below 128 wraps and comes out
+/// saturated (blue came back magenta).
+const PINK: u32 = 0x0096_c880;
+const LAVENDER: u32 = 0x0078_80c8;
+/// A composited shm pixel against the colour zc's palette conversion gives
+/// the entry: matroskamux's palette is RGB, which matroskademux turns back
+/// into Y, Cr, Cb, each rounding.
+const TOLERANCE: u8 = 8;
+
+fn clut() -> [u32; 16] {
+    let mut clut = [0x0010_8080; 16];
+    clut[5] = PINK;
+    clut[6] = LAVENDER;
+    clut
+}
+
+/// Rows of pixel values: `top` in the picture's top half, `bottom` below.
+fn halves(top: u8, bottom: u8) -> Vec<Vec<u8>> {
+    let [_, _, w, h] = RECT;
+    (0..h)
+        .map(|row| vec![if row < h / 2 { top } else { bottom }; w as usize])
+        .collect()
+}
+
+/// The SMPTE clip, with a subtitle track of `caps` fed `events` and
+/// `packets`.
+fn make_clip(path: &Path, caps: &str, events: Vec<gst::Event>, packets: &[(u64, Vec<u8>)]) {
+    let packets: Vec<(gst::ClockTime, Vec<u8>)> = packets
+        .iter()
+        .map(|(ms, p)| (gst::ClockTime::from_mseconds(*ms), p.clone()))
+        .collect();
+    encode_with_subtitle_packets(
+        &format!(
+            "videotestsrc num-buffers={FRAMES} pattern=smpte ! video/x-raw,format=I420,colorimetry={},width={WIDTH},height={HEIGHT},framerate=30/1 \
+             ! x264enc speed-preset=ultrafast key-int-max=30 ! h264parse ! matroskamux name=m ! filesink location={} \
+             appsrc name=subs caps={caps} ! m.subtitle_%u",
+            yuv_test_colorimetry(),
+            path.display()
+        ),
+        events,
+        &packets,
+    );
+}
+
+fn dvd_clip(dir: &Path) -> PathBuf {
+    let path = dir.join("smpte-with-dvd-subtitles.mkv");
+    // Hidden 264 units of 1024 / 90 kHz (3.004 s) after it is shown.
+    let packet = vobsub::encode(
+        (RECT[0], RECT[1]),
+        &halves(1, 2),
+        [0, 5, 6, 0],
+        [0, 15, 15, 0],
+        (0, 264),
+    );
+    make_clip(
+        &path,
+        "subpicture/x-dvd",
+        vec![dvd_palette(clut())],
+        &[(500, packet)],
+    );
+    path
+}
+
+fn pgs_clip(dir: &Path) -> PathBuf {
+    let path = dir.join("smpte-with-pgs-subtitles.mkv");
+    let entry = |index: u8, ycrcb: u32| {
+        let [_, y, cr, cb] = ycrcb.to_be_bytes();
+        [index, y, cr, cb, 255]
+    };
+    let frame = (WIDTH as u16, HEIGHT as u16);
+    let mut shown = vec![
+        pgs::composition(
+            frame,
+            STARTS_EPOCH,
+            0,
+            &[(1, RECT[0] as u16, RECT[1] as u16, None)],
+        ),
+        pgs::palette(0, &[entry(1, PINK), entry(2, LAVENDER)]),
+    ];
+    shown.extend(pgs::object(1, &halves(1, 2), 2));
+    shown.push(pgs::end());
+    let cleared = [pgs::composition(frame, 0, 0, &[]), pgs::end()];
+    make_clip(
+        &path,
+        "text/x-raw,format=utf8",
+        Vec::new(),
+        &[
+            (500, pgs::display_set(&shown)),
+            (3500, pgs::display_set(&cleared)),
+        ],
+    );
+    rename_codec(&path, "S_TEXT/UTF8", "S_HDMV/PGS");
+    path
+}
+
+/// Of the picture's pixels on screen, how many are its colours (top half
+/// pink, bottom half lavender).
+fn picture_pixels(shot: &Screenshot) -> usize {
+    let palette = Palette::from_ycrcb(clut());
+    assert_eq!(
+        (shot.width, shot.height),
+        (WIDTH, HEIGHT),
+        "screenshot size"
+    );
+    let [rx, ry, rw, rh] = RECT.map(|v| v as usize);
+    let mut right = 0;
+    for y in ry..ry + rh {
+        let want = palette.rgb(if y < ry + rh / 2 { 5 } else { 6 });
+        for x in rx..rx + rw {
+            let i = (y * WIDTH as usize + x) * 3;
+            right += usize::from((0..3).all(|c| shot.rgb[i + c].abs_diff(want[c]) <= TOLERANCE));
+        }
+    }
+    right
+}
+
+/// Wait until `stats` says `subtitle` is `want`; the stats then.
+fn wait_for_subtitle(player: &mut Player, want: Option<&str>) -> Value {
+    let deadline = Instant::now() + SLOW;
+    loop {
+        let stats = player.stats();
+        if stats["subtitle"].as_str() == want {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "subtitle {want:?} never came: {stats}\nlog:\n{}",
+            player.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frames() {
+    require_vm();
+    let dir = std::env::temp_dir().join("zc-vm-player-image-subtitles");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for clip in [pgs_clip(&dir), dvd_clip(&dir)] {
+        let name = clip
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+        let mut player = Player::start(&weston, &clip, &dir);
+        let described = format!("picture {}x{} at {},{}", RECT[2], RECT[3], RECT[0], RECT[1]);
+        let mut stats = wait_for_subtitle(&mut player, Some(&described));
+        // The compositor shows it with its next repaint.
+        let area = (RECT[2] * RECT[3]) as usize;
+        let (shot, right) = loop {
+            let shot = weston.screenshot();
+            let right = picture_pixels(&shot);
+            if right * 10 >= area * 9 || stats["subtitle"].as_str() != Some(&described) {
+                break (shot, right);
+            }
+            stats = player.stats();
+        };
+        println!("{name}: {described}: {right} of {area} pixels in its colours; {stats}");
+        assert!(
+            right * 10 >= area * 9,
+            "{name}: the picture is not on screen in its colours ({right} of {area} pixels): {}",
+            shot.path.display()
+        );
+        assert_eq!(stats["copies-per-frame"], 0.0, "{name}: {stats}");
+        assert_eq!(stats["path"], "dmabuf", "{name}: {stats}");
+        // Gone after its end.
+        wait_for_subtitle(&mut player, None);
+        let gone = weston.screenshot();
+        let left = picture_pixels(&gone);
+        assert!(
+            left * 10 < area,
+            "{name}: the picture is still on screen after its end ({left} of {area} pixels): {}",
+            gone.path.display()
+        );
+        let quit = player.ok(r#"{"command":"quit"}"#);
+        assert_eq!(quit["fds-left-open"], 0, "{name}: {quit}");
+        let _ = player.child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
