@@ -15,4 +15,5 @@ pub mod subpicture;
 pub mod subtitles;
 pub mod text;
 pub mod tracks;
+pub mod wakeup;
 pub mod watch_later;

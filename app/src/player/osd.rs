@@ -81,6 +81,11 @@ impl Osd {
         self.until = now.checked_add(HIDE_AFTER);
     }
 
+    /// When the timeout of the last trigger runs out (past once it did).
+    pub fn until(&self) -> Option<Instant> {
+        self.until
+    }
+
     /// The parts on screen at `now`: a paused player keeps the progress
     /// (with its pause indicator) whatever the time.
     pub fn visible(&self, now: Instant, paused: bool) -> Parts {

@@ -1,6 +1,8 @@
 //! What the main loop does with each event: a message from the bus, a
 //! command (from a key, a click or the control socket), a control-socket
-//! request, and the half-second tick that refreshes the statistics.
+//! request, and the half-second tick that refreshes the statistics
+//! (subtitles and the OSD have their own timer, which wakes when they
+//! change: [`App::next_wakeup`]).
 
 use std::path::PathBuf;
 
@@ -21,8 +23,6 @@ impl App {
         }
         self.check_video_size();
         self.update_panel();
-        self.update_subtitles();
-        self.update_osd();
     }
 
     pub fn on_bus(&mut self, event: BusEvent, qh: &QueueHandle<App>) {

@@ -22,6 +22,7 @@ use wayland_client::globals::registry_queue_init;
 use wayland_client::{Connection, Proxy};
 use zc_app::player::ipc::Call;
 use zc_app::player::playlist::Playlist;
+use zc_app::player::wakeup;
 use zc_app::player::watch_later::WatchLater;
 use zc_app::weston::HeadlessWeston;
 
@@ -157,6 +158,12 @@ pub(crate) fn play(
             },
         )
         .map_err(|e| anyhow!("cannot start the statistics timer: {e}"))?;
+    loop_handle
+        .insert_source(Timer::from_duration(wakeup::TICK), |_, _, app| {
+            app.update_timed();
+            TimeoutAction::ToDuration(app.next_wakeup())
+        })
+        .map_err(|e| anyhow!("cannot start the subtitle and OSD timer: {e}"))?;
 
     let result = loop {
         if let Err(e) = event_loop.dispatch(Duration::from_millis(100), &mut state) {

@@ -1,16 +1,19 @@
 //! The on-screen display (time, seek bar, volume, pause; see
 //! [`zc_app::player::osd`]): a wl_shm subsurface centred at the top of the
 //! window's video area, above the video's subsurface. Shown on a trigger
-//! (seek, pointer motion, `o`, volume, pause) and on the tick redrawn while
-//! what it says changes, hidden again after its timeout unless paused. The
-//! video's frames stay untouched.
+//! (seek, pointer motion, `o`, volume, pause), redrawn when what it says
+//! changes (its clock at each stream second), hidden again at its timeout
+//! unless paused: the main loop wakes for those moments
+//! ([`App::next_wakeup`]), not only on its tick. The video's frames stay
+//! untouched.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use smithay_client_toolkit::shell::WaylandSurface;
 use smithay_client_toolkit::shm::slot::Buffer;
 use wayland_client::protocol::{wl_subsurface, wl_surface};
 use zc_app::player::osd::{self, Content, Layout, Trigger};
+use zc_app::player::wakeup::{self, Moments};
 
 use super::{App, argb_buffer};
 
@@ -23,6 +26,30 @@ pub(super) struct OsdLayer {
 }
 
 impl App {
+    /// How long until something on screen changes with time (a subtitle's
+    /// start or end, the OSD's timeout or its clock's next second): when the
+    /// main loop should call [`App::update_timed`] again.
+    pub fn next_wakeup(&self) -> Duration {
+        let now = Instant::now();
+        let player = self.player.as_ref();
+        let playing = player.is_some_and(|p| p.wanted == gst::State::Playing);
+        let moments = Moments {
+            position_s: player.and_then(|p| p.position()),
+            playing,
+            speed: player.map_or(1.0, |p| p.speed),
+            osd_until: self.osd.until(),
+            osd_clock: self.osd.visible(now, !playing).progress,
+            subtitle_change_s: self.next_subtitle_change(),
+        };
+        wakeup::next(&moments, now)
+    }
+
+    /// Bring what changes with time up to date: subtitles and the OSD.
+    pub fn update_timed(&mut self) {
+        self.update_subtitles();
+        self.update_osd();
+    }
+
     /// Something the OSD shows changed: show it (for a moment).
     pub(crate) fn osd_trigger(&mut self, trigger: Trigger) {
         self.osd.trigger(trigger, Instant::now());

@@ -34,8 +34,9 @@ pub(super) struct SubtitleLayer {
 }
 
 impl App {
-    /// A new cue from the pipeline: drawn now (the text sink delivers it
-    /// at its start time).
+    /// A new cue from the pipeline: it replaces the one before, and is
+    /// drawn now if it is due (the text sink delivers cues at their start
+    /// time; a DVD picture may start later than its buffer).
     pub fn show_cue(&mut self, cue: Cue, qh: &QueueHandle<App>) {
         if self.subtitles.is_none() {
             let (subsurface, surface) = self.overlay_subsurface(qh);
@@ -47,28 +48,48 @@ impl App {
                 shown: false,
             });
         }
+        let position = self.player.as_ref().and_then(|p| p.position());
+        let due = position.is_none_or(|p| cue.shown_at(p));
         if let Some(layer) = self.subtitles.as_mut() {
             layer.cue = Some(cue);
         }
-        self.draw_subtitle();
+        if due {
+            self.draw_subtitle();
+        } else {
+            self.hide_subtitle();
+        }
     }
 
-    /// On the tick: hide the cue once the position left it.
+    /// On the tick and at each cue's start and end (see
+    /// [`App::next_wakeup`]): show a cue that became due, hide one the
+    /// position left.
     pub fn update_subtitles(&mut self) {
         let position = self.player.as_ref().and_then(|p| p.position());
         let Some(layer) = self.subtitles.as_mut() else {
             return;
         };
-        let gone = match (&layer.cue, position) {
-            (Some(cue), Some(position)) => !cue.shown_at(position),
-            (Some(_), None) => false,
-            (None, _) => true,
+        let on = match (&layer.cue, position) {
+            (None, _) => false,
+            (Some(_), None) => return,
+            (Some(cue), Some(position)) => cue.shown_at(position),
         };
-        if gone && layer.shown {
+        if layer.shown && !on {
             layer.cue = None;
-            layer.shown = false;
-            layer.surface.attach(None, 0, 0);
-            layer.surface.commit();
+            self.hide_subtitle();
+        } else if !layer.shown && on {
+            self.draw_subtitle();
+        }
+    }
+
+    /// When the subtitles next change, in stream time: the end of the cue
+    /// on screen, or the start of one waiting.
+    pub(super) fn next_subtitle_change(&self) -> Option<f64> {
+        let layer = self.subtitles.as_ref()?;
+        let cue = layer.cue.as_ref()?;
+        if layer.shown {
+            cue.end_s
+        } else {
+            Some(cue.start_s)
         }
     }
 
