@@ -456,8 +456,8 @@ fn a_small_native_matrix_writes_a_report_that_follows_the_schema() {
 }
 
 /// `--compare`: a report against itself changes nothing; against a copy
-/// with another GStreamer, a slower zero-copy case and a flipped target it
-/// says so; bad or mismatched files are refused with what was wrong.
+/// with another GStreamer, other repetitions, a slower zero-copy case and a
+/// flipped target it says so; bad or mismatched files are refused with what was wrong.
 fn check_compare(out: &Path, report: &Value) {
     let compare = |a: &Path, b: &Path| {
         Command::new(BENCH)
@@ -472,11 +472,13 @@ fn check_compare(out: &Path, report: &Value) {
     let text = String::from_utf8_lossy(&same.stdout);
     assert!(same.status.success(), "{same:?}");
     assert!(text.contains("Environment: the same"), "{text}");
+    assert!(text.contains("Settings: the same"), "{text}");
     assert!(text.contains("none changed status"), "{text}");
     assert!(text.contains("(1.00x)"), "{text}");
 
     let mut changed = report.clone();
     changed["environment"]["gstreamer"] = Value::from("GStreamer 9.99.0");
+    changed["settings"]["repetitions"] = Value::from(17);
     let cases = changed["cases"].as_array_mut().unwrap();
     let zc = cases
         .iter_mut()
@@ -497,6 +499,14 @@ fn check_compare(out: &Path, report: &Value) {
     let text = String::from_utf8_lossy(&diff.stdout);
     assert!(diff.status.success(), "{diff:?}");
     assert!(text.contains("-> GStreamer 9.99.0"), "{text}");
+    assert!(text.contains("Settings that differ"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "repetitions: {} -> 17",
+            report["settings"]["repetitions"]
+        )),
+        "{text}"
+    );
     assert!(text.contains("(2.00x)"), "{text}");
     assert!(
         text.contains("1 changed") && text.contains(&format!("-> {flipped_to}")),

@@ -1,7 +1,8 @@
 //! `zc-bench --compare A.json B.json`: what changed between two runs. Both
 //! files must be of the same kind: two timing reports (`report.json`,
 //! schema `zc-bench/1`) or two instruction counts (`instructions.json`,
-//! schema `zc-bench-instructions/1`). Printed: where the environments differ,
+//! schema `zc-bench-instructions/1`). Printed: where the environments and
+//! the settings (frame counts, repetitions, pacing, the command) differ,
 //! each case's figures in A and B with the ratio B/A, and the targets whose
 //! status changed.
 
@@ -69,11 +70,13 @@ pub fn compare(a: &Path, b: &Path) -> Result<String, BenchError> {
     match (load(a)?, load(b)?) {
         (Loaded::Timing(ra), Loaded::Timing(rb)) => {
             environments(&mut out, &ra.environment, &rb.environment);
+            settings(&mut out, &ra.settings, &rb.settings);
             timing_cases(&mut out, &ra, &rb);
             targets(&mut out, &ra.targets, &rb.targets);
         }
         (Loaded::Instructions(ra), Loaded::Instructions(rb)) => {
             environments(&mut out, &ra.environment, &rb.environment);
+            settings(&mut out, &ra.settings, &rb.settings);
             instruction_cases(&mut out, &ra, &rb);
             targets(&mut out, &ra.targets, &rb.targets);
         }
@@ -121,6 +124,50 @@ fn environments(out: &mut String, a: &Environment, b: &Environment) {
         let _ = writeln!(out, "  {name}: {x} -> {y}");
     }
     out.push('\n');
+}
+
+/// The settings that differ, field by field: figures measured with other
+/// frame counts, repetitions or pacing may differ for that reason alone.
+fn settings(out: &mut String, a: &impl serde::Serialize, b: &impl serde::Serialize) {
+    let lines = settings_changed(
+        &serde_json::to_value(a).unwrap_or_default(),
+        &serde_json::to_value(b).unwrap_or_default(),
+    );
+    if lines.is_empty() {
+        let _ = writeln!(out, "Settings: the same in both.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Settings that differ (figures may differ for this alone):"
+    );
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
+    out.push('\n');
+}
+
+/// "name: A -> B" for each top-level field of two settings objects that
+/// differs (a field only one has reads "absent" in the other).
+fn settings_changed(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let (fa, fb) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
+    let mut names: Vec<&String> = fa.keys().chain(fb.keys()).collect();
+    names.sort();
+    names.dedup();
+    let text = |v: Option<&serde_json::Value>| match v {
+        None => "absent".to_owned(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    names
+        .into_iter()
+        .filter(|name| fa.get(*name) != fb.get(*name))
+        .map(|name| format!("{name}: {} -> {}", text(fa.get(name)), text(fb.get(name))))
+        .collect()
 }
 
 fn opt(value: &Option<String>) -> String {
@@ -280,6 +327,32 @@ mod tests {
             "10.0 -> 15.0 us (1.50x)"
         );
         assert_eq!(change(None, Some(1.0), ""), "not measured -> 1.0");
+    }
+
+    #[test]
+    fn settings_that_differ_are_named_field_by_field() {
+        let a = serde_json::json!({
+            "frames_low": 20, "frames_high": 50, "repetitions": 1,
+            "sizes": ["1080p"], "command": "zc-bench --instructions", "pace": null
+        });
+        let b = serde_json::json!({
+            "frames_low": 30, "frames_high": 90, "repetitions": 1,
+            "sizes": ["1080p", "4k"], "command": "zc-bench --instructions --sizes 1080p,4k"
+        });
+        assert_eq!(
+            settings_changed(&a, &b),
+            [
+                "command: zc-bench --instructions -> zc-bench --instructions --sizes 1080p,4k",
+                "frames_high: 50 -> 90",
+                "frames_low: 20 -> 30",
+                "pace: null -> absent",
+                "sizes: [\"1080p\"] -> [\"1080p\",\"4k\"]",
+            ]
+        );
+        assert!(settings_changed(&a, &a).is_empty());
+        let mut out = String::new();
+        settings(&mut out, &a, &a);
+        assert_eq!(out, "Settings: the same in both.\n\n");
     }
 
     #[test]
