@@ -110,7 +110,11 @@ impl ZcBufferPool {
         let align = StrideAlign::new(align).map_err(|e| e.to_string())?;
 
         let padded = |size: u32, a: u32, b: u32| size.checked_add(a).and_then(|s| s.checked_add(b));
-        let width = padded(info.width(), left, right).ok_or("width plus padding overflows")?;
+        let mut width = padded(info.width(), left, right).ok_or("width plus padding overflows")?;
+        if alignment.is_some() {
+            width = aligned_width(format, width, align.get())
+                .ok_or("width plus alignment padding overflows")?;
+        }
         let mut height =
             padded(info.height(), top, bottom).ok_or("height plus padding overflows")?;
         if top > 0 || bottom > 0 {
@@ -220,6 +224,29 @@ impl ZcBufferPool {
         }
         Ok(())
     }
+}
+
+/// The storage width GStreamer's own video pools give a frame of `width`
+/// for a stride alignment (`gst_video_info_align`): grown by its lowest set
+/// bit until every plane's row (rounded to 4 bytes, GStreamer's default
+/// stride) is a multiple of `align`. A producer aligning its own pool the
+/// same way compares strides with ours: avdec copies every frame into its
+/// own pool when they differ (a 320-wide I420 frame: GStreamer's strides
+/// 384/192, a plane-by-plane alignment 320/192).
+fn aligned_width(format: &FormatInfo, width: u32, align: u32) -> Option<u32> {
+    let aligned = |w: u32| {
+        (0..format.plane_count()).all(|plane| {
+            format
+                .row_bytes(plane, w)
+                .next_multiple_of(4)
+                .is_multiple_of(u64::from(align))
+        })
+    };
+    let mut width = width.max(1);
+    while !aligned(width) {
+        width = width.checked_add(1 << width.trailing_zeros())?;
+    }
+    Some(width)
 }
 
 #[glib::object_subclass]

@@ -16,9 +16,15 @@ pub fn init() {
 /// Encode `frames` frames of a moving test pattern with x264enc (B-frames and
 /// several references, so the decoder keeps pictures referenced a while).
 pub fn h264_clip(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
-    let path = dir.join(format!("clip-{width}x{height}-{frames}.mp4"));
+    h264_clip_as(dir, "I420", width, height, frames)
+}
+
+/// As [`h264_clip`], of raw `format` (x264 picks the profile that keeps
+/// it: High 4:2:2 for Y42B, ...).
+pub fn h264_clip_as(dir: &Path, format: &str, width: u32, height: u32, frames: u32) -> PathBuf {
+    let path = dir.join(format!("clip-{format}-{width}x{height}-{frames}.mp4"));
     let description = format!(
-        "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
+        "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format={format},width={width},height={height},framerate=30/1 \
          ! x264enc speed-preset=veryfast bframes=2 ref=4 key-int-max=30 ! h264parse ! mp4mux ! filesink location={}",
         path.display()
     );
