@@ -134,6 +134,24 @@ pub struct Player {
 }
 
 impl Player {
+    /// Wait until `stats` says `subtitle` is `want` (`None`: none on
+    /// screen); the stats then.
+    pub fn wait_for_subtitle(&mut self, want: Option<&str>) -> Value {
+        let deadline = Instant::now() + SLOW;
+        loop {
+            let stats = self.stats();
+            if stats["subtitle"].as_str() == want {
+                return stats;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "subtitle {want:?} never came: {stats}\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Play `clip` with --loop.
     pub fn start(weston: &Weston, clip: &Path, dir: &Path) -> Player {
         Player::launch(weston, [clip.as_os_str(), OsStr::new("--loop")], dir, &[])

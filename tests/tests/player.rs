@@ -392,23 +392,6 @@ fn subtitle_band_changes(shot: &Screenshot, reference: &[u8]) -> usize {
     changed
 }
 
-/// Wait until `stats` says `subtitle` is `want`; the stats then.
-fn wait_for_subtitle(player: &mut Player, want: Option<&str>) -> Value {
-    let deadline = Instant::now() + SLOW;
-    loop {
-        let stats = player.stats();
-        if stats["subtitle"].as_str() == want {
-            return stats;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "subtitle {want:?} never came: {stats}\nlog:\n{}",
-            player.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn subtitles_show_above_the_video_without_touching_its_frames() {
     require_vm();
@@ -441,7 +424,7 @@ fn subtitles_show_above_the_video_without_touching_its_frames() {
         };
         // On screen while the cue runs: the band at the bottom changed, and
         // the video frames are still not copied.
-        let mut stats = wait_for_subtitle(&mut player, Some(text));
+        let mut stats = player.wait_for_subtitle(Some(text));
         // The compositor shows it with its next repaint.
         let (shown, changed) = loop {
             let shot = weston.screenshot();
@@ -460,7 +443,7 @@ fn subtitles_show_above_the_video_without_touching_its_frames() {
         assert_eq!(stats["copies-per-frame"], 0.0, "{stats}");
         assert_eq!(stats["path"], "dmabuf", "{stats}");
         // Gone after its end: the picture is the pattern again.
-        wait_for_subtitle(&mut player, None);
+        player.wait_for_subtitle(None);
         let gone = weston.screenshot();
         let left = subtitle_band_changes(&gone, &reference);
         assert!(

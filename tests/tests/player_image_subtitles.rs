@@ -16,12 +16,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use serde_json::Value;
 use zc_app::player::subpicture::pgs::write::{self as pgs, STARTS_EPOCH};
 use zc_app::player::subpicture::vobsub::{self, Palette};
-use zc_vm_tests::player::{Player, SLOW, dvd_palette, encode_with_subtitle_packets, rename_codec};
+use zc_vm_tests::player::{Player, dvd_palette, encode_with_subtitle_packets, rename_codec};
 use zc_vm_tests::require_vm;
 use zc_vm_tests::weston::{Renderer, Screenshot, Weston, yuv_test_colorimetry};
 
@@ -153,23 +151,6 @@ fn picture_pixels(shot: &Screenshot) -> usize {
     right
 }
 
-/// Wait until `stats` says `subtitle` is `want`; the stats then.
-fn wait_for_subtitle(player: &mut Player, want: Option<&str>) -> Value {
-    let deadline = Instant::now() + SLOW;
-    loop {
-        let stats = player.stats();
-        if stats["subtitle"].as_str() == want {
-            return stats;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "subtitle {want:?} never came: {stats}\nlog:\n{}",
-            player.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frames() {
     require_vm();
@@ -185,7 +166,7 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
         let mut player = Player::start(&weston, &clip, &dir);
         let described = format!("picture {}x{} at {},{}", RECT[2], RECT[3], RECT[0], RECT[1]);
-        let mut stats = wait_for_subtitle(&mut player, Some(&described));
+        let mut stats = player.wait_for_subtitle(Some(&described));
         // The compositor shows it with its next repaint.
         let area = (RECT[2] * RECT[3]) as usize;
         let (shot, right) = loop {
@@ -205,7 +186,7 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         assert_eq!(stats["copies-per-frame"], 0.0, "{name}: {stats}");
         assert_eq!(stats["path"], "dmabuf", "{name}: {stats}");
         // Gone after its end.
-        wait_for_subtitle(&mut player, None);
+        player.wait_for_subtitle(None);
         let gone = weston.screenshot();
         let left = picture_pixels(&gone);
         assert!(

@@ -6,145 +6,15 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::thumbnail::{Counters, appsrc_run, launch, location_of, run_pipeline};
+use common::{folder, init, read_png};
 use gst::prelude::*;
 use gst_video::prelude::*;
 use gstzerocopy::zcthumbnail::scale::{Colorimetry, Converter};
-
-fn init() {
-    gst::init().expect("gst::init");
-    gstzerocopy::plugin_register_static().expect("register zerocopy");
-}
-
-/// A fresh folder for one test's thumbnails.
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zcthumbnail-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
-}
-
-#[derive(Debug, Default)]
-struct Run {
-    thumbnails: Vec<gst::Structure>,
-    warnings: Vec<String>,
-    error: Option<String>,
-    counters: Counters,
-}
-
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Counters {
-    written: u64,
-    skipped: u64,
-    failed: u64,
-    brackets: u64,
-    begun: u64,
-}
-
-fn counters(element: &gst::Element) -> Counters {
-    Counters {
-        written: element.property("thumbnails-written"),
-        skipped: element.property("frames-skipped"),
-        failed: element.property("thumbnails-failed"),
-        brackets: element.property("cpu-brackets"),
-        begun: element.property("cpu-brackets-begun"),
-    }
-}
-
-/// Run `pipeline` (its thumbnail element named `thumb`) to EOS or error,
-/// calling `before` once it is built.
-fn run_pipeline(pipeline: &gst::Pipeline, before: impl FnOnce(&gst::Element)) -> Run {
-    let thumb = pipeline.by_name("thumb").expect("an element named thumb");
-    before(&thumb);
-    let bus = pipeline.bus().expect("bus");
-    let mut run = Run::default();
-    if pipeline.set_state(gst::State::Playing).is_ok() {
-        for message in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
-            match message.view() {
-                gst::MessageView::Element(e) => run.thumbnails.extend(
-                    e.structure()
-                        .filter(|s| s.name() == "zc-thumbnail")
-                        .map(|s| s.to_owned()),
-                ),
-                gst::MessageView::Warning(w) => {
-                    run.warnings
-                        .push(format!("{} ({})", w.error(), w.debug().unwrap_or_default()))
-                }
-                gst::MessageView::Error(e) => {
-                    run.error = Some(format!("{} ({})", e.error(), e.debug().unwrap_or_default()));
-                    break;
-                }
-                gst::MessageView::Eos(_) => break,
-                _ => {}
-            }
-        }
-    }
-    // A state change refused at start leaves its error on the bus.
-    while let Some(message) = bus.pop() {
-        match message.view() {
-            gst::MessageView::Error(e) if run.error.is_none() => {
-                run.error = Some(format!("{} ({})", e.error(), e.debug().unwrap_or_default()))
-            }
-            gst::MessageView::Warning(w) => {
-                run.warnings
-                    .push(format!("{} ({})", w.error(), w.debug().unwrap_or_default()))
-            }
-            _ => {}
-        }
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
-    run.counters = counters(&thumb);
-    run
-}
-
-fn launch(description: &str) -> Run {
-    init();
-    let pipeline = gst::parse::launch(description)
-        .expect("pipeline parses")
-        .downcast::<gst::Pipeline>()
-        .expect("pipeline");
-    run_pipeline(&pipeline, |_| {})
-}
-
-/// An appsrc pipeline that pushes `frames` (PTS 0, 1 s, ...) of raw `caps`.
-fn appsrc_run(caps: &str, frames: Vec<Vec<u8>>, middle: &str, thumb: &str) -> Run {
-    init();
-    let description = format!(
-        "appsrc name=src format=time caps={caps} ! {middle} zcthumbnail name=thumb {thumb} ! fakesink"
-    );
-    let pipeline = gst::parse::launch(&description)
-        .expect("pipeline parses")
-        .downcast::<gst::Pipeline>()
-        .expect("pipeline");
-    let src = pipeline
-        .by_name("src")
-        .expect("appsrc")
-        .downcast::<gst_app::AppSrc>()
-        .expect("appsrc");
-    for (i, frame) in frames.into_iter().enumerate() {
-        let mut buffer = gst::Buffer::from_mut_slice(frame);
-        buffer
-            .get_mut()
-            .expect("new")
-            .set_pts(gst::ClockTime::from_seconds(i as u64));
-        src.push_buffer(buffer).expect("queued");
-    }
-    src.end_of_stream().expect("eos queued");
-    run_pipeline(&pipeline, |_| {})
-}
-
-fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("open png"),
-    ));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).expect("png frame");
-    assert_eq!(info.color_type, png::ColorType::Rgb);
-    buf.truncate(info.buffer_size());
-    (info.width, info.height, buf)
-}
 
 /// Decode a JPEG with GStreamer's jpegdec into packed RGB.
 fn read_jpeg(path: &Path) -> (u32, u32, Vec<u8>) {
@@ -184,10 +54,6 @@ fn pixel(image: &(u32, u32, Vec<u8>), x: u32, y: u32) -> [u8; 3] {
     [image.2[i], image.2[i + 1], image.2[i + 2]]
 }
 
-fn location_of(s: &gst::Structure) -> PathBuf {
-    PathBuf::from(s.get::<String>("location").expect("location field"))
-}
-
 /// 64x32 BGRx in four quadrants: red, green / blue, white.
 fn quadrants_bgrx() -> Vec<u8> {
     let mut frame = Vec::with_capacity(64 * 32 * 4);
@@ -207,7 +73,7 @@ fn quadrants_bgrx() -> Vec<u8> {
 
 #[test]
 fn png_of_an_rgb_pattern_is_exact_in_every_region() {
-    let dir = folder("png-rgb");
+    let dir = folder("zcthumbnail", "png-rgb");
     let run = appsrc_run(
         "video/x-raw,format=BGRx,width=64,height=32,framerate=1/1",
         vec![quadrants_bgrx()],
@@ -257,7 +123,7 @@ fn png_of_an_nv12_pattern_is_exact_under_the_stated_rule() {
             frame[w * h + y * w + cx * 2 + 1] = v;
         }
     }
-    let dir = folder("png-nv12");
+    let dir = folder("zcthumbnail", "png-nv12");
     let run = appsrc_run(
         "video/x-raw,format=NV12,width=40,height=20,framerate=1/1,colorimetry=bt601",
         vec![frame],
@@ -293,7 +159,7 @@ fn png_of_an_nv12_pattern_is_exact_under_the_stated_rule() {
 
 #[test]
 fn jpeg_of_smpte_bars_has_the_bars_in_their_places() {
-    let dir = folder("jpeg-smpte");
+    let dir = folder("zcthumbnail", "jpeg-smpte");
     let run = launch(&format!(
         "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=NV12,width=1280,height=720 ! zcexport \
          ! zcthumbnail name=thumb quality=90 location={}/bars-%05d.jpg ! fakesink",
@@ -330,7 +196,7 @@ fn jpeg_of_smpte_bars_has_the_bars_in_their_places() {
 
 #[test]
 fn every_bracket_begun_is_ended_and_counters_add_up() {
-    let dir = folder("counters");
+    let dir = folder("zcthumbnail", "counters");
     let run = launch(&format!(
         "videotestsrc num-buffers=60 ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! zcexport \
          ! zcthumbnail name=thumb interval=0 keyframes-only=true location={}/%d.jpg ! fakesink",
@@ -356,7 +222,7 @@ fn every_bracket_begun_is_ended_and_counters_add_up() {
 fn brackets_stay_balanced_when_writing_fails() {
     // %d in the folder name: thumbnail 0 goes to a folder that exists, later
     // ones to folders that do not, so their writes fail after the read.
-    let dir = folder("failing");
+    let dir = folder("zcthumbnail", "failing");
     std::fs::create_dir_all(dir.join("0")).expect("mkdir 0");
     let run = launch(&format!(
         "videotestsrc num-buffers=6 ! video/x-raw,format=NV12,width=320,height=240,framerate=4/1 ! zcexport \
@@ -386,7 +252,7 @@ fn brackets_stay_balanced_when_writing_fails() {
 
 #[test]
 fn a_write_failure_with_on_error_stop_stops_with_the_path() {
-    let dir = folder("stop");
+    let dir = folder("zcthumbnail", "stop");
     std::fs::create_dir_all(dir.join("0")).expect("mkdir 0");
     let run = launch(&format!(
         "videotestsrc num-buffers=20 ! video/x-raw,format=NV12,width=320,height=240,framerate=10/1 ! zcexport \
@@ -431,7 +297,7 @@ fn a_missing_folder_is_an_error_naming_it() {
 
 #[test]
 fn an_unreadable_format_passes_through_with_a_warning() {
-    let dir = folder("gray");
+    let dir = folder("zcthumbnail", "gray");
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers=5 ! video/x-raw,format=GRAY8,width=64,height=48 ! zcthumbnail name=thumb \
@@ -473,7 +339,7 @@ fn an_unreadable_format_passes_through_with_a_warning() {
 
 #[test]
 fn tiny_and_odd_frames_work_in_every_memory() {
-    let dir = folder("odd");
+    let dir = folder("zcthumbnail", "odd");
     for (i, (format, w, h, middle)) in [
         ("I420", 1, 1, "zcexport !"),
         ("NV12", 1, 1, ""),
@@ -527,7 +393,7 @@ fn tiny_and_odd_frames_work_in_every_memory() {
 #[test]
 fn snapshot_picks_the_next_frame_at_full_size() {
     init();
-    let dir = folder("snapshot");
+    let dir = folder("zcthumbnail", "snapshot");
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers=5 ! video/x-raw,format=NV12,width=160,height=90 ! zcexport ! zcthumbnail name=thumb \
          interval=0 width=0 height=0 format=png location={}/snap-%t.png ! fakesink",
@@ -556,7 +422,7 @@ fn snapshot_picks_the_next_frame_at_full_size() {
 fn snapshot_last_takes_the_paused_frame() {
     init();
     for keep in [true, false] {
-        let dir = folder(&format!("snapshot-last-{keep}"));
+        let dir = folder("zcthumbnail", &format!("snapshot-last-{keep}"));
         let pipeline = gst::parse::launch(&format!(
             "videotestsrc num-buffers=5 pattern=red ! video/x-raw,format=NV12,width=160,height=90 ! zcexport \
              ! zcthumbnail name=thumb interval=0 width=0 height=0 format=png keep-last-frame={keep} \
@@ -608,7 +474,7 @@ fn snapshot_last_takes_the_paused_frame() {
 
 #[test]
 fn interval_picks_by_timestamp_and_names_files_by_it() {
-    let dir = folder("interval");
+    let dir = folder("zcthumbnail", "interval");
     let run = launch(&format!(
         "videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=64,height=36,framerate=50/1 ! zcexport \
          ! zcthumbnail name=thumb interval=200000000 location={}/at-%06t.jpg ! fakesink sync=true",
@@ -649,7 +515,7 @@ fn interval_picks_by_timestamp_and_names_files_by_it() {
 #[test]
 fn keyframes_only_skips_delta_units() {
     init();
-    let dir = folder("keyframes");
+    let dir = folder("zcthumbnail", "keyframes");
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src format=time caps=video/x-raw,format=BGRx,width=8,height=8,framerate=10/1 \
          ! zcthumbnail name=thumb interval=0 keyframes-only=true format=png location={}/k-%t.png ! fakesink sync=true",

@@ -8,24 +8,10 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use gst::glib;
-use gst::prelude::*;
-
-fn init() {
-    gst::init().expect("gst::init");
-    gstzerocopy::plugin_register_static().expect("register zerocopy");
-}
-
-/// A fresh folder for one test's thumbnails.
-fn folder(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("zcthumbnail-formats-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
-}
+use common::thumbnail::{launch, launch_with_frames, location_of};
+use common::{folder, init, read_png};
 
 /// The 10-bit RGB formats as (GStreamer name, DRM fourcc, whether B is in
 /// the low bits), those named only from 1.28 on included.
@@ -48,79 +34,6 @@ fn known_ten_bit() -> Vec<(&'static str, &'static str, bool)> {
     let (major, minor, _, _) = gst::version();
     assert_eq!(known.len(), if (major, minor) >= (1, 28) { 4 } else { 2 });
     known
-}
-
-#[derive(Debug, Default)]
-struct Run {
-    thumbnails: Vec<PathBuf>,
-    warnings: Vec<String>,
-    error: Option<String>,
-    /// (cpu-brackets-begun, cpu-brackets)
-    brackets: (u64, u64),
-}
-
-/// Run `description` (its thumbnail element named `thumb`) to EOS, first
-/// pushing `frames` (PTS 0, 1 s, ...) into its appsrc named `src` if any.
-fn run(description: &str, frames: Vec<Vec<u8>>) -> Run {
-    init();
-    let pipeline = gst::parse::launch(description)
-        .expect("pipeline parses")
-        .downcast::<gst::Pipeline>()
-        .expect("pipeline");
-    if let Some(src) = pipeline.by_name("src") {
-        let src = src.downcast::<gst_app::AppSrc>().expect("appsrc");
-        for (i, frame) in frames.into_iter().enumerate() {
-            let mut buffer = gst::Buffer::from_mut_slice(frame);
-            buffer
-                .get_mut()
-                .expect("new")
-                .set_pts(gst::ClockTime::from_seconds(i as u64));
-            src.push_buffer(buffer).expect("queued");
-        }
-        src.end_of_stream().expect("eos queued");
-    }
-    let thumb = pipeline.by_name("thumb").expect("an element named thumb");
-    let bus = pipeline.bus().expect("bus");
-    let mut run = Run::default();
-    let text = |error: glib::Error, debug: Option<glib::GString>| {
-        format!("{error} ({})", debug.unwrap_or_default())
-    };
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    for message in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
-        match message.view() {
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure().filter(|s| s.name() == "zc-thumbnail") {
-                    let location: String = s.get("location").expect("location");
-                    run.thumbnails.push(PathBuf::from(location));
-                }
-            }
-            gst::MessageView::Warning(w) => run.warnings.push(text(w.error(), w.debug())),
-            gst::MessageView::Error(e) => {
-                run.error = Some(text(e.error(), e.debug()));
-                break;
-            }
-            gst::MessageView::Eos(_) => break,
-            _ => {}
-        }
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
-    run.brackets = (
-        thumb.property("cpu-brackets-begun"),
-        thumb.property("cpu-brackets"),
-    );
-    run
-}
-
-fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("open png"),
-    ));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).expect("png frame");
-    assert_eq!(info.color_type, png::ColorType::Rgb);
-    buf.truncate(info.buffer_size());
-    (info.width, info.height, buf)
 }
 
 fn pixels(image: &(u32, u32, Vec<u8>)) -> impl Iterator<Item = (u32, u32, [u8; 3])> + '_ {
@@ -170,10 +83,10 @@ fn assert_quadrants(image: &(u32, u32, Vec<u8>), what: &str) {
 
 #[test]
 fn ten_bit_rgb_pngs_are_exact_in_zc_and_system_memory() {
-    let dir = folder("quadrants");
+    let dir = folder("zcthumbnail-formats", "quadrants");
     for (name, _, b_low) in known_ten_bit() {
         for middle in ["zcexport !", ""] {
-            let run = run(
+            let run = launch_with_frames(
                 &format!(
                     "appsrc name=src format=time caps=video/x-raw,format={name},width=64,height=32,framerate=1/1 \
                      ! {middle} zcthumbnail name=thumb width=16 height=9 format=png location={}/{name}-%d.png \
@@ -186,10 +99,14 @@ fn ten_bit_rgb_pngs_are_exact_in_zc_and_system_memory() {
             assert_eq!(run.error, None, "{what}");
             assert_eq!(run.warnings, Vec::<String>::new(), "{what}");
             assert_eq!(run.thumbnails.len(), 1, "{what}: {run:?}");
-            assert_quadrants(&read_png(&run.thumbnails[0]), &what);
+            assert_quadrants(&read_png(&location_of(&run.thumbnails[0])), &what);
             // zc memory is one memfd bracketed once; system memory has no fd.
             let expected = if middle.is_empty() { 0 } else { 1 };
-            assert_eq!(run.brackets, (expected, expected), "{what}");
+            assert_eq!(
+                (run.counters.begun, run.counters.brackets),
+                (expected, expected),
+                "{what}"
+            );
         }
     }
 }
@@ -198,10 +115,10 @@ fn ten_bit_rgb_pngs_are_exact_in_zc_and_system_memory() {
 fn ten_bit_rgb_in_dma_drm_caps_is_read_by_its_fourcc() {
     // 1.24's caps dialect, parsed the same on every version (the element
     // reads any memory, so system memory stands in for a dma-buf here).
-    let dir = folder("dma-drm");
+    let dir = folder("zcthumbnail-formats", "dma-drm");
     let named: Vec<&str> = known_ten_bit().iter().map(|(_, drm, _)| *drm).collect();
     for (_, drm, b_low) in TEN_BIT {
-        let run = run(
+        let run = launch_with_frames(
             &format!(
                 "appsrc name=src format=time caps=\"video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format={drm},\
                  width=64,height=32,framerate=1/1\" ! zcthumbnail name=thumb width=16 height=9 format=png \
@@ -214,7 +131,7 @@ fn ten_bit_rgb_in_dma_drm_caps_is_read_by_its_fourcc() {
         if named.contains(&drm) {
             assert_eq!(run.warnings, Vec::<String>::new(), "{drm}");
             assert_eq!(run.thumbnails.len(), 1, "{drm}: {run:?}");
-            assert_quadrants(&read_png(&run.thumbnails[0]), drm);
+            assert_quadrants(&read_png(&location_of(&run.thumbnails[0])), drm);
         } else {
             // Before 1.28 GStreamer has no name for XR30 and XB30: no VideoInfo,
             // thumbnails off with a warning, frames pass.
@@ -234,7 +151,7 @@ fn ten_bit_rgb_in_dma_drm_caps_is_read_by_its_fourcc() {
 fn gstreamers_own_ten_bit_packing_reads_in_channel_order() {
     // videotestsrc packs 10-bit RGB with GStreamer's own code: full red,
     // green, blue and white (1023 per full channel) read as 255.
-    let dir = folder("videotestsrc");
+    let dir = folder("zcthumbnail-formats", "videotestsrc");
     for (name, _, _) in known_ten_bit() {
         for (pattern, expected) in [
             ("red", [255, 0, 0]),
@@ -242,19 +159,16 @@ fn gstreamers_own_ten_bit_packing_reads_in_channel_order() {
             ("blue", [0, 0, 255]),
             ("white", [255, 255, 255]),
         ] {
-            let run = run(
-                &format!(
-                    "videotestsrc num-buffers=1 pattern={pattern} ! video/x-raw,format={name},width=48,height=30 \
+            let run = launch(&format!(
+                "videotestsrc num-buffers=1 pattern={pattern} ! video/x-raw,format={name},width=48,height=30 \
                      ! zcexport ! zcthumbnail name=thumb width=24 height=15 format=png \
                      location={}/{name}-{pattern}.png ! fakesink",
-                    dir.display()
-                ),
-                Vec::new(),
-            );
+                dir.display()
+            ));
             let what = format!("{name} {pattern}");
             assert_eq!(run.error, None, "{what}");
             assert_eq!(run.thumbnails.len(), 1, "{what}: {run:?}");
-            let image = read_png(&run.thumbnails[0]);
+            let image = read_png(&location_of(&run.thumbnails[0]));
             assert_eq!((image.0, image.1), (24, 15), "{what}");
             for (x, y, rgb) in pixels(&image) {
                 assert_eq!(rgb, expected, "{what} at ({x},{y})");
@@ -266,15 +180,12 @@ fn gstreamers_own_ten_bit_packing_reads_in_channel_order() {
 #[test]
 fn the_warning_for_an_unread_format_names_the_ones_read() {
     // Y444 is a format zc lays out that the thumbnailer does not read.
-    let dir = folder("y444");
-    let run = run(
-        &format!(
-            "videotestsrc num-buffers=2 ! video/x-raw,format=Y444,width=32,height=16 \
+    let dir = folder("zcthumbnail-formats", "y444");
+    let run = launch(&format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=Y444,width=32,height=16 \
              ! zcthumbnail name=thumb format=png location={}/%d.png ! fakesink",
-            dir.display()
-        ),
-        Vec::new(),
-    );
+        dir.display()
+    ));
     assert_eq!(run.error, None);
     assert_eq!(run.thumbnails.len(), 0);
     let warning = run

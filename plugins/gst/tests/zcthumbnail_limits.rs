@@ -6,24 +6,13 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
+use common::{folder, init};
 use gst::prelude::*;
-
-fn init() {
-    gst::init().expect("gst::init");
-    gstzerocopy::plugin_register_static().expect("register zerocopy");
-}
-
-/// A fresh folder for one test's thumbnails.
-fn folder(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("zcthumbnail-limits-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
-}
 
 #[derive(Debug, Default)]
 struct Run {
@@ -81,7 +70,7 @@ fn thumbnails(dir: &Path, location: &str, extra: &str) -> Run {
 
 #[test]
 fn a_huge_field_width_is_an_element_error_naming_the_limit() {
-    let dir = folder("width");
+    let dir = folder("zcthumbnail-limits", "width");
     for pattern in [
         "t%070000d.jpg",
         "t%0700t.jpg",
@@ -108,7 +97,7 @@ fn a_huge_field_width_is_an_element_error_naming_the_limit() {
 
 #[test]
 fn oversized_thumbnails_are_an_element_error_naming_the_limit() {
-    let dir = folder("size");
+    let dir = folder("zcthumbnail-limits", "size");
     // A bounding box over the limit, refused at start.
     let run = thumbnails(&dir, "%d.jpg", "width=65535 height=65535");
     let error = run.error.expect("an error");
@@ -130,7 +119,7 @@ fn oversized_thumbnails_are_an_element_error_naming_the_limit() {
 
 #[test]
 fn the_largest_interval_does_not_panic() {
-    let dir = folder("interval");
+    let dir = folder("zcthumbnail-limits", "interval");
     let run = thumbnails(&dir, "%d.jpg", "interval=18446744073709551615");
     assert_eq!(run.error, None);
     // The first frame is taken; none is due again within the stream.
@@ -160,7 +149,7 @@ fn victim(dir: &Path) -> (PathBuf, &'static [u8]) {
 
 #[test]
 fn a_symlink_at_the_output_name_is_replaced_not_followed() {
-    let dir = folder("symlink-target");
+    let dir = folder("zcthumbnail-limits", "symlink-target");
     let thumbs = dir.join("thumbs");
     std::fs::create_dir(&thumbs).expect("mkdir");
     let (victim, content) = victim(&dir);
@@ -179,7 +168,7 @@ fn a_symlink_at_the_output_name_is_replaced_not_followed() {
 
 #[test]
 fn a_symlink_at_the_old_temporary_name_is_not_followed() {
-    let dir = folder("symlink-tmp");
+    let dir = folder("zcthumbnail-limits", "symlink-tmp");
     let thumbs = dir.join("thumbs");
     std::fs::create_dir(&thumbs).expect("mkdir");
     let (victim, content) = victim(&dir);
@@ -195,7 +184,7 @@ fn a_symlink_at_the_old_temporary_name_is_not_followed() {
 
 #[test]
 fn a_symlink_at_the_folder_probe_name_is_not_followed() {
-    let dir = folder("symlink-probe");
+    let dir = folder("zcthumbnail-limits", "symlink-probe");
     let thumbs = dir.join("thumbs");
     std::fs::create_dir(&thumbs).expect("mkdir");
     let (victim, content) = victim(&dir);
@@ -210,7 +199,7 @@ fn a_symlink_at_the_folder_probe_name_is_not_followed() {
 
 #[test]
 fn an_existing_output_file_is_replaced_and_no_temporary_is_left() {
-    let dir = folder("overwrite");
+    let dir = folder("zcthumbnail-limits", "overwrite");
     std::fs::write(dir.join("0.png"), b"old").expect("write old");
     let run = thumbnails(&dir, "%d.png", "format=png");
     assert_eq!(run.error, None);

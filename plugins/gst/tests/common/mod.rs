@@ -1,5 +1,6 @@
-//! Shared by the plugin's integration tests: generated clips, and decoding
-//! with and without zc to compare every frame.
+//! Shared by the plugin's integration tests: generated clips, decoding
+//! with and without zc to compare every frame, and the thumbnail tests'
+//! folders and PNG reading.
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -8,9 +9,33 @@ use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
 
+pub mod thumbnail;
+
 pub fn init() {
     gst::init().expect("gst::init");
     gstzerocopy::plugin_register_static().expect("register zerocopy");
+}
+
+/// A fresh folder `name` for one test's files, under `prefix` and this
+/// process.
+pub fn folder(prefix: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+/// A PNG's width, height and packed RGB pixels (it must be RGB).
+pub fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("open png"),
+    ));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
 }
 
 /// Encode `frames` frames of a moving test pattern with x264enc (B-frames and
