@@ -9,9 +9,9 @@
 //! the test waits for shown frames, never for a frame rate; --loop keeps
 //! the clip going however slow it is.
 //!
-//! The clip is 640x480: at that width libav's strides match zc's pool
-//! layout, so avdec_h264 decodes straight into the pool (at 320x240 its
-//! chroma stride differs and zcexport has to copy every frame).
+//! avdec_h264 decodes straight into zc's pool: the pool lays frames out as
+//! GStreamer's own video pools do for the decoder's alignment, which is
+//! what libav's strides are compared with (at 320x240 too).
 
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
