@@ -53,13 +53,16 @@ impl App {
         self.draw_subtitle();
     }
 
-    /// On the tick: hide the cue once the position left it.
+    /// On the tick and after a track change: hide the cue once the
+    /// position left it, or subtitles were turned off.
     pub fn update_subtitles(&mut self) {
         let position = self.player.as_ref().and_then(|p| p.position());
+        let hidden = self.player.as_ref().is_some_and(|p| p.subtitles_hidden());
         let Some(layer) = self.subtitles.as_mut() else {
             return;
         };
         let gone = match (&layer.cue, position) {
+            _ if hidden => true,
             (Some(cue), Some(position)) => !cue.shown_at(position),
             (Some(_), None) => false,
             (None, _) => true,
