@@ -17,6 +17,12 @@ use crate::weston::Weston;
 /// Everything is slow under software emulation.
 pub const SLOW: Duration = Duration::from_secs(300);
 
+/// How long one request may wait for its reply: longer than the player's
+/// own limit (after which it answers with an error), so only a player
+/// that stopped answering altogether trips it.
+const REPLY_TIMEOUT: Duration =
+    Duration::from_secs(zc_app::player::ipc::REPLY_TIMEOUT.as_secs() + 30);
+
 /// target/debug/deps/TEST-HASH -> target/debug/zc-player
 pub fn player_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
@@ -210,6 +216,9 @@ impl Player {
                 }
             }
         };
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("a read timeout");
         Player {
             child,
             writer: stream.try_clone().expect("clone"),
@@ -229,8 +238,12 @@ impl Player {
             // A player that went away: how it ended says why.
             std::thread::sleep(Duration::from_secs(2));
             let status = self.child.try_wait();
+            let stacks = match status {
+                Ok(None) => self.stacks(),
+                _ => String::new(),
+            };
             panic!(
-                "{request} -> {reply}\nplayer status: {status:?}\nplayer log:\n{}",
+                "{request} -> {reply}\nplayer status: {status:?}\n{stacks}\nplayer log:\n{}",
                 self.log()
             );
         }
@@ -240,9 +253,33 @@ impl Player {
     pub fn request(&mut self, request: &str) -> Value {
         writeln!(self.writer, "{request}").expect("send");
         let mut line = String::new();
-        self.reader.read_line(&mut line).expect("reply");
+        if let Err(e) = self.reader.read_line(&mut line) {
+            let stacks = self.stacks();
+            panic!(
+                "{request}: no reply ({e}); the player's threads:\n{stacks}\nlog:\n{}",
+                self.log()
+            );
+        }
         serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("{request} -> {line:?}: {e}\nlog:\n{}", self.log()))
+    }
+
+    /// Every thread's stack of the running player (gdb, where installed),
+    /// to say where it stopped answering or got stuck.
+    fn stacks(&self) -> String {
+        let pid = self.child.id().to_string();
+        match Command::new("gdb")
+            .args(["-p", &pid, "-batch", "-ex", "thread apply all bt"])
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(out) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => format!("(no gdb: {e})"),
+        }
     }
 
     pub fn stats(&mut self) -> Value {
@@ -267,11 +304,13 @@ impl Player {
             if done(&stats) {
                 return stats;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not after {SLOW:?}; last stats {stats}\nlog:\n{}",
-                self.log()
-            );
+            if Instant::now() >= deadline {
+                let stacks = self.stacks();
+                panic!(
+                    "{what}: not after {SLOW:?}; last stats {stats}\nthe player's threads:\n{stacks}\nlog:\n{}",
+                    self.log()
+                );
+            }
             std::thread::sleep(every);
         }
     }

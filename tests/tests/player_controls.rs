@@ -407,6 +407,8 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
     player.ok(r#"{"command":"key","key":"j"}"#);
     let stats = player.wait_for("no subtitles", POLL, |s| s["sub-track"].is_null());
     assert_eq!(stats["audio-track"], 1, "{stats}");
+    // Off hides the cues (the track plays on, unseen): none on screen.
+    assert!(stats["subtitle"].is_null(), "{stats}");
     let bad = player.request(r#"{"command":"track","type":"audio","id":3}"#);
     assert_eq!(bad["ok"], false, "{bad}");
     assert!(

@@ -134,6 +134,30 @@ pub fn cycle(current: Option<usize>, count: usize, off: bool) -> Option<usize> {
     }
 }
 
+/// What a subtitle choice takes, given the subtitle track the pipeline
+/// plays (shown or hidden) and the one wanted (`None`: off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubtitleChange {
+    /// Stop showing cues; the track keeps playing, so no stream kind goes
+    /// away mid-play (on GStreamer 1.26 that makes playsink rebuild its
+    /// text chain, and a seek meanwhile deadlocks; see tracks.rs in
+    /// zc-player).
+    Hide,
+    /// Show the cues of the track already playing.
+    Show,
+    /// Select this track (from 0) and show its cues.
+    Select(usize),
+}
+
+/// See [`SubtitleChange`].
+pub fn subtitle_change(playing: Option<usize>, wanted: Option<usize>) -> SubtitleChange {
+    match (playing, wanted) {
+        (_, None) => SubtitleChange::Hide,
+        (Some(playing), Some(wanted)) if playing == wanted => SubtitleChange::Show,
+        (_, Some(wanted)) => SubtitleChange::Select(wanted),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +216,17 @@ mod tests {
         assert_eq!(cycle(Some(1), 2, false), Some(0));
         assert_eq!(cycle(Some(0), 1, false), Some(0));
         assert_eq!(cycle(None, 2, false), Some(0));
+    }
+
+    #[test]
+    fn turning_subtitles_off_hides_them_and_selects_nothing() {
+        use SubtitleChange::*;
+        // Off never asks the pipeline for another selection.
+        assert_eq!(subtitle_change(Some(0), None), Hide);
+        assert_eq!(subtitle_change(None, None), Hide);
+        // The track playing (hidden) is only shown again.
+        assert_eq!(subtitle_change(Some(1), Some(1)), Show);
+        assert_eq!(subtitle_change(Some(0), Some(1)), Select(1));
+        assert_eq!(subtitle_change(None, Some(0)), Select(0));
     }
 }

@@ -4,7 +4,7 @@
 
 use gst::prelude::*;
 use zc_app::player::controls::clock_time_from_seconds;
-use zc_app::player::tracks::{self as choice, TrackChoice, TrackKind};
+use zc_app::player::tracks::{self as choice, SubtitleChange, TrackChoice, TrackKind};
 
 use super::Player;
 
@@ -20,6 +20,9 @@ pub(super) struct Tracks {
     /// applied: playbin3 (1.22) stalls when a stream kind comes or goes
     /// mid-play, and a flushing seek to where it was sets it going.
     resync_at: Option<f64>,
+    /// Subtitles are off: the track keeps playing, its cues are not shown
+    /// (see [`Player::select_track`]).
+    subtitles_hidden: bool,
 }
 
 fn stream_kind(stream: &gst::Stream) -> Option<TrackKind> {
@@ -43,10 +46,11 @@ impl Tracks {
     pub(super) fn new(audio: Option<TrackChoice>, sub: Option<TrackChoice>) -> Tracks {
         Tracks {
             wanted_audio: audio,
-            wanted_sub: sub,
+            wanted_sub: sub.clone(),
             collection: None,
             selected: Vec::new(),
             resync_at: None,
+            subtitles_hidden: sub == Some(TrackChoice::Off),
         }
     }
 
@@ -71,8 +75,17 @@ impl Tracks {
             .collect()
     }
 
-    /// The playing track of `kind`: its index (from 0) among its kind.
+    /// The track of `kind` shown: its index (from 0) among its kind; none
+    /// for hidden subtitles.
     pub(super) fn current(&self, kind: TrackKind) -> Option<usize> {
+        if kind == TrackKind::Subtitle && self.subtitles_hidden {
+            return None;
+        }
+        self.playing(kind)
+    }
+
+    /// The track of `kind` the pipeline plays (hidden subtitles too).
+    fn playing(&self, kind: TrackKind) -> Option<usize> {
         self.of_kind(kind).iter().position(|s| {
             s.stream_id()
                 .is_some_and(|id| self.selected.iter().any(|sel| sel == id.as_str()))
@@ -137,12 +150,16 @@ impl Player {
             let first = (self.tracks.count(kind) > 0).then_some(0);
             *slot = match wanted {
                 None => first,
-                Some(wanted) => {
-                    choice::pick(&self.tracks.languages(kind), &wanted).unwrap_or_else(|e| {
+                Some(wanted) => match choice::pick(&self.tracks.languages(kind), &wanted) {
+                    // --sid no: the first track plays, hidden, so that
+                    // showing subtitles later selects nothing new.
+                    Ok(None) if kind == TrackKind::Subtitle => first,
+                    Ok(picked) => picked,
+                    Err(e) => {
                         eprintln!("zc-player: {option} {wanted}: {e}");
                         first
-                    })
-                }
+                    }
+                },
             };
         }
         if let Err(e) = self.send_selection(picked[0], picked[1]) {
@@ -169,12 +186,29 @@ impl Player {
         }
     }
 
-    /// Play the `kind` track `wanted` picks.
+    /// Play the `kind` track `wanted` picks. Subtitles are turned off by
+    /// hiding their cues, never by deselecting their stream. Caught with
+    /// gdb on GStreamer 1.26 (trixie VM): the text stream going away made
+    /// playsink remove its text chain from the audio streaming thread,
+    /// holding playsink's lock and waiting for the chain's state lock in
+    /// `set_state`; --loop's seek at the end, sent meanwhile from the
+    /// window's thread, held that state lock (playsink sends a seek to the
+    /// text chain first) and waited in multiqueue's flush for the video
+    /// streaming thread, which waited for playsink's lock. The window's
+    /// thread never came back and the player stopped answering. Any seek
+    /// (the resync below too) can meet a kind coming or going that way.
     pub fn select_track(&mut self, kind: TrackKind, wanted: &TrackChoice) -> Result<(), String> {
         if self.tracks.collection.is_none() {
             return Err("the streams are not known yet".to_owned());
         }
         let index = choice::pick(&self.tracks.languages(kind), wanted)?;
+        if kind == TrackKind::Subtitle {
+            let change = choice::subtitle_change(self.tracks.playing(kind), index);
+            self.tracks.subtitles_hidden = change == SubtitleChange::Hide;
+            if matches!(change, SubtitleChange::Hide | SubtitleChange::Show) {
+                return Ok(());
+            }
+        }
         if kind == TrackKind::Audio && index.is_none() && self.prerolled {
             // Seen in the VM: playbin3 (GStreamer 1.22) stops the video for
             // good when the audio stream goes away mid-play.
@@ -185,8 +219,8 @@ impl Player {
             );
         }
         let (mut audio, mut sub) = (
-            self.tracks.current(TrackKind::Audio),
-            self.tracks.current(TrackKind::Subtitle),
+            self.tracks.playing(TrackKind::Audio),
+            self.tracks.playing(TrackKind::Subtitle),
         );
         let slot = match kind {
             TrackKind::Audio => &mut audio,
@@ -226,8 +260,13 @@ impl Player {
         Ok(())
     }
 
-    /// The playing track of `kind`, numbered from 1 (None: none plays),
-    /// and how many there are.
+    /// Whether subtitles are off (their cues are not to be shown).
+    pub fn subtitles_hidden(&self) -> bool {
+        self.tracks.subtitles_hidden
+    }
+
+    /// The track of `kind` shown, numbered from 1 (None: none, or hidden
+    /// subtitles), and how many there are.
     pub fn track_numbers(&self, kind: TrackKind) -> (Option<usize>, usize) {
         (
             self.tracks.current(kind).map(|i| i + 1),

@@ -28,7 +28,12 @@ impl App {
     pub fn on_bus(&mut self, event: BusEvent, qh: &QueueHandle<App>) {
         let message = match event {
             BusEvent::Message(message) => message,
-            BusEvent::Subtitle(cue) => return self.show_cue(cue, qh),
+            BusEvent::Subtitle(cue) => {
+                if self.player.as_ref().is_some_and(|p| p.subtitles_hidden()) {
+                    return;
+                }
+                return self.show_cue(cue, qh);
+            }
         };
         let Some(player) = self.player.as_mut() else {
             return;
@@ -84,6 +89,7 @@ impl App {
             Command::CycleTrack(kind) => {
                 let track = player.cycle_track(kind)?;
                 fields.insert(kind.name().into(), track.map(|i| i + 1).into());
+                self.update_subtitles();
             }
             Command::Quit => self.quit(),
         }
@@ -117,6 +123,7 @@ impl App {
             Request::Load { target, append } => self.load(&target, append),
             Request::Track { kind, choice } => match self.player.as_mut() {
                 Some(player) => player.select_track(kind, &choice).map(|()| {
+                    self.update_subtitles();
                     let mut fields = serde_json::Map::new();
                     fields.insert(kind.name().into(), choice.to_string().into());
                     fields

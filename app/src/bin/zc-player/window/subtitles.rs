@@ -60,15 +60,17 @@ impl App {
         }
     }
 
-    /// On the tick and at each cue's start and end (see
-    /// [`App::next_wakeup`]): show a cue that became due, hide one the
-    /// position left.
+    /// On the tick, at each cue's start and end (see [`App::next_wakeup`])
+    /// and after a track change: show a cue that became due, hide one the
+    /// position left, or all once subtitles were turned off.
     pub fn update_subtitles(&mut self) {
         let position = self.player.as_ref().and_then(|p| p.position());
+        let hidden = self.player.as_ref().is_some_and(|p| p.subtitles_hidden());
         let Some(layer) = self.subtitles.as_mut() else {
             return;
         };
         let on = match (&layer.cue, position) {
+            _ if hidden => false,
             (None, _) => false,
             (Some(_), None) => return,
             (Some(cue), Some(position)) => cue.shown_at(position),
