@@ -17,7 +17,8 @@
 
 use std::path::{Path, PathBuf};
 
-use zc_app::player::subpicture::pgs::write::{self as pgs, STARTS_EPOCH};
+use zc_app::player::subpicture::pgs::EPOCH_START;
+use zc_app::player::subpicture::pgs::write as pgs;
 use zc_app::player::subpicture::vobsub::{self, Palette};
 use zc_vm_tests::player::{Player, dvd_palette, encode_with_subtitle_packets, rename_codec};
 use zc_vm_tests::require_vm;
@@ -108,7 +109,7 @@ fn pgs_clip(dir: &Path) -> PathBuf {
     let mut shown = vec![
         pgs::composition(
             frame,
-            STARTS_EPOCH,
+            EPOCH_START,
             0,
             &[(1, RECT[0] as u16, RECT[1] as u16, None)],
         ),

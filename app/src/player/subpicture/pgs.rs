@@ -35,8 +35,8 @@ mod segment {
     pub const END: u8 = 0x80;
 }
 
-/// A composition state's epoch-start bit.
-pub(super) const EPOCH_START: u8 = 0x80;
+/// A composition state's epoch-start bit (what a first display set says).
+pub const EPOCH_START: u8 = 0x80;
 /// An object segment's flag for the first of its sequence (the last has
 /// 0x40; nothing needs it: the codes are read when the object is shown).
 const FIRST_IN_SEQUENCE: u8 = 0x80;

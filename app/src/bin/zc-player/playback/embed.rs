@@ -46,9 +46,17 @@ pub struct WindowHandles {
     pub surface: usize,
 }
 
-pub(super) fn display_size(caps: &gst::CapsRef) -> Option<(i32, i32)> {
+/// The frame's size in its own pixels, as `caps` give it.
+pub(super) fn frame_size(caps: &gst::CapsRef) -> Option<(i32, i32)> {
     let s = caps.structure(0)?;
-    let (w, h) = (s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?);
+    Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?))
+}
+
+/// The size the frame is shown at: its width scaled by the pixel aspect
+/// ratio.
+pub(super) fn display_size(caps: &gst::CapsRef) -> Option<(i32, i32)> {
+    let (w, h) = frame_size(caps)?;
+    let s = caps.structure(0)?;
     let par = s
         .get::<gst::Fraction>("pixel-aspect-ratio")
         .unwrap_or(gst::Fraction::new(1, 1));

@@ -132,11 +132,8 @@ impl Player {
     /// ratio): what DVD subtitle pictures are placed in.
     pub fn frame_size(&self) -> Option<(u32, u32)> {
         let caps = self.sink.static_pad("sink")?.current_caps()?;
-        let s = caps.structure(0)?;
-        Some((
-            s.get::<i32>("width").ok()? as u32,
-            s.get::<i32>("height").ok()? as u32,
-        ))
+        let (width, height) = embed::frame_size(&caps)?;
+        Some((u32::try_from(width).ok()?, u32::try_from(height).ok()?))
     }
 
     pub fn position(&self) -> Option<f64> {

@@ -2,14 +2,10 @@
 //! [`Decoder`](super::Decoder). zc's tests make clips with it; no encoder
 //! for Blu-ray subtitles ships with GStreamer.
 
-use super::{CROPPED, EPOCH_START, FIRST_IN_SEQUENCE, segment};
+use super::{CROPPED, FIRST_IN_SEQUENCE, segment};
 
 /// An object segment's flag for the last of its sequence.
 const LAST_IN_SEQUENCE: u8 = 0x40;
-
-/// A composition's state starting an epoch (what a first display set
-/// says).
-pub const STARTS_EPOCH: u8 = EPOCH_START;
 
 /// A segment: its type and payload.
 pub type Segment = (u8, Vec<u8>);
