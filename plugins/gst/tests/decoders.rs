@@ -8,13 +8,12 @@
 
 mod common;
 
-use common::{decode_hashes, h264_clip, h264_clip_as, init, stat};
+use common::{decode_hashes, folder, h264_clip, h264_clip_as, init, stat};
 
 #[test]
 fn avdec_h264_frames_stay_in_zc_memory_and_decode_identically() {
     init();
-    let dir = std::env::temp_dir().join(format!("zc-decoders-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = folder("zc-decoders", "1080p");
     let clip = h264_clip(&dir, 1920, 1080, 45);
 
     let (stock, _) = decode_hashes(&clip, "avdec_h264", "");
@@ -24,7 +23,6 @@ fn avdec_h264_frames_stay_in_zc_memory_and_decode_identically() {
         "avdec_h264",
         "zcexport ! queue max-size-buffers=12 min-threshold-buffers=10 !",
     );
-    let _ = std::fs::remove_dir_all(&dir);
 
     assert_eq!(stock.len(), 45, "the stock decode is complete");
     assert!(
@@ -54,8 +52,7 @@ fn avdec_h264_frames_stay_in_zc_memory_and_decode_identically() {
 #[test]
 fn avdec_h264_writes_into_zc_memory_at_widths_whose_chroma_needs_padding() {
     init();
-    let dir = std::env::temp_dir().join(format!("zc-decoders-widths-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = folder("zc-decoders", "widths");
     for (format, width, height) in [
         ("I420", 320, 240),
         ("Y42B", 320, 240),
@@ -83,5 +80,4 @@ fn avdec_h264_writes_into_zc_memory_at_widths_whose_chroma_needs_padding() {
             "{format} {width}x{height}: frames copied into zc memory: {stats}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

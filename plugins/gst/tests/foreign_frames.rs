@@ -21,10 +21,8 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn init() {
-    gst::init().expect("gst::init");
-    gstzerocopy::plugin_register_static().expect("register zerocopy");
-}
+mod common;
+use common::{folder, init};
 
 #[allow(dead_code)]
 #[path = "common/weston.rs"]
@@ -230,9 +228,7 @@ fn a_short_last_row_is_copied_with_a_warning() {
 fn a_memfd_shorter_than_its_memory_is_skipped_by_zcthumbnail() {
     let _serial = serial();
     init();
-    let dir = std::env::temp_dir().join(format!("zc-foreign-thumb-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = folder("zc-foreign", "thumb");
     let info = nv12(1920, 1080);
     let buffer = fd_buffer(4096, info.size(), &info, None);
     let (pipeline, outcome) = push_one(
@@ -249,7 +245,6 @@ fn a_memfd_shorter_than_its_memory_is_skipped_by_zcthumbnail() {
         thumb.property::<u64>("thumbnails-failed"),
     );
     pipeline.set_state(gst::State::Null).expect("null");
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(written, 0, "a thumbnail of bytes that are not there");
     let said = outcome
         .error

@@ -269,7 +269,8 @@ fn a_write_failure_with_on_error_stop_stops_with_the_path() {
 
 #[test]
 fn a_missing_folder_is_an_error_naming_it() {
-    let missing = std::env::temp_dir().join(format!("zcthumbnail-missing-{}", std::process::id()));
+    let dir = folder("zcthumbnail", "missing");
+    let missing = dir.join("missing");
     let run = launch(&format!(
         "videotestsrc num-buffers=3 ! zcthumbnail name=thumb location={}/%05d.jpg ! fakesink",
         missing.display()
@@ -277,7 +278,7 @@ fn a_missing_folder_is_an_error_naming_it() {
     let error = run.error.expect("an error");
     assert!(error.contains(&missing.display().to_string()), "{error}");
     // A file where the folder should be, with on-error=skip: a warning, frames flow.
-    let file = std::env::temp_dir().join(format!("zcthumbnail-a-file-{}", std::process::id()));
+    let file = dir.join("a-file");
     std::fs::write(&file, b"not a folder").expect("write");
     let run = launch(&format!(
         "videotestsrc num-buffers=3 ! zcthumbnail name=thumb on-error=skip location={}/%05d.jpg ! fakesink",
@@ -292,7 +293,6 @@ fn a_missing_folder_is_an_error_naming_it() {
         run.warnings
     );
     assert_eq!(run.counters.written, 0);
-    let _ = std::fs::remove_file(file);
 }
 
 #[test]

@@ -241,8 +241,7 @@ fn count_entries(dir: &str) -> usize {
 fn a_compositor_that_never_answers_times_out_naming_the_socket() {
     let _serial = serial();
     common::init();
-    let dir = std::env::temp_dir().join(format!("zc-silent-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = common::folder("zc-sink", "silent");
     let socket = dir.join("silent-compositor");
     let _ = std::fs::remove_file(&socket);
     // Connections complete into the listener's backlog: accepted by the

@@ -16,13 +16,41 @@ pub fn init() {
     gstzerocopy::plugin_register_static().expect("register zerocopy");
 }
 
+/// A test's own folder: made fresh, and removed with what the test wrote
+/// into it when the test ends. A failing test keeps it (its path is
+/// printed) to be looked at.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("the test's files are kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// A fresh folder `name` for one test's files, under `prefix` and this
-/// process.
-pub fn folder(prefix: &str, name: &str) -> PathBuf {
+/// process; removed when the returned [`Scratch`] is dropped.
+pub fn folder(prefix: &str, name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("{prefix}-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
+    Scratch(dir)
 }
 
 /// A PNG's width, height and packed RGB pixels (it must be RGB).
