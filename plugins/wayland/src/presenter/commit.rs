@@ -19,6 +19,7 @@ use super::explicit_sync::ReleaseData;
 use super::pacing::MAX_IN_FLIGHT;
 use super::representation::{self, Representation};
 use super::stats::PresentationData;
+use super::surface_requests;
 use super::{Inner, Presenter, State, deadline_after};
 use crate::error::WaylandError;
 use crate::{lock, sys};
@@ -214,8 +215,7 @@ pub(super) fn commit_frame(
     {
         inner.busy.push(Arc::downgrade(&buffer.slot));
     }
-    video.attach(Some(&buffer.buffer), 0, 0);
-    video.damage_buffer(0, 0, i32::MAX, i32::MAX);
+    surface_requests::attach_and_damage(&video, &buffer.buffer);
     if let Some(sync) = &sync {
         if let Some(fence) = &acquire_fence {
             sync.set_acquire_fence(fence.as_fd());
@@ -256,7 +256,7 @@ pub(super) fn commit_frame(
             },
         );
     }
-    video.commit();
+    surface_requests::commit(&video);
     inner.stats.frames_committed += 1;
     if pacer.is_some() {
         inner.stats.frames_committed_ahead += 1;

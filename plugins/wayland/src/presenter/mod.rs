@@ -32,6 +32,8 @@
 //! - `buffer`: a frame's `wl_buffer` and the hold kept until its release;
 //! - `dmabuf`, `shm`: making `wl_buffer`s from dma-bufs and from memfds;
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
+//! - `surface_requests`: a frame's attach, damage and commit, sent through
+//!   libwayland directly (half the instructions of wayland-rs's way);
 //! - `pacing`: FIFO and commit timing, frames committed ahead of their time;
 //! - `explicit_sync`: acquire fences and release events;
 //! - `drm_syncobj`: explicit sync with DRM timeline syncobjs (preferred);
@@ -55,6 +57,7 @@ mod preferred;
 mod representation;
 mod shm;
 mod stats;
+mod surface_requests;
 mod window;
 
 use std::collections::{HashSet, VecDeque};
