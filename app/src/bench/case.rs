@@ -235,7 +235,15 @@ pub fn run_case(spec: &CaseSpec) -> Result<Sample, BenchError> {
     let fds_before = measure::own_fd_count()?;
 
     let (sample, pipeline, eos_at) = play(spec)?;
+    let freed = [
+        pipeline.upcast_ref::<gst::Object>().downgrade(),
+        pipeline
+            .bus()
+            .map(|bus| bus.upcast::<gst::Object>().downgrade())
+            .unwrap_or_default(),
+    ];
     drop(pipeline);
+    wait_until_freed(&freed, TEARDOWN_GRACE);
     let teardown = eos_at.elapsed().as_secs_f64();
     let fds_end = measure::own_fd_count()?;
     let peak_rss_kib = measure::own_peak_rss_kib()?;
@@ -250,6 +258,22 @@ pub fn run_case(spec: &CaseSpec) -> Result<Sample, BenchError> {
         },
         ..sample
     })
+}
+
+/// How long a stopped pipeline and its bus may take to be freed after our
+/// last reference went.
+const TEARDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Wait (at most `grace`) until these objects are freed. A thread of
+/// GStreamer's can hold the last reference to a pipeline or its bus a
+/// moment after the state change to NULL returned; the bus's GstPoll holds
+/// two fds, which counted as left open once in a loaded run. Counting fds
+/// after this tells a leak from that.
+fn wait_until_freed(objects: &[gst::glib::WeakRef<gst::Object>], grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while objects.iter().any(|o| o.upgrade().is_some()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The sample, the stopped pipeline (freed by the caller, to count fds
