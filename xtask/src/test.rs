@@ -72,14 +72,6 @@ const INTEROP_BINARIES: &[&str] = &[
 /// Mutter (`player_mutter`).
 const FORKY_ONLY_BINARIES: &[&str] = &["syncobj", "player_mutter"];
 
-/// Of those, the ones left out on trixie, and why: `player_controls`
-/// passes on bookworm and forky, but on trixie (GStreamer 1.26) the player
-/// stopped answering its socket (at a track switch, fixed; then in --loop's
-/// seek while playsink removed the text chain after subtitles were turned
-/// off, caught with gdb and fixed by hiding subtitles instead). It comes
-/// back once the whole binary has passed 20 runs in a row there.
-const NOT_ON_TRIXIE: &[&str] = &["player_controls"];
-
 pub fn run(args: &[String]) -> Result<()> {
     let (mut native, mut in_vm) = (true, true);
     let mut only_distro: Option<Distro> = None;
@@ -205,13 +197,9 @@ pub fn run(args: &[String]) -> Result<()> {
                     .filter(|(name, _)| INTEROP_BINARIES.contains(&name.as_str()))
                     .cloned()
                     .collect();
-                let trixie: Vec<(String, String)> = not_forky_only(&interop)
-                    .into_iter()
-                    .filter(|(name, _)| !NOT_ON_TRIXIE.contains(&name.as_str()))
-                    .collect();
                 vec![
                     (Distro::Bookworm, not_forky_only(&binaries)),
-                    (Distro::Trixie, trixie),
+                    (Distro::Trixie, not_forky_only(&interop)),
                     (Distro::Forky, interop),
                 ]
             }
