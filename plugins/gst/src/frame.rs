@@ -20,6 +20,7 @@
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 
+use smallvec::SmallVec;
 use zc_dmabuf::{FrameLayout, LayoutError, Modifier, PlaneLayout};
 
 use crate::caps;
@@ -101,11 +102,16 @@ pub struct Frame {
     pub layout: FrameLayout,
     /// One fd per layout buffer, borrowed from the buffer's memories (valid
     /// while the buffer lives); empty for system memory.
-    pub fds: Vec<RawFd>,
+    pub fds: PerFd<RawFd>,
     /// For each fd: the end of the region the buffer's memories cover in it
     /// (checked against the fd's real size).
-    pub sizes: Vec<u64>,
+    pub sizes: PerFd<u64>,
 }
+
+/// One value per fd (or plane) of a frame, kept inline: every element
+/// describes every frame, and four heap vectors a frame showed in
+/// `zc-bench --instructions`.
+pub type PerFd<T> = SmallVec<[T; zc_dmabuf::layout::MAX_PLANES]>;
 
 impl Frame {
     /// Describe `buffer` as a linear frame of `info`'s format and size,
@@ -153,11 +159,11 @@ impl Frame {
             None => (info.offset(), info.stride()),
         };
 
-        let mut fds: Vec<RawFd> = Vec::new();
-        let mut sizes: Vec<u64> = Vec::new();
+        let mut fds: PerFd<RawFd> = SmallVec::new();
+        let mut sizes: PerFd<u64> = SmallVec::new();
         // The real size of each fd, learnt once per frame.
-        let mut reals: Vec<u64> = Vec::new();
-        let mut planes = Vec::new();
+        let mut reals: PerFd<u64> = SmallVec::new();
+        let mut planes: PerFd<PlaneLayout> = SmallVec::new();
         for plane in 0..info.n_planes() as usize {
             let missing = || FrameError::MissingPlane {
                 plane,

@@ -11,7 +11,7 @@ use zc_dmabuf::{FrameLayout, Modifier};
 use zc_wayland::{FrameBuffer, Interlacing, Presenter, WaylandError};
 
 use super::imp::{CAT, ZcWaylandSink};
-use crate::frame::{Frame, FrameError, MemoryKind};
+use crate::frame::{Frame, FrameError, MemoryKind, PerFd};
 use crate::memory_cache::KeyedMemoryCache;
 
 /// Each memory's `wl_buffer`, made once and gone with the memory.
@@ -34,7 +34,7 @@ impl Default for CacheKey {
 struct Cached {
     presenter_id: u64,
     layout: FrameLayout,
-    fds: Vec<RawFd>,
+    fds: PerFd<RawFd>,
     interlacing: Interlacing,
     buffer: Arc<FrameBuffer>,
 }
@@ -56,7 +56,7 @@ impl Cached {
 pub(super) struct FdFrame {
     pub kind: MemoryKind,
     pub layout: FrameLayout,
-    pub fds: Vec<RawFd>,
+    pub fds: PerFd<RawFd>,
     /// Total size of the first fd's region (for wl_shm pools).
     pub first_size: u64,
     /// The dma-buf flags a compositor is told (interlaced content).

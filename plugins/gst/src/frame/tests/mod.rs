@@ -105,7 +105,7 @@ fn every_format_round_trips_from_caps_and_buffer() {
         let frame = Frame::from_buffer(&buffer, &info).expect("fd frame");
         assert_eq!(frame.kind, MemoryKind::Fd, "{format:?}");
         assert_eq!(frame.fds.len(), 1);
-        assert_eq!(frame.sizes, vec![4096 + size as u64]);
+        assert_eq!(frame.sizes[..], [4096 + size as u64]);
         assert_eq!(got(&frame), expected(4096), "{format:?}");
         assert!(frame.layout.planes().iter().all(|p| p.buffer == 0));
     }
