@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use gst::prelude::*;
-use zc_app::player::subpicture::pgs::{self, Shown};
 use zc_app::player::subpicture::vobsub::{self, Palette};
+use zc_app::player::subpicture::{Shown, pgs};
 use zc_app::player::subtitles::{Cue, CueContent, plain_text};
 
 use super::BusEvent;
