@@ -7,6 +7,8 @@
 //! - `0xf0`: the end of a line (the next is two lines down: fields are
 //!   interleaved).
 
+use std::ops::RangeInclusive;
+
 use super::super::SubpictureError;
 use super::Depth;
 
@@ -86,7 +88,7 @@ pub fn paint(block: &[u8], canvas: &mut Canvas, first_line: usize) -> Result<(),
                     Depth::Four => Some(&map_2_to_4[..]),
                     Depth::Eight => Some(&map_2_to_8[..]),
                 };
-                string_2_bit(&mut bits, |n, c| put(n, c, map))?;
+                read_string(&mut bits, &STRINGS_2_BIT, |n, c| put(n, c, map))?;
             }
             data::STRING_4_BIT => {
                 let map = match depth {
@@ -94,13 +96,13 @@ pub fn paint(block: &[u8], canvas: &mut Canvas, first_line: usize) -> Result<(),
                     Depth::Four => None,
                     Depth::Eight => Some(&map_4_to_8[..]),
                 };
-                string_4_bit(&mut bits, |n, c| put(n, c, map))?;
+                read_string(&mut bits, &STRINGS_4_BIT, |n, c| put(n, c, map))?;
             }
             data::STRING_8_BIT => {
                 if depth != Depth::Eight {
                     return Err(too_deep(8, depth));
                 }
-                string_8_bit(&mut bits, |n, c| put(n, c, None))?;
+                read_string(&mut bits, &STRINGS_8_BIT, |n, c| put(n, c, None))?;
             }
             data::MAP_2_TO_4 => {
                 for entry in &mut map_2_to_4 {
@@ -139,6 +141,11 @@ struct Bits<'a> {
 }
 
 impl Bits<'_> {
+    /// The next `count` bits, left where they are.
+    fn peek(&self, count: usize, what: &'static str) -> Result<u32, SubpictureError> {
+        Bits { ..*self }.read(count, what)
+    }
+
     fn read(&mut self, count: usize, what: &'static str) -> Result<u32, SubpictureError> {
         let mut value = 0;
         for _ in 0..count {
@@ -155,99 +162,127 @@ impl Bits<'_> {
     }
 }
 
-/// A 2-bit code string (§7.2.5.2): a non-zero code is a pixel; after a
-/// zero, `1 LLL cc` is 3-10 pixels of `cc`, `01` one pixel of 0, `0000`
-/// the end, `0001` two pixels of 0, `0010 LLLL cc` 12-27 pixels, `0011
-/// LLLLLLLL cc` 29-284.
-fn string_2_bit(bits: &mut Bits, mut put: impl FnMut(usize, u8)) -> Result<(), SubpictureError> {
-    let mut read = |n| {
-        bits.read(n, "a 2-bit pixel code string")
-            .map(|v| v as usize)
-    };
-    loop {
-        let code = read(2)?;
-        if code != 0 {
-            put(1, code as u8);
-        } else if read(1)? == 1 {
-            let length = 3 + read(3)?;
-            put(length, read(2)? as u8);
-        } else if read(1)? == 1 {
-            put(1, 0);
-        } else {
-            match read(2)? {
-                0 => return Ok(()),
-                1 => put(2, 0),
-                2 => {
-                    let length = 12 + read(4)?;
-                    put(length, read(2)? as u8);
-                }
-                _ => {
-                    let length = 29 + read(8)?;
-                    put(length, read(2)? as u8);
-                }
-            }
-        }
+/// A run-length form of a code string, after the string's zero code: the
+/// bits that start it (the zero code's included), then its run's length
+/// (`length_bits`, plus `bias`) and, if `coded`, the run's code (else the
+/// run is of code 0); a form without length bits is of its one length.
+pub struct Form {
+    pub prefix: u32,
+    pub prefix_bits: usize,
+    pub length_bits: usize,
+    pub lengths: RangeInclusive<usize>,
+    pub bias: usize,
+    pub coded: bool,
+}
+
+/// The code strings of one depth: a non-zero code of `bits` is one pixel;
+/// `end_bits` zero bits end the string; else a [`Form`] (by prefix length).
+pub struct CodeString {
+    pub bits: usize,
+    pub end_bits: usize,
+    pub forms: &'static [Form],
+}
+
+const fn form(
+    (prefix, prefix_bits): (u32, usize),
+    length_bits: usize,
+    lengths: RangeInclusive<usize>,
+    bias: usize,
+    coded: bool,
+) -> Form {
+    Form {
+        prefix,
+        prefix_bits,
+        length_bits,
+        lengths,
+        bias,
+        coded,
     }
 }
 
-/// A 4-bit code string (§7.2.5.3): a non-zero code is a pixel; after a
-/// zero, `0 LLL` is 3-9 pixels of 0 (`0 000` the end), `10 LL cccc` 4-7
-/// pixels, `1100` one pixel of 0, `1101` two, `1110 LLLL cccc` 9-24
-/// pixels, `1111 LLLLLLLL cccc` 25-280.
-fn string_4_bit(bits: &mut Bits, mut put: impl FnMut(usize, u8)) -> Result<(), SubpictureError> {
-    let mut read = |n| {
-        bits.read(n, "a 4-bit pixel code string")
-            .map(|v| v as usize)
-    };
-    loop {
-        let code = read(4)?;
-        if code != 0 {
-            put(1, code as u8);
-        } else if read(1)? == 0 {
-            match read(3)? {
-                0 => return Ok(()),
-                length => put(length + 2, 0),
-            }
-        } else if read(1)? == 0 {
-            let length = 4 + read(2)?;
-            put(length, read(4)? as u8);
-        } else {
-            match read(2)? {
-                0 => put(1, 0),
-                1 => put(2, 0),
-                2 => {
-                    let length = 9 + read(4)?;
-                    put(length, read(4)? as u8);
-                }
-                _ => {
-                    let length = 25 + read(8)?;
-                    put(length, read(4)? as u8);
-                }
-            }
-        }
-    }
-}
+/// §7.2.5.2: after `00`, `1 LLL cc` is 3-10 pixels of `cc`, `01` one pixel
+/// of 0, `0001` two, `0010 LLLL cc` 12-27 pixels, `0011 LLLLLLLL cc`
+/// 29-284; `0000` is the end.
+pub const STRINGS_2_BIT: CodeString = CodeString {
+    bits: 2,
+    end_bits: 6,
+    forms: &[
+        form((0b001, 3), 3, 3..=10, 3, true),
+        form((0b0001, 4), 0, 1..=1, 0, false),
+        form((0b00_0001, 6), 0, 2..=2, 0, false),
+        form((0b00_0010, 6), 4, 12..=27, 12, true),
+        form((0b00_0011, 6), 8, 29..=284, 29, true),
+    ],
+};
 
-/// An 8-bit code string (§7.2.5.4): a non-zero code is a pixel; after a
-/// zero, `0 LLLLLLL` is 1-127 pixels of 0 (`0 0000000` the end), `1
-/// LLLLLLL cccccccc` 3-127 pixels of `c`.
-fn string_8_bit(bits: &mut Bits, mut put: impl FnMut(usize, u8)) -> Result<(), SubpictureError> {
-    let mut read = |n| {
-        bits.read(n, "an 8-bit pixel code string")
-            .map(|v| v as usize)
-    };
-    loop {
-        let code = read(8)?;
+/// §7.2.5.3: after `0000`, `0 LLL` is 3-9 pixels of 0 (`0 000` the end),
+/// `10 LL cccc` 4-7 pixels, `1100` one pixel of 0, `1101` two, `1110
+/// LLLL cccc` 9-24 pixels, `1111 LLLLLLLL cccc` 25-280.
+pub const STRINGS_4_BIT: CodeString = CodeString {
+    bits: 4,
+    end_bits: 8,
+    forms: &[
+        form((0b0_0000, 5), 3, 3..=9, 2, false),
+        form((0b00_0010, 6), 2, 4..=7, 4, true),
+        form((0b0000_1100, 8), 0, 1..=1, 0, false),
+        form((0b0000_1101, 8), 0, 2..=2, 0, false),
+        form((0b0000_1110, 8), 4, 9..=24, 9, true),
+        form((0b0000_1111, 8), 8, 25..=280, 25, true),
+    ],
+};
+
+/// §7.2.5.4: after `00000000`, `0 LLLLLLL` is 1-127 pixels of 0 (`0
+/// 0000000` the end), `1 LLLLLLL cccccccc` 3-127 pixels of `c`.
+pub const STRINGS_8_BIT: CodeString = CodeString {
+    bits: 8,
+    end_bits: 16,
+    forms: &[
+        form((0, 9), 7, 1..=127, 0, false),
+        form((1, 9), 7, 3..=127, 0, true),
+    ],
+};
+
+/// Read a code string, each run to `put` (length, code).
+fn read_string(
+    bits: &mut Bits,
+    strings: &CodeString,
+    mut put: impl FnMut(usize, u8),
+) -> Result<(), SubpictureError> {
+    let what = "a pixel code string";
+    'codes: loop {
+        let code = bits.peek(strings.bits, what)?;
         if code != 0 {
+            bits.bit += strings.bits;
             put(1, code as u8);
-        } else if read(1)? == 0 {
-            match read(7)? {
-                0 => return Ok(()),
-                length => put(length, 0),
-            }
-        } else {
-            let length = read(7)?;
-            put(length, read(8)? as u8);
+            continue;
         }
+        if bits.peek(strings.end_bits, what)? == 0 {
+            bits.bit += strings.end_bits;
+            return Ok(());
+        }
+        // The forms are in order of their prefixes' lengths, and together
+        // take every string of bits: the first whose prefix is next is it.
+        for form in strings.forms {
+            if bits.peek(form.prefix_bits, what)? != form.prefix {
+                continue;
+            }
+            bits.bit += form.prefix_bits;
+            let length = match form.length_bits {
+                0 => *form.lengths.start(),
+                n => form.bias + bits.read(n, what)? as usize,
+            };
+            let code = if form.coded {
+                bits.read(strings.bits, what)? as u8
+            } else {
+                0
+            };
+            put(length, code);
+            continue 'codes;
+        }
+        return Err(SubpictureError::Truncated {
+            what,
+            needed: bits.block.len(),
+            len: bits.block.len(),
+        });
     }
 }

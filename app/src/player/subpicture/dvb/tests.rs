@@ -1,6 +1,6 @@
 use super::super::premultiplied;
 use super::clut::{IN_2_BIT, IN_4_BIT, IN_8_BIT, entry_argb};
-use super::write::{Region, clut, display, end, object, packet, page, region};
+use super::write::{Region, Segment, clut, display, end, object, packet, page, region};
 use super::*;
 
 const PAGE_ID: u16 = 1;
@@ -55,6 +55,93 @@ fn a_display_set_written_by_hand_shows_its_region_in_the_default_colours() {
     );
     let (white, black, grey) = (0xffff_ffff, 0xff00_0000, 0xff7f_7f7f);
     assert_eq!(image.argb, [white, black, grey, white].repeat(2));
+}
+
+/// A mode change showing region 0 (`size`, `depth`, the default CLUT,
+/// filled with 0) at (0, 0) with `object` (object 1) at its (0, 0).
+fn one_region(size: (u16, u16), depth: Depth, object: Segment) -> Vec<u8> {
+    packet(
+        PAGE_ID,
+        &[
+            page(10, 0, PageState::ModeChange, &[(0, 0, 0)]),
+            region(&Region {
+                id: 0,
+                version: 0,
+                size,
+                depth,
+                clut: 0,
+                fill: Some(0),
+                objects: &[(1, 0, 0)],
+            }),
+            object,
+            end(),
+        ],
+    )
+}
+
+/// Bits written out (`0`, `1`; spaces between fields) as bytes, the last
+/// padded with zeros.
+fn bytes(bits: &str) -> Vec<u8> {
+    let bits: Vec<u8> = bits
+        .bytes()
+        .filter(|b| *b != b' ')
+        .map(|b| b - b'0')
+        .collect();
+    bits.chunks(8)
+        .map(|byte| (0..8).fold(0, |v, n| v << 1 | byte.get(n).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// Every form of each depth's code strings, written by hand from EN 300
+/// 743's tables (not with [`write`]), and the row it codes: runs of
+/// (length, code).
+#[test]
+fn each_code_string_form_written_by_hand_decodes() {
+    // The region's depth, the string's data type, its bits, its runs.
+    type Case = (Depth, u8, &'static str, &'static [(usize, u8)]);
+    let cases: [Case; 3] = [
+        (
+            Depth::Two,
+            0x10,
+            // 1; 5 of 3; 1 of 0; 2 of 0; 15 of 2; 30 of 1; the end.
+            "01 00 1 010 11 00 0 1 00 0 0 01 00 0 0 10 0011 10 00 0 0 11 00000001 01 00 0 0 00",
+            &[(1, 1), (5, 3), (3, 0), (15, 2), (30, 1)],
+        ),
+        (
+            Depth::Four,
+            0x11,
+            // 3; 7 of 0; 5 of 7; 1 of 0; 2 of 0; 11 of 9; 28 of 15; the end.
+            "0011 0000 0 101 0000 1 0 01 0111 0000 1 1 00 0000 1 1 01 \
+             0000 1 1 10 0010 1001 0000 1 1 11 00000011 1111 0000 0 000",
+            &[(1, 3), (7, 0), (5, 7), (3, 0), (11, 9), (28, 15)],
+        ),
+        (
+            Depth::Eight,
+            0x12,
+            // 0x11; 5 of 0; 4 of 0x80; the end.
+            "00010001 00000000 0 0000101 00000000 1 0000100 10000000 00000000 0 0000000",
+            &[(1, 0x11), (5, 0), (4, 0x80)],
+        ),
+    ];
+    for (depth, data_type, string, runs) in cases {
+        // A pixel wider than the runs, to see the last run end.
+        let row: Vec<u8> = runs
+            .iter()
+            .flat_map(|&(n, code)| std::iter::repeat_n(code, n))
+            .chain([0])
+            .collect();
+        let mut top = vec![data_type];
+        top.extend(bytes(string));
+        top.push(0xf0);
+        let mut object = vec![0x00, 0x01, 0x00, 0x00, top.len() as u8, 0x00, 0x00];
+        object.extend(top);
+        let set = one_region((row.len() as u16, 2), depth, (segment::OBJECT, object));
+        let image = picture(Decoder::default().decode(&set).expect("decodes"));
+        let default = Clut::default();
+        let table = default.table(depth);
+        let want: Vec<u32> = row.iter().map(|&c| table[usize::from(c)]).collect();
+        assert_eq!(image.argb, want.repeat(2), "{depth:?}");
+    }
 }
 
 /// Runs the codings treat differently: single pixels, each form's
@@ -221,22 +308,10 @@ fn a_bottom_field_is_coded_or_repeats_the_top() {
     let default = Clut::default();
     let table = default.table(Depth::Two);
     let decode = |repeat_top: bool| {
-        let set = packet(
-            PAGE_ID,
-            &[
-                page(10, 0, PageState::ModeChange, &[(0, 0, 0)]),
-                region(&Region {
-                    id: 0,
-                    version: 0,
-                    size: (9, 6),
-                    depth: Depth::Two,
-                    clut: 0,
-                    fill: Some(0),
-                    objects: &[(1, 0, 0)],
-                }),
-                object(1, &rows, (Depth::Two, Depth::Two), repeat_top),
-                end(),
-            ],
+        let set = one_region(
+            (9, 6),
+            Depth::Two,
+            object(1, &rows, (Depth::Two, Depth::Two), repeat_top),
         );
         picture(Decoder::default().decode(&set).expect("decodes"))
     };
@@ -257,25 +332,9 @@ fn a_map_table_in_the_data_changes_how_shallow_codes_map() {
         0x10, 0b1110_0100, 0b0100_0000,
         0xf0,
     ];
-    let mut object = vec![0x00, 0x07, 0x00, 0x00, top.len() as u8, 0x00, 0x00];
+    let mut object = vec![0x00, 0x01, 0x00, 0x00, top.len() as u8, 0x00, 0x00];
     object.extend(top);
-    let set = packet(
-        PAGE_ID,
-        &[
-            page(10, 0, PageState::ModeChange, &[(0, 0, 0)]),
-            region(&Region {
-                id: 0,
-                version: 0,
-                size: (4, 1),
-                depth: Depth::Four,
-                clut: 0,
-                fill: Some(0),
-                objects: &[(7, 0, 0)],
-            }),
-            (segment::OBJECT, object),
-            end(),
-        ],
-    );
+    let set = one_region((4, 1), Depth::Four, (segment::OBJECT, object));
     let image = picture(Decoder::default().decode(&set).expect("decodes"));
     let default = Clut::default();
     let table = default.table(Depth::Four);
@@ -283,7 +342,7 @@ fn a_map_table_in_the_data_changes_how_shallow_codes_map() {
 }
 
 /// The first display set of [`a_page_persists_...`]: regions 1 and 2.
-fn two_regions(state: PageState, version: u8) -> Vec<super::write::Segment> {
+fn two_regions(state: PageState, version: u8) -> Vec<Segment> {
     let mut segments = vec![page(4, version, state, &[(1, 10, 20), (2, 110, 60)])];
     for id in [1, 2] {
         segments.push(region(&Region {

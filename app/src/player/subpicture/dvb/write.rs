@@ -2,12 +2,9 @@
 //! the [`Decoder`](super::Decoder). zc's tests make clips with it; no
 //! encoder for DVB subtitles ships with GStreamer.
 
-// Code literals are grouped by the fields of the standard's syntax tables.
-#![allow(clippy::unusual_byte_groupings)]
-
 use super::pixels::{
-    DEFAULT_2_TO_4, DEFAULT_2_TO_8, DEFAULT_4_TO_8, END_OF_LINE, STRING_2_BIT, STRING_4_BIT,
-    STRING_8_BIT,
+    CodeString, DEFAULT_2_TO_4, DEFAULT_2_TO_8, DEFAULT_4_TO_8, END_OF_LINE, STRING_2_BIT,
+    STRING_4_BIT, STRING_8_BIT, STRINGS_2_BIT, STRINGS_4_BIT, STRINGS_8_BIT,
 };
 use super::{
     DATA_IDENTIFIER, Depth, END_MARKER, FILL, PageState, SUBTITLE_STREAM, SYNC_BYTE, segment,
@@ -172,24 +169,19 @@ impl BitWriter {
 /// One row's codes (of a `region`-bit region) as a string of `depth` bits,
 /// ended and padded to a byte.
 fn code_row(bits: &mut BitWriter, row: &[u8], region: Depth, depth: Depth) {
+    let strings = match depth {
+        Depth::Two => &STRINGS_2_BIT,
+        Depth::Four => &STRINGS_4_BIT,
+        Depth::Eight => &STRINGS_8_BIT,
+    };
     let mut x = 0;
     while x < row.len() {
         let code = usize::from(row[x]);
         let run = row[x..].iter().take_while(|&&v| v == row[x]).count();
-        let used = match depth {
-            Depth::Two => run_2_bit(bits, unmap(code, region, depth), run),
-            Depth::Four => run_4_bit(bits, unmap(code, region, depth), run),
-            Depth::Eight => run_8_bit(bits, code, run),
-        };
-        x += used;
+        x += code_run(bits, strings, unmap(code, region, depth), run);
     }
-    // The end codes (00 0 0 00; 0000 0 000; 00000000 0 0000000); the
-    // writer pads the last byte with zeros.
-    match depth {
-        Depth::Two => bits.put(6, 0),
-        Depth::Four => bits.put(8, 0),
-        Depth::Eight => bits.put(16, 0),
-    }
+    // The end; the writer pads the last byte with zeros.
+    bits.put(strings.end_bits, 0);
 }
 
 /// The code of a `strings`-bit string that the default map table turns
@@ -207,107 +199,23 @@ fn unmap(code: usize, region: Depth, strings: Depth) -> usize {
         .unwrap_or(0)
 }
 
-/// Writes a run's first part; how many pixels it took.
-fn run_2_bit(bits: &mut BitWriter, code: usize, run: usize) -> usize {
-    match run {
-        29.. => {
-            let n = run.min(284);
-            bits.put(6, 0b00_0_0_11);
-            bits.put(8, n - 29);
-            bits.put(2, code);
-            n
-        }
-        12..=28 => {
-            let n = run.min(27);
-            bits.put(6, 0b00_0_0_10);
-            bits.put(4, n - 12);
-            bits.put(2, code);
-            n
-        }
-        3..=11 => {
-            let n = run.min(10);
-            bits.put(3, 0b00_1);
-            bits.put(3, n - 3);
-            bits.put(2, code);
-            n
-        }
-        2 if code == 0 => {
-            bits.put(6, 0b00_0_0_01);
-            2
-        }
-        _ if code == 0 => {
-            bits.put(4, 0b00_0_1);
-            1
-        }
-        _ => {
-            bits.put(2, code);
-            1
-        }
+/// Writes the first part of a run of `code` in a string of `strings`: the
+/// form that takes the most of it, else one pixel; how many it took.
+fn code_run(bits: &mut BitWriter, strings: &CodeString, code: usize, run: usize) -> usize {
+    let form = strings
+        .forms
+        .iter()
+        .filter(|f| (f.coded || code == 0) && run >= *f.lengths.start())
+        .max_by_key(|f| *f.lengths.end());
+    let Some(form) = form else {
+        bits.put(strings.bits, code);
+        return 1;
+    };
+    let n = run.min(*form.lengths.end());
+    bits.put(form.prefix_bits, form.prefix as usize);
+    bits.put(form.length_bits, n - form.bias);
+    if form.coded {
+        bits.put(strings.bits, code);
     }
-}
-
-fn run_4_bit(bits: &mut BitWriter, code: usize, run: usize) -> usize {
-    match run {
-        25.. => {
-            let n = run.min(280);
-            bits.put(8, 0b0000_1_1_11);
-            bits.put(8, n - 25);
-            bits.put(4, code);
-            n
-        }
-        9.. => {
-            let n = run.min(24);
-            bits.put(8, 0b0000_1_1_10);
-            bits.put(4, n - 9);
-            bits.put(4, code);
-            n
-        }
-        3.. if code == 0 => {
-            let n = run.min(9);
-            bits.put(5, 0b0000_0);
-            bits.put(3, n - 2);
-            n
-        }
-        4.. => {
-            let n = run.min(7);
-            bits.put(6, 0b0000_1_0);
-            bits.put(2, n - 4);
-            bits.put(4, code);
-            n
-        }
-        2 if code == 0 => {
-            bits.put(8, 0b0000_1_1_01);
-            2
-        }
-        _ if code == 0 => {
-            bits.put(8, 0b0000_1_1_00);
-            1
-        }
-        _ => {
-            bits.put(4, code);
-            1
-        }
-    }
-}
-
-fn run_8_bit(bits: &mut BitWriter, code: usize, run: usize) -> usize {
-    match run {
-        _ if code == 0 => {
-            let n = run.min(127);
-            bits.put(9, 0);
-            bits.put(7, n);
-            n
-        }
-        3.. => {
-            let n = run.min(127);
-            bits.put(9, 0b0000_0000_1);
-            bits.put(7, n);
-            bits.put(8, code);
-            n
-        }
-        _ => {
-            bits.put(8, code);
-            1
-        }
-    }
+    n
 }
