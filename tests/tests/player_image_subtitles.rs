@@ -151,8 +151,11 @@ fn pgs_clip(dir: &Path) -> PathBuf {
 }
 
 /// The DVB page's time-out: it is gone 3 s after it is shown (no display
-/// set clears it).
+/// set clears it), at [`END_S`].
 const DVB_TIME_OUT: u8 = 3;
+/// When each track's picture ends: DVD's hide time, PGS's clearing display
+/// set, DVB's time-out.
+const END_S: f64 = 3.5;
 
 fn dvb_clip(dir: &Path) -> PathBuf {
     let path = dir.join("smpte-with-dvb-subtitles.ts");
@@ -250,8 +253,15 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         );
         assert_eq!(stats["copies-per-frame"], 0.0, "{name}: {stats}");
         assert_eq!(stats["path"], "dmabuf", "{name}: {stats}");
-        // Gone after its end.
-        player.wait_for_subtitle(None);
+        // Gone after its end (3.5 s for each track), not at the clip's end
+        // (5 s; the player loops it).
+        let gone_at = player.wait_for_subtitle(None)["position-s"]
+            .as_f64()
+            .expect("a position");
+        assert!(
+            (END_S - 0.1..f64::from(FRAMES) / 30.0).contains(&gone_at),
+            "{name}: the picture went at {gone_at} s, not after its end at {END_S} s"
+        );
         let gone = weston.screenshot();
         let left = picture_pixels(&gone);
         assert!(
