@@ -258,6 +258,7 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         let gone_at = player.wait_for_subtitle(None)["position-s"]
             .as_f64()
             .expect("a position");
+        println!("{name}: gone at {gone_at} s");
         assert!(
             (END_S - 0.1..f64::from(FRAMES) / 30.0).contains(&gone_at),
             "{name}: the picture went at {gone_at} s, not after its end at {END_S} s"
