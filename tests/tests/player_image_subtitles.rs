@@ -1,22 +1,30 @@
-//! zc-player shows image subtitles (DVD's VobSub, `subpicture/x-dvd`, and
-//! Blu-ray's PGS, `subpicture/x-pgs`) the way it shows text: decoded on its
-//! subtitle subsurface above the video, at the place and in the colours the
-//! track gives, while the video frames stay dma-bufs with 0 bytes copied
-//! (stock playbin blends them into every frame with `dvdspu`).
+//! zc-player shows image subtitles (DVD's VobSub, `subpicture/x-dvd`,
+//! Blu-ray's PGS, `subpicture/x-pgs`, and DVB's, `subpicture/x-dvb`) the
+//! way it shows text: decoded on its subtitle subsurface above the video,
+//! at the place and in the colours the track gives, while the video frames
+//! stay dma-bufs with 0 bytes copied (stock playbin blends them into every
+//! frame with `dvdspu` and `dvbsuboverlay`).
 //!
-//! GStreamer has no encoder for either, so the tracks are made with zc's
-//! own writers (`zc_app::player::subpicture::{vobsub::encode, pgs::write}`):
+//! GStreamer has no encoder for any of them, so the tracks are made with
+//! zc's own writers (`zc_app::player::subpicture::{vobsub::encode,
+//! pgs::write, dvb::write}`):
 //! - DVD: with a palette that matroskamux stores in the track header and
 //!   matroskademux hands back;
 //! - PGS: no matroskamux up to 1.28 takes `subpicture/x-pgs`, so the display
 //!   sets are muxed as a UTF-8 text track whose codec is then renamed
-//!   `S_HDMV/PGS` in the file (matroskamux writes text buffers unchanged).
+//!   `S_HDMV/PGS` in the file (matroskamux writes text buffers unchanged);
+//! - DVB: PES data through mpegtsmux into MPEG-TS, as broadcasts carry it,
+//!   with a language tag (mpegtsmux writes the subtitling descriptor that
+//!   tsdemux recognises the track by only for a track with a language).
 
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
+use zc_app::player::subpicture::dvb::clut::IN_4_BIT;
+use zc_app::player::subpicture::dvb::write::{self as dvb, Region};
+use zc_app::player::subpicture::dvb::{Depth, PageState};
 use zc_app::player::subpicture::pgs::EPOCH_START;
 use zc_app::player::subpicture::pgs::write as pgs;
 use zc_app::player::subpicture::vobsub::{self, Palette};
@@ -26,6 +34,9 @@ use zc_vm_tests::weston::{Renderer, Screenshot, Weston, yuv_test_colorimetry};
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 480;
+const MATROSKA: (&str, &str) = ("matroskamux", "subtitle_%u");
+/// The page mpegtsmux's subtitling descriptor names.
+const DVB_PAGE: u16 = 1;
 const FRAMES: u32 = 150;
 
 /// The picture: 192x64 at (224, 192), its top half pink and its bottom half
@@ -60,9 +71,15 @@ fn halves(top: u8, bottom: u8) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The SMPTE clip, with a subtitle track of `caps` fed `events` and
-/// `packets`.
-fn make_clip(path: &Path, caps: &str, events: Vec<gst::Event>, packets: &[(u64, Vec<u8>)]) {
+/// The SMPTE clip in `mux` (named `m`, its subtitle pad `pad`), with a
+/// subtitle track of `caps` fed `events` and `packets`.
+fn make_clip(
+    path: &Path,
+    (mux, pad): (&str, &str),
+    caps: &str,
+    events: Vec<gst::Event>,
+    packets: &[(u64, Vec<u8>)],
+) {
     let packets: Vec<(gst::ClockTime, Vec<u8>)> = packets
         .iter()
         .map(|(ms, p)| (gst::ClockTime::from_mseconds(*ms), p.clone()))
@@ -70,8 +87,8 @@ fn make_clip(path: &Path, caps: &str, events: Vec<gst::Event>, packets: &[(u64, 
     encode_with_subtitle_packets(
         &format!(
             "videotestsrc num-buffers={FRAMES} pattern=smpte ! video/x-raw,format=I420,colorimetry={},width={WIDTH},height={HEIGHT},framerate=30/1 \
-             ! x264enc speed-preset=ultrafast key-int-max=30 ! h264parse ! matroskamux name=m ! filesink location={} \
-             appsrc name=subs caps={caps} ! m.subtitle_%u",
+             ! x264enc speed-preset=ultrafast key-int-max=30 ! h264parse ! {mux} name=m ! filesink location={} \
+             appsrc name=subs caps={caps} ! m.{pad}",
             yuv_test_colorimetry(),
             path.display()
         ),
@@ -92,6 +109,7 @@ fn dvd_clip(dir: &Path) -> PathBuf {
     );
     make_clip(
         &path,
+        MATROSKA,
         "subpicture/x-dvd",
         vec![dvd_palette(clut())],
         &[(500, packet)],
@@ -120,6 +138,7 @@ fn pgs_clip(dir: &Path) -> PathBuf {
     let cleared = [pgs::composition(frame, 0, 0, &[]), pgs::end()];
     make_clip(
         &path,
+        MATROSKA,
         "text/x-raw,format=utf8",
         Vec::new(),
         &[
@@ -128,6 +147,54 @@ fn pgs_clip(dir: &Path) -> PathBuf {
         ],
     );
     rename_codec(&path, "S_TEXT/UTF8", "S_HDMV/PGS");
+    path
+}
+
+/// The DVB page's time-out: it is gone 3 s after it is shown (no display
+/// set clears it), at [`END_S`].
+const DVB_TIME_OUT: u8 = 3;
+/// When each track's picture ends: DVD's hide time, PGS's clearing display
+/// set, DVB's time-out.
+const END_S: f64 = 3.5;
+
+fn dvb_clip(dir: &Path) -> PathBuf {
+    let path = dir.join("smpte-with-dvb-subtitles.ts");
+    let entry = |index: u8, ycrcb: u32| {
+        let [_, y, cr, cb] = ycrcb.to_be_bytes();
+        (index, IN_4_BIT, [y, cr, cb, 0], true)
+    };
+    let [x, y, w, h] = RECT.map(|v| v as u16);
+    let shown = dvb::packet(
+        DVB_PAGE,
+        &[
+            dvb::display((WIDTH as u16, HEIGHT as u16), None),
+            dvb::page(DVB_TIME_OUT, 0, PageState::ModeChange, &[(0, x, y)]),
+            dvb::region(&Region {
+                id: 0,
+                version: 0,
+                size: (w, h),
+                depth: Depth::Four,
+                clut: 0,
+                fill: Some(0),
+                objects: &[(1, 0, 0)],
+            }),
+            dvb::clut(0, &[entry(1, PINK), entry(2, LAVENDER)]),
+            dvb::object(1, &halves(1, 2), (Depth::Four, Depth::Four), false),
+            dvb::end(),
+        ],
+    );
+    gst::init().expect("gst::init");
+    let mut tags = gst::TagList::new();
+    tags.make_mut()
+        .add::<gst::tags::LanguageCode>(&"eng", gst::TagMergeMode::Append);
+    let language = gst::event::Tag::new(tags);
+    make_clip(
+        &path,
+        ("mpegtsmux", ""),
+        "subpicture/x-dvb",
+        vec![language],
+        &[(500, shown)],
+    );
     path
 }
 
@@ -158,7 +225,7 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
     let dir = std::env::temp_dir().join("zc-vm-player-image-subtitles");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    for clip in [pgs_clip(&dir), dvd_clip(&dir)] {
+    for clip in [dvb_clip(&dir), pgs_clip(&dir), dvd_clip(&dir)] {
         let name = clip
             .file_name()
             .unwrap_or_default()
@@ -186,8 +253,16 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         );
         assert_eq!(stats["copies-per-frame"], 0.0, "{name}: {stats}");
         assert_eq!(stats["path"], "dmabuf", "{name}: {stats}");
-        // Gone after its end.
-        player.wait_for_subtitle(None);
+        // Gone after its end (3.5 s for each track), not at the clip's end
+        // (5 s; the player loops it).
+        let gone_at = player.wait_for_subtitle(None)["position-s"]
+            .as_f64()
+            .expect("a position");
+        println!("{name}: gone at {gone_at} s");
+        assert!(
+            (END_S - 0.1..f64::from(FRAMES) / 30.0).contains(&gone_at),
+            "{name}: the picture went at {gone_at} s, not after its end at {END_S} s"
+        );
         let gone = weston.screenshot();
         let left = picture_pixels(&gone);
         assert!(

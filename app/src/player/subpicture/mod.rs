@@ -1,13 +1,16 @@
 //! Image subtitles, decoded for the player's subtitle layer: DVD subtitles
-//! (VobSub, GStreamer's `subpicture/x-dvd`, [`vobsub`]) and Blu-ray ones
-//! (PGS, `subpicture/x-pgs`, [`pgs`]). Each becomes a premultiplied ARGB
+//! (VobSub, GStreamer's `subpicture/x-dvd`, [`vobsub`]), Blu-ray ones
+//! (PGS, `subpicture/x-pgs`, [`pgs`]) and DVB ones (`subpicture/x-dvb`,
+//! [`dvb`]). Each becomes a premultiplied ARGB
 //! [`Image`] placed in the video frame, drawn on the subtitle subsurface
 //! as text cues are: the video frames are never touched (stock playbin
-//! blends these into every frame on the CPU with `dvdspu`).
+//! blends these into every frame on the CPU with `dvdspu` and
+//! `dvbsuboverlay`).
 
 use thiserror::Error;
 use zc_dmabuf::color::{Matrix, Range};
 
+pub mod dvb;
 pub mod pgs;
 pub mod vobsub;
 
@@ -36,14 +39,59 @@ pub enum SubpictureError {
     MissingObject { id: u16 },
     #[error(
         "object {id} is {width}x{height}: at most {} pixels on a side",
-        pgs::MAX_SIDE
+        MAX_SIDE
     )]
     ObjectTooLarge { id: u16, width: u32, height: u32 },
     #[error(
         "the composition's objects span {width}x{height}: at most {} pixels on a side",
-        pgs::MAX_SIDE
+        MAX_SIDE
     )]
     CompositionTooLarge { width: u32, height: u32 },
+    #[error(
+        "the packet starts with {:#04x} {:#04x}, not DVB subtitles' data identifier 0x20 and stream id 0x00",
+        start[0],
+        start[1]
+    )]
+    NotDvb { start: [u8; 2] },
+    #[error(
+        "byte {at} is {found:#04x}: a segment (sync byte 0x0f) or the end marker 0xff belongs there"
+    )]
+    SyncByte { at: usize, found: u8 },
+    #[error(
+        "region {id} is {width}x{height}: at most {} pixels on a side",
+        MAX_SIDE
+    )]
+    RegionTooLarge { id: u8, width: u32, height: u32 },
+    #[error("the regions would have {pixels} pixels in all: at most {}", MAX_SIDE * MAX_SIDE)]
+    RegionsTooLarge { pixels: usize },
+    #[error("region {id} has the depth code {code} (1, 2 and 3 are 2, 4 and 8 bits a pixel)")]
+    RegionDepth { id: u8, code: u8 },
+    #[error(
+        "object {id} is coded with method {method}: only pixels (method 0) are supported, not characters or compressed bitmaps"
+    )]
+    ObjectCoding { id: u16, method: u8 },
+    #[error(
+        "pixel data at byte {at} of its field has the unknown type {kind:#04x} (DVB has 0x10-0x12, 0x20-0x22 and 0xf0)"
+    )]
+    UnknownPixelData { kind: u8, at: usize },
+    #[error(
+        "a {bits}-bit pixel code string in a region of {depth} bits a pixel (strings may be shallower than their region, not deeper)"
+    )]
+    TooDeep { bits: u8, depth: u8 },
+}
+
+/// The largest side of a picture or of a part of one (an object, a
+/// region): Blu-ray pictures are at most 1920x1080, DVB displays as large;
+/// this bounds what a damaged size can make a decoder allocate.
+pub const MAX_SIDE: u32 = 4096;
+
+/// What a display set (PGS, DVB) shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Its objects or regions, composed into one picture.
+    Picture(Image),
+    /// Nothing: the screen is cleared.
+    Cleared,
 }
 
 /// A decoded picture: where it goes in the video frame (in the frame's

@@ -20,11 +20,7 @@ use std::collections::HashMap;
 
 use zc_dmabuf::color::Matrix;
 
-use super::{Image, SubpictureError, be16, byte, premultiplied, ycrcb_to_rgb};
-
-/// The largest object side: Blu-ray pictures are at most 1920x1080; this
-/// bounds what a damaged size can make the decoder allocate.
-pub(super) const MAX_SIDE: u32 = 4096;
+use super::{Image, MAX_SIDE, Shown, SubpictureError, be16, byte, premultiplied, ycrcb_to_rgb};
 
 /// Segment types.
 mod segment {
@@ -42,15 +38,6 @@ pub const EPOCH_START: u8 = 0x80;
 const FIRST_IN_SEQUENCE: u8 = 0x80;
 /// A composition object's cropped flag.
 const CROPPED: u8 = 0x80;
-
-/// What a display set shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Shown {
-    /// Its objects, composed into one picture.
-    Picture(Image),
-    /// Nothing: the screen is cleared.
-    Cleared,
-}
 
 /// An object's bitmap, still run-length coded (its palette may change).
 #[derive(Default)]

@@ -5,31 +5,34 @@
 //! above the video. Text arrives as `text/x-raw`; DVD subtitles as
 //! `subpicture/x-dvd` packets, decoded here with the track's palette (the
 //! demuxer's `dvd-spu-clut-change` event); Blu-ray ones as
-//! `subpicture/x-pgs` display sets. The video frames are never touched
-//! (still 0 bytes copied), as mpv draws its subtitles and OSD.
+//! `subpicture/x-pgs` display sets; DVB ones (MPEG-TS) as `subpicture/x-dvb`
+//! PES data. The video frames are never touched (still 0 bytes copied), as
+//! mpv draws its subtitles and OSD.
 
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use gst::prelude::*;
-use zc_app::player::subpicture::pgs::{self, Shown};
 use zc_app::player::subpicture::vobsub::{self, Palette};
+use zc_app::player::subpicture::{Shown, dvb, pgs};
 use zc_app::player::subtitles::{Cue, CueContent, plain_text};
 
 use super::BusEvent;
 
-/// The caps the subtitle sink takes: text, and DVD and Blu-ray subtitle
-/// pictures.
+/// The caps the subtitle sink takes: text, and DVD, Blu-ray and DVB
+/// subtitle pictures.
 const TEXT: &str = "text/x-raw";
 const DVD: &str = "subpicture/x-dvd";
 const PGS: &str = "subpicture/x-pgs";
+const DVB: &str = "subpicture/x-dvb";
 
-/// What decoding a track's pictures needs: the DVD palette, the PGS
-/// decoder's objects.
+/// What decoding a track's pictures needs: the DVD palette, the PGS and
+/// DVB decoders' objects and regions.
 #[derive(Default)]
 struct Pictures {
     palette: Palette,
     pgs: pgs::Decoder,
+    dvb: dvb::Decoder,
 }
 
 /// `at` (a timestamp in `segment`) as seconds of stream time.
@@ -87,6 +90,18 @@ fn cue_of(sample: &gst::Sample, pictures: &mut Pictures) -> Option<Cue> {
                 Shown::Cleared => (cleared(), start, None),
             }
         }
+        Some(DVB) => {
+            let page = pictures
+                .dvb
+                .decode(&map)
+                .map_err(|e| eprintln!("zc-player: a DVB subtitle at {pts} cannot be shown: {e}"))
+                .ok()??;
+            // Shown until the next display set or the page's time-out.
+            match page.shown {
+                Shown::Picture(image) => (CueContent::Picture(image), start, at(page.time_out)),
+                Shown::Cleared => (cleared(), start, None),
+            }
+        }
         _ => (
             CueContent::Text(plain_text(&String::from_utf8_lossy(&map))),
             start,
@@ -115,13 +130,13 @@ fn palette_of(event: &gst::EventRef) -> Option<Palette> {
     Some(Palette::from_ycrcb(entries))
 }
 
-/// The subtitle sink: an appsink of text and DVD subtitles in sync with
+/// The subtitle sink: an appsink of text and picture subtitles in sync with
 /// the video, which sends each cue to `events`.
 pub fn text_sink(events: Arc<dyn Fn(BusEvent) + Send + Sync>) -> Result<gst::Element> {
     let sink = gst_app::AppSink::builder()
         .name("subtitles")
         .caps(
-            &[TEXT, DVD, PGS]
+            &[TEXT, DVD, PGS, DVB]
                 .into_iter()
                 .map(gst::Structure::new_empty)
                 .collect::<gst::Caps>(),
@@ -138,9 +153,11 @@ pub fn text_sink(events: Arc<dyn Fn(BusEvent) + Send + Sync>) -> Result<gst::Ele
             };
             let mut pictures = crate::lock(&pictures);
             match event.view() {
-                // A seek or another track: PGS objects of before are gone.
+                // A seek or another track: PGS objects and DVB regions of
+                // before are gone.
                 gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_) => {
-                    pictures.pgs.reset()
+                    pictures.pgs.reset();
+                    pictures.dvb.reset();
                 }
                 _ => {
                     if let Some(palette) = palette_of(event) {
