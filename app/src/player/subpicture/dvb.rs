@@ -32,6 +32,7 @@ use super::{Image, MAX_SIDE, Shown, SubpictureError, be16, byte};
 
 pub mod clut;
 pub mod pixels;
+#[cfg(any(test, feature = "test-support"))]
 pub mod write;
 
 use clut::Clut;

@@ -294,4 +294,5 @@ fn decode_codes(object: &Object, palette: &[u32; 256]) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(any(test, feature = "test-support"))]
 pub mod write;
