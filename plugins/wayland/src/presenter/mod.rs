@@ -33,7 +33,7 @@
 //! - `dmabuf`, `shm`: making `wl_buffer`s from dma-bufs and from memfds;
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
 //! - `surface_requests`: a frame's attach, damage and commit, sent through
-//!   libwayland directly (half the instructions of wayland-rs's way);
+//!   libwayland directly (fewer instructions than through wayland-rs);
 //! - `pacing`: FIFO and commit timing, frames committed ahead of their time;
 //! - `explicit_sync`: acquire fences and release events;
 //! - `drm_syncobj`: explicit sync with DRM timeline syncobjs (preferred);

@@ -25,7 +25,8 @@ use wayland_sys::common::wl_argument;
 use wayland_sys::ffi_dispatch;
 
 /// Attach `buffer` at (0, 0) and damage all of it (buffer coordinates).
-/// Nothing is sent if either object was destroyed.
+/// Nothing is sent if either object was destroyed. The caller holds the
+/// presenter's lock and the frame's `FrameBuffer` (see the SAFETY note).
 pub(super) fn attach_and_damage(surface: &WlSurface, buffer: &WlBuffer) {
     let (surface_ptr, buffer_ptr) = (surface.id().as_ptr(), buffer.id().as_ptr());
     if surface_ptr.is_null() || buffer_ptr.is_null() {
@@ -44,12 +45,15 @@ pub(super) fn attach_and_damage(surface: &WlSurface, buffer: &WlBuffer) {
         wl_argument { i: i32::MAX },
         wl_argument { i: i32::MAX },
     ];
-    // SAFETY: both pointers are live proxies of this connection (wayland-rs
-    // returned them non-null, and the caller's references keep the objects
-    // alive for the call); the argument arrays match the requests'
-    // signatures in wl_surface (attach: object, int, int; damage_buffer:
-    // four ints) and outlive the calls, which copy them into the
-    // connection's buffer.
+    // SAFETY: both pointers are proxies of this connection that were alive
+    // when wayland-rs handed them out (non-null), and stay so for the
+    // calls: the caller (`commit_frame`) holds the presenter's lock, and a
+    // window's surfaces are destroyed only after the window was taken out
+    // from under it; the buffer's `FrameBuffer`, whose drop destroys the
+    // `wl_buffer`, is held by the caller's frame. The argument arrays match
+    // the requests' signatures in wl_surface (attach: object, int, int;
+    // damage_buffer: four ints) and outlive the calls, which copy them into
+    // the connection's buffer.
     unsafe {
         ffi_dispatch!(
             wayland_client_handle(),
@@ -76,9 +80,9 @@ pub(super) fn commit(surface: &WlSurface) {
     }
     // Commit has no arguments; libwayland is given a valid array anyway.
     let mut none = [wl_argument { i: 0 }];
-    // SAFETY: a live proxy of this connection (see `attach_and_damage`);
-    // libwayland reads no argument for commit, and the array outlives the
-    // call.
+    // SAFETY: a proxy of this connection that stays alive for the call
+    // (see `attach_and_damage`); libwayland reads no argument for commit,
+    // and the array outlives the call.
     unsafe {
         ffi_dispatch!(
             wayland_client_handle(),
