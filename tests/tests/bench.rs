@@ -185,7 +185,7 @@ fn every_path_runs_and_zero_copy_copies_nothing() {
 }
 
 /// The VM's figures rest on enough drawn frames: one paced case per path
-/// (the raw source live at a frame a second) and the compositor draws at
+/// (the raw source live at a frame every two seconds) and the compositor draws at
 /// least 30 frames of each window, so the report gives ratios, not "not
 /// comparable".
 #[test]
@@ -207,11 +207,15 @@ fn paced_cases_reach_the_drawn_frame_minimum() {
             "36",
             "--warmup",
             "4",
+            // One llvmpipe repaint takes 0.4-0.7 s of CPU under emulation
+            // (docs/bench.md); at a frame a second Weston once drew only 27
+            // of the zero-copy case's 32 frames in CI (542 ms per drawn
+            // frame, with the pipeline beside it on the VM's two CPUs).
             "--pace",
-            "1",
+            "1/2",
         ],
     );
-    assert_eq!(report["settings"]["pace"], "1/1");
+    assert_eq!(report["settings"]["pace"], "1/2");
     let cases = report["cases"].as_array().expect("cases");
     assert_eq!(cases.len(), 3);
     for case in cases {
