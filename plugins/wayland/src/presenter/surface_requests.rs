@@ -26,48 +26,28 @@ use wayland_sys::ffi_dispatch;
 
 /// Attach `buffer` at (0, 0) and damage all of it (buffer coordinates).
 /// Nothing is sent if either object was destroyed. The caller holds the
-/// presenter's lock and the frame's `FrameBuffer` (see the SAFETY note).
+/// presenter's lock and the frame's `FrameBuffer` (see [`marshal`]).
 pub(super) fn attach_and_damage(surface: &WlSurface, buffer: &WlBuffer) {
     let (surface_ptr, buffer_ptr) = (surface.id().as_ptr(), buffer.id().as_ptr());
     if surface_ptr.is_null() || buffer_ptr.is_null() {
         return;
     }
-    let mut attach = [
-        wl_argument {
-            o: buffer_ptr.cast::<c_void>(),
-        },
-        wl_argument { i: 0 },
-        wl_argument { i: 0 },
-    ];
-    let mut damage = [
-        wl_argument { i: 0 },
-        wl_argument { i: 0 },
-        wl_argument { i: i32::MAX },
-        wl_argument { i: i32::MAX },
-    ];
-    // SAFETY: both pointers are proxies of this connection that were alive
-    // when wayland-rs handed them out (non-null), and stay so for the
-    // calls: the caller (`commit_frame`) holds the presenter's lock, and a
-    // window's surfaces are destroyed only after the window was taken out
-    // from under it; the buffer's `FrameBuffer`, whose drop destroys the
-    // `wl_buffer`, is held by the caller's frame. The argument arrays match
-    // the requests' signatures in wl_surface (attach: object, int, int;
-    // damage_buffer: four ints) and outlive the calls, which copy them into
-    // the connection's buffer.
+    let object = wl_argument {
+        o: buffer_ptr.cast::<c_void>(),
+    };
+    let int = |i: i32| wl_argument { i };
+    // SAFETY: see `marshal`; wl_surface.attach is (object, int, int) and
+    // damage_buffer four ints.
     unsafe {
-        ffi_dispatch!(
-            wayland_client_handle(),
-            wl_proxy_marshal_array,
+        marshal(
             surface_ptr,
-            u32::from(wl_surface::REQ_ATTACH_OPCODE),
-            attach.as_mut_ptr()
+            wl_surface::REQ_ATTACH_OPCODE,
+            &mut [object, int(0), int(0)],
         );
-        ffi_dispatch!(
-            wayland_client_handle(),
-            wl_proxy_marshal_array,
+        marshal(
             surface_ptr,
-            u32::from(wl_surface::REQ_DAMAGE_BUFFER_OPCODE),
-            damage.as_mut_ptr()
+            wl_surface::REQ_DAMAGE_BUFFER_OPCODE,
+            &mut [int(0), int(0), int(i32::MAX), int(i32::MAX)],
         );
     }
 }
@@ -78,18 +58,37 @@ pub(super) fn commit(surface: &WlSurface) {
     if surface_ptr.is_null() {
         return;
     }
-    // Commit has no arguments; libwayland is given a valid array anyway.
-    let mut none = [wl_argument { i: 0 }];
-    // SAFETY: a proxy of this connection that stays alive for the call
-    // (see `attach_and_damage`); libwayland reads no argument for commit,
-    // and the array outlives the call.
+    // SAFETY: see `marshal`; commit has no arguments (libwayland reads none
+    // of the one it is given).
+    unsafe {
+        marshal(
+            surface_ptr,
+            wl_surface::REQ_COMMIT_OPCODE,
+            &mut [wl_argument { i: 0 }],
+        )
+    };
+}
+
+/// Send request `opcode` on `proxy` with `args`, through libwayland.
+///
+/// # Safety
+/// `proxy` is a proxy of this connection that stays alive for the call:
+/// wayland-rs handed it out non-null, the caller (`commit_frame`) holds
+/// the presenter's lock, and a window's surfaces are destroyed only after
+/// the window was taken out from under it; an object argument (the
+/// `wl_buffer`) is kept alive by the caller's frame, whose `FrameBuffer`
+/// destroys it on drop. `args` match the request's signature in the
+/// protocol; libwayland copies them into the connection's buffer before
+/// it returns.
+unsafe fn marshal(proxy: *mut wl_proxy, opcode: u16, args: &mut [wl_argument]) {
+    // SAFETY: the caller's contract above.
     unsafe {
         ffi_dispatch!(
             wayland_client_handle(),
             wl_proxy_marshal_array,
-            surface_ptr,
-            u32::from(wl_surface::REQ_COMMIT_OPCODE),
-            none.as_mut_ptr()
+            proxy,
+            u32::from(opcode),
+            args.as_mut_ptr()
         );
     }
 }
