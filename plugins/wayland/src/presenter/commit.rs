@@ -8,14 +8,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wayland_client::protocol::wl_callback::{self, WlCallback};
-use wayland_client::{Connection, Dispatch, QueueHandle};
+use wayland_client::QueueHandle;
 
 use super::buffer::{BufferKind, FrameBuffer};
 use super::color_management;
 use super::connection::Globals;
 use super::drm_syncobj;
 use super::explicit_sync::ReleaseData;
+use super::frame_objects::FrameObjects;
 use super::pacing::MAX_IN_FLIGHT;
 use super::representation::{self, Representation};
 use super::stats::PresentationData;
@@ -111,7 +111,13 @@ impl Presenter {
                 }
             } else {
                 replaced = inner.next.take();
-                previous = commit_frame(&mut inner, &self.globals, &self.queue_handle, frame);
+                previous = commit_frame(
+                    &mut inner,
+                    &self.globals,
+                    &self.shared.frame_objects,
+                    &self.queue_handle,
+                    frame,
+                );
             }
             if replaced.is_some() {
                 inner.stats.frames_replaced += 1;
@@ -157,6 +163,7 @@ impl Presenter {
 pub(super) fn commit_frame(
     inner: &mut Inner,
     globals: &Globals,
+    objects: &FrameObjects,
     qh: &QueueHandle<State>,
     frame: PendingFrame,
 ) -> Option<(u64, Box<dyn Any + Send>)> {
@@ -239,22 +246,16 @@ pub(super) fn commit_frame(
     let pacer = window.pacer.as_ref().zip(target_ns);
     match pacer {
         Some((pacer, target_ns)) => pacer.constrain(target_ns),
-        None => {
-            video.frame(qh, ());
-            inner.frame_pending = true;
-        }
+        None => inner.frame_pending = objects.request_callback(&video),
     }
     let wants_feedback = inner.presentation_feedback || pacer.is_some();
     if let Some(presentation) = globals.presentation.as_ref().filter(|_| wants_feedback) {
-        presentation.feedback(
-            &video,
-            qh,
-            PresentationData {
-                committed_ns: sys::clock_ns(inner.presentation_clock),
-                target_ns,
-                ahead: pacer.is_some(),
-            },
-        );
+        let data = PresentationData {
+            committed_ns: sys::clock_ns(inner.presentation_clock),
+            target_ns,
+            ahead: pacer.is_some(),
+        };
+        objects.request_feedback(presentation, &video, data);
     }
     surface_requests::commit(&video);
     inner.stats.frames_committed += 1;
@@ -265,25 +266,22 @@ pub(super) fn commit_frame(
     previous
 }
 
-impl Dispatch<WlCallback, ()> for State {
-    fn event(
-        state: &mut Self,
-        _: &WlCallback,
-        event: wl_callback::Event,
-        _: &(),
-        _: &Connection,
-        qh: &QueueHandle<Self>,
-    ) {
-        if let wl_callback::Event::Done { .. } = event {
-            let mut inner = lock(&state.shared.inner);
-            inner.frame_pending = false;
-            let previous = inner
-                .next
-                .take()
-                .and_then(|frame| commit_frame(&mut inner, &state.globals, qh, frame));
-            drop(inner);
-            drop(previous);
-            state.shared.changed.notify_all();
-        }
+impl State {
+    /// The frame callback came: the frame waiting for it (if any) goes now.
+    pub(super) fn frame_done(&mut self, qh: &QueueHandle<State>) {
+        let mut inner = lock(&self.shared.inner);
+        inner.frame_pending = false;
+        let previous = inner.next.take().and_then(|frame| {
+            commit_frame(
+                &mut inner,
+                &self.globals,
+                &self.shared.frame_objects,
+                qh,
+                frame,
+            )
+        });
+        drop(inner);
+        drop(previous);
+        self.shared.changed.notify_all();
     }
 }

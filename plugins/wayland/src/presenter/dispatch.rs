@@ -8,8 +8,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use smallvec::SmallVec;
-use wayland_client::{Connection, EventQueue};
+use wayland_client::{Connection, EventQueue, QueueHandle};
 
+use super::frame_objects::FrameEvent;
 use super::{Inner, Shared, State};
 use crate::error::WaylandError;
 use crate::{lock, sys};
@@ -77,10 +78,22 @@ fn dispatch_loop(
     stop: Arc<OwnedFd>,
 ) {
     let shared = state.shared.clone();
+    let qh = queue.handle();
     loop {
         // Release points of commits made since (DRM syncobj): polled too.
         let new_releases = std::mem::take(&mut lock(&shared.inner).syncobj_releases);
         state.release_fences.extend(new_releases);
+        // libwayland's dispatch first: the frame objects' listeners run,
+        // wayland-rs queues the other events. What the frame objects said
+        // is acted on before those, so that anyone woken by a later event
+        // (a round trip's end) sees its effect.
+        if let Err(e) = connection.backend().dispatch_inner_queue()
+            && !would_block(&e)
+        {
+            mark_lost(&shared, &e.to_string());
+            return;
+        }
+        state.handle_frame_events(&qh);
         if let Err(e) = queue.dispatch_pending(&mut state) {
             mark_lost(&shared, &e.to_string());
             return;
@@ -165,6 +178,24 @@ fn dispatch_loop(
             }
         } else {
             drop(guard);
+        }
+    }
+}
+
+impl State {
+    /// Act on what the frame objects reported while libwayland dispatched
+    /// (their listeners only note it: see `frame_objects`).
+    fn handle_frame_events(&mut self, qh: &QueueHandle<State>) {
+        for event in self.shared.frame_objects.take_events() {
+            match event {
+                FrameEvent::Done => self.frame_done(qh),
+                FrameEvent::Presented {
+                    data,
+                    presented_ns,
+                    zero_copy,
+                } => self.presentation_done(&data, Some((presented_ns, zero_copy)), qh),
+                FrameEvent::Discarded { data } => self.presentation_done(&data, None, qh),
+            }
         }
     }
 }

@@ -34,13 +34,16 @@
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
 //! - `surface_requests`: a frame's attach, damage and commit, sent through
 //!   libwayland directly (fewer instructions than through wayland-rs);
+//! - `frame_objects`: a frame's callback and presentation feedback, made
+//!   and listened to through libwayland directly (likewise);
 //! - `pacing`: FIFO and commit timing, frames committed ahead of their time;
 //! - `explicit_sync`: acquire fences and release events;
 //! - `drm_syncobj`: explicit sync with DRM timeline syncobjs (preferred);
 //! - `representation`: a YUV surface's matrix, range and chroma location;
 //! - `color_management`: an HDR surface's image description;
-//! - `dispatch`: the thread that reads the compositor's events;
-//! - `stats`: the counters and the presentation-time events that feed them.
+//! - `dispatch`: the thread that reads the compositor's events, and acts on
+//!   what the frame objects reported;
+//! - `stats`: the counters and the presentations that feed them.
 
 mod buffer;
 mod capabilities;
@@ -51,6 +54,7 @@ mod dispatch;
 mod dmabuf;
 mod drm_syncobj;
 mod explicit_sync;
+mod frame_objects;
 mod overlay;
 mod pacing;
 mod preferred;
@@ -90,6 +94,7 @@ use buffer::Slot;
 use commit::PendingFrame;
 use connection::Globals;
 use dispatch::{DispatchThread, mark_lost, would_block};
+use frame_objects::FrameObjects;
 use window::Window;
 
 /// How long to wait for the compositor before calling it gone. Generous:
@@ -211,6 +216,9 @@ struct Shared {
     /// waits to be committed, a thread waits on the compositor): ends the
     /// dispatch thread's batching early.
     urge: OwnedFd,
+    /// The frame callbacks and presentation feedbacks alive, made through
+    /// libwayland directly (`frame_objects`).
+    frame_objects: FrameObjects,
 }
 
 impl Shared {
@@ -388,8 +396,10 @@ impl Drop for Presenter {
         if !buffers.is_empty() {
             let _ = self.sync(TEARDOWN_TIMEOUT);
         }
-        // Then stop the dispatch thread, so no handler runs during the rest.
+        // Then stop the dispatch thread, so no handler runs during the rest,
+        // and destroy the frame objects while the connection is still there.
         self.dispatch.stop();
+        self.shared.frame_objects.destroy_all();
         let (next, busy) = {
             let mut inner = lock(&self.shared.inner);
             (inner.next.take(), std::mem::take(&mut inner.busy))

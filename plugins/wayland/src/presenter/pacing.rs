@@ -132,10 +132,15 @@ impl State {
         if !(paced && ready && inner.in_flight < MAX_IN_FLIGHT) {
             return;
         }
-        let previous = inner
-            .next
-            .take()
-            .and_then(|frame| commit_frame(&mut inner, &self.globals, qh, frame));
+        let previous = inner.next.take().and_then(|frame| {
+            commit_frame(
+                &mut inner,
+                &self.globals,
+                &self.shared.frame_objects,
+                qh,
+                frame,
+            )
+        });
         drop(inner);
         drop(previous);
         self.shared.changed.notify_all();

@@ -1,11 +1,9 @@
 //! What the compositor did with the frames: the counters, and the
-//! presentation-time events that feed them.
+//! presentations that feed them (reported by the feedback objects of
+//! `frame_objects`, on `wp_presentation`'s clock).
 
-use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
-use wayland_protocols::wp::presentation_time::client::{
-    wp_presentation::{self, WpPresentation},
-    wp_presentation_feedback::{self, WpPresentationFeedback},
-};
+use wayland_client::{Connection, Dispatch, QueueHandle};
+use wayland_protocols::wp::presentation_time::client::wp_presentation::{self, WpPresentation};
 
 use super::State;
 use super::pacing::{PRESENTATIONS_KEPT, Presentation};
@@ -91,43 +89,24 @@ impl Dispatch<WpPresentation, ()> for State {
     }
 }
 
-impl Dispatch<WpPresentationFeedback, PresentationData> for State {
-    fn event(
-        state: &mut Self,
-        _: &WpPresentationFeedback,
-        event: wp_presentation_feedback::Event,
+impl State {
+    /// A frame's presentation feedback ended: shown at `presented_ns` (the
+    /// presentation clock; `zero_copy`: scanned out from our buffer), or
+    /// discarded (None).
+    pub(super) fn presentation_done(
+        &mut self,
         data: &PresentationData,
-        _: &Connection,
+        presented: Option<(u64, bool)>,
         qh: &QueueHandle<Self>,
     ) {
-        let mut inner = lock(&state.shared.inner);
-        let done = matches!(
-            event,
-            wp_presentation_feedback::Event::Presented { .. }
-                | wp_presentation_feedback::Event::Discarded
-        );
-        match event {
-            wp_presentation_feedback::Event::Presented {
-                tv_sec_hi,
-                tv_sec_lo,
-                tv_nsec,
-                flags,
-                ..
-            } => {
-                let seconds = (u64::from(tv_sec_hi) << 32) | u64::from(tv_sec_lo);
-                // The compositor's clock: saturating, whatever it sends.
-                let presented_ns = seconds
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(u64::from(tv_nsec));
+        let mut inner = lock(&self.shared.inner);
+        match presented {
+            Some((presented_ns, zero_copy)) => {
                 inner.stats.frames_presented += 1;
                 inner.stats.latency_ns_total = inner
                     .stats
                     .latency_ns_total
                     .saturating_add(presented_ns.saturating_sub(data.committed_ns));
-                let zero_copy = match flags {
-                    WEnum::Value(kind) => kind.contains(wp_presentation_feedback::Kind::ZeroCopy),
-                    WEnum::Unknown(bits) => bits & 0x8 != 0,
-                };
                 if zero_copy {
                     inner.stats.frames_presented_zero_copy += 1;
                 }
@@ -146,12 +125,11 @@ impl Dispatch<WpPresentationFeedback, PresentationData> for State {
                     presented_ns,
                 });
             }
-            wp_presentation_feedback::Event::Discarded => inner.stats.frames_discarded += 1,
-            _ => {}
+            None => inner.stats.frames_discarded += 1,
         }
         drop(inner);
-        if done && data.ahead {
-            state.frame_left_queue(qh);
+        if data.ahead {
+            self.frame_left_queue(qh);
         }
     }
 }

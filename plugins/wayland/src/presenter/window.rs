@@ -312,6 +312,9 @@ impl Presenter {
                     TEARDOWN_TIMEOUT.as_secs()
                 );
             }
+            // Its frame callbacks will not come; its feedbacks said
+            // discarded by now (or never will).
+            self.shared.frame_objects.destroy_all();
         }
     }
 

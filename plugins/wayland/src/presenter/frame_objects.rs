@@ -1,0 +1,330 @@
+//! The two objects a frame's commit may create, `wl_surface.frame`'s
+//! callback and `wp_presentation.feedback`, made and listened to through
+//! libwayland directly.
+//!
+//! Through wayland-rs each costs an object with its own data and a
+//! dispatcher, and every event a parsed message queued on the Rust side
+//! and dispatched from there: per frame about 7k instructions for the
+//! callback and 15k for the feedback (request, `sync_output`, `presented`,
+//! the id's release; docs/bench.md). A C client's listener is cheaper, but
+//! libwayland calls listeners through libffi, about 2k instructions per
+//! event. So each object gets a dispatcher (libwayland's other way in, the
+//! one wayland-rs uses), which reads the event's arguments as they are and
+//! only notes what happened; the dispatch thread acts on it right after
+//! libwayland dispatched (`State::handle_frame_events`), with the
+//! presenter's state at hand as for any other event.
+//!
+//! Both objects are created on the video surface's queue (libwayland gives
+//! a new object its parent's), which only the dispatch thread dispatches.
+//! Whoever takes an object out of [`FrameObjects`]' lists destroys it: its
+//! dispatcher on its last event, or [`FrameObjects::destroy_all`] for those
+//! left when their window went.
+
+use std::ffi::{c_int, c_void};
+use std::ptr;
+use std::sync::Mutex;
+
+use smallvec::SmallVec;
+use wayland_client::Proxy;
+use wayland_client::protocol::wl_callback::{self, WlCallback};
+use wayland_client::protocol::wl_surface::{self, WlSurface};
+use wayland_protocols::wp::presentation_time::client::wp_presentation::{self, WpPresentation};
+use wayland_protocols::wp::presentation_time::client::wp_presentation_feedback::{
+    self, WpPresentationFeedback,
+};
+use wayland_sys::client::*;
+use wayland_sys::common::{wl_argument, wl_dispatcher_func_t, wl_interface, wl_message};
+use wayland_sys::ffi_dispatch;
+
+use super::stats::PresentationData;
+use crate::lock;
+
+/// What happened to a frame's objects, for the dispatch thread to act on.
+pub(super) enum FrameEvent {
+    /// The frame callback: the compositor wants a new frame.
+    Done,
+    /// The frame was shown at `presented_ns` (the presentation clock);
+    /// `zero_copy`: scanned out from the client's buffer.
+    Presented {
+        data: PresentationData,
+        presented_ns: u64,
+        zero_copy: bool,
+    },
+    /// The frame was never shown.
+    Discarded { data: PresentationData },
+}
+
+struct ProxyPtr(*mut wl_proxy);
+
+// SAFETY: a proxy pointer is only an address here, compared and handed to
+// libwayland (whose proxy calls are thread-safe) by whoever took it out of
+// the lists under their lock; the lists make sure that happens once.
+unsafe impl Send for ProxyPtr {}
+
+#[derive(Default)]
+struct Lists {
+    callbacks: SmallVec<[ProxyPtr; 2]>,
+    feedbacks: SmallVec<[(ProxyPtr, PresentationData); 8]>,
+    events: SmallVec<[FrameEvent; 8]>,
+}
+
+/// The frame callbacks and presentation feedbacks alive, and what they
+/// reported since the dispatch thread last looked.
+#[derive(Default)]
+pub(super) struct FrameObjects {
+    lists: Mutex<Lists>,
+}
+
+impl FrameObjects {
+    /// Ask for a frame callback on `surface` (`wl_surface.frame`); false if
+    /// it was not sent (the surface is gone).
+    pub(super) fn request_callback(&self, surface: &WlSurface) -> bool {
+        let surface_ptr = surface.id().as_ptr();
+        let Some(interface) = WlCallback::interface().c_ptr else {
+            return false;
+        };
+        if surface_ptr.is_null() {
+            return false;
+        }
+        // SAFETY: the surface proxy is alive (the caller holds the
+        // presenter's lock, under which windows are taken down);
+        // wl_surface.frame is (new_id wl_callback).
+        let callback = unsafe {
+            create(
+                surface_ptr,
+                wl_surface::REQ_FRAME_OPCODE,
+                &mut [new_id()],
+                interface,
+            )
+        };
+        self.listen(callback, callback_event, |lists, proxy| {
+            lists.callbacks.push(proxy)
+        })
+    }
+
+    /// Ask for presentation feedback on the next commit of `surface`;
+    /// false if it was not sent.
+    pub(super) fn request_feedback(
+        &self,
+        presentation: &WpPresentation,
+        surface: &WlSurface,
+        data: PresentationData,
+    ) -> bool {
+        let (presentation_ptr, surface_ptr) = (presentation.id().as_ptr(), surface.id().as_ptr());
+        let Some(interface) = WpPresentationFeedback::interface().c_ptr else {
+            return false;
+        };
+        if presentation_ptr.is_null() || surface_ptr.is_null() {
+            return false;
+        }
+        let surface_arg = wl_argument {
+            o: surface_ptr.cast::<c_void>(),
+        };
+        // SAFETY: both proxies are alive (the global until the presenter
+        // goes, the surface as above); wp_presentation.feedback is
+        // (object wl_surface, new_id wp_presentation_feedback).
+        let feedback = unsafe {
+            create(
+                presentation_ptr,
+                wp_presentation::REQ_FEEDBACK_OPCODE,
+                &mut [surface_arg, new_id()],
+                interface,
+            )
+        };
+        self.listen(feedback, feedback_event, |lists, proxy| {
+            lists.feedbacks.push((proxy, data))
+        })
+    }
+
+    /// What was reported since the last call, oldest first.
+    pub(super) fn take_events(&self) -> SmallVec<[FrameEvent; 8]> {
+        std::mem::take(&mut lock(&self.lists).events)
+    }
+
+    /// Destroy every object still alive: their window was destroyed (the
+    /// compositor sent what it had), or the presenter goes. Their events,
+    /// if any still come, are ignored.
+    pub(super) fn destroy_all(&self) {
+        let (callbacks, feedbacks) = {
+            let mut lists = lock(&self.lists);
+            (
+                std::mem::take(&mut lists.callbacks),
+                std::mem::take(&mut lists.feedbacks),
+            )
+        };
+        let proxies = callbacks
+            .into_iter()
+            .chain(feedbacks.into_iter().map(|(p, _)| p));
+        for proxy in proxies {
+            // SAFETY: taken out of the lists, so destroyed once, here.
+            unsafe { destroy(proxy.0) };
+        }
+    }
+
+    /// Listen to `proxy` (null: the request was not sent) and keep it in
+    /// the lists (`keep`) until its last event.
+    ///
+    /// No event can be missed between its creation and this: both objects
+    /// report on a commit that the caller sends after this returns.
+    fn listen(
+        &self,
+        proxy: *mut wl_proxy,
+        dispatcher: wl_dispatcher_func_t,
+        keep: impl FnOnce(&mut Lists, ProxyPtr),
+    ) -> bool {
+        if proxy.is_null() {
+            return false;
+        }
+        let mut lists = lock(&self.lists);
+        // SAFETY: `proxy` is new and has no listener yet; `dispatcher`
+        // handles its interface's events; the implementation pointer,
+        // `self`, lives in the presenter's `Shared`, which
+        // the dispatch thread (the only one dispatching this queue) holds
+        // while it dispatches, and the proxy is destroyed before `Shared`
+        // goes (`destroy_all` in the presenter's drop).
+        unsafe {
+            ffi_dispatch!(
+                wayland_client_handle(),
+                wl_proxy_add_dispatcher,
+                proxy,
+                dispatcher,
+                ptr::from_ref(self).cast(),
+                ptr::null_mut()
+            );
+        }
+        keep(&mut lists, ProxyPtr(proxy));
+        true
+    }
+
+    /// `proxy`, a frame callback, is done: out of the list and destroyed.
+    /// Nothing if someone else took it already.
+    fn callback_done(&self, proxy: *mut wl_proxy) {
+        let mut lists = lock(&self.lists);
+        let Some(index) = lists.callbacks.iter().position(|p| p.0 == proxy) else {
+            return;
+        };
+        lists.callbacks.swap_remove(index);
+        lists.events.push(FrameEvent::Done);
+        drop(lists);
+        // SAFETY: taken out of the list, so destroyed once, here; libwayland
+        // lets an object's event handler destroy it.
+        unsafe { destroy(proxy) };
+    }
+
+    /// `proxy`, a presentation feedback, sent its last event: out of the
+    /// list and destroyed, and `event` (given the frame's data) noted.
+    /// Nothing if someone else took it already.
+    fn feedback_done(
+        &self,
+        proxy: *mut wl_proxy,
+        event: impl FnOnce(PresentationData) -> FrameEvent,
+    ) {
+        let mut lists = lock(&self.lists);
+        let Some(index) = lists.feedbacks.iter().position(|(p, _)| p.0 == proxy) else {
+            return;
+        };
+        let (_, data) = lists.feedbacks.swap_remove(index);
+        lists.events.push(event(data));
+        drop(lists);
+        // SAFETY: as in `callback_done`.
+        unsafe { destroy(proxy) };
+    }
+}
+
+/// A request's new-object argument, which libwayland fills in.
+fn new_id() -> wl_argument {
+    wl_argument { o: ptr::null() }
+}
+
+/// Send request `opcode` on `parent`, which creates an object of
+/// `interface` (on `parent`'s queue, at its version); null if it failed.
+///
+/// # Safety
+/// `parent` is a live proxy of this connection; `args` match the
+/// request's signature, with a null new-id argument.
+unsafe fn create(
+    parent: *mut wl_proxy,
+    opcode: u16,
+    args: &mut [wl_argument],
+    interface: &'static wl_interface,
+) -> *mut wl_proxy {
+    // SAFETY: the caller's contract; libwayland copies the arguments.
+    unsafe {
+        ffi_dispatch!(
+            wayland_client_handle(),
+            wl_proxy_marshal_array_constructor,
+            parent,
+            u32::from(opcode),
+            args.as_mut_ptr(),
+            interface
+        )
+    }
+}
+
+/// # Safety
+/// `proxy` was made by [`create`] and is destroyed once.
+unsafe fn destroy(proxy: *mut wl_proxy) {
+    // SAFETY: the caller's contract.
+    unsafe { ffi_dispatch!(wayland_client_handle(), wl_proxy_destroy, proxy) }
+}
+
+/// The objects a dispatcher's implementation pointer points at.
+///
+/// # Safety
+/// `implementation` is the pointer [`FrameObjects::listen`] gave (alive
+/// while the dispatch thread dispatches).
+unsafe fn objects<'a>(implementation: *const c_void) -> &'a FrameObjects {
+    // SAFETY: the caller's contract.
+    unsafe { &*implementation.cast::<FrameObjects>() }
+}
+
+/// A frame callback's events (`done`, its only one).
+unsafe extern "C" fn callback_event(
+    implementation: *const c_void,
+    proxy: *mut c_void,
+    opcode: u32,
+    _: *const wl_message,
+    _: *const wl_argument,
+) -> c_int {
+    if opcode == u32::from(wl_callback::EVT_DONE_OPCODE) {
+        // SAFETY: libwayland passes the implementation `listen` gave.
+        unsafe { objects(implementation) }.callback_done(proxy.cast());
+    }
+    0
+}
+
+/// A presentation feedback's events: `sync_output` (which output showed
+/// it; not used), then `presented` or `discarded`, its last.
+unsafe extern "C" fn feedback_event(
+    implementation: *const c_void,
+    proxy: *mut c_void,
+    opcode: u32,
+    _: *const wl_message,
+    args: *const wl_argument,
+) -> c_int {
+    // SAFETY: libwayland passes the implementation `listen` gave.
+    let objects = unsafe { objects(implementation) };
+    if opcode == u32::from(wp_presentation_feedback::EVT_PRESENTED_OPCODE) {
+        let arg = |i: usize| {
+            // SAFETY: `presented` carries seven uints (tv_sec_hi,
+            // tv_sec_lo, tv_nsec, refresh, seq_hi, seq_lo, flags), which
+            // libwayland demarshalled by the protocol's signature.
+            unsafe { (*args.add(i)).u }
+        };
+        let [sec_hi, sec_lo, nsec, flags] = [arg(0), arg(1), arg(2), arg(6)];
+        let seconds = (u64::from(sec_hi) << 32) | u64::from(sec_lo);
+        // The compositor's clock: saturating, whatever it sends.
+        let presented_ns = seconds
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(nsec));
+        let zero_copy = flags & wp_presentation_feedback::Kind::ZeroCopy.bits() != 0;
+        objects.feedback_done(proxy.cast(), |data| FrameEvent::Presented {
+            data,
+            presented_ns,
+            zero_copy,
+        });
+    } else if opcode == u32::from(wp_presentation_feedback::EVT_DISCARDED_OPCODE) {
+        objects.feedback_done(proxy.cast(), |data| FrameEvent::Discarded { data });
+    }
+    0
+}
