@@ -5,7 +5,7 @@
 
 use std::any::Any;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use wayland_client::QueueHandle;
@@ -271,6 +271,12 @@ impl State {
     pub(super) fn frame_done(&mut self, qh: &QueueHandle<State>) {
         let mut inner = lock(&self.shared.inner);
         inner.frame_pending = false;
+        self.commit_waiting(inner, qh);
+    }
+
+    /// Commit the frame waiting here, if any, and wake whoever waits on
+    /// the compositor; the hold it replaced is dropped outside the lock.
+    pub(super) fn commit_waiting(&self, mut inner: MutexGuard<'_, Inner>, qh: &QueueHandle<State>) {
         let previous = inner.next.take().and_then(|frame| {
             commit_frame(
                 &mut inner,

@@ -17,7 +17,6 @@ use wayland_protocols::wp::fifo::v1::client::{
     wp_fifo_manager_v1::WpFifoManagerV1, wp_fifo_v1::WpFifoV1,
 };
 
-use super::commit::commit_frame;
 use super::connection::Globals;
 use super::{Presenter, State};
 use crate::{lock, sys};
@@ -132,17 +131,6 @@ impl State {
         if !(paced && ready && inner.in_flight < MAX_IN_FLIGHT) {
             return;
         }
-        let previous = inner.next.take().and_then(|frame| {
-            commit_frame(
-                &mut inner,
-                &self.globals,
-                &self.shared.frame_objects,
-                qh,
-                frame,
-            )
-        });
-        drop(inner);
-        drop(previous);
-        self.shared.changed.notify_all();
+        self.commit_waiting(inner, qh);
     }
 }
