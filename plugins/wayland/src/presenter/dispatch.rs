@@ -83,21 +83,14 @@ fn dispatch_loop(
         // Release points of commits made since (DRM syncobj): polled too.
         let new_releases = std::mem::take(&mut lock(&shared.inner).syncobj_releases);
         state.release_fences.extend(new_releases);
-        // libwayland's dispatch first: the frame objects' listeners run,
-        // wayland-rs queues the other events. What the frame objects said
-        // is acted on before those, so that anyone woken by a later event
-        // (a round trip's end) sees its effect.
-        if let Err(e) = connection.backend().dispatch_inner_queue()
-            && !would_block(&e)
-        {
-            mark_lost(&shared, &e.to_string());
-            return;
-        }
-        state.handle_frame_events(&qh);
+        // libwayland's dispatch (the frame objects' dispatchers note what
+        // they got), then wayland-rs's handlers (a round trip's end acts on
+        // those notes first: see `SyncDone`), then the rest of the notes.
         if let Err(e) = queue.dispatch_pending(&mut state) {
             mark_lost(&shared, &e.to_string());
             return;
         }
+        state.handle_frame_events(&qh);
         if let Err(e) = connection.flush()
             && !would_block(&e)
         {
@@ -185,7 +178,7 @@ fn dispatch_loop(
 impl State {
     /// Act on what the frame objects reported while libwayland dispatched
     /// (their listeners only note it: see `frame_objects`).
-    fn handle_frame_events(&mut self, qh: &QueueHandle<State>) {
+    pub(super) fn handle_frame_events(&mut self, qh: &QueueHandle<State>) {
         for event in self.shared.frame_objects.take_events() {
             match event {
                 FrameEvent::Done => self.frame_done(qh),

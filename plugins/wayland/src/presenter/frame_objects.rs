@@ -10,9 +10,10 @@
 //! libwayland calls listeners through libffi, about 2k instructions per
 //! event. So each object gets a dispatcher (libwayland's other way in, the
 //! one wayland-rs uses), which reads the event's arguments as they are and
-//! only notes what happened; the dispatch thread acts on it right after
-//! libwayland dispatched (`State::handle_frame_events`), with the
-//! presenter's state at hand as for any other event.
+//! only notes what happened; the dispatch thread acts on it after each
+//! dispatch (`State::handle_frame_events`), with the presenter's state at
+//! hand as for any other event, and so does a round trip's end before its
+//! waiter wakes.
 //!
 //! Both objects are created on the video surface's queue (libwayland gives
 //! a new object its parent's), which only the dispatch thread dispatches.

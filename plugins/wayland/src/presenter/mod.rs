@@ -440,9 +440,12 @@ impl Dispatch<WlCallback, SyncDone> for State {
         event: wl_callback::Event,
         data: &SyncDone,
         _: &Connection,
-        _: &QueueHandle<Self>,
+        qh: &QueueHandle<Self>,
     ) {
         if let wl_callback::Event::Done { .. } = event {
+            // Whoever waits for the round trip sees every event sent
+            // before its end acted on, the frame objects' too.
+            state.handle_frame_events(qh);
             data.0.store(true, Ordering::Release);
             state.shared.changed.notify_all();
         }
