@@ -195,9 +195,12 @@ impl Dispatch<WlBuffer, BufferData> for State {
         event: wl_buffer::Event,
         data: &BufferData,
         _: &Connection,
-        _: &QueueHandle<Self>,
+        qh: &QueueHandle<Self>,
     ) {
         if let wl_buffer::Event::Release = event {
+            // Whoever waits for the release sees the frame events sent
+            // before it acted on.
+            state.handle_frame_events(qh);
             data.slot.buffer_released();
             state.shared.changed.notify_all();
         }

@@ -244,32 +244,44 @@ pub(super) fn commit_frame(
     // Paced by the compositor: the frame waits there for its time, and no
     // frame callback is needed. Otherwise the next frame waits for one.
     let pacer = window.pacer.as_ref().zip(target_ns);
+    let generation = window.generation;
     match pacer {
         Some((pacer, target_ns)) => pacer.constrain(target_ns),
-        None => inner.frame_pending = objects.request_callback(&video),
+        None => inner.frame_pending = objects.request_callback(&video, generation),
     }
     let wants_feedback = inner.presentation_feedback || pacer.is_some();
+    let mut fed_back = false;
     if let Some(presentation) = globals.presentation.as_ref().filter(|_| wants_feedback) {
         let data = PresentationData {
             committed_ns: sys::clock_ns(inner.presentation_clock),
             target_ns,
             ahead: pacer.is_some(),
+            window: generation,
         };
-        objects.request_feedback(presentation, &video, data);
+        fed_back = objects.request_feedback(presentation, &video, data);
     }
     surface_requests::commit(&video);
     inner.stats.frames_committed += 1;
     if pacer.is_some() {
         inner.stats.frames_committed_ahead += 1;
-        inner.in_flight += 1;
+        // Out of the compositor's queue once its feedback says so (a frame
+        // without feedback would be counted there for ever).
+        if fed_back {
+            inner.in_flight += 1;
+        }
     }
     previous
 }
 
 impl State {
-    /// The frame callback came: the frame waiting for it (if any) goes now.
-    pub(super) fn frame_done(&mut self, qh: &QueueHandle<State>) {
+    /// The frame callback of window `window` (its generation) came: the
+    /// frame waiting for it (if any) goes now. One of a window since
+    /// destroyed is ignored.
+    pub(super) fn frame_done(&mut self, window: u64, qh: &QueueHandle<State>) {
         let mut inner = lock(&self.shared.inner);
+        if inner.window.as_ref().map(|w| w.generation) != Some(window) {
+            return;
+        }
         inner.frame_pending = false;
         self.commit_waiting(inner, qh);
     }

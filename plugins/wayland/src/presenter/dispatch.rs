@@ -83,9 +83,10 @@ fn dispatch_loop(
         // Release points of commits made since (DRM syncobj): polled too.
         let new_releases = std::mem::take(&mut lock(&shared.inner).syncobj_releases);
         state.release_fences.extend(new_releases);
-        // libwayland's dispatch (the frame objects' dispatchers note what
-        // they got), then wayland-rs's handlers (a round trip's end acts on
-        // those notes first: see `SyncDone`), then the rest of the notes.
+        // Events read at the end of the last pass were dispatched by
+        // libwayland then (the frame objects' dispatchers noted theirs);
+        // wayland-rs's handlers run now (a round trip's end and a release
+        // act on the notes first), then the notes left are acted on.
         if let Err(e) = queue.dispatch_pending(&mut state) {
             mark_lost(&shared, &e.to_string());
             return;
@@ -177,11 +178,11 @@ fn dispatch_loop(
 
 impl State {
     /// Act on what the frame objects reported while libwayland dispatched
-    /// (their listeners only note it: see `frame_objects`).
+    /// (their dispatchers only note it: see `frame_objects`).
     pub(super) fn handle_frame_events(&mut self, qh: &QueueHandle<State>) {
         for event in self.shared.frame_objects.take_events() {
             match event {
-                FrameEvent::Done => self.frame_done(qh),
+                FrameEvent::Done { window } => self.frame_done(window, qh),
                 FrameEvent::Presented {
                     data,
                     presented_ns,

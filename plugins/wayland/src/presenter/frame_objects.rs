@@ -12,14 +12,21 @@
 //! one wayland-rs uses), which reads the event's arguments as they are and
 //! only notes what happened; the dispatch thread acts on it after each
 //! dispatch (`State::handle_frame_events`), with the presenter's state at
-//! hand as for any other event, and so does a round trip's end before its
-//! waiter wakes.
+//! hand as for any other event; so do a round trip's end and a buffer's
+//! release before they wake anyone, so that a waiter sees the events sent
+//! before theirs acted on.
 //!
-//! Both objects are created on the video surface's queue (libwayland gives
-//! a new object its parent's), which only the dispatch thread dispatches.
-//! Whoever takes an object out of [`FrameObjects`]' lists destroys it: its
-//! dispatcher on its last event, or [`FrameObjects::destroy_all`] for those
-//! left when their window went.
+//! libwayland gives a new object its parent's queue: the video surface's
+//! or `wp_presentation`'s, both wayland-backend's private queue of this
+//! connection (it puts every proxy it makes there), which only the
+//! dispatch thread dispatches. Whoever takes an object out of
+//! [`FrameObjects`]' lists destroys it: its dispatcher on its last event,
+//! or [`FrameObjects::destroy_up_to`] for those of a destroyed window, or
+//! [`FrameObjects::destroy_all`] when the presenter goes, before its
+//! connection (and that queue) does. Each object carries its window's
+//! generation, so that a window made while another is taken down keeps
+//! its own, and a late event of the old one is not taken for the new
+//! one's.
 
 use std::ffi::{c_int, c_void};
 use std::ptr;
@@ -42,8 +49,9 @@ use crate::lock;
 
 /// What happened to a frame's objects, for the dispatch thread to act on.
 pub(super) enum FrameEvent {
-    /// The frame callback: the compositor wants a new frame.
-    Done,
+    /// The frame callback of window `window` (its generation): the
+    /// compositor wants a new frame.
+    Done { window: u64 },
     /// The frame was shown at `presented_ns` (the presentation clock);
     /// `zero_copy`: scanned out from the client's buffer.
     Presented {
@@ -58,13 +66,19 @@ pub(super) enum FrameEvent {
 struct ProxyPtr(*mut wl_proxy);
 
 // SAFETY: a proxy pointer is only an address here, compared and handed to
-// libwayland (whose proxy calls are thread-safe) by whoever took it out of
-// the lists under their lock; the lists make sure that happens once.
+// libwayland (whose proxy calls take its display lock) by whoever took it
+// out of the lists under their lock; the lists make sure that happens
+// once. A destroy on another thread while the dispatcher runs for the
+// same proxy is sound: libwayland holds a reference on a proxy for each
+// event queued for it, checks under the display lock that it was not
+// destroyed before calling the dispatcher, and frees it only after; and
+// the dispatcher finds it no longer listed and leaves it alone.
 unsafe impl Send for ProxyPtr {}
 
 #[derive(Default)]
 struct Lists {
-    callbacks: SmallVec<[ProxyPtr; 2]>,
+    /// Frame callbacks, with the generation of the window they are for.
+    callbacks: SmallVec<[(ProxyPtr, u64); 2]>,
     feedbacks: SmallVec<[(ProxyPtr, PresentationData); 8]>,
     events: SmallVec<[FrameEvent; 8]>,
 }
@@ -77,9 +91,10 @@ pub(super) struct FrameObjects {
 }
 
 impl FrameObjects {
-    /// Ask for a frame callback on `surface` (`wl_surface.frame`); false if
-    /// it was not sent (the surface is gone).
-    pub(super) fn request_callback(&self, surface: &WlSurface) -> bool {
+    /// Ask for a frame callback on `surface` (`wl_surface.frame`), the video
+    /// surface of window `window` (its generation); false if libwayland made
+    /// no object (out of memory, or the surface's proxy is gone).
+    pub(super) fn request_callback(&self, surface: &WlSurface, window: u64) -> bool {
         let surface_ptr = surface.id().as_ptr();
         let Some(interface) = WlCallback::interface().c_ptr else {
             return false;
@@ -87,8 +102,9 @@ impl FrameObjects {
         if surface_ptr.is_null() {
             return false;
         }
-        // SAFETY: the surface proxy is alive (the caller holds the
-        // presenter's lock, under which windows are taken down);
+        // SAFETY: the surface proxy is alive: the caller reached it through
+        // the presenter's window under the presenter's lock, and a window
+        // is taken out under that lock before its surfaces are destroyed;
         // wl_surface.frame is (new_id wl_callback).
         let callback = unsafe {
             create(
@@ -99,12 +115,12 @@ impl FrameObjects {
             )
         };
         self.listen(callback, callback_event, |lists, proxy| {
-            lists.callbacks.push(proxy)
+            lists.callbacks.push((proxy, window))
         })
     }
 
-    /// Ask for presentation feedback on the next commit of `surface`;
-    /// false if it was not sent.
+    /// Ask for presentation feedback on the next commit of `surface` (of
+    /// window `data.window`); false if libwayland made no object.
     pub(super) fn request_feedback(
         &self,
         presentation: &WpPresentation,
@@ -142,24 +158,42 @@ impl FrameObjects {
         std::mem::take(&mut lock(&self.lists).events)
     }
 
-    /// Destroy every object still alive: their window was destroyed (the
-    /// compositor sent what it had), or the presenter goes. Their events,
-    /// if any still come, are ignored.
-    pub(super) fn destroy_all(&self) {
-        let (callbacks, feedbacks) = {
+    /// Destroy the objects still alive of windows up to `generation`: they
+    /// were destroyed (the compositor sent what it had). Their events, if
+    /// any still come, are ignored.
+    pub(super) fn destroy_up_to(&self, generation: u64) {
+        let mut taken: SmallVec<[ProxyPtr; 8]> = SmallVec::new();
+        {
             let mut lists = lock(&self.lists);
-            (
-                std::mem::take(&mut lists.callbacks),
-                std::mem::take(&mut lists.feedbacks),
-            )
-        };
-        let proxies = callbacks
-            .into_iter()
-            .chain(feedbacks.into_iter().map(|(p, _)| p));
-        for proxy in proxies {
+            let Lists {
+                callbacks,
+                feedbacks,
+                ..
+            } = &mut *lists;
+            callbacks.retain(|(proxy, window)| {
+                let old = *window <= generation;
+                if old {
+                    taken.push(ProxyPtr(proxy.0));
+                }
+                !old
+            });
+            feedbacks.retain(|(proxy, data)| {
+                let old = data.window <= generation;
+                if old {
+                    taken.push(ProxyPtr(proxy.0));
+                }
+                !old
+            });
+        }
+        for proxy in taken {
             // SAFETY: taken out of the lists, so destroyed once, here.
             unsafe { destroy(proxy.0) };
         }
+    }
+
+    /// Destroy every object still alive: the presenter goes.
+    pub(super) fn destroy_all(&self) {
+        self.destroy_up_to(u64::MAX);
     }
 
     /// Listen to `proxy` (null: the request was not sent) and keep it in
@@ -201,11 +235,11 @@ impl FrameObjects {
     /// Nothing if someone else took it already.
     fn callback_done(&self, proxy: *mut wl_proxy) {
         let mut lists = lock(&self.lists);
-        let Some(index) = lists.callbacks.iter().position(|p| p.0 == proxy) else {
+        let Some(index) = lists.callbacks.iter().position(|(p, _)| p.0 == proxy) else {
             return;
         };
-        lists.callbacks.swap_remove(index);
-        lists.events.push(FrameEvent::Done);
+        let (_, window) = lists.callbacks.swap_remove(index);
+        lists.events.push(FrameEvent::Done { window });
         drop(lists);
         // SAFETY: taken out of the list, so destroyed once, here; libwayland
         // lets an object's event handler destroy it.
@@ -229,6 +263,20 @@ impl FrameObjects {
         drop(lists);
         // SAFETY: as in `callback_done`.
         unsafe { destroy(proxy) };
+    }
+}
+
+impl Drop for FrameObjects {
+    fn drop(&mut self) {
+        // Too late to destroy them here (their connection and queue may
+        // be gone): the presenter's drop does it before.
+        let lists = self.lists.get_mut().unwrap_or_else(|p| p.into_inner());
+        debug_assert!(
+            std::thread::panicking() || (lists.callbacks.is_empty() && lists.feedbacks.is_empty()),
+            "frame objects left alive: {} callbacks, {} feedbacks",
+            lists.callbacks.len(),
+            lists.feedbacks.len()
+        );
     }
 }
 

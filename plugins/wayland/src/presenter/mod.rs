@@ -126,6 +126,8 @@ struct Inner {
     /// Pairs the compositor refused (`failed`).
     rejected: HashSet<(Fourcc, Modifier, Interlacing)>,
     window: Option<Window>,
+    /// How many windows were made (the latest one's `generation`).
+    windows_made: u64,
     video_size: (i32, i32),
     frame_pending: bool,
     /// Frames committed ahead (compositor pacing) not yet presented or
@@ -176,6 +178,7 @@ impl Inner {
             proven: HashSet::new(),
             rejected: HashSet::new(),
             window: None,
+            windows_made: 0,
             video_size: (0, 0),
             frame_pending: false,
             in_flight: 0,
@@ -444,7 +447,8 @@ impl Dispatch<WlCallback, SyncDone> for State {
     ) {
         if let wl_callback::Event::Done { .. } = event {
             // Whoever waits for the round trip sees every event sent
-            // before its end acted on, the frame objects' too.
+            // before its end acted on, the frame objects' too (their
+            // dispatchers ran before wayland-rs's handlers).
             state.handle_frame_events(qh);
             data.0.store(true, Ordering::Release);
             state.shared.changed.notify_all();

@@ -72,6 +72,8 @@ pub(super) struct PresentationData {
     pub(super) target_ns: Option<u64>,
     /// Committed ahead (compositor pacing): counted in `in_flight`.
     pub(super) ahead: bool,
+    /// The generation of the window it was committed to.
+    pub(super) window: u64,
 }
 
 impl Dispatch<WpPresentation, ()> for State {
@@ -92,7 +94,8 @@ impl Dispatch<WpPresentation, ()> for State {
 impl State {
     /// A frame's presentation feedback ended: shown at `presented_ns` (the
     /// presentation clock; `zero_copy`: scanned out from our buffer), or
-    /// discarded (None).
+    /// discarded (None). A frame of a window since destroyed is counted,
+    /// but no longer in `in_flight` (reset with its window).
     pub(super) fn presentation_done(
         &mut self,
         data: &PresentationData,
@@ -127,8 +130,9 @@ impl State {
             }
             None => inner.stats.frames_discarded += 1,
         }
+        let current = inner.window.as_ref().map(|w| w.generation);
         drop(inner);
-        if data.ahead {
+        if data.ahead && current == Some(data.window) {
             self.frame_left_queue(qh);
         }
     }

@@ -12,8 +12,8 @@
 //! for them. Its system backend is libwayland itself, so the proxies'
 //! pointers take them, in order with every other request of the
 //! connection (libwayland serialises all of them under its display lock).
-//! `frame` creates an object: it goes through libwayland too, with its
-//! listener, in `frame_objects`.
+//! `frame` creates an object: it goes through libwayland too, with a
+//! dispatcher of zc's own, in `frame_objects`.
 
 use std::ffi::c_void;
 

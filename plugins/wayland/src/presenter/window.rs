@@ -102,6 +102,9 @@ pub(super) struct Window {
     pub(super) pending_size: (i32, i32),
     /// The video viewport's source rectangle now (None: the whole buffer).
     pub(super) video_source: Option<(u32, u32)>,
+    /// Which of the presenter's windows this is (counted from 1): the
+    /// frame objects made for it carry it (see `frame_objects`).
+    pub(super) generation: u64,
 }
 
 impl Presenter {
@@ -242,6 +245,8 @@ impl Presenter {
             let mut inner = lock(&self.shared.inner);
             inner.video_size = (video_width, video_height);
             inner.closed = false;
+            inner.windows_made += 1;
+            let generation = inner.windows_made;
             inner.window = Some(Window {
                 area,
                 area_viewport,
@@ -265,6 +270,7 @@ impl Presenter {
                 size,
                 pending_size: (0, 0),
                 video_source: None,
+                generation,
             });
             if let Some(window) = inner.window.as_mut().filter(|w| w.configured) {
                 layout_window(window, (video_width, video_height));
@@ -301,6 +307,7 @@ impl Presenter {
             feedback.destroy();
         }
         if let Some(window) = window {
+            let generation = window.generation;
             destroy_window_objects(window);
             // Let the compositor take the window down before the caller
             // goes on (and, say, disconnects): a surface unmapped by its
@@ -313,8 +320,9 @@ impl Presenter {
                 );
             }
             // Its frame callbacks will not come; its feedbacks said
-            // discarded by now (or never will).
-            self.shared.frame_objects.destroy_all();
+            // discarded by now (or never will). A window made meanwhile
+            // keeps its own.
+            self.shared.frame_objects.destroy_up_to(generation);
         }
     }
 
