@@ -134,27 +134,29 @@ pub fn cycle(current: Option<usize>, count: usize, off: bool) -> Option<usize> {
     }
 }
 
-/// What a subtitle choice takes, given the subtitle track the pipeline
-/// plays (shown or hidden) and the one wanted (`None`: off).
+/// What an audio or subtitle choice takes, given the track of that kind
+/// the pipeline plays (heard or silenced, shown or hidden) and the one
+/// wanted (`None`: off).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SubtitleChange {
-    /// Stop showing cues; the track keeps playing, so no stream kind goes
-    /// away mid-play (on GStreamer 1.26 that makes playsink rebuild its
-    /// text chain, and a seek meanwhile deadlocks; see tracks.rs in
-    /// zc-player).
-    Hide,
-    /// Show the cues of the track already playing.
-    Show,
-    /// Select this track (from 0) and show its cues.
+pub enum TrackChange {
+    /// Silence the audio, or stop showing cues; the track keeps playing,
+    /// so no stream kind comes or goes mid-play (on GStreamer 1.26 that
+    /// makes playsink rebuild a chain, and a seek meanwhile deadlocks; on
+    /// 1.22 a selection without the audio deadlocks playbin3 before the
+    /// first frame; see tracks.rs in zc-player).
+    Off,
+    /// Hear or show the track already playing.
+    On,
+    /// Select this track (from 0), heard or shown.
     Select(usize),
 }
 
-/// See [`SubtitleChange`].
-pub fn subtitle_change(playing: Option<usize>, wanted: Option<usize>) -> SubtitleChange {
+/// See [`TrackChange`].
+pub fn track_change(playing: Option<usize>, wanted: Option<usize>) -> TrackChange {
     match (playing, wanted) {
-        (_, None) => SubtitleChange::Hide,
-        (Some(playing), Some(wanted)) if playing == wanted => SubtitleChange::Show,
-        (_, Some(wanted)) => SubtitleChange::Select(wanted),
+        (_, None) => TrackChange::Off,
+        (Some(playing), Some(wanted)) if playing == wanted => TrackChange::On,
+        (_, Some(wanted)) => TrackChange::Select(wanted),
     }
 }
 
@@ -219,14 +221,14 @@ mod tests {
     }
 
     #[test]
-    fn turning_subtitles_off_hides_them_and_selects_nothing() {
-        use SubtitleChange::*;
+    fn turning_a_track_off_keeps_it_playing_and_selects_nothing() {
+        use TrackChange::*;
         // Off never asks the pipeline for another selection.
-        assert_eq!(subtitle_change(Some(0), None), Hide);
-        assert_eq!(subtitle_change(None, None), Hide);
-        // The track playing (hidden) is only shown again.
-        assert_eq!(subtitle_change(Some(1), Some(1)), Show);
-        assert_eq!(subtitle_change(Some(0), Some(1)), Select(1));
-        assert_eq!(subtitle_change(None, Some(0)), Select(0));
+        assert_eq!(track_change(Some(0), None), Off);
+        assert_eq!(track_change(None, None), Off);
+        // The track playing (silenced or hidden) is only turned on again.
+        assert_eq!(track_change(Some(1), Some(1)), On);
+        assert_eq!(track_change(Some(0), Some(1)), Select(1));
+        assert_eq!(track_change(None, Some(0)), Select(0));
     }
 }

@@ -57,6 +57,9 @@ pub struct Player {
     snapshots: VecDeque<PendingSnapshot>,
     next_snapshot: u64,
     pub audio: bool,
+    /// The user's mute (m, --mute); the audio is also silent while its
+    /// track is off (see `tracks`).
+    muted: bool,
     pub looping: bool,
     pub keep_open: bool,
     start: Option<f64>,

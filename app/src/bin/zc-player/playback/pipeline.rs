@@ -148,7 +148,9 @@ impl Player {
                 ),
             }
             playbin.set_property("volume", options.volume);
-            playbin.set_property("mute", options.mute);
+            // --aid no: the first track plays, silenced (see `tracks`).
+            let audio_off = options.aid == Some(zc_app::player::tracks::TrackChoice::Off);
+            playbin.set_property("mute", options.mute || audio_off);
         }
         // native-video: no converters of playsink's in front of our bin
         // (it has its own, which pass on what the sink takes); text: the
@@ -191,6 +193,7 @@ impl Player {
             snapshots: VecDeque::new(),
             next_snapshot: 0,
             audio,
+            muted: options.mute,
             looping: options.looping,
             keep_open: options.keep_open,
             start: options.start,

@@ -4,7 +4,7 @@
 
 use gst::prelude::*;
 use zc_app::player::controls::clock_time_from_seconds;
-use zc_app::player::tracks::{self as choice, SubtitleChange, TrackChoice, TrackKind};
+use zc_app::player::tracks::{self as choice, TrackChange, TrackChoice, TrackKind};
 
 use super::Player;
 
@@ -23,6 +23,8 @@ pub(super) struct Tracks {
     /// Subtitles are off: the track keeps playing, its cues are not shown
     /// (see [`Player::select_track`]).
     subtitles_hidden: bool,
+    /// The audio is off: the track keeps playing, silenced.
+    audio_off: bool,
 }
 
 fn stream_kind(stream: &gst::Stream) -> Option<TrackKind> {
@@ -45,12 +47,13 @@ fn language(stream: &gst::Stream) -> Option<String> {
 impl Tracks {
     pub(super) fn new(audio: Option<TrackChoice>, sub: Option<TrackChoice>) -> Tracks {
         Tracks {
-            wanted_audio: audio,
+            wanted_audio: audio.clone(),
             wanted_sub: sub.clone(),
             collection: None,
             selected: Vec::new(),
             resync_at: None,
             subtitles_hidden: sub == Some(TrackChoice::Off),
+            audio_off: audio == Some(TrackChoice::Off),
         }
     }
 
@@ -75,16 +78,24 @@ impl Tracks {
             .collect()
     }
 
-    /// The track of `kind` shown: its index (from 0) among its kind; none
-    /// for hidden subtitles.
+    /// Whether the `kind` track is off (playing, silenced or hidden).
+    pub(super) fn is_off(&self, kind: TrackKind) -> bool {
+        match kind {
+            TrackKind::Audio => self.audio_off,
+            TrackKind::Subtitle => self.subtitles_hidden,
+        }
+    }
+
+    /// The track of `kind` heard or shown: its index (from 0) among its
+    /// kind; none when that kind is off.
     pub(super) fn current(&self, kind: TrackKind) -> Option<usize> {
-        if kind == TrackKind::Subtitle && self.subtitles_hidden {
+        if self.is_off(kind) {
             return None;
         }
         self.playing(kind)
     }
 
-    /// The track of `kind` the pipeline plays (hidden subtitles too).
+    /// The track of `kind` the pipeline plays (one turned off too).
     fn playing(&self, kind: TrackKind) -> Option<usize> {
         self.of_kind(kind).iter().position(|s| {
             s.stream_id()
@@ -136,7 +147,11 @@ impl Tracks {
 impl Player {
     /// playbin3 announced the entry's streams: apply --aid/--sid (in one
     /// selection; a kind without a choice keeps its first track, as
-    /// playbin3's own default does).
+    /// playbin3's own default does). A selection is sent only when it
+    /// differs from that default: on GStreamer 1.22 (bookworm VM) one sent
+    /// before the first frame could deadlock playbin3 (its state lock
+    /// against decodebin3's multiqueue signals), and `--aid no` then never
+    /// played. Off is the first track, silenced or hidden.
     pub(super) fn on_stream_collection(&mut self, collection: gst::StreamCollection) {
         self.tracks.collection = Some(collection);
         if self.tracks.wanted_audio.is_none() && self.tracks.wanted_sub.is_none() {
@@ -151,9 +166,10 @@ impl Player {
             *slot = match wanted {
                 None => first,
                 Some(wanted) => match choice::pick(&self.tracks.languages(kind), &wanted) {
-                    // --sid no: the first track plays, hidden, so that
-                    // showing subtitles later selects nothing new.
-                    Ok(None) if kind == TrackKind::Subtitle => first,
+                    // --aid no, --sid no: the first track plays, silenced
+                    // or hidden, so that turning it on later selects
+                    // nothing new.
+                    Ok(None) => first,
                     Ok(picked) => picked,
                     Err(e) => {
                         eprintln!("zc-player: {option} {wanted}: {e}");
@@ -161,6 +177,11 @@ impl Player {
                     }
                 },
             };
+        }
+        let default = [TrackKind::Audio, TrackKind::Subtitle]
+            .map(|kind| (self.tracks.count(kind) > 0).then_some(0));
+        if picked == default {
+            return;
         }
         if let Err(e) = self.send_selection(picked[0], picked[1]) {
             eprintln!("zc-player: {e}");
@@ -186,37 +207,35 @@ impl Player {
         }
     }
 
-    /// Play the `kind` track `wanted` picks. Subtitles are turned off by
-    /// hiding their cues, never by deselecting their stream. Caught with
-    /// gdb on GStreamer 1.26 (trixie VM): the text stream going away made
-    /// playsink remove its text chain from the audio streaming thread,
-    /// holding playsink's lock and waiting for the chain's state lock in
-    /// `set_state`; --loop's seek at the end, sent meanwhile from the
-    /// window's thread, held that state lock (playsink sends a seek to the
-    /// text chain first) and waited in multiqueue's flush for the video
+    /// Play the `kind` track `wanted` picks. Off silences the audio or
+    /// hides the subtitles' cues, never deselects their stream, and on
+    /// again only undoes that: no stream kind comes or goes mid-play.
+    /// Caught with gdb on GStreamer 1.26 (trixie VM): the text stream going
+    /// away made playsink remove its text chain from the audio streaming
+    /// thread, holding playsink's lock and waiting for the chain's state
+    /// lock in `set_state`; --loop's seek at the end, sent meanwhile from
+    /// the window's thread, held that state lock (playsink sends a seek to
+    /// the text chain first) and waited in multiqueue's flush for the video
     /// streaming thread, which waited for playsink's lock. The window's
     /// thread never came back and the player stopped answering. Any seek
-    /// (the resync below too) can meet a kind coming or going that way.
+    /// (the resync below too) can meet a kind coming or going that way; on
+    /// 1.22 the video stopped for good when the audio stream went away.
     pub fn select_track(&mut self, kind: TrackKind, wanted: &TrackChoice) -> Result<(), String> {
         if self.tracks.collection.is_none() {
             return Err("the streams are not known yet".to_owned());
         }
         let index = choice::pick(&self.tracks.languages(kind), wanted)?;
-        if kind == TrackKind::Subtitle {
-            let change = choice::subtitle_change(self.tracks.playing(kind), index);
-            self.tracks.subtitles_hidden = change == SubtitleChange::Hide;
-            if matches!(change, SubtitleChange::Hide | SubtitleChange::Show) {
-                return Ok(());
+        let change = choice::track_change(self.tracks.playing(kind), index);
+        let off = change == TrackChange::Off;
+        match kind {
+            TrackKind::Audio => {
+                self.tracks.audio_off = off;
+                self.apply_mute();
             }
+            TrackKind::Subtitle => self.tracks.subtitles_hidden = off,
         }
-        if kind == TrackKind::Audio && index.is_none() && self.prerolled {
-            // Seen in the VM: playbin3 (GStreamer 1.22) stops the video for
-            // good when the audio stream goes away mid-play.
-            return Err(
-                "the audio track cannot be turned off while playing; mute it instead (m), \
-                 or start with --aid no"
-                    .to_owned(),
-            );
+        if matches!(change, TrackChange::Off | TrackChange::On) {
+            return Ok(());
         }
         let (mut audio, mut sub) = (
             self.tracks.playing(TrackKind::Audio),
@@ -265,8 +284,13 @@ impl Player {
         self.tracks.subtitles_hidden
     }
 
-    /// The track of `kind` shown, numbered from 1 (None: none, or hidden
-    /// subtitles), and how many there are.
+    /// Whether the audio is off (its track plays, silenced).
+    pub(super) fn audio_off(&self) -> bool {
+        self.tracks.audio_off
+    }
+
+    /// The track of `kind` heard or shown, numbered from 1 (None: none, or
+    /// off), and how many there are.
     pub fn track_numbers(&self, kind: TrackKind) -> (Option<usize>, usize) {
         (
             self.tracks.current(kind).map(|i| i + 1),

@@ -178,16 +178,21 @@ impl Player {
         if !self.audio {
             return (0.0, false);
         }
-        (
-            self.pipeline.property::<f64>("volume"),
-            self.pipeline.property::<bool>("mute"),
-        )
+        (self.pipeline.property::<f64>("volume"), self.muted)
     }
 
-    pub fn toggle_mute(&self) -> bool {
-        let muted = !self.pipeline.property::<bool>("mute");
-        self.pipeline.set_property("mute", muted);
-        muted
+    /// Mute or unmute (the user's mute: the audio also stays silent while
+    /// its track is off).
+    pub fn toggle_mute(&mut self) -> bool {
+        self.muted = !self.muted;
+        self.apply_mute();
+        self.muted
+    }
+
+    /// playbin3's mute: the user's, or the audio track off.
+    pub(super) fn apply_mute(&self) {
+        self.pipeline
+            .set_property("mute", self.muted || self.audio_off());
     }
 
     pub fn change_volume(&self, delta: f64) -> f64 {
