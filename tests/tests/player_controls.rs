@@ -4,7 +4,8 @@
 //! halves the wall time of a clip; a frame step moves exactly one frame
 //! (the shown frame's timestamp); --save-position-on-quit resumes where
 //! the last run quit (and a bad state file is ignored); audio and subtitle
-//! tracks switch, and subtitles turn off.
+//! tracks switch, and subtitles turn off; audio turns on mid-play after
+//! starting with `--aid no`.
 //!
 //! The clips are small (320x240) so software emulation decodes them in
 //! real time: what is timed is playback, not the decoder.
@@ -362,10 +363,9 @@ fn the_position_is_resumed_after_quit_and_a_bad_state_file_is_ignored() {
     finish(player, &dir);
 }
 
-#[test]
-fn audio_and_subtitle_tracks_switch_over_the_socket() {
-    require_vm();
-    let dir = test_dir("tracks");
+/// A 5 s clip with two audio tracks (440 and 880 Hz) and one subtitle
+/// track ("Hello" for the whole clip).
+fn tracks_clip(dir: &Path) -> PathBuf {
     let srt = dir.join("text.srt");
     std::fs::write(&srt, "1\n00:00:00,000 --> 00:00:05,000\nHello\n").expect("srt");
     let path = dir.join("tracks.mkv");
@@ -383,19 +383,45 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
         audio(880),
         srt.display()
     ));
-    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
-    let mut player = start(
-        &weston,
-        &dir,
-        &[
-            path.as_os_str(),
-            OsStr::new("--keep-open"),
-            OsStr::new("--loop"),
-        ],
-    );
-    let stats = player.wait_for("the streams", POLL, |s| s["audio-track"].is_number());
-    assert_eq!(stats["audio-tracks"], 2, "{stats}");
+    path
+}
+
+/// Play the tracks clip looping, with `extra` arguments, once its streams
+/// are known.
+fn play_tracks(weston: &Weston, dir: &Path, extra: &[&str]) -> (Player, Value) {
+    let path = tracks_clip(dir);
+    let mut args = vec![
+        path.as_os_str(),
+        OsStr::new("--keep-open"),
+        OsStr::new("--loop"),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let mut player = start(weston, dir, &args);
+    let stats = player.wait_for("the streams", POLL, |s| {
+        s["audio-tracks"] == 2 && s["frame-pts-s"].is_number()
+    });
     assert_eq!(stats["sub-tracks"], 1, "{stats}");
+    (player, stats)
+}
+
+/// Frames still flow: a frame is shown, then another (a track change may
+/// have gone through a seek).
+fn assert_frames_flow(player: &mut Player, after: &str) {
+    let shown = player.wait_for(&format!("a frame after {after}"), POLL, |s| {
+        s["frame-pts-s"].is_number()
+    });
+    let before = f64_of(&shown, "frame-pts-s");
+    player.wait_for(&format!("frames after {after}"), POLL, |s| {
+        s["frame-pts-s"].as_f64().is_some_and(|p| p != before)
+    });
+}
+
+#[test]
+fn audio_and_subtitle_tracks_switch_over_the_socket() {
+    require_vm();
+    let dir = test_dir("tracks");
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let (mut player, stats) = play_tracks(&weston, &dir, &[]);
     assert_eq!(stats["audio-track"], 1, "{stats}");
 
     player.ok(r#"{"command":"track","type":"audio","id":2}"#);
@@ -415,15 +441,31 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
         bad["error"].as_str().is_some_and(|e| e.contains("has 2")),
         "{bad}"
     );
-    // Frames still flow after the switches (turning the subtitles off
-    // went through a seek: wait for a frame, then another).
-    let shown = player.wait_for("a frame after the switches", POLL, |s| {
-        s["frame-pts-s"].is_number()
-    });
-    let before = f64_of(&shown, "frame-pts-s");
-    player.wait_for("frames after the switches", POLL, |s| {
-        s["frame-pts-s"].as_f64().is_some_and(|p| p != before)
-    });
+    assert_frames_flow(&mut player, "the switches");
+
+    finish(player, &dir);
+}
+
+/// Started with `--aid no`, the audio is turned on mid-play: playbin3 gets
+/// a stream kind it did not have (the player resyncs with a seek to where
+/// it was), and playback goes on with the audio track selected.
+#[test]
+fn audio_can_be_turned_on_mid_play_after_starting_without_it() {
+    require_vm();
+    let dir = test_dir("audio-on");
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let (mut player, stats) = play_tracks(&weston, &dir, &["--aid", "no"]);
+    assert!(stats["audio-track"].is_null(), "{stats}");
+    assert_frames_flow(&mut player, "starting without audio");
+
+    player.ok(r#"{"command":"track","type":"audio","id":1}"#);
+    let stats = player.wait_for("audio track 1", POLL, |s| s["audio-track"] == 1);
+    assert_eq!(stats["audio-tracks"], 2, "{stats}");
+    assert_frames_flow(&mut player, "turning the audio on");
+    // And the other track, while it plays.
+    player.ok(r##"{"command":"key","key":"#"}"##);
+    player.wait_for("audio track 2", POLL, |s| s["audio-track"] == 2);
+    assert_frames_flow(&mut player, "switching to track 2");
 
     finish(player, &dir);
 }
