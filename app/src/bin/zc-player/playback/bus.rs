@@ -123,6 +123,7 @@ impl Player {
                 ));
             }
             self.prerolled = true;
+            self.send_pending_selection();
             if self.sink_name() != "zcwaylandsink" && self.warned.insert("no-overlay".to_owned()) {
                 eprintln!(
                     "zc-player: this zcwaylandsink cannot be embedded in a window (no GstVideoOverlay); \

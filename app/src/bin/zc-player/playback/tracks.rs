@@ -25,6 +25,9 @@ pub(super) struct Tracks {
     subtitles_hidden: bool,
     /// The audio is off: the track keeps playing, silenced.
     audio_off: bool,
+    /// The audio and subtitle tracks --aid/--sid pick, waiting for the
+    /// first frame to be selected (see `on_stream_collection`).
+    pending: Option<[Option<usize>; 2]>,
 }
 
 fn stream_kind(stream: &gst::Stream) -> Option<TrackKind> {
@@ -54,6 +57,7 @@ impl Tracks {
             resync_at: None,
             subtitles_hidden: sub == Some(TrackChoice::Off),
             audio_off: audio == Some(TrackChoice::Off),
+            pending: None,
         }
     }
 
@@ -62,6 +66,7 @@ impl Tracks {
         self.collection = None;
         self.selected.clear();
         self.resync_at = None;
+        self.pending = None;
     }
 
     fn streams(&self) -> Vec<gst::Stream> {
@@ -148,10 +153,15 @@ impl Player {
     /// playbin3 announced the entry's streams: apply --aid/--sid (in one
     /// selection; a kind without a choice keeps its first track, as
     /// playbin3's own default does). A selection is sent only when it
-    /// differs from that default: on GStreamer 1.22 (bookworm VM) one sent
-    /// before the first frame could deadlock playbin3 (its state lock
-    /// against decodebin3's multiqueue signals), and `--aid no` then never
-    /// played. Off is the first track, silenced or hidden.
+    /// differs from that default, and not before the first frame: on
+    /// GStreamer 1.22 (bookworm VM) one sent then stayed blocked in
+    /// decodebin3, with a multiqueue thread waiting in a signal handler,
+    /// and the entry never showed a frame. The entry starts on the first
+    /// tracks and switches once it shows a frame, as a switch mid-play
+    /// does. (1.22's playbin3 also deadlocked before the first frame of
+    /// the VM tests' three-track clip with no selection sent at all, in
+    /// 2 of 4 runs: tests/tests/player_controls.rs.) Off is the first
+    /// track, silenced or hidden.
     pub(super) fn on_stream_collection(&mut self, collection: gst::StreamCollection) {
         self.tracks.collection = Some(collection);
         if self.tracks.wanted_audio.is_none() && self.tracks.wanted_sub.is_none() {
@@ -183,7 +193,18 @@ impl Player {
         if picked == default {
             return;
         }
-        if let Err(e) = self.send_selection(picked[0], picked[1]) {
+        self.tracks.pending = Some(picked);
+        if self.prerolled {
+            self.send_pending_selection();
+        }
+    }
+
+    /// Select the tracks --aid/--sid picked, if any wait (once the entry
+    /// shows its first frame, or at once mid-play).
+    pub(super) fn send_pending_selection(&mut self) {
+        if let Some([audio, sub]) = self.tracks.pending.take()
+            && let Err(e) = self.send_selection(audio, sub)
+        {
             eprintln!("zc-player: {e}");
         }
     }
