@@ -31,6 +31,19 @@ mod dialect;
 
 static INIT: Once = Once::new();
 
+/// Whether `value` is a list or array (at any depth) whose items are not
+/// all of one type.
+fn mixes_types(value: &gst::glib::SendValue) -> bool {
+    let items: Vec<gst::glib::SendValue> = if let Ok(list) = value.get::<gst::List>() {
+        list.iter().cloned().collect()
+    } else if let Ok(array) = value.get::<gst::Array>() {
+        array.iter().cloned().collect()
+    } else {
+        return false;
+    };
+    items.windows(2).any(|w| w[0].type_() != w[1].type_()) || items.iter().any(mixes_types)
+}
+
 fuzz_target!(|data: &[u8]| {
     INIT.call_once(|| gst::init().expect("gst::init"));
     let Ok(text) = std::str::from_utf8(data) else {
@@ -47,6 +60,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = gst::Caps::from_str(text) else {
         return;
     };
+    // GStreamer 1.22's parser accepts a list of mixed types
+    // (`{ NV12, 2 }`), and its caps intersection then reads the int as a
+    // string pointer and crashes (found by this target; stock elements
+    // alone crash the same way: `gst-launch-1.0 videotestsrc ! capsfilter
+    // 'caps=video/x-raw, f={ A, 2 }, width=[ 1, 9 ]; video/x-raw,
+    // f={ A, B }, width=[ 0, 9 ]' ! fakesink` segfaults). Such caps cannot
+    // reach zc without crashing GStreamer first, so they are skipped.
+    if parsed.iter().any(|s| s.iter().any(|(_, value)| mixes_types(value))) {
+        return;
+    }
     // Printing and re-parsing is what negotiation logs and gst-launch do.
     let printed = parsed.to_string();
     let _ = gst::Caps::from_str(&printed);
