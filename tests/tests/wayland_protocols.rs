@@ -491,8 +491,13 @@ fn mutter_binds_the_protocols_and_takes_what_the_sink_states() {
         &format!("videotestsrc num-buffers=10 ! videoconvert ! {HDR10}"),
         "",
     );
+    // Mutter on llvmpipe presents few HDR frames before EOS: 1 of 6 in
+    // three runs, 0 in a fourth (with the code of 87b87e8 and of 5071a8f
+    // alike). What shows the stream plays on is that frames keep being
+    // committed after the image description was set, with no protocol
+    // error (run_to_eos).
     assert!(
-        count(&hdr, "frames-presented") > 0,
+        count(&hdr, "frames-committed") > 1,
         "the HDR stream plays on"
     );
     assert!(
