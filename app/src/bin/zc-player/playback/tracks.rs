@@ -167,29 +167,23 @@ impl Player {
         if self.tracks.wanted_audio.is_none() && self.tracks.wanted_sub.is_none() {
             return;
         }
-        let mut picked = [None, None];
+        // playbin3's own selection: the first track of each kind.
+        let default = [TrackKind::Audio, TrackKind::Subtitle]
+            .map(|kind| (self.tracks.count(kind) > 0).then_some(0));
+        let mut picked = default;
         for (slot, (kind, wanted, option)) in picked.iter_mut().zip([
             (TrackKind::Audio, self.tracks.wanted_audio.clone(), "--aid"),
             (TrackKind::Subtitle, self.tracks.wanted_sub.clone(), "--sid"),
         ]) {
-            let first = (self.tracks.count(kind) > 0).then_some(0);
-            *slot = match wanted {
-                None => first,
-                Some(wanted) => match choice::pick(&self.tracks.languages(kind), &wanted) {
-                    // --aid no, --sid no: the first track plays, silenced
-                    // or hidden, so that turning it on later selects
-                    // nothing new.
-                    Ok(None) => first,
-                    Ok(picked) => picked,
-                    Err(e) => {
-                        eprintln!("zc-player: {option} {wanted}: {e}");
-                        first
-                    }
-                },
-            };
+            let Some(wanted) = wanted else { continue };
+            match choice::pick(&self.tracks.languages(kind), &wanted) {
+                // --aid no, --sid no: the first track plays, silenced or
+                // hidden, so that turning it on later selects nothing new.
+                Ok(None) => {}
+                Ok(picked) => *slot = picked,
+                Err(e) => eprintln!("zc-player: {option} {wanted}: {e}"),
+            }
         }
-        let default = [TrackKind::Audio, TrackKind::Subtitle]
-            .map(|kind| (self.tracks.count(kind) > 0).then_some(0));
         if picked == default {
             return;
         }
