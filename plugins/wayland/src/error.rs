@@ -73,6 +73,14 @@ pub enum WaylandError {
     #[error("the window was closed")]
     WindowClosed,
 
+    #[error(
+        "libwayland made no {interface} (out of memory, or the object it is made from is gone)"
+    )]
+    ObjectNotMade { interface: &'static str },
+
+    #[error("this wl_buffer was made by another presenter (connection): import the frame again")]
+    ForeignBuffer,
+
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -6,16 +6,20 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 
-use wayland_client::protocol::wl_buffer::{self, WlBuffer};
-use wayland_client::{Connection, Dispatch, Proxy, QueueHandle};
+use wayland_client::delegate_noop;
+use wayland_client::protocol::wl_buffer::WlBuffer;
 
+use super::frame_objects::{BufferProxy, FrameObjects};
 use super::{Presenter, State};
+use crate::error::WaylandError;
 use crate::lock;
 
 /// A `wl_buffer` for one frame's storage, created once and reused for as
-/// long as that storage lives. Dropping it destroys the `wl_buffer`.
+/// long as that storage lives. Dropping it destroys the `wl_buffer`
+/// (unless its presenter went first and did).
 pub struct FrameBuffer {
-    pub(super) buffer: WlBuffer,
+    pub(super) buffer: BufferProxy,
+    objects: Arc<FrameObjects>,
     pub(super) slot: Arc<Slot>,
     pub(super) presenter_id: u64,
     pub(super) kind: BufferKind,
@@ -50,7 +54,7 @@ impl FrameBuffer {
 
 impl Drop for FrameBuffer {
     fn drop(&mut self) {
-        self.buffer.destroy();
+        self.objects.destroy_buffer(&self.buffer);
     }
 }
 
@@ -149,60 +153,31 @@ impl SlotState {
     }
 }
 
-pub(super) struct BufferData {
-    pub(super) slot: Arc<Slot>,
-}
-
-impl Default for BufferData {
-    fn default() -> Self {
-        BufferData {
-            slot: Arc::new(Slot::default()),
-        }
-    }
-}
-
 impl Presenter {
-    /// A new `wl_buffer` as a [`FrameBuffer`], remembered so that teardown
-    /// can destroy it while it is still cached on a frame.
-    pub(super) fn track(
+    /// A frame's new `wl_buffer` (`make` gets where its releases go; None:
+    /// libwayland made none) as a [`FrameBuffer`].
+    pub(super) fn frame_buffer(
         &self,
-        buffer: WlBuffer,
         kind: BufferKind,
         crop: Option<(u32, u32)>,
-    ) -> Arc<FrameBuffer> {
-        let slot = buffer
-            .data::<BufferData>()
-            .map(|d| d.slot.clone())
-            .unwrap_or_default();
-        let buffer = Arc::new(FrameBuffer {
+        make: impl FnOnce(&FrameObjects, Arc<Slot>) -> Option<BufferProxy>,
+    ) -> Result<Arc<FrameBuffer>, WaylandError> {
+        let objects = self.shared.frame_objects.clone();
+        let slot = Arc::new(Slot::default());
+        let buffer = make(&objects, slot.clone()).ok_or(WaylandError::ObjectNotMade {
+            interface: "wl_buffer",
+        })?;
+        Ok(Arc::new(FrameBuffer {
             buffer,
+            objects,
             slot,
             presenter_id: self.id,
             kind,
             crop,
-        });
-        let mut inner = lock(&self.shared.inner);
-        inner.buffers.retain(|b| b.strong_count() > 0);
-        inner.buffers.push(Arc::downgrade(&buffer));
-        buffer
+        }))
     }
 }
 
-impl Dispatch<WlBuffer, BufferData> for State {
-    fn event(
-        state: &mut Self,
-        _: &WlBuffer,
-        event: wl_buffer::Event,
-        data: &BufferData,
-        _: &Connection,
-        qh: &QueueHandle<Self>,
-    ) {
-        if let wl_buffer::Event::Release = event {
-            // Whoever waits for the release sees the frame events sent
-            // before it acted on.
-            state.handle_frame_events(qh);
-            data.slot.buffer_released();
-            state.shared.changed.notify_all();
-        }
-    }
-}
+// Buffers that are not frames (the background, an overlay, decorations):
+// their release says nothing zc waits for.
+delegate_noop!(State: ignore WlBuffer);

@@ -71,6 +71,9 @@ impl Presenter {
         let replaced;
         let previous;
         {
+            if buffer.presenter_id != self.id {
+                return Err(WaylandError::ForeignBuffer);
+            }
             let mut inner = lock(&self.shared.inner);
             inner.check_lost()?;
             if inner.closed {

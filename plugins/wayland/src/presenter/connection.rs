@@ -32,7 +32,6 @@ use wayland_protocols::xdg::shell::client::xdg_wm_base::XdgWmBase;
 
 use super::capabilities::{Capabilities, FeedbackData, FeedbackScope};
 use super::dispatch::DispatchThread;
-use super::frame_objects::FrameObjects;
 use super::{COMPOSITOR_TIMEOUT, Inner, NEXT_PRESENTER_ID, Presenter, Shared, State};
 use crate::error::WaylandError;
 use crate::sys;
@@ -275,7 +274,7 @@ impl Presenter {
             })),
             changed: Condvar::new(),
             urge: sys::eventfd()?,
-            frame_objects: FrameObjects::default(),
+            frame_objects: Arc::default(),
         });
         if let Some(dmabuf) = globals.dmabuf.as_ref().filter(|d| d.version() >= 4) {
             dmabuf.get_default_feedback(&qh, FeedbackData::new(FeedbackScope::Default));

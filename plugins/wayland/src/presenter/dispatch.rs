@@ -85,8 +85,8 @@ fn dispatch_loop(
         state.release_fences.extend(new_releases);
         // Events read at the end of the last pass were dispatched by
         // libwayland then (the frame objects' dispatchers noted theirs);
-        // wayland-rs's handlers run now (a round trip's end and a release
-        // act on the notes first), then the notes left are acted on.
+        // wayland-rs's handlers run now (a round trip's end acts on the
+        // notes first), then the notes left are acted on.
         if let Err(e) = queue.dispatch_pending(&mut state) {
             mark_lost(&shared, &e.to_string());
             return;
@@ -180,8 +180,13 @@ impl State {
     /// Act on what the frame objects reported while libwayland dispatched
     /// (their dispatchers only note it: see `frame_objects`).
     pub(super) fn handle_frame_events(&mut self, qh: &QueueHandle<State>) {
+        let mut released = false;
         for event in self.shared.frame_objects.take_events() {
             match event {
+                FrameEvent::Released { slot } => {
+                    slot.buffer_released();
+                    released = true;
+                }
                 FrameEvent::Done { window } => self.frame_done(window, qh),
                 FrameEvent::Presented {
                     data,
@@ -190,6 +195,10 @@ impl State {
                 } => self.presentation_done(&data, Some((presented_ns, zero_copy)), qh),
                 FrameEvent::Discarded { data } => self.presentation_done(&data, None, qh),
             }
+        }
+        if released {
+            // Whoever waits for a buffer back.
+            self.shared.changed.notify_all();
         }
     }
 }

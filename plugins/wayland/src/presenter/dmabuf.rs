@@ -1,6 +1,6 @@
-//! Dma-buf frames as `wl_buffer`s (`zwp_linux_buffer_params_v1`): the first
-//! of each format, modifier and interlacing with a round trip, later ones
-//! at once.
+//! Dma-buf frames as `wl_buffer`s (`zwp_linux_buffer_params_v1`): each
+//! format, modifier and interlacing is tried once with a round trip, then
+//! buffers are made at once.
 
 use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex};
@@ -10,9 +10,10 @@ use wayland_client::{Connection, Dispatch, QueueHandle};
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::{
     self, ZwpLinuxBufferParamsV1,
 };
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
 use zc_dmabuf::{FrameLayout, Modifier};
 
-use super::buffer::{BufferData, BufferKind, FrameBuffer};
+use super::buffer::{BufferKind, FrameBuffer};
 use super::capabilities::describe;
 use super::{Presenter, State};
 use crate::error::WaylandError;
@@ -61,10 +62,11 @@ struct ParamsData {
 
 impl Presenter {
     /// Make a `wl_buffer` for a dma-buf frame: `fds[i]` is buffer `i` of the
-    /// layout. The first buffer of each format, modifier and interlacing is
-    /// created with a round trip so that a rejection is an error, not a
-    /// disconnect; later ones use `create_immed`. A combination the
-    /// compositor refused once is refused from then on without asking.
+    /// layout, with `create_immed`. The first frame of each format,
+    /// modifier and interlacing is tried first with a round trip
+    /// (`create`), so that a rejection is an error, not a disconnect; a
+    /// combination the compositor refused once is refused from then on
+    /// without asking.
     pub fn import_dmabuf(
         &self,
         layout: &FrameLayout,
@@ -123,9 +125,52 @@ impl Presenter {
                 ),
             });
         }
-        let qh = &self.queue_handle;
+        let (width, height) = (layout.width() as i32, layout.height() as i32);
+        let flags = interlacing.flags();
         let params_data = Arc::new(ParamsData::default());
-        let params = dmabuf.create_params(qh, params_data.clone());
+        if !immediate {
+            let params = self.dmabuf_params(dmabuf, layout, fds, params_data.clone());
+            params.create(width, height, fourcc.0, flags);
+            self.flush()?;
+            let mut created = None;
+            self.wait_for("the compositor to create a dma-buf wl_buffer", |_| {
+                created = lock(&params_data.result).take();
+                created.is_some()
+            })?;
+            params.destroy();
+            match created {
+                // Made by wayland-rs, whose dispatch of its releases costs
+                // more per frame than zc's own: a trial, made again below.
+                Some(Ok(trial)) => {
+                    trial.destroy();
+                    lock(&self.shared.inner).proven.insert(key);
+                }
+                _ => {
+                    lock(&self.shared.inner).rejected.insert(key);
+                    return Err(rejected);
+                }
+            }
+        }
+        let params = self.dmabuf_params(dmabuf, layout, fds, params_data);
+        let buffer = self.frame_buffer(BufferKind::DmaBuf, None, |objects, slot| {
+            objects.buffer_from_params(&params, (width, height), fourcc.0, flags, slot)
+        });
+        params.destroy();
+        self.flush()?;
+        buffer
+    }
+
+    /// A params object holding the planes of `layout`, whose buffers are
+    /// `fds` (checked to be there).
+    fn dmabuf_params(
+        &self,
+        dmabuf: &ZwpLinuxDmabufV1,
+        layout: &FrameLayout,
+        fds: &[BorrowedFd<'_>],
+        data: Arc<ParamsData>,
+    ) -> ZwpLinuxBufferParamsV1 {
+        let modifier = layout.modifier();
+        let params = dmabuf.create_params(&self.queue_handle, data);
         for (index, plane) in layout.planes().iter().enumerate() {
             params.add(
                 fds[plane.buffer],
@@ -136,35 +181,7 @@ impl Presenter {
                 modifier.0 as u32,
             );
         }
-        let (width, height) = (layout.width() as i32, layout.height() as i32);
-        let flags = interlacing.flags();
-        let buffer = if immediate {
-            let buffer =
-                params.create_immed(width, height, fourcc.0, flags, qh, BufferData::default());
-            params.destroy();
-            self.flush()?;
-            buffer
-        } else {
-            params.create(width, height, fourcc.0, flags);
-            self.flush()?;
-            let mut created = None;
-            self.wait_for("the compositor to create a dma-buf wl_buffer", |_| {
-                created = lock(&params_data.result).take();
-                created.is_some()
-            })?;
-            params.destroy();
-            match created {
-                Some(Ok(buffer)) => {
-                    lock(&self.shared.inner).proven.insert(key);
-                    buffer
-                }
-                _ => {
-                    lock(&self.shared.inner).rejected.insert(key);
-                    return Err(rejected);
-                }
-            }
-        };
-        Ok(self.track(buffer, BufferKind::DmaBuf, None))
+        params
     }
 }
 
@@ -187,6 +204,6 @@ impl Dispatch<ZwpLinuxBufferParamsV1, Arc<ParamsData>> for State {
     }
 
     wayland_client::event_created_child!(State, ZwpLinuxBufferParamsV1, [
-        zwp_linux_buffer_params_v1::EVT_CREATED_OPCODE => (WlBuffer, BufferData::default())
+        zwp_linux_buffer_params_v1::EVT_CREATED_OPCODE => (WlBuffer, ())
     ]);
 }

@@ -1,41 +1,48 @@
-//! The two objects a frame's commit may create, `wl_surface.frame`'s
-//! callback and `wp_presentation.feedback`, made and listened to through
-//! libwayland directly.
+//! The objects of a frame whose events zc dispatches itself, made through
+//! libwayland directly: the frame's `wl_buffer`, `wl_surface.frame`'s
+//! callback and `wp_presentation.feedback`.
 //!
 //! Through wayland-rs each costs an object with its own data and a
 //! dispatcher, and every event a parsed message queued on the Rust side
 //! and dispatched from there: per frame about 7k instructions for the
-//! callback and 15k for the feedback (request, `sync_output`, `presented`,
-//! the id's release; docs/bench.md). A C client's listener is cheaper, but
-//! libwayland calls listeners through libffi, about 2k instructions per
-//! event. So each object gets a dispatcher (libwayland's other way in, the
-//! one wayland-rs uses), which reads the event's arguments as they are and
-//! only notes what happened; the dispatch thread acts on it after each
-//! dispatch (`State::handle_frame_events`), with the presenter's state at
-//! hand as for any other event; so do a round trip's end and a buffer's
-//! release before they wake anyone, so that a waiter sees the events sent
-//! before theirs acted on.
+//! callback, 15k for the feedback (request, `sync_output`, `presented`,
+//! the id's release) and 1.5k for the buffer's `release` (docs/bench.md).
+//! A C client's listener is cheaper, but libwayland calls listeners
+//! through libffi, about 2k instructions per event. So each object gets a
+//! dispatcher (libwayland's other way in, the one wayland-rs uses), which
+//! reads the event's arguments as they are and only notes what happened;
+//! the dispatch thread acts on it after each dispatch
+//! (`State::handle_frame_events`), with the presenter's state at hand as
+//! for any other event; so does a round trip's end before it wakes anyone,
+//! so that a waiter sees the events sent before theirs acted on.
 //!
-//! libwayland gives a new object its parent's queue: the video surface's
-//! or `wp_presentation`'s, both wayland-backend's private queue of this
-//! connection (it puts every proxy it makes there), which only the
-//! dispatch thread dispatches. Whoever takes an object out of
-//! [`FrameObjects`]' lists destroys it: its dispatcher on its last event,
-//! or [`FrameObjects::destroy_up_to`] for those of a destroyed window, or
-//! [`FrameObjects::destroy_all`] when the presenter goes, before its
-//! connection (and that queue) does. Each object carries its window's
-//! generation, so that a window made while another is taken down keeps
-//! its own, and a late event of the old one is not taken for the new
-//! one's.
+//! libwayland gives a new object its parent's queue: the video surface's,
+//! `wp_presentation`'s, the dma-buf params' or the shm pool's, all
+//! wayland-backend's private queue of this connection (it puts every proxy
+//! it makes there), which only the dispatch thread dispatches. Whoever
+//! takes an object out of [`FrameObjects`]' lists destroys it: a callback
+//! or feedback its dispatcher on its last event, or
+//! [`FrameObjects::destroy_up_to`] for those of a destroyed window; a
+//! buffer its [`FrameBuffer`](super::buffer::FrameBuffer)'s drop; and
+//! [`FrameObjects::destroy_all`] every one left when the presenter goes,
+//! before its connection (and that queue) does. Each callback and feedback
+//! carries its window's generation, so that a window made while another is
+//! taken down keeps its own, and a late event of the old one is not taken
+//! for the new one's.
 
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use smallvec::SmallVec;
 use wayland_client::Proxy;
+use wayland_client::protocol::wl_buffer::{self, WlBuffer};
 use wayland_client::protocol::wl_callback::{self, WlCallback};
+use wayland_client::protocol::wl_shm_pool::{self, WlShmPool};
 use wayland_client::protocol::wl_surface::{self, WlSurface};
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::{
+    self, ZwpLinuxBufferParamsV1,
+};
 use wayland_protocols::wp::presentation_time::client::wp_presentation::{self, WpPresentation};
 use wayland_protocols::wp::presentation_time::client::wp_presentation_feedback::{
     self, WpPresentationFeedback,
@@ -44,6 +51,7 @@ use wayland_sys::client::*;
 use wayland_sys::common::{wl_argument, wl_dispatcher_func_t, wl_interface, wl_message};
 use wayland_sys::ffi_dispatch;
 
+use super::buffer::Slot;
 use super::stats::PresentationData;
 use crate::lock;
 
@@ -61,6 +69,9 @@ pub(super) enum FrameEvent {
     },
     /// The frame was never shown.
     Discarded { data: PresentationData },
+    /// The compositor is done reading a frame's `wl_buffer`
+    /// (`wl_buffer.release`).
+    Released { slot: Arc<Slot> },
 }
 
 struct ProxyPtr(*mut wl_proxy);
@@ -75,16 +86,33 @@ struct ProxyPtr(*mut wl_proxy);
 // the dispatcher finds it no longer listed and leaves it alone.
 unsafe impl Send for ProxyPtr {}
 
+/// A frame's `wl_buffer`, made by [`FrameObjects::buffer_from_params`] or
+/// [`FrameObjects::buffer_from_pool`]; [`FrameObjects::destroy_buffer`]
+/// destroys it, once, unless the presenter's teardown did.
+pub(super) struct BufferProxy(ProxyPtr);
+
+// SAFETY: only the address is shared; see `ProxyPtr`.
+unsafe impl Sync for BufferProxy {}
+
+impl BufferProxy {
+    /// Its proxy, for a request that takes it as an argument (`attach`).
+    pub(super) fn as_ptr(&self) -> *mut wl_proxy {
+        self.0.0
+    }
+}
+
 #[derive(Default)]
 struct Lists {
     /// Frame callbacks, with the generation of the window they are for.
     callbacks: SmallVec<[(ProxyPtr, u64); 2]>,
     feedbacks: SmallVec<[(ProxyPtr, PresentationData); 8]>,
+    /// Frames' `wl_buffer`s, with where their release is reported.
+    buffers: SmallVec<[(ProxyPtr, Arc<Slot>); 16]>,
     events: SmallVec<[FrameEvent; 8]>,
 }
 
-/// The frame callbacks and presentation feedbacks alive, and what they
-/// reported since the dispatch thread last looked.
+/// The frame buffers, callbacks and presentation feedbacks alive, and what
+/// they reported since the dispatch thread last looked.
 #[derive(Default)]
 pub(super) struct FrameObjects {
     lists: Mutex<Lists>,
@@ -153,6 +181,84 @@ impl FrameObjects {
         })
     }
 
+    /// A `wl_buffer` from dma-buf `params` (`create_immed`), whose releases
+    /// are reported for `slot`; None if libwayland made no object.
+    pub(super) fn buffer_from_params(
+        &self,
+        params: &ZwpLinuxBufferParamsV1,
+        (width, height): (i32, i32),
+        fourcc: u32,
+        flags: zwp_linux_buffer_params_v1::Flags,
+        slot: Arc<Slot>,
+    ) -> Option<BufferProxy> {
+        let args = [
+            new_id(),
+            wl_argument { i: width },
+            wl_argument { i: height },
+            wl_argument { u: fourcc },
+            wl_argument { u: flags.bits() },
+        ];
+        // SAFETY: `params` is alive (the caller holds it) and not used
+        // yet; create_immed is (new_id wl_buffer, int width, int height,
+        // uint format, uint flags).
+        unsafe {
+            self.make_buffer(
+                params,
+                zwp_linux_buffer_params_v1::REQ_CREATE_IMMED_OPCODE,
+                args,
+                slot,
+            )
+        }
+    }
+
+    /// A `wl_buffer` from `pool` (`create_buffer`), whose releases are
+    /// reported for `slot`; None if libwayland made no object.
+    pub(super) fn buffer_from_pool(
+        &self,
+        pool: &WlShmPool,
+        [offset, width, height, stride]: [i32; 4],
+        format: u32,
+        slot: Arc<Slot>,
+    ) -> Option<BufferProxy> {
+        let int = |i: i32| wl_argument { i };
+        let args = [
+            new_id(),
+            int(offset),
+            int(width),
+            int(height),
+            int(stride),
+            wl_argument { u: format },
+        ];
+        // SAFETY: `pool` is alive (the caller holds it); create_buffer is
+        // (new_id wl_buffer, int offset, int width, int height, int stride,
+        // uint format).
+        unsafe { self.make_buffer(pool, wl_shm_pool::REQ_CREATE_BUFFER_OPCODE, args, slot) }
+    }
+
+    /// Destroy `buffer` unless the presenter's teardown did already.
+    pub(super) fn destroy_buffer(&self, buffer: &BufferProxy) {
+        let mut lists = lock(&self.lists);
+        let Some(index) = lists.buffers.iter().position(|(p, _)| p.0 == buffer.0.0) else {
+            return;
+        };
+        lists.buffers.swap_remove(index);
+        drop(lists);
+        // SAFETY: taken out of the list, so destroyed once, here.
+        unsafe { destroy(buffer.0.0) };
+    }
+
+    /// Destroy every frame's `wl_buffer` still alive, cached on frames or
+    /// not: the presenter goes. A frame's later drop finds its own gone.
+    /// Returns whether there were any.
+    pub(super) fn destroy_buffers(&self) -> bool {
+        let buffers = std::mem::take(&mut lock(&self.lists).buffers);
+        for (proxy, _) in &buffers {
+            // SAFETY: taken out of the list, so destroyed once, here.
+            unsafe { destroy(proxy.0) };
+        }
+        !buffers.is_empty()
+    }
+
     /// What was reported since the last call, oldest first.
     pub(super) fn take_events(&self) -> SmallVec<[FrameEvent; 8]> {
         std::mem::take(&mut lock(&self.lists).events)
@@ -194,13 +300,41 @@ impl FrameObjects {
     /// Destroy every object still alive: the presenter goes.
     pub(super) fn destroy_all(&self) {
         self.destroy_up_to(u64::MAX);
+        self.destroy_buffers();
+    }
+
+    /// Send request `opcode` on `parent` with `args`, which makes a
+    /// `wl_buffer` (its new id first), and keep it, with `slot` for its
+    /// releases, until it is destroyed.
+    ///
+    /// # Safety
+    /// `parent` is alive; `args` match the request's signature.
+    unsafe fn make_buffer<const N: usize>(
+        &self,
+        parent: &impl Proxy,
+        opcode: u16,
+        mut args: [wl_argument; N],
+        slot: Arc<Slot>,
+    ) -> Option<BufferProxy> {
+        let parent_ptr = parent.id().as_ptr();
+        let interface = WlBuffer::interface().c_ptr?;
+        if parent_ptr.is_null() {
+            return None;
+        }
+        // SAFETY: the caller's contract.
+        let buffer = unsafe { create(parent_ptr, opcode, &mut args, interface) };
+        let kept = self.listen(buffer, buffer_event, |lists, proxy| {
+            lists.buffers.push((proxy, slot))
+        });
+        kept.then_some(BufferProxy(ProxyPtr(buffer)))
     }
 
     /// Listen to `proxy` (null: the request was not sent) and keep it in
     /// the lists (`keep`) until its last event.
     ///
-    /// No event can be missed between its creation and this: both objects
-    /// report on a commit that the caller sends after this returns.
+    /// No event can be missed between its creation and this: every one of
+    /// these objects reports on a commit that the caller sends after this
+    /// returns.
     fn listen(
         &self,
         proxy: *mut wl_proxy,
@@ -213,10 +347,10 @@ impl FrameObjects {
         let mut lists = lock(&self.lists);
         // SAFETY: `proxy` is new and has no listener yet; `dispatcher`
         // handles its interface's events; the implementation pointer,
-        // `self`, lives in the presenter's `Shared`, which
-        // the dispatch thread (the only one dispatching this queue) holds
-        // while it dispatches, and the proxy is destroyed before `Shared`
-        // goes (`destroy_all` in the presenter's drop).
+        // `self`, is kept by the presenter's `Shared`, which the dispatch
+        // thread (the only one dispatching this queue) holds while it
+        // dispatches; and the proxy is destroyed before the presenter's
+        // connection goes (`destroy_all` in its drop).
         unsafe {
             ffi_dispatch!(
                 wayland_client_handle(),
@@ -272,10 +406,14 @@ impl Drop for FrameObjects {
         // be gone): the presenter's drop does it before.
         let lists = self.lists.get_mut().unwrap_or_else(|p| p.into_inner());
         debug_assert!(
-            std::thread::panicking() || (lists.callbacks.is_empty() && lists.feedbacks.is_empty()),
-            "frame objects left alive: {} callbacks, {} feedbacks",
+            std::thread::panicking()
+                || (lists.callbacks.is_empty()
+                    && lists.feedbacks.is_empty()
+                    && lists.buffers.is_empty()),
+            "frame objects left alive: {} callbacks, {} feedbacks, {} buffers",
             lists.callbacks.len(),
-            lists.feedbacks.len()
+            lists.feedbacks.len(),
+            lists.buffers.len()
         );
     }
 }
@@ -338,6 +476,28 @@ unsafe extern "C" fn callback_event(
     if opcode == u32::from(wl_callback::EVT_DONE_OPCODE) {
         // SAFETY: libwayland passes the implementation `listen` gave.
         unsafe { objects(implementation) }.callback_done(proxy.cast());
+    }
+    0
+}
+
+/// A frame buffer's events (`release`, its only one): noted for the
+/// buffer's slot, unless the buffer was destroyed meanwhile.
+unsafe extern "C" fn buffer_event(
+    implementation: *const c_void,
+    proxy: *mut c_void,
+    opcode: u32,
+    _: *const wl_message,
+    _: *const wl_argument,
+) -> c_int {
+    if opcode == u32::from(wl_buffer::EVT_RELEASE_OPCODE) {
+        // SAFETY: libwayland passes the implementation `listen` gave.
+        let objects = unsafe { objects(implementation) };
+        let mut lists = lock(&objects.lists);
+        let proxy = proxy.cast::<wl_proxy>();
+        if let Some((_, slot)) = lists.buffers.iter().find(|(p, _)| p.0 == proxy) {
+            let slot = slot.clone();
+            lists.events.push(FrameEvent::Released { slot });
+        }
     }
     0
 }

@@ -34,8 +34,8 @@
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
 //! - `surface_requests`: a frame's attach, damage and commit, sent through
 //!   libwayland directly (fewer instructions than through wayland-rs);
-//! - `frame_objects`: a frame's callback and presentation feedback, made
-//!   and listened to through libwayland directly (likewise);
+//! - `frame_objects`: a frame's `wl_buffer`, callback and presentation
+//!   feedback, made and listened to through libwayland directly (likewise);
 //! - `pacing`: FIFO and commit timing, frames committed ahead of their time;
 //! - `explicit_sync`: acquire fences and release events;
 //! - `drm_syncobj`: explicit sync with DRM timeline syncobjs (preferred);
@@ -158,8 +158,6 @@ struct Inner {
     /// thread to poll (moved to its `release_fences`).
     syncobj_releases: Vec<(OwnedFd, Arc<Slot>)>,
     busy: Vec<Weak<Slot>>,
-    /// Every wl_buffer made, to destroy those still cached when we go.
-    buffers: Vec<Weak<FrameBuffer>>,
     stats: PresentStats,
     /// The latest presentations, for [`Presenter::presentations`].
     presentations: VecDeque<Presentation>,
@@ -193,7 +191,6 @@ impl Inner {
             preferred_building: PreferredDescription::default(),
             syncobj_releases: Vec::new(),
             busy: Vec::new(),
-            buffers: Vec::new(),
             stats: PresentStats::default(),
             presentations: VecDeque::new(),
             presentation_clock: libc::CLOCK_MONOTONIC,
@@ -219,9 +216,10 @@ struct Shared {
     /// waits to be committed, a thread waits on the compositor): ends the
     /// dispatch thread's batching early.
     urge: OwnedFd,
-    /// The frame callbacks and presentation feedbacks alive, made through
-    /// libwayland directly (`frame_objects`).
-    frame_objects: FrameObjects,
+    /// The frame buffers, callbacks and presentation feedbacks alive, made
+    /// through libwayland directly (`frame_objects`); each `FrameBuffer`
+    /// keeps them too, to destroy its own.
+    frame_objects: Arc<FrameObjects>,
 }
 
 impl Shared {
@@ -392,11 +390,7 @@ impl Drop for Presenter {
         // pools. wl_buffers cached on frames that outlive us are destroyed
         // now; their later drop is a no-op.
         self.destroy_window();
-        let buffers = std::mem::take(&mut lock(&self.shared.inner).buffers);
-        for buffer in buffers.iter().filter_map(Weak::upgrade) {
-            buffer.buffer.destroy();
-        }
-        if !buffers.is_empty() {
+        if self.shared.frame_objects.destroy_buffers() {
             let _ = self.sync(TEARDOWN_TIMEOUT);
         }
         // Then stop the dispatch thread, so no handler runs during the rest,

@@ -14,7 +14,6 @@ use wayland_client::protocol::wl_subsurface::WlSubsurface;
 use wayland_client::protocol::wl_surface::WlSurface;
 use wayland_protocols::wp::viewporter::client::wp_viewport::WpViewport;
 
-use super::buffer::BufferData;
 use super::connection::Globals;
 use super::window::{Window, fit};
 use super::{Presenter, State};
@@ -124,7 +123,7 @@ fn shm_buffer(
         image.width as i32 * 4,
         wl_shm::Format::Argb8888,
         qh,
-        BufferData::default(),
+        (),
     );
     pool.destroy();
     Ok(buffer)

@@ -8,7 +8,7 @@ use wayland_client::protocol::wl_shm::{self, WlShm};
 use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
 use zc_dmabuf::{FormatInfo, Fourcc, FrameLayout};
 
-use super::buffer::{BufferData, BufferKind, FrameBuffer};
+use super::buffer::{BufferKind, FrameBuffer};
 use super::{Presenter, State};
 use crate::error::WaylandError;
 use crate::lock;
@@ -64,22 +64,21 @@ impl Presenter {
             what: format!("a {size}-byte buffer"),
             why: "wl_shm pools are limited to 2 GiB".to_owned(),
         })?;
-        let qh = &self.queue_handle;
-        let pool = shm.create_pool(fd, size, qh, ());
+        let pool = shm.create_pool(fd, size, &self.queue_handle, ());
         let first = layout.planes()[0];
-        let buffer = pool.create_buffer(
+        let geometry = [
             first.offset as i32,
             layout.width() as i32,
             rows as i32,
             first.stride as i32,
-            format,
-            qh,
-            BufferData::default(),
-        );
+        ];
+        let buffer = self.frame_buffer(BufferKind::Shm, crop, |objects, slot| {
+            objects.buffer_from_pool(&pool, geometry, format.into(), slot)
+        });
         // The buffer keeps the pool's memory mapped on the compositor side.
         pool.destroy();
         self.flush()?;
-        Ok(self.track(buffer, BufferKind::Shm, crop))
+        buffer
     }
 }
 

@@ -18,17 +18,19 @@
 use std::ffi::c_void;
 
 use wayland_client::Proxy;
-use wayland_client::protocol::wl_buffer::WlBuffer;
 use wayland_client::protocol::wl_surface::{self, WlSurface};
 use wayland_sys::client::*;
 use wayland_sys::common::wl_argument;
 use wayland_sys::ffi_dispatch;
 
+use super::frame_objects::BufferProxy;
+
 /// Attach `buffer` at (0, 0) and damage all of it (buffer coordinates).
-/// Nothing is sent if either object was destroyed. The caller holds the
-/// presenter's lock and the frame's `FrameBuffer` (see [`marshal`]).
-pub(super) fn attach_and_damage(surface: &WlSurface, buffer: &WlBuffer) {
-    let (surface_ptr, buffer_ptr) = (surface.id().as_ptr(), buffer.id().as_ptr());
+/// Nothing is sent if the surface was destroyed. The caller holds the
+/// presenter's lock and the frame's `FrameBuffer`, made by this presenter
+/// (see [`marshal`]).
+pub(super) fn attach_and_damage(surface: &WlSurface, buffer: &BufferProxy) {
+    let (surface_ptr, buffer_ptr) = (surface.id().as_ptr(), buffer.as_ptr());
     if surface_ptr.is_null() || buffer_ptr.is_null() {
         return;
     }
@@ -77,7 +79,9 @@ pub(super) fn commit(surface: &WlSurface) {
 /// the presenter's lock, and a window's surfaces are destroyed only after
 /// the window was taken out from under it; an object argument (the
 /// `wl_buffer`) is kept alive by the caller's frame, whose `FrameBuffer`
-/// destroys it on drop. `args` match the request's signature in the
+/// destroys it on drop (or the presenter that made it, in its own drop,
+/// which cannot run during a commit: `present` checks the buffer is
+/// this presenter's). `args` match the request's signature in the
 /// protocol; libwayland copies them into the connection's buffer before
 /// it returns.
 unsafe fn marshal(proxy: *mut wl_proxy, opcode: u16, args: &mut [wl_argument]) {

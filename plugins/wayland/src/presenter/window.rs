@@ -23,7 +23,6 @@ use wayland_protocols::xdg::shell::client::{
 
 use zc_dmabuf::color::ImageDescription;
 
-use super::buffer::BufferData;
 use super::capabilities::{FeedbackData, FeedbackScope};
 use super::drm_syncobj::SyncobjSurface;
 use super::overlay::{self, OverlaySurface};
@@ -190,14 +189,9 @@ impl Presenter {
         let video_preferred = preferred::watch(g.color_manager.as_ref(), &video, qh);
         let background = match (&g.single_pixel, &g.shm, &area_viewport) {
             // Opaque black with no memory behind it.
-            (Some(single_pixel), _, Some(_)) => Some(single_pixel.create_u32_rgba_buffer(
-                0,
-                0,
-                0,
-                u32::MAX,
-                qh,
-                BufferData::default(),
-            )),
+            (Some(single_pixel), _, Some(_)) => {
+                Some(single_pixel.create_u32_rgba_buffer(0, 0, 0, u32::MAX, qh, ()))
+            }
             (None, Some(shm), Some(_)) => Some(black_pixel(shm, qh)?),
             _ => None,
         };
@@ -455,15 +449,7 @@ fn foreign_surface(connection: &Connection, pointer: usize) -> Result<WlSurface,
 fn black_pixel(shm: &WlShm, qh: &QueueHandle<State>) -> Result<WlBuffer, WaylandError> {
     let fd = sys::memfd_with_zeros(c"zc-black", 4)?;
     let pool = shm.create_pool(fd.as_fd(), 4, qh, ());
-    let buffer = pool.create_buffer(
-        0,
-        1,
-        1,
-        4,
-        wl_shm::Format::Xrgb8888,
-        qh,
-        BufferData::default(),
-    );
+    let buffer = pool.create_buffer(0, 1, 1, 4, wl_shm::Format::Xrgb8888, qh, ());
     pool.destroy();
     Ok(buffer)
 }
