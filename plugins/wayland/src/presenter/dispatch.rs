@@ -83,10 +83,10 @@ fn dispatch_loop(
         // Release points of commits made since (DRM syncobj): polled too.
         let new_releases = std::mem::take(&mut lock(&shared.inner).syncobj_releases);
         state.release_fences.extend(new_releases);
-        // Events read at the end of the last pass were dispatched by
-        // libwayland then (the frame objects' dispatchers noted theirs);
-        // wayland-rs's handlers run now (a round trip's end acts on the
-        // notes first), then the notes left are acted on.
+        // Events read at the end of the last pass are dispatched now: the
+        // frame objects' dispatchers note theirs, wayland-rs's handlers run
+        // (a round trip's end acts on the notes first), then the notes left
+        // are acted on.
         if let Err(e) = queue.dispatch_pending(&mut state) {
             mark_lost(&shared, &e.to_string());
             return;
@@ -164,7 +164,10 @@ fn dispatch_loop(
             state.fences_signalled(&signalled);
         }
         if ready[0] {
-            if let Err(e) = guard.read()
+            // Only read: the next pass's `dispatch_pending` dispatches
+            // (`read` would dispatch libwayland's queue here, and that pass
+            // once more).
+            if let Err(e) = guard.read_without_dispatch()
                 && !would_block(&e)
             {
                 mark_lost(&shared, &e.to_string());
