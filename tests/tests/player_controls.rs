@@ -446,30 +446,12 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
     finish(player, &dir);
 }
 
-/// Whether playbin3 starts the tracks clip reliably with --aid/--sid: not
-/// on GStreamer 1.22 (bookworm), where it deadlocked inside decodebin3
-/// before the first frame in 2 of 4 runs of each test below, with
-/// zc-player's threads idle and no selection sent (decodebin3's and
-/// multiqueue's streaming threads waiting on each other's pad locks).
-/// Not zc's to fix there; the tests below run on trixie and forky, and
-/// the switching test above covers bookworm.
-fn playbin3_starts_with_track_options() -> bool {
-    if std::env::var("ZC_DISTRO").as_deref() == Ok("bookworm") {
-        eprintln!("skipped on bookworm: GStreamer 1.22's playbin3 deadlocks at the start");
-        return false;
-    }
-    true
-}
-
 /// Started with `--aid no`, the audio is turned on mid-play: playbin3 gets
 /// a stream kind it did not have (the player resyncs with a seek to where
 /// it was), and playback goes on with the audio track selected.
 #[test]
 fn audio_can_be_turned_on_mid_play_after_starting_without_it() {
     require_vm();
-    if !playbin3_starts_with_track_options() {
-        return;
-    }
     let dir = test_dir("audio-on");
     let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     let (mut player, stats) = play_tracks(&weston, &dir, &["--aid", "no"]);
@@ -494,9 +476,6 @@ fn audio_can_be_turned_on_mid_play_after_starting_without_it() {
 #[test]
 fn tracks_chosen_at_the_start_play_from_the_first_frame() {
     require_vm();
-    if !playbin3_starts_with_track_options() {
-        return;
-    }
     let dir = test_dir("aid-2");
     let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     let (mut player, _) = play_tracks(&weston, &dir, &["--aid", "2", "--sid", "no"]);
