@@ -380,6 +380,16 @@ impl FrameObjects {
         unsafe { destroy(proxy) };
     }
 
+    /// `proxy`, a frame's buffer, was released: noted for its slot, unless
+    /// the buffer was destroyed meanwhile (no longer listed).
+    fn buffer_released(&self, proxy: *mut wl_proxy) {
+        let mut lists = lock(&self.lists);
+        if let Some((_, slot)) = lists.buffers.iter().find(|(p, _)| p.0 == proxy) {
+            let slot = slot.clone();
+            lists.events.push(FrameEvent::Released { slot });
+        }
+    }
+
     /// `proxy`, a presentation feedback, sent its last event: out of the
     /// list and destroyed, and `event` (given the frame's data) noted.
     /// Nothing if someone else took it already.
@@ -480,8 +490,7 @@ unsafe extern "C" fn callback_event(
     0
 }
 
-/// A frame buffer's events (`release`, its only one): noted for the
-/// buffer's slot, unless the buffer was destroyed meanwhile.
+/// A frame buffer's events (`release`, its only one).
 unsafe extern "C" fn buffer_event(
     implementation: *const c_void,
     proxy: *mut c_void,
@@ -491,13 +500,7 @@ unsafe extern "C" fn buffer_event(
 ) -> c_int {
     if opcode == u32::from(wl_buffer::EVT_RELEASE_OPCODE) {
         // SAFETY: libwayland passes the implementation `listen` gave.
-        let objects = unsafe { objects(implementation) };
-        let mut lists = lock(&objects.lists);
-        let proxy = proxy.cast::<wl_proxy>();
-        if let Some((_, slot)) = lists.buffers.iter().find(|(p, _)| p.0 == proxy) {
-            let slot = slot.clone();
-            lists.events.push(FrameEvent::Released { slot });
-        }
+        unsafe { objects(implementation) }.buffer_released(proxy.cast());
     }
     0
 }
