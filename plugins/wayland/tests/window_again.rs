@@ -9,82 +9,26 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
-use rustix::fs::MemfdFlags;
-use zc_dmabuf::{Fourcc, FrameLayout, StrideAlign};
-use zc_wayland::headless::{HeadlessWeston, WestonConfig};
-use zc_wayland::{DisplayTarget, FrameBuffer, PresentStats, Presenter, WindowTarget};
+use common::{frames, wait_for};
 
-const WIDTH: u32 = 64;
-const HEIGHT: u32 = 48;
 const FRAMES_PER_WINDOW: u64 = 6;
-
-/// Poll the presenter's counters until `done` holds (10 s at most).
-fn wait_for(presenter: &Presenter, what: &str, done: impl Fn(&PresentStats) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let stats = presenter.stats();
-        if done(&stats) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what}: not in 10 s; {stats:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Two memfd frames, imported as wl_shm buffers of the current window's
-/// connection.
-fn frames(presenter: &Presenter, layout: &FrameLayout) -> Vec<(OwnedFd, Arc<FrameBuffer>)> {
-    (0..2)
-        .map(|_| {
-            let fd =
-                rustix::fs::memfd_create(c"zc-window-again", MemfdFlags::CLOEXEC).expect("memfd");
-            rustix::fs::ftruncate(&fd, layout.buffer_size()).expect("size");
-            let buffer = presenter
-                .import_shm(fd.as_fd(), layout.buffer_size(), layout)
-                .expect("a wl_shm buffer");
-            (fd, buffer)
-        })
-        .collect()
-}
 
 #[test]
 fn a_second_window_gets_its_own_frame_callbacks_and_feedback() {
-    let weston = HeadlessWeston::start(&WestonConfig {
-        width: 320,
-        height: 240,
-        ..WestonConfig::default()
-    })
-    .expect("a headless Weston (cargo xtask setup installs it)");
-    let presenter = Presenter::connect(&DisplayTarget::Name(
-        weston.socket_path().display().to_string(),
-    ))
-    .expect("connected");
+    let weston = common::weston();
+    let presenter = common::connect(&weston);
     assert!(
         presenter.capabilities().has_presentation,
         "Weston has wp_presentation"
     );
-    let layout = FrameLayout::compute(
-        Fourcc::XRGB8888,
-        WIDTH,
-        HEIGHT,
-        StrideAlign::new(64).expect("align"),
-    )
-    .expect("layout");
-    let target = WindowTarget::Toplevel {
-        title: "window again".to_owned(),
-        fullscreen: false,
-    };
+    let layout = common::layout();
 
     let mut frame_id = 0;
     for window in 1..=2 {
-        presenter
-            .create_window(&target, WIDTH as i32, HEIGHT as i32)
-            .expect("a window");
-        let frames = frames(&presenter, &layout);
+        common::window(&presenter, "window again");
+        let frames = frames(&presenter, &layout, 2);
         for i in 0..FRAMES_PER_WINDOW {
             frame_id += 1;
             let (_, buffer) = &frames[i as usize % 2];
