@@ -200,7 +200,10 @@ impl State {
             }
         }
         if released {
-            // Whoever waits for a buffer back.
+            // Whoever waits for a buffer back. The lock first: a waiter
+            // that checked the slot under it before the release is asleep
+            // by now, not about to sleep through this.
+            drop(lock(&self.shared.inner));
             self.shared.changed.notify_all();
         }
     }

@@ -235,26 +235,33 @@ impl FrameObjects {
         unsafe { self.make_buffer(pool, wl_shm_pool::REQ_CREATE_BUFFER_OPCODE, args, slot) }
     }
 
-    /// Destroy `buffer` unless the presenter's teardown did already.
+    /// Destroy `buffer` (`wl_buffer.destroy`, and its proxy) unless the
+    /// presenter's teardown did already.
+    ///
+    /// Under the lists' lock, so that a teardown on another thread cannot
+    /// find the list empty, go on and close the connection while this
+    /// still calls libwayland (lock order: the lists, then libwayland's
+    /// display lock, which no dispatcher holds while it runs).
     pub(super) fn destroy_buffer(&self, buffer: &BufferProxy) {
         let mut lists = lock(&self.lists);
         let Some(index) = lists.buffers.iter().position(|(p, _)| p.0 == buffer.0.0) else {
             return;
         };
         lists.buffers.swap_remove(index);
-        drop(lists);
-        // SAFETY: taken out of the list, so destroyed once, here.
-        unsafe { destroy(buffer.0.0) };
+        // SAFETY: taken out of the list, so destroyed once, here; the
+        // connection lives while it is listed (see above).
+        unsafe { destroy_wl_buffer(buffer.0.0) };
     }
 
     /// Destroy every frame's `wl_buffer` still alive, cached on frames or
     /// not: the presenter goes. A frame's later drop finds its own gone.
     /// Returns whether there were any.
     pub(super) fn destroy_buffers(&self) -> bool {
-        let buffers = std::mem::take(&mut lock(&self.lists).buffers);
+        let mut lists = lock(&self.lists);
+        let buffers = std::mem::take(&mut lists.buffers);
         for (proxy, _) in &buffers {
             // SAFETY: taken out of the list, so destroyed once, here.
-            unsafe { destroy(proxy.0) };
+            unsafe { destroy_wl_buffer(proxy.0) };
         }
         !buffers.is_empty()
     }
@@ -297,10 +304,12 @@ impl FrameObjects {
         }
     }
 
-    /// Destroy every object still alive: the presenter goes.
+    /// Destroy every object still alive, and forget what they reported:
+    /// the presenter goes (its dispatch thread stopped).
     pub(super) fn destroy_all(&self) {
         self.destroy_up_to(u64::MAX);
         self.destroy_buffers();
+        lock(&self.lists).events.clear();
     }
 
     /// Send request `opcode` on `parent` with `args`, which makes a
@@ -458,11 +467,35 @@ unsafe fn create(
     }
 }
 
+/// Forget an object the compositor destroys itself (a callback after
+/// `done`, a feedback after its last event): the proxy only.
+///
 /// # Safety
 /// `proxy` was made by [`create`] and is destroyed once.
 unsafe fn destroy(proxy: *mut wl_proxy) {
     // SAFETY: the caller's contract.
     unsafe { ffi_dispatch!(wayland_client_handle(), wl_proxy_destroy, proxy) }
+}
+
+/// Destroy a `wl_buffer`: its destructor request, so that the compositor
+/// lets go of the memory behind it, then its proxy.
+///
+/// # Safety
+/// `proxy` is a `wl_buffer` made by [`create`], destroyed once, on a live
+/// connection.
+unsafe fn destroy_wl_buffer(proxy: *mut wl_proxy) {
+    // SAFETY: the caller's contract; wl_buffer.destroy takes no arguments
+    // (libwayland reads none of the one given).
+    unsafe {
+        ffi_dispatch!(
+            wayland_client_handle(),
+            wl_proxy_marshal_array,
+            proxy,
+            u32::from(wl_buffer::REQ_DESTROY_OPCODE),
+            [wl_argument { i: 0 }].as_mut_ptr()
+        );
+        destroy(proxy);
+    }
 }
 
 /// The objects a dispatcher's implementation pointer points at.
