@@ -111,7 +111,7 @@ fn help_has_examples_and_the_keys() {
         "Examples:",
         "--headless",
         "--ipc",
-        "space pause",
+        "space or p pause",
         "Exit status",
         "--shuffle",
         "--save-position-on-quit",
@@ -129,6 +129,17 @@ fn help_has_examples_and_the_keys() {
         "# next audio track",
         "o or P show the time and seek bar",
         "On-screen display",
+        "--sub",
+        "{ } halve/double",
+        "Backspace normal speed",
+        ". one frame forward",
+        ", one frame back",
+        "j/J next/previous subtitle",
+        "v show/hide subtitles",
+        "Esc leave fullscreen",
+        "Q quit and remember the position",
+        "Shift+Left/Right 1 s",
+        "right click pause",
     ] {
         assert!(help.contains(text), "{text:?} missing in --help");
     }

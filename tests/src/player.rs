@@ -316,8 +316,14 @@ impl Player {
     }
 
     /// Quit and wait for the exit.
-    pub fn quit(mut self) -> (ExitStatus, String) {
-        self.ok(r#"{"command":"quit"}"#);
+    pub fn quit(self) -> (ExitStatus, String) {
+        self.quit_with(r#"{"command":"quit"}"#)
+    }
+
+    /// Send `request`, which makes the player quit (`quit`, or a key that
+    /// does), and wait for the exit.
+    pub fn quit_with(mut self, request: &str) -> (ExitStatus, String) {
+        self.ok(request);
         let deadline = Instant::now() + SLOW;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {

@@ -360,7 +360,28 @@ fn the_position_is_resumed_after_quit_and_a_bad_state_file_is_ignored() {
         "no warning:\n{}",
         player.log()
     );
-    finish(player, &dir);
+    let (status, _) = player.quit();
+    assert_eq!(status.code(), Some(0));
+
+    // Without the option, `Q` (mpv's quit-watch-later) remembers it too.
+    let _ = std::fs::remove_file(&files[0]);
+    weston.restart();
+    let plain = [clip.as_os_str(), OsStr::new("--keep-open")];
+    let mut player = Player::launch(&weston, plain, &dir, &envs);
+    player.wait_for("2 s played", POLL, |s| {
+        s["position-s"].as_f64().is_some_and(|p| p >= 2.0)
+    });
+    let (status, log) = player.quit_with(r#"{"command":"key","key":"Q"}"#);
+    assert_eq!(status.code(), Some(0), "log:\n{log}");
+    let text = std::fs::read_to_string(&files[0]).expect("state file after Q");
+    assert!(
+        text.lines()
+            .find_map(|l| l.strip_prefix("start="))
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(|saved| (2.0..3.5).contains(&saved)),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A 5 s clip with two audio tracks (440 and 880 Hz) and one subtitle
@@ -435,6 +456,28 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
     assert_eq!(stats["audio-track"], 1, "{stats}");
     // Off hides the cues (the track plays on, unseen): none on screen.
     assert!(stats["subtitle"].is_null(), "{stats}");
+    // J goes the other way round: from none back to the (last) track,
+    // whose cue shows again.
+    player.ok(r#"{"command":"key","key":"J"}"#);
+    player.wait_for("the subtitle back", POLL, |s| {
+        s["sub-track"] == 1 && s["subtitle"].as_str() == Some("Hello")
+    });
+    // v hides the subtitles and shows them again, the track unchanged.
+    let reply = player.ok(r#"{"command":"key","key":"v"}"#);
+    assert_eq!(reply["sub-visible"], false, "{reply}");
+    let stats = player.wait_for("the subtitle hidden", POLL, |s| s["subtitle"].is_null());
+    assert_eq!(stats["sub-track"], 1, "{stats}");
+    let reply = player.ok(r#"{"command":"key","key":"v"}"#);
+    assert_eq!(reply["sub-visible"], true, "{reply}");
+    player.wait_for("the subtitle shown again", POLL, |s| {
+        s["subtitle"].as_str() == Some("Hello")
+    });
+    // Escape only leaves fullscreen (mpv's), which the test's kiosk shell
+    // keeps the window in: the player plays on.
+    player.ok(r#"{"command":"key","key":"Escape"}"#);
+    assert_frames_flow(&mut player, "Escape");
+    player.ok(r#"{"command":"key","key":"J"}"#);
+    player.wait_for("no subtitles again", POLL, |s| s["sub-track"].is_null());
     let bad = player.request(r#"{"command":"track","type":"audio","id":3}"#);
     assert_eq!(bad["ok"], false, "{bad}");
     assert!(

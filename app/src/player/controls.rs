@@ -1,10 +1,8 @@
-//! What the player's keys and mouse do: key events (keysym + modifiers) and
-//! double-clicks become [`Command`]s. Pure, so every binding is unit-tested
-//! without a compositor; the window code only forwards events here.
+//! What the user or a script may ask of the player ([`Command`]), and the
+//! numbers behind it: seek targets, speeds, steps. Which key or button
+//! asks for what is in `bindings`.
 
 use std::path::PathBuf;
-
-use smithay_client_toolkit::seat::keyboard::Keysym;
 
 use super::tracks::TrackKind;
 
@@ -12,8 +10,15 @@ use super::tracks::TrackKind;
 pub const SMALL_SEEK_S: f64 = 5.0;
 /// Seconds the Up/Down keys seek.
 pub const LARGE_SEEK_S: f64 = 60.0;
-/// How much the `9`/`0` keys change the volume (1.0 is 100 %).
-pub const VOLUME_STEP: f64 = 0.1;
+/// How much the `9`/`0` keys and a wheel notch change the volume (1.0 is
+/// 100 %; mpv's 2).
+pub const VOLUME_STEP: f64 = 0.02;
+/// Seconds Shift with Left/Right seeks, to the exact frame (mpv's).
+pub const EXACT_SMALL_SEEK_S: f64 = 1.0;
+/// Seconds Shift with Up/Down seeks, to the exact frame (mpv's).
+pub const EXACT_LARGE_SEEK_S: f64 = 5.0;
+/// Seconds a horizontal wheel notch seeks (mpv's).
+pub const WHEEL_SEEK_S: f64 = 10.0;
 
 /// How much `[`/`]` change the speed (mpv's factor: 10 % per press).
 pub const SPEED_STEP: f64 = 1.1;
@@ -106,8 +111,15 @@ pub enum Command {
     Play,
     Pause,
     TogglePause,
-    Seek(SeekTarget),
+    /// `exact`: to the very frame, not the keyframe before (a short step
+    /// would otherwise land where it started).
+    Seek {
+        target: SeekTarget,
+        exact: bool,
+    },
     ToggleFullscreen,
+    /// Leave fullscreen (nothing when windowed).
+    LeaveFullscreen,
     ToggleMute,
     /// Change the volume by this much (clamped to 0.0..=1.0).
     ChangeVolume(f64),
@@ -125,112 +137,17 @@ pub enum Command {
     },
     PlaylistNext,
     PlaylistPrev,
-    /// The next audio or subtitle track (after the last: none).
-    CycleTrack(TrackKind),
+    /// The next audio or subtitle track (after the last: none, for
+    /// subtitles), or with `backward` the previous one.
+    CycleTrack {
+        kind: TrackKind,
+        backward: bool,
+    },
+    /// Show or hide the subtitles, whichever track plays.
+    ToggleSubtitles,
     Quit,
-}
-
-/// The modifier keys held with a key press.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Modifiers {
-    pub ctrl: bool,
-    pub alt: bool,
-    pub shift: bool,
-    pub logo: bool,
-}
-
-/// The command bound to a key press, if any. Keys held with Ctrl, Alt or
-/// the logo key are left alone (those combinations belong to the desktop);
-/// Shift is ignored, so `F` works like `f`.
-pub fn command_for_key(keysym: Keysym, modifiers: Modifiers) -> Option<Command> {
-    if modifiers.ctrl || modifiers.alt || modifiers.logo {
-        return None;
-    }
-    let command = match keysym {
-        Keysym::space | Keysym::KP_Space => Command::TogglePause,
-        Keysym::Left | Keysym::KP_Left => Command::Seek(SeekTarget::Relative(-SMALL_SEEK_S)),
-        Keysym::Right | Keysym::KP_Right => Command::Seek(SeekTarget::Relative(SMALL_SEEK_S)),
-        Keysym::Up | Keysym::KP_Up => Command::Seek(SeekTarget::Relative(LARGE_SEEK_S)),
-        Keysym::Down | Keysym::KP_Down => Command::Seek(SeekTarget::Relative(-LARGE_SEEK_S)),
-        Keysym::f | Keysym::F => Command::ToggleFullscreen,
-        Keysym::m | Keysym::M => Command::ToggleMute,
-        Keysym::_9 | Keysym::KP_9 => Command::ChangeVolume(-VOLUME_STEP),
-        Keysym::_0 | Keysym::KP_0 => Command::ChangeVolume(VOLUME_STEP),
-        Keysym::s | Keysym::S => Command::Snapshot(None),
-        Keysym::i | Keysym::I => Command::ToggleStats,
-        // mpv's: `o` and `P` (Shift+p; `p` alone is left alone).
-        Keysym::o | Keysym::O | Keysym::P => Command::ShowProgress,
-        Keysym::q | Keysym::Q | Keysym::Escape => Command::Quit,
-        Keysym::bracketleft => Command::Speed(SpeedChange::Multiply(1.0 / SPEED_STEP)),
-        Keysym::bracketright => Command::Speed(SpeedChange::Multiply(SPEED_STEP)),
-        Keysym::braceleft => Command::Speed(SpeedChange::Multiply(0.5)),
-        Keysym::braceright => Command::Speed(SpeedChange::Multiply(2.0)),
-        Keysym::BackSpace => Command::Speed(SpeedChange::Set(1.0)),
-        Keysym::period => Command::FrameStep { backward: false },
-        Keysym::comma => Command::FrameStep { backward: true },
-        Keysym::greater | Keysym::Return | Keysym::KP_Enter => Command::PlaylistNext,
-        Keysym::less => Command::PlaylistPrev,
-        Keysym::numbersign => Command::CycleTrack(TrackKind::Audio),
-        Keysym::j | Keysym::J => Command::CycleTrack(TrackKind::Subtitle),
-        _ => return None,
-    };
-    Some(command)
-}
-
-/// The keys a script may press through the control socket (`{"command":
-/// "key", "key": NAME}`), by the names the help text uses.
-pub fn keysym_by_name(name: &str) -> Option<Keysym> {
-    let keysym = match name {
-        "space" | " " => Keysym::space,
-        "Left" | "left" => Keysym::Left,
-        "Right" | "right" => Keysym::Right,
-        "Up" | "up" => Keysym::Up,
-        "Down" | "down" => Keysym::Down,
-        "Escape" | "escape" | "Esc" | "esc" => Keysym::Escape,
-        "BackSpace" | "Backspace" | "backspace" => Keysym::BackSpace,
-        "Return" | "Enter" | "enter" => Keysym::Return,
-        single if single.chars().count() == 1 => {
-            let c = single.chars().next()?;
-            if !c.is_ascii_graphic() {
-                return None;
-            }
-            Keysym::from_char(c)
-        }
-        _ => return None,
-    };
-    Some(keysym)
-}
-
-/// Longest gap between the two presses of a double-click.
-pub const DOUBLE_CLICK_MS: u32 = 400;
-/// Farthest the pointer may move between them, in surface pixels.
-pub const DOUBLE_CLICK_SLOP: f64 = 8.0;
-
-/// Tells double-clicks from single clicks, from the compositor's press
-/// timestamps (milliseconds, wrapping) and positions.
-#[derive(Debug, Default)]
-pub struct ClickTracker {
-    last_press: Option<(u32, f64, f64)>,
-}
-
-impl ClickTracker {
-    /// A left-button press; `Some(ToggleFullscreen)` when it completes a
-    /// double-click. A third quick press starts a new pair.
-    pub fn press(&mut self, time_ms: u32, x: f64, y: f64) -> Option<Command> {
-        match self.last_press.take() {
-            Some((t, px, py))
-                if time_ms.wrapping_sub(t) <= DOUBLE_CLICK_MS
-                    && (x - px).abs() <= DOUBLE_CLICK_SLOP
-                    && (y - py).abs() <= DOUBLE_CLICK_SLOP =>
-            {
-                Some(Command::ToggleFullscreen)
-            }
-            _ => {
-                self.last_press = Some((time_ms, x, y));
-                None
-            }
-        }
-    }
+    /// Quit and remember the position, as `--save-position-on-quit` does.
+    QuitSavingPosition,
 }
 
 #[cfg(test)]
@@ -253,80 +170,6 @@ mod tests {
         assert!(SeekTarget::checked(-5.0, false).is_err());
     }
 
-    fn key(keysym: Keysym) -> Option<Command> {
-        command_for_key(keysym, Modifiers::default())
-    }
-
-    #[test]
-    fn every_documented_key_has_its_command() {
-        assert_eq!(key(Keysym::space), Some(Command::TogglePause));
-        assert_eq!(
-            key(Keysym::Left),
-            Some(Command::Seek(SeekTarget::Relative(-5.0)))
-        );
-        assert_eq!(
-            key(Keysym::Right),
-            Some(Command::Seek(SeekTarget::Relative(5.0)))
-        );
-        assert_eq!(
-            key(Keysym::Up),
-            Some(Command::Seek(SeekTarget::Relative(60.0)))
-        );
-        assert_eq!(
-            key(Keysym::Down),
-            Some(Command::Seek(SeekTarget::Relative(-60.0)))
-        );
-        assert_eq!(key(Keysym::f), Some(Command::ToggleFullscreen));
-        assert_eq!(key(Keysym::m), Some(Command::ToggleMute));
-        assert_eq!(key(Keysym::_9), Some(Command::ChangeVolume(-0.1)));
-        assert_eq!(key(Keysym::_0), Some(Command::ChangeVolume(0.1)));
-        assert_eq!(key(Keysym::s), Some(Command::Snapshot(None)));
-        assert_eq!(key(Keysym::i), Some(Command::ToggleStats));
-        assert_eq!(key(Keysym::o), Some(Command::ShowProgress));
-        assert_eq!(key(Keysym::P), Some(Command::ShowProgress));
-        assert_eq!(key(Keysym::q), Some(Command::Quit));
-        assert_eq!(key(Keysym::Escape), Some(Command::Quit));
-        assert_eq!(
-            key(Keysym::bracketright),
-            Some(Command::Speed(SpeedChange::Multiply(1.1)))
-        );
-        assert_eq!(
-            key(Keysym::bracketleft),
-            Some(Command::Speed(SpeedChange::Multiply(1.0 / 1.1)))
-        );
-        assert_eq!(
-            key(Keysym::braceleft),
-            Some(Command::Speed(SpeedChange::Multiply(0.5)))
-        );
-        assert_eq!(
-            key(Keysym::braceright),
-            Some(Command::Speed(SpeedChange::Multiply(2.0)))
-        );
-        assert_eq!(
-            key(Keysym::BackSpace),
-            Some(Command::Speed(SpeedChange::Set(1.0)))
-        );
-        assert_eq!(
-            key(Keysym::period),
-            Some(Command::FrameStep { backward: false })
-        );
-        assert_eq!(
-            key(Keysym::comma),
-            Some(Command::FrameStep { backward: true })
-        );
-        assert_eq!(key(Keysym::greater), Some(Command::PlaylistNext));
-        assert_eq!(key(Keysym::Return), Some(Command::PlaylistNext));
-        assert_eq!(key(Keysym::less), Some(Command::PlaylistPrev));
-        assert_eq!(
-            key(Keysym::numbersign),
-            Some(Command::CycleTrack(TrackKind::Audio))
-        );
-        assert_eq!(
-            key(Keysym::j),
-            Some(Command::CycleTrack(TrackKind::Subtitle))
-        );
-    }
-
     #[test]
     fn speeds_stay_within_range() {
         assert_eq!(changed_speed(1.0, SpeedChange::Multiply(2.0)), 2.0);
@@ -346,94 +189,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn unbound_keys_do_nothing() {
-        for keysym in [Keysym::a, Keysym::p, Keysym::_1, Keysym::Tab, Keysym::F1] {
-            assert_eq!(key(keysym), None, "{keysym:?}");
-        }
-    }
-
-    #[test]
-    fn shift_is_ignored_but_ctrl_alt_logo_are_left_to_the_desktop() {
-        let shift = Modifiers {
-            shift: true,
-            ..Modifiers::default()
-        };
-        assert_eq!(
-            command_for_key(Keysym::F, shift),
-            Some(Command::ToggleFullscreen)
-        );
-        assert_eq!(
-            command_for_key(Keysym::Right, shift),
-            Some(Command::Seek(SeekTarget::Relative(5.0)))
-        );
-        for modifiers in [
-            Modifiers {
-                ctrl: true,
-                ..Modifiers::default()
-            },
-            Modifiers {
-                alt: true,
-                ..Modifiers::default()
-            },
-            Modifiers {
-                logo: true,
-                ..Modifiers::default()
-            },
-        ] {
-            assert_eq!(command_for_key(Keysym::q, modifiers), None, "{modifiers:?}");
-            assert_eq!(command_for_key(Keysym::space, modifiers), None);
-        }
-    }
-
-    #[test]
-    fn key_names_resolve_to_the_bound_keysyms() {
-        assert_eq!(keysym_by_name("space"), Some(Keysym::space));
-        assert_eq!(keysym_by_name("Left"), Some(Keysym::Left));
-        assert_eq!(keysym_by_name("esc"), Some(Keysym::Escape));
-        assert_eq!(keysym_by_name("i"), Some(Keysym::i));
-        assert_eq!(keysym_by_name("0"), Some(Keysym::_0));
-        assert_eq!(keysym_by_name("F"), Some(Keysym::F));
-        assert_eq!(keysym_by_name("BackSpace"), Some(Keysym::BackSpace));
-        assert_eq!(keysym_by_name("#"), Some(Keysym::numbersign));
-        assert_eq!(keysym_by_name(">"), Some(Keysym::greater));
-        assert_eq!(keysym_by_name("["), Some(Keysym::bracketleft));
-        assert_eq!(keysym_by_name("PageUp"), None);
-        assert_eq!(keysym_by_name(""), None);
-        assert_eq!(keysym_by_name("\n"), None);
-    }
-
-    #[test]
-    fn two_close_presses_are_a_double_click() {
-        let mut clicks = ClickTracker::default();
-        assert_eq!(clicks.press(1000, 10.0, 10.0), None);
-        assert_eq!(
-            clicks.press(1250, 12.0, 9.0),
-            Some(Command::ToggleFullscreen)
-        );
-        // A third press starts over instead of toggling back at once.
-        assert_eq!(clicks.press(1400, 12.0, 9.0), None);
-    }
-
-    #[test]
-    fn slow_or_distant_presses_are_single_clicks() {
-        let mut clicks = ClickTracker::default();
-        assert_eq!(clicks.press(1000, 10.0, 10.0), None);
-        assert_eq!(clicks.press(1000 + DOUBLE_CLICK_MS + 1, 10.0, 10.0), None);
-        assert_eq!(clicks.press(2000, 100.0, 10.0), None);
-        // ... but the last of them pairs with a quick one after it.
-        assert_eq!(
-            clicks.press(2100, 101.0, 11.0),
-            Some(Command::ToggleFullscreen)
-        );
-    }
-
-    #[test]
-    fn the_timestamp_may_wrap() {
-        let mut clicks = ClickTracker::default();
-        assert_eq!(clicks.press(u32::MAX - 100, 0.0, 0.0), None);
-        assert_eq!(clicks.press(100, 0.0, 0.0), Some(Command::ToggleFullscreen));
     }
 }

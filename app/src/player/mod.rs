@@ -3,6 +3,7 @@
 //! subtitle cues and DVD subtitle pictures, the on-screen display, text drawing, fd accounting, the playlist, tracks and the
 //! resume state. The binary (`src/bin/zc-player`) puts them together.
 
+pub mod bindings;
 pub mod controls;
 /// The process's open fds: zc-dmabuf's, re-exported where the player
 /// always found them.

@@ -42,7 +42,7 @@ pub enum Trigger {
 /// What a command shows on the OSD (after it succeeded), as in mpv.
 pub fn trigger_for(command: &Command) -> Option<Trigger> {
     match command {
-        Command::Seek(_) => Some(Trigger::Seek),
+        Command::Seek { .. } => Some(Trigger::Seek),
         Command::ShowProgress => Some(Trigger::Progress),
         Command::Play | Command::Pause | Command::TogglePause => Some(Trigger::Pause),
         Command::ToggleMute | Command::ChangeVolume(_) => Some(Trigger::Volume),

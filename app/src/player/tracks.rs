@@ -134,6 +134,19 @@ pub fn cycle(current: Option<usize>, count: usize, off: bool) -> Option<usize> {
     }
 }
 
+/// The track before `current` among `count`, as mpv's `cycle ... down`
+/// goes: ..., 2, 1, then none (only if `off` is one of the stops), then the
+/// last again.
+pub fn cycle_back(current: Option<usize>, count: usize, off: bool) -> Option<usize> {
+    match current {
+        _ if count == 0 => None,
+        None => Some(count - 1),
+        Some(i) if i > 0 && i < count => Some(i - 1),
+        Some(_) if off => None,
+        Some(_) => Some(count - 1),
+    }
+}
+
 /// What an audio or subtitle choice takes, given the track of that kind
 /// the pipeline plays (heard or silenced, shown or hidden) and the one
 /// wanted (`None`: off).
@@ -218,6 +231,22 @@ mod tests {
         assert_eq!(cycle(Some(1), 2, false), Some(0));
         assert_eq!(cycle(Some(0), 1, false), Some(0));
         assert_eq!(cycle(None, 2, false), Some(0));
+    }
+
+    #[test]
+    fn cycling_back_goes_the_other_way_round() {
+        assert_eq!(cycle_back(None, 3, true), Some(2));
+        assert_eq!(cycle_back(Some(2), 3, true), Some(1));
+        assert_eq!(cycle_back(Some(0), 3, true), None);
+        // A track past the end (the list shrank) goes to none, or the last.
+        assert_eq!(cycle_back(Some(7), 3, true), None);
+        assert_eq!(cycle_back(Some(7), 3, false), Some(2));
+        assert_eq!(cycle_back(Some(0), 3, false), Some(2));
+        assert_eq!(cycle_back(None, 0, true), None);
+        // Back undoes forward.
+        for current in [None, Some(0), Some(1)] {
+            assert_eq!(cycle_back(cycle(current, 2, true), 2, true), current);
+        }
     }
 
     #[test]

@@ -28,12 +28,17 @@ Examples:
   echo '{\"command\":\"stats\"}' | socat - UNIX-CONNECT:/tmp/zc.sock
   zc-playerctl /tmp/zc.sock '{\"command\":\"seek\",\"seconds\":10}' '{\"command\":\"quit\"}'
 
-Keys (mpv's): space pause/resume, Left/Right seek 5 s, Up/Down 60 s, f or double-click
-fullscreen, m mute, 9/0 volume, [ ] speed -/+10 %, { } halve/double the speed,
-Backspace normal speed, . one frame forward (paused), , one frame back,
-< > previous/next in the playlist (Enter: next), # next audio track, j next subtitle
-track, s snapshot (full size PNG in the current folder), i statistics panel,
-o or P show the time and seek bar, q or Esc quit.
+Keys (mpv's defaults): space or p pause/resume, Left/Right seek 5 s, Up/Down 60 s,
+Shift+Left/Right 1 s and Shift+Up/Down 5 s to the exact frame,
+f or double-click fullscreen, Esc leave fullscreen, m mute, 9/0 (or / *) volume -/+2 %,
+[ ] speed -/+10 %, { } halve/double the speed, Backspace normal speed,
+. one frame forward (paused), , one frame back,
+< > previous/next in the playlist (Enter: next), # next audio track,
+j/J next/previous subtitle track, v show/hide subtitles,
+s snapshot (full size PNG in the current folder), i statistics panel,
+o or P show the time and seek bar, q or Ctrl+w quit, Q quit and remember the position.
+Mouse: double-click fullscreen, right click pause, wheel volume (sideways: seek 10 s),
+back/forward buttons the playlist. Media keys play, pause, stop, skip and change the volume.
 
 On-screen display (mpv's): the time (position / duration) and a seek bar after a
 seek, o/P or the mouse moving over the window; the volume when it changes; a pause

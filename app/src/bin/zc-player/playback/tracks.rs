@@ -269,10 +269,20 @@ impl Player {
     }
 
     /// The next track of `kind` (after the last subtitle track: none;
-    /// audio wraps round, see [`Player::select_track`]).
-    pub fn cycle_track(&mut self, kind: TrackKind) -> Result<Option<usize>, String> {
+    /// audio wraps round, see [`Player::select_track`]), or with
+    /// `backward` the previous one.
+    pub fn cycle_track(
+        &mut self,
+        kind: TrackKind,
+        backward: bool,
+    ) -> Result<Option<usize>, String> {
         let off = kind == TrackKind::Subtitle;
-        let next = choice::cycle(self.tracks.current(kind), self.tracks.count(kind), off);
+        let step = if backward {
+            choice::cycle_back
+        } else {
+            choice::cycle
+        };
+        let next = step(self.tracks.current(kind), self.tracks.count(kind), off);
         let wanted = next.map_or(TrackChoice::Off, |i| TrackChoice::Number(i + 1));
         self.select_track(kind, &wanted)?;
         Ok(next)

@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 
 use wayland_client::QueueHandle;
-use zc_app::player::controls::{self, Command, Modifiers, SpeedChange};
+use zc_app::player::bindings;
+use zc_app::player::controls::{Command, SpeedChange};
 use zc_app::player::ipc::{Call, Reply, Request};
 use zc_app::player::osd::{self, Trigger};
 
@@ -59,7 +60,7 @@ impl App {
             Command::Play => player.set_playing(true)?,
             Command::Pause => player.set_playing(false)?,
             Command::TogglePause => player.toggle_pause()?,
-            Command::Seek(target) => player.seek(target, false, None)?,
+            Command::Seek { target, exact } => player.seek(target, exact, None)?,
             Command::ToggleMute | Command::ChangeVolume(_) if !player.audio => {
                 if !self.said_no_audio {
                     eprintln!("zc-player: there is no audio output (no audio device)");
@@ -75,6 +76,7 @@ impl App {
             }
             Command::Snapshot(path) => player.snapshot(path, None)?,
             Command::ToggleFullscreen => self.toggle_fullscreen(),
+            Command::LeaveFullscreen => self.leave_fullscreen(),
             Command::ShowProgress => {}
             Command::ToggleStats => {
                 self.toggle_panel(qh);
@@ -86,12 +88,20 @@ impl App {
             Command::FrameStep { backward } => player.frame_step(backward)?,
             Command::PlaylistNext => player.next_entry()?,
             Command::PlaylistPrev => player.prev_entry()?,
-            Command::CycleTrack(kind) => {
-                let track = player.cycle_track(kind)?;
+            Command::CycleTrack { kind, backward } => {
+                let track = player.cycle_track(kind, backward)?;
                 fields.insert(kind.name().into(), track.map(|i| i + 1).into());
                 self.update_subtitles();
             }
+            Command::ToggleSubtitles => {
+                let shown = self.toggle_subtitle_visibility();
+                fields.insert("sub-visible".into(), shown.into());
+            }
             Command::Quit => self.quit(),
+            Command::QuitSavingPosition => {
+                self.save_position_asked = true;
+                self.quit();
+            }
         }
         match trigger {
             Some(trigger) => self.osd_trigger(trigger),
@@ -171,12 +181,12 @@ impl App {
                 None => Err("nothing is playing".to_owned()),
             },
             Request::Screenshot { path } => self.screenshot(path),
-            Request::Key { name } => match controls::keysym_by_name(&name) {
+            Request::Key { name } => match bindings::key_by_name(&name) {
                 None => Err(format!(
-                    "unknown key `{name}`: use space, Left, Right, Up, Down, Escape, BackSpace, Return \
-                     or one character"
+                    "unknown key `{name}`: use space, Left, Right, Up, Down (Shift+ before an \
+                     arrow), Escape, BackSpace, Return or one character"
                 )),
-                Some(keysym) => match controls::command_for_key(keysym, Modifiers::default()) {
+                Some((keysym, modifiers)) => match bindings::command_for_key(keysym, modifiers) {
                     Some(command) => self.run_command(command, qh),
                     None => Err(format!("the key `{name}` does nothing in zc-player")),
                 },

@@ -181,7 +181,7 @@ pub(crate) fn play(
     };
     if let Some(mut player) = state.player.take() {
         let asked = state.quit_asked || matches!(result, Ok(Outcome::Interrupted(_)));
-        if args.save_position_on_quit && asked {
+        if (args.save_position_on_quit || state.save_position_asked) && asked {
             player.save_position();
         }
         player.shutdown();

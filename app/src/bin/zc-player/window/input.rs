@@ -1,7 +1,8 @@
 //! Keys and the mouse: the seat's keyboard and pointer, keys turned into
 //! commands (auto-repeat for the seeking arrows only), clicks on our title
-//! bar (move, close) and on the video (double-click: fullscreen); the
-//! pointer moving shows the on-screen display.
+//! bar (move, close) and on the video (double-click: fullscreen; the other
+//! buttons and the wheel as `bindings` says); the pointer moving shows
+//! the on-screen display.
 
 use smithay_client_toolkit::seat::keyboard::{KeyEvent, KeyboardHandler, Keysym, RawModifiers};
 use smithay_client_toolkit::seat::pointer::{PointerEvent, PointerEventKind, PointerHandler};
@@ -9,7 +10,8 @@ use smithay_client_toolkit::seat::{Capability, SeatHandler, SeatState};
 use smithay_client_toolkit::shell::WaylandSurface;
 use wayland_client::protocol::{wl_keyboard, wl_pointer, wl_seat, wl_surface};
 use wayland_client::{Connection, QueueHandle};
-use zc_app::player::controls::{self, Modifiers};
+use zc_app::player::bindings::{self, BTN_LEFT, Modifiers, Scroll};
+use zc_app::player::controls::Command;
 use zc_app::player::osd::Trigger;
 
 use super::App;
@@ -18,9 +20,15 @@ use crate::playback::PlayerExit;
 
 impl App {
     fn key(&mut self, keysym: Keysym, qh: &QueueHandle<App>) {
-        if let Some(command) = controls::command_for_key(keysym, self.modifiers)
-            && let Err(e) = self.run_command(command, qh)
-        {
+        if let Some(command) = bindings::command_for_key(keysym, self.modifiers) {
+            self.run_or_say(command, qh);
+        }
+    }
+
+    /// Run a command from the keyboard or the mouse; what went wrong is
+    /// said on stderr (nobody waits for a reply).
+    fn run_or_say(&mut self, command: Command, qh: &QueueHandle<App>) {
+        if let Err(e) = self.run_command(command, qh) {
             eprintln!("zc-player: {e}");
         }
     }
@@ -157,9 +165,6 @@ impl KeyboardHandler for App {
     }
 }
 
-/// BTN_LEFT from linux/input-event-codes.h.
-const BTN_LEFT: u32 = 0x110;
-
 impl PointerHandler for App {
     fn pointer_frame(
         &mut self,
@@ -178,34 +183,63 @@ impl PointerHandler for App {
             self.osd_trigger(Trigger::Pointer);
         }
         for event in events {
-            let PointerEventKind::Press {
-                time,
-                button,
-                serial,
-            } = event.kind
-            else {
-                continue;
-            };
-            if button != BTN_LEFT {
-                continue;
-            }
-            let (x, y) = event.position;
             let on_window = &event.surface == self.window.wl_surface();
-            let bar = self.title_bar() as f64;
-            if on_window && y < bar {
-                let close = close_button(self.size.0);
-                if x >= close.0 as f64 {
-                    self.exit.get_or_insert(PlayerExit::Done);
-                } else if let Some(seat) = &self.seat {
-                    self.window.move_(seat, serial);
+            match event.kind {
+                PointerEventKind::Press {
+                    time,
+                    button,
+                    serial,
+                } => self.press(on_window, event.position, (time, button, serial), qh),
+                PointerEventKind::Axis {
+                    horizontal,
+                    vertical,
+                    ..
+                } => {
+                    let scroll = |axis: smithay_client_toolkit::seat::pointer::AxisScroll| Scroll {
+                        value120: axis.value120,
+                        discrete: axis.discrete,
+                        pixels: axis.absolute,
+                    };
+                    for command in self.scrolls.scroll(scroll(vertical), scroll(horizontal)) {
+                        self.run_or_say(command, qh);
+                    }
                 }
-                continue;
+                _ => {}
             }
-            if let Some(command) = self.clicks.press(time, x, y)
-                && let Err(e) = self.run_command(command, qh)
-            {
-                eprintln!("zc-player: {e}");
+        }
+    }
+}
+
+impl App {
+    /// A button pressed at `(x, y)`, over our window's surface
+    /// (`on_window`: the title bar is there) or the video's.
+    fn press(
+        &mut self,
+        on_window: bool,
+        (x, y): (f64, f64),
+        (time, button, serial): (u32, u32, u32),
+        qh: &QueueHandle<App>,
+    ) {
+        let bar = self.title_bar() as f64;
+        if on_window && y < bar {
+            if button != BTN_LEFT {
+                return;
             }
+            let close = close_button(self.size.0);
+            if x >= close.0 as f64 {
+                self.exit.get_or_insert(PlayerExit::Done);
+            } else if let Some(seat) = &self.seat {
+                self.window.move_(seat, serial);
+            }
+            return;
+        }
+        let command = if button == BTN_LEFT {
+            self.clicks.press(time, x, y)
+        } else {
+            bindings::command_for_button(button)
+        };
+        if let Some(command) = command {
+            self.run_or_say(command, qh);
         }
     }
 }

@@ -41,7 +41,7 @@ use wayland_client::protocol::{
     wl_keyboard, wl_output, wl_pointer, wl_seat, wl_shm, wl_subsurface, wl_surface,
 };
 use wayland_client::{Connection, QueueHandle};
-use zc_app::player::controls::{ClickTracker, Modifiers};
+use zc_app::player::bindings::{ClickTracker, Modifiers, ScrollTracker};
 use zc_app::player::ipc::Reply;
 use zc_app::player::osd::Osd;
 use zc_app::player::stats::Stats;
@@ -79,8 +79,11 @@ pub struct App {
     seat: Option<wl_seat::WlSeat>,
     modifiers: Modifiers,
     clicks: ClickTracker,
+    scrolls: ScrollTracker,
     panel: Option<Panel>,
     subtitles: Option<SubtitleLayer>,
+    /// `v` hides the subtitles without changing the track.
+    subtitles_visible: bool,
     osd: Osd,
     osd_layer: Option<OsdLayer>,
     pub layout: Arc<Mutex<Layout>>,
@@ -94,6 +97,8 @@ pub struct App {
     /// Whether the user or a script asked to quit (--save-position-on-quit
     /// saves then, not at the end of the stream).
     pub quit_asked: bool,
+    /// `Q`: the position is remembered as with --save-position-on-quit.
+    pub save_position_asked: bool,
     queue: QueueHandle<App>,
 }
 
@@ -152,8 +157,10 @@ impl App {
             seat: None,
             modifiers: Modifiers::default(),
             clicks: ClickTracker::default(),
+            scrolls: ScrollTracker::default(),
             panel: None,
             subtitles: None,
+            subtitles_visible: true,
             osd: Osd::default(),
             osd_layer: None,
             layout,
@@ -163,6 +170,7 @@ impl App {
             quit_reply: None,
             said_no_audio: false,
             quit_asked: false,
+            save_position_asked: false,
             queue: qh.clone(),
         })
     }
@@ -211,6 +219,13 @@ impl App {
             self.window.unset_fullscreen();
         } else {
             self.window.set_fullscreen(None);
+        }
+    }
+
+    /// Escape: back to a window, if fullscreen (mpv's).
+    pub(crate) fn leave_fullscreen(&self) {
+        if self.fullscreen {
+            self.window.unset_fullscreen();
         }
     }
 

@@ -53,7 +53,7 @@ impl App {
         if let Some(layer) = self.subtitles.as_mut() {
             layer.cue = Some(cue);
         }
-        if due {
+        if due && self.subtitles_visible {
             self.draw_subtitle();
         } else {
             self.hide_subtitle();
@@ -61,8 +61,9 @@ impl App {
     }
 
     /// On the tick, at each cue's start and end (see [`App::next_wakeup`])
-    /// and after a track change: show a cue that became due, hide one the
-    /// position left, or all once subtitles were turned off.
+    /// and after a track or visibility change: show a cue that became due,
+    /// hide one the position left, or all once subtitles were turned off
+    /// (a hidden cue stays, to show again while it lasts).
     pub fn update_subtitles(&mut self) {
         let position = self.player.as_ref().and_then(|p| p.position());
         let hidden = self.player.as_ref().is_some_and(|p| p.subtitles_hidden());
@@ -78,14 +79,27 @@ impl App {
         if layer.shown && !on {
             layer.cue = None;
             self.hide_subtitle();
-        } else if !layer.shown && on {
+        } else if layer.shown && !self.subtitles_visible {
+            self.hide_subtitle();
+        } else if !layer.shown && on && self.subtitles_visible {
             self.draw_subtitle();
         }
+    }
+
+    /// `v`: show or hide the subtitles, whichever track plays (mpv's
+    /// `sub-visibility`). Returns whether they are shown now.
+    pub fn toggle_subtitle_visibility(&mut self) -> bool {
+        self.subtitles_visible = !self.subtitles_visible;
+        self.update_subtitles();
+        self.subtitles_visible
     }
 
     /// When the subtitles next change, in stream time: the end of the cue
     /// on screen, or the start of one waiting.
     pub(super) fn next_subtitle_change(&self) -> Option<f64> {
+        if !self.subtitles_visible {
+            return None;
+        }
         let layer = self.subtitles.as_ref()?;
         let cue = layer.cue.as_ref()?;
         if layer.shown {
