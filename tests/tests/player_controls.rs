@@ -476,8 +476,15 @@ fn audio_and_subtitle_tracks_switch_over_the_socket() {
     // keeps the window in: the player plays on.
     player.ok(r#"{"command":"key","key":"Escape"}"#);
     assert_frames_flow(&mut player, "Escape");
+    // The same over the socket's `track` request.
+    player.ok(r#"{"command":"track","type":"sub","id":"no"}"#);
+    player.wait_for("no subtitles again", POLL, |s| {
+        s["sub-track"].is_null() && s["subtitle"].is_null()
+    });
+    player.ok(r#"{"command":"track","type":"sub","id":1}"#);
+    player.wait_for("subtitle track 1 again", POLL, |s| s["sub-track"] == 1);
     player.ok(r#"{"command":"key","key":"J"}"#);
-    player.wait_for("no subtitles again", POLL, |s| s["sub-track"].is_null());
+    player.wait_for("none after J", POLL, |s| s["sub-track"].is_null());
     let bad = player.request(r#"{"command":"track","type":"audio","id":3}"#);
     assert_eq!(bad["ok"], false, "{bad}");
     assert!(

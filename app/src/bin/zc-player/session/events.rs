@@ -29,12 +29,9 @@ impl App {
     pub fn on_bus(&mut self, event: BusEvent, qh: &QueueHandle<App>) {
         let message = match event {
             BusEvent::Message(message) => message,
-            BusEvent::Subtitle(cue) => {
-                if self.player.as_ref().is_some_and(|p| p.subtitles_hidden()) {
-                    return;
-                }
-                return self.show_cue(cue, qh);
-            }
+            // Kept while subtitles are off or hidden too, to show at once
+            // when they are turned on again while it lasts.
+            BusEvent::Subtitle(cue) => return self.show_cue(cue, qh),
         };
         let Some(player) = self.player.as_mut() else {
             return;

@@ -36,7 +36,8 @@ pub(super) struct SubtitleLayer {
 impl App {
     /// A new cue from the pipeline: it replaces the one before, and is
     /// drawn now if it is due (the text sink delivers cues at their start
-    /// time; a DVD picture may start later than its buffer).
+    /// time; a DVD picture may start later than its buffer) and subtitles
+    /// are on and shown.
     pub fn show_cue(&mut self, cue: Cue, qh: &QueueHandle<App>) {
         if self.subtitles.is_none() {
             let (subsurface, surface) = self.overlay_subsurface(qh);
@@ -53,35 +54,40 @@ impl App {
         if let Some(layer) = self.subtitles.as_mut() {
             layer.cue = Some(cue);
         }
-        if due && self.subtitles_visible {
+        if due && self.subtitles_allowed() {
             self.draw_subtitle();
         } else {
             self.hide_subtitle();
         }
     }
 
+    /// Whether subtitles may be on screen: a track is on (not `--sid no`,
+    /// `j` past the last, `track` with `no`) and they are not hidden (`v`).
+    fn subtitles_allowed(&self) -> bool {
+        self.subtitles_visible && !self.player.as_ref().is_some_and(|p| p.subtitles_hidden())
+    }
+
     /// On the tick, at each cue's start and end (see [`App::next_wakeup`])
     /// and after a track or visibility change: show a cue that became due,
     /// hide one the position left, or all once subtitles were turned off
-    /// (a hidden cue stays, to show again while it lasts).
+    /// or hidden (the cue stays, to show again at once while it lasts).
     pub fn update_subtitles(&mut self) {
         let position = self.player.as_ref().and_then(|p| p.position());
-        let hidden = self.player.as_ref().is_some_and(|p| p.subtitles_hidden());
+        let allowed = self.subtitles_allowed();
         let Some(layer) = self.subtitles.as_mut() else {
             return;
         };
-        let on = match (&layer.cue, position) {
-            _ if hidden => false,
+        let due = match (&layer.cue, position) {
             (None, _) => false,
             (Some(_), None) => return,
             (Some(cue), Some(position)) => cue.shown_at(position),
         };
-        if layer.shown && !on {
+        if layer.shown && !due {
             layer.cue = None;
             self.hide_subtitle();
-        } else if layer.shown && !self.subtitles_visible {
+        } else if layer.shown && !allowed {
             self.hide_subtitle();
-        } else if !layer.shown && on && self.subtitles_visible {
+        } else if !layer.shown && due && allowed {
             self.draw_subtitle();
         }
     }
@@ -97,7 +103,7 @@ impl App {
     /// When the subtitles next change, in stream time: the end of the cue
     /// on screen, or the start of one waiting.
     pub(super) fn next_subtitle_change(&self) -> Option<f64> {
-        if !self.subtitles_visible {
+        if !self.subtitles_allowed() {
             return None;
         }
         let layer = self.subtitles.as_ref()?;
