@@ -53,6 +53,7 @@ use wayland_sys::ffi_dispatch;
 
 use super::buffer::Slot;
 use super::stats::PresentationData;
+use super::surface_requests;
 use crate::lock;
 
 /// What happened to a frame's objects, for the dispatch thread to act on.
@@ -487,12 +488,10 @@ unsafe fn destroy_wl_buffer(proxy: *mut wl_proxy) {
     // SAFETY: the caller's contract; wl_buffer.destroy takes no arguments
     // (libwayland reads none of the one given).
     unsafe {
-        ffi_dispatch!(
-            wayland_client_handle(),
-            wl_proxy_marshal_array,
+        surface_requests::marshal(
             proxy,
-            u32::from(wl_buffer::REQ_DESTROY_OPCODE),
-            [wl_argument { i: 0 }].as_mut_ptr()
+            wl_buffer::REQ_DESTROY_OPCODE,
+            &mut [wl_argument { i: 0 }],
         );
         destroy(proxy);
     }

@@ -38,8 +38,14 @@ pub(super) fn attach_and_damage(surface: &WlSurface, buffer: &BufferProxy) {
         o: buffer_ptr.cast::<c_void>(),
     };
     let int = |i: i32| wl_argument { i };
-    // SAFETY: see `marshal`; wl_surface.attach is (object, int, int) and
-    // damage_buffer four ints.
+    // SAFETY: the surface's proxy stays alive for the call: wayland-rs
+    // handed it out non-null, the caller (`commit_frame`) holds the
+    // presenter's lock, and a window's surfaces are destroyed only after
+    // the window was taken out from under it. The `wl_buffer` is kept
+    // alive by the caller's frame, whose `FrameBuffer` destroys it on drop
+    // (or the presenter that made it, in its own drop, which cannot run
+    // during a commit: `present` checks the buffer is this presenter's).
+    // wl_surface.attach is (object, int, int) and damage_buffer four ints.
     unsafe {
         marshal(
             surface_ptr,
@@ -60,8 +66,9 @@ pub(super) fn commit(surface: &WlSurface) {
     if surface_ptr.is_null() {
         return;
     }
-    // SAFETY: see `marshal`; commit has no arguments (libwayland reads none
-    // of the one it is given).
+    // SAFETY: the surface's proxy is alive, as in `attach_and_damage`;
+    // commit has no arguments (libwayland reads none of the one it is
+    // given).
     unsafe {
         marshal(
             surface_ptr,
@@ -71,20 +78,16 @@ pub(super) fn commit(surface: &WlSurface) {
     };
 }
 
-/// Send request `opcode` on `proxy` with `args`, through libwayland.
+/// Send request `opcode` on `proxy` with `args`, through libwayland (a
+/// request that creates no object; `frame_objects` sends `wl_buffer`'s
+/// destructor this way too).
 ///
 /// # Safety
-/// `proxy` is a proxy of this connection that stays alive for the call:
-/// wayland-rs handed it out non-null, the caller (`commit_frame`) holds
-/// the presenter's lock, and a window's surfaces are destroyed only after
-/// the window was taken out from under it; an object argument (the
-/// `wl_buffer`) is kept alive by the caller's frame, whose `FrameBuffer`
-/// destroys it on drop (or the presenter that made it, in its own drop,
-/// which cannot run during a commit: `present` checks the buffer is
-/// this presenter's). `args` match the request's signature in the
-/// protocol; libwayland copies them into the connection's buffer before
-/// it returns.
-unsafe fn marshal(proxy: *mut wl_proxy, opcode: u16, args: &mut [wl_argument]) {
+/// `proxy`, and any object among `args`, is a live proxy of this
+/// connection for the whole call; `args` match the request's signature in
+/// the protocol. libwayland copies them into the connection's buffer
+/// before it returns.
+pub(super) unsafe fn marshal(proxy: *mut wl_proxy, opcode: u16, args: &mut [wl_argument]) {
     // SAFETY: the caller's contract above.
     unsafe {
         ffi_dispatch!(
