@@ -2,6 +2,8 @@
 //! takes the format, else a dma-buf) and the copy itself, counted in
 //! `frames-copied` and `bytes-copied`.
 
+use std::sync::OnceLock;
+
 use gst::prelude::*;
 use gst_video::prelude::*;
 use zc_dmabuf::Fourcc;
@@ -11,6 +13,20 @@ use super::imp::ZcWaylandSink;
 use super::settings::PathPreference;
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
 use crate::pool::ZcBufferPool;
+
+/// Whether a copy can land in a dma-buf here (a dma-heap or udmabuf works,
+/// the upload pool's `auto` backend is not memfd). Only then can frames in
+/// system memory be shown in a format the compositor imports as a dma-buf
+/// but wl_shm does not take (Weston's linux-dmabuf lists AR30, its wl_shm
+/// AB30 only). Probed once per process: the devices do not come and go.
+pub(super) fn dmabuf_copies_possible() -> bool {
+    static POSSIBLE: OnceLock<bool> = OnceLock::new();
+    *POSSIBLE.get_or_init(|| {
+        ZcDmaBufAllocator::new(BackendSetting::Auto)
+            .backend()
+            .is_ok_and(|b| b != zc_dmabuf::Backend::Memfd)
+    })
+}
 
 /// Where copies go: a memfd for wl_shm when it takes the format (or the
 /// preference is shm), else a dma-buf (always, for dmabuf).

@@ -12,6 +12,7 @@ use zc_dmabuf::{Fourcc, FrameRequest, Modifier};
 use zc_wayland::{FormatModifier, Presenter};
 
 use super::composition;
+use super::copy::dmabuf_copies_possible;
 use super::imp::{CAT, Stream, ZcWaylandSink};
 use super::settings::PathPreference;
 use crate::allocator::{BackendSetting, ZcDmaBufAllocator};
@@ -88,8 +89,9 @@ impl ZcWaylandSink {
     }
 
     /// Caps for what the compositor takes: dma-buf formats (LINEAR, or
-    /// implicit when allowed) in dma-buf memory; those and wl_shm's in system
-    /// memory (copied or shown from memfds).
+    /// implicit when allowed) in dma-buf memory; wl_shm's in system memory
+    /// (shown from memfds, or copied), and the dma-buf ones there too where
+    /// copies can be dma-bufs.
     fn compositor_caps(&self, presenter: &Presenter, preference: PathPreference) -> gst::Caps {
         let offered = presenter.capabilities();
         let allow_implicit = lock(&self.settings).allow_implicit_modifier;
@@ -113,8 +115,11 @@ impl ZcWaylandSink {
                 // proposed dma-buf pool.
                 PathPreference::DmaBuf => dmabuf.contains(format),
                 PathPreference::Shm => offered.shm_formats.contains(fourcc),
+                // A format wl_shm does not take only where a copy can be a
+                // dma-buf: a memfd of it could not be shown at all.
                 PathPreference::Auto | PathPreference::Copy => {
-                    dmabuf.contains(format) || offered.shm_formats.contains(fourcc)
+                    offered.shm_formats.contains(fourcc)
+                        || dmabuf.contains(format) && dmabuf_copies_possible()
                 }
             })
             .map(|(format, _)| *format)
@@ -262,6 +267,18 @@ impl ZcWaylandSink {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            _ if offered.dmabuf_formats.iter().any(|f| f.fourcc == fourcc)
+                && !offered.shm_formats.contains(&fourcc)
+                && !dmabuf_copies_possible() =>
+            {
+                format!(
+                    "the compositor imports {fourcc} only as a dma-buf, wl_shm does not take \
+                     it, and no dma-buf allocator works here to copy frames in system memory \
+                     into (no usable /dev/dma_heap or /dev/udmabuf): upstream must send \
+                     dma-bufs (memory:DMABuf caps) or convert to one of {}",
+                    self.compositor_caps(presenter, preference)
+                )
+            }
             _ => format!(
                 "the compositor does not offer {}; it takes {}",
                 info.format().to_str(),
