@@ -56,12 +56,22 @@ pub fn dmabuf_count() -> usize {
     open_fds().iter().filter(|f| f.is_dmabuf()).count()
 }
 
-/// Fds in `now` that were not in `baseline` (same number and target),
-/// leaving out those pointing at `ignored` targets (e.g. the control
-/// connection in use, `socket:[inode]`).
+/// Fds in `now` that were not in `baseline` (same number and target; a
+/// file deleted in between is the same fd, its link now ending in
+/// " (deleted)"), leaving out those pointing at `ignored` targets (e.g. the
+/// control connection in use, `socket:[inode]`).
 pub fn opened_since(baseline: &[OpenFd], now: &[OpenFd], ignored: &[String]) -> Vec<OpenFd> {
+    let same = |a: &OpenFd, b: &OpenFd| {
+        let file = |f: &OpenFd| {
+            f.target
+                .strip_suffix(" (deleted)")
+                .unwrap_or(&f.target)
+                .to_owned()
+        };
+        a.fd == b.fd && file(a) == file(b)
+    };
     now.iter()
-        .filter(|f| !ignored.contains(&f.target) && !baseline.contains(f))
+        .filter(|f| !ignored.contains(&f.target) && !baseline.iter().any(|b| same(b, f)))
         .cloned()
         .collect()
 }
@@ -96,6 +106,15 @@ mod tests {
         ];
         let opened = opened_since(&baseline, &now, &["socket:[2]".to_owned()]);
         assert_eq!(opened, vec![fd(3, "/dmabuf:"), fd(9, "/memfd:x (deleted)")]);
+    }
+
+    #[test]
+    fn a_file_deleted_while_open_is_the_same_fd() {
+        let baseline = vec![fd(8, "/tmp/clip.mkv")];
+        let now = vec![fd(8, "/tmp/clip.mkv (deleted)")];
+        assert!(opened_since(&baseline, &now, &[]).is_empty());
+        let reused = vec![fd(8, "/tmp/other.mkv (deleted)")];
+        assert_eq!(opened_since(&baseline, &reused, &[]), reused);
     }
 
     #[test]
