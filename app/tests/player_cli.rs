@@ -24,8 +24,14 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Run the player to its end, killing it after `timeout` (a hang fails).
 fn run_player(args: &[&str], timeout: Duration) -> Output {
+    run_player_with(args, &[], timeout)
+}
+
+/// [`run_player`] with these environment variables set.
+fn run_player_with(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Output {
     let mut child = Command::new(PLAYER)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("WAYLAND_DISPLAY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -168,11 +174,140 @@ fn a_uri_that_fails_ends_with_status_2() {
     assert_bad_input(&output, &["cannot play http://127.0.0.1:9/clip.mkv"]);
 }
 
+/// One cue from 0.3 s to 1.0 s of the 2 s clip, in each format.
+const ASS: &str = "[Script Info]\nScriptType: v4.00+\n\n[Events]\n\
+    Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n\
+    Dialogue: 0,0:00:00.30,0:00:01.00,Default,,0,0,0,,{\\an8}Hello, {\\b1}ASS{\\b0}\\Nsecond line\n";
+const VTT: &str = "WEBVTT\n\n00:00:00.300 --> 00:00:01.000\nHello, <b>VTT</b>\nsecond line\n";
+
+#[test]
+fn external_ass_and_vtt_subtitles_show_their_text_until_their_end() {
+    let dir = temp_dir("external-subtitles");
+    let clip = make_clip(&dir);
+    for (name, text, shown) in [
+        ("film.ass", ASS, "Hello, ASS\nsecond line"),
+        ("film.vtt", VTT, "Hello, VTT\nsecond line"),
+    ] {
+        let sub = dir.join(name);
+        std::fs::write(&sub, text).expect("write");
+        let run_dir = dir.join(format!("run-{name}"));
+        std::fs::create_dir_all(&run_dir).expect("run dir");
+        let mut running =
+            Running::start_with(&run_dir, &clip, &["--sub", sub.to_str().expect("utf-8")]);
+        running.wait_for_frames();
+        for request in [
+            r#"{"command":"pause"}"#,
+            r#"{"command":"seek","seconds":0,"accurate":true}"#,
+        ] {
+            let reply = running.control.request(request);
+            assert_eq!(reply["ok"], true, "{reply}");
+        }
+        // Step through the clip a frame at a time: the cue is there from
+        // 0.3 s to 1.0 s and nowhere else.
+        let mut seen = Vec::new();
+        for _ in 0..45 {
+            let reply = running.control.request(r#"{"command":"frame-step"}"#);
+            assert_eq!(reply["ok"], true, "{reply}");
+            std::thread::sleep(Duration::from_millis(60));
+            let stats = running.control.request(r#"{"command":"stats"}"#);
+            let pts = stats["frame-pts-s"].as_f64().unwrap_or(-1.0);
+            seen.push((pts, stats["subtitle"].as_str().map(str::to_owned)));
+        }
+        let during: Vec<_> = seen
+            .iter()
+            .filter(|(pts, _)| (0.4..0.9).contains(pts))
+            .collect();
+        let after: Vec<_> = seen.iter().filter(|(pts, _)| *pts >= 1.1).collect();
+        assert!(!during.is_empty() && !after.is_empty(), "{name}: {seen:?}");
+        assert!(
+            during.iter().all(|(_, s)| s.as_deref() == Some(shown)),
+            "{name}: {seen:?}\n{}\n{}",
+            running.stderr(),
+            running.control.request(r#"{"command":"stats"}"#)
+        );
+        assert!(after.iter().all(|(_, s)| s.is_none()), "{name}: {seen:?}");
+        let quit = running.control.request(r#"{"command":"quit"}"#);
+        assert_eq!(quit["fds-left-open"], 0, "{quit}");
+        let _ = running.control.child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_subtitle_file_that_cannot_be_read_or_is_not_ass_is_refused() {
+    let dir = temp_dir("bad-subtitles");
+    let clip = dir.join("clip.mkv");
+    std::fs::write(&clip, b"never played").expect("write");
+    let missing = dir.join("none.srt");
+    let output = run_player(
+        &[
+            clip.to_str().expect("utf-8"),
+            "--sub",
+            missing.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_bad_input(&output, &["cannot read", "none.srt"]);
+    let broken = dir.join("broken.ass");
+    std::fs::write(
+        &broken,
+        "[Script Info]\n[Events]\nDialogue: 0,0:99:00.00,0:00:01.00,D,,0,0,0,,x\n",
+    )
+    .expect("write");
+    let output = run_player(
+        &[
+            clip.to_str().expect("utf-8"),
+            "--sub",
+            broken.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_bad_input(&output, &["broken.ass", "line 3", "bad time"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_clip_without_a_decoder_names_the_package_to_install() {
+    let dir = temp_dir("no-decoder");
+    let clip = make_clip(&dir);
+    // Every H.264 decoder of this machine ranked out of autoplugging, as
+    // if gstreamer1.0-libav were not installed.
+    use gst::prelude::*;
+    let h264 = gst::Caps::builder("video/x-h264").build();
+    let hidden: Vec<String> =
+        gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DECODER, gst::Rank::NONE)
+            .into_iter()
+            .filter(|f| f.can_sink_any_caps(&h264))
+            .map(|f| format!("{}:NONE", f.name()))
+            .collect();
+    assert!(!hidden.is_empty(), "this machine has an H.264 decoder");
+    let output = run_player_with(
+        &[clip.to_str().expect("utf-8"), "--headless"],
+        &[("GST_PLUGIN_FEATURE_RANK", &hidden.join(","))],
+        Duration::from_secs(120),
+    );
+    assert_bad_input(
+        &output,
+        &[
+            "clip-I420.mkv",
+            "H.264",
+            "not installed: install gstreamer1.0-libav",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn make_clip(dir: &Path) -> PathBuf {
+    make_clip_as(dir, "I420")
+}
+
+/// An H.264 clip of `format` (x264 picks the profile: High 4:4:4 for
+/// Y444_10LE, which is also what x264enc takes first from videotestsrc).
+fn make_clip_as(dir: &Path, format: &str) -> PathBuf {
     gst::init().expect("gst init");
-    let path = dir.join("clip.mkv");
+    let path = dir.join(format!("clip-{format}.mkv"));
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=60 pattern=smpte ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
+        "videotestsrc num-buffers=60 pattern=smpte ! video/x-raw,format={format},width=320,height=240,framerate=30/1 \
          ! x264enc speed-preset=veryfast key-int-max=15 ! h264parse ! matroskamux ! filesink location={}",
         path.display()
     ))
@@ -260,6 +395,32 @@ fn a_clip_plays_headless_and_quit_closes_every_fd() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_ten_bit_4_4_4_clip_plays_through_a_conversion_to_a_format_wl_shm_takes() {
+    let dir = temp_dir("y444-10");
+    let clip = make_clip_as(&dir, "Y444_10LE");
+    let mut running = Running::start(&dir, &clip);
+    running.wait_for_frames();
+    let stats = running.control.request(r#"{"command":"stats"}"#);
+    // Natively (no dma-bufs) the frames go through wl_shm, which takes no
+    // YUV 4:4:4 at 10 bits: lavapipe converts them (the CPU where there is
+    // no Vulkan device), into a format wl_shm takes, not AR30.
+    assert!(
+        matches!(stats["conversion"].as_str(), Some("gpu" | "cpu")),
+        "{stats}"
+    );
+    let detail = stats["conversion-detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("Y444_10LE to "), "{stats}");
+    if stats["path"] == "shm" {
+        assert!(!detail.contains("BGR10A2_LE"), "{stats}");
+    }
+    let quit = running.control.request(r#"{"command":"quit"}"#);
+    assert_eq!(quit["fds-left-open"], 0, "{quit}");
+    let status = running.control.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A player on a headless Weston of its own, its temporary files in
 /// `dir/tmp` and its stderr in `dir/stderr`, controlled through `dir/ipc.sock`.
 struct Running {
@@ -271,6 +432,11 @@ struct Running {
 
 impl Running {
     fn start(dir: &Path, clip: &Path) -> Running {
+        Running::start_with(dir, clip, &[])
+    }
+
+    /// [`Running::start`] with more options.
+    fn start_with(dir: &Path, clip: &Path, options: &[&str]) -> Running {
         let socket = dir.join("ipc.sock");
         let tmp = dir.join("tmp");
         std::fs::create_dir_all(&tmp).expect("tmp");
@@ -283,6 +449,7 @@ impl Running {
                 "--ipc",
                 socket.to_str().expect("utf-8"),
             ])
+            .args(options)
             .env_remove("WAYLAND_DISPLAY")
             .env("TMPDIR", &tmp)
             .stdin(Stdio::null())

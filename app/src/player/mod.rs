@@ -1,14 +1,18 @@
 //! The parts of `zc-player` that do not need a window or a pipeline: key
 //! bindings, the control socket's protocol, statistics and their panel,
-//! subtitle cues and DVD subtitle pictures, the on-screen display, text drawing, fd accounting, the playlist, tracks and the
-//! resume state. The binary (`src/bin/zc-player`) puts them together.
+//! subtitle cues, ASS files and DVD/Blu-ray/DVB subtitle pictures, the
+//! on-screen display, text drawing, fd accounting, the playlist, tracks,
+//! the resume state and the package a missing plugin is in. The binary
+//! (`src/bin/zc-player`) puts them together.
 
+pub mod ass;
 pub mod bindings;
 pub mod controls;
 /// The process's open fds: zc-dmabuf's, re-exported where the player
 /// always found them.
 pub use zc_dmabuf::fds;
 pub mod ipc;
+pub mod missing_plugin;
 pub mod osd;
 pub mod playlist;
 pub mod stats;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use zc_app::player::ass;
 use zc_app::player::controls::{MAX_SEEK_SECONDS, checked_speed};
 use zc_app::player::playlist::{self, Playlist, Source};
 use zc_app::player::tracks::TrackChoice;
@@ -94,8 +95,8 @@ pub(crate) struct Args {
     /// The subtitle track: a number from 1, a language code (en, deu) or no.
     #[arg(long, value_name = "TRACK")]
     pub(crate) sid: Option<TrackChoice>,
-    /// Show the subtitles of this file (.srt, .ass, .vtt, .sub: what
-    /// GStreamer's subparse reads) with the video.
+    /// Show the subtitles of this file with the video: .srt, .vtt, .sub and
+    /// the rest GStreamer's subparse reads, and .ass/.ssa (their text).
     #[arg(long, value_name = "FILE")]
     pub(crate) sub: Option<String>,
     /// On quit, remember the position and resume there next time (a file
@@ -166,6 +167,57 @@ fn parse_geometry(text: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
+/// The largest subtitle file read (they are kilobytes; a film's ASS with
+/// karaoke effects a few megabytes).
+const MAX_SUBTITLE_BYTES: u64 = 64 << 20;
+
+/// What `--sub` hands playbin.
+#[derive(Debug)]
+pub(crate) enum SubtitleInput {
+    /// A URI GStreamer reads as it is (a local file in a format subparse
+    /// reads, or a remote one).
+    Uri(String),
+    /// A SubStation Alpha script's dialogue as WebVTT (`player::ass`:
+    /// GStreamer reads ASS only inside Matroska), to be written into the
+    /// player's own folder.
+    WebVtt(String),
+}
+
+/// `--sub`'s file: read here, so that a missing or unreadable one is said
+/// before anything starts, and an ASS script is turned into WebVTT.
+pub(crate) fn subtitle_input(sub: &str) -> Result<SubtitleInput, String> {
+    let path = if sub.starts_with("file:") {
+        gst::glib::filename_from_uri(sub)
+            .map_err(|e| format!("{sub}: not a file URI: {e}"))?
+            .0
+    } else if playlist::is_uri(sub) {
+        return Ok(SubtitleInput::Uri(sub.to_owned()));
+    } else {
+        PathBuf::from(sub)
+    };
+    let file = std::fs::File::open(&path).map_err(|e| format!("cannot read {sub}: {e}"))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_SUBTITLE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| format!("cannot read {sub}: {e}"))?;
+    if bytes.len() as u64 > MAX_SUBTITLE_BYTES {
+        return Err(format!(
+            "{sub} is larger than {} MiB: not a subtitle file",
+            MAX_SUBTITLE_BYTES >> 20
+        ));
+    }
+    let text = ass::decode(&bytes);
+    if !ass::is_ass(&text) {
+        return input_uri(sub).map(SubtitleInput::Uri);
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    ass::to_webvtt(&text, name.as_deref().unwrap_or(sub))
+        .map(SubtitleInput::WebVtt)
+        .map_err(|e| format!("{sub}: {e}"))
+}
+
 /// A URI as given, or a path (relative to the current folder) as a file URI.
 pub(crate) fn input_uri(input: &str) -> Result<String, String> {
     if playlist::is_uri(input) {
@@ -176,7 +228,7 @@ pub(crate) fn input_uri(input: &str) -> Result<String, String> {
     file_uri(&absolute)
 }
 
-fn file_uri(path: &Path) -> Result<String, String> {
+pub(crate) fn file_uri(path: &Path) -> Result<String, String> {
     gst::glib::filename_to_uri(path, None)
         .map(|u| u.to_string())
         .map_err(|e| format!("{}: cannot turn the path into a URI: {e}", path.display()))

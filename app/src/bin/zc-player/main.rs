@@ -17,8 +17,8 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 
-use args::playlist_of;
 pub(crate) use args::{Args, input_uri};
+use args::{SubtitleInput, file_uri, playlist_of, subtitle_input};
 use smithay_client_toolkit::reexports::calloop::EventLoop;
 use smithay_client_toolkit::reexports::calloop::channel;
 use zc_app::lock;
@@ -75,14 +75,9 @@ fn run(args: &Args) -> Result<Outcome> {
         Ok(playlist) => playlist,
         Err(message) => return Ok(Outcome::BadInput(message)),
     };
-    let subtitle_uri = match args.sub.as_deref().map(input_uri).transpose() {
-        Ok(uri) => uri,
-        Err(message) => {
-            return Ok(Outcome::BadInput(format!(
-                "{}: {message}",
-                args.sub.as_deref().unwrap_or_default()
-            )));
-        }
+    let subtitle = match args.sub.as_deref().map(subtitle_input).transpose() {
+        Ok(subtitle) => subtitle,
+        Err(message) => return Ok(Outcome::BadInput(message)),
     };
     let signals = Signals::install()?;
     gstzerocopy::plugin_register_static().context("registering the zerocopy plugin")?;
@@ -90,6 +85,15 @@ fn run(args: &Args) -> Result<Outcome> {
     // folder (mkdtemp): snapshots on their way, its Weston's runtime folder.
     let private = zc_app::files::private_dir("zc-player-", &std::env::temp_dir())
         .context("cannot create the player's temporary folder")?;
+    let subtitle_uri = match subtitle {
+        Some(SubtitleInput::Uri(uri)) => Some(uri),
+        Some(SubtitleInput::WebVtt(text)) => {
+            let path = private.path().join("subtitles.vtt");
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            Some(file_uri(&path).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
 
     // A compositor: the session's, or a headless one of our own.
     let (socket, weston) = match (args.headless, session_socket()) {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use gst::prelude::*;
 use zc_app::player::controls::SeekTarget;
+use zc_app::player::missing_plugin;
 
 use super::{Player, PlayerExit};
 
@@ -27,10 +28,7 @@ impl Player {
                     .map(|s| s.name().to_string())
                     .unwrap_or_default();
                 let text = match &self.missing_plugin {
-                    Some(missing) => format!(
-                        "this stream needs {missing}, which is not installed \
-                         (gstreamer1.0-libav or gstreamer1.0-plugins-* provide decoders)"
-                    ),
+                    Some(missing) => missing.clone(),
                     None => {
                         // The debug text's last line says why ("streaming
                         // stopped, reason error"); the first is a source path.
@@ -75,11 +73,23 @@ impl Player {
                 };
                 match s.name().as_str() {
                     "missing-plugin" => {
-                        let name = s
-                            .get::<String>("name")
+                        // type: decoder, urisource, ...; detail: the caps
+                        // (decoders) or a string; name: GStreamer's words.
+                        let detail = s
+                            .get::<gst::Caps>("detail")
+                            .map(|caps| caps.to_string())
                             .or_else(|_| s.get::<String>("detail"))
-                            .unwrap_or_else(|_| "a plugin".to_owned());
-                        self.missing_plugin.get_or_insert(name);
+                            .unwrap_or_default();
+                        let kind = s.get::<&str>("type").unwrap_or_default();
+                        let description = s
+                            .get::<String>("name")
+                            .unwrap_or_else(|_| format!("a {kind} for {detail}"));
+                        self.missing_plugin.get_or_insert_with(|| {
+                            missing_plugin::explain(
+                                &description,
+                                missing_plugin::package_for(kind, &detail),
+                            )
+                        });
                     }
                     "zc-thumbnail" => {
                         if let Ok(location) = s.get::<String>("location") {
@@ -91,8 +101,14 @@ impl Player {
             }
             MessageView::AsyncDone(_) => self.on_async_done()?,
             MessageView::StreamStart(_) => self.on_stream_start(),
-            MessageView::StreamCollection(c) => self.on_stream_collection(c.stream_collection()),
-            MessageView::StreamsSelected(s) => self.on_streams_selected(s.streams().collect()),
+            MessageView::StreamCollection(c) => {
+                self.on_stream_collection(c.stream_collection());
+                let _ = self.restart_without_subtitles();
+            }
+            MessageView::StreamsSelected(s) => {
+                self.on_streams_selected(s.streams().collect());
+                let _ = self.restart_without_subtitles();
+            }
             MessageView::Eos(_) => {
                 if self.looping {
                     let _ = self.seek_at(
@@ -115,6 +131,12 @@ impl Player {
 
     fn on_async_done(&mut self) -> Result<(), PlayerExit> {
         if !self.prerolled {
+            // One from before the entry was started again (see
+            // `restart_without_subtitles`): its own preroll is still under way.
+            let (_, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
+            if pending != gst::State::VoidPending || current < gst::State::Paused {
+                return Ok(());
+            }
             if self.sink.static_pad("sink").is_some_and(|p| !p.is_linked())
                 || self.video_size().is_none()
             {
@@ -124,6 +146,9 @@ impl Player {
             }
             self.prerolled = true;
             self.send_pending_selection();
+            if self.restart_without_subtitles() {
+                return Ok(());
+            }
             if self.sink_name() != "zcwaylandsink" && self.warned.insert("no-overlay".to_owned()) {
                 eprintln!(
                     "zc-player: this zcwaylandsink cannot be embedded in a window (no GstVideoOverlay); \

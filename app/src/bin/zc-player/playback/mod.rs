@@ -86,11 +86,16 @@ pub struct Player {
     /// each with the position it asked for (the answer when the pipeline
     /// cannot say yet: a seek to the end may already be at EOS, looping).
     pending_seeks: Vec<(std::sync::mpsc::Sender<Reply>, f64)>,
+    /// The error to end with when a stream needs a plugin that is not
+    /// installed (its first missing-plugin message, with the package).
     missing_plugin: Option<String>,
     decoder: Option<String>,
     fps: f64,
     last_rendered: Option<(Instant, u64)>,
     warned: std::collections::HashSet<String>,
+    /// The entry started again because playbin3 left its subtitles
+    /// unselected, and how often (see `restart_without_subtitles`).
+    subtitle_restarts: (String, u32),
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {

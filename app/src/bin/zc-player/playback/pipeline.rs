@@ -212,6 +212,7 @@ impl Player {
             fps: 0.0,
             last_rendered: None,
             warned: Default::default(),
+            subtitle_restarts: Default::default(),
         })
     }
 }

@@ -49,7 +49,7 @@ impl Player {
 
     /// Stop the current entry and play the one at `index` (from where it
     /// stopped last time, if it did), in the state the user wants.
-    fn switch_to(&mut self, index: usize) -> Result<(), String> {
+    pub(super) fn switch_to(&mut self, index: usize) -> Result<(), String> {
         let Some(uri) = self.playlist.go_to(index).map(str::to_owned) else {
             return Err(format!("the playlist has no entry {index}"));
         };

@@ -27,12 +27,39 @@ const PGS: &str = "subpicture/x-pgs";
 const DVB: &str = "subpicture/x-dvb";
 
 /// What decoding a track's pictures needs: the DVD palette, the PGS and
-/// DVB decoders' objects and regions.
+/// DVB decoders' objects and regions; and the buffer the sink prerolled on.
 #[derive(Default)]
 struct Pictures {
     palette: Palette,
     pgs: pgs::Decoder,
     dvb: dvb::Decoder,
+    /// Paused, the sink holds its first buffer as preroll and renders the
+    /// same buffer again once playing: it is decoded once (a PGS or DVB
+    /// display set changes the decoder's state), and its cue sent again
+    /// when it renders, at its time, as every other cue is.
+    prerolled: Option<(gst::Buffer, Option<Cue>)>,
+}
+
+impl Pictures {
+    /// The cue of a sample (from the preroll, or rendered).
+    fn cue(&mut self, sample: &gst::Sample, preroll: bool) -> Option<Cue> {
+        let buffer = sample.buffer_owned()?;
+        let seen = self
+            .prerolled
+            .take()
+            .filter(|(p, _)| p.as_ptr() == buffer.as_ptr());
+        if let Some((_, cue)) = seen {
+            if preroll {
+                self.prerolled = Some((buffer, cue.clone()));
+            }
+            return cue;
+        }
+        let cue = cue_of(sample, self);
+        if preroll {
+            self.prerolled = Some((buffer, cue.clone()));
+        }
+        cue
+    }
 }
 
 /// `at` (a timestamp in `segment`) as seconds of stream time.
@@ -158,6 +185,7 @@ pub fn text_sink(events: Arc<dyn Fn(BusEvent) + Send + Sync>) -> Result<gst::Ele
                 gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_) => {
                     pictures.pgs.reset();
                     pictures.dvb.reset();
+                    pictures.prerolled = None;
                 }
                 _ => {
                     if let Some(palette) = palette_of(event) {
@@ -168,12 +196,25 @@ pub fn text_sink(events: Arc<dyn Fn(BusEvent) + Send + Sync>) -> Result<gst::Ele
             gst::PadProbeReturn::Ok
         });
     }
+    // Paused (after a seek, while stepping frames) the sink prerolls on the
+    // next cue and renders nothing: the preroll is sent too, and the
+    // window shows it when the position reaches it.
+    let preroll = {
+        let (pictures, events) = (pictures.clone(), events.clone());
+        move |sink: &gst_app::AppSink| {
+            let sample = sink.pull_preroll().map_err(|_| gst::FlowError::Eos)?;
+            if let Some(cue) = crate::lock(&pictures).cue(&sample, true) {
+                events(BusEvent::Subtitle(cue));
+            }
+            Ok(gst::FlowSuccess::Ok)
+        }
+    };
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
+            .new_preroll(preroll)
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let cue = cue_of(&sample, &mut crate::lock(&pictures));
-                if let Some(cue) = cue {
+                if let Some(cue) = crate::lock(&pictures).cue(&sample, false) {
                     events(BusEvent::Subtitle(cue));
                 }
                 Ok(gst::FlowSuccess::Ok)

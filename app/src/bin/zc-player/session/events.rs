@@ -44,6 +44,14 @@ impl App {
         if !was_prerolled && player.prerolled {
             self.video_shown(qh);
         }
+        // Paused, the position moves only by a step or a seek: what shows
+        // at the new one (a subtitle starting or ending) is shown now.
+        if matches!(
+            message.view(),
+            gst::MessageView::StepDone(_) | gst::MessageView::AsyncDone(_)
+        ) {
+            self.update_timed();
+        }
     }
 
     /// Run a command from a key, a click or the control socket.

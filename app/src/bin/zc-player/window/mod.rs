@@ -212,6 +212,7 @@ impl App {
             self.toggle_panel(qh);
             self.toggle_panel(qh);
         }
+        self.raise_subtitles(qh);
     }
 
     pub(crate) fn toggle_fullscreen(&self) {

@@ -61,6 +61,20 @@ impl App {
         }
     }
 
+    /// The video's subsurface exists now: a subtitle layer made before it
+    /// (for a cue the subtitle sink prerolled on, which can come before
+    /// the first frame) sits below the video. Make it again, on top, with
+    /// its cue.
+    pub(super) fn raise_subtitles(&mut self, qh: &QueueHandle<App>) {
+        if let Some(layer) = self.subtitles.take() {
+            layer.subsurface.destroy();
+            layer.surface.destroy();
+            if let Some(cue) = layer.cue {
+                self.show_cue(cue, qh);
+            }
+        }
+    }
+
     /// Whether subtitles may be on screen: a track is on (not `--sid no`,
     /// `j` past the last, `track` with `no`) and they are not hidden (`v`).
     fn subtitles_allowed(&self) -> bool {
@@ -77,13 +91,20 @@ impl App {
         let Some(layer) = self.subtitles.as_mut() else {
             return;
         };
-        let due = match (&layer.cue, position) {
-            (None, _) => false,
+        let (due, over) = match (&layer.cue, position) {
+            (None, _) => (false, false),
             (Some(_), None) => return,
-            (Some(cue), Some(position)) => cue.shown_at(position),
+            (Some(cue), Some(position)) => (
+                cue.shown_at(position),
+                cue.end_s.is_some_and(|end| position >= end),
+            ),
         };
-        if layer.shown && !due {
+        if over {
             layer.cue = None;
+            self.hide_subtitle();
+        } else if layer.shown && !due {
+            // Drawn before its start (the position was unknown when it
+            // came, during a seek): it waits for its start again.
             self.hide_subtitle();
         } else if layer.shown && !allowed {
             self.hide_subtitle();
