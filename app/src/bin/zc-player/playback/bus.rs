@@ -103,11 +103,11 @@ impl Player {
             MessageView::StreamStart(_) => self.on_stream_start(),
             MessageView::StreamCollection(c) => {
                 self.on_stream_collection(c.stream_collection());
-                let _ = self.restart_without_subtitles();
+                let _ = self.restart_if_subtitles_unselected();
             }
             MessageView::StreamsSelected(s) => {
                 self.on_streams_selected(s.streams().collect());
-                let _ = self.restart_without_subtitles();
+                let _ = self.restart_if_subtitles_unselected();
             }
             MessageView::Eos(_) => {
                 if self.looping {
@@ -132,7 +132,7 @@ impl Player {
     fn on_async_done(&mut self) -> Result<(), PlayerExit> {
         if !self.prerolled {
             // One from before the entry was started again (see
-            // `restart_without_subtitles`): its own preroll is still under way.
+            // `restart_if_subtitles_unselected`): its own preroll is still under way.
             let (_, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
             if pending != gst::State::VoidPending || current < gst::State::Paused {
                 return Ok(());
@@ -146,7 +146,7 @@ impl Player {
             }
             self.prerolled = true;
             self.send_pending_selection();
-            if self.restart_without_subtitles() {
+            if self.restart_if_subtitles_unselected() {
                 return Ok(());
             }
             if self.sink_name() != "zcwaylandsink" && self.warned.insert("no-overlay".to_owned()) {

@@ -94,7 +94,7 @@ pub struct Player {
     last_rendered: Option<(Instant, u64)>,
     warned: std::collections::HashSet<String>,
     /// The entry started again because playbin3 left its subtitles
-    /// unselected, and how often (see `restart_without_subtitles`).
+    /// unselected, and how often (see `restart_if_subtitles_unselected`).
     subtitle_restarts: (String, u32),
 }
 

@@ -217,7 +217,7 @@ impl Player {
     /// at most twice: once it shows frames with subtitle tracks, none of
     /// them playing and no selection of ours waiting. Returns whether it
     /// was started again.
-    pub(super) fn restart_without_subtitles(&mut self) -> bool {
+    pub(super) fn restart_if_subtitles_unselected(&mut self) -> bool {
         if !self.prerolled
             || self.tracks.pending.is_some()
             || self.tracks.count(TrackKind::Subtitle) == 0
