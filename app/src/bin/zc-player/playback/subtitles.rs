@@ -48,13 +48,10 @@ impl Pictures {
             .prerolled
             .take()
             .filter(|(p, _)| p.as_ptr() == buffer.as_ptr());
-        if let Some((_, cue)) = seen {
-            if preroll {
-                self.prerolled = Some((buffer, cue.clone()));
-            }
-            return cue;
-        }
-        let cue = cue_of(sample, self);
+        let cue = match seen {
+            Some((_, cue)) => cue,
+            None => cue_of(sample, self),
+        };
         if preroll {
             self.prerolled = Some((buffer, cue.clone()));
         }
