@@ -421,6 +421,49 @@ fn a_ten_bit_4_4_4_clip_plays_through_a_conversion_to_a_format_wl_shm_takes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_playlist_hands_each_entry_over_gaplessly_even_the_same_file_twice() {
+    let dir = temp_dir("gapless");
+    let clip = make_clip(&dir);
+    let clip = clip.to_str().expect("utf-8");
+    // The same file twice in a row: playbin3's current URI does not change
+    // at the hand-over, and the playlist must move on anyway.
+    let mut running = Running::start_with(&dir, Path::new(clip), &[clip, clip]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let stats = loop {
+        let stats = running.control.request(r#"{"command":"stats"}"#);
+        assert_eq!(stats["ok"], true, "{stats}");
+        if stats["state"] == "eos" {
+            break stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the playlist did not end: {stats}\n{}",
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(stats["playlist-count"], 3, "{stats}");
+    assert_eq!(stats["playlist-pos"], 2, "{stats}\n{}", running.stderr());
+    let stderr = running.stderr();
+    for n in [2, 3] {
+        assert!(
+            stderr.contains(&format!("playing {n} of 3 (gapless)")),
+            "entry {n} was not handed over gaplessly:\n{stderr}"
+        );
+    }
+    // The last entry played to its end (its last frame is at 1.967 s).
+    assert!(
+        stats["frame-pts-s"].as_f64().is_some_and(|pts| pts > 1.9),
+        "{stats}"
+    );
+    let quit = running.control.request(r#"{"command":"quit"}"#);
+    assert_eq!(quit["fds-left-open"], 0, "{quit}");
+    let status = running.control.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A player on a headless Weston of its own, its temporary files in
 /// `dir/tmp` and its stderr in `dir/stderr`, controlled through `dir/ipc.sock`.
 struct Running {

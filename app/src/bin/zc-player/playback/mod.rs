@@ -47,6 +47,16 @@ pub use pipeline::audio_device_available;
 use embed::display_size;
 use snapshot::PendingSnapshot;
 
+/// The next entry's URI while it may be handed over gaplessly (the
+/// about-to-finish handler takes it), and whether it was: its
+/// STREAM_START then moves the playlist on. A flag, not the URIs compared,
+/// so that a file listed twice in a row plays twice.
+#[derive(Debug, Default)]
+pub(super) struct Gapless {
+    pub next: Option<String>,
+    pub handed_over: bool,
+}
+
 pub struct Player {
     pub pipeline: gst::Element,
     pub sink: gst::Element,
@@ -65,9 +75,9 @@ pub struct Player {
     start: Option<f64>,
     /// What plays, in which order, and where in it.
     playlist: Playlist,
-    /// The next entry's URI while it may be handed over gaplessly; the
-    /// about-to-finish handler (a streaming thread) takes it.
-    gapless_next: Arc<Mutex<Option<String>>>,
+    /// The gapless hand-over, shared with the about-to-finish handler (a
+    /// streaming thread).
+    gapless: Arc<Mutex<Gapless>>,
     /// The state files of --save-position-on-quit (None without a state folder).
     watch_later: Option<WatchLater>,
     /// The playback rate; every seek keeps it.

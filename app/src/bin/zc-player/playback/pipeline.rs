@@ -13,7 +13,7 @@ use gst::prelude::*;
 use super::conversion::Conversion;
 use super::embed::{Layout, WindowHandles, sync_handler};
 use super::subtitles::text_sink;
-use super::{BusEvent, PathPreference, Player, PlayerOptions, has_property, make};
+use super::{BusEvent, Gapless, PathPreference, Player, PlayerOptions, has_property, make};
 
 /// Whether an audio device is there: a sound server's socket or an ALSA
 /// playback device, and then `autoaudiosink` picking a real sink (it falls
@@ -166,10 +166,15 @@ impl Player {
 
         // Gapless: when the current entry's data is all read, the next one
         // (if the main loop queued it) follows without stopping.
-        let gapless_next = Arc::new(Mutex::new(None::<String>));
-        let queued = gapless_next.clone();
+        let gapless = Arc::new(Mutex::new(Gapless::default()));
+        let queued = gapless.clone();
         playbin.connect("about-to-finish", false, move |values| {
-            let next = zc_app::lock(&queued).take();
+            let next = {
+                let mut gapless = zc_app::lock(&queued);
+                let next = gapless.next.take();
+                gapless.handed_over = next.is_some();
+                next
+            };
             if let (Some(uri), Some(playbin)) = (next, values.first())
                 && let Ok(playbin) = playbin.get::<gst::Element>()
             {
@@ -198,7 +203,7 @@ impl Player {
             keep_open: options.keep_open,
             start: options.start,
             playlist: options.playlist.clone(),
-            gapless_next,
+            gapless,
             watch_later: options.watch_later.clone(),
             speed: options.speed,
             tracks: super::tracks::Tracks::new(options.aid.clone(), options.sid.clone()),

@@ -44,7 +44,7 @@ impl Player {
         } else {
             self.playlist.peek_next().map(str::to_owned)
         };
-        *lock(&self.gapless_next) = next;
+        lock(&self.gapless).next = next;
     }
 
     /// Stop the current entry and play the one at `index` (from where it
@@ -53,7 +53,7 @@ impl Player {
         let Some(uri) = self.playlist.go_to(index).map(str::to_owned) else {
             return Err(format!("the playlist has no entry {index}"));
         };
-        *lock(&self.gapless_next) = None;
+        *lock(&self.gapless) = Default::default();
         self.pipeline
             .set_state(gst::State::Ready)
             .map_err(|_| "cannot stop the current entry".to_owned())?;
@@ -126,11 +126,15 @@ impl Player {
     /// A new stream started: if it is the next entry handed over
     /// gaplessly, the playlist moves on with it.
     pub(super) fn on_stream_start(&mut self) {
+        if !std::mem::take(&mut lock(&self.gapless).handed_over) {
+            return;
+        }
         let current = self.pipeline.property::<Option<String>>("current-uri");
-        if current.is_none()
-            || current.as_deref() == Some(self.playlist.current())
-            || current.as_deref() != self.playlist.peek_next()
-        {
+        if current.as_deref() != self.playlist.peek_next() {
+            eprintln!(
+                "zc-player: warning: playbin3 went on to {current:?}, not the next entry {:?}",
+                self.playlist.peek_next()
+            );
             return;
         }
         self.playlist.advance();
