@@ -190,6 +190,10 @@ impl Player {
             .arg("--ipc")
             .arg(&socket)
             .env("WAYLAND_DISPLAY", display)
+            // What reached the window and why it showed or hid it, in the
+            // log a failure prints.
+            .env("GST_DEBUG", "zc-player:5")
+            .env("GST_DEBUG_NO_COLOR", "1")
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

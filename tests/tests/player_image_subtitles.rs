@@ -248,8 +248,9 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         println!("{name}: {described}: {right} of {area} pixels in its colours; {stats}");
         assert!(
             right * 10 >= area * 9,
-            "{name}: the picture is not on screen in its colours ({right} of {area} pixels): {}",
-            shot.path.display()
+            "{name}: the picture is not on screen in its colours ({right} of {area} pixels): {}; log:\n{}",
+            shot.path.display(),
+            player.log()
         );
         assert_eq!(stats["copies-per-frame"], 0.0, "{name}: {stats}");
         assert_eq!(stats["path"], "dmabuf", "{name}: {stats}");
@@ -261,7 +262,8 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         println!("{name}: gone at {gone_at} s");
         assert!(
             (END_S - 0.1..f64::from(FRAMES) / 30.0).contains(&gone_at),
-            "{name}: the picture went at {gone_at} s, not after its end at {END_S} s"
+            "{name}: the picture went at {gone_at} s, not after its end at {END_S} s; log:\n{}",
+            player.log()
         );
         let gone = weston.screenshot();
         let left = picture_pixels(&gone);

@@ -30,6 +30,17 @@ use lifecycle::{Signals, Watcher, signal_name};
 use session::Outcome;
 use window::App;
 
+/// The player's debug category: what reached the window and why it shows
+/// or hides something (`GST_DEBUG=zc-player:6`), as an element's category
+/// explains what the element did.
+pub(crate) static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "zc-player",
+        gst::DebugColorFlags::empty(),
+        Some("zc-player: subtitle cues, track selection and restarts"),
+    )
+});
+
 fn main() {
     zc_app::cli_docs::generate_if_asked(Args::command);
     let args = Args::parse();

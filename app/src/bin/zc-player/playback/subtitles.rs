@@ -52,6 +52,15 @@ impl Pictures {
             Some((_, cue)) => cue,
             None => cue_of(sample, self),
         };
+        gst::debug!(
+            crate::CAT,
+            "{} at {:?} (segment {:?}): {:?}",
+            if preroll { "prerolled" } else { "rendered" },
+            buffer.pts(),
+            sample.segment(),
+            cue.as_ref()
+                .map(|c| (c.start_s, c.end_s, c.content.describe())),
+        );
         if preroll {
             self.prerolled = Some((buffer, cue.clone()));
         }

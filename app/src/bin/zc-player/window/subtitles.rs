@@ -35,9 +35,10 @@ pub(super) struct SubtitleLayer {
 
 impl App {
     /// A new cue from the pipeline: it replaces the one before, and is
-    /// drawn now if it is due (the text sink delivers cues at their start
-    /// time; a DVD picture may start later than its buffer) and subtitles
-    /// are on and shown.
+    /// drawn now if the position is in it (the text sink delivers cues at
+    /// their start time; a DVD picture may start later than its buffer; a
+    /// prerolled cue may come before its time) and subtitles are on and
+    /// shown.
     pub fn show_cue(&mut self, cue: Cue, qh: &QueueHandle<App>) {
         if self.subtitles.is_none() {
             let (subsurface, surface) = self.overlay_subsurface(qh);
@@ -50,7 +51,17 @@ impl App {
             });
         }
         let position = self.player.as_ref().and_then(|p| p.position());
-        let due = position.is_none_or(|p| cue.shown_at(p));
+        // Where the position is unknown (a preroll before the first frame,
+        // mid-seek) it waits: `update_subtitles` shows it once the position
+        // is in it (on ASYNC_DONE, at its start, on the tick). Drawn at
+        // once, it flashed before its time and went again.
+        let due = position.is_some_and(|p| cue.shown_at(p));
+        gst::debug!(
+            crate::CAT,
+            "cue {}..{:?} at {position:?}: due {due}",
+            cue.start_s,
+            cue.end_s
+        );
         if let Some(layer) = self.subtitles.as_mut() {
             layer.cue = Some(cue);
         }
@@ -99,7 +110,13 @@ impl App {
                 cue.end_s.is_some_and(|end| position >= end),
             ),
         };
+        gst::trace!(
+            crate::CAT,
+            "subtitles at {position:?}: due {due}, over {over}, shown {}, allowed {allowed}",
+            layer.shown
+        );
         if over {
+            gst::debug!(crate::CAT, "cue over at {position:?}");
             layer.cue = None;
             self.hide_subtitle();
         } else if layer.shown && !due {
