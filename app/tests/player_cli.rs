@@ -464,6 +464,51 @@ fn a_playlist_hands_each_entry_over_gaplessly_even_the_same_file_twice() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn i_shows_the_statistics_for_four_seconds_and_capital_i_until_pressed_again() {
+    let dir = temp_dir("stats-panel");
+    let clip = make_clip(&dir);
+    // Paused at the end (--keep-open), the panel is all that changes.
+    let mut running = Running::start(&dir, &clip);
+    running.wait_for_frames();
+    let panel = |running: &mut Running| {
+        let stats = running.control.request(r#"{"command":"stats"}"#);
+        assert_eq!(stats["ok"], true, "{stats}");
+        stats["stats-panel"].as_bool().expect("stats-panel")
+    };
+    assert!(!panel(&mut running), "no panel before a key");
+    let shown_at = Instant::now();
+    let reply = running.control.request(r#"{"command":"key","key":"i"}"#);
+    assert_eq!(reply["stats-panel"], true, "{reply}");
+    while panel(&mut running) {
+        assert!(
+            shown_at.elapsed() < Duration::from_secs(30),
+            "the panel `i` showed never went"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shown_for = shown_at.elapsed();
+    assert!(
+        shown_for >= Duration::from_secs(4),
+        "`i` showed the panel for {shown_for:?}, not 4 s"
+    );
+    let reply = running.control.request(r#"{"command":"key","key":"I"}"#);
+    assert_eq!(reply["stats-panel"], true, "{reply}");
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(panel(&mut running), "the panel `I` showed went by itself");
+    // `i` while `I` keeps it does not start a timeout.
+    running.control.request(r#"{"command":"key","key":"i"}"#);
+    std::thread::sleep(Duration::from_millis(4500));
+    assert!(panel(&mut running), "`i` put a timeout on the panel `I` showed");
+    let reply = running.control.request(r#"{"command":"key","key":"I"}"#);
+    assert_eq!(reply["stats-panel"], false, "{reply}");
+    let quit = running.control.request(r#"{"command":"quit"}"#);
+    assert_eq!(quit["fds-left-open"], 0, "{quit}");
+    let status = running.control.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A player on a headless Weston of its own, its temporary files in
 /// `dir/tmp` and its stderr in `dir/stderr`, controlled through `dir/ipc.sock`.
 struct Running {

@@ -80,7 +80,8 @@ pub fn command_for_key(keysym: Keysym, modifiers: Modifiers) -> Option<Command> 
         // mpv's `s` takes subtitles along and `S` only the video; the
         // player's snapshots are the decoded frame, subtitles never in it.
         Keysym::s | Keysym::S => Command::Snapshot(None),
-        Keysym::i | Keysym::I => Command::ToggleStats,
+        Keysym::i => Command::ShowStats,
+        Keysym::I => Command::ToggleStats,
         Keysym::o | Keysym::P => Command::ShowProgress,
         Keysym::q => Command::Quit,
         Keysym::Q => Command::QuitSavingPosition,

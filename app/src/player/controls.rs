@@ -126,6 +126,9 @@ pub enum Command {
     /// A full-size snapshot of the next frame; `None` picks a file name in
     /// the current folder.
     Snapshot(Option<PathBuf>),
+    /// Show the statistics panel for a few seconds (mpv's `i`).
+    ShowStats,
+    /// Show the statistics panel until toggled again, or hide it (mpv's `I`).
     ToggleStats,
     /// Show the time and the seek bar on the on-screen display for a moment.
     ShowProgress,

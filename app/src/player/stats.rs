@@ -63,6 +63,8 @@ pub struct Stats {
     pub memfd_fds: usize,
     /// The subtitle on screen now, if any.
     pub subtitle: Option<String>,
+    /// Whether the statistics panel is on screen (`i`, `I`).
+    pub stats_panel: bool,
     /// What the on-screen display shows now: "pause", "time", "seek-bar",
     /// "volume" (empty: it is hidden).
     pub osd: Vec<String>,

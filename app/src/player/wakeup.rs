@@ -22,6 +22,8 @@ pub struct Moments {
     pub speed: f64,
     /// When the OSD's timeout runs out, if it is on screen for one.
     pub osd_until: Option<Instant>,
+    /// When the statistics panel `i` showed goes.
+    pub panel_until: Option<Instant>,
     /// Whether the OSD shows the clock (it turns each stream second).
     pub osd_clock: bool,
     /// The next subtitle change in stream time: the cue on screen's end,
@@ -33,10 +35,10 @@ pub struct Moments {
 /// moment something it shows changes, at most [`TICK`].
 pub fn next(moments: &Moments, now: Instant) -> Duration {
     let mut next = TICK;
-    if let Some(until) = moments.osd_until
-        && until > now
-    {
-        next = next.min(until - now);
+    for until in [moments.osd_until, moments.panel_until].into_iter().flatten() {
+        if until > now {
+            next = next.min(until - now);
+        }
     }
     let speed = moments.speed;
     if let Some(position) = moments.position_s.filter(|p| p.is_finite())
@@ -107,6 +109,7 @@ mod tests {
             playing: true,
             speed: 1.0,
             osd_until: Some(now + Duration::from_millis(400)),
+            panel_until: None,
             osd_clock: true,
             subtitle_change_s: None,
         };
@@ -116,6 +119,11 @@ mod tests {
             ..moments.clone()
         };
         assert_eq!(ms(next(&later, now)), 402, "the timeout first");
+        let panel = Moments {
+            panel_until: Some(now + Duration::from_millis(100)),
+            ..later
+        };
+        assert_eq!(ms(next(&panel, now)), 102, "the panel `i` showed goes first");
     }
 
     #[test]

@@ -36,7 +36,7 @@ f or double-click fullscreen, Esc leave fullscreen, m mute, 9/0 (or / *) volume 
 . one frame forward (paused), , one frame back,
 < > previous/next in the playlist (Enter: next), # next audio track,
 j/J next/previous subtitle track, v show/hide subtitles,
-s snapshot (full size PNG in the current folder), i statistics panel,
+s snapshot (full size PNG in the current folder), i statistics panel for 4 s, I on/off,
 o or P show the time and seek bar, q or Ctrl+w quit, Q quit and remember the position.
 Mouse: double-click fullscreen, right click pause, wheel volume (sideways: seek 10 s),
 back/forward buttons the playlist. Media keys play, pause, stop, skip and change the volume.

@@ -36,7 +36,8 @@ fn mpvs_default_keys_do_what_they_do_in_mpv() {
     }
     assert_eq!(key(Keysym::s), Some(Command::Snapshot(None)));
     assert_eq!(key(Keysym::S), Some(Command::Snapshot(None)));
-    assert_eq!(key(Keysym::i), Some(Command::ToggleStats));
+    assert_eq!(key(Keysym::i), Some(Command::ShowStats));
+    assert_eq!(key(Keysym::I), Some(Command::ToggleStats));
     assert_eq!(key(Keysym::o), Some(Command::ShowProgress));
     assert_eq!(key(Keysym::P), Some(Command::ShowProgress));
     assert_eq!(key(Keysym::q), Some(Command::Quit));

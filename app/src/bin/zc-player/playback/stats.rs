@@ -106,6 +106,7 @@ impl Player {
             memfd_fds: fds.iter().filter(|f| f.is_memfd()).count(),
             // The window knows these (see App::window_stats).
             subtitle: None,
+            stats_panel: false,
             osd: Vec::new(),
             osd_rect: None,
             decorations: String::new(),

@@ -83,6 +83,10 @@ impl App {
             Command::ToggleFullscreen => self.toggle_fullscreen(),
             Command::LeaveFullscreen => self.leave_fullscreen(),
             Command::ShowProgress => {}
+            Command::ShowStats => {
+                self.show_panel_briefly(qh);
+                fields.insert("stats-panel".into(), self.panel_shown().into());
+            }
             Command::ToggleStats => {
                 self.toggle_panel(qh);
                 fields.insert("stats-panel".into(), self.panel_shown().into());

@@ -206,12 +206,7 @@ impl App {
     /// again, and put the panel on top.
     pub(crate) fn video_shown(&mut self, qh: &QueueHandle<App>) {
         self.relayout();
-        // A panel made before the video's subsurface existed sits below
-        // it: make it again, now on top.
-        if self.panel.as_ref().is_some_and(|p| !p.above_video) {
-            self.toggle_panel(qh);
-            self.toggle_panel(qh);
-        }
+        self.raise_panel(qh);
         self.raise_subtitles(qh);
     }
 
@@ -258,6 +253,7 @@ impl App {
     /// subtitle and the OSD on screen, the decorations and the video area.
     pub fn window_stats(&self, stats: &mut Stats) {
         stats.subtitle = self.subtitle_shown();
+        stats.stats_panel = self.panel_shown();
         (stats.osd, stats.osd_rect) = self.osd_shown();
         stats.decorations = if self.client_side_frame {
             "client"

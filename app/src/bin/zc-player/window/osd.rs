@@ -38,6 +38,7 @@ impl App {
             playing,
             speed: player.map_or(1.0, |p| p.speed),
             osd_until: self.osd.until(),
+            panel_until: self.panel_until(),
             osd_clock: self.osd.visible(now, !playing).progress,
             subtitle_change_s: self.next_subtitle_change(),
         };
@@ -46,6 +47,7 @@ impl App {
 
     /// Bring what changes with time up to date: subtitles and the OSD.
     pub fn update_timed(&mut self) {
+        self.expire_panel(Instant::now());
         self.update_subtitles();
         self.update_osd();
     }

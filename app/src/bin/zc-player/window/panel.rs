@@ -1,5 +1,8 @@
-//! The statistics panel (key `i`): a wl_shm subsurface at the video's
-//! corner, above the video's subsurface, redrawn with fresh statistics.
+//! The statistics panel (keys `i` and `I`): a wl_shm subsurface at the
+//! video's corner, above the video's subsurface, redrawn with fresh
+//! statistics.
+
+use std::time::{Duration, Instant};
 
 use smithay_client_toolkit::shell::WaylandSurface;
 use smithay_client_toolkit::shm::slot::Buffer;
@@ -12,6 +15,9 @@ use super::{App, argb_buffer};
 /// Where the statistics panel sits, from the video area's corner.
 const PANEL_MARGIN: i32 = 12;
 
+/// How long `i` shows the panel (mpv's stats duration).
+pub const PANEL_BRIEFLY: Duration = Duration::from_secs(4);
+
 /// The statistics panel's surface.
 pub(super) struct Panel {
     surface: wl_surface::WlSurface,
@@ -19,6 +25,8 @@ pub(super) struct Panel {
     buffer: Option<Buffer>,
     /// Whether it was created after the video's subsurface (so it is above it).
     pub(super) above_video: bool,
+    /// When it goes (shown by `i`); None: it stays until `I` (mpv's toggle).
+    until: Option<Instant>,
 }
 
 impl App {
@@ -32,18 +40,60 @@ impl App {
         }
     }
 
+    /// `I`: show the panel until `I` again, or hide it.
     pub(crate) fn toggle_panel(&mut self, qh: &QueueHandle<App>) {
-        if let Some(panel) = self.panel.take() {
-            panel.subsurface.destroy();
-            panel.surface.destroy();
-        } else {
-            self.create_panel(qh);
-            self.update_panel();
+        if self.remove_panel().is_none() {
+            self.create_panel(qh, None);
         }
-        self.window.wl_surface().commit();
     }
 
-    fn create_panel(&mut self, qh: &QueueHandle<App>) {
+    /// `i`: show the panel for [`PANEL_BRIEFLY`] (from now, if `i` showed
+    /// it already; one `I` keeps on screen stays).
+    pub(crate) fn show_panel_briefly(&mut self, qh: &QueueHandle<App>) {
+        let until = Instant::now() + PANEL_BRIEFLY;
+        match self.panel.as_mut() {
+            Some(panel) => {
+                if let Some(at) = panel.until.as_mut() {
+                    *at = until;
+                }
+            }
+            None => self.create_panel(qh, Some(until)),
+        }
+    }
+
+    /// Hide the panel `i` showed once its time is up.
+    pub(super) fn expire_panel(&mut self, now: Instant) {
+        if self.panel_until().is_some_and(|until| until <= now) {
+            self.remove_panel();
+        }
+    }
+
+    /// When the panel `i` showed goes.
+    pub(super) fn panel_until(&self) -> Option<Instant> {
+        self.panel.as_ref().and_then(|p| p.until)
+    }
+
+    /// A panel made before the video's subsurface existed sits below it:
+    /// make it again, now on top, for as long as it was to stay.
+    pub(super) fn raise_panel(&mut self, qh: &QueueHandle<App>) {
+        if self.panel.as_ref().is_some_and(|p| !p.above_video)
+            && let Some(until) = self.remove_panel()
+        {
+            self.create_panel(qh, until);
+        }
+    }
+
+    /// Take the panel off the screen; returns until when it was to stay,
+    /// if there was one.
+    fn remove_panel(&mut self) -> Option<Option<Instant>> {
+        let panel = self.panel.take()?;
+        panel.subsurface.destroy();
+        panel.surface.destroy();
+        self.window.wl_surface().commit();
+        Some(panel.until)
+    }
+
+    fn create_panel(&mut self, qh: &QueueHandle<App>, until: Option<Instant>) {
         let (subsurface, surface) = self.overlay_subsurface(qh);
         let above_video = self.player.as_ref().is_some_and(|p| p.prerolled);
         self.panel = Some(Panel {
@@ -51,8 +101,11 @@ impl App {
             subsurface,
             buffer: None,
             above_video,
+            until,
         });
         self.place_panel();
+        self.update_panel();
+        self.window.wl_surface().commit();
     }
 
     /// Redraw the panel with fresh statistics.
