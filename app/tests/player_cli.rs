@@ -414,10 +414,7 @@ fn a_ten_bit_4_4_4_clip_plays_through_a_conversion_to_a_format_wl_shm_takes() {
     if stats["path"] == "shm" {
         assert!(!detail.contains("BGR10A2_LE"), "{stats}");
     }
-    let quit = running.control.request(r#"{"command":"quit"}"#);
-    assert_eq!(quit["fds-left-open"], 0, "{quit}");
-    let status = running.control.child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    running.quit_cleanly();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -457,10 +454,7 @@ fn a_playlist_hands_each_entry_over_gaplessly_even_the_same_file_twice() {
         stats["frame-pts-s"].as_f64().is_some_and(|pts| pts > 1.9),
         "{stats}"
     );
-    let quit = running.control.request(r#"{"command":"quit"}"#);
-    assert_eq!(quit["fds-left-open"], 0, "{quit}");
-    let status = running.control.child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    running.quit_cleanly();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -502,10 +496,7 @@ fn i_shows_the_statistics_for_four_seconds_and_capital_i_until_pressed_again() {
     assert!(panel(&mut running), "`i` put a timeout on the panel `I` showed");
     let reply = running.control.request(r#"{"command":"key","key":"I"}"#);
     assert_eq!(reply["stats-panel"], false, "{reply}");
-    let quit = running.control.request(r#"{"command":"quit"}"#);
-    assert_eq!(quit["fds-left-open"], 0, "{quit}");
-    let status = running.control.child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    running.quit_cleanly();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -564,6 +555,14 @@ impl Running {
             tmp,
             stderr,
         }
+    }
+
+    /// Quit through the socket: every fd closed, exit status 0.
+    fn quit_cleanly(&mut self) {
+        let quit = self.control.request(r#"{"command":"quit"}"#);
+        assert_eq!(quit["fds-left-open"], 0, "{quit}");
+        let status = self.control.child.wait().expect("wait");
+        assert_eq!(status.code(), Some(0), "{}", self.stderr());
     }
 
     fn wait_for_frames(&mut self) {
