@@ -37,7 +37,7 @@ pub(crate) static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::Lazy
     gst::DebugCategory::new(
         "zc-player",
         gst::DebugColorFlags::empty(),
-        Some("zc-player: subtitle cues, track selection and restarts"),
+        Some("zc-player: each subtitle cue, and why it shows or hides"),
     )
 });
 

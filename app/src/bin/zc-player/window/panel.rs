@@ -16,7 +16,7 @@ use super::{App, argb_buffer};
 const PANEL_MARGIN: i32 = 12;
 
 /// How long `i` shows the panel (mpv's stats duration).
-pub const PANEL_BRIEFLY: Duration = Duration::from_secs(4);
+const PANEL_BRIEFLY: Duration = Duration::from_secs(4);
 
 /// The statistics panel's surface.
 pub(super) struct Panel {
