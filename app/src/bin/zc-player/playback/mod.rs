@@ -160,6 +160,17 @@ impl Player {
             .map(|t| t.nseconds() as f64 / 1e9)
     }
 
+    /// Where the video is, in seconds of stream time: what subtitles are
+    /// timed against. The pipeline's position is the furthest of its
+    /// sinks', and while a seek prerolls, the subtitle sink's is the cue it
+    /// holds: a cue then looked due at its own start, flashed on screen,
+    /// and went again when playing began (seen in the VM at every --loop).
+    pub fn video_position(&self) -> Option<f64> {
+        self.sink
+            .query_position::<gst::ClockTime>()
+            .map(|t| t.nseconds() as f64 / 1e9)
+    }
+
     pub fn duration(&self) -> Option<f64> {
         self.pipeline
             .query_duration::<gst::ClockTime>()

@@ -50,7 +50,7 @@ impl App {
                 shown: false,
             });
         }
-        let position = self.player.as_ref().and_then(|p| p.position());
+        let position = self.player.as_ref().and_then(|p| p.video_position());
         // Where the position is unknown (a preroll before the first frame,
         // mid-seek) it waits: `update_subtitles` shows it once the position
         // is in it (on ASYNC_DONE, at its start, on the tick). Drawn at
@@ -97,7 +97,7 @@ impl App {
     /// hide one the position left, or all once subtitles were turned off
     /// or hidden (the cue stays, to show again at once while it lasts).
     pub fn update_subtitles(&mut self) {
-        let position = self.player.as_ref().and_then(|p| p.position());
+        let position = self.player.as_ref().and_then(|p| p.video_position());
         let allowed = self.subtitles_allowed();
         let Some(layer) = self.subtitles.as_mut() else {
             return;
