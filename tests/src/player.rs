@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use serde_json::Value;
 
-use crate::weston::Weston;
+use crate::weston::{Screenshot, Weston};
 
 /// Everything is slow under software emulation.
 pub const SLOW: Duration = Duration::from_secs(300);
@@ -284,6 +284,47 @@ impl Player {
             ),
             Err(e) => format!("(no gdb: {e})"),
         }
+    }
+
+    /// A screenshot taken while the player shows the subtitle `described`
+    /// on which `on_screen` finds it, with the statistics from when it
+    /// showed; else the last screenshot tried. The compositor shows a
+    /// subtitle with its next repaint: screenshots are taken until one has
+    /// it. A screenshot under emulation and load can take longer than a
+    /// cue lasts (3 s); where the subtitle went before one had it, the
+    /// next pass of the looping clip is tried, three in all.
+    pub fn screenshot_while_shown(
+        &mut self,
+        weston: &Weston,
+        described: &str,
+        on_screen: impl Fn(&Screenshot) -> bool,
+    ) -> (Screenshot, Value) {
+        let mut last = None;
+        for _ in 0..3 {
+            let stats = self.wait_for_subtitle(Some(described));
+            loop {
+                let shot = weston.screenshot();
+                if on_screen(&shot) {
+                    return (shot, stats);
+                }
+                last = Some((shot, stats.clone()));
+                if self.stats()["subtitle"].as_str() != Some(described) {
+                    break;
+                }
+            }
+        }
+        last.expect("three passes")
+    }
+
+    /// Pause at `seconds`, a time no subtitle covers, once no subtitle is
+    /// on screen: for a screenshot after a cue's end that the looping
+    /// clip's next pass cannot bring back meanwhile.
+    pub fn pause_without_subtitles_at(&mut self, seconds: f64) {
+        self.ok(r#"{"command":"pause"}"#);
+        self.ok(&format!(
+            r#"{{"command":"seek","seconds":{seconds},"accurate":true}}"#
+        ));
+        self.wait_for_subtitle(None);
     }
 
     pub fn stats(&mut self) -> Value {

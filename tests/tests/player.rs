@@ -444,16 +444,10 @@ fn subtitles_show_above_the_video_without_touching_its_frames() {
         };
         // On screen while the cue runs: the band at the bottom changed, and
         // the video frames are still not copied.
-        let mut stats = player.wait_for_subtitle(Some(text));
-        // The compositor shows it with its next repaint.
-        let (shown, changed) = loop {
-            let shot = weston.screenshot();
-            let changed = subtitle_band_changes(&shot, &reference);
-            if changed > 300 || stats["subtitle"].as_str() != Some(text) {
-                break (shot, changed);
-            }
-            stats = player.stats();
-        };
+        let (shown, stats) = player.screenshot_while_shown(&weston, text, |shot| {
+            subtitle_band_changes(shot, &reference) > 300
+        });
+        let changed = subtitle_band_changes(&shown, &reference);
         println!("{text}: {changed} pixels changed; {stats}");
         assert!(
             changed > 300,
@@ -462,8 +456,9 @@ fn subtitles_show_above_the_video_without_touching_its_frames() {
         );
         assert_eq!(stats["copies-per-frame"], 0.0, "{stats}");
         assert_eq!(stats["path"], "dmabuf", "{stats}");
-        // Gone after its end: the picture is the pattern again.
+        // Gone after its end (3.5 s): the picture is the pattern again.
         player.wait_for_subtitle(None);
+        player.pause_without_subtitles_at(4.0);
         let gone = weston.screenshot();
         let left = subtitle_band_changes(&gone, &reference);
         assert!(

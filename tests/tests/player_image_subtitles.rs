@@ -222,36 +222,6 @@ fn picture_pixels(shot: &Screenshot) -> usize {
 /// The picture's area in pixels.
 const AREA: usize = (RECT[2] * RECT[3]) as usize;
 
-/// A screenshot taken while the player shows the picture `described`, the
-/// number of the picture's pixels in its colours on it, and the player's
-/// statistics from when it showed it. The compositor shows the picture
-/// with its next repaint: screenshots are taken until one has it. A
-/// screenshot under emulation and load can take longer than the picture
-/// lasts (3 s); where the picture went before one had it, the next pass of
-/// the looping clip is tried, three in all.
-fn screenshot_while_shown(
-    weston: &Weston,
-    player: &mut Player,
-    described: &str,
-) -> (Screenshot, usize, serde_json::Value) {
-    let mut last = None;
-    for _ in 0..3 {
-        let stats = player.wait_for_subtitle(Some(described));
-        loop {
-            let shot = weston.screenshot();
-            let right = picture_pixels(&shot);
-            if right * 10 >= AREA * 9 {
-                return (shot, right, stats);
-            }
-            last = Some((shot, right, stats.clone()));
-            if player.stats()["subtitle"].as_str() != Some(described) {
-                break;
-            }
-        }
-    }
-    last.expect("three passes")
-}
-
 /// Where the picture `described` goes, in stream time, timed on a pass of
 /// the looping clip with nothing but polls (a screenshot under emulation
 /// and load took over 3 s: the first poll after it came past the clip's
@@ -302,7 +272,11 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         let mut player = Player::start(&weston, &clip, &dir);
         let described = format!("picture {}x{} at {},{}", RECT[2], RECT[3], RECT[0], RECT[1]);
         let area = AREA;
-        let (shot, right, stats) = screenshot_while_shown(&weston, &mut player, &described);
+        let (shot, stats) =
+            player.screenshot_while_shown(&weston, &described, |shot| {
+                picture_pixels(shot) * 10 >= AREA * 9
+            });
+        let right = picture_pixels(&shot);
         println!("{name}: {described}: {right} of {area} pixels in its colours; {stats}");
         assert!(
             right * 10 >= area * 9,
@@ -322,11 +296,7 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
             "{name}: the picture went at {gone_at} s, before its end at {END_S} s; log:\n{}",
             player.log()
         );
-        // Paused past its end, it cannot come back with the next pass
-        // while Weston takes the screenshot.
-        player.ok(r#"{"command":"pause"}"#);
-        player.ok(r#"{"command":"seek","seconds":4.2,"accurate":true}"#);
-        player.wait_for_subtitle(None);
+        player.pause_without_subtitles_at(4.2);
         let gone = weston.screenshot();
         let left = picture_pixels(&gone);
         assert!(
