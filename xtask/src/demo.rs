@@ -151,8 +151,8 @@ until ctl '{{"command":"stats"}}' | grep -q '"frames-rendered":[1-9]'; do
   if [ $tries -gt 600 ]; then echo "no frame was shown"; cat "$out/player.log"; kill $player; exit 1; fi
   sleep 0.5
 done
-echo "--- frames are on screen; pressing i (statistics panel), seeking to 2 s"
-ctl '{{"command":"key","key":"i"}}'
+echo "--- frames are on screen; pressing I (statistics panel, until pressed again), seeking to 2 s"
+ctl '{{"command":"key","key":"I"}}'
 ctl '{{"command":"seek","seconds":2}}'
 sleep 6
 ctl '{{"command":"stats"}}' > "$out/stats.json"
