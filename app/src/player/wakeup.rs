@@ -35,7 +35,10 @@ pub struct Moments {
 /// moment something it shows changes, at most [`TICK`].
 pub fn next(moments: &Moments, now: Instant) -> Duration {
     let mut next = TICK;
-    for until in [moments.osd_until, moments.panel_until].into_iter().flatten() {
+    for until in [moments.osd_until, moments.panel_until]
+        .into_iter()
+        .flatten()
+    {
         if until > now {
             next = next.min(until - now);
         }
@@ -123,7 +126,11 @@ mod tests {
             panel_until: Some(now + Duration::from_millis(100)),
             ..later
         };
-        assert_eq!(ms(next(&panel, now)), 102, "the panel `i` showed goes first");
+        assert_eq!(
+            ms(next(&panel, now)),
+            102,
+            "the panel `i` showed goes first"
+        );
     }
 
     #[test]

@@ -31,7 +31,8 @@ use session::Outcome;
 use window::App;
 
 /// The player's debug category: what reached the window and why it shows
-/// or hides something (`GST_DEBUG=zc-player:6`), as an element's category
+/// or hides something (`GST_DEBUG=zc-player:5`; 6 adds every look at the
+/// time), as an element's category
 /// explains what the element did.
 pub(crate) static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
     gst::DebugCategory::new(

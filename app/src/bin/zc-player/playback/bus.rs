@@ -100,7 +100,7 @@ impl Player {
                 }
             }
             MessageView::AsyncDone(_) => self.on_async_done()?,
-            MessageView::StreamStart(_) => self.on_stream_start(),
+            MessageView::StreamStart(s) => self.on_stream_start(s.group_id()),
             MessageView::StreamCollection(c) => {
                 self.on_stream_collection(c.stream_collection());
                 let _ = self.restart_if_subtitles_unselected();

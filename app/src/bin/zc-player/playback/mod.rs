@@ -47,14 +47,22 @@ pub use pipeline::audio_device_available;
 use embed::display_size;
 use snapshot::PendingSnapshot;
 
-/// The next entry's URI while it may be handed over gaplessly (the
-/// about-to-finish handler takes it), and whether it was: its
-/// STREAM_START then moves the playlist on. A flag, not the URIs compared,
-/// so that a file listed twice in a row plays twice.
+/// The gapless hand-over. The about-to-finish handler (a streaming
+/// thread) takes `next` and sets `handed_over`; the main loop clears it
+/// when the entry handed over starts: the first STREAM_START of a new
+/// stream group after the current entry's own. Groups and a flag, not
+/// playbin3's `current-uri` against the entry's URI, so that a file listed
+/// twice in a row plays twice, and a STREAM_START the main loop handles
+/// only after about-to-finish (a short file read whole while it prerolls)
+/// is not taken for the next entry's.
 #[derive(Debug, Default)]
 pub(super) struct Gapless {
+    /// The next entry's URI while it may be handed over.
     pub next: Option<String>,
     pub handed_over: bool,
+    /// Whether the current entry's own STREAM_START came, and its group.
+    pub entry_started: bool,
+    pub group: Option<gst::GroupId>,
 }
 
 pub struct Player {
@@ -165,7 +173,16 @@ impl Player {
     /// sinks', and while a seek prerolls, the subtitle sink's is the cue it
     /// holds: a cue then looked due at its own start, flashed on screen,
     /// and went again when playing began (seen in the VM at every --loop).
+    /// Once the video has ended (its sink at EOS, its position standing on
+    /// the last frame) while audio plays on, the pipeline's.
     pub fn video_position(&self) -> Option<f64> {
+        let video_ended = self
+            .sink
+            .static_pad("sink")
+            .is_some_and(|pad| pad.pad_flags().contains(gst::PadFlags::EOS));
+        if video_ended {
+            return self.position();
+        }
         self.sink
             .query_position::<gst::ClockTime>()
             .map(|t| t.nseconds() as f64 / 1e9)

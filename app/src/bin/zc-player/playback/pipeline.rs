@@ -172,7 +172,9 @@ impl Player {
             let next = {
                 let mut gapless = zc_app::lock(&queued);
                 let next = gapless.next.take();
-                gapless.handed_over = next.is_some();
+                // Only the main loop clears it (an entry's own
+                // about-to-finish may come before it handled its start).
+                gapless.handed_over |= next.is_some();
                 next
             };
             if let (Some(uri), Some(playbin)) = (next, values.first())

@@ -123,11 +123,23 @@ impl Player {
         }
     }
 
-    /// A new stream started: if it is the next entry handed over
-    /// gaplessly, the playlist moves on with it.
-    pub(super) fn on_stream_start(&mut self) {
-        if !std::mem::take(&mut lock(&self.gapless).handed_over) {
-            return;
+    /// A stream started (`group`: its stream group, where it has one):
+    /// if it is the next entry handed over gaplessly, the playlist moves on
+    /// with it (see [`Gapless`](super::Gapless)).
+    pub(super) fn on_stream_start(&mut self, group: Option<gst::GroupId>) {
+        {
+            let mut gapless = lock(&self.gapless);
+            if !gapless.entry_started {
+                gapless.entry_started = true;
+                gapless.group = group;
+                return;
+            }
+            let same_group = group.is_some() && group == gapless.group;
+            if same_group || !gapless.handed_over {
+                return;
+            }
+            gapless.handed_over = false;
+            gapless.group = group;
         }
         let current = self.pipeline.property::<Option<String>>("current-uri");
         if current.as_deref() != self.playlist.peek_next() {

@@ -34,7 +34,8 @@ impl App {
         let player = self.player.as_ref();
         let playing = player.is_some_and(|p| p.wanted == gst::State::Playing);
         let moments = Moments {
-            position_s: player.and_then(|p| p.position()),
+            // What subtitles are timed against (see Player::video_position).
+            position_s: player.and_then(|p| p.video_position()),
             playing,
             speed: player.map_or(1.0, |p| p.speed),
             osd_until: self.osd.until(),

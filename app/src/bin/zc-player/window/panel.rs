@@ -40,10 +40,15 @@ impl App {
         }
     }
 
-    /// `I`: show the panel until `I` again, or hide it.
+    /// `I`: show the panel until `I` again (one `i` showed stays), or
+    /// hide it.
     pub(crate) fn toggle_panel(&mut self, qh: &QueueHandle<App>) {
-        if self.remove_panel().is_none() {
-            self.create_panel(qh, None);
+        match self.panel.as_mut() {
+            Some(panel) if panel.until.is_some() => panel.until = None,
+            Some(_) => {
+                self.remove_panel();
+            }
+            None => self.create_panel(qh, None),
         }
     }
 
@@ -61,7 +66,9 @@ impl App {
         }
     }
 
-    /// Hide the panel `i` showed once its time is up.
+    /// Hide the panel `i` showed once its time is up (on the wake-up
+    /// [`App::next_wakeup`] arms for it: the one armed before the key
+    /// may come first, up to a tick later).
     pub(super) fn expire_panel(&mut self, now: Instant) {
         if self.panel_until().is_some_and(|until| until <= now) {
             self.remove_panel();

@@ -51,10 +51,10 @@ impl App {
             });
         }
         let position = self.player.as_ref().and_then(|p| p.video_position());
-        // Where the position is unknown (a preroll before the first frame,
-        // mid-seek) it waits: `update_subtitles` shows it once the position
-        // is in it (on ASYNC_DONE, at its start, on the tick). Drawn at
-        // once, it flashed before its time and went again.
+        // Not due, or where the video's position is not known yet (a
+        // preroll before the first frame), it waits: `update_subtitles`
+        // shows it once the position is in it (on ASYNC_DONE, at its
+        // start, on the tick). Drawn at once, it flashed and went again.
         let due = position.is_some_and(|p| cue.shown_at(p));
         gst::debug!(
             crate::CAT,
@@ -120,12 +120,15 @@ impl App {
             layer.cue = None;
             self.hide_subtitle();
         } else if layer.shown && !due {
-            // Drawn before its start (the position was unknown when it
-            // came, during a seek): it waits for its start again.
+            // The position went back before its start (a seek back while
+            // it showed): it waits for its start again.
+            gst::debug!(crate::CAT, "cue hidden at {position:?}: before its start");
             self.hide_subtitle();
         } else if layer.shown && !allowed {
+            gst::debug!(crate::CAT, "cue hidden: subtitles are off or hidden");
             self.hide_subtitle();
         } else if !layer.shown && due && allowed {
+            gst::debug!(crate::CAT, "cue due at {position:?}: shown");
             self.draw_subtitle();
         }
     }
