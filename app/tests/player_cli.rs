@@ -421,11 +421,14 @@ fn a_ten_bit_4_4_4_clip_plays_through_a_conversion_to_a_format_wl_shm_takes() {
 #[test]
 fn a_playlist_hands_each_entry_over_gaplessly_even_the_same_file_twice() {
     let dir = temp_dir("gapless");
-    let clip = make_clip(&dir);
-    let clip = clip.to_str().expect("utf-8");
-    // The same file twice in a row: playbin3's current URI does not change
-    // at the hand-over, and the playlist must move on anyway.
-    let mut running = Running::start_with(&dir, Path::new(clip), &[clip, clip]);
+    let first = make_clip(&dir);
+    let second = dir.join("second.mkv");
+    std::fs::copy(&first, &second).expect("a second file");
+    let second = second.to_str().expect("utf-8");
+    // Another file, then the same file twice in a row: playbin3's current
+    // URI does not change at that hand-over, and the playlist must move on
+    // anyway.
+    let mut running = Running::start_with(&dir, &first, &[second, second]);
     let deadline = Instant::now() + Duration::from_secs(120);
     let stats = loop {
         let stats = running.control.request(r#"{"command":"stats"}"#);
@@ -462,7 +465,6 @@ fn a_playlist_hands_each_entry_over_gaplessly_even_the_same_file_twice() {
 fn i_shows_the_statistics_for_four_seconds_and_capital_i_until_pressed_again() {
     let dir = temp_dir("stats-panel");
     let clip = make_clip(&dir);
-    // Paused at the end (--keep-open), the panel is all that changes.
     let mut running = Running::start(&dir, &clip);
     running.wait_for_frames();
     let panel = |running: &mut Running| {
@@ -493,9 +495,18 @@ fn i_shows_the_statistics_for_four_seconds_and_capital_i_until_pressed_again() {
     // `i` while `I` keeps it does not start a timeout.
     running.control.request(r#"{"command":"key","key":"i"}"#);
     std::thread::sleep(Duration::from_millis(4500));
-    assert!(panel(&mut running), "`i` put a timeout on the panel `I` showed");
+    assert!(
+        panel(&mut running),
+        "`i` put a timeout on the panel `I` showed"
+    );
     let reply = running.control.request(r#"{"command":"key","key":"I"}"#);
     assert_eq!(reply["stats-panel"], false, "{reply}");
+    // `I` while `i` shows it: it stays (mpv's toggle turns it on).
+    running.control.request(r#"{"command":"key","key":"i"}"#);
+    let reply = running.control.request(r#"{"command":"key","key":"I"}"#);
+    assert_eq!(reply["stats-panel"], true, "{reply}");
+    std::thread::sleep(Duration::from_millis(4500));
+    assert!(panel(&mut running), "`I` did not keep the panel `i` showed");
     running.quit_cleanly();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,6 +14,14 @@ use serde_json::Value;
 
 use crate::weston::{Screenshot, Weston};
 
+/// The player's GST_DEBUG: the caller's, and its own category at DEBUG.
+fn player_debug() -> String {
+    match std::env::var("GST_DEBUG") {
+        Ok(theirs) if !theirs.is_empty() => format!("{theirs},zc-player:5"),
+        _ => "zc-player:5".to_owned(),
+    }
+}
+
 /// Everything is slow under software emulation.
 pub const SLOW: Duration = Duration::from_secs(300);
 
@@ -191,8 +199,8 @@ impl Player {
             .arg(&socket)
             .env("WAYLAND_DISPLAY", display)
             // What reached the window and why it showed or hid it, in the
-            // log a failure prints.
-            .env("GST_DEBUG", "zc-player:5")
+            // log a failure prints (after what the caller's GST_DEBUG asks).
+            .env("GST_DEBUG", player_debug())
             .env("GST_DEBUG_NO_COLOR", "1")
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
@@ -302,13 +310,15 @@ impl Player {
         let mut last = None;
         for _ in 0..3 {
             let stats = self.wait_for_subtitle(Some(described));
+            let deadline = Instant::now() + SLOW;
             loop {
                 let shot = weston.screenshot();
                 if on_screen(&shot) {
                     return (shot, stats);
                 }
                 last = Some((shot, stats.clone()));
-                if self.stats()["subtitle"].as_str() != Some(described) {
+                if self.stats()["subtitle"].as_str() != Some(described) || Instant::now() > deadline
+                {
                     break;
                 }
             }

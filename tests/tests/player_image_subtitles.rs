@@ -28,7 +28,7 @@ use zc_app::player::subpicture::dvb::{Depth, PageState};
 use zc_app::player::subpicture::pgs::EPOCH_START;
 use zc_app::player::subpicture::pgs::write as pgs;
 use zc_app::player::subpicture::vobsub::{self, Palette};
-use zc_vm_tests::player::{Player, dvd_palette, encode_with_subtitle_packets, rename_codec};
+use zc_vm_tests::player::{Player, SLOW, dvd_palette, encode_with_subtitle_packets, rename_codec};
 use zc_vm_tests::require_vm;
 use zc_vm_tests::weston::{Renderer, Screenshot, Weston, yuv_test_colorimetry};
 
@@ -234,10 +234,15 @@ fn time_the_end(player: &mut Player, described: &str) -> f64 {
     for _ in 0..3 {
         let stats = player.wait_for_subtitle(Some(described));
         let mut shown_at = stats["position-s"].as_f64();
+        let deadline = std::time::Instant::now() + SLOW;
         loop {
             let stats = player.stats();
             let position = stats["position-s"].as_f64();
             if stats["subtitle"].as_str() == Some(described) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{described} still on screen after {SLOW:?}: {stats}"
+                );
                 shown_at = position.or(shown_at);
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 continue;
@@ -271,16 +276,14 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
         let mut player = Player::start(&weston, &clip, &dir);
         let described = format!("picture {}x{} at {},{}", RECT[2], RECT[3], RECT[0], RECT[1]);
-        let area = AREA;
-        let (shot, stats) =
-            player.screenshot_while_shown(&weston, &described, |shot| {
-                picture_pixels(shot) * 10 >= AREA * 9
-            });
+        let (shot, stats) = player.screenshot_while_shown(&weston, &described, |shot| {
+            picture_pixels(shot) * 10 >= AREA * 9
+        });
         let right = picture_pixels(&shot);
-        println!("{name}: {described}: {right} of {area} pixels in its colours; {stats}");
+        println!("{name}: {described}: {right} of {AREA} pixels in its colours; {stats}");
         assert!(
-            right * 10 >= area * 9,
-            "{name}: the picture is not on screen in its colours ({right} of {area} pixels): {}; log:\n{}",
+            right * 10 >= AREA * 9,
+            "{name}: the picture is not on screen in its colours ({right} of {AREA} pixels): {}; log:\n{}",
             shot.path.display(),
             player.log()
         );
@@ -300,8 +303,8 @@ fn image_subtitles_show_their_picture_above_the_video_without_touching_its_frame
         let gone = weston.screenshot();
         let left = picture_pixels(&gone);
         assert!(
-            left * 10 < area,
-            "{name}: the picture is still on screen after its end ({left} of {area} pixels): {}",
+            left * 10 < AREA,
+            "{name}: the picture is still on screen after its end ({left} of {AREA} pixels): {}",
             gone.path.display()
         );
         let quit = player.ok(r#"{"command":"quit"}"#);
