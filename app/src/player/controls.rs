@@ -93,6 +93,11 @@ impl SeekTarget {
     }
 }
 
+/// A clock time as seconds (the inverse of [`clock_time_from_seconds`]).
+pub fn seconds_of(time: gst::ClockTime) -> f64 {
+    time.nseconds() as f64 / 1e9
+}
+
 /// A position in seconds as a clock time, clamped to 0 ..= [`MAX_SEEK_SECONDS`]
 /// (NaN counts as 0), so that it is never GStreamer's "none" value.
 pub fn clock_time_from_seconds(seconds: f64) -> gst::ClockTime {

@@ -35,6 +35,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use gst::prelude::*;
+use zc_app::player::controls::seconds_of;
 use zc_app::player::ipc::Reply;
 use zc_app::player::playlist::Playlist;
 use zc_app::player::watch_later::WatchLater;
@@ -165,7 +166,7 @@ impl Player {
     pub fn position(&self) -> Option<f64> {
         self.pipeline
             .query_position::<gst::ClockTime>()
-            .map(|t| t.nseconds() as f64 / 1e9)
+            .map(seconds_of)
     }
 
     /// Where the video is, in seconds of stream time: what subtitles are
@@ -183,15 +184,13 @@ impl Player {
         if video_ended {
             return self.position();
         }
-        self.sink
-            .query_position::<gst::ClockTime>()
-            .map(|t| t.nseconds() as f64 / 1e9)
+        self.sink.query_position::<gst::ClockTime>().map(seconds_of)
     }
 
     pub fn duration(&self) -> Option<f64> {
         self.pipeline
             .query_duration::<gst::ClockTime>()
-            .map(|t| t.nseconds() as f64 / 1e9)
+            .map(seconds_of)
     }
 
     pub fn state_name(&self) -> &'static str {

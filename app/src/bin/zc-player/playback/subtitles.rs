@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use gst::prelude::*;
+use zc_app::player::controls::seconds_of;
 use zc_app::player::subpicture::vobsub::{self, Palette};
 use zc_app::player::subpicture::{Shown, dvb, pgs};
 use zc_app::player::subtitles::{Cue, CueContent, plain_text};
@@ -73,7 +74,7 @@ fn stream_seconds(
     segment: &gst::FormattedSegment<gst::ClockTime>,
     at: gst::ClockTime,
 ) -> Option<f64> {
-    Some(segment.to_stream_time(at)?.nseconds() as f64 / 1e9)
+    segment.to_stream_time(at).map(seconds_of)
 }
 
 /// The cue a subtitle buffer carries; `None` for a buffer that shows

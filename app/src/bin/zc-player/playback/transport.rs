@@ -3,7 +3,7 @@
 
 use gst::prelude::*;
 use zc_app::player::controls::{
-    MAX_SEEK_SECONDS, SeekTarget, SpeedChange, changed_speed, clock_time_from_seconds,
+    MAX_SEEK_SECONDS, SeekTarget, SpeedChange, changed_speed, clock_time_from_seconds, seconds_of,
 };
 use zc_app::player::ipc::Reply;
 
@@ -160,8 +160,7 @@ impl Player {
         let sample = self.sink.property::<Option<gst::Sample>>("last-sample")?;
         let pts = sample.buffer()?.pts()?;
         let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
-        let stream_time = segment.to_stream_time(pts)?;
-        Some(stream_time.nseconds() as f64 / 1e9)
+        segment.to_stream_time(pts).map(seconds_of)
     }
 
     /// One frame's duration, from the negotiated frame rate.
