@@ -705,6 +705,99 @@ fn quit_signals_and_sigkill_leave_no_weston_socket_or_folder() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A FIFO that a writer holds open and never writes to: the player's
+/// source blocks in a read that nothing interrupts, before the first frame
+/// (a stalled source, or what GStreamer 1.22's decodebin3 deadlock looks
+/// like from the player), and setting the pipeline to NULL hangs on it.
+fn silent_fifo(dir: &Path) -> (PathBuf, std::fs::File) {
+    let path = dir.join("silent.mkv");
+    let c_path = std::ffi::CString::new(path.to_str().expect("utf-8")).expect("no NUL");
+    // SAFETY: mkfifo(3) on a NUL-terminated path we own; no memory is shared.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    // Read and write: opening a FIFO that way does not wait for a reader.
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("open the FIFO");
+    (path, writer)
+}
+
+/// After a stuck start, then the stuck teardown: exit status 1 with both
+/// reasons said, and the watcher removes what the player left.
+fn assert_gave_up(player: &mut Running, expected: &[&str]) {
+    let status = player.wait_exit(Duration::from_secs(90));
+    let stderr = player.stderr();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    for text in expected {
+        assert!(stderr.contains(text), "no `{text}` in:\n{stderr}");
+    }
+    assert!(
+        stderr.contains("GStreamer did not stop the pipeline within 10 s"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let weston = player.weston_pid();
+    let gone = || {
+        !alive(weston)
+            && !player.socket.exists()
+            && std::fs::read_dir(&player.tmp).is_ok_and(|mut d| d.next().is_none())
+    };
+    assert!(
+        eventually(Duration::from_secs(20), gone),
+        "Weston alive {}, socket left {}, tmp {:?}",
+        alive(weston),
+        player.socket.exists(),
+        std::fs::read_dir(&player.tmp).map(|d| d.count())
+    );
+}
+
+#[test]
+fn a_start_that_stays_silent_gives_up_and_quit_never_hangs() {
+    let dir = temp_dir("silent-start");
+    let (fifo, _writer) = silent_fifo(&dir);
+
+    // --start-timeout: gives up by itself, saying why and what to change.
+    let run_dir = dir.join("timeout");
+    std::fs::create_dir_all(&run_dir).expect("dir");
+    let started = Instant::now();
+    let mut player = Running::start_with(&run_dir, &fifo, &["--start-timeout", "2"]);
+    let stats = player.control.request(r#"{"command":"stats"}"#);
+    assert_eq!(stats["frames-rendered"], 0, "{stats}");
+    assert_gave_up(
+        &mut player,
+        &[
+            "silent.mkv: no frame to show, and nothing from GStreamer for ",
+            "--start-timeout sets how long to wait",
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Waiting forever (0), `q` still ends it.
+    let run_dir = dir.join("quit");
+    std::fs::create_dir_all(&run_dir).expect("dir");
+    let mut player = Running::start_with(&run_dir, &fifo, &["--start-timeout", "0"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        player.control.child.try_wait().expect("wait").is_none(),
+        "0 waits: {}",
+        player.stderr()
+    );
+    let reply = player.control.request(r#"{"command":"key","key":"q"}"#);
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_gave_up(&mut player, &[]);
+    assert!(
+        !player.stderr().contains("no frame to show"),
+        "{}",
+        player.stderr()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_huge_seek_is_refused_and_the_player_lives_on() {
     let dir = temp_dir("huge-seek");

@@ -370,6 +370,44 @@ impl Player {
         }
     }
 
+    /// [`Player::wait_for`], but a player that exits meanwhile is
+    /// answered with its exit status and log instead of a failure.
+    pub fn wait_for_or_exit(
+        &mut self,
+        what: &str,
+        every: Duration,
+        mut done: impl FnMut(&Value) -> bool,
+    ) -> Result<Value, (ExitStatus, String)> {
+        let deadline = Instant::now() + SLOW;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Err((status, self.log()));
+            }
+            // It may exit between the check and the request.
+            writeln!(self.writer, r#"{{"command":"stats"}}"#).expect("send");
+            let mut line = String::new();
+            let stats: Value = match self.reader.read_line(&mut line) {
+                Ok(n) if n > 0 => serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stats -> {line:?}: {e}\nlog:\n{}", self.log())),
+                _ => {
+                    let status = self.child.wait().expect("wait");
+                    return Err((status, self.log()));
+                }
+            };
+            assert_eq!(stats["ok"], true, "{stats}");
+            if done(&stats) {
+                return Ok(stats);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not after {SLOW:?}; last stats {stats}\nthe player's threads:\n{}\nlog:\n{}",
+                self.stacks(),
+                self.log()
+            );
+            std::thread::sleep(every);
+        }
+    }
+
     /// Quit and wait for the exit.
     pub fn quit(self) -> (ExitStatus, String) {
         self.quit_with(r#"{"command":"quit"}"#)

@@ -417,12 +417,36 @@ fn play_tracks(weston: &Weston, dir: &Path, extra: &[&str]) -> (Player, Value) {
         OsStr::new("--loop"),
     ];
     args.extend(extra.iter().map(OsStr::new));
-    let mut player = start(weston, dir, &args);
-    let stats = player.wait_for("the streams", POLL, |s| {
-        s["audio-tracks"] == 2 && s["frame-pts-s"].is_number()
-    });
-    assert_eq!(stats["sub-tracks"], 1, "{stats}");
-    (player, stats)
+    // GStreamer 1.22's decodebin3 deadlocks now and then at the start of
+    // this clip (two audio tracks and a subtitle track; seen in full CI
+    // runs on Debian 12, never on 1.26 or 1.28). The player gives
+    // up on it with a message saying so (--start-timeout); the test then
+    // checks that message and starts it once more, as a user would.
+    args.extend([OsStr::new("--start-timeout"), OsStr::new("30")]);
+    for attempt in 1..=2 {
+        let mut player = start(weston, dir, &args);
+        match player.wait_for_or_exit("the streams", POLL, |s| {
+            s["audio-tracks"] == 2 && s["frame-pts-s"].is_number()
+        }) {
+            Ok(stats) => {
+                assert_eq!(stats["sub-tracks"], 1, "{stats}");
+                return (player, stats);
+            }
+            Err((status, log)) => {
+                let known = status.code() == Some(1)
+                    && log.contains("tracks.mkv: no frame to show, and nothing from GStreamer")
+                    && log.contains("GStreamer 1.22's decodebin3 is known to deadlock");
+                assert!(
+                    known && attempt == 1,
+                    "the player exited ({status}) before the streams were shown; log:\n{log}"
+                );
+                eprintln!(
+                    "GStreamer 1.22's start-up deadlock, said by the player; starting it again:\n{log}"
+                );
+            }
+        }
+    }
+    unreachable!("the second attempt returns or fails")
 }
 
 /// Frames still flow: a frame is shown, then another (a track change may

@@ -2,8 +2,9 @@
 //! bindings, the control socket's protocol, statistics and their panel,
 //! subtitle cues, ASS files and DVD/Blu-ray/DVB subtitle pictures, the
 //! on-screen display, text drawing, fd accounting, the playlist, tracks,
-//! the resume state and the package a missing plugin is in. The binary
-//! (`src/bin/zc-player`) puts them together.
+//! the resume state, when a starting entry counts as stuck, and the package
+//! a missing plugin is in. The binary (`src/bin/zc-player`) puts them
+//! together.
 
 pub mod ass;
 pub mod bindings;
@@ -15,6 +16,7 @@ pub mod ipc;
 pub mod missing_plugin;
 pub mod osd;
 pub mod playlist;
+pub mod startup;
 pub mod stats;
 pub mod subpicture;
 pub mod subtitles;

@@ -7,6 +7,7 @@ use clap::Parser;
 use zc_app::player::ass;
 use zc_app::player::controls::{MAX_SEEK_SECONDS, checked_speed};
 use zc_app::player::playlist::{self, Playlist, Source};
+use zc_app::player::startup::DEFAULT_START_TIMEOUT;
 use zc_app::player::tracks::TrackChoice;
 
 use crate::playback::{BackendSetting, PathPreference};
@@ -52,7 +53,8 @@ Control socket (one JSON object per line, one reply per line):
   load {uri, mode?: replace|append}, track {type: audio|sub, id: N|LANG|no},
   snapshot {path?}, screenshot {path} (own headless Weston only), key {key}, quit.
 
-Exit status: 0 done, 1 failure while playing (e.g. the compositor went away),
+Exit status: 0 done, 1 failure while playing (e.g. the compositor went away, or
+no frame and no word from GStreamer for --start-timeout seconds),
 2 the input cannot be played (missing file, no decoder, failing URI).";
 
 /// A desktop video player on zc's zero-copy path (dma-buf from decoder to compositor).
@@ -115,6 +117,31 @@ pub(crate) struct Args {
     /// Start a headless Weston of our own even when WAYLAND_DISPLAY is set.
     #[arg(long)]
     pub(crate) headless: bool,
+    /// Give up (exit status 1) when an entry shows no frame while GStreamer
+    /// reports nothing for this many seconds (0: wait forever).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_START_TIMEOUT.as_secs_f64(),
+        value_parser = parse_timeout
+    )]
+    pub(crate) start_timeout: f64,
+}
+
+/// The longest `--start-timeout` short of forever (0): a day.
+const MAX_START_TIMEOUT_S: f64 = 86_400.0;
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    let seconds: f64 =
+        text.trim().trim_end_matches('s').parse().map_err(|_| {
+            format!("`{text}` is not a number of seconds, e.g. 60 (0: wait forever)")
+        })?;
+    if !seconds.is_finite() || !(0.0..=MAX_START_TIMEOUT_S).contains(&seconds) {
+        return Err(format!(
+            "`{text}`: the timeout is 0 (wait forever) to {MAX_START_TIMEOUT_S} seconds"
+        ));
+    }
+    Ok(seconds)
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -280,6 +307,8 @@ mod tests {
             "--sid",
             "eng",
             "--save-position-on-quit",
+            "--start-timeout",
+            "0",
         ])
         .expect("parses");
         assert_eq!(args.inputs, ["a.mkv", "films/", "http://h/c.mp4"]);
@@ -289,12 +318,14 @@ mod tests {
         assert_eq!(args.geometry, Some((1280, 720)));
         assert_eq!(args.aid, Some(TrackChoice::Number(2)));
         assert_eq!(args.sid, Some(TrackChoice::Language("eng".into())));
+        assert_eq!(args.start_timeout, 0.0);
         let plain = parse(&["a.mkv"]).expect("parses");
         assert_eq!(
             (plain.speed, plain.volume, plain.geometry),
             (1.0, 100.0, None)
         );
         assert!(!plain.shuffle && !plain.mute && !plain.save_position_on_quit);
+        assert_eq!(plain.start_timeout, 60.0);
     }
 
     #[test]
@@ -310,6 +341,8 @@ mod tests {
             ("--aid", "0", "from 1"),
             ("--sid", "english", "language code"),
             ("--start", "1e300", "0 to"),
+            ("--start-timeout", "1e9", "0 (wait forever) to"),
+            ("--start-timeout", "soon", "not a number of seconds"),
         ] {
             let error = parse(&["a.mkv", option, value]).expect_err(value);
             assert!(error.contains(expected), "{option} {value}: {error}");

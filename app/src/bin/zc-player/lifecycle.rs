@@ -2,13 +2,17 @@
 //! to quit the way `quit` does (a second one ends it at once), and a small
 //! watcher process removes what it would have removed if it dies without
 //! tearing down (SIGKILL, an abort). The Weston it starts gets SIGTERM from
-//! the kernel when it dies (`WestonConfig::die_with_parent`).
+//! the kernel when it dies (`WestonConfig::die_with_parent`). A pipeline
+//! that does not stop within [`TEARDOWN_LIMIT`] is left behind: the player
+//! exits without it ([`TeardownGuard`]).
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -114,5 +118,49 @@ impl Drop for Watcher {
             let _ = stdin.write_all(b"done\n");
         }
         let _ = self.child.wait();
+    }
+}
+
+/// How long stopping the pipeline may take. Setting a pipeline to NULL
+/// waits for each streaming thread to leave its element; one that never
+/// does (GStreamer 1.22's decodebin3 deadlocked at the start, a source
+/// blocked in a read that cannot be interrupted) would keep the player
+/// from ever quitting.
+pub const TEARDOWN_LIMIT: Duration = Duration::from_secs(10);
+
+/// While it lives, a thread waits for it: if it still lives after the
+/// limit, the thread says why and ends the process with status 1 (the
+/// watcher then removes the player's files; Weston gets SIGTERM).
+pub struct TeardownGuard {
+    _armed: mpsc::Sender<()>,
+}
+
+impl TeardownGuard {
+    /// `pending`: the error the player was quitting with, said first
+    /// (after a hang, nothing else would say it).
+    pub fn arm(limit: Duration, pending: Option<String>) -> TeardownGuard {
+        let (armed, disarmed) = mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("zc-player-teardown".into())
+            .spawn(move || {
+                if disarmed.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
+                    return;
+                }
+                if let Some(error) = pending {
+                    eprintln!("zc-player: {error}");
+                }
+                eprintln!(
+                    "zc-player: GStreamer did not stop the pipeline within {} s (its \
+                     threads are stuck): quitting without it",
+                    limit.as_secs()
+                );
+                std::process::exit(1);
+            });
+        if let Err(e) = spawned {
+            eprintln!(
+                "zc-player: warning: no teardown guard ({e}): a stuck pipeline can hang the quit"
+            );
+        }
+        TeardownGuard { _armed: armed }
     }
 }

@@ -3,6 +3,7 @@
 //! of the stream.
 
 use std::path::Path;
+use std::time::Instant;
 
 use gst::prelude::*;
 use zc_app::player::controls::SeekTarget;
@@ -21,6 +22,7 @@ impl Player {
     /// A message from the bus (on the main loop). `Err` ends the player.
     pub fn handle_message(&mut self, message: &gst::Message) -> Result<(), PlayerExit> {
         use gst::MessageView;
+        self.start_watch.progress(Instant::now());
         match message.view() {
             MessageView::Error(e) => {
                 let source = message
@@ -145,6 +147,7 @@ impl Player {
                 ));
             }
             self.prerolled = true;
+            self.start_watch.started();
             self.send_pending_selection();
             if self.restart_if_subtitles_unselected() {
                 return Ok(());
@@ -175,6 +178,27 @@ impl Player {
         }
         self.answer_seeks();
         Ok(())
+    }
+
+    /// Why the entry being started counts as stuck, once it does (see
+    /// [`zc_app::player::startup`]); the player then gives up: stopping
+    /// the pipeline may hang too, which the teardown guard covers.
+    pub fn stuck_at_start(&self) -> Option<String> {
+        let quiet = self.start_watch.stuck(Instant::now())?;
+        let (major, minor, ..) = gst::version();
+        let known = if (major, minor) == (1, 22) {
+            "; GStreamer 1.22's decodebin3 is known to deadlock at the start of \
+             some files with several tracks, and starting again may play it"
+        } else {
+            ""
+        };
+        Some(format!(
+            "{}: no frame to show, and nothing from GStreamer for {:.1} s \
+             (the source stalled or the pipeline is stuck{known}); \
+             --start-timeout sets how long to wait",
+            self.playlist.current(),
+            quiet.as_secs_f64()
+        ))
     }
 
     fn answer_seeks(&mut self) {

@@ -38,6 +38,7 @@ use gst::prelude::*;
 use zc_app::player::controls::seconds_of;
 use zc_app::player::ipc::Reply;
 use zc_app::player::playlist::Playlist;
+use zc_app::player::startup::StartWatch;
 use zc_app::player::watch_later::WatchLater;
 
 pub use bus::BusEvent;
@@ -115,6 +116,8 @@ pub struct Player {
     /// The entry started again because playbin3 left its subtitles
     /// unselected, and how often (see `restart_if_subtitles_unselected`).
     subtitle_restarts: (String, u32),
+    /// Whether the entry being started has gone quiet for too long.
+    start_watch: StartWatch,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {

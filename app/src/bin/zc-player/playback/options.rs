@@ -29,6 +29,9 @@ pub struct PlayerOptions {
     pub looping: bool,
     pub keep_open: bool,
     pub start: Option<f64>,
+    /// How long a starting entry may stay quiet (`--start-timeout`; zero:
+    /// forever).
+    pub start_timeout: std::time::Duration,
     /// From [`audio_device_available`], probed before playback's fds are counted.
     pub audio: bool,
     /// A folder of the player's own (inside its private 0700 folder) where

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use gst::prelude::*;
+use zc_app::player::startup::StartWatch;
 
 use super::conversion::Conversion;
 use super::embed::{Layout, WindowHandles, sync_handler};
@@ -220,6 +221,7 @@ impl Player {
             last_rendered: None,
             warned: Default::default(),
             subtitle_restarts: Default::default(),
+            start_watch: StartWatch::new(options.start_timeout),
         })
     }
 }

@@ -3,6 +3,8 @@
 //! hand-over at the end of an entry (playbin3's about-to-finish), and
 //! resuming where an entry stopped last time (--save-position-on-quit).
 
+use std::time::Instant;
+
 use gst::prelude::*;
 use zc_app::lock;
 use zc_app::player::playlist::Playlist;
@@ -17,6 +19,7 @@ impl Player {
     /// Before the current entry prerolls: where it resumes, and the next
     /// entry queued for a gapless hand-over.
     pub(super) fn arm_entry(&mut self) {
+        self.start_watch.arm(Instant::now());
         let uri = self.playlist.current().to_owned();
         if let Some(later) = &self.watch_later {
             match later.load(&uri) {

@@ -21,6 +21,9 @@ impl App {
         if let Some(player) = self.player.as_mut() {
             player.sample_fps();
             player.expire_snapshots();
+            if let Some(why) = player.stuck_at_start() {
+                self.exit.get_or_insert(PlayerExit::Failed(why));
+            }
         }
         self.check_video_size();
         self.update_panel();

@@ -26,7 +26,7 @@ use zc_app::player::wakeup;
 use zc_app::player::watch_later::WatchLater;
 use zc_app::weston::HeadlessWeston;
 
-use crate::lifecycle::Signals;
+use crate::lifecycle::{Signals, TEARDOWN_LIMIT, TeardownGuard};
 use crate::playback::{self, Layout, Player, PlayerExit, PlayerOptions, WindowHandles};
 use crate::window::{App, DEFAULT_SIZE};
 use crate::{Args, lock};
@@ -120,6 +120,7 @@ pub(crate) fn play(
             looping: args.looping,
             keep_open: args.keep_open,
             start: args.start,
+            start_timeout: Duration::from_secs_f64(args.start_timeout),
             audio,
             snapshot_dir: snapshot_dir.to_owned(),
         },
@@ -180,6 +181,10 @@ pub(crate) fn play(
         }
     };
     if let Some(mut player) = state.player.take() {
+        let _guard = TeardownGuard::arm(
+            TEARDOWN_LIMIT,
+            result.as_ref().err().map(|e| format!("{e:#}")),
+        );
         let asked = state.quit_asked || matches!(result, Ok(Outcome::Interrupted(_)));
         if (args.save_position_on_quit || state.save_position_asked) && asked {
             player.save_position();
