@@ -9,6 +9,7 @@ use gst::prelude::*;
 use zc_app::player::controls::SeekTarget;
 use zc_app::player::missing_plugin;
 
+use super::tracks::describe;
 use super::{Player, PlayerExit};
 
 /// What the bus sends to the main loop.
@@ -104,10 +105,17 @@ impl Player {
             MessageView::AsyncDone(_) => self.on_async_done()?,
             MessageView::StreamStart(s) => self.on_stream_start(s.group_id()),
             MessageView::StreamCollection(c) => {
-                self.on_stream_collection(c.stream_collection());
+                let collection = c.stream_collection();
+                gst::info!(
+                    crate::CAT,
+                    "stream collection: {}",
+                    describe(collection.iter())
+                );
+                self.on_stream_collection(collection);
                 let _ = self.restart_if_subtitles_unselected();
             }
             MessageView::StreamsSelected(s) => {
+                gst::info!(crate::CAT, "streams selected: {}", describe(s.streams()));
                 self.on_streams_selected(s.streams().collect());
                 let _ = self.restart_if_subtitles_unselected();
             }
@@ -142,6 +150,21 @@ impl Player {
             if self.sink.static_pad("sink").is_some_and(|p| !p.is_linked())
                 || self.video_size().is_none()
             {
+                // GStreamer 1.22's playbin3, started again after it left
+                // `--sub FILE`'s track unselected (see
+                // `restart_if_subtitles_unselected`), now and then prerolls
+                // on the subtitle file's stream alone: its collection and
+                // selection had only that (natively, 6 starts in 60 under
+                // two busy loops). The input's streams come next, and their
+                // preroll ends with an ASYNC_DONE of its own: wait for it
+                // (the start watchdog ends a wait that never ends).
+                if self.input_streams_to_come() {
+                    gst::info!(
+                        crate::CAT,
+                        "prerolled on the subtitle file alone: waiting for the input's streams"
+                    );
+                    return Ok(());
+                }
                 return Err(PlayerExit::BadInput(
                     "the stream has no video that can be shown".to_owned(),
                 ));

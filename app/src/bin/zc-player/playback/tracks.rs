@@ -41,6 +41,24 @@ fn stream_kind(stream: &gst::Stream) -> Option<TrackKind> {
     }
 }
 
+/// Streams as the debug log names them: `video:ID, text:ID`.
+pub(super) fn describe(streams: impl Iterator<Item = gst::Stream>) -> String {
+    let named: Vec<String> = streams
+        .map(|s| {
+            format!(
+                "{}:{}",
+                s.stream_type().name(),
+                s.stream_id().as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    if named.is_empty() {
+        "none".to_owned()
+    } else {
+        named.join(", ")
+    }
+}
+
 fn language(stream: &gst::Stream) -> Option<String> {
     let tags = stream.tags()?;
     let code = tags.get::<gst::tags::LanguageCode>()?;
@@ -245,6 +263,18 @@ impl Player {
             Err(e) => eprintln!("zc-player: {e}"),
         }
         true
+    }
+
+    /// Whether the entry's own streams are still to come: `--sub` gave a
+    /// file, and the collection so far holds nothing but subtitles (that
+    /// file's, which can be read before the input's streams are announced).
+    pub(super) fn input_streams_to_come(&self) -> bool {
+        let streams = self.tracks.streams();
+        self.pipeline.property::<Option<String>>("suburi").is_some()
+            && !streams.is_empty()
+            && streams
+                .iter()
+                .all(|s| s.stream_type() == gst::StreamType::TEXT)
     }
 
     pub(super) fn on_streams_selected(&mut self, streams: Vec<gst::Stream>) {
