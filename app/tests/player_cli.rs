@@ -706,9 +706,12 @@ fn quit_signals_and_sigkill_leave_no_weston_socket_or_folder() {
 }
 
 /// A FIFO that a writer holds open and never writes to: the player's
-/// source blocks in a read that nothing interrupts, before the first frame
-/// (a stalled source, or what GStreamer 1.22's decodebin3 deadlock looks
-/// like from the player), and setting the pipeline to NULL hangs on it.
+/// source blocks in a read before the first frame (a stalled source, or
+/// what GStreamer 1.22's decodebin3 deadlock looks like from the player),
+/// and setting the pipeline to NULL hangs on it: `filesrc` cannot
+/// interrupt its `read` (it has no `unlock`), as GStreamer 1.22 to 1.28
+/// have it. A GStreamer whose filesrc could would fail the teardown
+/// message's check below, not hang.
 fn silent_fifo(dir: &Path) -> (PathBuf, std::fs::File) {
     let path = dir.join("silent.mkv");
     let c_path = std::ffi::CString::new(path.to_str().expect("utf-8")).expect("no NUL");
@@ -733,7 +736,7 @@ fn assert_gave_up(player: &mut Running, expected: &[&str]) {
         assert!(stderr.contains(text), "no `{text}` in:\n{stderr}");
     }
     assert!(
-        stderr.contains("GStreamer did not stop the pipeline within 10 s"),
+        stderr.contains("GStreamer did not stop the pipeline within 20 s"),
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -762,8 +765,6 @@ fn a_start_that_stays_silent_gives_up_and_quit_never_hangs() {
     std::fs::create_dir_all(&run_dir).expect("dir");
     let started = Instant::now();
     let mut player = Running::start_with(&run_dir, &fifo, &["--start-timeout", "2"]);
-    let stats = player.control.request(r#"{"command":"stats"}"#);
-    assert_eq!(stats["frames-rendered"], 0, "{stats}");
     assert_gave_up(
         &mut player,
         &[
@@ -777,7 +778,7 @@ fn a_start_that_stays_silent_gives_up_and_quit_never_hangs() {
         started.elapsed()
     );
 
-    // Waiting forever (0), `q` still ends it.
+    // 0 waits forever (not: gives up at once), and `q` still ends it.
     let run_dir = dir.join("quit");
     std::fs::create_dir_all(&run_dir).expect("dir");
     let mut player = Running::start_with(&run_dir, &fifo, &["--start-timeout", "0"]);

@@ -346,28 +346,18 @@ impl Player {
     }
 
     /// Poll the statistics (every `every`) until `done` holds for them;
-    /// they are returned. Fails after [`SLOW`] saying `what` was awaited.
+    /// they are returned. Fails after [`SLOW`] saying `what` was awaited,
+    /// or where the player exited meanwhile.
     pub fn wait_for(
         &mut self,
         what: &str,
         every: Duration,
-        mut done: impl FnMut(&Value) -> bool,
+        done: impl FnMut(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + SLOW;
-        loop {
-            let stats = self.stats();
-            if done(&stats) {
-                return stats;
-            }
-            if Instant::now() >= deadline {
-                let stacks = self.stacks();
-                panic!(
-                    "{what}: not after {SLOW:?}; last stats {stats}\nthe player's threads:\n{stacks}\nlog:\n{}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(every);
-        }
+        self.wait_for_or_exit(what, every, done)
+            .unwrap_or_else(|(status, log)| {
+                panic!("{what}: the player exited ({status}); log:\n{log}")
+            })
     }
 
     /// [`Player::wait_for`], but a player that exits meanwhile is
@@ -380,21 +370,12 @@ impl Player {
     ) -> Result<Value, (ExitStatus, String)> {
         let deadline = Instant::now() + SLOW;
         loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return Err((status, self.log()));
-            }
-            // It may exit between the check and the request.
-            writeln!(self.writer, r#"{{"command":"stats"}}"#).expect("send");
-            let mut line = String::new();
-            let stats: Value = match self.reader.read_line(&mut line) {
-                Ok(n) if n > 0 => serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stats -> {line:?}: {e}\nlog:\n{}", self.log())),
-                _ => {
-                    let status = self.child.wait().expect("wait");
-                    return Err((status, self.log()));
-                }
+            // A player on its way out: the request cannot be sent, reads
+            // no reply, or is refused ("shutting down").
+            let stats = self.try_request(r#"{"command":"stats"}"#);
+            let Some(stats) = stats.clone().filter(|s| s["ok"] == true) else {
+                return Err(self.exit_after(&format!("{what}: stats -> {stats:?}")));
             };
-            assert_eq!(stats["ok"], true, "{stats}");
             if done(&stats) {
                 return Ok(stats);
             }
@@ -405,6 +386,39 @@ impl Player {
                 self.log()
             );
             std::thread::sleep(every);
+        }
+    }
+
+    /// The exit status and log of a player that stopped answering, once
+    /// it exited (a teardown takes a while; 60 s at most, else a failure
+    /// with its threads' stacks, saying `why`).
+    fn exit_after(&mut self, why: &str) -> (ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status, self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{why}, and the player did not exit; its threads:\n{}\nlog:\n{}",
+                self.stacks(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The reply to `request`, or None where the player did not take it or
+    /// did not answer (it went away; the read timeout passed).
+    fn try_request(&mut self, request: &str) -> Option<Value> {
+        writeln!(self.writer, "{request}").ok()?;
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(n) if n > 0 => Some(
+                serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("{request} -> {line:?}: {e}\nlog:\n{}", self.log())),
+            ),
+            _ => None,
         }
     }
 

@@ -420,9 +420,9 @@ fn play_tracks(weston: &Weston, dir: &Path, extra: &[&str]) -> (Player, Value) {
     // GStreamer 1.22's decodebin3 deadlocks now and then at the start of
     // this clip (two audio tracks and a subtitle track; seen in full CI
     // runs on Debian 12, never on 1.26 or 1.28). The player gives
-    // up on it with a message saying so (--start-timeout); the test then
-    // checks that message and starts it once more, as a user would.
-    args.extend([OsStr::new("--start-timeout"), OsStr::new("30")]);
+    // up on it with a message saying so (after --start-timeout's default
+    // 60 s without a word from GStreamer); the test then checks that
+    // message and starts it once more, as a user would.
     for attempt in 1..=2 {
         let mut player = start(weston, dir, &args);
         match player.wait_for_or_exit("the streams", POLL, |s| {

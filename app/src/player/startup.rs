@@ -3,9 +3,9 @@
 //! GStreamer 1.22's decodebin3 can deadlock at the start of a file with
 //! several tracks (its multiqueue threads wait on each other's pad locks),
 //! and a source can stall for good (a pipe nobody writes to); without this
-//! the player would wait forever with an empty window. Any message counts
-//! as progress, so a slow start that keeps talking (buffering, streams
-//! found, elements changing state) is never cut short.
+//! the player would wait forever with an empty window. Any message on the
+//! pipeline's bus counts as progress, so a slow start that keeps talking
+//! (buffering, streams found, elements changing state) is never cut short.
 
 use std::time::{Duration, Instant};
 

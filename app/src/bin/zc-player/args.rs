@@ -130,18 +130,25 @@ pub(crate) struct Args {
 
 /// The longest `--start-timeout` short of forever (0): a day.
 const MAX_START_TIMEOUT_S: f64 = 86_400.0;
+/// The shortest: the player looks twice a second.
+const MIN_START_TIMEOUT_S: f64 = 0.5;
 
 fn parse_timeout(text: &str) -> Result<f64, String> {
-    let seconds: f64 =
-        text.trim().trim_end_matches('s').parse().map_err(|_| {
-            format!("`{text}` is not a number of seconds, e.g. 60 (0: wait forever)")
-        })?;
-    if !seconds.is_finite() || !(0.0..=MAX_START_TIMEOUT_S).contains(&seconds) {
+    let trimmed = text.trim();
+    let seconds: f64 = trimmed
+        .strip_suffix('s')
+        .unwrap_or(trimmed)
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds, e.g. 60 (0: wait forever)"))?;
+    if seconds != 0.0
+        && (!seconds.is_finite() || !(MIN_START_TIMEOUT_S..=MAX_START_TIMEOUT_S).contains(&seconds))
+    {
         return Err(format!(
-            "`{text}`: the timeout is 0 (wait forever) to {MAX_START_TIMEOUT_S} seconds"
+            "`{text}`: the timeout is 0 (wait forever) or {MIN_START_TIMEOUT_S} to {MAX_START_TIMEOUT_S} seconds"
         ));
     }
-    Ok(seconds)
+    // -0 too.
+    Ok(seconds.abs())
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -341,7 +348,9 @@ mod tests {
             ("--aid", "0", "from 1"),
             ("--sid", "english", "language code"),
             ("--start", "1e300", "0 to"),
-            ("--start-timeout", "1e9", "0 (wait forever) to"),
+            ("--start-timeout", "1e9", "0 (wait forever) or 0.5 to"),
+            ("--start-timeout", "0.1", "0 (wait forever) or 0.5 to"),
+            ("--start-timeout", "60ss", "not a number of seconds"),
             ("--start-timeout", "soon", "not a number of seconds"),
         ] {
             let error = parse(&["a.mkv", option, value]).expect_err(value);

@@ -9,13 +9,15 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::session::Outcome;
 
 /// The signals that mean "quit".
 const QUIT_SIGNALS: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
@@ -121,46 +123,99 @@ impl Drop for Watcher {
     }
 }
 
-/// How long stopping the pipeline may take. Setting a pipeline to NULL
-/// waits for each streaming thread to leave its element; one that never
-/// does (GStreamer 1.22's decodebin3 deadlocked at the start, a source
-/// blocked in a read that cannot be interrupted) would keep the player
-/// from ever quitting.
-pub const TEARDOWN_LIMIT: Duration = Duration::from_secs(10);
+/// How long stopping the pipeline (or the current entry) may take.
+/// Setting a pipeline to NULL or READY waits for each streaming thread to
+/// leave its element; one that never does (GStreamer 1.22's decodebin3
+/// deadlocked at the start, a source blocked in a read that cannot be
+/// interrupted) would keep the player from ever quitting. Generous: a
+/// slow machine (software emulation) stops a pipeline in seconds.
+pub const TEARDOWN_LIMIT: Duration = Duration::from_secs(20);
+
+/// How the player ends: its exit status and the message it says last.
+pub type Ending = (i32, Option<String>);
+
+/// The ending of a session that ended as `result`; `sub` is `--sub`'s file.
+pub fn ending(result: &Result<Outcome>, sub: Option<&str>) -> Ending {
+    match result {
+        Ok(Outcome::Done) => (0, None),
+        Ok(Outcome::BadInput(message)) => (
+            2,
+            Some(match sub {
+                // Either file may be what GStreamer could not read.
+                Some(sub) => format!("cannot play {message} (with the subtitles {sub})"),
+                None => format!("cannot play {message}"),
+            }),
+        ),
+        Ok(Outcome::Interrupted(signal)) => (
+            128 + signal,
+            Some(format!("stopped by {}", signal_name(*signal))),
+        ),
+        Err(err) => (1, Some(format!("{err:#}"))),
+    }
+}
 
 /// While it lives, a thread waits for it: if it still lives after the
-/// limit, the thread says why and ends the process with status 1 (the
-/// watcher then removes the player's files; Weston gets SIGTERM).
+/// limit, the thread says the player's ending message and why it did not
+/// wait longer, and ends the process at once with the ending's status (1
+/// for one that was 0): `_exit`, since the main thread and GStreamer's
+/// threads are still inside GStreamer, so no exit handler or destructor
+/// may run. The watcher then removes the player's files; Weston gets
+/// SIGTERM from the kernel.
 pub struct TeardownGuard {
+    /// Set when the guarded call returned; held for good once the guard
+    /// fired, so that the call returning just then waits for the exit.
+    returned: Arc<Mutex<bool>>,
     _armed: mpsc::Sender<()>,
 }
 
 impl TeardownGuard {
-    /// `pending`: the error the player was quitting with, said first
-    /// (after a hang, nothing else would say it).
-    pub fn arm(limit: Duration, pending: Option<String>) -> TeardownGuard {
+    /// Guard stopping `what` (`the pipeline`), ending as `ending` says if
+    /// it hangs.
+    pub fn arm(limit: Duration, what: &'static str, ending: Ending) -> TeardownGuard {
         let (armed, disarmed) = mpsc::channel::<()>();
+        let returned = Arc::new(Mutex::new(false));
+        let fired = returned.clone();
         let spawned = std::thread::Builder::new()
             .name("zc-player-teardown".into())
             .spawn(move || {
                 if disarmed.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
                     return;
                 }
-                if let Some(error) = pending {
-                    eprintln!("zc-player: {error}");
+                let returned = zc_app::lock(&fired);
+                if *returned {
+                    return;
+                }
+                let (code, message) = ending;
+                // Done, but not cleanly: a failure (2 and 128 + N stay).
+                let code = if code == 0 { 1 } else { code };
+                if let Some(message) = message {
+                    eprintln!("zc-player: {message}");
                 }
                 eprintln!(
-                    "zc-player: GStreamer did not stop the pipeline within {} s (its \
-                     threads are stuck): quitting without it",
+                    "zc-player: GStreamer did not stop {what} within {} s (its threads \
+                     are stuck): quitting without it",
                     limit.as_secs()
                 );
-                std::process::exit(1);
+                // SAFETY: _exit(2) ends the process and touches none of its
+                // memory; skipping exit handlers and destructors is the point
+                // (see the type's doc). stderr is unbuffered: said above.
+                unsafe { libc::_exit(code) }
             });
         if let Err(e) = spawned {
             eprintln!(
                 "zc-player: warning: no teardown guard ({e}): a stuck pipeline can hang the quit"
             );
         }
-        TeardownGuard { _armed: armed }
+        TeardownGuard {
+            returned,
+            _armed: armed,
+        }
+    }
+}
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        // Blocks for good where the guard fired: the process is ending.
+        *zc_app::lock(&self.returned) = true;
     }
 }

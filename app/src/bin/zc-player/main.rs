@@ -26,7 +26,7 @@ use zc_app::player::fds::{OpenFd, open_fds, opened_since};
 use zc_app::player::ipc::{Call, IpcServer};
 use zc_app::weston::{HeadlessWeston, WestonConfig};
 
-use lifecycle::{Signals, Watcher, signal_name};
+use lifecycle::{Signals, Watcher, ending};
 use session::Outcome;
 use window::App;
 
@@ -45,27 +45,11 @@ pub(crate) static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::Lazy
 fn main() {
     zc_app::cli_docs::generate_if_asked(Args::command);
     let args = Args::parse();
-    let code = match run(&args) {
-        Ok(Outcome::Done) => 0,
-        Ok(Outcome::BadInput(message)) => {
-            match &args.sub {
-                // Either file may be what GStreamer could not read.
-                Some(sub) => {
-                    eprintln!("zc-player: cannot play {message} (with the subtitles {sub})")
-                }
-                None => eprintln!("zc-player: cannot play {message}"),
-            }
-            2
-        }
-        Ok(Outcome::Interrupted(signal)) => {
-            eprintln!("zc-player: stopped by {}", signal_name(signal));
-            128 + signal
-        }
-        Err(err) => {
-            eprintln!("zc-player: {err:#}");
-            1
-        }
-    };
+    let result = run(&args);
+    let (code, message) = ending(&result, args.sub.as_deref());
+    if let Some(message) = message {
+        eprintln!("zc-player: {message}");
+    }
     std::process::exit(code);
 }
 

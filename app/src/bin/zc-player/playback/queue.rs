@@ -10,6 +10,7 @@ use zc_app::lock;
 use zc_app::player::playlist::Playlist;
 
 use super::Player;
+use crate::lifecycle::{TEARDOWN_LIMIT, TeardownGuard};
 
 impl Player {
     pub fn playlist(&self) -> &Playlist {
@@ -57,9 +58,13 @@ impl Player {
             return Err(format!("the playlist has no entry {index}"));
         };
         *lock(&self.gapless) = Default::default();
-        self.pipeline
-            .set_state(gst::State::Ready)
-            .map_err(|_| "cannot stop the current entry".to_owned())?;
+        {
+            // In 1.22's start-up deadlock this would wait for good.
+            let _guard = TeardownGuard::arm(TEARDOWN_LIMIT, "the current entry", (1, None));
+            self.pipeline
+                .set_state(gst::State::Ready)
+                .map_err(|_| "cannot stop the current entry".to_owned())?;
+        }
         for (reply, _) in self.pending_seeks.drain(..) {
             let _ = reply.send(Err("the playlist moved to another entry".to_owned()));
         }

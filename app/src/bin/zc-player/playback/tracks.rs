@@ -265,12 +265,14 @@ impl Player {
         true
     }
 
-    /// Whether the entry's own streams are still to come: `--sub` gave a
-    /// file, and the collection so far holds nothing but subtitles (that
+    /// Whether the entry's own streams are still to come: it was started
+    /// again for its `--sub` file's track (which only a file with video
+    /// gets), and the collection so far holds nothing but subtitles (that
     /// file's, which can be read before the input's streams are announced).
     pub(super) fn input_streams_to_come(&self) -> bool {
         let streams = self.tracks.streams();
-        self.pipeline.property::<Option<String>>("suburi").is_some()
+        self.subtitle_restarts.0 == self.playlist.current()
+            && self.subtitle_restarts.1 > 0
             && !streams.is_empty()
             && streams
                 .iter()

@@ -26,7 +26,7 @@ use zc_app::player::wakeup;
 use zc_app::player::watch_later::WatchLater;
 use zc_app::weston::HeadlessWeston;
 
-use crate::lifecycle::{Signals, TEARDOWN_LIMIT, TeardownGuard};
+use crate::lifecycle::{Signals, TEARDOWN_LIMIT, TeardownGuard, ending};
 use crate::playback::{self, Layout, Player, PlayerExit, PlayerOptions, WindowHandles};
 use crate::window::{App, DEFAULT_SIZE};
 use crate::{Args, lock};
@@ -181,14 +181,15 @@ pub(crate) fn play(
         }
     };
     if let Some(mut player) = state.player.take() {
-        let _guard = TeardownGuard::arm(
-            TEARDOWN_LIMIT,
-            result.as_ref().err().map(|e| format!("{e:#}")),
-        );
         let asked = state.quit_asked || matches!(result, Ok(Outcome::Interrupted(_)));
         if (args.save_position_on_quit || state.save_position_asked) && asked {
             player.save_position();
         }
+        let _guard = TeardownGuard::arm(
+            TEARDOWN_LIMIT,
+            "the pipeline",
+            ending(&result, args.sub.as_deref()),
+        );
         player.shutdown();
         // Bus messages not yet handled hold references to the elements;
         // the sink must be gone before the connection it borrows closes.
