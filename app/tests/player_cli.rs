@@ -604,6 +604,24 @@ impl Running {
             .unwrap_or_else(|| panic!("no Weston pid in:\n{stderr}"))
     }
 
+    /// Once it exited: its Weston (`weston`, the pid) ends, and its
+    /// control socket and private folder go, within 20 s (the watcher's
+    /// work where the player could not clean up).
+    fn assert_nothing_left(&self, weston: i32, after: &str) {
+        let gone = || {
+            !alive(weston)
+                && !self.socket.exists()
+                && std::fs::read_dir(&self.tmp).is_ok_and(|mut d| d.next().is_none())
+        };
+        assert!(
+            eventually(Duration::from_secs(20), gone),
+            "{after}: Weston alive {}, socket left {}, tmp {:?}",
+            alive(weston),
+            self.socket.exists(),
+            std::fs::read_dir(&self.tmp).map(|d| d.count())
+        );
+    }
+
     fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
@@ -689,18 +707,7 @@ fn quit_signals_and_sigkill_leave_no_weston_socket_or_folder() {
             assert!(player.stderr().contains("zc-player: stopped by SIG"));
             assert!(!player.stderr().contains("panicked"), "{}", player.stderr());
         }
-        let gone = || {
-            !alive(weston)
-                && !player.socket.exists()
-                && std::fs::read_dir(&player.tmp).is_ok_and(|mut d| d.next().is_none())
-        };
-        assert!(
-            eventually(Duration::from_secs(20), gone),
-            "signal {signal}: Weston alive {}, socket left {}, tmp {:?}",
-            alive(weston),
-            player.socket.exists(),
-            std::fs::read_dir(&player.tmp).map(|d| d.count())
-        );
+        player.assert_nothing_left(weston, &format!("signal {signal}"));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -740,19 +747,7 @@ fn assert_gave_up(player: &mut Running, expected: &[&str]) {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let weston = player.weston_pid();
-    let gone = || {
-        !alive(weston)
-            && !player.socket.exists()
-            && std::fs::read_dir(&player.tmp).is_ok_and(|mut d| d.next().is_none())
-    };
-    assert!(
-        eventually(Duration::from_secs(20), gone),
-        "Weston alive {}, socket left {}, tmp {:?}",
-        alive(weston),
-        player.socket.exists(),
-        std::fs::read_dir(&player.tmp).map(|d| d.count())
-    );
+    player.assert_nothing_left(player.weston_pid(), "after giving up");
 }
 
 #[test]
