@@ -412,6 +412,8 @@ fn subtitle_band_changes(shot: &Screenshot, reference: &[u8]) -> usize {
     changed
 }
 
+/// An embedded SubRip track, and `--sub` with .srt, .ass and .vtt files:
+/// each cue on screen while it runs (the frames not copied), gone after.
 #[test]
 fn subtitles_show_above_the_video_without_touching_its_frames() {
     require_vm();
@@ -420,12 +422,30 @@ fn subtitles_show_above_the_video_without_touching_its_frames() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let embedded = write_srt(&dir, "embedded.srt", "EMBEDDED <i>LINE</i>");
     let external = write_srt(&dir, "external.srt", "FROM A FILE");
+    // The same cue as SubStation Alpha (which the player turns into
+    // WebVTT) and as WebVTT, their markup gone from the text shown.
+    let ass = dir.join("external.ass");
+    std::fs::write(
+        &ass,
+        "[Script Info]\nScriptType: v4.00+\n\n[Events]\n\
+         Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n\
+         Dialogue: 0,0:00:00.50,0:00:03.50,Default,,0,0,0,,FROM AN {\\b1}ASS{\\b0} FILE\n",
+    )
+    .expect("ass");
+    let vtt = dir.join("external.vtt");
+    std::fs::write(
+        &vtt,
+        "WEBVTT\n\n00:00:00.500 --> 00:00:03.500\nFROM A <b>VTT</b> FILE\n",
+    )
+    .expect("vtt");
     let with_track = make_clip_with_subtitles(&dir, &embedded);
     let plain = make_clip(&dir);
     let reference = zc_vm_tests::smpte::reference_rgb(&clip_format(), WIDTH, HEIGHT);
     for (clip, sub, text) in [
         (&with_track, None, "EMBEDDED LINE"),
         (&plain, Some(&external), "FROM A FILE"),
+        (&plain, Some(&ass), "FROM AN ASS FILE"),
+        (&plain, Some(&vtt), "FROM A VTT FILE"),
     ] {
         let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
         let mut player = match sub {
