@@ -24,6 +24,9 @@ fn player_debug() -> String {
 
 /// Everything is slow under software emulation.
 pub const SLOW: Duration = Duration::from_secs(300);
+/// How long a player that stopped answering may take to exit: its
+/// teardown guard gives up after 20 s (`zc-player`'s TEARDOWN_LIMIT).
+const EXIT_AFTER_SILENCE: Duration = Duration::from_secs(60);
 
 /// How long one request may wait for its reply: longer than the player's
 /// own limit (after which it answers with an error), so only a player
@@ -263,17 +266,26 @@ impl Player {
     }
 
     pub fn request(&mut self, request: &str) -> Value {
-        writeln!(self.writer, "{request}").expect("send");
-        let mut line = String::new();
-        if let Err(e) = self.reader.read_line(&mut line) {
+        self.try_request(request).unwrap_or_else(|why| {
             let stacks = self.stacks();
             panic!(
-                "{request}: no reply ({e}); the player's threads:\n{stacks}\nlog:\n{}",
+                "{request}: no reply ({why}); the player's threads:\n{stacks}\nlog:\n{}",
                 self.log()
-            );
+            )
+        })
+    }
+
+    /// The reply to `request`, or why there is none: the player did not
+    /// take it or did not answer (it went away; the read timeout passed).
+    fn try_request(&mut self, request: &str) -> Result<Value, String> {
+        writeln!(self.writer, "{request}").map_err(|e| format!("not sent: {e}"))?;
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => Err("the player closed the socket".to_owned()),
+            Ok(_) => Ok(serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("{request} -> {line:?}: {e}\nlog:\n{}", self.log()))),
+            Err(e) => Err(e.to_string()),
         }
-        serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("{request} -> {line:?}: {e}\nlog:\n{}", self.log()))
     }
 
     /// Every thread's stack of the running player (gdb, where installed),
@@ -372,9 +384,12 @@ impl Player {
         loop {
             // A player on its way out: the request cannot be sent, reads
             // no reply, or is refused ("shutting down").
-            let stats = self.try_request(r#"{"command":"stats"}"#);
-            let Some(stats) = stats.clone().filter(|s| s["ok"] == true) else {
-                return Err(self.exit_after(&format!("{what}: stats -> {stats:?}")));
+            let stats = match self.try_request(r#"{"command":"stats"}"#) {
+                Ok(stats) if stats["ok"] == true => stats,
+                reply => {
+                    let why = format!("{what}: stats -> {reply:?}");
+                    return Err(self.exit_after(EXIT_AFTER_SILENCE, &why));
+                }
             };
             if done(&stats) {
                 return Ok(stats);
@@ -389,11 +404,11 @@ impl Player {
         }
     }
 
-    /// The exit status and log of a player that stopped answering, once
-    /// it exited (a teardown takes a while; 60 s at most, else a failure
+    /// The exit status and log of a player on its way out, once it
+    /// exited (a teardown takes a while; `timeout` at most, else a failure
     /// with its threads' stacks, saying `why`).
-    fn exit_after(&mut self, why: &str) -> (ExitStatus, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    fn exit_after(&mut self, timeout: Duration, why: &str) -> (ExitStatus, String) {
+        let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return (status, self.log());
@@ -408,20 +423,6 @@ impl Player {
         }
     }
 
-    /// The reply to `request`, or None where the player did not take it or
-    /// did not answer (it went away; the read timeout passed).
-    fn try_request(&mut self, request: &str) -> Option<Value> {
-        writeln!(self.writer, "{request}").ok()?;
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(n) if n > 0 => Some(
-                serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("{request} -> {line:?}: {e}\nlog:\n{}", self.log())),
-            ),
-            _ => None,
-        }
-    }
-
     /// Quit and wait for the exit.
     pub fn quit(self) -> (ExitStatus, String) {
         self.quit_with(r#"{"command":"quit"}"#)
@@ -431,17 +432,7 @@ impl Player {
     /// does), and wait for the exit.
     pub fn quit_with(mut self, request: &str) -> (ExitStatus, String) {
         self.ok(request);
-        let deadline = Instant::now() + SLOW;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return (status, self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the player did not exit after quit"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.exit_after(SLOW, &format!("{request} was answered"))
     }
 }
 

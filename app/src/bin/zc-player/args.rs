@@ -133,13 +133,18 @@ const MAX_START_TIMEOUT_S: f64 = 86_400.0;
 /// The shortest: the player looks twice a second.
 const MIN_START_TIMEOUT_S: f64 = 0.5;
 
-fn parse_timeout(text: &str) -> Result<f64, String> {
+/// `text` as a number of seconds, an `s` after it allowed (`12.5s`).
+fn seconds_in(text: &str, example: &str) -> Result<f64, String> {
     let trimmed = text.trim();
-    let seconds: f64 = trimmed
+    trimmed
         .strip_suffix('s')
         .unwrap_or(trimmed)
         .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds, e.g. 60 (0: wait forever)"))?;
+        .map_err(|_| format!("`{text}` is not a number of seconds, e.g. {example}"))
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    let seconds = seconds_in(text, "60 (0: wait forever)")?;
     if seconds != 0.0
         && (!seconds.is_finite() || !(MIN_START_TIMEOUT_S..=MAX_START_TIMEOUT_S).contains(&seconds))
     {
@@ -152,11 +157,7 @@ fn parse_timeout(text: &str) -> Result<f64, String> {
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
-    let seconds: f64 = text
-        .trim()
-        .trim_end_matches('s')
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds, e.g. 12.5"))?;
+    let seconds = seconds_in(text, "12.5")?;
     if !seconds.is_finite() || !(0.0..=MAX_SEEK_SECONDS).contains(&seconds) {
         return Err(format!(
             "`{text}`: the start is 0 to {MAX_SEEK_SECONDS:e} seconds"

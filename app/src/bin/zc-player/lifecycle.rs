@@ -10,8 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -162,26 +161,25 @@ pub fn ending(result: &Result<Outcome>, sub: Option<&str>) -> Ending {
 /// may run. The watcher then removes the player's files; Weston gets
 /// SIGTERM from the kernel.
 pub struct TeardownGuard {
-    /// Set when the guarded call returned; held for good once the guard
-    /// fired, so that the call returning just then waits for the exit.
-    returned: Arc<Mutex<bool>>,
-    _armed: mpsc::Sender<()>,
+    /// Whether the guarded call returned, and its wake-up. The guard's
+    /// thread holds the lock for good once it fired, so that the call
+    /// returning just then waits for the exit instead of going on.
+    returned: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl TeardownGuard {
     /// Guard stopping `what` (`the pipeline`), ending as `ending` says if
     /// it hangs.
     pub fn arm(limit: Duration, what: &'static str, ending: Ending) -> TeardownGuard {
-        let (armed, disarmed) = mpsc::channel::<()>();
-        let returned = Arc::new(Mutex::new(false));
-        let fired = returned.clone();
+        let returned = Arc::new((Mutex::new(false), Condvar::new()));
+        let watched = returned.clone();
         let spawned = std::thread::Builder::new()
             .name("zc-player-teardown".into())
             .spawn(move || {
-                if disarmed.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
-                    return;
-                }
-                let returned = zc_app::lock(&fired);
+                let (flag, wake) = &*watched;
+                let (returned, _) = wake
+                    .wait_timeout_while(zc_app::lock(flag), limit, |returned| !*returned)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if *returned {
                     return;
                 }
@@ -206,16 +204,15 @@ impl TeardownGuard {
                 "zc-player: warning: no teardown guard ({e}): a stuck pipeline can hang the quit"
             );
         }
-        TeardownGuard {
-            returned,
-            _armed: armed,
-        }
+        TeardownGuard { returned }
     }
 }
 
 impl Drop for TeardownGuard {
     fn drop(&mut self) {
+        let (flag, wake) = &*self.returned;
         // Blocks for good where the guard fired: the process is ending.
-        *zc_app::lock(&self.returned) = true;
+        *zc_app::lock(flag) = true;
+        wake.notify_one();
     }
 }
