@@ -44,3 +44,6 @@ pub use sys::fd_is_read_only;
 /// The real size of an fd (dma-buf or memfd): what a frame's layout must fit
 /// in, whatever size a wrapper around the fd claims.
 pub use sys::real_size as fd_real_size;
+/// Whether an fd's size is fixed (a dma-buf, or a memfd sealed against
+/// shrinking): a layout checked against it once stays valid.
+pub use sys::size_is_fixed as fd_size_is_fixed;

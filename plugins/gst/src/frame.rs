@@ -25,6 +25,9 @@ use zc_dmabuf::{FrameLayout, LayoutError, Modifier, PlaneLayout};
 
 use crate::caps;
 
+mod key;
+pub use key::FrameKey;
+
 /// What a buffer's memory is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemoryKind {

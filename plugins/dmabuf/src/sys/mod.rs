@@ -282,6 +282,22 @@ pub fn real_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
     fd_size(fd)
 }
 
+/// Whether the fd's real size can no longer shrink: a regular file (memfd)
+/// sealed with `F_SEAL_SHRINK` (zc's memfds and every udmabuf's are), or
+/// anything else, a dma-buf, whose size is fixed when it is exported. A
+/// frame checked against such an fd's size once stays valid.
+pub fn size_is_fixed(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    if file_type(&fstat(fd)?) != FileType::RegularFile {
+        return Ok(true);
+    }
+    match rustix::fs::fcntl_get_seals(fd) {
+        Ok(seals) => Ok(seals.contains(SealFlags::SHRINK)),
+        // A file system without seals: nothing stops a shrink.
+        Err(Errno::INVAL) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
     Ok(rustix::fs::fstat(fd)?)
 }
@@ -431,5 +447,37 @@ mod tests {
             crate::fd_real_size(std::os::fd::AsFd::as_fd(&fd)).unwrap(),
             4096
         );
+    }
+
+    #[test]
+    fn a_size_is_fixed_only_once_shrinking_is_sealed() {
+        use std::os::fd::AsFd;
+        let fd = memfd_create(c"zc-fixed", 4096).unwrap();
+        assert!(
+            !size_is_fixed(fd.as_fd()).unwrap(),
+            "an unsealed memfd can shrink"
+        );
+        add_seals(fd.as_fd(), SealFlags::GROW).unwrap();
+        assert!(
+            !size_is_fixed(fd.as_fd()).unwrap(),
+            "GROW does not stop a shrink"
+        );
+        add_seals(fd.as_fd(), SealFlags::SHRINK).unwrap();
+        assert!(size_is_fixed(fd.as_fd()).unwrap());
+        // And the seal holds: the kernel refuses the shrink.
+        assert!(rustix::fs::ftruncate(fd.as_fd(), 1024).is_err());
+        let file = tempfile_in_tmp();
+        assert!(
+            !size_is_fixed(file.as_fd()).unwrap(),
+            "a plain file can shrink"
+        );
+    }
+
+    /// A regular file on /tmp's file system (which may have no seals).
+    fn tempfile_in_tmp() -> OwnedFd {
+        let path = std::env::temp_dir().join(format!("zc-fixed-{}", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file.into()
     }
 }

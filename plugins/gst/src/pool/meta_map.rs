@@ -19,6 +19,10 @@
 //! marks output reference pictures read-only), which is what GStreamer's own
 //! vpxdec relies on when it remaps read-only to avoid the same copy.
 //!
+//! Memory that is not a dma-buf (memfd) needs no bracket: such a pool's
+//! buffers get the same functions without it ([`install`]), which saves the
+//! per-plane lookups on every map of every frame (`zc-bench --instructions`).
+//!
 //! The shortcut is taken only where a WRITE map would be granted anyway:
 //! - a WRITE map of a buffer that is not writable (someone else holds a
 //!   reference) fails, as `gst_buffer_map_range` fails it;
@@ -142,11 +146,12 @@ unsafe fn plane_memory(
     (found != glib::ffi::GFALSE).then_some((idx, len, skip))
 }
 
-/// GstVideoMeta `map` for zc pool buffers.
+/// GstVideoMeta `map` for zc pool buffers; `BRACKET`: whether the pool's
+/// memories are dma-bufs, whose CPU access is bracketed.
 ///
 /// # Safety
 /// Called by GStreamer with the arguments of `GstVideoMeta::map`.
-pub(super) unsafe extern "C" fn map(
+unsafe extern "C" fn map<const BRACKET: bool>(
     meta: *mut gst_video::ffi::GstVideoMeta,
     plane: u32,
     info: *mut gst::ffi::GstMapInfo,
@@ -176,8 +181,10 @@ pub(super) unsafe extern "C" fn map(
     // SAFETY: as above.
     let shortcut = exclusive && unsafe { from_zc_pool(buffer) };
     let flags = if shortcut {
-        // SAFETY: idx..idx+len came from gst_buffer_find_memory on this buffer.
-        unsafe { bracket(buffer, idx, len, true) };
+        if BRACKET {
+            // SAFETY: idx..idx+len came from gst_buffer_find_memory on this buffer.
+            unsafe { bracket(buffer, idx, len, true) };
+        }
         // Memory not flagged READONLY was mapped read-write at allocation
         // and stays mapped: the pointer a READ lock returns is writable.
         flags & !gst::ffi::GST_MAP_WRITE
@@ -188,7 +195,7 @@ pub(super) unsafe extern "C" fn map(
     if unsafe { gst::ffi::gst_buffer_map_range(buffer, idx, len as i32, info, flags) }
         == glib::ffi::GFALSE
     {
-        if shortcut {
+        if BRACKET && shortcut {
             // SAFETY: ends the bracket begun above on the same range.
             unsafe { bracket(buffer, idx, len, false) };
         }
@@ -203,12 +210,13 @@ pub(super) unsafe extern "C" fn map(
     glib::ffi::GTRUE
 }
 
-/// GstVideoMeta `unmap` for zc pool buffers.
+/// GstVideoMeta `unmap` for zc pool buffers, after [`map`] with the same
+/// `BRACKET`.
 ///
 /// # Safety
 /// Called by GStreamer with the arguments of `GstVideoMeta::unmap`, after a
 /// successful `map` of the same plane.
-pub(super) unsafe extern "C" fn unmap(
+unsafe extern "C" fn unmap<const BRACKET: bool>(
     meta: *mut gst_video::ffi::GstVideoMeta,
     plane: u32,
     info: *mut gst::ffi::GstMapInfo,
@@ -216,6 +224,10 @@ pub(super) unsafe extern "C" fn unmap(
     // SAFETY: GStreamer passes the meta and the info of a successful map.
     unsafe {
         let buffer = (*meta).buffer;
+        if !BRACKET {
+            gst::ffi::gst_buffer_unmap(buffer, info);
+            return glib::ffi::GTRUE;
+        }
         // Only the shortcut maps a WRITE request without WRITE, and only the
         // shortcut brackets: a real WRITE map has the flag in its info.
         let shortcut = (*info).flags & gst::ffi::GST_MAP_WRITE == 0;
@@ -231,14 +243,24 @@ pub(super) unsafe extern "C" fn unmap(
     glib::ffi::GTRUE
 }
 
-/// Route a pool buffer's VideoMeta through [`map`]/[`unmap`].
-pub(super) fn install(meta: &mut gst::MetaRefMut<'_, gst_video::VideoMeta, gst::meta::Standalone>) {
+/// Route a pool buffer's VideoMeta through [`map`]/[`unmap`]; `dma_bufs`:
+/// whether any of the buffer's memories is a dma-buf (a pool buffer keeps
+/// its memories for its life, and copies share them).
+pub(super) fn install(
+    meta: &mut gst::MetaRefMut<'_, gst_video::VideoMeta, gst::meta::Standalone>,
+    dma_bufs: bool,
+) {
     let raw = meta.as_mut_ptr();
     // SAFETY: `raw` is the GstVideoMeta just added to a buffer we hold
     // exclusively; replacing its function pointers is what GstVideoMeta's
     // `map`/`unmap` fields are for.
     unsafe {
-        (*raw).map = Some(map);
-        (*raw).unmap = Some(unmap);
+        if dma_bufs {
+            (*raw).map = Some(map::<true>);
+            (*raw).unmap = Some(unmap::<true>);
+        } else {
+            (*raw).map = Some(map::<false>);
+            (*raw).unmap = Some(unmap::<false>);
+        }
     }
 }

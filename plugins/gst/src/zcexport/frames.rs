@@ -199,7 +199,7 @@ impl ZcExport {
         info: &gst_video::VideoInfo,
         modifier: Modifier,
     ) -> Result<bool, gst::FlowError> {
-        match Frame::from_buffer_with_modifier(buffer, info, modifier) {
+        match Frame::check_with_modifier(buffer, info, modifier) {
             Ok(_) | Err(FrameError::UnsupportedFormat(_)) => Ok(true),
             Err(err) if err.is_copyable() => {
                 let first = lock(&self.state)

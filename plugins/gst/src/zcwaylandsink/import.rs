@@ -11,7 +11,7 @@ use zc_dmabuf::{FrameLayout, Modifier};
 use zc_wayland::{FrameBuffer, Interlacing, Presenter, WaylandError};
 
 use super::imp::{CAT, ZcWaylandSink};
-use crate::frame::{Frame, FrameError, MemoryKind, PerFd};
+use crate::frame::{Frame, FrameError, FrameKey, MemoryKind, PerFd};
 use crate::memory_cache::KeyedMemoryCache;
 
 /// Each memory's `wl_buffer`, made once and gone with the memory.
@@ -31,12 +31,16 @@ impl Default for CacheKey {
 }
 
 /// A memory's cached `wl_buffer`, valid for one presenter and one layout.
-struct Cached {
+pub(super) struct Cached {
     presenter_id: u64,
-    layout: FrameLayout,
-    fds: PerFd<RawFd>,
-    interlacing: Interlacing,
-    buffer: Arc<FrameBuffer>,
+    /// The inputs the frame was described from, where a buffer's key can
+    /// stand for describing it again ([`ZcWaylandSink::cached_frame`]).
+    key: Option<FrameKey>,
+    pub frame: FdFrame,
+    /// Whether the fds' sizes are fixed (dma-bufs, sealed memfds), so the
+    /// frame checked against them once stays within them.
+    size_fixed: bool,
+    pub buffer: Arc<FrameBuffer>,
 }
 
 impl Cached {
@@ -45,14 +49,28 @@ impl Cached {
     /// reconfigured) or reach another sink.
     fn shows(&self, presenter_id: u64, frame: &FdFrame) -> bool {
         self.presenter_id == presenter_id
-            && self.layout == frame.layout
-            && self.fds == frame.fds
-            && self.interlacing == frame.interlacing
+            && self.frame.layout == frame.layout
+            && self.frame.fds == frame.fds
+            && self.frame.interlacing == frame.interlacing
+    }
+
+    /// Whether the fd still holds the frame: always where its size is
+    /// fixed, else its real size is asked again (a memfd can shrink). A
+    /// frame with a key is one memory, so one fd.
+    fn still_fits(&self) -> bool {
+        self.size_fixed
+            || self.frame.fds.first().is_some_and(|fd| {
+                // SAFETY: the fd belongs to the memory this value is cached
+                // on, which the caller's buffer holds.
+                let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+                zc_dmabuf::fd_real_size(fd).is_ok_and(|real| real >= self.frame.first_size)
+            })
     }
 }
 
 /// A buffer's frame as fds and a validated layout (plane offsets relative
 /// to each fd), or why it is not one.
+#[derive(Clone)]
 pub(super) struct FdFrame {
     pub kind: MemoryKind,
     pub layout: FrameLayout,
@@ -145,11 +163,35 @@ impl ZcWaylandSink {
 
     /// The cached `wl_buffer` for `buffer`, or a new one (which may take a
     /// compositor round trip: the caller holds none of our locks).
+    /// The `wl_buffer` and description cached on `buffer`'s memory when it
+    /// was shown before with the same inputs ([`FrameKey`]): the frame
+    /// without describing it again. None for buffers of several memories,
+    /// or when anything it was made from changed.
+    pub(super) fn cached_frame(
+        &self,
+        presenter: &Presenter,
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        modifier: Modifier,
+    ) -> Option<Arc<Cached>> {
+        let key = FrameKey::of(buffer, info, modifier)?;
+        let cached = WL_BUFFERS.get(buffer.peek_memory(0), self.cache_key.0)?;
+        (cached.presenter_id == presenter.id()
+            && cached.key.as_ref() == Some(&key)
+            && cached.frame.interlacing == interlacing(buffer, info)
+            && cached.still_fits())
+        .then_some(cached)
+    }
+
+    /// `frame`'s `wl_buffer`: the one cached on the buffer's first memory
+    /// where it shows this frame, else a new one, cached with `key` (the
+    /// inputs `frame` was described from, where they stand for it).
     pub(super) fn wl_buffer_for(
         &self,
         presenter: &Presenter,
         buffer: &gst::BufferRef,
         frame: &FdFrame,
+        key: Option<FrameKey>,
     ) -> Result<Arc<FrameBuffer>, WaylandError> {
         let memory = buffer.peek_memory(0);
         if let Some(cached) = WL_BUFFERS
@@ -181,14 +223,17 @@ impl ZcWaylandSink {
             frame.layout
         );
         self.counters.wl_buffer_created();
+        let size_fixed = fds
+            .iter()
+            .all(|fd| zc_dmabuf::fd_size_is_fixed(*fd).unwrap_or(false));
         WL_BUFFERS.set(
             memory,
             self.cache_key.0,
             Arc::new(Cached {
                 presenter_id: presenter.id(),
-                layout: frame.layout.clone(),
-                fds: frame.fds.clone(),
-                interlacing: frame.interlacing,
+                key,
+                frame: frame.clone(),
+                size_fixed,
                 buffer: wl_buffer.clone(),
             }),
         );

@@ -14,10 +14,10 @@ use zc_wayland::{FrameBuffer, Interlacing, Presenter, WaylandError};
 
 use super::copy::make_upload_pool;
 use super::imp::{CAT, ZcWaylandSink};
-use super::import::{describe_frame, interlacing};
+use super::import::{FdFrame, describe_frame, interlacing};
 use super::settings::PathPreference;
 use super::stats::Path;
-use crate::frame::MemoryKind;
+use crate::frame::{FrameKey, MemoryKind};
 use crate::lock;
 use crate::pool::ZcBufferPool;
 
@@ -169,30 +169,19 @@ impl ZcWaylandSink {
         buffer: &gst::Buffer,
         view: &mut StreamView,
     ) -> Result<AsIs, gst::FlowError> {
-        let frame = match describe_frame(buffer.as_ref(), &view.info, view.modifier) {
-            Ok(frame) => frame,
-            Err(reason) if reason.is_copyable() => {
-                // Its bytes are all there, but a compositor would kill the
-                // connection for it: copied, with one warning.
-                if self.first_copyable_warning() {
-                    gst::element_imp_warning!(
-                        self,
-                        gst::StreamError::Format,
-                        ("copying frames the compositor would refuse"),
-                        ["{reason}"]
-                    );
+        // A pool buffer shown before with the same inputs: its description
+        // and wl_buffer come from its memory's cache.
+        let cached = self.cached_frame(presenter, buffer.as_ref(), &view.info, view.modifier);
+        let described;
+        let frame = match &cached {
+            Some(cached) => &cached.frame,
+            None => match self.describe(buffer, view)? {
+                Some(frame) => {
+                    described = frame;
+                    &described
                 }
-                return Ok(AsIs::Copy("the frame's planes lack full rows"));
-            }
-            Err(reason) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Format,
-                    ("invalid frame"),
-                    ["{reason}"]
-                );
-                return Err(gst::FlowError::Error);
-            }
+                None => return Ok(AsIs::Copy("the frame's planes lack full rows")),
+            },
         };
         if !shown_as_is(view.preference, frame.kind) {
             return Ok(AsIs::Copy(match view.preference {
@@ -205,7 +194,14 @@ impl ZcWaylandSink {
         if frame.kind == MemoryKind::DmaBuf && view.refused {
             return Ok(AsIs::Copy(NOT_IMPORTABLE));
         }
-        match self.wl_buffer_for(presenter, buffer.as_ref(), &frame) {
+        let wl_buffer = match &cached {
+            Some(cached) => Ok(cached.buffer.clone()),
+            None => {
+                let key = FrameKey::of(buffer.as_ref(), &view.info, view.modifier);
+                self.wl_buffer_for(presenter, buffer.as_ref(), frame, key)
+            }
+        };
+        match wl_buffer {
             Ok(wl_buffer) => {
                 let path = if frame.kind == MemoryKind::DmaBuf {
                     Path::DmaBuf
@@ -216,7 +212,7 @@ impl ZcWaylandSink {
                 Ok(AsIs::Shown(Ready {
                     shown: buffer.clone(),
                     wl_buffer,
-                    fence: self.acquire_fence(presenter, &frame),
+                    fence: self.acquire_fence(presenter, frame),
                 }))
             }
             Err(e @ (WaylandError::ConnectionLost(_) | WaylandError::Timeout { .. })) => {
@@ -260,6 +256,39 @@ impl ZcWaylandSink {
                     gst::debug!(CAT, imp = self, "cannot show the memfd directly: {e}");
                 }
                 Ok(AsIs::Copy(NOT_IMPORTABLE))
+            }
+        }
+    }
+
+    /// The frame under the frame model; None where its bytes are all
+    /// there but a compositor would kill the connection for it (it is
+    /// copied, with one warning); an error for a frame that is not one.
+    fn describe(
+        &self,
+        buffer: &gst::Buffer,
+        view: &StreamView,
+    ) -> Result<Option<FdFrame>, gst::FlowError> {
+        match describe_frame(buffer.as_ref(), &view.info, view.modifier) {
+            Ok(frame) => Ok(Some(frame)),
+            Err(reason) if reason.is_copyable() => {
+                if self.first_copyable_warning() {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Format,
+                        ("copying frames the compositor would refuse"),
+                        ["{reason}"]
+                    );
+                }
+                Ok(None)
+            }
+            Err(reason) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    ("invalid frame"),
+                    ["{reason}"]
+                );
+                Err(gst::FlowError::Error)
             }
         }
     }
@@ -315,7 +344,7 @@ impl ZcWaylandSink {
         self.note_path(Path::Copy, reason);
         let fence = self.acquire_fence(presenter, &frame);
         let wl_buffer = self
-            .wl_buffer_for(presenter, shown.as_ref(), &frame)
+            .wl_buffer_for(presenter, shown.as_ref(), &frame, None)
             .map_err(|e| {
                 gst::element_imp_error!(
                     self,

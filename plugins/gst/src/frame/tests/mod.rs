@@ -277,3 +277,28 @@ fn a_short_last_row_is_copyable_but_not_handed_on() {
     );
     assert!(Frame::from_buffer(&buffer, &info).is_ok());
 }
+
+#[test]
+fn a_checked_frame_is_checked_again_when_its_memfd_shrinks() {
+    init();
+    let info = nv12(64, 64);
+    let size = info.size();
+    let buffer = fd_buffer(size as u64, 0, size);
+    Frame::check_with_modifier(&buffer, &info, Modifier::LINEAR).expect("a valid frame");
+    // The same memory with the same inputs: remembered, and still valid.
+    Frame::check_with_modifier(&buffer, &info, Modifier::LINEAR).expect("still valid");
+    // Its producer shrinks the (unsealed) memfd under the memory.
+    let fd = buffer
+        .peek_memory(0)
+        .downcast_memory_ref::<gst_allocators::FdMemory>()
+        .expect("fd memory")
+        .fd();
+    // SAFETY: a plain syscall on an fd the buffer's memory owns.
+    assert_eq!(unsafe { libc::ftruncate(fd, 100) }, 0, "ftruncate");
+    let err = Frame::check_with_modifier(&buffer, &info, Modifier::LINEAR)
+        .expect_err("a memfd shorter than its memory");
+    assert!(
+        matches!(err, FrameError::FdTooSmall { real: 100, .. }),
+        "{err}"
+    );
+}

@@ -1,0 +1,241 @@
+//! What a one-memory buffer's frame description depends on, read without
+//! describing it. A memory that comes back (a pool buffer) with the same key
+//! describes the same frame, so an element that needs only the verdict
+//! ([`Frame::check_with_modifier`], zcexport) or cached what it made from
+//! the description (zcwaylandsink's `wl_buffer`) compares keys instead of
+//! describing every frame again: `zc-bench --instructions` counted the
+//! description at about 1.5k instructions a frame, the key at about 50.
+//!
+//! The key leaves out the memory itself: the caches it is kept in live on
+//! the memory (qdata), so the memory, and with it its fd, is the same
+//! object. Buffers of several memories have no key: nothing ties their
+//! other memories to the cache, so they are described every time. Only the
+//! fd's size can change under a key (a memfd shrunk by its producer): it is
+//! asked again unless it is fixed ([`zc_dmabuf::fd_size_is_fixed`]).
+
+use std::os::fd::BorrowedFd;
+use std::sync::LazyLock;
+
+use zc_dmabuf::Modifier;
+use zc_dmabuf::layout::MAX_PLANES;
+
+use super::{Frame, FrameError};
+use crate::memory_cache::MemoryCache;
+
+/// The inputs of [`super::Frame::from_buffer_with_modifier`] for a buffer of
+/// one memory: the caps' format, size and modifier, the plane offsets and
+/// strides (the VideoMeta's, else the caps'), and the region of its fd the
+/// memory covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameKey {
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+    modifier: Modifier,
+    planes: usize,
+    offsets: [usize; MAX_PLANES],
+    strides: [i32; MAX_PLANES],
+    memory_offset: usize,
+    memory_size: usize,
+}
+
+impl FrameKey {
+    /// The key of `buffer` under `info` and `modifier`; None for a buffer
+    /// that is not exactly one memory, or whose VideoMeta lacks a plane
+    /// (describing it says why).
+    pub fn of(
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        modifier: Modifier,
+    ) -> Option<FrameKey> {
+        if buffer.n_memory() != 1 {
+            return None;
+        }
+        let memory = buffer.peek_memory(0);
+        let meta = buffer.meta::<gst_video::VideoMeta>();
+        let (offsets, strides): (&[usize], &[i32]) = match &meta {
+            Some(meta) => (meta.offset(), meta.stride()),
+            None => (info.offset(), info.stride()),
+        };
+        let planes = info.n_planes() as usize;
+        if planes > MAX_PLANES || offsets.len() < planes || strides.len() < planes {
+            return None;
+        }
+        let mut key = FrameKey {
+            format: info.format(),
+            width: info.width(),
+            height: info.height(),
+            modifier,
+            planes,
+            offsets: [0; MAX_PLANES],
+            strides: [0; MAX_PLANES],
+            memory_offset: memory.offset(),
+            memory_size: memory.size(),
+        };
+        key.offsets[..planes].copy_from_slice(&offsets[..planes]);
+        key.strides[..planes].copy_from_slice(&strides[..planes]);
+        Some(key)
+    }
+}
+
+/// A one-memory frame that was described without error: its key, and
+/// whether its fd's size is fixed (else asked again each time).
+struct Checked {
+    key: FrameKey,
+    /// The end of the region the memory covers in its fd.
+    claimed: u64,
+    size_fixed: bool,
+}
+
+/// Frames checked before, on their memory (any element's: the check does
+/// not depend on who asks, and the key holds everything it depends on).
+static CHECKED: LazyLock<MemoryCache<Checked>> =
+    LazyLock::new(|| MemoryCache::new("zc-frame-checked"));
+
+impl Frame {
+    /// Whether `buffer` is a valid frame under the frame model, as
+    /// [`Frame::from_buffer_with_modifier`] says, for an element that needs
+    /// only the verdict: a one-memory buffer whose memory passed with the
+    /// same inputs ([`FrameKey`]) is not described again, only its fd's
+    /// size asked again where it can change.
+    pub fn check_with_modifier(
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        modifier: Modifier,
+    ) -> Result<(), FrameError> {
+        let key = FrameKey::of(buffer, info, modifier);
+        let memory = (buffer.n_memory() == 1).then(|| buffer.peek_memory(0));
+        if let (Some(key), Some(memory)) = (&key, memory)
+            && let Some(checked) = CHECKED.get(memory)
+            && checked.key == *key
+            && (checked.size_fixed || still_fits(memory, checked.claimed))
+        {
+            return Ok(());
+        }
+        let frame = Frame::from_buffer_with_modifier(buffer, info, modifier)?;
+        if let (Some(key), Some(memory), [fd], [claimed]) =
+            (key, memory, &frame.fds[..], &frame.sizes[..])
+        {
+            // SAFETY: the fd belongs to the buffer's memory, which the
+            // caller's buffer holds while we look.
+            let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+            let size_fixed = zc_dmabuf::fd_size_is_fixed(fd).unwrap_or(false);
+            CHECKED.set(
+                memory,
+                std::sync::Arc::new(Checked {
+                    key,
+                    claimed: *claimed,
+                    size_fixed,
+                }),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Whether `memory`'s fd still reaches `claimed` bytes.
+fn still_fits(memory: &gst::MemoryRef, claimed: u64) -> bool {
+    memory
+        .downcast_memory_ref::<gst_allocators::FdMemory>()
+        .is_some_and(|m| {
+            // SAFETY: the memory owns its fd and the caller holds the memory.
+            let fd = unsafe { BorrowedFd::borrow_raw(m.fd()) };
+            zc_dmabuf::fd_real_size(fd).is_ok_and(|real| real >= claimed)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn init() {
+        gst::init().expect("gst init");
+    }
+
+    fn nv12(width: u32, height: u32) -> gst_video::VideoInfo {
+        gst_video::VideoInfo::builder(gst_video::VideoFormat::Nv12, width, height)
+            .build()
+            .expect("info")
+    }
+
+    fn buffer_with_meta(size: usize, offsets: &[usize], strides: &[i32]) -> gst::Buffer {
+        let info = nv12(64, 64);
+        let mut buffer = gst::Buffer::with_size(size).expect("buffer");
+        gst_video::VideoMeta::add_full(
+            buffer.get_mut().expect("writable"),
+            gst_video::VideoFrameFlags::empty(),
+            info.format(),
+            info.width(),
+            info.height(),
+            offsets,
+            strides,
+        )
+        .expect("VideoMeta");
+        buffer
+    }
+
+    #[test]
+    fn every_input_of_the_description_is_in_the_key() {
+        init();
+        let info = nv12(64, 64);
+        let size = 128 * 96;
+        let base = buffer_with_meta(size, &[0, 8192], &[128, 128]);
+        let key = FrameKey::of(&base, &info, Modifier::LINEAR).expect("key");
+        // The same inputs in another buffer: the same key.
+        let same = buffer_with_meta(size, &[0, 8192], &[128, 128]);
+        assert_eq!(
+            FrameKey::of(&same, &info, Modifier::LINEAR),
+            Some(key.clone())
+        );
+
+        let differs = |other: Option<FrameKey>, what: &str| {
+            assert_ne!(other, Some(key.clone()), "{what} must change the key");
+        };
+        let moved = buffer_with_meta(size, &[0, 8320], &[128, 128]);
+        differs(
+            FrameKey::of(&moved, &info, Modifier::LINEAR),
+            "a plane offset",
+        );
+        let wider = buffer_with_meta(size, &[0, 8192], &[128, 192]);
+        differs(FrameKey::of(&wider, &info, Modifier::LINEAR), "a stride");
+        differs(
+            FrameKey::of(&base, &nv12(64, 32), Modifier::LINEAR),
+            "the size",
+        );
+        differs(
+            FrameKey::of(&base, &info, Modifier(0x0100_0000_0000_0001)),
+            "the modifier",
+        );
+        let mut shrunk = buffer_with_meta(size, &[0, 8192], &[128, 128]);
+        shrunk
+            .get_mut()
+            .expect("writable")
+            .peek_memory_mut(0)
+            .expect("writable memory")
+            .resize(64..size);
+        differs(
+            FrameKey::of(&shrunk, &info, Modifier::LINEAR),
+            "the memory's region",
+        );
+        // Without a VideoMeta the caps' layout is the input.
+        let plain = gst::Buffer::with_size(info.size()).expect("buffer");
+        let caps_key = FrameKey::of(&plain, &info, Modifier::LINEAR).expect("key");
+        assert_ne!(caps_key, key);
+    }
+
+    #[test]
+    fn buffers_of_several_memories_have_no_key() {
+        init();
+        let info = nv12(64, 64);
+        let mut buffer = gst::Buffer::with_size(64 * 64).expect("buffer");
+        buffer
+            .get_mut()
+            .expect("writable")
+            .append_memory(gst::Memory::with_size(64 * 32));
+        assert_eq!(FrameKey::of(&buffer, &info, Modifier::LINEAR), None);
+        assert_eq!(
+            FrameKey::of(&gst::Buffer::new(), &info, Modifier::LINEAR),
+            None
+        );
+    }
+}
