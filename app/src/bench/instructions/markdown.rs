@@ -122,7 +122,9 @@ pub fn render(report: &InstructionReport) -> String {
              shape of `src ! waylandsink`); `{}` also asks the compositor for no presentation \
              feedback. Zero-copy minus the first is what `zcexport` costs; the first minus \
              the second is what presentation feedback costs. The targets below are evaluated on \
-             the zero-copy path.\n",
+             the zero-copy path, and once more like for like on the second, which has the \
+             shape of stock's pipeline and does its work (stock asks for no presentation \
+             feedback).\n",
             SinkVariant::SinkAlone.label(),
             SinkVariant::SinkAloneWithoutFeedback.label()
         );
