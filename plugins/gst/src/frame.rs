@@ -111,9 +111,9 @@ pub struct Frame {
     pub sizes: PerFd<u64>,
 }
 
-/// One value per fd (or plane) of a frame, kept inline: every element
-/// describes every frame, and four heap vectors a frame showed in
-/// `zc-bench --instructions`.
+/// One value per fd (or plane) of a frame, kept inline: frames of several
+/// memories are described on every frame, and four heap vectors a frame
+/// showed in `zc-bench --instructions`.
 pub type PerFd<T> = SmallVec<[T; zc_dmabuf::layout::MAX_PLANES]>;
 
 impl Frame {
@@ -137,9 +137,11 @@ impl Frame {
     ) -> Result<Frame, FrameError> {
         let fourcc =
             caps::fourcc_for(info.format()).ok_or(FrameError::UnsupportedFormat(info.format()))?;
-        // Per frame (zcexport and zcwaylandsink each describe every frame):
-        // the memories, offsets and strides are read where they are, not
+        // Described per frame where no [`FrameKey`] stands for it: the
+        // memories, offsets and strides are read where they are, not
         // collected (zc-bench --instructions counted those allocations).
+        #[cfg(test)]
+        key::DESCRIBED.with(|n| n.set(n.get() + 1));
         if buffer.n_memory() == 0 {
             return Err(FrameError::NoMemory);
         }

@@ -1,7 +1,8 @@
 //! A value cached on a GstMemory, living exactly as long as the memory.
 //!
-//! Importers (a `wl_buffer`, a Vulkan import) are made once per buffer and
-//! must go when the buffer goes: GStreamer's qdata on the memory gives both,
+//! Importers (a `wl_buffer`, a Vulkan import) and what was learnt of a
+//! frame (its check, `frame::FrameKey`) are made once per buffer and must
+//! go when the buffer goes: GStreamer's qdata on the memory gives both,
 //! since a pooled buffer keeps its memories across reuse and frees them (and
 //! their qdata) when the pool is freed.
 

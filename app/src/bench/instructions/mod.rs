@@ -321,8 +321,8 @@ fn within_spread(
     let widest = spread(a).max(spread(b));
     if difference.abs() < widest {
         format!(
-            " The difference is within the spread of one case's repetitions ({}): as far as \
-             these runs tell, the two cost the same.",
+            " The difference is within the spread of one case's repetitions ({}): these runs \
+             cannot tell the two apart.",
             count(widest)
         )
     } else {

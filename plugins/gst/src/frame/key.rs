@@ -9,9 +9,12 @@
 //! The key leaves out the memory itself: the caches it is kept in live on
 //! the memory (qdata), so the memory, and with it its fd, is the same
 //! object. Buffers of several memories have no key: nothing ties their
-//! other memories to the cache, so they are described every time. Only the
-//! fd's size can change under a key (a memfd shrunk by its producer): it is
-//! asked again unless it is fixed ([`zc_dmabuf::fd_size_is_fixed`]).
+//! other memories to the cache, so they are described every time. Of what
+//! the description reads, only the fd's size can change under a key (a
+//! memfd shrunk by its producer): it is asked again unless it is fixed
+//! ([`zc_dmabuf::fd_size_is_fixed`]). What a user of the key adds of its
+//! own (the sink: the buffer's interlacing flags, its compositor
+//! connection) it compares itself.
 
 use std::os::fd::BorrowedFd;
 use std::sync::LazyLock;
@@ -21,6 +24,13 @@ use zc_dmabuf::layout::MAX_PLANES;
 
 use super::{Frame, FrameError};
 use crate::memory_cache::MemoryCache;
+
+#[cfg(test)]
+thread_local! {
+    /// How many frames this thread described: tests see the key stand for
+    /// a description.
+    pub(super) static DESCRIBED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 /// The inputs of [`super::Frame::from_buffer_with_modifier`] for a buffer of
 /// one memory: the caps' format, size and modifier, the plane offsets and
@@ -41,8 +51,8 @@ pub struct FrameKey {
 
 impl FrameKey {
     /// The key of `buffer` under `info` and `modifier`; None for a buffer
-    /// that is not exactly one memory, or whose VideoMeta lacks a plane
-    /// (describing it says why).
+    /// that is not exactly one memory, or whose VideoMeta (or caps) lack a
+    /// plane of the format (describing it says why).
     pub fn of(
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
@@ -202,6 +212,10 @@ mod tests {
             FrameKey::of(&base, &nv12(64, 32), Modifier::LINEAR),
             "the size",
         );
+        let nv21 = gst_video::VideoInfo::builder(gst_video::VideoFormat::Nv21, 64, 64)
+            .build()
+            .expect("info");
+        differs(FrameKey::of(&base, &nv21, Modifier::LINEAR), "the format");
         differs(
             FrameKey::of(&base, &info, Modifier(0x0100_0000_0000_0001)),
             "the modifier",

@@ -60,6 +60,18 @@ unsafe fn from_zc_pool(buffer: *mut gst::ffi::GstBuffer) -> bool {
         }
 }
 
+/// Whether maps of `buffer` bracket its dma-bufs: always on a pool of
+/// dma-bufs (`BRACKET`), and on any buffer whose memories were replaced
+/// while it was out of the pool (`TAG_MEMORY`: they may be dma-bufs now;
+/// the pool drops such a buffer when it comes back).
+///
+/// # Safety
+/// `buffer` must point to a live GstBuffer.
+unsafe fn brackets<const BRACKET: bool>(buffer: *mut gst::ffi::GstBuffer) -> bool {
+    // SAFETY: the caller guarantees a live buffer; flags are plain bits.
+    BRACKET || unsafe { (*buffer).mini_object.flags } & gst::ffi::GST_BUFFER_FLAG_TAG_MEMORY != 0
+}
+
 /// Begin or end a READ|WRITE bracket on every dma-buf memory in `idx..idx+len`.
 ///
 /// # Safety
@@ -180,8 +192,10 @@ unsafe extern "C" fn map<const BRACKET: bool>(
     };
     // SAFETY: as above.
     let shortcut = exclusive && unsafe { from_zc_pool(buffer) };
+    // SAFETY: as above.
+    let bracketed = shortcut && unsafe { brackets::<BRACKET>(buffer) };
     let flags = if shortcut {
-        if BRACKET {
+        if bracketed {
             // SAFETY: idx..idx+len came from gst_buffer_find_memory on this buffer.
             unsafe { bracket(buffer, idx, len, true) };
         }
@@ -195,7 +209,7 @@ unsafe extern "C" fn map<const BRACKET: bool>(
     if unsafe { gst::ffi::gst_buffer_map_range(buffer, idx, len as i32, info, flags) }
         == glib::ffi::GFALSE
     {
-        if BRACKET && shortcut {
+        if bracketed {
             // SAFETY: ends the bracket begun above on the same range.
             unsafe { bracket(buffer, idx, len, false) };
         }
@@ -224,7 +238,7 @@ unsafe extern "C" fn unmap<const BRACKET: bool>(
     // SAFETY: GStreamer passes the meta and the info of a successful map.
     unsafe {
         let buffer = (*meta).buffer;
-        if !BRACKET {
+        if !brackets::<BRACKET>(buffer) {
             gst::ffi::gst_buffer_unmap(buffer, info);
             return glib::ffi::GTRUE;
         }
@@ -244,8 +258,10 @@ unsafe extern "C" fn unmap<const BRACKET: bool>(
 }
 
 /// Route a pool buffer's VideoMeta through [`map`]/[`unmap`]; `dma_bufs`:
-/// whether any of the buffer's memories is a dma-buf (a pool buffer keeps
-/// its memories for its life, and copies share them).
+/// whether any of the buffer's memories is a dma-buf. A pool buffer keeps
+/// its memories for its life (else it carries `TAG_MEMORY`, which
+/// [`brackets`] honours); copies of it have no pool, and these functions
+/// bracket only pool buffers.
 pub(super) fn install(
     meta: &mut gst::MetaRefMut<'_, gst_video::VideoMeta, gst::meta::Standalone>,
     dma_bufs: bool,

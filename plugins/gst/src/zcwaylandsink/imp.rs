@@ -109,13 +109,10 @@ impl ObjectSubclass for ZcWaylandSink {
         // each buffer's sync times once more for a sink with a `prepare`
         // (to drop it late before preparing it): 0.6k instructions a frame
         // in `zc-bench --instructions`. This sink prepares nothing, so it
-        // has no `prepare`, as stock waylandsink.
-        //
-        // SAFETY: the class struct of a GstBaseSink subclass starts with
-        // GstBaseSinkClass; class_init runs once, before any instance
-        // exists; GstBaseSink takes NULL `prepare`/`prepare_list` as none.
-        let base =
-            unsafe { &mut *(klass as *mut Self::Class).cast::<gst_base::ffi::GstBaseSinkClass>() };
+        // has no `prepare`, as stock waylandsink (so a `prepare` in
+        // BaseSinkImpl below would never be called), and GstBaseSink
+        // treats its late buffers as it treats stock's.
+        let base = klass.upcast_ref_mut::<gst_base::BaseSink>().as_mut();
         base.prepare = None;
         base.prepare_list = None;
     }

@@ -161,8 +161,6 @@ impl ZcWaylandSink {
         }
     }
 
-    /// The cached `wl_buffer` for `buffer`, or a new one (which may take a
-    /// compositor round trip: the caller holds none of our locks).
     /// The `wl_buffer` and description cached on `buffer`'s memory when it
     /// was shown before with the same inputs ([`FrameKey`]): the frame
     /// without describing it again. None for buffers of several memories,
@@ -184,8 +182,10 @@ impl ZcWaylandSink {
     }
 
     /// `frame`'s `wl_buffer`: the one cached on the buffer's first memory
-    /// where it shows this frame, else a new one, cached with `key` (the
-    /// inputs `frame` was described from, where they stand for it).
+    /// where it shows this frame, else a new one (which may take a
+    /// compositor round trip: the caller holds none of our locks), cached
+    /// with `key` (the inputs `frame` was described from, where they stand
+    /// for it).
     pub(super) fn wl_buffer_for(
         &self,
         presenter: &Presenter,
@@ -198,6 +198,21 @@ impl ZcWaylandSink {
             .get(memory, self.cache_key.0)
             .filter(|cached| cached.shows(presenter.id(), frame))
         {
+            if key.is_some() && cached.key != key {
+                // The same frame from other inputs (a VideoMeta now, say):
+                // the new key stands for it from now on.
+                WL_BUFFERS.set(
+                    memory,
+                    self.cache_key.0,
+                    Arc::new(Cached {
+                        presenter_id: cached.presenter_id,
+                        key,
+                        frame: cached.frame.clone(),
+                        size_fixed: cached.size_fixed,
+                        buffer: cached.buffer.clone(),
+                    }),
+                );
+            }
             return Ok(cached.buffer.clone());
         }
         // SAFETY: the fds belong to the buffer's memories, which we borrow

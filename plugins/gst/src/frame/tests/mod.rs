@@ -279,14 +279,36 @@ fn a_short_last_row_is_copyable_but_not_handed_on() {
 }
 
 #[test]
-fn a_checked_frame_is_checked_again_when_its_memfd_shrinks() {
+fn a_checked_frame_is_remembered_until_its_inputs_or_its_memfd_change() {
     init();
     let info = nv12(64, 64);
     let size = info.size();
     let buffer = fd_buffer(size as u64, 0, size);
+    let described = || key::DESCRIBED.with(|n| n.get());
+    let before = described();
     Frame::check_with_modifier(&buffer, &info, Modifier::LINEAR).expect("a valid frame");
+    assert_eq!(
+        described(),
+        before + 1,
+        "the first check describes the frame"
+    );
     // The same memory with the same inputs: remembered, and still valid.
     Frame::check_with_modifier(&buffer, &info, Modifier::LINEAR).expect("still valid");
+    assert_eq!(
+        described(),
+        before + 1,
+        "the key stands for the description"
+    );
+    // Other inputs (a smaller frame in the same memory) are described.
+    let smaller = nv12(64, 32);
+    Frame::check_with_modifier(&buffer, &smaller, Modifier::LINEAR).expect("valid too");
+    assert_eq!(described(), before + 2, "another key is described");
+    Frame::check_with_modifier(&buffer, &info, Modifier::LINEAR).expect("valid again");
+    assert_eq!(
+        described(),
+        before + 3,
+        "the memory remembers its last check"
+    );
     // Its producer shrinks the (unsealed) memfd under the memory.
     let fd = buffer
         .peek_memory(0)
@@ -297,6 +319,11 @@ fn a_checked_frame_is_checked_again_when_its_memfd_shrinks() {
     assert_eq!(unsafe { libc::ftruncate(fd, 100) }, 0, "ftruncate");
     let err = Frame::check_with_modifier(&buffer, &info, Modifier::LINEAR)
         .expect_err("a memfd shorter than its memory");
+    assert_eq!(
+        described(),
+        before + 4,
+        "an fd that shrank is described again"
+    );
     assert!(
         matches!(err, FrameError::FdTooSmall { real: 100, .. }),
         "{err}"
