@@ -329,3 +329,80 @@ fn a_checked_frame_is_remembered_until_its_inputs_or_its_memfd_change() {
         "{err}"
     );
 }
+
+#[test]
+fn every_input_of_the_description_is_in_the_key() {
+    init();
+    let info = nv12(64, 64);
+    let size = 128 * 96;
+    let meta = |offsets: &[usize], strides: &[i32]| {
+        with_meta(
+            gst::Buffer::with_size(size).expect("buffer"),
+            &info,
+            offsets,
+            strides,
+        )
+    };
+    let base = meta(&[0, 8192], &[128, 128]);
+    let key = FrameKey::of(&base, &info, Modifier::LINEAR).expect("key");
+    // The same inputs in another buffer: the same key.
+    let same = meta(&[0, 8192], &[128, 128]);
+    assert_eq!(
+        FrameKey::of(&same, &info, Modifier::LINEAR),
+        Some(key.clone())
+    );
+
+    let differs = |other: Option<FrameKey>, what: &str| {
+        assert_ne!(other, Some(key.clone()), "{what} must change the key");
+    };
+    let moved = meta(&[0, 8320], &[128, 128]);
+    differs(
+        FrameKey::of(&moved, &info, Modifier::LINEAR),
+        "a plane offset",
+    );
+    let wider = meta(&[0, 8192], &[128, 192]);
+    differs(FrameKey::of(&wider, &info, Modifier::LINEAR), "a stride");
+    differs(
+        FrameKey::of(&base, &nv12(64, 32), Modifier::LINEAR),
+        "the size",
+    );
+    let nv21 = gst_video::VideoInfo::builder(gst_video::VideoFormat::Nv21, 64, 64)
+        .build()
+        .expect("info");
+    differs(FrameKey::of(&base, &nv21, Modifier::LINEAR), "the format");
+    differs(
+        FrameKey::of(&base, &info, Modifier(0x0100_0000_0000_0001)),
+        "the modifier",
+    );
+    let mut shrunk = meta(&[0, 8192], &[128, 128]);
+    shrunk
+        .get_mut()
+        .expect("writable")
+        .peek_memory_mut(0)
+        .expect("writable memory")
+        .resize(64..size);
+    differs(
+        FrameKey::of(&shrunk, &info, Modifier::LINEAR),
+        "the memory's region",
+    );
+    // Without a VideoMeta the caps' layout is the input.
+    let plain = gst::Buffer::with_size(info.size()).expect("buffer");
+    let caps_key = FrameKey::of(&plain, &info, Modifier::LINEAR).expect("key");
+    assert_ne!(caps_key, key);
+}
+
+#[test]
+fn buffers_of_several_memories_have_no_key() {
+    init();
+    let info = nv12(64, 64);
+    let mut buffer = gst::Buffer::with_size(64 * 64).expect("buffer");
+    buffer
+        .get_mut()
+        .expect("writable")
+        .append_memory(gst::Memory::with_size(64 * 32));
+    assert_eq!(FrameKey::of(&buffer, &info, Modifier::LINEAR), None);
+    assert_eq!(
+        FrameKey::of(&gst::Buffer::new(), &info, Modifier::LINEAR),
+        None
+    );
+}
