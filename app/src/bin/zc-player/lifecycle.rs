@@ -153,13 +153,31 @@ pub fn ending(result: &Result<Outcome>, sub: Option<&str>) -> Ending {
     }
 }
 
+/// End the process at once, leaving GStreamer's threads where they are:
+/// say `ending`'s message and `why`, and `_exit` with its status (1 for one
+/// that was 0: done, but not cleanly; 2 and 128 + N stay). No exit handler
+/// or destructor runs, since GStreamer's threads (and maybe the main
+/// thread) are inside a pipeline that cannot be stopped safely. The
+/// watcher then removes the player's files; Weston gets SIGTERM from the
+/// kernel.
+pub fn abandon(ending: &Ending, why: Option<&str>) -> ! {
+    let (code, message) = ending;
+    let code = if *code == 0 { 1 } else { *code };
+    if let Some(message) = message {
+        eprintln!("zc-player: {message}");
+    }
+    if let Some(why) = why {
+        eprintln!("zc-player: {why}");
+    }
+    // SAFETY: _exit(2) ends the process and touches none of its memory;
+    // skipping exit handlers and destructors is the point (see above).
+    // stderr is unbuffered: said above.
+    unsafe { libc::_exit(code) }
+}
+
 /// While it lives, a thread waits for it: if it still lives after the
-/// limit, the thread says the player's ending message and why it did not
-/// wait longer, and ends the process at once with the ending's status (1
-/// for one that was 0): `_exit`, since the main thread and GStreamer's
-/// threads are still inside GStreamer, so no exit handler or destructor
-/// may run. The watcher then removes the player's files; Weston gets
-/// SIGTERM from the kernel.
+/// limit, the thread ends the process with the player's ending and why it
+/// did not wait longer ([`abandon`]).
 pub struct TeardownGuard {
     /// Whether the guarded call returned, and its wake-up. The guard's
     /// thread holds the lock for good once it fired, so that the call
@@ -183,21 +201,12 @@ impl TeardownGuard {
                 if *returned {
                     return;
                 }
-                let (code, message) = ending;
-                // Done, but not cleanly: a failure (2 and 128 + N stay).
-                let code = if code == 0 { 1 } else { code };
-                if let Some(message) = message {
-                    eprintln!("zc-player: {message}");
-                }
-                eprintln!(
-                    "zc-player: GStreamer did not stop {what} within {} s (its threads \
-                     are stuck): quitting without it",
+                let why = format!(
+                    "GStreamer did not stop {what} within {} s (its threads are stuck): \
+                     quitting without it",
                     limit.as_secs()
                 );
-                // SAFETY: _exit(2) ends the process and touches none of its
-                // memory; skipping exit handlers and destructors is the point
-                // (see the type's doc). stderr is unbuffered: said above.
-                unsafe { libc::_exit(code) }
+                abandon(&ending, Some(&why));
             });
         if let Err(e) = spawned {
             eprintln!(

@@ -247,4 +247,7 @@ pub enum PlayerExit {
     BadInput(String),
     /// Something broke while playing (exit code 1).
     Failed(String),
+    /// The start is stuck (exit code 1): the pipeline is left as it is,
+    /// never stopped ([`crate::lifecycle::abandon`]).
+    Stuck(String),
 }

@@ -22,7 +22,7 @@ impl App {
             player.sample_fps();
             player.expire_snapshots();
             if let Some(why) = player.stuck_at_start() {
-                self.exit.get_or_insert(PlayerExit::Failed(why));
+                self.exit.get_or_insert(PlayerExit::Stuck(why));
             }
         }
         self.check_video_size();

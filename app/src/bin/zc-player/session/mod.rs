@@ -26,7 +26,7 @@ use zc_app::player::wakeup;
 use zc_app::player::watch_later::WatchLater;
 use zc_app::weston::HeadlessWeston;
 
-use crate::lifecycle::{Signals, TEARDOWN_LIMIT, TeardownGuard, ending};
+use crate::lifecycle::{Signals, TEARDOWN_LIMIT, TeardownGuard, abandon, ending};
 use crate::playback::{self, Layout, Player, PlayerExit, PlayerOptions, WindowHandles};
 use crate::window::{App, DEFAULT_SIZE};
 use crate::{Args, lock};
@@ -166,6 +166,7 @@ pub(crate) fn play(
         })
         .map_err(|e| anyhow!("cannot start the subtitle and OSD timer: {e}"))?;
 
+    let mut stuck = false;
     let result = loop {
         if let Err(e) = event_loop.dispatch(Duration::from_millis(100), &mut state) {
             break Err(anyhow!("the compositor went away: {e}"));
@@ -174,12 +175,20 @@ pub(crate) fn play(
             break Err(anyhow!("the compositor closed the connection: {error}"));
         }
         if let Some(exit) = state.exit.take() {
+            stuck = matches!(exit, PlayerExit::Stuck(_));
             break finish(exit);
         }
         if let Some(signal) = signals.received() {
             break Ok(Outcome::Interrupted(signal));
         }
     };
+    if stuck {
+        // A pipeline stuck at its start is not stopped: in GStreamer 1.22's
+        // decodebin3 deadlock, setting it to NULL hangs, or crashes in
+        // decodebin3 (seen: SIGSEGV in its state change, in CI). Nothing
+        // was shown, so there is no position to save.
+        abandon(&ending(&result, args.sub.as_deref()), None);
+    }
     if let Some(mut player) = state.player.take() {
         let asked = state.quit_asked || matches!(result, Ok(Outcome::Interrupted(_)));
         if (args.save_position_on_quit || state.save_position_asked) && asked {
@@ -211,6 +220,6 @@ fn finish(exit: PlayerExit) -> Result<Outcome> {
     match exit {
         PlayerExit::Done => Ok(Outcome::Done),
         PlayerExit::BadInput(message) => Ok(Outcome::BadInput(message)),
-        PlayerExit::Failed(message) => bail!("{message}"),
+        PlayerExit::Failed(message) | PlayerExit::Stuck(message) => bail!("{message}"),
     }
 }
