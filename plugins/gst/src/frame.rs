@@ -27,6 +27,7 @@ use crate::caps;
 
 mod key;
 pub use key::FrameKey;
+pub(crate) use key::{fd_reaches, sizes_fixed};
 
 /// What a buffer's memory is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 //! own (the sink: the buffer's interlacing flags, its compositor
 //! connection) it compares itself.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::LazyLock;
 
 use zc_dmabuf::Modifier;
@@ -92,7 +92,9 @@ impl FrameKey {
 /// whether its fd's size is fixed (else asked again each time).
 struct Checked {
     key: FrameKey,
-    /// The end of the region the memory covers in its fd.
+    /// The memory's fd (the memory's for its life), and the end of the
+    /// region the memory covers in it.
+    fd: RawFd,
     claimed: u64,
     size_fixed: bool,
 }
@@ -113,29 +115,24 @@ impl Frame {
         info: &gst_video::VideoInfo,
         modifier: Modifier,
     ) -> Result<(), FrameError> {
+        // A key means one memory, which the check is kept on.
         let key = FrameKey::of(buffer, info, modifier);
-        let memory = (buffer.n_memory() == 1).then(|| buffer.peek_memory(0));
-        if let (Some(key), Some(memory)) = (&key, memory)
-            && let Some(checked) = CHECKED.get(memory)
+        if let Some(key) = &key
+            && let Some(checked) = CHECKED.get(buffer.peek_memory(0))
             && checked.key == *key
-            && (checked.size_fixed || still_fits(memory, checked.claimed))
+            && (checked.size_fixed || fd_reaches(checked.fd, checked.claimed))
         {
             return Ok(());
         }
         let frame = Frame::from_buffer_with_modifier(buffer, info, modifier)?;
-        if let (Some(key), Some(memory), [fd], [claimed]) =
-            (key, memory, &frame.fds[..], &frame.sizes[..])
-        {
-            // SAFETY: the fd belongs to the buffer's memory, which the
-            // caller's buffer holds while we look.
-            let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
-            let size_fixed = zc_dmabuf::fd_size_is_fixed(fd).unwrap_or(false);
+        if let (Some(key), [fd], [claimed]) = (key, &frame.fds[..], &frame.sizes[..]) {
             CHECKED.set(
-                memory,
+                buffer.peek_memory(0),
                 std::sync::Arc::new(Checked {
                     key,
+                    fd: *fd,
                     claimed: *claimed,
-                    size_fixed,
+                    size_fixed: sizes_fixed(&frame.fds),
                 }),
             );
         }
@@ -143,13 +140,20 @@ impl Frame {
     }
 }
 
-/// Whether `memory`'s fd still reaches `claimed` bytes.
-fn still_fits(memory: &gst::MemoryRef, claimed: u64) -> bool {
-    memory
-        .downcast_memory_ref::<gst_allocators::FdMemory>()
-        .is_some_and(|m| {
-            // SAFETY: the memory owns its fd and the caller holds the memory.
-            let fd = unsafe { BorrowedFd::borrow_raw(m.fd()) };
-            zc_dmabuf::fd_real_size(fd).is_ok_and(|real| real >= claimed)
-        })
+/// Whether `fd`, borrowed from a memory the caller holds, still reaches
+/// `claimed` bytes (a memfd can shrink under its memory).
+pub(crate) fn fd_reaches(fd: RawFd, claimed: u64) -> bool {
+    // SAFETY: the caller's buffer holds the memory that owns the fd.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    zc_dmabuf::fd_real_size(fd).is_ok_and(|real| real >= claimed)
+}
+
+/// Whether every fd's size is fixed ([`zc_dmabuf::fd_size_is_fixed`]), so
+/// a frame checked against them once stays within them.
+pub(crate) fn sizes_fixed(fds: &[RawFd]) -> bool {
+    fds.iter().all(|fd| {
+        // SAFETY: the fds belong to memories of a buffer the caller holds.
+        let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+        zc_dmabuf::fd_size_is_fixed(fd).unwrap_or(false)
+    })
 }

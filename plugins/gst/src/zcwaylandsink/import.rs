@@ -11,7 +11,7 @@ use zc_dmabuf::{FrameLayout, Modifier};
 use zc_wayland::{FrameBuffer, Interlacing, Presenter, WaylandError};
 
 use super::imp::{CAT, ZcWaylandSink};
-use crate::frame::{Frame, FrameError, FrameKey, MemoryKind, PerFd};
+use crate::frame::{Frame, FrameError, FrameKey, MemoryKind, PerFd, fd_reaches, sizes_fixed};
 use crate::memory_cache::KeyedMemoryCache;
 
 /// Each memory's `wl_buffer`, made once and gone with the memory.
@@ -59,12 +59,11 @@ impl Cached {
     /// frame with a key is one memory, so one fd.
     fn still_fits(&self) -> bool {
         self.size_fixed
-            || self.frame.fds.first().is_some_and(|fd| {
-                // SAFETY: the fd belongs to the memory this value is cached
-                // on, which the caller's buffer holds.
-                let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
-                zc_dmabuf::fd_real_size(fd).is_ok_and(|real| real >= self.frame.first_size)
-            })
+            || self
+                .frame
+                .fds
+                .first()
+                .is_some_and(|fd| fd_reaches(*fd, self.frame.first_size))
     }
 }
 
@@ -238,9 +237,7 @@ impl ZcWaylandSink {
             frame.layout
         );
         self.counters.wl_buffer_created();
-        let size_fixed = fds
-            .iter()
-            .all(|fd| zc_dmabuf::fd_size_is_fixed(*fd).unwrap_or(false));
+        let size_fixed = sizes_fixed(&frame.fds);
         WL_BUFFERS.set(
             memory,
             self.cache_key.0,
