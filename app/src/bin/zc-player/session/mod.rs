@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use smithay_client_toolkit::reexports::calloop::EventLoop;
 use smithay_client_toolkit::reexports::calloop::channel::{self, Event as ChannelEvent};
 use smithay_client_toolkit::reexports::calloop::timer::{TimeoutAction, Timer};
+use smithay_client_toolkit::reexports::calloop::{self, EventLoop};
 use smithay_client_toolkit::reexports::calloop_wayland_source::WaylandSource;
 use smithay_client_toolkit::shell::WaylandSurface;
 use wayland_client::globals::registry_queue_init;
@@ -91,7 +91,7 @@ pub(crate) fn play(
     while !state.is_configured() {
         event_loop
             .dispatch(Duration::from_millis(100), &mut state)
-            .map_err(|e| anyhow!("the compositor went away: {e}"))?;
+            .map_err(|e| loop_failed(&connection, &e))?;
         if let Some(exit) = state.exit.take() {
             return Ok((finish(exit)?, state.quit_reply.take()));
         }
@@ -169,7 +169,7 @@ pub(crate) fn play(
     let mut stuck = false;
     let result = loop {
         if let Err(e) = event_loop.dispatch(Duration::from_millis(100), &mut state) {
-            break Err(anyhow!("the compositor went away: {e}"));
+            break Err(loop_failed(&connection, &e));
         }
         if let Some(error) = connection.protocol_error() {
             break Err(anyhow!("the compositor closed the connection: {error}"));
@@ -221,5 +221,32 @@ fn finish(exit: PlayerExit) -> Result<Outcome> {
         PlayerExit::Done => Ok(Outcome::Done),
         PlayerExit::BadInput(message) => Ok(Outcome::BadInput(message)),
         PlayerExit::Failed(message) | PlayerExit::Stuck(message) => bail!("{message}"),
+    }
+}
+
+/// What a failed turn of the main loop means. Of its sources only the
+/// Wayland connection does I/O that can fail, so a broken pipe or a reset
+/// there is the compositor closing the connection (it quit, crashed, or
+/// dropped this client); a protocol error it sent says more.
+fn loop_failed(connection: &Connection, error: &calloop::Error) -> anyhow::Error {
+    fn io_error(error: &calloop::Error) -> Option<&std::io::Error> {
+        match error {
+            calloop::Error::IoError(io) => Some(io),
+            calloop::Error::OtherError(inner) => inner
+                .downcast_ref::<calloop::Error>()
+                .and_then(io_error)
+                .or_else(|| inner.downcast_ref::<std::io::Error>()),
+            _ => None,
+        }
+    }
+    if let Some(protocol) = connection.protocol_error() {
+        return anyhow!("the compositor closed the connection: {protocol}");
+    }
+    match io_error(error).map(std::io::Error::kind) {
+        Some(std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset) => anyhow!(
+            "the compositor closed the connection without a protocol error (it quit, crashed \
+             or dropped this client): {error}"
+        ),
+        _ => anyhow!("the main loop failed: {error}"),
     }
 }
