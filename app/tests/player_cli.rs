@@ -800,6 +800,42 @@ fn a_start_that_stays_silent_gives_up_and_quit_never_hangs() {
 }
 
 #[test]
+fn a_gapless_hand_over_to_an_entry_that_never_starts_gives_up() {
+    let dir = temp_dir("silent-next");
+    let clip = make_clip(&dir);
+    let (fifo, _writer) = silent_fifo(&dir);
+    let started = Instant::now();
+    // The clip plays its 2 s (its playing out is not taken for a stall),
+    // then playbin3 has taken the FIFO, which never gives a byte.
+    let mut player = Running::start_with(
+        &dir,
+        &clip,
+        &[fifo.to_str().expect("utf-8"), "--start-timeout", "3"],
+    );
+    assert_gave_up(
+        &mut player,
+        &[
+            "silent.mkv: no frame to show, and nothing from GStreamer for ",
+            "--start-timeout sets how long to wait",
+        ],
+        false,
+    );
+    let stderr = player.stderr();
+    assert!(
+        !stderr.contains("clip-I420.mkv: no frame to show"),
+        "the first entry was taken for the stuck one:\n{stderr}"
+    );
+    // Gave up after the clip's 2 s and the 3 s of silence, not before the
+    // clip played (its frames were shown) and not through the 20 s guard.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(60),
+        "{elapsed:?}\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_huge_seek_is_refused_and_the_player_lives_on() {
     let dir = temp_dir("huge-seek");
     let clip = make_clip(&dir);

@@ -6,6 +6,9 @@
 //! the player would wait forever with an empty window. Any message on the
 //! pipeline's bus counts as progress, so a slow start that keeps talking
 //! (buffering, streams found, elements changing state) is never cut short.
+//! A gapless hand-over is watched the same way, from the moment playbin3
+//! takes the next entry until that entry's stream starts; the player
+//! counts the current entry playing on (its position moving) as progress.
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +44,11 @@ impl StartWatch {
         if self.quiet_since.is_some() {
             self.quiet_since = Some(now);
         }
+    }
+
+    /// Whether an entry's start is being watched.
+    pub fn watching(&self) -> bool {
+        self.quiet_since.is_some()
     }
 
     /// The entry showed its first frame: nothing to watch until the next.
@@ -94,8 +102,10 @@ mod tests {
         // Messages during playback do not arm it again.
         watch.progress(t0 + Duration::from_secs(1));
         assert_eq!(watch.stuck(t0 + LIMIT * 3), None);
+        assert!(!watch.watching());
         // The next entry does.
         watch.arm(t0 + LIMIT * 3);
+        assert!(watch.watching());
         assert!(watch.stuck(t0 + LIMIT * 4).is_some());
     }
 

@@ -219,7 +219,7 @@ impl Player {
             "{}: no frame to show, and nothing from GStreamer for {:.1} s \
              (the source stalled or the pipeline is stuck{known}); \
              --start-timeout sets how long to wait",
-            self.playlist.current(),
+            self.starting_entry(),
             quiet.as_secs_f64()
         ))
     }

@@ -118,6 +118,9 @@ pub struct Player {
     subtitle_restarts: (String, u32),
     /// Whether the entry being started has gone quiet for too long.
     start_watch: StartWatch,
+    /// The position at the last tick while a gapless hand-over waits for
+    /// the next entry's stream (see `watch_hand_over`).
+    hand_over_position: Option<f64>,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {

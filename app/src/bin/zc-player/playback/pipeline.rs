@@ -222,6 +222,7 @@ impl Player {
             warned: Default::default(),
             subtitle_restarts: Default::default(),
             start_watch: StartWatch::new(options.start_timeout),
+            hand_over_position: None,
         })
     }
 }

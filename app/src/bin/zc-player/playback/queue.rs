@@ -149,6 +149,9 @@ impl Player {
             gapless.handed_over = false;
             gapless.group = group;
         }
+        // A new stream flows: the hand-over is no longer watched.
+        self.start_watch.started();
+        self.hand_over_position = None;
         let current = self.pipeline.property::<Option<String>>("current-uri");
         if current.as_deref() != self.playlist.peek_next() {
             eprintln!(
@@ -181,6 +184,36 @@ impl Player {
                 "zc-player: cannot keep the speed {} for this entry",
                 self.speed
             );
+        }
+    }
+
+    /// Called on the tick. While playbin3 has taken the next entry and its
+    /// stream has not started, that entry's start is watched as any start
+    /// is (`--start-timeout`): a source that stalls, or GStreamer 1.22's
+    /// decodebin3 deadlock, would otherwise leave the window on the last
+    /// frame for good. The current entry playing out what it still holds
+    /// (its position moving), and a pause, count as progress.
+    pub fn watch_hand_over(&mut self) {
+        if !lock(&self.gapless).handed_over {
+            return;
+        }
+        let now = Instant::now();
+        let position = self.position();
+        if !self.start_watch.watching() {
+            self.start_watch.arm(now);
+        } else if self.wanted != gst::State::Playing || position != self.hand_over_position {
+            self.start_watch.progress(now);
+        }
+        self.hand_over_position = position;
+    }
+
+    /// The entry whose start is watched: the next one while a gapless
+    /// hand-over waits for it.
+    pub(super) fn starting_entry(&self) -> &str {
+        let pending = lock(&self.gapless).handed_over;
+        match self.playlist.peek_next() {
+            Some(next) if pending => next,
+            _ => self.playlist.current(),
         }
     }
 

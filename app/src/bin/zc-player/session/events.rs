@@ -21,6 +21,7 @@ impl App {
         if let Some(player) = self.player.as_mut() {
             player.sample_fps();
             player.expire_snapshots();
+            player.watch_hand_over();
             if let Some(why) = player.stuck_at_start() {
                 self.exit.get_or_insert(PlayerExit::Stuck(why));
             }
