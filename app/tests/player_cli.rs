@@ -836,6 +836,26 @@ fn a_gapless_hand_over_to_an_entry_that_never_starts_gives_up() {
 }
 
 #[test]
+fn a_seek_before_the_first_frame_is_where_the_entry_starts() {
+    let dir = temp_dir("early-seek");
+    let clip = make_clip(&dir);
+    let mut player = Running::start(&dir, &clip);
+    // The socket is up before the first frame: the seek waits for it, and
+    // its answer for the frame there.
+    let early = player
+        .control
+        .request(r#"{"command":"seek","seconds":1.0,"accurate":true}"#);
+    assert_eq!(early["ok"], true, "{early}");
+    let position = early["position-s"].as_f64().unwrap_or(f64::NAN);
+    assert!((position - 1.0).abs() < 0.1, "{early}");
+    let stats = player.control.request(r#"{"command":"stats"}"#);
+    let shown = stats["frame-pts-s"].as_f64().unwrap_or(f64::NAN);
+    assert!(shown >= 0.9, "a frame before the seek's target: {stats}");
+    player.quit_cleanly();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_huge_seek_is_refused_and_the_player_lives_on() {
     let dir = temp_dir("huge-seek");
     let clip = make_clip(&dir);

@@ -186,13 +186,21 @@ impl Player {
                 eprintln!("zc-player: no audio device: playing the video only");
             }
             let start = self.start.take().unwrap_or(0.0);
-            // A start position, or another speed: a seek (at the speed) does both.
-            if start > 0.0 || self.speed != 1.0 {
-                let _ = self.seek(SeekTarget::Absolute(start), start > 0.0, None);
-            }
+            // A start position (--start, a resumed entry, a seek asked for
+            // before the first frame), or another speed: a seek (at the
+            // speed) does both.
+            let seeking = (start > 0.0 || self.speed != 1.0)
+                && self
+                    .seek(SeekTarget::Absolute(start), start > 0.0, None)
+                    .is_ok();
             self.pipeline
                 .set_state(self.wanted)
                 .map_err(|_| PlayerExit::Failed("cannot start playing".to_owned()))?;
+            if seeking {
+                // Seeks asked for before the first frame are answered when
+                // that seek is done (its ASYNC_DONE).
+                return Ok(());
+            }
         }
         if std::mem::take(&mut self.step_after_seek)
             && let Err(e) = self.step_one()

@@ -35,13 +35,23 @@ impl Player {
     }
 
     /// Seek; `reply` is answered at ASYNC_DONE with the new position.
+    /// Seek to `target`, answering `reply` once the frame there is shown.
+    /// Before the entry's first frame the seek waits: it becomes where the
+    /// entry starts, which `on_async_done` seeks to. Sent at once it could
+    /// block this thread for good in GStreamer 1.22's decodebin3 start-up
+    /// deadlock, where a flushing seek waits on the stuck stream locks, and
+    /// the start watch (on this thread too) would never end the wait.
     pub fn seek(
         &mut self,
         target: SeekTarget,
         accurate: bool,
         reply: Option<std::sync::mpsc::Sender<Reply>>,
     ) -> Result<(), String> {
-        let current = self.position().unwrap_or(0.0);
+        let current = if self.prerolled {
+            self.position().unwrap_or(0.0)
+        } else {
+            self.start.unwrap_or(0.0)
+        };
         let wanted = match target {
             SeekTarget::Absolute(s) => s,
             SeekTarget::Relative(delta) => current + delta,
@@ -50,6 +60,17 @@ impl Player {
             return Err("seek: the position is not a number".to_owned());
         }
         let mut seconds = wanted.clamp(0.0, MAX_SEEK_SECONDS);
+        if !self.prerolled {
+            gst::debug!(
+                crate::CAT,
+                "seek to {seconds:.3} s before the first frame: the entry starts there"
+            );
+            self.start = Some(seconds);
+            if let Some(reply) = reply {
+                self.pending_seeks.push((reply, seconds));
+            }
+            return Ok(());
+        }
         if let Some(duration) = self.duration() {
             // Past the end: the end, where EOS follows.
             seconds = seconds.min(duration);
