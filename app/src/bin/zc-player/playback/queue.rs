@@ -208,9 +208,10 @@ impl Player {
     }
 
     /// The entry whose start is watched: the next one while a gapless
-    /// hand-over waits for it.
+    /// hand-over waits for it (after the current one showed its frames: a
+    /// short file is read whole, and handed over, before its own preroll).
     pub(super) fn starting_entry(&self) -> &str {
-        let pending = lock(&self.gapless).handed_over;
+        let pending = self.prerolled && lock(&self.gapless).handed_over;
         match self.playlist.peek_next() {
             Some(next) if pending => next,
             _ => self.playlist.current(),

@@ -34,7 +34,6 @@ impl Player {
         self.set_playing(self.wanted != gst::State::Playing)
     }
 
-    /// Seek; `reply` is answered at ASYNC_DONE with the new position.
     /// Seek to `target`, answering `reply` once the frame there is shown.
     /// Before the entry's first frame the seek waits: it becomes where the
     /// entry starts, which `on_async_done` seeks to. Sent at once it could

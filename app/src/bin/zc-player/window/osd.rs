@@ -33,15 +33,23 @@ impl App {
         let now = Instant::now();
         let player = self.player.as_ref();
         let playing = player.is_some_and(|p| p.wanted == gst::State::Playing);
-        let moments = Moments {
+        let osd_clock = self.osd.visible(now, !playing).progress;
+        let subtitle_change_s = self.next_subtitle_change();
+        // Asked of the pipeline only when a moment depends on it.
+        let position_s = if playing && (osd_clock || subtitle_change_s.is_some()) {
             // What subtitles are timed against (see Player::video_position).
-            position_s: player.and_then(|p| p.video_position()),
+            player.and_then(|p| p.video_position())
+        } else {
+            None
+        };
+        let moments = Moments {
+            position_s,
             playing,
             speed: player.map_or(1.0, |p| p.speed),
             osd_until: self.osd.until(),
             panel_until: self.panel_until(),
-            osd_clock: self.osd.visible(now, !playing).progress,
-            subtitle_change_s: self.next_subtitle_change(),
+            osd_clock,
+            subtitle_change_s,
         };
         wakeup::next(&moments, now)
     }
@@ -68,10 +76,20 @@ impl App {
         let paused = player.wanted != gst::State::Playing;
         let parts = self.osd.visible(Instant::now(), paused);
         let (volume, muted) = player.volume();
+        // The time and the bar only when they show: each is a query
+        // through the whole pipeline.
+        let (position_s, duration_s) = if parts.progress {
+            (
+                player.position().or_else(|| player.frame_pts()),
+                player.duration(),
+            )
+        } else {
+            (None, None)
+        };
         let content = Content {
             parts,
-            position_s: player.position().or_else(|| player.frame_pts()),
-            duration_s: player.duration(),
+            position_s,
+            duration_s,
             paused,
             volume,
             muted,

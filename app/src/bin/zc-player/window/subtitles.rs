@@ -97,6 +97,14 @@ impl App {
     /// hide one the position left, or all once subtitles were turned off
     /// or hidden (the cue stays, to show again at once while it lasts).
     pub fn update_subtitles(&mut self) {
+        // Nothing timed to look at: no query through the pipeline.
+        if self
+            .subtitles
+            .as_ref()
+            .is_none_or(|l| l.cue.is_none() && !l.shown)
+        {
+            return;
+        }
         let position = self.player.as_ref().and_then(|p| p.video_position());
         let allowed = self.subtitles_allowed();
         let Some(layer) = self.subtitles.as_mut() else {
