@@ -165,6 +165,38 @@ fn a_file_that_is_not_video_ends_with_status_2() {
 }
 
 #[test]
+fn an_audio_only_file_is_refused_by_name_and_skipped_in_a_playlist() {
+    let dir = temp_dir("audio-only");
+    let audio = dir.join("tone.ogg");
+    encode(&format!(
+        "audiotestsrc num-buffers=50 ! vorbisenc ! oggmux ! filesink location={}",
+        audio.display()
+    ));
+    let audio = audio.to_str().expect("utf-8");
+    let output = run_player(&[audio, "--headless"], Duration::from_secs(120));
+    assert_bad_input(
+        &output,
+        &["cannot play", "tone.ogg: it has audio but no video stream"],
+    );
+
+    // In a playlist it is skipped, and the next entry plays to its end.
+    let clip = make_clip(&dir);
+    let output = run_player(
+        &[audio, clip.to_str().expect("utf-8"), "--headless"],
+        Duration::from_secs(120),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("tone.ogg: it has audio but no video stream"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("skipping it"), "{stderr}");
+    assert!(stderr.contains("playing 2 of 2"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_uri_that_fails_ends_with_status_2() {
     // Nothing listens on port 9 of the loopback address: connection refused.
     let output = run_player(
@@ -304,15 +336,20 @@ fn make_clip(dir: &Path) -> PathBuf {
 /// An H.264 clip of `format` (x264 picks the profile: High 4:4:4 for
 /// Y444_10LE, which is also what x264enc takes first from videotestsrc).
 fn make_clip_as(dir: &Path, format: &str) -> PathBuf {
-    gst::init().expect("gst init");
     let path = dir.join(format!("clip-{format}.mkv"));
-    let pipeline = gst::parse::launch(&format!(
+    encode(&format!(
         "videotestsrc num-buffers=60 pattern=smpte ! video/x-raw,format={format},width=320,height=240,framerate=30/1 \
          ! x264enc speed-preset=veryfast key-int-max=15 ! h264parse ! matroskamux ! filesink location={}",
         path.display()
-    ))
-    .expect("encoder pipeline");
+    ));
+    path
+}
+
+/// Run the pipeline `description` to its end.
+fn encode(description: &str) {
     use gst::prelude::*;
+    gst::init().expect("gst init");
+    let pipeline = gst::parse::launch(description).expect("encoder pipeline");
     pipeline.set_state(gst::State::Playing).expect("encode");
     let bus = pipeline.bus().expect("bus");
     let message = bus
@@ -326,7 +363,6 @@ fn make_clip_as(dir: &Path, format: &str) -> PathBuf {
         "encoding failed: {message:?}"
     );
     pipeline.set_state(gst::State::Null).expect("null");
-    path
 }
 
 struct Control {

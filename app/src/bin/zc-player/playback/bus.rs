@@ -8,6 +8,7 @@ use std::time::Instant;
 use gst::prelude::*;
 use zc_app::player::controls::SeekTarget;
 use zc_app::player::missing_plugin;
+use zc_app::player::tracks::TrackKind;
 
 use super::tracks::describe;
 use super::{Player, PlayerExit};
@@ -53,15 +54,7 @@ impl Player {
                 if self.prerolled {
                     return Err(PlayerExit::Failed(text));
                 }
-                let entry = self.playlist.current().to_owned();
-                // An entry of a playlist that cannot play is skipped, as mpv does.
-                if self.playlist.peek_next().is_some() {
-                    eprintln!("zc-player: cannot play {entry}: {text}; skipping it");
-                    if self.next_entry().is_ok() {
-                        return Ok(());
-                    }
-                }
-                return Err(PlayerExit::BadInput(format!("{entry}: {text}")));
+                return self.cannot_play(&text);
             }
             MessageView::Warning(w) => {
                 // Each distinct warning once (QoS repeats itself on slow machines).
@@ -165,9 +158,13 @@ impl Player {
                     );
                     return Ok(());
                 }
-                return Err(PlayerExit::BadInput(
-                    "the stream has no video that can be shown".to_owned(),
-                ));
+                let why = if self.tracks.count(TrackKind::Audio) > 0 {
+                    "it has audio but no video stream (zc-player plays video; \
+                     audio-only files are not played)"
+                } else {
+                    "it has no video stream that can be shown"
+                };
+                return self.cannot_play(why);
             }
             self.prerolled = true;
             self.start_watch.started();
@@ -230,6 +227,19 @@ impl Player {
             self.starting_entry(),
             quiet.as_secs_f64()
         ))
+    }
+
+    /// The current entry cannot play (before its first frame): a playlist
+    /// skips it, as mpv does; else the player ends with status 2.
+    fn cannot_play(&mut self, why: &str) -> Result<(), PlayerExit> {
+        let entry = self.playlist.current().to_owned();
+        if self.playlist.peek_next().is_some() {
+            eprintln!("zc-player: cannot play {entry}: {why}; skipping it");
+            if self.next_entry().is_ok() {
+                return Ok(());
+            }
+        }
+        Err(PlayerExit::BadInput(format!("{entry}: {why}")))
     }
 
     fn answer_seeks(&mut self) {
