@@ -179,10 +179,11 @@ fn gstreamers_own_ten_bit_packing_reads_in_channel_order() {
 
 #[test]
 fn the_warning_for_an_unread_format_names_the_ones_read() {
-    // Y444 is a format zc lays out that the thumbnailer does not read.
-    let dir = folder("zcthumbnail-formats", "y444");
+    // GRAY8: a format zc does not lay out, which the thumbnailer does not
+    // read (it reads every one zc lays out).
+    let dir = folder("zcthumbnail-formats", "gray8");
     let run = launch(&format!(
-        "videotestsrc num-buffers=2 ! video/x-raw,format=Y444,width=32,height=16 \
+        "videotestsrc num-buffers=2 ! video/x-raw,format=GRAY8,width=32,height=16 \
              ! zcthumbnail name=thumb format=png location={}/%d.png ! fakesink",
         dir.display()
     ));
@@ -191,8 +192,8 @@ fn the_warning_for_an_unread_format_names_the_ones_read() {
     let warning = run
         .warnings
         .iter()
-        .find(|w| w.contains("thumbnails are off for format Y444"))
-        .unwrap_or_else(|| panic!("no warning for Y444: {:?}", run.warnings));
+        .find(|w| w.contains("thumbnails are off for format GRAY8"))
+        .unwrap_or_else(|| panic!("no warning for GRAY8: {:?}", run.warnings));
     let read = warning
         .split("zcthumbnail reads ")
         .nth(1)
@@ -202,11 +203,57 @@ fn the_warning_for_an_unread_format_names_the_ones_read() {
     for (name, _, _) in known_ten_bit() {
         assert!(read.contains(&name), "{name} missing from {read:?}");
     }
-    for name in ["NV12", "P010_10LE", "BGRx", "RGB16"] {
+    for name in [
+        "NV12",
+        "P010_10LE",
+        "BGRx",
+        "RGB16",
+        "Y444",
+        "Y42B",
+        "I420_10LE",
+        "I422_10LE",
+        "Y444_10LE",
+    ] {
         assert!(read.contains(&name), "{name} missing from {read:?}");
     }
-    for name in ["Y444", "Y42B", "I420_10LE", "BGR10x2_LE"] {
-        let named = known_ten_bit().iter().any(|(n, _, _)| *n == name);
-        assert_eq!(read.contains(&name), named, "{name} in {read:?}");
+    assert!(!read.contains(&"GRAY8"), "{read:?}");
+}
+
+/// The planar formats software decoders output (Theora's and H.264's
+/// 4:4:4 and 4:2:2, the 10-bit ones of H.264, HEVC, VP9 and AV1): SMPTE
+/// bars come out as bars, each bar's centre within 2 of its colour (the
+/// 10-bit codes round to 8 bits).
+#[test]
+fn planar_decoder_formats_show_the_bars() {
+    // The top row of videotestsrc's SMPTE pattern, left to right.
+    const BARS: [[u8; 3]; 7] = [
+        [255, 255, 255],
+        [255, 255, 0],
+        [0, 255, 255],
+        [0, 255, 0],
+        [255, 0, 255],
+        [255, 0, 0],
+        [0, 0, 255],
+    ];
+    for format in ["Y444", "Y42B", "I420_10LE", "I422_10LE", "Y444_10LE"] {
+        let dir = folder("zcthumbnail-formats", &format!("bars-{format}"));
+        let run = launch(&format!(
+            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format={format},width=224,height=96 \
+                 ! zcthumbnail name=thumb format=png width=0 height=0 location={}/%d.png ! fakesink",
+            dir.display()
+        ));
+        assert_eq!(run.error, None, "{format}");
+        assert_eq!(run.thumbnails.len(), 1, "{format}: {:?}", run.warnings);
+        let image = read_png(&location_of(&run.thumbnails[0]));
+        for (i, bar) in BARS.iter().enumerate() {
+            let x = 16 + 32 * i as u32;
+            let (w, _, data) = &image;
+            let at = ((20 * w + x) * 3) as usize;
+            let got = &data[at..at + 3];
+            assert!(
+                got.iter().zip(bar).all(|(g, b)| g.abs_diff(*b) <= 2),
+                "{format}: bar {i} is {got:?}, not {bar:?}"
+            );
+        }
     }
 }

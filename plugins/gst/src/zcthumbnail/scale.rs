@@ -12,7 +12,11 @@
 //!    `(sum + n / 2) / n`. Shrinking, every source sample lands in exactly one
 //!    output pixel (an area average); enlarging, this is nearest-neighbour.
 //! 3. 16-bit samples (P010) are averaged at 16 bits and then reduced to 8 bits
-//!    (`(v + 128) >> 8`, saturating). RGB565 channels are widened to 8 bits
+//!    (`(v + 128) >> 8`, saturating). The planar 10-bit formats (S010, S210,
+//!    S410: GStreamer's I420_10LE, I422_10LE, Y444_10LE) keep their 10 bits in
+//!    the low bits of a 16-bit word: they are averaged at 10 bits (the high
+//!    bits ignored) and reduced the same way, `(v + 2) >> 2`, saturating (a
+//!    10-bit video code is the 8-bit one times 4). RGB565 channels are widened to 8 bits
 //!    by bit replication (`r5 << 3 | r5 >> 2`) before averaging. The 10-bit
 //!    channels of 2:10:10:10 RGB (XR30, AR30, XB30, AB30: where each lies
 //!    comes from [`zc_dmabuf::RgbPacking`]) are averaged at 10 bits and then
@@ -29,8 +33,9 @@ use std::fmt;
 
 use zc_dmabuf::{FormatInfo, RgbPacking};
 
-/// The layouts the thumbnailer reads: the formats zc allocates but the
-/// 4:2:2 and 4:4:4 planar ones and the planar 10-bit YUV (I420_10LE, ...).
+/// The layouts the thumbnailer reads: the formats zc allocates, and the
+/// planar 4:2:2 and 4:4:4 ones and planar 10-bit YUV that software
+/// decoders output (Theora's Y444, 10-bit H.264, HEVC, VP9 and AV1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PixelFormat {
     Nv12,
@@ -38,6 +43,15 @@ pub enum PixelFormat {
     Nv16,
     I420,
     Yv12,
+    /// Planar 4:2:2 (GStreamer's Y42B).
+    Y42b,
+    /// Planar 4:4:4.
+    Y444,
+    /// Planar 4:2:0, 4:2:2 and 4:4:4 with 10 bits in the low bits of each
+    /// little-endian 16-bit sample (I420_10LE, I422_10LE, Y444_10LE).
+    S010,
+    S210,
+    S410,
     Yuy2,
     Uyvy,
     P010,
@@ -61,6 +75,11 @@ impl PixelFormat {
             F::NV16 => PixelFormat::Nv16,
             F::YUV420 => PixelFormat::I420,
             F::YVU420 => PixelFormat::Yv12,
+            F::YUV422 => PixelFormat::Y42b,
+            F::YUV444 => PixelFormat::Y444,
+            F::S010 => PixelFormat::S010,
+            F::S210 => PixelFormat::S210,
+            F::S410 => PixelFormat::S410,
             F::YUYV => PixelFormat::Yuy2,
             F::UYVY => PixelFormat::Uyvy,
             F::P010 => PixelFormat::P010,
@@ -158,6 +177,8 @@ enum Depth {
     U8,
     /// Little-endian 16 bits, significant bits high (P010).
     U16,
+    /// Little-endian 16 bits, 10 significant bits low (S010, S210, S410).
+    U16Low10,
     /// One field of a little-endian RGB565 word: (shift, bits).
     Packed565(u32, u32),
     /// One channel of a little-endian 32-bit RGB word: its lowest bit and
@@ -172,7 +193,7 @@ impl Depth {
     fn bytes(self) -> usize {
         match self {
             Depth::U8 => 1,
-            Depth::U16 | Depth::Packed565(..) => 2,
+            Depth::U16 | Depth::U16Low10 | Depth::Packed565(..) => 2,
             Depth::Packed32 { .. } => 4,
         }
     }
@@ -204,6 +225,10 @@ impl PixelFormat {
             depth: Depth::U16,
             ..c
         };
+        let low10 = |c: Channel| Channel {
+            depth: Depth::U16Low10,
+            ..c
+        };
         let rgb565 = |shift, bits| Channel {
             depth: Depth::Packed565(shift, bits),
             ..ch(0, 0, 2, 1, 1)
@@ -214,6 +239,11 @@ impl PixelFormat {
             Nv16 => [ch(0, 0, 1, 1, 1), ch(1, 0, 2, 2, 1), ch(1, 1, 2, 2, 1)],
             I420 => [ch(0, 0, 1, 1, 1), ch(1, 0, 1, 2, 2), ch(2, 0, 1, 2, 2)],
             Yv12 => [ch(0, 0, 1, 1, 1), ch(2, 0, 1, 2, 2), ch(1, 0, 1, 2, 2)],
+            Y42b => [ch(0, 0, 1, 1, 1), ch(1, 0, 1, 2, 1), ch(2, 0, 1, 2, 1)],
+            Y444 => [ch(0, 0, 1, 1, 1), ch(1, 0, 1, 1, 1), ch(2, 0, 1, 1, 1)],
+            S010 => [ch(0, 0, 2, 1, 1), ch(1, 0, 2, 2, 2), ch(2, 0, 2, 2, 2)].map(low10),
+            S210 => [ch(0, 0, 2, 1, 1), ch(1, 0, 2, 2, 1), ch(2, 0, 2, 2, 1)].map(low10),
+            S410 => [ch(0, 0, 2, 1, 1), ch(1, 0, 2, 1, 1), ch(2, 0, 2, 1, 1)].map(low10),
             Yuy2 => [ch(0, 0, 2, 1, 1), ch(0, 1, 4, 2, 1), ch(0, 3, 4, 2, 1)],
             Uyvy => [ch(0, 1, 2, 1, 1), ch(0, 0, 4, 2, 1), ch(0, 2, 4, 2, 1)],
             P010 => [
@@ -325,6 +355,7 @@ fn sample(line: &[u8], at: usize, depth: Depth) -> u32 {
     match depth {
         Depth::U8 => u32::from(line[at]),
         Depth::U16 => u32::from(u16::from_le_bytes([line[at], line[at + 1]])),
+        Depth::U16Low10 => u32::from(u16::from_le_bytes([line[at], line[at + 1]]) & 0x3ff),
         Depth::Packed565(shift, bits) => {
             let word = u32::from(u16::from_le_bytes([line[at], line[at + 1]]));
             let v = (word >> shift) & ((1 << bits) - 1);
@@ -388,6 +419,7 @@ fn scale_channel(frame: &Frame<'_>, c: &Channel, dw: u32, dh: u32) -> Result<Vec
             let mean = (sum + n / 2) / n;
             out.push(match c.depth {
                 Depth::U16 => ((mean + 128) >> 8).min(255) as u8,
+                Depth::U16Low10 => ((mean + 2) >> 2).min(255) as u8,
                 // Rounded to the nearest 8-bit value (rule 3); max(1) never
                 // divides by zero.
                 Depth::Packed32 { max, .. } => {

@@ -210,6 +210,21 @@ fn planar_and_packed_yuv_agree() {
         })
         .flatten()
         .collect();
+    // Planar 4:2:2 and 4:4:4, 8 and 10 bits (the 10-bit codes are the
+    // 8-bit ones times 4, with garbage in the unused high bits).
+    let up422 = vec![u; cw * h as usize];
+    let vp422 = vec![v; cw * h as usize];
+    let up444 = vec![u; w as usize * h as usize];
+    let vp444 = vec![v; w as usize * h as usize];
+    let ten = |value: u8, n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|_| ((u16::from(value) << 2) | 0xfc00).to_le_bytes())
+            .collect()
+    };
+    let n = w as usize * h as usize;
+    let (y10, u420, v420) = (ten(y, n), ten(u, cw * chh), ten(v, cw * chh));
+    let (u422, v422) = (ten(u, cw * h as usize), ten(v, cw * h as usize));
+    let (u444, v444) = (ten(u, n), ten(v, n));
     type Case<'a> = (PixelFormat, Vec<&'a [u8]>, Vec<usize>);
     let cases: Vec<Case<'_>> = vec![
         (
@@ -237,6 +252,31 @@ fn planar_and_packed_yuv_agree() {
             vec![&yp, &vp, &up],
             vec![w as usize, cw, cw],
         ),
+        (
+            PixelFormat::Y42b,
+            vec![&yp, &up422, &vp422],
+            vec![w as usize, cw, cw],
+        ),
+        (
+            PixelFormat::Y444,
+            vec![&yp, &up444, &vp444],
+            vec![w as usize; 3],
+        ),
+        (
+            PixelFormat::S010,
+            vec![&y10, &u420, &v420],
+            vec![w as usize * 2, cw * 2, cw * 2],
+        ),
+        (
+            PixelFormat::S210,
+            vec![&y10, &u422, &v422],
+            vec![w as usize * 2, cw * 2, cw * 2],
+        ),
+        (
+            PixelFormat::S410,
+            vec![&y10, &u444, &v444],
+            vec![w as usize * 2; 3],
+        ),
         (PixelFormat::Yuy2, vec![&yuy2], vec![w as usize * 2]),
         (PixelFormat::Uyvy, vec![&uyvy], vec![w as usize * 2]),
         (
@@ -260,6 +300,62 @@ fn planar_and_packed_yuv_agree() {
             "{format:?}: {:?} != {expect:?}",
             out.data
         );
+    }
+}
+
+#[test]
+fn planar_chroma_lands_in_its_quadrant() {
+    // U changes between the left and right halves, V between the top and
+    // bottom: each format's chroma grid (its subsampling) must put each
+    // quadrant's colour in the matching thumbnail pixel.
+    let (w, h, y) = (8usize, 8usize, 120u8);
+    let u_of = |x: usize| if x < w / 2 { 60 } else { 200 };
+    let v_of = |y: usize| if y < h / 2 { 70 } else { 190 };
+    let convert = Converter::new(limited601());
+    for (format, sub_x, sub_y, ten_bit) in [
+        (PixelFormat::I420, 2, 2, false),
+        (PixelFormat::Y42b, 2, 1, false),
+        (PixelFormat::Y444, 1, 1, false),
+        (PixelFormat::S010, 2, 2, true),
+        (PixelFormat::S210, 2, 1, true),
+        (PixelFormat::S410, 1, 1, true),
+    ] {
+        let (cw, chh) = (w / sub_x, h / sub_y);
+        let bytes = |value: u8| -> Vec<u8> {
+            if ten_bit {
+                (u16::from(value) << 2).to_le_bytes().to_vec()
+            } else {
+                vec![value]
+            }
+        };
+        let plane = |cols: usize, rows: usize, value: &dyn Fn(usize, usize) -> u8| -> Vec<u8> {
+            (0..rows)
+                .flat_map(|r| (0..cols).map(move |c| (c, r)))
+                .flat_map(|(c, r)| bytes(value(c, r)))
+                .collect()
+        };
+        let yp = plane(w, h, &|_, _| y);
+        let up = plane(cw, chh, &|c, _| u_of(c * sub_x));
+        let vp = plane(cw, chh, &|_, r| v_of(r * sub_y));
+        let size = if ten_bit { 2 } else { 1 };
+        let planes = [yp.as_slice(), up.as_slice(), vp.as_slice()];
+        let frame = Frame {
+            format,
+            width: w as u32,
+            height: h as u32,
+            planes: &planes,
+            strides: &[w * size, cw * size, cw * size],
+            colour: limited601(),
+        };
+        let out = scale_to_rgb(&frame, 2, 2).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        for (qx, qy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            let expect = convert.rgb(y, u_of(qx * w / 2), v_of(qy * h / 2));
+            assert_eq!(
+                out.pixel(qx as u32, qy as u32),
+                expect,
+                "{format:?} ({qx}, {qy})"
+            );
+        }
     }
 }
 
