@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::thumbnail::{Counters, appsrc_run, launch, location_of, run_pipeline};
+use common::thumbnail::{Counters, SMPTE_TOP_BARS, appsrc_run, launch, location_of, run_pipeline};
 use common::{folder, init, read_png};
 use gst::prelude::*;
 use gst_video::prelude::*;
@@ -170,23 +170,10 @@ fn jpeg_of_smpte_bars_has_the_bars_in_their_places() {
     assert!(path.ends_with("bars-00000.jpg"), "{}", path.display());
     let image = read_jpeg(&path);
     assert_eq!((image.0, image.1), (320, 180));
-    // The seven top bars of 100% SMPTE: white, yellow, cyan, green, magenta, red, blue.
-    let bars = [
-        [255, 255, 255],
-        [255, 255, 0],
-        [0, 255, 255],
-        [0, 255, 0],
-        [255, 0, 255],
-        [255, 0, 0],
-        [0, 0, 255],
-    ];
-    for (i, expected) in bars.iter().enumerate() {
+    for (i, expected) in SMPTE_TOP_BARS.iter().enumerate() {
         let x = (320 * (2 * i as u32 + 1)) / 14;
         let got = pixel(&image, x, 40);
-        let close = got
-            .iter()
-            .zip(expected)
-            .all(|(a, b)| (i32::from(*a) - b).abs() <= 24);
+        let close = got.iter().zip(expected).all(|(a, b)| a.abs_diff(*b) <= 24);
         assert!(
             close,
             "bar {i} at x={x}: {got:?}, expected about {expected:?}"

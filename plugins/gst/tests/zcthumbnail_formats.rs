@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::thumbnail::{launch, launch_with_frames, location_of};
+use common::thumbnail::{SMPTE_TOP_BARS, launch, launch_with_frames, location_of};
 use common::{folder, init, read_png};
 
 /// The 10-bit RGB formats as (GStreamer name, DRM fourcc, whether B is in
@@ -225,16 +225,6 @@ fn the_warning_for_an_unread_format_names_the_ones_read() {
 /// 10-bit codes round to 8 bits).
 #[test]
 fn planar_decoder_formats_show_the_bars() {
-    // The top row of videotestsrc's SMPTE pattern, left to right.
-    const BARS: [[u8; 3]; 7] = [
-        [255, 255, 255],
-        [255, 255, 0],
-        [0, 255, 255],
-        [0, 255, 0],
-        [255, 0, 255],
-        [255, 0, 0],
-        [0, 0, 255],
-    ];
     for format in ["Y444", "Y42B", "I420_10LE", "I422_10LE", "Y444_10LE"] {
         let dir = folder("zcthumbnail-formats", &format!("bars-{format}"));
         let run = launch(&format!(
@@ -245,7 +235,7 @@ fn planar_decoder_formats_show_the_bars() {
         assert_eq!(run.error, None, "{format}");
         assert_eq!(run.thumbnails.len(), 1, "{format}: {:?}", run.warnings);
         let image = read_png(&location_of(&run.thumbnails[0]));
-        for (i, bar) in BARS.iter().enumerate() {
+        for (i, bar) in SMPTE_TOP_BARS.iter().enumerate() {
             let x = 16 + 32 * i as u32;
             let (w, _, data) = &image;
             let at = ((20 * w + x) * 3) as usize;

@@ -7,6 +7,18 @@ use gst::prelude::*;
 
 use super::init;
 
+/// The top bars of `videotestsrc pattern=smpte` (100% colours), left to
+/// right: white, yellow, cyan, green, magenta, red, blue.
+pub const SMPTE_TOP_BARS: [[u8; 3]; 7] = [
+    [255, 255, 255],
+    [255, 255, 0],
+    [0, 255, 255],
+    [0, 255, 0],
+    [255, 0, 255],
+    [255, 0, 0],
+    [0, 0, 255],
+];
+
 #[derive(Debug, Default)]
 pub struct Run {
     /// The `zc-thumbnail` element messages.
