@@ -182,14 +182,28 @@ impl Player {
             if !self.audio && self.warned.insert("no-audio".to_owned()) {
                 eprintln!("zc-player: no audio device: playing the video only");
             }
-            let start = self.start.take().unwrap_or(0.0);
+            let mut start = self.start.take().unwrap_or(0.0);
+            if let Some(duration) = self.duration() {
+                // Seeks asked for before the first frame, past the end:
+                // the end, as any seek.
+                start = start.min(duration);
+                for (_, target) in &mut self.pending_seeks {
+                    *target = target.min(duration);
+                }
+            }
             // A start position (--start, a resumed entry, a seek asked for
             // before the first frame), or another speed: a seek (at the
             // speed) does both.
             let seeking = (start > 0.0 || self.speed != 1.0)
-                && self
-                    .seek(SeekTarget::Absolute(start), start > 0.0, None)
-                    .is_ok();
+                && match self.seek(SeekTarget::Absolute(start), start > 0.0, None) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        for (reply, _) in self.pending_seeks.drain(..) {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                        false
+                    }
+                };
             self.pipeline
                 .set_state(self.wanted)
                 .map_err(|_| PlayerExit::Failed("cannot start playing".to_owned()))?;

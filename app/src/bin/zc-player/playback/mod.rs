@@ -119,8 +119,11 @@ pub struct Player {
     /// Whether the entry being started has gone quiet for too long.
     start_watch: StartWatch,
     /// The position at the last tick while a gapless hand-over waits for
-    /// the next entry's stream (see `watch_hand_over`).
+    /// the next entry (see `watch_hand_over`).
     hand_over_position: Option<f64>,
+    /// Once the entry handed over started its stream: the sink's rendered
+    /// count then; its first frame is one more.
+    hand_over_frames: Option<u64>,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {

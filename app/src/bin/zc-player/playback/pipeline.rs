@@ -223,6 +223,7 @@ impl Player {
             subtitle_restarts: Default::default(),
             start_watch: StartWatch::new(options.start_timeout),
             hand_over_position: None,
+            hand_over_frames: None,
         })
     }
 }

@@ -21,6 +21,8 @@ impl Player {
     /// entry queued for a gapless hand-over.
     pub(super) fn arm_entry(&mut self) {
         self.start_watch.arm(Instant::now());
+        self.hand_over_position = None;
+        self.hand_over_frames = None;
         let uri = self.playlist.current().to_owned();
         if let Some(later) = &self.watch_later {
             match later.load(&uri) {
@@ -149,9 +151,9 @@ impl Player {
             gapless.handed_over = false;
             gapless.group = group;
         }
-        // A new stream flows: the hand-over is no longer watched.
-        self.start_watch.started();
-        self.hand_over_position = None;
+        // A new stream started: the hand-over is watched until its first
+        // frame shows (see `watch_hand_over`).
+        self.hand_over_frames = Some(self.sink_counters().0);
         let current = self.pipeline.property::<Option<String>>("current-uri");
         if current.as_deref() != self.playlist.peek_next() {
             eprintln!(
@@ -187,21 +189,33 @@ impl Player {
         }
     }
 
-    /// Called on the tick. While playbin3 has taken the next entry and its
-    /// stream has not started, that entry's start is watched as any start
-    /// is (`--start-timeout`): a source that stalls, or GStreamer 1.22's
-    /// decodebin3 deadlock, would otherwise leave the window on the last
-    /// frame for good. The current entry playing out what it still holds
-    /// (its position moving), and a pause, count as progress.
+    /// Called on the tick. From the moment playbin3 has taken the next
+    /// entry until that entry shows its first frame, its start is watched
+    /// as any start is (`--start-timeout`): a source that stalls, or
+    /// GStreamer 1.22's decodebin3 deadlock, would otherwise leave the
+    /// window on the last frame for good. The current entry playing out
+    /// what it still holds (the position moving), a pause and the end of
+    /// the stream count as progress.
     pub fn watch_hand_over(&mut self) {
-        if !lock(&self.gapless).handed_over {
-            return;
+        match self.hand_over_frames {
+            Some(before) if self.sink_counters().0 > before => {
+                self.start_watch.started();
+                self.hand_over_frames = None;
+                self.hand_over_position = None;
+                return;
+            }
+            Some(_) => {}
+            None if lock(&self.gapless).handed_over => {}
+            None => return,
         }
         let now = Instant::now();
         let position = self.position();
         if !self.start_watch.watching() {
             self.start_watch.arm(now);
-        } else if self.wanted != gst::State::Playing || position != self.hand_over_position {
+        } else if self.wanted != gst::State::Playing
+            || self.at_eos
+            || position != self.hand_over_position
+        {
             self.start_watch.progress(now);
         }
         self.hand_over_position = position;

@@ -25,7 +25,7 @@ impl Player {
     }
 
     /// GstBaseSink's rendered and dropped counters.
-    fn sink_counters(&self) -> (u64, u64) {
+    pub(super) fn sink_counters(&self) -> (u64, u64) {
         let stats = self.sink.property::<gst::Structure>("stats");
         (
             stats.get::<u64>("rendered").unwrap_or(0),

@@ -258,9 +258,22 @@ impl Player {
             .or_else(|| self.position())
             .filter(|s| *s > 0.0);
         let start = self.start;
+        // Seeks asked for before the first frame wait for the new start
+        // (they are where it starts), not answered as left behind.
+        let waiting = std::mem::take(&mut self.pending_seeks);
         match self.switch_to(self.playlist.position()) {
-            Ok(()) => self.start = self.start.or(at).or(start),
-            Err(e) => eprintln!("zc-player: {e}"),
+            Ok(()) => {
+                // A start not applied yet (it is applied after this
+                // check) wins over the frame prerolled before it.
+                self.start = self.start.or(start).or(at);
+                self.pending_seeks = waiting;
+            }
+            Err(e) => {
+                for (reply, _) in waiting {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                eprintln!("zc-player: {e}");
+            }
         }
         true
     }
