@@ -20,9 +20,9 @@ pub use error::WaylandError;
 pub use feedback::{Feedback, FormatModifier, FormatTable, Tranche, drm_nodes_for};
 pub use presenter::{
     ASSUMED_WITHOUT_PROTOCOL, BufferKind, CONNECT_TIMEOUT, Capabilities, ColorManagementSupport,
-    DEFAULT_EVENT_BATCH, DisplayTarget, FrameBuffer, Interlacing, OverlayImage, PRESENTATIONS_KEPT,
-    PreferredDescription, PresentStats, Presentation, Presenter, Representation,
-    RepresentationSupport, WindowTarget, fit,
+    DEFAULT_EVENT_BATCH, DisplayTarget, FrameBuffer, Interlacing, Orientation, OverlayImage,
+    PRESENTATIONS_KEPT, PreferredDescription, PresentStats, Presentation, Presenter,
+    Representation, RepresentationSupport, WindowTarget, fit,
 };
 
 /// A mutex's guard, also when a thread panicked while holding it: the data

@@ -71,6 +71,11 @@ pub struct ZcWaylandSink {
     /// Whether the render delay is the sink's own choice (compositor
     /// pacing), not the application's.
     pub(super) chose_render_delay: AtomicBool,
+    /// The stream's `image-orientation`, for `rotate-method=auto`.
+    pub(super) tagged_orientation: Mutex<Option<gst_video::VideoOrientationMethod>>,
+    /// A new stream started without a tag yet: the orientation is applied
+    /// again with its first frame.
+    pub(super) orientation_stale: AtomicBool,
 }
 
 impl ZcWaylandSink {
@@ -145,6 +150,9 @@ impl ObjectImpl for ZcWaylandSink {
                 "path preference {}",
                 settings.path_preference.nick()
             );
+        } else if name == "rotate-method" {
+            drop(settings);
+            self.apply_orientation();
         }
     }
 
@@ -270,8 +278,11 @@ impl BaseSinkImpl for ZcWaylandSink {
     }
 
     fn event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::Eos(_) = event.view() {
-            self.post_stats();
+        match event.view() {
+            gst::EventView::Eos(_) => self.post_stats(),
+            gst::EventView::StreamStart(_) => self.forget_tags(),
+            gst::EventView::Tag(tag) => self.take_tags(tag.tag()),
+            _ => {}
         }
         self.parent_event(event)
     }

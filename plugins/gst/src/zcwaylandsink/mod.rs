@@ -26,6 +26,9 @@
 //!   `zwp_linux_explicit_synchronization_v1`; the producer's fence with each
 //!   dma-buf commit, the frame held until the compositor's release
 //!   signalled. The sink logs which one it uses.
+//! - `rotate-method` turns or flips the video on screen through the
+//!   surface's buffer transform (the compositor's work, no copy); `auto`
+//!   follows the stream's `image-orientation` tag.
 //! - `path-preference` (auto, dmabuf, shm, copy) restricts the way frames
 //!   take, for the player and the benchmark; `path` reports the way taken.
 //! - Interlaced frames are flagged as such to linux-dmabuf; a compositor that
@@ -67,7 +70,7 @@
 //! properties, [`PathPreference`]), `display` (connecting, the display
 //! context), `overlay` (GstVideoOverlay, the window), `negotiation` (caps,
 //! the pool proposed), `color` (what the compositor is told about colour),
-//! `render` (the frame path), `import` (frames as
+//! `orientation` (`rotate-method`), `render` (the frame path), `import` (frames as
 //! cached `wl_buffer`s, fences), `copy` (the copy fallback), `timing` (target times, the render
 //! delay), `stats`.
 
@@ -78,6 +81,7 @@ mod display;
 mod imp;
 mod import;
 mod negotiation;
+mod orientation;
 mod overlay;
 mod render;
 mod settings;

@@ -181,6 +181,9 @@ impl ZcWaylandSink {
         presenter.set_explicit_sync(settings.explicit_sync);
         presenter.set_event_batch(Duration::from_millis(settings.event_batch_ms.into()));
         presenter.set_presentation_feedback(settings.presentation_feedback);
+        if let Err(e) = presenter.set_orientation(self.wanted_orientation()) {
+            gst::warning!(CAT, imp = self, "cannot turn the video: {e}");
+        }
         presenter
             .create_window(&target, width, height)
             .map_err(|e| {

@@ -93,6 +93,7 @@ impl ZcWaylandSink {
         if !presenter.has_window() {
             self.create_window(&presenter)?;
         }
+        self.refresh_orientation(&presenter);
         let mut view = self.stream_view(&presenter)?;
         let ready = match self.try_as_is(&presenter, buffer, &mut view)? {
             AsIs::Shown(ready) => ready,

@@ -6,6 +6,7 @@ use gst::glib;
 use gst::prelude::*;
 use zc_wayland::{CONNECT_TIMEOUT, DEFAULT_EVENT_BATCH};
 
+use super::orientation::DEFAULT_ROTATE_METHOD;
 use super::overlay::RenderRectangle;
 
 /// No display name: `$WAYLAND_DISPLAY` (default `wayland-0`).
@@ -105,6 +106,7 @@ pub(super) struct Settings {
     pub color_representation: ColorRepresentation,
     pub event_batch_ms: u32,
     pub presentation_feedback: bool,
+    pub rotate_method: gst_video::VideoOrientationMethod,
 }
 
 impl Default for Settings {
@@ -121,6 +123,7 @@ impl Default for Settings {
             color_representation: DEFAULT_COLOR_REPRESENTATION,
             event_batch_ms: DEFAULT_EVENT_BATCH_MS,
             presentation_feedback: DEFAULT_PRESENTATION_FEEDBACK,
+            rotate_method: DEFAULT_ROTATE_METHOD,
         }
     }
 }
@@ -182,6 +185,11 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .default_value(DEFAULT_PRESENTATION_FEEDBACK)
             .mutable_ready()
             .build(),
+        glib::ParamSpecEnum::builder_with_default("rotate-method", DEFAULT_ROTATE_METHOD)
+            .nick("Rotate method")
+            .blurb("How the compositor turns or flips the video on screen (wl_surface.set_buffer_transform: no copy); auto follows the stream's image-orientation tag, as phones tag portrait video; custom shows it as it is; takes effect at once")
+            .mutable_playing()
+            .build(),
         glib::ParamSpecString::builder("title")
             .nick("Title")
             .blurb("Title of the sink's own toplevel window (unused when embedded in an application's surface)")
@@ -216,6 +224,7 @@ impl Settings {
             "presentation-feedback" => {
                 self.presentation_feedback = value.get().unwrap_or(DEFAULT_PRESENTATION_FEEDBACK)
             }
+            "rotate-method" => self.rotate_method = value.get().unwrap_or(DEFAULT_ROTATE_METHOD),
             "title" => {
                 self.title = value
                     .get::<Option<String>>()
@@ -240,6 +249,7 @@ impl Settings {
             "color-representation" => self.color_representation.to_value(),
             "event-batch" => self.event_batch_ms.to_value(),
             "presentation-feedback" => self.presentation_feedback.to_value(),
+            "rotate-method" => self.rotate_method.to_value(),
             "title" => self.title.to_value(),
             _ => return None,
         })

@@ -23,6 +23,8 @@ pub struct FrameBuffer {
     pub(super) slot: Arc<Slot>,
     pub(super) presenter_id: u64,
     pub(super) kind: BufferKind,
+    /// The wl_buffer's width and height.
+    pub(super) size: (u32, u32),
     /// The visible width and height when the wl_buffer is taller than the
     /// picture (a decoder's padding rows): shown through the viewport's
     /// source rectangle.
@@ -159,6 +161,7 @@ impl Presenter {
     pub(super) fn frame_buffer(
         &self,
         kind: BufferKind,
+        size: (u32, u32),
         crop: Option<(u32, u32)>,
         make: impl FnOnce(&FrameObjects, Arc<Slot>) -> Option<BufferProxy>,
     ) -> Result<Arc<FrameBuffer>, WaylandError> {
@@ -173,6 +176,7 @@ impl Presenter {
             slot,
             presenter_id: self.id,
             kind,
+            size,
             crop,
         }))
     }

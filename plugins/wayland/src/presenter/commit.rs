@@ -16,6 +16,7 @@ use super::connection::Globals;
 use super::drm_syncobj;
 use super::explicit_sync::ReleaseData;
 use super::frame_objects::FrameObjects;
+use super::orientation;
 use super::pacing::MAX_IN_FLIGHT;
 use super::representation::{self, Representation};
 use super::stats::PresentationData;
@@ -179,16 +180,7 @@ pub(super) fn commit_frame(
         target_ns,
     } = frame;
     let window = inner.window.as_mut()?;
-    if buffer.crop != window.video_source {
-        if let Some(viewport) = &window.video_viewport {
-            match buffer.crop {
-                Some((w, h)) => viewport.set_source(0.0, 0.0, f64::from(w), f64::from(h)),
-                // -1 everywhere unsets it: the whole buffer again.
-                None => viewport.set_source(-1.0, -1.0, -1.0, -1.0),
-            }
-        }
-        window.video_source = buffer.crop;
-    }
+    orientation::apply(window, buffer.size, buffer.crop);
     representation::apply(window, globals, qh, representation);
     color_management::apply(
         window,

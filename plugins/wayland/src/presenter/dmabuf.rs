@@ -152,7 +152,8 @@ impl Presenter {
             }
         }
         let params = self.dmabuf_params(dmabuf, layout, fds, params_data);
-        let buffer = self.frame_buffer(BufferKind::DmaBuf, None, |objects, slot| {
+        let size = (layout.width(), layout.height());
+        let buffer = self.frame_buffer(BufferKind::DmaBuf, size, None, |objects, slot| {
             objects.buffer_from_params(&params, (width, height), fourcc.0, flags, slot)
         });
         params.destroy();

@@ -29,6 +29,7 @@
 //! - `capabilities`: what the compositor imports (linux-dmabuf v3 events,
 //!   v4+ feedback);
 //! - `window`: the surfaces (toplevel or embedded), their layout, xdg-shell;
+//! - `orientation`: turning and flipping the video (the buffer transform);
 //! - `buffer`: a frame's `wl_buffer` and the hold kept until its release;
 //! - `dmabuf`, `shm`: making `wl_buffer`s from dma-bufs and from memfds;
 //! - `commit`: presenting, frame callbacks, the frame that waits for one;
@@ -55,6 +56,7 @@ mod dmabuf;
 mod drm_syncobj;
 mod explicit_sync;
 mod frame_objects;
+mod orientation;
 mod overlay;
 mod pacing;
 mod preferred;
@@ -83,6 +85,7 @@ pub use capabilities::Capabilities;
 pub use color_management::ColorManagementSupport;
 pub use connection::{CONNECT_TIMEOUT, DisplayTarget};
 pub use dmabuf::Interlacing;
+pub use orientation::Orientation;
 pub use overlay::OverlayImage;
 pub use pacing::{PRESENTATIONS_KEPT, Presentation};
 pub use preferred::PreferredDescription;
@@ -129,6 +132,9 @@ struct Inner {
     /// How many windows were made (the latest one's `generation`).
     windows_made: u64,
     video_size: (i32, i32),
+    /// How the video is shown on the next window (see
+    /// [`Presenter::set_orientation`]).
+    orientation: Orientation,
     frame_pending: bool,
     /// Frames committed ahead (compositor pacing) not yet presented or
     /// discarded.
@@ -178,6 +184,7 @@ impl Inner {
             window: None,
             windows_made: 0,
             video_size: (0, 0),
+            orientation: Orientation::Identity,
             frame_pending: false,
             in_flight: 0,
             event_batch: DEFAULT_EVENT_BATCH,

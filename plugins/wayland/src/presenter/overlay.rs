@@ -15,6 +15,7 @@ use wayland_client::protocol::wl_surface::WlSurface;
 use wayland_protocols::wp::viewporter::client::wp_viewport::WpViewport;
 
 use super::connection::Globals;
+use super::orientation::Orientation;
 use super::window::{Window, fit};
 use super::{Presenter, State};
 use crate::error::WaylandError;
@@ -77,22 +78,47 @@ impl OverlaySurface {
 }
 
 /// Place the overlay over the video's rectangle in the window (`video_at`:
-/// x, y, width, height in the window; `video`: the video's own size).
-pub(super) fn place(overlay: &OverlaySurface, video_at: (i32, i32, i32, i32), video: (i32, i32)) {
+/// x, y, width, height in the window; `video`: the video's own size, shown
+/// with `orientation`). A turned or flipped video keeps its overlay upright
+/// (text stays readable): the overlay's centre goes where the turn puts
+/// it, at the video's scale.
+pub(super) fn place(
+    overlay: &OverlaySurface,
+    video_at: (i32, i32, i32, i32),
+    video: (i32, i32),
+    orientation: Orientation,
+) {
     let Some((_, (x, y, width, height))) = overlay.shown else {
         return;
     };
+    let shown = orientation.oriented(video);
     let scale = |v: i64, on_screen: i32, own: i32| {
         (v * i64::from(on_screen) / i64::from(own.max(1))) as i32
     };
-    overlay.subsurface.set_position(
-        video_at.0 + scale(x.into(), video_at.2, video.0),
-        video_at.1 + scale(y.into(), video_at.3, video.1),
+    let (w, h) = (
+        scale(width.into(), video_at.2, shown.0).max(1),
+        scale(height.into(), video_at.3, shown.1).max(1),
     );
-    overlay.viewport.set_destination(
-        scale(width.into(), video_at.2, video.0).max(1),
-        scale(height.into(), video_at.3, video.1).max(1),
-    );
+    let at = if orientation == Orientation::Identity {
+        (
+            video_at.0 + scale(x.into(), video_at.2, shown.0),
+            video_at.1 + scale(y.into(), video_at.3, shown.1),
+        )
+    } else {
+        // Doubled coordinates keep the centre exact.
+        let size = (2 * i64::from(video.0), 2 * i64::from(video.1));
+        let centre = (
+            2 * i64::from(x) + i64::from(width),
+            2 * i64::from(y) + i64::from(height),
+        );
+        let (cx, cy) = orientation.point(size, centre);
+        (
+            video_at.0 + scale(cx, video_at.2, 2 * shown.0) - w / 2,
+            video_at.1 + scale(cy, video_at.3, 2 * shown.1) - h / 2,
+        )
+    };
+    overlay.subsurface.set_position(at.0, at.1);
+    overlay.viewport.set_destination(w, h);
     overlay.surface.commit();
 }
 
@@ -157,7 +183,9 @@ impl Presenter {
                     min: 1,
                 });
             };
-            let video_at = fit(window.area_size(video), video);
+            let orientation = window.orientation;
+            let shown = orientation.oriented(video);
+            let video_at = fit(window.area_size(shown), shown);
             let overlay = window.overlay.get_or_insert_with(|| {
                 let surface = g.compositor.create_surface(qh, ());
                 let subsurface = g
@@ -190,7 +218,7 @@ impl Presenter {
                 }
             };
             if overlay.shown.is_some() {
-                place(overlay, video_at, video);
+                place(overlay, video_at, video, orientation);
             }
             // The subsurface's position is applied with its parent's state.
             window.area.commit();
@@ -204,8 +232,13 @@ impl Presenter {
 }
 
 /// The overlay's part of laying the window out: it follows the video.
-pub(super) fn follow_video(window: &Window, video_at: (i32, i32, i32, i32), video: (i32, i32)) {
+pub(super) fn follow_video(
+    window: &Window,
+    video_at: (i32, i32, i32, i32),
+    video: (i32, i32),
+    orientation: Orientation,
+) {
     if let Some(overlay) = &window.overlay {
-        place(overlay, video_at, video);
+        place(overlay, video_at, video, orientation);
     }
 }

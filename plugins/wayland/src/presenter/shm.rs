@@ -72,7 +72,8 @@ impl Presenter {
             rows as i32,
             first.stride as i32,
         ];
-        let buffer = self.frame_buffer(BufferKind::Shm, crop, |objects, slot| {
+        let size = (layout.width(), rows);
+        let buffer = self.frame_buffer(BufferKind::Shm, size, crop, |objects, slot| {
             objects.buffer_from_pool(&pool, geometry, format.into(), slot)
         });
         // The buffer keeps the pool's memory mapped on the compositor side.

@@ -25,6 +25,7 @@ use zc_dmabuf::color::ImageDescription;
 
 use super::capabilities::{FeedbackData, FeedbackScope};
 use super::drm_syncobj::SyncobjSurface;
+use super::orientation::{self, FrameGeometry, Orientation};
 use super::overlay::{self, OverlaySurface};
 use super::pacing::Pacer;
 use super::preferred;
@@ -99,8 +100,16 @@ pub(super) struct Window {
     pub(super) size: (i32, i32),
     /// Size asked by the last toplevel configure (0: our choice).
     pub(super) pending_size: (i32, i32),
-    /// The video viewport's source rectangle now (None: the whole buffer).
-    pub(super) video_source: Option<(u32, u32)>,
+    /// How the video is shown, and the transform its surface has (as of
+    /// the last commit).
+    pub(super) orientation: Orientation,
+    pub(super) transform_set: Orientation,
+    /// The video viewport's source rectangle now, in surface coordinates
+    /// (None: the whole buffer).
+    pub(super) video_source: Option<(i64, i64, i64, i64)>,
+    /// The last frame's buffer size and picture (its crop), to turn its
+    /// source rectangle with the orientation while no new frame comes.
+    pub(super) frame_geometry: Option<FrameGeometry>,
     /// Which of the presenter's windows this is (counted from 1): the
     /// frame objects made for it carry it (see `frame_objects`).
     pub(super) generation: u64,
@@ -238,6 +247,7 @@ impl Presenter {
         {
             let mut inner = lock(&self.shared.inner);
             inner.video_size = (video_width, video_height);
+            let orientation = inner.orientation;
             inner.closed = false;
             inner.windows_made += 1;
             let generation = inner.windows_made;
@@ -263,7 +273,10 @@ impl Presenter {
                 toplevel,
                 size,
                 pending_size: (0, 0),
+                orientation,
+                transform_set: Orientation::Identity,
                 video_source: None,
+                frame_geometry: None,
                 generation,
             });
             if let Some(window) = inner.window.as_mut().filter(|w| w.configured) {
@@ -353,6 +366,37 @@ impl Presenter {
             window.size = (width, height);
             layout_window(window, video_size);
             parent.commit();
+        }
+        drop(inner);
+        self.flush()
+    }
+
+    /// Turn or flip the video on screen (a phone's portrait video stored
+    /// sideways, `rotate-method`): the compositor does it, nothing is
+    /// copied. Takes effect at once, on the frame shown too (paused), and
+    /// on windows made later.
+    pub fn set_orientation(&self, orientation: Orientation) -> Result<(), WaylandError> {
+        let mut inner = lock(&self.shared.inner);
+        if inner.orientation == orientation {
+            return Ok(());
+        }
+        inner.orientation = orientation;
+        let video_size = inner.video_size;
+        if let Some(window) = inner.window.as_mut() {
+            window.orientation = orientation;
+            if let Some(FrameGeometry { size, crop }) = window.frame_geometry {
+                orientation::apply(window, size, crop);
+            } else {
+                window.video.set_buffer_transform(orientation.transform());
+                window.transform_set = orientation;
+            }
+            if window.configured {
+                // Commits the video surface, with its new transform.
+                layout_window(window, video_size);
+                if let Some(parent) = &window.parent {
+                    parent.commit();
+                }
+            }
         }
         drop(inner);
         self.flush()
@@ -475,14 +519,15 @@ pub fn fit(area: (i32, i32), video: (i32, i32)) -> (i32, i32, i32, i32) {
 /// video surface is committed too: its viewport size is its own state, and
 /// no new frame may come to apply it (paused).
 fn layout_window(window: &mut Window, video: (i32, i32)) {
-    let area = window.area_size(video);
-    let (x, y, w, h) = fit(area, video);
+    let shown = window.orientation.oriented(video);
+    let area = window.area_size(shown);
+    let (x, y, w, h) = fit(area, shown);
     window.video_subsurface.set_position(x, y);
     if let Some(viewport) = &window.video_viewport {
         viewport.set_destination(w, h);
         window.video.commit();
     }
-    overlay::follow_video(window, (x, y, w, h), video);
+    overlay::follow_video(window, (x, y, w, h), video, window.orientation);
     if let (Some(viewport), Some(background)) = (&window.area_viewport, &window.background) {
         window.area.attach(Some(background), 0, 0);
         viewport.set_destination(area.0, area.1);
