@@ -497,6 +497,55 @@ fn a_playlist_hands_each_entry_over_gaplessly_even_the_same_file_twice() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A 320x240 clip whose MP4 track matrix says "turn a quarter clockwise"
+/// (what phones write for a portrait video stored sideways): qtdemux
+/// reads it as `image-orientation=rotate-90`. GStreamer 1.22's mp4mux does
+/// not write the matrix from the tag, so it is written into the `tkhd` box.
+fn make_turned_clip(dir: &Path) -> PathBuf {
+    let plain = dir.join("plain.mp4");
+    encode(&format!(
+        "videotestsrc num-buffers=30 pattern=smpte ! video/x-raw,width=320,height=240,framerate=30/1 \
+         ! x264enc speed-preset=veryfast ! h264parse ! mp4mux ! filesink location={}",
+        plain.display()
+    ));
+    let mut bytes = std::fs::read(&plain).expect("read the clip");
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"tkhd")
+        .expect("a tkhd box");
+    // After the version and flags: times, track id and duration (32 or
+    // 64-bit by version), then reserved, layer, group, volume: 16 bytes.
+    let matrix = at + 4 + if bytes[at + 4] == 1 { 36 } else { 24 } + 16;
+    let turned: [u32; 9] = [0, 0x0001_0000, 0, 0xffff_0000, 0, 0, 0, 0, 0x4000_0000];
+    for (i, value) in turned.iter().enumerate() {
+        bytes[matrix + 4 * i..matrix + 4 * i + 4].copy_from_slice(&value.to_be_bytes());
+    }
+    let path = dir.join("turned.mp4");
+    std::fs::write(&path, bytes).expect("write the turned clip");
+    path
+}
+
+#[test]
+fn a_portrait_phone_video_is_laid_out_upright() {
+    let dir = temp_dir("turned");
+    let clip = make_turned_clip(&dir);
+    let mut running = Running::start(&dir, &clip);
+    running.wait_for_frames();
+    let stats = running.control.request(r#"{"command":"stats"}"#);
+    // The 320x240 frames are shown 240 wide and 320 tall, fitted into the
+    // window's video area with the aspect kept.
+    let rect: Vec<i64> = stats["video-rect"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no video-rect: {stats}"))
+        .iter()
+        .filter_map(serde_json::Value::as_i64)
+        .collect();
+    let (w, h) = (rect[2] as f64, rect[3] as f64);
+    assert!((w / h - 0.75).abs() < 0.01, "not upright: {stats}");
+    running.quit_cleanly();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn i_shows_the_statistics_for_four_seconds_and_capital_i_until_pressed_again() {
     let dir = temp_dir("stats-panel");

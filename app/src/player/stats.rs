@@ -77,6 +77,9 @@ pub struct Stats {
     /// The part of the window the video and the OSD may use (below a drawn
     /// title bar), in window coordinates: x, y, width, height.
     pub video_area: Option<[i32; 4]>,
+    /// Where the video is shown in it, aspect kept (and turned as the
+    /// stream's orientation tag says): x, y, width, height.
+    pub video_rect: Option<[i32; 4]>,
     pub audio: bool,
     pub muted: bool,
     pub volume: f64,

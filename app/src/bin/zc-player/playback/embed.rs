@@ -46,6 +46,25 @@ pub struct WindowHandles {
     pub surface: usize,
 }
 
+/// Whether the stream reaching the sink's `pad` is tagged to be shown
+/// turned a quarter (`image-orientation` rotate-90 or rotate-270, and the
+/// flipped ones): the sink turns it (`rotate-method=auto`), so the window
+/// lays it out as tall as it is wide. Its sticky tags are the current
+/// stream's (a new stream starts without them).
+pub(super) fn turned_a_quarter(pad: &gst::Pad) -> bool {
+    use gst_video::VideoOrientationMethod as Method;
+    (0..)
+        .map_while(|index| pad.sticky_event::<gst::event::Tag>(index))
+        .filter_map(|event| Method::from_tag(event.tag()))
+        .last()
+        .is_some_and(|method| {
+            matches!(
+                method,
+                Method::_90r | Method::_90l | Method::UlLr | Method::UrLl
+            )
+        })
+}
+
 /// The frame's size in its own pixels, as `caps` give it.
 pub(super) fn frame_size(caps: &gst::CapsRef) -> Option<(i32, i32)> {
     let s = caps.structure(0)?;

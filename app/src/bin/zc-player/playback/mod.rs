@@ -158,10 +158,18 @@ impl Player {
         self.sink.dynamic_cast_ref::<gst_video::VideoOverlay>()
     }
 
-    /// The video's display size from the sink's caps (pixel aspect applied).
+    /// The video's display size from the sink's caps (pixel aspect
+    /// applied), turned as the sink shows it: a stream tagged to be turned
+    /// a quarter (a phone's portrait video) is as tall as it is wide.
     pub fn video_size(&self) -> Option<(i32, i32)> {
-        let caps = self.sink.static_pad("sink")?.current_caps()?;
-        display_size(&caps)
+        let pad = self.sink.static_pad("sink")?;
+        let caps = pad.current_caps()?;
+        let (width, height) = display_size(&caps)?;
+        Some(if embed::turned_a_quarter(&pad) {
+            (height, width)
+        } else {
+            (width, height)
+        })
     }
 
     /// The video frame's size in its pixels (before the pixel aspect

@@ -107,6 +107,11 @@ impl Player {
         // So a snapshot while paused takes the frame on screen at once.
         snapshot.set_property("keep-last-frame", true);
         let sink = video_sink()?;
+        // A phone's portrait video, stored sideways and tagged, is turned
+        // by the compositor (zcwaylandsink and waylandsink both can).
+        if has_property(&sink, "rotate-method") {
+            sink.set_property_from_str("rotate-method", "auto");
+        }
         if options.path != PathPreference::Auto {
             if !has_property(&sink, "path-preference") {
                 bail!(

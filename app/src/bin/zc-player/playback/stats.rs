@@ -112,6 +112,7 @@ impl Player {
             decorations: String::new(),
             fullscreen: false,
             video_area: None,
+            video_rect: None,
             audio: self.audio,
             muted: self.volume().1,
             volume: self.volume().0,

@@ -264,6 +264,11 @@ impl App {
         stats.fullscreen = self.fullscreen;
         let (x, y, w, h) = self.video_area();
         stats.video_area = Some([x, y, w, h]);
+        let layout = crate::lock(&self.layout);
+        stats.video_rect = layout.video.map(|_| {
+            let (x, y, w, h) = layout.render_rectangle();
+            [x, y, w, h]
+        });
     }
 
     /// Re-check the video size (caps may change) and lay out if it did.
