@@ -165,7 +165,9 @@ impl Player {
         let pad = self.sink.static_pad("sink")?;
         let caps = pad.current_caps()?;
         let (width, height) = display_size(&caps)?;
-        Some(if embed::turned_a_quarter(&pad) {
+        // Only a sink that turns it (it has rotate-method, set to auto).
+        let turned = has_property(&self.sink, "rotate-method") && embed::turned_a_quarter(&pad);
+        Some(if turned {
             (height, width)
         } else {
             (width, height)
