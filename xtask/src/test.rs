@@ -62,6 +62,7 @@ const INTEROP_BINARIES: &[&str] = &[
     "packages",
     "wayland_protocols",
     "subtitle_overlay",
+    "zcwaylandsink_orientation",
     "syncobj",
     "player_mutter",
     "player_controls",
