@@ -124,6 +124,10 @@ pub struct Player {
     /// Once the entry handed over started its stream: the sink's rendered
     /// count then; its first frame is one more.
     hand_over_frames: Option<u64>,
+    /// The first message sequence number of the entry switched to (None:
+    /// the first entry): an error posted before it is the entry left
+    /// behind's, still on its way through the bus.
+    entry_seqnum: Option<gst::Seqnum>,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {

@@ -229,6 +229,7 @@ impl Player {
             start_watch: StartWatch::new(options.start_timeout),
             hand_over_position: None,
             hand_over_frames: None,
+            entry_seqnum: None,
         })
     }
 }

@@ -67,6 +67,8 @@ impl Player {
                 .set_state(gst::State::Ready)
                 .map_err(|_| "cannot stop the current entry".to_owned())?;
         }
+        // Messages numbered from here on are the new entry's.
+        self.entry_seqnum = Some(gst::Seqnum::next());
         for (reply, _) in self.pending_seeks.drain(..) {
             let _ = reply.send(Err("the playlist moved to another entry".to_owned()));
         }
