@@ -8,7 +8,10 @@
 
 use wayland_client::protocol::wl_output::Transform;
 
-use super::window::Window;
+use super::Presenter;
+use super::window::{Window, layout_window};
+use crate::error::WaylandError;
+use crate::lock;
 
 /// How the frame is shown, as the viewer sees it (GStreamer's
 /// `GstVideoOrientationMethod` without `auto` and `custom`).
@@ -129,6 +132,39 @@ pub(super) fn apply(window: &mut Window, size: (u32, u32), crop: Option<(u32, u3
         window.video_source = source;
     }
     window.frame_geometry = Some(FrameGeometry { size, crop });
+}
+
+impl Presenter {
+    /// Turn or flip the video on screen (a phone's portrait video stored
+    /// sideways, `rotate-method`): the compositor does it, nothing is
+    /// copied. Takes effect at once, on the frame shown too (paused), and
+    /// on windows made later.
+    pub fn set_orientation(&self, orientation: Orientation) -> Result<(), WaylandError> {
+        let mut inner = lock(&self.shared.inner);
+        if inner.orientation == orientation {
+            return Ok(());
+        }
+        inner.orientation = orientation;
+        let video_size = inner.video_size;
+        if let Some(window) = inner.window.as_mut() {
+            window.orientation = orientation;
+            if let Some(FrameGeometry { size, crop }) = window.frame_geometry {
+                apply(window, size, crop);
+            } else {
+                window.video.set_buffer_transform(orientation.transform());
+                window.transform_set = orientation;
+            }
+            if window.configured {
+                // Commits the video surface, with its new transform.
+                layout_window(window, video_size);
+                if let Some(parent) = &window.parent {
+                    parent.commit();
+                }
+            }
+        }
+        drop(inner);
+        self.flush()
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use zc_dmabuf::color::ImageDescription;
 
 use super::capabilities::{FeedbackData, FeedbackScope};
 use super::drm_syncobj::SyncobjSurface;
-use super::orientation::{self, FrameGeometry, Orientation};
+use super::orientation::{FrameGeometry, Orientation};
 use super::overlay::{self, OverlaySurface};
 use super::pacing::Pacer;
 use super::preferred;
@@ -371,37 +371,6 @@ impl Presenter {
         self.flush()
     }
 
-    /// Turn or flip the video on screen (a phone's portrait video stored
-    /// sideways, `rotate-method`): the compositor does it, nothing is
-    /// copied. Takes effect at once, on the frame shown too (paused), and
-    /// on windows made later.
-    pub fn set_orientation(&self, orientation: Orientation) -> Result<(), WaylandError> {
-        let mut inner = lock(&self.shared.inner);
-        if inner.orientation == orientation {
-            return Ok(());
-        }
-        inner.orientation = orientation;
-        let video_size = inner.video_size;
-        if let Some(window) = inner.window.as_mut() {
-            window.orientation = orientation;
-            if let Some(FrameGeometry { size, crop }) = window.frame_geometry {
-                orientation::apply(window, size, crop);
-            } else {
-                window.video.set_buffer_transform(orientation.transform());
-                window.transform_set = orientation;
-            }
-            if window.configured {
-                // Commits the video surface, with its new transform.
-                layout_window(window, video_size);
-                if let Some(parent) = &window.parent {
-                    parent.commit();
-                }
-            }
-        }
-        drop(inner);
-        self.flush()
-    }
-
     /// Show the current frame again (GstVideoOverlay's `expose`): commit the
     /// surfaces as they are.
     pub fn expose(&self) -> Result<(), WaylandError> {
@@ -518,7 +487,7 @@ pub fn fit(area: (i32, i32), video: (i32, i32)) -> (i32, i32, i32, i32) {
 /// Size the background to the window and place the video inside it. The
 /// video surface is committed too: its viewport size is its own state, and
 /// no new frame may come to apply it (paused).
-fn layout_window(window: &mut Window, video: (i32, i32)) {
+pub(super) fn layout_window(window: &mut Window, video: (i32, i32)) {
     let shown = window.orientation.oriented(video);
     let area = window.area_size(shown);
     let (x, y, w, h) = fit(area, shown);
