@@ -920,6 +920,52 @@ fn a_gapless_hand_over_to_an_entry_that_never_starts_gives_up() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Moving on from an entry whose pipeline will not stop (its source is
+/// stuck in a read of a FIFO nobody writes to, as a deadlocked 1.22
+/// playbin3 is stuck): the player leaves that pipeline behind, plays the
+/// next entry in a new one, and quits with status 0.
+#[test]
+fn an_entry_that_will_not_stop_is_left_behind_and_the_next_one_plays() {
+    let dir = temp_dir("left-behind");
+    let clip = make_clip(&dir);
+    let (fifo, _writer) = silent_fifo(&dir);
+    let mut player = Running::start_with(
+        &dir,
+        &fifo,
+        &[clip.to_str().expect("utf-8"), "--start-timeout", "0"],
+    );
+    // Its source is in the read by now (a start takes well under 2 s).
+    std::thread::sleep(Duration::from_secs(2));
+    let reply = player.control.request(r#"{"command":"playlist-next"}"#);
+    assert_eq!(reply["ok"], true, "{reply}\n{}", player.stderr());
+    player.wait_for_frames();
+    let stats = player.control.request(r#"{"command":"stats"}"#);
+    assert_eq!(stats["playlist-pos"], 1, "{stats}");
+    assert!(
+        stats["uri"].as_str().is_some_and(|u| u.ends_with("clip-I420.mkv")),
+        "{stats}"
+    );
+    let stderr = player.stderr();
+    assert!(
+        stderr.contains("leaving its pipeline behind and starting a new one"),
+        "{stderr}"
+    );
+    // Quit: the stuck pipeline is not waited for (no 20 s guard), and the
+    // player says it ends without it.
+    let quit = player.control.request(r#"{"command":"quit"}"#);
+    assert_eq!(quit["ok"], true, "{quit}");
+    let status = player.wait_exit(Duration::from_secs(15));
+    let stderr = player.stderr();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("1 pipeline(s) left behind are still stuck"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    player.assert_nothing_left(player.weston_pid(), "after quitting");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_seek_before_the_first_frame_is_where_the_entry_starts() {
     let dir = temp_dir("early-seek");

@@ -25,6 +25,7 @@ impl Player {
     pub fn handle_message(&mut self, message: &gst::Message) -> Result<(), PlayerExit> {
         use gst::MessageView;
         self.start_watch.progress(Instant::now());
+        self.seek_watch.progress(Instant::now());
         match message.view() {
             MessageView::Error(e)
                 if self
@@ -147,6 +148,7 @@ impl Player {
     }
 
     fn on_async_done(&mut self) -> Result<(), PlayerExit> {
+        self.seek_watch.started();
         if !self.prerolled {
             // One from before the entry was started again (see
             // `restart_if_subtitles_unselected`): its own preroll is still under way.

@@ -12,7 +12,8 @@
 //! the compositor cannot show), [`embed`] (handing the sink our window),
 //! [`bus`] (the pipeline's messages), [`transport`] (play, pause, seek,
 //! speed, frame step, volume), [`queue`] (the playlist: which entry
-//! plays, gapless hand-over, resume), [`tracks`] (audio and subtitle
+//! plays, gapless hand-over, resume), [`teardown`] (leaving an entry
+//! whose pipeline will not stop), [`tracks`] (audio and subtitle
 //! streams), [`snapshot`], [`stats`] and [`subtitles`] (cues for the
 //! window, never blended into the video).
 
@@ -25,6 +26,7 @@ mod queue;
 mod snapshot;
 mod stats;
 mod subtitles;
+mod teardown;
 mod tracks;
 mod transport;
 
@@ -45,6 +47,7 @@ pub use bus::BusEvent;
 pub use embed::{Layout, WindowHandles};
 pub use options::{BackendSetting, PathPreference, PlayerOptions};
 pub use pipeline::audio_device_available;
+pub use teardown::pipelines_left_behind;
 
 use embed::display_size;
 use snapshot::PendingSnapshot;
@@ -128,6 +131,12 @@ pub struct Player {
     /// the first entry): an error posted before it is the entry left
     /// behind's, still on its way through the bus.
     entry_seqnum: Option<gst::Seqnum>,
+    /// How to build another pipeline where one is left behind.
+    spec: pipeline::PipelineSpec,
+    /// Whether the last seek has gone unanswered for too long, and where
+    /// it went (see `watch_seek`).
+    seek_watch: StartWatch,
+    seek_target: f64,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {
@@ -237,11 +246,7 @@ impl Player {
     /// Stop the pipeline and give every frame back.
     pub fn shutdown(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
-        for pending in self.snapshots.drain(..) {
-            if let Some(reply) = pending.reply {
-                let _ = reply.send(Err("the player quit before the snapshot".to_owned()));
-            }
-        }
+        self.fail_snapshots("the player quit before the snapshot");
         for (reply, _) in self.pending_seeks.drain(..) {
             let _ = reply.send(Err("the player quit during the seek".to_owned()));
         }

@@ -68,32 +68,48 @@ fn video_sink() -> Result<gst::Element> {
     )
 }
 
-impl Player {
-    pub fn new(
-        options: &PlayerOptions,
-        handles: WindowHandles,
-        layout: Arc<Mutex<Layout>>,
-        events: impl Fn(BusEvent) + Send + Sync + 'static,
-    ) -> Result<Player> {
-        let events: Arc<dyn Fn(BusEvent) + Send + Sync> = Arc::new(events);
+/// What building a pipeline takes, kept so that one left behind (see
+/// [`super::teardown`]) is replaced by another like it.
+pub(super) struct PipelineSpec {
+    subtitle_uri: Option<String>,
+    backend: super::BackendSetting,
+    path: PathPreference,
+    audio: bool,
+    snapshot_dir: PathBuf,
+    handles: WindowHandles,
+    layout: Arc<Mutex<Layout>>,
+    events: Arc<dyn Fn(BusEvent) + Send + Sync>,
+    /// Shared with every pipeline's about-to-finish handler.
+    gapless: Arc<Mutex<Gapless>>,
+}
+
+/// One pipeline's elements that the player drives.
+pub(super) struct Elements {
+    pub pipeline: gst::Element,
+    pub sink: gst::Element,
+    pub export: gst::Element,
+    pub conversion: Conversion,
+    pub snapshot: gst::Element,
+}
+
+impl PipelineSpec {
+    /// A pipeline for `uri`, at `volume` and `mute` (where there is audio).
+    pub(super) fn build(&self, uri: &str, volume: f64, mute: bool) -> Result<Elements> {
         let playbin = make("playbin3", "player")?;
-        playbin.set_property("uri", options.playlist.current());
-        if let Some(sub) = &options.subtitle_uri {
+        playbin.set_property("uri", uri);
+        if let Some(sub) = &self.subtitle_uri {
             playbin.set_property("suburi", sub);
         }
         // Subtitles come as text to the window (drawn above the video),
         // never blended into the frames.
-        playbin.set_property("text-sink", text_sink(events.clone())?);
+        playbin.set_property("text-sink", text_sink(self.events.clone())?);
 
         let export = make("zcexport", "export")?;
-        export.set_property("backend", options.backend);
-        let snapshot_dir = options.snapshot_dir.clone();
-        std::fs::create_dir(&snapshot_dir)
-            .with_context(|| format!("creating {}", snapshot_dir.display()))?;
+        export.set_property("backend", self.backend);
         let snapshot = make("zcthumbnail", "snapshot")?;
         snapshot.set_property(
             "location",
-            snapshot_dir
+            self.snapshot_dir
                 .join("snapshot-%05d")
                 .to_string_lossy()
                 .as_ref(),
@@ -112,18 +128,18 @@ impl Player {
         if has_property(&sink, "rotate-method") {
             sink.set_property_from_str("rotate-method", "auto");
         }
-        if options.path != PathPreference::Auto {
+        if self.path != PathPreference::Auto {
             if !has_property(&sink, "path-preference") {
                 bail!(
                     "--path {} needs zcwaylandsink's `path-preference` property, which the sink in use \
                      ({}) does not have; use --path auto",
-                    zc_app::cli::nick(options.path),
+                    zc_app::cli::nick(self.path),
                     sink.factory()
                         .map(|f| f.name().to_string())
                         .unwrap_or_default()
                 );
             }
-            sink.set_property("path-preference", options.path);
+            sink.set_property("path-preference", self.path);
         }
         // videoconvert ! zcexport ! [zcvulkanconvert] ! zcthumbnail ! sink:
         // the converters pass frames the sink takes on untouched.
@@ -141,7 +157,7 @@ impl Player {
         bin.add_pad(&gst::GhostPad::with_target(&bin_sink)?)?;
         playbin.set_property("video-sink", &bin);
 
-        let audio = options.audio;
+        let audio = self.audio;
         if audio {
             playbin.set_property("audio-sink", make("autoaudiosink", "audio")?);
             // Other speeds keep the audio's pitch (scaletempo passes audio
@@ -153,10 +169,8 @@ impl Player {
                      other speeds change the audio's pitch"
                 ),
             }
-            playbin.set_property("volume", options.volume);
-            // --aid no: the first track plays, silenced (see `tracks`).
-            let audio_off = options.aid == Some(zc_app::player::tracks::TrackChoice::Off);
-            playbin.set_property("mute", options.mute || audio_off);
+            playbin.set_property("volume", volume);
+            playbin.set_property("mute", mute);
         }
         // native-video: no converters of playsink's in front of our bin
         // (it has its own, which pass on what the sink takes); text: the
@@ -172,8 +186,7 @@ impl Player {
 
         // Gapless: when the current entry's data is all read, the next one
         // (if the main loop queued it) follows without stopping.
-        let gapless = Arc::new(Mutex::new(Gapless::default()));
-        let queued = gapless.clone();
+        let queued = self.gapless.clone();
         playbin.connect("about-to-finish", false, move |values| {
             let next = {
                 let mut gapless = zc_app::lock(&queued);
@@ -192,12 +205,58 @@ impl Player {
         });
 
         let bus = playbin.bus().context("playbin3 has no bus")?;
+        let (handles, layout, events) = (self.handles, self.layout.clone(), self.events.clone());
         bus.set_sync_handler(move |_bus, message| {
             sync_handler(message, handles, &layout, &|event| events(event))
         });
+        Ok(Elements {
+            pipeline: playbin,
+            sink,
+            export,
+            conversion,
+            snapshot,
+        })
+    }
+}
+
+impl Player {
+    pub fn new(
+        options: &PlayerOptions,
+        handles: WindowHandles,
+        layout: Arc<Mutex<Layout>>,
+        events: impl Fn(BusEvent) + Send + Sync + 'static,
+    ) -> Result<Player> {
+        let snapshot_dir = options.snapshot_dir.clone();
+        std::fs::create_dir(&snapshot_dir)
+            .with_context(|| format!("creating {}", snapshot_dir.display()))?;
+        let gapless = Arc::new(Mutex::new(Gapless::default()));
+        let spec = PipelineSpec {
+            subtitle_uri: options.subtitle_uri.clone(),
+            backend: options.backend,
+            path: options.path,
+            audio: options.audio,
+            snapshot_dir: snapshot_dir.clone(),
+            handles,
+            layout,
+            events: Arc::new(events),
+            gapless: gapless.clone(),
+        };
+        // --aid no: the first track plays, silenced (see `tracks`).
+        let audio_off = options.aid == Some(zc_app::player::tracks::TrackChoice::Off);
+        let Elements {
+            pipeline,
+            sink,
+            export,
+            conversion,
+            snapshot,
+        } = spec.build(
+            options.playlist.current(),
+            options.volume,
+            options.mute || audio_off,
+        )?;
 
         Ok(Player {
-            pipeline: playbin,
+            pipeline,
             sink,
             export,
             conversion,
@@ -205,7 +264,7 @@ impl Player {
             snapshot_dir,
             snapshots: VecDeque::new(),
             next_snapshot: 0,
-            audio,
+            audio: options.audio,
             muted: options.mute,
             looping: options.looping,
             keep_open: options.keep_open,
@@ -230,6 +289,9 @@ impl Player {
             hand_over_position: None,
             hand_over_frames: None,
             entry_seqnum: None,
+            spec,
+            seek_watch: StartWatch::new(super::transport::SEEK_LIMIT),
+            seek_target: 0.0,
         })
     }
 }

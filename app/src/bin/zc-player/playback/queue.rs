@@ -10,7 +10,8 @@ use zc_app::lock;
 use zc_app::player::playlist::Playlist;
 
 use super::Player;
-use crate::lifecycle::{TEARDOWN_LIMIT, TeardownGuard};
+use super::pipeline::Elements;
+use super::teardown::{self, SWITCH_LIMIT, Stopped};
 
 impl Player {
     pub fn playlist(&self) -> &Playlist {
@@ -60,12 +61,15 @@ impl Player {
             return Err(format!("the playlist has no entry {index}"));
         };
         *lock(&self.gapless) = Default::default();
-        {
-            // In 1.22's start-up deadlock this would wait for good.
-            let _guard = TeardownGuard::arm(TEARDOWN_LIMIT, "the current entry", (1, None));
-            self.pipeline
-                .set_state(gst::State::Ready)
-                .map_err(|_| "cannot stop the current entry".to_owned())?;
+        // Read while the pipeline still answers: a new one starts with them.
+        let sound = self.audio.then(|| {
+            (
+                self.pipeline.property::<f64>("volume"),
+                self.pipeline.property::<bool>("mute"),
+            )
+        });
+        if teardown::stop_within(&self.pipeline, SWITCH_LIMIT)? == Stopped::LeftBehind {
+            self.replace_pipeline(&uri, sound)?;
         }
         // Messages numbered from here on are the new entry's.
         self.entry_seqnum = Some(gst::Seqnum::next());
@@ -90,6 +94,37 @@ impl Player {
             .set_state(gst::State::Paused)
             .map(|_| ())
             .map_err(|_| format!("cannot start {uri}"))
+    }
+
+    /// The current pipeline did not stop within [`SWITCH_LIMIT`] and was
+    /// left behind (see [`teardown`]): a new one like it, for `uri`, with
+    /// the volume and mute of the old one (`sound`).
+    fn replace_pipeline(&mut self, uri: &str, sound: Option<(f64, bool)>) -> Result<(), String> {
+        eprintln!(
+            "zc-player: GStreamer did not stop the current entry within {} s (its threads \
+             are stuck): leaving its pipeline behind and starting a new one",
+            SWITCH_LIMIT.as_secs()
+        );
+        let (volume, mute) = sound.unwrap_or((1.0, false));
+        let Elements {
+            pipeline,
+            sink,
+            export,
+            conversion,
+            snapshot,
+        } = self
+            .spec
+            .build(uri, volume, mute)
+            .map_err(|e| format!("cannot build a new pipeline: {e:#}"))?;
+        // Snapshots asked of the old pipeline's frames never come.
+        self.fail_snapshots("the entry was left behind before the snapshot");
+        self.pipeline = pipeline;
+        self.sink = sink;
+        self.export = export;
+        self.conversion = conversion;
+        self.snapshot = snapshot;
+        self.last_rendered = None;
+        Ok(())
     }
 
     pub fn next_entry(&mut self) -> Result<(), String> {

@@ -27,6 +27,15 @@ const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(60);
 const SNAPSHOT_REFRESH: Duration = Duration::from_secs(5);
 
 impl Player {
+    /// Answer every snapshot still waiting with `why` it never comes.
+    pub(super) fn fail_snapshots(&mut self, why: &str) {
+        for pending in self.snapshots.drain(..) {
+            if let Some(reply) = pending.reply {
+                let _ = reply.send(Err(why.to_owned()));
+            }
+        }
+    }
+
     /// Ask zcthumbnail for the next frame at full size; the file lands in
     /// `path` (or `zc-snapshot-N.png` here) once written.
     pub fn snapshot(

@@ -1,6 +1,8 @@
 //! Play, pause, seek, speed, frame steps and volume, and the position
 //! they answer with.
 
+use std::time::{Duration, Instant};
+
 use gst::prelude::*;
 use zc_app::player::controls::{
     MAX_SEEK_SECONDS, SeekTarget, SpeedChange, changed_speed, clock_time_from_seconds, seconds_of,
@@ -8,6 +10,11 @@ use zc_app::player::controls::{
 use zc_app::player::ipc::Reply;
 
 use super::Player;
+
+/// How long a seek may go unanswered, with nothing said on the bus,
+/// before the entry is started again at its target ([`Player::watch_seek`]).
+/// A seek takes well under a second, a few under software emulation.
+pub(super) const SEEK_LIMIT: Duration = Duration::from_secs(10);
 
 impl Player {
     pub fn set_playing(&mut self, playing: bool) -> Result<(), String> {
@@ -84,10 +91,42 @@ impl Player {
         self.seek_at(flags, position)
             .map_err(|_| format!("the stream cannot seek to {seconds:.3} s"))?;
         self.at_eos = false;
+        self.seek_watch.arm(Instant::now());
+        self.seek_target = seconds;
         if let Some(reply) = reply {
             self.pending_seeks.push((reply, seconds));
         }
         Ok(())
+    }
+
+    /// A seek GStreamer never finished (no ASYNC_DONE, and nothing on the
+    /// bus for [`SEEK_LIMIT`]; seen with 1.22's playbin3 now and then, its
+    /// streaming threads all idle): the entry starts again where the seek
+    /// went, and the requests waiting for it are answered from there.
+    pub fn watch_seek(&mut self) {
+        let Some(quiet) = self.seek_watch.stuck(Instant::now()) else {
+            return;
+        };
+        self.seek_watch.started();
+        let target = self.seek_target;
+        eprintln!(
+            "zc-player: the seek to {target:.3} s got no answer from GStreamer for {:.0} s: \
+             starting the entry again there",
+            quiet.as_secs_f64()
+        );
+        let waiting = std::mem::take(&mut self.pending_seeks);
+        match self.switch_to(self.playlist.position()) {
+            Ok(()) => {
+                self.start = Some(target);
+                self.pending_seeks = waiting;
+            }
+            Err(e) => {
+                eprintln!("zc-player: {e}");
+                for (reply, _) in waiting {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
     }
 
     /// Seek to `position` at the current speed (every seek goes through

@@ -22,6 +22,7 @@ impl App {
             player.sample_fps();
             player.expire_snapshots();
             player.watch_hand_over();
+            player.watch_seek();
             if let Some(why) = player.stuck_at_start() {
                 self.exit.get_or_insert(PlayerExit::Stuck(why));
             }

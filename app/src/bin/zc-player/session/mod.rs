@@ -207,7 +207,18 @@ pub(crate) fn play(
     }
     let quit_reply = state.quit_reply.take();
     drop(state);
-    drop(connection);
+    let left_behind = playback::pipelines_left_behind();
+    if left_behind > 0 {
+        // Their sinks may still use the connection: it stays open until
+        // the process ends.
+        eprintln!(
+            "zc-player: {left_behind} pipeline(s) left behind are still stuck: \
+             ending without stopping them"
+        );
+        std::mem::forget(connection);
+    } else {
+        drop(connection);
+    }
     result.map(|outcome| (outcome, quit_reply))
 }
 
