@@ -16,10 +16,11 @@ use crate::lock;
 /// The default `rotate-method`: the frame as it is.
 pub(super) const DEFAULT_ROTATE_METHOD: Method = Method::Identity;
 
-/// How `method` shows the video, with the stream's tagged method for
-/// `auto` (none: as it is). `custom` (a matrix, which a buffer transform
-/// cannot express) shows it as it is.
-pub(super) fn orientation(method: Method, tagged: Option<Method>) -> Orientation {
+/// How `method` (a `rotate-method`) shows the video, with the stream's
+/// tagged method for `auto` (none: as it is). `custom` (a matrix, which a
+/// buffer transform cannot express) shows it as it is. Public so that an
+/// application laying out the window works it out as the sink does.
+pub fn orientation(method: Method, tagged: Option<Method>) -> Orientation {
     let method = match method {
         Method::Auto => tagged.unwrap_or(Method::Identity),
         method => method,

@@ -46,23 +46,20 @@ pub struct WindowHandles {
     pub surface: usize,
 }
 
-/// Whether the stream reaching the sink's `pad` is tagged to be shown
-/// turned a quarter (`image-orientation` rotate-90 or rotate-270, and the
-/// flipped ones): the sink turns it (`rotate-method=auto`), so the window
-/// lays it out as tall as it is wide. Its sticky tags are the current
-/// stream's (a new stream starts without them).
-pub(super) fn turned_a_quarter(pad: &gst::Pad) -> bool {
+/// Whether `sink` shows the stream reaching its `pad` turned a quarter
+/// (a phone's portrait video tagged `image-orientation` rotate-90, with
+/// `rotate-method=auto`): the window then lays it out as tall as it is
+/// wide. The sink's own mapping decides (`shown_orientation`; stock
+/// waylandsink's `rotate-method` means the same). The pad's sticky tags
+/// are the current stream's (a new stream starts without them).
+pub(super) fn turned_a_quarter(sink: &gst::Element, pad: &gst::Pad) -> bool {
     use gst_video::VideoOrientationMethod as Method;
-    (0..)
+    let method = sink.property::<Method>("rotate-method");
+    let tagged = (0..)
         .map_while(|index| pad.sticky_event::<gst::event::Tag>(index))
         .filter_map(|event| Method::from_tag(event.tag()))
-        .last()
-        .is_some_and(|method| {
-            matches!(
-                method,
-                Method::_90r | Method::_90l | Method::UlLr | Method::UrLl
-            )
-        })
+        .last();
+    gstzerocopy::zcwaylandsink::shown_orientation(method, tagged).swaps_axes()
 }
 
 /// The frame's size in its own pixels, as `caps` give it.
@@ -99,7 +96,9 @@ pub(super) fn sync_handler(
         if let Some(context_mut) = context.get_mut() {
             let display = (handles.display as glib::Pointer).to_value();
             // SAFETY: a G_TYPE_POINTER value is a plain address; the display
-            // it points to is thread-safe (libwayland) and outlives the pipeline.
+            // it points to is thread-safe (libwayland) and outlives the
+            // pipeline: a pipeline left behind stuck keeps the connection
+            // open until the process ends (see `teardown`).
             let display = unsafe { display.into_send_value() };
             context_mut.structure_mut().set_value("display", display);
         }
@@ -125,7 +124,10 @@ pub(super) fn sync_handler(
             let (x, y, w, h) = layout.render_rectangle();
             // SAFETY: `surface` is the player window's live wl_surface on the
             // connection whose wl_display the sink got through the context;
-            // the window outlives the pipeline (it is stopped first).
+            // the window outlives the pipeline (it is stopped first; one
+            // left behind stuck has no use for it any more: its sink's
+            // subsurface becomes inert when the window goes, and the
+            // connection stays open, see `teardown`).
             unsafe { overlay.set_window_handle(handles.surface) };
             let _ = overlay.set_render_rectangle(x, y, w, h);
         }

@@ -83,6 +83,9 @@ pub struct Player {
     /// The user's mute (m, --mute); the audio is also silent while its
     /// track is off (see `tracks`).
     muted: bool,
+    /// The volume set (--volume, the keys): kept here, so that a new
+    /// pipeline starts with it and a stuck one is never asked.
+    volume: f64,
     pub looping: bool,
     pub keep_open: bool,
     start: Option<f64>,
@@ -133,6 +136,8 @@ pub struct Player {
     entry_seqnum: Option<gst::Seqnum>,
     /// How to build another pipeline where one is left behind.
     spec: pipeline::PipelineSpec,
+    /// The current pipeline's: cleared when it is left behind.
+    live: Arc<std::sync::atomic::AtomicBool>,
     /// Whether the last seek has gone unanswered for too long, and where
     /// it went (see `watch_seek`).
     seek_watch: StartWatch,
@@ -179,7 +184,8 @@ impl Player {
         let caps = pad.current_caps()?;
         let (width, height) = display_size(&caps)?;
         // Only a sink that turns it (it has rotate-method, set to auto).
-        let turned = has_property(&self.sink, "rotate-method") && embed::turned_a_quarter(&pad);
+        let turned =
+            has_property(&self.sink, "rotate-method") && embed::turned_a_quarter(&self.sink, &pad);
         Some(if turned {
             (height, width)
         } else {

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
@@ -85,6 +86,9 @@ pub(super) struct PipelineSpec {
 
 /// One pipeline's elements that the player drives.
 pub(super) struct Elements {
+    /// Cleared when the pipeline is left behind: its about-to-finish
+    /// handler and subtitle sink then leave the player alone.
+    pub live: Arc<AtomicBool>,
     pub pipeline: gst::Element,
     pub sink: gst::Element,
     pub export: gst::Element,
@@ -100,9 +104,18 @@ impl PipelineSpec {
         if let Some(sub) = &self.subtitle_uri {
             playbin.set_property("suburi", sub);
         }
+        let live = Arc::new(AtomicBool::new(true));
         // Subtitles come as text to the window (drawn above the video),
         // never blended into the frames.
-        playbin.set_property("text-sink", text_sink(self.events.clone())?);
+        let (events, cues_live) = (self.events.clone(), live.clone());
+        playbin.set_property(
+            "text-sink",
+            text_sink(Arc::new(move |event| {
+                if cues_live.load(Ordering::Acquire) {
+                    events(event);
+                }
+            }))?,
+        );
 
         let export = make("zcexport", "export")?;
         export.set_property("backend", self.backend);
@@ -186,8 +199,11 @@ impl PipelineSpec {
 
         // Gapless: when the current entry's data is all read, the next one
         // (if the main loop queued it) follows without stopping.
-        let queued = self.gapless.clone();
+        let (queued, handing_live) = (self.gapless.clone(), live.clone());
         playbin.connect("about-to-finish", false, move |values| {
+            if !handing_live.load(Ordering::Acquire) {
+                return None;
+            }
             let next = {
                 let mut gapless = zc_app::lock(&queued);
                 let next = gapless.next.take();
@@ -210,6 +226,7 @@ impl PipelineSpec {
             sync_handler(message, handles, &layout, &|event| events(event))
         });
         Ok(Elements {
+            live,
             pipeline: playbin,
             sink,
             export,
@@ -244,6 +261,7 @@ impl Player {
         // --aid no: the first track plays, silenced (see `tracks`).
         let audio_off = options.aid == Some(zc_app::player::tracks::TrackChoice::Off);
         let Elements {
+            live,
             pipeline,
             sink,
             export,
@@ -266,6 +284,7 @@ impl Player {
             next_snapshot: 0,
             audio: options.audio,
             muted: options.mute,
+            volume: options.volume,
             looping: options.looping,
             keep_open: options.keep_open,
             start: options.start,
@@ -290,7 +309,8 @@ impl Player {
             hand_over_frames: None,
             entry_seqnum: None,
             spec,
-            seek_watch: StartWatch::new(super::transport::SEEK_LIMIT),
+            live,
+            seek_watch: StartWatch::new(super::transport::seek_limit(options.start_timeout)),
             seek_target: 0.0,
         })
     }

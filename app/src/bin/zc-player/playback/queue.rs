@@ -12,6 +12,7 @@ use zc_app::player::playlist::Playlist;
 use super::Player;
 use super::pipeline::Elements;
 use super::teardown::{self, SWITCH_LIMIT, Stopped};
+use crate::lifecycle::abandon;
 
 impl Player {
     pub fn playlist(&self) -> &Playlist {
@@ -22,6 +23,7 @@ impl Player {
     /// entry queued for a gapless hand-over.
     pub(super) fn arm_entry(&mut self) {
         self.start_watch.arm(Instant::now());
+        self.seek_watch.started();
         self.hand_over_position = None;
         self.hand_over_frames = None;
         let uri = self.playlist.current().to_owned();
@@ -61,15 +63,9 @@ impl Player {
             return Err(format!("the playlist has no entry {index}"));
         };
         *lock(&self.gapless) = Default::default();
-        // Read while the pipeline still answers: a new one starts with them.
-        let sound = self.audio.then(|| {
-            (
-                self.pipeline.property::<f64>("volume"),
-                self.pipeline.property::<bool>("mute"),
-            )
-        });
+        self.step_after_seek = false;
         if teardown::stop_within(&self.pipeline, SWITCH_LIMIT)? == Stopped::LeftBehind {
-            self.replace_pipeline(&uri, sound)?;
+            self.replace_pipeline(&uri);
         }
         // Messages numbered from here on are the new entry's.
         self.entry_seqnum = Some(gst::Seqnum::next());
@@ -98,33 +94,40 @@ impl Player {
 
     /// The current pipeline did not stop within [`SWITCH_LIMIT`] and was
     /// left behind (see [`teardown`]): a new one like it, for `uri`, with
-    /// the volume and mute of the old one (`sound`).
-    fn replace_pipeline(&mut self, uri: &str, sound: Option<(f64, bool)>) -> Result<(), String> {
+    /// the volume and mute set. Without one the player cannot go on: it
+    /// ends at once, as after a stuck start (the old pipeline is not its
+    /// to stop any more).
+    fn replace_pipeline(&mut self, uri: &str) {
         eprintln!(
             "zc-player: GStreamer did not stop the current entry within {} s (its threads \
              are stuck): leaving its pipeline behind and starting a new one",
             SWITCH_LIMIT.as_secs()
         );
-        let (volume, mute) = sound.unwrap_or((1.0, false));
+        let mute = self.muted || self.audio_off();
         let Elements {
+            live,
             pipeline,
             sink,
             export,
             conversion,
             snapshot,
-        } = self
-            .spec
-            .build(uri, volume, mute)
-            .map_err(|e| format!("cannot build a new pipeline: {e:#}"))?;
+        } = match self.spec.build(uri, self.volume, mute) {
+            Ok(elements) => elements,
+            Err(e) => abandon(
+                &(1, None),
+                Some(&format!("cannot build a new pipeline for {uri}: {e:#}")),
+            ),
+        };
         // Snapshots asked of the old pipeline's frames never come.
         self.fail_snapshots("the entry was left behind before the snapshot");
+        self.live.store(false, std::sync::atomic::Ordering::Release);
+        self.live = live;
         self.pipeline = pipeline;
         self.sink = sink;
         self.export = export;
         self.conversion = conversion;
         self.snapshot = snapshot;
         self.last_rendered = None;
-        Ok(())
     }
 
     pub fn next_entry(&mut self) -> Result<(), String> {
@@ -200,6 +203,7 @@ impl Player {
             return;
         }
         self.playlist.advance();
+        self.seek_watch.started();
         self.decoder = None;
         self.tracks.forget_streams();
         eprintln!(

@@ -90,7 +90,7 @@ impl Player {
     /// seek to where we are, which sends a frame again. That is only a
     /// fallback: the sink may preroll on a GAP event and hold the
     /// streaming thread before the frame reaches zcthumbnail.
-    fn take_paused_frame(&self) {
+    fn take_paused_frame(&mut self) {
         if self.snapshot.emit_by_name::<bool>("snapshot-last", &[]) {
             return;
         }

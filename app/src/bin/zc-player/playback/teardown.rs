@@ -23,7 +23,8 @@ use zc_app::lock;
 /// own.
 pub const SWITCH_LIMIT: Duration = Duration::from_secs(5);
 
-/// Pipelines left behind whose stop has not returned yet.
+/// Pipelines left behind that have not stopped yet: counted up when the
+/// waiter gives up on one, down when its thread got it to NULL.
 static LEFT_BEHIND: AtomicUsize = AtomicUsize::new(0);
 
 /// How many pipelines the player left behind are still stuck.
@@ -57,7 +58,6 @@ pub fn stop_within(pipeline: &gst::Element, limit: Duration) -> Result<Stopped, 
     let shared = Arc::new((Mutex::new(Stop::Running), Condvar::new()));
     let theirs = shared.clone();
     let stopping = pipeline.clone();
-    LEFT_BEHIND.fetch_add(1, Ordering::AcqRel);
     let spawned = std::thread::Builder::new()
         .name("zc-player-stop".into())
         .spawn(move || {
@@ -69,14 +69,13 @@ pub fn stop_within(pipeline: &gst::Element, limit: Duration) -> Result<Stopped, 
                 // Nobody uses it any more: all the way down, then dropped.
                 let _ = stopping.set_state(gst::State::Null);
                 eprintln!("zc-player: a pipeline left behind stopped after all");
+                LEFT_BEHIND.fetch_sub(1, Ordering::AcqRel);
             } else {
                 *stop = Stop::Returned(ok);
                 returned.notify_one();
             }
-            LEFT_BEHIND.fetch_sub(1, Ordering::AcqRel);
         });
     if let Err(e) = spawned {
-        LEFT_BEHIND.fetch_sub(1, Ordering::AcqRel);
         return Err(format!("cannot start a thread to stop the current entry: {e}"));
     }
     let (stop, returned) = &*shared;
@@ -87,6 +86,8 @@ pub fn stop_within(pipeline: &gst::Element, limit: Duration) -> Result<Stopped, 
         Stop::Returned(true) => Ok(Stopped::Ready),
         Stop::Returned(false) => Err("the current entry refused to stop".to_owned()),
         Stop::Running | Stop::LeftBehind => {
+            // Under the lock the thread checks: it counts it down.
+            LEFT_BEHIND.fetch_add(1, Ordering::AcqRel);
             *stop = Stop::LeftBehind;
             // Its messages are no longer the player's.
             if let Some(bus) = pipeline.bus() {

@@ -16,6 +16,12 @@ use super::Player;
 /// A seek takes well under a second, a few under software emulation.
 pub(super) const SEEK_LIMIT: Duration = Duration::from_secs(10);
 
+/// The seek watch's limit under `--start-timeout`: [`SEEK_LIMIT`], or
+/// less where that is less; zero (wait forever) turns it off too.
+pub(super) fn seek_limit(start_timeout: Duration) -> Duration {
+    start_timeout.min(SEEK_LIMIT)
+}
+
 impl Player {
     pub fn set_playing(&mut self, playing: bool) -> Result<(), String> {
         self.wanted = if playing {
@@ -91,8 +97,6 @@ impl Player {
         self.seek_at(flags, position)
             .map_err(|_| format!("the stream cannot seek to {seconds:.3} s"))?;
         self.at_eos = false;
-        self.seek_watch.arm(Instant::now());
-        self.seek_target = seconds;
         if let Some(reply) = reply {
             self.pending_seeks.push((reply, seconds));
         }
@@ -130,9 +134,10 @@ impl Player {
     }
 
     /// Seek to `position` at the current speed (every seek goes through
-    /// here, so none falls back to speed 1).
+    /// here, so none falls back to speed 1); each is watched until its
+    /// ASYNC_DONE (see `watch_seek`).
     pub(super) fn seek_at(
-        &self,
+        &mut self,
         flags: gst::SeekFlags,
         position: gst::ClockTime,
     ) -> Result<(), gst::glib::BoolError> {
@@ -143,7 +148,10 @@ impl Player {
             position,
             gst::SeekType::None,
             gst::ClockTime::NONE,
-        )
+        )?;
+        self.seek_watch.arm(Instant::now());
+        self.seek_target = seconds_of(position);
+        Ok(())
     }
 
     /// Change the speed: a flushing seek to where we are at the new rate
@@ -236,7 +244,7 @@ impl Player {
         if !self.audio {
             return (0.0, false);
         }
-        (self.pipeline.property::<f64>("volume"), self.muted)
+        (self.volume, self.muted)
     }
 
     /// Mute or unmute (the user's mute: the audio also stays silent while
@@ -253,10 +261,10 @@ impl Player {
             .set_property("mute", self.muted || self.audio_off());
     }
 
-    pub fn change_volume(&self, delta: f64) -> f64 {
-        let volume = (self.pipeline.property::<f64>("volume") + delta).clamp(0.0, 1.0);
-        self.pipeline.set_property("volume", volume);
-        volume
+    pub fn change_volume(&mut self, delta: f64) -> f64 {
+        self.volume = (self.volume + delta).clamp(0.0, 1.0);
+        self.pipeline.set_property("volume", self.volume);
+        self.volume
     }
 
     pub fn position_reply(&self) -> serde_json::Map<String, serde_json::Value> {
