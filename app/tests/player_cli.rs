@@ -942,7 +942,9 @@ fn an_entry_that_will_not_stop_is_left_behind_and_the_next_one_plays() {
     let stats = player.control.request(r#"{"command":"stats"}"#);
     assert_eq!(stats["playlist-pos"], 1, "{stats}");
     assert!(
-        stats["uri"].as_str().is_some_and(|u| u.ends_with("clip-I420.mkv")),
+        stats["uri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("clip-I420.mkv")),
         "{stats}"
     );
     let stderr = player.stderr();

@@ -76,7 +76,9 @@ pub fn stop_within(pipeline: &gst::Element, limit: Duration) -> Result<Stopped, 
             }
         });
     if let Err(e) = spawned {
-        return Err(format!("cannot start a thread to stop the current entry: {e}"));
+        return Err(format!(
+            "cannot start a thread to stop the current entry: {e}"
+        ));
     }
     let (stop, returned) = &*shared;
     let (mut stop, _) = returned
