@@ -313,7 +313,19 @@ impl CheckoutMount {
         let point = inside(root, checkout);
         fs::create_dir_all(&point).with_context(|| format!("creating {}", point.display()))?;
         let canonical = fs::canonicalize(&point).unwrap_or_else(|_| point.clone());
-        let already = mounts_below(&point).contains(&canonical);
+        let mounted_there = mounts_below(&point).contains(&canonical);
+        let already = mounted_there && same_folder(&point, checkout);
+        if mounted_there && !already {
+            // A killed run left another checkout mounted here: one since
+            // removed and cloned again at the same path (seen: the VM then
+            // said "cannot access .../target on the host").
+            run_checked(privileged("umount").arg("-l").arg(&point)).with_context(|| {
+                format!(
+                    "unmounting {}, a checkout a killed run left mounted in the VM root",
+                    point.display()
+                )
+            })?;
+        }
         if !already {
             run_checked(privileged("mount").arg("--bind").arg(checkout).arg(&point))
                 .context("bind-mounting the checkout into the VM root")?;
@@ -328,6 +340,16 @@ impl CheckoutMount {
     /// A host path of the checkout as the runner wants it (inside the root).
     pub fn inside(&self, path: &Path) -> PathBuf {
         inside(&self.root, path)
+    }
+}
+
+/// Whether `a` and `b` are the same folder (device and inode): a mount
+/// of a folder since removed is not the folder now at its path.
+fn same_folder(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -347,6 +369,18 @@ impl Drop for CheckoutMount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_is_only_the_same_as_itself() {
+        let base = std::env::temp_dir().join(format!("zc-same-folder-{}", std::process::id()));
+        let (a, b) = (base.join("a"), base.join("b"));
+        fs::create_dir_all(&a).expect("a");
+        fs::create_dir_all(&b).expect("b");
+        assert!(same_folder(&a, &base.join("b/../a")));
+        assert!(!same_folder(&a, &b));
+        assert!(!same_folder(&a, &base.join("missing")));
+        let _ = fs::remove_dir_all(&base);
+    }
 
     #[test]
     fn mountinfo_escapes_are_undone() {
