@@ -103,7 +103,6 @@ impl Player {
              are stuck): leaving its pipeline behind and starting a new one",
             SWITCH_LIMIT.as_secs()
         );
-        let mute = self.muted || self.audio_off();
         let Elements {
             live,
             pipeline,
@@ -111,7 +110,7 @@ impl Player {
             export,
             conversion,
             snapshot,
-        } = match self.spec.build(uri, self.volume, mute) {
+        } = match self.spec.build(uri, self.volume, self.silenced()) {
             Ok(elements) => elements,
             Err(e) => abandon(
                 &(1, None),

@@ -255,10 +255,14 @@ impl Player {
         self.muted
     }
 
-    /// playbin3's mute: the user's, or the audio track off.
+    /// Whether playbin3 is to be muted: the user's mute, or the audio
+    /// track off.
+    pub(super) fn silenced(&self) -> bool {
+        self.muted || self.audio_off()
+    }
+
     pub(super) fn apply_mute(&self) {
-        self.pipeline
-            .set_property("mute", self.muted || self.audio_off());
+        self.pipeline.set_property("mute", self.silenced());
     }
 
     pub fn change_volume(&mut self, delta: f64) -> f64 {
