@@ -178,6 +178,72 @@ fn a_gapless_hand_over_to_an_entry_that_never_starts_gives_up() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An entry whose start stays silent past `--start-timeout` in a playlist
+/// with entries after it is skipped: the next one plays (`playing`: its
+/// index) in a new pipeline, and quit ends with status 0 without stopping
+/// the stuck one.
+fn assert_skipped_to(player: &mut Running, playing: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let stats = player.control.request(r#"{"command":"stats"}"#);
+        assert_eq!(stats["ok"], true, "{stats}");
+        // A new pipeline's sink counts from 0.
+        if stats["playlist-pos"] == playing && stats["frames-rendered"].as_u64() > Some(0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "entry {playing} never showed a frame: {stats}\n{}",
+            player.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stderr = player.stderr();
+    for text in [
+        "silent.mkv: no frame to show, and nothing from GStreamer for ",
+        "skipping it, its pipeline left as it is",
+    ] {
+        assert!(stderr.contains(text), "no `{text}` in:\n{stderr}");
+    }
+    let quit = player.control.request(r#"{"command":"quit"}"#);
+    assert_eq!(quit["ok"], true, "{quit}");
+    let status = player.wait_exit(Duration::from_secs(15));
+    let stderr = player.stderr();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("1 pipeline(s) left behind are still stuck"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    player.assert_nothing_left(player.weston_pid(), "after quitting");
+}
+
+#[test]
+fn a_silent_entry_with_entries_after_it_is_skipped() {
+    let dir = temp_dir("silent-skipped");
+    let clip = make_clip(&dir);
+    let (fifo, _writer) = silent_fifo(&dir);
+    let (clip, fifo) = (clip.to_str().expect("utf-8"), fifo.to_str().expect("utf-8"));
+
+    // Its own start.
+    let run_dir = dir.join("first");
+    std::fs::create_dir_all(&run_dir).expect("dir");
+    let mut player =
+        Running::start_with(&run_dir, Path::new(fifo), &[clip, "--start-timeout", "2"]);
+    assert_skipped_to(&mut player, 1);
+
+    // Taken over gaplessly after the clip played: the entry after it.
+    let run_dir = dir.join("gapless");
+    std::fs::create_dir_all(&run_dir).expect("dir");
+    let mut player = Running::start_with(
+        &run_dir,
+        Path::new(clip),
+        &[fifo, clip, "--start-timeout", "3"],
+    );
+    assert_skipped_to(&mut player, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Moving on from an entry whose pipeline will not stop (its source is
 /// stuck in a read of a FIFO nobody writes to, as a deadlocked 1.22
 /// playbin3 is stuck): the player leaves that pipeline behind, plays the

@@ -54,7 +54,8 @@ Control socket (one JSON object per line, one reply per line):
   snapshot {path?}, screenshot {path} (own headless Weston only), key {key}, quit.
 
 Exit status: 0 done, 1 failure while playing (e.g. the compositor went away, or
-no frame and no word from GStreamer for --start-timeout seconds),
+no frame and no word from GStreamer for --start-timeout seconds at the
+last entry; an earlier one is skipped),
 2 the input cannot be played (missing file, no decoder, failing URI).";
 
 /// A desktop video player on zc's zero-copy path (dma-buf from decoder to compositor).
@@ -117,8 +118,9 @@ pub(crate) struct Args {
     /// Start a headless Weston of our own even when WAYLAND_DISPLAY is set.
     #[arg(long)]
     pub(crate) headless: bool,
-    /// Give up (exit status 1) when an entry shows no frame while GStreamer
-    /// reports nothing for this many seconds (0: wait forever).
+    /// Skip an entry that shows no frame while GStreamer reports nothing
+    /// for this many seconds, or give up (exit status 1) at the last entry
+    /// (0: wait forever).
     #[arg(
         long,
         value_name = "SECONDS",

@@ -239,8 +239,8 @@ impl Player {
     }
 
     /// Why the entry being started counts as stuck, once it does (see
-    /// [`zc_app::player::startup`]); the player then gives up: stopping
-    /// the pipeline may hang too, which the teardown guard covers.
+    /// [`zc_app::player::startup`]); the player then skips it or gives up
+    /// ([`Player::skip_stuck_entry`]).
     pub fn stuck_at_start(&self) -> Option<String> {
         let quiet = self.start_watch.stuck(Instant::now())?;
         let (major, minor, ..) = gst::version();

@@ -9,9 +9,9 @@ use gst::prelude::*;
 use zc_app::lock;
 use zc_app::player::playlist::Playlist;
 
-use super::Player;
 use super::pipeline::Elements;
 use super::teardown::{self, SWITCH_LIMIT, Stopped};
+use super::{Player, PlayerExit};
 use crate::lifecycle::abandon;
 
 impl Player {
@@ -65,6 +65,11 @@ impl Player {
         *lock(&self.gapless) = Default::default();
         self.step_after_seek = false;
         if teardown::stop_within(&self.pipeline, SWITCH_LIMIT)? == Stopped::LeftBehind {
+            eprintln!(
+                "zc-player: GStreamer did not stop the current entry within {} s (its threads \
+                 are stuck): leaving its pipeline behind and starting a new one",
+                SWITCH_LIMIT.as_secs()
+            );
             self.replace_pipeline(&uri);
         }
         // Messages numbered from here on are the new entry's.
@@ -92,17 +97,27 @@ impl Player {
             .map_err(|_| format!("cannot start {uri}"))
     }
 
-    /// The current pipeline did not stop within [`SWITCH_LIMIT`] and was
-    /// left behind (see [`teardown`]): a new one like it, for `uri`, with
-    /// the volume and mute set. Without one the player cannot go on: it
-    /// ends at once, as after a stuck start (the old pipeline is not its
-    /// to stop any more).
+    /// The entry being started is stuck (`why`, from
+    /// [`Player::stuck_at_start`]): in a playlist with an entry after it,
+    /// its pipeline is left as it is ([`teardown::leave_stuck`]) and that
+    /// entry plays in a new one, as mpv skips an entry that times out. Else
+    /// the player gives up.
+    pub fn skip_stuck_entry(&mut self, why: String) -> Result<(), PlayerExit> {
+        let after = self.starting_index() + 1;
+        let Some(uri) = self.playlist.entries().get(after).cloned() else {
+            return Err(PlayerExit::Stuck(why));
+        };
+        eprintln!("zc-player: {why}; skipping it, its pipeline left as it is");
+        teardown::leave_stuck(&self.pipeline);
+        self.replace_pipeline(&uri);
+        self.switch_to(after).map_err(PlayerExit::Failed)
+    }
+
+    /// The current pipeline was left behind (see [`teardown`]): a new one
+    /// like it, for `uri`, with the volume and mute set. Without one the
+    /// player cannot go on: it ends at once, as after a stuck start (the
+    /// old pipeline is not its to stop any more).
     fn replace_pipeline(&mut self, uri: &str) {
-        eprintln!(
-            "zc-player: GStreamer did not stop the current entry within {} s (its threads \
-             are stuck): leaving its pipeline behind and starting a new one",
-            SWITCH_LIMIT.as_secs()
-        );
         let Elements {
             live,
             pipeline,
@@ -265,10 +280,20 @@ impl Player {
     /// hand-over waits for it (after the current one showed its frames: a
     /// short file is read whole, and handed over, before its own preroll).
     pub(super) fn starting_entry(&self) -> &str {
+        self.playlist
+            .entries()
+            .get(self.starting_index())
+            .map_or(self.playlist.current(), String::as_str)
+    }
+
+    /// The playlist index of [`Player::starting_entry`].
+    fn starting_index(&self) -> usize {
         let pending = self.prerolled && lock(&self.gapless).handed_over;
-        match self.playlist.peek_next() {
-            Some(next) if pending => next,
-            _ => self.playlist.current(),
+        let position = self.playlist.position();
+        if pending && self.playlist.peek_next().is_some() {
+            position + 1
+        } else {
+            position
         }
     }
 

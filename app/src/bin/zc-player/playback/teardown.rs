@@ -9,6 +9,10 @@
 //! if it ever gets to READY; until then it counts as left behind, and the
 //! player ends without closing the Wayland connection the stuck sink may
 //! still use ([`pipelines_left_behind`]).
+//!
+//! A pipeline stuck at an entry's start is not stopped at all
+//! ([`leave_stuck`]): GStreamer 1.22's deadlocked decodebin3 can crash
+//! when it is (seen: SIGSEGV in its state change, in CI).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -30,6 +34,53 @@ static LEFT_BEHIND: AtomicUsize = AtomicUsize::new(0);
 /// How many pipelines the player left behind are still stuck.
 pub fn pipelines_left_behind() -> usize {
     LEFT_BEHIND.load(Ordering::Acquire)
+}
+
+/// Leave `pipeline`, stuck at an entry's start, as it is, for good (see
+/// the module documentation): its messages are no longer the player's,
+/// every sink in it drops what would reach it (so should it ever wake up,
+/// nothing of it is seen or heard), and it is kept, never dropped, for
+/// its stuck threads. It counts in [`pipelines_left_behind`] to the end.
+pub fn leave_stuck(pipeline: &gst::Element) {
+    LEFT_BEHIND.fetch_add(1, Ordering::AcqRel);
+    if let Some(bus) = pipeline.bus() {
+        bus.unset_sync_handler();
+    }
+    let kept = pipeline.clone();
+    // Walking its bins takes their locks, which a stuck thread may hold:
+    // not on the main thread.
+    let spawned = std::thread::Builder::new()
+        .name("zc-player-stuck".into())
+        .spawn(move || {
+            drop_at_every_sink(&kept);
+            std::mem::forget(kept);
+        });
+    if let Err(e) = spawned {
+        eprintln!("zc-player: warning: cannot start a thread to silence the stuck pipeline: {e}");
+        std::mem::forget(pipeline.clone());
+    }
+}
+
+/// Drop every buffer that reaches a sink of `pipeline`.
+fn drop_at_every_sink(pipeline: &gst::Element) {
+    let Some(bin) = pipeline.downcast_ref::<gst::Bin>() else {
+        return;
+    };
+    let sinks = bin
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .filter(|element| {
+            element.element_flags().contains(gst::ElementFlags::SINK) && !element.is::<gst::Bin>()
+        });
+    for sink in sinks {
+        for pad in sink.sink_pads() {
+            pad.add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                |_, _| gst::PadProbeReturn::Drop,
+            );
+        }
+    }
 }
 
 /// Where a stop on its own thread is.

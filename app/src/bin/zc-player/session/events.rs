@@ -23,8 +23,10 @@ impl App {
             player.expire_snapshots();
             player.watch_hand_over();
             player.watch_seek();
-            if let Some(why) = player.stuck_at_start() {
-                self.exit.get_or_insert(PlayerExit::Stuck(why));
+            if let Some(why) = player.stuck_at_start()
+                && let Err(exit) = player.skip_stuck_entry(why)
+            {
+                self.exit.get_or_insert(exit);
             }
         }
         self.check_video_size();
