@@ -97,6 +97,28 @@ impl Player {
             .map_err(|_| format!("cannot start {uri}"))
     }
 
+    /// Start the current entry again, at `start` (or where it resumes),
+    /// with the tracks chosen for it: GStreamer left it unable to go on.
+    /// Seeks waiting for an answer wait for the new start (they are where
+    /// it starts), not answered as moved away from.
+    pub(super) fn restart_entry(&mut self, start: Option<f64>) {
+        let waiting = std::mem::take(&mut self.pending_seeks);
+        let chosen = self.tracks.chosen();
+        match self.switch_to(self.playlist.position()) {
+            Ok(()) => {
+                self.start = start.or(self.start);
+                self.tracks.choose_again(chosen);
+                self.pending_seeks = waiting;
+            }
+            Err(e) => {
+                eprintln!("zc-player: {e}");
+                for (reply, _) in waiting {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
     /// The entry being started is stuck (`why`, from
     /// [`Player::stuck_at_start`]): in a playlist with an entry after it,
     /// its pipeline is left as it is ([`teardown::leave_stuck`]) and that

@@ -28,6 +28,18 @@ pub(super) struct Tracks {
     /// The audio and subtitle tracks --aid/--sid pick, waiting for the
     /// first frame to be selected (see `on_stream_collection`).
     pending: Option<[Option<usize>; 2]>,
+    /// The audio and subtitle tracks chosen for this entry mid-play
+    /// (`track`, the cycling keys): picked over --aid/--sid when the entry
+    /// is started again (see [`Player::restart_entry`]).
+    chosen: [Option<usize>; 2],
+}
+
+/// Where a kind's track is kept in `[audio, subtitle]` pairs.
+fn slot(kind: TrackKind) -> usize {
+    match kind {
+        TrackKind::Audio => 0,
+        TrackKind::Subtitle => 1,
+    }
 }
 
 fn stream_kind(stream: &gst::Stream) -> Option<TrackKind> {
@@ -76,15 +88,27 @@ impl Tracks {
             subtitles_hidden: sub == Some(TrackChoice::Off),
             audio_off: audio == Some(TrackChoice::Off),
             pending: None,
+            chosen: [None; 2],
         }
     }
 
-    /// A new entry: its streams are not known yet.
+    /// A new entry: its streams are not known yet, nor chosen.
     pub(super) fn forget_streams(&mut self) {
         self.collection = None;
         self.selected.clear();
         self.resync_at = None;
         self.pending = None;
+        self.chosen = [None; 2];
+    }
+
+    /// The tracks chosen mid-play, to choose again after a restart.
+    pub(super) fn chosen(&self) -> [Option<usize>; 2] {
+        self.chosen
+    }
+
+    /// The entry started again: these are its tracks again.
+    pub(super) fn choose_again(&mut self, chosen: [Option<usize>; 2]) {
+        self.chosen = chosen;
     }
 
     fn streams(&self) -> Vec<gst::Stream> {
@@ -183,7 +207,11 @@ impl Player {
     /// too.) Off is the first track, silenced or hidden.
     pub(super) fn on_stream_collection(&mut self, collection: gst::StreamCollection) {
         self.tracks.collection = Some(collection);
-        if self.tracks.wanted_audio.is_none() && self.tracks.wanted_sub.is_none() {
+        let chosen = self.tracks.chosen;
+        if self.tracks.wanted_audio.is_none()
+            && self.tracks.wanted_sub.is_none()
+            && chosen == [None; 2]
+        {
             return;
         }
         // playbin3's own selection: the first track of each kind.
@@ -201,6 +229,12 @@ impl Player {
                 Ok(None) => {}
                 Ok(picked) => *slot = picked,
                 Err(e) => eprintln!("zc-player: {option} {wanted}: {e}"),
+            }
+        }
+        for kind in [TrackKind::Audio, TrackKind::Subtitle] {
+            let count = self.tracks.count(kind);
+            if let Some(index) = chosen[slot(kind)].filter(|i| *i < count) {
+                picked[slot(kind)] = Some(index);
             }
         }
         if picked == default {
@@ -257,24 +291,9 @@ impl Player {
             .frame_pts()
             .or_else(|| self.position())
             .filter(|s| *s > 0.0);
-        let start = self.start;
-        // Seeks asked for before the first frame wait for the new start
-        // (they are where it starts), not answered as left behind.
-        let waiting = std::mem::take(&mut self.pending_seeks);
-        match self.switch_to(self.playlist.position()) {
-            Ok(()) => {
-                // A start not applied yet (it is applied after this
-                // check) wins over the frame prerolled before it.
-                self.start = self.start.or(start).or(at);
-                self.pending_seeks = waiting;
-            }
-            Err(e) => {
-                for (reply, _) in waiting {
-                    let _ = reply.send(Err(e.clone()));
-                }
-                eprintln!("zc-player: {e}");
-            }
-        }
+        // A start not applied yet (it is applied after this check) wins
+        // over the frame prerolled before it.
+        self.restart_entry(self.start.or(at));
         true
     }
 
@@ -345,14 +364,15 @@ impl Player {
             self.tracks.playing(TrackKind::Audio),
             self.tracks.playing(TrackKind::Subtitle),
         );
-        let slot = match kind {
+        let playing = match kind {
             TrackKind::Audio => &mut audio,
             TrackKind::Subtitle => &mut sub,
         };
-        if slot.is_some() != index.is_some() {
+        if playing.is_some() != index.is_some() {
             self.tracks.resync_at = self.frame_pts().or_else(|| self.position());
         }
-        *slot = index;
+        *playing = index;
+        self.tracks.chosen[slot(kind)] = index;
         self.send_selection(audio, sub)
     }
 

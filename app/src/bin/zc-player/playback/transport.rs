@@ -118,19 +118,7 @@ impl Player {
              starting the entry again there",
             quiet.as_secs_f64()
         );
-        let waiting = std::mem::take(&mut self.pending_seeks);
-        match self.switch_to(self.playlist.position()) {
-            Ok(()) => {
-                self.start = Some(target);
-                self.pending_seeks = waiting;
-            }
-            Err(e) => {
-                eprintln!("zc-player: {e}");
-                for (reply, _) in waiting {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
-        }
+        self.restart_entry(Some(target));
     }
 
     /// Seek to `position` at the current speed (every seek goes through
