@@ -152,11 +152,15 @@ impl Player {
         if !self.prerolled {
             // One from before the entry was started again (see
             // `restart_if_subtitles_unselected`): its own preroll is still under way.
-            let (_, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
+            let (_, current, pending) = self.elements.pipeline.state(gst::ClockTime::ZERO);
             if pending != gst::State::VoidPending || current < gst::State::Paused {
                 return Ok(());
             }
-            if self.sink.static_pad("sink").is_some_and(|p| !p.is_linked())
+            if self
+                .elements
+                .sink
+                .static_pad("sink")
+                .is_some_and(|p| !p.is_linked())
                 || self.video_size().is_none()
             {
                 // GStreamer 1.22's playbin3, started again after it left
@@ -220,7 +224,8 @@ impl Player {
                         false
                     }
                 };
-            self.pipeline
+            self.elements
+                .pipeline
                 .set_state(self.wanted)
                 .map_err(|_| PlayerExit::Failed("cannot start playing".to_owned()))?;
             if seeking {

@@ -71,11 +71,8 @@ pub(super) struct Gapless {
 }
 
 pub struct Player {
-    pub pipeline: gst::Element,
-    pub sink: gst::Element,
-    export: gst::Element,
-    conversion: conversion::Conversion,
-    snapshot: gst::Element,
+    /// The current pipeline's elements (replaced where one is left behind).
+    elements: pipeline::Elements,
     snapshot_dir: PathBuf,
     snapshots: VecDeque<PendingSnapshot>,
     next_snapshot: u64,
@@ -136,8 +133,6 @@ pub struct Player {
     entry_seqnum: Option<gst::Seqnum>,
     /// How to build another pipeline where one is left behind.
     spec: pipeline::PipelineSpec,
-    /// The current pipeline's: cleared when it is left behind.
-    live: Arc<std::sync::atomic::AtomicBool>,
     /// Whether the last seek has gone unanswered for too long, and where
     /// it went (see `watch_seek`).
     seek_watch: StartWatch,
@@ -159,33 +154,37 @@ impl Player {
     /// Preroll first; `on_async_done` then seeks to `--start` and plays.
     pub fn start(&mut self) -> Result<()> {
         self.arm_entry();
-        self.pipeline
+        self.elements
+            .pipeline
             .set_state(gst::State::Paused)
             .map(|_| ())
             .map_err(|_| anyhow!("the pipeline refused to start"))
     }
 
     pub fn sink_name(&self) -> String {
-        self.sink
+        self.elements
+            .sink
             .factory()
             .map(|f| f.name().to_string())
             .unwrap_or_default()
     }
 
     pub fn overlay(&self) -> Option<&gst_video::VideoOverlay> {
-        self.sink.dynamic_cast_ref::<gst_video::VideoOverlay>()
+        self.elements
+            .sink
+            .dynamic_cast_ref::<gst_video::VideoOverlay>()
     }
 
     /// The video's display size from the sink's caps (pixel aspect
     /// applied), turned as the sink shows it: a stream tagged to be turned
     /// a quarter (a phone's portrait video) is as tall as it is wide.
     pub fn video_size(&self) -> Option<(i32, i32)> {
-        let pad = self.sink.static_pad("sink")?;
+        let pad = self.elements.sink.static_pad("sink")?;
         let caps = pad.current_caps()?;
         let (width, height) = display_size(&caps)?;
         // Only a sink that turns it (it has rotate-method, set to auto).
-        let turned =
-            has_property(&self.sink, "rotate-method") && embed::turned_a_quarter(&self.sink, &pad);
+        let turned = has_property(&self.elements.sink, "rotate-method")
+            && embed::turned_a_quarter(&self.elements.sink, &pad);
         Some(if turned {
             (height, width)
         } else {
@@ -196,13 +195,14 @@ impl Player {
     /// The video frame's size in its pixels (before the pixel aspect
     /// ratio): what DVD subtitle pictures are placed in.
     pub fn frame_size(&self) -> Option<(u32, u32)> {
-        let caps = self.sink.static_pad("sink")?.current_caps()?;
+        let caps = self.elements.sink.static_pad("sink")?.current_caps()?;
         let (width, height) = embed::frame_size(&caps)?;
         Some((u32::try_from(width).ok()?, u32::try_from(height).ok()?))
     }
 
     pub fn position(&self) -> Option<f64> {
-        self.pipeline
+        self.elements
+            .pipeline
             .query_position::<gst::ClockTime>()
             .map(seconds_of)
     }
@@ -216,17 +216,22 @@ impl Player {
     /// the last frame) while audio plays on, the pipeline's.
     pub fn video_position(&self) -> Option<f64> {
         let video_ended = self
+            .elements
             .sink
             .static_pad("sink")
             .is_some_and(|pad| pad.pad_flags().contains(gst::PadFlags::EOS));
         if video_ended {
             return self.position();
         }
-        self.sink.query_position::<gst::ClockTime>().map(seconds_of)
+        self.elements
+            .sink
+            .query_position::<gst::ClockTime>()
+            .map(seconds_of)
     }
 
     pub fn duration(&self) -> Option<f64> {
-        self.pipeline
+        self.elements
+            .pipeline
             .query_duration::<gst::ClockTime>()
             .map(seconds_of)
     }
@@ -236,7 +241,7 @@ impl Player {
             return "eos";
         }
         // Mid-change (after a flushing seek): the state it is going to.
-        let (_, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
+        let (_, current, pending) = self.elements.pipeline.state(gst::ClockTime::ZERO);
         let state = if pending == gst::State::VoidPending {
             current
         } else {
@@ -251,7 +256,7 @@ impl Player {
 
     /// Stop the pipeline and give every frame back.
     pub fn shutdown(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        let _ = self.elements.pipeline.set_state(gst::State::Null);
         self.fail_snapshots("the player quit before the snapshot");
         for (reply, _) in self.pending_seeks.drain(..) {
             let _ = reply.send(Err("the player quit during the seek".to_owned()));
@@ -262,7 +267,7 @@ impl Player {
 impl Drop for Player {
     fn drop(&mut self) {
         self.shutdown();
-        if let Some(bus) = self.pipeline.bus() {
+        if let Some(bus) = self.elements.pipeline.bus() {
             bus.unset_sync_handler();
         }
         let _ = std::fs::remove_dir_all(&self.snapshot_dir);

@@ -97,8 +97,9 @@ pub(super) struct Elements {
 }
 
 impl PipelineSpec {
-    /// A pipeline for `uri`, at `volume` and `mute` (where there is audio).
-    pub(super) fn build(&self, uri: &str, volume: f64, mute: bool) -> Result<Elements> {
+    /// A pipeline for `uri`, at `volume` (where there is audio; the mute
+    /// is the player's to set, see `Player::apply_mute`).
+    pub(super) fn build(&self, uri: &str, volume: f64) -> Result<Elements> {
         let playbin = make("playbin3", "player")?;
         playbin.set_property("uri", uri);
         if let Some(sub) = &self.subtitle_uri {
@@ -183,7 +184,6 @@ impl PipelineSpec {
                 ),
             }
             playbin.set_property("volume", volume);
-            playbin.set_property("mute", mute);
         }
         // native-video: no converters of playsink's in front of our bin
         // (it has its own, which pass on what the sink takes); text: the
@@ -258,27 +258,11 @@ impl Player {
             events: Arc::new(events),
             gapless: gapless.clone(),
         };
-        // --aid no: the first track plays, silenced (see `tracks`).
-        let audio_off = options.aid == Some(zc_app::player::tracks::TrackChoice::Off);
-        let Elements {
-            live,
-            pipeline,
-            sink,
-            export,
-            conversion,
-            snapshot,
-        } = spec.build(
-            options.playlist.current(),
-            options.volume,
-            options.mute || audio_off,
-        )?;
+        let tracks = super::tracks::Tracks::new(options.aid.clone(), options.sid.clone());
+        let elements = spec.build(options.playlist.current(), options.volume)?;
 
-        Ok(Player {
-            pipeline,
-            sink,
-            export,
-            conversion,
-            snapshot,
+        let player = Player {
+            elements,
             snapshot_dir,
             snapshots: VecDeque::new(),
             next_snapshot: 0,
@@ -292,7 +276,7 @@ impl Player {
             gapless,
             watch_later: options.watch_later.clone(),
             speed: options.speed,
-            tracks: super::tracks::Tracks::new(options.aid.clone(), options.sid.clone()),
+            tracks,
             wanted: gst::State::Playing,
             prerolled: false,
             at_eos: false,
@@ -309,9 +293,10 @@ impl Player {
             hand_over_frames: None,
             entry_seqnum: None,
             spec,
-            live,
             seek_watch: StartWatch::new(super::transport::seek_limit(options.start_timeout)),
             seek_target: 0.0,
-        })
+        };
+        player.apply_mute();
+        Ok(player)
     }
 }

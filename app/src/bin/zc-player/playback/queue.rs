@@ -9,7 +9,6 @@ use gst::prelude::*;
 use zc_app::lock;
 use zc_app::player::playlist::Playlist;
 
-use super::pipeline::Elements;
 use super::teardown::{self, SWITCH_LIMIT, Stopped};
 use super::{Player, PlayerExit};
 use crate::lifecycle::abandon;
@@ -64,7 +63,7 @@ impl Player {
         };
         *lock(&self.gapless) = Default::default();
         self.step_after_seek = false;
-        if teardown::stop_within(&self.pipeline, SWITCH_LIMIT)? == Stopped::LeftBehind {
+        if teardown::stop_within(&self.elements.pipeline, SWITCH_LIMIT)? == Stopped::LeftBehind {
             eprintln!(
                 "zc-player: GStreamer did not stop the current entry within {} s (its threads \
                  are stuck): leaving its pipeline behind and starting a new one",
@@ -77,7 +76,7 @@ impl Player {
         for (reply, _) in self.pending_seeks.drain(..) {
             let _ = reply.send(Err("the playlist moved to another entry".to_owned()));
         }
-        self.pipeline.set_property("uri", &uri);
+        self.elements.pipeline.set_property("uri", &uri);
         self.prerolled = false;
         self.at_eos = false;
         self.start = None;
@@ -91,7 +90,8 @@ impl Player {
             self.playlist.len()
         );
         // on_async_done plays (or stays paused) once it prerolled.
-        self.pipeline
+        self.elements
+            .pipeline
             .set_state(gst::State::Paused)
             .map(|_| ())
             .map_err(|_| format!("cannot start {uri}"))
@@ -130,7 +130,7 @@ impl Player {
             return Err(PlayerExit::Stuck(why));
         };
         eprintln!("zc-player: {why}; skipping it, its pipeline left as it is");
-        teardown::leave_stuck(&self.pipeline);
+        teardown::leave_stuck(&self.elements.pipeline);
         self.replace_pipeline(&uri);
         self.switch_to(after).map_err(PlayerExit::Failed)
     }
@@ -140,14 +140,7 @@ impl Player {
     /// player cannot go on: it ends at once, as after a stuck start (the
     /// old pipeline is not its to stop any more).
     fn replace_pipeline(&mut self, uri: &str) {
-        let Elements {
-            live,
-            pipeline,
-            sink,
-            export,
-            conversion,
-            snapshot,
-        } = match self.spec.build(uri, self.volume, self.silenced()) {
+        let elements = match self.spec.build(uri, self.volume) {
             Ok(elements) => elements,
             Err(e) => abandon(
                 &(1, None),
@@ -156,13 +149,11 @@ impl Player {
         };
         // Snapshots asked of the old pipeline's frames never come.
         self.fail_snapshots("the entry was left behind before the snapshot");
-        self.live.store(false, std::sync::atomic::Ordering::Release);
-        self.live = live;
-        self.pipeline = pipeline;
-        self.sink = sink;
-        self.export = export;
-        self.conversion = conversion;
-        self.snapshot = snapshot;
+        self.elements
+            .live
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.elements = elements;
+        self.apply_mute();
         self.last_rendered = None;
     }
 
@@ -230,7 +221,10 @@ impl Player {
         // A new stream started: the hand-over is watched until its first
         // frame shows (see `watch_hand_over`).
         self.hand_over_frames = Some(self.sink_counters().0);
-        let current = self.pipeline.property::<Option<String>>("current-uri");
+        let current = self
+            .elements
+            .pipeline
+            .property::<Option<String>>("current-uri");
         if current.as_deref() != self.playlist.peek_next() {
             eprintln!(
                 "zc-player: warning: playbin3 went on to {current:?}, not the next entry {:?}",

@@ -67,7 +67,8 @@ impl Player {
                 parent.display()
             ));
         }
-        self.snapshot
+        self.elements
+            .snapshot
             .set_property_from_str("format", if jpeg { "jpeg" } else { "png" });
         let now = Instant::now();
         self.snapshots.push_back(PendingSnapshot {
@@ -80,7 +81,7 @@ impl Player {
             self.take_paused_frame();
         } else {
             // Playing: the next frame comes at once.
-            self.snapshot.emit_by_name::<()>("snapshot", &[]);
+            self.elements.snapshot.emit_by_name::<()>("snapshot", &[]);
         }
         Ok(())
     }
@@ -91,10 +92,15 @@ impl Player {
     /// fallback: the sink may preroll on a GAP event and hold the
     /// streaming thread before the frame reaches zcthumbnail.
     fn take_paused_frame(&mut self) {
-        if self.snapshot.emit_by_name::<bool>("snapshot-last", &[]) {
+        if self
+            .elements
+            .snapshot
+            .emit_by_name::<bool>("snapshot-last", &[])
+        {
             return;
         }
         let seeked = self
+            .elements
             .pipeline
             .query_position::<gst::ClockTime>()
             .is_some_and(|position| {
@@ -178,7 +184,7 @@ impl Player {
     /// The pipeline's state and pending state, and the state change's
     /// last result, for messages about a stuck request.
     fn describe_state(&self) -> String {
-        let (result, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
+        let (result, current, pending) = self.elements.pipeline.state(gst::ClockTime::ZERO);
         format!("pipeline {current:?}, pending {pending:?}, last change {result:?}")
     }
 }

@@ -26,7 +26,7 @@ impl Player {
 
     /// GstBaseSink's rendered and dropped counters.
     pub(super) fn sink_counters(&self) -> (u64, u64) {
-        let stats = self.sink.property::<gst::Structure>("stats");
+        let stats = self.elements.sink.property::<gst::Structure>("stats");
         (
             stats.get::<u64>("rendered").unwrap_or(0),
             stats.get::<u64>("dropped").unwrap_or(0),
@@ -35,7 +35,7 @@ impl Player {
 
     fn decoder_name(&mut self) -> Option<String> {
         if self.decoder.is_none() {
-            let bin = self.pipeline.downcast_ref::<gst::Bin>()?;
+            let bin = self.elements.pipeline.downcast_ref::<gst::Bin>()?;
             self.decoder = bin
                 .iterate_recurse()
                 .into_iter()
@@ -60,17 +60,19 @@ impl Player {
         };
         let (rendered, dropped) = self.sink_counters();
         // zcexport's counters at one instant, so they add up.
-        let export = self.export.property::<gst::Structure>("stats");
+        let export = self.elements.export.property::<gst::Structure>("stats");
         let export_u64 = |name: &str| export.get::<u64>(name).unwrap_or(0);
-        let conversion = self.conversion.report();
-        let path = if has_property(&self.sink, "path") {
-            self.sink
+        let conversion = self.elements.conversion.report();
+        let path = if has_property(&self.elements.sink, "path") {
+            self.elements
+                .sink
                 .property::<Option<String>>("path")
                 .unwrap_or_default()
         } else {
             "unknown".to_owned()
         };
         let video = self
+            .elements
             .sink
             .static_pad("sink")
             .and_then(|p| p.current_caps())
@@ -96,9 +98,9 @@ impl Player {
             convert_bytes_copied: conversion.cpu_bytes,
             conversion: conversion.kind.to_owned(),
             conversion_detail: conversion.detail,
-            sink_frames_copied: u64_of(&self.sink, "frames-copied"),
-            sink_bytes_copied: u64_of(&self.sink, "bytes-copied"),
-            frames_presented: u64_of(&self.sink, "frames-presented"),
+            sink_frames_copied: u64_of(&self.elements.sink, "frames-copied"),
+            sink_bytes_copied: u64_of(&self.elements.sink, "bytes-copied"),
+            frames_presented: u64_of(&self.elements.sink, "frames-presented"),
             copies_per_frame: 0.0,
             bytes_copied_per_frame: 0.0,
             fds: fds.len(),

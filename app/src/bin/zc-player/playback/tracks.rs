@@ -405,7 +405,7 @@ impl Player {
     fn send_selection(&self, audio: Option<usize>, sub: Option<usize>) -> Result<(), String> {
         let ids = self.tracks.selection(audio, sub);
         let event = gst::event::SelectStreams::new(ids.iter().map(String::as_str));
-        self.pipeline.call_async(move |pipeline| {
+        self.elements.pipeline.call_async(move |pipeline| {
             if !pipeline.send_event(event) {
                 eprintln!("zc-player: playbin3 refused the stream selection {ids:?}");
             }

@@ -33,13 +33,17 @@ impl Player {
             // on_async_done applies it.
             return Ok(());
         }
-        self.pipeline
+        self.elements
+            .pipeline
             .set_state(self.wanted)
             .map(|_| ())
             .map_err(|_| format!("cannot switch to {:?}", self.wanted))?;
         // PLAYING <-> PAUSED after preroll completes at once; wait so the
         // answer tells the truth.
-        let _ = self.pipeline.state(gst::ClockTime::from_seconds(5));
+        let _ = self
+            .elements
+            .pipeline
+            .state(gst::ClockTime::from_seconds(5));
         Ok(())
     }
 
@@ -129,7 +133,7 @@ impl Player {
         flags: gst::SeekFlags,
         position: gst::ClockTime,
     ) -> Result<(), gst::glib::BoolError> {
-        self.pipeline.seek(
+        self.elements.pipeline.seek(
             self.speed,
             flags,
             gst::SeekType::Set,
@@ -203,7 +207,7 @@ impl Player {
     /// gst-play's frame step does).
     pub(super) fn step_one(&self) -> Result<(), String> {
         let step = gst::event::Step::new(gst::format::Buffers::ONE, 1.0, true, false);
-        if self.pipeline.send_event(step) {
+        if self.elements.pipeline.send_event(step) {
             Ok(())
         } else {
             Err("the pipeline refused the frame step".to_owned())
@@ -212,7 +216,10 @@ impl Player {
 
     /// The stream time of the frame on screen (the sink's last sample).
     pub fn frame_pts(&self) -> Option<f64> {
-        let sample = self.sink.property::<Option<gst::Sample>>("last-sample")?;
+        let sample = self
+            .elements
+            .sink
+            .property::<Option<gst::Sample>>("last-sample")?;
         let pts = sample.buffer()?.pts()?;
         let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
         segment.to_stream_time(pts).map(seconds_of)
@@ -220,7 +227,7 @@ impl Player {
 
     /// One frame's duration, from the negotiated frame rate.
     fn frame_duration(&self) -> Option<f64> {
-        let caps = self.sink.static_pad("sink")?.current_caps()?;
+        let caps = self.elements.sink.static_pad("sink")?.current_caps()?;
         let rate = caps.structure(0)?.get::<gst::Fraction>("framerate").ok()?;
         (rate.numer() > 0 && rate.denom() > 0)
             .then(|| f64::from(rate.denom()) / f64::from(rate.numer()))
@@ -250,12 +257,12 @@ impl Player {
     }
 
     pub(super) fn apply_mute(&self) {
-        self.pipeline.set_property("mute", self.silenced());
+        self.elements.pipeline.set_property("mute", self.silenced());
     }
 
     pub fn change_volume(&mut self, delta: f64) -> f64 {
         self.volume = (self.volume + delta).clamp(0.0, 1.0);
-        self.pipeline.set_property("volume", self.volume);
+        self.elements.pipeline.set_property("volume", self.volume);
         self.volume
     }
 
