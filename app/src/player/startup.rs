@@ -9,26 +9,31 @@
 //! A gapless hand-over is watched the same way, from the moment playbin3
 //! takes the next entry until that entry's stream starts; the player
 //! counts the current entry playing on (its position moving) as progress.
+//! The same watch, with its own limit, follows each seek until GStreamer
+//! answers it: a quiet spell is what a stuck start and a stuck seek have
+//! in common.
 
 use std::time::{Duration, Instant};
 
 /// The default `--start-timeout`: as long as mpv's `--network-timeout`.
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The quiet spell of the entry being started, if one is.
+/// The quiet spell of what is being watched (an entry's start, a seek), if
+/// anything is.
 #[derive(Clone, Debug)]
-pub struct StartWatch {
+pub struct QuietWatch {
     /// `None`: wait forever (`--start-timeout 0`).
     limit: Option<Duration>,
-    /// Since when the starting entry's pipeline has been quiet; `None`
-    /// once it showed a frame (or before anything started).
+    /// Since when the pipeline has been quiet; `None` once what is
+    /// watched is done (the entry showed a frame, the seek was answered) or
+    /// before anything started.
     quiet_since: Option<Instant>,
 }
 
-impl StartWatch {
+impl QuietWatch {
     /// A zero limit waits forever.
-    pub fn new(limit: Duration) -> StartWatch {
-        StartWatch {
+    pub fn new(limit: Duration) -> QuietWatch {
+        QuietWatch {
             limit: (!limit.is_zero()).then_some(limit),
             quiet_since: None,
         }
@@ -73,7 +78,7 @@ mod tests {
     #[test]
     fn a_quiet_start_is_stuck_at_the_limit_and_not_before() {
         let t0 = Instant::now();
-        let mut watch = StartWatch::new(LIMIT);
+        let mut watch = QuietWatch::new(LIMIT);
         assert_eq!(watch.stuck(t0 + LIMIT * 2), None, "nothing started yet");
         watch.arm(t0);
         assert_eq!(watch.stuck(t0 + LIMIT - Duration::from_millis(1)), None);
@@ -83,7 +88,7 @@ mod tests {
     #[test]
     fn each_message_starts_the_quiet_spell_over() {
         let t0 = Instant::now();
-        let mut watch = StartWatch::new(LIMIT);
+        let mut watch = QuietWatch::new(LIMIT);
         watch.arm(t0);
         watch.progress(t0 + Duration::from_secs(50));
         assert_eq!(watch.stuck(t0 + Duration::from_secs(100)), None);
@@ -96,7 +101,7 @@ mod tests {
     #[test]
     fn a_started_entry_and_messages_after_it_are_not_watched() {
         let t0 = Instant::now();
-        let mut watch = StartWatch::new(LIMIT);
+        let mut watch = QuietWatch::new(LIMIT);
         watch.arm(t0);
         watch.started();
         // Messages during playback do not arm it again.
@@ -112,7 +117,7 @@ mod tests {
     #[test]
     fn zero_waits_forever() {
         let t0 = Instant::now();
-        let mut watch = StartWatch::new(Duration::ZERO);
+        let mut watch = QuietWatch::new(Duration::ZERO);
         watch.arm(t0);
         assert_eq!(watch.stuck(t0 + Duration::from_secs(86_400)), None);
     }

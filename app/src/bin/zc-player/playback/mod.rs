@@ -40,7 +40,7 @@ use gst::prelude::*;
 use zc_app::player::controls::seconds_of;
 use zc_app::player::ipc::Reply;
 use zc_app::player::playlist::Playlist;
-use zc_app::player::startup::StartWatch;
+use zc_app::player::startup::QuietWatch;
 use zc_app::player::watch_later::WatchLater;
 
 pub use bus::BusEvent;
@@ -120,7 +120,7 @@ pub struct Player {
     /// unselected, and how often (see `restart_if_subtitles_unselected`).
     subtitle_restarts: (String, u32),
     /// Whether the entry being started has gone quiet for too long.
-    start_watch: StartWatch,
+    start_watch: QuietWatch,
     /// The position at the last tick while a gapless hand-over waits for
     /// the next entry (see `watch_hand_over`).
     hand_over_position: Option<f64>,
@@ -135,7 +135,7 @@ pub struct Player {
     spec: pipeline::PipelineSpec,
     /// Whether the last seek has gone unanswered for too long, and where
     /// it went (see `watch_seek`).
-    seek_watch: StartWatch,
+    seek_watch: QuietWatch,
     seek_target: f64,
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use gst::prelude::*;
-use zc_app::player::startup::StartWatch;
+use zc_app::player::startup::QuietWatch;
 
 use super::conversion::Conversion;
 use super::embed::{Layout, WindowHandles, sync_handler};
@@ -288,12 +288,12 @@ impl Player {
             last_rendered: None,
             warned: Default::default(),
             subtitle_restarts: Default::default(),
-            start_watch: StartWatch::new(options.start_timeout),
+            start_watch: QuietWatch::new(options.start_timeout),
             hand_over_position: None,
             hand_over_frames: None,
             entry_seqnum: None,
             spec,
-            seek_watch: StartWatch::new(super::transport::seek_limit(options.start_timeout)),
+            seek_watch: QuietWatch::new(super::transport::seek_limit(options.start_timeout)),
             seek_target: 0.0,
         };
         player.apply_mute();
