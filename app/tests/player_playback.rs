@@ -233,6 +233,18 @@ fn a_portrait_phone_video_is_laid_out_upright() {
         .collect();
     let (w, h) = (rect[2] as f64, rect[3] as f64);
     assert!((w / h - 0.75).abs() < 0.01, "not upright: {stats}");
+    // A snapshot is upright too: 240 wide, 320 tall (zcthumbnail follows
+    // the tag as the sink does; its own tests check the pixels).
+    let snapshot = dir.join("upright.png");
+    let reply = running.control.request(&format!(
+        r#"{{"command":"snapshot","path":"{}"}}"#,
+        snapshot.display()
+    ));
+    assert_eq!(reply["ok"], true, "{reply}");
+    let png = std::fs::read(&snapshot).expect("the snapshot file");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let side = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().expect("4"));
+    assert_eq!((side(16), side(20)), (240, 320), "the snapshot's IHDR size");
     running.quit_cleanly();
     let _ = std::fs::remove_dir_all(&dir);
 }

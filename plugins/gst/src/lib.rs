@@ -21,6 +21,7 @@ pub mod dialect;
 pub mod frame;
 mod main_device;
 mod memory_cache;
+pub mod orientation;
 pub mod pool;
 mod pool_proposal;
 pub mod zcexport;

@@ -101,6 +101,78 @@ fn png_of_an_rgb_pattern_is_exact_in_every_region() {
     }
 }
 
+/// The quadrants' thumbnail (64x32, fitted into `width` x `height`) with
+/// `rotate-method` and the stream tagged `tag`: its size and the colour at
+/// the centre of each quadrant of the image written (upper left, upper
+/// right, lower left, lower right).
+fn turned_quadrants(tag: Option<&str>, method: &str, size: &str) -> ((u32, u32), [[u8; 3]; 4]) {
+    let dir = folder(
+        "zcthumbnail",
+        &format!("turned-{method}-{}", tag.unwrap_or("none")),
+    );
+    let tagger = tag
+        .map(|tag| format!("taginject tags=\"image-orientation={tag}\" !"))
+        .unwrap_or_default();
+    let run = appsrc_run(
+        "video/x-raw,format=BGRx,width=64,height=32,framerate=1/1",
+        vec![quadrants_bgrx()],
+        &format!("zcexport ! {tagger}"),
+        &format!(
+            "{size} rotate-method={method} format=png location={}/t-%d.png",
+            dir.display()
+        ),
+    );
+    assert_eq!(run.error, None);
+    assert_eq!(run.thumbnails.len(), 1, "{run:?}");
+    let image = read_png(&location_of(&run.thumbnails[0]));
+    let (w, h) = (image.0, image.1);
+    let centres = [
+        (w / 4, h / 4),
+        (3 * w / 4, h / 4),
+        (w / 4, 3 * h / 4),
+        (3 * w / 4, 3 * h / 4),
+    ]
+    .map(|(x, y)| pixel(&image, x, y));
+    ((w, h), centres)
+}
+
+#[test]
+fn a_thumbnail_is_turned_as_rotate_method_and_the_stream_s_tag_say() {
+    const RED: [u8; 3] = [255, 0, 0];
+    const GREEN: [u8; 3] = [0, 255, 0];
+    const BLUE: [u8; 3] = [0, 0, 255];
+    const WHITE: [u8; 3] = [255, 255, 255];
+    // As it is: red, green / blue, white.
+    assert_eq!(
+        turned_quadrants(None, "auto", "width=0 height=0"),
+        ((64, 32), [RED, GREEN, BLUE, WHITE])
+    );
+    // A phone's portrait video (tagged rotate-90): turned a quarter
+    // clockwise, full size and fitted into a box (64x32 shown 32x64 fits
+    // 40x40 as 20x40).
+    assert_eq!(
+        turned_quadrants(Some("rotate-90"), "auto", "width=0 height=0"),
+        ((32, 64), [BLUE, RED, WHITE, GREEN])
+    );
+    assert_eq!(
+        turned_quadrants(Some("rotate-90"), "auto", "width=40 height=40"),
+        ((20, 40), [BLUE, RED, WHITE, GREEN])
+    );
+    // A method of its own wins over the tag.
+    assert_eq!(
+        turned_quadrants(Some("rotate-90"), "identity", "width=0 height=0"),
+        ((64, 32), [RED, GREEN, BLUE, WHITE])
+    );
+    assert_eq!(
+        turned_quadrants(None, "horiz", "width=0 height=0"),
+        ((64, 32), [GREEN, RED, WHITE, BLUE])
+    );
+    assert_eq!(
+        turned_quadrants(None, "90l", "width=0 height=0"),
+        ((32, 64), [GREEN, WHITE, RED, BLUE])
+    );
+}
+
 #[test]
 fn png_of_an_nv12_pattern_is_exact_under_the_stated_rule() {
     // Left half BT.601 limited red, right half a grey, on 2x2-aligned blocks.

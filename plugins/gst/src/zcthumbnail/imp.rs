@@ -14,6 +14,7 @@ use zc_dmabuf::{BracketCounter, Modifier};
 use super::output;
 use super::scale::{self, Colorimetry, PixelFormat};
 use super::settings::{self, OnError, Settings};
+use super::turn;
 use crate::lock;
 
 mod worker;
@@ -42,6 +43,8 @@ struct State {
     /// The frame that passed last, with `keep-last-frame`: a reference, so
     /// its memory stays valid (and unreused) until the next one replaces it.
     last_frame: Option<gst::Buffer>,
+    /// The stream's `image-orientation`, for `rotate-method=auto`.
+    tagged: Option<gst_video::VideoOrientationMethod>,
 }
 
 #[derive(Default)]
@@ -155,7 +158,7 @@ impl ZcThumbnail {
             return Err(gst::FlowError::Error);
         }
         let settings = lock(&self.settings).clone();
-        let (info, format, colour, index) = {
+        let (info, format, colour, index, tagged) = {
             let mut state = lock(&self.state);
             if settings.keep_last_frame {
                 state.last_frame = Some(buffer.clone());
@@ -177,17 +180,22 @@ impl ZcThumbnail {
             }
             let index = state.next_index;
             state.next_index += 1;
-            (info, format, state.colour, index)
+            (info, format, state.colour, index, state.tagged)
         };
         self.snapshot_pending.store(false, Ordering::Release);
+        // Fitted as shown (a quarter turn swaps the frame's sides and its
+        // pixels' aspect), read at that size turned back.
+        let orientation = crate::orientation::shown(settings.rotate_method, tagged);
+        let (width, height) = turn::shown_size(info.width(), info.height(), orientation);
         let par = info.par();
-        let size = scale::fit(
-            info.width(),
-            info.height(),
-            (par.numer().max(0) as u32, par.denom().max(0) as u32),
-            settings.width,
-            settings.height,
-        );
+        let par = (par.numer().max(0) as u32, par.denom().max(0) as u32);
+        let par = if orientation.swaps_axes() {
+            (par.1, par.0)
+        } else {
+            par
+        };
+        let shown = scale::fit(width, height, par, settings.width, settings.height);
+        let size = turn::shown_size(shown.0, shown.1, orientation);
         let pts = buffer.pts();
         let path = output::expand_location(&settings.location, index, pts.map(|p| p.nseconds()))
             .map_err(|err| err.to_string())
@@ -215,6 +223,7 @@ impl ZcThumbnail {
             pixel: format,
             colour,
             size,
+            orientation,
             path,
             pts,
             index,
@@ -358,6 +367,9 @@ impl ObjectImpl for ZcThumbnail {
                     lock(&self.state).last_frame = None;
                 }
             }
+            "rotate-method" => {
+                settings.rotate_method = value.get().unwrap_or(settings::DEFAULT_ROTATE_METHOD)
+            }
             other => gst::warning!(CAT, imp = self, "no property {other}"),
         }
     }
@@ -375,6 +387,7 @@ impl ObjectImpl for ZcThumbnail {
             "keyframes-only" => s.keyframes_only.to_value(),
             "on-error" => s.on_error.to_value(),
             "keep-last-frame" => s.keep_last_frame.to_value(),
+            "rotate-method" => s.rotate_method.to_value(),
             "thumbnails-written" => c.written.load(Ordering::Relaxed).to_value(),
             "frames-skipped" => c.skipped.load(Ordering::Relaxed).to_value(),
             "thumbnails-failed" => c.failed.load(Ordering::Relaxed).to_value(),
@@ -550,6 +563,14 @@ impl BaseTransformImpl for ZcThumbnail {
             }
             gst::EventView::FlushStop(_) | gst::EventView::Segment(_) => {
                 lock(&self.state).next_due = None;
+            }
+            // A new stream: the last one's tag no longer holds.
+            gst::EventView::StreamStart(_) => lock(&self.state).tagged = None,
+            gst::EventView::Tag(tag) => {
+                if let Some(method) = gst_video::VideoOrientationMethod::from_tag(tag.tag()) {
+                    gst::debug!(CAT, imp = self, "the stream is tagged {method:?}");
+                    lock(&self.state).tagged = Some(method);
+                }
             }
             _ => {}
         }

@@ -12,7 +12,9 @@
 //!   the mapped planes straight into a small RGB image ([`scale`] states the
 //!   rule), ends the brackets and drops the buffer reference. The brackets
 //!   cover that read only, never the encode.
-//! - Then it encodes JPEG or PNG ([`output`]), writes the file atomically
+//! - Then it turns the image as `rotate-method` says (`turn`; `auto`, the
+//!   default, follows the stream's `image-orientation` tag), encodes JPEG
+//!   or PNG ([`output`]), writes the file atomically
 //!   and posts a `zc-thumbnail` element message. While the worker is busy,
 //!   picked frames are skipped and counted: nothing queues.
 
@@ -20,6 +22,7 @@ mod imp;
 pub mod output;
 pub mod scale;
 mod settings;
+mod turn;
 
 use gst::glib;
 use gst::prelude::*;

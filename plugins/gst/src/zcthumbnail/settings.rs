@@ -10,6 +10,9 @@ pub(super) const DEFAULT_QUALITY: u32 = 85;
 pub(super) const DEFAULT_WIDTH: u32 = 320;
 pub(super) const DEFAULT_HEIGHT: u32 = 180;
 pub(super) const DEFAULT_INTERVAL: u64 = 10 * gst::ClockTime::SECOND.nseconds();
+/// Thumbnails upright as the video is shown, tagged phone video included.
+pub(super) const DEFAULT_ROTATE_METHOD: gst_video::VideoOrientationMethod =
+    gst_video::VideoOrientationMethod::Auto;
 
 /// The `format` property.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
@@ -61,6 +64,7 @@ pub(super) struct Settings {
     pub(super) keyframes_only: bool,
     pub(super) on_error: OnError,
     pub(super) keep_last_frame: bool,
+    pub(super) rotate_method: gst_video::VideoOrientationMethod,
 }
 
 impl Default for Settings {
@@ -75,6 +79,7 @@ impl Default for Settings {
             keyframes_only: false,
             on_error: OnError::default(),
             keep_last_frame: false,
+            rotate_method: DEFAULT_ROTATE_METHOD,
         }
     }
 }
@@ -166,6 +171,15 @@ pub(super) fn param_specs() -> Vec<glib::ParamSpec> {
                  upstream pool, usually the one the sink shows anyway",
             )
             .default_value(false)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecEnum::builder_with_default("rotate-method", DEFAULT_ROTATE_METHOD)
+            .nick("Rotate method")
+            .blurb(
+                "How thumbnails are turned or flipped (zcwaylandsink's rotate-method shows the \
+                 video the same way); auto follows the stream's image-orientation tag, as phones \
+                 tag portrait video; custom writes the frame as it is",
+            )
             .mutable_playing()
             .build(),
         counter("thumbnails-written", "Thumbnails written", "Files written and renamed into place"),

@@ -98,7 +98,6 @@ glib::wrapper! {
 }
 
 pub use display::DISPLAY_CONTEXT_TYPES;
-pub use orientation::orientation as shown_orientation;
 pub use settings::{ColorRepresentation, PathPreference};
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -16,32 +16,11 @@ use crate::lock;
 /// The default `rotate-method`: the frame as it is.
 pub(super) const DEFAULT_ROTATE_METHOD: Method = Method::Identity;
 
-/// How `method` (a `rotate-method`) shows the video, with the stream's
-/// tagged method for `auto` (none: as it is). `custom` (a matrix, which a
-/// buffer transform cannot express) shows it as it is. Public so that an
-/// application laying out the window works it out as the sink does.
-pub fn orientation(method: Method, tagged: Option<Method>) -> Orientation {
-    let method = match method {
-        Method::Auto => tagged.unwrap_or(Method::Identity),
-        method => method,
-    };
-    match method {
-        Method::_90r => Orientation::Clockwise,
-        Method::_180 => Orientation::HalfTurn,
-        Method::_90l => Orientation::CounterClockwise,
-        Method::Horiz => Orientation::FlipHorizontal,
-        Method::Vert => Orientation::FlipVertical,
-        Method::UlLr => Orientation::Transpose,
-        Method::UrLl => Orientation::AntiTranspose,
-        _ => Orientation::Identity,
-    }
-}
-
 impl ZcWaylandSink {
     /// How the video is to be shown now.
     pub(super) fn wanted_orientation(&self) -> Orientation {
         let method = lock(&self.settings).rotate_method;
-        orientation(method, *lock(&self.tagged_orientation))
+        crate::orientation::shown(method, *lock(&self.tagged_orientation))
     }
 
     /// Tell the presenter, if connected, how to show the video now.
@@ -83,50 +62,6 @@ impl ZcWaylandSink {
             && let Err(e) = presenter.set_orientation(self.wanted_orientation())
         {
             gst::warning!(CAT, imp = self, "cannot turn the video: {e}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_method_is_its_orientation_and_auto_follows_the_tag() {
-        assert_eq!(orientation(Method::Identity, None), Orientation::Identity);
-        assert_eq!(orientation(Method::_90r, None), Orientation::Clockwise);
-        assert_eq!(
-            orientation(Method::_90l, None),
-            Orientation::CounterClockwise
-        );
-        assert_eq!(orientation(Method::UrLl, None), Orientation::AntiTranspose);
-        // A fixed method wins over the tag.
-        assert_eq!(
-            orientation(Method::_180, Some(Method::_90r)),
-            Orientation::HalfTurn
-        );
-        assert_eq!(orientation(Method::Auto, None), Orientation::Identity);
-        assert_eq!(
-            orientation(Method::Auto, Some(Method::_90r)),
-            Orientation::Clockwise
-        );
-        assert_eq!(orientation(Method::Custom, None), Orientation::Identity);
-    }
-
-    #[test]
-    fn phone_tags_read_as_their_turn() {
-        gst::init().expect("gst init");
-        for (tag, expected) in [
-            ("rotate-90", Orientation::Clockwise),
-            ("rotate-180", Orientation::HalfTurn),
-            ("rotate-270", Orientation::CounterClockwise),
-            ("flip-rotate-0", Orientation::FlipHorizontal),
-        ] {
-            let mut tags = gst::TagList::new();
-            tags.make_mut()
-                .add::<gst::tags::ImageOrientation>(&tag, gst::TagMergeMode::Replace);
-            let method = Method::from_tag(&tags);
-            assert_eq!(orientation(Method::Auto, method), expected, "{tag}");
         }
     }
 }

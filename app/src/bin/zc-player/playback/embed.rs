@@ -49,7 +49,7 @@ pub struct WindowHandles {
 /// Whether `sink` shows the stream reaching its `pad` turned a quarter
 /// (a phone's portrait video tagged `image-orientation` rotate-90, with
 /// `rotate-method=auto`): the window then lays it out as tall as it is
-/// wide. The sink's own mapping decides (`shown_orientation`; stock
+/// wide. The sink's own mapping decides (`orientation::shown`; stock
 /// waylandsink's `rotate-method` means the same). The pad's sticky tags
 /// are the current stream's (a new stream starts without them).
 pub(super) fn turned_a_quarter(sink: &gst::Element, pad: &gst::Pad) -> bool {
@@ -59,7 +59,7 @@ pub(super) fn turned_a_quarter(sink: &gst::Element, pad: &gst::Pad) -> bool {
         .map_while(|index| pad.sticky_event::<gst::event::Tag>(index))
         .filter_map(|event| Method::from_tag(event.tag()))
         .last();
-    gstzerocopy::zcwaylandsink::shown_orientation(method, tagged).swaps_axes()
+    gstzerocopy::orientation::shown(method, tagged).swaps_axes()
 }
 
 /// The frame's size in its own pixels, as `caps` give it.

@@ -27,7 +27,10 @@ pub(super) struct Job {
     pub(super) info: gst_video::VideoInfo,
     pub(super) pixel: PixelFormat,
     pub(super) colour: Colorimetry,
+    /// The size the frame is read at, before it is turned.
     pub(super) size: (u32, u32),
+    /// How the thumbnail is turned once read (`rotate-method`).
+    pub(super) orientation: crate::orientation::Orientation,
     pub(super) path: PathBuf,
     pub(super) pts: Option<gst::ClockTime>,
     pub(super) index: u64,
@@ -155,6 +158,7 @@ impl ZcThumbnail {
         };
         // The frame goes back to its owner (a pool, a driver) now, before the encode.
         drop(buffer);
+        let image = super::turn::turned(image, job.orientation);
         gst::debug!(
             CAT,
             imp = self,
