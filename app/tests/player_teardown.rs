@@ -180,9 +180,9 @@ fn a_gapless_hand_over_to_an_entry_that_never_starts_gives_up() {
 
 /// An entry whose start stays silent past `--start-timeout` in a playlist
 /// with entries after it is skipped: the next one plays (`playing`: its
-/// index) in a new pipeline, and quit ends with status 0 without stopping
-/// the stuck one.
-fn assert_skipped_to(player: &mut Running, playing: u64) {
+/// index) in a new pipeline, `meanwhile` happens, and quit ends with
+/// status 0 without stopping the stuck one.
+fn assert_skipped_to(player: &mut Running, playing: u64, meanwhile: impl FnOnce(&mut Running)) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let stats = player.control.request(r#"{"command":"stats"}"#);
@@ -205,6 +205,12 @@ fn assert_skipped_to(player: &mut Running, playing: u64) {
     ] {
         assert!(stderr.contains(text), "no `{text}` in:\n{stderr}");
     }
+    // Never stopped (stopping it would hang and leave it behind that way).
+    assert!(
+        !stderr.contains("did not stop the current entry"),
+        "{stderr}"
+    );
+    meanwhile(player);
     quit_leaving_one_behind(player);
 }
 
@@ -229,25 +235,42 @@ fn quit_leaving_one_behind(player: &mut Running) {
 fn a_silent_entry_with_entries_after_it_is_skipped() {
     let dir = temp_dir("silent-skipped");
     let clip = make_clip(&dir);
-    let (fifo, _writer) = silent_fifo(&dir);
-    let (clip, fifo) = (clip.to_str().expect("utf-8"), fifo.to_str().expect("utf-8"));
+    let clip = clip.to_str().expect("utf-8");
+    // A few frames to wake the first stuck pipeline up with, well within a
+    // pipe's buffer.
+    let wake_up = dir.join("wake-up.mkv");
+    encode(&format!(
+        "videotestsrc num-buffers=5 pattern=red ! video/x-raw,width=64,height=48,framerate=30/1 \
+         ! x264enc ! h264parse ! matroskamux ! filesink location={}",
+        wake_up.display()
+    ));
+    let wake_up = std::fs::read(&wake_up).expect("read");
 
-    // Its own start.
+    // Its own start. Then its source gets data after all: the pipeline left
+    // as it is goes on until it blocks before the player's elements, and
+    // the player plays on and quits as before.
     let run_dir = dir.join("first");
     std::fs::create_dir_all(&run_dir).expect("dir");
-    let mut player =
-        Running::start_with(&run_dir, Path::new(fifo), &[clip, "--start-timeout", "2"]);
-    assert_skipped_to(&mut player, 1);
+    let (fifo, mut writer) = silent_fifo(&run_dir);
+    let mut player = Running::start_with(&run_dir, &fifo, &[clip, "--start-timeout", "2"]);
+    assert_skipped_to(&mut player, 1, |player| {
+        writer.write_all(&wake_up).expect("write into the FIFO");
+        std::thread::sleep(Duration::from_secs(3));
+        let stats = player.control.request(r#"{"command":"stats"}"#);
+        assert_eq!(stats["playlist-pos"], 1, "{stats}\n{}", player.stderr());
+    });
 
     // Taken over gaplessly after the clip played: the entry after it.
     let run_dir = dir.join("gapless");
     std::fs::create_dir_all(&run_dir).expect("dir");
+    let (fifo, _writer) = silent_fifo(&run_dir);
+    let fifo = fifo.to_str().expect("utf-8");
     let mut player = Running::start_with(
         &run_dir,
         Path::new(clip),
         &[fifo, clip, "--start-timeout", "3"],
     );
-    assert_skipped_to(&mut player, 2);
+    assert_skipped_to(&mut player, 2, |_| {});
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,7 +1,8 @@
 //! `rotate-method` (GStreamer's `GstVideoOrientationMethod`, as
 //! `waylandsink` and `videoflip` have it) to the orientation a picture is
 //! shown in: what `zcwaylandsink` asks the compositor for and what
-//! `zcthumbnail` writes, so a snapshot looks as the video did on screen.
+//! `zcthumbnail` writes, so with the same `rotate-method` on both a
+//! snapshot looks as the video did on screen.
 //! `auto` follows the stream's `image-orientation` tag: phones store
 //! portrait video sideways and tag how to turn it.
 

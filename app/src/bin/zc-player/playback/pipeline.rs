@@ -89,6 +89,10 @@ pub(super) struct Elements {
     /// Cleared when the pipeline is left behind: its about-to-finish
     /// handler and subtitle sink then leave the player alone.
     pub live: Arc<AtomicBool>,
+    /// Where the streams enter the player's own elements (the video bin's
+    /// first pad, the audio sink's), which exist before playbin3 links
+    /// them: blocked when the pipeline is left stuck.
+    pub entries: Vec<gst::Pad>,
     pub pipeline: gst::Element,
     pub sink: gst::Element,
     pub export: gst::Element,
@@ -139,8 +143,12 @@ impl PipelineSpec {
         let sink = video_sink()?;
         // A phone's portrait video, stored sideways and tagged, is turned
         // by the compositor (zcwaylandsink and waylandsink both can).
+        // Snapshots are turned as the video is shown: as the tag says where
+        // the sink follows it, else as the frames are.
         if has_property(&sink, "rotate-method") {
             sink.set_property_from_str("rotate-method", "auto");
+        } else {
+            snapshot.set_property_from_str("rotate-method", "identity");
         }
         if self.path != PathPreference::Auto {
             if !has_property(&sink, "path-preference") {
@@ -170,10 +178,13 @@ impl PipelineSpec {
             .context("videoconvert has no sink pad")?;
         bin.add_pad(&gst::GhostPad::with_target(&bin_sink)?)?;
         playbin.set_property("video-sink", &bin);
+        let mut entries = vec![bin_sink];
 
         let audio = self.audio;
         if audio {
-            playbin.set_property("audio-sink", make("autoaudiosink", "audio")?);
+            let audio_sink = make("autoaudiosink", "audio")?;
+            entries.extend(audio_sink.static_pad("sink"));
+            playbin.set_property("audio-sink", audio_sink);
             // Other speeds keep the audio's pitch (scaletempo passes audio
             // through untouched at speed 1).
             match make("scaletempo", "tempo") {
@@ -227,6 +238,7 @@ impl PipelineSpec {
         });
         Ok(Elements {
             live,
+            entries,
             pipeline: playbin,
             sink,
             export,

@@ -13,6 +13,14 @@ use super::teardown::{self, SWITCH_LIMIT, Stopped};
 use super::{Player, PlayerExit};
 use crate::lifecycle::abandon;
 
+/// How moving to another entry leaves the current one.
+enum Leaving {
+    /// Stopped, or left behind where it does not stop in time.
+    Stop,
+    /// Left as it is: its start is stuck (see [`teardown::leave_stuck`]).
+    Stuck,
+}
+
 impl Player {
     pub fn playlist(&self) -> &Playlist {
         &self.playlist
@@ -58,18 +66,32 @@ impl Player {
     /// Stop the current entry and play the one at `index` (from where it
     /// stopped last time, if it did), in the state the user wants.
     pub(super) fn switch_to(&mut self, index: usize) -> Result<(), String> {
+        self.move_to(index, Leaving::Stop)
+    }
+
+    /// [`Player::switch_to`], leaving the current entry as `leaving` says.
+    fn move_to(&mut self, index: usize, leaving: Leaving) -> Result<(), String> {
         let Some(uri) = self.playlist.go_to(index).map(str::to_owned) else {
             return Err(format!("the playlist has no entry {index}"));
         };
         *lock(&self.gapless) = Default::default();
         self.step_after_seek = false;
-        if teardown::stop_within(&self.elements.pipeline, SWITCH_LIMIT)? == Stopped::LeftBehind {
-            eprintln!(
-                "zc-player: GStreamer did not stop the current entry within {} s (its threads \
-                 are stuck): leaving its pipeline behind and starting a new one",
-                SWITCH_LIMIT.as_secs()
-            );
-            self.replace_pipeline(&uri);
+        match leaving {
+            Leaving::Stop => {
+                let stopped = teardown::stop_within(&self.elements.pipeline, SWITCH_LIMIT)?;
+                if stopped == Stopped::LeftBehind {
+                    eprintln!(
+                        "zc-player: GStreamer did not stop the current entry within {} s (its \
+                         threads are stuck): leaving its pipeline behind and starting a new one",
+                        SWITCH_LIMIT.as_secs()
+                    );
+                    self.replace_pipeline(&uri);
+                }
+            }
+            Leaving::Stuck => {
+                teardown::leave_stuck(&self.elements);
+                self.replace_pipeline(&uri);
+            }
         }
         // Messages numbered from here on are the new entry's.
         self.entry_seqnum = Some(gst::Seqnum::next());
@@ -126,19 +148,18 @@ impl Player {
     /// the player gives up.
     pub fn skip_stuck_entry(&mut self, why: String) -> Result<(), PlayerExit> {
         let after = self.starting_index() + 1;
-        let Some(uri) = self.playlist.entries().get(after).cloned() else {
+        if after >= self.playlist.len() {
             return Err(PlayerExit::Stuck(why));
-        };
+        }
         eprintln!("zc-player: {why}; skipping it, its pipeline left as it is");
-        teardown::leave_stuck(&self.elements.pipeline);
-        self.replace_pipeline(&uri);
-        self.switch_to(after).map_err(PlayerExit::Failed)
+        self.move_to(after, Leaving::Stuck)
+            .map_err(PlayerExit::Failed)
     }
 
     /// The current pipeline was left behind (see [`teardown`]): a new one
     /// like it, for `uri`, with the volume and mute set. Without one the
-    /// player cannot go on: it ends at once, as after a stuck start (the
-    /// old pipeline is not its to stop any more).
+    /// player cannot go on: it ends at once with status 1 (the old
+    /// pipeline is not its to stop any more).
     fn replace_pipeline(&mut self, uri: &str) {
         let elements = match self.spec.build(uri, self.volume) {
             Ok(elements) => elements,

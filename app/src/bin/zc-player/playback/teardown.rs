@@ -21,6 +21,8 @@ use std::time::Duration;
 use gst::prelude::*;
 use zc_app::lock;
 
+use super::pipeline::Elements;
+
 /// How long moving to another entry waits for the current one to stop.
 /// Stopping takes well under a second, seconds under software emulation
 /// and load; a pipeline slower than this is only left to finish on its
@@ -36,50 +38,40 @@ pub fn pipelines_left_behind() -> usize {
     LEFT_BEHIND.load(Ordering::Acquire)
 }
 
-/// Leave `pipeline`, stuck at an entry's start, as it is, for good (see
-/// the module documentation): its messages are no longer the player's,
-/// every sink in it drops what would reach it (so should it ever wake up,
-/// nothing of it is seen or heard), and it is kept, never dropped, for
-/// its stuck threads. It counts in [`pipelines_left_behind`] to the end.
-pub fn leave_stuck(pipeline: &gst::Element) {
+/// Leave a pipeline stuck at an entry's start as it is, for good (see
+/// the module documentation). Its messages are no longer the player's
+/// (its bus drops them), and the video and audio block where they would
+/// enter the player's elements, so should it ever wake up, nothing of it
+/// is seen or heard, no window of its own is opened (no caps reach the
+/// sink) and its threads park instead of decoding on. It is kept, never
+/// dropped, for its stuck threads, and counts in [`pipelines_left_behind`]
+/// to the end.
+pub(super) fn leave_stuck(elements: &Elements) {
     LEFT_BEHIND.fetch_add(1, Ordering::AcqRel);
-    if let Some(bus) = pipeline.bus() {
+    let bus = elements.pipeline.bus();
+    if let Some(bus) = &bus {
         bus.unset_sync_handler();
     }
-    let kept = pipeline.clone();
-    // Walking its bins takes their locks, which a stuck thread may hold:
-    // not on the main thread.
+    let kept = elements.pipeline.clone();
+    let entries = elements.entries.clone();
+    // Pads take their locks, which a stuck thread may hold: not on the
+    // main thread.
     let spawned = std::thread::Builder::new()
         .name("zc-player-stuck".into())
         .spawn(move || {
-            drop_at_every_sink(&kept);
+            if let Some(bus) = bus {
+                bus.set_flushing(true);
+            }
+            for pad in &entries {
+                pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| {
+                    gst::PadProbeReturn::Ok
+                });
+            }
             std::mem::forget(kept);
         });
     if let Err(e) = spawned {
         eprintln!("zc-player: warning: cannot start a thread to silence the stuck pipeline: {e}");
-        std::mem::forget(pipeline.clone());
-    }
-}
-
-/// Drop every buffer that reaches a sink of `pipeline`.
-fn drop_at_every_sink(pipeline: &gst::Element) {
-    let Some(bin) = pipeline.downcast_ref::<gst::Bin>() else {
-        return;
-    };
-    let sinks = bin
-        .iterate_recurse()
-        .into_iter()
-        .flatten()
-        .filter(|element| {
-            element.element_flags().contains(gst::ElementFlags::SINK) && !element.is::<gst::Bin>()
-        });
-    for sink in sinks {
-        for pad in sink.sink_pads() {
-            pad.add_probe(
-                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-                |_, _| gst::PadProbeReturn::Drop,
-            );
-        }
+        std::mem::forget(elements.pipeline.clone());
     }
 }
 
