@@ -12,7 +12,7 @@ use gst_base::subclass::prelude::*;
 use zc_dmabuf::{BracketCounter, Modifier};
 
 use super::output;
-use super::scale::{self, Colorimetry, PixelFormat};
+use super::scale::{Colorimetry, PixelFormat};
 use super::settings::{self, OnError, Settings};
 use super::turn;
 use crate::lock;
@@ -183,19 +183,14 @@ impl ZcThumbnail {
             (info, format, state.colour, index, state.tagged)
         };
         self.snapshot_pending.store(false, Ordering::Release);
-        // Fitted as shown (a quarter turn swaps the frame's sides and its
-        // pixels' aspect), read at that size turned back.
         let orientation = crate::orientation::shown(settings.rotate_method, tagged);
-        let (width, height) = turn::shown_size(info.width(), info.height(), orientation);
         let par = info.par();
-        let par = (par.numer().max(0) as u32, par.denom().max(0) as u32);
-        let par = if orientation.swaps_axes() {
-            (par.1, par.0)
-        } else {
-            par
-        };
-        let shown = scale::fit(width, height, par, settings.width, settings.height);
-        let size = turn::shown_size(shown.0, shown.1, orientation);
+        let size = turn::read_size(
+            (info.width(), info.height()),
+            (par.numer().max(0) as u32, par.denom().max(0) as u32),
+            orientation,
+            (settings.width, settings.height),
+        );
         let pts = buffer.pts();
         let path = output::expand_location(&settings.location, index, pts.map(|p| p.nseconds()))
             .map_err(|err| err.to_string())

@@ -2,16 +2,31 @@
 //! see [`crate::orientation`]): the small RGB image is rearranged after
 //! the frame was read, never the frame.
 
-use super::scale::Rgb;
+use super::scale::{self, Rgb};
 use crate::orientation::Orientation;
 
-/// The size a `width` x `height` frame has once shown in `orientation`.
-pub fn shown_size(width: u32, height: u32, orientation: Orientation) -> (u32, u32) {
+/// `(a, b)` as shown in `orientation`: swapped by a quarter turn.
+fn shown<T>((a, b): (T, T), orientation: Orientation) -> (T, T) {
     if orientation.swaps_axes() {
-        (height, width)
+        (b, a)
     } else {
-        (width, height)
+        (a, b)
     }
+}
+
+/// The size a `frame` (width, height) of pixels `par` (n, d) wide is read
+/// at for a thumbnail fitted into `target` ([`scale::fit`]'s rules) once
+/// shown in `orientation`: fitted as shown (a quarter turn swaps the sides
+/// and the pixels' aspect), then turned back.
+pub fn read_size(
+    frame: (u32, u32),
+    par: (u32, u32),
+    orientation: Orientation,
+    target: (u32, u32),
+) -> (u32, u32) {
+    let (width, height) = shown(frame, orientation);
+    let fitted = scale::fit(width, height, shown(par, orientation), target.0, target.1);
+    shown(fitted, orientation)
 }
 
 /// `image` as shown in `orientation`.
@@ -20,7 +35,7 @@ pub fn turned(image: Rgb, orientation: Orientation) -> Rgb {
         return image;
     }
     let (w, h) = (image.width as usize, image.height as usize);
-    let (width, height) = shown_size(image.width, image.height, orientation);
+    let (width, height) = shown((image.width, image.height), orientation);
     let mut data = Vec::with_capacity(image.data.len());
     for y in 0..height as usize {
         for x in 0..width as usize {
@@ -102,10 +117,32 @@ mod tests {
             let image = turned(numbered(), orientation);
             assert_eq!(
                 (image.width, image.height),
-                shown_size(3, 2, orientation),
+                shown((3, 2), orientation),
                 "{orientation:?}"
             );
             assert_eq!(numbers(&image), expected, "{orientation:?}");
         }
+    }
+
+    #[test]
+    fn a_quarter_turn_is_fitted_as_shown_with_its_pixel_aspect_turned_too() {
+        // 720x576 of 16:15 pixels shows 768x576; turned, 576x768. Fitted
+        // into 300x300 that is 225x300, read as 300x225 before the turn.
+        let read = read_size((720, 576), (16, 15), Orientation::Clockwise, (300, 300));
+        assert_eq!(read, (300, 225));
+        assert_eq!(
+            read_size((720, 576), (16, 15), Orientation::Identity, (300, 300)),
+            (300, 225)
+        );
+        // The frame's own size (0x0): turned back, it is the frame's.
+        assert_eq!(
+            read_size((320, 240), (1, 1), Orientation::CounterClockwise, (0, 0)),
+            (320, 240)
+        );
+        // A box only as wide as the turned picture is: 240x320 into 120x0.
+        assert_eq!(
+            read_size((320, 240), (1, 1), Orientation::Clockwise, (120, 0)),
+            (160, 120)
+        );
     }
 }
