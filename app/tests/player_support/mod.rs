@@ -182,6 +182,20 @@ impl Running {
         assert_eq!(status.code(), Some(0), "{}", self.stderr());
     }
 
+    /// A snapshot into `path` through the socket: answered ok, a PNG
+    /// there, whose IHDR size (width, height) is returned.
+    pub fn snapshot_size(&mut self, path: &Path) -> (u32, u32) {
+        let reply = self.control.request(&format!(
+            r#"{{"command":"snapshot","path":"{}"}}"#,
+            path.display()
+        ));
+        assert_eq!(reply["ok"], true, "{reply}");
+        let png = std::fs::read(path).expect("the snapshot file");
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let side = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().expect("4"));
+        (side(16), side(20))
+    }
+
     pub fn wait_for_frames(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
