@@ -12,6 +12,7 @@ pub mod app_window;
 pub mod mutter;
 pub mod player;
 pub mod smpte;
+pub mod sound;
 pub mod v4l2;
 pub mod vgem;
 pub mod weston;

@@ -57,8 +57,10 @@ const ROOT_SPEC_VERSION: u32 = 1;
 /// an existing root by apt (recorded in `etc/zc-root-added`), so that a
 /// root is not rebuilt for them. man-db: `man zc-player` in the packages
 /// test (tests/tests/packages.rs); gstreamer1.0-x: `textoverlay` in the
-/// subtitle test (tests/tests/subtitle_overlay.rs).
-const ADDED_PACKAGES: &[&str] = &["man-db", "gstreamer1.0-x"];
+/// subtitle test (tests/tests/subtitle_overlay.rs); gstreamer1.0-alsa:
+/// `alsasink`, the player's sound on the VM's dummy sound card
+/// (tests/tests/player_audio.rs).
+const ADDED_PACKAGES: &[&str] = &["man-db", "gstreamer1.0-x", "gstreamer1.0-alsa"];
 
 impl Distro {
     pub fn parse(name: &str) -> Result<Distro> {

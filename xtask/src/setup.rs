@@ -39,6 +39,9 @@ const MAIN_PACKAGES: &[&str] = &[
     // textoverlay (pango): the subtitle test attaches real text as overlay
     // composition meta (tests/tests/subtitle_overlay.rs).
     "gstreamer1.0-x",
+    // alsasink: the player's sound on the VM's dummy sound card
+    // (tests/tests/player_audio.rs).
+    "gstreamer1.0-alsa",
 ];
 
 /// Packages that on Debian 12 must come from bookworm-backports: Weston 14,
