@@ -111,7 +111,7 @@ fn a_file_that_is_not_video_ends_with_status_2() {
 }
 
 #[test]
-fn an_audio_only_file_is_refused_by_name_and_skipped_in_a_playlist() {
+fn an_audio_only_file_without_an_audio_device_is_refused_and_skipped_in_a_playlist() {
     let dir = temp_dir("audio-only");
     let audio = dir.join("tone.ogg");
     encode(&format!(
@@ -122,7 +122,10 @@ fn an_audio_only_file_is_refused_by_name_and_skipped_in_a_playlist() {
     let output = run_player(&[audio, "--headless"], Duration::from_secs(120));
     assert_bad_input(
         &output,
-        &["cannot play", "tone.ogg: it has audio but no video stream"],
+        &[
+            "cannot play",
+            "tone.ogg: it has audio but no video stream, and there is no audio device",
+        ],
     );
 
     // In a playlist it is skipped, and the next entry plays to its end.

@@ -56,13 +56,14 @@ Control socket (one JSON object per line, one reply per line):
 Exit status: 0 done, 1 failure while playing (e.g. the compositor went away, or
 no frame and no word from GStreamer for --start-timeout seconds at the
 last entry; an earlier one is skipped),
-2 the input cannot be played (missing file, no decoder, failing URI).";
+2 the input cannot be played (missing file, no decoder, failing URI, audio only
+and no audio device).";
 
 /// A desktop video player on zc's zero-copy path (dma-buf from decoder to compositor).
 #[derive(Parser, Debug)]
 #[command(name = "zc-player", version, after_help = EXAMPLES)]
 pub(crate) struct Args {
-    /// Video files, URIs (file://, http://, ...), folders or .m3u/.m3u8 lists, played in order.
+    /// Media files, URIs (file://, http://, ...), folders or .m3u/.m3u8 lists, played in order.
     #[arg(required = true, value_name = "INPUT")]
     pub(crate) inputs: Vec<String>,
     /// Play the inputs in a random order.

@@ -178,13 +178,30 @@ impl Player {
                     );
                     return Ok(());
                 }
-                let why = if self.tracks.count(TrackKind::Audio) > 0 {
-                    "it has audio but no video stream (zc-player plays video; \
-                     audio-only files are not played)"
-                } else {
-                    "it has no video stream that can be shown"
-                };
-                return self.cannot_play(why);
+                if let Some(missing) = self.missing_plugin.clone() {
+                    // Its video's decoder is missing: the audio alone
+                    // prerolled.
+                    return self.cannot_play(&missing);
+                }
+                if self.tracks.has_video() == Some(true) {
+                    return self.cannot_play("its video stream cannot be shown");
+                }
+                if self.tracks.count(TrackKind::Audio) == 0 {
+                    return self.cannot_play("it has no video or audio stream that can be played");
+                }
+                if !self.audio {
+                    return self.cannot_play(
+                        "it has audio but no video stream, and there is no audio device to \
+                         play it on",
+                    );
+                }
+                // Audio only, as mpv plays it: the window shows the OSD
+                // on its background.
+                eprintln!(
+                    "zc-player: {} has no video stream: playing its audio",
+                    self.playlist.current()
+                );
+                self.fail_snapshots(super::snapshot::NO_VIDEO);
             }
             self.prerolled = true;
             self.start_watch.started();

@@ -192,6 +192,12 @@ impl Player {
         })
     }
 
+    /// Whether the entry plays without a video: it prerolled on its audio
+    /// alone (see `on_async_done`).
+    pub(super) fn audio_only(&self) -> bool {
+        self.prerolled && self.video_size().is_none()
+    }
+
     /// The video frame's size in its pixels (before the pixel aspect
     /// ratio): what DVD subtitle pictures are placed in.
     pub fn frame_size(&self) -> Option<(u32, u32)> {
@@ -213,14 +219,15 @@ impl Player {
     /// holds: a cue then looked due at its own start, flashed on screen,
     /// and went again when playing began (seen in the VM at every --loop).
     /// Once the video has ended (its sink at EOS, its position standing on
-    /// the last frame) while audio plays on, the pipeline's.
+    /// the last frame) while audio plays on, or where there is no video,
+    /// the pipeline's.
     pub fn video_position(&self) -> Option<f64> {
         let video_ended = self
             .elements
             .sink
             .static_pad("sink")
             .is_some_and(|pad| pad.pad_flags().contains(gst::PadFlags::EOS));
-        if video_ended {
+        if video_ended || self.audio_only() {
             return self.position();
         }
         self.elements

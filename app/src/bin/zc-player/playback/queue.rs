@@ -256,7 +256,7 @@ impl Player {
         self.playlist.advance();
         self.seek_watch.started();
         self.decoder = None;
-        self.tracks.forget_streams();
+        self.tracks_handed_over();
         eprintln!(
             "zc-player: playing {} of {} (gapless): {}",
             self.playlist.position() + 1,
@@ -287,10 +287,15 @@ impl Player {
     /// GStreamer 1.22's decodebin3 deadlock, would otherwise leave the
     /// window on the last frame for good. The current entry playing out
     /// what it still holds (the position moving), a pause and the end of
-    /// the stream count as progress.
+    /// the stream count as progress. An entry without a video has started
+    /// once its position moves.
     pub fn watch_hand_over(&mut self) {
+        let position = self.position();
+        let audio_playing = self.tracks.has_video() == Some(false)
+            && self.wanted == gst::State::Playing
+            && position != self.hand_over_position;
         match self.hand_over_frames {
-            Some(before) if self.sink_counters().0 > before => {
+            Some(before) if self.sink_counters().0 > before || audio_playing => {
                 self.start_watch.started();
                 self.hand_over_frames = None;
                 self.hand_over_position = None;
@@ -301,7 +306,6 @@ impl Player {
             None => return,
         }
         let now = Instant::now();
-        let position = self.position();
         if !self.start_watch.watching() {
             self.start_watch.arm(now);
         } else if self.wanted != gst::State::Playing

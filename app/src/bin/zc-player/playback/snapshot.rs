@@ -26,6 +26,9 @@ const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(60);
 /// for again (the encoder may have been busy; a seek may bring nothing).
 const SNAPSHOT_REFRESH: Duration = Duration::from_secs(5);
 
+/// Why an audio-only entry takes no snapshot.
+pub(super) const NO_VIDEO: &str = "this entry has no video to take a snapshot of";
+
 impl Player {
     /// Answer every snapshot still waiting with `why` it never comes.
     pub(super) fn fail_snapshots(&mut self, why: &str) {
@@ -43,6 +46,9 @@ impl Player {
         path: Option<PathBuf>,
         reply: Option<std::sync::mpsc::Sender<Reply>>,
     ) -> Result<(), String> {
+        if self.audio_only() {
+            return Err(NO_VIDEO.to_owned());
+        }
         let path = match path {
             Some(p) => p,
             None => {

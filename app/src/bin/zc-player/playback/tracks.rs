@@ -14,6 +14,11 @@ pub(super) struct Tracks {
     wanted_audio: Option<TrackChoice>,
     wanted_sub: Option<TrackChoice>,
     collection: Option<gst::StreamCollection>,
+    /// The collection and selection of the entry handed over gaplessly,
+    /// which come before that entry's stream starts: its tracks from then
+    /// on.
+    next_collection: Option<gst::StreamCollection>,
+    next_selected: Option<Vec<String>>,
     /// The stream ids playing (from STREAMS_SELECTED).
     selected: Vec<String>,
     /// Where to seek once a selection that turned a kind on or off is
@@ -83,6 +88,8 @@ impl Tracks {
             wanted_audio: audio.clone(),
             wanted_sub: sub.clone(),
             collection: None,
+            next_collection: None,
+            next_selected: None,
             selected: Vec::new(),
             resync_at: None,
             subtitles_hidden: sub == Some(TrackChoice::Off),
@@ -95,6 +102,8 @@ impl Tracks {
     /// A new entry: its streams are not known yet, nor chosen.
     pub(super) fn forget_streams(&mut self) {
         self.collection = None;
+        self.next_collection = None;
+        self.next_selected = None;
         self.selected.clear();
         self.resync_at = None;
         self.pending = None;
@@ -159,6 +168,21 @@ impl Tracks {
         self.of_kind(kind).len()
     }
 
+    /// playbin3's own selection: the first track of each kind.
+    fn default_picks(&self) -> [Option<usize>; 2] {
+        [TrackKind::Audio, TrackKind::Subtitle].map(|kind| (self.count(kind) > 0).then_some(0))
+    }
+
+    /// Whether the entry's streams are known, and whether one is a video.
+    pub(super) fn has_video(&self) -> Option<bool> {
+        let collection = self.collection.as_ref()?;
+        Some(
+            collection
+                .iter()
+                .any(|s| s.stream_type().contains(gst::StreamType::VIDEO)),
+        )
+    }
+
     /// The stream ids to select: the playing video (else the first), and
     /// `audio`/`sub` (indexes among their kinds).
     fn selection(&self, audio: Option<usize>, sub: Option<usize>) -> Vec<String> {
@@ -206,6 +230,11 @@ impl Player {
     /// tests then passed 18 of 18 runs there, so they run on bookworm
     /// too.) Off is the first track, silenced or hidden.
     pub(super) fn on_stream_collection(&mut self, collection: gst::StreamCollection) {
+        if self.tracks.collection.is_some() && zc_app::lock(&self.gapless).handed_over {
+            // The next entry's, read ahead: kept for its start.
+            self.tracks.next_collection = Some(collection);
+            return;
+        }
         self.tracks.collection = Some(collection);
         let chosen = self.tracks.chosen;
         if self.tracks.wanted_audio.is_none()
@@ -214,9 +243,7 @@ impl Player {
         {
             return;
         }
-        // playbin3's own selection: the first track of each kind.
-        let default = [TrackKind::Audio, TrackKind::Subtitle]
-            .map(|kind| (self.tracks.count(kind) > 0).then_some(0));
+        let default = self.tracks.default_picks();
         let mut picked = default;
         for (slot, (kind, wanted, option)) in picked.iter_mut().zip([
             (TrackKind::Audio, self.tracks.wanted_audio.clone(), "--aid"),
@@ -244,6 +271,23 @@ impl Player {
         if self.prerolled {
             self.send_pending_selection();
         }
+    }
+
+    /// The entry handed over gaplessly started: its tracks, where its
+    /// collection came already (else when it comes). GStreamer 1.22's
+    /// playbin3 posts no STREAMS_SELECTED for it (seen in the VM): until
+    /// one comes, it plays its own selection.
+    pub(super) fn tracks_handed_over(&mut self) {
+        let collection = self.tracks.next_collection.take();
+        let selected = self.tracks.next_selected.take();
+        self.tracks.forget_streams();
+        if let Some(collection) = collection {
+            self.on_stream_collection(collection);
+        }
+        self.tracks.selected = selected.unwrap_or_else(|| {
+            let [audio, sub] = self.tracks.default_picks();
+            self.tracks.selection(audio, sub)
+        });
     }
 
     /// Select the tracks --aid/--sid picked, if any wait (once the entry
@@ -312,11 +356,23 @@ impl Player {
     }
 
     pub(super) fn on_streams_selected(&mut self, streams: Vec<gst::Stream>) {
-        self.tracks.selected = streams
+        let selected: Vec<String> = streams
             .iter()
             .filter_map(|s| s.stream_id())
             .map(|id| id.to_string())
             .collect();
+        if let Some(next) = &self.tracks.next_collection
+            && !selected.is_empty()
+            && selected.iter().all(|id| {
+                next.iter()
+                    .any(|s| s.stream_id().is_some_and(|n| n == id.as_str()))
+            })
+        {
+            // The next entry's, read ahead (see `on_stream_collection`).
+            self.tracks.next_selected = Some(selected);
+            return;
+        }
+        self.tracks.selected = selected;
         if let Some(position) = self.tracks.resync_at.take()
             && self.prerolled
         {

@@ -176,6 +176,9 @@ impl Player {
         if !self.prerolled {
             return Err("no frame is shown yet".to_owned());
         }
+        if self.audio_only() {
+            return Err("this entry has no video to step through".to_owned());
+        }
         if self.wanted == gst::State::Playing {
             self.set_playing(false)?;
         }
