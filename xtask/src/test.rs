@@ -66,6 +66,7 @@ const INTEROP_BINARIES: &[&str] = &[
     "syncobj",
     "player_mutter",
     "player_controls",
+    "player_audio",
 ];
 
 /// Of those, the ones that run on forky only: its VM has a virtio-gpu
