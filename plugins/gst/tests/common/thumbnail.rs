@@ -141,3 +141,9 @@ pub fn appsrc_run(caps: &str, frames: Vec<Vec<u8>>, middle: &str, thumb: &str) -
 pub fn location_of(s: &gst::Structure) -> PathBuf {
     PathBuf::from(s.get::<String>("location").expect("location field"))
 }
+
+/// The RGB pixel at (`x`, `y`) of a packed RGB image `(width, height, bytes)`.
+pub fn pixel(image: &(u32, u32, Vec<u8>), x: u32, y: u32) -> [u8; 3] {
+    let i = ((y * image.0 + x) * 3) as usize;
+    [image.2[i], image.2[i + 1], image.2[i + 2]]
+}
