@@ -11,6 +11,7 @@
 pub mod app_window;
 pub mod mutter;
 pub mod player;
+pub mod sink;
 pub mod smpte;
 pub mod sound;
 pub mod v4l2;
