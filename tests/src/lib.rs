@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app_window;
+pub mod clip;
 pub mod mutter;
 pub mod player;
 pub mod sink;

@@ -423,6 +423,15 @@ impl Player {
         }
     }
 
+    /// The statistics once at least `at_least` frames were rendered.
+    pub fn wait_for_frames(&mut self, at_least: u64) -> Value {
+        self.wait_for(
+            &format!("{at_least} frames shown"),
+            Duration::from_millis(500),
+            |stats| count(stats, "frames-rendered") >= at_least,
+        )
+    }
+
     /// Quit and wait for the exit.
     pub fn quit(self) -> (ExitStatus, String) {
         self.quit_with(r#"{"command":"quit"}"#)

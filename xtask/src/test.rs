@@ -57,7 +57,9 @@ impl Counts {
 /// `packages`: the .debs built here install and work on each root.
 const INTEROP_BINARIES: &[&str] = &[
     "interop",
+    "interop_modifiers",
     "player",
+    "player_overlays",
     "player_image_subtitles",
     "packages",
     "wayland_protocols",
