@@ -168,11 +168,32 @@ fn every_path_runs_and_zero_copy_copies_nothing() {
     assert_eq!(gpu["bytes_copied"], 0, "{gpu}");
     assert_eq!(gpu["sink_path"], "dmabuf");
 
-    // Stock waylandsink gets its own wl_shm buffers from videotestsrc.
+    // Stock waylandsink gets videotestsrc's frames in buffers of its own
+    // pool: wl_shm on 1.22, memfds on 1.26, udmabufs on 1.28 (seen in
+    // `cargo xtask bench --distro` runs, docs/bench.md; 1.24 not run).
+    let version = report["environment"]["gstreamer"]
+        .as_str()
+        .expect("the GStreamer version");
+    // "GStreamer 1.22.0"
+    let minor: u32 = version
+        .rsplit(' ')
+        .next()
+        .and_then(|number| number.split('.').nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no minor version in {version:?}"));
+    let stock_memory = match minor {
+        ..26 => "wl_shm",
+        26..28 => "fd",
+        _ => "dmabuf",
+    };
     let stock = sample("waylandsink");
-    assert_eq!(stock["memory_at_sink"]["wl_shm"], measured, "{stock}");
+    assert_eq!(
+        stock["memory_at_sink"][stock_memory], measured,
+        "{version}: {stock}"
+    );
 
-    for case in cases {
+    // zc's paths leave no fd open (stock 1.28 keeps 2 for the process,
+    // perhaps its udmabuf device: not zc's to check).
+    for case in cases.iter().filter(|c| c["path"] != "waylandsink") {
         let s = &case["samples"][0];
         assert_eq!(
             s["fds_end"], s["fds_before"],
