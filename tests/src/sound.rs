@@ -31,7 +31,10 @@ impl DummySoundCard {
 
     /// The playback substream now.
     pub fn playback(&self) -> PcmStatus {
-        PcmStatus::parse(&std::fs::read_to_string(STATUS).unwrap_or_default())
+        // There while the card is loaded ("closed" when nothing has it open).
+        let text = std::fs::read_to_string(STATUS)
+            .unwrap_or_else(|e| panic!("{STATUS}: {e} (snd-dummy without its /proc files?)"));
+        PcmStatus::parse(&text)
     }
 }
 

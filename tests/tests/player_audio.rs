@@ -1,9 +1,10 @@
 //! zc-player with a sound card (snd-dummy, which plays PCM at its real
 //! rate into nothing): an audio-only playlist plays to its end, each entry
 //! heard (the card's playback stream runs and its hardware pointer moves),
-//! handed over gaplessly from one to the next, with the requests that
-//! need a video refused by name; and a clip with video and audio shows
-//! its frames while the card plays its sound.
+//! handed over gaplessly from one to the next, with its cover art in the
+//! window and the requests that need a video refused by name; a playlist
+//! mixing entries with and without video plays each; and a clip with
+//! video and audio shows its frames while the card plays its sound.
 //!
 //! The other VM tests run without a sound card (the player then plays the
 //! video only); the card is unloaded when each test here ends.
@@ -15,6 +16,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use gst::prelude::*;
 use serde_json::Value;
 use zc_vm_tests::player::{Player, assert_zero_copy, count, encode};
 use zc_vm_tests::require_vm;
@@ -44,6 +46,51 @@ fn make_tone(dir: &Path, name: &str, seconds: u32) -> PathBuf {
     path
 }
 
+/// A sine tone of about `seconds`, FLAC, with a 48x48 green PNG as its
+/// cover (the `image` tag, which flacenc stores as a picture block).
+fn make_tone_with_cover(dir: &Path, name: &str, seconds: u32) -> PathBuf {
+    gst::init().expect("gst::init");
+    let picture = gst::parse::launch(
+        "videotestsrc num-buffers=1 pattern=solid-color foreground-color=0xff00ff00 \
+         ! video/x-raw,width=48,height=48 ! pngenc ! appsink name=out",
+    )
+    .expect("picture pipeline")
+    .downcast::<gst::Bin>()
+    .expect("a bin");
+    let out = picture
+        .by_name("out")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .expect("appsink");
+    picture.set_state(gst::State::Playing).expect("playing");
+    let png = out.pull_preroll().expect("a PNG");
+    picture.set_state(gst::State::Null).expect("null");
+
+    let path = dir.join(name);
+    let encoder = gst::parse::launch(&format!(
+        "audiotestsrc num-buffers={} ! audioconvert ! flacenc name=enc ! filesink location={}",
+        seconds * BUFFERS_PER_SECOND,
+        path.display()
+    ))
+    .expect("encoder")
+    .downcast::<gst::Bin>()
+    .expect("a bin");
+    let enc = encoder.by_name("enc").expect("flacenc");
+    enc.dynamic_cast_ref::<gst::TagSetter>()
+        .expect("flacenc sets tags")
+        .add_tag::<gst::tags::Image>(&png, gst::TagMergeMode::Replace);
+    encoder.set_state(gst::State::Playing).expect("encode");
+    let bus = encoder.bus().expect("bus");
+    let end = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(300),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the encoder finished");
+    assert!(matches!(end.view(), gst::MessageView::Eos(_)), "{end:?}");
+    encoder.set_state(gst::State::Null).expect("null");
+    path
+}
+
 /// Wait until the card's playback stream runs and its hardware pointer
 /// has moved on from where it was first seen running: the player's sound
 /// reaches the card.
@@ -70,13 +117,33 @@ fn an_audio_only_playlist_plays_to_its_end_on_the_sound_card() {
     require_vm();
     let card = DummySoundCard::load();
     let dir = temp_dir("only");
-    let first = make_tone(&dir, "first.ogg", 4);
-    let second = make_tone(&dir, "second.ogg", 4);
+    let first = make_tone_with_cover(&dir, "first.flac", 6);
+    let second = make_tone(&dir, "second.ogg", 6);
     let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     let mut player = Player::launch(&weston, [first.as_os_str(), second.as_os_str()], &dir, &[]);
 
     let stats = wait_until_heard(&mut player, &card, "the first tone heard");
     println!("stats while the first tone plays: {stats}");
+    // Its square cover art fills the window's height, centred: green in
+    // the middle, black bars left and right.
+    let stats = player.wait_for("the cover art", Duration::from_millis(200), |s| {
+        s["cover"] == serde_json::json!([48, 48])
+    });
+    let shot = weston.screenshot();
+    let [r, g, b] = shot.pixel(WIDTH / 2, HEIGHT / 2);
+    assert!(
+        g > 200 && r < 60 && b < 60,
+        "no green cover in the middle ({r}, {g}, {b}): {}",
+        shot.path.display()
+    );
+    for x in [10, WIDTH - 10] {
+        assert_eq!(
+            shot.pixel(x, HEIGHT / 2),
+            [0, 0, 0],
+            "a bar beside the cover at x={x}: {}",
+            shot.path.display()
+        );
+    }
     assert_eq!(stats["audio"], true, "{stats}");
     assert_eq!(stats["video"], Value::Null, "{stats}");
     assert_eq!(count(&stats, "frames-rendered"), 0, "{stats}");
@@ -122,6 +189,15 @@ fn an_audio_only_playlist_plays_to_its_end_on_the_sound_card() {
     println!("stats on the second tone: {stats}");
     assert_eq!(stats["audio-tracks"], 1, "{stats}");
     assert_eq!(stats["audio-track"], 1, "{stats}\n{}", player.log());
+    // Its own position, from its start (the card itself runs on across
+    // the hand-over).
+    let at = stats["position-s"].as_f64().expect("a position");
+    assert!(at < 3.0, "{stats}");
+    player.wait_for(
+        "the second tone's position moving",
+        Duration::from_millis(200),
+        |s| s["playlist-pos"] == 1 && s["position-s"].as_f64().is_some_and(|p| p > at + 0.2),
+    );
     wait_until_heard(&mut player, &card, "the second tone heard");
 
     // The end of the playlist ends the player, and it lets the card go.
@@ -131,12 +207,84 @@ fn an_audio_only_playlist_plays_to_its_end_on_the_sound_card() {
     assert_eq!(status.code(), Some(0), "{log}");
     // (The second, handed over, starts no preroll of its own to say it.)
     assert!(
-        log.contains("first.ogg has no video stream: playing its audio"),
+        log.contains("first.flac has no video stream: playing its audio"),
         "{log}"
     );
     assert!(log.contains("playing 2 of 2"), "{log}");
     assert!(!log.contains("cannot play"), "{log}");
     assert_eq!(card.playback().state, "closed", "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A video-only H.264 clip of about `seconds`.
+fn make_video(dir: &Path, name: &str, seconds: u32) -> PathBuf {
+    let path = dir.join(name);
+    encode(&format!(
+        "videotestsrc num-buffers={} pattern=smpte ! video/x-raw,format=I420,width={WIDTH},height={HEIGHT},framerate=30/1 \
+         ! x264enc speed-preset=ultrafast key-int-max=30 ! h264parse ! matroskamux ! filesink location={}",
+        seconds * 30,
+        path.display()
+    ));
+    path
+}
+
+/// Video, then audio only, then video: each hand-over between an entry
+/// with a video and one without starts the new entry afresh, and each
+/// plays (frames shown, or the tone heard with no video left on screen).
+#[test]
+fn a_playlist_mixing_video_and_audio_only_entries_plays_each() {
+    require_vm();
+    let card = DummySoundCard::load();
+    let dir = temp_dir("mixed");
+    let video = make_video(&dir, "video.mkv", 3);
+    let tone = make_tone(&dir, "tone.ogg", 4);
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let mut player = Player::launch(
+        &weston,
+        [video.as_os_str(), tone.as_os_str(), video.as_os_str()],
+        &dir,
+        &[],
+    );
+    player.wait_for(
+        "the first video's frames",
+        Duration::from_millis(200),
+        |s| s["playlist-pos"] == 0 && count(s, "frames-rendered") >= 3,
+    );
+    player.wait_for("the tone", Duration::from_millis(200), |s| {
+        s["playlist-pos"] == 1 && s["state"] == "playing"
+    });
+    wait_until_heard(&mut player, &card, "the tone heard");
+    let stats = player.wait_for("no video left", Duration::from_millis(200), |s| {
+        s["playlist-pos"] == 1 && s["video"].is_null()
+    });
+    println!("stats on the tone: {stats}");
+    let reply = player.request(r#"{"command":"snapshot"}"#);
+    assert_eq!(reply["ok"], false, "{reply}");
+    player.wait_for("the last video's frames", Duration::from_millis(200), |s| {
+        s["playlist-pos"] == 2 && count(s, "frames-rendered") >= 3
+    });
+    let (status, log) = player
+        .wait_for_or_exit("the end", Duration::from_millis(500), |_| false)
+        .expect_err("the player ends at the end of the playlist");
+    assert_eq!(status.code(), Some(0), "{log}");
+    let said: Vec<&str> = log
+        .lines()
+        .filter(|line| line.starts_with("zc-player:"))
+        .collect();
+    println!("{}", said.join("\n"));
+    // Both hand-overs change the kind: each entry after the first is
+    // started afresh, at its STREAM_START or (where playbin3 stalls before
+    // it, 1.22) once the one before played out.
+    let fresh = said
+        .iter()
+        .filter(|line| {
+            line.contains("starting it afresh") || line.contains("starting it on its own")
+        })
+        .count();
+    assert_eq!(fresh, 2, "{log}");
+    assert!(log.contains("playing 3 of 3"), "{log}");
+    assert!(!log.contains("cannot play"), "{log}");
+    assert!(!log.contains("skipping it"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -9,6 +9,7 @@
 pub mod ass;
 pub mod bindings;
 pub mod controls;
+pub mod cover;
 /// The process's open fds: zc-dmabuf's, re-exported where the player
 /// always found them.
 pub use zc_dmabuf::fds;

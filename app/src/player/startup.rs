@@ -61,6 +61,11 @@ impl QuietWatch {
         self.quiet_since = None;
     }
 
+    /// How long what is watched has been quiet (None: nothing is).
+    pub fn quiet_for(&self, now: Instant) -> Option<Duration> {
+        Some(now.saturating_duration_since(self.quiet_since?))
+    }
+
     /// How long the starting entry has been quiet, once that reached the
     /// limit.
     pub fn stuck(&self, now: Instant) -> Option<Duration> {
@@ -83,6 +88,21 @@ mod tests {
         watch.arm(t0);
         assert_eq!(watch.stuck(t0 + LIMIT - Duration::from_millis(1)), None);
         assert_eq!(watch.stuck(t0 + LIMIT), Some(LIMIT));
+    }
+
+    #[test]
+    fn the_quiet_spell_is_measured_from_the_last_progress_whatever_the_limit() {
+        let t0 = Instant::now();
+        let mut watch = QuietWatch::new(Duration::ZERO);
+        assert_eq!(watch.quiet_for(t0), None, "nothing watched");
+        watch.arm(t0);
+        watch.progress(t0 + Duration::from_secs(2));
+        assert_eq!(
+            watch.quiet_for(t0 + Duration::from_secs(3)),
+            Some(Duration::from_secs(1))
+        );
+        watch.started();
+        assert_eq!(watch.quiet_for(t0 + Duration::from_secs(9)), None);
     }
 
     #[test]

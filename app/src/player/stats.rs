@@ -30,6 +30,8 @@ pub struct Stats {
     /// The negotiated video at the sink, e.g. "NV12 1280x720
     /// (memory:DMABuf)" (DMA_DRM caps by their drm-format, e.g. "AR30").
     pub video: Option<String>,
+    /// The size of the cover art shown where the entry has no video.
+    pub cover: Option<[u32; 2]>,
     /// Which conversion frames take before the sink: none (the compositor
     /// shows the decoder's format), gpu, cpu or cpu+gpu.
     pub conversion: String,
@@ -137,7 +139,11 @@ impl Stats {
                 "decoder  {}",
                 self.decoder.as_deref().unwrap_or("(none yet)")
             ),
-            format!("video    {}", self.video.as_deref().unwrap_or("-")),
+            match (&self.video, self.cover) {
+                (Some(video), _) => format!("video    {video}"),
+                (None, Some([w, h])) => format!("video    none (cover art {w}x{h})"),
+                (None, None) => "video    -".to_owned(),
+            },
             format!(
                 "convert  {}",
                 self.conversion_detail

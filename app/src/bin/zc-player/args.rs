@@ -93,6 +93,10 @@ pub(crate) struct Args {
     /// Start muted.
     #[arg(long)]
     pub(crate) mute: bool,
+    /// Play no sound at all, as without an audio device (files with no
+    /// video then cannot be played).
+    #[arg(long)]
+    pub(crate) no_audio: bool,
     /// The audio track: a number from 1, a language code (en, deu) or no.
     #[arg(long, value_name = "TRACK")]
     pub(crate) aid: Option<TrackChoice>,

@@ -144,7 +144,13 @@ fn run(args: &Args) -> Result<Outcome> {
             None
         }
     };
-    let audio = playback::audio_device_available();
+    let audio = if args.no_audio {
+        playback::AudioOutput::Off
+    } else if playback::audio_device_available() {
+        playback::AudioOutput::Device
+    } else {
+        playback::AudioOutput::NoDevice
+    };
     // Everything open from here on belongs to playback and must be closed
     // again when the player quits.
     let baseline = open_fds();

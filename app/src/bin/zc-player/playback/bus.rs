@@ -11,7 +11,7 @@ use zc_app::player::missing_plugin;
 use zc_app::player::tracks::TrackKind;
 
 use super::tracks::describe;
-use super::{Player, PlayerExit};
+use super::{AudioOutput, Player, PlayerExit};
 
 /// What the bus sends to the main loop.
 pub enum BusEvent {
@@ -111,6 +111,7 @@ impl Player {
                 }
             }
             MessageView::AsyncDone(_) => self.on_async_done()?,
+            MessageView::Tag(t) => self.on_tags(t.tags().as_ref()),
             MessageView::StreamStart(s) => self.on_stream_start(s.group_id()),
             MessageView::StreamCollection(c) => {
                 let collection = c.stream_collection();
@@ -119,12 +120,12 @@ impl Player {
                     "stream collection: {}",
                     describe(collection.iter())
                 );
-                self.on_stream_collection(collection);
+                self.on_stream_collection(collection, message.seqnum());
                 let _ = self.restart_if_subtitles_unselected();
             }
             MessageView::StreamsSelected(s) => {
                 gst::info!(crate::CAT, "streams selected: {}", describe(s.streams()));
-                self.on_streams_selected(s.streams().collect());
+                self.on_streams_selected(s.streams().collect(), message.seqnum());
                 let _ = self.restart_if_subtitles_unselected();
             }
             MessageView::Eos(_) => {
@@ -178,22 +179,23 @@ impl Player {
                     );
                     return Ok(());
                 }
-                if let Some(missing) = self.missing_plugin.clone() {
-                    // Its video's decoder is missing: the audio alone
-                    // prerolled.
-                    return self.cannot_play(&missing);
-                }
-                if self.tracks.has_video() == Some(true) {
-                    return self.cannot_play("its video stream cannot be shown");
+                if self.tracks.has_video() != Some(false) {
+                    // Its video's decoder is missing (the audio alone
+                    // prerolled), or its video reached no sink.
+                    let why = self.missing_plugin.clone().unwrap_or_else(|| {
+                        "its video stream reached no video sink (not selected, or not linked)"
+                            .to_owned()
+                    });
+                    return self.cannot_play(&why);
                 }
                 if self.tracks.count(TrackKind::Audio) == 0 {
                     return self.cannot_play("it has no video or audio stream that can be played");
                 }
-                if !self.audio {
-                    return self.cannot_play(
-                        "it has audio but no video stream, and there is no audio device to \
-                         play it on",
-                    );
+                if !self.audio.plays() {
+                    return self.cannot_play(&format!(
+                        "it has audio but no video stream, and no audio output ({})",
+                        self.audio.why_silent()
+                    ));
                 }
                 // Audio only, as mpv plays it: the window shows the OSD
                 // on its background.
@@ -216,7 +218,7 @@ impl Player {
                     self.sink_name()
                 );
             }
-            if !self.audio && self.warned.insert("no-audio".to_owned()) {
+            if self.audio == AudioOutput::NoDevice && self.warned.insert("no-audio".to_owned()) {
                 eprintln!("zc-player: no audio device: playing the video only");
             }
             let mut start = self.start.take().unwrap_or(0.0);

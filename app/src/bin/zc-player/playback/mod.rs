@@ -14,11 +14,13 @@
 //! speed, frame step, volume), [`queue`] (the playlist: which entry
 //! plays, gapless hand-over, resume), [`teardown`] (leaving an entry
 //! whose pipeline will not stop), [`tracks`] (audio and subtitle
-//! streams), [`snapshot`], [`stats`] and [`subtitles`] (cues for the
-//! window, never blended into the video).
+//! streams), [`snapshot`], [`stats`], [`subtitles`] (cues for the
+//! window, never blended into the video) and [`cover`] (the picture of an
+//! entry with no video).
 
 mod bus;
 mod conversion;
+mod cover;
 mod embed;
 mod options;
 mod pipeline;
@@ -45,7 +47,7 @@ use zc_app::player::watch_later::WatchLater;
 
 pub use bus::BusEvent;
 pub use embed::{Layout, WindowHandles};
-pub use options::{BackendSetting, PathPreference, PlayerOptions};
+pub use options::{AudioOutput, BackendSetting, PathPreference, PlayerOptions};
 pub use pipeline::audio_device_available;
 pub use teardown::pipelines_left_behind;
 
@@ -65,9 +67,22 @@ pub(super) struct Gapless {
     /// The next entry's URI while it may be handed over.
     pub next: Option<String>,
     pub handed_over: bool,
+    /// The first message sequence number after the hand-over: the next
+    /// entry's collection and selection, read ahead, come from then on.
+    pub handed_over_at: Option<gst::Seqnum>,
     /// Whether the current entry's own STREAM_START came, and its group.
     pub entry_started: bool,
     pub group: Option<gst::GroupId>,
+}
+
+impl Gapless {
+    /// Whether a message numbered `seqnum` is the next entry's, read
+    /// ahead: posted after the hand-over, handled before that entry's
+    /// stream started. (A message the current entry posted before the
+    /// hand-over may still be waiting on the bus.)
+    pub fn read_ahead(&self, seqnum: gst::Seqnum) -> bool {
+        self.handed_over && self.handed_over_at.is_some_and(|at| seqnum >= at)
+    }
 }
 
 pub struct Player {
@@ -76,7 +91,7 @@ pub struct Player {
     snapshot_dir: PathBuf,
     snapshots: VecDeque<PendingSnapshot>,
     next_snapshot: u64,
-    pub audio: bool,
+    pub audio: AudioOutput,
     /// The user's mute (m, --mute); the audio is also silent while its
     /// track is off (see `tracks`).
     muted: bool,
@@ -127,6 +142,9 @@ pub struct Player {
     /// Once the entry handed over started its stream: the sink's rendered
     /// count then; its first frame is one more.
     hand_over_frames: Option<u64>,
+    /// Whether the entry handed over has a video, where that differs from
+    /// the current one (see `watch_hand_over`).
+    video_changes_to: Option<bool>,
     /// The first message sequence number of the entry switched to (None:
     /// the first entry): an error posted before it is the entry left
     /// behind's, still on its way through the bus.
@@ -137,6 +155,9 @@ pub struct Player {
     /// it went (see `watch_seek`).
     seek_watch: QuietWatch,
     seek_target: f64,
+    /// The entry's cover art, and whether it changed since the window drew it.
+    cover: cover::Cover,
+    cover_changed: bool,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {
@@ -193,9 +214,9 @@ impl Player {
     }
 
     /// Whether the entry plays without a video: it prerolled on its audio
-    /// alone (see `on_async_done`).
+    /// alone (see `on_async_done`), or its streams have none.
     pub(super) fn audio_only(&self) -> bool {
-        self.prerolled && self.video_size().is_none()
+        self.prerolled && (self.tracks.has_video() == Some(false) || self.video_size().is_none())
     }
 
     /// The video frame's size in its pixels (before the pixel aspect

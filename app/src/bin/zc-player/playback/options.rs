@@ -11,6 +11,32 @@ pub use gstzerocopy::zcwaylandsink::PathPreference;
 /// `backend` values).
 pub use gstzerocopy::allocator::BackendSetting;
 
+/// Where the sound goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudioOutput {
+    /// To an audio device or sound server, through `autoaudiosink`.
+    Device,
+    /// Nowhere: none was found ([`audio_device_available`](super::audio_device_available)).
+    NoDevice,
+    /// Nowhere: `--no-audio`.
+    Off,
+}
+
+impl AudioOutput {
+    pub fn plays(self) -> bool {
+        self == AudioOutput::Device
+    }
+
+    /// Why there is no sound, in a few words (nothing where there is).
+    pub fn why_silent(self) -> &'static str {
+        match self {
+            AudioOutput::Device => "",
+            AudioOutput::NoDevice => "no audio device",
+            AudioOutput::Off => "--no-audio",
+        }
+    }
+}
+
 pub struct PlayerOptions {
     /// The URIs to play, in order (at least one).
     pub playlist: zc_app::player::playlist::Playlist,
@@ -32,8 +58,9 @@ pub struct PlayerOptions {
     /// How long a starting entry may stay quiet (`--start-timeout`; zero:
     /// forever).
     pub start_timeout: std::time::Duration,
-    /// From [`audio_device_available`], probed before playback's fds are counted.
-    pub audio: bool,
+    /// `--no-audio`, or else [`audio_device_available`](super::audio_device_available),
+    /// probed before playback's fds are counted.
+    pub audio: AudioOutput,
     /// A folder of the player's own (inside its private 0700 folder) where
     /// zcthumbnail writes snapshots before they are moved into place.
     pub snapshot_dir: PathBuf,

@@ -220,7 +220,10 @@ impl PipelineSpec {
                 let next = gapless.next.take();
                 // Only the main loop clears it (an entry's own
                 // about-to-finish may come before it handled its start).
-                gapless.handed_over |= next.is_some();
+                if next.is_some() {
+                    gapless.handed_over = true;
+                    gapless.handed_over_at = Some(gst::Seqnum::next());
+                }
                 next
             };
             if let (Some(uri), Some(playbin)) = (next, values.first())
@@ -263,7 +266,7 @@ impl Player {
             subtitle_uri: options.subtitle_uri.clone(),
             backend: options.backend,
             path: options.path,
-            audio: options.audio,
+            audio: options.audio.plays(),
             snapshot_dir: snapshot_dir.clone(),
             handles,
             layout,
@@ -303,10 +306,13 @@ impl Player {
             start_watch: QuietWatch::new(options.start_timeout),
             hand_over_position: None,
             hand_over_frames: None,
+            video_changes_to: None,
             entry_seqnum: None,
             spec,
             seek_watch: QuietWatch::new(super::transport::seek_limit(options.start_timeout)),
             seek_target: 0.0,
+            cover: Default::default(),
+            cover_changed: false,
         };
         player.apply_mute();
         Ok(player)

@@ -13,6 +13,11 @@ use super::teardown::{self, SWITCH_LIMIT, Stopped};
 use super::{Player, PlayerExit};
 use crate::lifecycle::abandon;
 
+/// How long the position stands still at the end of an entry before the
+/// next one, with a video where it has none or none where it has one, is
+/// started on its own (see [`Player::watch_hand_over`]).
+const KIND_CHANGE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How moving to another entry leaves the current one.
 enum Leaving {
     /// Stopped, or left behind where it does not stop in time.
@@ -33,6 +38,7 @@ impl Player {
         self.seek_watch.started();
         self.hand_over_position = None;
         self.hand_over_frames = None;
+        self.video_changes_to = None;
         let uri = self.playlist.current().to_owned();
         if let Some(later) = &self.watch_later {
             match later.load(&uri) {
@@ -105,6 +111,7 @@ impl Player {
         self.decoder = None;
         self.missing_plugin = None;
         self.tracks.forget_streams();
+        self.forget_cover();
         self.arm_entry();
         eprintln!(
             "zc-player: playing {} of {}: {uri}",
@@ -242,6 +249,10 @@ impl Player {
         // A new stream started: the hand-over is watched until its first
         // frame shows (see `watch_hand_over`).
         self.hand_over_frames = Some(self.sink_counters().0);
+        self.hand_over_position = None;
+        let video_changes_to = self.video_changes_to.take();
+        // Its tracks, read ahead (whichever entry playbin3 went on to).
+        self.tracks_handed_over();
         let current = self
             .elements
             .pipeline
@@ -256,13 +267,25 @@ impl Player {
         self.playlist.advance();
         self.seek_watch.started();
         self.decoder = None;
-        self.tracks_handed_over();
+        self.forget_cover();
         eprintln!(
             "zc-player: playing {} of {} (gapless): {}",
             self.playlist.position() + 1,
             self.playlist.len(),
             self.playlist.current()
         );
+        if let Some(video) = video_changes_to {
+            // A video stream that comes or goes mid-play can stall
+            // playbin3 (see `select_track`), a video sink left without one
+            // keeps showing the last frame, and 1.22 merges the entries'
+            // collections (the new one would look as if it had a video).
+            eprintln!(
+                "zc-player: this entry has {} video, unlike the one before: starting it afresh",
+                if video { "a" } else { "no" }
+            );
+            self.restart_entry(None);
+            return;
+        }
         self.queue_gapless();
         // The entry handed over starts at speed 1: seek it to its start
         // at the speed asked for.
@@ -288,24 +311,48 @@ impl Player {
     /// window on the last frame for good. The current entry playing out
     /// what it still holds (the position moving), a pause and the end of
     /// the stream count as progress. An entry without a video has started
-    /// once its position moves.
+    /// once its position moves on. The tracks --aid/--sid pick for it are
+    /// selected once it started.
     pub fn watch_hand_over(&mut self) {
+        let watching = self.hand_over_frames.is_some() || lock(&self.gapless).handed_over;
+        if !watching {
+            return;
+        }
         let position = self.position();
-        let audio_playing = self.tracks.has_video() == Some(false)
-            && self.wanted == gst::State::Playing
-            && position != self.hand_over_position;
-        match self.hand_over_frames {
-            Some(before) if self.sink_counters().0 > before || audio_playing => {
+        if let Some(before) = self.hand_over_frames {
+            let audio_moving = self.tracks.has_video() == Some(false)
+                && matches!((position, self.hand_over_position), (Some(now), Some(then)) if now > then);
+            if self.sink_counters().0 > before || audio_moving {
                 self.start_watch.started();
                 self.hand_over_frames = None;
                 self.hand_over_position = None;
+                self.send_pending_selection();
                 return;
             }
-            Some(_) => {}
-            None if lock(&self.gapless).handed_over => {}
-            None => return,
         }
         let now = Instant::now();
+        if self.hand_over_frames.is_none()
+            && let Some(video) = self.video_changes_to
+            && self.wanted == gst::State::Playing
+            && position == self.hand_over_position
+            && self
+                .start_watch
+                .quiet_for(now)
+                .is_some_and(|quiet| quiet >= KIND_CHANGE_WAIT)
+        {
+            // GStreamer 1.22's playbin3 stalls at such a hand-over (its
+            // STREAM_START never comes): once this entry played out (the
+            // position stands still), the next starts on its own.
+            eprintln!(
+                "zc-player: the next entry has {} video, unlike this one: starting it on its own",
+                if video { "a" } else { "no" }
+            );
+            let next = self.playlist.position() + 1;
+            if let Err(e) = self.switch_to(next) {
+                eprintln!("zc-player: {e}");
+            }
+            return;
+        }
         if !self.start_watch.watching() {
             self.start_watch.arm(now);
         } else if self.wanted != gst::State::Playing

@@ -89,6 +89,10 @@ impl Player {
             sink: self.sink_name(),
             decoder: self.decoder_name(),
             video,
+            cover: self.cover().map(|picture| {
+                let (width, height) = picture.size();
+                [width, height]
+            }),
             export_frames_in: export_u64("frames-in"),
             export_frames_zero_copy: export_u64("frames-zero-copy"),
             export_frames_copied: export_u64("frames-copied"),
@@ -115,7 +119,7 @@ impl Player {
             fullscreen: false,
             video_area: None,
             video_rect: None,
-            audio: self.audio,
+            audio: self.audio.plays(),
             muted: self.volume().1,
             volume: self.volume().0,
             speed: self.speed,

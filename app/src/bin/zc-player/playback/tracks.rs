@@ -19,6 +19,9 @@ pub(super) struct Tracks {
     /// on.
     next_collection: Option<gst::StreamCollection>,
     next_selected: Option<Vec<String>>,
+    /// No selection was posted for the entry handed over: it plays
+    /// playbin3's own (see [`Player::tracks_handed_over`]).
+    assume_default: bool,
     /// The stream ids playing (from STREAMS_SELECTED).
     selected: Vec<String>,
     /// Where to seek once a selection that turned a kind on or off is
@@ -90,6 +93,7 @@ impl Tracks {
             collection: None,
             next_collection: None,
             next_selected: None,
+            assume_default: false,
             selected: Vec::new(),
             resync_at: None,
             subtitles_hidden: sub == Some(TrackChoice::Off),
@@ -104,6 +108,7 @@ impl Tracks {
         self.collection = None;
         self.next_collection = None;
         self.next_selected = None;
+        self.assume_default = false;
         self.selected.clear();
         self.resync_at = None;
         self.pending = None;
@@ -173,6 +178,21 @@ impl Tracks {
         [TrackKind::Audio, TrackKind::Subtitle].map(|kind| (self.count(kind) > 0).then_some(0))
     }
 
+    /// Whether the next entry has a video, from its collection read ahead:
+    /// the streams of its own (1.22's playbin3 merges the current entry's
+    /// into it). None where it adds none (the same file again).
+    fn next_has_video(&self, next: &gst::StreamCollection) -> Option<bool> {
+        let current = self.streams();
+        let own: Vec<gst::Stream> = next
+            .iter()
+            .filter(|s| !current.iter().any(|c| c.stream_id() == s.stream_id()))
+            .collect();
+        (!own.is_empty()).then(|| {
+            own.iter()
+                .any(|s| s.stream_type().contains(gst::StreamType::VIDEO))
+        })
+    }
+
     /// Whether the entry's streams are known, and whether one is a video.
     pub(super) fn has_video(&self) -> Option<bool> {
         let collection = self.collection.as_ref()?;
@@ -216,6 +236,32 @@ impl Tracks {
 }
 
 impl Player {
+    /// The entry's stream collection (message `seqnum`); the next
+    /// entry's, read ahead during a gapless hand-over, is kept for its
+    /// start ([`Player::tracks_handed_over`]).
+    pub(super) fn on_stream_collection(
+        &mut self,
+        collection: gst::StreamCollection,
+        seqnum: gst::Seqnum,
+    ) {
+        if zc_app::lock(&self.gapless).read_ahead(seqnum) {
+            let next = self.tracks.next_has_video(&collection);
+            if let (Some(now), Some(next)) = (self.tracks.has_video(), next)
+                && now != next
+            {
+                gst::info!(
+                    crate::CAT,
+                    "the next entry has {} video, unlike this one",
+                    if next { "a" } else { "no" }
+                );
+                self.video_changes_to = Some(next);
+            }
+            self.tracks.next_collection = Some(collection);
+            return;
+        }
+        self.apply_collection(collection);
+    }
+
     /// playbin3 announced the entry's streams: apply --aid/--sid (in one
     /// selection; a kind without a choice keeps its first track, as
     /// playbin3's own default does). A selection is sent only when it
@@ -229,13 +275,12 @@ impl Player {
     /// all, in 2 of 4 runs while this was written; the start-up track
     /// tests then passed 18 of 18 runs there, so they run on bookworm
     /// too.) Off is the first track, silenced or hidden.
-    pub(super) fn on_stream_collection(&mut self, collection: gst::StreamCollection) {
-        if self.tracks.collection.is_some() && zc_app::lock(&self.gapless).handed_over {
-            // The next entry's, read ahead: kept for its start.
-            self.tracks.next_collection = Some(collection);
-            return;
-        }
+    fn apply_collection(&mut self, collection: gst::StreamCollection) {
         self.tracks.collection = Some(collection);
+        if self.tracks.assume_default && self.tracks.selected.is_empty() {
+            let [audio, sub] = self.tracks.default_picks();
+            self.tracks.selected = self.tracks.selection(audio, sub);
+        }
         let chosen = self.tracks.chosen;
         if self.tracks.wanted_audio.is_none()
             && self.tracks.wanted_sub.is_none()
@@ -268,7 +313,9 @@ impl Player {
             return;
         }
         self.tracks.pending = Some(picked);
-        if self.prerolled {
+        // Not before an entry handed over shows its first frame either
+        // (`watch_hand_over` sends it then).
+        if self.prerolled && self.hand_over_frames.is_none() {
             self.send_pending_selection();
         }
     }
@@ -281,13 +328,13 @@ impl Player {
         let collection = self.tracks.next_collection.take();
         let selected = self.tracks.next_selected.take();
         self.tracks.forget_streams();
-        if let Some(collection) = collection {
-            self.on_stream_collection(collection);
+        self.tracks.assume_default = selected.is_none();
+        if let Some(selected) = selected {
+            self.tracks.selected = selected;
         }
-        self.tracks.selected = selected.unwrap_or_else(|| {
-            let [audio, sub] = self.tracks.default_picks();
-            self.tracks.selection(audio, sub)
-        });
+        if let Some(collection) = collection {
+            self.apply_collection(collection);
+        }
     }
 
     /// Select the tracks --aid/--sid picked, if any wait (once the entry
@@ -355,24 +402,20 @@ impl Player {
                 .all(|s| s.stream_type() == gst::StreamType::TEXT)
     }
 
-    pub(super) fn on_streams_selected(&mut self, streams: Vec<gst::Stream>) {
+    /// The streams playing (message `seqnum`: the next entry's, read
+    /// ahead, are kept for its start).
+    pub(super) fn on_streams_selected(&mut self, streams: Vec<gst::Stream>, seqnum: gst::Seqnum) {
         let selected: Vec<String> = streams
             .iter()
             .filter_map(|s| s.stream_id())
             .map(|id| id.to_string())
             .collect();
-        if let Some(next) = &self.tracks.next_collection
-            && !selected.is_empty()
-            && selected.iter().all(|id| {
-                next.iter()
-                    .any(|s| s.stream_id().is_some_and(|n| n == id.as_str()))
-            })
-        {
-            // The next entry's, read ahead (see `on_stream_collection`).
+        if zc_app::lock(&self.gapless).read_ahead(seqnum) {
             self.tracks.next_selected = Some(selected);
             return;
         }
         self.tracks.selected = selected;
+        self.tracks.assume_default = false;
         if let Some(position) = self.tracks.resync_at.take()
             && self.prerolled
         {

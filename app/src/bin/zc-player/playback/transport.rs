@@ -239,7 +239,7 @@ impl Player {
     /// The volume (1.0: 100 %) and whether it is muted; 0 and not muted
     /// without an audio output.
     pub fn volume(&self) -> (f64, bool) {
-        if !self.audio {
+        if !self.audio.plays() {
             return (0.0, false);
         }
         (self.volume, self.muted)

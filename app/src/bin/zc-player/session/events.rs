@@ -73,12 +73,13 @@ impl App {
             Command::Pause => player.set_playing(false)?,
             Command::TogglePause => player.toggle_pause()?,
             Command::Seek { target, exact } => player.seek(target, exact, None)?,
-            Command::ToggleMute | Command::ChangeVolume(_) if !player.audio => {
+            Command::ToggleMute | Command::ChangeVolume(_) if !player.audio.plays() => {
+                let why = format!("there is no audio output ({})", player.audio.why_silent());
                 if !self.said_no_audio {
-                    eprintln!("zc-player: there is no audio output (no audio device)");
+                    eprintln!("zc-player: {why}");
                     self.said_no_audio = true;
                 }
-                return Err("there is no audio output (no audio device)".to_owned());
+                return Err(why);
             }
             Command::ToggleMute => {
                 fields.insert("muted".into(), player.toggle_mute().into());

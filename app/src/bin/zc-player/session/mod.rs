@@ -46,7 +46,7 @@ pub(crate) fn play(
     args: &Args,
     playlist: Playlist,
     subtitle_uri: Option<&str>,
-    audio: bool,
+    audio: playback::AudioOutput,
     snapshot_dir: &Path,
     signals: &Signals,
     socket: &Path,

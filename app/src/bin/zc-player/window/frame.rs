@@ -1,6 +1,7 @@
 //! What we draw into the window's own wl_shm buffer: the black background
-//! and, when the compositor leaves decorations to us, a title bar with the
-//! title and a close button.
+//! (with the cover art of an entry that has no video) and, when the
+//! compositor leaves decorations to us, a title bar with the title and a
+//! close button.
 
 use smithay_client_toolkit::shell::WaylandSurface;
 use zc_app::player::text::{self, fill};
@@ -39,9 +40,14 @@ impl App {
         };
         let bar = self.title_bar();
         let title = self.title.clone();
+        let area = self.video_area();
+        let cover = self.player.as_ref().and_then(|p| p.cover());
         if let Some(canvas) = buffer.canvas(&mut self.pool) {
             let size = (width, height, stride);
             fill(canvas, size, (0, 0, width, height), 0xFF00_0000);
+            if let Some(cover) = cover {
+                cover.draw_fitted(canvas, size, area);
+            }
             if bar > 0 {
                 fill(canvas, size, (0, 0, width, bar), TITLE_COLOUR);
                 let close = close_button(width);

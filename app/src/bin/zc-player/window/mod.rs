@@ -271,11 +271,13 @@ impl App {
         });
     }
 
-    /// Re-check the video size (caps may change) and lay out if it did.
+    /// Re-check the video size (caps may change) and the cover art, and
+    /// lay out if either changed.
     pub fn check_video_size(&mut self) {
         let video = self.player.as_ref().and_then(|p| p.video_size());
         let changed = video.is_some() && crate::lock(&self.layout).video != video;
-        if changed {
+        let cover_changed = self.player.as_mut().is_some_and(|p| p.take_cover_changed());
+        if changed || cover_changed {
             self.relayout();
         }
     }
