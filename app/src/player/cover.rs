@@ -9,9 +9,10 @@ use gst_video::prelude::*;
 
 /// How long decoding a cover may take (GStreamer runs a small pipeline).
 const DECODE_LIMIT: Duration = Duration::from_secs(5);
-/// Pictures larger than this on a side are refused: a cover is drawn
+/// Pictures larger than this on a side are refused before they are
+/// decoded (the decoder cannot negotiate a larger frame): a cover is drawn
 /// into a window, and a hostile tag should not cost gigabytes.
-const MAX_SIDE: u32 = 8192;
+const MAX_SIDE: u32 = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoverError {
@@ -22,7 +23,7 @@ pub enum CoverError {
 }
 
 /// A decoded picture: rows of `width` pixels, each B, G, R, A in memory
-/// (wl_shm's ARGB8888 on a little-endian machine).
+/// (wl_shm's ARGB8888 on a little-endian machine), not premultiplied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Picture {
     width: u32,
@@ -43,9 +44,10 @@ pub fn picture_in(tags: &gst::TagListRef) -> Option<gst::Sample> {
 fn decode_to_bgra(sample: &gst::Sample) -> Result<gst::Sample, CoverError> {
     let error = |what: &str| CoverError::Decode(what.to_owned());
     let buffer = sample.buffer_owned().ok_or_else(|| error("no data"))?;
-    let pipeline = gst::parse::launch(
-        "appsrc name=src ! decodebin ! videoconvert ! video/x-raw,format=BGRA ! appsink name=sink",
-    )
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src ! decodebin ! videoconvert \
+         ! video/x-raw,format=BGRA,width=[1,{MAX_SIDE}],height=[1,{MAX_SIDE}] ! appsink name=sink"
+    ))
     .map_err(|e| CoverError::Decode(e.to_string()))?
     .downcast::<gst::Bin>()
     .map_err(|_| error("not a bin"))?;
@@ -78,7 +80,10 @@ fn decode_to_bgra(sample: &gst::Sample) -> Result<gst::Sample, CoverError> {
             &[gst::MessageType::AsyncDone, gst::MessageType::Error],
         );
         match done.as_ref().map(|message| message.view()) {
-            Some(gst::MessageView::Error(e)) => Err(CoverError::Decode(e.error().to_string())),
+            Some(gst::MessageView::Error(e)) => Err(CoverError::Decode(format!(
+                "{} (covers larger than {MAX_SIDE} pixels on a side are not shown)",
+                e.error()
+            ))),
             Some(_) => sink
                 .try_pull_preroll(gst::ClockTime::ZERO)
                 .ok_or_else(|| error("no picture came out")),
@@ -133,7 +138,8 @@ impl Picture {
 
     /// Draw it into `canvas` (ARGB8888, `size` = width, height, stride in
     /// bytes), fitted into `area` (x, y, width, height) with its aspect
-    /// kept and centred, opaque; nearest-neighbour scaled.
+    /// kept and centred, nearest-neighbour scaled, over black (where it is
+    /// transparent, black shows).
     pub fn draw_fitted(
         &self,
         canvas: &mut [u8],
@@ -166,9 +172,12 @@ impl Picture {
                 let from = (sy * self.width as usize + sx) * 4;
                 let to = cy as usize * stride + cx as usize * 4;
                 if let (Some(src), Some(dst)) =
-                    (self.bgra.get(from..from + 3), canvas.get_mut(to..to + 4))
+                    (self.bgra.get(from..from + 4), canvas.get_mut(to..to + 4))
                 {
-                    dst[..3].copy_from_slice(src);
+                    let alpha = u16::from(src[3]);
+                    for (d, s) in dst[..3].iter_mut().zip(&src[..3]) {
+                        *d = (u16::from(*s) * alpha / 255) as u8;
+                    }
                     dst[3] = 0xFF;
                 }
             }
@@ -183,11 +192,16 @@ mod tests {
     /// An 8x4 picture, red on the left half and blue on the right, encoded
     /// by GStreamer's `encoder` (pngenc, jpegenc).
     fn encoded(encoder: &str, caps: &str) -> gst::Sample {
+        encoded_at(encoder, caps, 4, 4)
+    }
+
+    /// [`encoded`], each half `width` x `height`.
+    fn encoded_at(encoder: &str, caps: &str, width: u32, height: u32) -> gst::Sample {
         gst::init().expect("gst::init");
         let pipeline = gst::parse::launch(&format!(
             "videotestsrc num-buffers=1 pattern=solid-color foreground-color=0xffff0000 \
-             ! video/x-raw,format=RGB,width=4,height=4 ! videobox right=-4 fill=blue \
-             ! video/x-raw,width=8,height=4 ! {encoder} ! appsink name=out caps={caps}"
+             ! video/x-raw,format=RGB,width={width},height={height} ! videobox right=-{width} fill=blue \
+             ! videoconvert ! {encoder} ! appsink name=out caps={caps}"
         ))
         .expect("pipeline")
         .downcast::<gst::Bin>()
@@ -221,6 +235,12 @@ mod tests {
         assert_eq!(picture.size(), (8, 4));
         let [b, g, r, _] = pixel(&picture, 1, 1);
         assert!(r > 200 && g < 60 && b < 60, "red: {:?}", (r, g, b));
+    }
+
+    #[test]
+    fn a_picture_too_large_to_show_is_refused() {
+        let wide = encoded_at("pngenc", "image/png", 5000, 8);
+        assert!(matches!(Picture::decode(&wide), Err(CoverError::Decode(_))));
     }
 
     #[test]

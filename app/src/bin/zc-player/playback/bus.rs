@@ -66,6 +66,13 @@ impl Player {
                         }
                     }
                 };
+                if self.prerolled && zc_app::lock(&self.gapless).read_ahead(message.seqnum()) {
+                    // Posted after the hand-over, before the next entry's
+                    // stream started: its start in this pipeline failed
+                    // (1.26's playbin3: "not-linked" when it brings a kind
+                    // of stream the current entry has no chain for).
+                    return self.start_next_on_its_own(&text);
+                }
                 if self.prerolled {
                     return Err(PlayerExit::Failed(text));
                 }
@@ -111,7 +118,14 @@ impl Player {
                 }
             }
             MessageView::AsyncDone(_) => self.on_async_done()?,
-            MessageView::Tag(t) => self.on_tags(t.tags().as_ref()),
+            // Not one of an entry moved away from, still on its way.
+            MessageView::Tag(t)
+                if self
+                    .entry_seqnum
+                    .is_none_or(|first| message.seqnum() >= first) =>
+            {
+                self.on_tags(t.tags().as_ref())
+            }
             MessageView::StreamStart(s) => self.on_stream_start(s.group_id()),
             MessageView::StreamCollection(c) => {
                 let collection = c.stream_collection();
@@ -197,8 +211,8 @@ impl Player {
                         self.audio.why_silent()
                     ));
                 }
-                // Audio only, as mpv plays it: the window shows the OSD
-                // on its background.
+                // Audio only, as mpv plays it: the window shows its cover
+                // art, if it has one, and the OSD.
                 eprintln!(
                     "zc-player: {} has no video stream: playing its audio",
                     self.playlist.current()
@@ -206,6 +220,7 @@ impl Player {
                 self.fail_snapshots(super::snapshot::NO_VIDEO);
             }
             self.prerolled = true;
+            self.decode_cover_if_shown();
             self.start_watch.started();
             self.send_pending_selection();
             if self.restart_if_subtitles_unselected() {

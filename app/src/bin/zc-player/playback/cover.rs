@@ -1,6 +1,7 @@
 //! The cover art of the entry playing ([`zc_app::player::cover`]): the
-//! first picture its tags carry, decoded once, for the window to draw
-//! where the entry has no video.
+//! first picture its tags carry, kept as it came and decoded only once the
+//! entry turns out to have no video (never for a video with a cover of
+//! its own), for the window to draw.
 
 use zc_app::player::cover::{self, Picture};
 
@@ -12,8 +13,10 @@ pub(super) enum Cover {
     /// No picture came with its tags (yet).
     #[default]
     None,
+    /// One came: decoded where the entry has no video.
+    Pending(gst::Sample),
     Picture(Picture),
-    /// One came and could not be decoded: not tried again.
+    /// It could not be decoded: not tried again.
     Unreadable,
 }
 
@@ -23,14 +26,25 @@ impl Player {
         if !matches!(self.cover, Cover::None) {
             return;
         }
-        let Some(sample) = cover::picture_in(tags) else {
+        if let Some(sample) = cover::picture_in(tags) {
+            self.cover = Cover::Pending(sample);
+            self.decode_cover_if_shown();
+        }
+    }
+
+    /// Decode a cover that came, once the entry plays without a video.
+    pub(super) fn decode_cover_if_shown(&mut self) {
+        if !self.audio_only() {
+            return;
+        }
+        let Cover::Pending(sample) = &self.cover else {
             return;
         };
-        self.cover = match Picture::decode(&sample) {
+        self.cover = match Picture::decode(sample) {
             Ok(picture) => {
                 let (width, height) = picture.size();
                 gst::info!(crate::CAT, "cover art: {width}x{height}");
-                self.cover_changed = true;
+                self.cover_generation += 1;
                 Cover::Picture(picture)
             }
             Err(e) => {
@@ -49,16 +63,13 @@ impl Player {
         }
     }
 
-    /// Whether the cover came or went since the last call (the window
-    /// then draws its background again).
-    pub fn take_cover_changed(&mut self) -> bool {
-        std::mem::take(&mut self.cover_changed)
+    /// Counts the covers decoded: the window draws again when it moves on.
+    pub fn cover_generation(&self) -> u64 {
+        self.cover_generation
     }
 
     /// Another entry: its own cover, if it has one, comes with its tags.
     pub(super) fn forget_cover(&mut self) {
-        if matches!(std::mem::take(&mut self.cover), Cover::Picture(_)) {
-            self.cover_changed = true;
-        }
+        self.cover = Cover::None;
     }
 }

@@ -155,9 +155,9 @@ pub struct Player {
     /// it went (see `watch_seek`).
     seek_watch: QuietWatch,
     seek_target: f64,
-    /// The entry's cover art, and whether it changed since the window drew it.
+    /// The entry's cover art, and how many were decoded (see `cover`).
     cover: cover::Cover,
-    cover_changed: bool,
+    cover_generation: u64,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {

@@ -312,7 +312,7 @@ impl Player {
             seek_watch: QuietWatch::new(super::transport::seek_limit(options.start_timeout)),
             seek_target: 0.0,
             cover: Default::default(),
-            cover_changed: false,
+            cover_generation: 0,
         };
         player.apply_mute();
         Ok(player)

@@ -320,7 +320,7 @@ impl Player {
         }
         let position = self.position();
         if let Some(before) = self.hand_over_frames {
-            let audio_moving = self.tracks.has_video() == Some(false)
+            let audio_moving = self.audio_only()
                 && matches!((position, self.hand_over_position), (Some(now), Some(then)) if now > then);
             if self.sink_counters().0 > before || audio_moving {
                 self.start_watch.started();
@@ -333,7 +333,10 @@ impl Player {
         let now = Instant::now();
         if self.hand_over_frames.is_none()
             && let Some(video) = self.video_changes_to
+            && self.prerolled
             && self.wanted == gst::State::Playing
+            && !self.seek_watch.watching()
+            && position.is_some()
             && position == self.hand_over_position
             && self
                 .start_watch
@@ -343,12 +346,11 @@ impl Player {
             // GStreamer 1.22's playbin3 stalls at such a hand-over (its
             // STREAM_START never comes): once this entry played out (the
             // position stands still), the next starts on its own.
-            eprintln!(
-                "zc-player: the next entry has {} video, unlike this one: starting it on its own",
+            let why = format!(
+                "it has {} video, unlike this one",
                 if video { "a" } else { "no" }
             );
-            let next = self.playlist.position() + 1;
-            if let Err(e) = self.switch_to(next) {
+            if let Err(PlayerExit::Failed(e)) = self.start_next_on_its_own(&why) {
                 eprintln!("zc-player: {e}");
             }
             return;
@@ -383,6 +385,17 @@ impl Player {
         } else {
             position
         }
+    }
+
+    /// The next entry cannot follow the current one gaplessly (`why`):
+    /// it starts in the pipeline stopped and started again, as one moved
+    /// to does.
+    pub(super) fn start_next_on_its_own(&mut self, why: &str) -> Result<(), PlayerExit> {
+        eprintln!(
+            "zc-player: the next entry cannot follow gaplessly ({why}): starting it on its own"
+        );
+        self.switch_to(self.playlist.position() + 1)
+            .map_err(PlayerExit::Failed)
     }
 
     /// Keep where the current entry is for the next run (--save-position-on-quit).

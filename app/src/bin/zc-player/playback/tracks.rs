@@ -22,6 +22,10 @@ pub(super) struct Tracks {
     /// No selection was posted for the entry handed over: it plays
     /// playbin3's own (see [`Player::tracks_handed_over`]).
     assume_default: bool,
+    /// The sequence numbers of the last selections the player sent, which
+    /// decodebin3's STREAMS_SELECTED answers carry: the current entry's,
+    /// whenever they come.
+    sent: Vec<gst::Seqnum>,
     /// The stream ids playing (from STREAMS_SELECTED).
     selected: Vec<String>,
     /// Where to seek once a selection that turned a kind on or off is
@@ -34,13 +38,16 @@ pub(super) struct Tracks {
     /// The audio is off: the track keeps playing, silenced.
     audio_off: bool,
     /// The audio and subtitle tracks --aid/--sid pick, waiting for the
-    /// first frame to be selected (see `on_stream_collection`).
+    /// first frame to be selected (see `apply_collection`).
     pending: Option<[Option<usize>; 2]>,
     /// The audio and subtitle tracks chosen for this entry mid-play
     /// (`track`, the cycling keys): picked over --aid/--sid when the entry
     /// is started again (see [`Player::restart_entry`]).
     chosen: [Option<usize>; 2],
 }
+
+/// How many selections sent are told apart from the next entry's.
+const SENT_KEPT: usize = 8;
 
 /// Where a kind's track is kept in `[audio, subtitle]` pairs.
 fn slot(kind: TrackKind) -> usize {
@@ -94,6 +101,7 @@ impl Tracks {
             next_collection: None,
             next_selected: None,
             assume_default: false,
+            sent: Vec::new(),
             selected: Vec::new(),
             resync_at: None,
             subtitles_hidden: sub == Some(TrackChoice::Off),
@@ -244,7 +252,10 @@ impl Player {
         collection: gst::StreamCollection,
         seqnum: gst::Seqnum,
     ) {
-        if zc_app::lock(&self.gapless).read_ahead(seqnum) {
+        // Once this entry prerolled (a short file is read whole, and
+        // handed over, before its preroll: its own collection may come
+        // after the hand-over).
+        if self.prerolled && zc_app::lock(&self.gapless).read_ahead(seqnum) {
             let next = self.tracks.next_has_video(&collection);
             if let (Some(now), Some(next)) = (self.tracks.has_video(), next)
                 && now != next
@@ -410,7 +421,8 @@ impl Player {
             .filter_map(|s| s.stream_id())
             .map(|id| id.to_string())
             .collect();
-        if zc_app::lock(&self.gapless).read_ahead(seqnum) {
+        let ours = self.tracks.sent.contains(&seqnum);
+        if !ours && self.prerolled && zc_app::lock(&self.gapless).read_ahead(seqnum) {
             self.tracks.next_selected = Some(selected);
             return;
         }
@@ -501,9 +513,15 @@ impl Player {
     /// of the track-switching test, and the player stopped answering. The
     /// window never waits on playbin3's locks this way; whether the
     /// selection took is seen in STREAMS_SELECTED.
-    fn send_selection(&self, audio: Option<usize>, sub: Option<usize>) -> Result<(), String> {
+    fn send_selection(&mut self, audio: Option<usize>, sub: Option<usize>) -> Result<(), String> {
         let ids = self.tracks.selection(audio, sub);
         let event = gst::event::SelectStreams::new(ids.iter().map(String::as_str));
+        // decodebin3 answers with STREAMS_SELECTED under this number.
+        let sent = &mut self.tracks.sent;
+        if sent.len() == SENT_KEPT {
+            sent.remove(0);
+        }
+        sent.push(event.seqnum());
         self.elements.pipeline.call_async(move |pipeline| {
             if !pipeline.send_event(event) {
                 eprintln!("zc-player: playbin3 refused the stream selection {ids:?}");

@@ -18,7 +18,8 @@ const TEXT_COLOUR: u32 = 0xFFE0_E0E0;
 const TEXT_SCALE: u32 = 2;
 
 impl App {
-    /// Black background (and the title bar when we draw our own frame).
+    /// Black background with the cover art of an entry that has no video
+    /// (and the title bar when we draw our own frame).
     pub(super) fn draw_background(&mut self) {
         let (width, height) = self.size;
         let stride = width * 4;
@@ -41,12 +42,17 @@ impl App {
         let bar = self.title_bar();
         let title = self.title.clone();
         let area = self.video_area();
-        let cover = self.player.as_ref().and_then(|p| p.cover());
+        let cover = self
+            .player
+            .as_ref()
+            .and_then(|p| p.cover().map(|picture| (picture, p.cover_generation())));
+        self.cover_drawn = None;
         if let Some(canvas) = buffer.canvas(&mut self.pool) {
             let size = (width, height, stride);
             fill(canvas, size, (0, 0, width, height), 0xFF00_0000);
-            if let Some(cover) = cover {
+            if let Some((cover, generation)) = cover {
                 cover.draw_fitted(canvas, size, area);
+                self.cover_drawn = Some(generation);
             }
             if bar > 0 {
                 fill(canvas, size, (0, 0, width, bar), TITLE_COLOUR);

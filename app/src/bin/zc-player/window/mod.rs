@@ -70,6 +70,9 @@ pub struct App {
     pub pool: SlotPool,
     pub title: String,
     background: Option<Buffer>,
+    /// The generation of the cover art drawn in the background, if one is
+    /// (see `Player::cover_generation`).
+    cover_drawn: Option<u64>,
     size: (u32, u32),
     configured: bool,
     client_side_frame: bool,
@@ -148,6 +151,7 @@ impl App {
             pool,
             title,
             background: None,
+            cover_drawn: None,
             size,
             configured: false,
             client_side_frame: false,
@@ -276,8 +280,11 @@ impl App {
     pub fn check_video_size(&mut self) {
         let video = self.player.as_ref().and_then(|p| p.video_size());
         let changed = video.is_some() && crate::lock(&self.layout).video != video;
-        let cover_changed = self.player.as_mut().is_some_and(|p| p.take_cover_changed());
-        if changed || cover_changed {
+        let cover = self
+            .player
+            .as_ref()
+            .and_then(|p| p.cover().map(|_| p.cover_generation()));
+        if changed || cover != self.cover_drawn {
             self.relayout();
         }
     }
