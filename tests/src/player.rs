@@ -58,8 +58,9 @@ pub fn encode(description: &str) {
     run_to_end(&pipeline, description);
 }
 
-/// Play an encoding pipeline to its end of stream.
-fn run_to_end(pipeline: &gst::Element, description: &str) {
+/// Play an encoding pipeline to its end of stream (`description` says
+/// which, where it fails).
+pub fn run_to_end(pipeline: &gst::Element, description: &str) {
     pipeline.set_state(gst::State::Playing).expect("encode");
     let bus = pipeline.bus().expect("bus");
     let message = bus

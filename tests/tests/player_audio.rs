@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use gst::prelude::*;
 use serde_json::Value;
-use zc_vm_tests::player::{Player, assert_zero_copy, count, encode};
+use zc_vm_tests::player::{Player, assert_zero_copy, count, encode, run_to_end};
 use zc_vm_tests::require_vm;
 use zc_vm_tests::sound::DummySoundCard;
 use zc_vm_tests::weston::{Renderer, Weston};
@@ -66,28 +66,20 @@ fn make_tone_with_cover(dir: &Path, name: &str, seconds: u32) -> PathBuf {
     picture.set_state(gst::State::Null).expect("null");
 
     let path = dir.join(name);
-    let encoder = gst::parse::launch(&format!(
+    let description = format!(
         "audiotestsrc num-buffers={} ! audioconvert ! flacenc name=enc ! filesink location={}",
         seconds * BUFFERS_PER_SECOND,
         path.display()
-    ))
-    .expect("encoder")
-    .downcast::<gst::Bin>()
-    .expect("a bin");
+    );
+    let encoder = gst::parse::launch(&description)
+        .expect("encoder")
+        .downcast::<gst::Bin>()
+        .expect("a bin");
     let enc = encoder.by_name("enc").expect("flacenc");
     enc.dynamic_cast_ref::<gst::TagSetter>()
         .expect("flacenc sets tags")
         .add_tag::<gst::tags::Image>(&png, gst::TagMergeMode::Replace);
-    encoder.set_state(gst::State::Playing).expect("encode");
-    let bus = encoder.bus().expect("bus");
-    let end = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(300),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("the encoder finished");
-    assert!(matches!(end.view(), gst::MessageView::Eos(_)), "{end:?}");
-    encoder.set_state(gst::State::Null).expect("null");
+    run_to_end(encoder.upcast_ref(), &description);
     path
 }
 
