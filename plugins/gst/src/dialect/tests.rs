@@ -1,5 +1,8 @@
 //! The dialects' caps built and read on this GStreamer, both ways.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::*;
 
 fn init() {
