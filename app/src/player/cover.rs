@@ -31,12 +31,29 @@ pub struct Picture {
     bgra: Vec<u8>,
 }
 
-/// The picture `tags` carry, if any: the first `image`, else the first
-/// `preview-image`.
+/// The picture `tags` carry, if any: the `image` marked as the front
+/// cover (an ID3 `APIC` or FLAC picture block says which is which), else
+/// the first `image`, else the first `preview-image`.
 pub fn picture_in(tags: &gst::TagListRef) -> Option<gst::Sample> {
-    tags.index::<gst::tags::Image>(0)
-        .or_else(|| tags.index::<gst::tags::PreviewImage>(0))
-        .map(|value| value.get().clone())
+    let images = || tags.iter_tag::<gst::tags::Image>().map(|value| value.get());
+    images()
+        .find(|sample| is_front_cover(sample))
+        .or_else(|| images().next())
+        .or_else(|| {
+            tags.index::<gst::tags::PreviewImage>(0)
+                .map(|value| value.get())
+        })
+}
+
+/// Whether an image tag's sample says it is the front cover: its info's
+/// `image-type` field (a `GstTagImageType`, read by its nick so that the
+/// tag library's types are not needed here).
+fn is_front_cover(sample: &gst::SampleRef) -> bool {
+    sample
+        .info()
+        .and_then(|info| info.value("image-type").ok())
+        .and_then(|value| gst::glib::EnumValue::from_value(value).map(|(_, kind)| kind.nick()))
+        .is_some_and(|nick| nick == "front-cover")
 }
 
 /// Decode an encoded picture into one BGRA frame, with a pipeline of its

@@ -18,6 +18,8 @@ pub enum BusEvent {
     Message(gst::Message),
     /// A subtitle to show, on the stream's clock.
     Subtitle(zc_app::player::subtitles::Cue),
+    /// A cover decoded on its own thread (see `Player::on_cover_decoded`).
+    Cover(super::cover::Decoded),
 }
 
 impl Player {

@@ -1,11 +1,12 @@
 //! The cover art of the entry playing ([`zc_app::player::cover`]): the
-//! first picture its tags carry, kept as it came and decoded only once the
+//! picture its tags carry, kept as it came and decoded only once the
 //! entry turns out to have no video (never for a video with a cover of
-//! its own), for the window to draw.
+//! its own), on a thread of its own so that the window and the control
+//! socket never wait for it, for the window to draw.
 
-use zc_app::player::cover::{self, Picture};
+use zc_app::player::cover::{self, CoverError, Picture};
 
-use super::Player;
+use super::{BusEvent, Player};
 
 /// What is known of the entry's cover.
 #[derive(Debug, Default)]
@@ -15,13 +16,22 @@ pub(super) enum Cover {
     None,
     /// One came: decoded where the entry has no video.
     Pending(gst::Sample),
+    /// Being decoded: the result comes back with this generation.
+    Decoding(u64),
     Picture(Picture),
     /// It could not be decoded: not tried again.
     Unreadable,
 }
 
+/// A decode's result, sent back to the main loop.
+#[derive(Debug)]
+pub struct Decoded {
+    generation: u64,
+    result: Result<Picture, CoverError>,
+}
+
 impl Player {
-    /// Tags reached a sink: the entry's cover, where they carry the first.
+    /// Tags reached a sink: the entry's cover, where they carry one.
     pub(super) fn on_tags(&mut self, tags: &gst::TagListRef) {
         if !matches!(self.cover, Cover::None) {
             return;
@@ -32,19 +42,50 @@ impl Player {
         }
     }
 
-    /// Decode a cover that came, once the entry plays without a video.
+    /// Start decoding a cover that came, once the entry plays without a
+    /// video. The decode is bounded (see [`Picture::decode`]); its result
+    /// is taken only while the entry is the one it was started for.
     pub(super) fn decode_cover_if_shown(&mut self) {
-        if !self.audio_only() {
+        if !self.audio_only() || !matches!(self.cover, Cover::Pending(_)) {
             return;
         }
-        let Cover::Pending(sample) = &self.cover else {
+        let Cover::Pending(sample) = std::mem::take(&mut self.cover) else {
             return;
         };
-        self.cover = match Picture::decode(sample) {
+        self.cover_generation += 1;
+        let generation = self.cover_generation;
+        let events = self.spec.events();
+        let started = std::thread::Builder::new()
+            .name("zc-cover".to_owned())
+            .spawn(move || {
+                let result = Picture::decode(&sample);
+                events(BusEvent::Cover(Decoded { generation, result }));
+            });
+        self.cover = match started {
+            Ok(_) => Cover::Decoding(generation),
+            Err(e) => {
+                eprintln!(
+                    "zc-player: warning: the cover art is not shown: no thread to decode it: {e}"
+                );
+                Cover::Unreadable
+            }
+        };
+    }
+
+    /// A decode ended: its picture is shown where it is still the
+    /// entry's. Returns whether it is (the window then draws it).
+    pub fn on_cover_decoded(&mut self, decoded: Decoded) -> bool {
+        if !matches!(self.cover, Cover::Decoding(g) if g == decoded.generation) {
+            gst::debug!(
+                crate::CAT,
+                "a cover decoded for an entry left behind, dropped"
+            );
+            return false;
+        }
+        self.cover = match decoded.result {
             Ok(picture) => {
                 let (width, height) = picture.size();
                 gst::info!(crate::CAT, "cover art: {width}x{height}");
-                self.cover_generation += 1;
                 Cover::Picture(picture)
             }
             Err(e) => {
@@ -52,6 +93,7 @@ impl Player {
                 Cover::Unreadable
             }
         };
+        true
     }
 
     /// The picture to draw in the video area: the cover, where the entry
@@ -68,7 +110,8 @@ impl Player {
         self.cover_generation
     }
 
-    /// Another entry: its own cover, if it has one, comes with its tags.
+    /// Another entry: its own cover, if it has one, comes with its tags
+    /// (a decode still running for this one is dropped when it ends).
     pub(super) fn forget_cover(&mut self) {
         self.cover = Cover::None;
     }

@@ -101,6 +101,11 @@ pub(super) struct Elements {
 }
 
 impl PipelineSpec {
+    /// Where an event for the main loop is sent from another thread.
+    pub(super) fn events(&self) -> Arc<dyn Fn(BusEvent) + Send + Sync> {
+        self.events.clone()
+    }
+
     /// A pipeline for `uri`, at `volume` (where there is audio; the mute
     /// is the player's to set, see `Player::apply_mute`).
     pub(super) fn build(&self, uri: &str, volume: f64) -> Result<Elements> {

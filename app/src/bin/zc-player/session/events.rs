@@ -39,6 +39,16 @@ impl App {
             // Kept while subtitles are off or hidden too, to show at once
             // when they are turned on again while it lasts.
             BusEvent::Subtitle(cue) => return self.show_cue(cue, qh),
+            BusEvent::Cover(decoded) => {
+                if self
+                    .player
+                    .as_mut()
+                    .is_some_and(|player| player.on_cover_decoded(decoded))
+                {
+                    self.check_video_size();
+                }
+                return;
+            }
         };
         let Some(player) = self.player.as_mut() else {
             return;
