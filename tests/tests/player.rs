@@ -4,7 +4,8 @@
 //! statistics show dma-buf frames with no copy, a snapshot is the frame, a
 //! seek past the end goes back to the start (--loop) instead of hanging,
 //! and quit exits 0 with every fd it opened for playback closed; 10-bit,
-//! 4:2:2 and 4:4:4 clips play on the cheapest path there is. What it
+//! 4:2:2 and 4:4:4 clips play on the cheapest path there is, and NV12 (the
+//! format hardware decoders hand out) goes to the compositor unconverted. What it
 //! draws above the video (subtitles, the OSD) is in player_overlays.rs.
 //!
 //! Under software emulation the sink drops most frames as late (QoS), so
@@ -18,6 +19,7 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
 use zc_vm_tests::clip::{self, FRAMES, GOP, HEIGHT, TOLERANCE, WIDTH};
@@ -306,5 +308,68 @@ fn ten_bit_4_2_2_and_4_4_4_clips_play_on_the_cheapest_path() {
         assert_eq!(quit["fds-left-open"], 0, "{quit}");
         let _ = player.child.wait();
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// NV12 is what hardware decoders hand out; none runs in the VM and no
+/// muxer stores raw NV12, so GStreamer's `testbin://` source makes it, and
+/// the compositor takes zcexport's NV12 dma-bufs as they are: no
+/// conversion, nothing copied by the sink. GStreamer 1.22's testsrcbin
+/// aborts on a caps in its URI (checked by hand), so the test runs from
+/// 1.26 on (trixie, forky).
+///
+/// zcexport copies each frame once here, and says so: decodebin3 drops a
+/// raw source's ALLOCATION query (the identity at its input has
+/// `drop-allocation=true`; seen with `GST_DEBUG=GST_PADS:6`), so
+/// videotestsrc never learns of zc's pool. A decoder inside decodebin3
+/// asks downstream itself and gets the pool (the I420 test above: 0
+/// copies).
+#[test]
+fn nv12_frames_reach_the_compositor_unconverted() {
+    require_vm();
+    gst::init().expect("gst::init");
+    let (_, minor, _, _) = gst::version();
+    if minor < 26 {
+        println!("skipped: GStreamer 1.{minor}'s testbin:// cannot make NV12 (1.26 and later can)");
+        return;
+    }
+    let dir = std::env::temp_dir().join("zc-vm-player-nv12");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (width, height) = (320, 240);
+    let caps = format!("NV12,colorimetry={}", yuv_test_colorimetry());
+    let uri = format!(
+        "testbin://video,caps=[video/x-raw,format={caps},width={width},height={height},framerate=30/1],num-buffers=300"
+    );
+    let weston = Weston::start(Renderer::Gl, width, height);
+    let mut player = Player::launch(&weston, [OsStr::new(&uri), OsStr::new("--loop")], &dir, &[]);
+    let stats = player.wait_for_frames(3);
+    println!("NV12: {stats}");
+    let video = stats["video"].as_str().unwrap_or_default();
+    assert!(
+        video.starts_with("NV12 ") && video.contains("memory:DMABuf"),
+        "NV12 dma-bufs to the sink: {stats}"
+    );
+    assert_eq!(stats["conversion"], "none", "{stats}");
+    assert_eq!(stats["path"], "dmabuf", "{stats}");
+    assert_eq!(count(&stats, "convert-bytes-copied"), 0, "{stats}");
+    assert_eq!(count(&stats, "sink-bytes-copied"), 0, "{stats}");
+    // The one copy, zcexport's, counted for each frame (see above).
+    let frames_in = count(&stats, "export-frames-in");
+    assert!(frames_in >= 3, "{stats}");
+    assert_eq!(count(&stats, "export-frames-copied"), frames_in, "{stats}");
+    assert_eq!(stats["copies-per-frame"], 1.0, "{stats}");
+    check_pattern(
+        &weston.screenshot(),
+        &caps,
+        width,
+        height,
+        (0, 0, width, height),
+        TOLERANCE,
+    );
+    let quit = player.ok(r#"{"command":"quit"}"#);
+    assert_eq!(quit["fds-left-open"], 0, "{quit}");
+    let status = player.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "log:\n{}", player.log());
     let _ = std::fs::remove_dir_all(&dir);
 }

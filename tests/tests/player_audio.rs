@@ -3,8 +3,9 @@
 //! heard (the card's playback stream runs and its hardware pointer moves),
 //! handed over gaplessly from one to the next, with its cover art in the
 //! window and the requests that need a video refused by name; a playlist
-//! mixing entries with and without video plays each; and a clip with
-//! video and audio shows its frames while the card plays its sound.
+//! mixing entries with and without video plays each, as does one of
+//! videos with and without sound; and a clip with video and audio shows its
+//! frames while the card plays its sound.
 //!
 //! The other VM tests run without a sound card (the player then plays the
 //! video only); the card is unloaded when each test here ends.
@@ -220,6 +221,21 @@ fn make_video(dir: &Path, name: &str, seconds: u32) -> PathBuf {
     path
 }
 
+/// How many entries the player started afresh, or on their own, instead
+/// of following gaplessly; what the player said is printed.
+fn fresh_starts(log: &str) -> usize {
+    let said: Vec<&str> = log
+        .lines()
+        .filter(|line| line.starts_with("zc-player:"))
+        .collect();
+    println!("{}", said.join("\n"));
+    said.iter()
+        .filter(|line| {
+            line.contains("starting it afresh") || line.contains("starting it on its own")
+        })
+        .count()
+}
+
 /// Video, then audio only, then video: each hand-over between an entry
 /// with a video and one without starts the new entry afresh, and each
 /// plays (frames shown, or the tone heard with no video left on screen).
@@ -259,24 +275,76 @@ fn a_playlist_mixing_video_and_audio_only_entries_plays_each() {
         .wait_for_or_exit("the end", Duration::from_millis(500), |_| false)
         .expect_err("the player ends at the end of the playlist");
     assert_eq!(status.code(), Some(0), "{log}");
-    let said: Vec<&str> = log
-        .lines()
-        .filter(|line| line.starts_with("zc-player:"))
-        .collect();
-    println!("{}", said.join("\n"));
     // Both hand-overs change the kind: each entry after the first is
     // started afresh, at its STREAM_START or (where playbin3 stalls before
     // it, 1.22) once the one before played out.
-    let fresh = said
-        .iter()
-        .filter(|line| {
-            line.contains("starting it afresh") || line.contains("starting it on its own")
-        })
-        .count();
-    assert_eq!(fresh, 2, "{log}");
+    assert_eq!(fresh_starts(&log), 2, "{log}");
     assert!(log.contains("playing 3 of 3"), "{log}");
     assert!(!log.contains("cannot play"), "{log}");
     assert!(!log.contains("skipping it"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An H.264 clip with a Vorbis tone, of about `seconds`.
+fn make_av(dir: &Path, name: &str, seconds: u32) -> PathBuf {
+    let path = dir.join(name);
+    encode(&format!(
+        "matroskamux name=m ! filesink location={} \
+         videotestsrc num-buffers={} pattern=smpte ! video/x-raw,format=I420,width={WIDTH},height={HEIGHT},framerate=30/1 \
+         ! x264enc speed-preset=ultrafast key-int-max=30 ! h264parse ! m. \
+         audiotestsrc num-buffers={} ! audioconvert ! vorbisenc ! m.",
+        path.display(),
+        seconds * 30,
+        seconds * BUFFERS_PER_SECOND
+    ));
+    path
+}
+
+/// A video without sound, one with, and one without again: each plays,
+/// the second's frames shown and its sound heard. A sound that comes or
+/// goes changes what playbin3 links, so each entry after the first is
+/// started afresh or on its own (1.26's playbin3 stalls where a sound
+/// comes: its STREAM_START never comes).
+#[test]
+fn videos_with_and_without_sound_in_turn_each_play() {
+    require_vm();
+    let card = DummySoundCard::load();
+    let dir = temp_dir("silent-then-av");
+    let silent = make_video(&dir, "silent.mkv", 2);
+    let av = make_av(&dir, "av.mkv", 4);
+    let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
+    let mut player = Player::launch(
+        &weston,
+        [silent.as_os_str(), av.as_os_str(), silent.as_os_str()],
+        &dir,
+        &[],
+    );
+    player.wait_for(
+        "the silent video's frames",
+        Duration::from_millis(200),
+        |s| s["playlist-pos"] == 0 && count(s, "frames-rendered") >= 3,
+    );
+    let stats = player.wait_for("the second video", Duration::from_millis(200), |s| {
+        s["playlist-pos"] == 1 && s["state"] == "playing" && s["audio-tracks"] == 1
+    });
+    println!("stats on the second video: {stats}");
+    wait_until_heard(&mut player, &card, "the second video's sound heard");
+    let at = player.stats()["frames-rendered"].as_u64().unwrap_or(0);
+    player.wait_for("its frames shown", Duration::from_millis(200), |s| {
+        s["playlist-pos"] == 1 && count(s, "frames-rendered") > at
+    });
+    player.wait_for("the last video's frames", Duration::from_millis(200), |s| {
+        s["playlist-pos"] == 2 && count(s, "frames-rendered") >= 3
+    });
+    let (status, log) = player
+        .wait_for_or_exit("the end", Duration::from_millis(500), |_| false)
+        .expect_err("the player ends at the end of the playlist");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(fresh_starts(&log), 2, "{log}");
+    assert!(log.contains("playing 3 of 3"), "{log}");
+    assert!(!log.contains("cannot play"), "{log}");
+    assert!(!log.contains("skipping it"), "{log}");
+    assert_eq!(card.playback().state, "closed", "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -285,15 +353,7 @@ fn a_clip_with_sound_shows_its_frames_while_the_card_plays_it() {
     require_vm();
     let card = DummySoundCard::load();
     let dir = temp_dir("av");
-    let clip = dir.join("av.mkv");
-    encode(&format!(
-        "matroskamux name=m ! filesink location={} \
-         videotestsrc num-buffers=120 pattern=smpte ! video/x-raw,format=I420,width={WIDTH},height={HEIGHT},framerate=30/1 \
-         ! x264enc speed-preset=ultrafast key-int-max=30 ! h264parse ! m. \
-         audiotestsrc num-buffers={} ! audioconvert ! vorbisenc ! m.",
-        clip.display(),
-        4 * BUFFERS_PER_SECOND
-    ));
+    let clip = make_av(&dir, "av.mkv", 4);
     let weston = Weston::start(Renderer::Gl, WIDTH, HEIGHT);
     let mut player = Player::launch(&weston, [clip.as_os_str(), OsStr::new("--loop")], &dir, &[]);
 

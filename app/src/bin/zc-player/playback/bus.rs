@@ -13,7 +13,8 @@ use zc_app::player::tracks::TrackKind;
 use super::tracks::describe;
 use super::{AudioOutput, Player, PlayerExit};
 
-/// What the bus sends to the main loop.
+/// What the pipeline's threads (its bus, the subtitle sink) and the cover
+/// decoder send to the main loop.
 pub enum BusEvent {
     Message(gst::Message),
     /// A subtitle to show, on the stream's clock.

@@ -43,15 +43,24 @@ impl Player {
     }
 
     /// Start decoding a cover that came, once the entry plays without a
-    /// video. The decode is bounded (see [`Picture::decode`]); its result
-    /// is taken only while the entry is the one it was started for.
+    /// video. One decode runs at a time (one for an entry left behind
+    /// ends first: it is bounded, see [`Picture::decode`]); its result is
+    /// taken only while the entry is the one it was started for.
     pub(super) fn decode_cover_if_shown(&mut self) {
-        if !self.audio_only() || !matches!(self.cover, Cover::Pending(_)) {
-            return;
-        }
-        let Cover::Pending(sample) = std::mem::take(&mut self.cover) else {
+        let Cover::Pending(sample) = &self.cover else {
             return;
         };
+        if !self.audio_only()
+            || self
+                .cover_thread
+                .as_ref()
+                .is_some_and(|(_, thread)| !thread.is_finished())
+        {
+            return;
+        }
+        let sample = sample.clone();
+        // One that ended, whose result may still be on its way.
+        self.end_cover_decode();
         self.cover_generation += 1;
         let generation = self.cover_generation;
         let events = self.spec.events();
@@ -62,7 +71,10 @@ impl Player {
                 events(BusEvent::Cover(Decoded { generation, result }));
             });
         self.cover = match started {
-            Ok(_) => Cover::Decoding(generation),
+            Ok(thread) => {
+                self.cover_thread = Some((generation, thread));
+                Cover::Decoding(generation)
+            }
             Err(e) => {
                 eprintln!(
                     "zc-player: warning: the cover art is not shown: no thread to decode it: {e}"
@@ -72,14 +84,32 @@ impl Player {
         };
     }
 
+    /// Wait for the decoding thread, if one runs (bounded, as the decode
+    /// is): its pipeline's fds are closed once it returns.
+    pub(super) fn end_cover_decode(&mut self) {
+        if let Some((_, thread)) = self.cover_thread.take() {
+            let _ = thread.join();
+        }
+    }
+
     /// A decode ended: its picture is shown where it is still the
     /// entry's. Returns whether it is (the window then draws it).
     pub fn on_cover_decoded(&mut self, decoded: Decoded) -> bool {
+        // Its thread sent this as it ended.
+        if self
+            .cover_thread
+            .as_ref()
+            .is_some_and(|(generation, _)| *generation == decoded.generation)
+        {
+            self.end_cover_decode();
+        }
         if !matches!(self.cover, Cover::Decoding(g) if g == decoded.generation) {
             gst::debug!(
                 crate::CAT,
                 "a cover decoded for an entry left behind, dropped"
             );
+            // The entry playing now may have one waiting.
+            self.decode_cover_if_shown();
             return false;
         }
         self.cover = match decoded.result {
@@ -105,7 +135,8 @@ impl Player {
         }
     }
 
-    /// Counts the covers decoded: the window draws again when it moves on.
+    /// A number for each decode started, which the picture it gives keeps:
+    /// the window draws again when the one shown has another.
     pub fn cover_generation(&self) -> u64 {
         self.cover_generation
     }

@@ -22,6 +22,7 @@ mod bus;
 mod conversion;
 mod cover;
 mod embed;
+mod kinds;
 mod options;
 mod pipeline;
 mod queue;
@@ -66,10 +67,11 @@ use snapshot::PendingSnapshot;
 pub(super) struct Gapless {
     /// The next entry's URI while it may be handed over.
     pub next: Option<String>,
-    pub handed_over: bool,
-    /// The first message sequence number after the hand-over: the next
-    /// entry's collection and selection, read ahead, come from then on.
-    pub handed_over_at: Option<gst::Seqnum>,
+    /// Set at the hand-over to the first message sequence number after
+    /// it (the next entry's collection and selection, read ahead, come
+    /// from then on); cleared when that entry's stream starts, or the
+    /// playlist moves.
+    pub handed_over: Option<gst::Seqnum>,
     /// Whether the current entry's own STREAM_START came, and its group.
     pub entry_started: bool,
     pub group: Option<gst::GroupId>,
@@ -81,7 +83,7 @@ impl Gapless {
     /// stream started. (A message the current entry posted before the
     /// hand-over may still be waiting on the bus.)
     pub fn read_ahead(&self, seqnum: gst::Seqnum) -> bool {
-        self.handed_over && self.handed_over_at.is_some_and(|at| seqnum >= at)
+        self.handed_over.is_some_and(|at| seqnum >= at)
     }
 }
 
@@ -142,9 +144,9 @@ pub struct Player {
     /// Once the entry handed over started its stream: the sink's rendered
     /// count then; its first frame is one more.
     hand_over_frames: Option<u64>,
-    /// Whether the entry handed over has a video, where that differs from
-    /// the current one (see `watch_hand_over`).
-    video_changes_to: Option<bool>,
+    /// The kinds of stream of the entry handed over, where what they link
+    /// differs from the current one's (see `kinds`).
+    kinds_change_to: Option<kinds::Kinds>,
     /// The first message sequence number of the entry switched to (None:
     /// the first entry): an error posted before it is the entry left
     /// behind's, still on its way through the bus.
@@ -155,9 +157,12 @@ pub struct Player {
     /// it went (see `watch_seek`).
     seek_watch: QuietWatch,
     seek_target: f64,
-    /// The entry's cover art, and how many were decoded (see `cover`).
+    /// The entry's cover art (see `cover`): a number for each decode
+    /// started, which a picture shown keeps, and the decoding thread with
+    /// its number.
     cover: cover::Cover,
     cover_generation: u64,
+    cover_thread: Option<(u64, std::thread::JoinHandle<()>)>,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {
@@ -285,6 +290,7 @@ impl Player {
     /// Stop the pipeline and give every frame back.
     pub fn shutdown(&mut self) {
         let _ = self.elements.pipeline.set_state(gst::State::Null);
+        self.end_cover_decode();
         self.fail_snapshots("the player quit before the snapshot");
         for (reply, _) in self.pending_seeks.drain(..) {
             let _ = reply.send(Err("the player quit during the seek".to_owned()));

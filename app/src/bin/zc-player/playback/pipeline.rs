@@ -226,8 +226,7 @@ impl PipelineSpec {
                 // Only the main loop clears it (an entry's own
                 // about-to-finish may come before it handled its start).
                 if next.is_some() {
-                    gapless.handed_over = true;
-                    gapless.handed_over_at = Some(gst::Seqnum::next());
+                    gapless.handed_over = Some(gst::Seqnum::next());
                 }
                 next
             };
@@ -311,13 +310,14 @@ impl Player {
             start_watch: QuietWatch::new(options.start_timeout),
             hand_over_position: None,
             hand_over_frames: None,
-            video_changes_to: None,
+            kinds_change_to: None,
             entry_seqnum: None,
             spec,
             seek_watch: QuietWatch::new(super::transport::seek_limit(options.start_timeout)),
             seek_target: 0.0,
             cover: Default::default(),
             cover_generation: 0,
+            cover_thread: None,
         };
         player.apply_mute();
         Ok(player)

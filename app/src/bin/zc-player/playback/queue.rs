@@ -38,7 +38,7 @@ impl Player {
         self.seek_watch.started();
         self.hand_over_position = None;
         self.hand_over_frames = None;
-        self.video_changes_to = None;
+        self.kinds_change_to = None;
         let uri = self.playlist.current().to_owned();
         if let Some(later) = &self.watch_later {
             match later.load(&uri) {
@@ -240,17 +240,17 @@ impl Player {
                 return;
             }
             let same_group = group.is_some() && group == gapless.group;
-            if same_group || !gapless.handed_over {
+            if same_group || gapless.handed_over.is_none() {
                 return;
             }
-            gapless.handed_over = false;
+            gapless.handed_over = None;
             gapless.group = group;
         }
         // A new stream started: the hand-over is watched until its first
         // frame shows (see `watch_hand_over`).
         self.hand_over_frames = Some(self.sink_counters().0);
         self.hand_over_position = None;
-        let video_changes_to = self.video_changes_to.take();
+        let kinds_change_to = self.kinds_change_to.take();
         // Its tracks, read ahead (whichever entry playbin3 went on to).
         self.tracks_handed_over();
         let current = self
@@ -274,14 +274,12 @@ impl Player {
             self.playlist.len(),
             self.playlist.current()
         );
-        if let Some(video) = video_changes_to {
-            // A video stream that comes or goes mid-play can stall
-            // playbin3 (see `select_track`), a video sink left without one
-            // keeps showing the last frame, and 1.22 merges the entries'
-            // collections (the new one would look as if it had a video).
+        if let Some(kinds) = kinds_change_to {
+            // It links another kind of stream than the one before: not
+            // gapless in playbin3 (see `kinds`).
             eprintln!(
-                "zc-player: this entry has {} video, unlike the one before: starting it afresh",
-                if video { "a" } else { "no" }
+                "zc-player: this entry has {}, unlike the one before: starting it afresh",
+                kinds.in_words()
             );
             self.restart_entry(None);
             return;
@@ -314,7 +312,7 @@ impl Player {
     /// once its position moves on. The tracks --aid/--sid pick for it are
     /// selected once it started.
     pub fn watch_hand_over(&mut self) {
-        let watching = self.hand_over_frames.is_some() || lock(&self.gapless).handed_over;
+        let watching = self.hand_over_frames.is_some() || lock(&self.gapless).handed_over.is_some();
         if !watching {
             return;
         }
@@ -332,7 +330,7 @@ impl Player {
         }
         let now = Instant::now();
         if self.hand_over_frames.is_none()
-            && let Some(video) = self.video_changes_to
+            && let Some(kinds) = self.kinds_change_to
             && self.prerolled
             && self.wanted == gst::State::Playing
             && !self.seek_watch.watching()
@@ -343,13 +341,10 @@ impl Player {
                 .quiet_for(now)
                 .is_some_and(|quiet| quiet >= KIND_CHANGE_WAIT)
         {
-            // GStreamer 1.22's playbin3 stalls at such a hand-over (its
-            // STREAM_START never comes): once this entry played out (the
+            // Where playbin3 stalls at such a hand-over (its STREAM_START
+            // never comes; see `kinds`): once this entry played out (the
             // position stands still), the next starts on its own.
-            let why = format!(
-                "it has {} video, unlike this one",
-                if video { "a" } else { "no" }
-            );
+            let why = format!("it has {}, unlike this one", kinds.in_words());
             if let Err(PlayerExit::Failed(e)) = self.start_next_on_its_own(&why) {
                 eprintln!("zc-player: {e}");
             }
@@ -378,7 +373,7 @@ impl Player {
 
     /// The playlist index of [`Player::starting_entry`].
     fn starting_index(&self) -> usize {
-        let pending = self.prerolled && lock(&self.gapless).handed_over;
+        let pending = self.prerolled && lock(&self.gapless).handed_over.is_some();
         let position = self.playlist.position();
         if pending && self.playlist.peek_next().is_some() {
             position + 1

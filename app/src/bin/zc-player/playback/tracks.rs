@@ -7,6 +7,7 @@ use zc_app::player::controls::clock_time_from_seconds;
 use zc_app::player::tracks::{self as choice, TrackChange, TrackChoice, TrackKind};
 
 use super::Player;
+use super::kinds::Kinds;
 
 /// What the current entry offers and plays.
 pub(super) struct Tracks {
@@ -186,29 +187,20 @@ impl Tracks {
         [TrackKind::Audio, TrackKind::Subtitle].map(|kind| (self.count(kind) > 0).then_some(0))
     }
 
-    /// Whether the next entry has a video, from its collection read ahead:
-    /// the streams of its own (1.22's playbin3 merges the current entry's
-    /// into it). None where it adds none (the same file again).
-    fn next_has_video(&self, next: &gst::StreamCollection) -> Option<bool> {
-        let current = self.streams();
-        let own: Vec<gst::Stream> = next
-            .iter()
-            .filter(|s| !current.iter().any(|c| c.stream_id() == s.stream_id()))
-            .collect();
-        (!own.is_empty()).then(|| {
-            own.iter()
-                .any(|s| s.stream_type().contains(gst::StreamType::VIDEO))
-        })
+    /// The kinds of stream the next entry has, from its collection read
+    /// ahead (see [`Kinds::of_own`]).
+    pub(super) fn next_kinds(&self, next: &gst::StreamCollection) -> Option<Kinds> {
+        Kinds::of_own(&self.streams(), next)
+    }
+
+    /// The kinds of stream the entry has, once they are known.
+    pub(super) fn kinds(&self) -> Option<Kinds> {
+        self.collection.as_ref().map(|_| Kinds::of(&self.streams()))
     }
 
     /// Whether the entry's streams are known, and whether one is a video.
     pub(super) fn has_video(&self) -> Option<bool> {
-        let collection = self.collection.as_ref()?;
-        Some(
-            collection
-                .iter()
-                .any(|s| s.stream_type().contains(gst::StreamType::VIDEO)),
-        )
+        self.kinds().map(|kinds| kinds.video)
     }
 
     /// The stream ids to select: the playing video (else the first), and
@@ -256,17 +248,7 @@ impl Player {
         // handed over, before its preroll: its own collection may come
         // after the hand-over).
         if self.prerolled && zc_app::lock(&self.gapless).read_ahead(seqnum) {
-            let next = self.tracks.next_has_video(&collection);
-            if let (Some(now), Some(next)) = (self.tracks.has_video(), next)
-                && now != next
-            {
-                gst::info!(
-                    crate::CAT,
-                    "the next entry has {} video, unlike this one",
-                    if next { "a" } else { "no" }
-                );
-                self.video_changes_to = Some(next);
-            }
+            self.check_kinds_of_next(&collection);
             self.tracks.next_collection = Some(collection);
             return;
         }
