@@ -221,19 +221,32 @@ fn make_video(dir: &Path, name: &str, seconds: u32) -> PathBuf {
     path
 }
 
-/// How many entries the player started afresh, or on their own, instead
-/// of following gaplessly; what the player said is printed.
-fn fresh_starts(log: &str) -> usize {
+/// Wait for the end of a playlist of three whose second and third
+/// entries each change the kind of stream: the player ends with status 0
+/// having played all three, each after the first started afresh (at its
+/// STREAM_START) or on its own (where playbin3 stalls before it, once the
+/// one before played out), none skipped; what it said is printed.
+fn ends_having_started_each_afresh(player: &mut Player) -> String {
+    let (status, log) = player
+        .wait_for_or_exit("the end", Duration::from_millis(500), |_| false)
+        .expect_err("the player ends at the end of the playlist");
+    assert_eq!(status.code(), Some(0), "{log}");
     let said: Vec<&str> = log
         .lines()
         .filter(|line| line.starts_with("zc-player:"))
         .collect();
     println!("{}", said.join("\n"));
-    said.iter()
+    let fresh = said
+        .iter()
         .filter(|line| {
             line.contains("starting it afresh") || line.contains("starting it on its own")
         })
-        .count()
+        .count();
+    assert_eq!(fresh, 2, "{log}");
+    assert!(log.contains("playing 3 of 3"), "{log}");
+    assert!(!log.contains("cannot play"), "{log}");
+    assert!(!log.contains("skipping it"), "{log}");
+    log
 }
 
 /// Video, then audio only, then video: each hand-over between an entry
@@ -271,17 +284,8 @@ fn a_playlist_mixing_video_and_audio_only_entries_plays_each() {
     player.wait_for("the last video's frames", Duration::from_millis(200), |s| {
         s["playlist-pos"] == 2 && count(s, "frames-rendered") >= 3
     });
-    let (status, log) = player
-        .wait_for_or_exit("the end", Duration::from_millis(500), |_| false)
-        .expect_err("the player ends at the end of the playlist");
-    assert_eq!(status.code(), Some(0), "{log}");
-    // Both hand-overs change the kind: each entry after the first is
-    // started afresh, at its STREAM_START or (where playbin3 stalls before
-    // it, 1.22) once the one before played out.
-    assert_eq!(fresh_starts(&log), 2, "{log}");
-    assert!(log.contains("playing 3 of 3"), "{log}");
-    assert!(!log.contains("cannot play"), "{log}");
-    assert!(!log.contains("skipping it"), "{log}");
+    let log = ends_having_started_each_afresh(&mut player);
+    assert_eq!(card.playback().state, "closed", "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -336,14 +340,7 @@ fn videos_with_and_without_sound_in_turn_each_play() {
     player.wait_for("the last video's frames", Duration::from_millis(200), |s| {
         s["playlist-pos"] == 2 && count(s, "frames-rendered") >= 3
     });
-    let (status, log) = player
-        .wait_for_or_exit("the end", Duration::from_millis(500), |_| false)
-        .expect_err("the player ends at the end of the playlist");
-    assert_eq!(status.code(), Some(0), "{log}");
-    assert_eq!(fresh_starts(&log), 2, "{log}");
-    assert!(log.contains("playing 3 of 3"), "{log}");
-    assert!(!log.contains("cannot play"), "{log}");
-    assert!(!log.contains("skipping it"), "{log}");
+    let log = ends_having_started_each_afresh(&mut player);
     assert_eq!(card.playback().state, "closed", "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
