@@ -54,7 +54,7 @@ impl Player {
             || self
                 .cover_thread
                 .as_ref()
-                .is_some_and(|(_, thread)| !thread.is_finished())
+                .is_some_and(|thread| !thread.is_finished())
         {
             return;
         }
@@ -72,7 +72,7 @@ impl Player {
             });
         self.cover = match started {
             Ok(thread) => {
-                self.cover_thread = Some((generation, thread));
+                self.cover_thread = Some(thread);
                 Cover::Decoding(generation)
             }
             Err(e) => {
@@ -87,7 +87,7 @@ impl Player {
     /// Wait for the decoding thread, if one runs (bounded, as the decode
     /// is): its pipeline's fds are closed once it returns.
     pub(super) fn end_cover_decode(&mut self) {
-        if let Some((_, thread)) = self.cover_thread.take() {
+        if let Some(thread) = self.cover_thread.take() {
             let _ = thread.join();
         }
     }
@@ -95,12 +95,9 @@ impl Player {
     /// A decode ended: its picture is shown where it is still the
     /// entry's. Returns whether it is (the window then draws it).
     pub fn on_cover_decoded(&mut self, decoded: Decoded) -> bool {
-        // Its thread sent this as it ended.
-        if self
-            .cover_thread
-            .as_ref()
-            .is_some_and(|(generation, _)| *generation == decoded.generation)
-        {
+        // Its thread sent this as it ended (the thread kept is always the
+        // last one started, for the last generation).
+        if decoded.generation == self.cover_generation {
             self.end_cover_decode();
         }
         if !matches!(self.cover, Cover::Decoding(g) if g == decoded.generation) {

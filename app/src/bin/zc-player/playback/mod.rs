@@ -158,11 +158,11 @@ pub struct Player {
     seek_watch: QuietWatch,
     seek_target: f64,
     /// The entry's cover art (see `cover`): a number for each decode
-    /// started, which a picture shown keeps, and the decoding thread with
-    /// its number.
+    /// started, which a picture shown keeps, and the thread decoding (or
+    /// that decoded) the last one started.
     cover: cover::Cover,
     cover_generation: u64,
-    cover_thread: Option<(u64, std::thread::JoinHandle<()>)>,
+    cover_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 fn make(factory: &str, name: &str) -> Result<gst::Element> {
