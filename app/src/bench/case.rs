@@ -23,11 +23,13 @@ use crate::lock;
 pub struct MemoryCounts {
     /// GstDmaBufMemory (zc's heap/udmabuf/GBM frames, or anyone's dma-buf).
     pub dmabuf: u64,
-    /// waylandsink's own wl_shm pool memory.
+    /// waylandsink's own wl_shm pool memory (GStreamer 1.22).
     pub wl_shm: u64,
-    /// Other fd memory: zc's memfd frames.
+    /// Other memory in one fd: zc's memfd frames, waylandsink's own pool
+    /// from GStreamer 1.24 on (GstShmAllocator's memfds).
     pub fd: u64,
-    /// Plain system memory.
+    /// Plain system memory, or a frame in several fd memories: neither can
+    /// be one wl_shm buffer, so waylandsink copies these.
     pub system: u64,
 }
 
@@ -51,7 +53,7 @@ fn classify(buffer: &gst::BufferRef) -> MemoryClass {
             .is_some_and(|a| a.type_().name().contains("WlShm"))
     }) {
         MemoryClass::WlShm
-    } else if all(&|m| m.is_memory_type::<gst_allocators::FdMemory>()) {
+    } else if memories.len() == 1 && all(&|m| m.is_memory_type::<gst_allocators::FdMemory>()) {
         MemoryClass::Fd
     } else {
         MemoryClass::System
@@ -122,7 +124,9 @@ pub struct Sample {
     /// Of those, zcwaylandsink's (memory the compositor could not take).
     pub sink_bytes_copied: Option<u64>,
     /// Bytes waylandsink copies into its wl_shm pool, inferred from the
-    /// memory frames arrive in (stock sinks count nothing themselves).
+    /// memory frames arrive in (stock sinks count nothing themselves): it
+    /// hands dma-bufs and any frame in one fd to the compositor as they
+    /// are, and copies the rest (its `render`, every version since 1.22).
     pub bytes_copied_inferred_per_frame: Option<f64>,
     /// Memory of the frames reaching the sink in the window.
     pub memory_at_sink: MemoryCounts,
@@ -446,7 +450,7 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline, Instant), BenchError>
     };
     let stock_sink = matches!(spec.path, PathKind::Waylandsink | PathKind::Videoconvert);
     let bytes_copied_inferred_per_frame = stock_sink.then(|| {
-        let copied_frames = window.memory.system.saturating_add(window.memory.fd);
+        let copied_frames = window.memory.system;
         per_frame(copied_frames.saturating_mul(window.frame_size.unwrap_or(0)) as f64)
     });
     let stat = |name: &str| sink_stats.as_ref().and_then(|s| s.get::<u64>(name).ok());
@@ -494,4 +498,56 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline, Instant), BenchError>
         window_end_ns: end.monotonic_ns,
     };
     Ok((sample, pipeline, eos_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::IntoRawFd;
+
+    use gst_allocators::prelude::*;
+
+    use super::*;
+
+    /// A frame in memories of `kinds` ("dmabuf", "fd", "system"), 64 bytes each.
+    fn frame(kinds: &[&str]) -> gst::Buffer {
+        let mut buffer = gst::Buffer::new();
+        let writable = buffer.get_mut().expect("a new buffer is writable");
+        for kind in kinds {
+            let memory = if *kind == "system" {
+                gst::Memory::from_slice(vec![0u8; 64])
+            } else {
+                let file = tempfile::tempfile().expect("a temporary file");
+                file.set_len(64).expect("its size");
+                let memory = if *kind == "dmabuf" {
+                    // SAFETY: the file of 64 bytes was opened here; the
+                    // memory takes its fd and closes it.
+                    unsafe { gst_allocators::DmaBufAllocator::new().alloc_dmabuf(file, 64) }
+                } else {
+                    let flags = gst_allocators::FdMemoryFlags::NONE;
+                    // SAFETY: as above.
+                    unsafe {
+                        gst_allocators::FdAllocator::new().alloc_fd(file.into_raw_fd(), 64, flags)
+                    }
+                };
+                memory.expect("fd memory")
+            };
+            writable.append_memory(memory);
+        }
+        buffer
+    }
+
+    /// The classes follow what waylandsink does with a frame: a dma-buf and
+    /// a frame in one fd go to the compositor as they are; a frame in
+    /// system memory or in several fds is copied (so counted as system).
+    #[test]
+    fn frames_are_classed_by_what_waylandsink_can_hand_on() {
+        gst::init().expect("GStreamer initialises");
+        assert_eq!(classify(&frame(&["dmabuf"])), MemoryClass::DmaBuf);
+        assert_eq!(classify(&frame(&["dmabuf", "dmabuf"])), MemoryClass::DmaBuf);
+        assert_eq!(classify(&frame(&["fd"])), MemoryClass::Fd);
+        assert_eq!(classify(&frame(&["fd", "fd"])), MemoryClass::System);
+        assert_eq!(classify(&frame(&["system"])), MemoryClass::System);
+        assert_eq!(classify(&frame(&["fd", "system"])), MemoryClass::System);
+        assert_eq!(classify(&frame(&[])), MemoryClass::System);
+    }
 }

@@ -233,10 +233,14 @@ impl PathKind {
                 }
             }
             PathKind::Waylandsink | PathKind::Videoconvert => {
-                copies.push(shm_upload.to_owned());
+                copies.push(format!(
+                    "{shm_upload}; dma-bufs (GStreamer 1.28's udmabuf pool) it imports without one"
+                ));
                 copies.push(
-                    "waylandsink copies every frame that is not in its own wl_shm pool into one \
-                     (counted here from the memory each frame arrives in, as `inferred`)"
+                    "waylandsink hands the compositor dma-bufs and any frame in one fd (its own \
+                     pool's, a memfd) as they are, and copies a frame in system memory into its \
+                     wl_shm pool (counted here from the memory each frame arrives in, as \
+                     `inferred`)"
                         .to_owned(),
                 );
             }
