@@ -6,7 +6,7 @@
 //! dispatcher, and every event a parsed message queued on the Rust side
 //! and dispatched from there: per frame about 7k instructions for the
 //! callback, 15k for the feedback (request, `sync_output`, `presented`,
-//! the id's release) and 1.5k for the buffer's `release` (docs/bench.md).
+//! the id's release) and 1.5k for the buffer's `release` (docs/sink-cost.md).
 //! A C client's listener is cheaper, but libwayland calls listeners
 //! through libffi, about 2k instructions per event. So each object gets a
 //! dispatcher (libwayland's other way in, the one wayland-rs uses), which

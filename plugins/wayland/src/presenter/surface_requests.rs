@@ -6,7 +6,7 @@
 //! fds mapped, the object looked up and checked, and only then libwayland
 //! marshals it. `zc-bench --instructions` counted 21.8k instructions per
 //! frame for the sink's four requests that way, against 12.7k for the same
-//! four in stock `waylandsink`, which calls libwayland (docs/bench.md).
+//! four in stock `waylandsink`, which calls libwayland (docs/sink-cost.md).
 //!
 //! These three create no object and carry no fd: wayland-rs keeps no state
 //! for them. Its system backend is libwayland itself, so the proxies'
