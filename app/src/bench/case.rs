@@ -26,7 +26,8 @@ pub struct MemoryCounts {
     /// waylandsink's own wl_shm pool memory (GStreamer 1.22).
     pub wl_shm: u64,
     /// Other memory in one fd: zc's memfd frames, waylandsink's own pool
-    /// from GStreamer 1.24 on (GstShmAllocator's memfds).
+    /// on GStreamer 1.26 (GstShmAllocator's memfds; 1.28's gives udmabufs
+    /// where it can).
     pub fd: u64,
     /// Plain system memory, or a frame in several fd memories: neither can
     /// be one wl_shm buffer, so waylandsink copies these.
@@ -61,6 +62,13 @@ fn classify(buffer: &gst::BufferRef) -> MemoryClass {
 }
 
 impl MemoryCounts {
+    /// The frames stock waylandsink copies into its wl_shm pool: those in
+    /// system memory or in several fds. Dma-bufs and a frame in one fd (its
+    /// own pool's included) it hands to the compositor as they are.
+    pub fn copied_by_waylandsink(&self) -> u64 {
+        self.system
+    }
+
     fn add(&mut self, class: MemoryClass) {
         match class {
             MemoryClass::DmaBuf => self.dmabuf += 1,
@@ -125,8 +133,9 @@ pub struct Sample {
     pub sink_bytes_copied: Option<u64>,
     /// Bytes waylandsink copies into its wl_shm pool, inferred from the
     /// memory frames arrive in (stock sinks count nothing themselves): it
-    /// hands dma-bufs and any frame in one fd to the compositor as they
-    /// are, and copies the rest (its `render`, every version since 1.22).
+    /// hands dma-bufs and a frame in one fd to the compositor as they are
+    /// when the compositor takes their format and layout, and copies the
+    /// rest (its `render`, every version since 1.22).
     pub bytes_copied_inferred_per_frame: Option<f64>,
     /// Memory of the frames reaching the sink in the window.
     pub memory_at_sink: MemoryCounts,
@@ -450,7 +459,7 @@ fn play(spec: &CaseSpec) -> Result<(Sample, gst::Pipeline, Instant), BenchError>
     };
     let stock_sink = matches!(spec.path, PathKind::Waylandsink | PathKind::Videoconvert);
     let bytes_copied_inferred_per_frame = stock_sink.then(|| {
-        let copied_frames = window.memory.system;
+        let copied_frames = window.memory.copied_by_waylandsink();
         per_frame(copied_frames.saturating_mul(window.frame_size.unwrap_or(0)) as f64)
     });
     let stat = |name: &str| sink_stats.as_ref().and_then(|s| s.get::<u64>(name).ok());
@@ -549,5 +558,23 @@ mod tests {
         assert_eq!(classify(&frame(&["system"])), MemoryClass::System);
         assert_eq!(classify(&frame(&["fd", "system"])), MemoryClass::System);
         assert_eq!(classify(&frame(&[])), MemoryClass::System);
+    }
+
+    /// Of the frames that reach stock waylandsink, only those in system
+    /// memory (or several fds) are copied: its own pool's wl_shm (1.22),
+    /// memfds (1.26) and udmabufs (1.28) are not.
+    #[test]
+    fn waylandsink_copies_only_what_it_cannot_hand_on() {
+        let counts = |dmabuf, wl_shm, fd, system| MemoryCounts {
+            dmabuf,
+            wl_shm,
+            fd,
+            system,
+        };
+        assert_eq!(counts(0, 32, 0, 0).copied_by_waylandsink(), 0);
+        assert_eq!(counts(0, 0, 32, 0).copied_by_waylandsink(), 0);
+        assert_eq!(counts(32, 0, 0, 0).copied_by_waylandsink(), 0);
+        assert_eq!(counts(0, 0, 0, 32).copied_by_waylandsink(), 32);
+        assert_eq!(counts(3, 4, 5, 6).copied_by_waylandsink(), 6);
     }
 }

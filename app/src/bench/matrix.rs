@@ -234,13 +234,14 @@ impl PathKind {
             }
             PathKind::Waylandsink | PathKind::Videoconvert => {
                 copies.push(format!(
-                    "{shm_upload}; dma-bufs (GStreamer 1.28's udmabuf pool) it imports without one"
+                    "{shm_upload}; dma-bufs (from upstream, or GStreamer 1.28's udmabuf pool) it \
+                     imports without one"
                 ));
                 copies.push(
-                    "waylandsink hands the compositor dma-bufs and any frame in one fd (its own \
-                     pool's, a memfd) as they are, and copies a frame in system memory into its \
-                     wl_shm pool (counted here from the memory each frame arrives in, as \
-                     `inferred`)"
+                    "waylandsink hands the compositor dma-bufs and a frame in one fd (its own \
+                     pool's, a memfd) as they are, and copies a frame in system memory or in \
+                     several fds into its wl_shm pool (counted here from the memory each frame \
+                     arrives in, as `inferred`)"
                         .to_owned(),
                 );
             }

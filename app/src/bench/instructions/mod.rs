@@ -204,7 +204,7 @@ impl InstructionReport {
                                 TargetStatus::Missed
                             },
                             detail: format!(
-                                "zero-copy adds {}, copy adds {}: {:.2}%.{stock}{}{note}",
+                                "zero-copy adds {}, copy adds {}: {:.2}%.{}{stock}{note}",
                                 count(zc),
                                 count(copy),
                                 share * 100.0,
