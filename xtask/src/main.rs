@@ -67,6 +67,8 @@ environment:
 ";
 
 fn main() {
+    // The clock the steps' times count from.
+    util::elapsed();
     if let Err(err) = run() {
         eprintln!("xtask: error: {err:#}");
         std::process::exit(1);

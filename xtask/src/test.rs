@@ -7,11 +7,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
 use crate::distro::Distro;
-use crate::util::{repo_root, step};
+use crate::util::{elapsed, minutes, repo_root, step};
 use crate::{fuzz, package, setup, vm};
 
 /// The package holding the tests that need a real dma-buf kernel.
@@ -111,6 +112,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
     if native {
         step("native suite: cargo test (no dma-buf kernel needed)");
+        let started = Instant::now();
         let mut command = Command::new(cargo());
         command
             .current_dir(repo_root())
@@ -120,7 +122,11 @@ pub fn run(args: &[String]) -> Result<()> {
         if !ok || counts.failed > 0 {
             failed_suites.push("native".to_owned());
         }
-        summaries.push(format!("native: {}", counts.line()));
+        summaries.push(format!(
+            "native: {} ({})",
+            counts.line(),
+            minutes(started.elapsed())
+        ));
         add(&mut total, counts);
 
         // The lints the workspace denies (unwrap/expect outside tests,
@@ -137,6 +143,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         if filter.is_empty() && have_clippy {
             step("clippy: cargo clippy --workspace --all-targets -- -D warnings");
+            let started = Instant::now();
             let clean = Command::new(cargo())
                 .current_dir(repo_root())
                 .args([
@@ -151,8 +158,9 @@ pub fn run(args: &[String]) -> Result<()> {
                 .context("running cargo clippy")?
                 .success();
             summaries.push(format!(
-                "clippy: {}",
-                if clean { "clean" } else { "warnings" }
+                "clippy: {} ({})",
+                if clean { "clean" } else { "warnings" },
+                minutes(started.elapsed())
             ));
             if !clean {
                 failed_suites.push("clippy".to_owned());
@@ -211,6 +219,7 @@ pub fn run(args: &[String]) -> Result<()> {
         for (distro, binaries) in plan {
             // A root that cannot be built or booted fails its suite, and
             // the others still run and report.
+            let started = Instant::now();
             let (ok, counts) = match run_vm_suite(distro, &binaries, &filter) {
                 Ok(result) => result,
                 Err(err) => {
@@ -225,10 +234,11 @@ pub fn run(args: &[String]) -> Result<()> {
                 failed_suites.push(format!("vm on {}", distro.name()));
             }
             summaries.push(format!(
-                "vm on {} (6.12 kernel, {} test binaries): {}",
+                "vm on {} (6.12 kernel, {} test binaries): {} ({}, root and boot included)",
                 distro.describe(),
                 binaries.len(),
-                counts.line()
+                counts.line(),
+                minutes(started.elapsed())
             ));
             add(&mut total, counts);
         }
@@ -238,7 +248,11 @@ pub fn run(args: &[String]) -> Result<()> {
     for line in &summaries {
         println!("{line}");
     }
-    println!("total: {}", total.line());
+    println!(
+        "total: {} in {} (set-up and builds included)",
+        total.line(),
+        minutes(elapsed())
+    );
     if !failed_suites.is_empty() {
         bail!("failing suites: {}", failed_suites.join(", "));
     }

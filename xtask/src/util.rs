@@ -1,5 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -65,9 +67,24 @@ pub fn output_checked(command: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Print a step the way every xtask command does, so the log reads as a story.
+/// When this xtask run started: the first call of [`elapsed`] (main makes it).
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Time since this xtask run started.
+pub fn elapsed() -> Duration {
+    STARTED.get_or_init(Instant::now).elapsed()
+}
+
+/// A duration as `M:SS` (minutes may pass 59), for logs read against a time limit.
+pub fn minutes(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+/// Print a step the way every xtask command does, so the log reads as a
+/// story, with the time since the run started (where CI's time goes).
 pub fn step(message: impl std::fmt::Display) {
-    println!("\x1b[1;34m==>\x1b[0m {message}");
+    println!("\x1b[1;34m==>\x1b[0m [{}] {message}", minutes(elapsed()));
 }
 
 /// The cargo that runs xtask (`CARGO`), or the one on PATH.
@@ -108,4 +125,16 @@ pub fn build_release(args: &[&str]) -> Result<()> {
             .args(["build", "--release", "--quiet"])
             .args(args),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_keep_counting_past_the_hour() {
+        assert_eq!(minutes(Duration::from_secs(0)), "0:00");
+        assert_eq!(minutes(Duration::from_millis(59_999)), "0:59");
+        assert_eq!(minutes(Duration::from_secs(5_405)), "90:05");
+    }
 }
