@@ -89,44 +89,43 @@ const NOT_ON_BOOKWORM_BINARIES: &[&str] = &[
     "player_image_subtitles",
 ];
 
-/// Which test binaries (name, path) boot on which root, in order. The whole
-/// run: every binary on the host's Debian 12 but the forky-only ones and
-/// [`NOT_ON_BOOKWORM_BINARIES`]; [`INTEROP_BINARIES`] on trixie and forky,
-/// the forky-only ones on forky alone. `--distro NAME`: the whole suite on
-/// that root, but what it cannot run (the forky-only ones elsewhere).
+/// Whether the test binary `name` boots on `distro`: in the whole run
+/// (`whole_run`), or in a run of that root alone (`--distro NAME`: the
+/// whole suite there, but what only forky can run).
+fn runs_on(distro: Distro, name: &str, whole_run: bool) -> bool {
+    if FORKY_ONLY_BINARIES.contains(&name) {
+        return distro == Distro::Forky;
+    }
+    if !whole_run {
+        return true;
+    }
+    match distro {
+        Distro::Bookworm => !NOT_ON_BOOKWORM_BINARIES.contains(&name),
+        _ => INTEROP_BINARIES.contains(&name),
+    }
+}
+
+/// Which test binaries (name, path) boot on which root, in order: the
+/// three roots in the whole run, `only_distro` where given.
 fn vm_plan(
     only_distro: Option<Distro>,
     binaries: &[(String, String)],
 ) -> Vec<(Distro, Vec<(String, String)>)> {
-    let keep = |leave_out: &[&[&str]]| -> Vec<(String, String)> {
-        binaries
-            .iter()
-            .filter(|(name, _)| !leave_out.iter().any(|list| list.contains(&name.as_str())))
-            .cloned()
-            .collect()
+    let roots = match only_distro {
+        Some(distro) => vec![distro],
+        None => vec![Distro::Bookworm, Distro::Trixie, Distro::Forky],
     };
-    let interop: Vec<(String, String)> = binaries
-        .iter()
-        .filter(|(name, _)| INTEROP_BINARIES.contains(&name.as_str()))
-        .cloned()
-        .collect();
-    let interop_but_forky_only: Vec<(String, String)> = interop
-        .iter()
-        .filter(|(name, _)| !FORKY_ONLY_BINARIES.contains(&name.as_str()))
-        .cloned()
-        .collect();
-    match only_distro {
-        Some(Distro::Forky) => vec![(Distro::Forky, binaries.to_vec())],
-        Some(distro) => vec![(distro, keep(&[FORKY_ONLY_BINARIES]))],
-        None => vec![
-            (
-                Distro::Bookworm,
-                keep(&[FORKY_ONLY_BINARIES, NOT_ON_BOOKWORM_BINARIES]),
-            ),
-            (Distro::Trixie, interop_but_forky_only),
-            (Distro::Forky, interop),
-        ],
-    }
+    roots
+        .into_iter()
+        .map(|distro| {
+            let on_it = binaries
+                .iter()
+                .filter(|(name, _)| runs_on(distro, name, only_distro.is_none()))
+                .cloned()
+                .collect();
+            (distro, on_it)
+        })
+        .collect()
 }
 
 pub fn run(args: &[String]) -> Result<()> {
